@@ -1,0 +1,1 @@
+"""The edge: the ASGI app factory, settings, authentication, telemetry, health and the CLI."""

@@ -1,0 +1,115 @@
+"""The ASGI application factory: `create_app(settings)`."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from api.keys import load_or_create_dev_key, public_jwks
+from api.middleware import EdgeMiddleware
+from api.services import Services, build_services
+from api.settings import Settings
+from core.principal import RequestContext
+from resolvers.context import Context
+from resolvers.errors import add_codes
+from resolvers.schema import build_schema
+
+
+class _GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+
+    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
+        state = request.scope["state"]
+        return Context(
+            request=RequestContext(principal=state["principal"], request_id=state["request_id"],
+                                   purpose=state.get("purpose")),
+            gate=self.services.gate,
+        )
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
+        data = await super().process_result(request, result)
+        if data.get("errors"):
+            add_codes(data["errors"])  # type: ignore[arg-type]
+        return data
+
+
+def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
+    """The gateway: /graphql, /healthz, /readyz, and in development the dev JWKS."""
+    services = services or build_services(settings)
+    schema = build_schema(
+        max_depth=settings.limits.max_depth, max_tokens=settings.limits.max_tokens,
+        max_aliases=settings.limits.max_aliases, cache_size=settings.limits.cache_size,
+        introspection=settings.introspection_enabled,
+    )
+    graphql = _GraphQLApp(
+        services, schema=schema, graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allow_queries_via_get=False,
+    )
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "alive"})
+
+    async def readyz(_request: Request) -> Response:
+        store_ok = True
+        try:
+            async with services.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # any failure to reach the store means not ready
+            store_ok = False
+        connectors = {
+            s.name: {"state": s.state, "lastSuccess": _iso(s.last_success),
+                     "lastFailure": _iso(s.last_failure), "lastErrorCode": s.last_error_code}
+            for s in (c.status() for c in services.connectors)
+        }
+        body = {"status": "ready" if store_ok else "not ready", "store": "up" if store_ok else "down",
+                "connectors": connectors}
+        return JSONResponse(body, status_code=200 if store_ok else 503)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+    ]
+    if settings.auth.uses_dev_keys and settings.is_development:
+        jwks = public_jwks(load_or_create_dev_key(settings.auth.dev_key_file))
+
+        async def dev_jwks(_request: Request) -> Response:
+            return JSONResponse(jwks)
+
+        routes.append(Route("/.well-known/jwks.json", dev_jwks, methods=["GET"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await services.aclose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    app.add_middleware(
+        EdgeMiddleware, verifier=services.verifier,
+        tracer=services.tracer_provider.get_tracer("casebridge.api"),
+    )
+    return app
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def app_from_environment() -> Starlette:
+    """The app for `uvicorn --factory`: settings from the environment."""
+    return create_app(Settings())

@@ -1,0 +1,130 @@
+"""The `casebridge` command: serve, migrate, export-schema, token, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from api.settings import Settings
+from core.vocabulary import Role
+
+app = typer.Typer(help="casebridge: one consented, audited view of a client's records across agencies.",
+                  no_args_is_help=True, add_completion=False)
+err = Console(stderr=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        err.print(f"[red]invalid settings:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the store's tables (Alembic, to head)."""
+    from store.engine import make_engine
+    from store.migrate import current_revision, upgrade
+
+    settings = _settings()
+
+    async def run() -> str | None:
+        engine = make_engine(settings.database_url)
+        try:
+            await upgrade(engine)
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    revision = asyncio.run(run())
+    err.print(f"store migrated to revision [bold]{revision}[/bold]")
+
+
+@app.command("export-schema")
+def export_schema(
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of standard output.")] = None,
+) -> None:
+    """Print the GraphQL schema (SDL) that the code defines: the contract in schema.graphql."""
+    from resolvers.schema import schema_sdl
+
+    sdl = schema_sdl()
+    if out is None:
+        sys.stdout.write(sdl)
+    else:
+        out.write_text(sdl)
+        err.print(f"wrote {out}")
+
+
+@app.command()
+def token(
+    role: Annotated[list[Role], typer.Option(help="A role; repeat for several.")],
+    org: Annotated[str, typer.Option(help="The caller's organisation, e.g. HRA, DHS, DOE.")],
+    sub: Annotated[str, typer.Option(help="The subject (user id).")] = "dev-user",
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 8 * 3600,
+) -> None:
+    """Print a development bearer token signed with the gateway's own key."""
+    from api.keys import load_or_create_dev_key, mint_token
+
+    settings = _settings()
+    if not settings.is_development or not settings.auth.uses_dev_keys:
+        err.print("[red]tokens can only be minted by a development gateway with its own key[/red]")
+        raise typer.Exit(2)
+    key = load_or_create_dev_key(settings.auth.dev_key_file)
+    typer.echo(mint_token(key, settings.auth, subject=sub, organization=org,
+                          roles=[r.value for r in role], ttl_seconds=ttl))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
+    """Serve the gateway with uvicorn (uvloop, httptools)."""
+    import uvicorn
+
+    settings = _settings()
+    _require_migrated(settings)
+    uvicorn.run("api.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                loop="uvloop", http="httptools", proxy_headers=True, access_log=False)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Gateway port on 127.0.0.1.")] = 8000,
+    benefits_port: Annotated[int, typer.Option(help="Benefits simulator port on 127.0.0.1.")] = 8101,
+    households: Annotated[int, typer.Option(help="Synthetic households to generate.")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 7,
+    serve_forever: Annotated[bool, typer.Option("--serve/--no-serve", help="Keep serving.")] = True,
+) -> None:
+    """Migrate, seed a synthetic population, start the agency simulator and the gateway."""
+    from api.demo import run_demo
+
+    run_demo(_settings(), port=port, benefits_port=benefits_port, households=households, seed=seed,
+             serve_forever=serve_forever)
+
+
+def _require_migrated(settings: Settings) -> None:
+    from store.engine import make_engine
+    from store.migrate import current_revision, head_revision
+
+    async def check() -> str | None:
+        engine = make_engine(settings.database_url)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    if asyncio.run(check()) != head_revision():
+        err.print("[red]the store is not at the current schema:[/red] run [bold]casebridge migrate[/bold] first")
+        raise typer.Exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,101 @@
+"""The ASGI edge of every request: a request id, a span, and authentication of /graphql."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from opentelemetry import trace
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import TokenVerifier, bearer_token
+from core.errors import AuthenticationError, CasebridgeError, InvalidInput
+from core.vocabulary import Purpose
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+PURPOSE_HEADER = "x-purpose-of-use"
+
+
+class EdgeMiddleware:
+    """Assigns a request id, opens the request span and authenticates GraphQL requests.
+
+    Authentication failures answer 401 before GraphQL runs; the GraphiQL page
+    (a GET asking for HTML) is served without a token.
+    """
+
+    def __init__(self, app: ASGIApp, *, verifier: TokenVerifier, tracer: trace.Tracer,
+                 guarded_path: str = "/graphql") -> None:
+        self.app = app
+        self.verifier = verifier
+        self.tracer = tracer
+        self.guarded_path = guarded_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status_holder: dict[str, int] = {}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        with self.tracer.start_as_current_span(
+            f"{scope['method']} {scope['path'] if scope['path'] in _KNOWN_PATHS else 'other'}",
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": scope["method"], "casebridge.request_id": request_id},
+        ) as span:
+            try:
+                if self._guarded(scope, headers):
+                    try:
+                        state["principal"] = await self.verifier.verify(bearer_token(headers.get("authorization")))
+                        state["purpose"] = _purpose(headers.get(PURPOSE_HEADER))
+                    except CasebridgeError as exc:
+                        span.set_attribute("casebridge.error_code", exc.code)
+                        await _error_response(exc, send_with_id)
+                        return
+                    span.set_attribute("casebridge.organization", state["principal"].organization)
+                await self.app(scope, receive, send_with_id)
+            finally:
+                if "status" in status_holder:
+                    span.set_attribute("http.response.status_code", status_holder["status"])
+
+    def _guarded(self, scope: Scope, headers: dict[str, str]) -> bool:
+        if scope["path"].rstrip("/") != self.guarded_path:
+            return False
+        ide_page = scope["method"] == "GET" and "text/html" in headers.get("accept", "")
+        return not ide_page
+
+
+_KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/.well-known/jwks.json"})
+
+
+def _purpose(value: str | None) -> Purpose | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return Purpose(value.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            "unknown purpose of use", header="X-Purpose-Of-Use",
+            suggestion="Use one of: " + ", ".join(p.value for p in Purpose) + ".",
+        ) from None
+
+
+async def _error_response(exc: CasebridgeError, send: Any) -> None:
+    body = json.dumps({"data": None, "errors": [{"message": exc.message, "extensions": exc.extensions}]}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if isinstance(exc, AuthenticationError):
+        headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
+    await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,69 @@
+"""The one bootstrap: build the store, connectors, gate and verifier from settings, and close them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from api.auth import KeySource, TokenVerifier
+from api.settings import Settings
+from api.telemetry import make_tracer_provider
+from api.telemetry import shutdown as shutdown_telemetry
+from audit.records import AuditRecorder, TableAuditRecorder
+from connectors.base import Connector
+from connectors.benefits import BenefitsConnector
+from gate import Gate
+from identity.crosswalk import SqlCrosswalk
+from policies.decisions import Decider, OwnAgencyDecider
+from store.engine import make_engine, make_sessionmaker
+
+
+@dataclass
+class Services:
+    """Everything a gateway replica holds for its lifetime."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[Any]
+    connectors: list[Connector]
+    gate: Gate
+    verifier: TokenVerifier
+    keys: KeySource
+    http: httpx.AsyncClient
+    tracer_provider: trace.TracerProvider
+
+    async def aclose(self) -> None:
+        """Close connections and flush telemetry."""
+        for conn in self.connectors:
+            await conn.aclose()
+        await self.http.aclose()
+        await self.engine.dispose()
+        shutdown_telemetry(self.tracer_provider)
+
+
+def build_services(
+    settings: Settings, *, tracer_provider: trace.TracerProvider | None = None,
+    recorder: AuditRecorder | None = None, decider: Decider | None = None,
+) -> Services:
+    """Wire a gateway from settings; no I/O happens until the first request."""
+    provider = tracer_provider or make_tracer_provider(settings.telemetry)
+    tracer = provider.get_tracer("casebridge")
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    connectors: list[Connector] = []
+    if settings.benefits.enabled:
+        connectors.append(BenefitsConnector(settings.benefits, tracer=tracer))
+    gate = Gate(
+        crosswalk=SqlCrosswalk(sessions), decider=decider or OwnAgencyDecider(), connectors=connectors,
+        recorder=recorder or TableAuditRecorder(sessions), deadline_seconds=settings.gate_deadline_seconds,
+        tracer=tracer,
+    )
+    http = httpx.AsyncClient(timeout=10.0)
+    keys = KeySource(settings.auth, http)
+    return Services(settings=settings, engine=engine, sessions=sessions, connectors=connectors, gate=gate,
+                    verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
+                    tracer_provider=provider)

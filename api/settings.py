@@ -1,0 +1,127 @@
+"""One settings object, read from the environment (prefix CASEBRIDGE_, nested with __).
+
+Examples: CASEBRIDGE_DATABASE_URL, CASEBRIDGE_ENVIRONMENT=production,
+CASEBRIDGE_AUTH__JWKS_URL, CASEBRIDGE_AUTH__ROLES_CLAIM=realm_access.roles,
+CASEBRIDGE_BENEFITS__BASE_URL, CASEBRIDGE_TELEMETRY__EXPORTER=otlp.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, HttpUrl, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors.config import BenefitsConfig
+
+DEV_ISSUER = "casebridge-dev"
+DEV_AUDIENCE = "casebridge"
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class AuthSettings(BaseModel):
+    """Bearer JWT validation and the mapping of claims to a Principal.
+
+    With neither `jwks_url` nor `jwks_file`, the gateway signs and checks its own
+    development tokens with `dev_key_file` — refused in production.
+    """
+
+    issuer: str = DEV_ISSUER
+    audience: str = DEV_AUDIENCE
+    jwks_url: HttpUrl | None = None
+    jwks_file: Path | None = None
+    jwks_cache_seconds: float = Field(default=600, ge=0)
+    jwks_min_refetch_seconds: float = Field(default=30, ge=0)
+    algorithms: list[Literal["RS256", "ES256"]] = ["RS256", "ES256"]
+    leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Where the claims live: dotted paths, because Keycloak (realm_access.roles),
+    # Entra ID (roles) and Okta (groups) each put roles somewhere else.
+    subject_claim: str = "sub"
+    organization_claim: str = "org"
+    roles_claim: str = "roles"
+    client_claim: str = "azp"
+    role_prefix: str = ""  # e.g. "casebridge-" when the IdP's role names are namespaced
+    dev_key_file: Path = Path("var/dev-signing-key.json")
+
+    @property
+    def uses_dev_keys(self) -> bool:
+        """Whether tokens are checked against the gateway's own development key."""
+        return self.jwks_url is None and self.jwks_file is None
+
+
+class TelemetrySettings(BaseModel):
+    """Where spans go: nowhere, the console, or an OTLP/HTTP collector."""
+
+    exporter: Literal["off", "console", "otlp"] = "off"
+    otlp_endpoint: HttpUrl | None = None
+    service_name: str = "casebridge"
+
+
+class LimitSettings(BaseModel):
+    """GraphQL document limits."""
+
+    max_depth: int = Field(default=10, ge=2, le=50)
+    max_tokens: int = Field(default=2000, ge=100, le=100_000)
+    max_aliases: int = Field(default=15, ge=1, le=1000)
+    cache_size: int = Field(default=512, ge=0)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a gateway replica, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CASEBRIDGE_", env_nested_delimiter="__", extra="forbid", validate_default=True,
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./var/casebridge.db"
+    graphiql: bool | None = None  # default: on in development, off in production
+    introspection: bool | None = None  # default: on in development, off in production
+    public_url: str = "http://127.0.0.1:8000"
+    auth: AuthSettings = AuthSettings()
+    benefits: BenefitsConfig = BenefitsConfig()
+    telemetry: TelemetrySettings = TelemetrySettings()
+    limits: LimitSettings = LimitSettings()
+    gate_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @property
+    def is_development(self) -> bool:
+        """Whether this is a development gateway."""
+        return self.environment is Environment.DEVELOPMENT
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """GraphiQL is served only when asked for or in development."""
+        return self.is_development if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Introspection is allowed only when asked for or in development."""
+        return self.is_development if self.introspection is None else self.introspection
+
+    @model_validator(mode="after")
+    def _production_is_locked_down(self) -> Settings:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if self.auth.uses_dev_keys:
+            problems.append("auth uses the development signing key: set CASEBRIDGE_AUTH__JWKS_URL or __JWKS_FILE")
+        if self.auth.issuer == DEV_ISSUER:
+            problems.append("auth issuer is the development issuer: set CASEBRIDGE_AUTH__ISSUER")
+        if self.graphiql:
+            problems.append("GraphiQL is on: unset CASEBRIDGE_GRAPHIQL")
+        if self.introspection:
+            problems.append("introspection is on: unset CASEBRIDGE_INTROSPECTION")
+        if self.benefits.enabled and self.benefits.client_secret.get_secret_value() == "dev-benefits-secret":
+            problems.append("the benefits connector uses the development client secret")
+        if self.telemetry.exporter == "otlp" and self.telemetry.otlp_endpoint is None:
+            problems.append("telemetry exporter is otlp but no otlp_endpoint is set")
+        if problems:
+            raise ValueError("refusing to start in production: " + "; ".join(problems))
+        return self

@@ -1,0 +1,87 @@
+"""The audit step of the gate: the access record, the recorder protocol and the first recorder."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from core.errors import AuditUnavailable
+from store.tables import AccessEvent
+
+
+@dataclass(frozen=True, slots=True)
+class SectionOutcome:
+    """One category from one agency: the decision, its rules and basis, and what happened."""
+
+    category: str
+    connector: str
+    holder: str
+    decision: str  # "permit" | "deny"
+    rule_ids: tuple[str, ...]
+    basis: str | None
+    outcome: str  # "disclosed" | "withheld" | "failed"
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """One client's part of one request. Never the disclosed data itself."""
+
+    request_id: str
+    subject: str
+    organization: str
+    roles: tuple[str, ...]
+    oauth_client: str | None
+    purpose: str | None
+    operation: str | None
+    client_id: str
+    action: str
+    sections: tuple[SectionOutcome, ...]
+
+    @property
+    def outcome(self) -> str:
+        """disclosed if anything was, else failed if anything failed, else withheld."""
+        outcomes = {s.outcome for s in self.sections}
+        for o in ("disclosed", "failed"):
+            if o in outcomes:
+                return o
+        return "withheld"
+
+
+class AuditRecorder(Protocol):
+    """Durably appends access records; raises AuditUnavailable if it cannot."""
+
+    async def record(self, records: Sequence[AccessRecord]) -> None:
+        """Append `records` in one write, or raise AuditUnavailable."""
+        ...
+
+
+class TableAuditRecorder:
+    """Appends access records to the `access_events` table, all of a request in one transaction."""
+
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def record(self, records: Sequence[AccessRecord]) -> None:
+        """Append `records` in one transaction, or raise AuditUnavailable."""
+        if not records:
+            return
+        try:
+            async with self._sessions.begin() as session:
+                session.add_all(_row(r) for r in records)
+        except (SQLAlchemyError, OSError) as exc:
+            raise AuditUnavailable("the access log could not be written") from exc
+
+
+def _row(r: AccessRecord) -> AccessEvent:
+    return AccessEvent(
+        request_id=r.request_id, subject=r.subject, organization=r.organization,
+        roles=list(r.roles), oauth_client=r.oauth_client, purpose=r.purpose,
+        operation=r.operation, client_id=r.client_id, action=r.action,
+        decisions=[{**asdict(s), "rule_ids": list(s.rule_ids)} for s in r.sections],
+        outcome=r.outcome,
+    )

@@ -1,0 +1,1 @@
+"""Agency connectors: the protocol, canonical record types, one adapter per source format."""

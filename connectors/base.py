@@ -1,0 +1,77 @@
+"""The Connector protocol every agency adapter implements, and its health report."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from connectors.records import FetchResult
+from core.vocabulary import Category
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorStatus:
+    """The last thing we know about an agency: when it last answered, and the last failure."""
+
+    name: str
+    state: str  # "unknown" | "up" | "down"
+    last_success: datetime | None = None
+    last_failure: datetime | None = None
+    last_error_code: str | None = None
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """One agency's records, reached through its own format.
+
+    `fetch` raises only `core.errors.AgencyError` subclasses; it never returns
+    partial garbage. Local ids the agency does not know are absent from the result.
+    """
+
+    name: str  # stable connector name, shown in errors (e.g. "benefits")
+    source: str  # crosswalk source key for this agency's local ids
+    organization: str  # the agency that holds the records (e.g. "HRA")
+    categories: frozenset[Category]
+
+    async def fetch(self, local_ids: Sequence[str], categories: frozenset[Category]) -> FetchResult:
+        """Records for `local_ids`, limited to `categories`."""
+        ...
+
+    def status(self) -> ConnectorStatus:
+        """The last known health of the agency."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class StatusTracker:
+    """Keeps a connector's last success and failure for /readyz."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._success: datetime | None = None
+        self._failure: datetime | None = None
+        self._code: str | None = None
+
+    def ok(self) -> None:
+        """Record a successful call."""
+        self._success = datetime.now(UTC)
+
+    def failed(self, code: str) -> None:
+        """Record a failed call and its error code."""
+        self._failure = datetime.now(UTC)
+        self._code = code
+
+    def snapshot(self) -> ConnectorStatus:
+        """The status as of now."""
+        if self._success is None and self._failure is None:
+            state = "unknown"
+        elif self._failure is not None and (self._success is None or self._failure > self._success):
+            state = "down"
+        else:
+            state = "up"
+        return ConnectorStatus(self.name, state, self._success, self._failure, self._code)

@@ -1,0 +1,247 @@
+"""The benefits connector: casebridge's published benefits JSON over REST with OAuth2.
+
+The wire shape is docs/benefits-api.openapi.json; pydantic models below check
+it, and anything else is an AGENCY_BAD_DATA error rather than partial data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import httpx
+from opentelemetry import trace
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from connectors.base import ConnectorStatus, StatusTracker
+from connectors.config import BenefitsConfig
+from connectors.oauth import ClientCredentials
+from connectors.records import (
+    Appointment,
+    BenefitCase,
+    BenefitProgram,
+    Demographics,
+    FetchResult,
+    Notice,
+    RequiredDocument,
+    SourceRecord,
+)
+from core.errors import AgencyAuthFailed, AgencyBadData, AgencyError, AgencyTimeout, AgencyUnavailable
+from core.vocabulary import Category
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class _Person(_Wire):
+    personId: str
+    firstName: str | None = None
+    middleName: str | None = None
+    lastName: str | None = None
+    dob: date | None = None
+    sex: str | None = None
+
+
+class _Member(_Wire):
+    personId: str
+    relationship: str | None = None
+
+
+class _Period(_Wire):
+    start: date | None = None
+    end: date | None = None
+
+
+class _Money(_Wire):
+    amount: Decimal
+    currency: str
+    frequency: str
+
+
+class _Program(_Wire):
+    program: str
+    status: Literal["ACTIVE", "PENDING", "DENIED", "CLOSED", "SANCTIONED"]
+    certificationPeriod: _Period | None = None
+    benefitAmount: _Money | None = None
+
+
+class _Appointment(_Wire):
+    appointmentId: str
+    type: str
+    scheduledAt: datetime
+    mode: str | None = None
+    location: str | None = None
+    status: Literal["SCHEDULED", "COMPLETED", "MISSED", "CANCELED", "RESCHEDULED"]
+
+
+class _Notice(_Wire):
+    noticeId: str
+    type: str
+    issuedOn: date
+    responseDueOn: date | None = None
+
+
+class _Document(_Wire):
+    documentId: str
+    type: str
+    dueOn: date | None = None
+    status: Literal["REQUESTED", "RECEIVED", "ACCEPTED", "REJECTED"]
+
+
+class _Case(_Wire):
+    caseNumber: str
+    status: str
+    members: list[_Member] = []
+    programs: list[_Program] = []
+    appointments: list[_Appointment] = []
+    notices: list[_Notice] = []
+    requiredDocuments: list[_Document] = []
+
+
+class _Record(_Wire):
+    personId: str
+    person: _Person
+    cases: list[_Case]
+
+
+class _Batch(_Wire):
+    asOf: datetime
+    items: list[_Record]
+
+
+class BenefitsConnector:
+    """Reads benefits records in batches of up to 100 people per call."""
+
+    name = "benefits"
+    categories = frozenset({Category.IDENTITY, Category.BENEFITS, Category.APPOINTMENTS, Category.DOCUMENTS})
+
+    def __init__(
+        self, config: BenefitsConfig, *, transport: httpx.AsyncBaseTransport | None = None,
+        tracer: trace.Tracer | None = None,
+    ) -> None:
+        self.config = config
+        self.source = config.source
+        self.organization = config.organization
+        base = str(config.base_url).rstrip("/")
+        self._http = httpx.AsyncClient(
+            base_url=base, timeout=httpx.Timeout(config.timeout_seconds), transport=transport,
+            headers={"Accept": "application/json"},
+        )
+        self._creds = ClientCredentials(
+            connector=self.name, token_url=f"{base}/oauth/token",
+            client_id=config.client_id, client_secret=config.client_secret.get_secret_value(),
+        )
+        self._status = StatusTracker(self.name)
+        self._tracer = tracer or trace.get_tracer("casebridge.connectors")
+
+    def status(self) -> ConnectorStatus:
+        """The last known health of the agency."""
+        return self._status.snapshot()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()
+
+    async def fetch(self, local_ids: Sequence[str], categories: frozenset[Category]) -> FetchResult:
+        """Benefits records for `local_ids`, as canonical records limited to `categories`."""
+        wanted = categories & self.categories
+        ids = list(dict.fromkeys(local_ids))
+        with self._tracer.start_as_current_span(
+            "connector.fetch",
+            attributes={"casebridge.connector": self.name, "casebridge.record_count": len(ids),
+                        "casebridge.categories": sorted(wanted)},
+        ) as span:
+            try:
+                chunks = [ids[i:i + self.config.batch_size] for i in range(0, len(ids), self.config.batch_size)]
+                batches = await asyncio.gather(*(self._get_batch(c) for c in chunks)) if chunks else []
+            except AgencyError as exc:
+                self._status.failed(exc.code)
+                span.set_attribute("casebridge.error_code", exc.code)
+                raise
+            self._status.ok()
+        as_of = min((b.asOf for b in batches), default=None) or datetime.now(UTC)
+        records: dict[str, SourceRecord] = {}
+        for batch in batches:
+            for item in batch.items:
+                if item.personId in ids:
+                    records[item.personId] = self._canonical(item, wanted)
+        return FetchResult(as_of=as_of, records=records)
+
+    async def _get_batch(self, ids: list[str]) -> _Batch:
+        resp = await self._authorized_get("/v1/benefits", params=[("personId", i) for i in ids])
+        try:
+            return _Batch.model_validate_json(resp.content)
+        except ValidationError as exc:
+            # Only field locations, never values: the payload is personal data.
+            where = sorted({".".join(str(p) for p in e["loc"][:3]) for e in exc.errors()})[:3]
+            raise AgencyBadData(
+                "the benefits agency returned data that does not match the published schema",
+                connector=self.name, fields=where,
+            ) from None
+
+    async def _authorized_get(self, path: str, *, params: Any) -> httpx.Response:
+        for attempt in (1, 2):
+            token = await self._creds.token(self._http, force=attempt == 2)
+            try:
+                resp = await self._http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
+            except httpx.TimeoutException as exc:
+                raise AgencyTimeout(
+                    f"the benefits agency did not answer within {self.config.timeout_seconds:g}s",
+                    connector=self.name,
+                ) from exc
+            except httpx.HTTPError as exc:
+                raise AgencyUnavailable("the benefits agency is unreachable", connector=self.name) from exc
+            if resp.status_code == 401 and attempt == 1:
+                self._creds.invalidate()
+                continue  # refresh once and retry
+            if resp.status_code in (401, 403):
+                raise AgencyAuthFailed("the benefits agency refused casebridge's token", connector=self.name)
+            if resp.status_code >= 500:
+                raise AgencyUnavailable(f"the benefits agency answered {resp.status_code}", connector=self.name)
+            if resp.status_code != 200:
+                raise AgencyBadData(f"the benefits agency answered {resp.status_code}", connector=self.name)
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _canonical(self, item: _Record, wanted: frozenset[Category]) -> SourceRecord:
+        sections: dict[Category, Any] = {}
+        if Category.IDENTITY in wanted:
+            p = item.person
+            sections[Category.IDENTITY] = Demographics(p.firstName, p.middleName, p.lastName, p.dob, p.sex)
+        if Category.BENEFITS in wanted:
+            sections[Category.BENEFITS] = [self._case(item.personId, c) for c in item.cases]
+        if Category.APPOINTMENTS in wanted:
+            sections[Category.APPOINTMENTS] = [
+                Appointment(a.appointmentId, self.organization, a.type, a.scheduledAt, a.mode, a.location, a.status)
+                for c in item.cases for a in c.appointments
+            ]
+        if Category.DOCUMENTS in wanted:
+            sections[Category.DOCUMENTS] = [
+                RequiredDocument(d.documentId, self.organization, d.type, d.dueOn, d.status)
+                for c in item.cases for d in c.requiredDocuments
+            ]
+        return SourceRecord(local_id=item.personId, sections=sections)
+
+    @staticmethod
+    def _case(person_id: str, case: _Case) -> BenefitCase:
+        # Other members' identifiers stay at the agency: only this client's role and the size.
+        relationship = next((m.relationship for m in case.members if m.personId == person_id), None)
+        return BenefitCase(
+            case_number=case.caseNumber, status=case.status, relationship=relationship,
+            household_size=len(case.members),
+            programs=tuple(
+                BenefitProgram(
+                    p.program, p.status,
+                    p.certificationPeriod.start if p.certificationPeriod else None,
+                    p.certificationPeriod.end if p.certificationPeriod else None,
+                    p.benefitAmount.amount if p.benefitAmount else None,
+                    p.benefitAmount.currency if p.benefitAmount else None,
+                    p.benefitAmount.frequency if p.benefitAmount else None,
+                ) for p in case.programs
+            ),
+            notices=tuple(Notice(n.noticeId, n.type, n.issuedOn, n.responseDueOn) for n in case.notices),
+        )

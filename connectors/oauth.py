@@ -1,0 +1,68 @@
+"""OAuth2 client-credentials tokens for agency APIs: cached, refreshed before expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+
+from core.errors import AgencyAuthFailed, AgencyBadData, AgencyTimeout, AgencyUnavailable
+
+REFRESH_MARGIN_SECONDS = 30.0
+
+
+class ClientCredentials:
+    """Fetches and caches one bearer token (RFC 6749 section 4.4, HTTP Basic client auth)."""
+
+    def __init__(
+        self, *, connector: str, token_url: str, client_id: str, client_secret: str,
+        scope: str | None = None,
+    ) -> None:
+        self.connector = connector
+        self.token_url = token_url
+        self._auth = httpx.BasicAuth(client_id, client_secret)
+        self._scope = scope
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def token(self, http: httpx.AsyncClient, *, force: bool = False) -> str:
+        """A valid token; fetches a new one if forced, missing, or close to expiry."""
+        async with self._lock:
+            if force or self._token is None or time.monotonic() >= self._expires_at:
+                await self._fetch(http)
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self) -> None:
+        """Drop the cached token (the agency said 401)."""
+        self._token = None
+
+    async def _fetch(self, http: httpx.AsyncClient) -> None:
+        data = {"grant_type": "client_credentials"}
+        if self._scope:
+            data["scope"] = self._scope
+        try:
+            resp = await http.post(self.token_url, data=data, auth=self._auth)
+        except httpx.TimeoutException as exc:
+            raise AgencyTimeout(f"the {self.connector} agency's token endpoint timed out", connector=self.connector) from exc
+        except httpx.HTTPError as exc:
+            raise AgencyUnavailable(f"the {self.connector} agency's token endpoint is unreachable", connector=self.connector) from exc
+        if resp.status_code in (400, 401, 403):
+            raise AgencyAuthFailed(
+                f"the {self.connector} agency refused casebridge's client credentials", connector=self.connector,
+                suggestion="Check the connector's client id and secret.",
+            )
+        if resp.status_code >= 500:
+            raise AgencyUnavailable(f"the {self.connector} agency's token endpoint answered {resp.status_code}", connector=self.connector)
+        try:
+            body = resp.json()
+            token = body["access_token"]
+            ttl = float(body.get("expires_in", 300))
+            if not isinstance(token, str) or not token:
+                raise ValueError("empty token")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise AgencyBadData(f"the {self.connector} agency's token response is malformed", connector=self.connector) from exc
+        self._token = token
+        self._expires_at = time.monotonic() + max(0.0, ttl - min(REFRESH_MARGIN_SECONDS, ttl / 2))

@@ -1,0 +1,102 @@
+"""Canonical record types: what every connector turns its agency's format into.
+
+They are the connectors' public types; the gate and the resolvers see only these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from core.vocabulary import Category
+
+
+@dataclass(frozen=True, slots=True)
+class Demographics:
+    """Identity basics an agency holds for a person (category `identity`)."""
+
+    first_name: str | None
+    middle_name: str | None
+    last_name: str | None
+    dob: date | None
+    sex: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitProgram:
+    """One program on a benefits case, with its certification period."""
+
+    program: str
+    status: str
+    certification_start: date | None
+    certification_end: date | None
+    amount: Decimal | None
+    currency: str | None
+    frequency: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A notice the agency sent, and when a response is due."""
+
+    notice_id: str
+    type: str
+    issued_on: date
+    response_due_on: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitCase:
+    """A benefits case as it concerns this client: their role, the programs, the notices."""
+
+    case_number: str
+    status: str
+    relationship: str | None
+    household_size: int
+    programs: tuple[BenefitProgram, ...]
+    notices: tuple[Notice, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Appointment:
+    """An appointment the client must keep (category `appointments`)."""
+
+    appointment_id: str
+    agency: str
+    type: str
+    scheduled_at: datetime
+    mode: str | None
+    location: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredDocument:
+    """A document an agency asked the client for (category `documents`)."""
+
+    document_id: str
+    agency: str
+    type: str
+    due_on: date | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """One agency's data about one person, split by category."""
+
+    local_id: str
+    sections: dict[Category, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one connector call returned: records by local id, and when they were true.
+
+    A local id the agency does not know is simply absent.
+    """
+
+    as_of: datetime
+    records: dict[str, SourceRecord]

@@ -1,0 +1,113 @@
+"""One error hierarchy with stable codes.
+
+Every error a caller can see is one of these; `resolvers/errors.py` and
+`api/errors.py` translate them (and only them) into GraphQL
+`extensions.code` or an HTTP status. Anything else is a bug and is masked.
+
+    CasebridgeError
+    ├── AuthenticationError      UNAUTHENTICATED          (HTTP 401)
+    ├── PermissionDenied         FORBIDDEN
+    ├── InvalidInput             BAD_USER_INPUT
+    │   └── PurposeRequired      PURPOSE_REQUIRED
+    ├── ClientNotFound           CLIENT_NOT_FOUND
+    ├── AgencyError              (carries the connector name)
+    │   ├── AgencyUnavailable    AGENCY_UNAVAILABLE
+    │   ├── AgencyTimeout        AGENCY_TIMEOUT
+    │   ├── AgencyBadData        AGENCY_BAD_DATA
+    │   └── AgencyAuthFailed     AGENCY_AUTH_FAILED
+    ├── AuditUnavailable         AUDIT_UNAVAILABLE
+    └── ConfigurationError       CONFIGURATION_INVALID
+
+Messages never carry personal data: ids, category and connector names only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class CasebridgeError(Exception):
+    """Base of every error a caller may see; `code` is stable, `message` is for people."""
+
+    code: ClassVar[str] = "INTERNAL"
+    http_status: ClassVar[int] = 400
+    default_suggestion: ClassVar[str | None] = None
+
+    def __init__(self, message: str, *, suggestion: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.suggestion = suggestion or self.default_suggestion
+        self.details = details
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        """The GraphQL `extensions` object for this error."""
+        ext: dict[str, Any] = {"code": self.code, **self.details}
+        if self.suggestion:
+            ext["suggestion"] = self.suggestion
+        return ext
+
+
+class AuthenticationError(CasebridgeError):
+    code = "UNAUTHENTICATED"
+    http_status = 401
+    default_suggestion = "Send a valid bearer token: Authorization: Bearer <jwt>."
+
+
+class PermissionDenied(CasebridgeError):
+    code = "FORBIDDEN"
+    http_status = 403
+
+
+class InvalidInput(CasebridgeError):
+    code = "BAD_USER_INPUT"
+
+
+class PurposeRequired(InvalidInput):
+    code = "PURPOSE_REQUIRED"
+    default_suggestion = (
+        "Send the purpose of use in the X-Purpose-Of-Use header, "
+        "e.g. X-Purpose-Of-Use: case_management."
+    )
+
+
+class ClientNotFound(CasebridgeError):
+    code = "CLIENT_NOT_FOUND"
+    http_status = 404
+
+
+class AgencyError(CasebridgeError):
+    """An agency (connector) failed; the rest of the response is still good."""
+
+    code = "AGENCY_ERROR"
+    http_status = 502
+
+    def __init__(self, message: str, *, connector: str, **details: Any) -> None:
+        super().__init__(message, connector=connector, **details)
+        self.connector = connector
+
+
+class AgencyUnavailable(AgencyError):
+    code = "AGENCY_UNAVAILABLE"
+
+
+class AgencyTimeout(AgencyError):
+    code = "AGENCY_TIMEOUT"
+
+
+class AgencyBadData(AgencyError):
+    code = "AGENCY_BAD_DATA"
+
+
+class AgencyAuthFailed(AgencyError):
+    code = "AGENCY_AUTH_FAILED"
+
+
+class AuditUnavailable(CasebridgeError):
+    code = "AUDIT_UNAVAILABLE"
+    http_status = 503
+    default_suggestion = "The access log cannot be written, so no client data is released. Retry later."
+
+
+class ConfigurationError(CasebridgeError):
+    code = "CONFIGURATION_INVALID"

@@ -1,0 +1,31 @@
+"""Who is asking, and on whose behalf: the identity every decision is about."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.vocabulary import Purpose, Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: subject, organisation, roles and OAuth client."""
+
+    subject: str
+    organization: str
+    roles: frozenset[Role]
+    client_id: str | None = None
+
+    def has(self, role: Role) -> bool:
+        """Whether the principal holds `role`."""
+        return role in self.roles
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """One request's principal, purpose of use and correlation id."""
+
+    principal: Principal
+    request_id: str
+    purpose: Purpose | None = None
+    operation: str | None = None

@@ -1,0 +1,41 @@
+"""Categories, purposes of use and roles: the words of consent and disclosure."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """The unit of consent and of disclosure (DESIGN.md, Domain)."""
+
+    IDENTITY = "identity"
+    BENEFITS = "benefits"
+    HOUSING = "housing"
+    SCHOOLING = "schooling"
+    DOCUMENTS = "documents"
+    APPOINTMENTS = "appointments"
+    CASEWORK = "casework"
+    CONTACT = "contact"
+    IMMIGRATION_LEGAL = "immigration_legal"
+
+
+class Purpose(StrEnum):
+    """Why data is asked for; sent with every client-data request."""
+
+    CASE_MANAGEMENT = "case_management"
+    CARE_COORDINATION = "care_coordination"
+    ELIGIBILITY = "eligibility"
+    EMERGENCY = "emergency"
+    AUDIT = "audit"
+    CLIENT_ACCESS = "client_access"
+
+
+class Role(StrEnum):
+    """What a principal does; mapped from token claims."""
+
+    CASEWORKER = "caseworker"
+    PARTNER = "partner"
+    AUDITOR = "auditor"
+    IDENTITY_STEWARD = "identity_steward"
+    CLIENT = "client"
+    ADMIN = "admin"

@@ -1,0 +1,1 @@
+"""Synthetic population and agency simulators for the demo and the tests. All data is generated."""

@@ -1,0 +1,163 @@
+"""A seeded synthetic population with the benefits agency's view of each person.
+
+The generator knows the truth (which agency records are the same person) so the
+demo can link them and, later, identity resolution can be scored against it.
+Everything here is invented: names come from pools of common names, SSNs use
+the 9xx area numbers that are never issued, CINs follow the format only.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from demo.names import BOROUGH_ZIPS, FIRST_FEMALE, FIRST_MALE, STREETS, SURNAMES
+
+PROGRAMS = ("SNAP", "CASH_ASSISTANCE", "MEDICAID", "RENTAL_ASSISTANCE", "HEAP")
+DOCUMENT_TYPES = (
+    "PROOF_OF_IDENTITY", "BIRTH_CERTIFICATE", "PROOF_OF_INCOME", "PROOF_OF_ADDRESS",
+    "SSN_CARD", "IMMIGRATION_STATUS", "LEASE_OR_SHELTER_LETTER",
+)
+
+
+@dataclass(slots=True)
+class Person:
+    """One synthetic person: the truth behind every agency record about them."""
+
+    client_id: str
+    first_name: str
+    last_name: str
+    dob: date
+    sex: str
+    ssn: str | None
+    cin: str | None
+    household: int
+    relationship: str
+    address: str
+    zip: str
+    phone: str | None
+    benefits_id: str | None = None
+
+
+@dataclass(slots=True)
+class Population:
+    """People, and each agency's records about them keyed by the agency's local id."""
+
+    seed: int
+    today: date
+    people: list[Person] = field(default_factory=list)
+    benefits: dict[str, dict[str, object]] = field(default_factory=dict)
+
+    def links(self) -> list[tuple[str, str, str]]:
+        """The true crosswalk: (client id, source, local id)."""
+        return [(p.client_id, "benefits", p.benefits_id) for p in self.people if p.benefits_id]
+
+
+def generate(*, seed: int = 7, households: int = 60, today: date | None = None) -> Population:
+    """Generate `households` families (1-6 people each) and their benefits records."""
+    rng = random.Random(seed)
+    today = today or datetime.now(UTC).date()
+    pop = Population(seed=seed, today=today)
+    next_person = 1
+    for h in range(households):
+        size = rng.choices((1, 2, 3, 4, 5, 6), weights=(30, 20, 20, 15, 10, 5))[0]
+        surname = rng.choice(SURNAMES)
+        address = f"{rng.randint(1, 2999)} {rng.choice(STREETS)}, Apt {rng.randint(1, 40)}"
+        zip_code = rng.choice(BOROUGH_ZIPS)
+        asylum = rng.random() < 0.12
+        members: list[Person] = []
+        for i in range(size):
+            rel = "HEAD" if i == 0 else ("SPOUSE" if i == 1 and size > 2 and rng.random() < 0.6 else "CHILD")
+            sex = rng.choice("FM")
+            age = rng.randint(19, 64) if rel in ("HEAD", "SPOUSE") else rng.randint(0, 18)
+            person = Person(
+                client_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                first_name=rng.choice(FIRST_FEMALE if sex == "F" else FIRST_MALE),
+                last_name=surname,
+                dob=today - timedelta(days=age * 365 + rng.randint(0, 364)),
+                sex=sex,
+                ssn=None if asylum else f"9{rng.randint(0, 99):02d}{rng.randint(1, 99):02d}{rng.randint(1, 9999):04d}",
+                cin=_cin(rng),
+                household=h,
+                relationship=rel,
+                address=address,
+                zip=zip_code,
+                phone=f"+1718{rng.randint(2000000, 9999999)}" if rel == "HEAD" else None,
+            )
+            person.benefits_id = f"HRA-{next_person:07d}"
+            next_person += 1
+            members.append(person)
+        pop.people.extend(members)
+        _benefits_case(rng, pop, members, case_no=h)
+    return pop
+
+
+def _cin(rng: random.Random) -> str:
+    letters = "ABCDEFGHJKLMNPRSTUVWXYZ"
+    return f"{rng.choice(letters)}{rng.choice(letters)}{rng.randint(0, 99999):05d}{rng.choice(letters)}"
+
+
+def _benefits_case(rng: random.Random, pop: Population, members: list[Person], *, case_no: int) -> None:
+    """One case for the household, shared by every member's record."""
+    today = pop.today
+    programs = []
+    for program in rng.sample(PROGRAMS, k=rng.randint(1, 3)):
+        start = today - timedelta(days=rng.randint(30, 330))
+        end = start + timedelta(days=365 if program != "HEAP" else 120)
+        status = rng.choices(("ACTIVE", "PENDING", "DENIED", "CLOSED", "SANCTIONED"), weights=(70, 10, 5, 10, 5))[0]
+        programs.append({
+            "program": program,
+            "status": status,
+            "certificationPeriod": {"start": start.isoformat(), "end": end.isoformat()},
+            "benefitAmount": None if status in ("DENIED", "PENDING") else {
+                "amount": f"{rng.randint(50, 1400)}.00", "currency": "USD",
+                "frequency": "MONTHLY" if program != "HEAP" else "ONE_TIME",
+            },
+        })
+    soonest_end = min(date.fromisoformat(p["certificationPeriod"]["end"]) for p in programs)
+    interview = soonest_end - timedelta(days=rng.randint(10, 45))
+    appointments = [{
+        "appointmentId": f"APT-{case_no:06d}-1",
+        "type": "RECERTIFICATION_INTERVIEW",
+        "scheduledAt": datetime.combine(interview, time(9 + rng.randint(0, 7), 0), UTC).isoformat(),
+        "mode": rng.choice(("IN_PERSON", "PHONE", "VIDEO")),
+        "location": "Job Center 0" + str(rng.randint(1, 9)),
+        "status": "SCHEDULED" if interview >= today else rng.choice(("COMPLETED", "MISSED", "RESCHEDULED")),
+    }]
+    notices = [{
+        "noticeId": f"NTC-{case_no:06d}-1",
+        "type": "NOTICE_OF_EXPIRATION",
+        "issuedOn": (soonest_end - timedelta(days=60)).isoformat(),
+        "responseDueOn": (soonest_end - timedelta(days=15)).isoformat(),
+    }]
+    documents = [{
+        "documentId": f"DOC-{case_no:06d}-{i}",
+        "type": doc,
+        "dueOn": (interview + timedelta(days=rng.randint(0, 10))).isoformat(),
+        "status": rng.choice(("REQUESTED", "RECEIVED", "ACCEPTED", "REJECTED")),
+    } for i, doc in enumerate(rng.sample(DOCUMENT_TYPES, k=rng.randint(0, 3)), start=1)]
+    case = {
+        "caseNumber": f"C{70000000 + case_no:08d}",
+        "status": "OPEN" if any(p["status"] in ("ACTIVE", "PENDING") for p in programs) else "CLOSED",
+        "members": [{
+            "personId": m.benefits_id, "cin": m.cin, "ssnLast4": m.ssn[-4:] if m.ssn else None,
+            "dob": m.dob.isoformat(), "relationship": m.relationship,
+        } for m in members],
+        "programs": programs,
+        "appointments": appointments,
+        "notices": notices,
+        "requiredDocuments": documents,
+    }
+    for m in members:
+        assert m.benefits_id
+        pop.benefits[m.benefits_id] = {
+            "personId": m.benefits_id,
+            "person": {
+                "personId": m.benefits_id, "cin": m.cin, "ssnLast4": m.ssn[-4:] if m.ssn else None,
+                "firstName": m.first_name, "middleName": None, "lastName": m.last_name,
+                "dob": m.dob.isoformat(), "sex": m.sex,
+            },
+            "cases": [case],
+        }

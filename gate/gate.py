@@ -1,0 +1,193 @@
+"""The gate: decide, then fetch only what was permitted, then audit, then return."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from opentelemetry import trace
+
+from audit.records import AccessRecord, AuditRecorder, SectionOutcome
+from connectors.base import Connector
+from connectors.records import FetchResult
+from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, PurposeRequired
+from core.principal import RequestContext
+from core.vocabulary import Category
+from gate.disclosure import Disclosure, SectionResult, SectionStatus
+from identity.crosswalk import Crosswalk, SourceRef
+from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resource, WithheldReason
+
+log = logging.getLogger("casebridge.gate")
+
+_EVALUATION_ERROR = Decision(False, (RULE_EVALUATION_ERROR,), reason=WithheldReason.POLICY_ERROR)
+
+
+class Gate:
+    """The single disclosure path for client data."""
+
+    def __init__(
+        self, *, crosswalk: Crosswalk, decider: Decider, connectors: Sequence[Connector],
+        recorder: AuditRecorder, deadline_seconds: float = 10.0, tracer: trace.Tracer | None = None,
+    ) -> None:
+        self._crosswalk = crosswalk
+        self._decider = decider
+        self._connectors = list(connectors)
+        self._recorder = recorder
+        self._deadline = deadline_seconds
+        self._tracer = tracer or trace.get_tracer("casebridge.gate")
+
+    @property
+    def connectors(self) -> list[Connector]:
+        """The configured connectors (for health reports)."""
+        return list(self._connectors)
+
+    def categories(self) -> frozenset[Category]:
+        """Every category some configured connector serves."""
+        return frozenset(c for conn in self._connectors for c in conn.categories)
+
+    async def disclose(
+        self, ctx: RequestContext, client_ids: Sequence[str], categories: Iterable[Category],
+        *, action: str = "read",
+    ) -> dict[str, Disclosure]:
+        """Decide, fetch, audit and return `categories` for each known client id.
+
+        Unknown client ids are absent from the result. Raises PurposeRequired
+        without a purpose of use, and AuditUnavailable (releasing nothing) if
+        the access log cannot be written.
+        """
+        if ctx.purpose is None:
+            raise PurposeRequired("a purpose of use is required to read client data")
+        wanted = sorted(set(categories))
+        with self._tracer.start_as_current_span(
+            "gate.disclose",
+            attributes={"casebridge.request_id": ctx.request_id, "casebridge.client_count": len(client_ids),
+                        "casebridge.categories": [str(c) for c in wanted]},
+        ):
+            links = await self._crosswalk.resolve(client_ids)
+            resources = [
+                Resource(client_id, category, conn.organization, conn.name)
+                for client_id in links for category in wanted
+                for conn in self._connectors if category in conn.categories
+            ]
+            decisions = await self._decide(ctx, resources)
+            fetched = await self._fetch(links, resources, decisions)
+            disclosures = self._assemble(links, resources, decisions, fetched)
+            await self._recorder.record([self._record(ctx, d, action) for d in disclosures.values()])
+            return disclosures
+
+    async def _decide(self, ctx: RequestContext, resources: list[Resource]) -> list[Decision]:
+        assert ctx.purpose is not None
+        try:
+            decisions = await self._decider.decide(ctx.principal, ctx.purpose, resources)
+            if len(decisions) != len(resources):
+                raise ValueError("decider returned the wrong number of decisions")
+        except Exception as exc:  # an evaluation error is a deny, and is logged
+            log.error("policy evaluation failed (%s); denying %d resources", type(exc).__name__, len(resources))
+            return [_EVALUATION_ERROR] * len(resources)
+        return decisions
+
+    async def _fetch(
+        self, links: dict[str, list[SourceRef]], resources: list[Resource], decisions: list[Decision],
+    ) -> dict[tuple[str, str], FetchResult | AgencyError]:
+        """One call per connector and distinct set of permitted categories; denied ones are never fetched."""
+        permitted: dict[tuple[str, str], set[Category]] = defaultdict(set)  # (connector, client) -> categories
+        for res, dec in zip(resources, decisions, strict=True):
+            if dec.permit:
+                permitted[(res.connector, res.client_id)].add(res.category)
+        calls: dict[tuple[str, frozenset[Category]], list[str]] = defaultdict(list)
+        by_name = {c.name: c for c in self._connectors}
+        for (name, client_id), cats in permitted.items():
+            source = by_name[name].source
+            for ref in links[client_id]:
+                if ref.source == source:
+                    calls[(name, frozenset(cats))].append(ref.local_id)
+        keys = list(calls)
+        results = await asyncio.gather(*(self._call(by_name[n], calls[(n, cats)], cats) for n, cats in keys))
+        return {(n, ",".join(sorted(cats))): r for (n, cats), r in zip(keys, results, strict=True)}
+
+    async def _call(
+        self, conn: Connector, local_ids: list[str], cats: frozenset[Category]
+    ) -> FetchResult | AgencyError:
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await conn.fetch(local_ids, cats)
+        except AgencyError as exc:
+            return exc
+        except TimeoutError:
+            return AgencyTimeout(f"the {conn.name} agency did not answer in time", connector=conn.name)
+        except Exception as exc:  # a connector bug costs its section, not the request
+            log.error("connector %s failed unexpectedly (%s)", conn.name, type(exc).__name__)
+            return AgencyUnavailable(f"the {conn.name} connector failed", connector=conn.name)
+
+    def _assemble(
+        self, links: dict[str, list[SourceRef]], resources: list[Resource], decisions: list[Decision],
+        fetched: dict[tuple[str, str], FetchResult | AgencyError],
+    ) -> dict[str, Disclosure]:
+        out = {client_id: Disclosure(client_id) for client_id in links}
+        permitted: dict[tuple[str, str], set[Category]] = defaultdict(set)
+        for res, dec in zip(resources, decisions, strict=True):
+            if dec.permit:
+                permitted[(res.connector, res.client_id)].add(res.category)
+        by_name = {c.name: c for c in self._connectors}
+        for res, dec in zip(resources, decisions, strict=True):
+            out[res.client_id].sections.setdefault(res.category, []).append(
+                self._section(res, dec, links, permitted, fetched, by_name)
+            )
+        return out
+
+    @staticmethod
+    def _section(
+        res: Resource, dec: Decision, links: dict[str, list[SourceRef]],
+        permitted: dict[tuple[str, str], set[Category]],
+        fetched: dict[tuple[str, str], FetchResult | AgencyError], by_name: dict[str, Connector],
+    ) -> SectionResult:
+        base: dict[str, Any] = {"category": res.category, "connector": res.connector, "holder": res.holder,
+                                "decision": dec}
+        if not dec.permit:
+            return SectionResult(status=SectionStatus.WITHHELD, **base)
+        conn = by_name[res.connector]
+        local_ids = [r.local_id for r in links[res.client_id] if r.source == conn.source]
+        if not local_ids:  # permitted, and the agency has no linked record: an honest empty section
+            return SectionResult(status=SectionStatus.SHOWN, data=_empty(res.category), **base)
+        result = fetched[(res.connector, ",".join(sorted(permitted[(res.connector, res.client_id)])))]
+        if isinstance(result, AgencyError):
+            return SectionResult(status=SectionStatus.FAILED, error=result, **base)
+        data = _merge(res.category, [result.records[i].sections.get(res.category)
+                                     for i in local_ids if i in result.records])
+        return SectionResult(status=SectionStatus.SHOWN, as_of=result.as_of, data=data, **base)
+
+    @staticmethod
+    def _record(ctx: RequestContext, disclosure: Disclosure, action: str) -> AccessRecord:
+        p = ctx.principal
+        outcomes = {SectionStatus.SHOWN: "disclosed", SectionStatus.WITHHELD: "withheld",
+                    SectionStatus.FAILED: "failed"}
+        return AccessRecord(
+            request_id=ctx.request_id, subject=p.subject, organization=p.organization,
+            roles=tuple(sorted(p.roles)), oauth_client=p.client_id,
+            purpose=str(ctx.purpose) if ctx.purpose else None, operation=ctx.operation,
+            client_id=disclosure.client_id, action=action,
+            sections=tuple(
+                SectionOutcome(
+                    category=str(s.category), connector=s.connector, holder=s.holder,
+                    decision="permit" if s.decision.permit else "deny", rule_ids=s.decision.rule_ids,
+                    basis=s.decision.basis, outcome=outcomes[s.status],
+                    error_code=s.error.code if s.error else None,
+                )
+                for parts in disclosure.sections.values() for s in parts
+            ),
+        )
+
+
+def _empty(category: Category) -> Any:
+    return None if category is Category.IDENTITY else []
+
+
+def _merge(category: Category, parts: list[Any]) -> Any:
+    """Several linked records at one agency: lists concatenate, identity keeps the first."""
+    present = [p for p in parts if p is not None]
+    if category is Category.IDENTITY:
+        return present[0] if present else None
+    return [item for p in present for item in p]

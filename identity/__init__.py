@@ -1,0 +1,1 @@
+"""The master client index: which agency records belong to which client."""

@@ -1,0 +1,83 @@
+"""The crosswalk from a casebridge client id to the agency records linked to it.
+
+First version: links are written by whoever knows them (the demo seeds the
+truth). The identity-resolution issue fills the same tables by matching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from store.tables import Client, SourceLink
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """One agency record: the source system and its local id."""
+
+    source: str
+    local_id: str
+
+
+class Crosswalk(Protocol):
+    """Resolves client ids to their linked agency records."""
+
+    async def resolve(self, client_ids: Sequence[str]) -> dict[str, list[SourceRef]]:
+        """Linked records per known client id; unknown ids are absent."""
+        ...
+
+
+class SqlCrosswalk:
+    """The crosswalk kept in the store's `clients` and `source_links` tables."""
+
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def resolve(self, client_ids: Sequence[str]) -> dict[str, list[SourceRef]]:
+        """Linked records per known client id, in one query; unknown ids are absent."""
+        ids = list(dict.fromkeys(client_ids))
+        if not ids:
+            return {}
+        stmt = (
+            select(Client.id, SourceLink.source, SourceLink.local_id)
+            .outerjoin(SourceLink, SourceLink.client_id == Client.id)
+            .where(Client.id.in_(ids))
+            .order_by(Client.id, SourceLink.source, SourceLink.local_id)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(stmt)).all()
+        found: dict[str, list[SourceRef]] = {}
+        for client_id, source, local_id in rows:
+            refs = found.setdefault(client_id, [])
+            if source is not None:
+                refs.append(SourceRef(source, local_id))
+        return found
+
+    async def link(self, links: Iterable[tuple[str, str, str]], *, how: str = "rule") -> int:
+        """Record (client id, source, local id) links, creating clients as needed.
+
+        Links whose agency record is already linked are left alone; returns how many were added.
+        """
+        links = list(dict.fromkeys(links))
+        if not links:
+            return 0
+        async with self._sessions.begin() as session:
+            existing_clients = set((await session.execute(
+                select(Client.id).where(Client.id.in_({c for c, _, _ in links}))
+            )).scalars())
+            linked = set((await session.execute(
+                select(SourceLink.source, SourceLink.local_id)
+                .where(SourceLink.local_id.in_({lid for _, _, lid in links}))
+            )).tuples())
+            fresh = [(c, s, lid) for c, s, lid in links if (s, lid) not in linked]
+            for client_id in dict.fromkeys(c for c, _, _ in fresh):
+                if client_id not in existing_clients:
+                    session.add(Client(id=client_id))
+            await session.flush()
+            session.add_all(SourceLink(client_id=c, source=s, local_id=lid, how=how) for c, s, lid in fresh)
+        return len(fresh)

@@ -1,0 +1,1 @@
+"""The GraphQL schema (strawberry): thin resolvers that delegate to the gate and the services."""

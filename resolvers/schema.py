@@ -1,0 +1,118 @@
+"""The strawberry schema: queries, and the extensions that keep documents small and cached."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+import strawberry
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+from core.errors import ClientNotFound, InvalidInput
+from core.vocabulary import Category
+from gate import Disclosure
+from resolvers.context import Context, Info
+from resolvers.errors import should_mask
+from resolvers.types import FIELD_CATEGORIES, ClientProfile, Viewer
+
+MAX_CLIENT_ID = 64
+
+
+def _profile_loader(ctx: Context) -> DataLoader[tuple[str, frozenset[Category]], Disclosure | None]:
+    """Batches every `client` field of a request into one gate call per distinct category set."""
+
+    async def load(keys: list[tuple[str, frozenset[Category]]]) -> list[Disclosure | None]:
+        groups: dict[frozenset[Category], list[str]] = defaultdict(list)
+        for client_id, cats in keys:
+            groups[cats].append(client_id)
+        found: dict[tuple[str, frozenset[Category]], Disclosure] = {}
+        for cats, ids in groups.items():
+            for client_id, disclosure in (await ctx.gate.disclose(ctx.request, ids, cats)).items():
+                found[(client_id, cats)] = disclosure
+        return [found.get(k) for k in keys]
+
+    return DataLoader(load_fn=load)
+
+
+def _selected(selections: Iterable[Any]) -> set[str]:
+    names: set[str] = set()
+    for sel in selections:
+        if isinstance(sel, SelectedField):
+            names.add(sel.name)
+        elif isinstance(sel, InlineFragment | FragmentSpread):
+            names |= _selected(sel.selections)
+    return names
+
+
+class OperationName(SchemaExtension):
+    """Puts the GraphQL operation name into the request context, for the access log."""
+
+    def on_execute(self):  # type: ignore[no-untyped-def]
+        ctx = self.execution_context.context
+        name = self.execution_context.operation_name
+        if isinstance(ctx, Context) and name:
+            ctx.request = dataclasses.replace(ctx.request, operation=name[:255])
+        yield
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The authenticated caller, as the gateway sees them.")
+    def me(self, info: Info) -> Viewer:
+        p = info.context.request.principal
+        return Viewer(subject=p.subject, organization=p.organization, roles=sorted(p.roles))
+
+    @strawberry.field(
+        description="One client's unified profile. Each section is decided, fetched and audited by the "
+        "gate; requires a purpose of use (header X-Purpose-Of-Use)."
+    )
+    async def client(self, info: Info, id: strawberry.ID) -> ClientProfile | None:
+        client_id = str(id).strip()
+        if not client_id or len(client_id) > MAX_CLIENT_ID:
+            raise InvalidInput("client id must be 1 to 64 characters", field="id")
+        wanted = _selected(info.selected_fields[0].selections)
+        categories = frozenset(FIELD_CATEGORIES[n] for n in wanted if n in FIELD_CATEGORIES)
+        loader = info.context.loaders.setdefault("profile", _profile_loader(info.context))
+        disclosure = await loader.load((client_id, categories))
+        if disclosure is None:
+            raise ClientNotFound("no client has this id", client_id=client_id)
+        return ClientProfile(id=strawberry.ID(client_id), disclosure=disclosure)
+
+
+def build_schema(
+    *, max_depth: int = 10, max_tokens: int = 2000, max_aliases: int = 15, cache_size: int = 512,
+    introspection: bool = True,
+) -> strawberry.Schema:
+    """The casebridge schema with its limits, caches and error masking."""
+    extensions: list[SchemaExtension | type[SchemaExtension]] = [
+        ParserCache(maxsize=cache_size),
+        ValidationCache(maxsize=cache_size),
+        MaxTokensLimiter(max_token_count=max_tokens),
+        QueryDepthLimiter(max_depth=max_depth),
+        MaxAliasesLimiter(max_alias_count=max_aliases),
+        MaskErrors(should_mask_error=should_mask),
+        OperationName,
+    ]
+    if not introspection:
+        from graphql.validation import NoSchemaIntrospectionCustomRule
+
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return strawberry.Schema(query=Query, extensions=extensions)
+
+
+def schema_sdl() -> str:
+    """The schema as SDL: the checked-in contract `schema.graphql`."""
+    return build_schema().as_str() + "\n"

@@ -1,0 +1,230 @@
+"""GraphQL object types for a client's profile, built from the gate's disclosures."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+import strawberry
+
+from connectors import records as rec
+from core.vocabulary import Category as _Category
+from core.vocabulary import Role as _Role
+from gate import Disclosure, SectionResult, SectionStatus
+from policies.decisions import WithheldReason as _WithheldReason
+
+Category = strawberry.enum(_Category, description="The unit of consent and of disclosure.")
+Role = strawberry.enum(_Role, description="What a caller does.")
+WithheldReason = strawberry.enum(
+    _WithheldReason, description="Why a section is withheld, and so what would allow it."
+)
+
+
+@strawberry.enum(description="Whether a section from one agency was shown, withheld or failed.")
+class AccessStatus(Enum):
+    SHOWN = "SHOWN"
+    WITHHELD = "WITHHELD"
+    FAILED = "FAILED"
+
+
+@strawberry.type(description="One agency's part of one section: shown, withheld (and why) or failed.")
+class SourceAccess:
+    category: Category
+    agency: str = strawberry.field(description="The organisation that holds these records.")
+    connector: str
+    status: AccessStatus
+    reason: WithheldReason | None = strawberry.field(
+        description="For a withheld section: what would allow it. Identical whether or not data exists."
+    )
+    as_of: datetime | None = strawberry.field(description="When the agency's data was last true.")
+    error_code: str | None = strawberry.field(description="For a failed section: the error code.")
+
+
+@strawberry.type(description="The authenticated caller.")
+class Viewer:
+    subject: str
+    organization: str
+    roles: list[Role]
+
+
+@strawberry.type
+class IdentityRecord:
+    agency: str
+    first_name: str | None
+    middle_name: str | None
+    last_name: str | None
+    date_of_birth: date | None
+    sex: str | None
+
+
+@strawberry.type
+class BenefitProgram:
+    program: str
+    status: str
+    certification_start: date | None
+    certification_end: date | None = strawberry.field(
+        description="End of the certification period: recertify before it (7 CFR 273.14)."
+    )
+    amount: Decimal | None
+    currency: str | None
+    frequency: str | None
+
+
+@strawberry.type
+class Notice:
+    notice_id: str
+    type: str
+    issued_on: date
+    response_due_on: date | None
+
+
+@strawberry.type
+class BenefitCase:
+    agency: str
+    case_number: str
+    status: str
+    relationship: str | None = strawberry.field(description="This client's role on the case.")
+    household_size: int
+    programs: list[BenefitProgram]
+    notices: list[Notice]
+
+
+@strawberry.type
+class Appointment:
+    appointment_id: str
+    agency: str
+    type: str
+    scheduled_at: datetime
+    mode: str | None
+    location: str | None
+    status: str
+
+
+@strawberry.type
+class RequiredDocument:
+    document_id: str
+    agency: str
+    type: str
+    due_on: date | None
+    status: str
+
+
+@strawberry.type(description="Identity basics (names, date of birth) as each permitted agency holds them.")
+class IdentitySection:
+    access: list[SourceAccess]
+    records: list[IdentityRecord] | None = strawberry.field(description="Null when nothing was shown.")
+
+
+@strawberry.type(description="Benefits cases, programs with certification periods, and notices.")
+class BenefitsSection:
+    access: list[SourceAccess]
+    cases: list[BenefitCase] | None = strawberry.field(description="Null when nothing was shown.")
+
+
+@strawberry.type(description="Appointments the client must keep, from every permitted agency.")
+class AppointmentsSection:
+    access: list[SourceAccess]
+    items: list[Appointment] | None = strawberry.field(description="Null when nothing was shown.")
+
+
+@strawberry.type(description="Documents agencies asked the client for.")
+class DocumentsSection:
+    access: list[SourceAccess]
+    items: list[RequiredDocument] | None = strawberry.field(description="Null when nothing was shown.")
+
+
+def source_access(part: SectionResult) -> SourceAccess:
+    """The public face of one agency's part of a section."""
+    return SourceAccess(
+        category=part.category, agency=part.holder, connector=part.connector,
+        status=AccessStatus(part.status.value), reason=part.decision.reason,
+        as_of=part.as_of, error_code=part.error.code if part.error else None,
+    )
+
+
+def shown(parts: list[SectionResult]) -> list[SectionResult] | None:
+    """The shown parts, or None when none was shown; raises when every part failed."""
+    failed = [p for p in parts if p.status is SectionStatus.FAILED]
+    if parts and len(failed) == len(parts):
+        assert failed[0].error is not None
+        raise failed[0].error  # the section is null, the error says which agency and why
+    visible = [p for p in parts if p.status is SectionStatus.SHOWN]
+    return visible or None
+
+
+def identity_records(parts: list[SectionResult]) -> list[IdentityRecord]:
+    """Identity records from the shown parts."""
+    out = []
+    for p in parts:
+        d: rec.Demographics | None = p.data
+        if d is not None:
+            out.append(IdentityRecord(agency=p.holder, first_name=d.first_name, middle_name=d.middle_name,
+                                      last_name=d.last_name, date_of_birth=d.dob, sex=d.sex))
+    return out
+
+
+def benefit_cases(parts: list[SectionResult]) -> list[BenefitCase]:
+    """Benefit cases from the shown parts."""
+    return [
+        BenefitCase(
+            agency=p.holder, case_number=c.case_number, status=c.status, relationship=c.relationship,
+            household_size=c.household_size,
+            programs=[BenefitProgram(**_fields(pr)) for pr in c.programs],
+            notices=[Notice(**_fields(n)) for n in c.notices],
+        )
+        for p in parts for c in p.data
+    ]
+
+
+def items(parts: list[SectionResult], cls: type[Any]) -> list[Any]:
+    """List items (appointments, documents) from the shown parts, as `cls`."""
+    return [cls(**_fields(i)) for p in parts for i in p.data]
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+@strawberry.type(description="One client's unified profile: every section decided, fetched and audited by the gate.")
+class ClientProfile:
+    id: strawberry.ID
+    disclosure: strawberry.Private[Disclosure]
+
+    @strawberry.field(description="Identity basics from each permitted agency.")
+    def identity(self) -> IdentitySection | None:
+        parts = self.disclosure.parts(_Category.IDENTITY)
+        visible = shown(parts)
+        return IdentitySection(access=[source_access(p) for p in parts],
+                               records=identity_records(visible) if visible else None)
+
+    @strawberry.field(description="Benefits: cases, programs, certification periods, notices.")
+    def benefits(self) -> BenefitsSection | None:
+        parts = self.disclosure.parts(_Category.BENEFITS)
+        visible = shown(parts)
+        return BenefitsSection(access=[source_access(p) for p in parts],
+                               cases=benefit_cases(visible) if visible else None)
+
+    @strawberry.field(description="Appointments from every permitted agency, soonest first.")
+    def appointments(self) -> AppointmentsSection | None:
+        parts = self.disclosure.parts(_Category.APPOINTMENTS)
+        visible = shown(parts)
+        found = sorted(items(visible, Appointment), key=lambda a: a.scheduled_at) if visible else None
+        return AppointmentsSection(access=[source_access(p) for p in parts], items=found)
+
+    @strawberry.field(description="Documents agencies asked for, with due dates and status.")
+    def documents(self) -> DocumentsSection | None:
+        parts = self.disclosure.parts(_Category.DOCUMENTS)
+        visible = shown(parts)
+        return DocumentsSection(access=[source_access(p) for p in parts],
+                                items=items(visible, RequiredDocument) if visible else None)
+
+
+# Which profile field reads which category: the gate is asked only for what the query selects.
+FIELD_CATEGORIES: dict[str, _Category] = {
+    "identity": _Category.IDENTITY,
+    "benefits": _Category.BENEFITS,
+    "appointments": _Category.APPOINTMENTS,
+    "documents": _Category.DOCUMENTS,
+}

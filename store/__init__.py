@@ -1,0 +1,1 @@
+"""Persistence: the async engine, the tables and the Alembic migrations. Imports nothing of ours."""

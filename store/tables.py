@@ -1,0 +1,94 @@
+"""The tables casebridge keeps. Agency program data is not among them (DESIGN.md, Storage)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Stable constraint names so that migrations read the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only autoincrements INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for a log.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Client(Base):
+    """A person as casebridge knows them: a stable id standing for linked source records."""
+
+    __tablename__ = "clients"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SourceLink(Base):
+    """The crosswalk: one agency record (source, local id) linked to one client."""
+
+    __tablename__ = "source_links"
+    __table_args__ = (
+        UniqueConstraint("source", "local_id", name="uq_source_links_source_local_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    source: Mapped[str] = mapped_column(String(64))
+    local_id: Mapped[str] = mapped_column(String(64))
+    how: Mapped[str] = mapped_column(String(16), default="rule")
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AccessEvent(Base):
+    """One client's part of one request: who, why, which categories, what was decided and done.
+
+    Never the disclosed data itself.
+    """
+
+    __tablename__ = "access_events"
+    __table_args__ = (
+        Index("ix_access_events_client_id_recorded_at", "client_id", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    subject: Mapped[str] = mapped_column(String(255))
+    organization: Mapped[str] = mapped_column(String(64))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    oauth_client: Mapped[str | None] = mapped_column(String(255))
+    purpose: Mapped[str | None] = mapped_column(String(32))
+    operation: Mapped[str | None] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(32), default="read")
+    # [{category, source, decision, rule_ids, basis, outcome, error_code}]
+    decisions: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
