@@ -40,22 +40,26 @@ class ClientCredentials:
         self._token = None
 
     async def _fetch(self, http: httpx.AsyncClient) -> None:
+        who = f"the {self.connector} agency"
         data = {"grant_type": "client_credentials"}
         if self._scope:
             data["scope"] = self._scope
         try:
             resp = await http.post(self.token_url, data=data, auth=self._auth)
         except httpx.TimeoutException as exc:
-            raise AgencyTimeout(f"the {self.connector} agency's token endpoint timed out", connector=self.connector) from exc
+            raise AgencyTimeout(f"{who}'s token endpoint timed out",
+                connector=self.connector) from exc
         except httpx.HTTPError as exc:
-            raise AgencyUnavailable(f"the {self.connector} agency's token endpoint is unreachable", connector=self.connector) from exc
+            raise AgencyUnavailable(f"{who}'s token endpoint is unreachable",
+                connector=self.connector) from exc
         if resp.status_code in (400, 401, 403):
             raise AgencyAuthFailed(
-                f"the {self.connector} agency refused casebridge's client credentials", connector=self.connector,
+                f"{who} refused casebridge's client credentials", connector=self.connector,
                 suggestion="Check the connector's client id and secret.",
             )
         if resp.status_code >= 500:
-            raise AgencyUnavailable(f"the {self.connector} agency's token endpoint answered {resp.status_code}", connector=self.connector)
+            raise AgencyUnavailable(f"{who}'s token endpoint answered {resp.status_code}",
+                                    connector=self.connector)
         try:
             body = resp.json()
             token = body["access_token"]
@@ -63,6 +67,7 @@ class ClientCredentials:
             if not isinstance(token, str) or not token:
                 raise ValueError("empty token")
         except (ValueError, KeyError, TypeError) as exc:
-            raise AgencyBadData(f"the {self.connector} agency's token response is malformed", connector=self.connector) from exc
+            raise AgencyBadData(f"{who}'s token response is malformed",
+                connector=self.connector) from exc
         self._token = token
         self._expires_at = time.monotonic() + max(0.0, ttl - min(REFRESH_MARGIN_SECONDS, ttl / 2))

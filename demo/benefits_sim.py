@@ -50,6 +50,7 @@ class BenefitsAgency:
     tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
     token_requests: int = 0
     data_requests: int = 0
+    refused_requests: int = 0  # data requests answered 401
 
     def revoke_all_tokens(self) -> None:
         """Forget every issued token, as an agency does after a key rotation."""
@@ -89,6 +90,7 @@ class BenefitsAgency:
 
     async def _guard(self, request: Request) -> Response | None:
         if not self._authorized(request):
+            self.refused_requests += 1
             return JSONResponse({"error": "invalid_token"}, status_code=401,
                                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         self.data_requests += 1

@@ -1,0 +1,136 @@
+"""Shared fixtures: the two stores (SQLite and a real PostgreSQL), settings, servers."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from api.settings import Settings
+from connectors.config import BenefitsConfig
+from demo.benefits_sim import BenefitsAgency
+from demo.population import Population, generate
+from demo.servers import ServerThread
+from store.engine import make_engine
+from store.migrate import upgrade
+from tests.pg import PostgresServer, find_bindir
+
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """The base URL of a PostgreSQL server: TEST_DATABASE_URL, or one started for this session."""
+    if url := os.environ.get("TEST_DATABASE_URL"):
+        yield url
+        return
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.fail("PostgreSQL server binaries not found: run ./scripts/test, which installs them, "
+                    "or set TEST_DATABASE_URL")
+    server = PostgresServer(bindir).start()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+async def _fresh_pg_database(base_url: str) -> str:
+    name = f"cb_test_{os.getpid()}_{next(_counter)}"
+    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_pg_database(base_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = make_engine(base_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, empty database on each backend; dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'casebridge.db'}"
+        return
+    base = request.getfixturevalue("postgres")
+    url = await _fresh_pg_database(base)
+    try:
+        yield url
+    finally:
+        await _drop_pg_database(base, url)
+
+
+@pytest.fixture
+async def database_url(empty_database_url: str) -> str:
+    """A fresh database on each backend, migrated to head."""
+    engine = make_engine(empty_database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    return empty_database_url
+
+
+@pytest.fixture(scope="session")
+def population() -> Population:
+    """A small synthetic population, the same for the whole session."""
+    return generate(seed=11, households=12)
+
+
+@pytest.fixture
+def agency(population: Population) -> BenefitsAgency:
+    """A fresh benefits agency simulator state (faults cleared, no tokens)."""
+    return BenefitsAgency(population)
+
+
+@pytest.fixture
+def benefits_server(agency: BenefitsAgency) -> Iterator[ServerThread]:
+    """The benefits simulator as a real HTTP server on 127.0.0.1."""
+    with ServerThread(agency.app()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dev_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One development signing key for the session."""
+    return tmp_path_factory.mktemp("keys") / "dev-signing-key.json"
+
+
+def make_settings(dev_key_file: Path, **overrides: Any) -> Settings:
+    """Development settings with the test key; `benefits_url`, `database_url` and others as given."""
+    benefits_url = overrides.pop("benefits_url", "http://127.0.0.1:9")
+    timeout = overrides.pop("benefits_timeout", 2.0)
+    auth = overrides.pop("auth", {})
+    return Settings(
+        auth={"dev_key_file": dev_key_file, **auth},
+        benefits=BenefitsConfig(base_url=benefits_url, timeout_seconds=timeout),
+        **overrides,
+    )
+
+
+@pytest.fixture
+def settings_factory(dev_key_file: Path) -> Any:
+    """Build Settings for a test (see make_settings)."""
+    return lambda **kw: make_settings(dev_key_file, **kw)
+
+
+def run(coro: Any) -> Any:
+    """Run a coroutine from sync test code."""
+    return asyncio.run(coro)

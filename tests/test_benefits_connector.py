@@ -1,0 +1,176 @@
+"""The benefits connector against the running benefits simulator (a real HTTP server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+from connectors.benefits import BenefitsConnector
+from connectors.config import BenefitsConfig
+from core.errors import AgencyAuthFailed, AgencyBadData, AgencyTimeout, AgencyUnavailable
+from core.vocabulary import Category
+from demo.benefits_sim import BenefitsAgency
+from demo.population import Population
+from demo.servers import ServerThread, free_port
+
+ALL = frozenset(Category)
+OPENAPI = json.loads((Path(__file__).parents[1] / "docs" / "benefits-api.openapi.json").read_text())
+
+
+def _connector(url: str, **kw: Any) -> BenefitsConnector:
+    return BenefitsConnector(BenefitsConfig(base_url=url, **kw))
+
+
+@pytest.fixture
+async def connector(benefits_server: ServerThread) -> AsyncIterator[BenefitsConnector]:
+    conn = _connector(benefits_server.url, timeout_seconds=1.0)
+    yield conn
+    await conn.aclose()
+
+
+def _schema_validator(name: str) -> Draft202012Validator:
+    registry = Registry().with_resource("urn:benefits-api", Resource.from_contents(
+        {"$schema": "https://json-schema.org/draft/2020-12/schema", **OPENAPI}))
+    return Draft202012Validator({"$ref": f"urn:benefits-api#/components/schemas/{name}"}, registry=registry)
+
+
+async def test_known_person_comes_back_as_canonical_records(
+    connector: BenefitsConnector, population: Population
+) -> None:
+    person = population.people[0]
+    result = await connector.fetch([person.benefits_id], ALL)
+    record = result.records[person.benefits_id]
+    assert record.sections[Category.IDENTITY].last_name == person.last_name
+    assert record.sections[Category.IDENTITY].dob == person.dob
+    cases = record.sections[Category.BENEFITS]
+    assert len(cases) == 1 and cases[0].programs
+    assert cases[0].relationship == person.relationship
+    assert record.sections[Category.APPOINTMENTS][0].type == "RECERTIFICATION_INTERVIEW"
+    assert result.as_of.tzinfo is not None
+    assert connector.status().state == "up"
+
+
+async def test_only_the_asked_categories_are_returned(connector: BenefitsConnector, population: Population) -> None:
+    pid = population.people[0].benefits_id
+    result = await connector.fetch([pid], frozenset({Category.APPOINTMENTS}))
+    assert set(result.records[pid].sections) == {Category.APPOINTMENTS}
+
+
+async def test_unknown_person_is_absent_not_an_error(connector: BenefitsConnector) -> None:
+    result = await connector.fetch(["HRA-9999999"], ALL)
+    assert result.records == {}
+
+
+async def test_many_people_are_fetched_in_batches_of_100(
+    benefits_server: ServerThread, agency: BenefitsAgency, population: Population
+) -> None:
+    conn = _connector(benefits_server.url, batch_size=5)
+    try:
+        ids = [p.benefits_id for p in population.people][:12]
+        result = await conn.fetch(ids, ALL)
+        assert set(result.records) == set(ids)
+        assert agency.data_requests == 3
+        assert agency.token_requests == 1  # one token, reused
+    finally:
+        await conn.aclose()
+
+
+async def test_expired_token_is_refreshed_before_use(
+    benefits_server: ServerThread, agency: BenefitsAgency, population: Population
+) -> None:
+    agency.faults.token_ttl_seconds = 2  # the connector renews it after 1 s, before it expires
+    conn = _connector(benefits_server.url)
+    try:
+        pid = population.people[0].benefits_id
+        await conn.fetch([pid], ALL)
+        await conn.fetch([pid], ALL)
+        assert agency.token_requests == 1  # cached
+        await asyncio.sleep(1.1)
+        await conn.fetch([pid], ALL)
+        assert agency.token_requests == 2
+        assert agency.refused_requests == 0  # renewed before expiry, not after a 401
+    finally:
+        await conn.aclose()
+
+
+async def test_revoked_token_is_refreshed_once_on_401(
+    connector: BenefitsConnector, agency: BenefitsAgency, population: Population
+) -> None:
+    pid = population.people[0].benefits_id
+    await connector.fetch([pid], ALL)
+    agency.revoke_all_tokens()
+    result = await connector.fetch([pid], ALL)
+    assert pid in result.records
+    assert agency.token_requests == 2
+
+
+async def test_wrong_client_secret_is_an_auth_error(benefits_server: ServerThread) -> None:
+    conn = _connector(benefits_server.url, client_secret="wrong")
+    try:
+        with pytest.raises(AgencyAuthFailed) as info:
+            await conn.fetch(["HRA-0000001"], ALL)
+        assert info.value.extensions["code"] == "AGENCY_AUTH_FAILED"
+        assert info.value.extensions["connector"] == "benefits"
+    finally:
+        await conn.aclose()
+
+
+async def test_agency_down_is_agency_unavailable() -> None:
+    conn = _connector(f"http://127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(AgencyUnavailable):
+            await conn.fetch(["HRA-0000001"], ALL)
+        assert conn.status().state == "down"
+        assert conn.status().last_error_code == "AGENCY_UNAVAILABLE"
+    finally:
+        await conn.aclose()
+
+
+async def test_agency_503_is_agency_unavailable(connector: BenefitsConnector, agency: BenefitsAgency) -> None:
+    agency.faults.server_error = True
+    with pytest.raises(AgencyUnavailable):
+        await connector.fetch(["HRA-0000001"], ALL)
+
+
+async def test_slow_agency_times_out(connector: BenefitsConnector, agency: BenefitsAgency) -> None:
+    agency.faults.delay_seconds = 3.0
+    with pytest.raises(AgencyTimeout):
+        await connector.fetch(["HRA-0000001"], ALL)
+
+
+@pytest.mark.parametrize("fault", ["malformed", "not_json"])
+async def test_malformed_payload_is_bad_data_and_nothing_is_cached(
+    connector: BenefitsConnector, agency: BenefitsAgency, population: Population, fault: str
+) -> None:
+    person = population.people[0]
+    setattr(agency.faults, fault, True)
+    with pytest.raises(AgencyBadData) as info:
+        await connector.fetch([person.benefits_id], ALL)
+    # the error names fields at most, never values from the payload
+    assert person.last_name not in str(info.value.extensions)
+    agency.faults.clear()
+    result = await connector.fetch([person.benefits_id], ALL)
+    assert result.records[person.benefits_id].sections[Category.IDENTITY].last_name == person.last_name
+
+
+async def test_simulator_speaks_the_published_schema(benefits_server: ServerThread, population: Population) -> None:
+    async with httpx.AsyncClient(base_url=benefits_server.url) as http:
+        tok = (await http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                               auth=("casebridge", "dev-benefits-secret"))).json()
+        _schema_validator("Token").validate(tok)
+        headers = {"Authorization": f"Bearer {tok['access_token']}"}
+        ids = [("personId", p.benefits_id) for p in population.people]
+        batch = (await http.get("/v1/benefits", params=ids, headers=headers)).json()
+        _schema_validator("BenefitsBatch").validate(batch)
+        assert len(batch["items"]) == len(population.people)
+        people = (await http.get("/v1/people", params={"limit": 500}, headers=headers)).json()
+        _schema_validator("PeoplePage").validate(people)
+        assert (await http.get("/v1/benefits", params=ids[:1])).status_code == 401

@@ -1,0 +1,85 @@
+"""Migrations create every table, match the models, and read the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from store.engine import make_engine
+from store.migrate import current_revision, downgrade, head_revision, upgrade
+from store.tables import Base
+
+
+def _shape(sync_conn: Any) -> dict[str, Any]:
+    """Tables, columns (name, generic type, nullable), unique constraints and indexes."""
+    insp = inspect(sync_conn)
+    shape: dict[str, Any] = {}
+    for table in sorted(t for t in insp.get_table_names() if t != "alembic_version"):
+        shape[table] = {
+            "columns": [(c["name"], type(c["type"]).__mro__[0].__name__.upper().replace("BIGINT", "INTEGER"),
+                         c["nullable"]) for c in insp.get_columns(table)],
+            "unique": sorted(tuple(u["column_names"]) for u in insp.get_unique_constraints(table)),
+            "indexes": sorted((i["name"], tuple(i["column_names"])) for i in insp.get_indexes(table)
+                              if not i.get("duplicates_constraint")),
+            "pk": insp.get_pk_constraint(table)["constrained_columns"],
+        }
+    return shape
+
+
+async def test_upgrade_creates_the_models_tables_exactly(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
+    try:
+        assert await current_revision(engine) is None
+        await upgrade(engine)
+        assert await current_revision(engine) == head_revision()
+        async with engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata)
+            )
+            shape = await conn.run_sync(_shape)
+        assert diff == []
+        assert set(shape) == set(Base.metadata.tables)
+    finally:
+        await engine.dispose()
+
+
+async def test_downgrade_to_base_and_back(empty_database_url: str) -> None:
+    engine = make_engine(empty_database_url)
+    try:
+        await upgrade(engine)
+        await downgrade(engine, "base")
+        async with engine.connect() as conn:
+            assert await conn.run_sync(lambda c: inspect(c).get_table_names()) in ([], ["alembic_version"])
+        await upgrade(engine)
+        assert await current_revision(engine) == head_revision()
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_and_postgres_get_the_same_schema(tmp_path: Any, postgres: str) -> None:
+    from tests.conftest import _drop_pg_database, _fresh_pg_database
+
+    shapes = []
+    pg_url = await _fresh_pg_database(postgres)
+    try:
+        for url in (f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", pg_url):
+            engine = make_engine(url)
+            try:
+                await upgrade(engine)
+                async with engine.connect() as conn:
+                    shapes.append(await conn.run_sync(_shape))
+            finally:
+                await engine.dispose()
+    finally:
+        await _drop_pg_database(postgres, pg_url)
+    sqlite_shape, pg_shape = shapes
+    assert sqlite_shape.keys() == pg_shape.keys()
+    for table in sqlite_shape:
+        assert [c[0] for c in sqlite_shape[table]["columns"]] == [c[0] for c in pg_shape[table]["columns"]], table
+        assert [c[2] for c in sqlite_shape[table]["columns"]] == [c[2] for c in pg_shape[table]["columns"]], table
+        assert sqlite_shape[table]["unique"] == pg_shape[table]["unique"], table
+        assert sqlite_shape[table]["indexes"] == pg_shape[table]["indexes"], table
+        assert sqlite_shape[table]["pk"] == pg_shape[table]["pk"], table
