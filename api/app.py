@@ -32,11 +32,10 @@ class _GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         state = request.scope["state"]
-        return Context(
-            request=RequestContext(principal=state["principal"], request_id=state["request_id"],
-                                   purpose=state.get("purpose")),
-            gate=self.services.gate,
-        )
+        principal = state.get("principal")  # absent only for the GraphiQL page (see EdgeMiddleware)
+        ctx = None if principal is None else RequestContext(
+            principal=principal, request_id=state["request_id"], purpose=state.get("purpose"))
+        return Context(gate=self.services.gate, request_context=ctx)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
         data = await super().process_result(request, result)

@@ -33,6 +33,9 @@ class EdgeMiddleware:
         self.guarded_path = guarded_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # no subscriptions: never a way around authentication
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

@@ -70,10 +70,10 @@ class SqlCrosswalk:
             existing_clients = set((await session.execute(
                 select(Client.id).where(Client.id.in_({c for c, _, _ in links}))
             )).scalars())
-            linked = set((await session.execute(
+            linked = {(s, lid) for s, lid in (await session.execute(
                 select(SourceLink.source, SourceLink.local_id)
                 .where(SourceLink.local_id.in_({lid for _, _, lid in links}))
-            )).tuples())
+            ))}
             fresh = [(c, s, lid) for c, s, lid in links if (s, lid) not in linked]
             for client_id in dict.fromkeys(c for c, _, _ in fresh):
                 if client_id not in existing_clients:

@@ -7,17 +7,33 @@ from typing import Any
 
 from strawberry.types import Info as _Info
 
+from core.errors import AuthenticationError
 from core.principal import RequestContext
 from gate import Gate
 
 
 @dataclass
 class Context:
-    """What every resolver may use; built once per HTTP request by api/app.py."""
+    """What every resolver may use; built once per HTTP request by api/app.py.
 
-    request: RequestContext
+    `request` is None only for the GraphiQL page, which runs no resolver; reading
+    it then fails closed.
+    """
+
     gate: Gate
+    request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def request(self) -> RequestContext:
+        """The authenticated request; AuthenticationError if there is none."""
+        if self.request_context is None:
+            raise AuthenticationError("no bearer token was sent", reason="token_missing")
+        return self.request_context
+
+    @request.setter
+    def request(self, value: RequestContext) -> None:
+        self.request_context = value
 
 
 Info = _Info[Context, None]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import (
     AddValidationRules,
@@ -21,7 +23,7 @@ from strawberry.extensions import (
 )
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
-from core.errors import ClientNotFound, InvalidInput
+from core.errors import CasebridgeError, ClientNotFound, InvalidInput
 from core.vocabulary import Category
 from gate import Disclosure
 from resolvers.context import Context, Info
@@ -29,6 +31,7 @@ from resolvers.errors import should_mask
 from resolvers.types import FIELD_CATEGORIES, ClientProfile, Viewer
 
 MAX_CLIENT_ID = 64
+log = logging.getLogger("casebridge.graphql")
 
 
 def _profile_loader(ctx: Context) -> DataLoader[tuple[str, frozenset[Category]], Disclosure | None]:
@@ -63,7 +66,7 @@ class OperationName(SchemaExtension):
     def on_execute(self):  # type: ignore[no-untyped-def]
         ctx = self.execution_context.context
         name = self.execution_context.operation_name
-        if isinstance(ctx, Context) and name:
+        if isinstance(ctx, Context) and ctx.request_context is not None and name:
             ctx.request = dataclasses.replace(ctx.request, operation=name[:255])
         yield
 
@@ -92,25 +95,44 @@ class Query:
         return ClientProfile(id=strawberry.ID(client_id), disclosure=disclosure)
 
 
+class Schema(strawberry.Schema):
+    """The strawberry schema, logging errors without the document or variables.
+
+    strawberry's default logs every error with the query text, which can carry
+    names or dates of birth in arguments: no personal data in logs.
+    """
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        for error in errors:
+            original = error.original_error
+            if original is None or isinstance(original, CasebridgeError):
+                continue  # the caller's problem, answered with a code; nothing for the operator
+            path = ".".join(str(p) for p in error.path or [])
+            log.error("unexpected %s at %s", type(original).__name__, path or "-",
+                      exc_info=(type(original), original, original.__traceback__))
+
+
 def build_schema(
     *, max_depth: int = 10, max_tokens: int = 2000, max_aliases: int = 15, cache_size: int = 512,
     introspection: bool = True,
 ) -> strawberry.Schema:
     """The casebridge schema with its limits, caches and error masking."""
-    extensions: list[SchemaExtension | type[SchemaExtension]] = [
-        ParserCache(maxsize=cache_size),
-        ValidationCache(maxsize=cache_size),
-        MaxTokensLimiter(max_token_count=max_tokens),
-        QueryDepthLimiter(max_depth=max_depth),
-        MaxAliasesLimiter(max_alias_count=max_aliases),
-        MaskErrors(should_mask_error=should_mask),
+    # Factories, not instances: each request gets fresh extensions; the parse and
+    # validation caches behind ParserCache/ValidationCache are shared per process.
+    extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
+        lambda: ParserCache(maxsize=cache_size),
+        lambda: ValidationCache(maxsize=cache_size),
+        lambda: MaxTokensLimiter(max_token_count=max_tokens),
+        lambda: QueryDepthLimiter(max_depth=max_depth),
+        lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+        lambda: MaskErrors(should_mask_error=should_mask),
         OperationName,
     ]
     if not introspection:
         from graphql.validation import NoSchemaIntrospectionCustomRule
 
-        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return strawberry.Schema(query=Query, extensions=extensions)
+        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return Schema(query=Query, extensions=extensions)
 
 
 def schema_sdl() -> str:

@@ -117,10 +117,11 @@ def make_settings(dev_key_file: Path, **overrides: Any) -> Settings:
     """Development settings with the test key; `benefits_url`, `database_url` and others as given."""
     benefits_url = overrides.pop("benefits_url", "http://127.0.0.1:9")
     timeout = overrides.pop("benefits_timeout", 2.0)
+    secret = overrides.pop("benefits_secret", "dev-benefits-secret")
     auth = overrides.pop("auth", {})
     return Settings(
         auth={"dev_key_file": dev_key_file, **auth},
-        benefits=BenefitsConfig(base_url=benefits_url, timeout_seconds=timeout),
+        benefits=BenefitsConfig(base_url=benefits_url, timeout_seconds=timeout, client_secret=secret),
         **overrides,
     )
 

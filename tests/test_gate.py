@@ -49,8 +49,8 @@ async def test_permitted_sections_are_shown_and_denied_ones_never_fetched() -> N
 async def test_withheld_looks_the_same_whether_or_not_the_agency_holds_data() -> None:
     gate, *_ = world()
     out = await gate.disclose(ctx(), ["c-with", "c-without"], [APPTS])
-    with_ = [p for p in out["c-with"].parts(APPTS) if p.holder == "HRA"][0]
-    without = [p for p in out["c-without"].parts(APPTS) if p.holder == "HRA"][0]
+    with_ = next(p for p in out["c-with"].parts(APPTS) if p.holder == "HRA")
+    without = next(p for p in out["c-without"].parts(APPTS) if p.holder == "HRA")
     assert with_.status is SectionStatus.WITHHELD
     assert with_ == without  # every field: status, decision, reason, as_of, data, error
 
@@ -104,7 +104,7 @@ async def test_a_failing_agency_costs_only_its_section(kw: dict[str, object]) ->
 async def test_permitted_but_not_held_is_an_honest_empty_section() -> None:
     gate, hra, _, _, _ = world(allowed={("DHS", APPTS, "HRA")})
     out = await gate.disclose(ctx(), ["c-without"], [APPTS])
-    part = [p for p in out["c-without"].parts(APPTS) if p.holder == "HRA"][0]
+    part = next(p for p in out["c-without"].parts(APPTS) if p.holder == "HRA")
     assert part.status is SectionStatus.SHOWN and part.data == []
     assert hra.calls == []
 

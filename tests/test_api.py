@@ -1,0 +1,266 @@
+"""The gateway over real HTTP, on SQLite and PostgreSQL, with the benefits simulator running."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from api.app import create_app
+from demo.benefits_sim import BenefitsAgency
+from demo.population import Population
+from demo.servers import ServerThread, free_port
+from store.engine import make_engine, make_sessionmaker
+from store.tables import AccessEvent
+from tests.gateway import UNLINKED_CLIENT, GraphQLClient, seed_links, token
+
+PROFILE = """query Profile($id: ID!) {
+  client(id: $id) {
+    id
+    identity { access { agency status reason } records { firstName lastName dateOfBirth } }
+    benefits {
+      access { agency connector status reason asOf errorCode }
+      cases { caseNumber status relationship householdSize
+              programs { program status certificationStart certificationEnd amount frequency }
+              notices { type issuedOn responseDueOn } }
+    }
+    appointments { access { status reason } items { type scheduledAt mode status agency } }
+    documents { access { status reason } items { type dueOn status } }
+  }
+}"""
+
+
+@pytest.fixture
+async def gateway(
+    database_url: str, benefits_server: ServerThread, population: Population, settings_factory: Any
+) -> Any:
+    await seed_links(database_url, population)
+    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
+                                benefits_timeout=1.0)
+    with ServerThread(create_app(settings)) as server:
+        yield settings, server
+
+
+def caller(gw: Any, org: str = "HRA", *roles: str, purpose: str | None = "case_management") -> GraphQLClient:
+    settings, server = gw
+    return GraphQLClient(server.url, token(settings, org, *(roles or ("caseworker",))), purpose)
+
+
+async def events(database_url: str) -> list[AccessEvent]:
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return list((await session.execute(select(AccessEvent).order_by(AccessEvent.id))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def test_own_agency_caseworker_reads_benefits_through_the_gate(
+    gateway: Any, population: Population, database_url: str
+) -> None:
+    person = population.people[0]
+    record = population.benefits[person.benefits_id]
+    body = await caller(gateway).query(PROFILE, {"id": person.client_id}, operation_name="Profile")
+    assert "errors" not in body
+    profile = body["data"]["client"]
+    assert profile["identity"]["records"] == [
+        {"firstName": person.first_name, "lastName": person.last_name, "dateOfBirth": person.dob.isoformat()}]
+    benefits = profile["benefits"]
+    assert benefits["access"][0]["status"] == "SHOWN" and benefits["access"][0]["asOf"]
+    case = benefits["cases"][0]
+    assert case["caseNumber"] == record["cases"][0]["caseNumber"]
+    assert case["householdSize"] == len(record["cases"][0]["members"])
+    assert [p["program"] for p in case["programs"]] == [p["program"] for p in record["cases"][0]["programs"]]
+    assert profile["appointments"]["items"][0]["type"] == "RECERTIFICATION_INTERVIEW"
+    assert profile["appointments"]["items"][0]["agency"] == "HRA"
+    assert len(profile["documents"]["items"]) == len(record["cases"][0]["requiredDocuments"])
+
+    (event,) = await events(database_url)
+    assert (event.client_id, event.organization, event.purpose, event.operation, event.outcome) == (
+        person.client_id, "HRA", "case_management", "Profile", "disclosed")
+    assert {d["category"] for d in event.decisions} == {"identity", "benefits", "appointments", "documents"}
+    assert all(d["rule_ids"] == ["own-agency-reads-own-records"] for d in event.decisions)
+    assert person.last_name not in str(event.__dict__)  # the log never holds the data
+
+
+async def test_only_selected_sections_are_fetched_and_logged(
+    gateway: Any, population: Population, database_url: str
+) -> None:
+    query = "query($id: ID!) { client(id: $id) { ...B } } fragment B on ClientProfile { benefits { cases { status } } }"
+    body = await caller(gateway).query(query, {"id": population.people[0].client_id})
+    assert body["data"]["client"]["benefits"]["cases"]
+    (event,) = await events(database_url)
+    assert [d["category"] for d in event.decisions] == ["benefits"]
+
+
+async def test_another_agency_sees_withheld_sections_identical_with_or_without_records(
+    gateway: Any, population: Population, agency: BenefitsAgency, database_url: str
+) -> None:
+    dhs = caller(gateway, "DHS")
+    held = (await dhs.query(PROFILE, {"id": population.people[0].client_id}))["data"]["client"]
+    not_held = (await dhs.query(PROFILE, {"id": UNLINKED_CLIENT}))["data"]["client"]
+    for profile in (held, not_held):
+        assert profile["benefits"] == {"access": [{"agency": "HRA", "connector": "benefits", "status": "WITHHELD",
+                                                   "reason": "CONSENT_REQUIRED", "asOf": None, "errorCode": None}],
+                                       "cases": None}
+        assert profile["appointments"] == {"access": [{"status": "WITHHELD", "reason": "CONSENT_REQUIRED"}],
+                                           "items": None}
+    assert {k: v for k, v in held.items() if k != "id"} == {k: v for k, v in not_held.items() if k != "id"}
+    assert agency.data_requests == 0  # a denied category is never fetched
+    assert [e.outcome for e in await events(database_url)] == ["withheld", "withheld"]
+
+
+async def test_auditor_never_reads_client_data(gateway: Any, population: Population) -> None:
+    body = await caller(gateway, "OVERSIGHT", "auditor", purpose="audit").query(
+        PROFILE, {"id": population.people[0].client_id})
+    assert body["data"]["client"]["benefits"]["access"][0]["reason"] == "NOT_PERMITTED_FOR_ROLE"
+    assert body["data"]["client"]["benefits"]["cases"] is None
+
+
+async def test_purpose_of_use_is_required_for_client_data(gateway: Any, population: Population) -> None:
+    body = await caller(gateway, purpose=None).query(PROFILE, {"id": population.people[0].client_id})
+    assert body["data"]["client"] is None
+    assert body["errors"][0]["extensions"]["code"] == "PURPOSE_REQUIRED"
+    assert "X-Purpose-Of-Use" in body["errors"][0]["extensions"]["suggestion"]
+    resp = await caller(gateway, purpose="curiosity").post(PROFILE, {"id": population.people[0].client_id})
+    assert resp.status_code == 400
+    assert resp.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_unknown_client_is_a_typed_error(gateway: Any) -> None:
+    body = await caller(gateway).query(PROFILE, {"id": "no-such-client"})
+    assert body["data"]["client"] is None
+    assert body["errors"][0]["extensions"]["code"] == "CLIENT_NOT_FOUND"
+
+
+async def test_agency_down_gives_a_partial_result_with_a_typed_error(
+    database_url: str, population: Population, settings_factory: Any
+) -> None:
+    await seed_links(database_url, population)
+    settings = settings_factory(database_url=database_url, benefits_url=f"http://127.0.0.1:{free_port()}")
+    with ServerThread(create_app(settings)) as server:
+        gw = (settings, server)
+        body = await caller(gw).query("query($id: ID!) { client(id: $id) { id benefits { cases { status } } } }",
+                                      {"id": population.people[0].client_id})
+        ready = httpx.get(f"{server.url}/readyz").json()
+    assert body["data"]["client"] == {"id": population.people[0].client_id, "benefits": None}
+    (error,) = body["errors"]
+    assert error["path"] == ["client", "benefits"]
+    assert error["extensions"] == {"code": "AGENCY_UNAVAILABLE", "connector": "benefits"}
+    assert ready["connectors"]["benefits"]["state"] == "down"
+    assert ready["connectors"]["benefits"]["lastErrorCode"] == "AGENCY_UNAVAILABLE"
+    assert [e.outcome for e in await events(database_url)] == ["failed"]
+
+
+async def test_malformed_agency_json_is_a_typed_error_and_is_not_cached(
+    gateway: Any, population: Population, agency: BenefitsAgency
+) -> None:
+    q = "query($id: ID!) { client(id: $id) { benefits { cases { caseNumber } } } }"
+    hra = caller(gateway)
+    agency.faults.malformed = True
+    body = await hra.query(q, {"id": population.people[0].client_id})
+    assert body["errors"][0]["extensions"]["code"] == "AGENCY_BAD_DATA"
+    assert body["data"]["client"]["benefits"] is None
+    agency.faults.clear()
+    body = await hra.query(q, {"id": population.people[0].client_id})
+    assert "errors" not in body and body["data"]["client"]["benefits"]["cases"]
+
+
+async def test_audit_log_unavailable_releases_no_data(
+    gateway: Any, population: Population, database_url: str, agency: BenefitsAgency
+) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE access_events"))
+    finally:
+        await engine.dispose()
+    body = await caller(gateway).query(PROFILE, {"id": population.people[0].client_id})
+    assert body["data"]["client"] is None
+    assert body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+    assert population.people[0].last_name not in str(body)
+
+
+@pytest.mark.parametrize(("document", "code"), [
+    ("{ client(id: 1) { id ", "GRAPHQL_PARSE_FAILED"),
+    ("{ nonsense }", "GRAPHQL_VALIDATION_FAILED"),
+    ("{ " + " ".join(f"a{i}: me {{ subject }}" for i in range(20)) + " }", "TOO_MANY_ALIASES"),
+    ("{ me { subject " + "subject " * 3000 + "} }", "QUERY_TOO_LARGE"),
+    ("query { client(id: \"x\") { benefits { cases { programs { program } } } } }", "QUERY_TOO_DEEP"),
+])
+async def test_bad_documents_get_stable_codes_never_500(
+    database_url: str, settings_factory: Any, document: str, code: str
+) -> None:
+    settings = settings_factory(database_url=database_url, limits={"max_depth": 3})
+    with ServerThread(create_app(settings)) as server:
+        resp = await caller((settings, server)).post(document)
+    assert resp.status_code in (200, 400)
+    assert resp.json()["errors"][0]["extensions"]["code"] == code
+
+
+async def test_non_json_body_is_a_400(gateway: Any) -> None:
+    settings, server = gateway
+    resp = httpx.post(f"{server.url}/graphql", content=b"{not json",
+                      headers={"Authorization": f"Bearer {token(settings, 'HRA', 'caseworker')}",
+                               "Content-Type": "application/json"})
+    assert resp.status_code == 400
+
+
+async def test_request_id_is_returned_and_reused(gateway: Any) -> None:
+    _, server = gateway
+    resp = await caller(gateway).post("{ me { subject } }", headers={"X-Request-Id": "trace-abc-12345"})
+    assert resp.headers["x-request-id"] == "trace-abc-12345"
+    assert httpx.get(f"{server.url}/healthz").headers["x-request-id"]
+
+
+async def test_health_and_readiness(gateway: Any) -> None:
+    _, server = gateway
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "alive"}
+    ready = httpx.get(f"{server.url}/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["store"] == "up" and ready.json()["connectors"]["benefits"]["state"] == "unknown"
+
+
+def test_readiness_fails_when_the_store_is_unreachable(settings_factory: Any) -> None:
+    settings = settings_factory(database_url=f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/none")
+    with ServerThread(create_app(settings)) as server:
+        resp = httpx.get(f"{server.url}/readyz", timeout=30)
+    assert resp.status_code == 503 and resp.json()["store"] == "down"
+
+
+def test_development_serves_graphiql_and_introspection(settings_factory: Any, tmp_path: Any) -> None:
+    settings = settings_factory(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}")
+    with ServerThread(create_app(settings)) as server:
+        page = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
+        body = httpx.post(f"{server.url}/graphql", json={"query": "{ __schema { queryType { name } } }"},
+                          headers={"Authorization": f"Bearer {token(settings, 'HRA', 'caseworker')}"}).json()
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+    assert body["data"]["__schema"]["queryType"]["name"] == "Query"
+
+
+def test_production_hides_graphiql_and_introspection(
+    settings_factory: Any, tmp_path: Any, dev_key_file: Any
+) -> None:
+    # production with the dev key file presented as an external JWKS file, so our test tokens verify
+    import json
+
+    from api.keys import load_or_create_dev_key, public_jwks
+
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(public_jwks(load_or_create_dev_key(dev_key_file))))
+    settings = settings_factory(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", environment="production",
+        auth={"jwks_file": jwks, "issuer": "https://idp.city.test"}, benefits_secret="prod-secret",
+    )
+    with ServerThread(create_app(settings)) as server:
+        page = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
+        body = httpx.post(f"{server.url}/graphql", json={"query": "{ __schema { queryType { name } } }"},
+                          headers={"Authorization": f"Bearer {token(settings, 'HRA', 'caseworker')}"}).json()
+        jwks_route = httpx.get(f"{server.url}/.well-known/jwks.json")
+    assert "graphiql" not in page.text.lower()
+    assert body["errors"][0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
+    assert jwks_route.status_code == 404
+
+
