@@ -1,0 +1,71 @@
+"""Settings: environment variables, defaults, and a production that refuses unsafe configuration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from api.settings import Environment, Settings
+
+SAFE_PRODUCTION = {
+    "environment": "production",
+    "auth": {"jwks_url": "https://idp.city.test/jwks", "issuer": "https://idp.city.test"},
+    "benefits": {"client_secret": "from-the-vault"},
+}
+
+
+def test_development_defaults() -> None:
+    s = Settings()
+    assert s.environment is Environment.DEVELOPMENT
+    assert s.database_url.startswith("sqlite+aiosqlite:///") and "/var/" in s.database_url
+    assert s.graphiql_enabled and s.introspection_enabled and s.auth.uses_dev_keys
+    assert s.auth.algorithms == ["RS256", "ES256"]
+
+
+def test_environment_variables_with_nesting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CASEBRIDGE_DATABASE_URL", "postgresql+asyncpg://cb@db/cb")
+    monkeypatch.setenv("CASEBRIDGE_AUTH__ROLES_CLAIM", "realm_access.roles")
+    monkeypatch.setenv("CASEBRIDGE_BENEFITS__TIMEOUT_SECONDS", "1.5")
+    monkeypatch.setenv("CASEBRIDGE_TELEMETRY__EXPORTER", "console")
+    s = Settings()
+    assert s.database_url == "postgresql+asyncpg://cb@db/cb"
+    assert s.auth.roles_claim == "realm_access.roles"
+    assert s.benefits.timeout_seconds == 1.5
+    assert s.telemetry.exporter == "console"
+
+
+def test_a_safe_production_configuration_starts() -> None:
+    s = Settings(**SAFE_PRODUCTION)
+    assert not s.graphiql_enabled and not s.introspection_enabled and not s.auth.uses_dev_keys
+
+
+@pytest.mark.parametrize(("change", "complaint"), [
+    ({"auth": {"issuer": "https://idp.city.test"}}, "development signing key"),
+    ({"auth": {"jwks_url": "https://idp.city.test/jwks"}}, "development issuer"),
+    ({"graphiql": True}, "GraphiQL"),
+    ({"introspection": True}, "introspection"),
+    ({"benefits": {}}, "development client secret"),
+    ({"telemetry": {"exporter": "otlp"}}, "otlp_endpoint"),
+])
+def test_production_refuses_unsafe_configuration(change: dict[str, object], complaint: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(**{**SAFE_PRODUCTION, **change})
+    assert complaint in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [
+    {"auth": {"algorithms": ["HS256"]}},
+    {"auth": {"algorithms": ["none"]}},
+    {"limits": {"max_depth": 0}},
+    {"environment": "staging"},
+    {"unknown_setting": 1},
+])
+def test_invalid_values_are_refused(bad: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**bad)
+
+
+def test_jwks_file_means_no_dev_keys(tmp_path: Path) -> None:
+    assert not Settings(auth={"jwks_file": tmp_path / "jwks.json"}).auth.uses_dev_keys

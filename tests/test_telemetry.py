@@ -1,0 +1,44 @@
+"""Spans per request, gate and connector call, carrying ids and category names only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from api.app import create_app
+from api.services import build_services
+from demo.population import Population
+from demo.servers import ServerThread
+from tests.gateway import GraphQLClient, seed_links, token
+
+
+async def test_spans_carry_ids_and_categories_never_personal_data(
+    database_url: str, benefits_server: ServerThread, population: Population, settings_factory: Any
+) -> None:
+    await seed_links(database_url, population)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url)
+    person = population.people[0]
+    with ServerThread(create_app(settings, services=build_services(settings, tracer_provider=provider))) as gw:
+        client = GraphQLClient(gw.url, token(settings, "HRA", "caseworker"))
+        body = await client.query(
+            "query($id: ID!) { client(id: $id) { identity { records { lastName dateOfBirth } } "
+            "benefits { cases { status } } } }",
+            {"id": person.client_id}, headers={"X-Request-Id": "req-telemetry-1"})
+    assert body["data"]["client"]["identity"]["records"][0]["lastName"] == person.last_name
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert {"POST /graphql", "gate.disclose", "connector.fetch"} <= set(spans)
+    assert spans["POST /graphql"].attributes["casebridge.request_id"] == "req-telemetry-1"
+    assert spans["POST /graphql"].attributes["http.response.status_code"] == 200
+    assert spans["connector.fetch"].attributes["casebridge.connector"] == "benefits"
+    assert set(spans["gate.disclose"].attributes["casebridge.categories"]) == {"identity", "benefits"}
+    assert spans["connector.fetch"].parent is not None
+    everything = repr([(s.name, dict(s.attributes or {}), [e.attributes for e in s.events])
+                       for s in exporter.get_finished_spans()])
+    for personal in (person.first_name, person.last_name, person.dob.isoformat(), person.cin, person.benefits_id):
+        assert personal not in everything
