@@ -22,6 +22,11 @@ from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resourc
 
 log = logging.getLogger("casebridge.gate")
 
+# (connector name, client id) -> the categories permitted for that client at that agency
+Permitted = dict[tuple[str, str], set[Category]]
+# (connector name, category set) -> what that one call returned
+Fetched = dict[tuple[str, frozenset[Category]], FetchResult | AgencyError]
+
 _EVALUATION_ERROR = Decision(False, (RULE_EVALUATION_ERROR,), reason=WithheldReason.POLICY_ERROR)
 
 
@@ -73,8 +78,12 @@ class Gate:
                 for conn in self._connectors if category in conn.categories
             ]
             decisions = await self._decide(ctx, resources)
-            fetched = await self._fetch(links, resources, decisions)
-            disclosures = self._assemble(links, resources, decisions, fetched)
+            permitted: Permitted = defaultdict(set)
+            for res, dec in zip(resources, decisions, strict=True):
+                if dec.permit:
+                    permitted[(res.connector, res.client_id)].add(res.category)
+            fetched = await self._fetch(links, permitted)
+            disclosures = self._assemble(links, resources, decisions, permitted, fetched)
             await self._recorder.record([self._record(ctx, d, action) for d in disclosures.values()])
             return disclosures
 
@@ -89,14 +98,8 @@ class Gate:
             return [_EVALUATION_ERROR] * len(resources)
         return decisions
 
-    async def _fetch(
-        self, links: dict[str, list[SourceRef]], resources: list[Resource], decisions: list[Decision],
-    ) -> dict[tuple[str, str], FetchResult | AgencyError]:
+    async def _fetch(self, links: dict[str, list[SourceRef]], permitted: Permitted) -> Fetched:
         """One call per connector and distinct set of permitted categories; denied ones are never fetched."""
-        permitted: dict[tuple[str, str], set[Category]] = defaultdict(set)  # (connector, client) -> categories
-        for res, dec in zip(resources, decisions, strict=True):
-            if dec.permit:
-                permitted[(res.connector, res.client_id)].add(res.category)
         calls: dict[tuple[str, frozenset[Category]], list[str]] = defaultdict(list)
         by_name = {c.name: c for c in self._connectors}
         for (name, client_id), cats in permitted.items():
@@ -106,7 +109,7 @@ class Gate:
                     calls[(name, frozenset(cats))].append(ref.local_id)
         keys = list(calls)
         results = await asyncio.gather(*(self._call(by_name[n], calls[(n, cats)], cats) for n, cats in keys))
-        return {(n, ",".join(sorted(cats))): r for (n, cats), r in zip(keys, results, strict=True)}
+        return dict(zip(keys, results, strict=True))
 
     async def _call(
         self, conn: Connector, local_ids: list[str], cats: frozenset[Category]
@@ -124,13 +127,9 @@ class Gate:
 
     def _assemble(
         self, links: dict[str, list[SourceRef]], resources: list[Resource], decisions: list[Decision],
-        fetched: dict[tuple[str, str], FetchResult | AgencyError],
+        permitted: Permitted, fetched: Fetched,
     ) -> dict[str, Disclosure]:
         out = {client_id: Disclosure(client_id) for client_id in links}
-        permitted: dict[tuple[str, str], set[Category]] = defaultdict(set)
-        for res, dec in zip(resources, decisions, strict=True):
-            if dec.permit:
-                permitted[(res.connector, res.client_id)].add(res.category)
         by_name = {c.name: c for c in self._connectors}
         for res, dec in zip(resources, decisions, strict=True):
             out[res.client_id].sections.setdefault(res.category, []).append(
@@ -140,9 +139,8 @@ class Gate:
 
     @staticmethod
     def _section(
-        res: Resource, dec: Decision, links: dict[str, list[SourceRef]],
-        permitted: dict[tuple[str, str], set[Category]],
-        fetched: dict[tuple[str, str], FetchResult | AgencyError], by_name: dict[str, Connector],
+        res: Resource, dec: Decision, links: dict[str, list[SourceRef]], permitted: Permitted,
+        fetched: Fetched, by_name: dict[str, Connector],
     ) -> SectionResult:
         base: dict[str, Any] = {"category": res.category, "connector": res.connector, "holder": res.holder,
                                 "decision": dec}
@@ -152,7 +150,7 @@ class Gate:
         local_ids = [r.local_id for r in links[res.client_id] if r.source == conn.source]
         if not local_ids:  # permitted, and the agency has no linked record: an honest empty section
             return SectionResult(status=SectionStatus.SHOWN, data=_empty(res.category), **base)
-        result = fetched[(res.connector, ",".join(sorted(permitted[(res.connector, res.client_id)])))]
+        result = fetched[(res.connector, frozenset(permitted[(res.connector, res.client_id)]))]
         if isinstance(result, AgencyError):
             return SectionResult(status=SectionStatus.FAILED, error=result, **base)
         data = _merge(res.category, [result.records[i].sections.get(res.category)

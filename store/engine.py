@@ -14,7 +14,11 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """Create the engine for `url` (sqlite+aiosqlite or postgresql+asyncpg)."""
+    """Create the engine for `url` (sqlite+aiosqlite or postgresql+asyncpg).
+
+    Statement parameters are hidden from error messages: they can be personal data.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         _ensure_sqlite_dir(url)
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)

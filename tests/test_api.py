@@ -264,3 +264,25 @@ def test_production_hides_graphiql_and_introspection(
     assert jwks_route.status_code == 404
 
 
+
+
+async def test_profiles_of_several_clients_are_fetched_in_one_batch(
+    gateway: Any, population: Population, agency: BenefitsAgency, database_url: str
+) -> None:
+    ids = [p.client_id for p in population.people[:3]]
+    query = "query { " + " ".join(
+        f'c{i}: client(id: "{cid}") {{ id benefits {{ cases {{ caseNumber }} }} }}' for i, cid in enumerate(ids)
+    ) + " }"
+    body = await caller(gateway).query(query)
+    assert [body["data"][f"c{i}"]["id"] for i in range(3)] == ids
+    assert agency.data_requests == 1  # one agency call for the three clients, not three
+    assert sorted(e.client_id for e in await events(database_url)) == sorted(ids)
+
+
+async def test_unexpected_errors_are_masked(empty_database_url: str, settings_factory: Any) -> None:
+    settings = settings_factory(database_url=empty_database_url)  # never migrated: the crosswalk query fails
+    with ServerThread(create_app(settings)) as server:
+        body = await caller((settings, server)).query('{ client(id: "abc-123") { id } }')
+    assert body["data"]["client"] is None
+    assert body["errors"][0]["message"] == "Unexpected error."
+    assert body["errors"][0]["extensions"] == {"code": "INTERNAL"}
