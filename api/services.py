@@ -18,7 +18,9 @@ from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from gate import Gate
 from identity.crosswalk import SqlCrosswalk
-from policies.decisions import Decider, OwnAgencyDecider
+from policies.cedar import CedarDecider, CedarEngine, PolicySet
+from policies.consent_store import ConsentStore
+from policies.decisions import Decider
 from store.engine import make_engine, make_sessionmaker
 
 
@@ -29,6 +31,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
+    consents: ConsentStore
     connectors: list[Connector]
     gate: Gate
     verifier: TokenVerifier
@@ -54,16 +57,20 @@ def build_services(
     tracer = provider.get_tracer("casebridge")
     engine = make_engine(settings.database_url)
     sessions = make_sessionmaker(engine)
+    policy_set = PolicySet.load()  # refuses to start on policies that do not validate
+    consents = ConsentStore()
     connectors: list[Connector] = []
     if settings.benefits.enabled:
         connectors.append(BenefitsConnector(settings.benefits, tracer=tracer))
     gate = Gate(
-        crosswalk=SqlCrosswalk(sessions), decider=decider or OwnAgencyDecider(), connectors=connectors,
+        crosswalk=SqlCrosswalk(sessions), connectors=connectors,
+        decider=decider or CedarDecider(sessions, CedarEngine(policy_set), store=consents),
         recorder=recorder or TableAuditRecorder(sessions), deadline_seconds=settings.gate_deadline_seconds,
         tracer=tracer,
     )
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
-    return Services(settings=settings, engine=engine, sessions=sessions, connectors=connectors, gate=gate,
+    return Services(settings=settings, engine=engine, sessions=sessions, consents=consents, connectors=connectors,
+                    gate=gate,
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)

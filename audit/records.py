@@ -25,6 +25,10 @@ class SectionOutcome:
     basis: str | None
     outcome: str  # "disclosed" | "withheld" | "failed"
     error_code: str | None = None
+    reason: str | None = None  # for a withheld section: what would allow it
+    consent_id: str | None = None
+    legal_basis: str | None = None
+    break_glass: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,9 @@ class AccessRecord:
     client_id: str
     action: str
     sections: tuple[SectionOutcome, ...]
+    legal_basis: str | None = None
+    justification: str | None = None  # the user's own words for a legal basis
+    break_glass: bool = False
 
     @property
     def outcome(self) -> str:
@@ -83,5 +90,5 @@ def _row(r: AccessRecord) -> AccessEvent:
         roles=list(r.roles), oauth_client=r.oauth_client, purpose=r.purpose,
         operation=r.operation, client_id=r.client_id, action=r.action,
         decisions=[{**asdict(s), "rule_ids": list(s.rule_ids)} for s in r.sections],
-        outcome=r.outcome,
+        outcome=r.outcome, legal_basis=r.legal_basis, justification=r.justification, break_glass=r.break_glass,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.vocabulary import Purpose, Role
+from core.vocabulary import LegalBasis, Purpose, Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,7 @@ class Principal:
     organization: str
     roles: frozenset[Role]
     client_id: str | None = None
+    self_client: str | None = None  # for the `client` role: the casebridge client id they are
 
     def has(self, role: Role) -> bool:
         """Whether the principal holds `role`."""
@@ -29,3 +30,12 @@ class RequestContext:
     request_id: str
     purpose: Purpose | None = None
     operation: str | None = None
+    legal_basis: LegalBasisClaim | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LegalBasisClaim:
+    """A legal basis the user invokes for access without consent, with their written justification."""
+
+    basis: LegalBasis
+    justification: str

@@ -39,3 +39,10 @@ class Role(StrEnum):
     IDENTITY_STEWARD = "identity_steward"
     CLIENT = "client"
     ADMIN = "admin"
+
+
+class LegalBasis(StrEnum):
+    """A statute or emergency rule that allows access without consent; always justified and flagged."""
+
+    FERPA_99_36 = "ferpa-99.36"  # 34 CFR 99.36: health-or-safety emergency, education records
+    BREAK_GLASS = "break-glass"  # time-limited emergency grant, reviewed by an auditor

@@ -13,9 +13,9 @@ from opentelemetry import trace
 from audit.records import AccessRecord, AuditRecorder, SectionOutcome
 from connectors.base import Connector
 from connectors.records import FetchResult
-from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, PurposeRequired
+from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, InvalidInput, PurposeRequired
 from core.principal import RequestContext
-from core.vocabulary import Category
+from core.vocabulary import Category, Purpose
 from gate.disclosure import Disclosure, SectionResult, SectionStatus
 from identity.crosswalk import Crosswalk, SourceRef
 from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resource, WithheldReason
@@ -65,6 +65,7 @@ class Gate:
         """
         if ctx.purpose is None:
             raise PurposeRequired("a purpose of use is required to read client data")
+        check_legal_basis(ctx)
         wanted = sorted(set(categories))
         with self._tracer.start_as_current_span(
             "gate.disclose",
@@ -90,7 +91,7 @@ class Gate:
     async def _decide(self, ctx: RequestContext, resources: list[Resource]) -> list[Decision]:
         assert ctx.purpose is not None
         try:
-            decisions = await self._decider.decide(ctx.principal, ctx.purpose, resources)
+            decisions = await self._decider.decide(ctx, resources)
             if len(decisions) != len(resources):
                 raise ValueError("decider returned the wrong number of decisions")
         except Exception as exc:  # an evaluation error is a deny, and is logged
@@ -162,7 +163,12 @@ class Gate:
         p = ctx.principal
         outcomes = {SectionStatus.SHOWN: "disclosed", SectionStatus.WITHHELD: "withheld",
                     SectionStatus.FAILED: "failed"}
+        relied = [s.decision for parts in disclosure.sections.values() for s in parts
+                  if s.decision.permit and s.decision.legal_basis]
         return AccessRecord(
+            legal_basis=relied[0].legal_basis if relied else None,
+            justification=relied[0].justification if relied else None,
+            break_glass=any(d.break_glass for d in relied),
             request_id=ctx.request_id, subject=p.subject, organization=p.organization,
             roles=tuple(sorted(p.roles)), oauth_client=p.client_id,
             purpose=str(ctx.purpose) if ctx.purpose else None, operation=ctx.operation,
@@ -173,10 +179,34 @@ class Gate:
                     decision="permit" if s.decision.permit else "deny", rule_ids=s.decision.rule_ids,
                     basis=s.decision.basis, outcome=outcomes[s.status],
                     error_code=s.error.code if s.error else None,
+                    reason=str(s.decision.reason) if s.decision.reason else None,
+                    consent_id=s.decision.consent_id, legal_basis=s.decision.legal_basis,
+                    break_glass=s.decision.break_glass,
                 )
                 for parts in disclosure.sections.values() for s in parts
             ),
         )
+
+
+MIN_JUSTIFICATION = 20
+MAX_JUSTIFICATION = 2000
+
+
+def check_legal_basis(ctx: RequestContext) -> None:
+    """A legal basis needs a written justification and the emergency purpose; InvalidInput otherwise."""
+    claim = ctx.legal_basis
+    if claim is None:
+        return
+    text = claim.justification.strip()
+    if not MIN_JUSTIFICATION <= len(text) <= MAX_JUSTIFICATION:
+        raise InvalidInput(
+            f"a legal basis needs a justification of {MIN_JUSTIFICATION} to {MAX_JUSTIFICATION} characters",
+            field="legalBasis.justification",
+            suggestion="Say why access without consent is necessary now; it goes to the access log for review.",
+        )
+    if ctx.purpose is not Purpose.EMERGENCY:
+        raise InvalidInput("a legal basis is invoked only with the emergency purpose of use",
+                           field="legalBasis", suggestion="Send X-Purpose-Of-Use: emergency.")
 
 
 def _empty(category: Category) -> Any:

@@ -92,3 +92,61 @@ class AccessEvent(Base):
     decisions: Mapped[list[dict[str, object]]] = mapped_column(JSON)
     outcome: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
+    legal_basis: Mapped[str | None] = mapped_column(String(32))
+    justification: Mapped[str | None] = mapped_column(Text)  # the user's own words, never client data
+    break_glass: Mapped[bool] = mapped_column(default=False)
+
+
+class Consent(Base):
+    """A client's consent, shaped like FHIR R4 Consent. Revocation is a timestamp; rows are never deleted."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # FHIR: draft proposed active rejected inactive entered-in-error
+    grantor: Mapped[str] = mapped_column(String(16))  # client | guardian
+    source_reference: Mapped[str] = mapped_column(String(200))  # the signed form
+    given_at: Mapped[datetime] = mapped_column()
+    recorded_by_subject: Mapped[str] = mapped_column(String(255))
+    recorded_by_org: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # [{type, organizations, categories, purposes, period_start, period_end, data_period_start, data_period_end}]
+    provisions: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by_subject: Mapped[str | None] = mapped_column(String(255))
+    revoked_by_org: Mapped[str | None] = mapped_column(String(64))
+    revocation_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class ConsentVersion(Base):
+    """A consent as it was before an amendment (the history FHIR keeps as resource versions)."""
+
+    __tablename__ = "consent_versions"
+    __table_args__ = (UniqueConstraint("consent_id", "version", name="uq_consent_versions_consent_id_version"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    snapshot: Mapped[dict[str, object]] = mapped_column(JSON)
+    replaced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    replaced_by_subject: Mapped[str] = mapped_column(String(255))
+
+
+class BreakGlassGrant(Base):
+    """Time-limited emergency access by one user to one client, justified and flagged for review."""
+
+    __tablename__ = "break_glass_grants"
+    __table_args__ = (Index("ix_break_glass_grants_client_id_subject", "client_id", "subject"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    subject: Mapped[str] = mapped_column(String(255))
+    organization: Mapped[str] = mapped_column(String(64))
+    justification: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    reviewed_at: Mapped[datetime | None] = mapped_column()
+    reviewed_by: Mapped[str | None] = mapped_column(String(255))

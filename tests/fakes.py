@@ -9,8 +9,8 @@ from audit.records import AccessRecord
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.records import Appointment, FetchResult, SourceRecord
 from core.errors import AgencyError, AuditUnavailable
-from core.principal import Principal
-from core.vocabulary import Category, Purpose
+from core.principal import RequestContext
+from core.vocabulary import Category
 from identity.crosswalk import SourceRef
 from policies.decisions import Decision, Resource
 
@@ -69,7 +69,8 @@ class TableDecider:
         self.explode = explode
         self.calls = 0
 
-    async def decide(self, principal: Principal, purpose: Purpose, resources: Sequence[Resource]) -> list[Decision]:
+    async def decide(self, ctx: RequestContext, resources: Sequence[Resource]) -> list[Decision]:
+        principal = ctx.principal
         self.calls += 1
         if self.explode:
             raise RuntimeError("policy engine down")

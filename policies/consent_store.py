@@ -1,0 +1,150 @@
+"""Consents and break-glass grants in the store. Callers own the transaction (no commits here)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from policies.consents import ConsentRecord, ConsentStatus, Grantor, Provision
+from store.tables import BreakGlassGrant, Consent, ConsentVersion
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRecord:
+    """An emergency (break-glass) grant."""
+
+    id: str
+    client_id: str
+    subject: str
+    organization: str
+    justification: str
+    started_at: datetime
+    expires_at: datetime
+
+
+class ConsentStore:
+    """Reads and writes consents and grants inside a session the caller controls."""
+
+    async def for_clients(self, session: AsyncSession, client_ids: Sequence[str]) -> dict[str, list[ConsentRecord]]:
+        """Every consent that can still say something (active or revoked), per client, in one query."""
+        rows = (await session.execute(
+            select(Consent).where(Consent.client_id.in_(list(set(client_ids))),
+                                  Consent.status.in_([ConsentStatus.ACTIVE.value, ConsentStatus.INACTIVE.value]))
+        )).scalars()
+        out: dict[str, list[ConsentRecord]] = defaultdict(list)
+        for row in rows:
+            out[row.client_id].append(_record(row))
+        return out
+
+    async def list_for_client(self, session: AsyncSession, client_id: str) -> list[ConsentRecord]:
+        """All of one client's consents, newest first."""
+        rows = (await session.execute(
+            select(Consent).where(Consent.client_id == client_id).order_by(Consent.recorded_at.desc(), Consent.id)
+        )).scalars()
+        return [_record(r) for r in rows]
+
+    async def get(self, session: AsyncSession, consent_id: str, *, for_update: bool = False) -> Consent | None:
+        """The consent row, or None."""
+        stmt = select(Consent).where(Consent.id == consent_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    async def add(
+        self, session: AsyncSession, *, client_id: str, grantor: Grantor, source_reference: str, given_at: datetime,
+        provisions: Sequence[Provision], subject: str, org: str, now: datetime,
+    ) -> ConsentRecord:
+        """Record a new active consent."""
+        row = Consent(
+            id=str(uuid.uuid4()), client_id=client_id, status=ConsentStatus.ACTIVE.value, grantor=grantor.value,
+            source_reference=source_reference, given_at=given_at, recorded_by_subject=subject,
+            recorded_by_org=org, recorded_at=now, updated_at=now, version=1,
+            provisions=[p.to_json() for p in provisions],
+        )
+        session.add(row)
+        await session.flush()
+        return _record(row)
+
+    async def amend(
+        self, session: AsyncSession, row: Consent, *, provisions: Sequence[Provision],
+        source_reference: str | None, subject: str, now: datetime,
+    ) -> ConsentRecord:
+        """Replace the provisions (and the form reference), keeping the previous version."""
+        session.add(ConsentVersion(consent_id=row.id, version=row.version, snapshot=_snapshot(row),
+                                   replaced_at=now, replaced_by_subject=subject))
+        row.provisions = [p.to_json() for p in provisions]
+        if source_reference:
+            row.source_reference = source_reference
+        row.version += 1
+        row.updated_at = now
+        await session.flush()
+        return _record(row)
+
+    async def revoke(
+        self, session: AsyncSession, row: Consent, *, subject: str, org: str, reason: str | None, now: datetime,
+    ) -> ConsentRecord:
+        """Mark revoked from `now` on; the row stays."""
+        row.revoked_at = now
+        row.revoked_by_subject = subject
+        row.revoked_by_org = org
+        row.revocation_reason = reason
+        row.status = ConsentStatus.INACTIVE.value
+        row.updated_at = now
+        await session.flush()
+        return _record(row)
+
+    async def add_grant(
+        self, session: AsyncSession, *, client_id: str, subject: str, org: str, justification: str,
+        now: datetime, expires_at: datetime,
+    ) -> GrantRecord:
+        """Open a break-glass grant."""
+        row = BreakGlassGrant(id=str(uuid.uuid4()), client_id=client_id, subject=subject, organization=org,
+                              justification=justification, started_at=now, expires_at=expires_at)
+        session.add(row)
+        await session.flush()
+        return _grant(row)
+
+    async def active_grants(
+        self, session: AsyncSession, *, client_ids: Sequence[str], subject: str, org: str, now: datetime,
+    ) -> dict[str, GrantRecord]:
+        """The caller's unexpired break-glass grant per client (the latest one)."""
+        rows = (await session.execute(
+            select(BreakGlassGrant).where(
+                BreakGlassGrant.client_id.in_(list(set(client_ids))), BreakGlassGrant.subject == subject,
+                BreakGlassGrant.organization == org, BreakGlassGrant.expires_at > now,
+            ).order_by(BreakGlassGrant.expires_at)
+        )).scalars()
+        return {r.client_id: _grant(r) for r in rows}
+
+
+def _record(row: Consent) -> ConsentRecord:
+    return ConsentRecord(
+        id=row.id, client_id=row.client_id, status=ConsentStatus(row.status), grantor=Grantor(row.grantor),
+        source_reference=row.source_reference, given_at=_utc(row.given_at),
+        recorded_by_subject=row.recorded_by_subject, recorded_by_org=row.recorded_by_org,
+        recorded_at=_utc(row.recorded_at), provisions=tuple(Provision.from_json(p) for p in row.provisions),
+        version=row.version, updated_at=_utc(row.updated_at),
+        revoked_at=_utc(row.revoked_at) if row.revoked_at else None, revoked_by_org=row.revoked_by_org,
+        revocation_reason=row.revocation_reason,
+    )
+
+
+def _grant(row: BreakGlassGrant) -> GrantRecord:
+    return GrantRecord(row.id, row.client_id, row.subject, row.organization, row.justification,
+                       _utc(row.started_at), _utc(row.expires_at))
+
+
+def _snapshot(row: Consent) -> dict[str, object]:
+    return {"provisions": row.provisions, "source_reference": row.source_reference, "status": row.status,
+            "updated_at": _utc(row.updated_at).isoformat()}
+
+
+def _utc(t: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)

@@ -1,0 +1,187 @@
+"""Consent records shaped like FHIR R4 Consent, and the facts a decision needs from them.
+
+A consent belongs to one client. Its provisions permit or deny named
+organisations access to named categories for named purposes during a period.
+A deny provision is an exception that overrides permits (FHIR nests it; we keep
+the provisions flat with a `type`). Revoking sets `revoked_at`; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from core.errors import InvalidInput
+from core.vocabulary import Category, Purpose
+
+
+class ConsentStatus(StrEnum):
+    """FHIR R4 Consent.status."""
+
+    DRAFT = "draft"
+    PROPOSED = "proposed"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    INACTIVE = "inactive"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+class Grantor(StrEnum):
+    """Who gave the consent."""
+
+    CLIENT = "client"
+    GUARDIAN = "guardian"
+
+
+class ConsentFact(StrEnum):
+    """What a client's consents say about one (organisation, category, purpose), now."""
+
+    GRANTED = "granted"
+    DENIED = "denied"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Provision:
+    """One permit or deny rule of a consent."""
+
+    type: str  # "permit" | "deny"
+    organizations: tuple[str, ...]
+    categories: tuple[Category, ...]
+    purposes: tuple[Purpose, ...]
+    period_start: datetime | None = None
+    period_end: datetime | None = None
+    data_period_start: date | None = None
+    data_period_end: date | None = None
+
+    def covers(self, org: str, category: Category, purpose: Purpose) -> bool:
+        """Whether this provision speaks about `org` reading `category` for `purpose`.
+
+        A deny provision with no purposes denies every purpose.
+        """
+        if org not in self.organizations or category not in self.categories:
+            return False
+        return purpose in self.purposes or (self.type == "deny" and not self.purposes)
+
+    def to_json(self) -> dict[str, Any]:
+        """The stored form."""
+        return {
+            "type": self.type, "organizations": list(self.organizations),
+            "categories": [str(c) for c in self.categories], "purposes": [str(p) for p in self.purposes],
+            "period_start": _iso(self.period_start), "period_end": _iso(self.period_end),
+            "data_period_start": _iso(self.data_period_start), "data_period_end": _iso(self.data_period_end),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Provision:
+        """Read the stored form."""
+        return cls(
+            type=data["type"], organizations=tuple(data["organizations"]),
+            categories=tuple(Category(c) for c in data["categories"]),
+            purposes=tuple(Purpose(p) for p in data["purposes"]),
+            period_start=_dt(data.get("period_start")), period_end=_dt(data.get("period_end")),
+            data_period_start=_d(data.get("data_period_start")), data_period_end=_d(data.get("data_period_end")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """A consent as the decision and the API see it."""
+
+    id: str
+    client_id: str
+    status: ConsentStatus
+    grantor: Grantor
+    source_reference: str
+    given_at: datetime
+    recorded_by_subject: str
+    recorded_by_org: str
+    recorded_at: datetime
+    provisions: tuple[Provision, ...]
+    version: int = 1
+    updated_at: datetime | None = None
+    revoked_at: datetime | None = None
+    revoked_by_org: str | None = None
+    revocation_reason: str | None = None
+
+    def involves(self, org: str) -> bool:
+        """Whether `org` recorded this consent or is named in it."""
+        return org == self.recorded_by_org or any(org in p.organizations for p in self.provisions)
+
+
+def consent_fact(
+    consents: Iterable[ConsentRecord], *, org: str, category: Category, purpose: Purpose, now: datetime,
+) -> tuple[ConsentFact, str | None]:
+    """What the client's consents say about `org` reading `category` for `purpose` at `now`, and which consent.
+
+    Precedence: an active deny > an active permit > a revoked permit > an expired permit > nothing.
+    Draft, proposed, rejected and entered-in-error consents say nothing.
+    """
+    best: tuple[int, ConsentFact, str | None] = (0, ConsentFact.NONE, None)
+    rank = {ConsentFact.DENIED: 4, ConsentFact.GRANTED: 3, ConsentFact.REVOKED: 2, ConsentFact.EXPIRED: 1}
+    for consent in consents:
+        if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.INACTIVE):
+            continue
+        revoked = consent.revoked_at is not None and consent.revoked_at <= now
+        if consent.status is ConsentStatus.INACTIVE and not revoked:
+            continue
+        for prov in consent.provisions:
+            if not prov.covers(org, category, purpose):
+                continue
+            if prov.period_start is not None and now < prov.period_start:
+                continue  # not yet in force
+            ended = prov.period_end is not None and now >= prov.period_end
+            if prov.type == "deny":
+                fact = None if (revoked or ended) else ConsentFact.DENIED
+            elif revoked:
+                fact = ConsentFact.REVOKED
+            else:
+                fact = ConsentFact.EXPIRED if ended else ConsentFact.GRANTED
+            if fact is not None and rank[fact] > best[0]:
+                best = (rank[fact], fact, consent.id)
+    return best[1], best[2]
+
+
+def validate_provisions(provisions: Sequence[Provision]) -> None:
+    """Refuse provisions that would be ambiguous or grant everything; InvalidInput says which."""
+    if not provisions:
+        raise InvalidInput("a consent needs at least one provision", field="provisions")
+    for i, p in enumerate(provisions):
+        where = f"provisions[{i}]"
+        if p.type not in ("permit", "deny"):
+            raise InvalidInput("provision type must be permit or deny", field=f"{where}.type")
+        if not p.organizations or any(not o.strip() or len(o) > 64 for o in p.organizations):
+            raise InvalidInput("name the organisations (1-64 characters each)", field=f"{where}.organizations")
+        if not p.categories:
+            raise InvalidInput("name the categories of data", field=f"{where}.categories")
+        if p.type == "permit" and not p.purposes:
+            raise InvalidInput("a permit must name the purposes of use", field=f"{where}.purposes")
+        if p.period_start and p.period_end and p.period_end <= p.period_start:
+            raise InvalidInput("the period must end after it starts", field=f"{where}.period")
+        if p.data_period_start or p.data_period_end:
+            # Which records fall in a data period is not yet decided per agency record type;
+            # refusing is safer than recording a limit we would not enforce.
+            raise InvalidInput(
+                "consents limited to a period of data are not supported yet", field=f"{where}.dataPeriod",
+                suggestion="Record the consent without a data period, or with a narrower set of categories.",
+            )
+        for t in (p.period_start, p.period_end):
+            if t is not None and t.tzinfo is None:
+                raise InvalidInput("times must carry a time zone", field=f"{where}.period")
+
+
+def _iso(v: date | datetime | None) -> str | None:
+    return v.isoformat() if v is not None else None
+
+
+def _dt(v: str | None) -> datetime | None:
+    return datetime.fromisoformat(v) if v else None
+
+
+def _d(v: str | None) -> date | None:
+    return date.fromisoformat(v) if v else None
