@@ -131,8 +131,10 @@ class TokenVerifier:
         if not roles:
             raise _invalid("no_role", "token carries no casebridge role")
         client = _claim(claims, a.client_claim) or claims.get("client_id")
+        self_client = _claim(claims, a.self_client_claim) if Role.CLIENT in roles else None
         return Principal(subject=subject, organization=org, roles=roles,
-                         client_id=client if isinstance(client, str) else None)
+                         client_id=client if isinstance(client, str) else None,
+                         self_client=self_client if isinstance(self_client, str) and self_client else None)
 
 
 def bearer_token(authorization: str | None) -> str:

@@ -67,6 +67,7 @@ def token(
     org: Annotated[str, typer.Option(help="The caller's organisation, e.g. HRA, DHS, DOE.")],
     sub: Annotated[str, typer.Option(help="The subject (user id).")] = "dev-user",
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 8 * 3600,
+    client_id: Annotated[str | None, typer.Option(help="For --role client: the casebridge client id.")] = None,
 ) -> None:
     """Print a development bearer token signed with the gateway's own key."""
     from api.keys import load_or_create_dev_key, mint_token
@@ -77,7 +78,7 @@ def token(
         raise typer.Exit(2)
     key = load_or_create_dev_key(settings.auth.dev_key_file)
     typer.echo(mint_token(key, settings.auth, subject=sub, organization=org,
-                          roles=[r.value for r in role], ttl_seconds=ttl))
+                          roles=[r.value for r in role], ttl_seconds=ttl, self_client=client_id))
 
 
 @app.command()

@@ -34,7 +34,7 @@ def public_jwks(key: RSAKey) -> dict[str, Any]:
 
 def mint_token(
     key: RSAKey, auth: AuthSettings, *, subject: str, organization: str, roles: list[str],
-    client_id: str = "casebridge-dev-cli", ttl_seconds: int = 8 * 3600,
+    client_id: str = "casebridge-dev-cli", ttl_seconds: int = 8 * 3600, self_client: str | None = None,
 ) -> str:
     """A signed development token carrying the claims where `auth` expects them."""
     now = int(time.time())
@@ -46,6 +46,8 @@ def mint_token(
     _set_path(claims, auth.organization_claim, organization)
     _set_path(claims, auth.roles_claim, [auth.role_prefix + r for r in roles])
     _set_path(claims, auth.client_claim, client_id)
+    if self_client:
+        _set_path(claims, auth.self_client_claim, self_client)
     return jwt.encode({"alg": "RS256", "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=["RS256"])
 
 

@@ -17,6 +17,7 @@ from audit.records import AuditRecorder, TableAuditRecorder
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from gate import Gate
+from gate.consents import ConsentDesk
 from identity.crosswalk import SqlCrosswalk
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
@@ -34,6 +35,7 @@ class Services:
     consents: ConsentStore
     connectors: list[Connector]
     gate: Gate
+    desk: ConsentDesk
     verifier: TokenVerifier
     keys: KeySource
     http: httpx.AsyncClient
@@ -62,15 +64,18 @@ def build_services(
     connectors: list[Connector] = []
     if settings.benefits.enabled:
         connectors.append(BenefitsConnector(settings.benefits, tracer=tracer))
+    crosswalk = SqlCrosswalk(sessions)
+    audit = recorder or TableAuditRecorder(sessions)
     gate = Gate(
-        crosswalk=SqlCrosswalk(sessions), connectors=connectors,
+        crosswalk=crosswalk, connectors=connectors,
         decider=decider or CedarDecider(sessions, CedarEngine(policy_set), store=consents),
-        recorder=recorder or TableAuditRecorder(sessions), deadline_seconds=settings.gate_deadline_seconds,
+        recorder=audit, deadline_seconds=settings.gate_deadline_seconds,
         tracer=tracer,
     )
+    desk = ConsentDesk(sessions=sessions, store=consents, crosswalk=crosswalk, recorder=audit)
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, consents=consents, connectors=connectors,
-                    gate=gate,
+                    gate=gate, desk=desk,
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)

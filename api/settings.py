@@ -46,6 +46,7 @@ class AuthSettings(BaseModel):
     organization_claim: str = "org"
     roles_claim: str = "roles"
     client_claim: str = "azp"
+    self_client_claim: str = "casebridge_client_id"  # for the client role: which casebridge client they are
     role_prefix: str = ""  # e.g. "casebridge-" when the IdP's role names are namespaced
     dev_key_file: Path = Path("var/dev-signing-key.json")
 

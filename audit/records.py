@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import AuditUnavailable
 from store.tables import AccessEvent
@@ -48,6 +48,7 @@ class AccessRecord:
     legal_basis: str | None = None
     justification: str | None = None  # the user's own words for a legal basis
     break_glass: bool = False
+    detail: str | None = None  # ids only, e.g. the consent id of a consent change
 
     @property
     def outcome(self) -> str:
@@ -62,8 +63,8 @@ class AccessRecord:
 class AuditRecorder(Protocol):
     """Durably appends access records; raises AuditUnavailable if it cannot."""
 
-    async def record(self, records: Sequence[AccessRecord]) -> None:
-        """Append `records` in one write, or raise AuditUnavailable."""
+    async def record(self, records: Sequence[AccessRecord], *, session: AsyncSession | None = None) -> None:
+        """Append `records` in one write (inside `session`'s transaction if given), or raise AuditUnavailable."""
         ...
 
 
@@ -73,13 +74,17 @@ class TableAuditRecorder:
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
 
-    async def record(self, records: Sequence[AccessRecord]) -> None:
-        """Append `records` in one transaction, or raise AuditUnavailable."""
+    async def record(self, records: Sequence[AccessRecord], *, session: AsyncSession | None = None) -> None:
+        """Append `records` in one transaction (or in the caller's), or raise AuditUnavailable."""
         if not records:
             return
         try:
-            async with self._sessions.begin() as session:
+            if session is not None:
                 session.add_all(_row(r) for r in records)
+                await session.flush()
+                return
+            async with self._sessions.begin() as own:
+                own.add_all(_row(r) for r in records)
         except (SQLAlchemyError, OSError) as exc:
             raise AuditUnavailable("the access log could not be written") from exc
 
@@ -90,5 +95,6 @@ def _row(r: AccessRecord) -> AccessEvent:
         roles=list(r.roles), oauth_client=r.oauth_client, purpose=r.purpose,
         operation=r.operation, client_id=r.client_id, action=r.action,
         decisions=[{**asdict(s), "rule_ids": list(s.rule_ids)} for s in r.sections],
-        outcome=r.outcome, legal_basis=r.legal_basis, justification=r.justification, break_glass=r.break_glass,
+        outcome=r.outcome, detail=r.detail, legal_basis=r.legal_basis, justification=r.justification,
+        break_glass=r.break_glass,
     )

@@ -10,6 +10,7 @@ Every error a caller can see is one of these; `resolvers/errors.py` and
     ├── InvalidInput             BAD_USER_INPUT
     │   └── PurposeRequired      PURPOSE_REQUIRED
     ├── ClientNotFound           CLIENT_NOT_FOUND
+    ├── ConsentNotFound          CONSENT_NOT_FOUND
     ├── AgencyError              (carries the connector name)
     │   ├── AgencyUnavailable    AGENCY_UNAVAILABLE
     │   ├── AgencyTimeout        AGENCY_TIMEOUT
@@ -73,6 +74,11 @@ class PurposeRequired(InvalidInput):
 
 class ClientNotFound(CasebridgeError):
     code = "CLIENT_NOT_FOUND"
+    http_status = 404
+
+
+class ConsentNotFound(CasebridgeError):
+    code = "CONSENT_NOT_FOUND"
     http_status = 404
 
 

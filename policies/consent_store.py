@@ -39,7 +39,7 @@ class ConsentStore:
         )).scalars()
         out: dict[str, list[ConsentRecord]] = defaultdict(list)
         for row in rows:
-            out[row.client_id].append(_record(row))
+            out[row.client_id].append(to_record(row))
         return out
 
     async def list_for_client(self, session: AsyncSession, client_id: str) -> list[ConsentRecord]:
@@ -47,7 +47,7 @@ class ConsentStore:
         rows = (await session.execute(
             select(Consent).where(Consent.client_id == client_id).order_by(Consent.recorded_at.desc(), Consent.id)
         )).scalars()
-        return [_record(r) for r in rows]
+        return [to_record(r) for r in rows]
 
     async def get(self, session: AsyncSession, consent_id: str, *, for_update: bool = False) -> Consent | None:
         """The consent row, or None."""
@@ -69,7 +69,7 @@ class ConsentStore:
         )
         session.add(row)
         await session.flush()
-        return _record(row)
+        return to_record(row)
 
     async def amend(
         self, session: AsyncSession, row: Consent, *, provisions: Sequence[Provision],
@@ -84,7 +84,7 @@ class ConsentStore:
         row.version += 1
         row.updated_at = now
         await session.flush()
-        return _record(row)
+        return to_record(row)
 
     async def revoke(
         self, session: AsyncSession, row: Consent, *, subject: str, org: str, reason: str | None, now: datetime,
@@ -97,7 +97,7 @@ class ConsentStore:
         row.status = ConsentStatus.INACTIVE.value
         row.updated_at = now
         await session.flush()
-        return _record(row)
+        return to_record(row)
 
     async def add_grant(
         self, session: AsyncSession, *, client_id: str, subject: str, org: str, justification: str,
@@ -123,7 +123,8 @@ class ConsentStore:
         return {r.client_id: _grant(r) for r in rows}
 
 
-def _record(row: Consent) -> ConsentRecord:
+def to_record(row: Consent) -> ConsentRecord:
+    """The domain view of a consent row."""
     return ConsentRecord(
         id=row.id, client_id=row.client_id, status=ConsentStatus(row.status), grantor=Grantor(row.grantor),
         source_reference=row.source_reference, given_at=_utc(row.given_at),

@@ -10,6 +10,7 @@ from strawberry.types import Info as _Info
 from core.errors import AuthenticationError
 from core.principal import RequestContext
 from gate import Gate
+from gate.consents import ConsentDesk
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Context:
     """
 
     gate: Gate
+    consents: ConsentDesk
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
 

@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
@@ -24,27 +24,35 @@ from strawberry.extensions import (
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from core.errors import CasebridgeError, ClientNotFound, InvalidInput
+from core.principal import LegalBasisClaim
 from core.vocabulary import Category
+from core.vocabulary import LegalBasis as _LegalBasis
 from gate import Disclosure
+from resolvers.consent_types import Consent, LegalBasisInput, consent_view
 from resolvers.context import Context, Info
 from resolvers.errors import should_mask
+from resolvers.mutations import Mutation
 from resolvers.types import FIELD_CATEGORIES, ClientProfile, Viewer
 
 MAX_CLIENT_ID = 64
 log = logging.getLogger("casebridge.graphql")
 
 
-def _profile_loader(ctx: Context) -> DataLoader[tuple[str, frozenset[Category]], Disclosure | None]:
-    """Batches every `client` field of a request into one gate call per distinct category set."""
+ProfileKey = tuple[str, frozenset[Category], LegalBasisClaim | None]
 
-    async def load(keys: list[tuple[str, frozenset[Category]]]) -> list[Disclosure | None]:
-        groups: dict[frozenset[Category], list[str]] = defaultdict(list)
-        for client_id, cats in keys:
-            groups[cats].append(client_id)
-        found: dict[tuple[str, frozenset[Category]], Disclosure] = {}
-        for cats, ids in groups.items():
-            for client_id, disclosure in (await ctx.gate.disclose(ctx.request, ids, cats)).items():
-                found[(client_id, cats)] = disclosure
+
+def _profile_loader(ctx: Context) -> DataLoader[ProfileKey, Disclosure | None]:
+    """Batches every `client` field of a request into one gate call per category set and legal basis."""
+
+    async def load(keys: list[ProfileKey]) -> list[Disclosure | None]:
+        groups: dict[tuple[frozenset[Category], LegalBasisClaim | None], list[str]] = defaultdict(list)
+        for client_id, cats, claim in keys:
+            groups[(cats, claim)].append(client_id)
+        found: dict[ProfileKey, Disclosure] = {}
+        for (cats, claim), ids in groups.items():
+            request = dataclasses.replace(ctx.request, legal_basis=claim)
+            for client_id, disclosure in (await ctx.gate.disclose(request, ids, cats)).items():
+                found[(client_id, cats, claim)] = disclosure
         return [found.get(k) for k in keys]
 
     return DataLoader(load_fn=load)
@@ -82,17 +90,38 @@ class Query:
         description="One client's unified profile. Each section is decided, fetched and audited by the "
         "gate; requires a purpose of use (header X-Purpose-Of-Use)."
     )
-    async def client(self, info: Info, id: strawberry.ID) -> ClientProfile | None:
+    async def client(
+        self, info: Info, id: strawberry.ID,
+        legal_basis: Annotated[LegalBasisInput | None, strawberry.argument(
+            description="Access without consent: FERPA 99.36 (schooling, emergency purpose) with a justification. "
+            "Break-glass access comes from startBreakGlass instead.")] = None,
+    ) -> ClientProfile | None:
         client_id = str(id).strip()
         if not client_id or len(client_id) > MAX_CLIENT_ID:
             raise InvalidInput("client id must be 1 to 64 characters", field="id")
+        claim = None
+        if legal_basis is not None:
+            if legal_basis.basis is not _LegalBasis.FERPA_99_36:
+                raise InvalidInput("break-glass access is opened with startBreakGlass", field="legalBasis.basis")
+            claim = LegalBasisClaim(legal_basis.basis, legal_basis.justification)
         wanted = _selected(info.selected_fields[0].selections)
         categories = frozenset(FIELD_CATEGORIES[n] for n in wanted if n in FIELD_CATEGORIES)
         loader = info.context.loaders.setdefault("profile", _profile_loader(info.context))
-        disclosure = await loader.load((client_id, categories))
+        disclosure = await loader.load((client_id, categories, claim))
         if disclosure is None:
             raise ClientNotFound("no client has this id", client_id=client_id)
         return ClientProfile(id=strawberry.ID(client_id), disclosure=disclosure)
+
+    @strawberry.field(description="A client's consents that you may see (all of them for the client themself, "
+                      "those recorded by or naming your organisation for staff).")
+    async def consents(self, info: Info, client_id: strawberry.ID) -> list[Consent]:
+        ctx = info.context
+        return [consent_view(c) for c in await ctx.consents.list_for_client(ctx.request, str(client_id))]
+
+    @strawberry.field(description="One consent, if you may see it.")
+    async def consent(self, info: Info, id: strawberry.ID) -> Consent:
+        ctx = info.context
+        return consent_view(await ctx.consents.get(ctx.request, str(id)))
 
 
 class Schema(strawberry.Schema):
@@ -132,7 +161,7 @@ def build_schema(
         from graphql.validation import NoSchemaIntrospectionCustomRule
 
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return Schema(query=Query, extensions=extensions)
+    return Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 
 def schema_sdl() -> str:

@@ -87,7 +87,7 @@ class ListRecorder:
         self.writes = 0
         self.broken = broken
 
-    async def record(self, records: Sequence[AccessRecord]) -> None:
+    async def record(self, records: Sequence[AccessRecord], *, session: object = None) -> None:
         if self.broken:
             raise AuditUnavailable("the access log could not be written")
         self.writes += 1
