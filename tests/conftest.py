@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -132,6 +131,15 @@ def settings_factory(dev_key_file: Path) -> Any:
     return lambda **kw: make_settings(dev_key_file, **kw)
 
 
-def run(coro: Any) -> Any:
-    """Run a coroutine from sync test code."""
-    return asyncio.run(coro)
+@pytest.fixture
+async def gateway(
+    database_url: str, benefits_server: ServerThread, population: Population, settings_factory: Any
+) -> AsyncIterator[tuple[Settings, ServerThread]]:
+    """The whole gateway on 127.0.0.1 over a migrated, seeded store and the running benefits simulator."""
+    from api.app import create_app
+    from tests.gateway import seed_links
+
+    await seed_links(database_url, population)
+    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url, benefits_timeout=1.0)
+    with ServerThread(create_app(settings)) as server:
+        yield settings, server

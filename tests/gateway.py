@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from api.keys import load_or_create_dev_key, mint_token
 from api.settings import Settings
 from demo.population import Population
 from identity.crosswalk import SqlCrosswalk
 from store.engine import make_engine, make_sessionmaker
+from store.tables import AccessEvent
 
 UNLINKED_CLIENT = "00000000-0000-4000-8000-00000000cafe"  # a client with no benefits record
 
@@ -60,3 +62,22 @@ class GraphQLClient:
         assert resp.status_code == 200, resp.text
         result: dict[str, Any] = resp.json()
         return result
+
+
+def caller(gw: Any, org: str = "HRA", *roles: str, purpose: str | None = "case_management",
+           self_client: str | None = None, sub: str = "tester") -> GraphQLClient:
+    """A GraphQL client for a running gateway `gw` = (settings, server), as `org` with `roles`."""
+    settings, server = gw
+    bearer = mint_token(load_or_create_dev_key(settings.auth.dev_key_file), settings.auth, subject=sub,
+                        organization=org, roles=list(roles or ("caseworker",)), self_client=self_client)
+    return GraphQLClient(server.url, bearer, purpose)
+
+
+async def events(database_url: str) -> list[AccessEvent]:
+    """Every access event, oldest first."""
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return list((await session.execute(select(AccessEvent).order_by(AccessEvent.id))).scalars())
+    finally:
+        await engine.dispose()

@@ -6,15 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from api.app import create_app
 from demo.benefits_sim import BenefitsAgency
 from demo.population import Population
 from demo.servers import ServerThread, free_port
-from store.engine import make_engine, make_sessionmaker
-from store.tables import AccessEvent
-from tests.gateway import UNLINKED_CLIENT, GraphQLClient, seed_links, token
+from store.engine import make_engine
+from tests.gateway import UNLINKED_CLIENT, caller, events, seed_links, token
 
 PROFILE = """query Profile($id: ID!) {
   client(id: $id) {
@@ -30,31 +29,6 @@ PROFILE = """query Profile($id: ID!) {
     documents { access { status reason } items { type dueOn status } }
   }
 }"""
-
-
-@pytest.fixture
-async def gateway(
-    database_url: str, benefits_server: ServerThread, population: Population, settings_factory: Any
-) -> Any:
-    await seed_links(database_url, population)
-    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
-                                benefits_timeout=1.0)
-    with ServerThread(create_app(settings)) as server:
-        yield settings, server
-
-
-def caller(gw: Any, org: str = "HRA", *roles: str, purpose: str | None = "case_management") -> GraphQLClient:
-    settings, server = gw
-    return GraphQLClient(server.url, token(settings, org, *(roles or ("caseworker",))), purpose)
-
-
-async def events(database_url: str) -> list[AccessEvent]:
-    engine = make_engine(database_url)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            return list((await session.execute(select(AccessEvent).order_by(AccessEvent.id))).scalars())
-    finally:
-        await engine.dispose()
 
 
 async def test_own_agency_caseworker_reads_benefits_through_the_gate(

@@ -1,0 +1,224 @@
+"""The Cedar policies, rule by rule: a decision table with permit and deny cases."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from core.errors import ConfigurationError
+from core.principal import LegalBasisClaim, Principal, RequestContext
+from core.vocabulary import Category, LegalBasis, Purpose, Role
+from policies.cedar import SCHEMA_FILE, CedarDecider, CedarEngine, PolicySet
+from policies.consent_store import GrantRecord
+from policies.consents import ConsentFact, ConsentRecord, ConsentStatus, Grantor, Provision, consent_fact
+from policies.decisions import Resource, WithheldReason
+
+NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
+DAY = timedelta(days=1)
+CLIENT = "client-1"
+ENGINE = CedarEngine(PolicySet.load())
+
+
+def consent(*provisions: Provision, revoked: bool = False, status: ConsentStatus = ConsentStatus.ACTIVE,
+            cid: str = "consent-1") -> ConsentRecord:
+    return ConsentRecord(
+        id=cid, client_id=CLIENT, status=status, grantor=Grantor.CLIENT, source_reference="form-1",
+        given_at=NOW - 10 * DAY, recorded_by_subject="w", recorded_by_org="DHS", recorded_at=NOW - 10 * DAY,
+        provisions=provisions, revoked_at=NOW - DAY if revoked else None,
+    )
+
+
+def permit(org: str = "DHS", cats: Sequence[Category] = (Category.BENEFITS,),
+           purposes: Sequence[Purpose] = (Purpose.CASE_MANAGEMENT,), start: datetime | None = None,
+           end: datetime | None = None, kind: str = "permit") -> Provision:
+    return Provision(kind, (org,), tuple(cats), tuple(purposes), start, end)
+
+
+class FakeStore:
+    def __init__(self, consents: Sequence[ConsentRecord] = (), grant: GrantRecord | None = None) -> None:
+        self.consents = list(consents)
+        self.grant = grant
+
+    async def for_clients(self, _session: Any, client_ids: Sequence[str]) -> dict[str, list[ConsentRecord]]:
+        return {CLIENT: self.consents}
+
+    async def active_grants(self, _session: Any, **kw: Any) -> dict[str, GrantRecord]:
+        return {CLIENT: self.grant} if self.grant and self.grant.expires_at > kw["now"] else {}
+
+
+class _Sessions:
+    def __call__(self) -> Any:
+        @contextlib.asynccontextmanager
+        async def cm() -> Any:
+            yield None
+        return cm()
+
+
+async def decide(
+    *, org: str = "DHS", roles: Sequence[Role] = (Role.CASEWORKER,), category: Category = Category.BENEFITS,
+    holder: str = "HRA", purpose: Purpose = Purpose.CASE_MANAGEMENT, consents: Sequence[ConsentRecord] = (),
+    grant: GrantRecord | None = None, basis: LegalBasisClaim | None = None, self_client: str | None = None,
+) -> Any:
+    decider = CedarDecider(_Sessions(), ENGINE, store=FakeStore(consents, grant), clock=lambda: NOW)  # type: ignore[arg-type]
+    ctx = RequestContext(Principal("u1", org, frozenset(roles), self_client=self_client), "r1", purpose,
+                         legal_basis=basis)
+    (decision,) = await decider.decide(ctx, [Resource(CLIENT, category, holder, "conn")])
+    return decision
+
+
+GRANT = GrantRecord("g1", CLIENT, "u1", "DHS", "fire in the unit, need contacts now", NOW - DAY / 24, NOW + DAY / 24)
+FERPA = LegalBasisClaim(LegalBasis.FERPA_99_36, "student missing since Monday, police involved")
+
+TABLE: list[tuple[str, dict[str, Any], bool, str | None, str]] = [
+    # own-agency-reads-own-records
+    ("own agency caseworker", {"org": "HRA"}, True, None, "own-agency-reads-own-records"),
+    ("own agency, partner role", {"org": "HRA", "roles": (Role.PARTNER,)}, False, "CONSENT_REQUIRED",
+     "partner-requires-consent"),
+    ("other agency, no consent", {}, False, "CONSENT_REQUIRED", "default-deny"),
+    # consent-permits-grantee
+    ("consent names org, category, purpose", {"consents": [consent(permit())]}, True, None,
+     "consent-permits-grantee"),
+    ("consent for another purpose", {"consents": [consent(permit())], "purpose": Purpose.ELIGIBILITY}, False,
+     "CONSENT_REQUIRED", "default-deny"),
+    ("consent for another category", {"consents": [consent(permit(cats=[Category.HOUSING]))]}, False,
+     "CONSENT_REQUIRED", "default-deny"),
+    ("consent for another grantee", {"consents": [consent(permit(org="DOE"))]}, False, "CONSENT_REQUIRED",
+     "default-deny"),
+    ("consent not yet in force", {"consents": [consent(permit(start=NOW + DAY))]}, False, "CONSENT_REQUIRED",
+     "default-deny"),
+    ("draft consent", {"consents": [consent(permit(), status=ConsentStatus.DRAFT)]}, False, "CONSENT_REQUIRED",
+     "default-deny"),
+    ("partner with consent", {"roles": (Role.PARTNER,), "org": "LEGALAID",
+                              "consents": [consent(permit(org="LEGALAID"))]}, True, None, "consent-permits-grantee"),
+    # expired-consent-forbids / revoked-consent-forbids / consent-deny-provision
+    ("expired consent", {"consents": [consent(permit(end=NOW - DAY))]}, False, "CONSENT_EXPIRED",
+     "expired-consent-forbids"),
+    ("revoked consent", {"consents": [consent(permit(), revoked=True)]}, False, "CONSENT_REVOKED",
+     "revoked-consent-forbids"),
+    ("revoked consent, own agency still reads", {"org": "HRA", "consents": [consent(permit(org="HRA"),
+                                                                                    revoked=True)]},
+     True, None, "own-agency-reads-own-records"),
+    ("revoked one, another active", {"consents": [consent(permit(), revoked=True),
+                                                  consent(permit(), cid="consent-2")]}, True, None,
+     "consent-permits-grantee"),
+    ("deny provision beats a permit", {"consents": [consent(permit(), permit(kind="deny", purposes=()))]}, False,
+     "CONSENT_DENIED", "consent-deny-provision"),
+    # ferpa-99.36-health-safety-emergency
+    ("FERPA emergency, schooling", {"category": Category.SCHOOLING, "holder": "DOE", "basis": FERPA,
+                                    "purpose": Purpose.EMERGENCY}, True, None, "ferpa-99.36-health-safety-emergency"),
+    ("FERPA for benefits", {"basis": FERPA, "purpose": Purpose.EMERGENCY}, False, "CONSENT_REQUIRED",
+     "default-deny"),
+    ("FERPA without emergency purpose", {"category": Category.SCHOOLING, "holder": "DOE", "basis": FERPA},
+     False, "CONSENT_REQUIRED", "default-deny"),
+    # break-glass-emergency
+    ("break-glass with a grant", {"grant": GRANT, "purpose": Purpose.EMERGENCY}, True, None,
+     "break-glass-emergency"),
+    ("break-glass, wrong purpose", {"grant": GRANT}, False, "CONSENT_REQUIRED", "default-deny"),
+    ("break-glass, immigration", {"grant": GRANT, "purpose": Purpose.EMERGENCY,
+                                  "category": Category.IMMIGRATION_LEGAL}, False, "CONSENT_REQUIRED", "default-deny"),
+    ("break-glass expired", {"grant": GrantRecord("g1", CLIENT, "u1", "DHS", "x" * 30, NOW - DAY, NOW - DAY / 2),
+                             "purpose": Purpose.EMERGENCY}, False, "CONSENT_REQUIRED", "default-deny"),
+    # client-reads-own-profile
+    ("client reads self", {"roles": (Role.CLIENT,), "self_client": CLIENT, "purpose": Purpose.CLIENT_ACCESS},
+     True, None, "client-reads-own-profile"),
+    ("client reads another", {"roles": (Role.CLIENT,), "self_client": "client-2", "purpose": Purpose.CLIENT_ACCESS},
+     False, "NOT_PERMITTED_FOR_ROLE", "default-deny"),
+    ("client self, staff purpose", {"roles": (Role.CLIENT,), "self_client": CLIENT}, False,
+     "NOT_PERMITTED_FOR_ROLE", "default-deny"),
+    # auditor-never-reads-client-data
+    ("auditor", {"roles": (Role.AUDITOR,), "org": "HRA", "purpose": Purpose.AUDIT}, False,
+     "NOT_PERMITTED_FOR_ROLE", "auditor-never-reads-client-data"),
+    ("auditor who is also a caseworker", {"roles": (Role.AUDITOR, Role.CASEWORKER), "org": "HRA"}, False,
+     "NOT_PERMITTED_FOR_ROLE", "auditor-never-reads-client-data"),
+    # partner-requires-consent
+    ("partner, no consent", {"roles": (Role.PARTNER,)}, False, "CONSENT_REQUIRED", "partner-requires-consent"),
+    ("partner, break-glass grant", {"roles": (Role.PARTNER,), "grant": GRANT, "purpose": Purpose.EMERGENCY},
+     False, "CONSENT_REQUIRED", "partner-requires-consent"),
+    # roles with no reading rule
+    ("identity steward", {"roles": (Role.IDENTITY_STEWARD,), "org": "HRA"}, False, "NOT_PERMITTED_FOR_ROLE",
+     "default-deny"),
+    ("admin", {"roles": (Role.ADMIN,), "org": "HRA"}, False, "NOT_PERMITTED_FOR_ROLE", "default-deny"),
+]
+
+
+@pytest.mark.parametrize(("case", "kw", "permitted", "reason", "rule"), TABLE, ids=[t[0] for t in TABLE])
+async def test_decision_table(case: str, kw: dict[str, Any], permitted: bool, reason: str | None, rule: str) -> None:
+    d = await decide(**kw)
+    assert d.permit is permitted
+    assert (d.reason.value if d.reason else None) == reason
+    assert rule in d.rule_ids
+
+
+async def test_decisions_name_what_they_relied_on() -> None:
+    by_consent = await decide(consents=[consent(permit())])
+    assert (by_consent.basis, by_consent.consent_id) == ("consent", "consent-1")
+    glass = await decide(grant=GRANT, purpose=Purpose.EMERGENCY)
+    assert (glass.basis, glass.legal_basis, glass.break_glass, glass.grant_id) == (
+        "break-glass", "break-glass", True, "g1")
+    assert glass.justification == GRANT.justification
+    ferpa = await decide(category=Category.SCHOOLING, holder="DOE", basis=FERPA, purpose=Purpose.EMERGENCY)
+    assert (ferpa.legal_basis, ferpa.justification) == ("ferpa-99.36", FERPA.justification)
+    own = await decide(org="HRA", grant=GRANT, purpose=Purpose.EMERGENCY)
+    assert own.basis == "own-agency" and not own.break_glass  # the least invasive basis is the one relied on
+
+
+async def test_identical_facts_are_evaluated_once() -> None:
+    engine = CedarEngine(PolicySet.load())
+    decider = CedarDecider(_Sessions(), engine, store=FakeStore([consent(permit())]), clock=lambda: NOW)  # type: ignore[arg-type]
+    ctx = RequestContext(Principal("u1", "DHS", frozenset({Role.CASEWORKER})), "r1", Purpose.CASE_MANAGEMENT)
+    resources = [Resource(CLIENT, c, "HRA", "benefits") for c in (Category.BENEFITS, Category.DOCUMENTS)] * 50
+    decisions = await decider.decide(ctx, resources)
+    assert [d.permit for d in decisions[:2]] == [True, False]
+    assert engine.evaluations == 2  # 100 questions, 2 distinct fact tuples
+    await decider.decide(ctx, resources)
+    assert engine.evaluations == 2  # cached exactly across requests
+
+
+def test_an_invalid_policy_set_is_refused() -> None:
+    schema = SCHEMA_FILE.read_text()
+    with pytest.raises(ConfigurationError):
+        PolicySet("permit (principal, action, resource) when { context.no_such_fact };", schema)
+    with pytest.raises(ConfigurationError):
+        PolicySet("permit (principal, action, resource) when {", schema)
+
+
+def test_every_rule_has_an_id_and_a_basis_comment() -> None:
+    lines = PolicySet.load().text.splitlines()
+    ids = [i for i, line in enumerate(lines) if line.startswith("@id(")]
+    assert len(ids) == sum(line.startswith(("permit (", "forbid (")) for line in lines) >= 10
+    for i in ids:
+        comment = []
+        j = i - 1
+        while j >= 0 and lines[j].startswith("//"):
+            comment.append(lines[j])
+            j -= 1
+        assert any(c.startswith("// Basis:") for c in comment), f"{lines[i]} has no comment naming its basis"
+
+
+@pytest.mark.parametrize(("consents", "expected"), [
+    ([], ConsentFact.NONE),
+    ([consent(permit())], ConsentFact.GRANTED),
+    ([consent(permit(end=NOW - DAY))], ConsentFact.EXPIRED),
+    ([consent(permit(), revoked=True)], ConsentFact.REVOKED),
+    ([consent(permit(), revoked=True), consent(permit(end=NOW - DAY), cid="c2")], ConsentFact.REVOKED),
+    ([consent(permit()), consent(permit(kind="deny"), cid="c2")], ConsentFact.DENIED),
+    ([consent(permit(kind="deny"), revoked=True), consent(permit(), cid="c2")], ConsentFact.GRANTED),
+    ([consent(permit(), status=ConsentStatus.ENTERED_IN_ERROR)], ConsentFact.NONE),
+])
+def test_consent_fact_precedence(consents: list[ConsentRecord], expected: ConsentFact) -> None:
+    fact, _ = consent_fact(consents, org="DHS", category=Category.BENEFITS, purpose=Purpose.CASE_MANAGEMENT, now=NOW)
+    assert fact is expected
+
+
+def test_withheld_reasons_cover_every_forbid_rule() -> None:
+    from policies.cedar import FORBID_REASONS
+
+    text = PolicySet.load().text
+    forbid_ids = {chunk.split('")')[0].strip('"') for chunk in text.split("@id(")[1:]
+                  if "forbid (" in chunk.split(";")[0]}
+    assert forbid_ids == set(FORBID_REASONS)
+    assert all(isinstance(r, WithheldReason) for r in FORBID_REASONS.values())
