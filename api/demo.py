@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,54 +15,106 @@ from rich.console import Console
 from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.settings import Settings
+from audit.records import TableAuditRecorder
 from connectors.config import BenefitsConfig
+from core.principal import Principal, RequestContext
+from core.vocabulary import Category, Purpose, Role
 from demo.benefits_sim import BenefitsAgency
 from demo.population import Population, generate
 from demo.servers import ServerThread
+from gate.consents import ConsentDesk
 from identity.crosswalk import SqlCrosswalk
+from policies.consent_store import ConsentStore
+from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
 
 FIRST_QUERY = """query FirstLook($id: ID!) {
   client(id: $id) {
     id
-    identity { records { agency firstName lastName dateOfBirth } }
+    identity { access { agency status basis reason } records { agency firstName lastName dateOfBirth } }
     benefits {
-      access { agency status reason asOf }
+      access { agency status basis reason asOf }
       cases { caseNumber status programs { program status certificationEnd } notices { type responseDueOn } }
     }
-    appointments { access { agency status reason } items { type scheduledAt mode status } }
-    documents { items { type dueOn status } }
+    appointments { access { agency status basis reason } items { type scheduledAt mode status } }
+    documents { access { agency status basis reason } items { type dueOn status } }
   }
 }"""
 
 console = Console()
 
 
+DEMO_FORM = "DEMO-SIGNED-CONSENT-FORM-0001"
+BREAK_GLASS_WHY = "Demo: client taken to hospital from shelter intake; need benefits status to arrange care"
+DHS_WORKER = "demo-dhs-caseworker"
+
+
+@dataclass(frozen=True)
+class DemoCase:
+    """One thing the demo shows: who asks, about whom, why, and what they should see."""
+
+    title: str
+    token: str
+    purpose: str
+    client_id: str
+
+
 async def seed(settings: Settings, population: Population) -> int:
-    """Migrate the store and link the population's benefits records to their clients."""
+    """Migrate; link the population's records; seed a consent and a break-glass grant (once)."""
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
-        return await SqlCrosswalk(make_sessionmaker(engine)).link(population.links())
+        sessions = make_sessionmaker(engine)
+        crosswalk = SqlCrosswalk(sessions)
+        added = await crosswalk.link(population.links())
+        consented, emergency = population.people[0].client_id, population.people[1].client_id
+        store = ConsentStore()
+        desk = ConsentDesk(sessions=sessions, store=store, crosswalk=crosswalk, recorder=TableAuditRecorder(sessions))
+        worker = Principal(DHS_WORKER, "DHS", frozenset({Role.CASEWORKER}))
+        now = datetime.now(UTC)
+        async with sessions() as session:
+            has_consent = any(c.source_reference == DEMO_FORM for c in await store.list_for_client(session, consented))
+            has_grant = bool(await store.active_grants(session, client_ids=[emergency], subject=DHS_WORKER,
+                                                       org="DHS", now=now + timedelta(hours=1)))
+        if not has_consent:
+            await desk.record(
+                RequestContext(worker, "demo-seed", Purpose.CASE_MANAGEMENT), client_id=consented,
+                grantor=Grantor.CLIENT, source_reference=DEMO_FORM, given_at=now - timedelta(days=3),
+                provisions=[Provision("permit", ("DHS",), (Category.APPOINTMENTS, Category.DOCUMENTS),
+                                      (Purpose.CASE_MANAGEMENT, Purpose.CARE_COORDINATION),
+                                      period_end=now + timedelta(days=365))])
+        if not has_grant:
+            await desk.break_glass(RequestContext(worker, "demo-seed", Purpose.EMERGENCY), client_id=emergency,
+                                   justification=BREAK_GLASS_WHY, minutes=240)
+        return added
     finally:
         await engine.dispose()
 
 
-def demo_tokens(settings: Settings) -> dict[str, str]:
-    """Tokens for the three demo callers: the record-holding agency, another agency, an auditor."""
+def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
+    """The callers and clients that show each kind of decision."""
     key = load_or_create_dev_key(settings.auth.dev_key_file)
-    mk = lambda sub, org, role: mint_token(key, settings.auth, subject=sub, organization=org, roles=[role])  # noqa: E731
-    return {
-        "HRA caseworker (benefits agency: sees its own records)": mk("demo-hra-caseworker", "HRA", "caseworker"),
-        "DHS caseworker (shelter agency: withheld, CONSENT_REQUIRED)": mk("demo-dhs-caseworker", "DHS", "caseworker"),
-        "auditor (never reads client data)": mk("demo-auditor", "OVERSIGHT", "auditor"),
-    }
+
+    def mk(sub: str, org: str, role: str) -> str:
+        return mint_token(key, settings.auth, subject=sub, organization=org, roles=[role])
+
+    hra, dhs = mk("demo-hra-caseworker", "HRA", "caseworker"), mk(DHS_WORKER, "DHS", "caseworker")
+    consented, emergency = population.people[0].client_id, population.people[1].client_id
+    return [
+        DemoCase("HRA caseworker: the benefits agency sees its own records", hra, "case_management", consented),
+        DemoCase("DHS caseworker: appointments and documents shown through the client's consent; benefits "
+                 "withheld (CONSENT_REQUIRED)", dhs, "case_management", consented),
+        DemoCase("DHS caseworker, break-glass: benefits opened by a legal basis with a justification "
+                 "(time-limited, flagged for review)", dhs, "emergency", emergency),
+        DemoCase("auditor: never reads client data (NOT_PERMITTED_FOR_ROLE)", mk("demo-auditor", "OVERSIGHT",
+                                                                                  "auditor"), "audit", consented),
+    ]
 
 
 def run_demo(
     settings: Settings, *, port: int, benefits_port: int, households: int, seed: int, serve_forever: bool,
-) -> dict[str, Any] | None:
+) -> list[dict[str, Any]] | None:
     """Seed, start the simulator and the gateway, print how to use them; optionally check and stop."""
     population = generate(seed=seed, households=households)
     added = asyncio.run(globals()["seed"](settings, population))
@@ -70,9 +124,8 @@ def run_demo(
         "benefits": BenefitsConfig(**{**settings.benefits.model_dump(), "base_url": sim.url}),
         "public_url": f"http://127.0.0.1:{port}",
     })
-    tokens = demo_tokens(settings)
-    client_id = population.people[0].client_id
-    _banner(settings, port, sim.url, len(population.people), added, tokens, client_id)
+    cases = demo_cases(settings, population)
+    _banner(settings, port, sim.url, len(population.people), added, cases)
     app = create_app(settings)
     try:
         if serve_forever:
@@ -80,39 +133,44 @@ def run_demo(
                         access_log=False, log_level="warning")
             return None
         with ServerThread(app, port=port) as gateway:
-            return _first_query(gateway.url, next(iter(tokens.values())), client_id)
+            return [_first_query(gateway.url, case) for case in cases]
     finally:
         sim.stop()
 
 
-def _first_query(url: str, token: str, client_id: str) -> dict[str, Any]:
-    resp = httpx.post(f"{url}/graphql", json={"query": FIRST_QUERY, "variables": {"id": client_id}},
-                      headers={"Authorization": f"Bearer {token}", "X-Purpose-Of-Use": "case_management"},
+def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
+    resp = httpx.post(f"{url}/graphql", json={"query": FIRST_QUERY, "variables": {"id": case.client_id}},
+                      headers={"Authorization": f"Bearer {case.token}", "X-Purpose-Of-Use": case.purpose},
                       timeout=30)
     body: dict[str, Any] = resp.json()
-    console.print_json(json.dumps(body))
+    profile = (body.get("data") or {}).get("client") or {}
+    summary = {name: [f"{a['agency']} {a['status']} {a.get('reason') or a.get('basis')}"
+                      for a in (section or {}).get("access", [])]
+               for name, section in profile.items() if name != "id"}
+    console.print(f"[bold]{case.title}[/bold]", soft_wrap=True, highlight=False)
+    console.print_json(json.dumps({"sections": summary, "errors": body.get("errors")}))
     return body
 
 
-def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int,
-            tokens: dict[str, str], client_id: str) -> None:
+def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int, cases: list[DemoCase]) -> None:
     url = f"http://127.0.0.1:{port}"
     lines = [
         f"[bold]casebridge gateway[/bold]  {url}/graphql   (GraphiQL: open it in a browser)",
         f"benefits agency simulator  {sim_url}",
         f"store  {settings.database_url}   synthetic people: {people} ({added} links added)",
         "",
-        "[bold]Headers[/bold] (GraphiQL: the Headers tab):",
-        '  {"Authorization": "Bearer <token>", "X-Purpose-Of-Use": "case_management"}',
+        "Put the token and purpose in GraphiQL's Headers tab, the client id in Variables.",
+        "More tokens: `casebridge token --role caseworker --org DHS`.",
         "",
-        "[bold]Demo tokens[/bold] (8 hours; more with `casebridge token --role caseworker --org DHS`):",
     ]
-    for who, tok in tokens.items():
-        lines += [f"  [cyan]{who}[/cyan]", f"  {tok}", ""]
-    lines += [f"[bold]A first query[/bold] (variables: {{\"id\": \"{client_id}\"}}):", FIRST_QUERY, "",
-              "[bold]Or with curl:[/bold]",
+    for case in cases:
+        lines += [f"[cyan]{case.title}[/cyan]",
+                  f'  headers:   {{"Authorization": "Bearer {case.token}", "X-Purpose-Of-Use": "{case.purpose}"}}',
+                  f'  variables: {{"id": "{case.client_id}"}}', ""]
+    lines += ["[bold]A first query:[/bold]", FIRST_QUERY, "",
+              "[bold]Or with curl[/bold] (token and id from above):",
               f"  curl -s {url}/graphql -H 'Authorization: Bearer <token>' -H 'X-Purpose-Of-Use: case_management' "
-              f"-H 'Content-Type: application/json' -d '{{\"query\": \"{{ client(id: \\\"{client_id}\\\") "
+              "-H 'Content-Type: application/json' -d '{\"query\": \"{ client(id: \\\"<id>\\\") "
               "{ benefits { cases { caseNumber programs { program status certificationEnd } } } } }\"}'"]
     console.rule("casebridge demo")
     for line in lines:  # tokens must stay whole for copying: no panel, no wrapping

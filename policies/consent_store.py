@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,14 +33,19 @@ class ConsentStore:
     """Reads and writes consents and grants inside a session the caller controls."""
 
     async def for_clients(self, session: AsyncSession, client_ids: Sequence[str]) -> dict[str, list[ConsentRecord]]:
-        """Every consent that can still say something (active or revoked), per client, in one query."""
-        rows = (await session.execute(
-            select(Consent).where(Consent.client_id.in_(list(set(client_ids))),
-                                  Consent.status.in_([ConsentStatus.ACTIVE.value, ConsentStatus.INACTIVE.value]))
-        )).scalars()
+        """Every consent that can still say something (active or revoked), per client, in one query.
+
+        Runs on the hot path of every profile request: a Core select of plain rows (no ORM identity map),
+        and each consent version parsed once.
+        """
+        t = Consent.__table__
+        rows = await session.execute(
+            select(*t.c).where(t.c.client_id.in_(list(set(client_ids))),
+                               t.c.status.in_([ConsentStatus.ACTIVE.value, ConsentStatus.INACTIVE.value]))
+        )
         out: dict[str, list[ConsentRecord]] = defaultdict(list)
         for row in rows:
-            out[row.client_id].append(to_record(row))
+            out[row.client_id].append(_parsed(row))
         return out
 
     async def list_for_client(self, session: AsyncSession, client_id: str) -> list[ConsentRecord]:
@@ -123,7 +129,7 @@ class ConsentStore:
         return {r.client_id: _grant(r) for r in rows}
 
 
-def to_record(row: Consent) -> ConsentRecord:
+def to_record(row: Any) -> ConsentRecord:
     """The domain view of a consent row."""
     return ConsentRecord(
         id=row.id, client_id=row.client_id, status=ConsentStatus(row.status), grantor=Grantor(row.grantor),
@@ -134,6 +140,22 @@ def to_record(row: Consent) -> ConsentRecord:
         revoked_at=_utc(row.revoked_at) if row.revoked_at else None, revoked_by_org=row.revoked_by_org,
         revocation_reason=row.revocation_reason,
     )
+
+
+_PARSED: OrderedDict[tuple[Any, ...], ConsentRecord] = OrderedDict()
+_PARSED_MAX = 8192
+
+
+def _parsed(row: Any) -> ConsentRecord:
+    """The record for a consent row, parsed once per (id, version, status, revocation)."""
+    key = (row.id, row.version, row.status, row.revoked_at)
+    record = _PARSED.get(key)
+    if record is None:
+        record = to_record(row)
+        _PARSED[key] = record
+        if len(_PARSED) > _PARSED_MAX:
+            _PARSED.popitem(last=False)
+    return record
 
 
 def _grant(row: BreakGlassGrant) -> GrantRecord:

@@ -35,6 +35,7 @@ from resolvers.mutations import Mutation
 from resolvers.types import FIELD_CATEGORIES, ClientProfile, Viewer
 
 MAX_CLIENT_ID = 64
+MAX_CLIENTS = 100
 log = logging.getLogger("casebridge.graphql")
 
 
@@ -111,6 +112,23 @@ class Query:
         if disclosure is None:
             raise ClientNotFound("no client has this id", client_id=client_id)
         return ClientProfile(id=strawberry.ID(client_id), disclosure=disclosure)
+
+    @strawberry.field(
+        description=f"Several clients' profiles at once (at most {MAX_CLIENTS}), in the order asked: one "
+        "decision batch, one batched call per agency. An unknown id gives null."
+    )
+    async def clients(self, info: Info, ids: list[strawberry.ID]) -> list[ClientProfile | None]:
+        if not 1 <= len(ids) <= MAX_CLIENTS:
+            raise InvalidInput(f"ask for 1 to {MAX_CLIENTS} clients", field="ids")
+        client_ids = [str(i).strip() for i in ids]
+        if any(not c or len(c) > MAX_CLIENT_ID for c in client_ids):
+            raise InvalidInput("client ids are 1 to 64 characters", field="ids")
+        wanted = _selected(info.selected_fields[0].selections)
+        categories = frozenset(FIELD_CATEGORIES[n] for n in wanted if n in FIELD_CATEGORIES)
+        loader = info.context.loaders.setdefault("profile", _profile_loader(info.context))
+        found = await loader.load_many([(c, categories, None) for c in client_ids])
+        return [None if d is None else ClientProfile(id=strawberry.ID(c), disclosure=d)
+                for c, d in zip(client_ids, found, strict=True)]
 
     @strawberry.field(description="A client's consents that you may see (all of them for the client themself, "
                       "those recorded by or naming your organisation for staff).")

@@ -38,6 +38,10 @@ class SourceAccess:
     reason: WithheldReason | None = strawberry.field(
         description="For a withheld section: what would allow it. Identical whether or not data exists."
     )
+    basis: str | None = strawberry.field(
+        description="For a shown section: what it was shown on (own-agency, consent, client-self, ferpa-99.36, "
+        "break-glass)."
+    )
     as_of: datetime | None = strawberry.field(description="When the agency's data was last true.")
     error_code: str | None = strawberry.field(description="For a failed section: the error code.")
 
@@ -140,6 +144,7 @@ def source_access(part: SectionResult) -> SourceAccess:
     return SourceAccess(
         category=part.category, agency=part.holder, connector=part.connector,
         status=AccessStatus(part.status.value), reason=part.decision.reason,
+        basis=part.decision.basis if part.decision.permit else None,
         as_of=part.as_of, error_code=part.error.code if part.error else None,
     )
 

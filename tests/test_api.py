@@ -260,3 +260,17 @@ async def test_unexpected_errors_are_masked(empty_database_url: str, settings_fa
     assert body["data"]["client"] is None
     assert body["errors"][0]["message"] == "Unexpected error."
     assert body["errors"][0]["extensions"] == {"code": "INTERNAL"}
+
+
+async def test_clients_list_keeps_order_and_nulls_unknown_ids(
+    gateway: Any, population: Population, agency: BenefitsAgency
+) -> None:
+    ids = [p.client_id for p in population.people[:4]]
+    body = await caller(gateway).query(
+        "query($ids: [ID!]!) { clients(ids: $ids) { id benefits { cases { caseNumber } } } }",
+        {"ids": [ids[2], "nobody", *ids[:2]]})
+    assert [c and c["id"] for c in body["data"]["clients"]] == [ids[2], None, ids[0], ids[1]]
+    assert agency.data_requests == 1
+    too_many = await caller(gateway).query("query($ids: [ID!]!) { clients(ids: $ids) { id } }",
+                                          {"ids": [f"c{i}" for i in range(101)]})
+    assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

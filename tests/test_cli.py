@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -55,13 +56,32 @@ def test_serve_refuses_an_unmigrated_store_and_migrate_fixes_it(tmp_path: Path) 
     assert migrated.returncode == 0 and f"revision {head_revision()}" in migrated.stderr
 
 
-def test_demo_answers_its_first_query_with_benefits(tmp_path: Path) -> None:
-    out = cli("demo", "--no-serve", "--households", "5", "--port", str(free_port()),
-              "--benefits-port", str(free_port()), tmp_path=tmp_path)
+def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) -> None:
+    args = ("demo", "--no-serve", "--households", "5", "--port", str(free_port()), "--benefits-port", str(free_port()))
+    out = cli(*args, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "Bearer <token>" in out.stdout and "X-Purpose-Of-Use" in out.stdout
-    assert out.stdout.count("eyJ") >= 3  # three whole demo tokens
-    assert '"caseNumber"' in out.stdout and '"certificationEnd"' in out.stdout
-    assert '"errors"' not in out.stdout
+    assert "X-Purpose-Of-Use" in out.stdout and out.stdout.count('"Authorization": "Bearer eyJ') == 4
+    cases = _summaries(out.stdout)
+    own, consent, glass, auditor = cases
+    assert own["benefits"] == ["HRA SHOWN own-agency"]
+    assert consent["appointments"] == ["HRA SHOWN consent"] and consent["documents"] == ["HRA SHOWN consent"]
+    assert consent["benefits"] == ["HRA WITHHELD CONSENT_REQUIRED"]
+    assert glass["benefits"] == ["HRA SHOWN break-glass"]
+    assert auditor["benefits"] == ["HRA WITHHELD NOT_PERMITTED_FOR_ROLE"]
+    again = cli(*args[:4], "--port", str(free_port()), "--benefits-port", str(free_port()), tmp_path=tmp_path)
+    assert again.returncode == 0 and "(0 links added)" in again.stdout  # re-running seeds nothing twice
+    assert _summaries(again.stdout) == cases
+
+
+def _summaries(stdout: str) -> list[dict[str, list[str]]]:
+    """The per-case section summaries the demo prints as JSON after the banner."""
+    decoder = json.JSONDecoder()
+    out, pos = [], stdout.index("A first query")
+    while (start := stdout.find('{\n  "sections"', pos)) != -1:
+        value, end = decoder.raw_decode(stdout, start)
+        assert value["errors"] is None
+        out.append(value["sections"])
+        pos = end
+    return out
 
 
