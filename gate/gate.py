@@ -17,6 +17,7 @@ from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, InvalidIn
 from core.principal import RequestContext
 from core.vocabulary import Category, Purpose
 from gate.disclosure import Disclosure, SectionResult, SectionStatus
+from gate.masking import within_periods
 from identity.crosswalk import Crosswalk, SourceRef
 from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resource, WithheldReason
 
@@ -156,6 +157,8 @@ class Gate:
             return SectionResult(status=SectionStatus.FAILED, error=result, **base)
         data = _merge(res.category, [result.records[i].sections.get(res.category)
                                      for i in local_ids if i in result.records])
+        if dec.data_periods is not None:  # mask: the consent covers only some periods of data
+            data = within_periods(data, dec.data_periods)
         return SectionResult(status=SectionStatus.SHOWN, as_of=result.as_of, data=data, **base)
 
     @staticmethod

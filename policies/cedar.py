@@ -28,7 +28,7 @@ from core.errors import ConfigurationError
 from core.principal import RequestContext
 from core.vocabulary import LegalBasis, Purpose, Role
 from policies.consent_store import ConsentStore, GrantRecord
-from policies.consents import ConsentFact, consent_fact
+from policies.consents import ConsentAnswer, ConsentFact, consent_fact
 from policies.decisions import RULE_EVALUATION_ERROR, Decision, Resource, WithheldReason
 
 log = logging.getLogger("casebridge.policies")
@@ -196,27 +196,27 @@ class CedarDecider:
         self.stats.load_cpu += loaded - started
         if ctx.purpose is None:  # the gate refuses earlier; without a purpose nothing is permitted
             return [Decision(False, ("purpose-required",), reason=WithheldReason.CONSENT_REQUIRED)] * len(resources)
-        facts, consent_ids, claims = [], [], []
+        facts, answers_by_consent, claims = [], [], []
         for r in resources:
-            fact, consent_id = consent_fact(consents.get(r.client_id, ()), org=p.organization,
-                                            category=r.category, purpose=ctx.purpose, now=now)
+            answer = consent_fact(consents.get(r.client_id, ()), org=p.organization,
+                                  category=r.category, purpose=ctx.purpose, now=now)
             basis, justification, grant = _legal_basis(ctx, grants.get(r.client_id))
             facts.append(Facts(
                 org=p.organization, roles=tuple(sorted(p.roles)), is_self=p.self_client == r.client_id,
-                category=str(r.category), holder=r.holder, purpose=str(ctx.purpose), consent=str(fact),
+                category=str(r.category), holder=r.holder, purpose=str(ctx.purpose), consent=str(answer.fact),
                 legal_basis=basis, justified=bool(justification), break_glass_active=grant is not None,
             ))
-            consent_ids.append(consent_id)
+            answers_by_consent.append(answer)
             claims.append((basis, justification, grant))
         unique = list(dict.fromkeys(facts))  # a 50-client list has a handful of distinct fact tuples
         answers = dict(zip(unique, await self._engine.evaluate(unique), strict=True))
         made: dict[tuple[Any, ...], Decision] = {}
         out = []
-        for f, cid, claim in zip(facts, consent_ids, claims, strict=True):
-            key = (f, cid, claim[2].id if claim[2] else None)
+        for f, consent, claim in zip(facts, answers_by_consent, claims, strict=True):
+            key = (f, consent, claim[2].id if claim[2] else None)
             decision = made.get(key)
             if decision is None:
-                decision = made[key] = _decision(f, answers[f], cid, claim)
+                decision = made[key] = _decision(f, answers[f], consent, claim)
             out.append(decision)
         self.stats.evaluate_cpu += time.thread_time() - loaded
         self.stats.decisions += len(out)
@@ -233,10 +233,11 @@ def _legal_basis(ctx: RequestContext, grant: GrantRecord | None) -> tuple[str, s
 
 
 def _decision(
-    f: Facts, answer: tuple[bool, tuple[str, ...]], consent_id: str | None,
+    f: Facts, answer: tuple[bool, tuple[str, ...]], consent: ConsentAnswer,
     claim: tuple[str, str | None, GrantRecord | None],
 ) -> Decision:
     allowed, rule_ids = answer
+    consent_id = consent.consent_id
     _, justification, grant = claim
     if allowed:
         basis = next(PERMIT_BASES[r] for r in PERMIT_BASES if r in rule_ids)
@@ -246,6 +247,7 @@ def _decision(
             legal_basis=legal, justification=justification if legal else None,
             break_glass=basis == LegalBasis.BREAK_GLASS.value,
             grant_id=grant.id if grant is not None and basis == LegalBasis.BREAK_GLASS.value else None,
+            data_periods=consent.data_periods if basis == "consent" else None,
         )
     forbids = [r for r in FORBID_REASONS if r in rule_ids]  # in FORBID_REASONS' order of precedence
     if forbids:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.errors import InvalidInput
 from core.vocabulary import Category, Purpose
@@ -114,15 +114,29 @@ class ConsentRecord:
         return org == self.recorded_by_org or any(org in p.organizations for p in self.provisions)
 
 
+DataPeriod = tuple[date | None, date | None]
+
+
+class ConsentAnswer(NamedTuple):
+    """What the consents say, which consent says it, and for a grant the periods of data it covers."""
+
+    fact: ConsentFact
+    consent_id: str | None
+    data_periods: tuple[DataPeriod, ...] | None = None  # None: all of the data
+
+
 def consent_fact(
     consents: Iterable[ConsentRecord], *, org: str, category: Category, purpose: Purpose, now: datetime,
-) -> tuple[ConsentFact, str | None]:
+) -> ConsentAnswer:
     """What the client's consents say about `org` reading `category` for `purpose` at `now`, and which consent.
 
     Precedence: an active deny > an active permit > a revoked permit > an expired permit > nothing.
-    Draft, proposed, rejected and entered-in-error consents say nothing.
+    Draft, proposed, rejected and entered-in-error consents say nothing. A grant covers the union of
+    the data periods of every permit that grants it; one permit without a data period covers all data.
     """
     best: tuple[int, ConsentFact, str | None] = (0, ConsentFact.NONE, None)
+    periods: list[DataPeriod] = []
+    unlimited = False
     rank = {ConsentFact.DENIED: 4, ConsentFact.GRANTED: 3, ConsentFact.REVOKED: 2, ConsentFact.EXPIRED: 1}
     for consent in consents:
         if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.INACTIVE):
@@ -142,9 +156,16 @@ def consent_fact(
                 fact = ConsentFact.REVOKED
             else:
                 fact = ConsentFact.EXPIRED if ended else ConsentFact.GRANTED
+            if fact is ConsentFact.GRANTED:
+                if prov.data_period_start is None and prov.data_period_end is None:
+                    unlimited = True
+                else:
+                    periods.append((prov.data_period_start, prov.data_period_end))
             if fact is not None and rank[fact] > best[0]:
                 best = (rank[fact], fact, consent.id)
-    return best[1], best[2]
+    if best[1] is ConsentFact.GRANTED and not unlimited:
+        return ConsentAnswer(best[1], best[2], tuple(periods))
+    return ConsentAnswer(best[1], best[2])
 
 
 def validate_provisions(provisions: Sequence[Provision]) -> None:
@@ -163,13 +184,11 @@ def validate_provisions(provisions: Sequence[Provision]) -> None:
             raise InvalidInput("a permit must name the purposes of use", field=f"{where}.purposes")
         if p.period_start and p.period_end and p.period_end <= p.period_start:
             raise InvalidInput("the period must end after it starts", field=f"{where}.period")
-        if p.data_period_start or p.data_period_end:
-            # Which records fall in a data period is not yet decided per agency record type;
-            # refusing is safer than recording a limit we would not enforce.
-            raise InvalidInput(
-                "consents limited to a period of data are not supported yet", field=f"{where}.dataPeriod",
-                suggestion="Record the consent without a data period, or with a narrower set of categories.",
-            )
+        if (p.data_period_start or p.data_period_end) and p.type == "deny":
+            raise InvalidInput("a deny provision covers all of the data; data periods limit permits",
+                               field=f"{where}.dataPeriod")
+        if p.data_period_start and p.data_period_end and p.data_period_end < p.data_period_start:
+            raise InvalidInput("the data period must end after it starts", field=f"{where}.dataPeriod")
         for t in (p.period_start, p.period_end):
             if t is not None and t.tzinfo is None:
                 raise InvalidInput("times must carry a time zone", field=f"{where}.period")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
@@ -50,6 +51,8 @@ class Decision:
     justification: str | None = None
     break_glass: bool = False
     grant_id: str | None = None
+    # a grant by consent limited to periods of data: only records dated inside them are shown
+    data_periods: tuple[tuple[date | None, date | None], ...] | None = None
 
 
 class Decider(Protocol):

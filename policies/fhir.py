@@ -69,4 +69,7 @@ def _provision(p: Provision) -> dict[str, Any]:
         ]
     if p.period_start or p.period_end:
         out["period"] = {k: v.isoformat() for k, v in (("start", p.period_start), ("end", p.period_end)) if v}
+    if p.data_period_start or p.data_period_end:
+        out["dataPeriod"] = {k: v.isoformat() for k, v in (("start", p.data_period_start),
+                                                           ("end", p.data_period_end)) if v}
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 
 import strawberry
@@ -37,6 +37,8 @@ class ConsentProvision:
     purposes: list[Purpose]
     period_start: datetime | None
     period_end: datetime | None
+    data_period_start: date | None = strawberry.field(description="Only records dated on or after this day.")
+    data_period_end: date | None = strawberry.field(description="Only records dated on or before this day.")
 
 
 @strawberry.type(description="A client's consent, shaped like FHIR R4 Consent.")
@@ -76,9 +78,10 @@ class ConsentProvisionInput:
     purposes: list[Purpose] = strawberry.field(default_factory=list)
     period_start: datetime | None = None
     period_end: datetime | None = None
-    data_period_start: datetime | None = strawberry.field(
-        default=None, description="Not supported yet: a consent limited to a period of data is refused.")
-    data_period_end: datetime | None = None
+    data_period_start: date | None = strawberry.field(
+        default=None, description="Limit a permit to records dated on or after this day (FHIR dataPeriod).")
+    data_period_end: date | None = strawberry.field(
+        default=None, description="Limit a permit to records dated on or before this day.")
 
 
 @strawberry.input(description="A consent as the client signed it.")
@@ -105,7 +108,9 @@ def consent_view(c: ConsentRecord) -> Consent:
         revocation_reason=c.revocation_reason, record=c,
         provisions=[ConsentProvision(type=ProvisionType(p.type), organizations=list(p.organizations),
                                      categories=list(p.categories), purposes=list(p.purposes),
-                                     period_start=p.period_start, period_end=p.period_end) for p in c.provisions],
+                                     period_start=p.period_start, period_end=p.period_end,
+                                     data_period_start=p.data_period_start, data_period_end=p.data_period_end)
+                    for p in c.provisions],
     )
 
 
@@ -122,8 +127,7 @@ def provisions_from(inputs: list[ConsentProvisionInput]) -> list[Provision]:
             type=i.type.value, organizations=tuple(o.strip() for o in i.organizations),
             categories=tuple(i.categories), purposes=tuple(i.purposes),
             period_start=i.period_start, period_end=i.period_end,
-            data_period_start=i.data_period_start.date() if i.data_period_start else None,
-            data_period_end=i.data_period_end.date() if i.data_period_end else None,
+            data_period_start=i.data_period_start, data_period_end=i.data_period_end,
         )
         for i in inputs
     ]

@@ -44,6 +44,9 @@ class SourceAccess:
     )
     as_of: datetime | None = strawberry.field(description="When the agency's data was last true.")
     error_code: str | None = strawberry.field(description="For a failed section: the error code.")
+    limited_to_data_period: bool = strawberry.field(
+        description="Shown through a consent that covers only some periods of data: older or newer records "
+        "are left out.")
 
 
 @strawberry.type(description="The authenticated caller.")
@@ -146,6 +149,7 @@ def source_access(part: SectionResult) -> SourceAccess:
         status=AccessStatus(part.status.value), reason=part.decision.reason,
         basis=part.decision.basis if part.decision.permit else None,
         as_of=part.as_of, error_code=part.error.code if part.error else None,
+        limited_to_data_period=part.decision.permit and part.decision.data_periods is not None,
     )
 
 

@@ -101,7 +101,8 @@ async def test_bad_consent_input_is_refused_and_nothing_is_written(
         ({"purposes": []}, "BAD_USER_INPUT"),
         ({"organizations": []}, "BAD_USER_INPUT"),
         ({"periodStart": "2027-01-01T00:00:00+00:00", "periodEnd": "2026-01-01T00:00:00+00:00"}, "BAD_USER_INPUT"),
-        ({"dataPeriodStart": "2025-01-01T00:00:00+00:00"}, "BAD_USER_INPUT"),
+        ({"type": "DENY", "dataPeriodStart": "2025-01-01"}, "BAD_USER_INPUT"),
+        ({"dataPeriodStart": "2026-01-01", "dataPeriodEnd": "2025-01-01"}, "BAD_USER_INPUT"),
     ]
     for provision, code in cases:
         body = await dhs.query(RECORD, {"input": consent_input(cid, **provision)})
@@ -232,3 +233,31 @@ async def test_consent_exports_as_a_fhir_consent(gateway: Any, population: Popul
     assert {c["code"] for c in exception["class"]} == {"appointments", "documents"}
     assert exception["purpose"] == [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
                                      "code": "CAREMGT"}]
+
+
+async def test_a_consent_limited_to_a_period_of_data_shows_only_records_inside_it(
+    gateway: Any, population: Population
+) -> None:
+    person = population.people[6]
+    case = population.benefits[person.benefits_id]["cases"][0]
+    interview = datetime.fromisoformat(case["appointments"][0]["scheduledAt"]).date()
+    cid = person.client_id
+    dhs = caller(gateway, "DHS")
+    window = {"dataPeriodStart": interview.isoformat(), "dataPeriodEnd": interview.isoformat()}
+    body = await dhs.query(RECORD, {"input": consent_input(cid, **window)})
+    assert body["data"]["recordConsent"]["fhir"]["provision"]["provision"][0]["dataPeriod"] == {
+        "start": interview.isoformat(), "end": interview.isoformat()}
+    query = """query($id: ID!) { client(id: $id) {
+      appointments { access { status limitedToDataPeriod } items { scheduledAt } }
+      documents { access { status limitedToDataPeriod } items { dueOn } } } }"""
+    profile = (await dhs.query(query, {"id": cid}))["data"]["client"]
+    assert profile["appointments"]["access"][0] == {"status": "SHOWN", "limitedToDataPeriod": True}
+    assert [a["scheduledAt"][:10] for a in profile["appointments"]["items"]] == [interview.isoformat()]
+    expected_docs = sorted(d["dueOn"] for d in case["requiredDocuments"] if d["dueOn"] == interview.isoformat())
+    assert sorted(d["dueOn"] for d in profile["documents"]["items"]) == expected_docs
+
+    # a second consent without a data period lifts the limit
+    await dhs.query(RECORD, {"input": consent_input(cid)})
+    profile = (await dhs.query(query, {"id": cid}))["data"]["client"]
+    assert profile["documents"]["access"][0]["limitedToDataPeriod"] is False
+    assert len(profile["documents"]["items"]) == len(case["requiredDocuments"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -210,7 +210,7 @@ def test_every_rule_has_an_id_and_a_basis_comment() -> None:
     ([consent(permit(), status=ConsentStatus.ENTERED_IN_ERROR)], ConsentFact.NONE),
 ])
 def test_consent_fact_precedence(consents: list[ConsentRecord], expected: ConsentFact) -> None:
-    fact, _ = consent_fact(consents, org="DHS", category=Category.BENEFITS, purpose=Purpose.CASE_MANAGEMENT, now=NOW)
+    fact, _, _ = consent_fact(consents, org="DHS", category=Category.BENEFITS, purpose=Purpose.CASE_MANAGEMENT, now=NOW)
     assert fact is expected
 
 
@@ -222,3 +222,16 @@ def test_withheld_reasons_cover_every_forbid_rule() -> None:
                   if "forbid (" in chunk.split(";")[0]}
     assert forbid_ids == set(FORBID_REASONS)
     assert all(isinstance(r, WithheldReason) for r in FORBID_REASONS.values())
+
+
+async def test_a_grant_carries_the_union_of_its_data_periods() -> None:
+    window = (date(2026, 1, 1), date(2026, 6, 30))
+    limited = Provision("permit", ("DHS",), (Category.BENEFITS,), (Purpose.CASE_MANAGEMENT,),
+                        data_period_start=window[0], data_period_end=window[1])
+    d = await decide(consents=[consent(limited)])
+    assert d.permit and d.data_periods == (window,)
+    both = await decide(consents=[consent(limited), consent(permit(), cid="consent-2")])
+    assert both.permit and both.data_periods is None  # one unlimited grant covers all data
+    own = await decide(org="HRA", consents=[consent(Provision("permit", ("HRA",), (Category.BENEFITS,),
+                                                              (Purpose.CASE_MANAGEMENT,), data_period_start=window[0]))])
+    assert own.basis == "own-agency" and own.data_periods is None  # the agency's own records are not limited

@@ -1,0 +1,58 @@
+"""The mask step: keep only the records a consent's periods of data cover.
+
+Each canonical record type says which date places it in time. Records with no
+date, and record types this module does not know, are left out when a period
+applies (fail closed). Identity basics are not dated data and are kept whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from connectors.records import Appointment, BenefitCase, BenefitProgram, Demographics, RequiredDocument
+
+Period = tuple[date | None, date | None]
+
+
+def within_periods(data: Any, periods: Sequence[Period]) -> Any:
+    """`data` (a section's records) limited to `periods`."""
+    if data is None or isinstance(data, Demographics):
+        return data
+    if isinstance(data, list):
+        kept = [_limit(item, periods) for item in data]
+        return [item for item in kept if item is not None]
+    return None
+
+
+def _limit(item: Any, periods: Sequence[Period]) -> Any:
+    if isinstance(item, Appointment):
+        return item if _inside(item.scheduled_at.date(), periods) else None
+    if isinstance(item, RequiredDocument):
+        return item if _inside(item.due_on, periods) else None
+    if isinstance(item, BenefitCase):
+        programs = tuple(p for p in item.programs if _overlaps(p, periods))
+        notices = tuple(n for n in item.notices if _inside(n.issued_on, periods))
+        if not programs and not notices:
+            return None
+        return dataclasses.replace(item, programs=programs, notices=notices)
+    return None
+
+
+def _inside(day: date | datetime | None, periods: Sequence[Period]) -> bool:
+    if day is None:
+        return False
+    return any((start is None or day >= start) and (end is None or day <= end) for start, end in periods)
+
+
+def _overlaps(program: BenefitProgram, periods: Sequence[Period]) -> bool:
+    lo, hi = program.certification_start, program.certification_end
+    if lo is None and hi is None:
+        return False
+    return any((end is None or lo is None or lo <= end) and (start is None or hi is None or hi >= start)
+               for start, end in periods)
+
+
+__all__ = ["within_periods"]
