@@ -232,6 +232,7 @@ async def test_a_grant_carries_the_union_of_its_data_periods() -> None:
     assert d.permit and d.data_periods == (window,)
     both = await decide(consents=[consent(limited), consent(permit(), cid="consent-2")])
     assert both.permit and both.data_periods is None  # one unlimited grant covers all data
-    own = await decide(org="HRA", consents=[consent(Provision("permit", ("HRA",), (Category.BENEFITS,),
-                                                              (Purpose.CASE_MANAGEMENT,), data_period_start=window[0]))])
+    hra_limited = Provision("permit", ("HRA",), (Category.BENEFITS,), (Purpose.CASE_MANAGEMENT,),
+                            data_period_start=window[0])
+    own = await decide(org="HRA", consents=[consent(hra_limited)])
     assert own.basis == "own-agency" and own.data_periods is None  # the agency's own records are not limited
