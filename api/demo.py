@@ -15,7 +15,7 @@ from rich.console import Console
 from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.settings import Settings
-from audit.records import TableAuditRecorder
+from audit.records import ChainRecorder
 from connectors.config import BenefitsConfig
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, Purpose, Role
@@ -70,7 +70,7 @@ async def seed(settings: Settings, population: Population) -> int:
         added = await crosswalk.link(population.links())
         consented, emergency = population.people[0].client_id, population.people[1].client_id
         store = ConsentStore()
-        desk = ConsentDesk(sessions=sessions, store=store, crosswalk=crosswalk, recorder=TableAuditRecorder(sessions))
+        desk = ConsentDesk(sessions=sessions, store=store, crosswalk=crosswalk, recorder=ChainRecorder(sessions))
         worker = Principal(DHS_WORKER, "DHS", frozenset({Role.CASEWORKER}))
         now = datetime.now(UTC)
         async with sessions() as session:

@@ -13,7 +13,8 @@ from api.auth import KeySource, TokenVerifier
 from api.settings import Settings
 from api.telemetry import make_tracer_provider
 from api.telemetry import shutdown as shutdown_telemetry
-from audit.records import AuditRecorder, TableAuditRecorder
+from audit.records import AuditRecorder, ChainRecorder
+from audit.signing import CheckpointSigner, load_or_create_key
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from gate import Gate
@@ -36,6 +37,7 @@ class Services:
     connectors: list[Connector]
     gate: Gate
     desk: ConsentDesk
+    signer: CheckpointSigner
     verifier: TokenVerifier
     keys: KeySource
     http: httpx.AsyncClient
@@ -65,7 +67,8 @@ def build_services(
     if settings.benefits.enabled:
         connectors.append(BenefitsConnector(settings.benefits, tracer=tracer))
     crosswalk = SqlCrosswalk(sessions)
-    audit = recorder or TableAuditRecorder(sessions)
+    signer = make_signer(settings)
+    audit = recorder or ChainRecorder(sessions, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors,
         decider=decider or CedarDecider(sessions, CedarEngine(policy_set), store=consents),
@@ -76,6 +79,11 @@ def build_services(
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, consents=consents, connectors=connectors,
-                    gate=gate, desk=desk,
+                    gate=gate, desk=desk, signer=signer,
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)
+
+
+def make_signer(settings: Settings) -> CheckpointSigner:
+    """The access log's checkpoint signer, from the configured key."""
+    return CheckpointSigner(load_or_create_key(settings.audit.key_path))

@@ -64,6 +64,21 @@ class TelemetrySettings(BaseModel):
     service_name: str = "casebridge"
 
 
+class AuditSettings(BaseModel):
+    """The access log: checkpoint signing, cadence, retention."""
+
+    # None: a development key kept in var/ (refused in production: name the key file explicitly)
+    signing_key_file: Path | None = None
+    checkpoint_every: int = Field(default=1000, ge=1)
+    retention_days: int = Field(default=2557, ge=1)  # seven years
+    archive_dir: Path = Path("var/audit-archive")
+
+    @property
+    def key_path(self) -> Path:
+        """The signing key file actually used."""
+        return self.signing_key_file or Path("var/audit-signing-key.json")
+
+
 class LimitSettings(BaseModel):
     """GraphQL document limits."""
 
@@ -88,6 +103,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     benefits: BenefitsConfig = BenefitsConfig()
     telemetry: TelemetrySettings = TelemetrySettings()
+    audit: AuditSettings = AuditSettings()
     limits: LimitSettings = LimitSettings()
     gate_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
 
@@ -121,6 +137,9 @@ class Settings(BaseSettings):
             problems.append("introspection is on: unset CASEBRIDGE_INTROSPECTION")
         if self.benefits.enabled and self.benefits.client_secret.get_secret_value() == "dev-benefits-secret":
             problems.append("the benefits connector uses the development client secret")
+        if self.audit.signing_key_file is None:
+            problems.append("the access log would be signed with a development key: set "
+                            "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE")
         if self.telemetry.exporter == "otlp" and self.telemetry.otlp_endpoint is None:
             problems.append("telemetry exporter is otlp but no otlp_endpoint is set")
         if problems:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from audit.chain import event_hash, timestamp
+from audit.signing import CheckpointSigner
 from core.errors import AuditUnavailable
-from store.tables import AccessEvent
+from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +46,7 @@ class AccessRecord:
     oauth_client: str | None
     purpose: str | None
     operation: str | None
-    client_id: str
+    client_id: str | None
     action: str
     sections: tuple[SectionOutcome, ...]
     legal_basis: str | None = None
@@ -68,11 +72,22 @@ class AuditRecorder(Protocol):
         ...
 
 
-class TableAuditRecorder:
-    """Appends access records to the `access_events` table, all of a request in one transaction."""
+class ChainRecorder:
+    """Appends access records to the hash chain, all of a request in one transaction.
 
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    Appenders first lock the chain head (an UPDATE of its one row: a row lock on
+    PostgreSQL, the write lock on SQLite), so concurrent writers extend a single
+    chain. Every `checkpoint_every` events a signed checkpoint is written too.
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[Any], *, signer: CheckpointSigner | None = None,
+        checkpoint_every: int = 1000, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._sessions = sessions
+        self._signer = signer
+        self._every = checkpoint_every
+        self._clock = clock
 
     async def record(self, records: Sequence[AccessRecord], *, session: AsyncSession | None = None) -> None:
         """Append `records` in one transaction (or in the caller's), or raise AuditUnavailable."""
@@ -80,21 +95,53 @@ class TableAuditRecorder:
             return
         try:
             if session is not None:
-                session.add_all(_row(r) for r in records)
-                await session.flush()
+                await self._append(session, records)
                 return
             async with self._sessions.begin() as own:
-                own.add_all(_row(r) for r in records)
+                await self._append(own, records)
         except (SQLAlchemyError, OSError) as exc:
             raise AuditUnavailable("the access log could not be written") from exc
 
+    async def _append(self, session: AsyncSession, records: Sequence[AccessRecord]) -> None:
+        head = AuditChainHead.__table__
+        await session.execute(update(head).where(head.c.id == 1).values(seq=head.c.seq))  # take the lock first
+        seq, prev, anchor = (await session.execute(
+            select(head.c.seq, head.c.hash, head.c.anchor_seq).where(head.c.id == 1))).one()
+        now = self._clock()
+        rows = []
+        for r in records:
+            seq += 1
+            row = _row(r, now)
+            row.update(seq=seq, prev_hash=prev, hash=event_hash(seq=seq, prev_hash=prev, event=row))
+            prev = row["hash"]
+            rows.append(row)
+        await session.execute(insert(AccessEvent.__table__), rows)
+        await session.execute(update(head).where(head.c.id == 1).values(seq=seq, hash=prev))
+        first = rows[0]["seq"]
+        if self._signer is not None and (first - 1) // self._every != seq // self._every:
+            await add_checkpoint(session, self._signer, seq=seq, hash=prev, count=seq - anchor, now=now,
+                                 reason="periodic")
 
-def _row(r: AccessRecord) -> AccessEvent:
-    return AccessEvent(
-        request_id=r.request_id, subject=r.subject, organization=r.organization,
-        roles=list(r.roles), oauth_client=r.oauth_client, purpose=r.purpose,
-        operation=r.operation, client_id=r.client_id, action=r.action,
-        decisions=[{**asdict(s), "rule_ids": list(s.rule_ids)} for s in r.sections],
-        outcome=r.outcome, detail=r.detail, legal_basis=r.legal_basis, justification=r.justification,
-        break_glass=r.break_glass,
-    )
+
+async def add_checkpoint(
+    session: AsyncSession, signer: CheckpointSigner, *, seq: int, hash: str, count: int, now: datetime, reason: str,
+) -> dict[str, Any]:
+    """Sign and store a checkpoint; returns it as exported (with its signature)."""
+    statement = {"seq": seq, "hash": hash, "count": count, "created_at": timestamp(now), "reason": reason}
+    signature = signer.sign(statement)
+    await session.execute(insert(AuditCheckpoint.__table__).values(
+        seq=seq, hash=hash, count=count, created_at=now, reason=reason, key_id=signer.key_id, signature=signature))
+    return {**statement, "key_id": signer.key_id, "signature": signature}
+
+
+def _row(r: AccessRecord, now: datetime) -> dict[str, Any]:
+    categories = sorted({s.category for s in r.sections})
+    return {
+        "request_id": r.request_id, "recorded_at": now, "subject": r.subject, "organization": r.organization,
+        "roles": list(r.roles), "oauth_client": r.oauth_client, "purpose": r.purpose, "operation": r.operation,
+        "client_id": r.client_id, "action": r.action,
+        "categories": f",{','.join(categories)}," if categories else "",
+        "decisions": [{**asdict(s), "rule_ids": list(s.rule_ids)} for s in r.sections],
+        "outcome": r.outcome, "detail": r.detail, "legal_basis": r.legal_basis,
+        "justification": r.justification, "break_glass": r.break_glass,
+    }

@@ -29,7 +29,7 @@ from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.services import build_services
 from api.settings import Settings
-from audit.records import TableAuditRecorder
+from audit.records import ChainRecorder
 from connectors.config import BenefitsConfig
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, Purpose, Role
@@ -77,7 +77,7 @@ async def seed(url: str, population: Any, rng: random.Random) -> None:
         crosswalk = SqlCrosswalk(sessions)
         await crosswalk.link(population.links())
         desk = ConsentDesk(sessions=sessions, store=ConsentStore(), crosswalk=crosswalk,
-                           recorder=TableAuditRecorder(sessions))
+                           recorder=ChainRecorder(sessions))
         ctx = RequestContext(Principal("bench", "DHS", frozenset({Role.CASEWORKER})), "seed", Purpose.CASE_MANAGEMENT)
         now = datetime.now(UTC)
         for person in population.people:

@@ -75,9 +75,16 @@ class AccessEvent(Base):
     __tablename__ = "access_events"
     __table_args__ = (
         Index("ix_access_events_client_id_recorded_at", "client_id", "recorded_at"),
+        Index("ix_access_events_recorded_at", "recorded_at"),
+        Index("ix_access_events_subject_recorded_at", "subject", "recorded_at"),
+        UniqueConstraint("seq", name="uq_access_events_seq"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    # the hash chain: position (gapless), the previous event's hash, this event's hash
+    seq: Mapped[int] = mapped_column(BigInteger)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
     request_id: Mapped[str] = mapped_column(String(64), index=True)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
     subject: Mapped[str] = mapped_column(String(255))
@@ -86,8 +93,9 @@ class AccessEvent(Base):
     oauth_client: Mapped[str | None] = mapped_column(String(255))
     purpose: Mapped[str | None] = mapped_column(String(32))
     operation: Mapped[str | None] = mapped_column(String(255))
-    client_id: Mapped[str] = mapped_column(String(40))
+    client_id: Mapped[str | None] = mapped_column(String(40))  # None for events about no client (exports)
     action: Mapped[str] = mapped_column(String(32), default="read")
+    categories: Mapped[str] = mapped_column(String(255), default="")  # ",benefits,documents," for filtering
     # [{category, source, decision, rule_ids, basis, outcome, error_code}]
     decisions: Mapped[list[dict[str, object]]] = mapped_column(JSON)
     outcome: Mapped[str] = mapped_column(String(16))
@@ -150,3 +158,33 @@ class BreakGlassGrant(Base):
     expires_at: Mapped[datetime] = mapped_column()
     reviewed_at: Mapped[datetime | None] = mapped_column()
     reviewed_by: Mapped[str | None] = mapped_column(String(255))
+
+
+class AuditChainHead(Base):
+    """The one row that says where the access-log chain ends (and, after retention, where it starts).
+
+    Appenders lock this row first, so concurrent writers extend one chain.
+    """
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    anchor_seq: Mapped[int] = mapped_column(BigInteger)  # events up to here were archived and removed
+    anchor_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement: the chain had `count` events and ended in `hash` at `seq`, at `created_at`."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reason: Mapped[str] = mapped_column(String(32))  # periodic | export | retention | manual
+    key_id: Mapped[str] = mapped_column(String(128))
+    signature: Mapped[str] = mapped_column(Text)  # compact JWS over the canonical checkpoint

@@ -118,8 +118,10 @@ def make_settings(dev_key_file: Path, **overrides: Any) -> Settings:
     timeout = overrides.pop("benefits_timeout", 2.0)
     secret = overrides.pop("benefits_secret", "dev-benefits-secret")
     auth = overrides.pop("auth", {})
+    audit = overrides.pop("audit", {})
     return Settings(
         auth={"dev_key_file": dev_key_file, **auth},
+        audit={"signing_key_file": dev_key_file.with_name("audit-key.json"), **audit},
         benefits=BenefitsConfig(base_url=benefits_url, timeout_seconds=timeout, client_secret=secret),
         **overrides,
     )

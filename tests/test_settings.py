@@ -13,6 +13,7 @@ SAFE_PRODUCTION = {
     "environment": "production",
     "auth": {"jwks_url": "https://idp.city.test/jwks", "issuer": "https://idp.city.test"},
     "benefits": {"client_secret": "from-the-vault"},
+    "audit": {"signing_key_file": "/etc/casebridge/audit-key.json"},
 }
 
 
@@ -48,6 +49,7 @@ def test_a_safe_production_configuration_starts() -> None:
     ({"introspection": True}, "introspection"),
     ({"benefits": {}}, "development client secret"),
     ({"telemetry": {"exporter": "otlp"}}, "otlp_endpoint"),
+    ({"audit": {}}, "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE"),
 ])
 def test_production_refuses_unsafe_configuration(change: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValidationError) as info:
