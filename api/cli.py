@@ -8,22 +8,18 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from api.audit_cli import app as audit_app
+from api.cli_common import err, settings_or_exit
 from api.settings import Settings
 from core.vocabulary import Role
 
 app = typer.Typer(help="casebridge: one consented, audited view of a client's records across agencies.",
                   no_args_is_help=True, add_completion=False)
-err = Console(stderr=True)
+app.add_typer(audit_app, name="audit")
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as exc:
-        err.print(f"[red]invalid settings:[/red] {exc}")
-        raise typer.Exit(2) from None
+_settings = settings_or_exit
 
 
 @app.command()

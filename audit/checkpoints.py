@@ -1,0 +1,29 @@
+"""Writing a checkpoint on demand (the CLI, exports, retention)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from audit.records import add_checkpoint
+from audit.signing import CheckpointSigner
+from store.tables import AuditChainHead
+
+
+async def lock_head(session: AsyncSession) -> tuple[int, str, int, str]:
+    """Lock the chain head (as appenders do) and read it: (seq, hash, anchor_seq, anchor_hash)."""
+    head = AuditChainHead.__table__
+    await session.execute(update(head).where(head.c.id == 1).values(seq=head.c.seq))
+    row = (await session.execute(select(head.c.seq, head.c.hash, head.c.anchor_seq, head.c.anchor_hash)
+                                 .where(head.c.id == 1))).one()
+    return int(row[0]), str(row[1]), int(row[2]), str(row[3])
+
+
+async def checkpoint_head(session: AsyncSession, signer: CheckpointSigner, *, reason: str) -> dict[str, Any]:
+    """Sign where the chain ends now."""
+    seq, digest, anchor, _ = await lock_head(session)
+    return await add_checkpoint(session, signer, seq=seq, hash=digest, count=seq - anchor,
+                                now=datetime.now(UTC), reason=reason)

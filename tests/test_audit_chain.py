@@ -1,0 +1,172 @@
+"""The access log's hash chain: one chain under concurrent writers; every edit or deletion found in its place."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, text, update
+
+from audit.chain import event_hash
+from audit.checkpoints import checkpoint_head
+from audit.records import AccessRecord, ChainRecorder, SectionOutcome
+from audit.signing import CheckpointSigner, load_or_create_key
+from audit.verify import verify
+from store.engine import make_engine, make_sessionmaker
+from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
+
+
+def record(n: int, client: str = "c-1") -> AccessRecord:
+    return AccessRecord(
+        request_id=f"req-{n}", subject="worker", organization="DHS", roles=("caseworker",), oauth_client=None,
+        purpose="case_management", operation="Profile", client_id=client, action="read",
+        sections=(SectionOutcome("benefits", "benefits", "HRA", "deny", ("default-deny",), None, "withheld",
+                                 reason="CONSENT_REQUIRED"),),
+    )
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> CheckpointSigner:
+    return CheckpointSigner(load_or_create_key(tmp_path / "audit-key.json"))
+
+
+@pytest.fixture
+async def store(database_url: str) -> Any:
+    engine = make_engine(database_url, pool_size=20) if not database_url.startswith("sqlite") else make_engine(
+        database_url)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+async def test_concurrent_writers_keep_one_valid_chain(
+    database_url: str, store: Any, signer: CheckpointSigner
+) -> None:
+    second_engine = make_engine(database_url)  # a second "replica" with its own pool
+    try:
+        recorders = [ChainRecorder(store, signer=signer, checkpoint_every=50),
+                     ChainRecorder(make_sessionmaker(second_engine), signer=signer, checkpoint_every=50)]
+
+        async def writer(w: int) -> None:
+            for i in range(15):
+                await recorders[w % 2].record([record(w * 100 + i), record(w * 100 + i, client="c-2")])
+
+        await asyncio.gather(*(writer(w) for w in range(8)))
+    finally:
+        await second_engine.dispose()
+    report = await verify(store, jwks=signer.public_jwks())
+    assert report.ok, report.breaks
+    assert (report.events_checked, report.head_seq, report.first_seq, report.last_seq) == (240, 240, 1, 240)
+    assert report.checkpoints_checked >= 4  # one per 50 events crossed
+    async with store() as session:
+        seqs = list((await session.execute(select(AccessEvent.seq).order_by(AccessEvent.id))).scalars())
+    assert sorted(seqs) == list(range(1, 241))
+
+
+async def _chain(store: Any, signer: CheckpointSigner, n: int = 10) -> None:
+    recorder = ChainRecorder(store, signer=signer, checkpoint_every=1000)
+    for i in range(n):
+        await recorder.record([record(i)])
+
+
+async def _first_break(store: Any, signer: CheckpointSigner) -> tuple[int, str]:
+    report = await verify(store, jwks=signer.public_jwks())
+    assert not report.ok
+    b = report.first_break
+    assert b is not None
+    return b.seq, b.problem
+
+
+async def test_an_edited_event_is_found_at_its_position(store: Any, signer: CheckpointSigner) -> None:
+    await _chain(store, signer)
+    async with store.begin() as session:
+        await session.execute(update(AccessEvent).where(AccessEvent.seq == 4).values(organization="HRA"))
+    seq, problem = await _first_break(store, signer)
+    assert seq == 4 and "altered" in problem
+
+
+async def test_an_edited_decision_is_found(store: Any, signer: CheckpointSigner) -> None:
+    await _chain(store, signer)
+    async with store.begin() as session:
+        row = (await session.execute(select(AccessEvent).where(AccessEvent.seq == 7))).scalar_one()
+        row.decisions = [{**row.decisions[0], "outcome": "disclosed"}]
+    assert await _first_break(store, signer) == (7, "content does not match its hash (altered)")
+
+
+async def test_a_deleted_event_is_found_at_its_position(store: Any, signer: CheckpointSigner) -> None:
+    await _chain(store, signer)
+    async with store.begin() as session:
+        await session.execute(delete(AccessEvent).where(AccessEvent.seq == 6))
+    seq, problem = await _first_break(store, signer)
+    assert seq == 6 and "missing" in problem
+
+
+async def test_a_rewritten_tail_is_caught_by_the_signed_checkpoint(store: Any, signer: CheckpointSigner) -> None:
+    await _chain(store, signer, n=8)
+    async with store.begin() as session:
+        await checkpoint_head(session, signer, reason="manual")
+    # an attacker edits event 3 and recomputes every hash after it, and the head
+    async with store.begin() as session:
+        rows = (await session.execute(select(AccessEvent).where(AccessEvent.seq >= 3)
+                                      .order_by(AccessEvent.seq))).scalars().all()
+        prev = rows[0].prev_hash
+        for row in rows:
+            if row.seq == 3:
+                row.organization = "HRA"
+            row.prev_hash = prev
+            row.hash = event_hash(seq=row.seq, prev_hash=prev, event=row)
+            prev = row.hash
+        await session.execute(update(AuditChainHead).values(hash=prev))
+    seq, problem = await _first_break(store, signer)
+    assert seq == 8 and "not the one that was signed" in problem
+
+
+async def test_a_truncated_tail_is_caught_by_the_signed_checkpoint(store: Any, signer: CheckpointSigner) -> None:
+    await _chain(store, signer, n=8)
+    async with store.begin() as session:
+        await checkpoint_head(session, signer, reason="manual")
+        five = (await session.execute(select(AccessEvent.hash).where(AccessEvent.seq == 5))).scalar_one()
+    async with store.begin() as session:
+        await session.execute(delete(AccessEvent).where(AccessEvent.seq > 5))
+        await session.execute(update(AuditChainHead).values(seq=5, hash=five))
+    seq, problem = await _first_break(store, signer)
+    assert seq == 8 and "truncated" in problem
+
+
+async def test_a_forged_checkpoint_is_found(store: Any, signer: CheckpointSigner, tmp_path: Path) -> None:
+    await _chain(store, signer, n=3)
+    forger = CheckpointSigner(load_or_create_key(tmp_path / "not-ours.json"))
+    async with store.begin() as session:
+        await checkpoint_head(session, forger, reason="manual")
+    seq, problem = await _first_break(store, signer)
+    assert seq == 3 and "signature" in problem
+
+
+async def test_periodic_checkpoints_are_signed(store: Any, signer: CheckpointSigner) -> None:
+    recorder = ChainRecorder(store, signer=signer, checkpoint_every=10)
+    for i in range(25):
+        await recorder.record([record(i)])
+    async with store() as session:
+        cps = (await session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))).scalars().all()
+    assert [(c.seq, c.count, c.reason) for c in cps] == [(10, 10, "periodic"), (20, 20, "periodic")]
+    assert (await verify(store, jwks=signer.public_jwks())).checkpoints_checked == 2
+
+
+async def test_cli_verify_names_the_first_broken_link(database_url: str, store: Any, tmp_path: Path) -> None:
+    env = {**os.environ, "CASEBRIDGE_DATABASE_URL": database_url,
+           "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE": str(tmp_path / "k.json"),
+           "CASEBRIDGE_AUTH__DEV_KEY_FILE": str(tmp_path / "dev.json")}
+    cli = [str(Path(sys.executable).parent / "casebridge"), "audit"]
+    signer = CheckpointSigner(load_or_create_key(tmp_path / "k.json"))
+    await _chain(store, signer, n=5)
+    ok = await asyncio.to_thread(subprocess.run, [*cli, "verify"], env=env, capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and "5 events" in ok.stderr
+    async with store.begin() as session:
+        await session.execute(text("UPDATE access_events SET purpose = 'emergency' WHERE seq = 2"))
+    broken = await asyncio.to_thread(subprocess.run, [*cli, "verify"], env=env, capture_output=True, text=True,
+                                     timeout=60)
+    assert broken.returncode == 1 and "seq 2" in broken.stderr and "altered" in broken.stderr
