@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from audit.chain import event_hash, timestamp
 from audit.signing import CheckpointSigner
 from core.errors import AuditUnavailable
+from core.principal import RequestContext
 from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
 
 
@@ -33,6 +34,7 @@ class SectionOutcome:
     consent_id: str | None = None
     legal_basis: str | None = None
     break_glass: bool = False
+    outside_consent_purpose: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,19 @@ class AccessRecord:
             if o in outcomes:
                 return o
         return "withheld"
+
+
+def action_record(
+    ctx: RequestContext, action: str, client_id: str | None, *, detail: str | None = None,
+    sections: tuple[SectionOutcome, ...] = (), **extra: Any,
+) -> AccessRecord:
+    """The access record of one action by the request's principal."""
+    p = ctx.principal
+    return AccessRecord(
+        request_id=ctx.request_id, subject=p.subject, organization=p.organization, roles=tuple(sorted(p.roles)),
+        oauth_client=p.client_id, purpose=str(ctx.purpose) if ctx.purpose else None, operation=ctx.operation,
+        client_id=client_id, action=action, sections=sections, detail=detail, **extra,
+    )
 
 
 class AuditRecorder(Protocol):

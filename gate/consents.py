@@ -7,14 +7,13 @@ organisation; a refusal is a typed FORBIDDEN error.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from audit.records import AccessRecord, AuditRecorder
+from audit.records import AuditRecorder, action_record
 from core.errors import ClientNotFound, ConsentNotFound, InvalidInput, PermissionDenied, PurposeRequired
 from core.principal import RequestContext
 from core.vocabulary import Purpose, Role
@@ -63,7 +62,8 @@ class ConsentDesk:
             consent = await self._store.add(
                 session, client_id=client_id, grantor=grantor, source_reference=source_reference.strip(),
                 given_at=given_at, provisions=provisions, subject=p.subject, org=p.organization, now=now)
-            await self._recorder.record([_event(ctx, "consent.record", client_id, consent.id)], session=session)
+            event = action_record(ctx, "consent.record", client_id, detail=consent.id)
+            await self._recorder.record([event], session=session)
         return consent
 
     async def amend(
@@ -87,7 +87,7 @@ class ConsentDesk:
             assert row is not None
             consent = await self._store.amend(session, row, provisions=provisions, source_reference=source_reference,
                                               subject=ctx.principal.subject, now=now)
-            await self._recorder.record([_event(ctx, "consent.amend", consent.client_id, consent.id)],
+            await self._recorder.record([action_record(ctx, "consent.amend", consent.client_id, detail=consent.id)],
                                         session=session)
         return consent
 
@@ -106,7 +106,7 @@ class ConsentDesk:
             assert row is not None
             consent = await self._store.revoke(session, row, subject=ctx.principal.subject,
                                                org=ctx.principal.organization, reason=reason, now=now)
-            await self._recorder.record([_event(ctx, "consent.revoke", consent.client_id, consent.id)],
+            await self._recorder.record([action_record(ctx, "consent.revoke", consent.client_id, detail=consent.id)],
                                         session=session)
         return consent
 
@@ -119,14 +119,14 @@ class ConsentDesk:
         await self._require_client(client_id)
         async with self._sessions.begin() as session:
             consents = await self._store.list_for_client(session, client_id)
-            await self._recorder.record([_event(ctx, "consent.read", client_id, None)], session=session)
+            await self._recorder.record([action_record(ctx, "consent.read", client_id)], session=session)
         return [c for c in consents if is_self or c.involves(p.organization)]
 
     async def get(self, ctx: RequestContext, consent_id: str) -> ConsentRecord:
         """One consent the caller may see."""
         async with self._sessions.begin() as session:
             consent = await self._visible(ctx, await self._store.get(session, consent_id))
-            await self._recorder.record([_event(ctx, "consent.read", consent.client_id, consent.id)],
+            await self._recorder.record([action_record(ctx, "consent.read", consent.client_id, detail=consent.id)],
                                         session=session)
         return consent
 
@@ -152,8 +152,8 @@ class ConsentDesk:
             grant = await self._store.add_grant(session, client_id=client_id, subject=p.subject,
                                                 org=p.organization, justification=text, now=now,
                                                 expires_at=now + timedelta(minutes=minutes))
-            event = _event(ctx, "break-glass.start", client_id, grant.id)
-            event = dataclasses.replace(event, legal_basis="break-glass", justification=text, break_glass=True)
+            event = action_record(ctx, "break-glass.start", client_id, detail=grant.id, legal_basis="break-glass",
+                                  justification=text, break_glass=True)
             await self._recorder.record([event], session=session)
         return grant
 
@@ -179,12 +179,3 @@ class ConsentDesk:
 def _check_reference(reference: str) -> None:
     if not reference.strip() or len(reference) > 200:
         raise InvalidInput("sourceReference names the signed form (1-200 characters)", field="sourceReference")
-
-
-def _event(ctx: RequestContext, action: str, client_id: str, detail: str | None) -> AccessRecord:
-    p = ctx.principal
-    return AccessRecord(
-        request_id=ctx.request_id, subject=p.subject, organization=p.organization, roles=tuple(sorted(p.roles)),
-        oauth_client=p.client_id, purpose=str(ctx.purpose) if ctx.purpose else None, operation=ctx.operation,
-        client_id=client_id, action=action, sections=(), detail=detail,
-    )

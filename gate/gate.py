@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry import trace
 
-from audit.records import AccessRecord, AuditRecorder, SectionOutcome
+from audit.records import AccessRecord, AuditRecorder, SectionOutcome, action_record
 from connectors.base import Connector
 from connectors.records import FetchResult
 from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, InvalidInput, PurposeRequired
@@ -163,31 +163,28 @@ class Gate:
 
     @staticmethod
     def _record(ctx: RequestContext, disclosure: Disclosure, action: str) -> AccessRecord:
-        p = ctx.principal
         outcomes = {SectionStatus.SHOWN: "disclosed", SectionStatus.WITHHELD: "withheld",
                     SectionStatus.FAILED: "failed"}
         relied = [s.decision for parts in disclosure.sections.values() for s in parts
                   if s.decision.permit and s.decision.legal_basis]
-        return AccessRecord(
+        sections = tuple(
+            SectionOutcome(
+                category=str(s.category), connector=s.connector, holder=s.holder,
+                decision="permit" if s.decision.permit else "deny", rule_ids=s.decision.rule_ids,
+                basis=s.decision.basis, outcome=outcomes[s.status],
+                error_code=s.error.code if s.error else None,
+                reason=str(s.decision.reason) if s.decision.reason else None,
+                consent_id=s.decision.consent_id, legal_basis=s.decision.legal_basis,
+                break_glass=s.decision.break_glass,
+                outside_consent_purpose=s.decision.outside_consent_purpose,
+            )
+            for parts in disclosure.sections.values() for s in parts
+        )
+        return action_record(
+            ctx, action, disclosure.client_id, sections=sections,
             legal_basis=relied[0].legal_basis if relied else None,
             justification=relied[0].justification if relied else None,
             break_glass=any(d.break_glass for d in relied),
-            request_id=ctx.request_id, subject=p.subject, organization=p.organization,
-            roles=tuple(sorted(p.roles)), oauth_client=p.client_id,
-            purpose=str(ctx.purpose) if ctx.purpose else None, operation=ctx.operation,
-            client_id=disclosure.client_id, action=action,
-            sections=tuple(
-                SectionOutcome(
-                    category=str(s.category), connector=s.connector, holder=s.holder,
-                    decision="permit" if s.decision.permit else "deny", rule_ids=s.decision.rule_ids,
-                    basis=s.decision.basis, outcome=outcomes[s.status],
-                    error_code=s.error.code if s.error else None,
-                    reason=str(s.decision.reason) if s.decision.reason else None,
-                    consent_id=s.decision.consent_id, legal_basis=s.decision.legal_basis,
-                    break_glass=s.decision.break_glass,
-                )
-                for parts in disclosure.sections.values() for s in parts
-            ),
         )
 
 

@@ -255,7 +255,7 @@ def _decision(
                         consent_id=consent_id if f.consent != ConsentFact.NONE else None)
     reason = (WithheldReason.CONSENT_REQUIRED
               if {Role.CASEWORKER.value, Role.PARTNER.value} & set(f.roles) else WithheldReason.NOT_PERMITTED_FOR_ROLE)
-    return Decision(False, ("default-deny",), reason=reason)
+    return Decision(False, ("default-deny",), reason=reason, outside_consent_purpose=consent.other_purpose)
 
 
 __all__ = ["RULE_EVALUATION_ERROR", "CedarDecider", "CedarEngine", "Facts", "PolicySet"]

@@ -123,6 +123,7 @@ class ConsentAnswer(NamedTuple):
     fact: ConsentFact
     consent_id: str | None
     data_periods: tuple[DataPeriod, ...] | None = None  # None: all of the data
+    other_purpose: bool = False  # no grant, but an active permit names this org and category for other purposes
 
 
 def consent_fact(
@@ -137,6 +138,7 @@ def consent_fact(
     best: tuple[int, ConsentFact, str | None] = (0, ConsentFact.NONE, None)
     periods: list[DataPeriod] = []
     unlimited = False
+    other_purpose = False
     rank = {ConsentFact.DENIED: 4, ConsentFact.GRANTED: 3, ConsentFact.REVOKED: 2, ConsentFact.EXPIRED: 1}
     for consent in consents:
         if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.INACTIVE):
@@ -146,6 +148,9 @@ def consent_fact(
             continue
         for prov in consent.provisions:
             if not prov.covers(org, category, purpose):
+                if (prov.type == "permit" and not revoked and org in prov.organizations
+                        and category in prov.categories and _in_force(prov, now)):
+                    other_purpose = True
                 continue
             if prov.period_start is not None and now < prov.period_start:
                 continue  # not yet in force
@@ -165,7 +170,12 @@ def consent_fact(
                 best = (rank[fact], fact, consent.id)
     if best[1] is ConsentFact.GRANTED and not unlimited:
         return ConsentAnswer(best[1], best[2], tuple(periods))
-    return ConsentAnswer(best[1], best[2])
+    return ConsentAnswer(best[1], best[2], other_purpose=best[1] is ConsentFact.NONE and other_purpose)
+
+
+def _in_force(prov: Provision, now: datetime) -> bool:
+    started = prov.period_start is None or prov.period_start <= now
+    return started and (prov.period_end is None or now < prov.period_end)
 
 
 def validate_provisions(provisions: Sequence[Provision]) -> None:

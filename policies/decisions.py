@@ -53,6 +53,8 @@ class Decision:
     grant_id: str | None = None
     # a grant by consent limited to periods of data: only records dated inside them are shown
     data_periods: tuple[tuple[date | None, date | None], ...] | None = None
+    # denied while a consent names this organisation and category for other purposes (auditors watch for it)
+    outside_consent_purpose: bool = False
 
 
 class Decider(Protocol):

@@ -210,7 +210,7 @@ def test_every_rule_has_an_id_and_a_basis_comment() -> None:
     ([consent(permit(), status=ConsentStatus.ENTERED_IN_ERROR)], ConsentFact.NONE),
 ])
 def test_consent_fact_precedence(consents: list[ConsentRecord], expected: ConsentFact) -> None:
-    fact, _, _ = consent_fact(consents, org="DHS", category=Category.BENEFITS, purpose=Purpose.CASE_MANAGEMENT, now=NOW)
+    fact = consent_fact(consents, org="DHS", category=Category.BENEFITS, purpose=Purpose.CASE_MANAGEMENT, now=NOW).fact
     assert fact is expected
 
 
@@ -236,3 +236,11 @@ async def test_a_grant_carries_the_union_of_its_data_periods() -> None:
                             data_period_start=window[0])
     own = await decide(org="HRA", consents=[consent(hra_limited)])
     assert own.basis == "own-agency" and own.data_periods is None  # the agency's own records are not limited
+
+
+async def test_a_deny_notes_a_consent_for_other_purposes() -> None:
+    d = await decide(consents=[consent(permit())], purpose=Purpose.ELIGIBILITY)
+    assert not d.permit and d.outside_consent_purpose
+    assert not (await decide(purpose=Purpose.ELIGIBILITY)).outside_consent_purpose
+    assert not (await decide(consents=[consent(permit(), revoked=True)], purpose=Purpose.ELIGIBILITY)
+                ).outside_consent_purpose
