@@ -35,7 +35,8 @@ class _GraphQLApp(GraphQL[Context, None]):
         principal = state.get("principal")  # absent only for the GraphiQL page (see EdgeMiddleware)
         ctx = None if principal is None else RequestContext(
             principal=principal, request_id=state["request_id"], purpose=state.get("purpose"))
-        return Context(gate=self.services.gate, consents=self.services.desk, request_context=ctx)
+        return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
+                       request_context=ctx)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
         data = await super().process_result(request, result)

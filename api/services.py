@@ -18,6 +18,7 @@ from audit.signing import CheckpointSigner, load_or_create_key
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from gate import Gate
+from gate.audit_desk import AuditDesk
 from gate.consents import ConsentDesk
 from identity.crosswalk import SqlCrosswalk
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
@@ -37,6 +38,7 @@ class Services:
     connectors: list[Connector]
     gate: Gate
     desk: ConsentDesk
+    audit_desk: AuditDesk
     signer: CheckpointSigner
     verifier: TokenVerifier
     keys: KeySource
@@ -80,6 +82,7 @@ def build_services(
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, consents=consents, connectors=connectors,
                     gate=gate, desk=desk, signer=signer,
+                    audit_desk=AuditDesk(sessions=sessions, recorder=audit, jwks=signer.public_jwks()),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)
 

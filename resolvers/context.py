@@ -10,6 +10,7 @@ from strawberry.types import Info as _Info
 from core.errors import AuthenticationError
 from core.principal import RequestContext
 from gate import Gate
+from gate.audit_desk import AuditDesk
 from gate.consents import ConsentDesk
 
 
@@ -23,6 +24,7 @@ class Context:
 
     gate: Gate
     consents: ConsentDesk
+    audit: AuditDesk
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
 

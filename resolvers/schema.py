@@ -6,6 +6,7 @@ import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -28,6 +29,21 @@ from core.principal import LegalBasisClaim
 from core.vocabulary import Category
 from core.vocabulary import LegalBasis as _LegalBasis
 from gate import Disclosure
+from resolvers.audit_types import (
+    AccessEventConnection,
+    AccessEventEdge,
+    AccessLogFilter,
+    AccessLogIntegrity,
+    AccessSummary,
+    DisclosureEntry,
+    PageInfo,
+    cursor,
+    disclosure_view,
+    event_view,
+    from_cursor,
+    integrity_view,
+    summary_view,
+)
 from resolvers.consent_types import Consent, LegalBasisInput, consent_view
 from resolvers.context import Context, Info
 from resolvers.errors import should_mask
@@ -135,6 +151,39 @@ class Query:
     async def consents(self, info: Info, client_id: strawberry.ID) -> list[Consent]:
         ctx = info.context
         return [consent_view(c) for c in await ctx.consents.list_for_client(ctx.request, str(client_id))]
+
+    @strawberry.field(description="The access log, newest first, filtered (auditors only). Never client data.")
+    async def access_log(
+        self, info: Info, filter: AccessLogFilter | None = None, first: int = 50, after: str | None = None,
+    ) -> AccessEventConnection:
+        ctx = info.context
+        rows, more = await ctx.audit.access_log(ctx.request, (filter or AccessLogFilter()).to_domain(),
+                                                first=first, before_seq=from_cursor(after))
+        edges = [AccessEventEdge(cursor=cursor(r.seq), node=event_view(r)) for r in rows]
+        return AccessEventConnection(edges=edges, page_info=PageInfo(
+            has_next_page=more, end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="Pointers at unusual access in a window (auditors only).")
+    async def access_summary(
+        self, info: Info, since: datetime | None = None, until: datetime | None = None, many_clients: int = 20,
+    ) -> AccessSummary:
+        ctx = info.context
+        return summary_view(await ctx.audit.summary(ctx.request, since=since, until=until,
+                                                    many_clients=many_clients))
+
+    @strawberry.field(description="Verify the access log's hash chain and signed checkpoints now (auditors only).")
+    async def access_log_integrity(self, info: Info) -> AccessLogIntegrity:
+        ctx = info.context
+        return integrity_view(await ctx.audit.integrity(ctx.request))
+
+    @strawberry.field(description="Who was shown which categories of a client's data, when and on what basis: for "
+                      "the client (purpose client_access), or a caseworker on the client's behalf.")
+    async def disclosure_report(
+        self, info: Info, client_id: strawberry.ID, since: datetime | None = None, until: datetime | None = None,
+    ) -> list[DisclosureEntry]:
+        ctx = info.context
+        return [disclosure_view(d) for d in await ctx.audit.disclosure_report(
+            ctx.request, client_id=str(client_id), since=since, until=until)]
 
     @strawberry.field(description="One consent, if you may see it.")
     async def consent(self, info: Info, id: strawberry.ID) -> Consent:

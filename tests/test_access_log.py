@@ -1,0 +1,124 @@
+"""The access log over HTTP: auditors read it (never client data), clients see who saw their data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from demo.population import Population
+from store.engine import make_engine
+from tests.gateway import caller, events
+
+PROFILE = "query($id: ID!) { client(id: $id) { benefits { cases { caseNumber } } documents { items { type } } } }"
+LOG = """query($f: AccessLogFilter, $first: Int!, $after: String) {
+  accessLog(filter: $f, first: $first, after: $after) {
+    edges { cursor node { seq subject organization purpose clientId action outcome breakGlass justification
+                          decisions { category agency decision ruleIds basis reason outcome } } }
+    pageInfo { hasNextPage endCursor } } }"""
+RECORD = """mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }"""
+
+
+def consent(cid: str, purposes: list[str]) -> dict[str, Any]:
+    return {"input": {"clientId": cid, "sourceReference": "form-9", "givenAt": "2026-11-01T10:00:00+00:00",
+                      "provisions": [{"organizations": ["DHS"], "categories": ["DOCUMENTS"], "purposes": purposes}]}}
+
+
+async def test_auditors_page_and_filter_the_log_and_nobody_else_reads_it(
+    gateway: Any, population: Population, database_url: str
+) -> None:
+    ids = [p.client_id for p in population.people[:5]]
+    hra, dhs = caller(gateway, "HRA"), caller(gateway, "DHS")
+    for cid in ids:
+        await hra.query(PROFILE, {"id": cid})
+    await dhs.query(PROFILE, {"id": ids[0]})
+    auditor = caller(gateway, "OVERSIGHT", "auditor", purpose="audit")
+
+    first = (await auditor.query(LOG, {"first": 4}))["data"]["accessLog"]
+    assert [e["node"]["seq"] for e in first["edges"]] == [6, 5, 4, 3]  # newest first
+    assert first["pageInfo"]["hasNextPage"] is True
+    rest = (await auditor.query(LOG, {"first": 4, "after": first["pageInfo"]["endCursor"]}))["data"]["accessLog"]
+    assert [e["node"]["seq"] for e in rest["edges"]] == [2, 1] and rest["pageInfo"]["hasNextPage"] is False
+
+    by_client = (await auditor.query(LOG, {"first": 10, "f": {"clientId": ids[0]}}))["data"]["accessLog"]["edges"]
+    assert [(e["node"]["organization"], e["node"]["outcome"]) for e in by_client] == [
+        ("DHS", "withheld"), ("HRA", "disclosed")]
+    dhs_read = by_client[0]["node"]
+    assert {d["category"]: (d["decision"], d["reason"]) for d in dhs_read["decisions"]} == {
+        "benefits": ("deny", "CONSENT_REQUIRED"), "documents": ("deny", "CONSENT_REQUIRED")}
+    filtered = await auditor.query(LOG, {"first": 10, "f": {"organization": "HRA", "category": "DOCUMENTS",
+                                                            "outcome": "disclosed", "purpose": "case_management"}})
+    assert len(filtered["data"]["accessLog"]["edges"]) == 5
+    assert (await auditor.query(LOG, {"first": 10, "f": {"breakGlass": True}}))["data"]["accessLog"]["edges"] == []
+
+    for org, role in [("HRA", "caseworker"), ("HRA", "admin"), ("HRA", "identity_steward"), ("LEGALAID", "partner")]:
+        body = await caller(gateway, org, role).query(LOG, {"first": 5})
+        assert body["data"] is None and body["errors"][0]["extensions"]["code"] == "FORBIDDEN", role
+    self_client = caller(gateway, "SELF", "client", purpose="client_access", self_client=ids[0])
+    assert (await self_client.query(LOG, {"first": 5}))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    bad = await auditor.query(LOG, {"first": 5, "after": "bm90LW91cnM="})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    # the auditor's own reads are on the record too
+    assert [e.action for e in await events(database_url)].count("audit.read") >= 5
+
+
+async def test_summary_points_at_unusual_access(gateway: Any, population: Population) -> None:
+    ids = [p.client_id for p in population.people[:4]]
+    dhs = caller(gateway, "DHS")
+    for cid in ids:
+        await dhs.query(PROFILE, {"id": cid})  # DHS reads four clients it has no consent from
+    await dhs.query(RECORD, consent(ids[0], ["ELIGIBILITY"]))
+    await dhs.query(PROFILE, {"id": ids[0]})  # denied: the consent names other purposes
+    emergency = caller(gateway, "DHS", purpose="emergency")
+    await emergency.query("""mutation($id: ID!) { startBreakGlass(clientId: $id, minutes: 5,
+        justification: "client unresponsive at shelter, need benefit contacts") { id } }""", {"id": ids[1]})
+    await emergency.query(PROFILE, {"id": ids[1]})
+
+    auditor = caller(gateway, "OVERSIGHT", "auditor", purpose="audit")
+    s = (await auditor.query("""{ accessSummary(manyClients: 3) {
+        events breakGlass { action subject clientId justification }
+        heavyReaders { subject organization clients events }
+        outsideConsentPurpose { category event { clientId purpose } }
+        readsWithoutConsent { organization clients events } } }"""))["data"]["accessSummary"]
+    assert [(b["action"], b["clientId"]) for b in s["breakGlass"]] == [
+        ("break-glass.start", ids[1]), ("read", ids[1])]
+    assert s["heavyReaders"] == [{"subject": "tester", "organization": "DHS", "clients": 4, "events": 6}]
+    assert [(o["category"], o["event"]["clientId"]) for o in s["outsideConsentPurpose"]] == [("documents", ids[0])]
+    # four first reads, the read outside the consent's purposes, and the break-glass read: none rests on consent
+    assert s["readsWithoutConsent"] == [{"organization": "DHS", "clients": 4, "events": 6}]
+    forbidden = await caller(gateway, "DHS").query("{ accessSummary { events } }")
+    assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_client_sees_who_was_shown_their_data(gateway: Any, population: Population) -> None:
+    me, other = population.people[0].client_id, population.people[1].client_id
+    await caller(gateway, "HRA").query(PROFILE, {"id": me})
+    await caller(gateway, "DHS").query(PROFILE, {"id": me})  # withheld: not a disclosure
+    client = caller(gateway, "SELF", "client", purpose="client_access", self_client=me)
+    await client.query(PROFILE, {"id": me})  # the client's own read is not listed
+    report_q = """query($id: ID!) { disclosureReport(clientId: $id) { organization category agency purpose basis } }"""
+    report = (await client.query(report_q, {"id": me}))["data"]["disclosureReport"]
+    assert sorted((r["organization"], r["category"], r["basis"]) for r in report) == [
+        ("HRA", "benefits", "own-agency"), ("HRA", "documents", "own-agency")]
+    on_behalf = (await caller(gateway, "DHS").query(report_q, {"id": me}))["data"]["disclosureReport"]
+    assert on_behalf == report
+    for who in (caller(gateway, "SELF", "client", purpose="client_access", self_client=other),
+                caller(gateway, "OVERSIGHT", "auditor", purpose="audit")):
+        assert (await who.query(report_q, {"id": me}))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_integrity_query_reports_the_first_break(gateway: Any, population: Population, database_url: str) -> None:
+    await caller(gateway, "HRA").query(PROFILE, {"id": population.people[0].client_id})
+    await caller(gateway, "HRA").query(PROFILE, {"id": population.people[1].client_id})
+    auditor = caller(gateway, "OVERSIGHT", "auditor", purpose="audit")
+    q = "{ accessLogIntegrity { ok eventsChecked headSeq firstBreak { seq eventId problem } } }"
+    ok = (await auditor.query(q))["data"]["accessLogIntegrity"]
+    assert ok["ok"] and ok["eventsChecked"] == ok["headSeq"] == 2
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE access_events SET subject = 'someone-else' WHERE seq = 1"))
+    finally:
+        await engine.dispose()
+    broken = (await auditor.query(q))["data"]["accessLogIntegrity"]
+    assert not broken["ok"] and broken["firstBreak"]["seq"] == 1 and "altered" in broken["firstBreak"]["problem"]
