@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -85,3 +86,103 @@ def public_key_cmd() -> None:
 __all__ = ["app"]
 
 
+
+
+def _operator(name: str | None, action: str) -> Any:
+    """The access record of the person running an audit command (the CLI has no token)."""
+    import getpass
+    import uuid
+
+    from audit.records import AccessRecord
+
+    return AccessRecord(request_id=f"cli-{uuid.uuid4().hex[:16]}", subject=name or getpass.getuser(),
+                        organization="casebridge-operations", roles=("auditor",), oauth_client="casebridge-cli",
+                        purpose="audit", operation=None, client_id=None, action=action, sections=())
+
+
+@app.command("export")
+def export_cmd(
+    out: Annotated[Path, typer.Option(help="The file: .jsonl, .csv (plus .csv.proof.json) or .json (FHIR).")],
+    fmt: Annotated[str, typer.Option("--format", help="jsonl, csv or fhir (a Bundle of BALP AuditEvents).")] = "jsonl",
+    since: Annotated[datetime | None, typer.Option(help="Events recorded at or after (ISO 8601).")] = None,
+    until: Annotated[datetime | None, typer.Option(help="Events recorded before (ISO 8601).")] = None,
+    client: Annotated[str | None, typer.Option(help="Only this client's events.")] = None,
+    operator: Annotated[str | None, typer.Option(help="Who is exporting (goes to the access log).")] = None,
+) -> None:
+    """Export the access log with its chain proof and a signed checkpoint; the export itself is logged."""
+    from dataclasses import replace
+
+    from api.services import make_signer
+    from audit.export import FORMATS, read_slice, write
+    from audit.queries import LogFilter
+    from audit.records import ChainRecorder, add_checkpoint
+
+    if fmt not in FORMATS:
+        err.print(f"[red]--format is one of {', '.join(FORMATS)}[/red]")
+        raise typer.Exit(2)
+    settings = _settings()
+    signer = make_signer(settings)
+    flt = LogFilter(client_id=client, since=since, until=until)
+
+    async def go(sessions: Any) -> tuple[int, list[Path]]:
+        async with sessions() as session:
+            slice_ = await read_slice(session, signer, flt, reason="export")
+        files = write(slice_, fmt, out)
+        async with sessions.begin() as session:
+            if slice_.proof:
+                cp = slice_.proof["checkpoint"]
+                await add_checkpoint(session, signer, seq=cp["seq"], hash=cp["hash"], count=cp["count"],
+                                     now=datetime.now().astimezone(), reason="export")
+            record = replace(_operator(operator, "audit.export"), client_id=client,
+                             detail=f"{fmt}: {len(slice_.events)} events")
+            await ChainRecorder(sessions, signer=signer).record([record], session=session)
+        return len(slice_.events), files
+
+    try:
+        count, files = _run(settings, go)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    err.print(f"exported {count} events to {', '.join(str(f) for f in files)}")
+
+
+@app.command("verify-export")
+def verify_export_cmd(
+    file: Annotated[Path, typer.Argument(help="A .jsonl, .csv or .json (FHIR) export.")],
+    jwks: Annotated[Path | None, typer.Option(help="The gateway's public JWKS (`casebridge audit public-key`); "
+                                                   "without it the key in the file is used.")] = None,
+) -> None:
+    """Check an exported slice on its own: links, signed checkpoint, every event. Exit 1 if it fails."""
+    from audit.export import verify_export
+
+    keys = json.loads(jwks.read_text()) if jwks else None
+    if keys is None:
+        err.print("[yellow]no --jwks given: trusting the key inside the file[/yellow]")
+    check = verify_export(file, keys)
+    if check.ok:
+        err.print(f"[green]the export verifies[/green]: {check.events} events")
+        return
+    err.print(f"[red]the export does not verify[/red]: {check.problem}")
+    raise typer.Exit(1)
+
+
+@app.command("retain")
+def retain_cmd(
+    operator: Annotated[str | None, typer.Option(help="Who runs retention (goes to the access log).")] = None,
+) -> None:
+    """Archive (JSON Lines with proof) and remove events older than the retention period."""
+    from api.services import make_signer
+    from audit.records import ChainRecorder
+    from audit.retention import retain
+
+    settings = _settings()
+    signer = make_signer(settings)
+    result = _run(settings, lambda sessions: retain(
+        sessions, signer, ChainRecorder(sessions, signer=signer), retention_days=settings.audit.retention_days,
+        archive_dir=settings.audit.archive_dir, now=datetime.now().astimezone(),
+        operator=_operator(operator, "audit.retention")))
+    if result.archived == 0:
+        err.print("nothing is older than the retention period")
+    else:
+        err.print(f"archived {result.archived} events to {result.archive}; the chain now starts after seq "
+                  f"{result.anchor_seq}")

@@ -22,8 +22,10 @@ CONTENT_FIELDS = (
 )
 
 
-def timestamp(t: datetime) -> str:
-    """UTC, microseconds, 'Z': the one spelling of a time inside the chain."""
+def timestamp(t: datetime | str) -> str:
+    """UTC, microseconds, 'Z': the one spelling of a time inside the chain (a spelled one passes through)."""
+    if isinstance(t, str):
+        return t
     if t.tzinfo is None:  # SQLite hands back naive datetimes; we only ever store UTC
         t = t.replace(tzinfo=UTC)
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -30,6 +30,17 @@ class Purpose(StrEnum):
     CLIENT_ACCESS = "client_access"
 
 
+# HL7 v3 PurposeOfUse (ActReason) codes where one fits exactly; FHIR Consent and AuditEvent use them.
+V3_ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+V3_PURPOSE_OF_USE = {
+    Purpose.CASE_MANAGEMENT: "CAREMGT",
+    Purpose.CARE_COORDINATION: "COC",
+    Purpose.ELIGIBILITY: "ELIGDTRM",
+    Purpose.EMERGENCY: "ETREAT",
+    Purpose.CLIENT_ACCESS: "PATRQT",
+}
+
+
 class Role(StrEnum):
     """What a principal does; mapped from token claims."""
 

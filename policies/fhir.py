@@ -4,21 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.vocabulary import Purpose
+from core.vocabulary import V3_ACT_REASON as ACT_REASON
+from core.vocabulary import V3_PURPOSE_OF_USE as V3_PURPOSE
 from policies.consents import ConsentRecord, ConsentStatus, Grantor, Provision
 
 CATEGORY_SYSTEM = "urn:casebridge:category"
 PURPOSE_SYSTEM = "urn:casebridge:purpose-of-use"
 ORG_SYSTEM = "urn:casebridge:organization"
-ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
-# HL7 v3 PurposeOfUse codes where one fits exactly.
-V3_PURPOSE = {
-    Purpose.CASE_MANAGEMENT: "CAREMGT",
-    Purpose.CARE_COORDINATION: "COC",
-    Purpose.ELIGIBILITY: "ELIGDTRM",
-    Purpose.EMERGENCY: "ETREAT",
-    Purpose.CLIENT_ACCESS: "PATRQT",
-}
 
 
 def consent_resource(c: ConsentRecord) -> dict[str, Any]:
