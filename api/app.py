@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any
 
 from sqlalchemy import text
@@ -19,6 +20,7 @@ from api.keys import load_or_create_dev_key, public_jwks
 from api.middleware import EdgeMiddleware
 from api.services import Services, build_services
 from api.settings import Settings
+from core.errors import AuditUnavailable
 from core.principal import RequestContext
 from resolvers.context import Context
 from resolvers.errors import add_codes
@@ -33,16 +35,36 @@ class _GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         state = request.scope["state"]
         principal = state.get("principal")  # absent only for the GraphiQL page (see EdgeMiddleware)
+        writes: list[Awaitable[None]] = state.setdefault("audit_writes", [])
         ctx = None if principal is None else RequestContext(
-            principal=principal, request_id=state["request_id"], purpose=state.get("purpose"))
+            principal=principal, request_id=state["request_id"], purpose=state.get("purpose"), audit_writes=writes)
         return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
                        request_context=ctx)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
+        # The access-log writes of this request ran while the result was completed;
+        # none of it leaves before they are durable, and all of it is dropped if one failed.
+        failure = await _settle(request.scope["state"].get("audit_writes") or [])
+        if failure is not None:
+            fields = result.data or {}
+            return {"data": {name: None for name in fields} or None,
+                    "errors": [{"message": failure.message, "extensions": failure.extensions}]}
         data = await super().process_result(request, result)
         if data.get("errors"):
             add_codes(data["errors"])  # type: ignore[arg-type]
         return data
+
+
+async def _settle(writes: list[Awaitable[None]]) -> AuditUnavailable | None:
+    """Await every pending write; the first failure (any error counts: fail closed), else None."""
+    failure: AuditUnavailable | None = None
+    while writes:
+        pending, writes[:] = list(writes), []
+        for outcome in await asyncio.gather(*pending, return_exceptions=True):
+            if isinstance(outcome, BaseException) and failure is None:
+                failure = outcome if isinstance(outcome, AuditUnavailable) else AuditUnavailable(
+                    "the access log could not be written")
+    return failure
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:

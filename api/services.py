@@ -39,6 +39,7 @@ class Services:
     gate: Gate
     desk: ConsentDesk
     audit_desk: AuditDesk
+    recorder: AuditRecorder
     signer: CheckpointSigner
     verifier: TokenVerifier
     keys: KeySource
@@ -50,6 +51,7 @@ class Services:
         for conn in self.connectors:
             await conn.aclose()
         await self.http.aclose()
+        await self.recorder.aclose()
         await self.engine.dispose()
         shutdown_telemetry(self.tracer_provider)
 
@@ -81,7 +83,7 @@ def build_services(
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, consents=consents, connectors=connectors,
-                    gate=gate, desk=desk, signer=signer,
+                    gate=gate, desk=desk, signer=signer, recorder=audit,
                     audit_desk=AuditDesk(sessions=sessions, recorder=audit, jwks=signer.public_jwks()),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 
 from core.vocabulary import LegalBasis, Purpose, Role
 
@@ -31,6 +32,10 @@ class RequestContext:
     purpose: Purpose | None = None
     operation: str | None = None
     legal_basis: LegalBasisClaim | None = None
+    # Set by the HTTP layer: access-log writes started for this request, which
+    # it awaits before any byte of the response leaves (see api.app). None:
+    # the gate awaits each write itself before returning data.
+    audit_writes: list[Awaitable[None]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

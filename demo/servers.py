@@ -1,10 +1,12 @@
-"""Run an ASGI app as a real HTTP server on 127.0.0.1, in a background thread."""
+"""Run an ASGI app as a real HTTP server on 127.0.0.1, in a background thread or its own process."""
 
 from __future__ import annotations
 
+import multiprocessing
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -51,6 +53,58 @@ class ServerThread:
         self.thread.join(timeout=10)
 
     def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _serve_factory(factory: Callable[..., Any], args: tuple[Any, ...], port: int) -> None:
+    uvicorn.run(factory(*args), host="127.0.0.1", port=port, loop="uvloop", http="httptools",
+                log_level="warning", access_log=False, timeout_graceful_shutdown=2)
+
+
+class ServerProcess:
+    """An ASGI app served by uvicorn (uvloop, httptools) in its own process on 127.0.0.1, as in production.
+
+    `factory(*args)` builds the app inside the child (both must be picklable:
+    a module-level function and plain values). Stopped by its pid on exit.
+    """
+
+    def __init__(self, factory: Callable[..., Any], *args: Any, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_serve_factory, args=(factory, args, self.port), daemon=True, name=f"http:{self.port}")
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ServerProcess:
+        """Start the process; return once its socket accepts connections."""
+        self.process.start()
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return self
+            except OSError:
+                if not self.process.is_alive() or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"server process on port {self.port} did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Terminate the process we started (SIGTERM: uvicorn shuts down cleanly), then kill if it lingers."""
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(timeout=10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=5)
+
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

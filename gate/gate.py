@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -86,7 +86,11 @@ class Gate:
                     permitted[(res.connector, res.client_id)].add(res.category)
             fetched = await self._fetch(links, permitted)
             disclosures = self._assemble(links, resources, decisions, permitted, fetched)
-            await self._recorder.record([self._record(ctx, d, action) for d in disclosures.values()])
+            records = [self._record(ctx, d, action) for d in disclosures.values()]
+            if ctx.audit_writes is None:
+                await self._recorder.record(records)
+            else:  # the HTTP layer awaits it before the response leaves; the write overlaps rendering
+                ctx.audit_writes.append(_started(self._recorder.record(records)))
             return disclosures
 
     async def _decide(self, ctx: RequestContext, resources: list[Resource]) -> list[Decision]:
@@ -186,6 +190,12 @@ class Gate:
             justification=relied[0].justification if relied else None,
             break_glass=any(d.break_glass for d in relied),
         )
+
+
+def _started(write: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    task = asyncio.ensure_future(write)
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # its awaiter reports a failure
+    return task
 
 
 MIN_JUSTIFICATION = 20

@@ -92,3 +92,6 @@ class ListRecorder:
             raise AuditUnavailable("the access log could not be written")
         self.writes += 1
         self.records.extend(records)
+
+    async def aclose(self) -> None:
+        return None

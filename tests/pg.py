@@ -1,7 +1,7 @@
 """A throwaway PostgreSQL server for the test session, from the Debian server binaries.
 
 initdb + pg_ctl in a temp dir, listening on 127.0.0.1 and a free port only,
-UTF8 with the C.UTF-8 locale, fsync off; run as the `postgres` user when we are
+UTF8 with the C.UTF-8 locale, fsync off (unless durable); run as the `postgres` user when we are
 root (PostgreSQL refuses to run as root). Stopped by pid at the end of the session.
 """
 
@@ -32,8 +32,9 @@ def find_bindir() -> Path | None:
 class PostgresServer:
     """One PostgreSQL cluster for the whole test session."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
         self.bindir = bindir
+        self.durable = durable  # fsync on, as in production (benchmarks); the tests run without it
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="casebridge-pg-"))
         self.data = self.root / "data"
@@ -54,8 +55,9 @@ class PostgresServer:
             shutil.chown(self.sockets, self.user)
         self._run("initdb", "-D", str(self.data), "-E", "UTF8", "--locale=C.UTF-8", "-A", "trust",
                   "-U", "postgres", "--no-sync")
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} -c max_connections=200"
+        if not self.durable:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"), "-w",
                   "-t", "60", "start")
         return self

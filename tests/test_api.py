@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -9,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from api.app import create_app
+from core.errors import AuditUnavailable
 from demo.benefits_sim import BenefitsAgency
 from demo.population import Population
 from demo.servers import ServerThread, free_port
@@ -274,3 +277,61 @@ async def test_clients_list_keeps_order_and_nulls_unknown_ids(
     too_many = await caller(gateway).query("query($ids: [ID!]!) { clients(ids: $ids) { id } }",
                                           {"ids": [f"c{i}" for i in range(101)]})
     assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_a_repeated_document_is_validated_once_with_the_limits_still_enforced() -> None:
+    from strawberry.extensions.validation_cache import _get_validate_cache  # the process-wide LRU
+
+    from resolvers.schema import build_schema
+
+    schema = build_schema(cache_size=97, max_depth=3)  # a size of its own: a fresh cache
+    for _ in range(3):
+        assert (await schema.execute("query Q { __typename }")).errors is None
+    info = _get_validate_cache(97).cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+    too_deep = "query { client(id: \"x\") { benefits { cases { programs { program } } } } }"
+    for _ in range(2):
+        result = await schema.execute(too_deep)
+        assert result.errors and "exceeds maximum operation depth" in result.errors[0].message
+
+
+class _SlowRecorder:
+    """Takes its time over each write, then succeeds or fails as told; notes when each write finished."""
+
+    def __init__(self, fail: BaseException | None) -> None:
+        self.fail = fail
+        self.finished: list[float] = []
+
+    async def record(self, records: Any, *, session: object = None) -> None:
+        await asyncio.sleep(0.3)
+        self.finished.append(time.monotonic())
+        if self.fail is not None:
+            raise self.fail
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("fail", [None, AuditUnavailable("the access log could not be written"),
+                                  RuntimeError("a bug in a recorder")], ids=["ok", "unavailable", "bug"])
+async def test_no_response_leaves_before_its_access_log_write_is_done(
+    database_url: str, benefits_server: ServerThread, population: Population, settings_factory: Any,
+    fail: BaseException | None,
+) -> None:
+    from api.services import build_services
+
+    await seed_links(database_url, population)
+    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url)
+    recorder = _SlowRecorder(fail)
+    app = create_app(settings, services=build_services(settings, recorder=recorder))
+    person = population.people[0]
+    with ServerThread(app) as server:
+        body = await caller((settings, server)).query(PROFILE, {"id": person.client_id})
+        received = time.monotonic()
+    assert len(recorder.finished) == 1 and recorder.finished[0] <= received
+    if fail is None:
+        assert "errors" not in body and body["data"]["client"]["benefits"]["cases"]
+    else:
+        assert body["data"] == {"client": None}
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["AUDIT_UNAVAILABLE"]
+        assert person.last_name not in str(body) and "a bug" not in str(body)

@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 
 from audit.chain import event_hash
 from audit.checkpoints import checkpoint_head
 from audit.records import AccessRecord, ChainRecorder, SectionOutcome
 from audit.signing import CheckpointSigner, load_or_create_key
 from audit.verify import verify
+from core.errors import AuditUnavailable
 from store.engine import make_engine, make_sessionmaker
 from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
 
@@ -47,16 +48,17 @@ async def test_concurrent_writers_keep_one_valid_chain(
     database_url: str, store: Any, signer: CheckpointSigner
 ) -> None:
     second_engine = make_engine(database_url)  # a second "replica" with its own pool
+    recorders = [ChainRecorder(store, signer=signer, checkpoint_every=50),
+                 ChainRecorder(make_sessionmaker(second_engine), signer=signer, checkpoint_every=50)]
     try:
-        recorders = [ChainRecorder(store, signer=signer, checkpoint_every=50),
-                     ChainRecorder(make_sessionmaker(second_engine), signer=signer, checkpoint_every=50)]
-
         async def writer(w: int) -> None:
             for i in range(15):
                 await recorders[w % 2].record([record(w * 100 + i), record(w * 100 + i, client="c-2")])
 
         await asyncio.gather(*(writer(w) for w in range(8)))
     finally:
+        for r in recorders:
+            await r.aclose()
         await second_engine.dispose()
     report = await verify(store, jwks=signer.public_jwks())
     assert report.ok, report.breaks
@@ -68,9 +70,9 @@ async def test_concurrent_writers_keep_one_valid_chain(
 
 
 async def _chain(store: Any, signer: CheckpointSigner, n: int = 10) -> None:
-    recorder = ChainRecorder(store, signer=signer, checkpoint_every=1000)
-    for i in range(n):
-        await recorder.record([record(i)])
+    async with ChainRecorder(store, signer=signer, checkpoint_every=1000) as recorder:
+        for i in range(n):
+            await recorder.record([record(i)])
 
 
 async def _first_break(store: Any, signer: CheckpointSigner) -> tuple[int, str]:
@@ -147,9 +149,9 @@ async def test_a_forged_checkpoint_is_found(store: Any, signer: CheckpointSigner
 
 
 async def test_periodic_checkpoints_are_signed(store: Any, signer: CheckpointSigner) -> None:
-    recorder = ChainRecorder(store, signer=signer, checkpoint_every=10)
-    for i in range(25):
-        await recorder.record([record(i)])
+    async with ChainRecorder(store, signer=signer, checkpoint_every=10) as recorder:
+        for i in range(25):
+            await recorder.record([record(i)])
     async with store() as session:
         cps = (await session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))).scalars().all()
     assert [(c.seq, c.count, c.reason) for c in cps] == [(10, 10, "periodic"), (20, 20, "periodic")]
@@ -170,3 +172,70 @@ async def test_cli_verify_names_the_first_broken_link(database_url: str, store: 
     broken = await asyncio.to_thread(subprocess.run, [*cli, "verify"], env=env, capture_output=True, text=True,
                                      timeout=60)
     assert broken.returncode == 1 and "seq 2" in broken.stderr and "altered" in broken.stderr
+
+
+async def test_concurrent_requests_share_a_transaction_and_each_waits_for_its_commit(
+    store: Any, signer: CheckpointSigner
+) -> None:
+    async with ChainRecorder(store, signer=signer) as recorder:
+        await recorder.record([record(0)])  # the writer's connection is open
+
+        async def one(i: int) -> int:
+            await recorder.record([record(i), record(i, client="c-2")])
+            async with store() as session:  # committed by the time record() returns
+                return int((await session.execute(select(func.count()).select_from(AccessEvent)
+                                                  .where(AccessEvent.request_id == f"req-{i}"))).scalar_one())
+
+        assert await asyncio.gather(*(one(i) for i in range(1, 41))) == [2] * 40
+    async with store() as session:
+        rows = (await session.execute(select(AccessEvent.request_id, AccessEvent.recorded_at, AccessEvent.seq)
+                                      .order_by(AccessEvent.seq))).all()
+    assert len(rows) == 81
+    transactions = {at for _, at, _ in rows}  # one clock reading per transaction
+    assert len(transactions) < 41  # grouped: fewer transactions than requests
+    by_request: dict[str, list[int]] = {}
+    for rid, _, seq in rows:
+        by_request.setdefault(rid, []).append(seq)
+    assert all(v[1] - v[0] == 1 for rid, v in by_request.items() if rid != "req-0")  # a request's records adjoin
+    assert (await verify(store, jwks=signer.public_jwks())).ok
+
+
+async def test_a_failed_group_fails_every_waiter_and_the_next_group_is_written(
+    database_url: str, store: Any, signer: CheckpointSigner
+) -> None:
+    async with ChainRecorder(store, signer=signer) as recorder:
+        await recorder.record([record(0)])
+        async with store.begin() as session:
+            await session.execute(text("ALTER TABLE access_events RENAME TO access_events_away"))
+        results = await asyncio.gather(*(recorder.record([record(i)]) for i in range(1, 9)), return_exceptions=True)
+        assert all(isinstance(r, AuditUnavailable) for r in results), results
+        async with store.begin() as session:
+            await session.execute(text("ALTER TABLE access_events_away RENAME TO access_events"))
+        await recorder.record([record(9)])
+    async with store() as session:
+        ids = list((await session.execute(select(AccessEvent.request_id).order_by(AccessEvent.seq))).scalars())
+    assert ids == ["req-0", "req-9"]  # nothing half-written, and the log works again
+    assert (await verify(store, jwks=signer.public_jwks())).ok
+
+
+async def test_a_writer_whose_head_moved_under_it_appends_after_the_other_writer(
+    database_url: str, store: Any, signer: CheckpointSigner
+) -> None:
+    other_engine = make_engine(database_url)
+    try:
+        async with ChainRecorder(store, signer=signer) as mine, \
+                ChainRecorder(make_sessionmaker(other_engine), signer=signer) as theirs:
+            await mine.record([record(1)])  # mine now knows where the chain ends
+            await theirs.record([record(2)])  # ... and is wrong about it from here
+            async with store.begin() as session:  # a consent change, inside its own transaction
+                await mine.record([record(3)], session=session)
+            await mine.record([record(4), record(4, client="c-2")])
+            await theirs.record([record(5)])
+    finally:
+        await other_engine.dispose()
+    async with store() as session:
+        rows = (await session.execute(select(AccessEvent.seq, AccessEvent.request_id)
+                                      .order_by(AccessEvent.seq))).all()
+    assert [tuple(r) for r in rows] == [(1, "req-1"), (2, "req-2"), (3, "req-3"), (4, "req-4"), (5, "req-4"),
+                                        (6, "req-5")]
+    assert (await verify(store, jwks=signer.public_jwks())).ok

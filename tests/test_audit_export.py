@@ -51,9 +51,10 @@ async def store(database_url: str) -> Any:
 
 
 async def _fill(store: Any, signer: CheckpointSigner, n: int = 12, *, at: datetime | None = None) -> None:
-    recorder = ChainRecorder(store, signer=signer, clock=(lambda: at) if at else (lambda: datetime.now(UTC)))
-    for i in range(n):
-        await recorder.record([read_event(i)])
+    clock = (lambda: at) if at else (lambda: datetime.now(UTC))
+    async with ChainRecorder(store, signer=signer, clock=clock) as recorder:
+        for i in range(n):
+            await recorder.record([read_event(i)])
 
 
 async def _export(store: Any, signer: CheckpointSigner, fmt: str, out: Path, **flt: Any) -> list[Path]:
