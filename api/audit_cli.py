@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from api.cli_common import err, settings_or_exit
-from api.settings import Settings
+from api.cli_common import err, settings_or_exit, with_store
 
 app = typer.Typer(help="The access log: verify, checkpoint, export, retain.", no_args_is_help=True)
-T = TypeVar("T")
-
-
-def _run(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
-    from store.engine import make_engine, make_sessionmaker
-
-    async def go() -> T:
-        engine = make_engine(settings.database_url)
-        try:
-            return await fn(make_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+_run = with_store
 
 
 _settings = settings_or_exit

@@ -11,12 +11,14 @@ import typer
 
 from api.audit_cli import app as audit_app
 from api.cli_common import err, settings_or_exit
+from api.hmis_cli import app as hmis_app
 from api.settings import Settings
 from core.vocabulary import Role
 
 app = typer.Typer(help="casebridge: one consented, audited view of a client's records across agencies.",
                   no_args_is_help=True, add_completion=False)
 app.add_typer(audit_app, name="audit")
+app.add_typer(hmis_app, name="hmis")
 
 
 _settings = settings_or_exit

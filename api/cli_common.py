@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
 import typer
 from rich.console import Console
 
@@ -17,3 +21,20 @@ def settings_or_exit() -> Settings:
     except ValueError as exc:
         err.print(f"[red]invalid settings:[/red] {exc}")
         raise typer.Exit(2) from None
+
+
+T = TypeVar("T")
+
+
+def with_store(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `fn(sessions)` on the configured store, then close it."""
+    from store.engine import make_engine, make_sessionmaker
+
+    async def go() -> T:
+        engine = make_engine(settings.database_url)
+        try:
+            return await fn(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())

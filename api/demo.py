@@ -6,6 +6,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,9 +18,11 @@ from api.keys import load_or_create_dev_key, mint_token
 from api.settings import Settings
 from audit.records import ChainRecorder
 from connectors.config import BenefitsConfig
+from connectors.hmis.importer import import_export
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, Purpose, Role
 from demo.benefits_sim import BenefitsAgency
+from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerThread
 from gate.consents import ConsentDesk
@@ -37,6 +40,10 @@ FIRST_QUERY = """query FirstLook($id: ID!) {
       access { agency status basis reason asOf }
       cases { caseNumber status programs { program status certificationEnd } notices { type responseDueOn } }
     }
+    housing {
+      access { agency status basis reason asOf }
+      inShelterNow enrollments { projectName projectTypeName entryDate moveInDate exitDate status }
+    }
     appointments { access { agency status basis reason } items { type scheduledAt mode status } }
     documents { access { agency status basis reason } items { type dueOn status } }
   }
@@ -48,6 +55,7 @@ console = Console()
 DEMO_FORM = "DEMO-SIGNED-CONSENT-FORM-0001"
 BREAK_GLASS_WHY = "Demo: client taken to hospital from shelter intake; need benefits status to arrange care"
 DHS_WORKER = "demo-dhs-caseworker"
+HMIS_EXPORT_DIR = Path("var/demo-hmis-export")  # the CoC's drop, as `casebridge hmis import` would read it
 
 
 @dataclass(frozen=True)
@@ -61,13 +69,18 @@ class DemoCase:
 
 
 async def seed(settings: Settings, population: Population) -> int:
-    """Migrate; link the population's records; seed a consent and a break-glass grant (once)."""
+    """Migrate; link the population's records; import its HMIS export; seed a consent and a break-glass grant
+    (once)."""
     engine = make_engine(settings.database_url)
     try:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
         crosswalk = SqlCrosswalk(sessions)
         added = await crosswalk.link(population.links())
+        export = write_export(population.hmis, HMIS_EXPORT_DIR, exported_at=datetime.now().replace(microsecond=0))
+        report = await import_export(sessions, export, source=settings.housing.source)
+        if not report.ok and "not newer" not in report.problems[0].message:
+            raise RuntimeError(f"the demo's HMIS export did not import: {report.problems[0]}")
         consented, emergency = population.people[0].client_id, population.people[1].client_id
         store = ConsentStore()
         desk = ConsentDesk(sessions=sessions, store=store, crosswalk=crosswalk, recorder=ChainRecorder(sessions))
@@ -101,12 +114,15 @@ def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
 
     hra, dhs = mk("demo-hra-caseworker", "HRA", "caseworker"), mk(DHS_WORKER, "DHS", "caseworker")
     consented, emergency = population.people[0].client_id, population.people[1].client_id
+    sheltered = next(p.client_id for p in population.people if p.hmis_id and p.client_id not in (consented, emergency))
     return [
         DemoCase("HRA caseworker: the benefits agency sees its own records", hra, "case_management", consented),
         DemoCase("DHS caseworker: appointments and documents shown through the client's consent; benefits "
                  "withheld (CONSENT_REQUIRED)", dhs, "case_management", consented),
         DemoCase("DHS caseworker, break-glass: benefits opened by a legal basis with a justification "
                  "(time-limited, flagged for review)", dhs, "emergency", emergency),
+        DemoCase("DHS caseworker: the shelter system's own stays and moves (HMIS export), in shelter now or housed",
+                 dhs, "case_management", sheltered),
         DemoCase("auditor: never reads client data (NOT_PERMITTED_FOR_ROLE)", mk("demo-auditor", "OVERSIGHT",
                                                                                   "auditor"), "audit", consented),
     ]
@@ -157,6 +173,7 @@ def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int
     lines = [
         f"[bold]casebridge gateway[/bold]  {url}/graphql   (GraphiQL: open it in a browser)",
         f"benefits agency simulator  {sim_url}",
+        f"shelter system (HMIS CSV export, imported)  {HMIS_EXPORT_DIR}/",
         f"store  {settings.database_url}   synthetic people: {people} ({added} links added)",
         "",
         "Put the token and purpose in GraphiQL's Headers tab, the client id in Variables.",

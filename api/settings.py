@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.config import BenefitsConfig
+from connectors.config import BenefitsConfig, HousingConfig
 
 DEV_ISSUER = "casebridge-dev"
 DEV_AUDIENCE = "casebridge"
@@ -102,6 +102,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     auth: AuthSettings = AuthSettings()
     benefits: BenefitsConfig = BenefitsConfig()
+    housing: HousingConfig = HousingConfig()
     telemetry: TelemetrySettings = TelemetrySettings()
     audit: AuditSettings = AuditSettings()
     limits: LimitSettings = LimitSettings()

@@ -16,3 +16,12 @@ class BenefitsConfig(BaseModel):
     client_secret: SecretStr = SecretStr("dev-benefits-secret")
     timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     batch_size: int = Field(default=100, ge=1, le=100)
+
+
+class HousingConfig(BaseModel):
+    """The housing connector: the snapshot of an HMIS CSV export imported with `casebridge hmis import`."""
+
+    enabled: bool = True
+    organization: str = "DHS"
+    source: str = "hmis"  # the crosswalk's source key and the snapshot's name
+    timeout_seconds: float = Field(default=3.0, gt=0, le=60)

@@ -84,6 +84,42 @@ class RequiredDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class HousingEnrollment:
+    """A shelter stay or housing enrollment (category `housing`), from HMIS Enrollment, Exit and Project.
+
+    `project_type` is HUD's code (0 and 1 emergency shelter, 2 transitional
+    housing, 3/9/10/13 permanent housing, ...); `destination` is the exit
+    destination code and `destination_class` its group.
+    """
+
+    enrollment_id: str
+    agency: str
+    project_name: str
+    project_type: int
+    project_type_name: str
+    entry_date: date
+    move_in_date: date | None
+    exit_date: date | None
+    destination: int | None
+    destination_class: str | None
+    household_id: str | None
+    relationship_to_head: int | None
+
+    @property
+    def status(self) -> str:
+        """IN_SHELTER (open stay in shelter), HOUSED (moved in, not exited), ENROLLED (waiting), EXITED."""
+        from connectors.hmis.spec import PERMANENT_TYPES, SHELTER_TYPES
+
+        if self.exit_date is not None:
+            return "EXITED"
+        if self.project_type in SHELTER_TYPES:
+            return "IN_SHELTER"
+        if self.project_type in PERMANENT_TYPES and self.move_in_date is not None:
+            return "HOUSED"
+        return "ENROLLED"
+
+
+@dataclass(frozen=True, slots=True)
 class SourceRecord:
     """One agency's data about one person, split by category."""
 

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from demo import variants
 from demo.names import BOROUGH_ZIPS, FIRST_FEMALE, FIRST_MALE, STREETS, SURNAMES
 
 PROGRAMS = ("SNAP", "CASH_ASSISTANCE", "MEDICAID", "RENTAL_ASSISTANCE", "HEAP")
@@ -39,6 +40,20 @@ class Person:
     zip: str
     phone: str | None
     benefits_id: str | None = None
+    hmis_id: str | None = None
+
+
+@dataclass(slots=True)
+class HmisData:
+    """The shelter system's records (HUD HMIS CSV fields by name; the export writer adds the rest)."""
+
+    source_id: str = "NYC-DHS-HMIS"
+    source_name: str = "Department of Homeless Services (synthetic)"
+    organizations: list[dict[str, object]] = field(default_factory=list)
+    projects: list[dict[str, object]] = field(default_factory=list)
+    clients: list[dict[str, object]] = field(default_factory=list)
+    enrollments: list[dict[str, object]] = field(default_factory=list)
+    exits: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -49,10 +64,12 @@ class Population:
     today: date
     people: list[Person] = field(default_factory=list)
     benefits: dict[str, dict[str, object]] = field(default_factory=dict)
+    hmis: HmisData = field(default_factory=HmisData)
 
     def links(self) -> list[tuple[str, str, str]]:
         """The true crosswalk: (client id, source, local id)."""
-        return [(p.client_id, "benefits", p.benefits_id) for p in self.people if p.benefits_id]
+        out = [(p.client_id, "benefits", p.benefits_id) for p in self.people if p.benefits_id]
+        return out + [(p.client_id, "hmis", p.hmis_id) for p in self.people if p.hmis_id]
 
 
 def generate(*, seed: int = 7, households: int = 60, today: date | None = None) -> Population:
@@ -91,6 +108,7 @@ def generate(*, seed: int = 7, households: int = 60, today: date | None = None) 
             members.append(person)
         pop.people.extend(members)
         _benefits_case(rng, pop, members, case_no=h)
+    _shelter_system(random.Random(seed * 7919 + 1), pop)  # its own stream: the benefits data stays as it was
     return pop
 
 
@@ -161,3 +179,93 @@ def _benefits_case(rng: random.Random, pop: Population, members: list[Person], *
             },
             "cases": [case],
         }
+
+
+# (ProjectID, name, HUD ProjectType): 0 ES entry/exit, 1 ES night-by-night, 2 TH, 3 PSH, 13 RRH.
+SHELTER_PROJECTS = (
+    ("P-101", "Intake Family Shelter (PATH)", 0), ("P-102", "Bronx Family Residence", 0),
+    ("P-103", "Brooklyn Family Residence", 0), ("P-104", "Adult Drop-In Center", 1),
+    ("P-201", "Transitional Residence for Families", 2), ("P-301", "Supportive Housing Residence", 3),
+    ("P-401", "Rapid Re-Housing (CityFHEPS)", 13),
+)
+SHELTER_DRIFT = variants.Drift()
+
+
+def _shelter_system(rng: random.Random, pop: Population) -> None:
+    """About 40 % of households have been in shelter: stays, moves between shelters, some now housed.
+
+    Each member's HMIS Client record is typed in again by shelter intake, so it
+    drifts from the benefits record (variants.Drift); SSNs are often missing or
+    partial, with the HMIS data-quality codes saying so.
+    """
+    hmis = pop.hmis
+    hmis.organizations.append({"OrganizationID": "O-1", "OrganizationName": "Department of Homeless Services",
+                               "VictimServiceProvider": 0})
+    for pid, name, ptype in SHELTER_PROJECTS:
+        hmis.projects.append({"ProjectID": pid, "OrganizationID": "O-1", "ProjectName": name,
+                              "OperatingStartDate": date(2015, 1, 1), "ContinuumProject": 1, "ProjectType": ptype,
+                              "HousingType": 2 if ptype in (0, 1, 2) else 3})
+    households: dict[int, list[Person]] = {}
+    for person in pop.people:
+        households.setdefault(person.household, []).append(person)
+    enrollment_no = exit_no = 0
+    for h, members in households.items():
+        if rng.random() >= 0.4:
+            continue
+        for m in members:
+            m.hmis_id = f"{rng.getrandbits(128):032x}"
+            hmis.clients.append(_hmis_client(rng, m))
+        # a path through the system: one to three stays, each a household enrollment
+        start = pop.today - timedelta(days=rng.randint(20, 900))
+        stays = rng.choices((1, 2, 3), weights=(50, 35, 15))[0]
+        for s in range(stays):
+            last = s == stays - 1
+            housed_next = last and rng.random() < 0.3  # the path ends in permanent housing
+            pid, _name, ptype = rng.choice([p for p in SHELTER_PROJECTS if (p[2] in (3, 13)) == housed_next])
+            length = rng.randint(10, 240)
+            exit_day = start + timedelta(days=length)
+            still_open = last and (exit_day >= pop.today or rng.random() < 0.65)
+            household_id = f"HH-{h:06d}-{s}"
+            move_in = start + timedelta(days=rng.randint(0, 30)) if ptype in (3, 13) else None
+            for i, m in enumerate(members):
+                enrollment_no += 1
+                eid = f"E-{enrollment_no:08d}"
+                hmis.enrollments.append({
+                    "EnrollmentID": eid, "PersonalID": m.hmis_id, "ProjectID": pid, "EntryDate": start,
+                    "HouseholdID": household_id, "RelationshipToHoH": 1 if i == 0 else (
+                        3 if m.relationship == "SPOUSE" else 2),
+                    "LivingSituation": 116 if s == 0 else 101, "DisablingCondition": rng.choice((0, 0, 0, 1, 99)),
+                    "MoveInDate": move_in,
+                })
+                if not still_open:
+                    exit_no += 1
+                    destination = 101 if not last else rng.choice((410, 435, 312, 101, 302, 30))
+                    hmis.exits.append({"ExitID": f"X-{exit_no:08d}", "EnrollmentID": eid, "PersonalID": m.hmis_id,
+                                       "ExitDate": min(exit_day, pop.today), "Destination": destination})
+            if still_open:
+                break
+            start = exit_day if rng.random() < 0.7 else exit_day + timedelta(days=rng.randint(1, 120))
+            if start >= pop.today:
+                break
+
+
+def _hmis_client(rng: random.Random, m: Person) -> dict[str, object]:
+    first = variants.first_name(rng, m.first_name, SHELTER_DRIFT)
+    last = variants.last_name(rng, m.last_name, SHELTER_DRIFT)
+    if rng.random() < SHELTER_DRIFT.swap_names:
+        first, last = last, first
+    born = variants.dob(rng, m.dob, SHELTER_DRIFT)
+    ssn, ssn_dq = None, 99
+    if m.ssn is not None:
+        r = rng.random()
+        if r < 0.55:
+            ssn, ssn_dq = m.ssn, 1
+        elif r < 0.75:
+            ssn, ssn_dq = "xxxxx" + m.ssn[-4:], 2
+        else:
+            ssn_dq = rng.choice((8, 9, 99))
+    return {
+        "PersonalID": m.hmis_id, "FirstName": first, "LastName": last, "NameDataQuality": 1,
+        "SSN": ssn, "SSNDataQuality": ssn_dq, "DOB": born, "DOBDataQuality": 1 if born else rng.choice((8, 9, 99)),
+        "Sex": 0 if m.sex == "F" else 1, "VeteranStatus": 0 if m.relationship == "CHILD" else rng.choice((0, 0, 1, 8)),
+    }

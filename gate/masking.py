@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from connectors.records import Appointment, BenefitCase, BenefitProgram, Demographics, RequiredDocument
+from connectors.records import (
+    Appointment,
+    BenefitCase,
+    BenefitProgram,
+    Demographics,
+    HousingEnrollment,
+    RequiredDocument,
+)
 
 Period = tuple[date | None, date | None]
 
@@ -32,6 +39,10 @@ def _limit(item: Any, periods: Sequence[Period]) -> Any:
         return item if _inside(item.scheduled_at.date(), periods) else None
     if isinstance(item, RequiredDocument):
         return item if _inside(item.due_on, periods) else None
+    if isinstance(item, HousingEnrollment):  # a stay belongs to a period it overlaps
+        lo, hi = item.entry_date, item.exit_date
+        return item if any((end is None or lo <= end) and (start is None or hi is None or hi >= start)
+                           for start, end in periods) else None
     if isinstance(item, BenefitCase):
         programs = tuple(p for p in item.programs if _overlaps(p, periods))
         notices = tuple(n for n in item.notices if _inside(n.issued_on, periods))

@@ -118,6 +118,33 @@ class RequiredDocument:
     status: str
 
 
+@strawberry.type(description="A shelter stay or housing enrollment (HUD HMIS Enrollment, Exit and Project).")
+class HousingEnrollment:
+    enrollment_id: str
+    agency: str
+    project_name: str
+    project_type: int = strawberry.field(description="HUD ProjectType: 0/1 emergency shelter, 2 transitional "
+                                         "housing, 3/9/10/13 permanent housing, ...")
+    project_type_name: str
+    entry_date: date
+    move_in_date: date | None = strawberry.field(description="For permanent housing: the day the household moved in.")
+    exit_date: date | None
+    destination: int | None = strawberry.field(description="HUD exit destination code (e.g. 410 rental, 101 shelter).")
+    destination_class: str | None = strawberry.field(
+        description="The destination's group: homeless, institutional, temporary, permanent, other.")
+    household_id: str | None
+    relationship_to_head: int | None = strawberry.field(description="HUD RelationshipToHoH: 1 self, 2 child, ...")
+    status: str = strawberry.field(description="IN_SHELTER, HOUSED (moved in), ENROLLED (waiting), EXITED.")
+
+
+@strawberry.type(description="Shelter stays and housing enrollments, newest first, from the HMIS snapshot.")
+class HousingSection:
+    access: list[SourceAccess]
+    in_shelter_now: bool | None = strawberry.field(
+        description="Whether a shown stay is an open stay in shelter. Null when nothing was shown.")
+    enrollments: list[HousingEnrollment] | None = strawberry.field(description="Null when nothing was shown.")
+
+
 @strawberry.type(description="Identity basics (names, date of birth) as each permitted agency holds them.")
 class IdentitySection:
     access: list[SourceAccess]
@@ -215,6 +242,18 @@ class ClientProfile:
         return BenefitsSection(access=[source_access(p) for p in parts],
                                cases=benefit_cases(visible) if visible else None)
 
+    @strawberry.field(description="Housing: shelter stays, housing enrollments, moves, exits; in shelter now.")
+    def housing(self) -> HousingSection | None:
+        parts = self.disclosure.parts(_Category.HOUSING)
+        visible = shown(parts)
+        if not visible:
+            return HousingSection(access=[source_access(p) for p in parts], in_shelter_now=None, enrollments=None)
+        stays = sorted((s for p in visible for s in p.data), key=lambda s: s.entry_date, reverse=True)
+        return HousingSection(
+            access=[source_access(p) for p in parts],
+            in_shelter_now=any(s.status == "IN_SHELTER" for s in stays),
+            enrollments=[HousingEnrollment(**_fields(s), status=s.status) for s in stays])
+
     @strawberry.field(description="Appointments from every permitted agency, soonest first.")
     def appointments(self) -> AppointmentsSection | None:
         parts = self.disclosure.parts(_Category.APPOINTMENTS)
@@ -234,6 +273,7 @@ class ClientProfile:
 FIELD_CATEGORIES: dict[str, _Category] = {
     "identity": _Category.IDENTITY,
     "benefits": _Category.BENEFITS,
+    "housing": _Category.HOUSING,
     "appointments": _Category.APPOINTMENTS,
     "documents": _Category.DOCUMENTS,
 }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -188,3 +189,95 @@ class AuditCheckpoint(Base):
     reason: Mapped[str] = mapped_column(String(32))  # periodic | export | retention | manual
     key_id: Mapped[str] = mapped_column(String(128))
     signature: Mapped[str] = mapped_column(Text)  # compact JWS over the canonical checkpoint
+
+
+# Housing connector snapshots: the last imported HMIS CSV export, per HMIS source.
+# The agency's records stay the agency's; this is its latest export, dated by ExportDate.
+
+
+class HmisSnapshot(Base):
+    """Which export a source's snapshot is, and when its data was true (ExportDate)."""
+
+    __tablename__ = "hmis_snapshots"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    export_id: Mapped[str] = mapped_column(String(32))
+    source_id: Mapped[str] = mapped_column(String(64))
+    csv_version: Mapped[str] = mapped_column(String(16))
+    exported_at: Mapped[datetime] = mapped_column()
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HmisImport(Base):
+    """Every export applied to a snapshot: full or delta, its counts."""
+
+    __tablename__ = "hmis_imports"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), index=True)
+    export_id: Mapped[str] = mapped_column(String(32))
+    directive: Mapped[str] = mapped_column(String(8))  # "full" | "delta"
+    csv_version: Mapped[str] = mapped_column(String(16))
+    exported_at: Mapped[datetime] = mapped_column()
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class HmisProject(Base):
+    __tablename__ = "hmis_projects"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    organization_name: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    project_type: Mapped[int] = mapped_column(Integer)
+    date_updated: Mapped[datetime] = mapped_column()
+
+
+class HmisClient(Base):
+    """Client.csv: demographics with HUD data-quality codes (1 full, 2 partial, 8, 9, 99)."""
+
+    __tablename__ = "hmis_clients"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    personal_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    name_suffix: Mapped[str | None] = mapped_column(String(20))
+    name_data_quality: Mapped[int | None] = mapped_column(Integer)
+    ssn: Mapped[str | None] = mapped_column(String(9))
+    ssn_data_quality: Mapped[int | None] = mapped_column(Integer)
+    dob: Mapped[date | None] = mapped_column(Date)
+    dob_data_quality: Mapped[int | None] = mapped_column(Integer)
+    sex: Mapped[str | None] = mapped_column(String(1))  # F / M, from Sex (FY2026) or Woman/Man (FY2024)
+    date_updated: Mapped[datetime] = mapped_column()
+
+
+class HmisEnrollment(Base):
+    __tablename__ = "hmis_enrollments"
+    __table_args__ = (Index("ix_hmis_enrollments_person", "source", "personal_id"),)
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enrollment_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    personal_id: Mapped[str] = mapped_column(String(32))
+    project_id: Mapped[str] = mapped_column(String(32))
+    entry_date: Mapped[date] = mapped_column(Date)
+    household_id: Mapped[str | None] = mapped_column(String(32))
+    relationship_to_hoh: Mapped[int | None] = mapped_column(Integer)
+    living_situation: Mapped[int | None] = mapped_column(Integer)
+    move_in_date: Mapped[date | None] = mapped_column(Date)
+    date_updated: Mapped[datetime] = mapped_column()
+
+
+class HmisExit(Base):
+    __tablename__ = "hmis_exits"
+    __table_args__ = (Index("ix_hmis_exits_enrollment", "source", "enrollment_id"),)
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exit_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enrollment_id: Mapped[str] = mapped_column(String(32))
+    personal_id: Mapped[str] = mapped_column(String(32))
+    exit_date: Mapped[date] = mapped_column(Date)
+    destination: Mapped[int | None] = mapped_column(Integer)
+    date_updated: Mapped[datetime] = mapped_column()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,6 +12,8 @@ from sqlalchemy import select
 
 from api.keys import load_or_create_dev_key, mint_token
 from api.settings import Settings
+from connectors.hmis.importer import import_export
+from demo.hmis_export import write_export
 from demo.population import Population
 from identity.crosswalk import SqlCrosswalk
 from store.engine import make_engine, make_sessionmaker
@@ -18,14 +23,23 @@ UNLINKED_CLIENT = "00000000-0000-4000-8000-00000000cafe"  # a client with no ben
 
 
 async def seed_links(database_url: str, population: Population) -> None:
-    """Link the population's benefits records, plus one client the benefits agency does not hold."""
+    """Link the population's benefits and HMIS records (importing its HMIS export once), plus one client
+    no agency holds a record of."""
     engine = make_engine(database_url)
     try:
-        crosswalk = SqlCrosswalk(make_sessionmaker(engine))
+        sessions = make_sessionmaker(engine)
+        crosswalk = SqlCrosswalk(sessions)
         await crosswalk.link(population.links())
         await crosswalk.link([(UNLINKED_CLIENT, "shelter", "DHS-77")])
+        with tempfile.TemporaryDirectory() as tmp:
+            export = write_export(population.hmis, Path(tmp) / "hmis", exported_at=HMIS_EXPORTED_AT)
+            report = await import_export(sessions, export)
+        assert report.ok or "not newer" in report.problems[0].message, report.problems
     finally:
         await engine.dispose()
+
+
+HMIS_EXPORTED_AT = datetime(2026, 11, 1, 6, 0, 0)
 
 
 

@@ -58,7 +58,10 @@ async def test_own_agency_caseworker_reads_benefits_through_the_gate(
     assert (event.client_id, event.organization, event.purpose, event.operation, event.outcome) == (
         person.client_id, "HRA", "case_management", "Profile", "disclosed")
     assert {d["category"] for d in event.decisions} == {"identity", "benefits", "appointments", "documents"}
-    assert all(d["rule_ids"] == ["own-agency-reads-own-records"] for d in event.decisions)
+    assert all(d["rule_ids"] == ["own-agency-reads-own-records"] for d in event.decisions if d["holder"] == "HRA")
+    # the shelter system's record of the same person is DHS's: withheld from HRA without consent
+    assert [(d["category"], d["outcome"]) for d in event.decisions if d["holder"] != "HRA"] == (
+        [("identity", "withheld")] if person.hmis_id else [])
     assert person.last_name not in str(event.__dict__)  # the log never holds the data
 
 
@@ -76,7 +79,8 @@ async def test_another_agency_sees_withheld_sections_identical_with_or_without_r
     gateway: Any, population: Population, agency: BenefitsAgency, database_url: str
 ) -> None:
     dhs = caller(gateway, "DHS")
-    held = (await dhs.query(PROFILE, {"id": population.people[0].client_id}))["data"]["client"]
+    outside_shelter = next(p for p in population.people if p.hmis_id is None)  # DHS holds nothing of theirs
+    held = (await dhs.query(PROFILE, {"id": outside_shelter.client_id}))["data"]["client"]
     not_held = (await dhs.query(PROFILE, {"id": UNLINKED_CLIENT}))["data"]["client"]
     for profile in (held, not_held):
         assert profile["benefits"] == {"access": [{"agency": "HRA", "connector": "benefits", "status": "WITHHELD",
@@ -86,7 +90,9 @@ async def test_another_agency_sees_withheld_sections_identical_with_or_without_r
                                            "items": None}
     assert {k: v for k, v in held.items() if k != "id"} == {k: v for k, v in not_held.items() if k != "id"}
     assert agency.data_requests == 0  # a denied category is never fetched
-    assert [e.outcome for e in await events(database_url)] == ["withheld", "withheld"]
+    logged = await events(database_url)
+    assert len(logged) == 2 and all({d["outcome"] for d in e.decisions if d["holder"] == "HRA"} == {"withheld"}
+                                    for e in logged)
 
 
 async def test_auditor_never_reads_client_data(gateway: Any, population: Population) -> None:
@@ -335,3 +341,37 @@ async def test_no_response_leaves_before_its_access_log_write_is_done(
         assert body["data"] == {"client": None}
         assert [e["extensions"]["code"] for e in body["errors"]] == ["AUDIT_UNAVAILABLE"]
         assert person.last_name not in str(body) and "a bug" not in str(body)
+
+
+HOUSING = """query($id: ID!) { client(id: $id) {
+  housing { access { agency connector status reason asOf } inShelterNow
+            enrollments { enrollmentId projectName projectTypeName entryDate moveInDate exitDate destinationClass
+                          status } }
+  benefits { access { status reason } cases { caseNumber } } } }"""
+
+
+async def test_the_shelter_system_shows_its_own_stays_and_other_agencies_need_consent(
+    gateway: Any, population: Population
+) -> None:
+    from tests.gateway import HMIS_EXPORTED_AT
+    from tests.test_hmis import truth_in_shelter
+
+    sheltered = [p for p in population.people if p.hmis_id]
+    assert sheltered and any(truth_in_shelter(population, p.hmis_id) for p in sheltered if p.hmis_id)
+    dhs, hra = caller(gateway, "DHS"), caller(gateway, "HRA")
+    for person in sheltered:
+        assert person.hmis_id is not None
+        body = await dhs.query(HOUSING, {"id": person.client_id})
+        assert "errors" not in body, body
+        housing = body["data"]["client"]["housing"]
+        assert housing["access"] == [{"agency": "DHS", "connector": "housing", "status": "SHOWN", "reason": None,
+                                      "asOf": HMIS_EXPORTED_AT.isoformat() + "+00:00"}]
+        truth = [e for e in population.hmis.enrollments if e["PersonalID"] == person.hmis_id]
+        assert sorted(e["enrollmentId"] for e in housing["enrollments"]) == sorted(
+            str(e["EnrollmentID"]) for e in truth)
+        assert housing["inShelterNow"] is truth_in_shelter(population, person.hmis_id)
+        assert body["data"]["client"]["benefits"]["access"][0]["reason"] == "CONSENT_REQUIRED"  # HRA's, not DHS's
+        other = (await hra.query(HOUSING, {"id": person.client_id}))["data"]["client"]["housing"]
+        assert other == {"access": [{"agency": "DHS", "connector": "housing", "status": "WITHHELD",
+                                     "reason": "CONSENT_REQUIRED", "asOf": None}],
+                         "inShelterNow": None, "enrollments": None}

@@ -60,14 +60,16 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     args = ("demo", "--no-serve", "--households", "5", "--port", str(free_port()), "--benefits-port", str(free_port()))
     out = cli(*args, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "X-Purpose-Of-Use" in out.stdout and out.stdout.count('"Authorization": "Bearer eyJ') == 4
+    assert "X-Purpose-Of-Use" in out.stdout and out.stdout.count('"Authorization": "Bearer eyJ') == 5
     cases = _summaries(out.stdout)
-    own, consent, glass, auditor = cases
+    own, consent, glass, shelter, auditor = cases
     assert own["benefits"] == ["HRA SHOWN own-agency"]
     assert consent["appointments"] == ["HRA SHOWN consent"] and consent["documents"] == ["HRA SHOWN consent"]
     assert consent["benefits"] == ["HRA WITHHELD CONSENT_REQUIRED"]
     assert glass["benefits"] == ["HRA SHOWN break-glass"]
     assert auditor["benefits"] == ["HRA WITHHELD NOT_PERMITTED_FOR_ROLE"]
+    assert shelter["housing"] == ["DHS SHOWN own-agency"]  # the imported HMIS export, DHS's own records
+    assert own["housing"] == ["DHS WITHHELD CONSENT_REQUIRED"]  # people[0] has shelter stays: not HRA's to see
     again = cli(*args[:4], "--port", str(free_port()), "--benefits-port", str(free_port()), tmp_path=tmp_path)
     assert again.returncode == 0 and "(0 links added)" in again.stdout  # re-running seeds nothing twice
     assert _summaries(again.stdout) == cases

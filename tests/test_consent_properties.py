@@ -127,7 +127,8 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     asyncio.run(prepare())
     agency = BenefitsAgency(population)
     with ServerThread(agency.app()) as sim:
-        s = make_settings(dev_key_file, database_url=url, benefits_url=sim.url)
+        # one holder, as the oracle models it: the housing connector (DHS) stays off in this world
+        s = make_settings(dev_key_file, database_url=url, benefits_url=sim.url, housing={"enabled": False})
         with ServerThread(create_app(s)) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
             yield {"settings": s, "http": http, "pairs": iter(pairs), "agency": agency}
     if base is not None:
