@@ -98,15 +98,16 @@ def serve(
 def demo(
     port: Annotated[int, typer.Option(help="Gateway port on 127.0.0.1.")] = 8000,
     benefits_port: Annotated[int, typer.Option(help="Benefits simulator port on 127.0.0.1.")] = 8101,
+    schooling_port: Annotated[int, typer.Option(help="Ed-Fi (school district) simulator port on 127.0.0.1.")] = 8102,
     households: Annotated[int, typer.Option(help="Synthetic households to generate.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 7,
     serve_forever: Annotated[bool, typer.Option("--serve/--no-serve", help="Keep serving.")] = True,
 ) -> None:
-    """Migrate, seed a synthetic population, start the agency simulator and the gateway."""
+    """Migrate, seed a synthetic city (importing its shelter export), start the agency simulators and the gateway."""
     from api.demo import run_demo
 
-    run_demo(_settings(), port=port, benefits_port=benefits_port, households=households, seed=seed,
-             serve_forever=serve_forever)
+    run_demo(_settings(), port=port, benefits_port=benefits_port, schooling_port=schooling_port,
+             households=households, seed=seed, serve_forever=serve_forever)
 
 
 def _require_migrated(settings: Settings) -> None:

@@ -17,11 +17,12 @@ from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.settings import Settings
 from audit.records import ChainRecorder
-from connectors.config import BenefitsConfig
+from connectors.config import BenefitsConfig, SchoolingConfig
 from connectors.hmis.importer import import_export
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, Purpose, Role
 from demo.benefits_sim import BenefitsAgency
+from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerThread
@@ -43,6 +44,12 @@ FIRST_QUERY = """query FirstLook($id: ID!) {
     housing {
       access { agency status basis reason asOf }
       inShelterNow enrollments { projectName projectTypeName entryDate moveInDate exitDate status }
+    }
+    schooling {
+      access { agency status basis reason }
+      students {
+        currentSchool currentGrade inHomelessProgramNow transfers { fromSchool toSchool daysOutOfSchool pending }
+      }
     }
     appointments { access { agency status basis reason } items { type scheduledAt mode status } }
     documents { access { agency status basis reason } items { type dueOn status } }
@@ -115,6 +122,8 @@ def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
     hra, dhs = mk("demo-hra-caseworker", "HRA", "caseworker"), mk(DHS_WORKER, "DHS", "caseworker")
     consented, emergency = population.people[0].client_id, population.people[1].client_id
     sheltered = next(p.client_id for p in population.people if p.hmis_id and p.client_id not in (consented, emergency))
+    pupil = next(p for p in population.people if p.student_id)
+    liaison = mk("demo-doe-homeless-liaison", "DOE", "caseworker")
     return [
         DemoCase("HRA caseworker: the benefits agency sees its own records", hra, "case_management", consented),
         DemoCase("DHS caseworker: appointments and documents shown through the client's consent; benefits "
@@ -123,6 +132,8 @@ def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
                  "(time-limited, flagged for review)", dhs, "emergency", emergency),
         DemoCase("DHS caseworker: the shelter system's own stays and moves (HMIS export), in shelter now or housed",
                  dhs, "case_management", sheltered),
+        DemoCase("DOE homeless-student liaison: the district's own record (Ed-Fi): school, grade, transfers and the "
+                 "days between them, homeless program status", liaison, "case_management", pupil.client_id),
         DemoCase("auditor: never reads client data (NOT_PERMITTED_FOR_ROLE)", mk("demo-auditor", "OVERSIGHT",
                                                                                   "auditor"), "audit", consented),
     ]
@@ -130,18 +141,22 @@ def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
 
 def run_demo(
     settings: Settings, *, port: int, benefits_port: int, households: int, seed: int, serve_forever: bool,
+    schooling_port: int = 8102,
 ) -> list[dict[str, Any]] | None:
     """Seed, start the simulator and the gateway, print how to use them; optionally check and stop."""
     population = generate(seed=seed, households=households)
     added = asyncio.run(globals()["seed"](settings, population))
     agency = BenefitsAgency(population)
     sim = ServerThread(agency.app(), port=benefits_port).start()
+    district = ServerThread(EdfiAgency(population).app(), port=schooling_port).start()
     settings = settings.model_copy(update={
         "benefits": BenefitsConfig(**{**settings.benefits.model_dump(), "base_url": sim.url}),
+        "schooling": SchoolingConfig(**{**settings.schooling.model_dump(), "base_url": district.url}),
         "public_url": f"http://127.0.0.1:{port}",
     })
     cases = demo_cases(settings, population)
-    _banner(settings, port, sim.url, len(population.people), added, cases)
+    _banner(settings, port, f"{sim.url}  school district (Ed-Fi) simulator  {district.url}",
+            len(population.people), added, cases)
     app = create_app(settings)
     try:
         if serve_forever:
@@ -152,6 +167,7 @@ def run_demo(
             return [_first_query(gateway.url, case) for case in cases]
     finally:
         sim.stop()
+        district.stop()
 
 
 def _first_query(url: str, case: DemoCase) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from audit.records import AuditRecorder, ChainRecorder
 from audit.signing import CheckpointSigner, load_or_create_key
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
+from connectors.edfi import SchoolingConnector
 from connectors.hmis.connector import HousingConnector
 from gate import Gate
 from gate.audit_desk import AuditDesk
@@ -73,6 +74,8 @@ def build_services(
         connectors.append(BenefitsConnector(settings.benefits, tracer=tracer))
     if settings.housing.enabled:
         connectors.append(HousingConnector(settings.housing, sessions))
+    if settings.schooling.enabled:
+        connectors.append(SchoolingConnector(settings.schooling))
     crosswalk = SqlCrosswalk(sessions)
     signer = make_signer(settings)
     audit = recorder or ChainRecorder(sessions, signer=signer, checkpoint_every=settings.audit.checkpoint_every)

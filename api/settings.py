@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from connectors.config import BenefitsConfig, HousingConfig
+from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
 
 DEV_ISSUER = "casebridge-dev"
 DEV_AUDIENCE = "casebridge"
@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     benefits: BenefitsConfig = BenefitsConfig()
     housing: HousingConfig = HousingConfig()
+    schooling: SchoolingConfig = SchoolingConfig()
     telemetry: TelemetrySettings = TelemetrySettings()
     audit: AuditSettings = AuditSettings()
     limits: LimitSettings = LimitSettings()
@@ -138,6 +139,8 @@ class Settings(BaseSettings):
             problems.append("introspection is on: unset CASEBRIDGE_INTROSPECTION")
         if self.benefits.enabled and self.benefits.client_secret.get_secret_value() == "dev-benefits-secret":
             problems.append("the benefits connector uses the development client secret")
+        if self.schooling.enabled and self.schooling.client_secret.get_secret_value() == "dev-edfi-secret":
+            problems.append("the schooling connector uses the development client secret")
         if self.audit.signing_key_file is None:
             problems.append("the access log would be signed with a development key: set "
                             "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE")

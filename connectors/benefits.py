@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.config import BenefitsConfig
-from connectors.oauth import ClientCredentials
+from connectors.http import AgencyApi
 from connectors.records import (
     Appointment,
     BenefitCase,
@@ -29,7 +29,7 @@ from connectors.records import (
     RequiredDocument,
     SourceRecord,
 )
-from core.errors import AgencyAuthFailed, AgencyBadData, AgencyError, AgencyTimeout, AgencyUnavailable
+from core.errors import AgencyBadData, AgencyError
 from core.vocabulary import Category
 
 
@@ -126,15 +126,7 @@ class BenefitsConnector:
         self.config = config
         self.source = config.source
         self.organization = config.organization
-        base = str(config.base_url).rstrip("/")
-        self._http = httpx.AsyncClient(
-            base_url=base, timeout=httpx.Timeout(config.timeout_seconds), transport=transport,
-            headers={"Accept": "application/json"},
-        )
-        self._creds = ClientCredentials(
-            connector=self.name, token_url=f"{base}/oauth/token",
-            client_id=config.client_id, client_secret=config.client_secret.get_secret_value(),
-        )
+        self._api = AgencyApi.from_config(self.name, config, transport)
         self._status = StatusTracker(self.name)
         self._tracer = tracer or trace.get_tracer("casebridge.connectors")
 
@@ -144,7 +136,7 @@ class BenefitsConnector:
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
-        await self._http.aclose()
+        await self._api.aclose()
 
     async def fetch(self, local_ids: Sequence[str], categories: frozenset[Category]) -> FetchResult:
         """Benefits records for `local_ids`, as canonical records limited to `categories`."""
@@ -172,7 +164,7 @@ class BenefitsConnector:
         return FetchResult(as_of=as_of, records=records)
 
     async def _get_batch(self, ids: list[str]) -> _Batch:
-        resp = await self._authorized_get("/v1/benefits", params=[("personId", i) for i in ids])
+        resp = await self._api.get("/v1/benefits", params=[("personId", i) for i in ids])
         try:
             return _Batch.model_validate_json(resp.content)
         except ValidationError as exc:
@@ -182,30 +174,6 @@ class BenefitsConnector:
                 "the benefits agency returned data that does not match the published schema",
                 connector=self.name, fields=where,
             ) from None
-
-    async def _authorized_get(self, path: str, *, params: Any) -> httpx.Response:
-        for attempt in (1, 2):
-            token = await self._creds.token(self._http, force=attempt == 2)
-            try:
-                resp = await self._http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
-            except httpx.TimeoutException as exc:
-                raise AgencyTimeout(
-                    f"the benefits agency did not answer within {self.config.timeout_seconds:g}s",
-                    connector=self.name,
-                ) from exc
-            except httpx.HTTPError as exc:
-                raise AgencyUnavailable("the benefits agency is unreachable", connector=self.name) from exc
-            if resp.status_code == 401 and attempt == 1:
-                self._creds.invalidate()
-                continue  # refresh once and retry
-            if resp.status_code in (401, 403):
-                raise AgencyAuthFailed("the benefits agency refused casebridge's token", connector=self.name)
-            if resp.status_code >= 500:
-                raise AgencyUnavailable(f"the benefits agency answered {resp.status_code}", connector=self.name)
-            if resp.status_code != 200:
-                raise AgencyBadData(f"the benefits agency answered {resp.status_code}", connector=self.name)
-            return resp
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _canonical(self, item: _Record, wanted: frozenset[Category]) -> SourceRecord:
         sections: dict[Category, Any] = {}

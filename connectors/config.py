@@ -25,3 +25,31 @@ class HousingConfig(BaseModel):
     organization: str = "DHS"
     source: str = "hmis"  # the crosswalk's source key and the snapshot's name
     timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+
+
+class EdfiDescriptors(BaseModel):
+    """Ed-Fi descriptor code values (the part after '#') and what they mean here: namespaces differ by state."""
+
+    transferred: list[str] = ["Transferred"]  # ExitWithdrawTypeDescriptor values that mean a transfer
+    homeless_programs: list[str] = ["Homeless"]  # ProgramTypeDescriptor values of McKinney-Vento programs
+    nighttime_residence: dict[str, str] = {
+        "Shelters": "SHELTER", "Doubled-up": "DOUBLED_UP", "Hotels/motels": "HOTEL_MOTEL",
+        "Unsheltered": "UNSHELTERED",
+    }
+    sex: dict[str, str] = {"Female": "F", "Male": "M"}
+
+
+class SchoolingConfig(BaseModel):
+    """How to reach the school district's Ed-Fi ODS/API v7."""
+
+    enabled: bool = True
+    base_url: HttpUrl = HttpUrl("http://127.0.0.1:8102")
+    data_path: str = "/data/v3/ed-fi"  # a tenant or school-year segment goes here when the district uses one
+    organization: str = "DOE"
+    source: str = "edfi"
+    client_id: str = "casebridge"
+    client_secret: SecretStr = SecretStr("dev-edfi-secret")
+    timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    page_size: int = Field(default=500, ge=1, le=500)  # the API's maximum limit
+    concurrency: int = Field(default=8, ge=1, le=64)  # students fetched at once
+    descriptors: EdfiDescriptors = EdfiDescriptors()

@@ -120,6 +120,52 @@ class HousingEnrollment:
 
 
 @dataclass(frozen=True, slots=True)
+class SchoolEnrollment:
+    """One studentSchoolAssociation: a school, entered and perhaps left (descriptor code values)."""
+
+    school_id: str
+    school_name: str | None
+    entry_date: date
+    entry_grade: str | None
+    exit_date: date | None
+    exit_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolTransfer:
+    """An exit coded as a transfer, and the next entry; pending (no entry yet) counts days to today."""
+
+    from_school: str | None
+    to_school: str | None
+    exit_date: date
+    entry_date: date | None
+    days_out_of_school: int
+
+
+@dataclass(frozen=True, slots=True)
+class HomelessProgramStatus:
+    """A McKinney-Vento (homeless program) association and the primary nighttime residence."""
+
+    begin_date: date
+    end_date: date | None
+    nighttime_residence: str | None  # SHELTER, DOUBLED_UP, HOTEL_MOTEL, UNSHELTERED, OTHER (configured mapping)
+    unaccompanied_youth: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class SchoolingRecord:
+    """A student's record at one district (category `schooling`)."""
+
+    student_id: str
+    agency: str
+    current_school: str | None
+    current_grade: str | None
+    enrollments: tuple[SchoolEnrollment, ...]
+    transfers: tuple[SchoolTransfer, ...]
+    homeless: tuple[HomelessProgramStatus, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SourceRecord:
     """One agency's data about one person, split by category."""
 

@@ -40,43 +40,33 @@ class Faults:
         self.__init__()  # type: ignore[misc]
 
 
-@dataclass
-class BenefitsAgency:
-    """The simulator's state: its records, its OAuth clients, tokens and counters."""
+class OAuthAgency:
+    """What every simulated agency API shares: OAuth2 client credentials, bearer checks, injected faults.
 
-    population: Population
-    clients: dict[str, str] = field(default_factory=lambda: {"casebridge": "dev-benefits-secret"})
-    faults: Faults = field(default_factory=Faults)
-    tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
-    token_requests: int = 0
-    data_requests: int = 0
-    refused_requests: int = 0  # data requests answered 401
+    Subclasses are dataclasses with `clients`, `faults`, `tokens`, `token_requests`,
+    `data_requests` and `refused_requests` fields.
+    """
+
+    clients: dict[str, str]
+    faults: Faults
+    tokens: dict[str, float]
+    token_requests: int
+    data_requests: int
+    refused_requests: int
 
     def revoke_all_tokens(self) -> None:
         """Forget every issued token, as an agency does after a key rotation."""
         self.tokens.clear()
-
-    def app(self) -> Starlette:
-        """The ASGI app."""
-        return Starlette(routes=[
-            Route("/oauth/token", self._token, methods=["POST"]),
-            Route("/v1/benefits", self._benefits, methods=["GET"]),
-            Route("/v1/people", self._people, methods=["GET"]),
-            Route("/v1/health", self._health, methods=["GET"]),
-        ])
-
-    async def _health(self, _request: Request) -> Response:
-        return JSONResponse({"status": "up"})
 
     async def _token(self, request: Request) -> Response:
         self.token_requests += 1
         form = await request.form()
         if form.get("grant_type") != "client_credentials":
             return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
-        client_id, secret = _basic_credentials(request)
+        client_id, secret = basic_credentials(request)
         if client_id is None or not secrets.compare_digest(self.clients.get(client_id, ""), secret or ""):
             return JSONResponse({"error": "invalid_client"}, status_code=401,
-                                headers={"WWW-Authenticate": 'Basic realm="benefits"'})
+                                headers={"WWW-Authenticate": 'Basic realm="agency"'})
         token = secrets.token_urlsafe(24)
         ttl = self.faults.token_ttl_seconds
         self.tokens[token] = time.monotonic() + ttl
@@ -102,6 +92,32 @@ class BenefitsAgency:
             return Response("<html>maintenance</html>", media_type="application/json")
         return None
 
+
+
+@dataclass
+class BenefitsAgency(OAuthAgency):
+    """The simulator's state: its records, its OAuth clients, tokens and counters."""
+
+    population: Population
+    clients: dict[str, str] = field(default_factory=lambda: {"casebridge": "dev-benefits-secret"})
+    faults: Faults = field(default_factory=Faults)
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
+    token_requests: int = 0
+    data_requests: int = 0
+    refused_requests: int = 0  # data requests answered 401
+
+    def app(self) -> Starlette:
+        """The ASGI app."""
+        return Starlette(routes=[
+            Route("/oauth/token", self._token, methods=["POST"]),
+            Route("/v1/benefits", self._benefits, methods=["GET"]),
+            Route("/v1/people", self._people, methods=["GET"]),
+            Route("/v1/health", self._health, methods=["GET"]),
+        ])
+
+    async def _health(self, _request: Request) -> Response:
+        return JSONResponse({"status": "up"})
+
     async def _benefits(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
             return refused
@@ -113,7 +129,7 @@ class BenefitsAgency:
         items: list[Any] = [self.population.benefits[i] for i in ids if i in self.population.benefits]
         if self.faults.malformed:
             items = [{"personId": i["personId"], "cases": "not-a-list"} for i in items] or [{"cases": 3}]
-        return JSONResponse({"asOf": _now(), "items": items})
+        return JSONResponse({"asOf": now_iso(), "items": items})
 
     async def _people(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
@@ -126,10 +142,10 @@ class BenefitsAgency:
         people = [r["person"] for r in self.population.benefits.values()]
         stamp = datetime.combine(self.population.today, datetime.min.time(), UTC).isoformat()
         page = [{**p, "updatedAt": stamp} for p in people[offset:offset + limit]]
-        return JSONResponse({"asOf": _now(), "total": len(people), "items": page})
+        return JSONResponse({"asOf": now_iso(), "total": len(people), "items": page})
 
 
-def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
+def basic_credentials(request: Request) -> tuple[str | None, str | None]:
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "basic":
         return None, None
@@ -140,5 +156,5 @@ def _basic_credentials(request: Request) -> tuple[str | None, str | None]:
     return user, password
 
 
-def _now() -> str:
+def now_iso() -> str:
     return datetime.now(UTC).isoformat()

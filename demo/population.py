@@ -41,6 +41,7 @@ class Person:
     phone: str | None
     benefits_id: str | None = None
     hmis_id: str | None = None
+    student_id: str | None = None  # Ed-Fi studentUniqueId
 
 
 @dataclass(slots=True)
@@ -57,6 +58,16 @@ class HmisData:
 
 
 @dataclass(slots=True)
+class EdfiData:
+    """The school district's records, as Ed-Fi ODS/API v7 resources (descriptors as URIs)."""
+
+    schools: list[dict[str, object]] = field(default_factory=list)
+    students: list[dict[str, object]] = field(default_factory=list)
+    school_associations: list[dict[str, object]] = field(default_factory=list)
+    homeless_associations: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Population:
     """People, and each agency's records about them keyed by the agency's local id."""
 
@@ -65,11 +76,13 @@ class Population:
     people: list[Person] = field(default_factory=list)
     benefits: dict[str, dict[str, object]] = field(default_factory=dict)
     hmis: HmisData = field(default_factory=HmisData)
+    edfi: EdfiData = field(default_factory=EdfiData)
 
     def links(self) -> list[tuple[str, str, str]]:
         """The true crosswalk: (client id, source, local id)."""
         out = [(p.client_id, "benefits", p.benefits_id) for p in self.people if p.benefits_id]
-        return out + [(p.client_id, "hmis", p.hmis_id) for p in self.people if p.hmis_id]
+        out += [(p.client_id, "hmis", p.hmis_id) for p in self.people if p.hmis_id]
+        return out + [(p.client_id, "edfi", p.student_id) for p in self.people if p.student_id]
 
 
 def generate(*, seed: int = 7, households: int = 60, today: date | None = None) -> Population:
@@ -109,6 +122,7 @@ def generate(*, seed: int = 7, households: int = 60, today: date | None = None) 
         pop.people.extend(members)
         _benefits_case(rng, pop, members, case_no=h)
     _shelter_system(random.Random(seed * 7919 + 1), pop)  # its own stream: the benefits data stays as it was
+    _school_system(random.Random(seed * 7919 + 2), pop)
     return pop
 
 
@@ -269,3 +283,87 @@ def _hmis_client(rng: random.Random, m: Person) -> dict[str, object]:
         "SSN": ssn, "SSNDataQuality": ssn_dq, "DOB": born, "DOBDataQuality": 1 if born else rng.choice((8, 9, 99)),
         "Sex": 0 if m.sex == "F" else 1, "VeteranStatus": 0 if m.relationship == "CHILD" else rng.choice((0, 0, 1, 8)),
     }
+
+
+ED_FI = "uri://ed-fi.org"
+SCHOOLS = (
+    (100101, "P.S. 101 Atlantic", "Elementary"), (100102, "P.S. 212 Fordham", "Elementary"),
+    (100103, "P.S. 35 Nostrand", "Elementary"), (100201, "I.S. 318 Jamaica", "Middle"),
+    (100202, "M.S. 45 Grand Concourse", "Middle"), (100301, "Fulton Street High School", "High"),
+    (100302, "Roosevelt Avenue High School", "High"), (100303, "Victory Boulevard High School", "High"),
+)
+GRADES = ("Kindergarten", "First grade", "Second grade", "Third grade", "Fourth grade", "Fifth grade", "Sixth grade",
+          "Seventh grade", "Eighth grade", "Ninth grade", "Tenth grade", "Eleventh grade", "Twelfth grade")
+SCHOOL_DRIFT = variants.Drift(nickname=0.05, typo=0.03, swap_names=0.01, dob_day_month_swap=0.01,
+                              dob_year_off=0.005, dob_missing=0.0)
+
+
+def _school_system(rng: random.Random, pop: Population) -> None:
+    """School-age children (5-18) have an Ed-Fi student record, enrollments, and transfers.
+
+    A child whose family entered shelter often changes school: an exit with the
+    Transferred descriptor, then, after a lag of days to weeks, an entry at a new
+    school. Children in the shelter system have a homeless program association
+    with their nighttime residence.
+    """
+    edfi = pop.edfi
+    for sid, name, level in SCHOOLS:
+        grades = {"Elementary": GRADES[:6], "Middle": GRADES[6:9], "High": GRADES[9:]}[level]
+        edfi.schools.append({"schoolId": sid, "nameOfInstitution": name,
+                             "gradeLevels": [{"gradeLevelDescriptor": f"{ED_FI}/GradeLevelDescriptor#{g}"}
+                                             for g in grades]})
+    in_shelter = {e["PersonalID"] for e in pop.hmis.enrollments}
+    year_start = date(pop.today.year if pop.today.month >= 9 else pop.today.year - 1, 9, 8)
+    for m in pop.people:
+        age = (pop.today - m.dob).days // 365
+        if not 5 <= age <= 18 or rng.random() < 0.05:  # a few are not (yet) in the district's records
+            continue
+        m.student_id = f"{rng.randint(10**8, 10**9 - 1)}"
+        born = variants.dob(rng, m.dob, SCHOOL_DRIFT) or m.dob
+        first = variants.first_name(rng, m.first_name, SCHOOL_DRIFT)
+        edfi.students.append({
+            "id": f"{rng.getrandbits(128):032x}", "studentUniqueId": m.student_id, "firstName": first,
+            "middleName": None, "lastSurname": variants.last_name(rng, m.last_name, SCHOOL_DRIFT),
+            "birthDate": born.isoformat(), "birthSexDescriptor": f"{ED_FI}/SexDescriptor#"
+            + ("Female" if m.sex == "F" else "Male"),
+        })
+        grade = GRADES[min(12, max(0, age - 5))]
+        level = "Elementary" if age - 5 <= 5 else "Middle" if age - 5 <= 8 else "High"
+        schools = [s for s in SCHOOLS if s[2] == level]
+        sheltered = m.hmis_id in in_shelter
+        moves = rng.choices((0, 1, 2), weights=(30, 50, 20) if sheltered else (85, 13, 2))[0]
+        entry, school = year_start, rng.choice(schools)
+        for move in range(moves + 1):
+            exit_date = exit_type = None
+            if move < moves:
+                exit_date = entry + timedelta(days=rng.randint(20, 90))
+                if exit_date >= pop.today:
+                    exit_date = None
+                else:
+                    exit_type = f"{ED_FI}/ExitWithdrawTypeDescriptor#Transferred"
+            edfi.school_associations.append({
+                "id": f"{rng.getrandbits(128):032x}", "studentReference": {"studentUniqueId": m.student_id},
+                "schoolReference": {"schoolId": school[0]}, "entryDate": entry.isoformat(),
+                "entryGradeLevelDescriptor": f"{ED_FI}/GradeLevelDescriptor#{grade}",
+                "entryTypeDescriptor": f"{ED_FI}/EntryTypeDescriptor#" + ("Transfer" if move else "Next year school"),
+                "exitWithdrawDate": exit_date.isoformat() if exit_date else None,
+                "exitWithdrawTypeDescriptor": exit_type,
+            })
+            if exit_date is None:
+                break
+            entry = exit_date + timedelta(days=rng.choice((1, 3, 7, 12, 21, 35)))  # the lag between schools
+            if entry >= pop.today:
+                break
+            school = rng.choice([s for s in schools if s != school] or schools)
+        if sheltered or rng.random() < 0.03:
+            residence = "Shelters" if sheltered else rng.choice(("Doubled-up", "Hotels/motels", "Unsheltered"))
+            edfi.homeless_associations.append({
+                "id": f"{rng.getrandbits(128):032x}", "studentReference": {"studentUniqueId": m.student_id},
+                "educationOrganizationReference": {"educationOrganizationId": 100000},
+                "programReference": {"educationOrganizationId": 100000, "programName": "McKinney-Vento",
+                                     "programTypeDescriptor": f"{ED_FI}/ProgramTypeDescriptor#Homeless"},
+                "beginDate": (year_start + timedelta(days=rng.randint(0, 40))).isoformat(), "endDate": None,
+                "homelessPrimaryNighttimeResidenceDescriptor":
+                    f"{ED_FI}/HomelessPrimaryNighttimeResidenceDescriptor#{residence}",
+                "homelessUnaccompaniedYouth": False, "awaitingFosterCare": False,
+            })

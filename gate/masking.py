@@ -19,6 +19,7 @@ from connectors.records import (
     Demographics,
     HousingEnrollment,
     RequiredDocument,
+    SchoolingRecord,
 )
 
 Period = tuple[date | None, date | None]
@@ -40,9 +41,16 @@ def _limit(item: Any, periods: Sequence[Period]) -> Any:
     if isinstance(item, RequiredDocument):
         return item if _inside(item.due_on, periods) else None
     if isinstance(item, HousingEnrollment):  # a stay belongs to a period it overlaps
-        lo, hi = item.entry_date, item.exit_date
-        return item if any((end is None or lo <= end) and (start is None or hi is None or hi >= start)
-                           for start, end in periods) else None
+        return item if _spans(item.entry_date, item.exit_date, periods) else None
+    if isinstance(item, SchoolingRecord):  # enrollments, transfers and program spells inside the periods
+        enrollments = tuple(e for e in item.enrollments if _spans(e.entry_date, e.exit_date, periods))
+        transfers = tuple(t for t in item.transfers if _inside(t.exit_date, periods))
+        homeless = tuple(h for h in item.homeless if _spans(h.begin_date, h.end_date, periods))
+        if not (enrollments or transfers or homeless):
+            return None
+        current = item.current_school if any(e.exit_date is None for e in enrollments) else None
+        return dataclasses.replace(item, enrollments=enrollments, transfers=transfers, homeless=homeless,
+                                   current_school=current, current_grade=item.current_grade if current else None)
     if isinstance(item, BenefitCase):
         programs = tuple(p for p in item.programs if _overlaps(p, periods))
         notices = tuple(n for n in item.notices if _inside(n.issued_on, periods))
@@ -56,6 +64,11 @@ def _inside(day: date | datetime | None, periods: Sequence[Period]) -> bool:
     if day is None:
         return False
     return any((start is None or day >= start) and (end is None or day <= end) for start, end in periods)
+
+
+def _spans(lo: date, hi: date | None, periods: Sequence[Period]) -> bool:
+    """Whether [lo, hi] (hi None: still open) overlaps a period."""
+    return any((end is None or lo <= end) and (start is None or hi is None or hi >= start) for start, end in periods)
 
 
 def _overlaps(program: BenefitProgram, periods: Sequence[Period]) -> bool:

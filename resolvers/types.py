@@ -145,6 +145,57 @@ class HousingSection:
     enrollments: list[HousingEnrollment] | None = strawberry.field(description="Null when nothing was shown.")
 
 
+@strawberry.type(description="One school enrollment (Ed-Fi studentSchoolAssociation); grade and exit type are "
+                 "descriptor code values.")
+class SchoolEnrollment:
+    school_id: str
+    school_name: str | None
+    entry_date: date
+    entry_grade: str | None
+    exit_date: date | None
+    exit_type: str | None
+
+
+@strawberry.type(description="An exit coded as a transfer and the next entry; pending until the child is enrolled "
+                 "again.")
+class SchoolTransfer:
+    from_school: str | None
+    to_school: str | None
+    exit_date: date
+    entry_date: date | None
+    days_out_of_school: int = strawberry.field(
+        description="School days are not counted: calendar days from the exit to the next entry (or to today).")
+    pending: bool
+
+
+@strawberry.type(description="A homeless (McKinney-Vento) program spell and the primary nighttime residence.")
+class HomelessProgramStatus:
+    begin_date: date
+    end_date: date | None
+    nighttime_residence: str | None = strawberry.field(
+        description="SHELTER, DOUBLED_UP, HOTEL_MOTEL, UNSHELTERED or OTHER.")
+    unaccompanied_youth: bool | None
+
+
+@strawberry.type(description="A student's record at one district.")
+class StudentRecord:
+    agency: str
+    student_id: str = strawberry.field(description="The district's studentUniqueId.")
+    current_school: str | None
+    current_grade: str | None
+    enrollments: list[SchoolEnrollment]
+    transfers: list[SchoolTransfer]
+    homeless_program: list[HomelessProgramStatus]
+    in_homeless_program_now: bool
+
+
+@strawberry.type(description="Schooling from each permitted district (Ed-Fi): school, grade, transfers, homeless "
+                 "program status.")
+class SchoolingSection:
+    access: list[SourceAccess]
+    students: list[StudentRecord] | None = strawberry.field(description="Null when nothing was shown.")
+
+
 @strawberry.type(description="Identity basics (names, date of birth) as each permitted agency holds them.")
 class IdentitySection:
     access: list[SourceAccess]
@@ -214,6 +265,19 @@ def benefit_cases(parts: list[SectionResult]) -> list[BenefitCase]:
     ]
 
 
+def student_record(r: rec.SchoolingRecord) -> StudentRecord:
+    """The public face of one district's record of a student."""
+    today = date.today()
+    return StudentRecord(
+        agency=r.agency, student_id=r.student_id, current_school=r.current_school, current_grade=r.current_grade,
+        enrollments=[SchoolEnrollment(**_fields(e)) for e in r.enrollments],
+        transfers=[SchoolTransfer(**_fields(t), pending=t.entry_date is None) for t in r.transfers],
+        homeless_program=[HomelessProgramStatus(**_fields(h)) for h in r.homeless],
+        in_homeless_program_now=any(h.begin_date <= today and (h.end_date is None or h.end_date >= today)
+                                    for h in r.homeless),
+    )
+
+
 def items(parts: list[SectionResult], cls: type[Any]) -> list[Any]:
     """List items (appointments, documents) from the shown parts, as `cls`."""
     return [cls(**_fields(i)) for p in parts for i in p.data]
@@ -254,6 +318,14 @@ class ClientProfile:
             in_shelter_now=any(s.status == "IN_SHELTER" for s in stays),
             enrollments=[HousingEnrollment(**_fields(s), status=s.status) for s in stays])
 
+    @strawberry.field(description="Schooling: current school and grade, enrollments, transfers and the days "
+                      "between them, homeless program status.")
+    def schooling(self) -> SchoolingSection | None:
+        parts = self.disclosure.parts(_Category.SCHOOLING)
+        visible = shown(parts)
+        return SchoolingSection(access=[source_access(p) for p in parts],
+                                students=[student_record(r) for p in visible for r in p.data] if visible else None)
+
     @strawberry.field(description="Appointments from every permitted agency, soonest first.")
     def appointments(self) -> AppointmentsSection | None:
         parts = self.disclosure.parts(_Category.APPOINTMENTS)
@@ -274,6 +346,7 @@ FIELD_CATEGORIES: dict[str, _Category] = {
     "identity": _Category.IDENTITY,
     "benefits": _Category.BENEFITS,
     "housing": _Category.HOUSING,
+    "schooling": _Category.SCHOOLING,
     "appointments": _Category.APPOINTMENTS,
     "documents": _Category.DOCUMENTS,
 }

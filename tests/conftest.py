@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from api.settings import Settings
 from connectors.config import BenefitsConfig
 from demo.benefits_sim import BenefitsAgency
+from demo.edfi_sim import EdfiAgency
 from demo.population import Population, generate
 from demo.servers import ServerThread
 from store.engine import make_engine
@@ -106,6 +107,19 @@ def benefits_server(agency: BenefitsAgency) -> Iterator[ServerThread]:
         yield server
 
 
+@pytest.fixture
+def district(population: Population) -> EdfiAgency:
+    """A fresh school district (Ed-Fi) simulator state."""
+    return EdfiAgency(population)
+
+
+@pytest.fixture
+def edfi_server(district: EdfiAgency) -> Iterator[ServerThread]:
+    """The Ed-Fi simulator as a real HTTP server on 127.0.0.1."""
+    with ServerThread(district.app()) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def dev_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One development signing key for the session."""
@@ -115,6 +129,7 @@ def dev_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def make_settings(dev_key_file: Path, **overrides: Any) -> Settings:
     """Development settings with the test key; `benefits_url`, `database_url` and others as given."""
     benefits_url = overrides.pop("benefits_url", "http://127.0.0.1:9")
+    schooling_url = overrides.pop("schooling_url", "http://127.0.0.1:9")
     timeout = overrides.pop("benefits_timeout", 2.0)
     secret = overrides.pop("benefits_secret", "dev-benefits-secret")
     auth = overrides.pop("auth", {})
@@ -123,6 +138,7 @@ def make_settings(dev_key_file: Path, **overrides: Any) -> Settings:
         auth={"dev_key_file": dev_key_file, **auth},
         audit={"signing_key_file": dev_key_file.with_name("audit-key.json"), **audit},
         benefits=BenefitsConfig(base_url=benefits_url, timeout_seconds=timeout, client_secret=secret),
+        schooling=overrides.pop("schooling", {"base_url": schooling_url, "timeout_seconds": timeout}),
         **overrides,
     )
 
@@ -135,13 +151,16 @@ def settings_factory(dev_key_file: Path) -> Any:
 
 @pytest.fixture
 async def gateway(
-    database_url: str, benefits_server: ServerThread, population: Population, settings_factory: Any
+    database_url: str, benefits_server: ServerThread, edfi_server: ServerThread, population: Population,
+    settings_factory: Any,
 ) -> AsyncIterator[tuple[Settings, ServerThread]]:
-    """The whole gateway on 127.0.0.1 over a migrated, seeded store and the running benefits simulator."""
+    """The whole gateway on 127.0.0.1 over a migrated, seeded store (with the HMIS snapshot imported) and the
+    running benefits and Ed-Fi simulators."""
     from api.app import create_app
     from tests.gateway import seed_links
 
     await seed_links(database_url, population)
-    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url, benefits_timeout=1.0)
+    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
+                                schooling_url=edfi_server.url, benefits_timeout=1.0)
     with ServerThread(create_app(settings)) as server:
         yield settings, server

@@ -57,12 +57,13 @@ def test_serve_refuses_an_unmigrated_store_and_migrate_fixes_it(tmp_path: Path) 
 
 
 def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) -> None:
-    args = ("demo", "--no-serve", "--households", "5", "--port", str(free_port()), "--benefits-port", str(free_port()))
+    args = ("demo", "--no-serve", "--households", "5", "--port", str(free_port()), "--benefits-port", str(free_port()),
+            "--schooling-port", str(free_port()))
     out = cli(*args, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "X-Purpose-Of-Use" in out.stdout and out.stdout.count('"Authorization": "Bearer eyJ') == 5
+    assert "X-Purpose-Of-Use" in out.stdout and out.stdout.count('"Authorization": "Bearer eyJ') == 6
     cases = _summaries(out.stdout)
-    own, consent, glass, shelter, auditor = cases
+    own, consent, glass, shelter, school, auditor = cases
     assert own["benefits"] == ["HRA SHOWN own-agency"]
     assert consent["appointments"] == ["HRA SHOWN consent"] and consent["documents"] == ["HRA SHOWN consent"]
     assert consent["benefits"] == ["HRA WITHHELD CONSENT_REQUIRED"]
@@ -70,7 +71,9 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     assert auditor["benefits"] == ["HRA WITHHELD NOT_PERMITTED_FOR_ROLE"]
     assert shelter["housing"] == ["DHS SHOWN own-agency"]  # the imported HMIS export, DHS's own records
     assert own["housing"] == ["DHS WITHHELD CONSENT_REQUIRED"]  # people[0] has shelter stays: not HRA's to see
-    again = cli(*args[:4], "--port", str(free_port()), "--benefits-port", str(free_port()), tmp_path=tmp_path)
+    assert school["schooling"] == ["DOE SHOWN own-agency"]  # the Ed-Fi simulator, read live
+    again = cli(*args[:4], "--port", str(free_port()), "--benefits-port", str(free_port()),
+                "--schooling-port", str(free_port()), tmp_path=tmp_path)
     assert again.returncode == 0 and "(0 links added)" in again.stdout  # re-running seeds nothing twice
     assert _summaries(again.stdout) == cases
 

@@ -127,8 +127,9 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     asyncio.run(prepare())
     agency = BenefitsAgency(population)
     with ServerThread(agency.app()) as sim:
-        # one holder, as the oracle models it: the housing connector (DHS) stays off in this world
-        s = make_settings(dev_key_file, database_url=url, benefits_url=sim.url, housing={"enabled": False})
+        # one holder, as the oracle models it: the housing (DHS) and schooling (DOE) connectors stay off here
+        s = make_settings(dev_key_file, database_url=url, benefits_url=sim.url, housing={"enabled": False},
+                          schooling={"enabled": False})
         with ServerThread(create_app(s)) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
             yield {"settings": s, "http": http, "pairs": iter(pairs), "agency": agency}
     if base is not None:

@@ -13,6 +13,7 @@ SAFE_PRODUCTION = {
     "environment": "production",
     "auth": {"jwks_url": "https://idp.city.test/jwks", "issuer": "https://idp.city.test"},
     "benefits": {"client_secret": "from-the-vault"},
+    "schooling": {"client_secret": "from-the-vault-too"},
     "audit": {"signing_key_file": "/etc/casebridge/audit-key.json"},
 }
 
@@ -47,7 +48,8 @@ def test_a_safe_production_configuration_starts() -> None:
     ({"auth": {"jwks_url": "https://idp.city.test/jwks"}}, "development issuer"),
     ({"graphiql": True}, "GraphiQL"),
     ({"introspection": True}, "introspection"),
-    ({"benefits": {}}, "development client secret"),
+    ({"benefits": {}}, "benefits connector uses the development client secret"),
+    ({"schooling": {}}, "schooling connector uses the development client secret"),
     ({"telemetry": {"exporter": "otlp"}}, "otlp_endpoint"),
     ({"audit": {}}, "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE"),
 ])

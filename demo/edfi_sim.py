@@ -1,0 +1,96 @@
+"""A school district simulator: the subset of the Ed-Fi ODS/API v7 that casebridge uses, as a real HTTP API.
+
+`GET /` (discovery), `POST /oauth/token` (HTTP Basic key:secret, client
+credentials, expiring bearer tokens), and under `/data/v3/ed-fi/`: students,
+studentSchoolAssociations, studentHomelessProgramAssociations and schools, with
+the API's paging (`offset`, `limit` up to 500, `totalCount=true` adds a
+`Total-Count` header) and its filters by `studentUniqueId` and `schoolId`.
+Tests switch `faults` to make the district slow, broken or revoke its tokens.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from demo.benefits_sim import Faults, OAuthAgency
+from demo.population import Population
+
+DATA = "/data/v3/ed-fi"
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 25
+
+
+@dataclass
+class EdfiAgency(OAuthAgency):
+    """The district's records and its API's state: OAuth clients, tokens, counters."""
+
+    population: Population
+    clients: dict[str, str] = field(default_factory=lambda: {"casebridge": "dev-edfi-secret"})
+    faults: Faults = field(default_factory=Faults)
+    tokens: dict[str, float] = field(default_factory=dict)
+    token_requests: int = 0
+    data_requests: int = 0
+    refused_requests: int = 0
+
+    def app(self) -> Starlette:
+        """The ASGI app."""
+        edfi = self.population.edfi
+        self._resources: dict[str, list[dict[str, Any]]] = {
+            "students": edfi.students, "studentSchoolAssociations": edfi.school_associations,
+            "studentHomelessProgramAssociations": edfi.homeless_associations, "schools": edfi.schools,
+        }
+        self._by_student: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for name, items in self._resources.items():
+            index: dict[str, list[dict[str, Any]]] = defaultdict(list)
+            for item in items:
+                ref = item.get("studentReference") or {}
+                key = item.get("studentUniqueId") or (ref.get("studentUniqueId") if isinstance(ref, dict) else None)
+                if key:
+                    index[str(key)].append(item)
+            self._by_student[name] = index
+        routes = [Route("/", self._discovery, methods=["GET"]),
+                  Route("/oauth/token", self._token, methods=["POST"])]
+        routes += [Route(f"{DATA}/{name}", self._endpoint(name), methods=["GET"]) for name in self._resources]
+        return Starlette(routes=routes)
+
+    async def _discovery(self, request: Request) -> Response:
+        base = str(request.base_url).rstrip("/")
+        return JSONResponse({"version": "7.1", "dataModels": [{"name": "Ed-Fi", "version": "5.0.0"}],
+                             "urls": {"oauth": f"{base}/oauth/token", "dataManagementApi": f"{base}/data/v3/"}})
+
+    def _endpoint(self, name: str) -> Any:
+        async def handle(request: Request) -> Response:
+            if (refused := await self._guard(request)) is not None:
+                return refused
+            q = request.query_params
+            try:
+                offset = int(q.get("offset", 0))
+                limit = int(q.get("limit", DEFAULT_LIMIT))
+            except ValueError:
+                return _bad_request("offset and limit must be integers")
+            if offset < 0 or not 0 < limit <= MAX_LIMIT:
+                return _bad_request(f"limit must be between 1 and {MAX_LIMIT}; offset must not be negative")
+            student = q.get("studentUniqueId")
+            items = self._by_student[name].get(student, []) if student else self._resources[name]
+            if (school := q.get("schoolId")) is not None:
+                items = [i for i in items if str((i.get("schoolReference") or {}).get("schoolId", i.get("schoolId")))
+                         == school]
+            page = items[offset:offset + limit]
+            if self.faults.malformed:
+                page = [{"studentReference": "not-an-object", "entryDate": 7} for _ in page] or [{"id": 3}]
+            headers = {"Total-Count": str(len(items))} if q.get("totalCount", "").lower() == "true" else {}
+            return JSONResponse(page, headers=headers)
+
+        return handle
+
+
+def _bad_request(message: str) -> Response:
+    return JSONResponse({"detail": "The request is invalid.", "type": "urn:ed-fi:api:bad-request",
+                         "title": "Bad Request", "status": 400, "errors": [message]}, status_code=400)

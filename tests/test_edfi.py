@@ -1,0 +1,127 @@
+"""The schooling connector against the Ed-Fi simulator: paging, descriptors, transfers, homeless status, tokens."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.config import SchoolingConfig
+from connectors.edfi import SchoolingConnector, code
+from connectors.records import SchoolingRecord
+from core.vocabulary import Category
+from demo.edfi_sim import EdfiAgency
+from demo.population import Population
+from demo.servers import ServerThread
+from tests.gateway import caller
+
+
+@pytest.fixture
+def district_server(population: Population) -> Iterator[tuple[EdfiAgency, ServerThread]]:
+    agency = EdfiAgency(population)
+    with ServerThread(agency.app()) as server:
+        yield agency, server
+
+
+def truth(population: Population, student_id: str) -> list[dict[str, Any]]:
+    rows = [a for a in population.edfi.school_associations
+            if a["studentReference"]["studentUniqueId"] == student_id]  # type: ignore[index]
+    return sorted(rows, key=lambda a: str(a["entryDate"]))
+
+
+async def test_the_simulator_speaks_the_api_s_paging_and_auth(
+    district_server: tuple[EdfiAgency, ServerThread], population: Population
+) -> None:
+    _, server = district_server
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        root = (await http.get("/")).json()
+        assert root["urls"]["oauth"].endswith("/oauth/token")
+        assert (await http.get("/data/v3/ed-fi/students")).status_code == 401
+        token = (await http.post("/oauth/token", data={"grant_type": "client_credentials"},
+                                 auth=("casebridge", "dev-edfi-secret"))).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        assert (await http.get("/data/v3/ed-fi/students", params={"limit": 501}, headers=auth)).status_code == 400
+        page = await http.get("/data/v3/ed-fi/students", params={"limit": 2, "offset": 1, "totalCount": "true"},
+                              headers=auth)
+        assert page.headers["Total-Count"] == str(len(population.edfi.students))
+        assert [s["studentUniqueId"] for s in page.json()] == [
+            s["studentUniqueId"] for s in population.edfi.students[1:3]]
+        assert "Total-Count" not in (await http.get("/data/v3/ed-fi/schools", headers=auth)).headers
+
+
+async def test_enrollments_transfers_and_homeless_status_from_every_page(
+    district_server: tuple[EdfiAgency, ServerThread], population: Population
+) -> None:
+    _, server = district_server
+    conn = SchoolingConnector(SchoolingConfig(base_url=server.url, page_size=1))  # one item per page: paging
+    try:
+        ids = [str(s["studentUniqueId"]) for s in population.edfi.students]
+        result = await conn.fetch(ids, frozenset({Category.SCHOOLING}))
+        assert set(result.records) == set(ids)
+        homeless = {str(h["studentReference"]["studentUniqueId"]): code(str(  # type: ignore[index]
+            h["homelessPrimaryNighttimeResidenceDescriptor"])) for h in population.edfi.homeless_associations}
+        saw_transfer = False
+        for sid in ids:
+            (rec,) = result.records[sid].sections[Category.SCHOOLING]
+            assert isinstance(rec, SchoolingRecord)
+            rows = truth(population, sid)
+            assert [e.entry_date.isoformat() for e in rec.enrollments] == [r["entryDate"] for r in rows]
+            moves = [(r, n) for r, n in itertools.pairwise(rows) if r["exitWithdrawTypeDescriptor"]]
+            assert [(t.exit_date.isoformat(), t.entry_date.isoformat() if t.entry_date else None,
+                     t.days_out_of_school) for t in rec.transfers if t.entry_date] == [
+                (r["exitWithdrawDate"], n["entryDate"],
+                 (date.fromisoformat(str(n["entryDate"])) - date.fromisoformat(str(r["exitWithdrawDate"]))).days)
+                for r, n in moves]
+            saw_transfer |= bool(moves)
+            open_rows = [r for r in rows if not r["exitWithdrawDate"]]
+            assert rec.current_grade == (code(str(open_rows[-1]["entryGradeLevelDescriptor"])) if open_rows else None)
+            assert rec.current_school is None or not rec.current_school.isdigit()  # names, from /schools
+            expected = {"Shelters": "SHELTER", "Doubled-up": "DOUBLED_UP", "Hotels/motels": "HOTEL_MOTEL",
+                        "Unsheltered": "UNSHELTERED"}.get(homeless.get(sid) or "")
+            assert [h.nighttime_residence for h in rec.homeless] == ([expected] if sid in homeless else [])
+        assert saw_transfer
+    finally:
+        await conn.aclose()
+
+
+async def test_school_names_are_read_once_and_a_revoked_token_is_refreshed_once(
+    district_server: tuple[EdfiAgency, ServerThread], population: Population
+) -> None:
+    agency, server = district_server
+    conn = SchoolingConnector(SchoolingConfig(base_url=server.url))
+    try:
+        sid = str(population.edfi.students[0]["studentUniqueId"])
+        await conn.fetch([sid], frozenset({Category.SCHOOLING}))
+        requests = agency.data_requests
+        agency.revoke_all_tokens()
+        await conn.fetch([sid], frozenset({Category.SCHOOLING}))
+        assert agency.token_requests == 2 and agency.refused_requests == 1
+        assert agency.data_requests - requests == 3  # student, enrollments, homeless: no second /schools read
+    finally:
+        await conn.aclose()
+
+
+SCHOOLING = """query($id: ID!) { client(id: $id) { schooling {
+  access { agency connector status reason }
+  students { studentId currentSchool currentGrade inHomelessProgramNow
+             transfers { fromSchool toSchool daysOutOfSchool pending } homelessProgram { nighttimeResidence } } } } }"""
+
+
+async def test_the_district_sees_its_students_and_other_agencies_need_consent(
+    gateway: Any, population: Population
+) -> None:
+    child = next(p for p in population.people if p.student_id)
+    doe, hra = caller(gateway, "DOE"), caller(gateway, "HRA")
+    body = await doe.query(SCHOOLING, {"id": child.client_id})
+    assert "errors" not in body, body
+    section = body["data"]["client"]["schooling"]
+    assert section["access"] == [{"agency": "DOE", "connector": "schooling", "status": "SHOWN", "reason": None}]
+    (student,) = section["students"]
+    assert student["studentId"] == child.student_id and student["currentGrade"]
+    other = (await hra.query(SCHOOLING, {"id": child.client_id}))["data"]["client"]["schooling"]
+    assert other == {"access": [{"agency": "DOE", "connector": "schooling", "status": "WITHHELD",
+                                 "reason": "CONSENT_REQUIRED"}], "students": None}
