@@ -92,7 +92,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             store_ok = False
         connectors = {
             s.name: {"state": s.state, "lastSuccess": _iso(s.last_success),
-                     "lastFailure": _iso(s.last_failure), "lastErrorCode": s.last_error_code}
+                     "lastFailure": _iso(s.last_failure), "lastErrorCode": s.last_error_code,
+                     "circuit": s.circuit}
             for s in (c.status() for c in services.connectors)
         }
         body = {"status": "ready" if store_ok else "not ready", "store": "up" if store_ok else "down",

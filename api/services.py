@@ -18,6 +18,7 @@ from audit.signing import CheckpointSigner, load_or_create_key
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from connectors.edfi import SchoolingConnector
+from connectors.federation import Resilient
 from connectors.hmis.connector import HousingConnector
 from gate import Gate
 from gate.audit_desk import AuditDesk
@@ -76,6 +77,7 @@ def build_services(
         connectors.append(HousingConnector(settings.housing, sessions))
     if settings.schooling.enabled:
         connectors.append(SchoolingConnector(settings.schooling))
+    connectors = [Resilient(c, settings.federation) for c in connectors]
     crosswalk = SqlCrosswalk(sessions)
     signer = make_signer(settings)
     audit = recorder or ChainRecorder(sessions, signer=signer, checkpoint_every=settings.audit.checkpoint_every)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, HttpUrl, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
+from connectors.federation import FederationPolicy
 
 DEV_ISSUER = "casebridge-dev"
 DEV_AUDIENCE = "casebridge"
@@ -104,6 +105,7 @@ class Settings(BaseSettings):
     benefits: BenefitsConfig = BenefitsConfig()
     housing: HousingConfig = HousingConfig()
     schooling: SchoolingConfig = SchoolingConfig()
+    federation: FederationPolicy = FederationPolicy()
     telemetry: TelemetrySettings = TelemetrySettings()
     audit: AuditSettings = AuditSettings()
     limits: LimitSettings = LimitSettings()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
-from connectors.records import FetchResult
+from connectors.records import FetchResult, PeopleBatch
 from core.vocabulary import Category
 
 
@@ -20,6 +20,7 @@ class ConnectorStatus:
     last_success: datetime | None = None
     last_failure: datetime | None = None
     last_error_code: str | None = None
+    circuit: str = "closed"  # closed | open | half-open (connectors.federation)
 
 
 @runtime_checkable
@@ -45,6 +46,18 @@ class Connector(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class PeopleSource(Protocol):
+    """A connector that can list the people its agency knows, for the identity index."""
+
+    name: str
+    source: str
+
+    async def list_people(self, since: str | None = None) -> PeopleBatch:
+        """Everyone (since=None), or the people changed since a watermark an earlier call returned."""
         ...
 
 

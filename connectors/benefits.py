@@ -10,7 +10,7 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 from opentelemetry import trace
@@ -26,7 +26,9 @@ from connectors.records import (
     Demographics,
     FetchResult,
     Notice,
+    PeopleBatch,
     RequiredDocument,
+    SourcePerson,
     SourceRecord,
 )
 from core.errors import AgencyBadData, AgencyError
@@ -113,6 +115,20 @@ class _Batch(_Wire):
     items: list[_Record]
 
 
+class _ListedPerson(_Person):
+    cin: str | None = None
+    ssnLast4: str | None = None
+    updatedAt: datetime
+
+
+class _PeoplePage(_Wire):
+    total: int
+    items: list[_ListedPerson]
+
+
+M = TypeVar("M", bound=_Wire)
+
+
 class BenefitsConnector:
     """Reads benefits records in batches of up to 100 people per call."""
 
@@ -163,10 +179,35 @@ class BenefitsConnector:
                     records[item.personId] = self._canonical(item, wanted)
         return FetchResult(as_of=as_of, records=records)
 
-    async def _get_batch(self, ids: list[str]) -> _Batch:
-        resp = await self._api.get("/v1/benefits", params=[("personId", i) for i in ids])
+    async def list_people(self, since: str | None = None) -> PeopleBatch:
+        """Demographics changed since `since` (an updatedAt the last call returned), page by page."""
+        people: list[SourcePerson] = []
+        watermark = since or ""
+        offset = 0
         try:
-            return _Batch.model_validate_json(resp.content)
+            while True:
+                params: dict[str, Any] = {"offset": offset, "limit": 500}
+                if since:
+                    params["updatedSince"] = since
+                page = self._parse(_PeoplePage, (await self._api.get("/v1/people", params=params)).content)
+                for p in page.items:
+                    people.append(SourcePerson(
+                        source=self.source, local_id=p.personId, first_name=p.firstName, middle_name=p.middleName,
+                        last_name=p.lastName, dob=p.dob, sex=p.sex, ssn_last4=p.ssnLast4, cin=p.cin,
+                        updated=p.updatedAt))
+                    watermark = max(watermark, p.updatedAt.isoformat())
+                offset += len(page.items)
+                if not page.items or offset >= page.total:
+                    break
+        except AgencyError as exc:
+            self._status.failed(exc.code)
+            raise
+        self._status.ok()
+        return PeopleBatch(people, watermark)
+
+    def _parse(self, model: type[M], content: bytes) -> M:
+        try:
+            return model.model_validate_json(content)
         except ValidationError as exc:
             # Only field locations, never values: the payload is personal data.
             where = sorted({".".join(str(p) for p in e["loc"][:3]) for e in exc.errors()})[:3]
@@ -174,6 +215,10 @@ class BenefitsConnector:
                 "the benefits agency returned data that does not match the published schema",
                 connector=self.name, fields=where,
             ) from None
+
+    async def _get_batch(self, ids: list[str]) -> _Batch:
+        resp = await self._api.get("/v1/benefits", params=[("personId", i) for i in ids])
+        return self._parse(_Batch, resp.content)
 
     def _canonical(self, item: _Record, wanted: frozenset[Category]) -> SourceRecord:
         sections: dict[Category, Any] = {}

@@ -36,7 +36,7 @@ class AgencyApi:
         """A 200 response, or AgencyTimeout / AgencyUnavailable / AgencyAuthFailed / AgencyBadData."""
         who = f"the {self.connector} agency"
         for attempt in (1, 2):
-            token = await self._creds.token(self.http, force=attempt == 2)
+            token = await self._creds.token(self.http)
             try:
                 resp = await self.http.get(path, params=params, headers={"Authorization": f"Bearer {token}"})
             except httpx.TimeoutException as exc:
@@ -45,8 +45,8 @@ class AgencyApi:
             except httpx.HTTPError as exc:
                 raise AgencyUnavailable(f"{who} is unreachable", connector=self.connector) from exc
             if resp.status_code == 401 and attempt == 1:
-                self._creds.invalidate()
-                continue  # refresh once and retry
+                self._creds.invalidate(token)
+                continue  # refresh (once, however many requests were refused together) and retry
             if resp.status_code in (401, 403):
                 raise AgencyAuthFailed(f"{who} refused casebridge's token", connector=self.connector)
             if resp.status_code >= 500:

@@ -35,9 +35,11 @@ class ClientCredentials:
             assert self._token is not None
             return self._token
 
-    def invalidate(self) -> None:
-        """Drop the cached token (the agency said 401)."""
-        self._token = None
+    def invalidate(self, token: str | None = None) -> None:
+        """Drop the cached token (the agency said 401 to it); a token already replaced is left alone, so
+        concurrent requests refused together refresh once."""
+        if token is None or token == self._token:
+            self._token = None
 
     async def _fetch(self, http: httpx.AsyncClient) -> None:
         who = f"the {self.connector} agency"

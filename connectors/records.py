@@ -182,3 +182,36 @@ class FetchResult:
 
     as_of: datetime
     records: dict[str, SourceRecord]
+
+
+@dataclass(frozen=True, slots=True)
+class SourcePerson:
+    """One agency's demographics of one person, for the identity index (never program data).
+
+    `*_quality` are HUD HMIS data-quality codes where the source has them (1 full,
+    2 partial, 8/9/99 unknown, refused, not collected); None where it has none.
+    """
+
+    source: str
+    local_id: str
+    first_name: str | None
+    middle_name: str | None
+    last_name: str | None
+    dob: date | None
+    sex: str | None
+    ssn: str | None = None  # 9 characters, 'x' for unknown digits (HMIS)
+    ssn_last4: str | None = None
+    ssn_quality: int | None = None
+    name_quality: int | None = None
+    dob_quality: int | None = None
+    cin: str | None = None
+    student_id: str | None = None
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleBatch:
+    """The people changed since a watermark, and the watermark to ask from next time (opaque to callers)."""
+
+    people: list[SourcePerson]
+    watermark: str

@@ -105,6 +105,7 @@ class BenefitsAgency(OAuthAgency):
     token_requests: int = 0
     data_requests: int = 0
     refused_requests: int = 0  # data requests answered 401
+    updated: dict[str, datetime] = field(default_factory=dict)  # personId -> last change (default: today)
 
     def app(self) -> Starlette:
         """The ASGI app."""
@@ -137,12 +138,24 @@ class BenefitsAgency(OAuthAgency):
         try:
             offset = max(0, int(request.query_params.get("offset", 0)))
             limit = min(500, max(1, int(request.query_params.get("limit", 100))))
+            since = request.query_params.get("updatedSince")
+            after = datetime.fromisoformat(since) if since else None
         except ValueError:
             return JSONResponse({"error": "invalid_request"}, status_code=400)
-        people = [r["person"] for r in self.population.benefits.values()]
-        stamp = datetime.combine(self.population.today, datetime.min.time(), UTC).isoformat()
-        page = [{**p, "updatedAt": stamp} for p in people[offset:offset + limit]]
+        created = datetime.combine(self.population.today, datetime.min.time(), UTC)
+        people = [{**r["person"], "updatedAt": self.updated.get(pid, created)}
+                  for pid, r in self.population.benefits.items()]
+        if after is not None:
+            people = [p for p in people if p["updatedAt"] > after]
+        people.sort(key=lambda p: (p["updatedAt"], p["personId"]))
+        page = [{**p, "updatedAt": p["updatedAt"].isoformat()} for p in people[offset:offset + limit]]
         return JSONResponse({"asOf": now_iso(), "total": len(people), "items": page})
+
+    def touch(self, person_id: str, first_name: str, when: datetime) -> None:
+        """A clerk corrects a person's first name at `when` (for incremental sync tests)."""
+        record = self.population.benefits[person_id]
+        record["person"] = {**record["person"], "firstName": first_name}  # type: ignore[dict-item]
+        self.updated[person_id] = when
 
 
 def basic_credentials(request: Request) -> tuple[str | None, str | None]:

@@ -4,7 +4,9 @@
 credentials, expiring bearer tokens), and under `/data/v3/ed-fi/`: students,
 studentSchoolAssociations, studentHomelessProgramAssociations and schools, with
 the API's paging (`offset`, `limit` up to 500, `totalCount=true` adds a
-`Total-Count` header) and its filters by `studentUniqueId` and `schoolId`.
+`Total-Count` header), its filters by `studentUniqueId` and `schoolId`, and change
+queries (`/changeQueries/v1/availableChangeVersions`, `minChangeVersion` /
+`maxChangeVersion` on students).
 Tests switch `faults` to make the district slow, broken or revoke its tokens.
 """
 
@@ -38,10 +40,19 @@ class EdfiAgency(OAuthAgency):
     token_requests: int = 0
     data_requests: int = 0
     refused_requests: int = 0
+    versions: dict[str, int] = field(default_factory=dict)  # studentUniqueId -> change version of the student
+
+    def touch(self, student_id: str, first_name: str) -> None:
+        """A registrar corrects a student's first name: the student's change version moves past all others."""
+        student = next(s for s in self.population.edfi.students if s["studentUniqueId"] == student_id)
+        student["firstName"] = first_name
+        self.versions[student_id] = max(self.versions.values(), default=0) + 1
 
     def app(self) -> Starlette:
         """The ASGI app."""
         edfi = self.population.edfi
+        for n, student in enumerate(edfi.students, start=1):
+            self.versions.setdefault(str(student["studentUniqueId"]), n)
         self._resources: dict[str, list[dict[str, Any]]] = {
             "students": edfi.students, "studentSchoolAssociations": edfi.school_associations,
             "studentHomelessProgramAssociations": edfi.homeless_associations, "schools": edfi.schools,
@@ -56,7 +67,8 @@ class EdfiAgency(OAuthAgency):
                     index[str(key)].append(item)
             self._by_student[name] = index
         routes = [Route("/", self._discovery, methods=["GET"]),
-                  Route("/oauth/token", self._token, methods=["POST"])]
+                  Route("/oauth/token", self._token, methods=["POST"]),
+                  Route("/changeQueries/v1/availableChangeVersions", self._versions, methods=["GET"])]
         routes += [Route(f"{DATA}/{name}", self._endpoint(name), methods=["GET"]) for name in self._resources]
         return Starlette(routes=routes)
 
@@ -64,6 +76,11 @@ class EdfiAgency(OAuthAgency):
         base = str(request.base_url).rstrip("/")
         return JSONResponse({"version": "7.1", "dataModels": [{"name": "Ed-Fi", "version": "5.0.0"}],
                              "urls": {"oauth": f"{base}/oauth/token", "dataManagementApi": f"{base}/data/v3/"}})
+
+    async def _versions(self, request: Request) -> Response:
+        if (refused := await self._guard(request)) is not None:
+            return refused
+        return JSONResponse({"oldestChangeVersion": 0, "newestChangeVersion": max(self.versions.values(), default=0)})
 
     def _endpoint(self, name: str) -> Any:
         async def handle(request: Request) -> Response:
@@ -79,6 +96,12 @@ class EdfiAgency(OAuthAgency):
                 return _bad_request(f"limit must be between 1 and {MAX_LIMIT}; offset must not be negative")
             student = q.get("studentUniqueId")
             items = self._by_student[name].get(student, []) if student else self._resources[name]
+            if name == "students" and ("minChangeVersion" in q or "maxChangeVersion" in q):
+                try:
+                    lo, hi = int(q.get("minChangeVersion", 0)), int(q.get("maxChangeVersion", 2**62))
+                except ValueError:
+                    return _bad_request("change versions must be integers")
+                items = [i for i in items if lo <= self.versions[str(i["studentUniqueId"])] <= hi]
             if (school := q.get("schoolId")) is not None:
                 items = [i for i in items if str((i.get("schoolReference") or {}).get("schoolId", i.get("schoolId")))
                          == school]

@@ -73,13 +73,17 @@ class Gate:
             attributes={"casebridge.request_id": ctx.request_id, "casebridge.client_count": len(client_ids),
                         "casebridge.categories": [str(c) for c in wanted]},
         ):
-            links = await self._crosswalk.resolve(client_ids)
-            resources = [
+            ids = list(dict.fromkeys(client_ids))
+            asked = [
                 Resource(client_id, category, conn.organization, conn.name)
-                for client_id in links for category in wanted
+                for client_id in ids for category in wanted
                 for conn in self._connectors if category in conn.categories
             ]
-            decisions = await self._decide(ctx, resources)
+            # A decision depends on who asks, the client id and the category, never on the agency records
+            # linked to it: decide while the crosswalk is read, then keep the clients it knows.
+            links, every = await asyncio.gather(self._crosswalk.resolve(ids), self._decide(ctx, asked))
+            kept = [(r, d) for r, d in zip(asked, every, strict=True) if r.client_id in links]
+            resources, decisions = [r for r, _ in kept], [d for _, d in kept]
             permitted: Permitted = defaultdict(set)
             for res, dec in zip(resources, decisions, strict=True):
                 if dec.permit:

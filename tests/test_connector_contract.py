@@ -9,14 +9,15 @@ status says so.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connectors.base import Connector
+from connectors.base import Connector, PeopleSource
 from connectors.benefits import BenefitsConnector
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
 from connectors.edfi import SchoolingConnector
@@ -26,8 +27,8 @@ from core.errors import AgencyAuthFailed, AgencyBadData, AgencyError, AgencyTime
 from core.vocabulary import Category
 from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
-from demo.hmis_export import write_export
-from demo.population import Population
+from demo.hmis_export import DELTA, write_export
+from demo.population import HmisData, Population
 from demo.servers import ServerThread, free_port
 from store.engine import make_engine, make_sessionmaker
 
@@ -56,6 +57,10 @@ class Harness:
         raise NotImplementedError
 
     async def bad_credentials(self) -> Connector | None:
+        raise NotImplementedError
+
+    async def rename(self, population: Population, local_id: str, first_name: str) -> None:
+        """The agency corrects one person's first name."""
         raise NotImplementedError
 
 
@@ -91,6 +96,12 @@ class HttpHarness(Harness):
     async def bad_credentials(self) -> Connector | None:
         return self.make(self.server.url, client_secret="not-the-secret")
 
+    async def rename(self, population: Population, local_id: str, first_name: str) -> None:
+        if isinstance(self.agency, BenefitsAgency):
+            self.agency.touch(local_id, first_name, datetime.now(UTC) + timedelta(days=1))
+        else:
+            self.agency.touch(local_id, first_name)
+
 
 class SnapshotHarness(Harness):
     """The housing connector reads the imported HMIS snapshot in casebridge's own store."""
@@ -120,6 +131,13 @@ class SnapshotHarness(Harness):
     async def bad_credentials(self) -> Connector | None:
         return None  # no agency credentials: the snapshot is in casebridge's own store
 
+    async def rename(self, population: Population, local_id: str, first_name: str) -> None:
+        client = next(c for c in population.hmis.clients if c["PersonalID"] == local_id)
+        delta = HmisData(source_id=population.hmis.source_id, clients=[{**client, "FirstName": first_name}])
+        path = write_export(delta, self.tmp / "delta", exported_at=datetime(2026, 11, 2), directive=DELTA,
+                            export_id="1002")
+        assert (await import_export(self.sessions, path)).ok
+
 
 @pytest.fixture(params=CONNECTORS)
 async def harness(
@@ -138,7 +156,8 @@ async def harness(
             await e.dispose()
         await engine.dispose()
         return
-    agency: BenefitsAgency | EdfiAgency = BenefitsAgency(population) if name == "benefits" else EdfiAgency(population)
+    own = copy.deepcopy(population)  # the agency may change its records (rename); the session's population stays
+    agency: BenefitsAgency | EdfiAgency = BenefitsAgency(own) if name == "benefits" else EdfiAgency(own)
     with ServerThread(agency.app()) as server:
         h = HttpHarness(name, agency, server)
         yield h
@@ -205,3 +224,18 @@ async def test_refused_credentials_are_agency_auth_failed(harness: Harness, popu
         pytest.skip("the housing snapshot is read from casebridge's own store: there are no agency credentials")
     await _fails_with(refused, AgencyAuthFailed, harness.known(population)[0])
 
+
+
+async def test_people_are_listed_whole_then_only_what_changed(harness: Harness, population: Population) -> None:
+    local_id, last_name = harness.known(population)
+    source = harness.connector
+    assert isinstance(source, PeopleSource)
+    everyone = await source.list_people()
+    listed = {p.local_id: p for p in everyone.people}
+    assert listed[local_id].last_name == last_name and listed[local_id].source == source.source
+    assert len(listed) == len(everyone.people)
+    assert (await source.list_people(everyone.watermark)).people == []  # nothing changed since
+    await harness.rename(population, local_id, "Renamed")
+    changed = await source.list_people(everyone.watermark)
+    assert [(p.local_id, p.first_name) for p in changed.people] == [(local_id, "Renamed")]
+    assert (await source.list_people(changed.watermark)).people == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.config import HousingConfig
 from connectors.hmis.spec import PROJECT_TYPES, destination_class
-from connectors.records import Demographics, FetchResult, HousingEnrollment, SourceRecord
+from connectors.records import Demographics, FetchResult, HousingEnrollment, PeopleBatch, SourcePerson, SourceRecord
 from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable
 from core.vocabulary import Category
 from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisProject, HmisSnapshot
@@ -90,8 +90,26 @@ class HousingConnector:
                 sections[Category.HOUSING] = sorted(stays.get(pid, []), key=lambda s: (s.entry_date, s.enrollment_id),
                                                     reverse=True)
             records[pid] = SourceRecord(pid, sections)
-        as_of = snap.exported_at if snap.exported_at.tzinfo else snap.exported_at.replace(tzinfo=UTC)
-        return FetchResult(as_of=as_of, records=records)
+        return FetchResult(as_of=_aware(snap.exported_at), records=records)
+
+    async def list_people(self, since: str | None = None) -> PeopleBatch:
+        """Client.csv rows of the snapshot updated after `since` (a DateUpdated the last call returned)."""
+        stmt = select(HmisClient).where(HmisClient.source == self.source).order_by(HmisClient.date_updated)
+        if since:
+            stmt = stmt.where(HmisClient.date_updated > datetime.fromisoformat(since))
+        try:
+            async with self._sessions() as session:
+                rows = (await session.execute(stmt)).scalars().all()
+        except SQLAlchemyError:
+            self._status.failed(AgencyUnavailable.code)
+            raise AgencyUnavailable("the housing snapshot cannot be read", connector=self.name) from None
+        people = [SourcePerson(
+            source=self.source, local_id=c.personal_id, first_name=c.first_name, middle_name=c.middle_name,
+            last_name=c.last_name, dob=c.dob, sex=c.sex, ssn=c.ssn, ssn_last4=c.ssn[-4:] if c.ssn else None,
+            ssn_quality=c.ssn_data_quality, name_quality=c.name_data_quality, dob_quality=c.dob_data_quality,
+            updated=_aware(c.date_updated)) for c in rows]
+        watermark = max((p.updated.isoformat() for p in people if p.updated), default=since or "")
+        return PeopleBatch(people, watermark)
 
     def _stay(self, e: HmisEnrollment, p: HmisProject, x: HmisExit | None) -> HousingEnrollment:
         return HousingEnrollment(
@@ -109,3 +127,8 @@ class HousingConnector:
     async def aclose(self) -> None:
         """Nothing to release: the gateway's store is closed by its owner."""
         return None
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite gives timestamps back without their zone; they were stored as UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
