@@ -110,6 +110,27 @@ def demo(
              households=households, seed=seed, serve_forever=serve_forever)
 
 
+@app.command()
+def city(
+    out: Annotated[Path, typer.Argument(help="Directory to write the city into.")],
+    households: Annotated[int, typer.Option(help="Households (about 2.7 people and 4.7 agency records each).")] = 60,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same city.")] = 7,
+    layout: Annotated[str, typer.Option(help="HMIS CSV layout: 2024 or 2026.")] = "2024",
+) -> None:
+    """Write a synthetic city: each agency's records in its format, people.csv, and the truth (truth.csv)."""
+    from connectors.hmis.spec import Layout
+    from demo.city_export import write_city
+    from demo.population import generate
+
+    if Layout.of(layout) is None:
+        err.print("[red]--layout is 2024 or 2026[/red]")
+        raise typer.Exit(2)
+    with err.status(f"generating {households} households (seed {seed})"):
+        population = generate(seed=seed, households=households)
+        counts = write_city(population, out, layout=Layout(layout))
+    err.print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
 def _require_migrated(settings: Settings) -> None:
     from store.engine import make_engine
     from store.migrate import current_revision, head_revision

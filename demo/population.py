@@ -12,10 +12,13 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 from demo import variants
 from demo.names import BOROUGH_ZIPS, FIRST_FEMALE, FIRST_MALE, STREETS, SURNAMES
 
+TWO_PART = ("Garcia", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Perez", "Sanchez", "Ramirez",
+            "Torres", "Rivera", "Cruz", "Reyes", "Morales", "Ortiz", "Gutierrez", "Diaz", "Vargas", "Castillo")
 PROGRAMS = ("SNAP", "CASH_ASSISTANCE", "MEDICAID", "RENTAL_ASSISTANCE", "HEAP")
 DOCUMENT_TYPES = (
     "PROOF_OF_IDENTITY", "BIRTH_CERTIFICATE", "PROOF_OF_INCOME", "PROOF_OF_ADDRESS",
@@ -94,6 +97,8 @@ def generate(*, seed: int = 7, households: int = 60, today: date | None = None) 
     for h in range(households):
         size = rng.choices((1, 2, 3, 4, 5, 6), weights=(30, 20, 20, 15, 10, 5))[0]
         surname = rng.choice(SURNAMES)
+        if surname in TWO_PART and rng.random() < 0.35:  # a paternal and a maternal surname
+            surname = f"{surname} {rng.choice(TWO_PART)}"
         address = f"{rng.randint(1, 2999)} {rng.choice(STREETS)}, Apt {rng.randint(1, 40)}"
         zip_code = rng.choice(BOROUGH_ZIPS)
         asylum = rng.random() < 0.12
@@ -367,3 +372,16 @@ def _school_system(rng: random.Random, pop: Population) -> None:
                     f"{ED_FI}/HomelessPrimaryNighttimeResidenceDescriptor#{residence}",
                 "homelessUnaccompaniedYouth": False, "awaitingFosterCare": False,
             })
+
+
+def write_truth(population: Population, path: Path) -> int:
+    """The truth as CSV (client_id,source,local_id): which agency records are the same person. Returns rows."""
+    import csv
+
+    rows = sorted(population.links())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(("client_id", "source", "local_id"))
+        writer.writerows(rows)
+    return len(rows)

@@ -90,3 +90,24 @@ def _summaries(stdout: str) -> list[dict[str, list[str]]]:
     return out
 
 
+
+
+def test_city_writes_each_agency_s_format_and_the_truth(tmp_path: Path) -> None:
+    import csv
+
+    out = tmp_path / "city"
+    done = cli("city", str(out), "--households", "30", "--seed", "3", "--layout", "2026", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    truth = list(csv.DictReader((out / "truth.csv").read_text().splitlines()))
+    people = list(csv.DictReader((out / "people.csv").read_text().splitlines()))
+    assert {(r["source"], r["local_id"]) for r in truth} == {(r["source"], r["local_id"]) for r in people}
+    assert {r["source"] for r in truth} == {"benefits", "hmis", "edfi"}
+    clusters: dict[str, set[str]] = {}
+    for r in truth:
+        clusters.setdefault(r["client_id"], set()).add(r["source"])
+    assert any(len(s) == 3 for s in clusters.values())  # someone known to all three agencies
+    assert "2026 v1.0" in (out / "hmis" / "Export.csv").read_text()
+    again = cli("city", str(tmp_path / "again"), "--households", "30", "--seed", "3", "--layout", "2026",
+                tmp_path=tmp_path)
+    assert again.returncode == 0
+    assert (tmp_path / "again" / "truth.csv").read_text() == (out / "truth.csv").read_text()  # same seed, same city

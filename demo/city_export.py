@@ -1,0 +1,68 @@
+"""Write a synthetic city to disk: each agency's records in its own format, one person file, and the truth.
+
+    OUT/hmis/            the shelter system's HUD HMIS CSV export
+    OUT/edfi/*.json      the district's Ed-Fi resources (students, associations, schools)
+    OUT/benefits.json    the benefits agency's people (as GET /v1/people lists them)
+    OUT/people.csv       every agency record of a person, demographics only, in the
+                         `identity link-csv` input layout
+    OUT/truth.csv        client_id,source,local_id: which records are the same person
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from connectors.hmis.spec import Layout
+from demo.hmis_export import write_export
+from demo.population import Population, write_truth
+
+PEOPLE_COLUMNS = ("source", "local_id", "first_name", "middle_name", "last_name", "dob", "sex", "ssn", "cin",
+                  "student_id", "address", "zip", "phone")
+
+
+def write_city(population: Population, out: Path, *, layout: Layout = Layout.FY2024) -> dict[str, int]:
+    """Write everything; returns the number of records written per file."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_export(population.hmis, out / "hmis", layout=layout)
+    edfi = population.edfi
+    (out / "edfi").mkdir(exist_ok=True)
+    for name, items in (("students", edfi.students), ("studentSchoolAssociations", edfi.school_associations),
+                        ("studentHomelessProgramAssociations", edfi.homeless_associations),
+                        ("schools", edfi.schools)):
+        (out / "edfi" / f"{name}.json").write_text(json.dumps(items), encoding="utf-8")
+    benefit_people = [r["person"] for r in population.benefits.values()]
+    (out / "benefits.json").write_text(json.dumps(benefit_people), encoding="utf-8")
+    rows = people_rows(population)
+    with (out / "people.csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=PEOPLE_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    truth = write_truth(population, out / "truth.csv")
+    return {"hmis clients": len(population.hmis.clients), "edfi students": len(edfi.students),
+            "benefits people": len(benefit_people), "people.csv": len(rows), "truth.csv": truth}
+
+
+def people_rows(population: Population) -> list[dict[str, object]]:
+    """Every agency record of a person as that agency holds it (the drift included), one row each."""
+    by_benefits = {p.benefits_id: p for p in population.people if p.benefits_id}
+    rows: list[dict[str, object]] = []
+    for pid, record in population.benefits.items():
+        person, truth = record["person"], by_benefits[pid]
+        assert isinstance(person, dict)
+        rows.append({"source": "benefits", "local_id": pid, "first_name": person["firstName"],
+                     "middle_name": person["middleName"], "last_name": person["lastName"], "dob": person["dob"],
+                     "sex": person["sex"], "ssn": person["ssnLast4"] and f"xxxxx{person['ssnLast4']}",
+                     "cin": person["cin"], "address": truth.address, "zip": truth.zip, "phone": truth.phone})
+    for c in population.hmis.clients:
+        rows.append({"source": "hmis", "local_id": c["PersonalID"], "first_name": c["FirstName"],
+                     "last_name": c["LastName"], "dob": c["DOB"].isoformat() if c["DOB"] else "",  # type: ignore[attr-defined]
+                     "sex": {0: "F", 1: "M"}.get(c["Sex"], ""),  # type: ignore[call-overload]
+                     "ssn": c["SSN"] if c["SSNDataQuality"] in (1, 2) else ""})
+    for s in population.edfi.students:
+        rows.append({"source": "edfi", "local_id": s["studentUniqueId"], "first_name": s["firstName"],
+                     "last_name": s["lastSurname"], "dob": s["birthDate"],
+                     "sex": "F" if str(s["birthSexDescriptor"]).endswith("Female") else "M",
+                     "student_id": s["studentUniqueId"]})
+    return rows
