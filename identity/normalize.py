@@ -1,0 +1,178 @@
+"""Normalisation: every agency's way of writing a person brought to one comparable form.
+
+Names lose case, accents and punctuation; nicknames map to the formal name they
+stand for; a two-part or hyphenated surname keeps its parts. Dates of birth are
+read from ISO and the common US forms, and a date whose day and month could be
+swapped knows its twin. An SSN counts as strong evidence only when all nine
+digits are known and its HMIS data quality is 1 (full); otherwise only its last
+four digits are kept, as weak evidence. A CIN counts only in its NY format.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+
+# Nicknames and short forms -> the formal first name (both sides normalised). One formal name per
+# nickname; where a nickname is shared (e.g. "sam"), the commonest formal name is listed.
+NICKNAMES = {
+    "abby": "abigail", "al": "albert", "alex": "alexander", "andy": "andrew", "bea": "beatrice",
+    "ben": "benjamin", "beth": "elizabeth", "betty": "elizabeth", "bill": "william", "billy": "william",
+    "bob": "robert", "bobby": "robert", "bri": "brianna", "cathy": "catherine", "charlie": "charles",
+    "chris": "christopher", "dan": "daniel", "danny": "daniel", "dani": "daniela", "dave": "david",
+    "ed": "edward", "eddie": "edward", "espe": "esperanza", "gabe": "gabriel", "greg": "gregory",
+    "ibra": "ibrahim", "ike": "isaac", "jerry": "jerome", "jim": "james", "jimmy": "james", "joe": "joseph",
+    "joey": "joseph", "john": "john", "johnny": "john", "jon": "jonathan", "kate": "katherine",
+    "katie": "katherine", "kolya": "nikolai", "larry": "lawrence", "liz": "elizabeth", "mari": "marisol",
+    "matt": "matthew", "mike": "michael", "mo": "mohammed", "nate": "nathaniel", "nick": "nicholas",
+    "pat": "patience", "pepe": "jose", "peggy": "margaret", "rafa": "rafael", "rob": "robert",
+    "sam": "samuel", "steve": "stephen", "sue": "susan", "teresa": "teresa", "tere": "teresa",
+    "tom": "thomas", "tommy": "thomas", "tony": "anthony", "vale": "valentina", "vic": "victor",
+    "will": "william", "yoli": "yolanda",
+}
+# Spellings of one name across transliterations -> one key (both sides normalised).
+TRANSLITERATIONS = {
+    "muhammad": "mohammed", "mohamed": "mohammed", "mohammad": "mohammed", "muhammed": "mohammed",
+    "ahmad": "ahmed", "hussein": "hussain", "husain": "hussain", "youssef": "yusuf", "yousef": "yusuf",
+    "fatimah": "fatima", "zaynab": "zainab", "petroff": "petrov", "olha": "olga", "mykola": "nikolai",
+    "tarek": "tariq", "tareq": "tariq", "rachid": "rashid", "jallow": "diallo", "chan": "chen",
+}
+CIN = re.compile(r"^[A-Z]{2}\d{5}[A-Z]$")
+_NOT_LETTER = re.compile(r"[^a-z\s-]")
+_SPACES = re.compile(r"[\s-]+")
+SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+
+
+def fold(text: str | None) -> str:
+    """Lower case, accents and punctuation gone, hyphens and runs of spaces as one space."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    plain = plain.replace("'", "").replace("\u2019", "")  # O'Brien and O\u2019Brien -> obrien
+    return _SPACES.sub(" ", _NOT_LETTER.sub(" ", plain)).strip()
+
+
+def first_name_key(name: str | None) -> str:
+    """A first name's comparison key: folded, its first word, nickname and transliteration resolved."""
+    words = fold(name).split()
+    if not words:
+        return ""
+    word = words[0]
+    word = TRANSLITERATIONS.get(word, word)
+    return NICKNAMES.get(word, word)
+
+
+def surname_parts(name: str | None) -> tuple[str, ...]:
+    """A surname's parts: 'García-López' and 'Garcia Lopez' -> ('garcia', 'lopez'); suffixes dropped."""
+    parts = [p for p in fold(name).split() if p not in SUFFIXES]
+    return tuple(TRANSLITERATIONS.get(p, p) for p in parts)
+
+
+def surname_key(name: str | None) -> str:
+    """The whole surname as one comparison key ('garcia lopez')."""
+    return " ".join(surname_parts(name))
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%Y%m%d", "%m/%d/%y", "%Y/%m/%d", "%Y-%m-%dT%H:%M:%S",
+                 "%Y-%m-%d %H:%M:%S")
+
+
+def parse_dob(text: str | None, *, today: date | None = None) -> date | None:
+    """A date of birth from ISO or a common US form (MM/DD/YYYY, MM-DD-YYYY, YYYYMMDD, MM/DD/YY).
+
+    None for an empty value; ValueError for anything unreadable or in the future.
+    Two-digit years are read as the most recent year not in the future.
+    """
+    if text is None or not text.strip():
+        return None
+    value = text.strip()
+    today = today or date.today()
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+        if fmt == "%m/%d/%y" and parsed > today:
+            parsed = parsed.replace(year=parsed.year - 100)
+        if parsed > today:
+            raise ValueError("a date of birth in the future")
+        return parsed
+    raise ValueError("not a date")
+
+
+def dob_twins(d: date | None) -> frozenset[date]:
+    """The date and, when day and month could be read the other way round, its swapped twin."""
+    if d is None:
+        return frozenset()
+    out = {d}
+    if d.day <= 12 and d.day != d.month:
+        out.add(d.replace(month=d.day, day=d.month))
+    return frozenset(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Ssn:
+    """What an SSN value is worth as evidence."""
+
+    full: str | None  # all nine digits, trustworthy (data quality full or unstated)
+    last4: str | None
+
+
+def normalize_ssn(value: str | None, quality: int | None = None) -> Ssn:
+    """Nine known digits with data quality 1 (or none given) are strong; a known last four is weak.
+
+    HMIS writes unknown digits as 'x'; data quality 2 (partial), 8, 9, 99 never make an SSN strong.
+    Numbers that are never issued (area 000 or 666, group 00, serial 0000) are not evidence at all;
+    the 9xx area is kept (synthetic data uses it).
+    """
+    if not value:
+        return Ssn(None, None)
+    chars = "".join(c for c in value.lower() if c.isdigit() or c == "x")
+    if len(chars) == 4 and chars.isdigit():
+        return Ssn(None, chars if chars != "0000" else None)
+    if len(chars) != 9:
+        return Ssn(None, None)
+    last4 = chars[5:] if chars[5:].isdigit() and chars[5:] != "0000" else None
+    known = chars.isdigit() and quality in (None, 1)
+    if known and (chars[:3] in ("000", "666") or chars[3:5] == "00" or chars[5:] == "0000"):
+        return Ssn(None, None)
+    return Ssn(chars if known else None, last4)
+
+
+def normalize_cin(value: str | None) -> str | None:
+    """A NY Medicaid CIN (two letters, five digits, a letter) upper-cased, or None if it is not one."""
+    if not value:
+        return None
+    v = value.strip().upper().replace(" ", "")
+    return v if CIN.match(v) else None
+
+
+def normalize_phone(value: str | None) -> str | None:
+    """The last ten digits of a US phone number, or None."""
+    digits = "".join(c for c in value or "" if c.isdigit())
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    return digits if len(digits) == 10 else None
+
+
+def normalize_zip(value: str | None) -> str | None:
+    """A five-digit ZIP code (ZIP+4 cut), or None."""
+    digits = "".join(c for c in value or "" if c.isdigit())[:5]
+    return digits if len(digits) == 5 else None
+
+
+def normalize_sex(value: str | None) -> str | None:
+    """F or M from the usual spellings; None for anything else (unknown is not a disagreement)."""
+    v = (value or "").strip().lower()
+    return {"f": "F", "female": "F", "woman": "F", "0": "F", "m": "M", "male": "M", "man": "M", "1": "M"}.get(v)
+
+
+def address_key(value: str | None) -> str:
+    """A street address folded, with unit words and common street-type spellings made one."""
+    words = fold(value).split()
+    table = {"avenue": "ave", "av": "ave", "street": "st", "road": "rd", "boulevard": "blvd", "place": "pl",
+             "apartment": "apt", "unit": "apt", "#": "apt"}
+    return " ".join(table.get(w, w) for w in words)

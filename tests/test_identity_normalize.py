@@ -1,0 +1,102 @@
+"""Normalisation of names, dates of birth and identifiers before matching (identity/normalize.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from identity.normalize import (
+    address_key,
+    dob_twins,
+    first_name_key,
+    fold,
+    normalize_cin,
+    normalize_phone,
+    normalize_sex,
+    normalize_ssn,
+    normalize_zip,
+    parse_dob,
+    surname_key,
+    surname_parts,
+)
+
+
+@pytest.mark.parametrize(("raw", "folded"), [
+    ("  José  ", "jose"), ("NGUYỄN", "nguyen"), ("O'Brien", "obrien"), ("O\u2019Brien", "obrien"), ("Traoré", "traore"),
+    ("Mary-Kate", "mary kate"), ("", ""), (None, ""), ("Ana  Maria", "ana maria"), ("D'Angelo Jr.", "dangelo jr"),
+])
+def test_fold_drops_case_accents_and_punctuation(raw: str | None, folded: str) -> None:
+    assert fold(raw) == folded
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("Sam", "Samuel"), ("Bob", "ROBERT"), ("Nate", "Nathaniel"), ("Muhammad", "Mohammed"), ("Mohamed", "mohammed"),
+    ("Youssef", "Yusuf"), ("Mykola", "Nikolai"), ("Kolya", "Nikolai"), ("José", "Jose"), ("Ana Maria", "Ana"),
+])
+def test_nicknames_and_transliterations_meet(a: str, b: str) -> None:
+    assert first_name_key(a) == first_name_key(b)
+
+
+def test_different_first_names_stay_different() -> None:
+    assert first_name_key("Maria") != first_name_key("Mario")
+    assert first_name_key("Samuel") != first_name_key("Samira")
+    assert first_name_key(None) == ""
+
+
+@pytest.mark.parametrize(("raw", "parts"), [
+    ("García-López", ("garcia", "lopez")), ("Garcia Lopez", ("garcia", "lopez")), ("GARCIA", ("garcia",)),
+    ("Smith Jr", ("smith",)), ("Hussein", ("hussain",)), ("de la Cruz", ("de", "la", "cruz")),
+])
+def test_compound_surnames_keep_their_parts(raw: str, parts: tuple[str, ...]) -> None:
+    assert surname_parts(raw) == parts
+    assert surname_key(raw) == " ".join(parts)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2011-03-04", date(2011, 3, 4)), ("03/04/2011", date(2011, 3, 4)), ("3/4/2011", date(2011, 3, 4)),
+    ("03-04-2011", date(2011, 3, 4)), ("20110304", date(2011, 3, 4)), ("03/04/11", date(2011, 3, 4)),
+    ("03/04/59", date(1959, 3, 4)), ("2011/03/04", date(2011, 3, 4)), ("", None), (None, None),
+])
+def test_dates_of_birth_in_iso_and_us_forms(raw: str | None, expected: date | None) -> None:
+    assert parse_dob(raw, today=date(2026, 11, 25)) == expected
+
+
+@pytest.mark.parametrize("bad", ["31/31/2011", "yesterday", "2011-02-30", "2031-01-01", "13/13/13"])
+def test_unreadable_or_future_dates_are_errors(bad: str) -> None:
+    with pytest.raises(ValueError):
+        parse_dob(bad, today=date(2026, 11, 25))
+
+
+def test_a_date_whose_day_could_be_a_month_has_a_twin() -> None:
+    assert dob_twins(date(2011, 3, 4)) == {date(2011, 3, 4), date(2011, 4, 3)}
+    assert dob_twins(date(2011, 3, 25)) == {date(2011, 3, 25)}  # 25 is no month
+    assert dob_twins(date(2011, 5, 5)) == {date(2011, 5, 5)}
+    assert dob_twins(None) == frozenset()
+
+
+@pytest.mark.parametrize(("value", "quality", "full", "last4"), [
+    ("900-12-3456", 1, "900123456", "3456"),  # all nine, full quality: strong
+    ("900123456", None, "900123456", "3456"),  # no quality code (not HMIS): taken as given
+    ("900123456", 2, None, "3456"),  # HMIS says partial: never strong
+    ("900123456", 8, None, "3456"), ("900123456", 99, None, "3456"),
+    ("xxxxx3456", 2, None, "3456"),  # unknown digits as HMIS writes them
+    ("3456", None, None, "3456"),  # a last four alone (benefits records)
+    ("000123456", 1, None, None), ("666123456", 1, None, None), ("900003456", 1, None, None),  # never issued
+    ("12345", 1, None, None), ("", None, None, None), (None, None, None, None),
+])
+def test_an_ssn_is_strong_only_when_whole_and_of_full_quality(
+    value: str | None, quality: int | None, full: str | None, last4: str | None
+) -> None:
+    ssn = normalize_ssn(value, quality)
+    assert (ssn.full, ssn.last4) == (full, last4)
+
+
+def test_identifiers_and_contact_fields() -> None:
+    assert normalize_cin(" ab12345c ") == "AB12345C"
+    assert normalize_cin("AB1234C") is None and normalize_cin("1212345C") is None and normalize_cin(None) is None
+    assert normalize_phone("+1 (718) 555-0134") == "7185550134" and normalize_phone("555-0134") is None
+    assert normalize_zip("11207-1234") == "11207" and normalize_zip("112") is None
+    assert [normalize_sex(v) for v in ("F", "female", "M", "Male", "1", "0", "x", None)] == [
+        "F", "F", "M", "M", "M", "F", None, None]
+    assert address_key("2999 Atlantic Avenue, Apartment 4") == address_key("2999 ATLANTIC AVE APT 4")
