@@ -15,7 +15,7 @@ housing, schooling) over HTTP.
    to 100 people per HTTP request; Ed-Fi has no multi-student filter, so the
    schooling connector reads each student (8 at a time).
 
-    .venv/bin/python -m benchmarks.fanout [--latency-ms 50] [--rounds 60]
+    .venv/bin/python -m benchmarks.fanout [--latency-ms 50] [--rounds 60] [--postgres]
 """
 
 from __future__ import annotations
@@ -180,14 +180,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--postgres", action="store_true",
+                        help="use a throwaway PostgreSQL server (fsync on) instead of an SQLite file")
     args = parser.parse_args()
+    if args.postgres:
+        from tests.pg import PostgresServer, find_bindir
+
+        bindir = find_bindir()
+        if bindir is None:
+            raise SystemExit("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin)")
+        server = PostgresServer(bindir, durable=True).start()
+        try:
+            run(args, server.url())
+        finally:
+            server.stop()
+        return
+    run(args, None)
+
+
+def run(args: argparse.Namespace, database_url: str | None) -> None:
     population = generate(seed=SEED, households=HOUSEHOLDS)
     full = [p for p in population.people if p.benefits_id and p.hmis_id and p.student_id]
     assert full, "no client with records at all three agencies"
     person = full[0]
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        url = f"sqlite+aiosqlite:///{tmp / 'fanout.db'}"
+        url = database_url or f"sqlite+aiosqlite:///{tmp / 'fanout.db'}"
         asyncio.run(seed(url, population, tmp))
         with ServerProcess(benefits_sim, args.latency_ms) as b, ServerProcess(edfi_sim, args.latency_ms) as e:
             settings = bench_settings(url, tmp_dir, b.url, e.url)
@@ -223,8 +241,9 @@ def main() -> None:
                     walls += asyncio.run(profile_latency(gw.url, headers, person.client_id, args.rounds))
             fifty = [p.client_id for p in population.people[:50]]
             calls, list_wall = asyncio.run(list_calls(settings, headers, fifty))
+    store = "PostgreSQL" if database_url else "SQLite"
     print(f"1. one client's profile (identity, benefits, housing, schooling), agency latency {args.latency_ms:g} ms, "
-          f"{len(walls)} requests")
+          f"{len(walls)} requests, store {store}")
     print(f"{'':22}{'p50 ms':>10}{'p99 ms':>10}")
     for name, v in own.items():
         print(f"{name + ' connector alone':22}{1000 * statistics.median(v):>10.1f}{1000 * pct(v, 0.99):>10.1f}")

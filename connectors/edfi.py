@@ -11,6 +11,7 @@ values matter, mapped in configuration (connectors.config.EdfiDescriptors).
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -88,6 +89,12 @@ class _School(_Wire):
 
 
 M = TypeVar("M", bound=_Wire)
+
+
+@functools.cache
+def _list_adapter(model: type[M]) -> TypeAdapter[list[M]]:
+    """Built once per resource model: building a TypeAdapter compiles a schema (about a millisecond)."""
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
 
 
 async def _none() -> list[Any]:
@@ -229,7 +236,7 @@ class SchoolingConnector:
 
     async def _all(self, resource: str, model: type[M], params: dict[str, str]) -> list[M]:
         """Every item of a resource, page by page (limit = page size, Total-Count on the first page)."""
-        adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
+        adapter = _list_adapter(model)
         out: list[M] = []
         offset, total = 0, None
         limit = self.config.page_size
