@@ -171,8 +171,11 @@ def normalize_sex(value: str | None) -> str | None:
 
 
 def address_key(value: str | None) -> str:
-    """A street address folded, with unit words and common street-type spellings made one."""
-    words = fold(value).split()
+    """A street address folded (digits kept), with unit words and common street-type spellings made one."""
+    if not value:
+        return ""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c)).lower()
+    words = re.sub(r"[^a-z0-9#\s]", " ", plain).split()
     table = {"avenue": "ave", "av": "ave", "street": "st", "road": "rd", "boulevard": "blvd", "place": "pl",
              "apartment": "apt", "unit": "apt", "#": "apt"}
     return " ".join(table.get(w, w) for w in words)

@@ -1,0 +1,347 @@
+"""Matching agency records of people: blocking, comparison, Fellegi-Sunter weights estimated by EM, grades.
+
+A first, in-memory version of the batch matcher (the index tables and the
+online path build on it). Records are normalised (identity/normalize.py), paired
+only when they share a blocking key, compared field by field into agreement
+levels, and scored with log-likelihood weights whose m and u probabilities are
+estimated from the data itself (expectation-maximisation). Strong identifiers
+decide alone: the same CIN, or the same full SSN of full data quality, is
+certain; two different ones are certainly not. Evidence that fits a sibling or
+a twin as well as the same person (same surname and address, a different first
+name or a different date of birth) is never enough to link automatically.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from enum import StrEnum
+
+from rapidfuzz.distance import OSA, JaroWinkler
+
+from identity.normalize import (
+    address_key,
+    dob_twins,
+    first_name_key,
+    normalize_cin,
+    normalize_phone,
+    normalize_sex,
+    normalize_ssn,
+    normalize_zip,
+    surname_key,
+    surname_parts,
+)
+
+
+class Grade(StrEnum):
+    """FHIR $match grades."""
+
+    CERTAIN = "certain"
+    PROBABLE = "probable"
+    POSSIBLE = "possible"
+    CERTAINLY_NOT = "certainly-not"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One agency record of a person, normalised for matching."""
+
+    source: str
+    local_id: str
+    first: str = ""
+    last: str = ""
+    last_parts: tuple[str, ...] = ()
+    dob: date | None = None
+    sex: str | None = None
+    ssn: str | None = None  # nine digits, trustworthy
+    ssn_last4: str | None = None
+    cin: str | None = None
+    student_id: str | None = None
+    zip: str | None = None
+    phone: str | None = None
+    address: str = ""
+
+    @classmethod
+    def of(cls, source: str, local_id: str, *, first_name: str | None = None, last_name: str | None = None,
+           dob: date | None = None, sex: str | None = None, ssn: str | None = None, ssn_quality: int | None = None,
+           cin: str | None = None, student_id: str | None = None, zip: str | None = None,
+           phone: str | None = None, address: str | None = None) -> Record:
+        """Normalise raw fields into a Record."""
+        s = normalize_ssn(ssn, ssn_quality)
+        return cls(source=source, local_id=local_id, first=first_name_key(first_name), last=surname_key(last_name),
+                   last_parts=surname_parts(last_name), dob=dob, sex=normalize_sex(sex), ssn=s.full,
+                   ssn_last4=s.last4, cin=normalize_cin(cin), student_id=(student_id or "").strip() or None,
+                   zip=normalize_zip(zip), phone=normalize_phone(phone), address=address_key(address))
+
+
+# Agreement levels per field; MISSING when either side has nothing (no evidence either way).
+MISSING = -1
+FIELDS = ("first", "last", "dob", "sex", "zip", "phone", "ssn4")
+LEVELS = {"first": 3, "last": 4, "dob": 4, "sex": 2, "zip": 2, "phone": 2, "ssn4": 2}  # 0 = disagree
+
+
+def compare(a: Record, b: Record) -> tuple[int, ...]:
+    """The agreement level of each field in FIELDS (higher = stronger agreement; 0 = disagree)."""
+    return (_first(a, b), _last(a, b), _dob(a, b), _eq(a.sex, b.sex), _eq(a.zip, b.zip), _eq(a.phone, b.phone),
+            _eq(a.ssn_last4, b.ssn_last4))
+
+
+def _eq(x: str | None, y: str | None) -> int:
+    if not x or not y:
+        return MISSING
+    return 1 if x == y else 0
+
+
+def _first(a: Record, b: Record) -> int:
+    if not a.first or not b.first:
+        return MISSING
+    if a.first == b.first:
+        return 2
+    return 1 if _close(a.first, b.first) else 0
+
+
+def _close(x: str, y: str) -> bool:
+    """One keyboard slip apart (a transposition counts as one), or Jaro-Winkler >= 0.9."""
+    return (min(len(x), len(y)) >= 3 and OSA.distance(x, y) <= 1) or JaroWinkler.similarity(x, y) >= 0.9
+
+
+def _last(a: Record, b: Record) -> int:
+    if not a.last or not b.last:
+        return MISSING
+    if a.last == b.last:
+        return 3
+    if set(a.last_parts) & set(b.last_parts):
+        return 2  # a two-part surname recorded whole on one side and in part on the other
+    return 1 if _close(a.last, b.last) else 0
+
+
+def _dob(a: Record, b: Record) -> int:
+    if a.dob is None or b.dob is None:
+        return MISSING
+    if a.dob == b.dob:
+        return 3
+    if b.dob in dob_twins(a.dob):
+        return 2  # day and month swapped
+    if (a.dob.month, a.dob.day) == (b.dob.month, b.dob.day) and abs(a.dob.year - b.dob.year) == 1:
+        return 1
+    return 0
+
+
+def swapped(r: Record) -> Record:
+    """The record with first and last name the other way round (one side may have been written so)."""
+    if not r.first or not r.last_parts:
+        return r
+    return replace(r, first=r.last_parts[0], last=r.first, last_parts=(r.first,))
+
+
+@dataclass(slots=True)
+class Model:
+    """Fellegi-Sunter parameters: per field and level, m = P(level | match), u = P(level | non-match)."""
+
+    m: dict[str, list[float]] = field(default_factory=dict)
+    u: dict[str, list[float]] = field(default_factory=dict)
+    prior: float = 0.01  # P(match) among compared pairs
+
+    def weight(self, vector: Sequence[int]) -> float:
+        """The log2 likelihood ratio of a comparison vector (missing fields add nothing)."""
+        w = 0.0
+        for name, level in zip(FIELDS, vector, strict=True):
+            if level != MISSING:
+                w += math.log2(self.m[name][level] / self.u[name][level])
+        return w
+
+
+def estimate_u(records: Sequence[Record], *, samples: int = 20000, seed: int = 1) -> dict[str, list[float]]:
+    """u probabilities from random pairs of records: almost all of them are different people."""
+    import random
+
+    rng = random.Random(seed)
+    acc = {f: [1.0] * LEVELS[f] for f in FIELDS}  # add-one: no level is impossible
+    n = len(records)
+    for _ in range(samples if n > 1 else 0):
+        i, j = rng.randrange(n), rng.randrange(n)
+        if i == j:
+            continue
+        for name, level in zip(FIELDS, compare(records[i], records[j]), strict=True):
+            if level != MISSING:
+                acc[name][level] += 1
+    return {f: [x / sum(acc[f]) for x in acc[f]] for f in FIELDS}
+
+
+def estimate(vectors: Sequence[tuple[int, ...]], *, u: dict[str, list[float]] | None = None,
+             iterations: int = 30) -> Model:
+    """m and the prior by expectation-maximisation over the compared pairs' vectors.
+
+    With `u` given (from random pairs, as it should be: blocked pairs are mostly family members and
+    the same person), only m and the prior are estimated; otherwise u is estimated too.
+    """
+    model = Model(prior=0.1)
+    for name in FIELDS:  # start: matches agree, non-matches mostly do not
+        n = LEVELS[name]
+        model.m[name] = [0.05] + [0.95 * (2 ** k) / sum(2 ** j for j in range(1, n)) for k in range(1, n)]
+        model.u[name] = list(u[name]) if u else [0.9] + [0.1 / (n - 1)] * (n - 1)
+    counts: dict[tuple[int, ...], int] = defaultdict(int)
+    for v in vectors:
+        counts[v] += 1
+    distinct = list(counts.items())
+    for _ in range(iterations):
+        m_acc = {f: [1e-3] * LEVELS[f] for f in FIELDS}  # tiny pseudo-counts keep every level possible
+        u_acc = {f: [1e-3] * LEVELS[f] for f in FIELDS}
+        total_p = 0.0
+        for v, c in distinct:
+            lm, lu = math.log(model.prior), math.log(1 - model.prior)
+            for name, level in zip(FIELDS, v, strict=True):
+                if level != MISSING:
+                    lm += math.log(model.m[name][level])
+                    lu += math.log(model.u[name][level])
+            p = 1 / (1 + math.exp(min(50.0, lu - lm)))
+            total_p += p * c
+            for name, level in zip(FIELDS, v, strict=True):
+                if level != MISSING:
+                    m_acc[name][level] += p * c
+                    u_acc[name][level] += (1 - p) * c
+        model.prior = min(0.999, max(1e-6, total_p / max(1, len(vectors))))
+        for name in FIELDS:
+            ms, us = sum(m_acc[name]), sum(u_acc[name])
+            model.m[name] = [x / ms for x in m_acc[name]]
+            if u is None:
+                model.u[name] = [x / us for x in u_acc[name]]
+    return model
+
+
+def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
+    """Keys two records must share one of to be compared at all."""
+    if r.cin:
+        yield "cin", r.cin
+    if r.ssn:
+        yield "ssn", r.ssn
+    if r.student_id:
+        yield "sid", r.student_id
+    for d in dob_twins(r.dob):
+        if r.first:
+            yield "first+dob", f"{r.first}|{d}"
+        for part in r.last_parts:
+            yield "last+dob", f"{part}|{d}"
+    if r.dob is not None:
+        if r.ssn_last4:
+            yield "ssn4+year", f"{r.ssn_last4}|{r.dob.year}"
+        yield "dob+sex", f"{r.dob}|{r.sex}"
+    for part in r.last_parts:
+        if r.first:
+            yield "first+last", f"{r.first}|{part}"
+    for part in r.last_parts:
+        if r.first:
+            yield "swapped", "|".join(sorted((r.first, part)))
+    if r.phone:
+        yield "phone", r.phone
+
+
+def candidate_pairs(records: Sequence[Record], *, max_block: int = 200) -> set[tuple[int, int]]:
+    """Index pairs sharing a blocking key; blocks larger than `max_block` are skipped as uninformative."""
+    blocks: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, r in enumerate(records):
+        for key in set(blocking_keys(r)):
+            blocks[key].append(i)
+    pairs: set[tuple[int, int]] = set()
+    for members in blocks.values():
+        if len(members) < 2 or len(members) > max_block:
+            continue
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                pairs.add((members[x], members[y]))
+    return pairs
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """Weights (log2) at or above which a pair is certain, probable, possible."""
+
+    certain: float = 12.0
+    probable: float = 6.0
+    possible: float = 2.0
+
+
+def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
+          thresholds: Thresholds = Thresholds()) -> tuple[Grade, float, str]:
+    """The grade of a pair, its weight, and why (a rule, or 'score')."""
+    if a.cin and b.cin:
+        return (Grade.CERTAIN, math.inf, "rule:cin") if a.cin == b.cin else (Grade.CERTAINLY_NOT, -math.inf,
+                                                                              "rule:cin-differs")
+    if a.ssn and b.ssn:
+        return (Grade.CERTAIN, math.inf, "rule:ssn") if a.ssn == b.ssn else (Grade.CERTAINLY_NOT, -math.inf,
+                                                                              "rule:ssn-differs")
+    if a.student_id and b.student_id and a.source == b.source == "edfi":
+        same = a.student_id == b.student_id
+        return (Grade.CERTAIN, math.inf, "rule:student-id") if same else (Grade.CERTAINLY_NOT, -math.inf,
+                                                                           "rule:student-id-differs")
+    w = model.weight(vector)
+    turned = compare(a, swapped(b))
+    if turned[0] > 0 and turned[1] > 0 and model.weight(turned) - 1 > w:  # a swap costs one bit of doubt
+        vector, w = turned, model.weight(turned) - 1
+    if w >= thresholds.certain and not _household_only(vector):
+        return Grade.CERTAIN, w, "score"
+    if w >= thresholds.probable:
+        return Grade.PROBABLE, w, "score"
+    if w >= thresholds.possible:
+        return Grade.POSSIBLE, w, "score"
+    return Grade.CERTAINLY_NOT, w, "score"
+
+
+def _household_only(vector: tuple[int, ...]) -> bool:
+    """Not enough for an automatic link: what a sibling or twin would also give (the first name or the date
+    of birth disagrees outright), or a surname that disagrees with no identifier agreeing to explain it."""
+    first, last, dob, ssn4 = vector[0], vector[1], vector[2], vector[6]
+    return first == 0 or dob == 0 or (last == 0 and ssn4 != 1)
+
+
+@dataclass(slots=True)
+class Linkage:
+    """The outcome of a batch run: clusters of record indexes, and the pairs left for review."""
+
+    clusters: list[list[int]]
+    review: list[tuple[int, int, Grade, float]]
+    compared: int
+    model: Model
+
+
+def link(records: Sequence[Record], thresholds: Thresholds = Thresholds()) -> Linkage:
+    """Block, compare, estimate, grade, and cluster the certain pairs (union-find)."""
+    pairs = sorted(candidate_pairs(records))
+    vectors = [compare(records[i], records[j]) for i, j in pairs]
+    model = estimate(vectors, u=estimate_u(records))
+    parent = list(range(len(records)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    # strong identifiers each cluster holds: two clusters with different CINs or SSNs never merge,
+    # however good a bridging pair looks (the strongest links are made first)
+    ids: dict[int, tuple[set[str], set[str]]] = {
+        i: ({r.cin} if r.cin else set(), {r.ssn} if r.ssn else set()) for i, r in enumerate(records)}
+    review, certain = [], []
+    for (i, j), v in zip(pairs, vectors, strict=True):
+        g, w, _why = grade(records[i], records[j], v, model, thresholds)
+        if g is Grade.CERTAIN:
+            certain.append((w, i, j))
+        elif g in (Grade.PROBABLE, Grade.POSSIBLE):
+            review.append((i, j, g, w))
+    for w, i, j in sorted(certain, reverse=True):
+        a, b = find(i), find(j)
+        if a == b:
+            continue
+        (cins_a, ssns_a), (cins_b, ssns_b) = ids[a], ids[b]
+        if (cins_a and cins_b and not cins_a & cins_b) or (ssns_a and ssns_b and not ssns_a & ssns_b):
+            review.append((i, j, Grade.PROBABLE, w))  # the same person by the score, not by the identifiers
+            continue
+        parent[a] = b
+        ids[b] = (cins_a | cins_b, ssns_a | ssns_b)
+    clusters: dict[int, list[int]] = defaultdict(list)
+    for i in range(len(records)):
+        clusters[find(i)].append(i)
+    return Linkage(list(clusters.values()), review, len(pairs), model)
