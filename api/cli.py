@@ -12,6 +12,7 @@ import typer
 from api.audit_cli import app as audit_app
 from api.cli_common import err, settings_or_exit
 from api.hmis_cli import app as hmis_app
+from api.identity_cli import app as identity_app
 from api.settings import Settings
 from core.vocabulary import Role
 
@@ -19,6 +20,7 @@ app = typer.Typer(help="casebridge: one consented, audited view of a client's re
                   no_args_is_help=True, add_completion=False)
 app.add_typer(audit_app, name="audit")
 app.add_typer(hmis_app, name="hmis")
+app.add_typer(identity_app, name="identity")
 
 
 _settings = settings_or_exit

@@ -111,3 +111,44 @@ def test_city_writes_each_agency_s_format_and_the_truth(tmp_path: Path) -> None:
                 tmp_path=tmp_path)
     assert again.returncode == 0
     assert (tmp_path / "again" / "truth.csv").read_text() == (out / "truth.csv").read_text()  # same seed, same city
+
+
+def test_link_csv_with_missing_columns_and_bad_dates(tmp_path: Path) -> None:
+    import csv
+
+    city = tmp_path / "city"
+    assert cli("city", str(city), "--households", "60", "--seed", "4", tmp_path=tmp_path).returncode == 0
+    rows = list(csv.DictReader((city / "people.csv").read_text().splitlines()))
+    truth = {(r["source"], r["local_id"]): r["client_id"]
+             for r in csv.DictReader((city / "truth.csv").read_text().splitlines())}
+    # an onboarding agency's file: no phone, address or cin columns; US dates; some rows broken
+    columns = ["source", "local_id", "first_name", "last_name", "dob", "sex", "ssn", "student_id"]
+    lines = [",".join(columns)]
+    for r in rows:
+        dob = r["dob"]
+        us = f"{dob[5:7]}/{dob[8:10]}/{dob[:4]}" if dob else ""
+        lines.append(",".join([r["source"], r["local_id"], r["first_name"], r["last_name"], us, r["sex"], r["ssn"],
+                               r["student_id"]]))
+    broken = next(k for k in range(5, len(lines)) if lines[k].split(",")[4])
+    cells = lines[broken].split(",")
+    cells[4] = "31/31/1980"
+    lines[broken] = ",".join(cells)
+    lines.append(",".join(["hmis", "", "Ana", "Diaz", "01/02/2000", "F", "", ""]))  # no local id
+    lines.append(lines[2])  # the same record twice
+    src = tmp_path / "agency.csv"
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "links.csv"
+    done = cli("identity", "link-csv", str(src), "--out", str(out), tmp_path=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"line {len(lines) - 1} local_id: empty" in done.stderr
+    assert f"line {len(lines)} local_id: repeats line 3" in done.stderr
+    assert f"line {broken + 1} dob: not a date: matched without a date of birth" in done.stderr
+    linked = list(csv.DictReader(out.read_text().splitlines()))
+    assert [(r["source"], r["local_id"]) for r in linked] == [(r["source"], r["local_id"]) for r in rows]
+    assert {r["match_grade"] for r in linked} <= {"certain", "probable", "possible", "none"}
+    # records of one person share a client id, and different people do not, nearly always
+    same = sum(1 for a in linked for b in linked if a is not b and a["client_id"] == b["client_id"]
+               and truth[(a["source"], a["local_id"])] == truth[(b["source"], b["local_id"])])
+    wrong = sum(1 for a in linked for b in linked if a is not b and a["client_id"] == b["client_id"]
+                and truth[(a["source"], a["local_id"])] != truth[(b["source"], b["local_id"])])
+    assert wrong <= same * 0.01 and same > 0

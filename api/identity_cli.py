@@ -1,0 +1,41 @@
+"""`casebridge identity ...`: link person records in batch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from api.cli_common import err
+
+app = typer.Typer(help="Identity resolution: which agency records are the same person.", no_args_is_help=True)
+
+
+@app.command("link-csv")
+def link_csv_cmd(
+    input: Annotated[Path, typer.Argument(help="CSV with any of: source, local_id, first_name, middle_name, "
+                                               "last_name, dob, sex, ssn, cin, student_id, address, zip, phone.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write source,local_id,client_id,match_grade.")],
+    max_problems: Annotated[int, typer.Option(help="How many problems to list.")] = 50,
+) -> None:
+    """Link the records of a CSV file: one output row per input record, one client_id per person."""
+    from identity.batch import link_csv, write_rows
+
+    try:
+        text = input.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[red]cannot read {input}[/red] ({type(exc).__name__})")
+        raise typer.Exit(2) from None
+    with err.status(f"linking {input.name}"):
+        result = link_csv(text)
+    for problem in result.problems[:max_problems]:
+        err.print(f"[yellow]{input.name} {problem}[/yellow]")
+    if len(result.problems) > max_problems:
+        err.print(f"... and {len(result.problems) - max_problems} more problems")
+    if any(p.line == 1 and "column missing" in p.message for p in result.problems):
+        raise typer.Exit(2)
+    write_rows(result.rows, out)
+    review = sum(row["match_grade"] in ("probable", "possible") for row in result.rows)
+    err.print(f"{result.records} records -> {result.clusters} clients; {review} records with a candidate link "
+              f"to review; {len(result.problems)} problems; wrote {out}")

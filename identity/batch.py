@@ -1,0 +1,129 @@
+"""The generic batch interface: person records in a CSV file in, one client id per record out.
+
+Input columns (any may be missing or empty): source, local_id, first_name,
+middle_name, last_name, dob, sex, ssn, cin, student_id, address, zip, phone.
+DOB in ISO or a common US form. Output: source, local_id, client_id,
+match_grade — one row per input record, records of one person sharing a
+client_id. A row that cannot be read whole is reported by line number; what
+can be used of it still is (an unreadable DOB counts as missing), and a row
+without source or local_id is reported and left out of the output.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from identity.match import Grade, Record, link
+from identity.normalize import parse_dob
+
+COLUMNS = ("source", "local_id", "first_name", "middle_name", "last_name", "dob", "sex", "ssn", "cin",
+           "student_id", "address", "zip", "phone")
+OUTPUT = ("source", "local_id", "client_id", "match_grade")
+NAMESPACE = uuid.UUID("6f0b8f0e-2b61-4d8e-9a51-0c1e5b1c0a57")  # casebridge batch client ids
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    """Something wrong with one input line (the header is line 1); names the column, never the value."""
+
+    line: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}" + (f" {self.column}" if self.column else "") + f": {self.message}"
+
+
+@dataclass(slots=True)
+class BatchResult:
+    rows: list[dict[str, str]] = field(default_factory=list)
+    problems: list[RowProblem] = field(default_factory=list)
+    records: int = 0
+    clusters: int = 0
+    review_pairs: int = 0
+
+
+def read_records(text: str) -> tuple[list[Record], list[RowProblem]]:
+    """Records from CSV text, and the problems found, line by line."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    problems: list[RowProblem] = []
+    unknown = [h for h in header if h and h not in COLUMNS]
+    for h in unknown:
+        problems.append(RowProblem(1, h, "unknown column, ignored"))
+    for needed in ("source", "local_id"):
+        if needed not in header:
+            problems.append(RowProblem(1, needed, "column missing: every record needs a source and a local id"))
+    records: list[Record] = []
+    seen: dict[tuple[str, str], int] = {}
+    for raw in reader:
+        line = reader.line_num
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
+        if None in raw:
+            problems.append(RowProblem(line, None, "more cells than the header has columns; extra cells ignored"))
+        source, local_id = row.get("source", ""), row.get("local_id", "")
+        if not source or not local_id:
+            problems.append(RowProblem(line, "source" if not source else "local_id", "empty: row left out"))
+            continue
+        if (source, local_id) in seen:
+            problems.append(RowProblem(line, "local_id", f"repeats line {seen[(source, local_id)]}: row left out"))
+            continue
+        seen[(source, local_id)] = line
+        dob = None
+        if row.get("dob"):
+            try:
+                dob = parse_dob(row["dob"])
+            except ValueError as exc:
+                problems.append(RowProblem(line, "dob", f"{exc}: matched without a date of birth"))
+        records.append(Record.of(
+            source, local_id, first_name=row.get("first_name"), last_name=row.get("last_name"), dob=dob,
+            sex=row.get("sex"), ssn=row.get("ssn") or None, cin=row.get("cin"), student_id=row.get("student_id"),
+            zip=row.get("zip"), phone=row.get("phone"), address=row.get("address")))
+    return records, problems
+
+
+def link_csv(text: str) -> BatchResult:
+    """Link the records in CSV `text`; a deterministic client id per cluster (same input, same ids)."""
+    records, problems = read_records(text)
+    result = BatchResult(problems=problems, records=len(records))
+    if not records:
+        return result
+    linkage = link(records)
+    pending: dict[int, Grade] = {}
+    for i, j, g, _w in linkage.review:
+        for k in (i, j):
+            if pending.get(k) is not Grade.PROBABLE:
+                pending[k] = g
+    for members in linkage.clusters:
+        cid = client_id(records[i] for i in members)
+        for i in sorted(members):
+            r = records[i]
+            graded = Grade.CERTAIN.value if len(members) > 1 else (pending[i].value if i in pending else "none")
+            result.rows.append({"source": r.source, "local_id": r.local_id, "client_id": cid,
+                                "match_grade": graded})
+    result.clusters = len(linkage.clusters)
+    result.review_pairs = len(linkage.review)
+    order = {(r.source, r.local_id): n for n, r in enumerate(records)}
+    result.rows.sort(key=lambda row: order[(row["source"], row["local_id"])])  # the input's order
+    return result
+
+
+def client_id(records: Iterator[Record]) -> str:
+    """A stable id for a cluster: a UUID (v5) of its smallest (source, local id)."""
+    first = min((r.source, r.local_id) for r in records)
+    digest = hashlib.sha256("\x1f".join(first).encode()).hexdigest()
+    return str(uuid.uuid5(NAMESPACE, digest))
+
+
+def write_rows(rows: list[dict[str, str]], path: Path) -> None:
+    """The output CSV."""
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=OUTPUT)
+        writer.writeheader()
+        writer.writerows(rows)
