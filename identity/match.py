@@ -226,6 +226,11 @@ def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
         for part in r.last_parts:
             yield "last+dob", f"{part}|{d}"
     if r.dob is not None:
+        month_day = f"{r.dob.month:02d}-{r.dob.day:02d}"  # survives a year typed one off
+        if r.first:
+            yield "first+md", f"{r.first}|{month_day}"
+        for part in r.last_parts:
+            yield "last+md", f"{part}|{month_day}"
         if r.ssn_last4:
             yield "ssn4+year", f"{r.ssn_last4}|{r.dob.year}"
         yield "dob+sex", f"{r.dob}|{r.sex}"
@@ -239,29 +244,74 @@ def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
         yield "phone", r.phone
 
 
-def candidate_pairs(records: Sequence[Record], *, max_block: int = 200) -> set[tuple[int, int]]:
-    """Index pairs sharing a blocking key; blocks larger than `max_block` are skipped as uninformative."""
+# The comparison fields each blocking key forces to agree: EM must not learn m for those from its pairs.
+KEY_FIELDS = {
+    "cin": set(), "ssn": {"ssn4"}, "sid": set(), "first+dob": {"first", "dob"}, "last+dob": {"last", "dob"},
+    "first+md": {"first", "dob"}, "last+md": {"last", "dob"}, "ssn4+year": {"ssn4", "dob"},
+    "dob+sex": {"dob", "sex"}, "first+last": {"first", "last"}, "swapped": {"first", "last"}, "phone": {"phone"},
+}
+
+
+def pairs_by_key(records: Sequence[Record], *, max_block: int = 200) -> dict[str, set[tuple[int, int]]]:
+    """Index pairs sharing a blocking key, per kind of key; blocks over `max_block` are skipped as uninformative."""
     blocks: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, r in enumerate(records):
         for key in set(blocking_keys(r)):
             blocks[key].append(i)
-    pairs: set[tuple[int, int]] = set()
-    for members in blocks.values():
+    out: dict[str, set[tuple[int, int]]] = defaultdict(set)
+    for (kind, _value), members in blocks.items():
         if len(members) < 2 or len(members) > max_block:
             continue
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
-                pairs.add((members[x], members[y]))
-    return pairs
+                out[kind].add((members[x], members[y]))
+    return out
+
+
+def candidate_pairs(records: Sequence[Record], *, max_block: int = 200) -> set[tuple[int, int]]:
+    """Index pairs sharing any blocking key."""
+    return set().union(*pairs_by_key(records, max_block=max_block).values())
+
+
+def estimate_by_key(records: Sequence[Record], by_key: dict[str, set[tuple[int, int]]],
+                    vectors: dict[tuple[int, int], tuple[int, ...]], u: dict[str, list[float]]) -> Model:
+    """m per field from EM over each kind of key's pairs, never from the pairs whose key forced that field to
+    agree (as Splink trains: a field the blocking fixed says nothing about matches); then averaged."""
+    sums = {f: [0.0] * LEVELS[f] for f in FIELDS}
+    runs = dict.fromkeys(FIELDS, 0)
+    for kind, pairs in by_key.items():
+        fixed = KEY_FIELDS.get(kind, set())
+        if len(pairs) < 30:
+            continue
+        masked = [tuple(MISSING if name in fixed else level for name, level in zip(FIELDS, vectors[p], strict=True))
+                  for p in pairs]
+        model = estimate(masked, u=u)
+        for name in FIELDS:
+            if name not in fixed:
+                sums[name] = [a + b for a, b in zip(sums[name], model.m[name], strict=True)]
+                runs[name] += 1
+    overall = estimate(list(vectors.values()), u=u)
+    m = {f: [x / runs[f] for x in sums[f]] if runs[f] else overall.m[f] for f in FIELDS}
+    for name, ceiling in M_DISAGREE_CEILING.items():  # what we know of how often one person's records disagree
+        if m[name][0] > ceiling:
+            rest = sum(m[name][1:])
+            m[name] = [ceiling] + [x * (1 - ceiling) / rest for x in m[name][1:]]
+    return Model(m=m, u=dict(u), prior=overall.prior)
+
+
+# Upper bounds for P(field disagrees outright | same person). With few distinct names (or many namesakes),
+# EM cannot tell namesakes from one person and learns a large m for disagreement; entry errors beyond the
+# levels compare() already forgives (swapped day/month, a year off, one slip in a name) are rare.
+M_DISAGREE_CEILING = {"dob": 0.03, "first": 0.05, "last": 0.08, "sex": 0.02}
 
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """Weights (log2) at or above which a pair is certain, probable, possible."""
 
-    certain: float = 12.0
-    probable: float = 6.0
-    possible: float = 2.0
+    certain: float = 16.0
+    probable: float = 12.0
+    possible: float = 10.0
 
 
 def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
@@ -309,9 +359,10 @@ class Linkage:
 
 def link(records: Sequence[Record], thresholds: Thresholds = Thresholds()) -> Linkage:
     """Block, compare, estimate, grade, and cluster the certain pairs (union-find)."""
-    pairs = sorted(candidate_pairs(records))
+    by_key = pairs_by_key(records)
+    pairs = sorted(set().union(*by_key.values()))
     vectors = [compare(records[i], records[j]) for i, j in pairs]
-    model = estimate(vectors, u=estimate_u(records))
+    model = estimate_by_key(records, by_key, dict(zip(pairs, vectors, strict=True)), estimate_u(records))
     parent = list(range(len(records)))
 
     def find(x: int) -> int:

@@ -52,10 +52,13 @@ def _city_records(households: int, seed: int) -> tuple[list[Record], dict[tuple[
     truth = {(source, local): c for c, source, local in pop.links()}
     records = []
     for r in people_rows(pop):
-        dob = r.get("dob")
+        try:  # a clerk's slip can put a date of birth in the future: matched as missing, as link-csv does
+            dob = parse_dob(str(r.get("dob") or "")) or None
+        except ValueError:
+            dob = None
         records.append(Record.of(
             str(r["source"]), str(r["local_id"]), first_name=r.get("first_name"),  # type: ignore[arg-type]
-            last_name=r.get("last_name"), dob=parse_dob(str(dob)) if dob else None,  # type: ignore[arg-type]
+            last_name=r.get("last_name"), dob=dob,  # type: ignore[arg-type]
             sex=r.get("sex"), ssn=r.get("ssn") or None, cin=r.get("cin"),  # type: ignore[arg-type]
             student_id=r.get("student_id"), zip=r.get("zip"), phone=r.get("phone"),  # type: ignore[arg-type]
             address=r.get("address")))  # type: ignore[arg-type]
