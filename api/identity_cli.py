@@ -39,3 +39,51 @@ def link_csv_cmd(
     review = sum(row["match_grade"] in ("probable", "possible") for row in result.rows)
     err.print(f"{result.records} records -> {result.clusters} clients; {review} records with a candidate link "
               f"to review; {len(result.problems)} problems; wrote {out}")
+
+
+@app.command("link")
+def link_cmd(
+    sync_first: Annotated[bool, typer.Option("--sync/--no-sync", help="Pull each agency's changes first.")] = True,
+) -> None:
+    """Sync the agencies' people into the identity index, then relink everything (client ids stay stable)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from api.cli_common import settings_or_exit, with_store
+    from connectors.benefits import BenefitsConnector
+    from connectors.edfi import SchoolingConnector
+    from connectors.hmis.connector import HousingConnector
+    from identity.index import relink, sync
+
+    settings = settings_or_exit()
+
+    async def go(sessions: object) -> tuple[dict[str, int], object]:
+        sources = []
+        if settings.benefits.enabled:
+            sources.append(BenefitsConnector(settings.benefits))
+        if settings.housing.enabled:
+            sources.append(HousingConnector(settings.housing, sessions))  # type: ignore[arg-type]
+        if settings.schooling.enabled:
+            sources.append(SchoolingConnector(settings.schooling))
+        written: dict[str, int] = {}
+        with Progress(TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
+            try:
+                if sync_first:
+                    task = bar.add_task("syncing agencies", total=len(sources))
+                    for source in sources:
+                        bar.update(task, description=f"syncing {source.name}")
+                        written.update(await sync(sessions, [source]))  # type: ignore[arg-type]
+                        bar.advance(task)
+                task = bar.add_task("matching and relinking", total=1)
+                report = await relink(sessions)  # type: ignore[arg-type]
+                bar.advance(task)
+            finally:
+                for s in sources:
+                    await s.aclose()
+        return written, report
+
+    written, report = with_store(settings, go)
+    for source, count in written.items():
+        err.print(f"synced {count} changed records from {source}")
+    err.print(f"{report.records} records -> {report.clients} clients ({report.new_clients} new, "  # type: ignore[attr-defined]
+              f"{report.merged} merged into another, {report.split} split off); "  # type: ignore[attr-defined]
+              f"{report.moved_links} links written; {report.review_pairs} pairs to review")  # type: ignore[attr-defined]

@@ -291,13 +291,30 @@ def estimate_by_key(records: Sequence[Record], by_key: dict[str, set[tuple[int, 
                 sums[name] = [a + b for a, b in zip(sums[name], model.m[name], strict=True)]
                 runs[name] += 1
     overall = estimate(list(vectors.values()), u=u)
-    m = {f: [x / runs[f] for x in sums[f]] if runs[f] else overall.m[f] for f in FIELDS}
+    if len(vectors) < MIN_PAIRS_FOR_EM:  # too little to learn from: what larger runs learned
+        return Model(m={f: list(DEFAULT_M[f]) for f in FIELDS}, u=dict(u), prior=overall.prior)
+    m = {f: [x / runs[f] for x in sums[f]] if runs[f] else list(DEFAULT_M[f]) for f in FIELDS}
     for name, ceiling in M_DISAGREE_CEILING.items():  # what we know of how often one person's records disagree
         if m[name][0] > ceiling:
             rest = sum(m[name][1:])
             m[name] = [ceiling] + [x * (1 - ceiling) / rest for x in m[name][1:]]
     return Model(m=m, u=dict(u), prior=overall.prior)
 
+
+# m by level, as estimated on a 3,000-household synthetic city; used when a run has too few pairs to learn.
+MIN_PAIRS_FOR_EM = 200
+DEFAULT_M = {
+    "first": (0.02, 0.05, 0.93), "last": (0.05, 0.04, 0.03, 0.88), "dob": (0.03, 0.02, 0.02, 0.93),
+    "sex": (0.02, 0.98), "zip": (0.3, 0.7), "phone": (0.3, 0.7), "ssn4": (0.01, 0.99),
+}
+
+# u by level, from random pairs of a 3,000-household synthetic city: in a small file random pairs are too
+# often the same person or family to estimate u from.
+MIN_RECORDS_FOR_U = 1000
+DEFAULT_U = {
+    "first": (0.985, 0.001, 0.014), "last": (0.983, 0.001, 0.004, 0.012), "dob": (0.9993, 0.0002, 0.0001, 0.0004),
+    "sex": (0.5, 0.5), "zip": (0.9, 0.1), "phone": (0.999, 0.001), "ssn4": (0.9998, 0.0002),
+}
 
 # Upper bounds for P(field disagrees outright | same person). With few distinct names (or many namesakes),
 # EM cannot tell namesakes from one person and learns a large m for disagreement; entry errors beyond the
@@ -357,12 +374,18 @@ class Linkage:
     model: Model
 
 
-def link(records: Sequence[Record], thresholds: Thresholds = Thresholds()) -> Linkage:
-    """Block, compare, estimate, grade, and cluster the certain pairs (union-find)."""
+def link(records: Sequence[Record], thresholds: Thresholds = Thresholds(), *,
+         same: Sequence[tuple[int, int]] = (), different: Sequence[tuple[int, int]] = ()) -> Linkage:
+    """Block, compare, estimate, grade, and cluster the certain pairs (union-find).
+
+    `same` and `different` are a steward's decisions (record index pairs): `same` pairs are joined first,
+    whatever the score; no link, automatic or not, ever joins the two sides of a `different` pair.
+    """
     by_key = pairs_by_key(records)
     pairs = sorted(set().union(*by_key.values()))
     vectors = [compare(records[i], records[j]) for i, j in pairs]
-    model = estimate_by_key(records, by_key, dict(zip(pairs, vectors, strict=True)), estimate_u(records))
+    u = estimate_u(records) if len(records) >= MIN_RECORDS_FOR_U else {f: list(DEFAULT_U[f]) for f in FIELDS}
+    model = estimate_by_key(records, by_key, dict(zip(pairs, vectors, strict=True)), u)
     parent = list(range(len(records)))
 
     def find(x: int) -> int:
@@ -375,8 +398,17 @@ def link(records: Sequence[Record], thresholds: Thresholds = Thresholds()) -> Li
     # however good a bridging pair looks (the strongest links are made first)
     ids: dict[int, tuple[set[str], set[str]]] = {
         i: ({r.cin} if r.cin else set(), {r.ssn} if r.ssn else set()) for i, r in enumerate(records)}
-    review, certain = [], []
+    apart = [(min(i, j), max(i, j)) for i, j in different]
+
+    def allowed(a: int, b: int) -> bool:
+        return not any({find(x), find(y)} == {a, b} for x, y in apart)
+
+    review: list[tuple[int, int, Grade, float]] = []
+    certain: list[tuple[float, int, int]] = [(math.inf, i, j) for i, j in same]  # the steward's, first
+    decided = set(apart) | {(min(i, j), max(i, j)) for i, j in same}
     for (i, j), v in zip(pairs, vectors, strict=True):
+        if (i, j) in decided:
+            continue
         g, w, _why = grade(records[i], records[j], v, model, thresholds)
         if g is Grade.CERTAIN:
             certain.append((w, i, j))
@@ -387,8 +419,11 @@ def link(records: Sequence[Record], thresholds: Thresholds = Thresholds()) -> Li
         if a == b:
             continue
         (cins_a, ssns_a), (cins_b, ssns_b) = ids[a], ids[b]
-        if (cins_a and cins_b and not cins_a & cins_b) or (ssns_a and ssns_b and not ssns_a & ssns_b):
-            review.append((i, j, Grade.PROBABLE, w))  # the same person by the score, not by the identifiers
+        manual = w == math.inf and (min(i, j), max(i, j)) in decided
+        conflict = (cins_a and cins_b and not cins_a & cins_b) or (ssns_a and ssns_b and not ssns_a & ssns_b)
+        if (conflict and not manual) or not allowed(a, b):
+            if not manual:
+                review.append((i, j, Grade.PROBABLE, w))  # the same person by the score, not by the identifiers
             continue
         parent[a] = b
         ids[b] = (cins_a | cins_b, ssns_a | ssns_b)

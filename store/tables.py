@@ -281,3 +281,68 @@ class HmisExit(Base):
     exit_date: Mapped[date] = mapped_column(Date)
     destination: Mapped[int | None] = mapped_column(Integer)
     date_updated: Mapped[datetime] = mapped_column()
+
+
+# The identity index: every agency record's demographics (synced from the connectors), the steward's
+# decisions, and how client ids moved when clusters merged or split.
+
+
+class IdentityRecord(Base):
+    """One agency record of a person, demographics only, as the agency last listed it."""
+
+    __tablename__ = "identity_records"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    middle_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    dob: Mapped[date | None] = mapped_column(Date)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    ssn: Mapped[str | None] = mapped_column(String(9))
+    ssn_last4: Mapped[str | None] = mapped_column(String(4))
+    ssn_quality: Mapped[int | None] = mapped_column(Integer)
+    name_quality: Mapped[int | None] = mapped_column(Integer)
+    dob_quality: Mapped[int | None] = mapped_column(Integer)
+    cin: Mapped[str | None] = mapped_column(String(8))
+    student_id: Mapped[str | None] = mapped_column(String(32))
+    updated: Mapped[datetime | None] = mapped_column()
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdentityWatermark(Base):
+    """Where the last sync of a source stopped (the connector's opaque watermark)."""
+
+    __tablename__ = "identity_watermarks"
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    watermark: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LinkDecision(Base):
+    """A steward's decision about two records: the same person, or not. Batch relinking obeys it."""
+
+    __tablename__ = "identity_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source_a: Mapped[str] = mapped_column(String(64))
+    local_a: Mapped[str] = mapped_column(String(64))
+    source_b: Mapped[str] = mapped_column(String(64))
+    local_b: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))  # "same" | "different"
+    reason: Mapped[str] = mapped_column(Text)
+    decided_by: Mapped[str] = mapped_column(String(255))
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClientSuccessor(Base):
+    """A client id that stopped standing alone: merged into another, or split into several."""
+
+    __tablename__ = "client_successors"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    old_client_id: Mapped[str] = mapped_column(String(40), index=True)
+    new_client_id: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(String(16))  # "merge" | "split"
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -152,3 +152,20 @@ def test_link_csv_with_missing_columns_and_bad_dates(tmp_path: Path) -> None:
     wrong = sum(1 for a in linked for b in linked if a is not b and a["client_id"] == b["client_id"]
                 and truth[(a["source"], a["local_id"])] != truth[(b["source"], b["local_id"])])
     assert wrong <= same * 0.01 and same > 0
+
+
+def test_identity_link_syncs_the_shelter_export_and_links_twice_stably(tmp_path: Path) -> None:
+    city = tmp_path / "city"
+    assert cli("city", str(city), "--households", "40", "--seed", "6", tmp_path=tmp_path).returncode == 0
+    assert cli("migrate", tmp_path=tmp_path).returncode == 0
+    assert cli("hmis", "import", str(city / "hmis"), tmp_path=tmp_path).returncode == 0
+    only_housing = {"CASEBRIDGE_BENEFITS__ENABLED": "false", "CASEBRIDGE_SCHOOLING__ENABLED": "false"}
+    first = cli("identity", "link", tmp_path=tmp_path, **only_housing)
+    assert first.returncode == 0, first.stderr
+    hmis_clients = (city / "hmis" / "Client.csv").read_text().count("\n") - 1
+    told = " ".join(first.stderr.split())
+    assert f"synced {hmis_clients} changed records from hmis" in told and f"{hmis_clients} records -> " in told
+    again = cli("identity", "link", tmp_path=tmp_path, **only_housing)
+    said = " ".join(again.stderr.split())  # rich wraps long lines
+    assert "synced 0 changed records from hmis" in said
+    assert "(0 new, 0 merged into another, 0 split off); 0 links written" in said
