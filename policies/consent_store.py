@@ -6,7 +6,7 @@ import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -133,11 +133,11 @@ def to_record(row: Any) -> ConsentRecord:
     """The domain view of a consent row."""
     return ConsentRecord(
         id=row.id, client_id=row.client_id, status=ConsentStatus(row.status), grantor=Grantor(row.grantor),
-        source_reference=row.source_reference, given_at=_utc(row.given_at),
+        source_reference=row.source_reference, given_at=row.given_at,
         recorded_by_subject=row.recorded_by_subject, recorded_by_org=row.recorded_by_org,
-        recorded_at=_utc(row.recorded_at), provisions=tuple(Provision.from_json(p) for p in row.provisions),
-        version=row.version, updated_at=_utc(row.updated_at),
-        revoked_at=_utc(row.revoked_at) if row.revoked_at else None, revoked_by_org=row.revoked_by_org,
+        recorded_at=row.recorded_at, provisions=tuple(Provision.from_json(p) for p in row.provisions),
+        version=row.version, updated_at=row.updated_at,
+        revoked_at=row.revoked_at, revoked_by_org=row.revoked_by_org,
         revocation_reason=row.revocation_reason,
     )
 
@@ -160,14 +160,10 @@ def _parsed(row: Any) -> ConsentRecord:
 
 def _grant(row: BreakGlassGrant) -> GrantRecord:
     return GrantRecord(row.id, row.client_id, row.subject, row.organization, row.justification,
-                       _utc(row.started_at), _utc(row.expires_at))
+                       row.started_at, row.expires_at)
 
 
 def _snapshot(row: Consent) -> dict[str, object]:
     return {"provisions": row.provisions, "source_reference": row.source_reference, "status": row.status,
-            "updated_at": _utc(row.updated_at).isoformat()}
+            "updated_at": row.updated_at.isoformat()}
 
-
-def _utc(t: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything we store is UTC."""
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)

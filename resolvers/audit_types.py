@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import strawberry
@@ -176,7 +176,7 @@ def from_cursor(value: str | None) -> int | None:
 def event_view(e: Any) -> AccessEvent:
     """The GraphQL face of an event row."""
     return AccessEvent(
-        seq=e.seq, recorded_at=_utc(e.recorded_at), request_id=e.request_id, subject=e.subject,
+        seq=e.seq, recorded_at=e.recorded_at, request_id=e.request_id, subject=e.subject,
         organization=e.organization, roles=list(e.roles or []), oauth_client=e.oauth_client, purpose=e.purpose,
         operation=e.operation, client_id=strawberry.ID(e.client_id) if e.client_id else None, action=e.action,
         outcome=e.outcome, detail=e.detail, legal_basis=e.legal_basis, justification=e.justification,
@@ -212,9 +212,6 @@ def integrity_view(r: Report) -> AccessLogIntegrity:
 
 def disclosure_view(d: queries.Disclosure) -> DisclosureEntry:
     """The GraphQL face of a disclosure."""
-    return DisclosureEntry(at=_utc(d.at), organization=d.organization, category=d.category, agency=d.holder,
+    return DisclosureEntry(at=d.at, organization=d.organization, category=d.category, agency=d.holder,
                            purpose=d.purpose, basis=d.basis, legal_basis=d.legal_basis, break_glass=d.break_glass)
 
-
-def _utc(t: datetime) -> datetime:
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)

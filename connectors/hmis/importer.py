@@ -87,7 +87,7 @@ async def _apply(session: AsyncSession, source: str, p: ParsedExport) -> dict[st
     snap = (await session.execute(
         select(HmisSnapshot).where(HmisSnapshot.source == source).with_for_update())).scalar_one_or_none()
     problems: list[Problem] = []
-    if snap is not None and _utc(snap.exported_at) >= exported_at:
+    if snap is not None and snap.exported_at >= exported_at:
         problems.append(Problem("Export.csv", 2, "ExportDate",
                                 "not newer than the snapshot already imported; nothing changed"))
     if p.is_delta and snap is None:
@@ -155,7 +155,7 @@ def _project_row(p: ParsedExport) -> Any:
         org = p.organizations.get(r["OrganizationID"] or "")
         return {"project_id": key, "organization_name": org["OrganizationName"] if org else None,
                 "name": r["ProjectName"] or key, "project_type": r["ProjectType"],
-                "date_updated": _utc(r["DateUpdated"])}
+                "date_updated": r["DateUpdated"]}
     return row
 
 
@@ -172,7 +172,7 @@ def _client_row(key: str, r: dict[str, Any], layout: Layout | None) -> dict[str,
         "personal_id": key, "first_name": r["FirstName"], "middle_name": r["MiddleName"], "last_name": r["LastName"],
         "name_suffix": r["NameSuffix"], "name_data_quality": r["NameDataQuality"],
         "ssn": ssn.lower() if ssn else None, "ssn_data_quality": r["SSNDataQuality"], "dob": r["DOB"],
-        "dob_data_quality": r["DOBDataQuality"], "sex": sex, "date_updated": _utc(r["DateUpdated"]),
+        "dob_data_quality": r["DOBDataQuality"], "sex": sex, "date_updated": r["DateUpdated"],
     }
 
 
@@ -180,12 +180,12 @@ def _enrollment_row(key: str, r: dict[str, Any]) -> dict[str, Any]:
     return {"enrollment_id": key, "personal_id": r["PersonalID"], "project_id": r["ProjectID"],
             "entry_date": r["EntryDate"], "household_id": r["HouseholdID"],
             "relationship_to_hoh": r["RelationshipToHoH"], "living_situation": r["LivingSituation"],
-            "move_in_date": r["MoveInDate"], "date_updated": _utc(r["DateUpdated"])}
+            "move_in_date": r["MoveInDate"], "date_updated": r["DateUpdated"]}
 
 
 def _exit_row(key: str, r: dict[str, Any]) -> dict[str, Any]:
     return {"exit_id": key, "enrollment_id": r["EnrollmentID"], "personal_id": r["PersonalID"],
-            "exit_date": r["ExitDate"], "destination": r["Destination"], "date_updated": _utc(r["DateUpdated"])}
+            "exit_date": r["ExitDate"], "destination": r["Destination"], "date_updated": r["DateUpdated"]}
 
 
 def _utc(moment: datetime) -> datetime:
