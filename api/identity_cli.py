@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -49,21 +49,13 @@ def link_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from api.cli_common import settings_or_exit, with_store
-    from connectors.benefits import BenefitsConnector
-    from connectors.edfi import SchoolingConnector
-    from connectors.hmis.connector import HousingConnector
-    from identity.index import relink, sync
+    from api.services import build_connectors
+    from identity.index import RelinkReport, relink, sync
 
     settings = settings_or_exit()
 
-    async def go(sessions: object) -> tuple[dict[str, int], object]:
-        sources = []
-        if settings.benefits.enabled:
-            sources.append(BenefitsConnector(settings.benefits))
-        if settings.housing.enabled:
-            sources.append(HousingConnector(settings.housing, sessions))  # type: ignore[arg-type]
-        if settings.schooling.enabled:
-            sources.append(SchoolingConnector(settings.schooling))
+    async def go(sessions: Any) -> tuple[dict[str, int], RelinkReport]:
+        sources = build_connectors(settings, sessions)
         written: dict[str, int] = {}
         with Progress(TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
             try:
@@ -71,10 +63,10 @@ def link_cmd(
                     task = bar.add_task("syncing agencies", total=len(sources))
                     for source in sources:
                         bar.update(task, description=f"syncing {source.name}")
-                        written.update(await sync(sessions, [source]))  # type: ignore[arg-type]
+                        written.update(await sync(sessions, [source]))
                         bar.advance(task)
                 task = bar.add_task("matching and relinking", total=1)
-                report = await relink(sessions)  # type: ignore[arg-type]
+                report = await relink(sessions)
                 bar.advance(task)
             finally:
                 for s in sources:
@@ -84,6 +76,6 @@ def link_cmd(
     written, report = with_store(settings, go)
     for source, count in written.items():
         err.print(f"synced {count} changed records from {source}")
-    err.print(f"{report.records} records -> {report.clients} clients ({report.new_clients} new, "  # type: ignore[attr-defined]
-              f"{report.merged} merged into another, {report.split} split off); "  # type: ignore[attr-defined]
-              f"{report.moved_links} links written; {report.review_pairs} pairs to review")  # type: ignore[attr-defined]
+    err.print(f"{report.records} records -> {report.clients} clients ({report.new_clients} new, "
+              f"{report.merged} merged into another, {report.split} split off); "
+              f"{report.moved_links} links written; {report.review_pairs} pairs to review")

@@ -70,14 +70,8 @@ def build_services(
     sessions = make_sessionmaker(engine)
     policy_set = PolicySet.load()  # refuses to start on policies that do not validate
     consents = ConsentStore()
-    connectors: list[Connector] = []
-    if settings.benefits.enabled:
-        connectors.append(BenefitsConnector(settings.benefits, tracer=tracer))
-    if settings.housing.enabled:
-        connectors.append(HousingConnector(settings.housing, sessions))
-    if settings.schooling.enabled:
-        connectors.append(SchoolingConnector(settings.schooling))
-    connectors = [Resilient(c, settings.federation) for c in connectors]
+    connectors: list[Connector] = [Resilient(c, settings.federation)
+                                   for c in build_connectors(settings, sessions, tracer=tracer)]
     crosswalk = SqlCrosswalk(sessions)
     signer = make_signer(settings)
     audit = recorder or ChainRecorder(sessions, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
@@ -95,6 +89,20 @@ def build_services(
                     audit_desk=AuditDesk(sessions=sessions, recorder=audit, jwks=signer.public_jwks()),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)
+
+
+def build_connectors(
+    settings: Settings, sessions: async_sessionmaker[Any], *, tracer: trace.Tracer | None = None,
+) -> list[BenefitsConnector | HousingConnector | SchoolingConnector]:
+    """The enabled agency connectors, bare (the gateway wraps them in retries and circuit breakers)."""
+    out: list[BenefitsConnector | HousingConnector | SchoolingConnector] = []
+    if settings.benefits.enabled:
+        out.append(BenefitsConnector(settings.benefits, tracer=tracer))
+    if settings.housing.enabled:
+        out.append(HousingConnector(settings.housing, sessions))
+    if settings.schooling.enabled:
+        out.append(SchoolingConnector(settings.schooling))
+    return out
 
 
 def make_signer(settings: Settings) -> CheckpointSigner:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
 
 from connectors.records import FetchResult, PeopleBatch
+from core.errors import AgencyError
 from core.vocabulary import Category
 
 
@@ -78,6 +80,16 @@ class StatusTracker:
         """Record a failed call and its error code."""
         self._failure = datetime.now(UTC)
         self._code = code
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[None]:
+        """Around one call to the agency: an AgencyError out of it is a failure (re-raised), else a success."""
+        try:
+            yield
+        except AgencyError as exc:
+            self.failed(exc.code)
+            raise
+        self.ok()
 
     def snapshot(self) -> ConnectorStatus:
         """The status as of now."""

@@ -14,11 +14,11 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 from opentelemetry import trace
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.config import BenefitsConfig
-from connectors.http import AgencyApi
+from connectors.http import AgencyApi, parse_payload
 from connectors.records import (
     Appointment,
     BenefitCase,
@@ -31,7 +31,7 @@ from connectors.records import (
     SourcePerson,
     SourceRecord,
 )
-from core.errors import AgencyBadData, AgencyError
+from core.errors import AgencyError
 from core.vocabulary import Category
 
 
@@ -127,6 +127,8 @@ class _PeoplePage(_Wire):
 
 
 M = TypeVar("M", bound=_Wire)
+_BATCH = TypeAdapter(_Batch)
+_PEOPLE_PAGE = TypeAdapter(_PeoplePage)
 
 
 class BenefitsConnector:
@@ -164,13 +166,12 @@ class BenefitsConnector:
                         "casebridge.categories": sorted(wanted)},
         ) as span:
             try:
-                chunks = [ids[i:i + self.config.batch_size] for i in range(0, len(ids), self.config.batch_size)]
-                batches = await asyncio.gather(*(self._get_batch(c) for c in chunks)) if chunks else []
+                with self._status.track():
+                    chunks = [ids[i:i + self.config.batch_size] for i in range(0, len(ids), self.config.batch_size)]
+                    batches = await asyncio.gather(*(self._get_batch(c) for c in chunks)) if chunks else []
             except AgencyError as exc:
-                self._status.failed(exc.code)
                 span.set_attribute("casebridge.error_code", exc.code)
                 raise
-            self._status.ok()
         as_of = min((b.asOf for b in batches), default=None) or datetime.now(UTC)
         records: dict[str, SourceRecord] = {}
         for batch in batches:
@@ -184,12 +185,12 @@ class BenefitsConnector:
         people: list[SourcePerson] = []
         watermark = since or ""
         offset = 0
-        try:
+        with self._status.track():
             while True:
                 params: dict[str, Any] = {"offset": offset, "limit": 500}
                 if since:
                     params["updatedSince"] = since
-                page = self._parse(_PeoplePage, (await self._api.get("/v1/people", params=params)).content)
+                page = self._parse(_PEOPLE_PAGE, (await self._api.get("/v1/people", params=params)).content)
                 for p in page.items:
                     people.append(SourcePerson(
                         source=self.source, local_id=p.personId, first_name=p.firstName, middle_name=p.middleName,
@@ -199,26 +200,15 @@ class BenefitsConnector:
                 offset += len(page.items)
                 if not page.items or offset >= page.total:
                     break
-        except AgencyError as exc:
-            self._status.failed(exc.code)
-            raise
-        self._status.ok()
         return PeopleBatch(people, watermark)
 
-    def _parse(self, model: type[M], content: bytes) -> M:
-        try:
-            return model.model_validate_json(content)
-        except ValidationError as exc:
-            # Only field locations, never values: the payload is personal data.
-            where = sorted({".".join(str(p) for p in e["loc"][:3]) for e in exc.errors()})[:3]
-            raise AgencyBadData(
-                "the benefits agency returned data that does not match the published schema",
-                connector=self.name, fields=where,
-            ) from None
+    def _parse(self, adapter: TypeAdapter[M], content: bytes) -> M:
+        return parse_payload(adapter, content, connector=self.name,
+                             what="data that does not match the published schema")
 
     async def _get_batch(self, ids: list[str]) -> _Batch:
         resp = await self._api.get("/v1/benefits", params=[("personId", i) for i in ids])
-        return self._parse(_Batch, resp.content)
+        return self._parse(_BATCH, resp.content)
 
     def _canonical(self, item: _Record, wanted: frozenset[Category]) -> SourceRecord:
         sections: dict[Category, Any] = {}

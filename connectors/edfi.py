@@ -18,11 +18,11 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.config import SchoolingConfig
-from connectors.http import AgencyApi
+from connectors.http import AgencyApi, parse_payload
 from connectors.records import (
     Demographics,
     FetchResult,
@@ -34,7 +34,7 @@ from connectors.records import (
     SourcePerson,
     SourceRecord,
 )
-from core.errors import AgencyBadData, AgencyError
+from core.errors import AgencyBadData
 from core.vocabulary import Category
 
 SCHOOLS_TTL_SECONDS = 3600.0
@@ -143,19 +143,15 @@ class SchoolingConnector:
             async with gate:
                 return await self._student(student_id, wanted)
 
-        try:
+        with self._status.track():
             if Category.SCHOOLING in wanted:
                 await self._school_names()
             found = await asyncio.gather(*(one(i) for i in ids))
-        except AgencyError as exc:
-            self._status.failed(exc.code)
-            raise
-        self._status.ok()
         return FetchResult(as_of=datetime.now(UTC), records={r.local_id: r for r in found if r is not None})
 
     async def list_people(self, since: str | None = None) -> PeopleBatch:
         """Students changed after change version `since` (all when None), up to the newest version now."""
-        try:
+        with self._status.track():
             resp = await self._api.get("/changeQueries/v1/availableChangeVersions")
             try:
                 newest = int(resp.json()["newestChangeVersion"])
@@ -165,10 +161,6 @@ class SchoolingConnector:
             low = int(since) + 1 if since else 0
             students = await self._all("students", _Student, {"minChangeVersion": str(low),
                                                               "maxChangeVersion": str(newest)})
-        except AgencyError as exc:
-            self._status.failed(exc.code)
-            raise
-        self._status.ok()
         people = [SourcePerson(
             source=self.source, local_id=s.studentUniqueId, first_name=s.firstName, middle_name=s.middleName,
             last_name=s.lastSurname, dob=s.birthDate, sex=self.config.descriptors.sex.get(code(s.birthSexDescriptor)
@@ -250,12 +242,8 @@ class SchoolingConnector:
                     total = int(resp.headers.get("Total-Count", ""))
                 except ValueError:
                     total = -1  # not given: read until a short page
-            try:
-                page = adapter.validate_json(resp.content)
-            except ValidationError as exc:
-                where = sorted({".".join(str(p) for p in e["loc"][:3]) for e in exc.errors()})[:3]
-                raise AgencyBadData(f"the {self.name} agency returned {resource} that are not Ed-Fi resources",
-                                    connector=self.name, fields=where) from None
+            page = parse_payload(adapter, resp.content, connector=self.name,
+                                 what=f"{resource} that are not Ed-Fi resources")
             out.extend(page)
             offset += len(page)
             if len(page) < limit or (total >= 0 and offset >= total) or not page:

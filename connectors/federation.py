@@ -19,8 +19,8 @@ from dataclasses import replace
 
 from pydantic import BaseModel, Field
 
-from connectors.base import Connector, ConnectorStatus, PeopleSource
-from connectors.records import FetchResult, PeopleBatch
+from connectors.base import Connector, ConnectorStatus
+from connectors.records import FetchResult
 from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable
 from core.vocabulary import Category
 
@@ -90,12 +90,6 @@ class Resilient:
             await asyncio.sleep(delay * (0.5 + self._rng.random()))  # jitter: replicas do not retry in step
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
-
-    async def list_people(self, since: str | None = None) -> PeopleBatch:
-        """The inner connector's people listing (a sync job, not a client request: no breaker, no retry)."""
-        if not isinstance(self.inner, PeopleSource):
-            raise TypeError(f"the {self.name} connector cannot list people")
-        return await self.inner.list_people(since)
 
     def _failed(self) -> None:
         self._failures += 1

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
 from connectors.oauth import ClientCredentials
 from core.errors import AgencyAuthFailed, AgencyBadData, AgencyTimeout, AgencyUnavailable
+
+T = TypeVar("T")
+
+
+def parse_payload(adapter: TypeAdapter[T], content: bytes, *, connector: str, what: str) -> T:
+    """An agency's JSON checked against its published shape, or AgencyBadData naming where it differs.
+
+    Only field locations, never values: the payload is personal data.
+    """
+    try:
+        return adapter.validate_json(content)
+    except ValidationError as exc:
+        where = sorted({".".join(str(p) for p in e["loc"][:3]) for e in exc.errors()})[:3]
+        raise AgencyBadData(f"the {connector} agency returned {what}", connector=connector, fields=where) from None
 
 
 class AgencyApi:

@@ -27,10 +27,10 @@ class ClientCredentials:
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
 
-    async def token(self, http: httpx.AsyncClient, *, force: bool = False) -> str:
-        """A valid token; fetches a new one if forced, missing, or close to expiry."""
+    async def token(self, http: httpx.AsyncClient) -> str:
+        """A valid token; fetches a new one if missing (see invalidate) or close to expiry."""
         async with self._lock:
-            if force or self._token is None or time.monotonic() >= self._expires_at:
+            if self._token is None or time.monotonic() >= self._expires_at:
                 await self._fetch(http)
             assert self._token is not None
             return self._token

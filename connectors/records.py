@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from connectors.hmis.spec import PERMANENT_TYPES, SHELTER_TYPES
 from core.vocabulary import Category
 
 
@@ -108,8 +109,6 @@ class HousingEnrollment:
     @property
     def status(self) -> str:
         """IN_SHELTER (open stay in shelter), HOUSED (moved in, not exited), ENROLLED (waiting), EXITED."""
-        from connectors.hmis.spec import PERMANENT_TYPES, SHELTER_TYPES
-
         if self.exit_date is not None:
             return "EXITED"
         if self.project_type in SHELTER_TYPES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -267,7 +267,7 @@ def benefit_cases(parts: list[SectionResult]) -> list[BenefitCase]:
 
 def student_record(r: rec.SchoolingRecord) -> StudentRecord:
     """The public face of one district's record of a student."""
-    today = date.today()
+    today = datetime.now(UTC).date()  # as the connector dates pending transfers
     return StudentRecord(
         agency=r.agency, student_id=r.student_id, current_school=r.current_school, current_grade=r.current_grade,
         enrollments=[SchoolEnrollment(**_fields(e)) for e in r.enrollments],

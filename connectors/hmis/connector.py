@@ -7,9 +7,10 @@ ExportDate, not the time of the query.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from connectors.base import ConnectorStatus, StatusTracker
 from connectors.config import HousingConfig
 from connectors.hmis.spec import PROJECT_TYPES, destination_class
 from connectors.records import Demographics, FetchResult, HousingEnrollment, PeopleBatch, SourcePerson, SourceRecord
-from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable
+from core.errors import AgencyTimeout, AgencyUnavailable
 from core.vocabulary import Category
 from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisProject, HmisSnapshot
 
@@ -42,20 +43,19 @@ class HousingConnector:
 
     async def fetch(self, local_ids: Sequence[str], categories: frozenset[Category]) -> FetchResult:
         """Records for the PersonalIDs the snapshot knows; AgencyUnavailable if there is no snapshot."""
-        try:
+        with self._status.track(), self._store_errors():
             async with asyncio.timeout(self._config.timeout_seconds):
-                result = await self._read(list(dict.fromkeys(local_ids)), categories)
+                return await self._read(list(dict.fromkeys(local_ids)), categories)
+
+    @contextlib.contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """The store's failures as the agency errors the gate expects."""
+        try:
+            yield
         except TimeoutError:
-            self._status.failed(AgencyTimeout.code)
             raise AgencyTimeout("the housing snapshot did not answer in time", connector=self.name) from None
-        except AgencyError as exc:
-            self._status.failed(exc.code)
-            raise
         except SQLAlchemyError:
-            self._status.failed(AgencyUnavailable.code)
             raise AgencyUnavailable("the housing snapshot cannot be read", connector=self.name) from None
-        self._status.ok()
-        return result
 
     async def _read(self, ids: list[str], categories: frozenset[Category]) -> FetchResult:
         src = self.source
@@ -90,24 +90,21 @@ class HousingConnector:
                 sections[Category.HOUSING] = sorted(stays.get(pid, []), key=lambda s: (s.entry_date, s.enrollment_id),
                                                     reverse=True)
             records[pid] = SourceRecord(pid, sections)
-        return FetchResult(as_of=_aware(snap.exported_at), records=records)
+        return FetchResult(as_of=snap.exported_at, records=records)
 
     async def list_people(self, since: str | None = None) -> PeopleBatch:
         """Client.csv rows of the snapshot updated after `since` (a DateUpdated the last call returned)."""
         stmt = select(HmisClient).where(HmisClient.source == self.source).order_by(HmisClient.date_updated)
         if since:
             stmt = stmt.where(HmisClient.date_updated > datetime.fromisoformat(since))
-        try:
+        with self._status.track(), self._store_errors():
             async with self._sessions() as session:
                 rows = (await session.execute(stmt)).scalars().all()
-        except SQLAlchemyError:
-            self._status.failed(AgencyUnavailable.code)
-            raise AgencyUnavailable("the housing snapshot cannot be read", connector=self.name) from None
         people = [SourcePerson(
             source=self.source, local_id=c.personal_id, first_name=c.first_name, middle_name=c.middle_name,
             last_name=c.last_name, dob=c.dob, sex=c.sex, ssn=c.ssn, ssn_last4=c.ssn[-4:] if c.ssn else None,
             ssn_quality=c.ssn_data_quality, name_quality=c.name_data_quality, dob_quality=c.dob_data_quality,
-            updated=_aware(c.date_updated)) for c in rows]
+            updated=c.date_updated) for c in rows]
         watermark = max((p.updated.isoformat() for p in people if p.updated), default=since or "")
         return PeopleBatch(people, watermark)
 
@@ -128,7 +125,3 @@ class HousingConnector:
         """Nothing to release: the gateway's store is closed by its owner."""
         return None
 
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite gives timestamps back without their zone; they were stored as UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -63,15 +63,6 @@ class ParsedExport:
         return self.directive == 1
 
 
-# file -> (key column, attribute of ParsedExport, {column: parser})
-def _int(v: str) -> int:
-    return int(v)
-
-
-def _text(v: str) -> str:
-    return v
-
-
 def parse_date(value: str) -> date:
     """yyyy-mm-dd (the standard), also with a time, or mm/dd/yyyy (seen in the wild)."""
     v = value.strip()
@@ -94,20 +85,21 @@ def parse_timestamp(value: str) -> datetime:
     raise ValueError("not a timestamp")
 
 
+# file -> (key column, attribute of ParsedExport, {column: parser})
 FIELDS: dict[str, tuple[str, str, dict[str, Callable[[str], Any]]]] = {
-    "Organization.csv": ("OrganizationID", "organizations", {"OrganizationName": _text}),
-    "Project.csv": ("ProjectID", "projects", {"OrganizationID": _text, "ProjectName": _text, "ProjectType": _int}),
+    "Organization.csv": ("OrganizationID", "organizations", {"OrganizationName": str}),
+    "Project.csv": ("ProjectID", "projects", {"OrganizationID": str, "ProjectName": str, "ProjectType": int}),
     "Client.csv": ("PersonalID", "clients", {
-        "FirstName": _text, "MiddleName": _text, "LastName": _text, "NameSuffix": _text, "NameDataQuality": _int,
-        "SSN": _text, "SSNDataQuality": _int, "DOB": parse_date, "DOBDataQuality": _int, "Sex": _int,
-        "Woman": _int, "Man": _int,
+        "FirstName": str, "MiddleName": str, "LastName": str, "NameSuffix": str, "NameDataQuality": int,
+        "SSN": str, "SSNDataQuality": int, "DOB": parse_date, "DOBDataQuality": int, "Sex": int,
+        "Woman": int, "Man": int,
     }),
     "Enrollment.csv": ("EnrollmentID", "enrollments", {
-        "PersonalID": _text, "ProjectID": _text, "EntryDate": parse_date, "HouseholdID": _text,
-        "RelationshipToHoH": _int, "LivingSituation": _int, "MoveInDate": parse_date,
+        "PersonalID": str, "ProjectID": str, "EntryDate": parse_date, "HouseholdID": str,
+        "RelationshipToHoH": int, "LivingSituation": int, "MoveInDate": parse_date,
     }),
     "Exit.csv": ("ExitID", "exits", {
-        "EnrollmentID": _text, "PersonalID": _text, "ExitDate": parse_date, "Destination": _int,
+        "EnrollmentID": str, "PersonalID": str, "ExitDate": parse_date, "Destination": int,
     }),
 }
 NOT_NULL = {"Project.csv": ("ProjectType",), "Enrollment.csv": ("PersonalID", "ProjectID", "EntryDate"),
@@ -201,7 +193,7 @@ def _read_export_row(text: str, out: ParsedExport) -> None:
                                     "not an FY2024 or FY2026 version (expected e.g. '2024 v1.3' or '2026 v1.0')"))
     for column, parse, attr in (("ExportDate", parse_timestamp, "exported_at"),
                                 ("ExportStartDate", parse_date, "start"), ("ExportEndDate", parse_date, "end"),
-                                ("ExportDirective", _int, "directive")):
+                                ("ExportDirective", int, "directive")):
         try:
             setattr(out, attr, parse(row[column]))
         except ValueError:
@@ -252,7 +244,7 @@ def _read_file(name: str, text: str, out: ParsedExport, progress: Progress | Non
                     ok = False
                 continue
             try:
-                parsed[column] = parse(value.strip()) if parse is not _text else value.strip()
+                parsed[column] = parse(value.strip())
             except ValueError:
                 out.problems.append(Problem(name, line, column, "cannot be read"))
                 ok = False
