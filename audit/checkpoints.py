@@ -5,20 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.records import add_checkpoint
+from audit.records import LOCK_HEAD, add_checkpoint
 from audit.signing import CheckpointSigner
 from store.tables import AuditChainHead
+
+_LOCK_HEAD_AND_ANCHOR = LOCK_HEAD.returning(AuditChainHead.__table__.c.anchor_hash)  # as appenders lock it
 
 
 async def lock_head(session: AsyncSession) -> tuple[int, str, int, str]:
     """Lock the chain head (as appenders do) and read it: (seq, hash, anchor_seq, anchor_hash)."""
-    head = AuditChainHead.__table__
-    await session.execute(update(head).where(head.c.id == 1).values(seq=head.c.seq))
-    row = (await session.execute(select(head.c.seq, head.c.hash, head.c.anchor_seq, head.c.anchor_hash)
-                                 .where(head.c.id == 1))).one()
+    row = (await session.execute(_LOCK_HEAD_AND_ANCHOR)).one()
     return int(row[0]), str(row[1]), int(row[2]), str(row[3])
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -153,7 +154,7 @@ class ChainRecorder:
         self._max_group = max_group
         self._groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _GroupCommit] = weakref.WeakKeyDictionary()
         self._sqlite = SyncWriter(self._engine.url) if is_sqlite(str(self._engine.url)) else None
-        self._pg = None if self._sqlite else AsyncWriter(self._engine, autocommit=True)
+        self._pg = None if self._sqlite else AsyncWriter(self._engine)
         self._pg_head: tuple[int, str, int] | None = None  # where this writer left the chain (PostgreSQL)
 
     async def record(self, records: Sequence[AccessRecord], *, session: AsyncSession | None = None) -> None:
@@ -221,7 +222,8 @@ class ChainRecorder:
         async with self._engine.begin() as conn:
             locked = _head_tuple((await conn.execute(LOCK_HEAD)).one())
             plan = self._plan(locked, records)
-            await _pg_execute(conn, locked, plan)
+            if not await _pg_execute(conn, locked, plan):  # the head is locked: it cannot have moved
+                raise RuntimeError("the chain head moved under its lock")
             if plan.checkpoint is not None:
                 await conn.execute(_INSERT_CHECKPOINT, plan.checkpoint)
         self._pg_head = (plan.seq, plan.hash, locked[2])
@@ -295,7 +297,7 @@ class _GroupCommit:
     def __init__(self, write: Callable[[Sequence[AccessRecord]], Awaitable[None]], max_group: int) -> None:
         self._write = write
         self._max = max_group
-        self._pending: list[tuple[Sequence[AccessRecord], asyncio.Future[None]]] = []
+        self._pending: deque[tuple[Sequence[AccessRecord], asyncio.Future[None]]] = deque()
         self._task: asyncio.Task[None] | None = None
 
     async def submit(self, records: Sequence[AccessRecord]) -> None:
@@ -315,7 +317,7 @@ class _GroupCommit:
             while self._pending:
                 group, size = [], 0
                 while self._pending and (not group or size + len(self._pending[0][0]) <= self._max):
-                    item = self._pending.pop(0)
+                    item = self._pending.popleft()
                     group.append(item)
                     size += len(item[0])
                 try:

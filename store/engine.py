@@ -83,29 +83,25 @@ class SyncWriter:
 
 
 class AsyncWriter:
-    """One connection held for short write transactions from one task at a time (PostgreSQL).
+    """One autocommitting connection held for short writes from one task at a time (PostgreSQL).
 
-    Saves the pool's checkout, pre-ping and reset round trips on every write.
-    Opens on first use; after an error it is dropped and reopened next time.
+    Saves the pool's checkout, pre-ping and reset round trips on every write;
+    each statement commits on its own. Opens on first use; after an error it is
+    dropped and reopened next time.
     """
 
-    def __init__(self, engine: AsyncEngine, *, autocommit: bool = False) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        self._autocommit = autocommit
         self._conn: AsyncConnection | None = None
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run `work` in one transaction (or, autocommitting, each of its statements in its own); raises on error."""
+        """Run `work` on the connection (every statement autocommitted); raises on error."""
         if self._conn is None:
             conn = await self._engine.connect()
-            if self._autocommit:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
             self._conn = conn
         try:
-            if self._autocommit:
-                return await work(self._conn)
-            async with self._conn.begin():
-                return await work(self._conn)
+            return await work(self._conn)
         except BaseException:
             await self.aclose()
             raise
