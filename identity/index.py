@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from identity.match import Record, link
@@ -48,6 +48,10 @@ class RelinkReport:
     review_pairs: int
 
 
+SYNCED = ("first_name", "middle_name", "last_name", "dob", "sex", "ssn", "ssn_last4", "ssn_quality", "name_quality",
+          "dob_quality", "cin", "student_id", "updated")
+
+
 async def sync(sessions: async_sessionmaker[Any], sources: Sequence[PeopleSource]) -> dict[str, int]:
     """Pull every source's changes since its watermark into identity_records; records written per source."""
     written: dict[str, int] = {}
@@ -55,24 +59,20 @@ async def sync(sessions: async_sessionmaker[Any], sources: Sequence[PeopleSource
         async with sessions() as session:
             mark = await session.get(IdentityWatermark, source.source)
         batch = await source.list_people(mark.watermark if mark else None)
-        async with sessions.begin() as session:
-            for person in batch.people:
-                row = await session.get(IdentityRecord, (person.source, person.local_id))
-                values = {k: getattr(person, k) for k in (
-                    "first_name", "middle_name", "last_name", "dob", "sex", "ssn", "ssn_last4", "ssn_quality",
-                    "name_quality", "dob_quality", "cin", "student_id", "updated")}
-                if row is None:
-                    session.add(IdentityRecord(source=person.source, local_id=person.local_id, **values))
-                else:
-                    for k, v in values.items():
-                        setattr(row, k, v)
-                    row.synced_at = datetime.now(UTC)
-            if mark is None:
-                session.add(IdentityWatermark(source=source.source, watermark=batch.watermark))
-            else:
-                await session.merge(IdentityWatermark(source=source.source, watermark=batch.watermark,
-                                                      synced_at=datetime.now(UTC)))
-        written[source.source] = len(batch.people)
+        now = datetime.now(UTC)
+        rows = {(p.source, p.local_id): {"source": p.source, "local_id": p.local_id, "synced_at": now,
+                                         **{k: getattr(p, k) for k in SYNCED}} for p in batch.people}
+        async with sessions.begin() as session:  # the changed records replace their old versions, in bulk
+            keys = sorted(rows)
+            for i in range(0, len(keys), CHUNK):
+                chunk = keys[i:i + CHUNK]
+                await session.execute(delete(IdentityRecord).where(
+                    tuple_(IdentityRecord.source, IdentityRecord.local_id).in_(chunk)))
+            values = list(rows.values())
+            for i in range(0, len(values), CHUNK):
+                await session.execute(insert(IdentityRecord), values[i:i + CHUNK])
+            await session.merge(IdentityWatermark(source=source.source, watermark=batch.watermark, synced_at=now))
+        written[source.source] = len(rows)
     return written
 
 
@@ -87,8 +87,8 @@ async def relink(sessions: async_sessionmaker[Any]) -> RelinkReport:
     async with sessions() as session:
         rows = list((await session.execute(select(IdentityRecord).order_by(IdentityRecord.source,
                                                                              IdentityRecord.local_id))).scalars())
-        current = {(s, lid): (cid, how) for s, lid, cid, how in (await session.execute(
-            select(SourceLink.source, SourceLink.local_id, SourceLink.client_id, SourceLink.how))).all()}
+        current: dict[tuple[str, str], str] = {(s, lid): cid for s, lid, cid in (await session.execute(
+            select(SourceLink.source, SourceLink.local_id, SourceLink.client_id))).all()}
         decisions = list((await session.execute(select(LinkDecision).order_by(LinkDecision.id))).scalars())
     records = [_record(r) for r in rows]
     index = {(r.source, r.local_id): i for i, r in enumerate(records)}
@@ -103,16 +103,14 @@ async def relink(sessions: async_sessionmaker[Any]) -> RelinkReport:
 
     # which old id each cluster keeps: the one most of its records had (ties: the smallest id)
     clusters = sorted(linkage.clusters, key=lambda c: (-len(c), min(c)))
+    old_of = [current.get((r.source, r.local_id)) for r in records]
     holders: dict[str, list[int]] = defaultdict(list)  # old id -> clusters holding its records
-    for n, members in enumerate(clusters):
-        for old in {current[(records[i].source, records[i].local_id)][0] for i in members
-                    if (records[i].source, records[i].local_id) in current}:
-            holders[old].append(n)
     assigned: dict[int, str] = {}
     taken: set[str] = set()
     for n, members in enumerate(clusters):
-        votes = Counter(current[(records[i].source, records[i].local_id)][0] for i in members
-                        if (records[i].source, records[i].local_id) in current)
+        votes = Counter(old for i in members if (old := old_of[i]) is not None)
+        for old in votes:
+            holders[old].append(n)
         for old, _count in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])):
             if old not in taken:
                 assigned[n] = old
@@ -140,15 +138,13 @@ async def relink(sessions: async_sessionmaker[Any]) -> RelinkReport:
             cid = assigned[n]
             for i in members:
                 key = (records[i].source, records[i].local_id)
-                had = current.get(key)
+                had = old_of[i]
                 if had is None:
                     session.add(SourceLink(client_id=cid, source=key[0], local_id=key[1], how="score"))
                     moved += 1
-                elif had[0] != cid:
-                    await session.execute(delete(SourceLink).where(SourceLink.source == key[0],
-                                                                   SourceLink.local_id == key[1]))
-                    await session.flush()
-                    session.add(SourceLink(client_id=cid, source=key[0], local_id=key[1], how="score"))
+                elif had != cid:
+                    await session.execute(update(SourceLink).where(
+                        SourceLink.source == key[0], SourceLink.local_id == key[1]).values(client_id=cid, how="score"))
                     moved += 1
         for old, new, reason in successors:
             session.add(ClientSuccessor(old_client_id=old, new_client_id=new, reason=reason))

@@ -171,25 +171,22 @@ def estimate_u(records: Sequence[Record], *, samples: int = 20000, seed: int = 1
     return {f: [x / sum(acc[f]) for x in acc[f]] for f in FIELDS}
 
 
-def estimate(vectors: Sequence[tuple[int, ...]], *, u: dict[str, list[float]] | None = None,
-             iterations: int = 30) -> Model:
-    """m and the prior by expectation-maximisation over the compared pairs' vectors.
+def estimate(vectors: Sequence[tuple[int, ...]], *, u: dict[str, list[float]], iterations: int = 30) -> Model:
+    """m and the prior by expectation-maximisation over the compared pairs' vectors, with u given.
 
-    With `u` given (from random pairs, as it should be: blocked pairs are mostly family members and
-    the same person), only m and the prior are estimated; otherwise u is estimated too.
+    u comes from random pairs (as it should: blocked pairs are mostly family members and the same person).
     """
     model = Model(prior=0.1)
-    for name in FIELDS:  # start: matches agree, non-matches mostly do not
+    for name in FIELDS:  # start: matches agree
         n = LEVELS[name]
         model.m[name] = [0.05] + [0.95 * (2 ** k) / sum(2 ** j for j in range(1, n)) for k in range(1, n)]
-        model.u[name] = list(u[name]) if u else [0.9] + [0.1 / (n - 1)] * (n - 1)
+        model.u[name] = list(u[name])
     counts: dict[tuple[int, ...], int] = defaultdict(int)
     for v in vectors:
         counts[v] += 1
     distinct = list(counts.items())
     for _ in range(iterations):
         m_acc = {f: [1e-3] * LEVELS[f] for f in FIELDS}  # tiny pseudo-counts keep every level possible
-        u_acc = {f: [1e-3] * LEVELS[f] for f in FIELDS}
         total_p = 0.0
         for v, c in distinct:
             lm, lu = math.log(model.prior), math.log(1 - model.prior)
@@ -202,13 +199,10 @@ def estimate(vectors: Sequence[tuple[int, ...]], *, u: dict[str, list[float]] | 
             for name, level in zip(FIELDS, v, strict=True):
                 if level != MISSING:
                     m_acc[name][level] += p * c
-                    u_acc[name][level] += (1 - p) * c
         model.prior = min(0.999, max(1e-6, total_p / max(1, len(vectors))))
         for name in FIELDS:
-            ms, us = sum(m_acc[name]), sum(u_acc[name])
+            ms = sum(m_acc[name])
             model.m[name] = [x / ms for x in m_acc[name]]
-            if u is None:
-                model.u[name] = [x / us for x in u_acc[name]]
     return model
 
 
@@ -273,10 +267,15 @@ def candidate_pairs(records: Sequence[Record], *, max_block: int = 200) -> set[t
     return set().union(*pairs_by_key(records, max_block=max_block).values())
 
 
-def estimate_by_key(records: Sequence[Record], by_key: dict[str, set[tuple[int, int]]],
-                    vectors: dict[tuple[int, int], tuple[int, ...]], u: dict[str, list[float]]) -> Model:
+def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple[int, int], tuple[int, ...]],
+                    u: dict[str, list[float]]) -> Model:
     """m per field from EM over each kind of key's pairs, never from the pairs whose key forced that field to
-    agree (as Splink trains: a field the blocking fixed says nothing about matches); then averaged."""
+    agree (as Splink trains: a field the blocking fixed says nothing about matches); then averaged.
+
+    The weights need m and u only; the prior is left at its default (no threshold uses it).
+    """
+    if len(vectors) < MIN_PAIRS_FOR_EM:  # too little to learn from: what larger runs learned
+        return Model(m={f: list(DEFAULT_M[f]) for f in FIELDS}, u=dict(u))
     sums = {f: [0.0] * LEVELS[f] for f in FIELDS}
     runs = dict.fromkeys(FIELDS, 0)
     for kind, pairs in by_key.items():
@@ -290,15 +289,12 @@ def estimate_by_key(records: Sequence[Record], by_key: dict[str, set[tuple[int, 
             if name not in fixed:
                 sums[name] = [a + b for a, b in zip(sums[name], model.m[name], strict=True)]
                 runs[name] += 1
-    overall = estimate(list(vectors.values()), u=u)
-    if len(vectors) < MIN_PAIRS_FOR_EM:  # too little to learn from: what larger runs learned
-        return Model(m={f: list(DEFAULT_M[f]) for f in FIELDS}, u=dict(u), prior=overall.prior)
     m = {f: [x / runs[f] for x in sums[f]] if runs[f] else list(DEFAULT_M[f]) for f in FIELDS}
     for name, ceiling in M_DISAGREE_CEILING.items():  # what we know of how often one person's records disagree
         if m[name][0] > ceiling:
             rest = sum(m[name][1:])
             m[name] = [ceiling] + [x * (1 - ceiling) / rest for x in m[name][1:]]
-    return Model(m=m, u=dict(u), prior=overall.prior)
+    return Model(m=m, u=dict(u))
 
 
 # m by level, as estimated on a 3,000-household synthetic city; used when a run has too few pairs to learn.
@@ -374,6 +370,15 @@ class Linkage:
     model: Model
 
 
+def train(records: Sequence[Record]) -> tuple[list[tuple[int, int]], list[tuple[int, ...]], Model]:
+    """The candidate pairs (blocked), their comparison vectors, and the model estimated from them."""
+    by_key = pairs_by_key(records)
+    pairs = sorted(set().union(*by_key.values()))
+    vectors = [compare(records[i], records[j]) for i, j in pairs]
+    u = estimate_u(records) if len(records) >= MIN_RECORDS_FOR_U else {f: list(DEFAULT_U[f]) for f in FIELDS}
+    return pairs, vectors, estimate_by_key(by_key, dict(zip(pairs, vectors, strict=True)), u)
+
+
 def link(records: Sequence[Record], thresholds: Thresholds = Thresholds(), *,
          same: Sequence[tuple[int, int]] = (), different: Sequence[tuple[int, int]] = ()) -> Linkage:
     """Block, compare, estimate, grade, and cluster the certain pairs (union-find).
@@ -381,11 +386,7 @@ def link(records: Sequence[Record], thresholds: Thresholds = Thresholds(), *,
     `same` and `different` are a steward's decisions (record index pairs): `same` pairs are joined first,
     whatever the score; no link, automatic or not, ever joins the two sides of a `different` pair.
     """
-    by_key = pairs_by_key(records)
-    pairs = sorted(set().union(*by_key.values()))
-    vectors = [compare(records[i], records[j]) for i, j in pairs]
-    u = estimate_u(records) if len(records) >= MIN_RECORDS_FOR_U else {f: list(DEFAULT_U[f]) for f in FIELDS}
-    model = estimate_by_key(records, by_key, dict(zip(pairs, vectors, strict=True)), u)
+    pairs, vectors, model = train(records)
     parent = list(range(len(records)))
 
     def find(x: int) -> int:
