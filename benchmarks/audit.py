@@ -32,6 +32,7 @@ from api.services import build_services, make_signer
 from api.settings import Settings
 from audit.records import AccessRecord
 from audit.verify import verify
+from benchmarks.common import durable_postgres, percentile
 from connectors.config import BenefitsConfig
 from demo.benefits_sim import BenefitsAgency
 from demo.population import generate
@@ -83,11 +84,6 @@ async def seed(url: str, population: Any) -> None:
         await SqlCrosswalk(make_sessionmaker(engine)).link(population.links())
     finally:
         await engine.dispose()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def side_by_side(urls: dict[str, str], headers: dict[str, str], ids: list[str], n: int) -> dict[str, list[float]]:
@@ -165,17 +161,9 @@ def main() -> None:
                         help="start a throwaway PostgreSQL server (fsync on) from the Debian binaries and use it")
     args = parser.parse_args()
     if args.postgres:
-        from tests.pg import PostgresServer, find_bindir
-
-        bindir = find_bindir()
-        if bindir is None:
-            raise SystemExit("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin)")
-        server = PostgresServer(bindir, durable=True).start()
-        try:
-            args.database_url = server.url()
+        with durable_postgres() as url:
+            args.database_url = url
             run(args)
-        finally:
-            server.stop()
         return
     run(args)
 

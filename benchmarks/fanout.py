@@ -36,6 +36,7 @@ from api.keys import load_or_create_dev_key, mint_token
 from api.services import build_services, make_signer
 from api.settings import Settings
 from audit.records import ChainRecorder
+from benchmarks.common import durable_postgres, percentile
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
@@ -110,11 +111,6 @@ async def seed(url: str, population: Population, tmp: Path) -> None:
         await engine.dispose()
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def own_latency(connectors: dict[str, Connector], ids: dict[str, str], rounds: int) -> dict[str, list[float]]:
     """Each connector's fetch of one client's records, called directly (no gateway)."""
     out: dict[str, list[float]] = {name: [] for name in connectors}
@@ -184,16 +180,8 @@ def main() -> None:
                         help="use a throwaway PostgreSQL server (fsync on) instead of an SQLite file")
     args = parser.parse_args()
     if args.postgres:
-        from tests.pg import PostgresServer, find_bindir
-
-        bindir = find_bindir()
-        if bindir is None:
-            raise SystemExit("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin)")
-        server = PostgresServer(bindir, durable=True).start()
-        try:
-            run(args, server.url())
-        finally:
-            server.stop()
+        with durable_postgres() as url:
+            run(args, url)
         return
     run(args, None)
 
@@ -246,12 +234,12 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
           f"{len(walls)} requests, store {store}")
     print(f"{'':22}{'p50 ms':>10}{'p99 ms':>10}")
     for name, v in own.items():
-        print(f"{name + ' connector alone':22}{1000 * statistics.median(v):>10.1f}{1000 * pct(v, 0.99):>10.1f}")
+        print(f"{name + ' connector alone':22}{1000 * statistics.median(v):>10.1f}{1000 * percentile(v, 0.99):>10.1f}")
     slowest = max(own, key=lambda k: statistics.median(own[k]))
-    print(f"{'profile over HTTP':22}{1000 * statistics.median(walls):>10.1f}{1000 * pct(walls, 0.99):>10.1f}")
+    print(f"{'profile over HTTP':22}{1000 * statistics.median(walls):>10.1f}{1000 * percentile(walls, 0.99):>10.1f}")
     print(f"ratio profile / slowest connector ({slowest}): p50 "
           f"{statistics.median(walls) / statistics.median(own[slowest]):.3f} (target <= 1.10), p99 "
-          f"{pct(walls, 0.99) / pct(own[slowest], 0.99):.3f}")
+          f"{percentile(walls, 0.99) / percentile(own[slowest], 0.99):.3f}")
     print(f"2. a 50-client list: {1000 * list_wall:.0f} ms; connector calls per agency: "
           + ", ".join(f"{k} {v}" for k, v in calls.items()) + " (target: 1 each)")
 

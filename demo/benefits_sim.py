@@ -40,19 +40,16 @@ class Faults:
         self.__init__()  # type: ignore[misc]
 
 
+@dataclass(kw_only=True)
 class OAuthAgency:
-    """What every simulated agency API shares: OAuth2 client credentials, bearer checks, injected faults.
+    """What every simulated agency API shares: OAuth2 client credentials, bearer checks, injected faults."""
 
-    Subclasses are dataclasses with `clients`, `faults`, `tokens`, `token_requests`,
-    `data_requests` and `refused_requests` fields.
-    """
-
-    clients: dict[str, str]
-    faults: Faults
-    tokens: dict[str, float]
-    token_requests: int
-    data_requests: int
-    refused_requests: int
+    clients: dict[str, str] = field(default_factory=dict)  # client id -> secret
+    faults: Faults = field(default_factory=Faults)
+    tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
+    token_requests: int = 0
+    data_requests: int = 0
+    refused_requests: int = 0  # data requests answered 401
 
     def revoke_all_tokens(self) -> None:
         """Forget every issued token, as an agency does after a key rotation."""
@@ -93,18 +90,12 @@ class OAuthAgency:
         return None
 
 
-
 @dataclass
 class BenefitsAgency(OAuthAgency):
     """The simulator's state: its records, its OAuth clients, tokens and counters."""
 
     population: Population
-    clients: dict[str, str] = field(default_factory=lambda: {"casebridge": "dev-benefits-secret"})
-    faults: Faults = field(default_factory=Faults)
-    tokens: dict[str, float] = field(default_factory=dict)  # token -> expiry (monotonic)
-    token_requests: int = 0
-    data_requests: int = 0
-    refused_requests: int = 0  # data requests answered 401
+    clients: dict[str, str] = field(default_factory=lambda: {"casebridge": "dev-benefits-secret"}, kw_only=True)
     updated: dict[str, datetime] = field(default_factory=dict)  # personId -> last change (default: today)
 
     def app(self) -> Starlette:

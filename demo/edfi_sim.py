@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from demo.benefits_sim import Faults, OAuthAgency
+from demo.benefits_sim import OAuthAgency
 from demo.population import Population
 
 DATA = "/data/v3/ed-fi"
@@ -34,12 +34,7 @@ class EdfiAgency(OAuthAgency):
     """The district's records and its API's state: OAuth clients, tokens, counters."""
 
     population: Population
-    clients: dict[str, str] = field(default_factory=lambda: {"casebridge": "dev-edfi-secret"})
-    faults: Faults = field(default_factory=Faults)
-    tokens: dict[str, float] = field(default_factory=dict)
-    token_requests: int = 0
-    data_requests: int = 0
-    refused_requests: int = 0
+    clients: dict[str, str] = field(default_factory=lambda: {"casebridge": "dev-edfi-secret"}, kw_only=True)
     versions: dict[str, int] = field(default_factory=dict)  # studentUniqueId -> change version of the student
 
     def touch(self, student_id: str, first_name: str) -> None:

@@ -1,0 +1,27 @@
+"""What the benchmarks share: a throwaway durable PostgreSQL server, percentiles."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+
+@contextlib.contextmanager
+def durable_postgres() -> Iterator[str]:
+    """A PostgreSQL server from the Debian binaries with fsync on (as in production); yields its URL."""
+    from tests.pg import PostgresServer, find_bindir
+
+    bindir = find_bindir()
+    if bindir is None:
+        raise SystemExit("no PostgreSQL server binaries (/usr/lib/postgresql/*/bin)")
+    server = PostgresServer(bindir, durable=True).start()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-quantile (0..1) of `values`, nearest rank."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
