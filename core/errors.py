@@ -77,6 +77,18 @@ class ClientNotFound(CasebridgeError):
     http_status = 404
 
 
+class RecordNotFound(CasebridgeError):
+    """No agency record with this source and local id is in the identity index."""
+
+    code = "RECORD_NOT_FOUND"
+    http_status = 404
+
+
+class ReviewItemNotFound(CasebridgeError):
+    code = "REVIEW_ITEM_NOT_FOUND"
+    http_status = 404
+
+
 class ConsentNotFound(CasebridgeError):
     code = "CONSENT_NOT_FOUND"
     http_status = 404

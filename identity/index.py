@@ -7,23 +7,36 @@ never changes meaning silently: a cluster keeps the id most of its records
 had; an id whose records now fall in several clusters stays with the biggest
 part, and the others get new ids recorded as its successors (split); ids
 joined into one cluster point to the surviving one (merge). Links a steward
-made by hand are never undone by the algorithm.
+made by hand are never undone by the algorithm. Every link says why it was
+made (a rule, or a score, through which record; or a steward's decision); the
+pairs the matcher could not decide go to the review queue; the trained model is
+kept for online matching, search and explanations.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, insert, select, tuple_, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity.match import Record, link
-from store.tables import Client, ClientSuccessor, IdentityRecord, IdentityWatermark, LinkDecision, SourceLink
+from identity.match import Edge, Model, Record, blocking_keys, link
+from store.tables import (
+    Client,
+    ClientSuccessor,
+    IdentityKey,
+    IdentityModel,
+    IdentityRecord,
+    IdentityReview,
+    IdentityWatermark,
+    LinkDecision,
+    SourceLink,
+)
 
 CHUNK = 500
 
@@ -54,56 +67,111 @@ SYNCED = ("first_name", "middle_name", "last_name", "dob", "sex", "ssn", "ssn_la
 
 async def sync(sessions: async_sessionmaker[Any], sources: Sequence[PeopleSource]) -> dict[str, int]:
     """Pull every source's changes since its watermark into identity_records; records written per source."""
-    written: dict[str, int] = {}
-    for source in sources:
-        async with sessions() as session:
-            mark = await session.get(IdentityWatermark, source.source)
-        batch = await source.list_people(mark.watermark if mark else None)
-        now = datetime.now(UTC)
-        rows = {(p.source, p.local_id): {"source": p.source, "local_id": p.local_id, "synced_at": now,
-                                         **{k: getattr(p, k) for k in SYNCED}} for p in batch.people}
-        async with sessions.begin() as session:  # the changed records replace their old versions, in bulk
-            keys = sorted(rows)
-            for i in range(0, len(keys), CHUNK):
-                chunk = keys[i:i + CHUNK]
-                await session.execute(delete(IdentityRecord).where(
-                    tuple_(IdentityRecord.source, IdentityRecord.local_id).in_(chunk)))
-            values = list(rows.values())
-            for i in range(0, len(values), CHUNK):
-                await session.execute(insert(IdentityRecord), values[i:i + CHUNK])
-            await session.merge(IdentityWatermark(source=source.source, watermark=batch.watermark, synced_at=now))
-        written[source.source] = len(rows)
-    return written
+    return {source.source: len(await sync_source(sessions, source)) for source in sources}
 
 
-def _record(r: IdentityRecord) -> Record:
-    return Record.of(r.source, r.local_id, first_name=r.first_name, last_name=r.last_name, dob=r.dob, sex=r.sex,
-                     ssn=r.ssn or (f"xxxxx{r.ssn_last4}" if r.ssn_last4 else None), ssn_quality=r.ssn_quality,
-                     cin=r.cin, student_id=r.student_id)
-
-
-async def relink(sessions: async_sessionmaker[Any]) -> RelinkReport:
-    """Match every record in the index and rewrite the crosswalk, keeping ids stable (see the module)."""
+async def sync_source(sessions: async_sessionmaker[Any], source: PeopleSource) -> list[tuple[str, str]]:
+    """Pull one source's changes since its watermark into identity_records; the (source, local id) written."""
     async with sessions() as session:
-        rows = list((await session.execute(select(IdentityRecord).order_by(IdentityRecord.source,
-                                                                             IdentityRecord.local_id))).scalars())
-        current: dict[tuple[str, str], str] = {(s, lid): cid for s, lid, cid in (await session.execute(
-            select(SourceLink.source, SourceLink.local_id, SourceLink.client_id))).all()}
+        mark = await session.get(IdentityWatermark, source.source)
+    batch = await source.list_people(mark.watermark if mark else None)
+    now = datetime.now(UTC)
+    rows = {(p.source, p.local_id): {"source": p.source, "local_id": p.local_id, "synced_at": now,
+                                     **{k: getattr(p, k) for k in SYNCED}} for p in batch.people}
+    async with sessions.begin() as session:  # the changed records replace their old versions, in bulk
+        await write_records(session, list(rows.values()))
+        await session.merge(IdentityWatermark(source=source.source, watermark=batch.watermark, synced_at=now))
+    return sorted(rows)
+
+
+async def write_records(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or replace identity records (column dicts) and their blocking keys, in bulk."""
+    ids = sorted({(r["source"], r["local_id"]) for r in rows})
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i:i + CHUNK]
+        for table in (IdentityRecord, IdentityKey):
+            await session.execute(delete(table).where(tuple_(table.source, table.local_id).in_(chunk)))
+    for i in range(0, len(rows), CHUNK):
+        await session.execute(insert(IdentityRecord), list(rows[i:i + CHUNK]))
+    keys = [{"key": k, "source": r["source"], "local_id": r["local_id"]}
+            for r in rows for k in record_keys(record_of(r))]
+    for i in range(0, len(keys), CHUNK * 4):
+        await session.execute(insert(IdentityKey), keys[i:i + CHUNK * 4])
+
+
+def record_keys(r: Record) -> set[str]:
+    """The record's blocking keys as stored in identity_keys ("kind:value")."""
+    return {f"{kind}:{value}"[:200] for kind, value in blocking_keys(r)}
+
+
+def record_of(r: IdentityRecord | dict[str, Any]) -> Record:
+    """The matcher's view of a stored identity record (a row or its column dict)."""
+    get = r.get if isinstance(r, dict) else lambda name: getattr(r, name)
+    last4 = get("ssn_last4")
+    return Record.of(get("source"), get("local_id"), first_name=get("first_name"), last_name=get("last_name"),
+                     dob=get("dob"), sex=get("sex"), ssn=get("ssn") or (f"xxxxx{last4}" if last4 else None),
+                     ssn_quality=get("ssn_quality"), cin=get("cin"), student_id=get("student_id"))
+
+
+async def load_model(session: AsyncSession) -> Model:
+    """The model the latest relink trained, or the defaults for an index never relinked."""
+    row = (await session.execute(select(IdentityModel.parameters).order_by(IdentityModel.id.desc())
+                                 .limit(1))).scalar_one_or_none()
+    return Model.from_json(row) if row else Model.default()
+
+
+async def _ensure_keys(sessions: async_sessionmaker[Any]) -> None:
+    """Blocking keys for records synced before the index kept them (one rebuild, on the first relink)."""
+    async with sessions() as session:
+        have_records = (await session.execute(select(func.count()).select_from(IdentityRecord))).scalar_one()
+        have_keys = (await session.execute(select(func.count()).select_from(IdentityKey))).scalar_one()
+        if not have_records or have_keys:
+            return
+        rows = list((await session.execute(select(IdentityRecord))).scalars())
+    keys = [{"key": k, "source": r.source, "local_id": r.local_id} for r in rows for k in record_keys(record_of(r))]
+    async with sessions.begin() as session:
+        for i in range(0, len(keys), CHUNK * 4):
+            await session.execute(insert(IdentityKey), keys[i:i + CHUNK * 4])
+
+
+async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] | None = None) -> RelinkReport:
+    """Match every record in the index and rewrite the crosswalk, keeping ids stable (see the module).
+
+    With `clients`, only those clients' records are matched again, with the model the last full relink
+    trained (what a steward's decision changes, at once); review items between them are renewed.
+    """
+    await _ensure_keys(sessions)
+    async with sessions() as session:
+        if clients is None:
+            rows = list((await session.execute(select(IdentityRecord).order_by(
+                IdentityRecord.source, IdentityRecord.local_id))).scalars())
+            current_links = {(ln.source, ln.local_id): ln for ln in (await session.execute(
+                select(SourceLink))).scalars()}
+            model = None
+        else:
+            joined = (select(IdentityRecord, SourceLink).join(SourceLink, (SourceLink.source == IdentityRecord.source)
+                                                              & (SourceLink.local_id == IdentityRecord.local_id))
+                      .where(SourceLink.client_id.in_(sorted(set(clients))))
+                      .order_by(IdentityRecord.source, IdentityRecord.local_id))
+            pairs = (await session.execute(joined)).all()
+            rows = [r for r, _ in pairs]
+            current_links = {(ln.source, ln.local_id): ln for _, ln in pairs}
+            model = await load_model(session)
         decisions = list((await session.execute(select(LinkDecision).order_by(LinkDecision.id))).scalars())
-    records = [_record(r) for r in rows]
+    records = [record_of(r) for r in rows]
     index = {(r.source, r.local_id): i for i, r in enumerate(records)}
-    latest: dict[tuple[tuple[str, str], tuple[str, str]], str] = {}
+    latest: dict[tuple[tuple[str, str], tuple[str, str]], LinkDecision] = {}
     for d in decisions:  # the latest decision about a pair stands
         a, b = (d.source_a, d.local_a), (d.source_b, d.local_b)
         if a in index and b in index:
-            latest[(min(a, b), max(a, b))] = d.decision
-    same = [(index[a], index[b]) for (a, b), what in latest.items() if what == "same"]
-    different = [(index[a], index[b]) for (a, b), what in latest.items() if what == "different"]
-    linkage = link(records, same=same, different=different)
+            latest[(min(a, b), max(a, b))] = d
+    same = [(index[a], index[b]) for (a, b), d in latest.items() if d.decision == "same"]
+    different = [(index[a], index[b]) for (a, b), d in latest.items() if d.decision == "different"]
+    linkage = link(records, same=same, different=different, model=model)
 
     # which old id each cluster keeps: the one most of its records had (ties: the smallest id)
     clusters = sorted(linkage.clusters, key=lambda c: (-len(c), min(c)))
-    old_of = [current.get((r.source, r.local_id)) for r in records]
+    old_of = [ln.client_id if (ln := current_links.get((r.source, r.local_id))) else None for r in records]
     holders: dict[str, list[int]] = defaultdict(list)  # old id -> clusters holding its records
     assigned: dict[int, str] = {}
     taken: set[str] = set()
@@ -128,9 +196,13 @@ async def relink(sessions: async_sessionmaker[Any]) -> RelinkReport:
             if assigned[n] == old:
                 continue
             successors.append((old, assigned[n], "split" if keeper is not None else "merge"))
+    why = linkage.explain()
     moved = 0
     async with sessions.begin() as session:
-        known = set((await session.execute(select(Client.id))).scalars())
+        ids = sorted(set(assigned.values()))
+        known: set[str] = set()
+        for i in range(0, len(ids), CHUNK):
+            known |= set((await session.execute(select(Client.id).where(Client.id.in_(ids[i:i + CHUNK])))).scalars())
         for cid in set(assigned.values()) - known:
             session.add(Client(id=cid))
         await session.flush()
@@ -138,19 +210,70 @@ async def relink(sessions: async_sessionmaker[Any]) -> RelinkReport:
             cid = assigned[n]
             for i in members:
                 key = (records[i].source, records[i].local_id)
-                had = old_of[i]
+                values = {"client_id": cid, **_reason(i, why.get(i), records, latest)}
+                had = current_links.get(key)
                 if had is None:
-                    session.add(SourceLink(client_id=cid, source=key[0], local_id=key[1], how="score"))
+                    session.add(SourceLink(source=key[0], local_id=key[1], **values))
                     moved += 1
-                elif had != cid:
+                elif any(getattr(had, k) != v for k, v in values.items()):
+                    moved += had.client_id != cid
                     await session.execute(update(SourceLink).where(
-                        SourceLink.source == key[0], SourceLink.local_id == key[1]).values(client_id=cid, how="score"))
-                    moved += 1
+                        SourceLink.source == key[0], SourceLink.local_id == key[1]).values(**values))
         for old, new, reason in successors:
             session.add(ClientSuccessor(old_client_id=old, new_client_id=new, reason=reason))
+        cluster_of = {i: n for n, members in enumerate(clusters) for i in members}
+        review = [(records[i], records[j], g, w) for i, j, g, w in linkage.review if cluster_of[i] != cluster_of[j]]
+        await _write_review(session, review, within=None if clients is None else set(index))
+        if clients is None:
+            session.add(IdentityModel(records=len(records), parameters=linkage.model.to_json()))
     merged = sum(1 for s in successors if s[2] == "merge")
     return RelinkReport(records=len(records), clients=len(clusters), new_clients=new_clients, merged=merged,
                         split=len(successors) - merged, moved_links=moved, review_pairs=len(linkage.review))
+
+
+def _reason(i: int, edge: Edge | None, records: Sequence[Record],
+            decisions: dict[tuple[tuple[str, str], tuple[str, str]], LinkDecision]) -> dict[str, Any]:
+    """How record i was linked, for its source_links row."""
+    if edge is None:  # alone in its cluster: nothing joined it to anyone
+        return {"how": "score", "rule": None, "score": None, "via_source": None, "via_local_id": None,
+                "decided_by": None}
+    via = records[edge.b if edge.a == i else edge.a]
+    if edge.why == "manual":
+        me = (records[i].source, records[i].local_id)
+        other = (via.source, via.local_id)
+        d = decisions.get((min(me, other), max(me, other)))
+        return {"how": "manual", "rule": None, "score": None, "via_source": via.source,
+                "via_local_id": via.local_id, "decided_by": d.decided_by if d else None}
+    if edge.why.startswith("rule:"):
+        return {"how": "rule", "rule": edge.why.removeprefix("rule:"), "score": None, "via_source": via.source,
+                "via_local_id": via.local_id, "decided_by": None}
+    return {"how": "score", "rule": None, "score": round(edge.weight, 3), "via_source": via.source,
+            "via_local_id": via.local_id, "decided_by": None}
+
+
+async def _write_review(session: AsyncSession, pairs: Sequence[tuple[Record, Record, Any, float]], *,
+                        within: set[tuple[str, str]] | None) -> None:
+    """Make the open review queue these pairs: items still undecided keep their id (and are rescored);
+    those no longer in doubt are withdrawn; new ones are added. With `within`, only items between those
+    records are considered."""
+    def key(a: tuple[str, str], b: tuple[str, str]) -> tuple[tuple[str, str], tuple[str, str]]:
+        return (min(a, b), max(a, b))
+
+    wanted = {key((a.source, a.local_id), (b.source, b.local_id)): (str(g), w) for a, b, g, w in pairs}
+    open_items = list((await session.execute(select(IdentityReview).where(IdentityReview.status == "open")))
+                      .scalars())
+    now = datetime.now(UTC)
+    for item in open_items:
+        k = key((item.source_a, item.local_a), (item.source_b, item.local_b))
+        if within is not None and not (k[0] in within and k[1] in within):
+            continue
+        if k in wanted:
+            grade, score = wanted.pop(k)
+            item.grade, item.score = grade, round(score, 3)
+        else:
+            item.status, item.resolved_at = "withdrawn", now
+    session.add_all(IdentityReview(source_a=a[0], local_a=a[1], source_b=b[0], local_b=b[1], grade=g,
+                                   score=round(w, 3), status="open") for (a, b), (g, w) in wanted.items())
 
 
 async def successors_of(sessions: async_sessionmaker[Any], client_id: str) -> list[tuple[str, str]]:

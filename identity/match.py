@@ -78,6 +78,11 @@ class Record:
 
 
 # Agreement levels per field; MISSING when either side has nothing (no evidence either way).
+LEVEL_NAMES = {
+    "first": ("disagree", "similar", "same"), "last": ("disagree", "similar", "one part shared", "same"),
+    "dob": ("disagree", "year off by one", "day and month swapped", "same"), "sex": ("disagree", "same"),
+    "zip": ("disagree", "same"), "phone": ("disagree", "same"), "ssn4": ("disagree", "same"),
+}
 MISSING = -1
 FIELDS = ("first", "last", "dob", "sex", "zip", "phone", "ssn4")
 LEVELS = {"first": 3, "last": 4, "dob": 4, "sex": 2, "zip": 2, "phone": 2, "ssn4": 2}  # 0 = disagree
@@ -152,6 +157,29 @@ class Model:
             if level != MISSING:
                 w += math.log2(self.m[name][level] / self.u[name][level])
         return w
+
+    def weights(self, vector: Sequence[int]) -> dict[str, float]:
+        """Each compared field's log2 likelihood ratio (fields missing on either side are left out)."""
+        return {name: math.log2(self.m[name][level] / self.u[name][level])
+                for name, level in zip(FIELDS, vector, strict=True) if level != MISSING}
+
+    def to_json(self) -> dict[str, object]:
+        """The parameters as JSON (the store keeps the model a relink trained)."""
+        return {"m": self.m, "u": self.u, "prior": self.prior}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Model:
+        """A model from to_json's output; fields it lacks get the defaults."""
+        m = data.get("m") or {}
+        u = data.get("u") or {}
+        assert isinstance(m, dict) and isinstance(u, dict)
+        return cls(m={f: list(m.get(f) or DEFAULT_M[f]) for f in FIELDS},
+                   u={f: list(u.get(f) or DEFAULT_U[f]) for f in FIELDS}, prior=float(data.get("prior", 0.01)))
+
+    @classmethod
+    def default(cls) -> Model:
+        """The parameters learned on a 3,000-household synthetic city: for an index never relinked."""
+        return cls(m={f: list(DEFAULT_M[f]) for f in FIELDS}, u={f: list(DEFAULT_U[f]) for f in FIELDS})
 
 
 def estimate_u(records: Sequence[Record], *, samples: int = 20000, seed: int = 1) -> dict[str, list[float]]:
@@ -360,14 +388,50 @@ def _household_only(vector: tuple[int, ...]) -> bool:
     return first == 0 or dob == 0 or (last == 0 and ssn4 != 1)
 
 
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A link that joined two records' clusters: its weight and why ('rule:cin', 'score', 'manual')."""
+
+    a: int
+    b: int
+    weight: float
+    why: str
+
+
 @dataclass(slots=True)
 class Linkage:
-    """The outcome of a batch run: clusters of record indexes, and the pairs left for review."""
+    """The outcome of a batch run: clusters of record indexes, the links that made them (a spanning tree
+    per cluster), and the pairs left for review."""
 
     clusters: list[list[int]]
     review: list[tuple[int, int, Grade, float]]
     compared: int
     model: Model
+    edges: list[Edge] = field(default_factory=list)
+
+    def explain(self) -> dict[int, Edge]:
+        """For each record of a cluster with more than one record, the link that holds it in: the edge to
+        its parent in the cluster's tree rooted at its smallest record (the root gets its first child's)."""
+        adjacent: dict[int, list[Edge]] = defaultdict(list)
+        for e in self.edges:
+            adjacent[e.a].append(e)
+            adjacent[e.b].append(e)
+        out: dict[int, Edge] = {}
+        for members in self.clusters:
+            if len(members) < 2:
+                continue
+            root = min(members)
+            seen, frontier = {root}, [root]
+            while frontier:
+                node = frontier.pop()
+                for e in sorted(adjacent[node], key=lambda e: -e.weight):
+                    other = e.b if e.a == node else e.a
+                    if other not in seen:
+                        seen.add(other)
+                        out[other] = e
+                        out.setdefault(root, e)
+                        frontier.append(other)
+        return out
 
 
 def train(records: Sequence[Record]) -> tuple[list[tuple[int, int]], list[tuple[int, ...]], Model]:
@@ -380,13 +444,18 @@ def train(records: Sequence[Record]) -> tuple[list[tuple[int, int]], list[tuple[
 
 
 def link(records: Sequence[Record], thresholds: Thresholds = Thresholds(), *,
-         same: Sequence[tuple[int, int]] = (), different: Sequence[tuple[int, int]] = ()) -> Linkage:
-    """Block, compare, estimate, grade, and cluster the certain pairs (union-find).
+         same: Sequence[tuple[int, int]] = (), different: Sequence[tuple[int, int]] = (),
+         model: Model | None = None) -> Linkage:
+    """Block, compare, estimate (unless a model is given), grade, and cluster the certain pairs (union-find).
 
     `same` and `different` are a steward's decisions (record index pairs): `same` pairs are joined first,
     whatever the score; no link, automatic or not, ever joins the two sides of a `different` pair.
     """
-    pairs, vectors, model = train(records)
+    if model is None:
+        pairs, vectors, model = train(records)
+    else:
+        pairs = sorted(candidate_pairs(records))
+        vectors = [compare(records[i], records[j]) for i, j in pairs]
     parent = list(range(len(records)))
 
     def find(x: int) -> int:
@@ -405,22 +474,23 @@ def link(records: Sequence[Record], thresholds: Thresholds = Thresholds(), *,
         return not any({find(x), find(y)} == {a, b} for x, y in apart)
 
     review: list[tuple[int, int, Grade, float]] = []
-    certain: list[tuple[float, int, int]] = [(math.inf, i, j) for i, j in same]  # the steward's, first
+    certain: list[tuple[float, int, int, str]] = [(math.inf, i, j, "manual") for i, j in same]  # the steward's
+    edges: list[Edge] = []
     decided = set(apart) | {(min(i, j), max(i, j)) for i, j in same}
     for (i, j), v in zip(pairs, vectors, strict=True):
         if (i, j) in decided:
             continue
-        g, w, _why = grade(records[i], records[j], v, model, thresholds)
+        g, w, why = grade(records[i], records[j], v, model, thresholds)
         if g is Grade.CERTAIN:
-            certain.append((w, i, j))
+            certain.append((w, i, j, why))
         elif g in (Grade.PROBABLE, Grade.POSSIBLE):
             review.append((i, j, g, w))
-    for w, i, j in sorted(certain, reverse=True):
+    for w, i, j, why in sorted(certain, key=lambda c: (c[0], c[3] == "manual", -c[1], -c[2]), reverse=True):
         a, b = find(i), find(j)
         if a == b:
             continue
         (cins_a, ssns_a), (cins_b, ssns_b) = ids[a], ids[b]
-        manual = w == math.inf and (min(i, j), max(i, j)) in decided
+        manual = why == "manual"
         conflict = (cins_a and cins_b and not cins_a & cins_b) or (ssns_a and ssns_b and not ssns_a & ssns_b)
         if (conflict and not manual) or not allowed(a, b):
             if not manual:
@@ -428,7 +498,8 @@ def link(records: Sequence[Record], thresholds: Thresholds = Thresholds(), *,
             continue
         parent[a] = b
         ids[b] = (cins_a | cins_b, ssns_a | ssns_b)
+        edges.append(Edge(i, j, w, why))
     clusters: dict[int, list[int]] = defaultdict(list)
     for i in range(len(records)):
         clusters[find(i)].append(i)
-    return Linkage(list(clusters.values()), review, len(pairs), model)
+    return Linkage(list(clusters.values()), review, len(pairs), model, edges)

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -85,8 +86,15 @@ class SourceLink(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     source: Mapped[str] = mapped_column(String(64))
     local_id: Mapped[str] = mapped_column(String(64))
-    how: Mapped[str] = mapped_column(String(16), default="rule")
+    how: Mapped[str] = mapped_column(String(16), default="rule")  # rule | score | manual
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # why: the rule or score that joined this record to the client, through which of its records (via);
+    # a steward's link carries who decided and their reason
+    rule: Mapped[str | None] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    via_source: Mapped[str | None] = mapped_column(String(64))
+    via_local_id: Mapped[str | None] = mapped_column(String(64))
+    decided_by: Mapped[str | None] = mapped_column(String(255))
 
 
 class AccessEvent(Base):
@@ -368,3 +376,47 @@ class ClientSuccessor(Base):
     new_client_id: Mapped[str] = mapped_column(String(40))
     reason: Mapped[str] = mapped_column(String(16))  # "merge" | "split"
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdentityKey(Base):
+    """A blocking key of a record ("kind:value"): records sharing one are compared; the online matcher and
+    searchClients find their candidates here."""
+
+    __tablename__ = "identity_keys"
+    __table_args__ = (Index("ix_identity_keys_record", "source", "local_id"),)
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    local_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class IdentityModel(Base):
+    """The matching model a relink trained (m and u per field and level, thresholds); the newest is used
+    by online matching, search and explanations."""
+
+    __tablename__ = "identity_models"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trained_at: Mapped[datetime] = mapped_column(default=utcnow)
+    records: Mapped[int] = mapped_column(Integer)
+    parameters: Mapped[dict[str, object]] = mapped_column(JSON)
+
+
+class IdentityReview(Base):
+    """A pair of records the matcher could not decide (probable or possible): the steward's queue."""
+
+    __tablename__ = "identity_review"
+    __table_args__ = (Index("ix_identity_review_status_score", "status", "score"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    source_a: Mapped[str] = mapped_column(String(64))
+    local_a: Mapped[str] = mapped_column(String(64))
+    source_b: Mapped[str] = mapped_column(String(64))
+    local_b: Mapped[str] = mapped_column(String(64))
+    grade: Mapped[str] = mapped_column(String(16))  # probable | possible
+    score: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved | withdrawn
+    found_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[str | None] = mapped_column(String(255))
+    decision_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +15,18 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from api.settings import Settings
-from connectors.config import BenefitsConfig
+from connectors.benefits import BenefitsConnector
+from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
+from connectors.edfi import SchoolingConnector
+from connectors.hmis.connector import HousingConnector
+from connectors.hmis.importer import import_export
 from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
+from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerThread
-from store.engine import make_engine
+from identity.index import sync
+from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
 from tests.pg import PostgresServer, find_bindir
 
@@ -164,3 +172,22 @@ async def gateway(
                                 schooling_url=edfi_server.url, benefits_timeout=1.0)
     with ServerThread(create_app(settings)) as server:
         yield settings, server
+
+
+@pytest.fixture
+async def indexed(database_url: str, population: Population, tmp_path: Path) -> Any:
+    """The store with the three agencies' people synced into the index."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    assert (await import_export(sessions, write_export(population.hmis, tmp_path / "hmis",
+                                                       exported_at=datetime(2026, 11, 1)))).ok
+    own = copy.deepcopy(population)
+    benefits, district = BenefitsAgency(own), EdfiAgency(own)
+    with ServerThread(benefits.app()) as b, ServerThread(district.app()) as e:
+        sources = [BenefitsConnector(BenefitsConfig(base_url=b.url)), HousingConnector(HousingConfig(), sessions),
+                   SchoolingConnector(SchoolingConfig(base_url=e.url))]
+        written = await sync(sessions, sources)
+        yield sessions, sources, written, benefits
+        for s in sources:
+            await s.aclose()
+    await engine.dispose()

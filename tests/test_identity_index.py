@@ -3,46 +3,14 @@ stable client ids, merge/split history, and steward decisions that survive batch
 
 from __future__ import annotations
 
-import copy
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
-from connectors.benefits import BenefitsConnector
-from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
-from connectors.edfi import SchoolingConnector
-from connectors.hmis.connector import HousingConnector
-from connectors.hmis.importer import import_export
-from demo.benefits_sim import BenefitsAgency
-from demo.edfi_sim import EdfiAgency
-from demo.hmis_export import write_export
 from demo.population import Population
-from demo.servers import ServerThread
 from identity.index import relink, successors_of, sync
-from store.engine import make_engine, make_sessionmaker
 from store.tables import IdentityRecord, LinkDecision, SourceLink
-
-
-@pytest.fixture
-async def indexed(database_url: str, population: Population, tmp_path: Path) -> Any:
-    """The store with the three agencies' people synced into the index."""
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
-    assert (await import_export(sessions, write_export(population.hmis, tmp_path / "hmis",
-                                                       exported_at=datetime(2026, 11, 1)))).ok
-    own = copy.deepcopy(population)
-    benefits, district = BenefitsAgency(own), EdfiAgency(own)
-    with ServerThread(benefits.app()) as b, ServerThread(district.app()) as e:
-        sources = [BenefitsConnector(BenefitsConfig(base_url=b.url)), HousingConnector(HousingConfig(), sessions),
-                   SchoolingConnector(SchoolingConfig(base_url=e.url))]
-        written = await sync(sessions, sources)
-        yield sessions, sources, written, benefits
-        for s in sources:
-            await s.aclose()
-    await engine.dispose()
 
 
 async def _links(sessions: Any) -> dict[tuple[str, str], str]:

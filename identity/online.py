@@ -1,0 +1,310 @@
+"""Matching one record at a time against the index: candidates, search, and placing records as they arrive.
+
+Candidates come from the stored blocking keys (identity_keys), so a lookup
+touches only the records that share a key with the one asked about, however
+large the index. Each candidate is graded with the model the latest relink
+trained (identity_models), the same grades as the batch matcher.
+
+`place` is the incremental path: a new or changed agency record joins the
+client of its best certain candidate, stays where it is while its own client
+still agrees with it, or stands alone; merges of two existing clients are
+never made online (they go to the review queue and the next relink). Links a
+steward made by hand are left alone.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from identity.index import CHUNK, load_model, record_keys, record_of
+from identity.match import Grade, Model, Record, compare, grade
+from store.tables import (
+    Client,
+    ClientSuccessor,
+    IdentityKey,
+    IdentityRecord,
+    IdentityReview,
+    LinkDecision,
+    SourceLink,
+)
+
+MAX_BLOCK = 200  # as the batch matcher: a key shared by more records than this says nothing
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One indexed record compared with the one asked about."""
+
+    source: str
+    local_id: str
+    client_id: str | None
+    grade: Grade
+    score: float  # log2 likelihood ratio; +-inf for a rule
+    why: str  # "rule:cin", "score", ...
+    weights: dict[str, float] = field(default_factory=dict)  # per compared field
+
+
+async def candidates(session: AsyncSession, record: Record, model: Model, *,
+                     exclude: Iterable[tuple[str, str]] = ()) -> list[Candidate]:
+    """Every indexed record sharing an informative blocking key with `record`, graded, best first."""
+    keys = sorted(record_keys(record))
+    if not keys:
+        return []
+    rows = (await session.execute(select(IdentityKey.key, IdentityKey.source, IdentityKey.local_id)
+                                  .where(IdentityKey.key.in_(keys)))).all()
+    members: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for key, source, local_id in rows:
+        members[key].append((source, local_id))
+    skip = set(exclude)
+    ids = sorted({m for block in members.values() if len(block) <= MAX_BLOCK for m in block} - skip)
+    found: list[Candidate] = []
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i:i + CHUNK]
+        stmt = (select(IdentityRecord, SourceLink.client_id)
+                .outerjoin(SourceLink, (SourceLink.source == IdentityRecord.source)
+                           & (SourceLink.local_id == IdentityRecord.local_id))
+                .where(tuple_(IdentityRecord.source, IdentityRecord.local_id).in_(chunk)))
+        for row, client_id in (await session.execute(stmt)).all():
+            other = record_of(row)
+            vector = compare(record, other)
+            g, w, why = grade(record, other, vector, model)
+            found.append(Candidate(row.source, row.local_id, client_id, g, w, why, model.weights(vector)))
+    found.sort(key=lambda c: (-c.score, c.source, c.local_id))
+    return found
+
+
+# --- search -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchQuery:
+    """What a caller knows of a person; any part may be missing."""
+
+    first_name: str | None = None
+    last_name: str | None = None
+    dob: date | None = None
+    sex: str | None = None
+    ssn: str | None = None
+    cin: str | None = None
+    student_id: str | None = None
+
+    def usable(self) -> bool:
+        """Enough to search on: an identifier, or a name with a date of birth, or a first and last name."""
+        r = self.record()
+        return bool(r.cin or r.ssn or r.student_id or (r.last and (r.first or r.dob)) or (r.first and r.dob))
+
+    def record(self) -> Record:
+        """The query as a record to compare (an SSN typed into a search counts as full quality)."""
+        return Record.of("search", "", first_name=self.first_name, last_name=self.last_name, dob=self.dob,
+                         sex=self.sex, ssn=self.ssn, ssn_quality=1 if self.ssn else None, cin=self.cin,
+                         student_id=self.student_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientMatch:
+    """A client the search found: its best record's grade and score, and why."""
+
+    client_id: str
+    grade: Grade
+    score: float
+    why: str
+    weights: dict[str, float]
+
+
+async def search(sessions: async_sessionmaker[Any], query: SearchQuery, *, limit: int = 10) -> list[ClientMatch]:
+    """Clients whose records match the query (certain, probable or possible), best first, like FHIR
+    Patient/$match. With part of a name or no date of birth, nothing is better than probable."""
+    record = query.record()
+    async with sessions() as session:
+        model = await load_model(session)
+        found = await candidates(session, record, model)
+    complete = bool(record.first and record.last and record.dob)
+    best: dict[str, ClientMatch] = {}
+    for c in found:
+        g, why = c.grade, c.why
+        if record.student_id and c.source == "edfi" and c.local_id == record.student_id:
+            g, why = Grade.CERTAIN, "rule:student-id"  # the district's student id names one student
+        if g is Grade.CERTAIN and why == "score" and not complete:
+            g = Grade.PROBABLE
+        if g is Grade.CERTAINLY_NOT or c.client_id is None:
+            continue
+        score = math.inf if why.startswith("rule:") else c.score
+        if c.client_id not in best or _rank(g, score) > _rank(best[c.client_id].grade, best[c.client_id].score):
+            best[c.client_id] = ClientMatch(c.client_id, g, score, why, c.weights)
+    return sorted(best.values(), key=lambda m: _rank(m.grade, m.score), reverse=True)[:limit]
+
+
+GRADE_ORDER = {Grade.CERTAIN: 3, Grade.PROBABLE: 2, Grade.POSSIBLE: 1, Grade.CERTAINLY_NOT: 0}
+
+
+def _rank(g: Grade, score: float) -> tuple[int, float]:
+    return GRADE_ORDER[g], score
+
+
+# --- placing new and changed records ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PlaceReport:
+    placed: int = 0  # records whose link was written or confirmed
+    joined: int = 0  # linked to an existing client
+    new_clients: int = 0
+    moved: int = 0  # left one client for another (or for a new one)
+    kept_manual: int = 0
+    review: int = 0  # review items opened
+    timings_ms: list[float] = field(default_factory=list)
+
+
+async def place(sessions: async_sessionmaker[Any], keys: Sequence[tuple[str, str]]) -> PlaceReport:
+    """Match each of these (new or changed) indexed records against the index and link it (see the module)."""
+    report = PlaceReport()
+    async with sessions() as session:
+        model = await load_model(session)
+    for source, local_id in keys:
+        started = time.perf_counter()
+        async with sessions.begin() as session:
+            await _place_one(session, model, (source, local_id), report)
+        report.timings_ms.append((time.perf_counter() - started) * 1000)
+    return report
+
+
+async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], report: PlaceReport) -> None:
+    row = await session.get(IdentityRecord, key)
+    if row is None:
+        return
+    link = (await session.execute(select(SourceLink).where(
+        SourceLink.source == key[0], SourceLink.local_id == key[1]))).scalar_one_or_none()
+    if link is not None and link.how == "manual":
+        report.kept_manual += 1
+        return
+    record = record_of(row)
+    different, same = await _decisions(session, key)
+    found = [c for c in await candidates(session, record, model, exclude=[key])
+             if (c.source, c.local_id) not in different]
+    current = link.client_id if link is not None else None
+    mates = await _members(session, current, exclude=key) if current else []
+    certain = [c for c in found if c.grade is Grade.CERTAIN and c.client_id is not None]
+    own = [c for c in certain if c.client_id == current]
+    target: Candidate | None = None
+    if own:
+        target = own[0]
+    else:
+        for c in certain:
+            if c.client_id is not None and await _compatible(session, record, c.client_id):
+                target = c
+                break
+    now = datetime.now(UTC)
+    if target is not None and target.client_id != current:
+        if current is None:
+            report.joined += 1
+        elif not mates:
+            session.add(ClientSuccessor(old_client_id=current, new_client_id=target.client_id, reason="merge"))
+            report.moved += 1
+        else:
+            session.add(ClientSuccessor(old_client_id=current, new_client_id=target.client_id, reason="split"))
+            report.moved += 1
+        client_id: str = target.client_id  # type: ignore[assignment]
+    elif target is None and current is not None and mates:
+        client_id = str(uuid.uuid4())  # its client no longer agrees with it: it stands alone
+        session.add(Client(id=client_id))
+        session.add(ClientSuccessor(old_client_id=current, new_client_id=client_id, reason="split"))
+        report.moved += 1
+        report.new_clients += 1
+    elif current is None and target is None:
+        client_id = str(uuid.uuid4())
+        session.add(Client(id=client_id))
+        report.new_clients += 1
+    else:
+        client_id = current  # type: ignore[assignment]
+    await session.flush()
+    values = _why(target) | {"client_id": client_id, "linked_at": now}
+    if link is None:
+        session.add(SourceLink(source=key[0], local_id=key[1], **values))
+    else:
+        await session.execute(update(SourceLink).where(SourceLink.id == link.id).values(**values))
+    report.placed += 1
+    # what is left in doubt goes to the steward: other clients that look like the same person
+    doubtful = [c for c in found if c.client_id not in (None, client_id) and (c.source, c.local_id) not in same
+                and c.grade in (Grade.CERTAIN, Grade.PROBABLE, Grade.POSSIBLE)]
+    report.review += await _open_review(session, key, doubtful)
+
+
+def _why(c: Candidate | None) -> dict[str, Any]:
+    if c is None:
+        return {"how": "score", "rule": None, "score": None, "via_source": None, "via_local_id": None,
+                "decided_by": None}
+    rule = c.why.removeprefix("rule:") if c.why.startswith("rule:") else None
+    return {"how": "rule" if rule else "score", "rule": rule, "score": None if rule else round(c.score, 3),
+            "via_source": c.source, "via_local_id": c.local_id, "decided_by": None}
+
+
+async def _decisions(session: AsyncSession, key: tuple[str, str]) -> tuple[set[tuple[str, str]],
+                                                                           set[tuple[str, str]]]:
+    """The records a steward said are (not) the same person as this one: the latest decision per pair."""
+    rows = (await session.execute(select(LinkDecision).where(
+        ((LinkDecision.source_a == key[0]) & (LinkDecision.local_a == key[1]))
+        | ((LinkDecision.source_b == key[0]) & (LinkDecision.local_b == key[1]))).order_by(LinkDecision.id))).scalars()
+    latest: dict[tuple[str, str], str] = {}
+    for d in rows:
+        other = (d.source_b, d.local_b) if (d.source_a, d.local_a) == key else (d.source_a, d.local_a)
+        latest[other] = d.decision
+    return ({o for o, d in latest.items() if d == "different"}, {o for o, d in latest.items() if d == "same"})
+
+
+async def _members(session: AsyncSession, client_id: str, *, exclude: tuple[str, str]) -> list[tuple[str, str]]:
+    rows = (await session.execute(select(SourceLink.source, SourceLink.local_id)
+                                  .where(SourceLink.client_id == client_id))).all()
+    return [(s, lid) for s, lid in rows if (s, lid) != exclude]
+
+
+async def _compatible(session: AsyncSession, record: Record, client_id: str) -> bool:
+    """Whether the client holds no CIN or SSN other than the record's own (two people never share one id)."""
+    if not record.cin and not record.ssn:
+        return True
+    rows = (await session.execute(select(IdentityRecord).join(SourceLink, (SourceLink.source == IdentityRecord.source)
+                                                              & (SourceLink.local_id == IdentityRecord.local_id))
+                                  .where(SourceLink.client_id == client_id))).scalars()
+    for other in map(record_of, rows):
+        if record.cin and other.cin and other.cin != record.cin:
+            return False
+        if record.ssn and other.ssn and other.ssn != record.ssn:
+            return False
+    return True
+
+
+async def _open_review(session: AsyncSession, key: tuple[str, str], doubtful: Sequence[Candidate]) -> int:
+    """Open review items between the record and the best doubtful record of each other client."""
+    best: dict[str, Candidate] = {}
+    for c in doubtful:
+        assert c.client_id is not None
+        if c.client_id not in best:
+            best[c.client_id] = c
+    if not best:
+        return 0
+    others = [(c.source, c.local_id) for c in best.values()]
+    existing = set()
+    for item in (await session.execute(select(IdentityReview).where(IdentityReview.status == "open").where(
+            ((IdentityReview.source_a == key[0]) & (IdentityReview.local_a == key[1]))
+            | ((IdentityReview.source_b == key[0]) & (IdentityReview.local_b == key[1]))))).scalars():
+        existing.add((item.source_a, item.local_a) if (item.source_b, item.local_b) == key
+                     else (item.source_b, item.local_b))
+    opened = 0
+    for c, other in zip(best.values(), others, strict=True):
+        if other in existing:
+            continue
+        a, b = min(key, other), max(key, other)
+        g = Grade.PROBABLE if c.grade is Grade.CERTAIN else c.grade  # certain but another client: a merge to review
+        session.add(IdentityReview(source_a=a[0], local_a=a[1], source_b=b[0], local_b=b[1], grade=str(g),
+                                   score=round(c.score, 3) if math.isfinite(c.score) else 99.0, status="open"))
+        opened += 1
+    return opened

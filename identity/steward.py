@@ -1,0 +1,250 @@
+"""The identity steward's work: the review queue, decisions, manual link and unlink, and explanations.
+
+Every decision is a row in identity_decisions (who, when, why) that every later
+relink obeys; it takes effect at once by relinking just the clients it touches.
+Nothing here checks roles or writes the access log: the steward desk
+(gate/identity_desk.py) does, around these functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import ClientNotFound, InvalidInput, RecordNotFound, ReviewItemNotFound
+from identity.index import RelinkReport, load_model, record_of, relink, successors_of
+from identity.match import FIELDS, LEVEL_NAMES, MISSING, Model, compare
+from store.tables import IdentityRecord, IdentityReview, LinkDecision, SourceLink
+
+Key = tuple[str, str]
+MAX_REASON = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedRecord:
+    """One agency record as the index holds it (demographics only; an SSN shows its last four digits)."""
+
+    source: str
+    local_id: str
+    client_id: str | None
+    first_name: str | None
+    middle_name: str | None
+    last_name: str | None
+    dob: date | None
+    sex: str | None
+    ssn_last4: str | None
+    ssn_quality: int | None
+    cin: str | None
+    student_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAgreement:
+    """How one field compares between two records, and the weight (log2) it adds."""
+
+    field: str
+    agreement: str  # a LEVEL_NAMES entry, or "missing"
+    weight: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewItem:
+    id: int
+    grade: str
+    score: float
+    status: str
+    found_at: datetime
+    a: IndexedRecord
+    b: IndexedRecord
+    fields: list[FieldAgreement]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkExplanation:
+    """Why a record belongs to its client."""
+
+    record: IndexedRecord
+    how: str  # rule | score | manual
+    rule: str | None
+    score: float | None
+    via: Key | None
+    decided_by: str | None
+    linked_at: datetime
+    fields: list[FieldAgreement]  # compared with `via`, when there is one
+
+
+@dataclass(frozen=True, slots=True)
+class ClientExplanation:
+    client_id: str
+    links: list[LinkExplanation]
+    successors: list[tuple[str, str]]  # when the id no longer stands alone: (new id, merge|split)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionResult:
+    decision_id: int
+    clients_before: list[str]
+    clients_after: list[str]
+    report: RelinkReport
+
+
+def agreement(a: IndexedRecord | IdentityRecord, b: IndexedRecord | IdentityRecord, model: Model
+              ) -> list[FieldAgreement]:
+    """Per-field agreement between two records and each field's weight under the model."""
+    ra, rb = record_of(_columns(a)), record_of(_columns(b))
+    vector = compare(ra, rb)
+    weights = model.weights(vector)
+    return [FieldAgreement(name, "missing" if level == MISSING else LEVEL_NAMES[name][level],
+                           round(weights[name], 2) if name in weights else None)
+            for name, level in zip(FIELDS, vector, strict=True)]
+
+
+def _columns(r: IndexedRecord | IdentityRecord) -> dict[str, Any]:
+    return {"source": r.source, "local_id": r.local_id, "first_name": r.first_name, "last_name": r.last_name,
+            "dob": r.dob, "sex": r.sex, "ssn": getattr(r, "ssn", None), "ssn_last4": r.ssn_last4,
+            "ssn_quality": r.ssn_quality, "cin": r.cin, "student_id": r.student_id}
+
+
+def _indexed(r: IdentityRecord, client_id: str | None) -> IndexedRecord:
+    return IndexedRecord(source=r.source, local_id=r.local_id, client_id=client_id, first_name=r.first_name,
+                         middle_name=r.middle_name, last_name=r.last_name, dob=r.dob, sex=r.sex,
+                         ssn_last4=r.ssn_last4 or (r.ssn[-4:] if r.ssn and r.ssn[-4:].isdigit() else None),
+                         ssn_quality=r.ssn_quality, cin=r.cin, student_id=r.student_id)
+
+
+async def _records(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, tuple[IdentityRecord, str | None]]:
+    if not keys:
+        return {}
+    stmt = (select(IdentityRecord, SourceLink.client_id)
+            .outerjoin(SourceLink, (SourceLink.source == IdentityRecord.source)
+                       & (SourceLink.local_id == IdentityRecord.local_id))
+            .where(tuple_(IdentityRecord.source, IdentityRecord.local_id).in_(sorted(set(keys)))))
+    return {(r.source, r.local_id): (r, cid) for r, cid in (await session.execute(stmt)).all()}
+
+
+async def review_queue(sessions: async_sessionmaker[Any], *, first: int, after: int | None = None
+                       ) -> tuple[list[ReviewItem], bool]:
+    """Open review items, most likely the same person first (then oldest), with both records side by side."""
+    async with sessions() as session:
+        stmt = select(IdentityReview).where(IdentityReview.status == "open").order_by(
+            IdentityReview.score.desc(), IdentityReview.id)
+        items = list((await session.execute(stmt)).scalars())
+        if after is not None:  # cursor: the id of the last item seen (the order is stable between reads)
+            ids = [i.id for i in items]
+            items = items[ids.index(after) + 1:] if after in ids else items
+        page, more = items[:first], len(items) > first
+        found = await _records(session, [k for i in page for k in ((i.source_a, i.local_a), (i.source_b, i.local_b))])
+        model = await load_model(session)
+    out = []
+    for item in page:
+        a, b = found.get((item.source_a, item.local_a)), found.get((item.source_b, item.local_b))
+        if a is None or b is None:
+            continue  # a record the agency no longer lists
+        out.append(ReviewItem(id=item.id, grade=item.grade, score=item.score, status=item.status,
+                              found_at=item.found_at, a=_indexed(*a), b=_indexed(*b),
+                              fields=agreement(a[0], b[0], model)))
+    return out, more
+
+
+async def review_item(sessions: async_sessionmaker[Any], item_id: int) -> IdentityReview:
+    async with sessions() as session:
+        item = await session.get(IdentityReview, item_id)
+    if item is None:
+        raise ReviewItemNotFound("no review item has this id")
+    return item
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput(f"a reason of 1 to {MAX_REASON} characters is required", field="reason")
+    return reason
+
+
+async def decide(sessions: async_sessionmaker[Any], a: Key, b: Key, decision: str, *, reason: str, by: str,
+                 review_id: int | None = None) -> DecisionResult:
+    """Record that two records are (not) the same person, and relink the clients they belong to now."""
+    if decision not in ("same", "different"):
+        raise InvalidInput("the decision is same or different", field="decision")
+    if a == b:
+        raise InvalidInput("a record is always the same person as itself", field="records")
+    reason = _reason(reason)
+    async with sessions.begin() as session:
+        found = await _records(session, [a, b])
+        for key, name in ((a, "a"), (b, "b")):
+            if key not in found:
+                raise RecordNotFound("no indexed agency record has this source and local id", field=name)
+        before = sorted({cid for _, cid in found.values() if cid})
+        row = LinkDecision(source_a=a[0], local_a=a[1], source_b=b[0], local_b=b[1], decision=decision,
+                           reason=reason, decided_by=by)
+        session.add(row)
+        await session.flush()
+        decision_id = row.id
+        if review_id is not None:
+            item = await session.get(IdentityReview, review_id)
+            if item is None or item.status != "open":
+                raise InvalidInput("this review item is no longer open", field="id")
+            item.status, item.resolved_at, item.resolved_by, item.decision_id = (
+                "resolved", datetime.now(UTC), by, decision_id)
+    return await _apply(sessions, [a, b], decision_id, before)
+
+
+async def unlink(sessions: async_sessionmaker[Any], record: Key, *, reason: str, by: str) -> DecisionResult:
+    """Take a record out of its client: it is not the same person as any other record there."""
+    reason = _reason(reason)
+    async with sessions.begin() as session:
+        link = (await session.execute(select(SourceLink).where(
+            SourceLink.source == record[0], SourceLink.local_id == record[1]))).scalar_one_or_none()
+        if link is None:
+            raise RecordNotFound("no linked agency record has this source and local id", field="record")
+        mates = [(s, lid) for s, lid in (await session.execute(select(SourceLink.source, SourceLink.local_id).where(
+            SourceLink.client_id == link.client_id))).all() if (s, lid) != record]
+        if not mates:
+            raise InvalidInput("this record is already alone in its client", field="record")
+        rows = [LinkDecision(source_a=record[0], local_a=record[1], source_b=s, local_b=lid, decision="different",
+                             reason=reason, decided_by=by) for s, lid in mates]
+        session.add_all(rows)
+        await session.flush()
+        decision_id, before = rows[0].id, [link.client_id]
+    return await _apply(sessions, [record], decision_id, before)
+
+
+async def _apply(sessions: async_sessionmaker[Any], keys: Sequence[Key], decision_id: int,
+                 before: list[str]) -> DecisionResult:
+    report = await relink(sessions, clients=before)
+    async with sessions() as session:
+        after = sorted({cid for _, cid in (await _records(session, keys)).values() if cid})
+    return DecisionResult(decision_id=decision_id, clients_before=before, clients_after=after, report=report)
+
+
+async def explain(sessions: async_sessionmaker[Any], client_id: str) -> ClientExplanation:
+    """Which agency records a client links and why; where an old id went."""
+    async with sessions() as session:
+        links = list((await session.execute(select(SourceLink).where(SourceLink.client_id == client_id)
+                                             .order_by(SourceLink.source, SourceLink.local_id))).scalars())
+        keys = [(ln.source, ln.local_id) for ln in links]
+        vias = [(ln.via_source, ln.via_local_id) for ln in links if ln.via_source and ln.via_local_id]
+        found = await _records(session, [*keys, *vias])  # type: ignore[list-item]
+        model = await load_model(session)
+    successors = await successors_of(sessions, client_id)
+    if not links and not successors:
+        raise ClientNotFound("no client has this id", client_id=client_id)
+    out = []
+    for ln in links:
+        mine = found.get((ln.source, ln.local_id))
+        if mine is None:
+            continue
+        via = (ln.via_source, ln.via_local_id) if ln.via_source and ln.via_local_id else None
+        other = found.get(via) if via else None  # type: ignore[arg-type]
+        out.append(LinkExplanation(
+            record=_indexed(*mine), how=ln.how, rule=ln.rule,
+            score=ln.score if ln.score is None or math.isfinite(ln.score) else None, via=via,  # type: ignore[arg-type]
+            decided_by=ln.decided_by, linked_at=ln.linked_at,
+            fields=agreement(mine[0], other[0], model) if other else []))
+    return ClientExplanation(client_id=client_id, links=out, successors=successors)

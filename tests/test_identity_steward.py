@@ -1,0 +1,172 @@
+"""Explanations, online matching, search and the steward's decisions, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from demo.population import Person, Population
+from identity.index import relink, successors_of, write_records
+from identity.match import Grade
+from identity.online import SearchQuery, place, search
+from identity.steward import decide, explain, review_queue, unlink
+from store.tables import IdentityModel, IdentityReview, SourceLink
+
+
+def _row(source: str, local_id: str, **fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {k: None for k in ("first_name", "middle_name", "last_name", "dob", "sex", "ssn",
+                                              "ssn_last4", "ssn_quality", "name_quality", "dob_quality", "cin",
+                                              "student_id", "updated")}
+    return {**base, "source": source, "local_id": local_id, "synced_at": datetime.now(UTC), **fields}
+
+
+async def _add(sessions: Any, *rows: dict[str, Any]) -> None:
+    async with sessions.begin() as session:
+        await write_records(session, list(rows))
+
+
+async def _client_of(sessions: Any, key: tuple[str, str]) -> str:
+    async with sessions() as session:
+        return (await session.execute(select(SourceLink.client_id).where(
+            SourceLink.source == key[0], SourceLink.local_id == key[1]))).scalar_one()
+
+
+async def _truth_client(sessions: Any, person: Person) -> str:
+    key = ("benefits", person.benefits_id) if person.benefits_id else ("hmis", person.hmis_id)
+    return await _client_of(sessions, key)  # type: ignore[arg-type]
+
+
+def _adult(population: Population) -> Person:
+    return next(p for p in population.people if p.benefits_id and p.hmis_id and p.relationship == "HEAD")
+
+
+async def test_every_link_says_why_and_the_client_explains_itself(indexed: Any) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    async with sessions() as session:
+        links = list((await session.execute(select(SourceLink))).scalars())
+        assert (await session.execute(select(func.count()).select_from(IdentityModel))).scalar_one() == 1
+    sizes: dict[str, int] = {}
+    for ln in links:
+        sizes[ln.client_id] = sizes.get(ln.client_id, 0) + 1
+    joined = [ln for ln in links if sizes[ln.client_id] > 1]
+    assert joined, "the city has people known to several agencies"
+    for ln in joined:
+        assert ln.via_source and ln.via_local_id, "a joined record names the record it was matched with"
+        assert (ln.how == "rule" and ln.rule in ("cin", "ssn", "student-id")) or (ln.how == "score"
+                                                                                   and ln.score >= 16)
+    client = next(c for c, n in sizes.items() if n > 1)
+    explained = await explain(sessions, client)
+    assert {(e.record.source, e.record.local_id) for e in explained.links} == {
+        (ln.source, ln.local_id) for ln in links if ln.client_id == client}
+    scored = [e for e in explained.links if e.how == "score"]
+    for e in scored:  # per-field weights add up to the link's score (the swap bonus aside)
+        weights = [f.weight for f in e.fields if f.weight is not None]
+        assert weights and abs(sum(weights) - e.score) < 1.5
+        assert {f.field for f in e.fields} >= {"first", "last", "dob"}
+
+
+async def test_a_new_record_of_a_known_person_joins_online_and_a_stranger_stands_alone(
+        indexed: Any, population: Population) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    person = _adult(population)
+    await _add(sessions,
+               _row("clinic", "C-1", first_name=person.first_name, last_name=person.last_name, dob=person.dob,
+                    sex=person.sex),
+               _row("clinic", "C-2", first_name="Zebulon", last_name="Quintanilla-Okafor", dob=date(1961, 2, 3),
+                    sex="M"))
+    report = await place(sessions, [("clinic", "C-1"), ("clinic", "C-2")])
+    assert (report.placed, report.joined, report.new_clients) == (2, 1, 1)
+    assert await _client_of(sessions, ("clinic", "C-1")) == await _truth_client(sessions, person)
+    stranger = await _client_of(sessions, ("clinic", "C-2"))
+    async with sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(SourceLink).where(
+            SourceLink.client_id == stranger))).scalar_one() == 1
+    # placing again changes nothing
+    again = await place(sessions, [("clinic", "C-1"), ("clinic", "C-2")])
+    assert (again.joined, again.new_clients, again.moved, again.review) == (0, 0, 0, 0)
+
+
+async def test_doubt_goes_to_review_and_the_stewards_decision_survives_relinking(
+        indexed: Any, population: Population) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    person = _adult(population)
+    await _add(sessions, _row("clinic", "C-9", first_name=person.first_name, last_name=person.last_name))  # no DOB
+    report = await place(sessions, [("clinic", "C-9")])
+    assert report.review >= 1 and report.joined == 0
+    items, _more = await review_queue(sessions, first=50)
+    item = next(i for i in items if ("clinic", "C-9") in ((i.a.source, i.a.local_id), (i.b.source, i.b.local_id)))
+    assert item.grade in ("probable", "possible")
+    fields = {f.field: f for f in item.fields}
+    assert fields["last"].agreement == "same" and fields["first"].agreement == "same"
+    assert fields["dob"].agreement == "missing" and fields["dob"].weight is None
+    other = (item.b.source, item.b.local_id) if item.a.source == "clinic" else (item.a.source, item.a.local_id)
+
+    result = await decide(sessions, ("clinic", "C-9"), other, "same", reason="met the client; same person",
+                          by="steward-7", review_id=item.id)
+    target = await _client_of(sessions, other)
+    assert await _client_of(sessions, ("clinic", "C-9")) == target and result.clients_after == [target]
+    assert item.id not in [i.id for i in (await review_queue(sessions, first=50))[0]]
+    async with sessions() as session:
+        resolved = await session.get(IdentityReview, item.id)
+        assert (resolved.status, resolved.resolved_by) == ("resolved", "steward-7")
+    await relink(sessions)  # the algorithm never undoes it
+    assert await _client_of(sessions, ("clinic", "C-9")) == await _client_of(sessions, other)
+    manual = next(e for e in (await explain(sessions, target)).links if e.how == "manual")
+    assert manual.decided_by == "steward-7"
+    with pytest.raises(Exception, match="no longer open"):
+        await decide(sessions, ("clinic", "C-9"), other, "same", reason="again", by="steward-7", review_id=item.id)
+
+
+async def test_unlink_takes_a_record_out_for_good(indexed: Any, population: Population) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    person = _adult(population)
+    key = ("hmis", person.hmis_id)
+    before = await _client_of(sessions, key)  # type: ignore[arg-type]
+    result = await unlink(sessions, key, reason="two people, checked documents", by="steward-7")  # type: ignore[arg-type]
+    after = await _client_of(sessions, key)  # type: ignore[arg-type]
+    assert after != before and result.clients_after == [after]
+    assert (after, "split") in await successors_of(sessions, before)
+    await relink(sessions)
+    assert await _client_of(sessions, key) != await _client_of(sessions, ("benefits", person.benefits_id))  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="reason"):
+        await unlink(sessions, ("benefits", person.benefits_id), reason="  ", by="steward-7")  # type: ignore[arg-type]
+
+
+async def test_a_changed_record_that_no_longer_fits_its_client_splits_off(
+        indexed: Any, population: Population) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    person = _adult(population)
+    key = ("hmis", person.hmis_id)
+    before = await _client_of(sessions, key)  # type: ignore[arg-type]
+    await _add(sessions, _row("hmis", person.hmis_id, first_name="Ottoline", last_name="Vandersteen",
+                              dob=date(1950, 12, 30), sex="F"))
+    report = await place(sessions, [key])  # type: ignore[list-item]
+    after = await _client_of(sessions, key)  # type: ignore[arg-type]
+    assert report.moved == 1 and after != before
+    assert (after, "split") in await successors_of(sessions, before)
+
+
+async def test_search_puts_the_person_first_and_partial_input_is_never_certain(
+        indexed: Any, population: Population) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    person = _adult(population)
+    expected = await _truth_client(sessions, person)
+    found = await search(sessions, SearchQuery(first_name=person.first_name.upper(), last_name=person.last_name,
+                                               dob=person.dob))
+    assert found and found[0].client_id == expected and found[0].grade is Grade.CERTAIN
+    partial = await search(sessions, SearchQuery(last_name=person.last_name, dob=person.dob))
+    assert expected in [m.client_id for m in partial]
+    assert all(m.grade is not Grade.CERTAIN for m in partial if not m.why.startswith("rule:"))
+    nobody = await search(sessions, SearchQuery(first_name="Zebulon", last_name="Quintanilla-Okafor",
+                                                dob=date(1961, 2, 3)))
+    assert nobody == []
+    assert not SearchQuery(last_name="Smith").usable() and SearchQuery(cin="AB12345C").usable()
