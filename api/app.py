@@ -39,7 +39,7 @@ class _GraphQLApp(GraphQL[Context, None]):
         ctx = None if principal is None else RequestContext(
             principal=principal, request_id=state["request_id"], purpose=state.get("purpose"), audit_writes=writes)
         return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
-                       request_context=ctx)
+                       identity=self.services.identity_desk, request_context=ctx)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
         # The access-log writes of this request ran while the result was completed;

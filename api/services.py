@@ -23,6 +23,7 @@ from connectors.hmis.connector import HousingConnector
 from gate import Gate
 from gate.audit_desk import AuditDesk
 from gate.consents import ConsentDesk
+from gate.identity_desk import IdentityDesk
 from identity.crosswalk import SqlCrosswalk
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
@@ -42,6 +43,7 @@ class Services:
     gate: Gate
     desk: ConsentDesk
     audit_desk: AuditDesk
+    identity_desk: IdentityDesk
     recorder: AuditRecorder
     signer: CheckpointSigner
     verifier: TokenVerifier
@@ -87,6 +89,7 @@ def build_services(
     return Services(settings=settings, engine=engine, sessions=sessions, consents=consents, connectors=connectors,
                     gate=gate, desk=desk, signer=signer, recorder=audit,
                     audit_desk=AuditDesk(sessions=sessions, recorder=audit, jwks=signer.public_jwks()),
+                    identity_desk=IdentityDesk(sessions=sessions, recorder=audit),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)
 

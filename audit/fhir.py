@@ -11,7 +11,8 @@ BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/"
 PROFILES = {"read": "IHE.BasicAudit.PatientRead"}
 ACTIONS = {"read": "R", "consent.record": "C", "consent.amend": "U", "consent.revoke": "U", "consent.read": "R",
            "audit.read": "R", "audit.summary": "R", "audit.verify": "E", "audit.export": "E",
-           "disclosure-report.read": "R", "break-glass.start": "E", "audit.retention": "D"}
+           "disclosure-report.read": "R", "break-glass.start": "E", "audit.retention": "D",
+           "identity.review": "R", "identity.explain": "R", "identity.search": "E", "identity.decide": "U"}
 OUTCOMES = {"disclosed": "0", "withheld": "4", "failed": "8"}
 
 

@@ -9,7 +9,7 @@ Nothing here checks roles or writes the access log: the steward desk
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -24,6 +24,9 @@ from store.tables import IdentityRecord, IdentityReview, LinkDecision, SourceLin
 
 Key = tuple[str, str]
 MAX_REASON = 1000
+# Called inside a decision's transaction with the decision id and the clients it touches: the steward desk
+# writes the access log there, so a decision that cannot be audited is not made.
+AuditHook = Callable[[AsyncSession, int, list[str]], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +171,7 @@ def _reason(reason: str) -> str:
 
 
 async def decide(sessions: async_sessionmaker[Any], a: Key, b: Key, decision: str, *, reason: str, by: str,
-                 review_id: int | None = None) -> DecisionResult:
+                 review_id: int | None = None, audit: AuditHook | None = None) -> DecisionResult:
     """Record that two records are (not) the same person, and relink the clients they belong to now."""
     if decision not in ("same", "different"):
         raise InvalidInput("the decision is same or different", field="decision")
@@ -192,10 +195,13 @@ async def decide(sessions: async_sessionmaker[Any], a: Key, b: Key, decision: st
                 raise InvalidInput("this review item is no longer open", field="id")
             item.status, item.resolved_at, item.resolved_by, item.decision_id = (
                 "resolved", datetime.now(UTC), by, decision_id)
+        if audit is not None:
+            await audit(session, decision_id, before)
     return await _apply(sessions, [a, b], decision_id, before)
 
 
-async def unlink(sessions: async_sessionmaker[Any], record: Key, *, reason: str, by: str) -> DecisionResult:
+async def unlink(sessions: async_sessionmaker[Any], record: Key, *, reason: str, by: str,
+                 audit: AuditHook | None = None) -> DecisionResult:
     """Take a record out of its client: it is not the same person as any other record there."""
     reason = _reason(reason)
     async with sessions.begin() as session:
@@ -212,6 +218,8 @@ async def unlink(sessions: async_sessionmaker[Any], record: Key, *, reason: str,
         session.add_all(rows)
         await session.flush()
         decision_id, before = rows[0].id, [link.client_id]
+        if audit is not None:
+            await audit(session, decision_id, before)
     return await _apply(sessions, [record], decision_id, before)
 
 

@@ -12,6 +12,7 @@ from core.principal import RequestContext
 from gate import Gate
 from gate.audit_desk import AuditDesk
 from gate.consents import ConsentDesk
+from gate.identity_desk import IdentityDesk
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Context:
     gate: Gate
     consents: ConsentDesk
     audit: AuditDesk
+    identity: IdentityDesk
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
 

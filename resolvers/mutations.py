@@ -14,6 +14,13 @@ from resolvers.consent_types import (
     provisions_from,
 )
 from resolvers.context import Info
+from resolvers.identity_types import (
+    IdentityDecision,
+    IdentityDecisionResult,
+    SourceRecordInput,
+    decision_view,
+    parse_id,
+)
 
 
 @strawberry.type
@@ -52,3 +59,25 @@ class Mutation:
         ctx = info.context
         return grant_view(await ctx.consents.break_glass(
             ctx.request, client_id=str(client_id), justification=justification, minutes=minutes))
+
+    @strawberry.mutation(description="Decide an open review item: the same person (their clients merge) or "
+                         "different people (never linked again by the matcher). Identity stewards; audited.")
+    async def resolve_identity_review(
+        self, info: Info, id: strawberry.ID, decision: IdentityDecision, reason: str,
+    ) -> IdentityDecisionResult:
+        ctx = info.context
+        return decision_view(await ctx.identity.resolve(ctx.request, parse_id(id, "id"), decision.value, reason))
+
+    @strawberry.mutation(description="Link two agency records by hand: the same person; their clients merge. "
+                         "Identity stewards; audited; never undone by the matcher.")
+    async def link_records(
+        self, info: Info, a: SourceRecordInput, b: SourceRecordInput, reason: str,
+    ) -> IdentityDecisionResult:
+        ctx = info.context
+        return decision_view(await ctx.identity.link(ctx.request, a.key("a"), b.key("b"), reason))
+
+    @strawberry.mutation(description="Take an agency record out of its client by hand: not the same person as "
+                         "the others there. Identity stewards; audited; never undone by the matcher.")
+    async def unlink_record(self, info: Info, record: SourceRecordInput, reason: str) -> IdentityDecisionResult:
+        ctx = info.context
+        return decision_view(await ctx.identity.unlink(ctx.request, record.key("record"), reason))

@@ -28,7 +28,7 @@ from core.errors import CasebridgeError, ClientNotFound, InvalidInput
 from core.principal import LegalBasisClaim
 from core.vocabulary import Category
 from core.vocabulary import LegalBasis as _LegalBasis
-from gate import Disclosure
+from gate import Disclosure, SectionStatus
 from resolvers.audit_types import (
     AccessEventConnection,
     AccessEventEdge,
@@ -47,6 +47,16 @@ from resolvers.audit_types import (
 from resolvers.consent_types import Consent, LegalBasisInput, consent_view
 from resolvers.context import Context, Info
 from resolvers.errors import should_mask
+from resolvers.identity_types import (
+    ClientCandidate,
+    ClientSearchInput,
+    IdentityClient,
+    IdentityReviewPage,
+    candidate_view,
+    client_view,
+    parse_id,
+    review_page,
+)
 from resolvers.mutations import Mutation
 from resolvers.types import FIELD_CATEGORIES, ClientProfile, Viewer
 
@@ -73,6 +83,17 @@ def _profile_loader(ctx: Context) -> DataLoader[ProfileKey, Disclosure | None]:
         return [found.get(k) for k in keys]
 
     return DataLoader(load_fn=load)
+
+
+def _children(selections: Iterable[Any], name: str) -> list[Any]:
+    """The selections under every field `name` among these (fragments followed)."""
+    out: list[Any] = []
+    for sel in selections:
+        if isinstance(sel, SelectedField) and sel.name == name:
+            out += sel.selections
+        elif isinstance(sel, InlineFragment | FragmentSpread):
+            out += _children(sel.selections, name)
+    return out
 
 
 def _selected(selections: Iterable[Any]) -> set[str]:
@@ -145,6 +166,47 @@ class Query:
         found = await loader.load_many([(c, categories, None) for c in client_ids])
         return [None if d is None else ClientProfile(id=strawberry.ID(c), disclosure=d)
                 for c, d in zip(client_ids, found, strict=True)]
+
+    @strawberry.field(
+        description="Find clients by what you know of them (FHIR Patient/$match-like): candidates with a grade and "
+        "a score, best first. What you see of each is decided by the consent policies; candidates whose identity "
+        "you may not see are left out. Requires a purpose of use; the search is logged without its terms."
+    )
+    async def search_clients(self, info: Info, input: ClientSearchInput, first: int = 10) -> list[ClientCandidate]:
+        ctx = info.context
+        matches = await ctx.identity.search(ctx.request, input.query(), limit=first)
+        if not matches:
+            return []
+        wanted = _selected(_children(info.selected_fields[0].selections, "client"))
+        categories = frozenset({Category.IDENTITY} | {FIELD_CATEGORIES[n] for n in wanted if n in FIELD_CATEGORIES})
+        loader = info.context.loaders.setdefault("profile", _profile_loader(info.context))
+        found = await loader.load_many([(m.client_id, categories, None) for m in matches])
+        out = []
+        for m, disclosure in zip(matches, found, strict=True):
+            if disclosure is None or not any(p.status is SectionStatus.SHOWN
+                                             for p in disclosure.parts(Category.IDENTITY)):
+                continue
+            out.append(candidate_view(m, ClientProfile(id=strawberry.ID(m.client_id), disclosure=disclosure)))
+        return out
+
+    @strawberry.field(description="Pairs of agency records the matcher could not decide about, most likely the same "
+                      "person first (identity stewards; each client shown is logged).")
+    async def identity_review_queue(self, info: Info, first: int = 20, after: str | None = None
+                                    ) -> IdentityReviewPage:
+        ctx = info.context
+        items, more = await ctx.identity.review_queue(
+            ctx.request, first=first, after=None if after is None else parse_id(strawberry.ID(after), "after"))
+        return review_page(items, more)
+
+    @strawberry.field(description="A client as the identity index sees it: every linked agency record and why "
+                      "(rule, per-field weights, or a steward's decision), and where an old id went (identity "
+                      "stewards; logged).")
+    async def identity_client(self, info: Info, id: strawberry.ID) -> IdentityClient:
+        ctx = info.context
+        client_id = str(id).strip()
+        if not client_id or len(client_id) > MAX_CLIENT_ID:
+            raise InvalidInput("client id must be 1 to 64 characters", field="id")
+        return client_view(await ctx.identity.explain(ctx.request, client_id))
 
     @strawberry.field(description="A client's consents that you may see (all of them for the client themself, "
                       "those recorded by or naming your organisation for staff).")

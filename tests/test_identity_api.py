@@ -1,0 +1,139 @@
+"""Identity over GraphQL, through the whole gateway: searchClients filtered by the consent policies, the steward's
+review queue, decisions and explanations, and the access log around them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from connectors.benefits import BenefitsConnector
+from connectors.edfi import SchoolingConnector
+from connectors.hmis.connector import HousingConnector
+from demo.population import Person, Population
+from identity.index import relink, sync, write_records
+from identity.online import place
+from store.engine import make_engine, make_sessionmaker
+from tests.gateway import caller, events
+
+SEARCH = """query Find($input: ClientSearchInput!) {
+  searchClients(input: $input) { grade score matchedOn client { id identity { records { agency firstName } } } }
+}"""
+QUEUE = """query Queue($first: Int!, $after: String) { identityReviewQueue(first: $first, after: $after) {
+  hasNextPage endCursor
+  items { id grade score a { source localId clientId firstName lastName dateOfBirth ssnLast4 }
+          b { source localId clientId firstName lastName } fields { field agreement weight } } } }"""
+RESOLVE = """mutation Resolve($id: ID!, $decision: IdentityDecision!, $reason: String!) {
+  resolveIdentityReview(id: $id, decision: $decision, reason: $reason) { decisionId clientsBefore clientsAfter merged }
+}"""
+EXPLAIN = """query Explain($id: ID!) { identityClient(id: $id) {
+  id successors { clientId reason }
+  records { how rule score decidedBy via { source localId } record { source localId }
+            fields { field agreement } } } }"""
+UNLINK = """mutation Unlink($source: String!, $localId: String!, $reason: String!) {
+  unlinkRecord(record: {source: $source, localId: $localId}, reason: $reason) { clientsBefore clientsAfter split }
+}"""
+
+
+@pytest.fixture
+async def indexed_gateway(gateway: Any, database_url: str) -> Any:
+    """The gateway, with the three agencies' people synced into the identity index and linked."""
+    settings, _server = gateway
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    sources = [BenefitsConnector(settings.benefits), HousingConnector(settings.housing, sessions),
+               SchoolingConnector(settings.schooling)]
+    try:
+        await sync(sessions, sources)
+        await relink(sessions)
+        yield gateway, sessions
+    finally:
+        for s in sources:
+            await s.aclose()
+        await engine.dispose()
+
+
+def _head(population: Population) -> Person:
+    return next(p for p in population.people if p.benefits_id and p.hmis_id and p.relationship == "HEAD")
+
+
+async def test_search_shows_only_what_the_policies_allow_and_logs_no_terms(
+        indexed_gateway: Any, population: Population, database_url: str) -> None:
+    gw, _sessions = indexed_gateway
+    person = _head(population)
+    terms = {"firstName": person.first_name, "lastName": person.last_name, "dateOfBirth": person.dob.isoformat()}
+    body = await caller(gw, "HRA", "caseworker").query(SEARCH, {"input": terms})
+    assert "errors" not in body, body
+    (first, *_rest) = body["data"]["searchClients"]
+    assert first["grade"] == "CERTAIN" and first["score"] > 16 and first["matchedOn"] == "score"
+    assert {"agency": "HRA", "firstName": person.first_name} in first["client"]["identity"]["records"]
+    # the client's identity at the shelter system is DHS's: not shown to HRA without consent
+    assert all(r["agency"] == "HRA" for r in first["client"]["identity"]["records"])
+
+    # a partner organisation the client never consented to sees nobody: not even that a candidate exists
+    partner = await caller(gw, "LEGALAID", "partner").query(SEARCH, {"input": terms})
+    assert partner == {"data": {"searchClients": []}}
+
+    auditor = await caller(gw, "OVERSIGHT", "auditor", purpose="audit").query(SEARCH, {"input": terms})
+    assert auditor["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    vague = await caller(gw, "HRA", "caseworker").query(SEARCH, {"input": {"lastName": person.last_name}})
+    assert vague["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    logged = await events(database_url)
+    searches = [e for e in logged if e.action == "identity.search"]
+    assert len(searches) == 2 and all(e.client_id is None for e in searches)  # HRA's and the partner's
+    assert any(e.action == "read" and e.client_id == first["client"]["id"] and e.organization == "HRA"
+               for e in logged)
+    text = " ".join(str(e.__dict__) for e in logged)
+    assert person.last_name not in text and person.dob.isoformat() not in text
+
+
+async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
+        indexed_gateway: Any, population: Population, database_url: str) -> None:
+    gw, sessions = indexed_gateway
+    person = _head(population)
+    async with sessions.begin() as session:  # a clinic's record of the same name, no date of birth: in doubt
+        await write_records(session, [{"source": "clinic", "local_id": "C-1", "first_name": person.first_name,
+                                       "last_name": person.last_name, "synced_at": datetime.now(UTC)}])
+    assert (await place(sessions, [("clinic", "C-1")])).review >= 1
+
+    steward = caller(gw, "CITY", "identity_steward", sub="steward-3")
+    page = await steward.query(QUEUE, {"first": 50})
+    assert "errors" not in page, page
+    items = page["data"]["identityReviewQueue"]["items"]
+    item = next(i for i in items if "C-1" in (i["a"]["localId"], i["b"]["localId"]))
+    assert item["grade"] in ("PROBABLE", "POSSIBLE")
+    assert {"field": "dob", "agreement": "missing", "weight": None} in item["fields"]
+    other = item["b"] if item["a"]["localId"] == "C-1" else item["a"]
+
+    forbidden = await caller(gw, "HRA", "caseworker").query(QUEUE, {"first": 5})
+    assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    no_reason = await steward.query(RESOLVE, {"id": item["id"], "decision": "SAME_PERSON", "reason": " "})
+    assert no_reason["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    done = await steward.query(RESOLVE, {"id": item["id"], "decision": "SAME_PERSON",
+                                         "reason": "same person: checked the intake form"})
+    assert "errors" not in done, done
+    result = done["data"]["resolveIdentityReview"]
+    assert result["clientsAfter"] == [other["clientId"]]
+    explained = (await steward.query(EXPLAIN, {"id": other["clientId"]}))["data"]["identityClient"]
+    clinic = next(r for r in explained["records"] if r["record"]["localId"] == "C-1")
+    assert (clinic["how"], clinic["decidedBy"]) == ("manual", "steward-3")
+    assert all(r["via"] for r in explained["records"]) and len(explained["records"]) >= 2
+    again = await steward.query(RESOLVE, {"id": item["id"], "decision": "DIFFERENT_PEOPLE", "reason": "oops"})
+    assert again["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    split = await steward.query(UNLINK, {"source": "clinic", "localId": "C-1", "reason": "not the same after all"})
+    assert split["data"]["unlinkRecord"]["split"] == 1
+    (alone,) = split["data"]["unlinkRecord"]["clientsAfter"]
+    assert alone != other["clientId"]
+    gone = await steward.query(UNLINK, {"source": "clinic", "localId": "C-404", "reason": "x"})
+    assert gone["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND"
+
+    logged = [e for e in await events(database_url) if e.action.startswith("identity.")]
+    assert {e.action for e in logged} == {"identity.review", "identity.decide", "identity.explain"}
+    decided = [e for e in logged if e.action == "identity.decide"]
+    assert {e.subject for e in decided} == {"steward-3"} and len(decided) >= 2
+    assert all(e.detail and e.detail.startswith("decision ") for e in decided)
+    assert any(e.client_id == other["clientId"] for e in logged if e.action == "identity.review")
