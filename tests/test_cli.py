@@ -169,3 +169,19 @@ def test_identity_link_syncs_the_shelter_export_and_links_twice_stably(tmp_path:
     said = " ".join(again.stderr.split())  # rich wraps long lines
     assert "synced 0 changed records from hmis" in said
     assert "(0 new, 0 merged into another, 0 split off); 0 links written" in said
+
+
+def test_identity_sync_matches_each_new_record_online(tmp_path: Path) -> None:
+    city = tmp_path / "city"
+    assert cli("city", str(city), "--households", "30", "--seed", "8", tmp_path=tmp_path).returncode == 0
+    assert cli("migrate", tmp_path=tmp_path).returncode == 0
+    assert cli("hmis", "import", str(city / "hmis"), tmp_path=tmp_path).returncode == 0
+    only_housing = {"CASEBRIDGE_BENEFITS__ENABLED": "false", "CASEBRIDGE_SCHOOLING__ENABLED": "false"}
+    done = cli("identity", "sync", tmp_path=tmp_path, **only_housing)
+    assert done.returncode == 0, done.stderr
+    hmis_clients = (city / "hmis" / "Client.csv").read_text().count("\n") - 1
+    told = " ".join(done.stderr.split())
+    assert f"synced {hmis_clients} changed records from hmis" in told
+    assert f"{hmis_clients} records matched (0 joined a client, {hmis_clients} new clients" in told  # one shelter
+    again = " ".join(cli("identity", "sync", tmp_path=tmp_path, **only_housing).stderr.split())
+    assert "synced 0 changed records from hmis" in again and "0 records matched" in again
