@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from demo import variants
-from demo.names import BOROUGH_ZIPS, FIRST_FEMALE, FIRST_MALE, STREETS, SURNAMES
+from demo.names import BOROUGH_ZIPS, STREETS, pick_first_name, pick_surname
 
 TWO_PART = ("Garcia", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Perez", "Sanchez", "Ramirez",
             "Torres", "Rivera", "Cruz", "Reyes", "Morales", "Ortiz", "Gutierrez", "Diaz", "Vargas", "Castillo")
@@ -96,7 +96,7 @@ def generate(*, seed: int = 7, households: int = 60, today: date | None = None) 
     next_person = 1
     for h in range(households):
         size = rng.choices((1, 2, 3, 4, 5, 6), weights=(30, 20, 20, 15, 10, 5))[0]
-        surname = rng.choice(SURNAMES)
+        surname = pick_surname(rng)
         if surname in TWO_PART and rng.random() < 0.35:  # a paternal and a maternal surname
             surname = f"{surname} {rng.choice(TWO_PART)}"
         address = f"{rng.randint(1, 2999)} {rng.choice(STREETS)}, Apt {rng.randint(1, 40)}"
@@ -109,7 +109,7 @@ def generate(*, seed: int = 7, households: int = 60, today: date | None = None) 
             age = rng.randint(19, 64) if rel in ("HEAD", "SPOUSE") else rng.randint(0, 18)
             person = Person(
                 client_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                first_name=rng.choice(FIRST_FEMALE if sex == "F" else FIRST_MALE),
+                first_name=pick_first_name(rng, sex),
                 last_name=surname,
                 dob=today - timedelta(days=age * 365 + rng.randint(0, 364)),
                 sex=sex,
@@ -319,11 +319,15 @@ def _school_system(rng: random.Random, pop: Population) -> None:
                                              for g in grades]})
     in_shelter = {e["PersonalID"] for e in pop.hmis.enrollments}
     year_start = date(pop.today.year if pop.today.month >= 9 else pop.today.year - 1, 9, 8)
+    issued: set[str] = set()  # a district never gives two students one id
     for m in pop.people:
         age = (pop.today - m.dob).days // 365
         if not 5 <= age <= 18 or rng.random() < 0.05:  # a few are not (yet) in the district's records
             continue
         m.student_id = f"{rng.randint(10**8, 10**9 - 1)}"
+        while m.student_id in issued:
+            m.student_id = f"{rng.randint(10**8, 10**9 - 1)}"
+        issued.add(m.student_id)
         born = variants.dob(rng, m.dob, SCHOOL_DRIFT) or m.dob
         first = variants.first_name(rng, m.first_name, SCHOOL_DRIFT)
         edfi.students.append({

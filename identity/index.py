@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.match import Edge, Model, Record, blocking_keys, link
@@ -84,19 +84,30 @@ async def sync_source(sessions: async_sessionmaker[Any], source: PeopleSource) -
     return sorted(rows)
 
 
+def by_source(table: Any, keys: Iterable[tuple[str, str]]) -> list[ColumnElement[bool]]:
+    """Conditions selecting these (source, local id) rows of `table`, one per source and CHUNK ids.
+
+    Not `(source, local_id) IN (...)`: SQLite scans the whole table for a row-value IN.
+    """
+    ids: dict[str, list[str]] = defaultdict(list)
+    for source, local_id in sorted(set(keys)):
+        ids[source].append(local_id)
+    return [and_(table.source == source, table.local_id.in_(local[i:i + CHUNK]))
+            for source, local in ids.items() for i in range(0, len(local), CHUNK)]
+
+
 async def write_records(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
     """Insert or replace identity records (column dicts) and their blocking keys, in bulk."""
-    ids = sorted({(r["source"], r["local_id"]) for r in rows})
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i:i + CHUNK]
-        for table in (IdentityRecord, IdentityKey):
-            await session.execute(delete(table).where(tuple_(table.source, table.local_id).in_(chunk)))
+    keys = [(r["source"], r["local_id"]) for r in rows]
+    for table in (IdentityRecord, IdentityKey):
+        for condition in by_source(table, keys):
+            await session.execute(delete(table).where(condition))
     for i in range(0, len(rows), CHUNK):
         await session.execute(insert(IdentityRecord), list(rows[i:i + CHUNK]))
-    keys = [{"key": k, "source": r["source"], "local_id": r["local_id"]}
-            for r in rows for k in record_keys(record_of(r))]
-    for i in range(0, len(keys), CHUNK * 4):
-        await session.execute(insert(IdentityKey), keys[i:i + CHUNK * 4])
+    blocking = [{"key": k, "source": r["source"], "local_id": r["local_id"]}
+                for r in rows for k in record_keys(record_of(r))]
+    for i in range(0, len(blocking), CHUNK * 4):
+        await session.execute(insert(IdentityKey), blocking[i:i + CHUNK * 4])
 
 
 def record_keys(r: Record) -> set[str]:

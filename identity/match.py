@@ -80,18 +80,31 @@ class Record:
 # Agreement levels per field; MISSING when either side has nothing (no evidence either way).
 LEVEL_NAMES = {
     "first": ("disagree", "similar", "same"), "last": ("disagree", "similar", "one part shared", "same"),
-    "dob": ("disagree", "year off by one", "day and month swapped", "same"), "sex": ("disagree", "same"),
+    "dob": ("disagree", "a year or one digit off", "day and month swapped", "same"), "sex": ("disagree", "same"),
     "zip": ("disagree", "same"), "phone": ("disagree", "same"), "ssn4": ("disagree", "same"),
+    "addr": ("disagree", "similar", "same"),
 }
 MISSING = -1
-FIELDS = ("first", "last", "dob", "sex", "zip", "phone", "ssn4")
-LEVELS = {"first": 3, "last": 4, "dob": 4, "sex": 2, "zip": 2, "phone": 2, "ssn4": 2}  # 0 = disagree
+FIELDS = ("first", "last", "dob", "sex", "zip", "phone", "ssn4", "addr")
+LEVELS = {"first": 3, "last": 4, "dob": 4, "sex": 2, "zip": 2, "phone": 2, "ssn4": 2, "addr": 3}  # 0 = disagree
 
 
 def compare(a: Record, b: Record) -> tuple[int, ...]:
     """The agreement level of each field in FIELDS (higher = stronger agreement; 0 = disagree)."""
     return (_first(a, b), _last(a, b), _dob(a, b), _eq(a.sex, b.sex), _eq(a.zip, b.zip), _eq(a.phone, b.phone),
-            _eq(a.ssn_last4, b.ssn_last4))
+            _eq(a.ssn_last4, b.ssn_last4), _address(a.address, b.address))
+
+
+def _address(x: str, y: str) -> int:
+    """Same street address, similar (the house number agrees and the rest is close), or not."""
+    if not x or not y:
+        return MISSING
+    if x == y:
+        return 2
+    nx, ny = x.split(" ", 1)[0], y.split(" ", 1)[0]
+    if nx == ny and JaroWinkler.similarity(x, y) >= 0.85:
+        return 1
+    return 0
 
 
 def _eq(x: str | None, y: str | None) -> int:
@@ -132,6 +145,9 @@ def _dob(a: Record, b: Record) -> int:
         return 2  # day and month swapped
     if (a.dob.month, a.dob.day) == (b.dob.month, b.dob.day) and abs(a.dob.year - b.dob.year) == 1:
         return 1
+    x, y = a.dob.strftime("%Y%m%d"), b.dob.strftime("%Y%m%d")
+    if sum(c != d for c, d in zip(x, y, strict=True)) == 1:
+        return 1  # one digit mistyped
     return 0
 
 
@@ -255,6 +271,11 @@ def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
             yield "last+md", f"{part}|{month_day}"
         if r.ssn_last4:
             yield "ssn4+year", f"{r.ssn_last4}|{r.dob.year}"
+    if r.ssn_last4:  # survives a date of birth and one name both written wrong
+        if r.first:
+            yield "ssn4+first", f"{r.ssn_last4}|{r.first}"
+        for part in r.last_parts:
+            yield "ssn4+last", f"{r.ssn_last4}|{part}"
         yield "dob+sex", f"{r.dob}|{r.sex}"
     for part in r.last_parts:
         if r.first:
@@ -270,6 +291,7 @@ def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
 KEY_FIELDS = {
     "cin": set(), "ssn": {"ssn4"}, "sid": set(), "first+dob": {"first", "dob"}, "last+dob": {"last", "dob"},
     "first+md": {"first", "dob"}, "last+md": {"last", "dob"}, "ssn4+year": {"ssn4", "dob"},
+    "ssn4+first": {"ssn4", "first"}, "ssn4+last": {"ssn4", "last"},
     "dob+sex": {"dob", "sex"}, "first+last": {"first", "last"}, "swapped": {"first", "last"}, "phone": {"phone"},
 }
 
@@ -329,7 +351,7 @@ def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple
 MIN_PAIRS_FOR_EM = 200
 DEFAULT_M = {
     "first": (0.02, 0.05, 0.93), "last": (0.05, 0.04, 0.03, 0.88), "dob": (0.03, 0.02, 0.02, 0.93),
-    "sex": (0.02, 0.98), "zip": (0.3, 0.7), "phone": (0.3, 0.7), "ssn4": (0.01, 0.99),
+    "sex": (0.02, 0.98), "zip": (0.3, 0.7), "phone": (0.3, 0.7), "ssn4": (0.01, 0.99), "addr": (0.3, 0.1, 0.6),
 }
 
 # u by level, from random pairs of a 3,000-household synthetic city: in a small file random pairs are too
@@ -338,6 +360,7 @@ MIN_RECORDS_FOR_U = 1000
 DEFAULT_U = {
     "first": (0.985, 0.001, 0.014), "last": (0.983, 0.001, 0.004, 0.012), "dob": (0.9993, 0.0002, 0.0001, 0.0004),
     "sex": (0.5, 0.5), "zip": (0.9, 0.1), "phone": (0.999, 0.001), "ssn4": (0.9998, 0.0002),
+    "addr": (0.9995, 0.0002, 0.0003),
 }
 
 # Upper bounds for P(field disagrees outright | same person). With few distinct names (or many namesakes),
@@ -383,9 +406,10 @@ def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
 
 def _household_only(vector: tuple[int, ...]) -> bool:
     """Not enough for an automatic link: what a sibling or twin would also give (the first name or the date
-    of birth disagrees outright), or a surname that disagrees with no identifier agreeing to explain it."""
+    of birth disagrees outright), or a surname that disagrees - unless the last four digits of an SSN agree
+    (siblings and twins have different numbers; one in 10,000 share the last four)."""
     first, last, dob, ssn4 = vector[0], vector[1], vector[2], vector[6]
-    return first == 0 or dob == 0 or (last == 0 and ssn4 != 1)
+    return ssn4 != 1 and (first == 0 or dob == 0 or last == 0)
 
 
 @dataclass(frozen=True, slots=True)

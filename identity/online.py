@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity.index import CHUNK, load_model, record_keys, record_of
+from identity.index import by_source, load_model, record_keys, record_of
 from identity.match import Grade, Model, Record, compare, grade
 from store.tables import (
     Client,
@@ -66,14 +66,13 @@ async def candidates(session: AsyncSession, record: Record, model: Model, *,
     for key, source, local_id in rows:
         members[key].append((source, local_id))
     skip = set(exclude)
-    ids = sorted({m for block in members.values() if len(block) <= MAX_BLOCK for m in block} - skip)
+    ids = {m for block in members.values() if len(block) <= MAX_BLOCK for m in block} - skip
     found: list[Candidate] = []
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i:i + CHUNK]
+    for condition in by_source(IdentityRecord, ids):
         stmt = (select(IdentityRecord, SourceLink.client_id)
                 .outerjoin(SourceLink, (SourceLink.source == IdentityRecord.source)
                            & (SourceLink.local_id == IdentityRecord.local_id))
-                .where(tuple_(IdentityRecord.source, IdentityRecord.local_id).in_(chunk)))
+                .where(condition))
         for row, client_id in (await session.execute(stmt)).all():
             other = record_of(row)
             vector = compare(record, other)

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import ClientNotFound, InvalidInput, RecordNotFound, ReviewItemNotFound
-from identity.index import RelinkReport, load_model, record_of, relink, successors_of
+from identity.index import RelinkReport, by_source, load_model, record_of, relink, successors_of
 from identity.match import FIELDS, LEVEL_NAMES, MISSING, Model, compare
 from store.tables import IdentityRecord, IdentityReview, LinkDecision, SourceLink
 
@@ -122,13 +122,14 @@ def _indexed(r: IdentityRecord, client_id: str | None) -> IndexedRecord:
 
 
 async def _records(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, tuple[IdentityRecord, str | None]]:
-    if not keys:
-        return {}
-    stmt = (select(IdentityRecord, SourceLink.client_id)
-            .outerjoin(SourceLink, (SourceLink.source == IdentityRecord.source)
-                       & (SourceLink.local_id == IdentityRecord.local_id))
-            .where(tuple_(IdentityRecord.source, IdentityRecord.local_id).in_(sorted(set(keys)))))
-    return {(r.source, r.local_id): (r, cid) for r, cid in (await session.execute(stmt)).all()}
+    out: dict[Key, tuple[IdentityRecord, str | None]] = {}
+    for condition in by_source(IdentityRecord, keys):
+        stmt = (select(IdentityRecord, SourceLink.client_id)
+                .outerjoin(SourceLink, (SourceLink.source == IdentityRecord.source)
+                           & (SourceLink.local_id == IdentityRecord.local_id))
+                .where(condition))
+        out.update({(r.source, r.local_id): (r, cid) for r, cid in (await session.execute(stmt)).all()})
+    return out
 
 
 async def review_queue(sessions: async_sessionmaker[Any], *, first: int, after: int | None = None

@@ -354,6 +354,8 @@ class LinkDecision(Base):
     """A steward's decision about two records: the same person, or not. Batch relinking obeys it."""
 
     __tablename__ = "identity_decisions"
+    __table_args__ = (Index("ix_identity_decisions_a", "source_a", "local_a"),
+                      Index("ix_identity_decisions_b", "source_b", "local_b"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source_a: Mapped[str] = mapped_column(String(64))
@@ -406,7 +408,9 @@ class IdentityReview(Base):
     """A pair of records the matcher could not decide (probable or possible): the steward's queue."""
 
     __tablename__ = "identity_review"
-    __table_args__ = (Index("ix_identity_review_status_score", "status", "score"),)
+    __table_args__ = (Index("ix_identity_review_status_score", "status", "score"),
+                      Index("ix_identity_review_a", "source_a", "local_a"),
+                      Index("ix_identity_review_b", "source_b", "local_b"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source_a: Mapped[str] = mapped_column(String(64))

@@ -56,9 +56,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_identity_review"),
     )
     op.create_index("ix_identity_review_status_score", "identity_review", ["status", "score"])
+    for side in ("a", "b"):
+        op.create_index(f"ix_identity_review_{side}", "identity_review", [f"source_{side}", f"local_{side}"])
+        op.create_index(f"ix_identity_decisions_{side}", "identity_decisions", [f"source_{side}", f"local_{side}"])
 
 
 def downgrade() -> None:
+    for side in ("a", "b"):
+        op.drop_index(f"ix_identity_decisions_{side}", table_name="identity_decisions")
+        op.drop_index(f"ix_identity_review_{side}", table_name="identity_review")
     op.drop_index("ix_identity_review_status_score", table_name="identity_review")
     op.drop_table("identity_review")
     op.drop_table("identity_models")

