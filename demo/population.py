@@ -103,13 +103,18 @@ def generate(*, seed: int = 7, households: int = 60, today: date | None = None) 
         zip_code = rng.choice(BOROUGH_ZIPS)
         asylum = rng.random() < 0.12
         members: list[Person] = []
+        given: set[str] = set()  # parents do not give two of their children one name
         for i in range(size):
             rel = "HEAD" if i == 0 else ("SPOUSE" if i == 1 and size > 2 and rng.random() < 0.6 else "CHILD")
             sex = rng.choice("FM")
             age = rng.randint(19, 64) if rel in ("HEAD", "SPOUSE") else rng.randint(0, 18)
+            first_name = pick_first_name(rng, sex)
+            while first_name in given:
+                first_name = pick_first_name(rng, sex)
+            given.add(first_name)
             person = Person(
                 client_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                first_name=pick_first_name(rng, sex),
+                first_name=first_name,
                 last_name=surname,
                 dob=today - timedelta(days=age * 365 + rng.randint(0, 364)),
                 sex=sex,

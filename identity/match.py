@@ -14,11 +14,12 @@ name or a different date of birth) is never enough to link automatically.
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from itertools import combinations
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
@@ -77,16 +78,26 @@ class Record:
                    zip=normalize_zip(zip), phone=normalize_phone(phone), address=address_key(address))
 
 
+# A name rarer than average adds at most this many bits over an average name's agreement.
+TF_BONUS = 2.0
+MIN_RECORDS_FOR_TF = 1000  # below this, name shares say more about the file than about names
+
+# What a household shares: with the surnames agreeing, their agreement adds at most HOUSEHOLD_CAP bits.
+HOUSEHOLD_FIELDS = ("addr", "zip", "phone")
+HOUSEHOLD_CAP = 1.0
+
 # Agreement levels per field; MISSING when either side has nothing (no evidence either way).
 LEVEL_NAMES = {
     "first": ("disagree", "similar", "same"), "last": ("disagree", "similar", "one part shared", "same"),
-    "dob": ("disagree", "a year or one digit off", "day and month swapped", "same"), "sex": ("disagree", "same"),
+    "dob": ("a generation apart", "disagree", "a year or one digit off", "day and month swapped", "same"),
+    "sex": ("disagree", "same"),
     "zip": ("disagree", "same"), "phone": ("disagree", "same"), "ssn4": ("disagree", "same"),
     "addr": ("disagree", "similar", "same"),
 }
 MISSING = -1
 FIELDS = ("first", "last", "dob", "sex", "zip", "phone", "ssn4", "addr")
-LEVELS = {"first": 3, "last": 4, "dob": 4, "sex": 2, "zip": 2, "phone": 2, "ssn4": 2, "addr": 3}  # 0 = disagree
+LEVELS = {"first": 3, "last": 4, "dob": 5, "sex": 2, "zip": 2, "phone": 2, "ssn4": 2, "addr": 3}  # 0 = disagree
+HOUSEHOLD_INDEXES = tuple(FIELDS.index(f) for f in HOUSEHOLD_FIELDS)
 
 
 def compare(a: Record, b: Record) -> tuple[int, ...]:
@@ -140,22 +151,38 @@ def _dob(a: Record, b: Record) -> int:
     if a.dob is None or b.dob is None:
         return MISSING
     if a.dob == b.dob:
-        return 3
+        return 4
     if b.dob in dob_twins(a.dob):
-        return 2  # day and month swapped
+        return 3  # day and month swapped
     if (a.dob.month, a.dob.day) == (b.dob.month, b.dob.day) and abs(a.dob.year - b.dob.year) == 1:
-        return 1
-    x, y = a.dob.strftime("%Y%m%d"), b.dob.strftime("%Y%m%d")
-    if sum(c != d for c, d in zip(x, y, strict=True)) == 1:
-        return 1  # one digit mistyped
-    return 0
+        return 2
+    if _digits_apart(a.dob, b.dob) == 1:
+        return 2  # one digit mistyped
+    if abs(a.dob.year - b.dob.year) >= GENERATION_YEARS:
+        return 0  # a parent and a child of one name (Jr. and Sr.) are the classic false merge
+    return 1
+
+
+GENERATION_YEARS = 12
+
+
+def _digits_apart(x: date, y: date) -> int:
+    """How many of the eight digits of YYYYMMDD differ."""
+    n = 0
+    for p, q, width in ((x.year, y.year, 4), (x.month, y.month, 2), (x.day, y.day, 2)):
+        for _ in range(width):
+            n += p % 10 != q % 10
+            p //= 10
+            q //= 10
+    return n
 
 
 def swapped(r: Record) -> Record:
     """The record with first and last name the other way round (one side may have been written so)."""
     if not r.first or not r.last_parts:
         return r
-    return replace(r, first=r.last_parts[0], last=r.first, last_parts=(r.first,))
+    return Record(r.source, r.local_id, r.last_parts[0], r.first, (r.first,), r.dob, r.sex, r.ssn, r.ssn_last4,
+                  r.cin, r.student_id, r.zip, r.phone, r.address)
 
 
 @dataclass(slots=True)
@@ -165,23 +192,75 @@ class Model:
     m: dict[str, list[float]] = field(default_factory=dict)
     u: dict[str, list[float]] = field(default_factory=dict)
     prior: float = 0.01  # P(match) among compared pairs
+    tf: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> share of records, per field
+    tf_floor: float = 0.0  # the share of a name seen once
+    records: int = 0  # how many records it was trained on (the review thresholds scale with it)
+    _cache: tuple[tuple[int, int], dict[str, list[float]]] | None = field(default=None, repr=False, compare=False)
 
-    def weight(self, vector: Sequence[int]) -> float:
-        """The log2 likelihood ratio of a comparison vector (missing fields add nothing)."""
+    def weight(self, vector: Sequence[int], a: Record | None = None, b: Record | None = None) -> float:
+        """The log2 likelihood ratio of a comparison vector (missing fields add nothing); with the records,
+        an exact name agreement is weighed by how common that name is."""
+        table = self._table
         w = 0.0
         for name, level in zip(FIELDS, vector, strict=True):
             if level != MISSING:
-                w += math.log2(self.m[name][level] / self.u[name][level])
+                w += table[name][level]
+        if a is not None and self.tf:
+            w += self._tf_adjustment(vector, a)
+        if vector[1] >= 2:  # a household's shared address, ZIP, phone (see weights)
+            for k in HOUSEHOLD_INDEXES:
+                level = vector[k]
+                if level != MISSING and (x := table[FIELDS[k]][level]) > HOUSEHOLD_CAP:
+                    w -= x - HOUSEHOLD_CAP
         return w
 
-    def weights(self, vector: Sequence[int]) -> dict[str, float]:
-        """Each compared field's log2 likelihood ratio (fields missing on either side are left out)."""
-        return {name: math.log2(self.m[name][level] / self.u[name][level])
-                for name, level in zip(FIELDS, vector, strict=True) if level != MISSING}
+    def _tf_adjustment(self, vector: Sequence[int], a: Record) -> float:
+        adjust = 0.0
+        if vector[0] == 2 and a.first:
+            share = self.tf["first"].get(a.first, self.tf_floor)
+            adjust += min(TF_BONUS, math.log2(self.u["first"][2] / max(share, 1e-12)))
+        if vector[1] == 3 and a.last:
+            share = self.tf["last"].get(a.last, self.tf_floor)
+            adjust += min(TF_BONUS, math.log2(self.u["last"][3] / max(share, 1e-12)))
+        return adjust
+
+    def weights(self, vector: Sequence[int], a: Record | None = None, b: Record | None = None
+                ) -> dict[str, float]:
+        """Each compared field's log2 likelihood ratio (fields missing on either side are left out).
+
+        Term frequencies: where first or last names agree exactly, u is that name's share of all records
+        (as Splink adjusts): a common name says less, a rare one more (at most TF_BONUS bits more than
+        an average name). Where the surnames agree, an agreeing address, ZIP or phone adds at most
+        HOUSEHOLD_CAP bits: a family shares them, so among records with one surname they say little about
+        being one person (u from random pairs would take them for strong evidence).
+        """
+        table = self._table
+        out = {name: table[name][level] for name, level in zip(FIELDS, vector, strict=True) if level != MISSING}
+        if a is not None and self.tf:
+            for name, value, exact in (("first", a.first, 2), ("last", a.last, 3)):
+                if out.get(name) is not None and vector[FIELDS.index(name)] == exact:
+                    share = self.tf[name].get(value, self.tf_floor)
+                    u_avg = self.u[name][exact]
+                    out[name] += min(TF_BONUS, math.log2(u_avg / max(share, 1e-12)))
+        if vector[1] >= 2:
+            for name in HOUSEHOLD_FIELDS:
+                if out.get(name, 0.0) > HOUSEHOLD_CAP:
+                    out[name] = HOUSEHOLD_CAP
+        return out
+
+    @property
+    def _table(self) -> dict[str, list[float]]:
+        """log2(m/u) per field and level, computed once per set of parameters."""
+        key = (id(self.m), id(self.u))
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, {f: [math.log2(m / u) for m, u in zip(self.m[f], self.u[f], strict=True)]
+                                 for f in FIELDS})
+        return self._cache[1]
 
     def to_json(self) -> dict[str, object]:
         """The parameters as JSON (the store keeps the model a relink trained)."""
-        return {"m": self.m, "u": self.u, "prior": self.prior}
+        return {"m": self.m, "u": self.u, "prior": self.prior, "tf": self.tf, "tf_floor": self.tf_floor,
+                "records": self.records}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Model:
@@ -189,8 +268,12 @@ class Model:
         m = data.get("m") or {}
         u = data.get("u") or {}
         assert isinstance(m, dict) and isinstance(u, dict)
+        tf = data.get("tf") or {}
+        assert isinstance(tf, dict)
         return cls(m={f: list(m.get(f) or DEFAULT_M[f]) for f in FIELDS},
-                   u={f: list(u.get(f) or DEFAULT_U[f]) for f in FIELDS}, prior=float(data.get("prior", 0.01)))
+                   u={f: list(u.get(f) or DEFAULT_U[f]) for f in FIELDS}, prior=float(data.get("prior", 0.01)),
+                   tf={k: dict(v) for k, v in tf.items()}, tf_floor=float(data.get("tf_floor", 0.0)),
+                   records=int(data.get("records", 0)))  # type: ignore[call-overload]
 
     @classmethod
     def default(cls) -> Model:
@@ -215,8 +298,10 @@ def estimate_u(records: Sequence[Record], *, samples: int = 20000, seed: int = 1
     return {f: [x / sum(acc[f]) for x in acc[f]] for f in FIELDS}
 
 
-def estimate(vectors: Sequence[tuple[int, ...]], *, u: dict[str, list[float]], iterations: int = 30) -> Model:
-    """m and the prior by expectation-maximisation over the compared pairs' vectors, with u given.
+def estimate(vectors: Sequence[tuple[int, ...]] | Counter[tuple[int, ...]], *, u: dict[str, list[float]],
+             iterations: int = 30) -> Model:
+    """m and the prior by expectation-maximisation over the compared pairs' vectors (or their counts), with
+    u given.
 
     u comes from random pairs (as it should: blocked pairs are mostly family members and the same person).
     """
@@ -225,9 +310,8 @@ def estimate(vectors: Sequence[tuple[int, ...]], *, u: dict[str, list[float]], i
         n = LEVELS[name]
         model.m[name] = [0.05] + [0.95 * (2 ** k) / sum(2 ** j for j in range(1, n)) for k in range(1, n)]
         model.u[name] = list(u[name])
-    counts: dict[tuple[int, ...], int] = defaultdict(int)
-    for v in vectors:
-        counts[v] += 1
+    counts = vectors if isinstance(vectors, Counter) else Counter(vectors)
+    total = sum(counts.values())
     distinct = list(counts.items())
     for _ in range(iterations):
         m_acc = {f: [1e-3] * LEVELS[f] for f in FIELDS}  # tiny pseudo-counts keep every level possible
@@ -243,7 +327,7 @@ def estimate(vectors: Sequence[tuple[int, ...]], *, u: dict[str, list[float]], i
             for name, level in zip(FIELDS, v, strict=True):
                 if level != MISSING:
                     m_acc[name][level] += p * c
-        model.prior = min(0.999, max(1e-6, total_p / max(1, len(vectors))))
+        model.prior = min(0.999, max(1e-6, total_p / max(1, total)))
         for name in FIELDS:
             ms = sum(m_acc[name])
             model.m[name] = [x / ms for x in m_acc[name]]
@@ -306,9 +390,7 @@ def pairs_by_key(records: Sequence[Record], *, max_block: int = 200) -> dict[str
     for (kind, _value), members in blocks.items():
         if len(members) < 2 or len(members) > max_block:
             continue
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                out[kind].add((members[x], members[y]))
+        out[kind].update(combinations(members, 2))  # members ascend: every pair (i, j) has i < j
     return out
 
 
@@ -332,25 +414,27 @@ def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple
         fixed = KEY_FIELDS.get(kind, set())
         if len(pairs) < 30:
             continue
-        masked = [tuple(MISSING if name in fixed else level for name, level in zip(FIELDS, vectors[p], strict=True))
-                  for p in pairs]
+        masked: Counter[tuple[int, ...]] = Counter()
+        for v, c in Counter(vectors[p] for p in pairs).items():  # mask each distinct vector once
+            masked[tuple(MISSING if name in fixed else level for name, level in zip(FIELDS, v, strict=True))] += c
         model = estimate(masked, u=u)
         for name in FIELDS:
             if name not in fixed:
                 sums[name] = [a + b for a, b in zip(sums[name], model.m[name], strict=True)]
                 runs[name] += 1
     m = {f: [x / runs[f] for x in sums[f]] if runs[f] else list(DEFAULT_M[f]) for f in FIELDS}
-    for name, ceiling in M_DISAGREE_CEILING.items():  # what we know of how often one person's records disagree
-        if m[name][0] > ceiling:
-            rest = sum(m[name][1:])
-            m[name] = [ceiling] + [x * (1 - ceiling) / rest for x in m[name][1:]]
+    for name, ceilings in M_DISAGREE_CEILING.items():  # what we know of how often one person's records disagree
+        for level, ceiling in ceilings.items():
+            if m[name][level] > ceiling:
+                rest = sum(x for k, x in enumerate(m[name]) if k != level)
+                m[name] = [ceiling if k == level else x * (1 - ceiling) / rest for k, x in enumerate(m[name])]
     return Model(m=m, u=dict(u))
 
 
 # m by level, as estimated on a 3,000-household synthetic city; used when a run has too few pairs to learn.
 MIN_PAIRS_FOR_EM = 200
 DEFAULT_M = {
-    "first": (0.02, 0.05, 0.93), "last": (0.05, 0.04, 0.03, 0.88), "dob": (0.03, 0.02, 0.02, 0.93),
+    "first": (0.02, 0.05, 0.93), "last": (0.05, 0.04, 0.03, 0.88), "dob": (0.002, 0.01, 0.03, 0.007, 0.95),
     "sex": (0.02, 0.98), "zip": (0.3, 0.7), "phone": (0.3, 0.7), "ssn4": (0.01, 0.99), "addr": (0.3, 0.1, 0.6),
 }
 
@@ -358,7 +442,7 @@ DEFAULT_M = {
 # often the same person or family to estimate u from.
 MIN_RECORDS_FOR_U = 1000
 DEFAULT_U = {
-    "first": (0.985, 0.001, 0.014), "last": (0.983, 0.001, 0.004, 0.012), "dob": (0.9993, 0.0002, 0.0001, 0.0004),
+    "first": (0.985, 0.001, 0.014), "last": (0.983, 0.001, 0.004, 0.012), "dob": (0.75, 0.2491, 0.0004, 0.0001, 0.0004),
     "sex": (0.5, 0.5), "zip": (0.9, 0.1), "phone": (0.999, 0.001), "ssn4": (0.9998, 0.0002),
     "addr": (0.9995, 0.0002, 0.0003),
 }
@@ -366,7 +450,7 @@ DEFAULT_U = {
 # Upper bounds for P(field disagrees outright | same person). With few distinct names (or many namesakes),
 # EM cannot tell namesakes from one person and learns a large m for disagreement; entry errors beyond the
 # levels compare() already forgives (swapped day/month, a year off, one slip in a name) are rare.
-M_DISAGREE_CEILING = {"dob": 0.03, "first": 0.05, "last": 0.08, "sex": 0.02}
+M_DISAGREE_CEILING = {"dob": {0: 0.002, 1: 0.01}, "first": {0: 0.05}, "last": {0: 0.08}, "sex": {0: 0.02}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,10 +461,23 @@ class Thresholds:
     probable: float = 12.0
     possible: float = 10.0
 
+    @classmethod
+    def for_records(cls, n: int) -> Thresholds:
+        """The thresholds for an index of n records. A weight is a likelihood ratio; what it means depends
+        on how many people could be the other one: with a prior of 1/n that two records are one person, a
+        pair goes to review only from a 5 % chance on (possible) and is probable from 20 % on. In a small
+        index the fixed floors apply; the auto-link threshold never moves."""
+        if n <= 1:
+            return cls()
+        scale = math.log2(n)
+        return cls(probable=max(12.0, scale - 2.0), possible=max(10.0, scale - 4.25))
+
 
 def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
-          thresholds: Thresholds = Thresholds()) -> tuple[Grade, float, str]:
+          thresholds: Thresholds | None = None) -> tuple[Grade, float, str]:
     """The grade of a pair, its weight, and why (a rule, or 'score')."""
+    if thresholds is None:
+        thresholds = Thresholds.for_records(model.records)
     if a.cin and b.cin:
         return (Grade.CERTAIN, math.inf, "rule:cin") if a.cin == b.cin else (Grade.CERTAINLY_NOT, -math.inf,
                                                                               "rule:cin-differs")
@@ -391,10 +488,11 @@ def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
         same = a.student_id == b.student_id
         return (Grade.CERTAIN, math.inf, "rule:student-id") if same else (Grade.CERTAINLY_NOT, -math.inf,
                                                                            "rule:student-id-differs")
-    w = model.weight(vector)
-    turned = compare(a, swapped(b))
-    if turned[0] > 0 and turned[1] > 0 and model.weight(turned) - 1 > w:  # a swap costs one bit of doubt
-        vector, w = turned, model.weight(turned) - 1
+    w = model.weight(vector, a, b)
+    if (vector[0] < 2 or vector[1] < 3) and a.first and b.first and a.last_parts and b.last_parts:
+        turned = compare(a, swapped(b))  # first and last written the other way round on one side?
+        if turned[0] > 0 and turned[1] > 0 and (w_turned := model.weight(turned, a, b) - 1) > w:  # costs 1 bit
+            vector, w = turned, w_turned
     if w >= thresholds.certain and not _household_only(vector):
         return Grade.CERTAIN, w, "score"
     if w >= thresholds.probable:
@@ -409,7 +507,7 @@ def _household_only(vector: tuple[int, ...]) -> bool:
     of birth disagrees outright), or a surname that disagrees - unless the last four digits of an SSN agree
     (siblings and twins have different numbers; one in 10,000 share the last four)."""
     first, last, dob, ssn4 = vector[0], vector[1], vector[2], vector[6]
-    return ssn4 != 1 and (first == 0 or dob == 0 or last == 0)
+    return ssn4 != 1 and (first == 0 or dob in (0, 1) or last == 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,10 +562,24 @@ def train(records: Sequence[Record]) -> tuple[list[tuple[int, int]], list[tuple[
     pairs = sorted(set().union(*by_key.values()))
     vectors = [compare(records[i], records[j]) for i, j in pairs]
     u = estimate_u(records) if len(records) >= MIN_RECORDS_FOR_U else {f: list(DEFAULT_U[f]) for f in FIELDS}
-    return pairs, vectors, estimate_by_key(by_key, dict(zip(pairs, vectors, strict=True)), u)
+    model = estimate_by_key(by_key, dict(zip(pairs, vectors, strict=True)), u)
+    if len(records) >= MIN_RECORDS_FOR_TF:
+        model.tf, model.tf_floor = term_frequencies(records)
+    model.records = len(records)
+    return pairs, vectors, model
 
 
-def link(records: Sequence[Record], thresholds: Thresholds = Thresholds(), *,
+def term_frequencies(records: Sequence[Record]) -> tuple[dict[str, dict[str, float]], float]:
+    """Each first and last name's share of the records (names seen once are left to the floor)."""
+    n = len(records)
+    out: dict[str, dict[str, float]] = {}
+    for name in ("first", "last"):
+        counts = Counter(getattr(r, name) for r in records if getattr(r, name))
+        out[name] = {value: c / n for value, c in counts.items() if c > 1}
+    return out, 1 / n
+
+
+def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
          same: Sequence[tuple[int, int]] = (), different: Sequence[tuple[int, int]] = (),
          model: Model | None = None) -> Linkage:
     """Block, compare, estimate (unless a model is given), grade, and cluster the certain pairs (union-find).
@@ -480,6 +592,7 @@ def link(records: Sequence[Record], thresholds: Thresholds = Thresholds(), *,
     else:
         pairs = sorted(candidate_pairs(records))
         vectors = [compare(records[i], records[j]) for i, j in pairs]
+    limits = thresholds or Thresholds.for_records(model.records)
     parent = list(range(len(records)))
 
     def find(x: int) -> int:
@@ -504,7 +617,7 @@ def link(records: Sequence[Record], thresholds: Thresholds = Thresholds(), *,
     for (i, j), v in zip(pairs, vectors, strict=True):
         if (i, j) in decided:
             continue
-        g, w, why = grade(records[i], records[j], v, model, thresholds)
+        g, w, why = grade(records[i], records[j], v, model, limits)
         if g is Grade.CERTAIN:
             certain.append((w, i, j, why))
         elif g in (Grade.PROBABLE, Grade.POSSIBLE):

@@ -77,7 +77,8 @@ async def candidates(session: AsyncSession, record: Record, model: Model, *,
             other = record_of(row)
             vector = compare(record, other)
             g, w, why = grade(record, other, vector, model)
-            found.append(Candidate(row.source, row.local_id, client_id, g, w, why, model.weights(vector)))
+            weights = model.weights(vector, record, other)
+            found.append(Candidate(row.source, row.local_id, client_id, g, w, why, weights))
     found.sort(key=lambda c: (-c.score, c.source, c.local_id))
     return found
 

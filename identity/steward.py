@@ -102,7 +102,7 @@ def agreement(a: IndexedRecord | IdentityRecord, b: IndexedRecord | IdentityReco
     """Per-field agreement between two records and each field's weight under the model."""
     ra, rb = record_of(_columns(a)), record_of(_columns(b))
     vector = compare(ra, rb)
-    weights = model.weights(vector)
+    weights = model.weights(vector, ra, rb)
     return [FieldAgreement(name, "missing" if level == MISSING else LEVEL_NAMES[name][level],
                            round(weights[name], 2) if name in weights else None)
             for name, level in zip(FIELDS, vector, strict=True)]
