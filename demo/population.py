@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -94,6 +95,7 @@ def generate(*, seed: int = 7, households: int = 60, today: date | None = None) 
     today = today or datetime.now(UTC).date()
     pop = Population(seed=seed, today=today)
     next_person = 1
+    issued: set[str] = set()  # an SSN or a CIN names one person
     for h in range(households):
         size = rng.choices((1, 2, 3, 4, 5, 6), weights=(30, 20, 20, 15, 10, 5))[0]
         surname = pick_surname(rng)
@@ -118,8 +120,9 @@ def generate(*, seed: int = 7, households: int = 60, today: date | None = None) 
                 last_name=surname,
                 dob=today - timedelta(days=age * 365 + rng.randint(0, 364)),
                 sex=sex,
-                ssn=None if asylum else f"9{rng.randint(0, 99):02d}{rng.randint(1, 99):02d}{rng.randint(1, 9999):04d}",
-                cin=_cin(rng),
+                ssn=None if asylum else _unique(issued, lambda: f"9{rng.randint(0, 99):02d}{rng.randint(1, 99):02d}"
+                                                            f"{rng.randint(1, 9999):04d}"),
+                cin=_unique(issued, lambda: _cin(rng)),
                 household=h,
                 relationship=rel,
                 address=address,
@@ -134,6 +137,15 @@ def generate(*, seed: int = 7, households: int = 60, today: date | None = None) 
     _shelter_system(random.Random(seed * 7919 + 1), pop)  # its own stream: the benefits data stays as it was
     _school_system(random.Random(seed * 7919 + 2), pop)
     return pop
+
+
+def _unique(issued: set[str], draw: Callable[[], str]) -> str:
+    """A number nobody else was issued."""
+    value = draw()
+    while value in issued:
+        value = draw()
+    issued.add(value)
+    return value
 
 
 def _cin(rng: random.Random) -> str:

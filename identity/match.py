@@ -355,15 +355,17 @@ def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
             yield "last+md", f"{part}|{month_day}"
         if r.ssn_last4:
             yield "ssn4+year", f"{r.ssn_last4}|{r.dob.year}"
+        if r.first and r.last:  # both names mistyped past their first letters (or written the other way round)
+            yield "dob+initials", f"{r.dob}|{''.join(sorted((r.first[0], r.last[0])))}"
     if r.ssn_last4:  # survives a date of birth and one name both written wrong
         if r.first:
             yield "ssn4+first", f"{r.ssn_last4}|{r.first}"
         for part in r.last_parts:
             yield "ssn4+last", f"{r.ssn_last4}|{part}"
-        yield "dob+sex", f"{r.dob}|{r.sex}"
     for part in r.last_parts:
         if r.first:
             yield "first+last", f"{r.first}|{part}"
+            yield "last+initial", f"{part}|{r.first[0]}"  # a slip in the first name and no date of birth
     for part in r.last_parts:
         if r.first:
             yield "swapped", "|".join(sorted((r.first, part)))
@@ -371,12 +373,18 @@ def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
         yield "phone", r.phone
 
 
+# The kinds of key EM learns m from: two fields agreeing exactly, so that most of their pairs are one
+# person. Looser keys (a name with the month and day, initials, one identifier fragment) gather namesakes
+# in a large city, and EM would take them for matches with entry errors.
+EM_KEYS = {"first+dob", "last+dob", "first+last", "swapped", "ssn4+year"}
+
 # The comparison fields each blocking key forces to agree: EM must not learn m for those from its pairs.
 KEY_FIELDS = {
     "cin": set(), "ssn": {"ssn4"}, "sid": set(), "first+dob": {"first", "dob"}, "last+dob": {"last", "dob"},
     "first+md": {"first", "dob"}, "last+md": {"last", "dob"}, "ssn4+year": {"ssn4", "dob"},
     "ssn4+first": {"ssn4", "first"}, "ssn4+last": {"ssn4", "last"},
-    "dob+sex": {"dob", "sex"}, "first+last": {"first", "last"}, "swapped": {"first", "last"}, "phone": {"phone"},
+    "dob+initials": {"dob"}, "last+initial": {"last"}, "first+last": {"first", "last"},
+    "swapped": {"first", "last"}, "phone": {"phone"},
 }
 
 
@@ -390,8 +398,16 @@ def pairs_by_key(records: Sequence[Record], *, max_block: int = 200) -> dict[str
     for (kind, _value), members in blocks.items():
         if len(members) < 2 or len(members) > max_block:
             continue
+        if kind in UNDATED_KEYS:  # only pairs with a record that has no date of birth
+            undated = [m for m in members if records[m].dob is None]
+            out[kind].update((min(a, b), max(a, b)) for a in undated for b in members if a != b)
+            continue
         out[kind].update(combinations(members, 2))  # members ascend: every pair (i, j) has i < j
     return out
+
+
+# Keys that pair a record only with records lacking a date of birth (the dated ones have better keys).
+UNDATED_KEYS = {"last+initial"}
 
 
 def candidate_pairs(records: Sequence[Record], *, max_block: int = 200) -> set[tuple[int, int]]:
@@ -412,7 +428,7 @@ def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple
     runs = dict.fromkeys(FIELDS, 0)
     for kind, pairs in by_key.items():
         fixed = KEY_FIELDS.get(kind, set())
-        if len(pairs) < 30:
+        if len(pairs) < 30 or kind not in EM_KEYS:
             continue
         masked: Counter[tuple[int, ...]] = Counter()
         for v, c in Counter(vectors[p] for p in pairs).items():  # mask each distinct vector once
@@ -423,6 +439,9 @@ def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple
                 sums[name] = [a + b for a, b in zip(sums[name], model.m[name], strict=True)]
                 runs[name] += 1
     m = {f: [x / runs[f] for x in sums[f]] if runs[f] else list(DEFAULT_M[f]) for f in FIELDS}
+    for name in FIELDS:  # no level is ever impossible: one odd record must not weigh -30 bits
+        floored = [max(M_FLOOR, x) for x in m[name]]
+        m[name] = [x / sum(floored) for x in floored]
     for name, ceilings in M_DISAGREE_CEILING.items():  # what we know of how often one person's records disagree
         for level, ceiling in ceilings.items():
             if m[name][level] > ceiling:
@@ -430,6 +449,8 @@ def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple
                 m[name] = [ceiling if k == level else x * (1 - ceiling) / rest for k, x in enumerate(m[name])]
     return Model(m=m, u=dict(u))
 
+
+M_FLOOR = 0.002
 
 # m by level, as estimated on a 3,000-household synthetic city; used when a run has too few pairs to learn.
 MIN_PAIRS_FOR_EM = 200
@@ -504,10 +525,16 @@ def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
 
 def _household_only(vector: tuple[int, ...]) -> bool:
     """Not enough for an automatic link: what a sibling or twin would also give (the first name or the date
-    of birth disagrees outright), or a surname that disagrees - unless the last four digits of an SSN agree
-    (siblings and twins have different numbers; one in 10,000 share the last four)."""
+    of birth disagrees outright), a surname that disagrees, or names with no date of birth and no shared
+    phone or address - unless the last four digits of an SSN agree (siblings and twins have different
+    numbers; one in 10,000 share the last four)."""
     first, last, dob, ssn4 = vector[0], vector[1], vector[2], vector[6]
-    return ssn4 != 1 and (first == 0 or dob in (0, 1) or last == 0)
+    if ssn4 == 1:
+        return False
+    if first == 0 or dob in (0, 1) or last == 0:
+        return True
+    # without a date of birth, names alone (however rare) do not link: namesakes; a shared phone or address may
+    return dob == MISSING and vector[5] != 1 and vector[7] != 2
 
 
 @dataclass(frozen=True, slots=True)
