@@ -156,11 +156,20 @@ def run_splink(people: Path) -> dict[str, Any]:
     return {"cluster": cluster, "review": list(zip(unsure["unique_id_l"], unsure["unique_id_r"], strict=True))}
 
 
+def peak_rss_mb() -> float:
+    """This process's peak resident memory. Not getrusage's ru_maxrss: Linux carries it over from the parent
+    across fork and exec, so a worker started by a parent holding a big city would report the parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker(kind: str, people: Path, out: Path) -> None:
     started = time.perf_counter()
     result = run_casebridge(people) if kind == "casebridge" else run_splink(people)
     result["seconds"] = time.perf_counter() - started
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_mb"] = peak_rss_mb()
     out.write_text(json.dumps(result), encoding="utf-8")
 
 

@@ -156,10 +156,13 @@ def _dob(a: Record, b: Record) -> int:
         return 3  # day and month swapped
     if (a.dob.month, a.dob.day) == (b.dob.month, b.dob.day) and abs(a.dob.year - b.dob.year) == 1:
         return 2
-    if _digits_apart(a.dob, b.dob) == 1:
-        return 2  # one digit mistyped
-    if abs(a.dob.year - b.dob.year) >= GENERATION_YEARS:
+    x, y = a.dob, b.dob
+    if abs(x.year - y.year) >= GENERATION_YEARS:
         return 0  # a parent and a child of one name (Jr. and Sr.) are the classic false merge
+    # one digit mistyped: exactly one of year, month, day differs, in one digit
+    differ = (x.year != y.year) + (x.month != y.month) + (x.day != y.day)
+    if differ == 1 and _digits_apart(x, y) == 1:
+        return 2
     return 1
 
 
@@ -356,7 +359,8 @@ def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
         if r.ssn_last4:
             yield "ssn4+year", f"{r.ssn_last4}|{r.dob.year}"
         if r.first and r.last:  # both names mistyped past their first letters (or written the other way round)
-            yield "dob+initials", f"{r.dob}|{''.join(sorted((r.first[0], r.last[0])))}"
+            x, y = r.first[0], r.last[0]
+            yield "dob+initials", f"{r.dob}|{x}{y}" if x <= y else f"{r.dob}|{y}{x}"
     if r.ssn_last4:  # survives a date of birth and one name both written wrong
         if r.first:
             yield "ssn4+first", f"{r.ssn_last4}|{r.first}"
@@ -368,7 +372,7 @@ def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
             yield "last+initial", f"{part}|{r.first[0]}"  # a slip in the first name and no date of birth
     for part in r.last_parts:
         if r.first:
-            yield "swapped", "|".join(sorted((r.first, part)))
+            yield "swapped", f"{r.first}|{part}" if r.first <= part else f"{part}|{r.first}"
     if r.phone:
         yield "phone", r.phone
 
@@ -510,7 +514,7 @@ def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
         return (Grade.CERTAIN, math.inf, "rule:student-id") if same else (Grade.CERTAINLY_NOT, -math.inf,
                                                                            "rule:student-id-differs")
     w = model.weight(vector, a, b)
-    if (vector[0] < 2 or vector[1] < 3) and a.first and b.first and a.last_parts and b.last_parts:
+    if (vector[0] < 2 or vector[1] < 3) and (a.first in b.last_parts or b.first in a.last_parts):
         turned = compare(a, swapped(b))  # first and last written the other way round on one side?
         if turned[0] > 0 and turned[1] > 0 and (w_turned := model.weight(turned, a, b) - 1) > w:  # costs 1 bit
             vector, w = turned, w_turned
@@ -545,6 +549,10 @@ class Edge:
     b: int
     weight: float
     why: str
+
+
+NONE: frozenset[str] = frozenset()
+NO_IDS = (NONE, NONE)
 
 
 @dataclass(slots=True)
@@ -630,8 +638,9 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
 
     # strong identifiers each cluster holds: two clusters with different CINs or SSNs never merge,
     # however good a bridging pair looks (the strongest links are made first)
-    ids: dict[int, tuple[set[str], set[str]]] = {
-        i: ({r.cin} if r.cin else set(), {r.ssn} if r.ssn else set()) for i, r in enumerate(records)}
+    ids: dict[int, tuple[frozenset[str], frozenset[str]]] = {
+        i: (frozenset((r.cin,)) if r.cin else NONE, frozenset((r.ssn,)) if r.ssn else NONE)
+        for i, r in enumerate(records) if r.cin or r.ssn}
     apart = [(min(i, j), max(i, j)) for i, j in different]
 
     def allowed(a: int, b: int) -> bool:
@@ -653,7 +662,7 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
         a, b = find(i), find(j)
         if a == b:
             continue
-        (cins_a, ssns_a), (cins_b, ssns_b) = ids[a], ids[b]
+        (cins_a, ssns_a), (cins_b, ssns_b) = ids.get(a, NO_IDS), ids.get(b, NO_IDS)
         manual = why == "manual"
         conflict = (cins_a and cins_b and not cins_a & cins_b) or (ssns_a and ssns_b and not ssns_a & ssns_b)
         if (conflict and not manual) or not allowed(a, b):
@@ -661,7 +670,8 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
                 review.append((i, j, Grade.PROBABLE, w))  # the same person by the score, not by the identifiers
             continue
         parent[a] = b
-        ids[b] = (cins_a | cins_b, ssns_a | ssns_b)
+        if cins_a or cins_b or ssns_a or ssns_b:
+            ids[b] = (cins_a | cins_b, ssns_a | ssns_b)
         edges.append(Edge(i, j, w, why))
     clusters: dict[int, list[int]] = defaultdict(list)
     for i in range(len(records)):

@@ -14,6 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 # Nicknames and short forms -> the formal first name (both sides normalised). One formal name per
 # nickname; where a nickname is shared (e.g. "sam"), the commonest formal name is listed.
@@ -45,6 +46,7 @@ _SPACES = re.compile(r"[\s-]+")
 SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 
 
+@lru_cache(maxsize=262_144)  # names and dates repeat: a city has far fewer than records
 def fold(text: str | None) -> str:
     """Lower case, accents and punctuation gone, hyphens and runs of spaces as one space."""
     if not text:
@@ -55,6 +57,7 @@ def fold(text: str | None) -> str:
     return _SPACES.sub(" ", _NOT_LETTER.sub(" ", plain)).strip()
 
 
+@lru_cache(maxsize=262_144)  # names and dates repeat: a city has far fewer than records
 def first_name_key(name: str | None) -> str:
     """A first name's comparison key: folded, its first word, nickname and transliteration resolved."""
     words = fold(name).split()
@@ -65,12 +68,14 @@ def first_name_key(name: str | None) -> str:
     return NICKNAMES.get(word, word)
 
 
+@lru_cache(maxsize=262_144)  # names and dates repeat: a city has far fewer than records
 def surname_parts(name: str | None) -> tuple[str, ...]:
     """A surname's parts: 'García-López' and 'Garcia Lopez' -> ('garcia', 'lopez'); suffixes dropped."""
     parts = [p for p in fold(name).split() if p not in SUFFIXES]
     return tuple(TRANSLITERATIONS.get(p, p) for p in parts)
 
 
+@lru_cache(maxsize=262_144)  # names and dates repeat: a city has far fewer than records
 def surname_key(name: str | None) -> str:
     """The whole surname as one comparison key ('garcia lopez')."""
     return " ".join(surname_parts(name))
@@ -103,6 +108,7 @@ def parse_dob(text: str | None, *, today: date | None = None) -> date | None:
     raise ValueError("not a date")
 
 
+@lru_cache(maxsize=262_144)  # names and dates repeat: a city has far fewer than records
 def dob_twins(d: date | None) -> frozenset[date]:
     """The date and, when day and month could be read the other way round, its swapped twin."""
     if d is None:
