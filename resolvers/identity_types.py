@@ -110,9 +110,10 @@ def record_view(r: steward.IndexedRecord) -> IndexedRecord:
 
 @strawberry.type(description="How one field compares between two records.")
 class FieldAgreement:
-    field: str = strawberry.field(description="first, last, dob, sex, zip, phone, ssn4.")
-    agreement: str = strawberry.field(description="same, similar, one part shared, day and month swapped, year off "
-                                      "by one, disagree, or missing (one side has nothing).")
+    field: str = strawberry.field(description="first, last, dob, sex, zip, phone, ssn4, addr.")
+    agreement: str = strawberry.field(description="same, similar, one part shared, day and month swapped, a year or "
+                                      "one digit off, disagree, a generation apart, or missing (one side has "
+                                      "nothing).")
     weight: float | None = strawberry.field(description="What this field adds to the match weight (log2); null "
                                             "when missing.")
 
