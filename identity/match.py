@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 from itertools import combinations, islice
+from typing import Any
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
@@ -273,8 +274,12 @@ class Model:
         assert isinstance(m, dict) and isinstance(u, dict)
         tf = data.get("tf") or {}
         assert isinstance(tf, dict)
-        return cls(m={f: list(m.get(f) or DEFAULT_M[f]) for f in FIELDS},
-                   u={f: list(u.get(f) or DEFAULT_U[f]) for f in FIELDS}, prior=float(data.get("prior", 0.01)),
+        def levels(stored: dict[str, Any], default: dict[str, tuple[float, ...]], name: str) -> list[float]:
+            values = stored.get(name)  # a model stored before a field's levels changed: the defaults
+            return list(values) if values and len(values) == LEVELS[name] else list(default[name])
+
+        return cls(m={f: levels(m, DEFAULT_M, f) for f in FIELDS}, u={f: levels(u, DEFAULT_U, f) for f in FIELDS},
+                   prior=float(data.get("prior", 0.01)),
                    tf={k: dict(v) for k, v in tf.items()}, tf_floor=float(data.get("tf_floor", 0.0)),
                    records=int(data.get("records", 0)))  # type: ignore[call-overload]
 

@@ -11,7 +11,9 @@ from demo.population import generate
 from identity.match import (
     FIELDS,
     LEVEL_NAMES,
+    LEVELS,
     Grade,
+    Model,
     Record,
     candidate_pairs,
     compare,
@@ -135,3 +137,10 @@ def test_a_pairs_weight_is_the_sum_of_its_field_weights_with_name_frequencies_an
     usual = rec("8", "Samuel", common, date(2011, 3, 4))
     # an agreeing rare surname says more than an agreeing common one
     assert model.weights(same_rare, rare, rare)["last"] > model.weights(compare(usual, usual), usual, usual)["last"]
+
+
+def test_a_stored_model_with_other_levels_falls_back_to_the_defaults_for_that_field() -> None:
+    old = Model.from_json({"m": {"dob": [0.03, 0.02, 0.02, 0.93], "first": [0.02, 0.05, 0.93]}, "u": {}})
+    assert len(old.m["dob"]) == LEVELS["dob"] and old.m["first"] == [0.02, 0.05, 0.93]
+    same = compare(rec("1", "Ana", "Ruiz", date(2001, 2, 3)), rec("2", "Ana", "Ruiz", date(2001, 2, 3)))
+    assert old.weight(same) > 16
