@@ -121,12 +121,17 @@ class Disclosure:
     break_glass: bool
 
 
+# Actions that show client data: profile reads, and an identity steward's view of the index's records.
+DISCLOSING_ACTIONS = ("read", "identity.review", "identity.explain")
+
+
 async def disclosures(
     session: AsyncSession, *, client_id: str, since: datetime | None, until: datetime | None,
 ) -> list[Disclosure]:
     """Every category of the client's data that was disclosed to someone other than the client, oldest first."""
     e = AccessEvent
-    stmt = LogFilter(client_id=client_id, action="read", since=since, until=until).apply(select(e)).order_by(e.seq)
+    stmt = (LogFilter(client_id=client_id, since=since, until=until).apply(select(e))
+            .where(e.action.in_(DISCLOSING_ACTIONS)).order_by(e.seq))
     out = []
     for ev in (await session.execute(stmt)).scalars():
         if "client" in (ev.roles or []):

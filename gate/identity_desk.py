@@ -13,14 +13,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from audit.records import AuditRecorder, action_record
+from audit.records import AuditRecorder, SectionOutcome, action_record
 from core.errors import InvalidInput, PermissionDenied, PurposeRequired
 from core.principal import RequestContext
-from core.vocabulary import Role
+from core.vocabulary import Category, Role
 from identity import steward
 from identity.online import ClientMatch, SearchQuery, search
 
 MAX_PAGE = 100
+STEWARD_RULE = "role:identity_steward"  # decided by the role check here, not by a Cedar policy
 SEARCHERS = (Role.CASEWORKER, Role.PARTNER)
 
 
@@ -36,19 +37,23 @@ class IdentityDesk:
         if not 1 <= first <= MAX_PAGE:
             raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first")
         items, more = await steward.review_queue(self._sessions, first=first, after=after)
-        shown = {r.client_id: [] for i in items for r in (i.a, i.b)}  # type: ignore[var-annotated]
+        shown: dict[str | None, tuple[list[int], set[str]]] = {}
         for item in items:
             for r in (item.a, item.b):
-                shown[r.client_id].append(item.id)
-        await self._recorder.record([action_record(ctx, "identity.review", cid, detail=_ids("review items", ids))
-                                     for cid, ids in shown.items()])
+                ids, sources = shown.setdefault(r.client_id, ([], set()))
+                ids.append(item.id)
+                sources.add(r.source)
+        await self._recorder.record([
+            action_record(ctx, "identity.review", cid, detail=_ids("review items", ids), sections=_shown(sources))
+            for cid, (ids, sources) in shown.items()])
         return items, more
 
     async def explain(self, ctx: RequestContext, client_id: str) -> steward.ClientExplanation:
         """Which records a client links and why (stewards only); logged."""
         _steward(ctx)
         out = await steward.explain(self._sessions, client_id)
-        await self._recorder.record([action_record(ctx, "identity.explain", client_id)])
+        await self._recorder.record([action_record(ctx, "identity.explain", client_id,
+                                                   sections=_shown({ln.record.source for ln in out.links}))])
         return out
 
     async def resolve(self, ctx: RequestContext, item_id: int, decision: str, reason: str) -> steward.DecisionResult:
@@ -100,6 +105,14 @@ class IdentityDesk:
 def _steward(ctx: RequestContext) -> None:
     if not ctx.principal.has(Role.IDENTITY_STEWARD):
         raise PermissionDenied("only identity stewards review and decide identity matches")
+
+
+def _shown(sources: set[str]) -> tuple[SectionOutcome, ...]:
+    """What a steward was shown of one client: the identity basics of each source's record, from the index.
+    Logged as disclosed, so the client's disclosure report lists it."""
+    return tuple(SectionOutcome(category=str(Category.IDENTITY), connector="identity-index", holder=source,
+                                decision="permit", rule_ids=(STEWARD_RULE,), basis="identity-stewardship",
+                                outcome="disclosed") for source in sorted(sources))
 
 
 def _ids(what: str, ids: list[int]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from audit.queries import disclosures
 from connectors.benefits import BenefitsConnector
 from connectors.edfi import SchoolingConnector
 from connectors.hmis.connector import HousingConnector
@@ -137,3 +138,7 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
     assert {e.subject for e in decided} == {"steward-3"} and len(decided) >= 2
     assert all(e.detail and e.detail.startswith("decision ") for e in decided)
     assert any(e.client_id == other["clientId"] for e in logged if e.action == "identity.review")
+    # what the steward was shown is on the client's own disclosure report
+    async with sessions() as session:
+        report = await disclosures(session, client_id=other["clientId"], since=None, until=None)
+    assert any(d.organization == "CITY" and d.category == "identity" for d in report)
