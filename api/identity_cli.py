@@ -89,7 +89,7 @@ def sync_cmd() -> None:
 
     from api.cli_common import settings_or_exit, with_store
     from api.services import build_connectors
-    from identity.index import sync_source
+    from identity.index import load_model, sync_source
     from identity.online import PlaceReport, place
 
     settings = settings_or_exit()
@@ -98,6 +98,8 @@ def sync_cmd() -> None:
         sources = build_connectors(settings, sessions)
         written: dict[str, int] = {}
         total = PlaceReport()
+        async with sessions() as session:
+            model = await load_model(session)  # once: it holds the name frequencies
         with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=err) as bar:
             try:
@@ -107,10 +109,7 @@ def sync_cmd() -> None:
                     written[source.source] = len(keys)
                     bar.update(task, total=max(1, len(keys)), description=f"matching {source.name}")
                     for i in range(0, len(keys), 100):
-                        part = await place(sessions, keys[i:i + 100])
-                        for name in ("placed", "joined", "new_clients", "moved", "kept_manual", "review"):
-                            setattr(total, name, getattr(total, name) + getattr(part, name))
-                        total.timings_ms.extend(part.timings_ms)
+                        await place(sessions, keys[i:i + 100], model=model, report=total)
                         bar.advance(task, len(keys[i:i + 100]))
                     bar.update(task, completed=max(1, len(keys)))
             finally:

@@ -242,24 +242,28 @@ async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] 
                         split=len(successors) - merged, moved_links=moved, review_pairs=len(linkage.review))
 
 
+def link_reason(why: str | None, weight: float = 0.0, via: tuple[str, str] | None = None,
+                decided_by: str | None = None) -> dict[str, Any]:
+    """The source_links columns that say why a record is linked: `why` is a grade's 'rule:cin', 'score' or
+    'manual' (None: nothing joined it to anyone), through the record `via`."""
+    rule = why.removeprefix("rule:") if why and why.startswith("rule:") else None
+    how = "manual" if why == "manual" else "rule" if rule else "score"
+    scored = why == "score"
+    return {"how": how, "rule": rule, "score": round(weight, 3) if scored else None,
+            "via_source": via[0] if via else None, "via_local_id": via[1] if via else None,
+            "decided_by": decided_by if how == "manual" else None}
+
+
 def _reason(i: int, edge: Edge | None, records: Sequence[Record],
             decisions: dict[tuple[tuple[str, str], tuple[str, str]], LinkDecision]) -> dict[str, Any]:
     """How record i was linked, for its source_links row."""
-    if edge is None:  # alone in its cluster: nothing joined it to anyone
-        return {"how": "score", "rule": None, "score": None, "via_source": None, "via_local_id": None,
-                "decided_by": None}
-    via = records[edge.b if edge.a == i else edge.a]
-    if edge.why == "manual":
-        me = (records[i].source, records[i].local_id)
-        other = (via.source, via.local_id)
-        d = decisions.get((min(me, other), max(me, other)))
-        return {"how": "manual", "rule": None, "score": None, "via_source": via.source,
-                "via_local_id": via.local_id, "decided_by": d.decided_by if d else None}
-    if edge.why.startswith("rule:"):
-        return {"how": "rule", "rule": edge.why.removeprefix("rule:"), "score": None, "via_source": via.source,
-                "via_local_id": via.local_id, "decided_by": None}
-    return {"how": "score", "rule": None, "score": round(edge.weight, 3), "via_source": via.source,
-            "via_local_id": via.local_id, "decided_by": None}
+    if edge is None:
+        return link_reason(None)
+    me = (records[i].source, records[i].local_id)
+    other = records[edge.b if edge.a == i else edge.a]
+    via = (other.source, other.local_id)
+    d = decisions.get((min(me, via), max(me, via))) if edge.why == "manual" else None
+    return link_reason(edge.why, edge.weight, via, d.decided_by if d else None)
 
 
 async def _write_review(session: AsyncSession, pairs: Sequence[tuple[Record, Record, Any, float]], *,

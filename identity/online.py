@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity.index import by_source, load_model, record_keys, record_of
+from identity.index import by_source, link_reason, load_model, record_keys, record_of
 from identity.match import Grade, Model, Record, compare, grade
 from store.tables import (
     Client,
@@ -165,11 +165,14 @@ class PlaceReport:
     timings_ms: list[float] = field(default_factory=list)
 
 
-async def place(sessions: async_sessionmaker[Any], keys: Sequence[tuple[str, str]]) -> PlaceReport:
-    """Match each of these (new or changed) indexed records against the index and link it (see the module)."""
-    report = PlaceReport()
-    async with sessions() as session:
-        model = await load_model(session)
+async def place(sessions: async_sessionmaker[Any], keys: Sequence[tuple[str, str]], *,
+                model: Model | None = None, report: PlaceReport | None = None) -> PlaceReport:
+    """Match each of these (new or changed) indexed records against the index and link it (see the module),
+    with `model` (default: the stored one), adding to `report` if given."""
+    report = report if report is not None else PlaceReport()
+    if model is None:
+        async with sessions() as session:
+            model = await load_model(session)
     for source, local_id in keys:
         started = time.perf_counter()
         async with sessions.begin() as session:
@@ -227,7 +230,8 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
     else:
         client_id = current  # type: ignore[assignment]
     await session.flush()
-    values = _why(target) | {"client_id": client_id, "linked_at": now}
+    values = (link_reason(target.why, target.score, (target.source, target.local_id)) if target
+              else link_reason(None)) | {"client_id": client_id, "linked_at": now}
     if link is None:
         session.add(SourceLink(source=key[0], local_id=key[1], **values))
     else:
@@ -237,15 +241,6 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
     doubtful = [c for c in found if c.client_id not in (None, client_id) and (c.source, c.local_id) not in same
                 and c.grade in (Grade.CERTAIN, Grade.PROBABLE, Grade.POSSIBLE)]
     report.review += await _open_review(session, key, doubtful)
-
-
-def _why(c: Candidate | None) -> dict[str, Any]:
-    if c is None:
-        return {"how": "score", "rule": None, "score": None, "via_source": None, "via_local_id": None,
-                "decided_by": None}
-    rule = c.why.removeprefix("rule:") if c.why.startswith("rule:") else None
-    return {"how": "rule" if rule else "score", "rule": rule, "score": None if rule else round(c.score, 3),
-            "via_source": c.source, "via_local_id": c.local_id, "decided_by": None}
 
 
 async def _decisions(session: AsyncSession, key: tuple[str, str]) -> tuple[set[tuple[str, str]],

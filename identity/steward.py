@@ -97,21 +97,14 @@ class DecisionResult:
     report: RelinkReport
 
 
-def agreement(a: IndexedRecord | IdentityRecord, b: IndexedRecord | IdentityRecord, model: Model
-              ) -> list[FieldAgreement]:
-    """Per-field agreement between two records and each field's weight under the model."""
-    ra, rb = record_of(_columns(a)), record_of(_columns(b))
+def agreement(a: IdentityRecord, b: IdentityRecord, model: Model) -> list[FieldAgreement]:
+    """Per-field agreement between two indexed records and each field's weight under the model."""
+    ra, rb = record_of(a), record_of(b)
     vector = compare(ra, rb)
     weights = model.weights(vector, ra, rb)
     return [FieldAgreement(name, "missing" if level == MISSING else LEVEL_NAMES[name][level],
                            round(weights[name], 2) if name in weights else None)
             for name, level in zip(FIELDS, vector, strict=True)]
-
-
-def _columns(r: IndexedRecord | IdentityRecord) -> dict[str, Any]:
-    return {"source": r.source, "local_id": r.local_id, "first_name": r.first_name, "last_name": r.last_name,
-            "dob": r.dob, "sex": r.sex, "ssn": getattr(r, "ssn", None), "ssn_last4": r.ssn_last4,
-            "ssn_quality": r.ssn_quality, "cin": r.cin, "student_id": r.student_id}
 
 
 def _indexed(r: IdentityRecord, client_id: str | None) -> IndexedRecord:
@@ -135,13 +128,13 @@ async def _records(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, tupl
 async def review_queue(sessions: async_sessionmaker[Any], *, first: int, after: int | None = None
                        ) -> tuple[list[ReviewItem], bool]:
     """Open review items, most likely the same person first (then oldest), with both records side by side."""
+    r = IdentityReview
     async with sessions() as session:
-        stmt = select(IdentityReview).where(IdentityReview.status == "open").order_by(
-            IdentityReview.score.desc(), IdentityReview.id)
+        stmt = select(r).where(r.status == "open").order_by(r.score.desc(), r.id).limit(first + 1)
+        last = await session.get(r, after) if after is not None else None
+        if last is not None:  # keyset: after the last item seen in (score desc, id) order, even if since resolved
+            stmt = stmt.where((r.score < last.score) | ((r.score == last.score) & (r.id > last.id)))
         items = list((await session.execute(stmt)).scalars())
-        if after is not None:  # cursor: the id of the last item seen (the order is stable between reads)
-            ids = [i.id for i in items]
-            items = items[ids.index(after) + 1:] if after in ids else items
         page, more = items[:first], len(items) > first
         found = await _records(session, [k for i in page for k in ((i.source_a, i.local_a), (i.source_b, i.local_b))])
         model = await load_model(session)

@@ -170,3 +170,21 @@ async def test_search_puts_the_person_first_and_partial_input_is_never_certain(
                                                 dob=date(1961, 2, 3)))
     assert nobody == []
     assert not SearchQuery(last_name="Smith").usable() and SearchQuery(cin="AB12345C").usable()
+
+
+async def test_the_review_queue_pages_by_score_without_repeating_an_item(
+        indexed: Any, population: Population) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    heads = [p for p in population.people if p.benefits_id and p.relationship == "HEAD"][:3]
+    await _add(sessions, *[_row("clinic", f"P-{n}", first_name=p.first_name, last_name=p.last_name)
+                           for n, p in enumerate(heads)])  # names without a DOB: each one in doubt
+    assert (await place(sessions, [("clinic", f"P-{n}") for n in range(len(heads))])).review >= 3
+    everything, _ = await review_queue(sessions, first=100)
+    seen, after, more = [], None, True
+    while more:
+        page, more = await review_queue(sessions, first=1, after=after)
+        seen += [i.id for i in page]
+        after = page[-1].id
+    assert seen == [i.id for i in everything] and len(seen) >= 3
+    assert [i.score for i in everything] == sorted((i.score for i in everything), reverse=True)
