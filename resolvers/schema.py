@@ -96,6 +96,11 @@ def _children(selections: Iterable[Any], name: str) -> list[Any]:
     return out
 
 
+def _categories(selections: Iterable[Any]) -> frozenset[Category]:
+    """The categories a profile selection reads: the gate is asked only for these."""
+    return frozenset(FIELD_CATEGORIES[n] for n in _selected(selections) if n in FIELD_CATEGORIES)
+
+
 def _selected(selections: Iterable[Any]) -> set[str]:
     names: set[str] = set()
     for sel in selections:
@@ -142,8 +147,7 @@ class Query:
             if legal_basis.basis is not _LegalBasis.FERPA_99_36:
                 raise InvalidInput("break-glass access is opened with startBreakGlass", field="legalBasis.basis")
             claim = LegalBasisClaim(legal_basis.basis, legal_basis.justification)
-        wanted = _selected(info.selected_fields[0].selections)
-        categories = frozenset(FIELD_CATEGORIES[n] for n in wanted if n in FIELD_CATEGORIES)
+        categories = _categories(info.selected_fields[0].selections)
         loader = info.context.loaders.setdefault("profile", _profile_loader(info.context))
         disclosure = await loader.load((client_id, categories, claim))
         if disclosure is None:
@@ -160,8 +164,7 @@ class Query:
         client_ids = [str(i).strip() for i in ids]
         if any(not c or len(c) > MAX_CLIENT_ID for c in client_ids):
             raise InvalidInput("client ids are 1 to 64 characters", field="ids")
-        wanted = _selected(info.selected_fields[0].selections)
-        categories = frozenset(FIELD_CATEGORIES[n] for n in wanted if n in FIELD_CATEGORIES)
+        categories = _categories(info.selected_fields[0].selections)
         loader = info.context.loaders.setdefault("profile", _profile_loader(info.context))
         found = await loader.load_many([(c, categories, None) for c in client_ids])
         return [None if d is None else ClientProfile(id=strawberry.ID(c), disclosure=d)
@@ -177,8 +180,7 @@ class Query:
         matches = await ctx.identity.search(ctx.request, input.query(), limit=first)
         if not matches:
             return []
-        wanted = _selected(_children(info.selected_fields[0].selections, "client"))
-        categories = frozenset({Category.IDENTITY} | {FIELD_CATEGORIES[n] for n in wanted if n in FIELD_CATEGORIES})
+        categories = _categories(_children(info.selected_fields[0].selections, "client")) | {Category.IDENTITY}
         loader = info.context.loaders.setdefault("profile", _profile_loader(info.context))
         found = await loader.load_many([(m.client_id, categories, None) for m in matches])
         out = []
