@@ -28,7 +28,7 @@ from identity.crosswalk import SqlCrosswalk
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
 from policies.decisions import Decider
-from store.engine import make_engine, make_sessionmaker
+from store.engine import HotReader, Reads, make_engine, make_sessionmaker
 
 
 @dataclass
@@ -38,6 +38,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
+    reader: HotReader
     consents: ConsentStore
     connectors: list[Connector]
     gate: Gate
@@ -57,6 +58,7 @@ class Services:
             await conn.aclose()
         await self.http.aclose()
         await self.recorder.aclose()
+        await self.reader.aclose()
         await self.engine.dispose()
         shutdown_telemetry(self.tracer_provider)
 
@@ -72,22 +74,23 @@ def build_services(
     sessions = make_sessionmaker(engine)
     policy_set = PolicySet.load()  # refuses to start on policies that do not validate
     consents = ConsentStore()
+    reader = HotReader(engine)
     connectors: list[Connector] = [Resilient(c, settings.federation)
-                                   for c in build_connectors(settings, sessions, tracer=tracer)]
-    crosswalk = SqlCrosswalk(sessions)
+                                   for c in build_connectors(settings, sessions, tracer=tracer, reads=reader)]
+    crosswalk = SqlCrosswalk(sessions, reads=reader)
     signer = make_signer(settings)
     audit = recorder or ChainRecorder(sessions, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors,
-        decider=decider or CedarDecider(sessions, CedarEngine(policy_set), store=consents),
+        decider=decider or CedarDecider(sessions, CedarEngine(policy_set), store=consents, reads=reader),
         recorder=audit, deadline_seconds=settings.gate_deadline_seconds,
         tracer=tracer,
     )
     desk = ConsentDesk(sessions=sessions, store=consents, crosswalk=crosswalk, recorder=audit)
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
-    return Services(settings=settings, engine=engine, sessions=sessions, consents=consents, connectors=connectors,
-                    gate=gate, desk=desk, signer=signer, recorder=audit,
+    return Services(settings=settings, engine=engine, sessions=sessions, reader=reader, consents=consents,
+                    connectors=connectors, gate=gate, desk=desk, signer=signer, recorder=audit,
                     audit_desk=AuditDesk(sessions=sessions, recorder=audit, jwks=signer.public_jwks()),
                     identity_desk=IdentityDesk(sessions=sessions, recorder=audit),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
@@ -96,13 +99,14 @@ def build_services(
 
 def build_connectors(
     settings: Settings, sessions: async_sessionmaker[Any], *, tracer: trace.Tracer | None = None,
+    reads: Reads | None = None,
 ) -> list[BenefitsConnector | HousingConnector | SchoolingConnector]:
     """The enabled agency connectors, bare (the gateway wraps them in retries and circuit breakers)."""
     out: list[BenefitsConnector | HousingConnector | SchoolingConnector] = []
     if settings.benefits.enabled:
         out.append(BenefitsConnector(settings.benefits, tracer=tracer))
     if settings.housing.enabled:
-        out.append(HousingConnector(settings.housing, sessions))
+        out.append(HousingConnector(settings.housing, sessions, reads=reads))
     if settings.schooling.enabled:
         out.append(SchoolingConnector(settings.schooling))
     return out

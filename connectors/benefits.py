@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
-import httpx
 from opentelemetry import trace
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
@@ -138,13 +137,12 @@ class BenefitsConnector:
     categories = frozenset({Category.IDENTITY, Category.BENEFITS, Category.APPOINTMENTS, Category.DOCUMENTS})
 
     def __init__(
-        self, config: BenefitsConfig, *, transport: httpx.AsyncBaseTransport | None = None,
-        tracer: trace.Tracer | None = None,
+        self, config: BenefitsConfig, *, tracer: trace.Tracer | None = None,
     ) -> None:
         self.config = config
         self.source = config.source
         self.organization = config.organization
-        self._api = AgencyApi.from_config(self.name, config, transport)
+        self._api = AgencyApi.from_config(self.name, config)
         self._status = StatusTracker(self.name)
         self._tracer = tracer or trace.get_tracer("casebridge.connectors")
 

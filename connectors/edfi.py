@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
-import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from connectors.base import ConnectorStatus, StatusTracker
@@ -114,11 +113,11 @@ class SchoolingConnector:
     name = "schooling"
     categories = frozenset({Category.IDENTITY, Category.SCHOOLING})
 
-    def __init__(self, config: SchoolingConfig, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, config: SchoolingConfig) -> None:
         self.config = config
         self.source = config.source
         self.organization = config.organization
-        self._api = AgencyApi.from_config(self.name, config, transport)
+        self._api = AgencyApi.from_config(self.name, config)
         self._data = config.data_path.rstrip("/")
         self._status = StatusTracker(self.name)
         self._schools: dict[str, str] = {}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 
-import httpx
+import aiohttp
 
 from core.errors import AgencyAuthFailed, AgencyBadData, AgencyTimeout, AgencyUnavailable
 
@@ -21,13 +23,13 @@ class ClientCredentials:
     ) -> None:
         self.connector = connector
         self.token_url = token_url
-        self._auth = httpx.BasicAuth(client_id, client_secret)
+        self._auth = "Basic " + base64.b64encode(f"{client_id}:{client_secret}".encode()).decode("ascii")
         self._scope = scope
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
 
-    async def token(self, http: httpx.AsyncClient) -> str:
+    async def token(self, http: aiohttp.ClientSession) -> str:
         """A valid token; fetches a new one if missing (see invalidate) or close to expiry."""
         async with self._lock:
             if self._token is None or time.monotonic() >= self._expires_at:
@@ -41,29 +43,30 @@ class ClientCredentials:
         if token is None or token == self._token:
             self._token = None
 
-    async def _fetch(self, http: httpx.AsyncClient) -> None:
+    async def _fetch(self, http: aiohttp.ClientSession) -> None:
         who = f"the {self.connector} agency"
         data = {"grant_type": "client_credentials"}
         if self._scope:
             data["scope"] = self._scope
         try:
-            resp = await http.post(self.token_url, data=data, auth=self._auth)
-        except httpx.TimeoutException as exc:
+            async with http.post(self.token_url, data=data, headers={"Authorization": self._auth}) as resp:
+                status, content = resp.status, await resp.read()
+        except TimeoutError as exc:
             raise AgencyTimeout(f"{who}'s token endpoint timed out",
                 connector=self.connector) from exc
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             raise AgencyUnavailable(f"{who}'s token endpoint is unreachable",
                 connector=self.connector) from exc
-        if resp.status_code in (400, 401, 403):
+        if status in (400, 401, 403):
             raise AgencyAuthFailed(
                 f"{who} refused casebridge's client credentials", connector=self.connector,
                 suggestion="Check the connector's client id and secret.",
             )
-        if resp.status_code >= 500:
-            raise AgencyUnavailable(f"{who}'s token endpoint answered {resp.status_code}",
+        if status >= 500:
+            raise AgencyUnavailable(f"{who}'s token endpoint answered {status}",
                                     connector=self.connector)
         try:
-            body = resp.json()
+            body = json.loads(content)
             token = body["access_token"]
             ttl = float(body.get("expires_in", 300))
             if not isinstance(token, str) or not token:

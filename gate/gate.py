@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
@@ -28,6 +29,8 @@ Permitted = dict[tuple[str, str], set[Category]]
 # (connector name, category set) -> what that one call returned
 Fetched = dict[tuple[str, frozenset[Category]], FetchResult | AgencyError]
 
+LATENCY_SMOOTHING = 0.2  # weight of the newest call in a connector's smoothed duration
+
 _EVALUATION_ERROR = Decision(False, (RULE_EVALUATION_ERROR,), reason=WithheldReason.POLICY_ERROR)
 
 
@@ -44,6 +47,7 @@ class Gate:
         self._recorder = recorder
         self._deadline = deadline_seconds
         self._tracer = tracer or trace.get_tracer("casebridge.gate")
+        self._took: dict[str, float] = {}  # connector name -> smoothed duration of its calls (seconds)
 
     @property
     def connectors(self) -> list[Connector]:
@@ -117,13 +121,16 @@ class Gate:
             for ref in links[client_id]:
                 if ref.source == source:
                     calls[(name, frozenset(cats))].append(ref.local_id)
-        keys = list(calls)
+        # Slowest agency first: the calls start one after another on this loop (each builds and sends its
+        # requests before the next starts), and the profile waits for the slowest.
+        keys = sorted(calls, key=lambda k: -self._took.get(k[0], 0.0))
         results = await asyncio.gather(*(self._call(by_name[n], calls[(n, cats)], cats) for n, cats in keys))
         return dict(zip(keys, results, strict=True))
 
     async def _call(
         self, conn: Connector, local_ids: list[str], cats: frozenset[Category]
     ) -> FetchResult | AgencyError:
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self._deadline):
                 return await conn.fetch(local_ids, cats)
@@ -134,6 +141,10 @@ class Gate:
         except Exception as exc:  # a connector bug costs its section, not the request
             log.error("connector %s failed unexpectedly (%s)", conn.name, type(exc).__name__)
             return AgencyUnavailable(f"the {conn.name} connector failed", connector=conn.name)
+        finally:
+            took = time.perf_counter() - started
+            before = self._took.get(conn.name)
+            self._took[conn.name] = took if before is None else before + LATENCY_SMOOTHING * (took - before)
 
     def _assemble(
         self, links: dict[str, list[SourceRef]], resources: list[Resource], decisions: list[Decision],

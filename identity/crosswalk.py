@@ -10,9 +10,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from store.engine import Reads, SessionReads
 from store.tables import Client, SourceLink
 
 
@@ -32,25 +33,32 @@ class Crosswalk(Protocol):
         ...
 
 
-class SqlCrosswalk:
-    """The crosswalk kept in the store's `clients` and `source_links` tables."""
+# Built once: a request binds only the ids.
+_RESOLVE = (
+    select(Client.id, SourceLink.source, SourceLink.local_id)
+    .outerjoin(SourceLink, SourceLink.client_id == Client.id)
+    .where(Client.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Client.id, SourceLink.source, SourceLink.local_id)
+)
 
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+
+class SqlCrosswalk:
+    """The crosswalk kept in the store's `clients` and `source_links` tables.
+
+    `reads` runs the per-request lookup (the gateway passes its HotReader);
+    without it each lookup opens a session.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[Any], *, reads: Reads | None = None) -> None:
         self._sessions = sessions
+        self._reads = reads or SessionReads(sessions)
 
     async def resolve(self, client_ids: Sequence[str]) -> dict[str, list[SourceRef]]:
         """Linked records per known client id, in one query; unknown ids are absent."""
         ids = list(dict.fromkeys(client_ids))
         if not ids:
             return {}
-        stmt = (
-            select(Client.id, SourceLink.source, SourceLink.local_id)
-            .outerjoin(SourceLink, SourceLink.client_id == Client.id)
-            .where(Client.id.in_(ids))
-            .order_by(Client.id, SourceLink.source, SourceLink.local_id)
-        )
-        async with self._sessions() as session:
-            rows = (await session.execute(stmt)).all()
+        rows = await self._reads.rows(_RESOLVE, {"ids": ids})
         found: dict[str, list[SourceRef]] = {}
         for client_id, source, local_id in rows:
             refs = found.setdefault(client_id, [])

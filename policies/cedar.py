@@ -30,6 +30,7 @@ from core.vocabulary import LegalBasis, Purpose, Role
 from policies.consent_store import ConsentStore, GrantRecord
 from policies.consents import ConsentAnswer, ConsentFact, consent_fact
 from policies.decisions import RULE_EVALUATION_ERROR, Decision, Resource, WithheldReason
+from store.engine import Reads, SessionReads
 
 log = logging.getLogger("casebridge.policies")
 
@@ -170,8 +171,10 @@ class CedarDecider:
     def __init__(
         self, sessions: async_sessionmaker[Any], engine: CedarEngine, *,
         store: ConsentStore | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        reads: Reads | None = None,
     ) -> None:
         self._sessions = sessions
+        self._reads = reads or SessionReads(sessions)
         self._engine = engine
         self._store = store or ConsentStore()
         self._clock = clock
@@ -185,11 +188,11 @@ class CedarDecider:
         now = self._clock()
         client_ids = sorted({r.client_id for r in resources})
         started = time.thread_time()
-        async with self._sessions() as session:
-            consents = await self._store.for_clients(session, client_ids)
-            grants: dict[str, GrantRecord] = {}
-            # only the break-glass rule reads grants, and only for caseworkers with the emergency purpose
-            if p.has(Role.CASEWORKER) and ctx.purpose is Purpose.EMERGENCY:
+        consents = await self._store.for_clients(self._reads, client_ids)
+        grants: dict[str, GrantRecord] = {}
+        # only the break-glass rule reads grants, and only for caseworkers with the emergency purpose
+        if p.has(Role.CASEWORKER) and ctx.purpose is Purpose.EMERGENCY:
+            async with self._sessions() as session:
                 grants = await self._store.active_grants(session, client_ids=client_ids, subject=p.subject,
                                                          org=p.organization, now=now)
         loaded = time.thread_time()

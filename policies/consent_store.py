@@ -9,11 +9,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.consents import ConsentRecord, ConsentStatus, Grantor, Provision
+from store.engine import Reads
 from store.tables import BreakGlassGrant, Consent, ConsentVersion
+
+_CONSENTS = Consent.__table__
+# Built once (a request binds only the ids): every consent that can still say something, active or revoked.
+_FOR_CLIENTS = select(*_CONSENTS.c).where(
+    _CONSENTS.c.client_id.in_(bindparam("ids", expanding=True)),
+    _CONSENTS.c.status.in_([ConsentStatus.ACTIVE.value, ConsentStatus.INACTIVE.value]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,17 +39,13 @@ class GrantRecord:
 class ConsentStore:
     """Reads and writes consents and grants inside a session the caller controls."""
 
-    async def for_clients(self, session: AsyncSession, client_ids: Sequence[str]) -> dict[str, list[ConsentRecord]]:
+    async def for_clients(self, reads: Reads, client_ids: Sequence[str]) -> dict[str, list[ConsentRecord]]:
         """Every consent that can still say something (active or revoked), per client, in one query.
 
         Runs on the hot path of every profile request: a Core select of plain rows (no ORM identity map),
         and each consent version parsed once.
         """
-        t = Consent.__table__
-        rows = await session.execute(
-            select(*t.c).where(t.c.client_id.in_(list(set(client_ids))),
-                               t.c.status.in_([ConsentStatus.ACTIVE.value, ConsentStatus.INACTIVE.value]))
-        )
+        rows = await reads.rows(_FOR_CLIENTS, {"ids": sorted(set(client_ids))})
         out: dict[str, list[ConsentRecord]] = defaultdict(list)
         for row in rows:
             out[row.client_id].append(_parsed(row))

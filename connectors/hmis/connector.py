@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -23,9 +23,26 @@ from connectors.hmis.spec import PROJECT_TYPES, destination_class
 from connectors.records import Demographics, FetchResult, HousingEnrollment, PeopleBatch, SourcePerson, SourceRecord
 from core.errors import AgencyTimeout, AgencyUnavailable
 from core.vocabulary import Category
+from store.engine import Reads, SessionReads
 from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisProject, HmisSnapshot
 
 CHUNK = 500
+
+# Built once; a fetch binds the source and the PersonalIDs.
+_SNAPSHOT = select(HmisSnapshot.exported_at).where(HmisSnapshot.source == bindparam("src"))
+_CLIENTS = select(HmisClient.personal_id, HmisClient.first_name, HmisClient.middle_name, HmisClient.last_name,
+                  HmisClient.dob, HmisClient.sex).where(
+    HmisClient.source == bindparam("src"), HmisClient.personal_id.in_(bindparam("ids", expanding=True)))
+_STAYS = (
+    select(HmisEnrollment.personal_id, HmisEnrollment.enrollment_id, HmisEnrollment.entry_date,
+           HmisEnrollment.move_in_date, HmisEnrollment.household_id, HmisEnrollment.relationship_to_hoh,
+           HmisProject.name.label("project_name"), HmisProject.project_type, HmisExit.exit_date, HmisExit.destination)
+    .join(HmisProject, (HmisProject.source == HmisEnrollment.source)
+          & (HmisProject.project_id == HmisEnrollment.project_id))
+    .outerjoin(HmisExit, (HmisExit.source == HmisEnrollment.source)
+               & (HmisExit.enrollment_id == HmisEnrollment.enrollment_id))
+    .where(HmisEnrollment.source == bindparam("src"), HmisEnrollment.personal_id.in_(bindparam("ids", expanding=True)))
+)
 
 
 class HousingConnector:
@@ -34,9 +51,10 @@ class HousingConnector:
     name = "housing"
     categories = frozenset({Category.IDENTITY, Category.HOUSING})
 
-    def __init__(self, config: HousingConfig, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, config: HousingConfig, sessions: async_sessionmaker[Any], *, reads: Reads | None = None) -> None:
         self._config = config
         self._sessions = sessions
+        self._reads = reads or SessionReads(sessions)  # the gateway passes its HotReader
         self.source = config.source
         self.organization = config.organization
         self._status = StatusTracker(self.name)
@@ -58,39 +76,36 @@ class HousingConnector:
             raise AgencyUnavailable("the housing snapshot cannot be read", connector=self.name) from None
 
     async def _read(self, ids: list[str], categories: frozenset[Category]) -> FetchResult:
-        src = self.source
-        async with self._sessions() as session:
-            snap = (await session.execute(select(HmisSnapshot).where(HmisSnapshot.source == src))).scalar_one_or_none()
-            if snap is None:
-                raise AgencyUnavailable("no HMIS export has been imported yet", connector=self.name,
-                                        suggestion="Import one: casebridge hmis import PATH.")
-            clients: dict[str, HmisClient] = {}
-            stays: dict[str, list[HousingEnrollment]] = defaultdict(list)
-            for chunk in (ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)):
-                for c in (await session.execute(select(HmisClient).where(
-                        HmisClient.source == src, HmisClient.personal_id.in_(chunk)))).scalars():
-                    clients[c.personal_id] = c
-                if Category.HOUSING not in categories:
-                    continue
-                rows = await session.execute(
-                    select(HmisEnrollment, HmisProject, HmisExit)
-                    .join(HmisProject, (HmisProject.source == HmisEnrollment.source)
-                          & (HmisProject.project_id == HmisEnrollment.project_id))
-                    .outerjoin(HmisExit, (HmisExit.source == HmisEnrollment.source)
-                               & (HmisExit.enrollment_id == HmisEnrollment.enrollment_id))
-                    .where(HmisEnrollment.source == src, HmisEnrollment.personal_id.in_(chunk)))
-                for e, p, x in rows.all():
-                    stays[e.personal_id].append(self._stay(e, p, x))
+        housing = Category.HOUSING in categories
+        chunks = [ids[i:i + CHUNK] for i in range(0, len(ids), CHUNK)]
+        reads = [self._reads.rows(_SNAPSHOT, {"src": self.source})]
+        reads += [self._reads.rows(_CLIENTS, {"src": self.source, "ids": c}) for c in chunks]
+        if housing:
+            reads += [self._reads.rows(_STAYS, {"src": self.source, "ids": c}) for c in chunks]
+        # independent statements, read at once; each is finished (done or failed) before an error is raised
+        found = await asyncio.gather(*reads, return_exceptions=True)
+        failed = next((f for f in found if isinstance(f, BaseException)), None)
+        if failed is not None:
+            raise failed
+        snap = found[0]
+        if not snap:
+            raise AgencyUnavailable("no HMIS export has been imported yet", connector=self.name,
+                                    suggestion="Import one: casebridge hmis import PATH.")
+        clients = {c.personal_id: c for rows in found[1:1 + len(chunks)] for c in rows}
+        stays: dict[str, list[HousingEnrollment]] = defaultdict(list)
+        for rows in found[1 + len(chunks):]:
+            for row in rows:
+                stays[row.personal_id].append(self._stay(row))
         records = {}
         for pid, c in clients.items():
             sections: dict[Category, Any] = {}
             if Category.IDENTITY in categories:
                 sections[Category.IDENTITY] = Demographics(c.first_name, c.middle_name, c.last_name, c.dob, c.sex)
-            if Category.HOUSING in categories:
+            if housing:
                 sections[Category.HOUSING] = sorted(stays.get(pid, []), key=lambda s: (s.entry_date, s.enrollment_id),
                                                     reverse=True)
             records[pid] = SourceRecord(pid, sections)
-        return FetchResult(as_of=snap.exported_at, records=records)
+        return FetchResult(as_of=snap[0].exported_at, records=records)
 
     async def list_people(self, since: str | None = None) -> PeopleBatch:
         """Client.csv rows of the snapshot updated after `since` (a DateUpdated the last call returned)."""
@@ -108,13 +123,13 @@ class HousingConnector:
         watermark = max((p.updated.isoformat() for p in people if p.updated), default=since or "")
         return PeopleBatch(people, watermark)
 
-    def _stay(self, e: HmisEnrollment, p: HmisProject, x: HmisExit | None) -> HousingEnrollment:
+    def _stay(self, row: Any) -> HousingEnrollment:
         return HousingEnrollment(
-            enrollment_id=e.enrollment_id, agency=self.organization, project_name=p.name,
-            project_type=p.project_type, project_type_name=PROJECT_TYPES.get(p.project_type, "Other"),
-            entry_date=e.entry_date, move_in_date=e.move_in_date, exit_date=x.exit_date if x else None,
-            destination=x.destination if x else None, destination_class=destination_class(x.destination if x else None),
-            household_id=e.household_id, relationship_to_head=e.relationship_to_hoh,
+            enrollment_id=row.enrollment_id, agency=self.organization, project_name=row.project_name,
+            project_type=row.project_type, project_type_name=PROJECT_TYPES.get(row.project_type, "Other"),
+            entry_date=row.entry_date, move_in_date=row.move_in_date, exit_date=row.exit_date,
+            destination=row.destination, destination_class=destination_class(row.destination),
+            household_id=row.household_id, relationship_to_head=row.relationship_to_hoh,
         )
 
     def status(self) -> ConnectorStatus:
