@@ -11,9 +11,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,21 +82,62 @@ class KeySource:
                 ) from exc
 
 
-class TokenVerifier:
-    """Validates a bearer JWT and maps its claims to a Principal."""
+VERIFIED_CACHE_SIZE = 4096
 
-    def __init__(self, auth: AuthSettings, keys: KeySource) -> None:
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    principal: Principal
+    key_set: KeySet  # the key set the signature was checked against
+    exp: float
+    nbf: float | None
+
+
+class TokenVerifier:
+    """Validates a bearer JWT and maps its claims to a Principal.
+
+    A caller sends the same token with every request until it expires, so a
+    token whose signature and claims checked out is remembered (by its SHA-256,
+    never the token itself): the next request with it skips the signature check
+    (~0.3 ms) as long as the key set is the one it was checked against - a
+    refetched JWKS (rotation) checks it again - and still checks expiry and
+    not-before against the clock every time.
+    """
+
+    def __init__(self, auth: AuthSettings, keys: KeySource, *, clock: Callable[[], float] = time.time) -> None:
         self._auth = auth
         self._keys = keys
+        self._clock = clock
         self._claims = JWTClaimsRegistry(
             leeway=auth.leeway_seconds,
             iss={"essential": True, "value": auth.issuer},
             aud={"essential": True, "value": auth.audience},
             exp={"essential": True},
         )
+        self._verified: OrderedDict[bytes, _Verified] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
         """The Principal for `token`, or AuthenticationError with a stable `reason`."""
+        digest = hashlib.sha256(token.encode()).digest()
+        known = self._verified.get(digest)
+        if known is not None and known.key_set is await self._keys.keys():
+            now, leeway = self._clock(), self._auth.leeway_seconds
+            if now > known.exp + leeway:
+                del self._verified[digest]
+                raise _invalid("token_expired", "token has expired")
+            if known.nbf is None or now >= known.nbf - leeway:
+                self._verified.move_to_end(digest)
+                return known.principal
+        principal, key_set, claims = await self._check(token)
+        exp, nbf = claims.get("exp"), claims.get("nbf")
+        if isinstance(exp, int | float) and (nbf is None or isinstance(nbf, int | float)):
+            self._verified[digest] = _Verified(principal, key_set, float(exp), None if nbf is None else float(nbf))
+            if len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _check(self, token: str) -> tuple[Principal, KeySet, dict[str, Any]]:
+        """The full check: header, key, signature, claims."""
         header = _header(token)
         alg = header.get("alg")
         if alg not in self._auth.algorithms:
@@ -110,7 +155,7 @@ class TokenVerifier:
             raise _invalid("token_expired", "token has expired") from None
         except (InvalidKeyIdError, JoseError, ValueError, TypeError) as exc:
             raise _invalid(_reason(exc), "token is not valid") from None
-        return self._principal(decoded.claims)
+        return self._principal(decoded.claims), key_set, decoded.claims
 
     def _principal(self, claims: dict[str, Any]) -> Principal:
         a = self._auth

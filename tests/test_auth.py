@@ -201,3 +201,41 @@ async def test_small_clock_skew_is_tolerated(auth: AuthSettings, dev_key_file: P
     verifier = TokenVerifier(auth, KeySource(auth))
     token = mint_token(key, auth, subject="u", organization="HRA", roles=["caseworker"], ttl_seconds=-10)
     assert (await verifier.verify(token)).subject == "u"  # expired 10 s ago, leeway is 30 s
+
+
+async def test_a_checked_token_is_remembered_but_still_expires(
+    auth: AuthSettings, dev_key_file: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = load_or_create_dev_key(dev_key_file)
+    token = mint_token(key, auth, subject="u", organization="HRA", roles=["caseworker"], ttl_seconds=60)
+    now = [time.time()]
+    verifier = TokenVerifier(auth, KeySource(auth), clock=lambda: now[0])
+    checked = []
+    real_decode = jwt.decode
+    monkeypatch.setattr("api.auth.jwt.decode", lambda *a, **k: checked.append(1) or real_decode(*a, **k))
+    for _ in range(3):
+        assert (await verifier.verify(token)).subject == "u"
+    assert len(checked) == 1  # the signature was checked once
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(AuthenticationError):
+        await verifier.verify(tampered)  # another token: checked in full
+    now[0] += 60 + auth.leeway_seconds + 1
+    with pytest.raises(AuthenticationError) as info:
+        await verifier.verify(token)
+    assert info.value.details["reason"] == "token_expired"
+
+
+async def test_a_remembered_token_is_checked_again_when_the_keys_change(
+    idp: tuple[_JwksServer, ServerThread],
+) -> None:
+    server, thread = idp
+    auth = AuthSettings(issuer="https://idp.test", audience="casebridge", jwks_url=f"{thread.url}/jwks",
+                        jwks_cache_seconds=0, jwks_min_refetch_seconds=0)
+    async with httpx.AsyncClient() as http:
+        verifier = TokenVerifier(auth, KeySource(auth, http))
+        token = _sign(server.keys[0], auth)
+        assert (await verifier.verify(token)).organization == "HRA"
+        server.keys = [ECKey.generate_key("P-256", parameters={"kid": "k2"}, private=True)]  # k1 withdrawn
+        with pytest.raises(AuthenticationError) as info:
+            await verifier.verify(token)
+        assert info.value.details["reason"] == "unknown_key"

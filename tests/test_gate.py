@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core.errors import AgencyTimeout, AuditUnavailable, PurposeRequired
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, Purpose, Role
 from gate import Gate, SectionStatus
+from gate.gate import HEAD_START_SECONDS, head_starts
 from identity.crosswalk import SourceRef
 from tests.fakes import DictCrosswalk, FakeConnector, ListRecorder, TableDecider
 
@@ -112,3 +115,37 @@ async def test_permitted_but_not_held_is_an_honest_empty_section() -> None:
 async def test_unknown_clients_are_absent() -> None:
     gate, *_ = world()
     assert await gate.disclose(ctx(), ["nobody"], [APPTS]) == {}
+
+
+class _Timed(FakeConnector):
+    """Takes `seconds` to answer; notes when each call started (in the shared `log`)."""
+
+    def __init__(self, name: str, seconds: float, log: list[str], held: dict[str, int]) -> None:
+        super().__init__(name, "DHS", held)
+        self.seconds, self.log = seconds, log
+
+    async def fetch(self, local_ids, categories):  # type: ignore[no-untyped-def]
+        self.log.append(self.name)
+        await asyncio.sleep(self.seconds)
+        return await super().fetch(local_ids, categories)
+
+
+async def test_the_slowest_agency_is_asked_first() -> None:
+    log: list[str] = []
+    quick, slow = _Timed("quick", 0.0, log, {"q1": 1}), _Timed("slow", 0.05, log, {"s1": 1})
+    gate = Gate(crosswalk=DictCrosswalk({"c": [SourceRef("quick", "q1"), SourceRef("slow", "s1")]}),
+                decider=TableDecider({("DHS", APPTS, "DHS")}), connectors=[quick, slow], recorder=ListRecorder())
+    await gate.disclose(ctx(), ["c"], [APPTS])
+    assert log == ["quick", "slow"]  # no history yet: in configured order
+    log.clear()
+    out = await gate.disclose(ctx(), ["c"], [APPTS])
+    assert log == ["slow", "quick"]
+    assert all(p.status is SectionStatus.SHOWN for p in out["c"].sections[APPTS])
+
+
+def test_quick_calls_give_slow_ones_a_bounded_head_start() -> None:
+    waits = head_starts({"housing", "benefits", "schooling", "new"},
+                        {"housing": 0.004, "benefits": 0.053, "schooling": 0.055})
+    assert waits == {"housing": HEAD_START_SECONDS}  # only the quick one waits; unknown ones never do
+    assert head_starts({"a", "b"}, {"a": 0.001, "b": 0.006}) == {"a": pytest.approx(0.00125)}  # <= 1/4 of the gap
+    assert head_starts({"a"}, {}) == {}
