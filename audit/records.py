@@ -6,7 +6,7 @@ import asyncio
 import functools
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -95,6 +95,11 @@ class AuditRecorder(Protocol):
         """Append `records` in one write (inside `session`'s transaction if given), or raise AuditUnavailable."""
         ...
 
+    async def begin(self, records: Sequence[AccessRecord]) -> Awaitable[None]:
+        """Hand `records` to the log; returns once the write is under way, with what to await for it to be
+        durable (which raises AuditUnavailable if it failed). Nothing may be released before that."""
+        ...
+
     async def aclose(self) -> None:
         """Finish pending writes and release connections."""
         ...
@@ -162,11 +167,7 @@ class ChainRecorder:
         if not records:
             return
         if session is None:
-            loop = asyncio.get_running_loop()
-            group = self._groups.get(loop)
-            if group is None:
-                group = self._groups[loop] = _GroupCommit(self._write, self._max_group)
-            await group.submit(records)
+            await (await self.begin(records))
             return
         try:
             plan = self._plan((await session.execute(LOCK_HEAD)).one(), records)
@@ -174,6 +175,22 @@ class ChainRecorder:
                 await session.execute(statement, params)
         except (SQLAlchemyError, OSError) as exc:
             raise AuditUnavailable("the access log could not be written") from exc
+
+    async def begin(self, records: Sequence[AccessRecord]) -> Awaitable[None]:
+        """Queue `records` for the next group commit; returns once that group's commit has started.
+
+        What the caller does meanwhile (the gateway renders the response) overlaps
+        the commit's wait for the disk: on SQLite the writer thread signals as it
+        commits, on PostgreSQL the statement has been sent. The returned future
+        completes when the records are durable, or raises AuditUnavailable.
+        """
+        if not records:
+            return started(_nothing())
+        loop = asyncio.get_running_loop()
+        group = self._groups.get(loop)
+        if group is None:
+            group = self._groups[loop] = _GroupCommit(self._write, self._max_group)
+        return await group.stage(records)
 
     async def __aenter__(self) -> ChainRecorder:
         return self
@@ -191,12 +208,15 @@ class ChainRecorder:
         if self._pg is not None:
             await self._pg.aclose()
 
-    async def _write(self, records: Sequence[AccessRecord]) -> None:
-        """One transaction for a group of records."""
+    async def _write(self, records: Sequence[AccessRecord], committing: Callable[[], None]) -> None:
+        """One transaction for a group of records; `committing()` once its commit has started."""
         try:
             if self._sqlite is not None:
-                await self._sqlite.run(lambda conn: self._append_sync(conn, records))
+                loop = asyncio.get_running_loop()
+                await self._sqlite.run(lambda conn: self._append_sync(conn, records),
+                                       committing=lambda: loop.call_soon_threadsafe(committing))
             else:
+                committing()  # its waiters run once this task waits for the server: the statement has been sent
                 await self._write_pg(records)
         except (SQLAlchemyError, OSError) as exc:
             self._pg_head = None
@@ -229,9 +249,23 @@ class ChainRecorder:
         self._pg_head = (plan.seq, plan.hash, locked[2])
 
     def _append_sync(self, conn: Connection, records: Sequence[AccessRecord]) -> None:
-        plan = self._plan(conn.execute(LOCK_HEAD).one(), records)
-        for statement, params in plan.statements():
-            conn.execute(statement, params)
+        """On the writer's thread: the statements straight on the driver's connection.
+
+        The same statements as on PostgreSQL, with each column's own bind processor
+        (so the stored values are what SQLAlchemy stores). This runs between the
+        hand-over and the commit, while the request waits: SQLAlchemy's execution
+        of the three statements took ~0.5 ms of it.
+        """
+        sql = _sqlite_append(conn.dialect)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            plan = self._plan(cursor.execute(sql.lock).fetchone(), records)
+            cursor.executemany(sql.insert, [sql.values(row) for row in plan.rows])
+            cursor.execute(sql.move, (plan.seq, plan.hash))
+        finally:
+            cursor.close()
+        if plan.checkpoint is not None:
+            conn.execute(_INSERT_CHECKPOINT, plan.checkpoint)
 
     def _plan(self, head: Any, records: Sequence[AccessRecord]) -> _Append:
         seq, prev, anchor = _head_tuple(head)
@@ -249,6 +283,33 @@ class ChainRecorder:
             checkpoint = checkpoint_values(self._signer, seq=seq, hash=prev, count=seq - anchor, now=now,
                                            reason="periodic")
         return _Append(rows, seq, prev, checkpoint)
+
+
+@dataclass(frozen=True)
+class _SqliteAppend:
+    """The chain's append as SQL for the stdlib sqlite3 driver, with each event column's bind processor."""
+
+    lock: str
+    insert: str
+    move: str
+    columns: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+
+    def values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        return tuple(row[name] if process is None or row[name] is None else process(row[name])
+                     for name, process in self.columns)
+
+
+@functools.cache
+def _sqlite_append(dialect: Any) -> _SqliteAppend:
+    columns = [c for c in AccessEvent.__table__.c if c.name != "id"]
+    head = _HEAD.name
+    return _SqliteAppend(  # table and column names only; every value is a bound parameter
+        lock=f"UPDATE {head} SET seq = seq WHERE id = 1 RETURNING seq, hash, anchor_seq",  # noqa: S608
+        insert=f"INSERT INTO {AccessEvent.__tablename__} ({', '.join(c.name for c in columns)}) "  # noqa: S608
+               f"VALUES ({', '.join('?' for _ in columns)})",
+        move=f"UPDATE {head} SET seq = ?, hash = ? WHERE id = 1",  # noqa: S608
+        columns=tuple((c.name, c.type.bind_processor(dialect)) for c in columns),
+    )
 
 
 def _head_tuple(row: Any) -> tuple[int, str, int]:
@@ -291,22 +352,32 @@ def _pg_append(n: int) -> Executable:
     return text(sql).bindparams(*binds)
 
 
-class _GroupCommit:
-    """Queues submissions on one event loop; a single task writes them, a group per transaction."""
+_Write = Callable[[Sequence[AccessRecord], Callable[[], None]], Awaitable[None]]
 
-    def __init__(self, write: Callable[[Sequence[AccessRecord]], Awaitable[None]], max_group: int) -> None:
+
+class _GroupCommit:
+    """Queues submissions on one event loop; a single task writes them, a group per transaction.
+
+    Each submission has two futures: `staged` (its group's commit has started;
+    never fails) and `done` (durable, or AuditUnavailable).
+    """
+
+    def __init__(self, write: _Write, max_group: int) -> None:
         self._write = write
         self._max = max_group
-        self._pending: deque[tuple[Sequence[AccessRecord], asyncio.Future[None]]] = deque()
+        self._pending: deque[tuple[Sequence[AccessRecord], asyncio.Future[None], asyncio.Future[None]]] = deque()
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, records: Sequence[AccessRecord]) -> None:
+    async def stage(self, records: Sequence[AccessRecord]) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
+        staged: asyncio.Future[None] = loop.create_future()
         done: asyncio.Future[None] = loop.create_future()
-        self._pending.append((records, done))
+        done.add_done_callback(_retrieved)
+        self._pending.append((records, staged, done))
         if self._task is None:
             self._task = loop.create_task(self._drain(), name="casebridge-audit-group-commit")
-        await done
+        await staged
+        return done
 
     async def drained(self) -> None:
         if self._task is not None:
@@ -315,15 +386,23 @@ class _GroupCommit:
     async def _drain(self) -> None:
         try:
             while self._pending:
-                group, size = [], 0
+                group: list[tuple[Sequence[AccessRecord], asyncio.Future[None], asyncio.Future[None]]] = []
+                size = 0
                 while self._pending and (not group or size + len(self._pending[0][0]) <= self._max):
                     item = self._pending.popleft()
                     group.append(item)
                     size += len(item[0])
+
+                def committing(group: list[Any] = group) -> None:
+                    for _, staged, _ in group:
+                        if not staged.done():
+                            staged.set_result(None)
+
                 try:
-                    await self._write([r for records, _ in group for r in records])
+                    await self._write([r for records, _, _ in group for r in records], committing)
                 except BaseException as exc:  # every waiter hears of it, whatever it was
-                    for _, done in group:
+                    committing()
+                    for _, _, done in group:
                         if not done.done():
                             failure = AuditUnavailable("the access log could not be written")
                             failure.__cause__ = exc
@@ -331,15 +410,34 @@ class _GroupCommit:
                     if not isinstance(exc, Exception):
                         raise
                     continue
-                for _, done in group:
+                committing()
+                for _, _, done in group:
                     if not done.done():
                         done.set_result(None)
         finally:
             self._task = None
-            for _, done in self._pending:  # only if cancelled: nothing queued may wait forever
+            for _, staged, done in self._pending:  # only if cancelled: nothing queued may wait forever
+                if not staged.done():
+                    staged.set_result(None)
                 if not done.done():
                     done.set_exception(AuditUnavailable("the access log could not be written"))
             self._pending.clear()
+
+
+def started(write: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    """`write` running as a task whose failure its awaiter reports (never 'exception was never retrieved')."""
+    task = asyncio.ensure_future(write)
+    task.add_done_callback(_retrieved)
+    return task
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
+async def _nothing() -> None:
+    return None
 
 
 def checkpoint_values(

@@ -19,7 +19,7 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.services import build_services, make_signer
 from api.settings import Settings
-from audit.records import AccessRecord
+from audit.records import AccessRecord, started
 from audit.verify import verify
 from benchmarks.common import durable_postgres, percentile
 from connectors.config import BenefitsConfig
@@ -52,6 +52,9 @@ class NoAuditRecorder:
 
     async def record(self, records: Sequence[AccessRecord], *, session: Any = None) -> None:
         return None
+
+    async def begin(self, records: Sequence[AccessRecord]) -> Awaitable[None]:
+        return started(self.record(records))
 
     async def aclose(self) -> None:
         return None

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Coroutine, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -98,8 +98,8 @@ class Gate:
             records = [self._record(ctx, d, action) for d in disclosures.values()]
             if ctx.audit_writes is None:
                 await self._recorder.record(records)
-            else:  # the HTTP layer awaits it before the response leaves; the write overlaps rendering
-                ctx.audit_writes.append(_started(self._recorder.record(records)))
+            else:  # the HTTP layer awaits it before the response leaves; the commit overlaps rendering
+                ctx.audit_writes.append(await self._recorder.begin(records))
             return disclosures
 
     async def _decide(self, ctx: RequestContext, resources: list[Resource]) -> list[Decision]:
@@ -227,12 +227,6 @@ def head_starts(names: Iterable[str], took: dict[str, float]) -> dict[str, float
         return {}
     slowest = max(known.values())
     return {n: min(HEAD_START_SECONDS, (slowest - t) / 4) for n, t in known.items() if t < slowest / 4}
-
-
-def _started(write: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-    task = asyncio.ensure_future(write)
-    task.add_done_callback(lambda t: t.cancelled() or t.exception())  # its awaiter reports a failure
-    return task
 
 
 MIN_JUSTIFICATION = 20

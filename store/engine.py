@@ -52,11 +52,14 @@ class SyncWriter:
         self._executor: ThreadPoolExecutor | None = None
         self._conn: Connection | None = None
 
-    async def run(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in one transaction on the writer's thread; commits, or rolls back and raises."""
+    async def run(self, work: Callable[[Connection], T], *, committing: Callable[[], None] | None = None) -> T:
+        """Run `work` in one transaction on the writer's thread; commits, or rolls back and raises.
+
+        `committing` is called on the writer's thread after `work`, as the commit starts.
+        """
         if self._executor is None:
             self._executor = ThreadPoolExecutor(1, thread_name_prefix="casebridge-sqlite-writer")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._transaction, work)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._transaction, work, committing)
 
     async def aclose(self) -> None:
         """Close the connection (on its thread) and stop the thread."""
@@ -66,12 +69,15 @@ class SyncWriter:
             self._executor = None
         self._engine.dispose()
 
-    def _transaction(self, work: Callable[[Connection], T]) -> T:
+    def _transaction(self, work: Callable[[Connection], T], committing: Callable[[], None] | None) -> T:
         if self._conn is None:
             self._conn = self._engine.connect()
         try:
             with self._conn.begin():
-                return work(self._conn)
+                result = work(self._conn)
+                if committing is not None:
+                    committing()
+                return result
         except BaseException:
             self._close()
             raise

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from api.app import create_app
+from audit.records import started
 from core.errors import AuditUnavailable
 from demo.benefits_sim import BenefitsAgency
 from demo.population import Population
@@ -315,6 +316,9 @@ class _SlowRecorder:
         self.finished.append(time.monotonic())
         if self.fail is not None:
             raise self.fail
+
+    async def begin(self, records: Any) -> Any:
+        return started(self.record(records))
 
     async def aclose(self) -> None:
         return None

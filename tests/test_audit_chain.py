@@ -239,3 +239,21 @@ async def test_a_writer_whose_head_moved_under_it_appends_after_the_other_writer
     assert [tuple(r) for r in rows] == [(1, "req-1"), (2, "req-2"), (3, "req-3"), (4, "req-4"), (5, "req-4"),
                                         (6, "req-5")]
     assert (await verify(store, jwks=signer.public_jwks())).ok
+
+
+async def test_begin_hands_over_and_its_result_says_when_the_records_are_durable(
+    store: Any, signer: CheckpointSigner
+) -> None:
+    async with ChainRecorder(store, signer=signer) as recorder:
+        durable = await recorder.begin([record(1), record(1, client="c-2")])
+        await durable
+        async with store() as session:
+            assert (await session.execute(select(func.count()).select_from(AccessEvent))).scalar_one() == 2
+        async with store.begin() as session:
+            await session.execute(text("ALTER TABLE access_events RENAME TO access_events_away"))
+        failing = await recorder.begin([record(2)])  # handing over does not fail ...
+        with pytest.raises(AuditUnavailable):
+            await failing  # ... waiting for durability does
+        async with store.begin() as session:
+            await session.execute(text("ALTER TABLE access_events_away RENAME TO access_events"))
+    assert (await verify(store, jwks=signer.public_jwks())).ok
