@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import URL, Connection, Executable, Row, create_engine, event
@@ -112,14 +114,15 @@ READ_THREADS = 2
 
 
 class HotReader:
-    """Reads on every request's path (the crosswalk, consents): one statement, no ORM session.
+    """Reads on every request's path (the crosswalk, consents, the housing snapshot): no ORM session.
 
-    On SQLite a statement runs whole on a reader thread with the standard-library
-    driver: one thread hop, where aiosqlite through a session took six (checkout,
-    execute, fetch, rollback, ...) and about 1.5 ms of the event loop's time per
-    read. Reads autocommit, so each one sees every commit before it (a revoked
-    consent counts from the next request). On PostgreSQL a pooled connection in
-    autocommit mode, without a session.
+    On SQLite the statements asked for in one turn of the event loop run
+    together on a reader thread with the standard-library driver, each thread
+    keeping its connection: one thread hop for a request's reads, where aiosqlite
+    through a session took six per read (checkout, execute, fetch, rollback, ...)
+    and about 1.5 ms of the event loop's time. Reads autocommit, so each one sees
+    every commit before it (a revoked consent counts from the next request). On
+    PostgreSQL a pooled connection in autocommit mode, without a session.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -130,6 +133,10 @@ class HotReader:
                                        hide_parameters=True, isolation_level="AUTOCOMMIT", pool_size=READ_THREADS)
             event.listen(self._sync, "connect", _sqlite_pragmas)
         self._executor: ThreadPoolExecutor | None = None
+        self._pending: list[_Read] = []
+        self._local = threading.local()  # each reader thread keeps its connection (no pool checkout per read)
+        self._opened: list[Connection] = []
+        self._opened_lock = threading.Lock()
 
     async def rows(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
         """The statement's rows, read from the latest committed state."""
@@ -138,22 +145,75 @@ class HotReader:
             async with self._async.connect() as conn:
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return (await conn.execute(statement, params)).all()
+        loop = asyncio.get_running_loop()
+        read = _Read(statement, params, loop.create_future())
+        self._pending.append(read)
+        if len(self._pending) == 1:
+            loop.call_soon(self._flush, loop)  # what else is asked for in this turn goes along
+        return await read.future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        batch, self._pending = self._pending, []
         if self._executor is None:
             self._executor = ThreadPoolExecutor(READ_THREADS, thread_name_prefix="casebridge-sqlite-reader")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._read, statement, params)
+        try:
+            self._executor.submit(self._read_batch, batch, loop)
+        except RuntimeError as exc:  # shut down
+            _deliver([(r.future, None, exc) for r in batch])
+
+    def _read_batch(self, batch: list[_Read], loop: asyncio.AbstractEventLoop) -> None:
+        done: list[tuple[asyncio.Future[Sequence[Row[Any]]], Any, BaseException | None]] = []
+        for read in batch:
+            try:
+                done.append((read.future, self._read(read.statement, read.params), None))
+            except Exception as exc:  # that read fails; the others in the batch are unaffected
+                done.append((read.future, None, exc))
+        loop.call_soon_threadsafe(_deliver, done)
 
     def _read(self, statement: Executable, params: Mapping[str, Any] | None) -> Sequence[Row[Any]]:
         assert self._sync is not None
-        with self._sync.connect() as conn:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._sync.connect()
+            with self._opened_lock:
+                self._opened.append(conn)
+        try:
             return conn.execute(statement, params).all()
+        except BaseException:
+            self._local.conn = None  # a broken connection is not reused
+            with self._opened_lock:
+                self._opened.remove(conn)
+            conn.close()
+            raise
 
     async def aclose(self) -> None:
         """Stop the reader threads and close their connections."""
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
         if self._sync is not None:
             self._sync.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    statement: Executable
+    params: Mapping[str, Any] | None
+    future: asyncio.Future[Sequence[Row[Any]]]
+
+
+def _deliver(done: Sequence[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, rows, error in done:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(rows)
 
 
 class AsyncWriter:
