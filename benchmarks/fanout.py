@@ -15,7 +15,7 @@ housing, schooling) over HTTP.
    to 100 people per HTTP request; Ed-Fi has no multi-student filter, so the
    schooling connector reads each student (8 at a time).
 
-    .venv/bin/python -m benchmarks.fanout [--latency-ms 50] [--rounds 60] [--postgres]
+    .venv/bin/python -m benchmarks.fanout [--latency-ms 50] [--rounds 60] [--postgres] [--timeline]
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from api.services import build_services, make_signer
 from api.settings import Settings
 from audit.records import ChainRecorder
 from benchmarks.common import durable_postgres, percentile
+from benchmarks.timeline import summary, timed_gateway
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
@@ -182,6 +183,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--postgres", action="store_true",
                         help="use a throwaway PostgreSQL server (fsync on) instead of an SQLite file")
+    parser.add_argument("--timeline", action="store_true",
+                        help="also print where the time goes inside the gateway (benchmarks/timeline.py)")
     args = parser.parse_args()
     if args.postgres:
         with durable_postgres() as url:
@@ -222,7 +225,9 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
                         await c.aclose()
                     await engine.dispose()
 
-            with ServerProcess(gateway, url, tmp_dir, b.url, e.url) as gw:
+            marks = tmp / "timeline.jsonl"
+            served = (timed_gateway, gateway, str(marks)) if args.timeline else (gateway,)
+            with ServerProcess(*served, url, tmp_dir, b.url, e.url) as gw:
                 asyncio.run(profile_latency(gw.url, headers, person.client_id, 5))  # warm
                 own: dict[str, list[float]] = {}
                 walls: list[float] = []
@@ -231,6 +236,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
                     for k, v in half.items():
                         own.setdefault(k, []).extend(v)
                     walls += asyncio.run(profile_latency(gw.url, headers, person.client_id, args.rounds))
+            steps = summary(marks, skip=5) if args.timeline else []
             fifty = [p.client_id for p in population.people[:50]]
             calls, list_wall = asyncio.run(list_calls(settings, headers, fifty))
     store = "PostgreSQL" if database_url else "SQLite"
@@ -246,6 +252,11 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
           f"{percentile(walls, 0.99) / percentile(own[slowest], 0.99):.3f}")
     print(f"2. a 50-client list: {1000 * list_wall:.0f} ms; connector calls per agency: "
           + ", ".join(f"{k} {v}" for k, v in calls.items()) + " (target: 1 each)")
+    if steps:
+        print("3. inside the gateway, median ms since the request arrived (the marks cost a little: "
+              "the ratio above is not this benchmark's result)")
+        for name, at in steps:
+            print(f"{at:9.2f}  {name}")
 
 
 if __name__ == "__main__":
