@@ -93,7 +93,8 @@ async def seed(url: str, population: Any, rng: random.Random) -> None:
 
 async def measure(settings: Settings, ids: list[str], rounds: int, *, cold: bool) -> dict[str, float]:
     services = build_services(settings)
-    timed = TimedDecider(CedarDecider(services.sessions, CedarEngine(PolicySet.load()), store=services.consents))
+    timed = TimedDecider(CedarDecider(services.sessions, CedarEngine(PolicySet.load()), store=services.consents,
+                                       reads=services.reader))
     services.gate._decider = timed
     app = create_app(settings, services=services)
     key = load_or_create_dev_key(settings.auth.dev_key_file)
@@ -106,7 +107,8 @@ async def measure(settings: Settings, ids: list[str], rounds: int, *, cold: bool
         stats = DeciderStats()
         for _ in range(rounds):
             if cold:
-                timed.inner = CedarDecider(services.sessions, CedarEngine(PolicySet.load()), store=services.consents)
+                timed.inner = CedarDecider(services.sessions, CedarEngine(PolicySet.load()), store=services.consents,
+                                       reads=services.reader)
             timed.inner.stats = stats
             c0, w0 = time.thread_time(), time.perf_counter()
             resp = await http.post("/graphql", json={"query": QUERY, "variables": {"ids": ids}}, headers=headers)

@@ -12,6 +12,7 @@ the store on every request (a revocation counts from the next request on).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import OrderedDict
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from core.errors import ConfigurationError
 from core.principal import RequestContext
-from core.vocabulary import LegalBasis, Purpose, Role
+from core.vocabulary import Category, LegalBasis, Purpose, Role
 from policies.consent_store import ConsentStore, GrantRecord
 from policies.consents import ConsentAnswer, ConsentFact, consent_fact
 from policies.decisions import RULE_EVALUATION_ERROR, Decision, Resource, WithheldReason
@@ -73,6 +74,9 @@ class PolicySet:
     def load(cls, files: Sequence[Path] = POLICY_FILES, schema: Path = SCHEMA_FILE) -> PolicySet:
         """Read and validate the policy files shipped in policies/."""
         return cls("\n".join(f.read_text() for f in files), schema.read_text())
+
+
+_NAMES: dict[Category | ConsentFact, str] = {v: str(v) for v in (*Category, *ConsentFact)}
 
 
 class Facts(NamedTuple):
@@ -200,17 +204,25 @@ class CedarDecider:
         if ctx.purpose is None:  # the gate refuses earlier; without a purpose nothing is permitted
             return [Decision(False, ("purpose-required",), reason=WithheldReason.CONSENT_REQUIRED)] * len(resources)
         facts, answers_by_consent, claims = [], [], []
+        org, roles, purpose = p.organization, tuple(sorted(p.roles)), str(ctx.purpose)
+        # what the consents say depends on the client and the category, not on which agency holds it;
+        # the legal basis on the client only: each is worked out once per request
+        said: dict[tuple[str, Category], ConsentAnswer] = {}
+        bases: dict[str, tuple[str, str | None, GrantRecord | None]] = {}
         for r in resources:
-            answer = consent_fact(consents.get(r.client_id, ()), org=p.organization,
-                                  category=r.category, purpose=ctx.purpose, now=now)
-            basis, justification, grant = _legal_basis(ctx, grants.get(r.client_id))
-            facts.append(Facts(
-                org=p.organization, roles=tuple(sorted(p.roles)), is_self=p.self_client == r.client_id,
-                category=str(r.category), holder=r.holder, purpose=str(ctx.purpose), consent=str(answer.fact),
-                legal_basis=basis, justified=bool(justification), break_glass_active=grant is not None,
-            ))
+            answer = said.get((r.client_id, r.category))
+            if answer is None:
+                answer = said[(r.client_id, r.category)] = consent_fact(
+                    consents.get(r.client_id, ()), org=org, category=r.category, purpose=ctx.purpose, now=now)
+            claim = bases.get(r.client_id)
+            if claim is None:
+                claim = bases[r.client_id] = _legal_basis(ctx, grants.get(r.client_id))
+            basis, justification, grant = claim
+            facts.append(Facts(  # positional: a NamedTuple built from keywords costs twice as much
+                org, roles, p.self_client == r.client_id, _NAMES[r.category], r.holder, purpose,
+                _NAMES[answer.fact], basis, bool(justification), grant is not None))
             answers_by_consent.append(answer)
-            claims.append((basis, justification, grant))
+            claims.append(claim)
         unique = list(dict.fromkeys(facts))  # a 50-client list has a handful of distinct fact tuples
         answers = dict(zip(unique, await self._engine.evaluate(unique), strict=True))
         made: dict[tuple[Any, ...], Decision] = {}
@@ -226,12 +238,21 @@ class CedarDecider:
         return out
 
 
+_FERPA, _BREAK_GLASS = LegalBasis.FERPA_99_36.value, LegalBasis.BREAK_GLASS.value  # (enum .value is slow)
+_STAFF = frozenset({Role.CASEWORKER.value, Role.PARTNER.value})
+
+
+@functools.lru_cache(maxsize=256)
+def _permit_basis(rule_ids: tuple[str, ...]) -> str:
+    return next(PERMIT_BASES[r] for r in PERMIT_BASES if r in rule_ids)
+
+
 def _legal_basis(ctx: RequestContext, grant: GrantRecord | None) -> tuple[str, str | None, GrantRecord | None]:
     """The legal basis in force for one client: a claim on the request, or the caller's break-glass grant."""
     if ctx.legal_basis is not None and ctx.legal_basis.basis is LegalBasis.FERPA_99_36:
-        return LegalBasis.FERPA_99_36.value, ctx.legal_basis.justification.strip() or None, None
+        return _FERPA, ctx.legal_basis.justification.strip() or None, None
     if grant is not None:
-        return LegalBasis.BREAK_GLASS.value, grant.justification, grant
+        return _BREAK_GLASS, grant.justification, grant
     return "", None, None
 
 
@@ -243,13 +264,13 @@ def _decision(
     consent_id = consent.consent_id
     _, justification, grant = claim
     if allowed:
-        basis = next(PERMIT_BASES[r] for r in PERMIT_BASES if r in rule_ids)
-        legal = basis if basis in (LegalBasis.FERPA_99_36.value, LegalBasis.BREAK_GLASS.value) else None
+        basis = _permit_basis(rule_ids)
+        legal = basis if basis in (_FERPA, _BREAK_GLASS) else None
         return Decision(
             True, rule_ids, basis=basis, consent_id=consent_id if basis == "consent" else None,
             legal_basis=legal, justification=justification if legal else None,
-            break_glass=basis == LegalBasis.BREAK_GLASS.value,
-            grant_id=grant.id if grant is not None and basis == LegalBasis.BREAK_GLASS.value else None,
+            break_glass=basis == _BREAK_GLASS,
+            grant_id=grant.id if grant is not None and basis == _BREAK_GLASS else None,
             data_periods=consent.data_periods if basis == "consent" else None,
         )
     forbids = [r for r in FORBID_REASONS if r in rule_ids]  # in FORBID_REASONS' order of precedence
@@ -257,7 +278,7 @@ def _decision(
         return Decision(False, rule_ids, reason=FORBID_REASONS[forbids[0]],
                         consent_id=consent_id if f.consent != ConsentFact.NONE else None)
     reason = (WithheldReason.CONSENT_REQUIRED
-              if {Role.CASEWORKER.value, Role.PARTNER.value} & set(f.roles) else WithheldReason.NOT_PERMITTED_FOR_ROLE)
+              if not _STAFF.isdisjoint(f.roles) else WithheldReason.NOT_PERMITTED_FOR_ROLE)
     return Decision(False, ("default-deny",), reason=reason, outside_consent_purpose=consent.other_purpose)
 
 

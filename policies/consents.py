@@ -126,6 +126,9 @@ class ConsentAnswer(NamedTuple):
     other_purpose: bool = False  # no grant, but an active permit names this org and category for other purposes
 
 
+_RANK = {ConsentFact.DENIED: 4, ConsentFact.GRANTED: 3, ConsentFact.REVOKED: 2, ConsentFact.EXPIRED: 1}
+
+
 def consent_fact(
     consents: Iterable[ConsentRecord], *, org: str, category: Category, purpose: Purpose, now: datetime,
 ) -> ConsentAnswer:
@@ -139,7 +142,7 @@ def consent_fact(
     periods: list[DataPeriod] = []
     unlimited = False
     other_purpose = False
-    rank = {ConsentFact.DENIED: 4, ConsentFact.GRANTED: 3, ConsentFact.REVOKED: 2, ConsentFact.EXPIRED: 1}
+    rank = _RANK
     for consent in consents:
         if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.INACTIVE):
             continue
