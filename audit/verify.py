@@ -89,17 +89,19 @@ async def verify(
         whole = since is None and until is None
         walk = ChainWalk(expected_seq=head.anchor_seq + 1 if whole else None,
                          prev_hash=head.anchor_hash if whole else None)
-        stmt = select(AccessEvent).where(AccessEvent.seq > head.anchor_seq).order_by(AccessEvent.seq)
+        # plain rows, streamed: no ORM identity map growing with the log (expunging one mid-stream is
+        # refused by SQLAlchemy 2.1 once a log is longer than a batch)
+        events = AccessEvent.__table__
+        stmt = select(*events.c).where(events.c.seq > head.anchor_seq).order_by(events.c.seq)
         if since is not None:
-            stmt = stmt.where(AccessEvent.recorded_at >= since)
+            stmt = stmt.where(events.c.recorded_at >= since)
         if until is not None:
-            stmt = stmt.where(AccessEvent.recorded_at < until)
+            stmt = stmt.where(events.c.recorded_at < until)
         result = await session.stream(stmt.execution_options(yield_per=BATCH))
-        async for partition in result.scalars().partitions(BATCH):
+        async for partition in result.partitions(BATCH):
             if report.first_seq is None and partition:
                 report.first_seq = partition[0].seq
             walk.feed(partition)
-            session.expunge_all()
             if walk.breaks:
                 break
         await result.close()

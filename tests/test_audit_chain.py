@@ -257,3 +257,18 @@ async def test_begin_hands_over_and_its_result_says_when_the_records_are_durable
         async with store.begin() as session:
             await session.execute(text("ALTER TABLE access_events_away RENAME TO access_events"))
     assert (await verify(store, jwks=signer.public_jwks())).ok
+
+
+async def test_a_log_longer_than_one_batch_verifies_and_a_break_past_the_first_batch_is_found(
+    store: Any, signer: CheckpointSigner, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("audit.verify.BATCH", 50)  # the real batch is 2000 events; the walk is the same
+    async with ChainRecorder(store, signer=signer) as recorder:
+        for start in range(0, 120, 40):
+            await recorder.record([record(i) for i in range(start, start + 40)])
+    report = await verify(store, jwks=signer.public_jwks())
+    assert report.ok and report.events_checked == 120
+    async with store.begin() as session:
+        await session.execute(update(AccessEvent).where(AccessEvent.seq == 107).values(subject="someone-else"))
+    report = await verify(store, jwks=signer.public_jwks())
+    assert not report.ok and report.breaks[0].seq == 107
