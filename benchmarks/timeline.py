@@ -80,7 +80,6 @@ def timed_gateway(factory: Callable[..., Any], out: str, *args: Any) -> Any:
         line = json.dumps(_marks) + "\n"
         await asyncio.to_thread(_append, path, line)  # after the response: not in what is measured
 
-    asgi.state = app.state  # type: ignore[attr-defined]
     return asgi
 
 

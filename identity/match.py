@@ -386,6 +386,8 @@ def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
 # person. Looser keys (a name with the month and day, initials, one identifier fragment) gather namesakes
 # in a large city, and EM would take them for matches with entry errors.
 EM_KEYS = {"first+dob", "last+dob", "first+last", "swapped", "ssn4+year"}
+# Keys that pair a record only with records lacking a date of birth (the dated ones have better keys).
+UNDATED_KEYS = {"last+initial"}
 
 # The comparison fields each blocking key forces to agree: EM must not learn m for those from its pairs.
 KEY_FIELDS = {
@@ -413,10 +415,6 @@ def pairs_by_key(records: Sequence[Record], *, max_block: int = 200) -> dict[str
             continue
         out[kind].update(combinations(members, 2))  # members ascend: every pair (i, j) has i < j
     return out
-
-
-# Keys that pair a record only with records lacking a date of birth (the dated ones have better keys).
-UNDATED_KEYS = {"last+initial"}
 
 
 def candidate_pairs(records: Sequence[Record], *, max_block: int = 200) -> set[tuple[int, int]]:
@@ -459,7 +457,7 @@ def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple
     return Model(m=m, u=dict(u))
 
 
-M_FLOOR = 0.002
+M_FLOOR = 0.002  # the least m of any level: no level is ever impossible
 
 # m by level, as estimated on a 3,000-household synthetic city; used when a run has too few pairs to learn.
 MIN_PAIRS_FOR_EM = 200

@@ -142,7 +142,6 @@ def consent_fact(
     periods: list[DataPeriod] = []
     unlimited = False
     other_purpose = False
-    rank = _RANK
     for consent in consents:
         if consent.status not in (ConsentStatus.ACTIVE, ConsentStatus.INACTIVE):
             continue
@@ -169,8 +168,8 @@ def consent_fact(
                     unlimited = True
                 else:
                     periods.append((prov.data_period_start, prov.data_period_end))
-            if fact is not None and rank[fact] > best[0]:
-                best = (rank[fact], fact, consent.id)
+            if fact is not None and _RANK[fact] > best[0]:
+                best = (_RANK[fact], fact, consent.id)
     if best[1] is ConsentFact.GRANTED and not unlimited:
         return ConsentAnswer(best[1], best[2], tuple(periods))
     return ConsentAnswer(best[1], best[2], other_purpose=best[1] is ConsentFact.NONE and other_purpose)

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import URL, Connection, Executable, Row, create_engine, event
+from sqlalchemy import URL, Connection, Engine, Executable, Row, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 
 T = TypeVar("T")
@@ -48,9 +48,7 @@ class SyncWriter:
     """
 
     def __init__(self, url: URL) -> None:
-        self._engine = create_engine(url.set(drivername="sqlite"), connect_args={"timeout": 30},
-                                     hide_parameters=True)
-        event.listen(self._engine, "connect", _sqlite_pragmas)
+        self._engine = stdlib_sqlite(url)
         self._executor: ThreadPoolExecutor | None = None
         self._conn: Connection | None = None
 
@@ -126,12 +124,10 @@ class HotReader:
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._async = engine if not is_sqlite(str(engine.url)) else None
-        self._sync = None
-        if self._async is None:
-            self._sync = create_engine(engine.url.set(drivername="sqlite"), connect_args={"timeout": 30},
-                                       hide_parameters=True, isolation_level="AUTOCOMMIT", pool_size=READ_THREADS)
-            event.listen(self._sync, "connect", _sqlite_pragmas)
+        sqlite = is_sqlite(str(engine.url))
+        # autocommit: each read sees every commit before it, and no connection holds a snapshot
+        self._async = None if sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._sync = stdlib_sqlite(engine.url, isolation_level="AUTOCOMMIT", pool_size=READ_THREADS) if sqlite else None
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[_Read] = []
         self._local = threading.local()  # each reader thread keeps its connection (no pool checkout per read)
@@ -143,7 +139,6 @@ class HotReader:
         if self._sync is None:
             assert self._async is not None
             async with self._async.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
                 return (await conn.execute(statement, params)).all()
         loop = asyncio.get_running_loop()
         read = _Read(statement, params, loop.create_future())
@@ -180,7 +175,7 @@ class HotReader:
         try:
             return conn.execute(statement, params).all()
         except BaseException:
-            self._local.conn = None  # a broken connection is not reused
+            self._local.conn = None  # after an error the connection may be broken: a fresh one next time
             with self._opened_lock:
                 self._opened.remove(conn)
             conn.close()
@@ -248,6 +243,14 @@ class AsyncWriter:
                 await conn.close()
             except Exception:  # a broken connection: invalidated either way
                 await conn.invalidate()
+
+
+def stdlib_sqlite(url: URL, **kwargs: Any) -> Engine:
+    """A synchronous engine on the standard-library driver for an aiosqlite URL, with the store's pragmas."""
+    engine = create_engine(url.set(drivername="sqlite"), connect_args={"timeout": 30}, hide_parameters=True,
+                           **kwargs)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
