@@ -51,8 +51,8 @@ class BatchResult:
 
 def read_records(text: str) -> tuple[list[Record], list[RowProblem]]:
     """Records from CSV text, and the problems found, line by line."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in reader.fieldnames or []]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [h.strip().lower() for h in next(reader, [])]
     problems: list[RowProblem] = []
     unknown = [h for h in header if h and h not in COLUMNS]
     for h in unknown:
@@ -60,12 +60,16 @@ def read_records(text: str) -> tuple[list[Record], list[RowProblem]]:
     for needed in ("source", "local_id"):
         if needed not in header:
             problems.append(RowProblem(1, needed, "column missing: every record needs a source and a local id"))
+    where = {h: k for k, h in enumerate(header) if h in COLUMNS}  # a repeated column: its last cell counts
+    width = len(header)
     records: list[Record] = []
     seen: dict[tuple[str, str], int] = {}
-    for raw in reader:
+    for cells in reader:
+        if not cells:
+            continue  # a blank line
         line = reader.line_num
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items() if k is not None}
-        if None in raw:
+        row = {name: cells[k].strip() for name, k in where.items() if k < len(cells)}
+        if len(cells) > width:
             problems.append(RowProblem(line, None, "more cells than the header has columns; extra cells ignored"))
         source, local_id = row.get("source", ""), row.get("local_id", "")
         if not source or not local_id:

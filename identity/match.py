@@ -181,6 +181,26 @@ def _digits_apart(x: date, y: date) -> int:
     return n
 
 
+def align(a: Record, b: Record) -> tuple[tuple[int, ...], bool]:
+    """The comparison vector of two records as they line up best, and whether one side's first and last name
+    were written the other way round (then the names are compared crosswise).
+
+    Compared as written, a swapped pair disagrees on both names; EM would learn from such pairs that one
+    person's records often disagree on the surname, and every namesake with another surname would gain.
+    """
+    vector = compare(a, b)
+    if (vector[0] < 2 or vector[1] < 3) and (a.first in b.last_parts or b.first in a.last_parts):
+        turned = compare(a, swapped(b))
+        if turned[0] > 0 and turned[1] > 0 and turned[0] + turned[1] > vector[0] + vector[1]:
+            return turned, True
+    return vector, False
+
+
+SWAP_PENALTY = 1.0  # bits a pair loses when its names line up only crosswise
+ORDER = "order"  # the pseudo-field that shows, in an explanation, that the names lined up crosswise
+CROSSWISE = "first and last name written the other way round"
+
+
 def swapped(r: Record) -> Record:
     """The record with first and last name the other way round (one side may have been written so)."""
     if not r.first or not r.last_parts:
@@ -209,6 +229,8 @@ class Model:
         for name, level in zip(FIELDS, vector, strict=True):
             if level != MISSING:
                 w += table[name][level]
+        if vector[0] == 2 and vector[3] == 1:  # the same first name: the same sex follows from it
+            w -= table["sex"][1]
         if a is not None and self.tf:
             w += self._tf_adjustment(vector, a)
         if vector[1] >= 2:  # a household's shared address, ZIP, phone (see weights)
@@ -234,12 +256,16 @@ class Model:
 
         Term frequencies: where first or last names agree exactly, u is that name's share of all records
         (as Splink adjusts): a common name says less, a rare one more (at most TF_BONUS bits more than
-        an average name). Where the surnames agree, an agreeing address, ZIP or phone adds at most
-        HOUSEHOLD_CAP bits: a family shares them, so among records with one surname they say little about
-        being one person (u from random pairs would take them for strong evidence).
+        an average name). Where the first names agree exactly, the same sex adds nothing (names are mostly
+        given to one sex: random pairs of one first name are nearly all of one sex too, so the sex's weight
+        from all random pairs would count the name twice). Where the surnames agree, an agreeing address, ZIP
+        or phone adds at most HOUSEHOLD_CAP bits: a family shares them, so among records with one surname they
+        say little about being one person (u from random pairs would take them for strong evidence).
         """
         table = self._table
         out = {name: table[name][level] for name, level in zip(FIELDS, vector, strict=True) if level != MISSING}
+        if vector[0] == 2 and vector[3] == 1:
+            out["sex"] = 0.0
         if a is not None and self.tf:
             for name, value, exact in (("first", a.first, 2), ("last", a.last, 3)):
                 if out.get(name) is not None and vector[FIELDS.index(name)] == exact:
@@ -289,21 +315,42 @@ class Model:
         return cls(m={f: list(DEFAULT_M[f]) for f in FIELDS}, u={f: list(DEFAULT_U[f]) for f in FIELDS})
 
 
-def estimate_u(records: Sequence[Record], *, samples: int = 20000, seed: int = 1) -> dict[str, list[float]]:
-    """u probabilities from random pairs of records: almost all of them are different people."""
+# Each field's exact-agreement level and the value it compares (u for that level is counted, not sampled).
+EXACT = {"first": (2, "first"), "last": (3, "last"), "dob": (4, "dob"), "sex": (1, "sex"), "zip": (1, "zip"),
+         "phone": (1, "phone"), "ssn4": (1, "ssn_last4"), "addr": (2, "address")}
+U_SAMPLES = 100_000
+
+
+def estimate_u(records: Sequence[Record], *, samples: int = U_SAMPLES, seed: int = 1) -> dict[str, list[float]]:
+    """u probabilities: what random pairs of records (almost all of them different people) agree on.
+
+    The exact-agreement level is counted from the values' frequencies (the share of pairs with both values
+    present that agree: sum c(c-1) over N(N-1)), which no sample of a 1M-record file could estimate - at
+    1/30,000 for a date of birth, 20,000 random pairs hold none or one. The other levels are sampled
+    (add-one: no level is impossible) and share what is left.
+    """
     import random
 
     rng = random.Random(seed)
-    acc = {f: [1.0] * LEVELS[f] for f in FIELDS}  # add-one: no level is impossible
+    acc = {f: [1.0] * LEVELS[f] for f in FIELDS}
     n = len(records)
     for _ in range(samples if n > 1 else 0):
         i, j = rng.randrange(n), rng.randrange(n)
         if i == j:
             continue
-        for name, level in zip(FIELDS, compare(records[i], records[j]), strict=True):
+        for name, level in zip(FIELDS, align(records[i], records[j])[0], strict=True):
             if level != MISSING:
                 acc[name][level] += 1
-    return {f: [x / sum(acc[f]) for x in acc[f]] for f in FIELDS}
+    out: dict[str, list[float]] = {}
+    for name in FIELDS:
+        exact, attribute = EXACT[name]
+        counts = Counter(v for r in records if (v := getattr(r, attribute)))
+        present = sum(counts.values())
+        agree = sum(c * (c - 1) for c in counts.values()) / (present * (present - 1)) if present > 1 else 0.0
+        agree = max(agree, 1 / max(2, samples))  # no level is impossible
+        rest = sum(x for k, x in enumerate(acc[name]) if k != exact)
+        out[name] = [agree if k == exact else x / rest * (1 - agree) for k, x in enumerate(acc[name])]
+    return out
 
 
 def estimate(vectors: Sequence[tuple[int, ...]] | Counter[tuple[int, ...]], *, u: dict[str, list[float]],
@@ -325,12 +372,7 @@ def estimate(vectors: Sequence[tuple[int, ...]] | Counter[tuple[int, ...]], *, u
         m_acc = {f: [1e-3] * LEVELS[f] for f in FIELDS}  # tiny pseudo-counts keep every level possible
         total_p = 0.0
         for v, c in distinct:
-            lm, lu = math.log(model.prior), math.log(1 - model.prior)
-            for name, level in zip(FIELDS, v, strict=True):
-                if level != MISSING:
-                    lm += math.log(model.m[name][level])
-                    lu += math.log(model.u[name][level])
-            p = 1 / (1 + math.exp(min(50.0, lu - lm)))
+            p = _posterior(v, model)
             total_p += p * c
             for name, level in zip(FIELDS, v, strict=True):
                 if level != MISSING:
@@ -340,6 +382,28 @@ def estimate(vectors: Sequence[tuple[int, ...]] | Counter[tuple[int, ...]], *, u
             ms = sum(m_acc[name])
             model.m[name] = [x / ms for x in m_acc[name]]
     return model
+
+
+def _posterior(v: tuple[int, ...], model: Model) -> float:
+    """P(match | vector) under the model's m, u and prior."""
+    lm, lu = math.log(model.prior), math.log(1 - model.prior)
+    for name, level in zip(FIELDS, v, strict=True):
+        if level != MISSING:
+            lm += math.log(model.m[name][level])
+            lu += math.log(model.u[name][level])
+    return 1 / (1 + math.exp(min(50.0, lu - lm)))
+
+
+def _matched_with(counts: Counter[tuple[int, ...]], model: Model) -> dict[str, float]:
+    """How many of the pairs, by the model, are matches with each field on both sides: what EM learned that
+    field's m from."""
+    out = dict.fromkeys(FIELDS, 0.0)
+    for v, c in counts.items():
+        p = _posterior(v, model) * c
+        for name, level in zip(FIELDS, v, strict=True):
+            if level != MISSING:
+                out[name] += p
+    return out
 
 
 def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
@@ -425,14 +489,18 @@ def candidate_pairs(records: Sequence[Record], *, max_block: int = 200) -> set[t
 def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple[int, int], tuple[int, ...]],
                     u: dict[str, list[float]]) -> Model:
     """m per field from EM over each kind of key's pairs, never from the pairs whose key forced that field to
-    agree (as Splink trains: a field the blocking fixed says nothing about matches); then averaged.
+    agree (as Splink trains: a field the blocking fixed says nothing about matches).
 
+    Of the kinds that leave a field free, only those that leave the most *other* evidence free teach its m
+    (averaged if several). A field that is the only evidence left in its pairs cannot be learned there: EM
+    cannot tell a namesake who shares first name and date of birth from the same person under another
+    surname, and takes a share of namesakes for matches (measured at 300k records: m(surname disagrees)
+    0.028 from first name + date of birth pairs, 0.0016 from SSN-4 + birth year pairs, 0.00004 true).
     The weights need m and u only; the prior is left at its default (no threshold uses it).
     """
     if len(vectors) < MIN_PAIRS_FOR_EM:  # too little to learn from: what larger runs learned
         return Model(m={f: list(DEFAULT_M[f]) for f in FIELDS}, u=dict(u))
-    sums = {f: [0.0] * LEVELS[f] for f in FIELDS}
-    runs = dict.fromkeys(FIELDS, 0)
+    learned: dict[str, list[tuple[int, list[float]]]] = defaultdict(list)  # field -> (other evidence, m)
     for kind, pairs in by_key.items():
         fixed = KEY_FIELDS.get(kind, set())
         if len(pairs) < 30 or kind not in EM_KEYS:
@@ -441,9 +509,20 @@ def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple
         for v, c in Counter(vectors[p] for p in pairs).items():  # mask each distinct vector once
             masked[tuple(MISSING if name in fixed else level for name, level in zip(FIELDS, v, strict=True))] += c
         model = estimate(masked, u=u)
+        present = _present(masked)
+        matched = _matched_with(masked, model)
+        evidence = {name for name in FIELDS if name not in fixed and name != "sex"
+                    and present[name] >= 0.5 * len(pairs)}  # sex follows from a fixed first name
         for name in FIELDS:
-            if name not in fixed:
-                sums[name] = [a + b for a, b in zip(sums[name], model.m[name], strict=True)]
+            if name not in fixed and matched[name] >= MIN_MATCHES_PER_FIELD:
+                learned[name].append((len(evidence - {name}), model.m[name]))
+    sums = {f: [0.0] * LEVELS[f] for f in FIELDS}
+    runs = dict.fromkeys(FIELDS, 0)
+    for name, found in learned.items():
+        most = max(n for n, _m in found)
+        for n, m_found in found:
+            if n == most:
+                sums[name] = [a + b for a, b in zip(sums[name], m_found, strict=True)]
                 runs[name] += 1
     m = {f: [x / runs[f] for x in sums[f]] if runs[f] else list(DEFAULT_M[f]) for f in FIELDS}
     for name in FIELDS:  # no level is ever impossible: one odd record must not weigh -30 bits
@@ -457,6 +536,12 @@ def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple
     return Model(m=m, u=dict(u))
 
 
+def _present(masked: Counter[tuple[int, ...]]) -> dict[str, int]:
+    """How many of the pairs have each field on both sides."""
+    return {name: sum(c for v, c in masked.items() if v[k] != MISSING) for k, name in enumerate(FIELDS)}
+
+
+MIN_MATCHES_PER_FIELD = 300  # fewer matched pairs with the field than this in a kind: not learned there
 M_FLOOR = 0.002  # the least m of any level: no level is ever impossible
 
 # m by level, as estimated on a 3,000-household synthetic city; used when a run has too few pairs to learn.
@@ -501,9 +586,19 @@ class Thresholds:
         return cls(probable=max(12.0, scale - 2.0), possible=max(10.0, scale - 4.25))
 
 
+def explain_pair(a: Record, b: Record, model: Model) -> tuple[tuple[int, ...], bool, dict[str, float]]:
+    """align()'s vector and turn, and each compared field's weight; a turned pair's penalty under ORDER."""
+    vector, turned = align(a, b)
+    weights = model.weights(vector, a, b)
+    if turned:
+        weights[ORDER] = -SWAP_PENALTY
+    return vector, turned, weights
+
+
 def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
-          thresholds: Thresholds | None = None) -> tuple[Grade, float, str]:
-    """The grade of a pair, its weight, and why (a rule, or 'score')."""
+          thresholds: Thresholds | None = None, *, turned: bool = False) -> tuple[Grade, float, str]:
+    """The grade of a pair, its weight, and why (a rule, or 'score'); `vector` and `turned` as align() gives
+    them (a turned pair costs SWAP_PENALTY bits)."""
     if thresholds is None:
         thresholds = Thresholds.for_records(model.records)
     if a.cin and b.cin:
@@ -516,11 +611,7 @@ def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
         same = a.student_id == b.student_id
         return (Grade.CERTAIN, math.inf, "rule:student-id") if same else (Grade.CERTAINLY_NOT, -math.inf,
                                                                            "rule:student-id-differs")
-    w = model.weight(vector, a, b)
-    if (vector[0] < 2 or vector[1] < 3) and (a.first in b.last_parts or b.first in a.last_parts):
-        turned = compare(a, swapped(b))  # first and last written the other way round on one side?
-        if turned[0] > 0 and turned[1] > 0 and (w_turned := model.weight(turned, a, b) - 1) > w:  # costs 1 bit
-            vector, w = turned, w_turned
+    w = model.weight(vector, a, b) - (SWAP_PENALTY if turned else 0.0)
     if w >= thresholds.certain and not _household_only(vector):
         return Grade.CERTAIN, w, "score"
     if w >= thresholds.probable:
@@ -597,7 +688,7 @@ class Linkage:
 def train(records: Sequence[Record]) -> tuple[list[tuple[int, int]], list[tuple[int, ...]], Model]:
     """The candidate pairs (blocked), their comparison vectors, and the model link() grades with."""
     pairs, model = fit(records)
-    return pairs, [compare(records[i], records[j]) for i, j in pairs], model
+    return pairs, [align(records[i], records[j])[0] for i, j in pairs], model
 
 
 # EM needs a sample, not every pair: at most this many pairs of each kind of key are compared to learn m.
@@ -610,7 +701,7 @@ def fit(records: Sequence[Record]) -> tuple[list[tuple[int, int]], Model]:
     by_key = pairs_by_key(records)
     pairs = sorted(set().union(*by_key.values()))
     sample = {kind: set(islice(found, EM_SAMPLE)) for kind, found in by_key.items() if kind in EM_KEYS}
-    vectors = {p: compare(records[p[0]], records[p[1]]) for found in sample.values() for p in found}
+    vectors = {p: align(records[p[0]], records[p[1]])[0] for found in sample.values() for p in found}
     u = estimate_u(records) if len(records) >= MIN_RECORDS_FOR_U else {f: list(DEFAULT_U[f]) for f in FIELDS}
     model = estimate_by_key(sample, vectors, u)
     if len(records) >= MIN_RECORDS_FOR_TF:
@@ -630,7 +721,8 @@ def grade_all(records: Sequence[Record], pairs: Sequence[tuple[int, int]], model
         if (i, j) in decided:
             continue
         a, b = records[i], records[j]
-        g, w, why = grade(a, b, compare(a, b), model, limits)
+        vector, turned = align(a, b)
+        g, w, why = grade(a, b, vector, model, limits, turned=turned)
         if g is not Grade.CERTAINLY_NOT:
             out.append((i, j, g, w, why))
     return out

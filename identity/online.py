@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.index import by_source, link_reason, load_model, record_keys, record_of
-from identity.match import Grade, Model, Record, compare, grade
+from identity.match import Grade, Model, Record, explain_pair, grade
 from store.tables import (
     Client,
     ClientSuccessor,
@@ -75,9 +75,8 @@ async def candidates(session: AsyncSession, record: Record, model: Model, *,
                 .where(condition))
         for row, client_id in (await session.execute(stmt)).all():
             other = record_of(row)
-            vector = compare(record, other)
-            g, w, why = grade(record, other, vector, model)
-            weights = model.weights(vector, record, other)
+            vector, turned, weights = explain_pair(record, other, model)
+            g, w, why = grade(record, other, vector, model, turned=turned)
             found.append(Candidate(row.source, row.local_id, client_id, g, w, why, weights))
     found.sort(key=lambda c: (-c.score, c.source, c.local_id))
     return found

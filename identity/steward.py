@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import ClientNotFound, InvalidInput, RecordNotFound, ReviewItemNotFound
 from identity.index import RelinkReport, by_source, load_model, record_of, relink, successors_of
-from identity.match import FIELDS, LEVEL_NAMES, MISSING, Model, compare
+from identity.match import CROSSWISE, FIELDS, LEVEL_NAMES, MISSING, ORDER, Model, explain_pair
 from store.tables import IdentityRecord, IdentityReview, LinkDecision, SourceLink
 
 Key = tuple[str, str]
@@ -100,11 +100,13 @@ class DecisionResult:
 def agreement(a: IdentityRecord, b: IdentityRecord, model: Model) -> list[FieldAgreement]:
     """Per-field agreement between two indexed records and each field's weight under the model."""
     ra, rb = record_of(a), record_of(b)
-    vector = compare(ra, rb)
-    weights = model.weights(vector, ra, rb)
-    return [FieldAgreement(name, "missing" if level == MISSING else LEVEL_NAMES[name][level],
-                           round(weights[name], 2) if name in weights else None)
-            for name, level in zip(FIELDS, vector, strict=True)]
+    vector, turned, weights = explain_pair(ra, rb, model)
+    out = [FieldAgreement(name, "missing" if level == MISSING else LEVEL_NAMES[name][level],
+                          round(weights[name], 2) if name in weights else None)
+           for name, level in zip(FIELDS, vector, strict=True)]
+    if turned:
+        out.append(FieldAgreement(ORDER, CROSSWISE, weights[ORDER]))
+    return out
 
 
 def _indexed(r: IdentityRecord, client_id: str | None) -> IndexedRecord:

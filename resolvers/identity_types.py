@@ -110,10 +110,12 @@ def record_view(r: steward.IndexedRecord) -> IndexedRecord:
 
 @strawberry.type(description="How one field compares between two records.")
 class FieldAgreement:
-    field: str = strawberry.field(description="first, last, dob, sex, zip, phone, ssn4, addr.")
+    field: str = strawberry.field(description="first, last, dob, sex, zip, phone, ssn4, addr; and order, present "
+                                  "only when the names line up crosswise (first name on one side, last name on "
+                                  "the other).")
     agreement: str = strawberry.field(description="same, similar, one part shared, day and month swapped, a year or "
                                       "one digit off, disagree, a generation apart, or missing (one side has "
-                                      "nothing).")
+                                      "nothing); for order: first and last name written the other way round.")
     weight: float | None = strawberry.field(description="What this field adds to the match weight (log2); null "
                                             "when missing.")
 

@@ -12,11 +12,15 @@ from identity.match import (
     FIELDS,
     LEVEL_NAMES,
     LEVELS,
+    ORDER,
     Grade,
     Model,
     Record,
+    align,
     candidate_pairs,
     compare,
+    estimate_u,
+    explain_pair,
     grade,
     link,
     train,
@@ -144,3 +148,48 @@ def test_a_stored_model_with_other_levels_falls_back_to_the_defaults_for_that_fi
     assert len(old.m["dob"]) == LEVELS["dob"] and old.m["first"] == [0.02, 0.05, 0.93]
     same = compare(rec("1", "Ana", "Ruiz", date(2001, 2, 3)), rec("2", "Ana", "Ruiz", date(2001, 2, 3)))
     assert old.weight(same) > 16
+
+
+def test_names_written_the_other_way_round_line_up_crosswise_at_a_small_cost() -> None:
+    records, _ = _city_records(400, 21)
+    model = _model(records)
+    a = rec("1", "Amara", "Okafor", date(2015, 6, 1), sex="F")
+    turned = rec("2", "Okafor", "Amara", date(2015, 6, 1), sex="F")
+    vector, crosswise = align(a, turned)
+    assert crosswise and dict(zip(FIELDS, vector, strict=True))["first"] == 2
+    assert dict(zip(FIELDS, vector, strict=True))["last"] == 3
+    as_written = compare(a, turned)
+    assert as_written[:2] == (0, 0)  # as written, both names disagree: EM must not learn that from a swap
+    g, w, _ = grade(a, turned, vector, model, turned=True)  # type: ignore[arg-type]
+    straight = rec("3", "Amara", "Okafor", date(2015, 6, 1), sex="F")
+    g_straight, w_straight, _ = grade(a, straight, *align(a, straight)[:1], model)  # type: ignore[arg-type]
+    assert g is g_straight is Grade.CERTAIN and w == w_straight - 1.0
+    _v, _t, weights = explain_pair(a, turned, model)  # type: ignore[arg-type]
+    assert weights[ORDER] == -1.0 and abs(sum(weights.values()) - w) < 1e-9  # the explanation shows the turn
+    namesake = rec("4", "Okafor", "Bello", date(1990, 1, 1))  # a first name that is a's surname is no turn
+    assert align(a, namesake)[1] is False
+
+
+def test_u_for_exact_agreement_is_counted_from_the_values() -> None:
+    # 1,000 records over 10 dates of birth, 100 each: two random records share one with probability
+    # 10 * 100 * 99 / (1,000 * 999), which a sample of pairs would only approximate
+    def word(k: int) -> str:  # a distinct name per number: Baaa, Baab, ...
+        return "B" + "".join("abcdefghijklmnopqrstuvwxyz"[k // 26 ** p % 26] for p in (2, 1, 0))
+
+    records = [rec(str(k), word(k), word(k + 5000), date(1980 + k % 10, 1, 1)) for k in range(1000)]
+    u = estimate_u(records, samples=2000)
+    assert abs(u["dob"][LEVELS["dob"] - 1] - 10 * 100 * 99 / (1000 * 999)) < 1e-12
+    assert abs(sum(u["dob"]) - 1) < 1e-9 and min(u["dob"]) > 0  # no level impossible
+    assert u["first"][2] == 1 / 2000  # every first name distinct: agreement floored at one in the sample size
+
+
+def test_the_same_first_name_does_not_count_the_same_sex_again() -> None:
+    records, _ = _city_records(400, 21)
+    model = _model(records)
+    a = rec("1", "Amara", "Okafor", date(2015, 6, 1), sex="F")
+    weights = model.weights(compare(a, rec("2", "Amara", "Bello", date(1990, 1, 1), sex="F")))  # type: ignore[attr-defined]
+    assert weights["sex"] == 0.0  # an Amara is a woman nearly always: the name said it already
+    similar = model.weights(compare(a, rec("3", "Amare", "Bello", date(1990, 1, 1), sex="F")))  # type: ignore[attr-defined]
+    assert similar["sex"] > 0.5  # a similar name need not be of the same sex (Daniel, Daniela)
+    differs = model.weights(compare(a, rec("4", "Amara", "Bello", date(1990, 1, 1), sex="M")))  # type: ignore[attr-defined]
+    assert differs["sex"] < -3
