@@ -114,9 +114,16 @@ class _Batch(_Wire):
     items: list[_Record]
 
 
+class _Address(_Wire):
+    street: str
+    zip: str
+
+
 class _ListedPerson(_Person):
     cin: str | None = None
     ssnLast4: str | None = None
+    address: _Address | None = None
+    phone: str | None = None
     updatedAt: datetime
 
 
@@ -193,7 +200,8 @@ class BenefitsConnector:
                     people.append(SourcePerson(
                         source=self.source, local_id=p.personId, first_name=p.firstName, middle_name=p.middleName,
                         last_name=p.lastName, dob=p.dob, sex=p.sex, ssn_last4=p.ssnLast4, cin=p.cin,
-                        updated=p.updatedAt))
+                        address=p.address.street if p.address else None,
+                        zip=p.address.zip if p.address else None, phone=p.phone, updated=p.updatedAt))
                     watermark = max(watermark, p.updatedAt.isoformat())
                 offset += len(page.items)
                 if not page.items or offset >= page.total:

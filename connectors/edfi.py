@@ -60,6 +60,35 @@ class _Student(_Wire):
     birthSexDescriptor: str | None = None
 
 
+class _Address(_Wire):
+    addressTypeDescriptor: str | None = None
+    streetNumberName: str
+    apartmentRoomSuiteNumber: str | None = None
+    postalCode: str | None = None
+
+
+class _Telephone(_Wire):
+    telephoneNumberTypeDescriptor: str | None = None
+    telephoneNumber: str
+
+
+class _Reach(_Wire):
+    """A studentEducationOrganizationAssociation: how the district reaches the student."""
+
+    studentReference: _StudentRef
+    addresses: list[_Address] = []
+    telephones: list[_Telephone] = []
+
+    def home(self) -> tuple[str | None, str | None, str | None]:
+        """The home address's street line and ZIP (else the first address's), and the first phone (home first)."""
+        address = min(self.addresses, key=lambda a: code(a.addressTypeDescriptor) != "Home", default=None)
+        phone = min(self.telephones, key=lambda t: code(t.telephoneNumberTypeDescriptor) != "Home", default=None)
+        street = None
+        if address is not None:
+            street = ", ".join(p for p in (address.streetNumberName, address.apartmentRoomSuiteNumber) if p)
+        return street, address.postalCode if address else None, phone.telephoneNumber if phone else None
+
+
 class _SchoolAssociation(_Wire):
     studentReference: _StudentRef
     schoolReference: _SchoolRef
@@ -158,13 +187,29 @@ class SchoolingConnector:
                 raise AgencyBadData(f"the {self.name} agency's change versions are unreadable",
                                     connector=self.name) from None
             low = int(since) + 1 if since else 0
-            students = await self._all("students", _Student, {"minChangeVersion": str(low),
-                                                              "maxChangeVersion": str(newest)})
-        people = [SourcePerson(
-            source=self.source, local_id=s.studentUniqueId, first_name=s.firstName, middle_name=s.middleName,
-            last_name=s.lastSurname, dob=s.birthDate, sex=self.config.descriptors.sex.get(code(s.birthSexDescriptor)
-                                                                                         or ""),
-            student_id=s.studentUniqueId) for s in students]
+            window = {"minChangeVersion": str(low), "maxChangeVersion": str(newest)}
+            students, reach = await asyncio.gather(
+                self._all("students", _Student, window),
+                self._all("studentEducationOrganizationAssociations", _Reach, window))
+            homes = {r.studentReference.studentUniqueId: r.home() for r in reach}
+            listed = {s.studentUniqueId for s in students}
+            moved = sorted(set(homes) - listed)  # only the address changed: the student, to list them whole
+            gate = asyncio.Semaphore(8)
+
+            async def one(student_id: str) -> list[_Student]:
+                async with gate:
+                    return await self._all("students", _Student, {"studentUniqueId": student_id})
+
+            for found in await asyncio.gather(*(one(i) for i in moved)):
+                students += found
+        people = []
+        for s in students:
+            street, zip_code, phone = homes.get(s.studentUniqueId, (None, None, None))
+            people.append(SourcePerson(
+                source=self.source, local_id=s.studentUniqueId, first_name=s.firstName, middle_name=s.middleName,
+                last_name=s.lastSurname, dob=s.birthDate,
+                sex=self.config.descriptors.sex.get(code(s.birthSexDescriptor) or ""), student_id=s.studentUniqueId,
+                address=street, zip=zip_code, phone=phone))
         return PeopleBatch(people, str(newest))
 
     async def _student(self, student_id: str, wanted: frozenset[Category]) -> SourceRecord | None:

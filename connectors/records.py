@@ -205,6 +205,9 @@ class SourcePerson:
     dob_quality: int | None = None
     cin: str | None = None
     student_id: str | None = None
+    address: str | None = None  # the street line (number, street, unit)
+    zip: str | None = None
+    phone: str | None = None
     updated: datetime | None = None
 
 

@@ -142,6 +142,12 @@ class BenefitsAgency(OAuthAgency):
         page = [{**p, "updatedAt": p["updatedAt"].isoformat()} for p in people[offset:offset + limit]]
         return JSONResponse({"asOf": now_iso(), "total": len(people), "items": page})
 
+    def move(self, person_id: str, street: str, zip_code: str, when: datetime) -> None:
+        """The person reports a new home address at `when`."""
+        record = self.population.benefits[person_id]
+        record["person"] = {**record["person"], "address": {"street": street, "zip": zip_code}}  # type: ignore[dict-item]
+        self.updated[person_id] = when
+
     def touch(self, person_id: str, first_name: str, when: datetime) -> None:
         """A clerk corrects a person's first name at `when` (for incremental sync tests)."""
         record = self.population.benefits[person_id]

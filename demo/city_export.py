@@ -60,9 +60,18 @@ def people_rows(population: Population) -> list[dict[str, object]]:
                      "last_name": c["LastName"], "dob": c["DOB"].isoformat() if c["DOB"] else "",  # type: ignore[attr-defined]
                      "sex": {0: "F", 1: "M"}.get(c["Sex"], ""),  # type: ignore[call-overload]
                      "ssn": c["SSN"] if c["SSNDataQuality"] in (1, 2) else ""})
+    reach = {a["studentReference"]["studentUniqueId"]: a  # type: ignore[index]
+             for a in population.edfi.education_organization_associations}
     for s in population.edfi.students:
+        home: dict[str, object] = {}
+        if (a := reach.get(s["studentUniqueId"])) is not None:
+            address = a["addresses"][0]  # type: ignore[index]
+            home = {"address": ", ".join(p for p in (address["streetNumberName"], address["apartmentRoomSuiteNumber"])
+                                         if p),
+                    "zip": address["postalCode"],
+                    "phone": a["telephones"][0]["telephoneNumber"] if a["telephones"] else None}  # type: ignore[index]
         rows.append({"source": "edfi", "local_id": s["studentUniqueId"], "first_name": s["firstName"],
                      "last_name": s["lastSurname"], "dob": s["birthDate"],
                      "sex": "F" if str(s["birthSexDescriptor"]).endswith("Female") else "M",
-                     "student_id": s["studentUniqueId"]})
+                     "student_id": s["studentUniqueId"], **home})
     return rows

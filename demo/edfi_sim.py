@@ -36,12 +36,26 @@ class EdfiAgency(OAuthAgency):
     population: Population
     clients: dict[str, str] = field(default_factory=lambda: {"casebridge": "dev-edfi-secret"}, kw_only=True)
     versions: dict[str, int] = field(default_factory=dict)  # studentUniqueId -> change version of the student
+    # studentUniqueId -> change version of the student's education organization association, where it changed
+    # on its own (Ed-Fi versions every resource separately)
+    reach_versions: dict[str, int] = field(default_factory=dict)
 
     def touch(self, student_id: str, first_name: str) -> None:
         """A registrar corrects a student's first name: the student's change version moves past all others."""
         student = next(s for s in self.population.edfi.students if s["studentUniqueId"] == student_id)
         student["firstName"] = first_name
-        self.versions[student_id] = max(self.versions.values(), default=0) + 1
+        self.versions[student_id] = self._newest() + 1
+
+    def move(self, student_id: str, street: str, zip_code: str) -> None:
+        """The family reports a new home address: only the association's change version moves."""
+        reach = next(a for a in self.population.edfi.education_organization_associations
+                     if a["studentReference"]["studentUniqueId"] == student_id)  # type: ignore[index]
+        reach["addresses"] = [{**reach["addresses"][0], "streetNumberName": street,  # type: ignore[index]
+                               "apartmentRoomSuiteNumber": None, "postalCode": zip_code}]
+        self.reach_versions[student_id] = self._newest() + 1
+
+    def _newest(self) -> int:
+        return max((*self.versions.values(), *self.reach_versions.values()), default=0)
 
     def app(self) -> Starlette:
         """The ASGI app."""
@@ -51,15 +65,14 @@ class EdfiAgency(OAuthAgency):
         self._resources: dict[str, list[dict[str, Any]]] = {
             "students": edfi.students, "studentSchoolAssociations": edfi.school_associations,
             "studentHomelessProgramAssociations": edfi.homeless_associations, "schools": edfi.schools,
+            "studentEducationOrganizationAssociations": edfi.education_organization_associations,
         }
         self._by_student: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for name, items in self._resources.items():
             index: dict[str, list[dict[str, Any]]] = defaultdict(list)
             for item in items:
-                ref = item.get("studentReference") or {}
-                key = item.get("studentUniqueId") or (ref.get("studentUniqueId") if isinstance(ref, dict) else None)
-                if key:
-                    index[str(key)].append(item)
+                if key := _student_of(item):
+                    index[key].append(item)
             self._by_student[name] = index
         routes = [Route("/", self._discovery, methods=["GET"]),
                   Route("/oauth/token", self._token, methods=["POST"]),
@@ -75,7 +88,7 @@ class EdfiAgency(OAuthAgency):
     async def _versions(self, request: Request) -> Response:
         if (refused := await self._guard(request)) is not None:
             return refused
-        return JSONResponse({"oldestChangeVersion": 0, "newestChangeVersion": max(self.versions.values(), default=0)})
+        return JSONResponse({"oldestChangeVersion": 0, "newestChangeVersion": self._newest()})
 
     def _endpoint(self, name: str) -> Any:
         async def handle(request: Request) -> Response:
@@ -91,12 +104,14 @@ class EdfiAgency(OAuthAgency):
                 return _bad_request(f"limit must be between 1 and {MAX_LIMIT}; offset must not be negative")
             student = q.get("studentUniqueId")
             items = self._by_student[name].get(student, []) if student else self._resources[name]
-            if name == "students" and ("minChangeVersion" in q or "maxChangeVersion" in q):
+            if name != "schools" and ("minChangeVersion" in q or "maxChangeVersion" in q):
                 try:
                     lo, hi = int(q.get("minChangeVersion", 0)), int(q.get("maxChangeVersion", 2**62))
                 except ValueError:
                     return _bad_request("change versions must be integers")
-                items = [i for i in items if lo <= self.versions[str(i["studentUniqueId"])] <= hi]
+                # a student's change version stands for its associations too, unless one changed on its own
+                own = self.reach_versions if name == "studentEducationOrganizationAssociations" else {}
+                items = [i for i in items if lo <= own.get(k := _student_of(i), self.versions.get(k, 0)) <= hi]
             if (school := q.get("schoolId")) is not None:
                 items = [i for i in items if str((i.get("schoolReference") or {}).get("schoolId", i.get("schoolId")))
                          == school]
@@ -107,6 +122,11 @@ class EdfiAgency(OAuthAgency):
             return JSONResponse(page, headers=headers)
 
         return handle
+
+
+def _student_of(item: dict[str, Any]) -> str:
+    ref = item.get("studentReference")
+    return str(item.get("studentUniqueId") or (ref.get("studentUniqueId") if isinstance(ref, dict) else ""))
 
 
 def _bad_request(message: str) -> Response:

@@ -8,6 +8,7 @@ the 9xx area numbers that are never issued, CINs follow the format only.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from collections.abc import Callable
@@ -69,6 +70,8 @@ class EdfiData:
     students: list[dict[str, object]] = field(default_factory=list)
     school_associations: list[dict[str, object]] = field(default_factory=list)
     homeless_associations: list[dict[str, object]] = field(default_factory=list)
+    # studentEducationOrganizationAssociations: where the district reaches the student (home address, phone)
+    education_organization_associations: list[dict[str, object]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -212,6 +215,7 @@ def _benefits_case(rng: random.Random, pop: Population, members: list[Person], *
                 "personId": m.benefits_id, "cin": m.cin, "ssnLast4": m.ssn[-4:] if m.ssn else None,
                 "firstName": m.first_name, "middleName": None, "lastName": m.last_name,
                 "dob": m.dob.isoformat(), "sex": m.sex,
+                "address": {"street": m.address, "zip": m.zip}, "phone": m.phone[-10:] if m.phone else None,
             },
             "cases": [case],
         }
@@ -335,6 +339,7 @@ def _school_system(rng: random.Random, pop: Population) -> None:
                              "gradeLevels": [{"gradeLevelDescriptor": f"{ED_FI}/GradeLevelDescriptor#{g}"}
                                              for g in grades]})
     in_shelter = {e["PersonalID"] for e in pop.hmis.enrollments}
+    home_phone = {m.household: m.phone for m in pop.people if m.phone}
     year_start = date(pop.today.year if pop.today.month >= 9 else pop.today.year - 1, 9, 8)
     issued: set[str] = set()  # a district never gives two students one id
     for m in pop.people:
@@ -353,6 +358,7 @@ def _school_system(rng: random.Random, pop: Population) -> None:
             "birthDate": born.isoformat(), "birthSexDescriptor": f"{ED_FI}/SexDescriptor#"
             + ("Female" if m.sex == "F" else "Male"),
         })
+        edfi.education_organization_associations.append(_reach(m, home_phone.get(m.household)))
         grade = GRADES[min(12, max(0, age - 5))]
         level = "Elementary" if age - 5 <= 5 else "Middle" if age - 5 <= 8 else "High"
         schools = [s for s in SCHOOLS if s[2] == level]
@@ -385,14 +391,34 @@ def _school_system(rng: random.Random, pop: Population) -> None:
             residence = "Shelters" if sheltered else rng.choice(("Doubled-up", "Hotels/motels", "Unsheltered"))
             edfi.homeless_associations.append({
                 "id": f"{rng.getrandbits(128):032x}", "studentReference": {"studentUniqueId": m.student_id},
-                "educationOrganizationReference": {"educationOrganizationId": 100000},
-                "programReference": {"educationOrganizationId": 100000, "programName": "McKinney-Vento",
+                "educationOrganizationReference": {"educationOrganizationId": DISTRICT_ID},
+                "programReference": {"educationOrganizationId": DISTRICT_ID, "programName": "McKinney-Vento",
                                      "programTypeDescriptor": f"{ED_FI}/ProgramTypeDescriptor#Homeless"},
                 "beginDate": (year_start + timedelta(days=rng.randint(0, 40))).isoformat(), "endDate": None,
                 "homelessPrimaryNighttimeResidenceDescriptor":
                     f"{ED_FI}/HomelessPrimaryNighttimeResidenceDescriptor#{residence}",
                 "homelessUnaccompaniedYouth": False, "awaitingFosterCare": False,
             })
+
+
+def _reach(m: Person, phone: str | None) -> dict[str, object]:
+    """The district's studentEducationOrganizationAssociation: the family's home address and phone as the
+    district holds them (drawn from no random stream: adding it changed no other record)."""
+    street, _, unit = m.address.partition(", ")
+    return {
+        "id": hashlib.sha256(f"seoa|{m.student_id}".encode()).hexdigest()[:32],
+        "educationOrganizationReference": {"educationOrganizationId": DISTRICT_ID},
+        "studentReference": {"studentUniqueId": m.student_id},
+        "addresses": [{"addressTypeDescriptor": f"{ED_FI}/AddressTypeDescriptor#Home", "streetNumberName": street,
+                       "apartmentRoomSuiteNumber": unit or None, "city": "New York",
+                       "stateAbbreviationDescriptor": f"{ED_FI}/StateAbbreviationDescriptor#NY",
+                       "postalCode": m.zip, "periods": []}],
+        "telephones": [{"telephoneNumberTypeDescriptor": f"{ED_FI}/TelephoneNumberTypeDescriptor#Home",
+                        "telephoneNumber": phone[-10:]}] if phone else [],
+    }
+
+
+DISTRICT_ID = 100000  # the local education agency's educationOrganizationId
 
 
 def write_truth(population: Population, path: Path) -> int:

@@ -62,7 +62,7 @@ class RelinkReport:
 
 
 SYNCED = ("first_name", "middle_name", "last_name", "dob", "sex", "ssn", "ssn_last4", "ssn_quality", "name_quality",
-          "dob_quality", "cin", "student_id", "updated")
+          "dob_quality", "cin", "student_id", "address", "zip", "phone", "updated")
 
 
 async def sync(sessions: async_sessionmaker[Any], sources: Sequence[PeopleSource]) -> dict[str, int]:
@@ -121,7 +121,8 @@ def record_of(r: IdentityRecord | dict[str, Any]) -> Record:
     last4 = get("ssn_last4")
     return Record.of(get("source"), get("local_id"), first_name=get("first_name"), last_name=get("last_name"),
                      dob=get("dob"), sex=get("sex"), ssn=get("ssn") or (f"xxxxx{last4}" if last4 else None),
-                     ssn_quality=get("ssn_quality"), cin=get("cin"), student_id=get("student_id"))
+                     ssn_quality=get("ssn_quality"), cin=get("cin"), student_id=get("student_id"),
+                     address=get("address"), zip=get("zip"), phone=get("phone"))
 
 
 async def load_model(session: AsyncSession) -> Model:

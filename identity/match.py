@@ -14,14 +14,16 @@ name or a different date of birth) is never enough to link automatically.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from itertools import combinations, islice
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from identity.normalize import (
@@ -83,8 +85,9 @@ class Record:
 TF_BONUS = 2.0
 MIN_RECORDS_FOR_TF = 1000  # below this, name shares say more about the file than about names
 
-# What a household shares: with the surnames agreeing, their agreement adds at most HOUSEHOLD_CAP bits.
-HOUSEHOLD_FIELDS = ("addr", "zip", "phone")
+# What a household shares: where the pair could be two of one household, their agreement adds at most
+# HOUSEHOLD_CAP bits (see household()).
+HOUSEHOLD_FIELDS = ("addr", "phone")  # a home; a ZIP is a neighbourhood
 HOUSEHOLD_CAP = 1.0
 
 # Agreement levels per field; MISSING when either side has nothing (no evidence either way).
@@ -101,10 +104,26 @@ LEVELS = {"first": 3, "last": 4, "dob": 5, "sex": 2, "zip": 2, "phone": 2, "ssn4
 HOUSEHOLD_INDEXES = tuple(FIELDS.index(f) for f in HOUSEHOLD_FIELDS)
 
 
+def household(vector: Sequence[int]) -> bool:
+    """Could the pair be two people of one household, whose shared home says little? Yes where the surnames
+    agree or are alike (a family), or the first names or dates of birth disagree (another member). A shared
+    home counts fully only where first name and date of birth agree and the surnames differ: a changed
+    surname (marriage) is told from a namesake by the home."""
+    return vector[1] >= 1 or vector[0] == 0 or vector[2] in (0, 1)
+
+
 def compare(a: Record, b: Record) -> tuple[int, ...]:
     """The agreement level of each field in FIELDS (higher = stronger agreement; 0 = disagree)."""
-    return (_first(a, b), _last(a, b), _dob(a, b), _eq(a.sex, b.sex), _eq(a.zip, b.zip), _eq(a.phone, b.phone),
-            _eq(a.ssn_last4, b.ssn_last4), _address(a.address, b.address))
+    x, y = a.sex, b.sex  # the one-value fields inline: this runs for every candidate pair
+    sex = MISSING if not x or not y else 1 if x == y else 0
+    x, y = a.zip, b.zip
+    zip_ = MISSING if not x or not y else 1 if x == y else 0
+    x, y = a.phone, b.phone
+    phone = MISSING if not x or not y else 1 if x == y else 0
+    x, y = a.ssn_last4, b.ssn_last4
+    ssn4 = MISSING if not x or not y else 1 if x == y else 0
+    return (_first(a, b), _last(a, b), _dob(a, b), sex, zip_, phone, ssn4,
+            _address(a.address, b.address))
 
 
 def _address(x: str, y: str) -> int:
@@ -117,12 +136,6 @@ def _address(x: str, y: str) -> int:
     if nx == ny and JaroWinkler.similarity(x, y) >= 0.85:
         return 1
     return 0
-
-
-def _eq(x: str | None, y: str | None) -> int:
-    if not x or not y:
-        return MISSING
-    return 1 if x == y else 0
 
 
 def _first(a: Record, b: Record) -> int:
@@ -219,11 +232,22 @@ class Model:
     tf: dict[str, dict[str, float]] = field(default_factory=dict)  # name -> share of records, per field
     tf_floor: float = 0.0  # the share of a name seen once
     records: int = 0  # how many records it was trained on (the review thresholds scale with it)
-    _cache: tuple[tuple[int, int], dict[str, list[float]]] | None = field(default=None, repr=False, compare=False)
+    _cache: tuple[tuple[int, int], dict[str, list[float]], dict[tuple[int, ...], float]] | None = field(
+        default=None, repr=False, compare=False)
 
     def weight(self, vector: Sequence[int], a: Record | None = None, b: Record | None = None) -> float:
         """The log2 likelihood ratio of a comparison vector (missing fields add nothing); with the records,
         an exact name agreement is weighed by how common that name is."""
+        known = self._known
+        w = known.get(vector)
+        if w is None:  # a city's pairs show a few hundred distinct vectors: each is summed once
+            w = known[tuple(vector)] = self._base(vector)
+        if a is not None and self.tf and (vector[0] == 2 or vector[1] == 3):
+            w += self._tf_adjustment(vector, a)
+        return w
+
+    def _base(self, vector: Sequence[int]) -> float:
+        """weight() without the name frequencies."""
         table = self._table
         w = 0.0
         for name, level in zip(FIELDS, vector, strict=True):
@@ -231,9 +255,7 @@ class Model:
                 w += table[name][level]
         if vector[0] == 2 and vector[3] == 1:  # the same first name: the same sex follows from it
             w -= table["sex"][1]
-        if a is not None and self.tf:
-            w += self._tf_adjustment(vector, a)
-        if vector[1] >= 2:  # a household's shared address, ZIP, phone (see weights)
+        if household(vector):  # a household's shared address and phone (see weights)
             for k in HOUSEHOLD_INDEXES:
                 level = vector[k]
                 if level != MISSING and (x := table[FIELDS[k]][level]) > HOUSEHOLD_CAP:
@@ -258,9 +280,10 @@ class Model:
         (as Splink adjusts): a common name says less, a rare one more (at most TF_BONUS bits more than
         an average name). Where the first names agree exactly, the same sex adds nothing (names are mostly
         given to one sex: random pairs of one first name are nearly all of one sex too, so the sex's weight
-        from all random pairs would count the name twice). Where the surnames agree, an agreeing address, ZIP
-        or phone adds at most HOUSEHOLD_CAP bits: a family shares them, so among records with one surname they
-        say little about being one person (u from random pairs would take them for strong evidence).
+        from all random pairs would count the name twice). Where the pair could be two members of one
+        household (household()), an agreeing address or phone adds at most HOUSEHOLD_CAP bits: a family
+        shares them, so there they say little about being one person (u from random pairs would take them
+        for strong evidence - a parent and child at one address and phone scored 27 bits).
         """
         table = self._table
         out = {name: table[name][level] for name, level in zip(FIELDS, vector, strict=True) if level != MISSING}
@@ -272,7 +295,7 @@ class Model:
                     share = self.tf[name].get(value, self.tf_floor)
                     u_avg = self.u[name][exact]
                     out[name] += min(TF_BONUS, math.log2(u_avg / max(share, 1e-12)))
-        if vector[1] >= 2:
+        if household(vector):
             for name in HOUSEHOLD_FIELDS:
                 if out.get(name, 0.0) > HOUSEHOLD_CAP:
                     out[name] = HOUSEHOLD_CAP
@@ -281,11 +304,20 @@ class Model:
     @property
     def _table(self) -> dict[str, list[float]]:
         """log2(m/u) per field and level, computed once per set of parameters."""
+        return self._cached[1]
+
+    @property
+    def _known(self) -> dict[tuple[int, ...], float]:
+        """weight() without name frequencies, per vector seen, for the current parameters."""
+        return self._cached[2]
+
+    @property
+    def _cached(self) -> tuple[tuple[int, int], dict[str, list[float]], dict[tuple[int, ...], float]]:
         key = (id(self.m), id(self.u))
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, {f: [math.log2(m / u) for m, u in zip(self.m[f], self.u[f], strict=True)]
-                                 for f in FIELDS})
-        return self._cache[1]
+                                 for f in FIELDS}, {})
+        return self._cache
 
     def to_json(self) -> dict[str, object]:
         """The parameters as JSON (the store keeps the model a relink trained)."""
@@ -406,44 +438,56 @@ def _matched_with(counts: Counter[tuple[int, ...]], model: Model) -> dict[str, f
     return out
 
 
-def blocking_keys(r: Record) -> Iterable[tuple[str, str]]:
-    """Keys two records must share one of to be compared at all."""
+def blocking_keys(r: Record) -> list[tuple[str, str]]:
+    """Keys two records must share one of to be compared at all (the index stores them as 'kind:value')."""
+    out: list[tuple[str, str]] = []
+    add = out.append
+    first, parts = r.first, r.last_parts
     if r.cin:
-        yield "cin", r.cin
+        add(("cin", r.cin))
     if r.ssn:
-        yield "ssn", r.ssn
+        add(("ssn", r.ssn))
     if r.student_id:
-        yield "sid", r.student_id
-    for d in dob_twins(r.dob):
-        if r.first:
-            yield "first+dob", f"{r.first}|{d}"
-        for part in r.last_parts:
-            yield "last+dob", f"{part}|{d}"
+        add(("sid", r.student_id))
     if r.dob is not None:
-        month_day = f"{r.dob.month:02d}-{r.dob.day:02d}"  # survives a year typed one off
-        if r.first:
-            yield "first+md", f"{r.first}|{month_day}"
-        for part in r.last_parts:
-            yield "last+md", f"{part}|{month_day}"
+        dob, month_day, year = _dob_texts(r.dob)
+        for d in dob:
+            if first:
+                add(("first+dob", f"{first}|{d}"))
+            for part in parts:
+                add(("last+dob", f"{part}|{d}"))
+        if first:  # month and day survive a year typed one off
+            add(("first+md", f"{first}|{month_day}"))
+        for part in parts:
+            add(("last+md", f"{part}|{month_day}"))
         if r.ssn_last4:
-            yield "ssn4+year", f"{r.ssn_last4}|{r.dob.year}"
-        if r.first and r.last:  # both names mistyped past their first letters (or written the other way round)
-            x, y = r.first[0], r.last[0]
-            yield "dob+initials", f"{r.dob}|{x}{y}" if x <= y else f"{r.dob}|{y}{x}"
+            add(("ssn4+year", f"{r.ssn_last4}|{year}"))
+        if first and r.last:  # both names mistyped past their first letters (or written the other way round)
+            x, y = first[0], r.last[0]
+            add(("dob+initials", f"{dob[0]}|{x}{y}" if x <= y else f"{dob[0]}|{y}{x}"))
     if r.ssn_last4:  # survives a date of birth and one name both written wrong
-        if r.first:
-            yield "ssn4+first", f"{r.ssn_last4}|{r.first}"
-        for part in r.last_parts:
-            yield "ssn4+last", f"{r.ssn_last4}|{part}"
-    for part in r.last_parts:
-        if r.first:
-            yield "first+last", f"{r.first}|{part}"
-            yield "last+initial", f"{part}|{r.first[0]}"  # a slip in the first name and no date of birth
-    for part in r.last_parts:
-        if r.first:
-            yield "swapped", f"{r.first}|{part}" if r.first <= part else f"{part}|{r.first}"
+        if r.zip:  # ... and both names
+            add(("ssn4+zip", f"{r.ssn_last4}|{r.zip}"))
+        if first:
+            add(("ssn4+first", f"{r.ssn_last4}|{first}"))
+        for part in parts:
+            add(("ssn4+last", f"{r.ssn_last4}|{part}"))
+    if first:
+        for part in parts:
+            add(("first+last", f"{first}|{part}"))
+            add(("last+initial", f"{part}|{first[0]}"))  # a slip in the first name and no date of birth
+        for part in parts:
+            add(("swapped", f"{first}|{part}" if first <= part else f"{part}|{first}"))
     if r.phone:
-        yield "phone", r.phone
+        add(("phone", r.phone))
+    return out
+
+
+@lru_cache(maxsize=65_536)
+def _dob_texts(d: date) -> tuple[tuple[str, ...], str, str]:
+    """The date (first) and its day-month twin as text, its month-day, its year: dates repeat in a city."""
+    twins = sorted(dob_twins(d), key=lambda t: t != d)
+    return tuple(str(t) for t in twins), f"{d.month:02d}-{d.day:02d}", str(d.year)
 
 
 # The kinds of key EM learns m from: two fields agreeing exactly, so that most of their pairs are one
@@ -457,36 +501,91 @@ UNDATED_KEYS = {"last+initial"}
 KEY_FIELDS = {
     "cin": set(), "ssn": {"ssn4"}, "sid": set(), "first+dob": {"first", "dob"}, "last+dob": {"last", "dob"},
     "first+md": {"first", "dob"}, "last+md": {"last", "dob"}, "ssn4+year": {"ssn4", "dob"},
-    "ssn4+first": {"ssn4", "first"}, "ssn4+last": {"ssn4", "last"},
+    "ssn4+first": {"ssn4", "first"}, "ssn4+last": {"ssn4", "last"}, "ssn4+zip": {"ssn4", "zip"},
     "dob+initials": {"dob"}, "last+initial": {"last"}, "first+last": {"first", "last"},
     "swapped": {"first", "last"}, "phone": {"phone"},
 }
 
 
-def pairs_by_key(records: Sequence[Record], *, max_block: int = 200) -> dict[str, set[tuple[int, int]]]:
-    """Index pairs sharing a blocking key, per kind of key; blocks over `max_block` are skipped as uninformative."""
-    blocks: dict[tuple[str, str], list[int]] = defaultdict(list)
+@dataclass(slots=True)
+class Candidates:
+    """The pairs blocking found, as sorted codes i * n + j (i < j): all of them, and per kind of key."""
+
+    n: int
+    codes: np.ndarray
+    by_kind: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.codes.size)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for start in range(0, self.codes.size, 1 << 16):
+            chunk = self.codes[start:start + (1 << 16)]
+            yield from zip((chunk // self.n).tolist(), (chunk % self.n).tolist(), strict=True)
+
+    def sample(self, kind: str, size: int, *, seed: int = 1) -> list[tuple[int, int]]:
+        """At most `size` of one kind's pairs, drawn at random (the same ones for the same records)."""
+        codes = self.by_kind.get(kind, np.empty(0, np.int64))
+        if codes.size > size:
+            codes = np.sort(np.random.default_rng(seed).choice(codes, size, replace=False))
+        return list(zip((codes // self.n).tolist(), (codes % self.n).tolist(), strict=True))
+
+
+def block(records: Sequence[Record], *, max_block: int = 200) -> Candidates:
+    """Index pairs sharing a blocking key; blocks over `max_block` are skipped as uninformative.
+
+    The keys are gathered in Python; the pairs of every block are formed in numpy, blocks of one size at a
+    time (a block of s records gives its s(s-1)/2 pairs by one fancy index), as integer codes: a set of
+    a million-record city's 12 M (i, j) tuples took more time and memory than the comparisons.
+    """
+    n = len(records)
+    ids: dict[tuple[str, str], int] = {}
+    kinds: dict[str, int] = {}
+    kind_of = array("q")  # per key id
+    key_ids, members = array("q"), array("q")
     for i, r in enumerate(records):
         for key in set(blocking_keys(r)):
-            blocks[key].append(i)
-    out: dict[str, set[tuple[int, int]]] = defaultdict(set)
-    for (kind, _value), members in blocks.items():
-        if len(members) < 2 or len(members) > max_block:
-            continue
-        if kind in UNDATED_KEYS:  # only pairs with a record that has no date of birth
-            undated = [m for m in members if records[m].dob is None]
-            out[kind].update((min(a, b), max(a, b)) for a in undated for b in members if a != b)
-            continue
-        out[kind].update(combinations(members, 2))  # members ascend: every pair (i, j) has i < j
-    return out
+            k = ids.get(key)
+            if k is None:
+                k = ids[key] = len(ids)
+                kind_of.append(kinds.setdefault(key[0], len(kinds)))
+            key_ids.append(k)
+            members.append(i)
+    del ids
+    keys = np.frombuffer(key_ids, np.int64)
+    order = np.argsort(keys, kind="stable")  # stable: a block's records ascend, so i < j in every pair
+    keys, held = keys[order], np.frombuffer(members, np.int64)[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if keys.size else np.empty(0, np.int64)
+    sizes = np.diff(np.r_[starts, keys.size])
+    kind_codes = np.frombuffer(kind_of, np.int64)
+    found, found_kinds = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= max_block)]).tolist():
+        first = starts[sizes == size]
+        block_members = held[first[:, None] + np.arange(size)]
+        a, b = np.triu_indices(size, 1)
+        found.append((block_members[:, a] * n + block_members[:, b]).ravel())
+        found_kinds.append(np.repeat(kind_codes[keys[first]], a.size))
+    codes, code_kinds = np.concatenate(found), np.concatenate(found_kinds)
+    for kind in UNDATED_KEYS & kinds.keys():  # only pairs with a record that has no date of birth
+        undated = np.fromiter((r.dob is None for r in records), bool, n)
+        drop = (code_kinds == kinds[kind]) & ~(undated[codes // n] | undated[codes % n])
+        codes, code_kinds = codes[~drop], code_kinds[~drop]
+    by_kind = {kind: _distinct(codes[code_kinds == k]) for kind, k in kinds.items()}
+    return Candidates(n, _distinct(codes), by_kind)
+
+
+def _distinct(codes: np.ndarray) -> np.ndarray:
+    """Sorted, each once (np.unique hashes first, which took 3x as long on these arrays)."""
+    codes = np.sort(codes)
+    return codes[np.r_[True, codes[1:] != codes[:-1]]] if codes.size else codes
 
 
 def candidate_pairs(records: Sequence[Record], *, max_block: int = 200) -> set[tuple[int, int]]:
     """Index pairs sharing any blocking key."""
-    return set().union(*pairs_by_key(records, max_block=max_block).values())
+    return set(block(records, max_block=max_block))
 
 
-def estimate_by_key(by_key: dict[str, set[tuple[int, int]]], vectors: dict[tuple[int, int], tuple[int, ...]],
+def estimate_by_key(by_key: dict[str, list[tuple[int, int]]], vectors: dict[tuple[int, int], tuple[int, ...]],
                     u: dict[str, list[float]]) -> Model:
     """m per field from EM over each kind of key's pairs, never from the pairs whose key forced that field to
     agree (as Splink trains: a field the blocking fixed says nothing about matches).
@@ -623,16 +722,18 @@ def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
 
 def _household_only(vector: tuple[int, ...]) -> bool:
     """Not enough for an automatic link: what a sibling or twin would also give (the first name or the date
-    of birth disagrees outright), a surname that disagrees, or names with no date of birth and no shared
-    phone or address - unless the last four digits of an SSN agree (siblings and twins have different
-    numbers; one in 10,000 share the last four)."""
-    first, last, dob, ssn4 = vector[0], vector[1], vector[2], vector[6]
+    of birth disagrees outright), a surname that disagrees where no address or phone is shared, or names
+    with no date of birth and no shared phone or address - unless the last four digits of an SSN agree
+    (siblings and twins have different numbers; one in 10,000 share the last four)."""
+    first, last, dob, phone, ssn4, address = vector[0], vector[1], vector[2], vector[5], vector[6], vector[7]
     if ssn4 == 1:
         return False
-    if first == 0 or dob in (0, 1) or last == 0:
+    if first == 0 or dob in (0, 1):
         return True
+    if last == 0:  # a surname changed (marriage) or a namesake: the same home tells them apart
+        return phone != 1 and address < 1
     # without a date of birth, names alone (however rare) do not link: namesakes; a shared phone or address may
-    return dob == MISSING and vector[5] != 1 and vector[7] != 2
+    return dob == MISSING and phone != 1 and address != 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -688,19 +789,18 @@ class Linkage:
 def train(records: Sequence[Record]) -> tuple[list[tuple[int, int]], list[tuple[int, ...]], Model]:
     """The candidate pairs (blocked), their comparison vectors, and the model link() grades with."""
     pairs, model = fit(records)
-    return pairs, [align(records[i], records[j])[0] for i, j in pairs], model
+    return list(pairs), [align(records[i], records[j])[0] for i, j in pairs], model
 
 
 # EM needs a sample, not every pair: at most this many pairs of each kind of key are compared to learn m.
 EM_SAMPLE = 30_000
 
 
-def fit(records: Sequence[Record]) -> tuple[list[tuple[int, int]], Model]:
+def fit(records: Sequence[Record]) -> tuple[Candidates, Model]:
     """The candidate pairs (blocked) and the model: u from random pairs, m by EM over a sample of each kind
     of key's pairs, name frequencies."""
-    by_key = pairs_by_key(records)
-    pairs = sorted(set().union(*by_key.values()))
-    sample = {kind: set(islice(found, EM_SAMPLE)) for kind, found in by_key.items() if kind in EM_KEYS}
+    pairs = block(records)
+    sample = {kind: pairs.sample(kind, EM_SAMPLE) for kind in EM_KEYS & pairs.by_kind.keys()}
     vectors = {p: align(records[p[0]], records[p[1]])[0] for found in sample.values() for p in found}
     u = estimate_u(records) if len(records) >= MIN_RECORDS_FOR_U else {f: list(DEFAULT_U[f]) for f in FIELDS}
     model = estimate_by_key(sample, vectors, u)
@@ -710,7 +810,7 @@ def fit(records: Sequence[Record]) -> tuple[list[tuple[int, int]], Model]:
     return pairs, model
 
 
-def grade_all(records: Sequence[Record], pairs: Sequence[tuple[int, int]], model: Model, limits: Thresholds,
+def grade_all(records: Sequence[Record], pairs: Iterable[tuple[int, int]], model: Model, limits: Thresholds,
               decided: set[tuple[int, int]]) -> list[tuple[int, int, Grade, float, str]]:
     """Every pair compared and graded (vectors are not kept); the ones that are not certainly-not, in order.
 
@@ -749,7 +849,7 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
     if model is None:
         pairs, model = fit(records)
     else:
-        pairs = sorted(candidate_pairs(records))
+        pairs = block(records)
     limits = thresholds or Thresholds.for_records(model.records)
     parent = list(range(len(records)))
 
@@ -767,7 +867,7 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
     apart = [(min(i, j), max(i, j)) for i, j in different]
 
     def allowed(a: int, b: int) -> bool:
-        return not any({find(x), find(y)} == {a, b} for x, y in apart)
+        return not apart or not any({find(x), find(y)} == {a, b} for x, y in apart)
 
     review: list[tuple[int, int, Grade, float]] = []
     certain: list[tuple[float, int, int, str]] = [(math.inf, i, j, "manual") for i, j in same]  # the steward's

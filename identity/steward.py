@@ -45,6 +45,9 @@ class IndexedRecord:
     ssn_quality: int | None
     cin: str | None
     student_id: str | None
+    address: str | None = None
+    zip: str | None = None
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,8 @@ def _indexed(r: IdentityRecord, client_id: str | None) -> IndexedRecord:
     return IndexedRecord(source=r.source, local_id=r.local_id, client_id=client_id, first_name=r.first_name,
                          middle_name=r.middle_name, last_name=r.last_name, dob=r.dob, sex=r.sex,
                          ssn_last4=r.ssn_last4 or (r.ssn[-4:] if r.ssn and r.ssn[-4:].isdigit() else None),
-                         ssn_quality=r.ssn_quality, cin=r.cin, student_id=r.student_id)
+                         ssn_quality=r.ssn_quality, cin=r.cin, student_id=r.student_id, address=r.address,
+                         zip=r.zip, phone=r.phone)
 
 
 async def _records(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, tuple[IdentityRecord, str | None]]:

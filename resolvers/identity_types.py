@@ -99,13 +99,17 @@ class IndexedRecord:
                                                     "8/9/99 unknown, refused, not collected.")
     cin: str | None
     student_id: str | None
+    address: str | None = strawberry.field(description="The street line the agency holds (home address).")
+    zip: str | None
+    phone: str | None
 
 
 def record_view(r: steward.IndexedRecord) -> IndexedRecord:
     return IndexedRecord(source=r.source, local_id=r.local_id,
                          client_id=strawberry.ID(r.client_id) if r.client_id else None, first_name=r.first_name,
                          middle_name=r.middle_name, last_name=r.last_name, date_of_birth=r.dob, sex=r.sex,
-                         ssn_last4=r.ssn_last4, ssn_data_quality=r.ssn_quality, cin=r.cin, student_id=r.student_id)
+                         ssn_last4=r.ssn_last4, ssn_data_quality=r.ssn_quality, cin=r.cin, student_id=r.student_id,
+                         address=r.address, zip=r.zip, phone=r.phone)
 
 
 @strawberry.type(description="How one field compares between two records.")

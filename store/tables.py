@@ -336,6 +336,9 @@ class IdentityRecord(Base):
     dob_quality: Mapped[int | None] = mapped_column(Integer)
     cin: Mapped[str | None] = mapped_column(String(8))
     student_id: Mapped[str | None] = mapped_column(String(32))
+    address: Mapped[str | None] = mapped_column(String(200))  # street line as the agency wrote it
+    zip: Mapped[str | None] = mapped_column(String(10))
+    phone: Mapped[str | None] = mapped_column(String(20))
     updated: Mapped[datetime | None] = mapped_column()
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -63,6 +63,14 @@ class Harness:
         """The agency corrects one person's first name."""
         raise NotImplementedError
 
+    def home(self, population: Population, local_id: str) -> tuple[str, str] | None:
+        """The street line and ZIP the agency holds for the person; None where it keeps no address."""
+        return None
+
+    async def move(self, local_id: str, street: str, zip_code: str) -> None:
+        """The person reports a new home address to the agency."""
+        raise NotImplementedError
+
 
 class HttpHarness(Harness):
     def __init__(self, name: str, agency: BenefitsAgency | EdfiAgency, server: ServerThread) -> None:
@@ -101,6 +109,17 @@ class HttpHarness(Harness):
             self.agency.touch(local_id, first_name, datetime.now(UTC) + timedelta(days=1))
         else:
             self.agency.touch(local_id, first_name)
+
+    def home(self, population: Population, local_id: str) -> tuple[str, str] | None:
+        field = "benefits_id" if self.name == "benefits" else "student_id"
+        person = next(p for p in population.people if getattr(p, field) == local_id)
+        return person.address, person.zip
+
+    async def move(self, local_id: str, street: str, zip_code: str) -> None:
+        if isinstance(self.agency, BenefitsAgency):
+            self.agency.move(local_id, street, zip_code, datetime.now(UTC) + timedelta(days=2))
+        else:  # Ed-Fi versions the address apart from the student: only the address changed
+            self.agency.move(local_id, street, zip_code)
 
 
 class SnapshotHarness(Harness):
@@ -239,3 +258,20 @@ async def test_people_are_listed_whole_then_only_what_changed(harness: Harness, 
     changed = await source.list_people(everyone.watermark)
     assert [(p.local_id, p.first_name) for p in changed.people] == [(local_id, "Renamed")]
     assert (await source.list_people(changed.watermark)).people == []
+
+
+async def test_people_are_listed_with_the_home_the_agency_holds(harness: Harness, population: Population) -> None:
+    local_id, _ = harness.known(population)
+    home = harness.home(population, local_id)
+    source = harness.connector
+    assert isinstance(source, PeopleSource)
+    everyone = await source.list_people()
+    person = next(p for p in everyone.people if p.local_id == local_id)
+    if home is None:  # the HMIS client file keeps no address: nothing is made up
+        assert all(p.address is None and p.zip is None and p.phone is None for p in everyone.people)
+        return
+    assert (person.address, person.zip) == home  # the street line and ZIP the agency holds (identity matching)
+    await harness.move(local_id, "77 Linden Blvd", "11226")
+    moved = await source.list_people(everyone.watermark)
+    assert [(p.local_id, p.address, p.zip, p.first_name) for p in moved.people] == [
+        (local_id, "77 Linden Blvd", "11226", person.first_name)]  # listed whole, with the new address

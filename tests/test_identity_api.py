@@ -23,8 +23,8 @@ SEARCH = """query Find($input: ClientSearchInput!) {
 }"""
 QUEUE = """query Queue($first: Int!, $after: String) { identityReviewQueue(first: $first, after: $after) {
   hasNextPage endCursor
-  items { id grade score a { source localId clientId firstName lastName dateOfBirth ssnLast4 }
-          b { source localId clientId firstName lastName } fields { field agreement weight } } } }"""
+  items { id grade score a { source localId clientId firstName lastName dateOfBirth ssnLast4 address zip }
+          b { source localId clientId firstName lastName address zip } fields { field agreement weight } } } }"""
 RESOLVE = """mutation Resolve($id: ID!, $decision: IdentityDecision!, $reason: String!) {
   resolveIdentityReview(id: $id, decision: $decision, reason: $reason) { decisionId clientsBefore clientsAfter merged }
 }"""
@@ -107,6 +107,9 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
     assert item["grade"] in ("PROBABLE", "POSSIBLE")
     assert {"field": "dob", "agreement": "missing", "weight": None} in item["fields"]
     other = item["b"] if item["a"]["localId"] == "C-1" else item["a"]
+    sides = [side for i in items for side in (i["a"], i["b"])]
+    held = next(side for side in sides if side["source"] == "benefits" and side["localId"] == person.benefits_id)
+    assert (held["address"], held["zip"]) == (person.address, person.zip)  # side by side with the home it holds
 
     forbidden = await caller(gw, "HRA", "caseworker").query(QUEUE, {"first": 5})
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"

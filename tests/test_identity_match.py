@@ -13,10 +13,13 @@ from identity.match import (
     LEVEL_NAMES,
     LEVELS,
     ORDER,
+    UNDATED_KEYS,
     Grade,
     Model,
     Record,
     align,
+    block,
+    blocking_keys,
     candidate_pairs,
     compare,
     estimate_u,
@@ -101,6 +104,10 @@ def test_twins_and_siblings_are_never_linked_automatically() -> None:
     for a, b in ((twin_a, twin_b), (twin_a, sister)):
         g, w, _ = grade(a, b, compare(a, b), model)  # type: ignore[arg-type]
         assert g is not Grade.CERTAIN, (a, b, w)
+    # a mother and her son at one address and phone: the home is the household's, not evidence of one person
+    mother = rec("4", "Ngozi", "Okafor", date(1984, 3, 9), source="benefits", **{**address, "sex": "F"})
+    son = rec("5", "Chidi", "Bello", date(2012, 8, 30), source="edfi", **{**address, "sex": "M"})  # his father's
+    assert grade(mother, son, compare(mother, son), model)[0] is Grade.CERTAINLY_NOT  # type: ignore[arg-type]
 
 
 def test_a_bridge_record_never_merges_two_people_with_different_cins() -> None:
@@ -193,3 +200,45 @@ def test_the_same_first_name_does_not_count_the_same_sex_again() -> None:
     assert similar["sex"] > 0.5  # a similar name need not be of the same sex (Daniel, Daniela)
     differs = model.weights(compare(a, rec("4", "Amara", "Bello", date(1990, 1, 1), sex="M")))  # type: ignore[attr-defined]
     assert differs["sex"] < -3
+
+
+def _naive_blocks(records: list[Record], max_block: int) -> dict[str, set[tuple[int, int]]]:
+    """Pairs sharing a key, per kind, the slow obvious way."""
+    members: dict[tuple[str, str], list[int]] = {}
+    for i, r in enumerate(records):
+        for key in set(blocking_keys(r)):
+            members.setdefault(key, []).append(i)
+    out: dict[str, set[tuple[int, int]]] = {}
+    for (kind, _value), found in members.items():
+        if 2 <= len(found) <= max_block:
+            pairs = set(itertools.combinations(found, 2))
+            if kind in UNDATED_KEYS:
+                pairs = {(i, j) for i, j in pairs if records[i].dob is None or records[j].dob is None}
+            out.setdefault(kind, set()).update(pairs)
+    return out
+
+
+def test_blocking_forms_every_pair_that_shares_a_key_and_no_other() -> None:
+    records, _ = _city_records(120, seed=9)
+    for max_block in (3, 200):  # 3: many blocks are too large and skipped
+        expected = _naive_blocks(records, max_block)
+        found = block(records, max_block=max_block)
+        assert set(found) == set().union(*expected.values())
+        assert list(found) == sorted(found)  # in order, each once
+        assert {kind: set(found.sample(kind, 10**9)) for kind in found.by_kind if found.by_kind[kind].size} == {
+            kind: pairs for kind, pairs in expected.items() if pairs}
+        some = found.sample("first+last", 7)
+        assert len(some) == min(7, len(expected["first+last"])) and set(some) <= expected["first+last"]
+
+
+def test_a_changed_surname_links_only_where_the_home_is_shared() -> None:
+    records, _ = _city_records(400, 21)
+    model = _model(records)
+    home = {"zip": "11207", "address": "12 Fulton St Apt 3", "sex": "F"}
+    before = rec("1", "Amara", "Okafor", date(1990, 6, 1), source="benefits", **home)
+    married = rec("2", "Amara", "Bello", date(1990, 6, 1), source="hmis", **home)
+    elsewhere = rec("3", "Amara", "Bello", date(1990, 6, 1), source="hmis", zip="10001", address="5 Pine St")
+    nowhere = rec("4", "Amara", "Bello", date(1990, 6, 1), source="hmis", sex="F")
+    assert grade(before, married, *align(before, married)[:1], model)[0] is Grade.CERTAIN  # type: ignore[arg-type]
+    for other in (elsewhere, nowhere):  # a namesake born the same day, or the same woman: a steward decides
+        assert grade(before, other, *align(before, other)[:1], model)[0] is not Grade.CERTAIN  # type: ignore[arg-type]

@@ -91,6 +91,28 @@ async def test_a_new_record_of_a_known_person_joins_online_and_a_stranger_stands
     assert (again.joined, again.new_clients, again.moved, again.review) == (0, 0, 0, 0)
 
 
+async def test_online_a_changed_surname_joins_by_the_home_the_agencies_hold_and_not_without_it(
+        indexed: Any, population: Population) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    person = _adult(population)  # the benefits agency holds their address (synced into the index)
+    same = {"first_name": person.first_name, "dob": person.dob, "sex": person.sex}
+    await _add(sessions, _row("clinic", "C-5", **same, last_name="Quintanilla", address=person.address.upper(),
+                              zip=person.zip),
+               _row("clinic", "C-6", **same, last_name="Okonkwo"))  # a namesake born that day, or them: unknown
+    report = await place(sessions, [("clinic", "C-5"), ("clinic", "C-6")])
+    assert await _client_of(sessions, ("clinic", "C-5")) == await _truth_client(sessions, person)
+    assert await _client_of(sessions, ("clinic", "C-6")) != await _truth_client(sessions, person)
+    assert report.joined == 1
+    async with sessions() as session:  # the explanation shows what joined it
+        link = (await session.execute(select(SourceLink).where(SourceLink.source == "clinic",
+                                                               SourceLink.local_id == "C-5"))).scalar_one()
+    explained = await explain(sessions, link.client_id)
+    fields = {f.field: f for e in explained.links if e.record.local_id == "C-5" for f in e.fields}
+    assert fields["addr"].agreement == "same" and fields["addr"].weight is not None and fields["addr"].weight > 5
+    assert fields["last"].agreement == "disagree"
+
+
 async def test_doubt_goes_to_review_and_the_stewards_decision_survives_relinking(
         indexed: Any, population: Population) -> None:
     sessions, *_ = indexed
