@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity.match import Edge, Model, Record, blocking_keys, link
+from identity.match import KEY_SCHEME, Edge, Model, Record, blocking_keys, link
 from store.tables import (
     Client,
     ClientSuccessor,
@@ -133,15 +133,20 @@ async def load_model(session: AsyncSession) -> Model:
 
 
 async def _ensure_keys(sessions: async_sessionmaker[Any]) -> None:
-    """Blocking keys for records synced before the index kept them (one rebuild, on the first relink)."""
+    """Blocking keys for records synced before the index kept them, or blocked with another KEY_SCHEME than
+    today's (the latest relink's model says which): all remade, once, on the next full relink."""
     async with sessions() as session:
         have_records = (await session.execute(select(func.count()).select_from(IdentityRecord))).scalar_one()
         have_keys = (await session.execute(select(func.count()).select_from(IdentityKey))).scalar_one()
-        if not have_records or have_keys:
+        stored = (await session.execute(select(IdentityModel.parameters).order_by(IdentityModel.id.desc())
+                                        .limit(1))).scalar_one_or_none()
+        current = stored is not None and Model.from_json(stored).keys == KEY_SCHEME
+        if not have_records or (have_keys and current):
             return
         rows = list((await session.execute(select(IdentityRecord))).scalars())
     keys = [{"key": k, "source": r.source, "local_id": r.local_id} for r in rows for k in record_keys(record_of(r))]
     async with sessions.begin() as session:
+        await session.execute(delete(IdentityKey))
         for i in range(0, len(keys), CHUNK * 4):
             await session.execute(insert(IdentityKey), keys[i:i + CHUNK * 4])
 

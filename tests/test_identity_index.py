@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 
 from demo.population import Population
 from identity.index import relink, successors_of, sync
-from store.tables import IdentityRecord, LinkDecision, SourceLink
+from identity.match import KEY_SCHEME
+from store.tables import IdentityKey, IdentityModel, IdentityRecord, LinkDecision, SourceLink
 
 
 async def _links(sessions: Any) -> dict[tuple[str, str], str]:
@@ -81,3 +82,21 @@ async def test_a_steward_split_and_merge_survive_relinking_and_leave_a_history(i
     assert merged[a] == merged[c]
     loser = after[a] if merged[a] != after[a] else other
     assert (merged[a], "merge") in await successors_of(sessions, loser) or merged[a] == loser
+
+
+async def test_keys_blocked_another_way_are_remade_by_the_next_relink(indexed: Any) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    async with sessions() as session:
+        before = set((await session.execute(select(IdentityKey.key, IdentityKey.source, IdentityKey.local_id))).all())
+        record = (await session.execute(select(IdentityRecord).limit(1))).scalar_one()
+    async with sessions.begin() as session:  # an index last relinked when month-and-day keys had no initial
+        session.add(IdentityKey(key="first+md:x|01-01", source=record.source, local_id=record.local_id))
+        model = (await session.execute(select(IdentityModel).order_by(IdentityModel.id.desc()).limit(1))).scalar_one()
+        model.parameters = {**model.parameters, "keys": KEY_SCHEME - 1}
+    await relink(sessions)
+    async with sessions() as session:
+        after = set((await session.execute(select(IdentityKey.key, IdentityKey.source, IdentityKey.local_id))).all())
+        latest = (await session.execute(select(IdentityModel.parameters).order_by(IdentityModel.id.desc())
+                                        .limit(1))).scalar_one()
+    assert after == before and latest["keys"] == KEY_SCHEME  # the stale key is gone; today's are all there
