@@ -442,7 +442,8 @@ def _matched_with(counts: Counter[tuple[int, ...]], model: Model) -> dict[str, f
 
 # Which blocking keys blocking_keys() gives: a stored index whose keys were made otherwise has them remade.
 # 2: month-and-day keys carry the other name's initial; SSN-4 + ZIP and phone keys a name's initial.
-KEY_SCHEME = 2
+# 3: names + birth year.
+KEY_SCHEME = 3
 
 
 def blocking_keys(r: Record) -> list[tuple[str, str]]:
@@ -489,7 +490,10 @@ def blocking_keys(r: Record) -> list[tuple[str, str]]:
             add(("first+last", f"{first}|{part}"))
             add(("last+initial", f"{part}|{first[0]}"))  # a slip in the first name and no date of birth
         for part in parts:
-            add(("swapped", f"{first}|{part}" if first <= part else f"{part}|{first}"))
+            low, high = (first, part) if first <= part else (part, first)
+            add(("swapped", f"{low}|{high}"))
+            if r.dob is not None:  # the day or month mistyped (either way round); namesakes of one year are few
+                add(("names+year", f"{low}|{high}|{r.dob.year}"))
     if r.phone:  # a household shares its phone: with the first initial
         add(("phone+initial", f"{r.phone}|{first[:1]}"))
     return out
@@ -506,8 +510,11 @@ def _dob_texts(d: date) -> tuple[tuple[str, ...], str, str]:
 # person. Looser keys (a name with the month and day, initials, one identifier fragment) gather namesakes
 # in a large city, and EM would take them for matches with entry errors.
 EM_KEYS = {"first+dob", "last+dob", "first+last", "swapped", "ssn4+year"}
-# Keys that pair a record only with records lacking a date of birth (the dated ones have better keys).
-UNDATED_KEYS = {"last+initial"}
+# Keys that pair a record only with records lacking a date of birth (the dated ones have better keys: a
+# name and a date, names and a birth year, initials and a date). A full name alone paired 3.3 M of a
+# million-record city's 5 M candidate pairs, namesakes born other years. EM still learns from all of a kind's
+# pairs (the dated ones teach how one person's dates of birth differ).
+UNDATED_KEYS = {"last+initial", "first+last", "swapped"}
 
 # The comparison fields each blocking key forces to agree: EM must not learn m for those from its pairs.
 KEY_FIELDS = {
@@ -515,7 +522,7 @@ KEY_FIELDS = {
     "first+md+initial": {"first", "dob"}, "last+md+initial": {"last", "dob"}, "ssn4+year": {"ssn4", "dob"},
     "ssn4+first": {"ssn4", "first"}, "ssn4+last": {"ssn4", "last"}, "ssn4+zip+initial": {"ssn4", "zip"},
     "dob+initials": {"dob"}, "last+initial": {"last"}, "first+last": {"first", "last"},
-    "swapped": {"first", "last"}, "phone+initial": {"phone"},
+    "swapped": {"first", "last"}, "phone+initial": {"phone"}, "names+year": {"first", "last"},
 }
 
 
@@ -578,11 +585,12 @@ def block(records: Sequence[Record], *, max_block: int = 200) -> Candidates:
         found.append((block_members[:, a] * n + block_members[:, b]).ravel())
         found_kinds.append(np.repeat(kind_codes[keys[first]], a.size))
     codes, code_kinds = np.concatenate(found), np.concatenate(found_kinds)
+    by_kind = {kind: _distinct(codes[code_kinds == k]) for kind, k in kinds.items() if kind in EM_KEYS}
+    undated = np.fromiter((r.dob is None for r in records), bool, n)
     for kind in UNDATED_KEYS & kinds.keys():  # only pairs with a record that has no date of birth
-        undated = np.fromiter((r.dob is None for r in records), bool, n)
         drop = (code_kinds == kinds[kind]) & ~(undated[codes // n] | undated[codes % n])
         codes, code_kinds = codes[~drop], code_kinds[~drop]
-    by_kind = {kind: _distinct(codes[code_kinds == k]) for kind, k in kinds.items()}
+    by_kind.update({kind: _distinct(codes[code_kinds == k]) for kind, k in kinds.items() if kind not in EM_KEYS})
     return Candidates(n, _distinct(codes), by_kind)
 
 

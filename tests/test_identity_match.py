@@ -9,6 +9,7 @@ from datetime import date
 from demo.city_export import people_rows
 from demo.population import generate
 from identity.match import (
+    EM_KEYS,
     FIELDS,
     LEVEL_NAMES,
     LEVELS,
@@ -202,28 +203,30 @@ def test_the_same_first_name_does_not_count_the_same_sex_again() -> None:
     assert differs["sex"] < -3
 
 
-def _naive_blocks(records: list[Record], max_block: int) -> dict[str, set[tuple[int, int]]]:
-    """Pairs sharing a key, per kind, the slow obvious way."""
+def _naive_blocks(records: list[Record], max_block: int) -> tuple[set[tuple[int, int]],
+                                                                  dict[str, set[tuple[int, int]]]]:
+    """The pairs to compare, and each kind's pairs (EM's, before the undated-only rule), the slow obvious way."""
     members: dict[tuple[str, str], list[int]] = {}
     for i, r in enumerate(records):
         for key in set(blocking_keys(r)):
             members.setdefault(key, []).append(i)
+    compared: set[tuple[int, int]] = set()
     out: dict[str, set[tuple[int, int]]] = {}
     for (kind, _value), found in members.items():
         if 2 <= len(found) <= max_block:
             pairs = set(itertools.combinations(found, 2))
-            if kind in UNDATED_KEYS:
-                pairs = {(i, j) for i, j in pairs if records[i].dob is None or records[j].dob is None}
-            out.setdefault(kind, set()).update(pairs)
-    return out
+            undated = {(i, j) for i, j in pairs if records[i].dob is None or records[j].dob is None}
+            compared |= undated if kind in UNDATED_KEYS else pairs
+            out.setdefault(kind, set()).update(pairs if kind in EM_KEYS or kind not in UNDATED_KEYS else undated)
+    return compared, out
 
 
 def test_blocking_forms_every_pair_that_shares_a_key_and_no_other() -> None:
     records, _ = _city_records(120, seed=9)
     for max_block in (3, 200):  # 3: many blocks are too large and skipped
-        expected = _naive_blocks(records, max_block)
+        compared, expected = _naive_blocks(records, max_block)
         found = block(records, max_block=max_block)
-        assert set(found) == set().union(*expected.values())
+        assert set(found) == compared
         assert list(found) == sorted(found)  # in order, each once
         assert {kind: set(found.sample(kind, 10**9)) for kind in found.by_kind if found.by_kind[kind].size} == {
             kind: pairs for kind, pairs in expected.items() if pairs}
@@ -242,3 +245,14 @@ def test_a_changed_surname_links_only_where_the_home_is_shared() -> None:
     assert grade(before, married, *align(before, married)[:1], model)[0] is Grade.CERTAIN  # type: ignore[arg-type]
     for other in (elsewhere, nowhere):  # a namesake born the same day, or the same woman: a steward decides
         assert grade(before, other, *align(before, other)[:1], model)[0] is not Grade.CERTAIN  # type: ignore[arg-type]
+
+
+def test_one_full_name_is_compared_across_a_mistyped_day_but_not_across_decades() -> None:
+    a = rec("1", "Ana", "Ruiz", date(2001, 2, 3))
+    day_typo = rec("2", "Ana", "Ruiz", date(2001, 2, 8))
+    crosswise = rec("3", "Ruiz", "Ana", date(2001, 12, 3))
+    undated = rec("4", "Ana", "Ruiz", None)
+    namesake = rec("5", "Ana", "Ruiz", date(1968, 9, 17))  # born another year: her own blocks
+    pairs = candidate_pairs([a, day_typo, crosswise, undated, namesake])
+    assert {(0, 1), (0, 2), (0, 3), (1, 2)} <= pairs and (3, 4) in pairs  # an undated record meets every Ana Ruiz
+    assert (0, 4) not in pairs and (1, 4) not in pairs
