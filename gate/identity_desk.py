@@ -9,6 +9,7 @@ of a candidate is decided by the gate, like any profile.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -37,15 +38,15 @@ class IdentityDesk:
         if not 1 <= first <= MAX_PAGE:
             raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first")
         items, more = await steward.review_queue(self._sessions, first=first, after=after)
-        shown: dict[str | None, tuple[list[int], set[str]]] = {}
+        shown: dict[str | None, tuple[list[int], list[steward.IndexedRecord]]] = {}
         for item in items:
             for r in (item.a, item.b):
-                ids, sources = shown.setdefault(r.client_id, ([], set()))
+                ids, records = shown.setdefault(r.client_id, ([], []))
                 ids.append(item.id)
-                sources.add(r.source)
+                records.append(r)
         await self._recorder.record([
-            action_record(ctx, "identity.review", cid, detail=_ids("review items", ids), sections=_shown(sources))
-            for cid, (ids, sources) in shown.items()])
+            action_record(ctx, "identity.review", cid, detail=_ids("review items", ids), sections=_shown(records))
+            for cid, (ids, records) in shown.items()])
         return items, more
 
     async def explain(self, ctx: RequestContext, client_id: str) -> steward.ClientExplanation:
@@ -53,7 +54,7 @@ class IdentityDesk:
         _steward(ctx)
         out = await steward.explain(self._sessions, client_id)
         await self._recorder.record([action_record(ctx, "identity.explain", client_id,
-                                                   sections=_shown({ln.record.source for ln in out.links}))])
+                                                   sections=_shown([ln.record for ln in out.links]))])
         return out
 
     async def resolve(self, ctx: RequestContext, item_id: int, decision: str, reason: str) -> steward.DecisionResult:
@@ -107,12 +108,15 @@ def _steward(ctx: RequestContext) -> None:
         raise PermissionDenied("only identity stewards review and decide identity matches")
 
 
-def _shown(sources: set[str]) -> tuple[SectionOutcome, ...]:
-    """What a steward was shown of one client: the identity basics of each source's record, from the index.
-    Logged as disclosed, so the client's disclosure report lists it."""
-    return tuple(SectionOutcome(category=str(Category.IDENTITY), connector="identity-index", holder=source,
+def _shown(records: Iterable[steward.IndexedRecord]) -> tuple[SectionOutcome, ...]:
+    """What a steward was shown of one client, from the index: the identity basics of each source's record,
+    and its contact details (address, ZIP, phone) where the index holds them. Logged as disclosed, so the
+    client's disclosure report lists it."""
+    shown = {(r.source, Category.IDENTITY) for r in records}
+    shown |= {(r.source, Category.CONTACT) for r in records if r.address or r.zip or r.phone}
+    return tuple(SectionOutcome(category=str(category), connector="identity-index", holder=source,
                                 decision="permit", rule_ids=(STEWARD_RULE,), basis="identity-stewardship",
-                                outcome="disclosed") for source in sorted(sources))
+                                outcome="disclosed") for source, category in sorted(shown))
 
 
 def _ids(what: str, ids: list[int]) -> str:

@@ -132,16 +132,15 @@ async def load_model(session: AsyncSession) -> Model:
     return Model.from_json(row) if row else Model.default()
 
 
-async def _ensure_keys(sessions: async_sessionmaker[Any]) -> None:
-    """Blocking keys for records synced before the index kept them, or blocked with another KEY_SCHEME than
-    today's (the latest relink's model says which): all remade, once, on the next full relink."""
+async def _ensure_keys(sessions: async_sessionmaker[Any], *, full: bool) -> None:
+    """Blocking keys for records synced before the index kept them; on a full relink also for an index blocked
+    with another KEY_SCHEME than today's (the latest relink's model says which): all remade, once. (Not on a
+    steward's partial relink: that would rebuild every key of the index for one decision.)"""
     async with sessions() as session:
         have_records = (await session.execute(select(func.count()).select_from(IdentityRecord))).scalar_one()
         have_keys = (await session.execute(select(func.count()).select_from(IdentityKey))).scalar_one()
-        stored = (await session.execute(select(IdentityModel.parameters).order_by(IdentityModel.id.desc())
-                                        .limit(1))).scalar_one_or_none()
-        current = stored is not None and Model.from_json(stored).keys == KEY_SCHEME
-        if not have_records or (have_keys and current):
+        stale = full and (await load_model(session)).keys != KEY_SCHEME
+        if not have_records or (have_keys and not stale):
             return
         rows = list((await session.execute(select(IdentityRecord))).scalars())
     keys = [{"key": k, "source": r.source, "local_id": r.local_id} for r in rows for k in record_keys(record_of(r))]
@@ -157,7 +156,7 @@ async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] 
     With `clients`, only those clients' records are matched again, with the model the last full relink
     trained (what a steward's decision changes, at once); review items between them are renewed.
     """
-    await _ensure_keys(sessions)
+    await _ensure_keys(sessions, full=clients is None)
     async with sessions() as session:
         if clients is None:
             rows = list((await session.execute(select(IdentityRecord).order_by(

@@ -248,30 +248,21 @@ class Model:
         return w
 
     def _base(self, vector: Sequence[int]) -> float:
-        """weight() without the name frequencies."""
-        table = self._table
-        w = 0.0
-        for name, level in zip(FIELDS, vector, strict=True):
-            if level != MISSING:
-                w += table[name][level]
-        if vector[0] == 2 and vector[3] == 1:  # the same first name: the same sex follows from it
-            w -= table["sex"][1]
-        if household(vector):  # a household's shared address and phone (see weights)
-            for k in HOUSEHOLD_INDEXES:
-                level = vector[k]
-                if level != MISSING and (x := table[FIELDS[k]][level]) > HOUSEHOLD_CAP:
-                    w -= x - HOUSEHOLD_CAP
-        return w
+        """weight() without the name frequencies: the sum of weights()."""
+        return sum(self.weights(vector).values())
 
     def _tf_adjustment(self, vector: Sequence[int], a: Record) -> float:
         adjust = 0.0
         if vector[0] == 2 and a.first:
-            share = self.tf["first"].get(a.first, self.tf_floor)
-            adjust += min(TF_BONUS, math.log2(self.u["first"][2] / max(share, 1e-12)))
+            adjust += self._name_bonus("first", a.first)
         if vector[1] == 3 and a.last:
-            share = self.tf["last"].get(a.last, self.tf_floor)
-            adjust += min(TF_BONUS, math.log2(self.u["last"][3] / max(share, 1e-12)))
+            adjust += self._name_bonus("last", a.last)
         return adjust
+
+    def _name_bonus(self, name: str, value: str) -> float:
+        """What an exact agreement on this name adds to (or takes from) an average name's: log2(u / share)."""
+        share = self.tf[name].get(value, self.tf_floor)
+        return min(TF_BONUS, math.log2(self.u[name][EXACT[name][0]] / max(share, 1e-12)))
 
     def weights(self, vector: Sequence[int], a: Record | None = None, b: Record | None = None
                 ) -> dict[str, float]:
@@ -291,11 +282,9 @@ class Model:
         if vector[0] == 2 and vector[3] == 1:
             out["sex"] = 0.0
         if a is not None and self.tf:
-            for name, value, exact in (("first", a.first, 2), ("last", a.last, 3)):
-                if out.get(name) is not None and vector[FIELDS.index(name)] == exact:
-                    share = self.tf[name].get(value, self.tf_floor)
-                    u_avg = self.u[name][exact]
-                    out[name] += min(TF_BONUS, math.log2(u_avg / max(share, 1e-12)))
+            for k, name, value in ((0, "first", a.first), (1, "last", a.last)):
+                if value and vector[k] == EXACT[name][0]:
+                    out[name] += self._name_bonus(name, value)
         if household(vector):
             for name in HOUSEHOLD_FIELDS:
                 if out.get(name, 0.0) > HOUSEHOLD_CAP:
@@ -539,15 +528,17 @@ class Candidates:
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         for start in range(0, self.codes.size, 1 << 16):
-            chunk = self.codes[start:start + (1 << 16)]
-            yield from zip((chunk // self.n).tolist(), (chunk % self.n).tolist(), strict=True)
+            yield from self._pairs(self.codes[start:start + (1 << 16)])
 
     def sample(self, kind: str, size: int, *, seed: int = 1) -> list[tuple[int, int]]:
         """At most `size` of one kind's pairs, drawn at random (the same ones for the same records)."""
         codes = self.by_kind.get(kind, np.empty(0, np.int64))
         if codes.size > size:
             codes = np.sort(np.random.default_rng(seed).choice(codes, size, replace=False))
-        return list(zip((codes // self.n).tolist(), (codes % self.n).tolist(), strict=True))
+        return list(self._pairs(codes))
+
+    def _pairs(self, codes: np.ndarray) -> Iterator[tuple[int, int]]:
+        return zip((codes // self.n).tolist(), (codes % self.n).tolist(), strict=True)
 
 
 def block(records: Sequence[Record], *, max_block: int = 200) -> Candidates:

@@ -145,3 +145,6 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
     async with sessions() as session:
         report = await disclosures(session, client_id=other["clientId"], since=None, until=None)
     assert any(d.organization == "CITY" and d.category == "identity" for d in report)
+    async with sessions() as session:  # the home shown beside a record is contact data, and logged as such
+        shown_home = await disclosures(session, client_id=held["clientId"], since=None, until=None)
+    assert any(d.organization == "CITY" and d.category == "contact" for d in shown_home)
