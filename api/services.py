@@ -80,9 +80,9 @@ def build_services(
     crosswalk = SqlCrosswalk(sessions, reads=reader)
     signer = make_signer(settings)
     audit = recorder or ChainRecorder(sessions, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
+    decider = decider or CedarDecider(sessions, CedarEngine(policy_set), store=consents, reads=reader)
     gate = Gate(
-        crosswalk=crosswalk, connectors=connectors,
-        decider=decider or CedarDecider(sessions, CedarEngine(policy_set), store=consents, reads=reader),
+        crosswalk=crosswalk, connectors=connectors, decider=decider,
         recorder=audit, deadline_seconds=settings.gate_deadline_seconds,
         tracer=tracer,
     )
@@ -92,7 +92,8 @@ def build_services(
     return Services(settings=settings, engine=engine, sessions=sessions, reader=reader, consents=consents,
                     connectors=connectors, gate=gate, desk=desk, signer=signer, recorder=audit,
                     audit_desk=AuditDesk(sessions=sessions, recorder=audit, jwks=signer.public_jwks()),
-                    identity_desk=IdentityDesk(sessions=sessions, recorder=audit),
+                    identity_desk=IdentityDesk(sessions=sessions, recorder=audit, decider=decider,
+                                               holders={c.source: c.organization for c in connectors}),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)
 

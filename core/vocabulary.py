@@ -28,6 +28,7 @@ class Purpose(StrEnum):
     EMERGENCY = "emergency"
     AUDIT = "audit"
     CLIENT_ACCESS = "client_access"
+    IDENTITY_STEWARDSHIP = "identity_stewardship"  # keeping the master client index right (review, decide)
 
 
 # HL7 v3 PurposeOfUse (ActReason) codes where one fits exactly; FHIR Consent and AuditEvent use them.
@@ -38,6 +39,7 @@ V3_PURPOSE_OF_USE = {
     Purpose.ELIGIBILITY: "ELIGDTRM",
     Purpose.EMERGENCY: "ETREAT",
     Purpose.CLIENT_ACCESS: "PATRQT",
+    Purpose.IDENTITY_STEWARDSHIP: "RECORDMGT",
 }
 
 

@@ -1,65 +1,123 @@
 """The identity desk: who may review, decide and search, and the access log around it.
 
 Stewards read the index's demographics (the review queue, a client's links) and
-make decisions; every read is written to the access log per client touched, and
-every decision is written in the decision's own transaction (no log, no
-decision). Search is for the staff who help clients; what a caller then sees
-of a candidate is decided by the gate, like any profile.
+make decisions. What a steward is shown of each agency record is decided by the
+Cedar policies like any disclosure (rule `steward-reviews-the-index`, purpose
+identity_stewardship): the identity basics and, separately, the contact details
+the index holds; a client's refusal naming the steward's organisation withholds
+them. Every read is written to the access log per client touched, with the
+decisions, and every decision is written in the decision's own transaction (no
+log, no decision). Search is for the staff who help clients; what a caller then
+sees of a candidate is decided by the gate, like any profile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.records import AuditRecorder, SectionOutcome, action_record
 from core.errors import InvalidInput, PermissionDenied, PurposeRequired
 from core.principal import RequestContext
-from core.vocabulary import Category, Role
+from core.vocabulary import Category, Purpose, Role
 from identity import steward
 from identity.online import ClientMatch, SearchQuery, search
+from policies.decisions import Decision, Resource
 
 MAX_PAGE = 100
-STEWARD_RULE = "role:identity_steward"  # decided by the role check here, not by a Cedar policy
 SEARCHERS = (Role.CASEWORKER, Role.PARTNER)
+CONNECTOR = "identity-index"  # the "connector" a steward's view comes through, in the access log
+Record = steward.IndexedRecord
+
+
+class Decider(Protocol):
+    async def decide(self, ctx: RequestContext, resources: Sequence[Resource]) -> list[Decision]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPage:
+    """The review items a steward may see, and where the page ended in the queue."""
+
+    items: list[steward.ReviewItem]
+    more: bool
+    end: int | None  # the last item read (shown or withheld): the next page starts after it
+    withheld: int  # items left out: a record's identity data is not the steward's to see
 
 
 class IdentityDesk:
-    def __init__(self, *, sessions: async_sessionmaker[Any], recorder: AuditRecorder) -> None:
+    def __init__(self, *, sessions: async_sessionmaker[Any], recorder: AuditRecorder, decider: Decider,
+                 holders: Mapping[str, str] | None = None) -> None:
         self._sessions = sessions
         self._recorder = recorder
+        self._decider = decider
+        self._holders = dict(holders or {})  # index source -> the organisation holding its records
 
-    async def review_queue(self, ctx: RequestContext, *, first: int, after: int | None
-                           ) -> tuple[list[steward.ReviewItem], bool]:
-        """A page of open review items (stewards only); each client shown is logged."""
-        _steward(ctx)
+    async def review_queue(self, ctx: RequestContext, *, first: int, after: int | None) -> ReviewPage:
+        """A page of open review items (stewards only), as the policies allow; each client shown is logged."""
+        ctx = _stewarding(ctx)
         if not 1 <= first <= MAX_PAGE:
             raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first")
         items, more = await steward.review_queue(self._sessions, first=first, after=after)
-        shown: dict[str | None, tuple[list[int], list[steward.IndexedRecord]]] = {}
+        seen = await self._seen(ctx, [r for item in items for r in (item.a, item.b)])
+        shown: list[steward.ReviewItem] = []
+        for item in items:
+            a, b = seen[_key(item.a)], seen[_key(item.b)]
+            if a.record is not None and b.record is not None:
+                shown.append(dataclasses.replace(item, a=a.record, b=b.record))
+        logged: dict[str | None, tuple[list[int], list[Seen]]] = {}
         for item in items:
             for r in (item.a, item.b):
-                ids, records = shown.setdefault(r.client_id, ([], []))
+                ids, views = logged.setdefault(r.client_id, ([], []))
                 ids.append(item.id)
-                records.append(r)
+                views.append(seen[_key(r)])
+        on_page = {_key(r) for item in shown for r in (item.a, item.b)}
         await self._recorder.record([
-            action_record(ctx, "identity.review", cid, detail=_ids("review items", ids), sections=_shown(records))
-            for cid, (ids, records) in shown.items()])
-        return items, more
+            action_record(ctx, "identity.review", cid, detail=_ids("review items", ids),
+                          sections=_sections(views, on_page))
+            for cid, (ids, views) in logged.items()])
+        return ReviewPage(shown, more, items[-1].id if items else None, len(items) - len(shown))
 
     async def explain(self, ctx: RequestContext, client_id: str) -> steward.ClientExplanation:
-        """Which records a client links and why (stewards only); logged."""
-        _steward(ctx)
+        """Which records a client links and why (stewards only), as the policies allow; logged."""
+        ctx = _stewarding(ctx)
         out = await steward.explain(self._sessions, client_id)
+        seen = await self._seen(ctx, [ln.record for ln in out.links])
+        views = [seen[_key(ln.record)] for ln in out.links]
+        links = [dataclasses.replace(ln, record=v.record) for ln, v in zip(out.links, views, strict=True)
+                 if v.record is not None]
         await self._recorder.record([action_record(ctx, "identity.explain", client_id,
-                                                   sections=_shown([ln.record for ln in out.links]))])
+                                                   sections=_sections(views, {v.key for v in views}))])
+        return dataclasses.replace(out, links=links)
+
+    async def _seen(self, ctx: RequestContext, records: Sequence[Record]) -> dict[tuple[str, str], Seen]:
+        """Each record as the policies let the steward see it: whole, without its contact details, or not at
+        all - with the decisions, for the log."""
+        distinct = list({_key(r): r for r in records}.values())
+        asked: list[tuple[Record, Category]] = [(r, Category.IDENTITY) for r in distinct]
+        asked += [(r, Category.CONTACT) for r in distinct if _contact(r)]
+        resources = [Resource(r.client_id or f"unlinked:{r.source}:{r.local_id}", category,
+                              self._holders.get(r.source, r.source), CONNECTOR) for r, category in asked]
+        decisions = await self._decider.decide(ctx, resources)
+        said: dict[tuple[tuple[str, str], Category], tuple[Resource, Decision]] = {
+            (_key(r), category): (res, d) for (r, category), res, d in zip(asked, resources, decisions, strict=True)}
+        out = {}
+        for r in distinct:
+            identity = said[(_key(r), Category.IDENTITY)]
+            contact = said.get((_key(r), Category.CONTACT))
+            record: Record | None = None
+            if identity[1].permit:
+                record = r if contact is None or contact[1].permit else dataclasses.replace(
+                    r, address=None, zip=None, phone=None)
+            out[_key(r)] = Seen(_key(r), record, tuple(x for x in (identity, contact) if x is not None))
         return out
 
     async def resolve(self, ctx: RequestContext, item_id: int, decision: str, reason: str) -> steward.DecisionResult:
         """Decide an open review item: the same person, or not."""
-        _steward(ctx)
+        ctx = _stewarding(ctx)
         item = await steward.review_item(self._sessions, item_id)
         return await steward.decide(self._sessions, (item.source_a, item.local_a), (item.source_b, item.local_b),
                                     decision, reason=reason, by=ctx.principal.subject, review_id=item_id,
@@ -68,13 +126,13 @@ class IdentityDesk:
     async def link(self, ctx: RequestContext, a: tuple[str, str], b: tuple[str, str], reason: str
                    ) -> steward.DecisionResult:
         """Link two records by hand: they are the same person (their clients merge)."""
-        _steward(ctx)
+        ctx = _stewarding(ctx)
         return await steward.decide(self._sessions, a, b, "same", reason=reason, by=ctx.principal.subject,
                                     audit=self._audit(ctx, "link"))
 
     async def unlink(self, ctx: RequestContext, record: tuple[str, str], reason: str) -> steward.DecisionResult:
         """Take a record out of its client by hand."""
-        _steward(ctx)
+        ctx = _stewarding(ctx)
         return await steward.unlink(self._sessions, record, reason=reason, by=ctx.principal.subject,
                                     audit=self._audit(ctx, "unlink"))
 
@@ -103,20 +161,53 @@ class IdentityDesk:
         return write
 
 
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One index record as a steward may see it (None: not at all), and the decisions that said so."""
+
+    key: tuple[str, str]
+    record: Record | None
+    decisions: tuple[tuple[Resource, Decision], ...]
+
+
 def _steward(ctx: RequestContext) -> None:
     if not ctx.principal.has(Role.IDENTITY_STEWARD):
         raise PermissionDenied("only identity stewards review and decide identity matches")
 
 
-def _shown(records: Iterable[steward.IndexedRecord]) -> tuple[SectionOutcome, ...]:
-    """What a steward was shown of one client, from the index: the identity basics of each source's record,
-    and its contact details (address, ZIP, phone) where the index holds them. Logged as disclosed, so the
-    client's disclosure report lists it."""
-    shown = {(r.source, Category.IDENTITY) for r in records}
-    shown |= {(r.source, Category.CONTACT) for r in records if r.address or r.zip or r.phone}
-    return tuple(SectionOutcome(category=str(category), connector="identity-index", holder=source,
-                                decision="permit", rule_ids=(STEWARD_RULE,), basis="identity-stewardship",
-                                outcome="disclosed") for source, category in sorted(shown))
+def _stewarding(ctx: RequestContext) -> RequestContext:
+    """A steward's request, for the one purpose steward views serve (implied when the request names none)."""
+    _steward(ctx)
+    if ctx.purpose is None:
+        return dataclasses.replace(ctx, purpose=Purpose.IDENTITY_STEWARDSHIP)
+    if ctx.purpose is not Purpose.IDENTITY_STEWARDSHIP:
+        raise PermissionDenied(f"the identity index is reviewed for the purpose {Purpose.IDENTITY_STEWARDSHIP}, "
+                               f"not {ctx.purpose}")
+    return ctx
+
+
+def _key(r: Record) -> tuple[str, str]:
+    return r.source, r.local_id
+
+
+def _contact(r: Record) -> bool:
+    return bool(r.address or r.zip or r.phone)
+
+
+def _sections(views: Iterable[Seen], shown: set[tuple[str, str]]) -> tuple[SectionOutcome, ...]:
+    """What was decided about one client's records, per holder and category: disclosed where permitted and
+    the record was shown (so the client's disclosure report lists it), withheld where a policy refused."""
+    out: dict[tuple[str, str], SectionOutcome] = {}
+    for view in views:
+        for res, d in view.decisions:
+            outcome = "withheld" if not d.permit else "disclosed" if view.key in shown and view.record else None
+            if outcome is None:
+                continue
+            out[(res.holder, str(res.category))] = SectionOutcome(
+                category=str(res.category), connector=CONNECTOR, holder=res.holder,
+                decision="permit" if d.permit else "deny", rule_ids=d.rule_ids, basis=d.basis, outcome=outcome,
+                reason=str(d.reason) if d.reason else None, consent_id=d.consent_id)
+    return tuple(out[k] for k in sorted(out))
 
 
 def _ids(what: str, ids: list[int]) -> str:

@@ -51,6 +51,7 @@ FORBID_REASONS = {
 PERMIT_BASES = {
     "own-agency-reads-own-records": "own-agency",
     "client-reads-own-profile": "client-self",
+    "steward-reviews-the-index": "identity-stewardship",
     "consent-permits-grantee": "consent",
     "ferpa-99.36-health-safety-emergency": LegalBasis.FERPA_99_36.value,
     "break-glass-emergency": LegalBasis.BREAK_GLASS.value,

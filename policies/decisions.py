@@ -44,7 +44,7 @@ class Decision:
 
     permit: bool
     rule_ids: tuple[str, ...]
-    basis: str | None = None  # "own-agency" | "consent" | "client-self" | "ferpa-99.36" | "break-glass"
+    basis: str | None = None  # own-agency | consent | client-self | identity-stewardship | ferpa-99.36 | break-glass
     reason: WithheldReason | None = None
     consent_id: str | None = None
     legal_basis: str | None = None

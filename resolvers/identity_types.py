@@ -144,13 +144,17 @@ class IdentityReviewPage:
     items: list[IdentityReviewItem]
     has_next_page: bool
     end_cursor: str | None
+    withheld: int = strawberry.field(description="Items of this stretch of the queue left out: a client's consent "
+                                     "refuses your organisation one of the two records' identity data.")
 
 
-def review_page(items: list[steward.ReviewItem], more: bool) -> IdentityReviewPage:
+def review_page(items: list[steward.ReviewItem], *, more: bool, end: int | None, withheld: int
+                ) -> IdentityReviewPage:
     views = [IdentityReviewItem(id=strawberry.ID(str(i.id)), grade=MatchGrade(i.grade), score=i.score,
                                 found_at=i.found_at, a=record_view(i.a), b=record_view(i.b),
                                 fields=fields_view(i.fields)) for i in items]
-    return IdentityReviewPage(items=views, has_next_page=more, end_cursor=str(items[-1].id) if items else None)
+    return IdentityReviewPage(items=views, has_next_page=more, end_cursor=None if end is None else str(end),
+                              withheld=withheld)
 
 
 @strawberry.type(description="Why one agency record belongs to its client.")

@@ -196,9 +196,9 @@ class Query:
     async def identity_review_queue(self, info: Info, first: int = 20, after: str | None = None
                                     ) -> IdentityReviewPage:
         ctx = info.context
-        items, more = await ctx.identity.review_queue(
+        page = await ctx.identity.review_queue(
             ctx.request, first=first, after=None if after is None else parse_id(strawberry.ID(after), "after"))
-        return review_page(items, more)
+        return review_page(page.items, more=page.more, end=page.end, withheld=page.withheld)
 
     @strawberry.field(description="A client as the identity index sees it: every linked agency record and why "
                       "(rule, per-field weights, or a steward's decision), and where an old id went (identity "

@@ -22,7 +22,7 @@ SEARCH = """query Find($input: ClientSearchInput!) {
   searchClients(input: $input) { grade score matchedOn client { id identity { records { agency firstName } } } }
 }"""
 QUEUE = """query Queue($first: Int!, $after: String) { identityReviewQueue(first: $first, after: $after) {
-  hasNextPage endCursor
+  hasNextPage endCursor withheld
   items { id grade score a { source localId clientId firstName lastName dateOfBirth ssnLast4 address zip }
           b { source localId clientId firstName lastName address zip } fields { field agreement weight } } } }"""
 RESOLVE = """mutation Resolve($id: ID!, $decision: IdentityDecision!, $reason: String!) {
@@ -32,6 +32,7 @@ EXPLAIN = """query Explain($id: ID!) { identityClient(id: $id) {
   id successors { clientId reason }
   records { how rule score decidedBy via { source localId } record { source localId }
             fields { field agreement } } } }"""
+REFUSE = """mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }"""
 UNLINK = """mutation Unlink($source: String!, $localId: String!, $reason: String!) {
   unlinkRecord(record: {source: $source, localId: $localId}, reason: $reason) { clientsBefore clientsAfter split }
 }"""
@@ -57,6 +58,14 @@ async def indexed_gateway(gateway: Any, database_url: str) -> Any:
 
 def _head(population: Population) -> Person:
     return next(p for p in population.people if p.benefits_id and p.hmis_id and p.relationship == "HEAD")
+
+
+async def _in_doubt(sessions: Any, person: Person, local_id: str) -> Any:
+    """A clinic's record of the person's name without a date of birth, placed in the index: in doubt."""
+    async with sessions.begin() as session:
+        await write_records(session, [{"source": "clinic", "local_id": local_id, "first_name": person.first_name,
+                                       "last_name": person.last_name, "synced_at": datetime.now(UTC)}])
+    return await place(sessions, [("clinic", local_id)])
 
 
 async def test_search_shows_only_what_the_policies_allow_and_logs_no_terms(
@@ -94,12 +103,9 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
         indexed_gateway: Any, population: Population, database_url: str) -> None:
     gw, sessions = indexed_gateway
     person = _head(population)
-    async with sessions.begin() as session:  # a clinic's record of the same name, no date of birth: in doubt
-        await write_records(session, [{"source": "clinic", "local_id": "C-1", "first_name": person.first_name,
-                                       "last_name": person.last_name, "synced_at": datetime.now(UTC)}])
-    assert (await place(sessions, [("clinic", "C-1")])).review >= 1
+    assert (await _in_doubt(sessions, person, "C-1")).review >= 1
 
-    steward = caller(gw, "CITY", "identity_steward", sub="steward-3")
+    steward = caller(gw, "CITY", "identity_steward", sub="steward-3", purpose="identity_stewardship")
     page = await steward.query(QUEUE, {"first": 50})
     assert "errors" not in page, page
     items = page["data"]["identityReviewQueue"]["items"]
@@ -113,6 +119,10 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
 
     forbidden = await caller(gw, "HRA", "caseworker").query(QUEUE, {"first": 5})
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    misdeclared = await caller(gw, "CITY", "identity_steward", purpose="case_management").query(QUEUE, {"first": 5})
+    assert misdeclared["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # the index is kept for stewardship only
+    implied = await caller(gw, "CITY", "identity_steward", purpose=None).query(QUEUE, {"first": 50})
+    assert implied["data"]["identityReviewQueue"]["items"] == items  # no purpose sent: stewardship is implied
     no_reason = await steward.query(RESOLVE, {"id": item["id"], "decision": "SAME_PERSON", "reason": " "})
     assert no_reason["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
@@ -144,7 +154,63 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
     # what the steward was shown is on the client's own disclosure report
     async with sessions() as session:
         report = await disclosures(session, client_id=other["clientId"], since=None, until=None)
-    assert any(d.organization == "CITY" and d.category == "identity" for d in report)
+    assert any(d.organization == "CITY" and d.category == "identity" and d.basis == "identity-stewardship"
+               and d.purpose == "identity_stewardship" for d in report)
+    reviewed = next(e for e in logged if e.action == "identity.review" and e.client_id == other["clientId"])
+    assert {d["category"]: (d["rule_ids"], d["outcome"]) for d in reviewed.decisions}["identity"] == (
+        ["steward-reviews-the-index"], "disclosed")  # decided by the Cedar policy, not a role check
     async with sessions() as session:  # the home shown beside a record is contact data, and logged as such
         shown_home = await disclosures(session, client_id=held["clientId"], since=None, until=None)
     assert any(d.organization == "CITY" and d.category == "contact" for d in shown_home)
+
+
+async def test_a_client_who_refuses_the_stewards_organisation_is_withheld_from_the_steward(
+        indexed_gateway: Any, population: Population, database_url: str) -> None:
+    gw, sessions = indexed_gateway
+    person = _head(population)
+    assert (await _in_doubt(sessions, person, "C-7")).review >= 1
+    steward = caller(gw, "CITY", "identity_steward", sub="steward-4", purpose="identity_stewardship")
+
+    async def item() -> tuple[dict[str, Any] | None, int]:
+        page = (await steward.query(QUEUE, {"first": 100}))["data"]["identityReviewQueue"]
+        found = [i for i in page["items"] if "C-7" in (i["a"]["localId"], i["b"]["localId"])]
+        return (found[0] if found else None), page["withheld"]
+
+    shown, withheld = await item()
+    assert shown is not None and withheld == 0
+    held = shown["b"] if shown["a"]["localId"] == "C-7" else shown["a"]
+    client = held["clientId"]
+    assert held["zip"] is not None  # the index holds the home the agency gave
+
+    async def refuse(*categories: str) -> None:
+        body = await caller(gw, "DHS").query(REFUSE, {"input": {
+            "clientId": client, "grantor": "CLIENT", "sourceReference": "DHS-INTAKE-FORM/2026/0077",
+            "givenAt": datetime.now(UTC).isoformat(), "provisions": [{
+                "type": "DENY", "organizations": ["CITY"], "categories": list(categories), "purposes": []}]}})
+        assert "errors" not in body, body
+
+    await refuse("CONTACT")  # the client keeps their home from the city's stewards: names still shown
+    shown, withheld = await item()
+    assert shown is not None and withheld == 0
+    held = shown["b"] if shown["a"]["localId"] == "C-7" else shown["a"]
+    assert (held["firstName"], held["address"], held["zip"]) == (person.first_name, None, None)
+
+    await refuse("IDENTITY")  # ... and who they are: the pair is left out of the queue, and counted
+    shown, withheld = await item()
+    assert shown is None and withheld >= 1
+    explained = (await steward.query(EXPLAIN, {"id": client}))["data"]["identityClient"]
+    assert explained["records"] == []
+
+    logged = [e for e in await events(database_url) if e.client_id == client and e.action.startswith("identity.")]
+    rounds = [{(d["category"], d["outcome"]) for d in e.decisions} for e in logged]
+    assert rounds == [{("identity", "disclosed"), ("contact", "disclosed")},  # the queue, before any refusal
+                      {("identity", "disclosed"), ("contact", "withheld")},  # the home refused
+                      {("identity", "withheld"), ("contact", "withheld")},  # who they are too: the queue ...
+                      {("identity", "withheld"), ("contact", "withheld")}]  # ... and explaining the client
+    assert all("consent-deny-provision" in d["rule_ids"] for e in logged for d in e.decisions
+               if d["outcome"] == "withheld")
+    async with sessions() as session:  # the client's report lists what the steward saw, and nothing withheld
+        report = await disclosures(session, client_id=client, since=None, until=None)
+    by_city = [d for d in report if d.organization == "CITY"]
+    assert {d.at for d in by_city if d.category == "contact"} == {logged[0].recorded_at}
+    assert {d.at for d in by_city if d.category == "identity"} == {logged[0].recorded_at, logged[1].recorded_at}

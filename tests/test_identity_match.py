@@ -15,6 +15,7 @@ from identity.match import (
     LEVELS,
     ORDER,
     UNDATED_KEYS,
+    UNNAMED_KEYS,
     Grade,
     Model,
     Record,
@@ -205,7 +206,8 @@ def test_the_same_first_name_does_not_count_the_same_sex_again() -> None:
 
 def _naive_blocks(records: list[Record], max_block: int) -> tuple[set[tuple[int, int]],
                                                                   dict[str, set[tuple[int, int]]]]:
-    """The pairs to compare, and each kind's pairs (EM's, before the undated-only rule), the slow obvious way."""
+    """The pairs to compare, and each kind's pairs (EM's, before the undated-only rule; the others after the
+    undated- and unnamed-only rules), the slow obvious way."""
     members: dict[tuple[str, str], list[int]] = {}
     for i, r in enumerate(records):
         for key in set(blocking_keys(r)):
@@ -216,8 +218,11 @@ def _naive_blocks(records: list[Record], max_block: int) -> tuple[set[tuple[int,
         if 2 <= len(found) <= max_block:
             pairs = set(itertools.combinations(found, 2))
             undated = {(i, j) for i, j in pairs if records[i].dob is None or records[j].dob is None}
-            compared |= undated if kind in UNDATED_KEYS else pairs
-            out.setdefault(kind, set()).update(pairs if kind in EM_KEYS or kind not in UNDATED_KEYS else undated)
+            unnamed = {(i, j) for i, j in pairs if not (records[i].first and records[i].last
+                                                        and records[j].first and records[j].last)}
+            kept = undated if kind in UNDATED_KEYS else unnamed if kind in UNNAMED_KEYS else pairs
+            compared |= kept
+            out.setdefault(kind, set()).update(pairs if kind in EM_KEYS else kept)
     return compared, out
 
 
@@ -232,6 +237,18 @@ def test_blocking_forms_every_pair_that_shares_a_key_and_no_other() -> None:
             kind: pairs for kind, pairs in expected.items() if pairs}
         some = found.sample("first+last", 7)
         assert len(some) == min(7, len(expected["first+last"])) and set(some) <= expected["first+last"]
+
+
+def test_a_record_missing_a_name_meets_its_neighbours_born_that_day_or_sharing_ssn4() -> None:
+    # both names mistyped past their initials (or one missing): a ZIP with the date of birth, or with the
+    # SSN's last four, still finds the pair; with both names on both sides the names' own keys do
+    kept = rec("1", "Tiffany", "Okafor", date(1986, 3, 1), zip="11207", ssn="xxxxx6952")
+    no_surname = rec("2", "Tifafny", "", date(1986, 3, 1), zip="11207")
+    no_names = rec("3", "", "", None, zip="11207", ssn="xxxxx6952")
+    neighbour = rec("4", "Marcus", "Bello", date(1986, 3, 1), zip="11207", ssn="xxxxx1111")
+    pairs = candidate_pairs([kept, no_surname, no_names, neighbour])
+    assert {(0, 1), (0, 2), (1, 3)} <= pairs
+    assert (0, 3) not in pairs  # a neighbour with another full name, born the same day: not compared
 
 
 def test_a_changed_surname_links_only_where_the_home_is_shared() -> None:

@@ -138,6 +138,23 @@ TABLE: list[tuple[str, dict[str, Any], bool, str | None, str]] = [
     ("partner, no consent", {"roles": (Role.PARTNER,)}, False, "CONSENT_REQUIRED", "partner-requires-consent"),
     ("partner, break-glass grant", {"roles": (Role.PARTNER,), "grant": GRANT, "purpose": Purpose.EMERGENCY},
      False, "CONSENT_REQUIRED", "partner-requires-consent"),
+    # steward-reviews-the-index: identity basics and contact details, for stewardship only
+    ("steward, index identity", {"roles": (Role.IDENTITY_STEWARD,), "org": "CITY", "category": Category.IDENTITY,
+                                 "purpose": Purpose.IDENTITY_STEWARDSHIP}, True, None, "steward-reviews-the-index"),
+    ("steward, index contact", {"roles": (Role.IDENTITY_STEWARD,), "org": "CITY", "category": Category.CONTACT,
+                                "purpose": Purpose.IDENTITY_STEWARDSHIP}, True, None, "steward-reviews-the-index"),
+    ("steward, programme records", {"roles": (Role.IDENTITY_STEWARD,), "org": "CITY",
+                                    "purpose": Purpose.IDENTITY_STEWARDSHIP}, False, "NOT_PERMITTED_FOR_ROLE",
+     "default-deny"),
+    ("steward, another purpose", {"roles": (Role.IDENTITY_STEWARD,), "org": "CITY", "category": Category.IDENTITY},
+     False, "NOT_PERMITTED_FOR_ROLE", "default-deny"),
+    ("steward, the client refused the steward's org", {
+        "roles": (Role.IDENTITY_STEWARD,), "org": "CITY", "category": Category.IDENTITY,
+        "purpose": Purpose.IDENTITY_STEWARDSHIP,
+        "consents": [consent(permit(org="CITY", cats=[Category.IDENTITY], purposes=(), kind="deny"))]},
+     False, "CONSENT_DENIED", "consent-deny-provision"),
+    ("caseworker, stewardship purpose", {"category": Category.IDENTITY, "purpose": Purpose.IDENTITY_STEWARDSHIP},
+     False, "CONSENT_REQUIRED", "default-deny"),
     # roles with no reading rule
     ("identity steward", {"roles": (Role.IDENTITY_STEWARD,), "org": "HRA"}, False, "NOT_PERMITTED_FOR_ROLE",
      "default-deny"),
@@ -162,6 +179,9 @@ async def test_decisions_name_what_they_relied_on() -> None:
     assert glass.justification == GRANT.justification
     ferpa = await decide(category=Category.SCHOOLING, holder="DOE", basis=FERPA, purpose=Purpose.EMERGENCY)
     assert (ferpa.legal_basis, ferpa.justification) == ("ferpa-99.36", FERPA.justification)
+    stewardship = await decide(org="CITY", roles=(Role.IDENTITY_STEWARD,), category=Category.IDENTITY,
+                               purpose=Purpose.IDENTITY_STEWARDSHIP)
+    assert (stewardship.basis, stewardship.consent_id, stewardship.legal_basis) == ("identity-stewardship", None, None)
     own = await decide(org="HRA", grant=GRANT, purpose=Purpose.EMERGENCY)
     assert own.basis == "own-agency" and not own.break_glass  # the least invasive basis is the one relied on
 
