@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, Executable, Row, create_engine, event
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 
 T = TypeVar("T")
@@ -109,6 +110,7 @@ class SessionReads:
 
 
 READ_THREADS = 2
+READ_POOL = 4  # PostgreSQL connections kept for the hot reads (more open when needed, up to SQLAlchemy's overflow)
 
 
 class HotReader:
@@ -120,13 +122,17 @@ class HotReader:
     through a session took six per read (checkout, execute, fetch, rollback, ...)
     and about 1.5 ms of the event loop's time. Reads autocommit, so each one sees
     every commit before it (a revoked consent counts from the next request). On
-    PostgreSQL a pooled connection in autocommit mode, without a session.
+    PostgreSQL a pooled connection in autocommit mode, without a session, from a
+    pool of its own that does not ping a connection at each checkout (the ping is
+    a round trip: two reads at once took 0.77 ms with it, 0.54 ms without);
+    a read that finds its connection gone is retried once on a fresh one.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         sqlite = is_sqlite(str(engine.url))
         # autocommit: each read sees every commit before it, and no connection holds a snapshot
-        self._async = None if sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._async = None if sqlite else create_async_engine(
+            engine.url, hide_parameters=True, isolation_level="AUTOCOMMIT", pool_size=READ_POOL)
         self._sync = stdlib_sqlite(engine.url, isolation_level="AUTOCOMMIT", pool_size=READ_THREADS) if sqlite else None
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[_Read] = []
@@ -138,7 +144,13 @@ class HotReader:
         """The statement's rows, read from the latest committed state."""
         if self._sync is None:
             assert self._async is not None
-            async with self._async.connect() as conn:
+            try:
+                async with self._async.connect() as conn:
+                    return (await conn.execute(statement, params)).all()
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:
+                    raise
+            async with self._async.connect() as conn:  # the server restarted since: every pooled one is gone
                 return (await conn.execute(statement, params)).all()
         loop = asyncio.get_running_loop()
         read = _Read(statement, params, loop.create_future())
@@ -192,6 +204,8 @@ class HotReader:
             conn.close()
         if self._sync is not None:
             self._sync.dispose()
+        if self._async is not None:
+            await self._async.dispose()
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,3 +50,17 @@ async def test_many_concurrent_reads_each_get_their_own_rows(reader: Any) -> Non
     await SqlCrosswalk(sessions).link([(f"c-{i:02d}", "benefits", f"B{i}") for i in range(40)])
     results = await asyncio.gather(*(hot.rows(IDS, {"ids": [f"c-{i:02d}"]}) for i in range(40)))
     assert [[r.id for r in rows] for rows in results] == [[f"c-{i:02d}"] for i in range(40)]
+
+
+async def test_a_read_whose_connection_the_server_dropped_is_retried_on_a_fresh_one(
+        reader: Any, database_url: str) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("the reader keeps no server connections on SQLite")
+    hot, sessions = reader
+    await SqlCrosswalk(sessions).link([("c-1", "benefits", "B1")])
+    await asyncio.gather(*(hot.rows(IDS, {"ids": ["c-1"]}) for _ in range(3)))  # the reader's pool holds some
+    async with sessions() as session:  # a server restart, as the pooled connections see it
+        await session.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                   "WHERE pid <> pg_backend_pid() AND datname = current_database()"))
+    assert [[r.id for r in rows] for rows in await asyncio.gather(
+        *(hot.rows(IDS, {"ids": ["c-1"]}) for _ in range(3)))] == [["c-1"]] * 3
