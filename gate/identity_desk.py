@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,16 +26,12 @@ from core.principal import RequestContext
 from core.vocabulary import Category, Purpose, Role
 from identity import steward
 from identity.online import ClientMatch, SearchQuery, search
-from policies.decisions import Decision, Resource
+from policies.decisions import Decider, Decision, Resource
 
 MAX_PAGE = 100
 SEARCHERS = (Role.CASEWORKER, Role.PARTNER)
 CONNECTOR = "identity-index"  # the "connector" a steward's view comes through, in the access log
 Record = steward.IndexedRecord
-
-
-class Decider(Protocol):
-    async def decide(self, ctx: RequestContext, resources: Sequence[Resource]) -> list[Decision]: ...
 
 
 @dataclass(frozen=True, slots=True)
