@@ -190,16 +190,8 @@ class Gate:
         relied = [s.decision for parts in disclosure.sections.values() for s in parts
                   if s.decision.permit and s.decision.legal_basis]
         sections = tuple(
-            SectionOutcome(
-                category=str(s.category), connector=s.connector, holder=s.holder,
-                decision="permit" if s.decision.permit else "deny", rule_ids=s.decision.rule_ids,
-                basis=s.decision.basis, outcome=outcomes[s.status],
-                error_code=s.error.code if s.error else None,
-                reason=str(s.decision.reason) if s.decision.reason else None,
-                consent_id=s.decision.consent_id, legal_basis=s.decision.legal_basis,
-                break_glass=s.decision.break_glass,
-                outside_consent_purpose=s.decision.outside_consent_purpose,
-            )
+            section_outcome(s.category, s.connector, s.holder, s.decision, outcomes[s.status],
+                            error_code=s.error.code if s.error else None)
             for parts in disclosure.sections.values() for s in parts
         )
         return action_record(
@@ -208,6 +200,19 @@ class Gate:
             justification=relied[0].justification if relied else None,
             break_glass=any(d.break_glass for d in relied),
         )
+
+
+def section_outcome(category: Category, connector: str, holder: str, decision: Decision, outcome: str, *,
+                    error_code: str | None = None) -> SectionOutcome:
+    """The access log's account of one section: the decision, its rules and what it relied on, and what
+    happened ("disclosed", "withheld" or "failed")."""
+    return SectionOutcome(
+        category=str(category), connector=connector, holder=holder, decision="permit" if decision.permit else "deny",
+        rule_ids=decision.rule_ids, basis=decision.basis, outcome=outcome, error_code=error_code,
+        reason=str(decision.reason) if decision.reason else None, consent_id=decision.consent_id,
+        legal_basis=decision.legal_basis, break_glass=decision.break_glass,
+        outside_consent_purpose=decision.outside_consent_purpose,
+    )
 
 
 def head_starts(names: Iterable[str], took: dict[str, float]) -> dict[str, float]:

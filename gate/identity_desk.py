@@ -24,6 +24,7 @@ from audit.records import AuditRecorder, SectionOutcome, action_record
 from core.errors import InvalidInput, PermissionDenied, PurposeRequired
 from core.principal import RequestContext
 from core.vocabulary import Category, Purpose, Role
+from gate.gate import section_outcome
 from identity import steward
 from identity.online import ClientMatch, SearchQuery, search
 from policies.decisions import Decider, Decision, Resource
@@ -31,7 +32,10 @@ from policies.decisions import Decider, Decision, Resource
 MAX_PAGE = 100
 SEARCHERS = (Role.CASEWORKER, Role.PARTNER)
 CONNECTOR = "identity-index"  # the "connector" a steward's view comes through, in the access log
-Record = steward.IndexedRecord
+# The index's contact details (category contact): the record's attributes, and the comparison fields they feed.
+CONTACT_ATTRS = ("address", "zip", "phone")
+CONTACT_FIELDS = ("addr", "zip", "phone")
+WITHHELD = "withheld"  # a field's agreement the steward may not see
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +64,15 @@ class IdentityDesk:
         items, more = await steward.review_queue(self._sessions, first=first, after=after)
         seen = await self._seen(ctx, [r for item in items for r in (item.a, item.b)])
         shown: list[steward.ReviewItem] = []
+        logged: dict[str | None, tuple[list[int], list[Seen]]] = {}
         for item in items:
             a, b = seen[_key(item.a)], seen[_key(item.b)]
             if a.record is not None and b.record is not None:
-                shown.append(dataclasses.replace(item, a=a.record, b=b.record))
-        logged: dict[str | None, tuple[list[int], list[Seen]]] = {}
-        for item in items:
-            for r in (item.a, item.b):
+                shown.append(dataclasses.replace(item, a=a.record, b=b.record, fields=_masked(item.fields, a, b)))
+            for r, view in ((item.a, a), (item.b, b)):
                 ids, views = logged.setdefault(r.client_id, ([], []))
                 ids.append(item.id)
-                views.append(seen[_key(r)])
+                views.append(view)
         on_page = {_key(r) for item in shown for r in (item.a, item.b)}
         await self._recorder.record([
             action_record(ctx, "identity.review", cid, detail=_ids("review items", ids),
@@ -82,33 +85,37 @@ class IdentityDesk:
         ctx = _stewarding(ctx)
         out = await steward.explain(self._sessions, client_id)
         seen = await self._seen(ctx, [ln.record for ln in out.links])
-        views = [seen[_key(ln.record)] for ln in out.links]
-        links = [dataclasses.replace(ln, record=v.record) for ln, v in zip(out.links, views, strict=True)
-                 if v.record is not None]
+        links = []
+        for ln in out.links:
+            view = seen[_key(ln.record)]
+            if view.record is not None:
+                via = seen.get(ln.via) if ln.via else None
+                links.append(dataclasses.replace(ln, record=view.record, fields=_masked(ln.fields, view, via)))
         await self._recorder.record([action_record(ctx, "identity.explain", client_id,
-                                                   sections=_sections(views, {v.key for v in views}))])
+                                                   sections=_sections(seen.values(), set(seen)))])
         return dataclasses.replace(out, links=links)
 
-    async def _seen(self, ctx: RequestContext, records: Sequence[Record]) -> dict[tuple[str, str], Seen]:
+    async def _seen(self, ctx: RequestContext, records: Sequence[steward.IndexedRecord]
+                    ) -> dict[tuple[str, str], Seen]:
         """Each record as the policies let the steward see it: whole, without its contact details, or not at
         all - with the decisions, for the log."""
         distinct = list({_key(r): r for r in records}.values())
-        asked: list[tuple[Record, Category]] = [(r, Category.IDENTITY) for r in distinct]
-        asked += [(r, Category.CONTACT) for r in distinct if _contact(r)]
+        asked = [(r, Category.IDENTITY) for r in distinct]
+        asked += [(r, Category.CONTACT) for r in distinct if any(getattr(r, a) for a in CONTACT_ATTRS)]
         resources = [Resource(r.client_id or f"unlinked:{r.source}:{r.local_id}", category,
                               self._holders.get(r.source, r.source), CONNECTOR) for r, category in asked]
         decisions = await self._decider.decide(ctx, resources)
-        said: dict[tuple[tuple[str, str], Category], tuple[Resource, Decision]] = {
-            (_key(r), category): (res, d) for (r, category), res, d in zip(asked, resources, decisions, strict=True)}
+        said: dict[tuple[str, str], list[tuple[Resource, Decision]]] = {}
+        for (r, _category), res, d in zip(asked, resources, decisions, strict=True):
+            said.setdefault(_key(r), []).append((res, d))
         out = {}
         for r in distinct:
-            identity = said[(_key(r), Category.IDENTITY)]
-            contact = said.get((_key(r), Category.CONTACT))
-            record: Record | None = None
-            if identity[1].permit:
-                record = r if contact is None or contact[1].permit else dataclasses.replace(
-                    r, address=None, zip=None, phone=None)
-            out[_key(r)] = Seen(_key(r), record, tuple(x for x in (identity, contact) if x is not None))
+            decided = said[_key(r)]  # identity first, then contact where asked
+            contact_refused = len(decided) > 1 and not decided[1][1].permit
+            record = None
+            if decided[0][1].permit:
+                record = dataclasses.replace(r, **dict.fromkeys(CONTACT_ATTRS)) if contact_refused else r
+            out[_key(r)] = Seen(_key(r), record, contact_refused, tuple(decided))
         return out
 
     async def resolve(self, ctx: RequestContext, item_id: int, decision: str, reason: str) -> steward.DecisionResult:
@@ -159,21 +166,19 @@ class IdentityDesk:
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """One index record as a steward may see it (None: not at all), and the decisions that said so."""
+    """One index record as a steward may see it (None: its identity data refused), whether its contact details
+    were refused, and the decisions that said so."""
 
     key: tuple[str, str]
-    record: Record | None
+    record: steward.IndexedRecord | None
+    contact_refused: bool
     decisions: tuple[tuple[Resource, Decision], ...]
-
-
-def _steward(ctx: RequestContext) -> None:
-    if not ctx.principal.has(Role.IDENTITY_STEWARD):
-        raise PermissionDenied("only identity stewards review and decide identity matches")
 
 
 def _stewarding(ctx: RequestContext) -> RequestContext:
     """A steward's request, for the one purpose steward views serve (implied when the request names none)."""
-    _steward(ctx)
+    if not ctx.principal.has(Role.IDENTITY_STEWARD):
+        raise PermissionDenied("only identity stewards review and decide identity matches")
     if ctx.purpose is None:
         return dataclasses.replace(ctx, purpose=Purpose.IDENTITY_STEWARDSHIP)
     if ctx.purpose is not Purpose.IDENTITY_STEWARDSHIP:
@@ -182,12 +187,20 @@ def _stewarding(ctx: RequestContext) -> RequestContext:
     return ctx
 
 
-def _key(r: Record) -> tuple[str, str]:
+def _key(r: steward.IndexedRecord) -> tuple[str, str]:
     return r.source, r.local_id
 
 
-def _contact(r: Record) -> bool:
-    return bool(r.address or r.zip or r.phone)
+def _masked(fields: list[steward.FieldAgreement], *views: Seen | None) -> list[steward.FieldAgreement]:
+    """Per-field agreement between records as the policies let the steward see it: none where one record's
+    identity data was refused; the contact fields' agreement withheld where one record's contact details were
+    (that two records share a home is contact data too)."""
+    shown = [v for v in views if v is not None]
+    if any(v.record is None for v in shown):
+        return []
+    if not any(v.contact_refused for v in shown):
+        return fields
+    return [steward.FieldAgreement(f.field, WITHHELD, None) if f.field in CONTACT_FIELDS else f for f in fields]
 
 
 def _sections(views: Iterable[Seen], shown: set[tuple[str, str]]) -> tuple[SectionOutcome, ...]:
@@ -197,12 +210,9 @@ def _sections(views: Iterable[Seen], shown: set[tuple[str, str]]) -> tuple[Secti
     for view in views:
         for res, d in view.decisions:
             outcome = "withheld" if not d.permit else "disclosed" if view.key in shown and view.record else None
-            if outcome is None:
-                continue
-            out[(res.holder, str(res.category))] = SectionOutcome(
-                category=str(res.category), connector=CONNECTOR, holder=res.holder,
-                decision="permit" if d.permit else "deny", rule_ids=d.rule_ids, basis=d.basis, outcome=outcome,
-                reason=str(d.reason) if d.reason else None, consent_id=d.consent_id)
+            if outcome is not None:
+                out[(res.holder, str(res.category))] = section_outcome(res.category, CONNECTOR, res.holder, d,
+                                                                       outcome)
     return tuple(out[k] for k in sorted(out))
 
 

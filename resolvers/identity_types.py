@@ -119,7 +119,9 @@ class FieldAgreement:
                                   "the other).")
     agreement: str = strawberry.field(description="same, similar, one part shared, day and month swapped, a year or "
                                       "one digit off, disagree, a generation apart, or missing (one side has "
-                                      "nothing); for order: first and last name written the other way round.")
+                                      "nothing); for order: first and last name written the other way round; "
+                                      "withheld for addr, zip and phone where a client refused you their "
+                                      "contact details.")
     weight: float | None = strawberry.field(description="What this field adds to the match weight (log2); null "
                                             "when missing.")
 

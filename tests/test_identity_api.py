@@ -180,6 +180,7 @@ async def test_a_client_who_refuses_the_stewards_organisation_is_withheld_from_t
     assert shown is not None and withheld == 0
     held = shown["b"] if shown["a"]["localId"] == "C-7" else shown["a"]
     client = held["clientId"]
+    assert "withheld" not in {f["agreement"] for f in shown["fields"]}
     assert held["zip"] is not None  # the index holds the home the agency gave
 
     async def refuse(*categories: str) -> None:
@@ -194,6 +195,9 @@ async def test_a_client_who_refuses_the_stewards_organisation_is_withheld_from_t
     assert shown is not None and withheld == 0
     held = shown["b"] if shown["a"]["localId"] == "C-7" else shown["a"]
     assert (held["firstName"], held["address"], held["zip"]) == (person.first_name, None, None)
+    agreement = {f["field"]: (f["agreement"], f["weight"]) for f in shown["fields"]}
+    assert [agreement[f] for f in ("addr", "zip", "phone")] == [("withheld", None)] * 3  # not even "same home"
+    assert agreement["last"][0] == "same"  # the names still compared
 
     await refuse("IDENTITY")  # ... and who they are: the pair is left out of the queue, and counted
     shown, withheld = await item()
