@@ -72,7 +72,7 @@ class _Telephone(_Wire):
     telephoneNumber: str
 
 
-class _Reach(_Wire):
+class StudentReach(_Wire):
     """A studentEducationOrganizationAssociation: how the district reaches the student."""
 
     studentReference: _StudentRef
@@ -190,7 +190,7 @@ class SchoolingConnector:
             window = {"minChangeVersion": str(low), "maxChangeVersion": str(newest)}
             students, reach = await asyncio.gather(
                 self._all("students", _Student, window),
-                self._all("studentEducationOrganizationAssociations", _Reach, window))
+                self._all("studentEducationOrganizationAssociations", StudentReach, window))
             homes = {r.studentReference.studentUniqueId: r.home() for r in reach}
             listed = {s.studentUniqueId for s in students}
             moved = sorted(set(homes) - listed)  # only the address changed: the student, to list them whole

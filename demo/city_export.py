@@ -14,6 +14,7 @@ import csv
 import json
 from pathlib import Path
 
+from connectors.edfi import StudentReach
 from connectors.hmis.spec import Layout
 from demo.hmis_export import write_export
 from demo.population import Population, write_truth
@@ -60,16 +61,11 @@ def people_rows(population: Population) -> list[dict[str, object]]:
                      "last_name": c["LastName"], "dob": c["DOB"].isoformat() if c["DOB"] else "",  # type: ignore[attr-defined]
                      "sex": {0: "F", 1: "M"}.get(c["Sex"], ""),  # type: ignore[call-overload]
                      "ssn": c["SSN"] if c["SSNDataQuality"] in (1, 2) else ""})
-    reach = {a["studentReference"]["studentUniqueId"]: a  # type: ignore[index]
-             for a in population.edfi.education_organization_associations}
+    homes = {(r := StudentReach.model_validate(a)).studentReference.studentUniqueId: r.home()
+             for a in population.edfi.education_organization_associations}  # as the connector reads them
     for s in population.edfi.students:
-        home: dict[str, object] = {}
-        if (a := reach.get(s["studentUniqueId"])) is not None:
-            address = a["addresses"][0]  # type: ignore[index]
-            home = {"address": ", ".join(p for p in (address["streetNumberName"], address["apartmentRoomSuiteNumber"])
-                                         if p),
-                    "zip": address["postalCode"],
-                    "phone": a["telephones"][0]["telephoneNumber"] if a["telephones"] else None}  # type: ignore[index]
+        street, zip_code, phone = homes.get(str(s["studentUniqueId"]), (None, None, None))
+        home = {"address": street, "zip": zip_code, "phone": phone}
         rows.append({"source": "edfi", "local_id": s["studentUniqueId"], "first_name": s["firstName"],
                      "last_name": s["lastSurname"], "dob": s["birthDate"],
                      "sex": "F" if str(s["birthSexDescriptor"]).endswith("Female") else "M",

@@ -431,13 +431,18 @@ def _matched_with(counts: Counter[tuple[int, ...]], model: Model) -> dict[str, f
 
 # Which blocking keys blocking_keys() gives: a stored index whose keys were made otherwise has them remade.
 # 2: month-and-day keys carry the other name's initial; SSN-4 + ZIP and phone keys a name's initial.
-# 3: names + birth year.
+# 3: names + birth year. 4: ZIP + date of birth and SSN-4 + ZIP, for records lacking a name (UNNAMED_KEYS).
 KEY_SCHEME = 4
 
 
 def blocking_keys(r: Record) -> list[tuple[str, str]]:
     """Keys two records must share one of to be compared at all (the index stores them as 'kind:value')."""
     return name_keys(r) + unnamed_keys(r)
+
+
+def unnamed(r: Record) -> bool:
+    """Lacks a first or a last name (the records UNNAMED_KEYS pair with)."""
+    return not r.first or not r.last
 
 
 def unnamed_keys(r: Record) -> list[tuple[str, str]]:
@@ -572,7 +577,7 @@ def block(records: Sequence[Record], *, max_block: int = 200) -> Candidates:
     n = len(records)
     # the keys of UNNAMED_KEYS pair only with a record lacking a name: the few such records' values, so that
     # the rest of the city does not carry a million keys that would be dropped (87 s against 77 s at 1M)
-    loose = {key for r in records if not r.first or not r.last for key in unnamed_keys(r)}
+    loose = {key for r in records if unnamed(r) for key in unnamed_keys(r)}
     ids: dict[tuple[str, str], int] = {}
     kinds: dict[str, int] = {}
     kind_of = array("q")  # per key id
@@ -605,8 +610,8 @@ def block(records: Sequence[Record], *, max_block: int = 200) -> Candidates:
     codes, code_kinds = np.concatenate(found), np.concatenate(found_kinds)
     by_kind = {kind: _distinct(codes[code_kinds == k]) for kind, k in kinds.items() if kind in EM_KEYS}
     undated = np.fromiter((r.dob is None for r in records), bool, n)
-    unnamed = np.fromiter((not r.first or not r.last for r in records), bool, n)
-    for restricted, lacking in ((UNDATED_KEYS, undated), (UNNAMED_KEYS, unnamed)):
+    nameless = np.fromiter((unnamed(r) for r in records), bool, n)
+    for restricted, lacking in ((UNDATED_KEYS, undated), (UNNAMED_KEYS, nameless)):
         for kind in restricted & kinds.keys():  # only pairs with a record that lacks it
             drop = (code_kinds == kinds[kind]) & ~(lacking[codes // n] | lacking[codes % n])
             codes, code_kinds = codes[~drop], code_kinds[~drop]
@@ -751,7 +756,7 @@ def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
         return (Grade.CERTAIN, math.inf, "rule:student-id") if same else (Grade.CERTAINLY_NOT, -math.inf,
                                                                            "rule:student-id-differs")
     w = model.weight(vector, a, b) - (SWAP_PENALTY if turned else 0.0)
-    if w >= thresholds.certain and not _household_only(vector):
+    if w >= thresholds.certain and not household_only(vector):
         return Grade.CERTAIN, w, "score"
     if w >= thresholds.probable:
         return Grade.PROBABLE, w, "score"
@@ -760,7 +765,7 @@ def grade(a: Record, b: Record, vector: tuple[int, ...], model: Model,
     return Grade.CERTAINLY_NOT, w, "score"
 
 
-def _household_only(vector: tuple[int, ...]) -> bool:
+def household_only(vector: tuple[int, ...]) -> bool:
     """Not enough for an automatic link: what a sibling or twin would also give (the first name or the date
     of birth disagrees outright), a surname that disagrees where no address or phone is shared, or names
     with no date of birth and no shared phone or address - unless the last four digits of an SSN agree
