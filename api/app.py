@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 from typing import Any
 
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,7 +18,7 @@ from api.keys import load_or_create_dev_key, public_jwks
 from api.middleware import EdgeMiddleware
 from api.services import Services, build_services
 from api.settings import Settings
-from core.errors import AuditUnavailable
+from audit.records import log_writable
 from core.principal import RequestContext
 from resolvers.context import Context
 from resolvers.errors import add_codes
@@ -33,38 +31,29 @@ class _GraphQLApp(GraphQL[Context, None]):
         self.services = services
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
-        state = request.scope["state"]
-        principal = state.get("principal")  # absent only for the GraphiQL page (see EdgeMiddleware)
-        writes: list[Awaitable[None]] = state.setdefault("audit_writes", [])
-        ctx = None if principal is None else RequestContext(
-            principal=principal, request_id=state["request_id"], purpose=state.get("purpose"), audit_writes=writes)
         return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
-                       identity=self.services.identity_desk, request_context=ctx)
+                       identity=self.services.identity_desk, notes=self.services.notes, request_context=None)
+
+    async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,  # type: ignore[override]
+                                context: Context, root_value: Any, sub_response: Any) -> Any:
+        # The request context is built here, once, when the operation's name is known (the body has been read),
+        # and is never replaced. Absent only for the GraphiQL page (see EdgeMiddleware), which runs no resolver.
+        state = request.scope["state"]
+        principal = state.get("principal")
+        name = getattr(request_data, "operation_name", None)
+        if principal is not None:
+            context.request_context = RequestContext(
+                principal=principal, request_id=state["request_id"], purpose=state.get("purpose"),
+                operation=name[:255] if isinstance(name, str) and name else None)
+        return await super().execute_operation(
+            request=request, request_adapter=request_adapter, request_data=request_data, context=context,
+            root_value=root_value, sub_response=sub_response)
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
-        # The access-log writes of this request ran while the result was completed;
-        # none of it leaves before they are durable, and all of it is dropped if one failed.
-        failure = await _settle(request.scope["state"].get("audit_writes") or [])
-        if failure is not None:
-            fields = result.data or {}
-            return {"data": {name: None for name in fields} or None,
-                    "errors": [{"message": failure.message, "extensions": failure.extensions}]}
         data = await super().process_result(request, result)
         if data.get("errors"):
             add_codes(data["errors"])  # type: ignore[arg-type]
         return data
-
-
-async def _settle(writes: list[Awaitable[None]]) -> AuditUnavailable | None:
-    """Await every pending write; the first failure (any error counts: fail closed), else None."""
-    failure: AuditUnavailable | None = None
-    while writes:
-        pending, writes[:] = list(writes), []
-        for outcome in await asyncio.gather(*pending, return_exceptions=True):
-            if isinstance(outcome, BaseException) and failure is None:
-                failure = outcome if isinstance(outcome, AuditUnavailable) else AuditUnavailable(
-                    "the access log could not be written")
-    return failure
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
@@ -84,12 +73,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         return JSONResponse({"status": "alive"})
 
     async def readyz(_request: Request) -> Response:
-        store_ok = True
-        try:
-            async with services.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        except Exception:  # any failure to reach the store means not ready
-            store_ok = False
+        # Ready only while the access log can be written: no audit record, no data.
+        store_ok = await log_writable(services.engine)
         connectors = {
             s.name: {"state": s.state, "lastSuccess": _iso(s.last_success),
                      "lastFailure": _iso(s.last_failure), "lastErrorCode": s.last_error_code,
@@ -97,7 +82,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
             for s in (c.status() for c in services.connectors)
         }
         body = {"status": "ready" if store_ok else "not ready", "store": "up" if store_ok else "down",
-                "connectors": connectors}
+                "accessLog": "writable" if store_ok else "not writable", "connectors": connectors}
         return JSONResponse(body, status_code=200 if store_ok else 503)
 
     routes = [

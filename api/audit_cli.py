@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from api.cli_common import err, settings_or_exit, with_store
+from core.vocabulary import OperatorAction
 
 app = typer.Typer(help="The access log: verify, checkpoint, export, retain.", no_args_is_help=True)
 _run = with_store
@@ -72,7 +73,7 @@ __all__ = ["app"]
 
 
 
-def _operator(name: str | None, action: str) -> Any:
+def _operator(name: str | None, action: OperatorAction) -> Any:
     """The access record of the person running an audit command (the CLI has no token)."""
     import getpass
     import uuid
@@ -81,7 +82,8 @@ def _operator(name: str | None, action: str) -> Any:
 
     return AccessRecord(request_id=f"cli-{uuid.uuid4().hex[:16]}", subject=name or getpass.getuser(),
                         organization="casebridge-operations", roles=("auditor",), oauth_client="casebridge-cli",
-                        purpose="audit", operation=None, client_id=None, action=action, sections=())
+                        purpose="audit", operation=None, client_id=None, action=action.value, sections=(),
+                        result="performed")
 
 
 @app.command("export")
@@ -117,7 +119,7 @@ def export_cmd(
                 cp = slice_.proof["checkpoint"]
                 await add_checkpoint(session, signer, seq=cp["seq"], hash=cp["hash"], count=cp["count"],
                                      now=datetime.now().astimezone(), reason="export")
-            record = replace(_operator(operator, "audit.export"), client_id=client,
+            record = replace(_operator(operator, OperatorAction.AUDIT_EXPORT), client_id=client,
                              detail=f"{fmt}: {len(slice_.events)} events")
             await ChainRecorder(sessions, signer=signer).record([record], session=session)
         return len(slice_.events), files
@@ -164,7 +166,7 @@ def retain_cmd(
     result = _run(settings, lambda sessions: retain(
         sessions, signer, ChainRecorder(sessions, signer=signer), retention_days=settings.audit.retention_days,
         archive_dir=settings.audit.archive_dir, now=datetime.now().astimezone(),
-        operator=_operator(operator, "audit.retention")))
+        operator=_operator(operator, OperatorAction.AUDIT_RETENTION)))
     if result.archived == 0:
         err.print("nothing is older than the retention period")
     else:

@@ -12,25 +12,25 @@ from typing import Any
 import httpx
 import uvicorn
 from rich.console import Console
+from sqlalchemy import select
 
 from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
+from api.services import build_services
 from api.settings import Settings
-from audit.records import ChainRecorder
 from connectors.config import BenefitsConfig, SchoolingConfig
 from connectors.hmis.importer import import_export
 from core.principal import Principal, RequestContext
-from core.vocabulary import Category, Purpose, Role
+from core.vocabulary import Category, LegalBasis, Purpose, Role
 from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerThread
-from gate.consents import ConsentDesk
 from identity.crosswalk import SqlCrosswalk
-from policies.consent_store import ConsentStore
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
+from store.held import CaseNote as CaseNoteRow
 from store.migrate import upgrade
 
 FIRST_QUERY = """query FirstLook($id: ID!) {
@@ -53,6 +53,7 @@ FIRST_QUERY = """query FirstLook($id: ID!) {
     }
     appointments { access { agency status basis reason } items { type scheduledAt mode status } }
     documents { access { agency status basis reason } items { type dueOn status } }
+    casework { access { agency status basis reason } notes { agency createdAt text sharedWithClient } }
   }
 }"""
 
@@ -62,6 +63,7 @@ console = Console()
 DEMO_FORM = "DEMO-SIGNED-CONSENT-FORM-0001"
 BREAK_GLASS_WHY = "Demo: client taken to hospital from shelter intake; need benefits status to arrange care"
 DHS_WORKER = "demo-dhs-caseworker"
+DEMO_NOTE = "Demo: intake done; client asked for help finding the birth certificate for a housing application."
 HMIS_EXPORT_DIR = Path("var/demo-hmis-export")  # the CoC's drop, as `casebridge hmis import` would read it
 
 
@@ -88,28 +90,42 @@ async def seed(settings: Settings, population: Population) -> int:
         report = await import_export(sessions, export, source=settings.housing.source)
         if not report.ok and "not newer" not in report.problems[0].message:
             raise RuntimeError(f"the demo's HMIS export did not import: {report.problems[0]}")
-        consented, emergency = population.people[0].client_id, population.people[1].client_id
-        store = ConsentStore()
-        desk = ConsentDesk(sessions=sessions, store=store, crosswalk=crosswalk, recorder=ChainRecorder(sessions))
+    finally:
+        await engine.dispose()
+    consented, emergency = population.people[0].client_id, population.people[1].client_id
+    sheltered = _sheltered(population)
+    services = build_services(settings)  # the seed goes through the gate like any caller
+    try:
+        store = services.consents
         worker = Principal(DHS_WORKER, "DHS", frozenset({Role.CASEWORKER}))
         now = datetime.now(UTC)
-        async with sessions() as session:
+        async with services.sessions() as session:
             has_consent = any(c.source_reference == DEMO_FORM for c in await store.list_for_client(session, consented))
             has_grant = bool(await store.active_grants(session, client_ids=[emergency], subject=DHS_WORKER,
                                                        org="DHS", now=now + timedelta(hours=1)))
+            has_note = bool((await session.execute(select(CaseNoteRow.id).where(
+                CaseNoteRow.client_id == sheltered).limit(1))).first())
+        care = RequestContext(worker, "demo-seed", Purpose.CASE_MANAGEMENT)
         if not has_consent:
-            await desk.record(
-                RequestContext(worker, "demo-seed", Purpose.CASE_MANAGEMENT), client_id=consented,
+            await services.desk.record(
+                care, client_id=consented,
                 grantor=Grantor.CLIENT, source_reference=DEMO_FORM, given_at=now - timedelta(days=3),
                 provisions=[Provision("permit", ("DHS",), (Category.APPOINTMENTS, Category.DOCUMENTS),
                                       (Purpose.CASE_MANAGEMENT, Purpose.CARE_COORDINATION),
                                       period_end=now + timedelta(days=365))])
         if not has_grant:
-            await desk.break_glass(RequestContext(worker, "demo-seed", Purpose.EMERGENCY), client_id=emergency,
-                                   justification=BREAK_GLASS_WHY, minutes=240)
-        return added
+            await services.desk.break_glass(RequestContext(worker, "demo-seed", Purpose.EMERGENCY),
+                                            client_id=emergency, justification=BREAK_GLASS_WHY, minutes=240)
+        if not has_note:
+            await services.notes.add(care, client_id=sheltered, text=DEMO_NOTE, shared_with_client=True)
     finally:
-        await engine.dispose()
+        await services.aclose()
+    return added
+
+
+def _sheltered(population: Population) -> str:
+    consented, emergency = population.people[0].client_id, population.people[1].client_id
+    return next(p.client_id for p in population.people if p.hmis_id and p.client_id not in (consented, emergency))
 
 
 def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
@@ -121,7 +137,7 @@ def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
 
     hra, dhs = mk("demo-hra-caseworker", "HRA", "caseworker"), mk(DHS_WORKER, "DHS", "caseworker")
     consented, emergency = population.people[0].client_id, population.people[1].client_id
-    sheltered = next(p.client_id for p in population.people if p.hmis_id and p.client_id not in (consented, emergency))
+    sheltered = _sheltered(population)
     pupil = next(p for p in population.people if p.student_id)
     liaison = mk("demo-doe-homeless-liaison", "DOE", "caseworker")
     return [
@@ -130,12 +146,12 @@ def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
                  "withheld (CONSENT_REQUIRED)", dhs, "case_management", consented),
         DemoCase("DHS caseworker, break-glass: benefits opened by a legal basis with a justification "
                  "(time-limited, flagged for review)", dhs, "emergency", emergency),
-        DemoCase("DHS caseworker: the shelter system's own stays and moves (HMIS export), in shelter now or housed",
-                 dhs, "case_management", sheltered),
+        DemoCase("DHS caseworker: the shelter system's own stays and moves (HMIS export), in shelter now or housed; "
+                 "DHS's own case note (held in casebridge)", dhs, "case_management", sheltered),
         DemoCase("DOE homeless-student liaison: the district's own record (Ed-Fi): school, grade, transfers and the "
                  "days between them, homeless program status", liaison, "case_management", pupil.client_id),
-        DemoCase("auditor: never reads client data (NOT_PERMITTED_FOR_ROLE)", mk("demo-auditor", "OVERSIGHT",
-                                                                                  "auditor"), "audit", consented),
+        DemoCase("auditor: never opens a client profile (FORBIDDEN; the refusal is in the access log)",
+                 mk("demo-auditor", "OVERSIGHT", "auditor"), "audit", consented),
     ]
 
 
@@ -145,6 +161,8 @@ def run_demo(
 ) -> list[dict[str, Any]] | None:
     """Seed, start the simulator and the gateway, print how to use them; optionally check and stop."""
     population = generate(seed=seed, households=households)
+    if not settings.appropriate_parties:  # the demo city names its shelter agency for FERPA emergencies
+        settings = settings.model_copy(update={"appropriate_parties": {LegalBasis.FERPA_99_36: ["DHS"]}})
     added = asyncio.run(globals()["seed"](settings, population))
     agency = BenefitsAgency(population)
     sim = ServerThread(agency.app(), port=benefits_port).start()

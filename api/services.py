@@ -19,11 +19,13 @@ from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from connectors.edfi import SchoolingConnector
 from connectors.federation import Resilient
+from connectors.held import CaseNotes
 from connectors.hmis.connector import HousingConnector
 from gate import Gate
 from gate.audit_desk import AuditDesk
 from gate.consents import ConsentDesk
 from gate.identity_desk import IdentityDesk
+from gate.notes import NoteDesk
 from identity.crosswalk import SqlCrosswalk
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
@@ -45,6 +47,7 @@ class Services:
     desk: ConsentDesk
     audit_desk: AuditDesk
     identity_desk: IdentityDesk
+    notes: NoteDesk
     recorder: AuditRecorder
     signer: CheckpointSigner
     verifier: TokenVerifier
@@ -80,19 +83,20 @@ def build_services(
     crosswalk = SqlCrosswalk(sessions, reads=reader)
     signer = make_signer(settings)
     audit = recorder or ChainRecorder(sessions, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
-    decider = decider or CedarDecider(sessions, CedarEngine(policy_set), store=consents, reads=reader)
+    engine_ = CedarEngine(policy_set, parties=settings.appropriate_party_bases())
+    decider = decider or CedarDecider(sessions, engine_, store=consents, reads=reader)
     gate = Gate(
-        crosswalk=crosswalk, connectors=connectors, decider=decider,
-        recorder=audit, deadline_seconds=settings.gate_deadline_seconds,
-        tracer=tracer,
+        crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
+        held=[CaseNotes(sessions)], deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
     )
-    desk = ConsentDesk(sessions=sessions, store=consents, crosswalk=crosswalk, recorder=audit)
+    desk = ConsentDesk(gate=gate, store=consents, crosswalk=crosswalk)
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, reader=reader, consents=consents,
                     connectors=connectors, gate=gate, desk=desk, signer=signer, recorder=audit,
-                    audit_desk=AuditDesk(sessions=sessions, recorder=audit, jwks=signer.public_jwks()),
-                    identity_desk=IdentityDesk(sessions=sessions, recorder=audit, decider=decider,
+                    audit_desk=AuditDesk(gate=gate, sessions=sessions, jwks=signer.public_jwks()),
+                    notes=NoteDesk(gate=gate, crosswalk=crosswalk),
+                    identity_desk=IdentityDesk(gate=gate, sessions=sessions, recorder=audit, decider=decider,
                                                holders={c.source: c.organization for c in connectors}),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)

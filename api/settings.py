@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
 from connectors.federation import FederationPolicy
+from core.vocabulary import LegalBasis
 
 DEV_ISSUER = "casebridge-dev"
 DEV_AUDIENCE = "casebridge"
@@ -110,6 +111,18 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     limits: LimitSettings = LimitSettings()
     gate_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Legal bases for access without consent -> the organisations the city names as appropriate parties for
+    # each (e.g. {"ferpa-99.36": ["DHS", "ACS"]}: parties with a role in a health-or-safety emergency).
+    # A basis no organisation is named for opens nothing. The policies read it as Organization.appropriate_for.
+    appropriate_parties: dict[LegalBasis, list[str]] = {}
+
+    def appropriate_party_bases(self) -> dict[str, list[str]]:
+        """Organisation -> the legal bases it is an appropriate party for (what the policies look up)."""
+        out: dict[str, list[str]] = {}
+        for basis, orgs in self.appropriate_parties.items():
+            for org in orgs:
+                out.setdefault(org.strip(), []).append(basis.value)
+        return out
 
     @property
     def is_development(self) -> bool:

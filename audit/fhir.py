@@ -9,11 +9,15 @@ from core.vocabulary import V3_ACT_REASON, V3_PURPOSE_OF_USE, Purpose
 
 BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/"
 PROFILES = {"read": "IHE.BasicAudit.PatientRead"}
+# FHIR AuditEvent.action (C create, R read, U update, D delete, E execute) per casebridge action
 ACTIONS = {"read": "R", "consent.record": "C", "consent.amend": "U", "consent.revoke": "U", "consent.read": "R",
            "audit.read": "R", "audit.summary": "R", "audit.verify": "E", "audit.export": "E",
            "disclosure-report.read": "R", "break-glass.start": "E", "audit.retention": "D",
-           "identity.review": "R", "identity.explain": "R", "identity.search": "E", "identity.decide": "U"}
-OUTCOMES = {"disclosed": "0", "withheld": "4", "failed": "8"}
+           "identity.review": "R", "identity.explain": "R", "identity.search": "E",
+           "identity.resolve": "U", "identity.link": "U", "identity.unlink": "U", "case-note.add": "C",
+           "session.read": "R",
+           "identity.decide": "U"}  # (the one action of steward decisions in events written before 2026-12)
+OUTCOMES = {"disclosed": "0", "performed": "0", "withheld": "4", "refused": "4", "failed": "8"}
 
 
 def audit_event(e: Any) -> dict[str, Any]:

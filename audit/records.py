@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, Executable, bindparam, insert, text, update
+from sqlalchemy import Connection, Executable, bindparam, false, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
@@ -20,6 +20,7 @@ from audit.chain import event_hash, timestamp
 from audit.signing import CheckpointSigner
 from core.errors import AuditUnavailable
 from core.principal import RequestContext
+from core.vocabulary import Action
 from store.engine import AsyncWriter, SyncWriter, is_sqlite
 from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
 
@@ -64,10 +65,16 @@ class AccessRecord:
     justification: str | None = None  # the user's own words for a legal basis
     break_glass: bool = False
     detail: str | None = None  # ids only, e.g. the consent id of a consent change
+    # what the operation did, where its sections do not say it: "disclosed" (a read that showed something),
+    # "performed" (a change made), "refused" (the policies did not allow it; nothing was done or shown)
+    result: str | None = None
 
     @property
     def outcome(self) -> str:
-        """disclosed if anything was, else failed if anything failed, else withheld."""
+        """The result where one was given; else disclosed if any section was, failed if any failed, else
+        withheld."""
+        if self.result is not None:
+            return self.result
         outcomes = {s.outcome for s in self.sections}
         for o in ("disclosed", "failed"):
             if o in outcomes:
@@ -76,7 +83,7 @@ class AccessRecord:
 
 
 def action_record(
-    ctx: RequestContext, action: str, client_id: str | None, *, detail: str | None = None,
+    ctx: RequestContext, action: Action, client_id: str | None, *, detail: str | None = None,
     sections: tuple[SectionOutcome, ...] = (), **extra: Any,
 ) -> AccessRecord:
     """The access record of one action by the request's principal."""
@@ -84,7 +91,7 @@ def action_record(
     return AccessRecord(
         request_id=ctx.request_id, subject=p.subject, organization=p.organization, roles=tuple(sorted(p.roles)),
         oauth_client=p.client_id, purpose=str(ctx.purpose) if ctx.purpose else None, operation=ctx.operation,
-        client_id=client_id, action=action, sections=sections, detail=detail, **extra,
+        client_id=client_id, action=action.value, sections=sections, detail=detail, **extra,
     )
 
 
@@ -470,3 +477,23 @@ def _row(r: AccessRecord, now: datetime) -> dict[str, Any]:
         "outcome": r.outcome, "detail": r.detail, "legal_basis": r.legal_basis,
         "justification": r.justification, "break_glass": r.break_glass,
     }
+
+
+async def log_writable(engine: AsyncEngine) -> bool:
+    """Whether the access log can be written now: takes the chain head's lock and inserts no rows into the
+    events table (a real write, to the real table, of nothing), then rolls back. For /readyz."""
+    e = AccessEvent.__table__
+    nothing = insert(e).from_select(["seq", "prev_hash", "hash", "request_id", "recorded_at", "subject",
+                                     "organization", "roles", "action", "categories", "decisions", "outcome"],
+                                    select(e.c.seq, e.c.prev_hash, e.c.hash, e.c.request_id, e.c.recorded_at,
+                                           e.c.subject, e.c.organization, e.c.roles, e.c.action, e.c.categories,
+                                           e.c.decisions, e.c.outcome).where(false()))
+    try:
+        async with engine.connect() as conn, conn.begin() as tx:
+            if (await conn.execute(LOCK_HEAD)).first() is None:
+                return False
+            await conn.execute(nothing)
+            await tx.rollback()
+    except Exception:  # any failure to write means not ready
+        return False
+    return True

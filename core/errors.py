@@ -9,6 +9,7 @@ Every error a caller can see is one of these; `resolvers/errors.py` and
     ├── PermissionDenied         FORBIDDEN
     ├── InvalidInput             BAD_USER_INPUT
     │   └── PurposeRequired      PURPOSE_REQUIRED
+    ├── PurposeNotAllowed        PURPOSE_NOT_ALLOWED
     ├── ClientNotFound           CLIENT_NOT_FOUND
     ├── ConsentNotFound          CONSENT_NOT_FOUND
     ├── AgencyError              (carries the connector name)
@@ -70,6 +71,13 @@ class PurposeRequired(InvalidInput):
         "Send the purpose of use in the X-Purpose-Of-Use header, "
         "e.g. X-Purpose-Of-Use: case_management."
     )
+
+
+class PurposeNotAllowed(CasebridgeError):
+    """The operation is allowed to the caller, but not for the purpose of use they sent."""
+
+    code = "PURPOSE_NOT_ALLOWED"
+    http_status = 403
 
 
 class ClientNotFound(CasebridgeError):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from core.vocabulary import LegalBasis, Purpose, Role
 
@@ -25,17 +24,15 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
-    """One request's principal, purpose of use and correlation id."""
+    """One request's principal, purpose of use, GraphQL operation name and correlation id.
+
+    Built once, at the edge, and never replaced: what a single field asks for
+    (a legal basis, say) is an argument of the gate call, not part of this."""
 
     principal: Principal
     request_id: str
     purpose: Purpose | None = None
     operation: str | None = None
-    legal_basis: LegalBasisClaim | None = None
-    # Set by the HTTP layer: access-log writes started for this request, which
-    # it awaits before any byte of the response leaves (see api.app). None:
-    # the gate awaits each write itself before returning data.
-    audit_writes: list[Awaitable[None]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

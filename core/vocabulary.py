@@ -1,4 +1,4 @@
-"""Categories, purposes of use and roles: the words of consent and disclosure."""
+"""Categories, purposes of use, roles and actions: the words of consent, disclosure and the access log."""
 
 from __future__ import annotations
 
@@ -59,3 +59,35 @@ class LegalBasis(StrEnum):
 
     FERPA_99_36 = "ferpa-99.36"  # 34 CFR 99.36: health-or-safety emergency, education records
     BREAK_GLASS = "break-glass"  # time-limited emergency grant, reviewed by an auditor
+
+
+class Action(StrEnum):
+    """Every operation a caller can ask for: a Cedar action in policies/casebridge.cedarschema (the same id),
+    and the `action` of its access-log events. Who may perform which on what, for which purpose, is decided
+    in policies/*.cedar and nowhere else."""
+
+    READ = "read"  # open client profiles; and, per section, disclose one category held by one organisation
+    SEARCH = "identity.search"
+    CONSENT_READ = "consent.read"
+    CONSENT_RECORD = "consent.record"
+    CONSENT_AMEND = "consent.amend"
+    CONSENT_REVOKE = "consent.revoke"
+    BREAK_GLASS = "break-glass.start"
+    AUDIT_READ = "audit.read"
+    AUDIT_SUMMARY = "audit.summary"
+    AUDIT_VERIFY = "audit.verify"
+    DISCLOSURE_REPORT = "disclosure-report.read"
+    IDENTITY_REVIEW = "identity.review"
+    IDENTITY_EXPLAIN = "identity.explain"
+    IDENTITY_RESOLVE = "identity.resolve"
+    IDENTITY_LINK = "identity.link"
+    IDENTITY_UNLINK = "identity.unlink"
+    CASE_NOTE_ADD = "case-note.add"
+    SESSION_READ = "session.read"  # the caller's own sign-in (`me`): about no client, so not logged
+
+
+class OperatorAction(StrEnum):
+    """What the operator's command line writes to the access log (it runs beside the gateway, not through it)."""
+
+    AUDIT_EXPORT = "audit.export"
+    AUDIT_RETENTION = "audit.retention"

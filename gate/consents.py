@@ -1,8 +1,10 @@
 """The consent desk: record, amend, revoke and read consents, and open break-glass grants.
 
-Each change is written together with its access-log event in one transaction:
-no audit record, no change. Who may do what is decided here, by role and
-organisation; a refusal is a typed FORBIDDEN error.
+Each operation goes through the gate's operation path: the policies decide who
+may do what (policies/operations.cedar: the client, or the organisation that
+recorded a consent; never an organisation a consent refuses), and each change is
+written together with its access-log event in one transaction: no audit record,
+no change.
 """
 
 from __future__ import annotations
@@ -11,33 +13,30 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import async_sessionmaker
-
-from audit.records import AuditRecorder, action_record
-from core.errors import ClientNotFound, ConsentNotFound, InvalidInput, PermissionDenied, PurposeRequired
+from core.errors import ClientNotFound, ConsentNotFound, InvalidInput
 from core.principal import RequestContext
-from core.vocabulary import Purpose, Role
-from gate.gate import MAX_JUSTIFICATION, MIN_JUSTIFICATION
+from core.vocabulary import Action
+from gate.gate import MAX_JUSTIFICATION, MIN_JUSTIFICATION, Gate
+from gate.operations import Operation
 from identity.crosswalk import Crosswalk
 from policies.consent_store import ConsentStore, GrantRecord, to_record
 from policies.consents import ConsentRecord, Grantor, Provision, validate_provisions
+from policies.decisions import Target
 
-STAFF = frozenset({Role.CASEWORKER, Role.PARTNER})
 MAX_BREAK_GLASS_MINUTES = 240
 CLOCK_SKEW = timedelta(minutes=5)
 
 
 class ConsentDesk:
-    """Consent changes and reads, each audited in the same transaction."""
+    """Consent changes and reads, each decided by the policies and audited in its own transaction."""
 
     def __init__(
-        self, *, sessions: async_sessionmaker[Any], store: ConsentStore, crosswalk: Crosswalk,
-        recorder: AuditRecorder, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        self, *, gate: Gate, store: ConsentStore, crosswalk: Crosswalk,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self._sessions = sessions
+        self._gate = gate
         self._store = store
         self._crosswalk = crosswalk
-        self._recorder = recorder
         self._clock = clock
 
     async def record(
@@ -45,25 +44,19 @@ class ConsentDesk:
         given_at: datetime, provisions: Sequence[Provision],
     ) -> ConsentRecord:
         """Record a client's consent, given on a signed form."""
-        p = ctx.principal
-        is_self = p.has(Role.CLIENT) and p.self_client == client_id
-        if not (p.roles & STAFF or is_self):
-            raise PermissionDenied("your role may not record consent",
-                                   suggestion="Consent is recorded by a caseworker, a partner, or the client.")
-        if is_self and not p.roles & STAFF and grantor is not Grantor.CLIENT:
-            raise InvalidInput("a client records their own consent as grantor CLIENT", field="grantor")
         now = self._clock()
         _check_reference(source_reference)
         if given_at.tzinfo is None or given_at > now + CLOCK_SKEW:
             raise InvalidInput("givenAt must be a time with a zone, not in the future", field="givenAt")
         validate_provisions(provisions)
-        await self._require_client(client_id)
-        async with self._sessions.begin() as session:
+        target = Target.client(client_id, grantor=grantor.value)
+        async with self._gate.operation(ctx, Action.CONSENT_RECORD, target) as op:
+            await self._require_client(client_id)
             consent = await self._store.add(
-                session, client_id=client_id, grantor=grantor, source_reference=source_reference.strip(),
-                given_at=given_at, provisions=provisions, subject=p.subject, org=p.organization, now=now)
-            event = action_record(ctx, "consent.record", client_id, detail=consent.id)
-            await self._recorder.record([event], session=session)
+                op.session, client_id=client_id, grantor=grantor, source_reference=source_reference.strip(),
+                given_at=given_at, provisions=provisions, subject=ctx.principal.subject,
+                org=ctx.principal.organization, now=now)
+            op.log(client_id, detail=consent.id)
         return consent
 
     async def amend(
@@ -75,20 +68,16 @@ class ConsentDesk:
         if source_reference is not None:
             _check_reference(source_reference)
         now = self._clock()
-        async with self._sessions.begin() as session:
-            row = await self._store.get(session, consent_id, for_update=True)
-            current = await self._visible(ctx, row)
-            recorder_org = ctx.principal.organization == current.recorded_by_org and ctx.principal.roles & STAFF
-            if not (recorder_org or self._is_self(ctx, current)):
-                raise PermissionDenied("only the recording organisation or the client may amend a consent")
+        async with self._gate.operation(ctx, Action.CONSENT_AMEND) as op:
+            row, current = await self._visible(op, consent_id, for_update=True)
+            await op.require(Action.CONSENT_AMEND, Target.of_consent(current))
             if current.revoked_at is not None:
                 raise InvalidInput("a revoked consent cannot be amended", field="id",
                                    suggestion="Record a new consent instead.")
-            assert row is not None
-            consent = await self._store.amend(session, row, provisions=provisions, source_reference=source_reference,
-                                              subject=ctx.principal.subject, now=now)
-            await self._recorder.record([action_record(ctx, "consent.amend", consent.client_id, detail=consent.id)],
-                                        session=session)
+            consent = await self._store.amend(op.session, row, provisions=provisions,
+                                              source_reference=source_reference, subject=ctx.principal.subject,
+                                              now=now)
+            op.log(consent.client_id, detail=consent.id)
         return consent
 
     async def revoke(self, ctx: RequestContext, *, consent_id: str, reason: str | None) -> ConsentRecord:
@@ -96,84 +85,73 @@ class ConsentDesk:
         if reason is not None and len(reason) > 500:
             raise InvalidInput("the reason is at most 500 characters", field="reason")
         now = self._clock()
-        async with self._sessions.begin() as session:
-            row = await self._store.get(session, consent_id, for_update=True)
-            current = await self._visible(ctx, row)
-            if not (ctx.principal.roles & STAFF or self._is_self(ctx, current)):
-                raise PermissionDenied("your role may not revoke consent")
+        async with self._gate.operation(ctx, Action.CONSENT_REVOKE) as op:
+            row, current = await self._visible(op, consent_id, for_update=True)
+            await op.require(Action.CONSENT_REVOKE, Target.of_consent(current))
             if current.revoked_at is not None:
                 raise InvalidInput("this consent is already revoked", field="id")
-            assert row is not None
-            consent = await self._store.revoke(session, row, subject=ctx.principal.subject,
+            consent = await self._store.revoke(op.session, row, subject=ctx.principal.subject,
                                                org=ctx.principal.organization, reason=reason, now=now)
-            await self._recorder.record([action_record(ctx, "consent.revoke", consent.client_id, detail=consent.id)],
-                                        session=session)
+            op.log(consent.client_id, detail=consent.id)
         return consent
 
     async def list_for_client(self, ctx: RequestContext, client_id: str) -> list[ConsentRecord]:
-        """The consents the caller may see: all of them for the client, those involving their org for staff."""
-        p = ctx.principal
-        is_self = p.has(Role.CLIENT) and p.self_client == client_id
-        if not (p.roles & STAFF or is_self):
-            raise PermissionDenied("your role may not read consents")
-        await self._require_client(client_id)
-        async with self._sessions.begin() as session:
-            consents = await self._store.list_for_client(session, client_id)
-            await self._recorder.record([action_record(ctx, "consent.read", client_id)], session=session)
-        return [c for c in consents if is_self or c.involves(p.organization)]
+        """The client's consents the policies let the caller see (each decided on its own)."""
+        async with self._gate.operation(ctx, Action.CONSENT_READ, Target.client(client_id)) as op:
+            await self._require_client(client_id)
+            consents = await self._store.list_for_client(op.session, client_id)
+            verdicts = await self._gate.authorize_each(ctx, Action.CONSENT_READ,
+                                                       [Target.of_consent(c) for c in consents])
+            shown = [c for c, v in zip(consents, verdicts, strict=True) if v.permit]
+            op.log(client_id, result="disclosed", detail=_ids(shown))
+        return shown
 
     async def get(self, ctx: RequestContext, consent_id: str) -> ConsentRecord:
         """One consent the caller may see."""
-        async with self._sessions.begin() as session:
-            consent = await self._visible(ctx, await self._store.get(session, consent_id))
-            await self._recorder.record([action_record(ctx, "consent.read", consent.client_id, detail=consent.id)],
-                                        session=session)
+        async with self._gate.operation(ctx, Action.CONSENT_READ) as op:
+            _, consent = await self._visible(op, consent_id)
+            op.log(consent.client_id, result="disclosed", detail=consent.id)
         return consent
 
     async def break_glass(
         self, ctx: RequestContext, *, client_id: str, justification: str, minutes: int,
     ) -> GrantRecord:
         """Open time-limited emergency access to one client, flagged for auditor review."""
-        p = ctx.principal
-        if not p.has(Role.CASEWORKER):
-            raise PermissionDenied("only caseworkers may break the glass")
-        if ctx.purpose is not Purpose.EMERGENCY:
-            raise PurposeRequired("break-glass access is for the emergency purpose of use only",
-                                  suggestion="Send X-Purpose-Of-Use: emergency.")
         text = justification.strip()
         if not MIN_JUSTIFICATION <= len(text) <= MAX_JUSTIFICATION:
             raise InvalidInput(f"the justification must be {MIN_JUSTIFICATION} to {MAX_JUSTIFICATION} characters",
                                field="justification")
         if not 1 <= minutes <= MAX_BREAK_GLASS_MINUTES:
             raise InvalidInput(f"break-glass lasts 1 to {MAX_BREAK_GLASS_MINUTES} minutes", field="minutes")
-        await self._require_client(client_id)
         now = self._clock()
-        async with self._sessions.begin() as session:
-            grant = await self._store.add_grant(session, client_id=client_id, subject=p.subject,
+        p = ctx.principal
+        async with self._gate.operation(ctx, Action.BREAK_GLASS, Target.client(client_id)) as op:
+            await self._require_client(client_id)
+            grant = await self._store.add_grant(op.session, client_id=client_id, subject=p.subject,
                                                 org=p.organization, justification=text, now=now,
                                                 expires_at=now + timedelta(minutes=minutes))
-            event = action_record(ctx, "break-glass.start", client_id, detail=grant.id, legal_basis="break-glass",
-                                  justification=text, break_glass=True)
-            await self._recorder.record([event], session=session)
+            op.log(client_id, detail=grant.id, legal_basis="break-glass", justification=text, break_glass=True)
         return grant
 
     async def _require_client(self, client_id: str) -> None:
         if client_id not in await self._crosswalk.resolve([client_id]):
             raise ClientNotFound("no client has this id", client_id=client_id)
 
-    async def _visible(self, ctx: RequestContext, row: Any) -> ConsentRecord:
-        """The consent, if the caller may see it; otherwise CONSENT_NOT_FOUND (existence is not revealed)."""
+    async def _visible(self, op: Operation, consent_id: str, *, for_update: bool = False
+                       ) -> tuple[Any, ConsentRecord]:
+        """The consent, if the policies let the caller see it; otherwise CONSENT_NOT_FOUND (its existence is not
+        revealed; the refusal is logged)."""
+        row = await self._store.get(op.session, consent_id, for_update=for_update)
+        hidden = ConsentNotFound("no consent with this id is visible to you")
         if row is None:
-            raise ConsentNotFound("no consent with this id is visible to you")
+            raise hidden
         consent = to_record(row)
-        p = ctx.principal
-        if self._is_self(ctx, consent) or (p.roles & STAFF and consent.involves(p.organization)):
-            return consent
-        raise ConsentNotFound("no consent with this id is visible to you")
+        await op.require(Action.CONSENT_READ, Target.of_consent(consent), hidden=hidden)
+        return row, consent
 
-    @staticmethod
-    def _is_self(ctx: RequestContext, consent: ConsentRecord) -> bool:
-        return ctx.principal.has(Role.CLIENT) and ctx.principal.self_client == consent.client_id
+
+def _ids(consents: Sequence[ConsentRecord]) -> str | None:
+    return ("consents " + ",".join(c.id for c in consents))[:500] if consents else None
 
 
 def _check_reference(reference: str) -> None:

@@ -1,4 +1,10 @@
-"""The gate: decide, then fetch only what was permitted, then audit, then return."""
+"""The gate: decide, then fetch only what was permitted, then audit, then return.
+
+Profile reads run here (`disclose`): the operation is decided first (action read on each client), then each
+section per (client, category, holding organisation), then only the permitted sections are fetched - from the
+agencies' connectors and from the records casebridge holds itself - and the access log is written before
+anything is returned. Every other operation runs the decide -> act -> record path of gate.operations.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +16,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry import trace
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from audit.records import AccessRecord, AuditRecorder, SectionOutcome, action_record
 from connectors.base import Connector
+from connectors.held import HeldSource
 from connectors.records import FetchResult
-from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, InvalidInput, PurposeRequired
-from core.principal import RequestContext
-from core.vocabulary import Category, Purpose
+from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, InvalidInput
+from core.principal import LegalBasisClaim, RequestContext
+from core.vocabulary import Action, Category, Purpose
 from gate.disclosure import Disclosure, SectionResult, SectionStatus
 from gate.masking import within_periods
+from gate.operations import Operations
 from identity.crosswalk import Crosswalk, SourceRef
-from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resource, WithheldReason
+from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resource, Target, WithheldReason
 
 log = logging.getLogger("casebridge.gate")
 
@@ -35,20 +44,25 @@ HEAD_START_SECONDS = 0.004  # how much earlier than a quick call the slow agenci
 _EVALUATION_ERROR = Decision(False, (RULE_EVALUATION_ERROR,), reason=WithheldReason.POLICY_ERROR)
 
 
-class Gate:
-    """The single disclosure path for client data."""
+class Gate(Operations):
+    """The one gate every operation goes through."""
 
     def __init__(
         self, *, crosswalk: Crosswalk, decider: Decider, connectors: Sequence[Connector],
-        recorder: AuditRecorder, deadline_seconds: float = 10.0, tracer: trace.Tracer | None = None,
+        recorder: AuditRecorder, sessions: async_sessionmaker[Any] | None = None, held: Sequence[HeldSource] = (),
+        deadline_seconds: float = 10.0, tracer: trace.Tracer | None = None,
     ) -> None:
         self._crosswalk = crosswalk
         self._decider = decider
         self._connectors = list(connectors)
+        self._held = list(held)
         self._recorder = recorder
+        self._sessions = sessions
         self._deadline = deadline_seconds
         self._tracer = tracer or trace.get_tracer("casebridge.gate")
         self._took: dict[str, float] = {}  # connector name -> smoothed duration of its calls (seconds)
+        # index source -> the organisation holding its records (a source without a connector here holds none)
+        self._holders = {c.source: (c.organization, c.name) for c in self._connectors}
 
     @property
     def connectors(self) -> list[Connector]:
@@ -56,29 +70,29 @@ class Gate:
         return list(self._connectors)
 
     def categories(self) -> frozenset[Category]:
-        """Every category some configured connector serves."""
-        return frozenset(c for conn in self._connectors for c in conn.categories)
+        """Every category some configured connector or held-here source serves."""
+        return frozenset(c for conn in [*self._connectors, *self._held] for c in conn.categories)
 
     async def disclose(
         self, ctx: RequestContext, client_ids: Sequence[str], categories: Iterable[Category],
-        *, action: str = "read",
+        *, claim: LegalBasisClaim | None = None,
     ) -> dict[str, Disclosure]:
         """Decide, fetch, audit and return `categories` for each known client id.
 
-        Unknown client ids are absent from the result. Raises PurposeRequired
-        without a purpose of use, and AuditUnavailable (releasing nothing) if
-        the access log cannot be written.
+        Unknown client ids are absent from the result. Raises the refusal's
+        typed error when the caller may not open these profiles for this
+        purpose, and AuditUnavailable (releasing nothing) if the access log
+        cannot be written. `claim`: a legal basis the user invokes.
         """
-        if ctx.purpose is None:
-            raise PurposeRequired("a purpose of use is required to read client data")
-        check_legal_basis(ctx)
+        check_legal_basis(ctx, claim)
+        ids = list(dict.fromkeys(client_ids))
+        await self.authorize(ctx, Action.READ, [Target.client(c) for c in ids])
         wanted = sorted(set(categories))
         with self._tracer.start_as_current_span(
             "gate.disclose",
             attributes={"casebridge.request_id": ctx.request_id, "casebridge.client_count": len(client_ids),
                         "casebridge.categories": [str(c) for c in wanted]},
         ):
-            ids = list(dict.fromkeys(client_ids))
             asked = [
                 Resource(client_id, category, conn.organization, conn.name)
                 for client_id in ids for category in wanted
@@ -86,26 +100,79 @@ class Gate:
             ]
             # A decision depends on who asks, the client id and the category, never on the agency records
             # linked to it: decide while the crosswalk is read, then keep the clients it knows.
-            links, every = await asyncio.gather(self._crosswalk.resolve(ids), self._decide(ctx, asked))
+            links, every = await asyncio.gather(self._crosswalk.resolve(ids), self._decide(ctx, asked, claim))
             kept = [(r, d) for r, d in zip(asked, every, strict=True) if r.client_id in links]
             resources, decisions = [r for r, _ in kept], [d for _, d in kept]
             permitted: Permitted = defaultdict(set)
             for res, dec in zip(resources, decisions, strict=True):
                 if dec.permit:
                     permitted[(res.connector, res.client_id)].add(res.category)
-            fetched = await self._fetch(links, permitted)
+            fetched, held = await asyncio.gather(
+                self._fetch(links, permitted), self._held_sections(ctx, list(links), wanted, claim))
             disclosures = self._assemble(links, resources, decisions, permitted, fetched)
-            records = [self._record(ctx, d, action) for d in disclosures.values()]
-            if ctx.audit_writes is None:
-                await self._recorder.record(records)
-            else:  # the HTTP layer awaits it before the response leaves; the commit overlaps rendering
-                ctx.audit_writes.append(await self._recorder.begin(records))
+            logged_too: dict[str, list[SectionResult]] = defaultdict(list)
+            for client_id, parts in held.items():
+                for part in parts:
+                    if part.status is not SectionStatus.WITHHELD or part.holder == ctx.principal.organization:
+                        disclosures[client_id].sections.setdefault(part.category, []).append(part)
+                    else:  # another holder's items the caller may not see: logged, never shown
+                        logged_too[client_id].append(part)
+            await self._recorder.record([self._record(ctx, d, logged_too.get(d.client_id, []))
+                                         for d in disclosures.values()])
             return disclosures
 
-    async def _decide(self, ctx: RequestContext, resources: list[Resource]) -> list[Decision]:
-        assert ctx.purpose is not None
+    async def visible_identity(self, ctx: RequestContext, client_ids: Sequence[str]) -> set[str]:
+        """The clients of whom the caller may see at least one identity record that exists (is linked in the
+        index, at an agency connected here). An empty own-agency section is not one."""
+        ids = list(dict.fromkeys(client_ids))
+        links = await self._crosswalk.resolve(ids)
+        resources = [Resource(client_id, Category.IDENTITY, *self._holders[ref.source])
+                     for client_id, refs in links.items() for ref in refs if ref.source in self._holders]
+        decisions = await self._decide(ctx, resources, None)
+        return {r.client_id for r, d in zip(resources, decisions, strict=True) if d.permit}
+
+    async def _held_sections(
+        self, ctx: RequestContext, client_ids: list[str], wanted: list[Category], claim: LegalBasisClaim | None,
+    ) -> dict[str, list[SectionResult]]:
+        """Records casebridge holds itself, decided per holder like an agency's: a section for the caller's own
+        organisation always (so that a withheld one looks the same whether or not anything is held), and one
+        for each other holder whose items the caller may see. Other holders' refused items are returned
+        WITHHELD for the log only."""
+        out: dict[str, list[SectionResult]] = defaultdict(list)
+        for source in self._held:
+            cats = [c for c in wanted if c in source.categories]
+            if not cats or not client_ids:
+                continue
+            own = ctx.principal.organization
+            try:
+                held = await source.holdings(client_ids, cats)
+            except AgencyError as exc:  # decide the caller's own part only, and say it failed
+                held, failure = set(), exc
+            else:
+                failure = None
+            groups = sorted({(cid, cat, own, True) for cid in client_ids for cat in cats} | set(held))
+            resources = [Resource(cid, cat, holder, source.name, held_here=True, shared_with_client=shared)
+                         for cid, cat, holder, shared in groups]
+            decisions = await self._decide(ctx, resources, claim)
+            allowed = [g for g, d in zip(groups, decisions, strict=True) if d.permit and g in held]
+            items: dict[tuple[str, Category, str, bool], list[Any]] | AgencyError
+            try:
+                items = failure or await source.fetch(allowed)
+            except AgencyError as exc:
+                items = exc
+            by_holder: dict[tuple[str, Category, str], list[tuple[Resource, Decision]]] = defaultdict(list)
+            for res, dec in zip(resources, decisions, strict=True):
+                by_holder[(res.client_id, res.category, res.holder)].append((res, dec))
+            for (cid, cat, holder), decided in by_holder.items():
+                out[cid].append(_held_section(source, cid, cat, holder, decided, items, held))
+        return out
+
+    async def _decide(self, ctx: RequestContext, resources: list[Resource], claim: LegalBasisClaim | None,
+                      ) -> list[Decision]:
+        if not resources:
+            return []
         try:
-            decisions = await self._decider.decide(ctx, resources)
+            decisions = await self._decider.decide(ctx, resources, claim=claim)
             if len(decisions) != len(resources):
                 raise ValueError("decider returned the wrong number of decisions")
         except Exception as exc:  # an evaluation error is a deny, and is logged
@@ -184,18 +251,18 @@ class Gate:
         return SectionResult(status=SectionStatus.SHOWN, as_of=result.as_of, data=data, **base)
 
     @staticmethod
-    def _record(ctx: RequestContext, disclosure: Disclosure, action: str) -> AccessRecord:
+    def _record(ctx: RequestContext, disclosure: Disclosure, withheld: list[SectionResult]) -> AccessRecord:
         outcomes = {SectionStatus.SHOWN: "disclosed", SectionStatus.WITHHELD: "withheld",
                     SectionStatus.FAILED: "failed"}
-        relied = [s.decision for parts in disclosure.sections.values() for s in parts
-                  if s.decision.permit and s.decision.legal_basis]
+        parts = [s for parts in disclosure.sections.values() for s in parts] + withheld
+        relied = [s.decision for s in parts if s.decision.permit and s.decision.legal_basis]
         sections = tuple(
             section_outcome(s.category, s.connector, s.holder, s.decision, outcomes[s.status],
                             error_code=s.error.code if s.error else None)
-            for parts in disclosure.sections.values() for s in parts
+            for s in parts
         )
         return action_record(
-            ctx, action, disclosure.client_id, sections=sections,
+            ctx, Action.READ, disclosure.client_id, sections=sections,
             legal_basis=relied[0].legal_basis if relied else None,
             justification=relied[0].justification if relied else None,
             break_glass=any(d.break_glass for d in relied),
@@ -238,9 +305,8 @@ MIN_JUSTIFICATION = 20
 MAX_JUSTIFICATION = 2000
 
 
-def check_legal_basis(ctx: RequestContext) -> None:
+def check_legal_basis(ctx: RequestContext, claim: LegalBasisClaim | None) -> None:
     """A legal basis needs a written justification and the emergency purpose; InvalidInput otherwise."""
-    claim = ctx.legal_basis
     if claim is None:
         return
     text = claim.justification.strip()
@@ -253,6 +319,29 @@ def check_legal_basis(ctx: RequestContext) -> None:
     if ctx.purpose is not Purpose.EMERGENCY:
         raise InvalidInput("a legal basis is invoked only with the emergency purpose of use",
                            field="legalBasis", suggestion="Send X-Purpose-Of-Use: emergency.")
+
+
+def _held_section(
+    source: HeldSource, client_id: str, category: Category, holder: str,
+    decided: list[tuple[Resource, Decision]], items: dict[tuple[str, Category, str, bool], list[Any]] | AgencyError,
+    held: set[tuple[str, Category, str, bool]],
+) -> SectionResult:
+    """One holder's part of a held-here section: shown with the items of every permitted group (shared with the
+    client or not), withheld if none was permitted, failed if the store could not be read."""
+    permitted = [(r, d) for r, d in decided if d.permit]
+    base: dict[str, Any] = {"category": category, "connector": source.name, "holder": holder}
+    if not permitted:
+        return SectionResult(status=SectionStatus.WITHHELD, decision=decided[0][1], **base)
+    decision = permitted[0][1]
+    if isinstance(items, AgencyError):
+        return SectionResult(status=SectionStatus.FAILED, decision=decision, error=items, **base)
+    data = [item for r, d in permitted
+            for item in items.get((client_id, category, holder, r.shared_with_client), [])
+            if (client_id, category, holder, r.shared_with_client) in held]
+    data.sort(key=source.sort_key, reverse=True)
+    if decision.data_periods is not None:
+        data = within_periods(data, decision.data_periods)
+    return SectionResult(status=SectionStatus.SHOWN, as_of=source.as_of(), data=data, decision=decision, **base)
 
 
 def _empty(category: Category) -> Any:

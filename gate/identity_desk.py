@@ -1,14 +1,15 @@
-"""The identity desk: who may review, decide and search, and the access log around it.
+"""The identity desk: the stewards' review, decisions and explanations, and the staff's search.
 
-Stewards read the index's demographics (the review queue, a client's links) and
-make decisions. What a steward is shown of each agency record is decided by the
-Cedar policies like any disclosure (rule `steward-reviews-the-index`, purpose
-identity_stewardship): the identity basics and, separately, the contact details
-the index holds; a client's refusal naming the steward's organisation withholds
-them. Every read is written to the access log per client touched, with the
-decisions, and every decision is written in the decision's own transaction (no
-log, no decision). Search is for the staff who help clients; what a caller then
-sees of a candidate is decided by the gate, like any profile.
+Who may do each is decided by the policies (policies/operations.cedar: stewards,
+for the purpose identity_stewardship; staff search for a care purpose). What a
+steward is shown of each agency record is decided by the Cedar policies like any
+disclosure (rule `steward-reviews-the-index`): the identity basics and,
+separately, the contact details the index holds; a client's refusal naming the
+steward's organisation withholds them. Every read is written to the access log
+per client touched, with the decisions, and every decision is written in the
+decision's own transaction (no log, no decision). A search shows a candidate
+only where the caller may see an identity record that exists for it; what the
+caller then sees of a candidate is decided by the gate, like any profile.
 """
 
 from __future__ import annotations
@@ -21,16 +22,15 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.records import AuditRecorder, SectionOutcome, action_record
-from core.errors import InvalidInput, PermissionDenied, PurposeRequired
+from core.errors import InvalidInput
 from core.principal import RequestContext
-from core.vocabulary import Category, Purpose, Role
-from gate.gate import section_outcome
+from core.vocabulary import Action, Category
+from gate.gate import Gate, section_outcome
 from identity import steward
 from identity.online import ClientMatch, SearchQuery, search
-from policies.decisions import Decider, Decision, Resource
+from policies.decisions import Decider, Decision, Resource, Target
 
 MAX_PAGE = 100
-SEARCHERS = (Role.CASEWORKER, Role.PARTNER)
 CONNECTOR = "identity-index"  # the "connector" a steward's view comes through, in the access log
 # The index's contact details (category contact): the record's attributes, and the comparison fields they feed.
 CONTACT_ATTRS = ("address", "zip", "phone")
@@ -49,18 +49,19 @@ class ReviewPage:
 
 
 class IdentityDesk:
-    def __init__(self, *, sessions: async_sessionmaker[Any], recorder: AuditRecorder, decider: Decider,
-                 holders: Mapping[str, str] | None = None) -> None:
+    def __init__(self, *, gate: Gate, sessions: async_sessionmaker[Any], recorder: AuditRecorder,
+                 decider: Decider, holders: Mapping[str, str] | None = None) -> None:
+        self._gate = gate
         self._sessions = sessions
         self._recorder = recorder
         self._decider = decider
         self._holders = dict(holders or {})  # index source -> the organisation holding its records
 
     async def review_queue(self, ctx: RequestContext, *, first: int, after: int | None) -> ReviewPage:
-        """A page of open review items (stewards only), as the policies allow; each client shown is logged."""
-        ctx = _stewarding(ctx)
+        """A page of open review items, as the policies allow; each client shown is logged."""
         if not 1 <= first <= MAX_PAGE:
             raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first")
+        await self._gate.authorize(ctx, Action.IDENTITY_REVIEW, [Target.index()])
         items, more = await steward.review_queue(self._sessions, first=first, after=after)
         seen = await self._seen(ctx, [r for item in items for r in (item.a, item.b)])
         shown: list[steward.ReviewItem] = []
@@ -75,14 +76,14 @@ class IdentityDesk:
                 views.append(view)
         on_page = {_key(r) for item in shown for r in (item.a, item.b)}
         await self._recorder.record([
-            action_record(ctx, "identity.review", cid, detail=_ids("review items", ids),
+            action_record(ctx, Action.IDENTITY_REVIEW, cid, detail=_ids("review items", ids),
                           sections=_sections(views, on_page))
             for cid, (ids, views) in logged.items()])
         return ReviewPage(shown, more, items[-1].id if items else None, len(items) - len(shown))
 
     async def explain(self, ctx: RequestContext, client_id: str) -> steward.ClientExplanation:
-        """Which records a client links and why (stewards only), as the policies allow; logged."""
-        ctx = _stewarding(ctx)
+        """Which records a client links and why, as the policies allow; logged."""
+        await self._gate.authorize(ctx, Action.IDENTITY_EXPLAIN, [Target.index()])
         out = await steward.explain(self._sessions, client_id)
         seen = await self._seen(ctx, [ln.record for ln in out.links])
         links = []
@@ -91,7 +92,7 @@ class IdentityDesk:
             if view.record is not None:
                 via = seen.get(ln.via) if ln.via else None
                 links.append(dataclasses.replace(ln, record=view.record, fields=_masked(ln.fields, view, via)))
-        await self._recorder.record([action_record(ctx, "identity.explain", client_id,
+        await self._recorder.record([action_record(ctx, Action.IDENTITY_EXPLAIN, client_id,
                                                    sections=_sections(seen.values(), set(seen)))])
         return dataclasses.replace(out, links=links)
 
@@ -120,46 +121,46 @@ class IdentityDesk:
 
     async def resolve(self, ctx: RequestContext, item_id: int, decision: str, reason: str) -> steward.DecisionResult:
         """Decide an open review item: the same person, or not."""
-        ctx = _stewarding(ctx)
+        await self._gate.authorize(ctx, Action.IDENTITY_RESOLVE, [Target.index()])
         item = await steward.review_item(self._sessions, item_id)
         return await steward.decide(self._sessions, (item.source_a, item.local_a), (item.source_b, item.local_b),
                                     decision, reason=reason, by=ctx.principal.subject, review_id=item_id,
-                                    audit=self._audit(ctx, f"resolve review {item_id}: {decision}"))
+                                    audit=self._audit(ctx, Action.IDENTITY_RESOLVE,
+                                                      f"resolve review {item_id}: {decision}"))
 
     async def link(self, ctx: RequestContext, a: tuple[str, str], b: tuple[str, str], reason: str
                    ) -> steward.DecisionResult:
         """Link two records by hand: they are the same person (their clients merge)."""
-        ctx = _stewarding(ctx)
+        await self._gate.authorize(ctx, Action.IDENTITY_LINK, [Target.index()])
         return await steward.decide(self._sessions, a, b, "same", reason=reason, by=ctx.principal.subject,
-                                    audit=self._audit(ctx, "link"))
+                                    audit=self._audit(ctx, Action.IDENTITY_LINK, "link"))
 
     async def unlink(self, ctx: RequestContext, record: tuple[str, str], reason: str) -> steward.DecisionResult:
         """Take a record out of its client by hand."""
-        ctx = _stewarding(ctx)
+        await self._gate.authorize(ctx, Action.IDENTITY_UNLINK, [Target.index()])
         return await steward.unlink(self._sessions, record, reason=reason, by=ctx.principal.subject,
-                                    audit=self._audit(ctx, "unlink"))
+                                    audit=self._audit(ctx, Action.IDENTITY_UNLINK, "unlink"))
 
     async def search(self, ctx: RequestContext, query: SearchQuery, *, limit: int) -> list[ClientMatch]:
-        """Candidate clients for what the caller knows (staff who help clients; a purpose of use is required).
-        The search itself is logged without its terms; the gate logs what is then shown of each candidate."""
-        if not any(ctx.principal.has(r) for r in SEARCHERS):
-            raise PermissionDenied("only caseworkers and partner staff search clients")
-        if ctx.purpose is None:
-            raise PurposeRequired("a purpose of use is required to search clients")
+        """Candidate clients for what the caller knows, kept only where the caller may see an identity record that
+        exists for the client. A caller who may see none of them does the same work, and gets the same answer,
+        as for a person the index does not hold. The search is logged once, without its terms."""
         if not 1 <= limit <= 50:
             raise InvalidInput("first is 1 to 50", field="first")
         if not query.usable():
             raise InvalidInput("give an identifier (CIN, SSN, student id), or a last name with a first name or a "
                                "date of birth", field="input")
-        found = await search(self._sessions, query, limit=limit)
-        await self._recorder.record([action_record(ctx, "identity.search", None,
-                                                   detail=f"{len(found)} candidates")])
-        return found
+        async with self._gate.operation(ctx, Action.SEARCH, Target.index()) as op:
+            found = await search(self._sessions, query, limit=limit)
+            visible = await self._gate.visible_identity(ctx, [m.client_id for m in found])
+            shown = [m for m in found if m.client_id in visible]
+            op.log(None, detail=f"{len(shown)} candidates shown")
+        return shown
 
-    def _audit(self, ctx: RequestContext, what: str) -> steward.AuditHook:
+    def _audit(self, ctx: RequestContext, action: Action, what: str) -> steward.AuditHook:
         async def write(session: AsyncSession, decision_id: int, clients: list[str]) -> None:
             detail = f"decision {decision_id}: {what}"
-            await self._recorder.record([action_record(ctx, "identity.decide", cid, detail=detail)
+            await self._recorder.record([action_record(ctx, action, cid, detail=detail, result="performed")
                                          for cid in clients or [None]], session=session)  # type: ignore[list-item]
         return write
 
@@ -173,18 +174,6 @@ class Seen:
     record: steward.IndexedRecord | None
     contact_refused: bool
     decisions: tuple[tuple[Resource, Decision], ...]
-
-
-def _stewarding(ctx: RequestContext) -> RequestContext:
-    """A steward's request, for the one purpose steward views serve (implied when the request names none)."""
-    if not ctx.principal.has(Role.IDENTITY_STEWARD):
-        raise PermissionDenied("only identity stewards review and decide identity matches")
-    if ctx.purpose is None:
-        return dataclasses.replace(ctx, purpose=Purpose.IDENTITY_STEWARDSHIP)
-    if ctx.purpose is not Purpose.IDENTITY_STEWARDSHIP:
-        raise PermissionDenied(f"the identity index is reviewed for the purpose {Purpose.IDENTITY_STEWARDSHIP}, "
-                               f"not {ctx.purpose}")
-    return ctx
 
 
 def _key(r: steward.IndexedRecord) -> tuple[str, str]:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
+from connectors.held import CaseNote
 from connectors.records import (
     Appointment,
     BenefitCase,
@@ -36,6 +37,8 @@ def within_periods(data: Any, periods: Sequence[Period]) -> Any:
 
 
 def _limit(item: Any, periods: Sequence[Period]) -> Any:
+    if isinstance(item, CaseNote):
+        return item if _inside(item.created_at.date(), periods) else None
     if isinstance(item, Appointment):
         return item if _inside(item.scheduled_at.date(), periods) else None
     if isinstance(item, RequiredDocument):

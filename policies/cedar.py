@@ -1,12 +1,14 @@
 """The Cedar decider: policies as files, decided on normalised facts, cached exactly.
 
-For each (client, category, holding agency) the decider computes the facts a
-policy may look at — the principal's organisation and roles, whether the client
-is the principal themself, the section's category and holder, the purpose, what
-the client's consents say, the legal basis — and asks Cedar. The answer depends
-on nothing else, so it is cached per distinct fact tuple: a 50-client list
-usually costs a handful of Cedar evaluations, and consents are read fresh from
-the store on every request (a revocation counts from the next request on).
+Every operation is a Cedar action (core.vocabulary.Action). For an operation the
+decider computes the facts its rules may look at — the principal's organisation
+and roles, whether the resource is about the principal themself, the resource's
+attributes (a section's category and holder, a consent's recorder and the
+organisations it names or refuses), the purpose, what the client's consents say,
+the legal basis — and asks Cedar. The answer depends on nothing else, so it is
+cached per distinct fact tuple: a 50-client list usually costs a handful of Cedar
+evaluations, and consents are read fresh from the store on every request (a
+revocation counts from the next request on).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import functools
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,11 +28,11 @@ import cedarpy
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from core.errors import ConfigurationError
-from core.principal import RequestContext
-from core.vocabulary import Category, LegalBasis, Purpose, Role
+from core.principal import LegalBasisClaim, RequestContext
+from core.vocabulary import Action, Category, LegalBasis, Purpose
 from policies.consent_store import ConsentStore, GrantRecord
 from policies.consents import ConsentAnswer, ConsentFact, consent_fact
-from policies.decisions import RULE_EVALUATION_ERROR, Decision, Resource, WithheldReason
+from policies.decisions import RULE_EVALUATION_ERROR, Decision, Resource, Target, Verdict, WithheldReason
 from store.engine import Reads, SessionReads
 
 log = logging.getLogger("casebridge.policies")
@@ -50,6 +52,7 @@ FORBID_REASONS = {
 # Permit rules, least invasive basis first: the basis recorded is the first that applied.
 PERMIT_BASES = {
     "own-agency-reads-own-records": "own-agency",
+    "recorder-reads-what-it-recorded-here": "own-agency",
     "client-reads-own-profile": "client-self",
     "steward-reviews-the-index": "identity-stewardship",
     "consent-permits-grantee": "consent",
@@ -78,30 +81,48 @@ class PolicySet:
 
 
 _NAMES: dict[Category | ConsentFact, str] = {v: str(v) for v in (*Category, *ConsentFact)}
+_READ = Action.READ.value
+_SELF, _OTHER = "client-self", "client-other"  # a resource's client, as the rules compare it with the principal's
+_OTHER_ORG = "~another-organisation"  # a consent's recorder or named organisation that is not the principal's
 
 
 class Facts(NamedTuple):
     """Everything a decision depends on — and so the exact cache key (a tuple: cheap to hash and compare)."""
 
+    action: str
     org: str
     roles: tuple[str, ...]
-    is_self: bool
+    is_self: bool  # the resource is about the principal themself (a client)
+    resource: str  # the Cedar entity type: Section | Client | Consent | AccessLog | Index | User
     category: str
     holder: str
+    held_here: bool
+    shared_with_client: bool
+    recorded_by_me: bool  # a consent recorded by the principal's organisation
+    names_me: bool  # a consent naming the principal's organisation
+    refuses_me: bool  # a consent whose deny provision names the principal's organisation
     purpose: str
     consent: str
     legal_basis: str
     justified: bool
     break_glass_active: bool
+    sees_identity: bool
+    grantor: str
 
 
 class CedarEngine:
-    """Evaluates Facts with Cedar, in batches, behind an exact LRU cache."""
+    """Evaluates Facts with Cedar, in batches, behind an exact LRU cache.
 
-    def __init__(self, policy_set: PolicySet, *, cache_size: int = 4096) -> None:
+    `parties` is the city's configuration of appropriate parties: organisation -> the legal bases under which
+    it may be given data without consent (Organization.appropriate_for in the schema).
+    """
+
+    def __init__(self, policy_set: PolicySet, *, cache_size: int = 4096,
+                 parties: Mapping[str, Sequence[str]] | None = None) -> None:
         self._ps = policy_set
         self._cache: OrderedDict[Facts, tuple[bool, tuple[str, ...]]] = OrderedDict()
         self._cache_size = cache_size
+        self._parties = {org: sorted(set(bases)) for org, bases in (parties or {}).items()}
         self.evaluations = 0  # Cedar requests actually made (for benchmarks and tests)
 
     async def evaluate(self, facts: Sequence[Facts]) -> list[tuple[bool, tuple[str, ...]]]:
@@ -128,27 +149,42 @@ class CedarEngine:
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
+    def _org(self, org: str) -> dict[str, Any]:
+        return {"uid": {"type": "Casebridge::Organization", "id": org}, "parents": [],
+                "attrs": {"appropriate_for": self._parties.get(org, [])}}
+
     def _batch(self, facts: Sequence[Facts]) -> list[tuple[bool, tuple[str, ...]]]:
-        entities: list[dict[str, Any]] = []
-        orgs = {f.org for f in facts} | {f.holder for f in facts}
-        entities += [{"uid": {"type": "Casebridge::Organization", "id": o}, "attrs": {}, "parents": []} for o in orgs]
+        orgs = {f.org for f in facts} | {f.holder for f in facts if f.holder} | {_OTHER_ORG}
+        entities: list[dict[str, Any]] = [self._org(o) for o in sorted(orgs)]
         requests = []
         for n, f in enumerate(facts):
-            user, section = f"u{n}", f"s{n}"
+            user, res = f"u{n}", f"r{n}"
             entities.append({"uid": {"type": "Casebridge::User", "id": user}, "parents": [
                 {"type": "Casebridge::Organization", "id": f.org}], "attrs": {
-                "org": {"__entity": {"type": "Casebridge::Organization", "id": f.org}},
-                "roles": list(f.roles), "self_client": "client-self" if f.is_self else "",
+                "org": _ref(f.org), "roles": list(f.roles), "self_client": _SELF if f.is_self else "",
             }})
-            entities.append({"uid": {"type": "Casebridge::Section", "id": section}, "parents": [], "attrs": {
-                "client": "client-self" if f.is_self else "client-other", "category": f.category,
-                "holder": {"__entity": {"type": "Casebridge::Organization", "id": f.holder}},
-            }})
+            resource = f'Casebridge::{f.resource}::"{res}"'
+            client = _SELF if f.is_self else _OTHER
+            if f.resource == "Section":
+                entities.append(_entity("Section", res, {
+                    "client": client, "category": f.category, "holder": _ref(f.holder), "held_here": f.held_here,
+                    "shared_with_client": f.shared_with_client}))
+            elif f.resource == "Client":
+                entities.append(_entity("Client", res, {"id": client}))
+            elif f.resource == "Consent":
+                entities.append(_entity("Consent", res, {
+                    "client": client, "recorded_by": _ref(f.org if f.recorded_by_me else _OTHER_ORG),
+                    "names": [_ref(f.org)] if f.names_me else [], "refuses": [_ref(f.org)] if f.refuses_me else []}))
+            elif f.resource == "User":
+                resource = f'Casebridge::User::"{user}"'  # the caller's own session
+            else:
+                entities.append(_entity(f.resource, res, {}))
             requests.append({
-                "principal": f'Casebridge::User::"{user}"', "action": 'Casebridge::Action::"read"',
-                "resource": f'Casebridge::Section::"{section}"',
+                "principal": f'Casebridge::User::"{user}"', "action": f'Casebridge::Action::"{f.action}"',
+                "resource": resource,
                 "context": {"purpose": f.purpose, "consent": f.consent, "legal_basis": f.legal_basis,
-                            "justified": f.justified, "break_glass_active": f.break_glass_active},
+                            "justified": f.justified, "break_glass_active": f.break_glass_active,
+                            "sees_identity": f.sees_identity, "grantor": f.grantor},
             })
         self.evaluations += len(requests)
         results = cedarpy.is_authorized_batch(requests, self._ps.policies, entities, self._ps.schema)
@@ -159,6 +195,14 @@ class CedarEngine:
             ids = r.diagnostics.id_annotations_by_reason
             out.append((r.allowed, tuple(sorted(ids.get(p, p) for p in r.diagnostics.reasons))))
         return out
+
+
+def _ref(org: str) -> dict[str, Any]:
+    return {"__entity": {"type": "Casebridge::Organization", "id": org}}
+
+
+def _entity(kind: str, uid: str, attrs: dict[str, Any]) -> dict[str, Any]:
+    return {"uid": {"type": f"Casebridge::{kind}", "id": uid}, "parents": [], "attrs": attrs}
 
 
 @dataclass
@@ -185,8 +229,29 @@ class CedarDecider:
         self._clock = clock
         self.stats = DeciderStats()
 
-    async def decide(self, ctx: RequestContext, resources: Sequence[Resource]) -> list[Decision]:
-        """One decision per resource; consents and grants read once for the whole batch."""
+    async def authorize(self, ctx: RequestContext, action: Action, targets: Sequence[Target]) -> list[Verdict]:
+        """Whether the caller may perform `action` on each target; for a refusal, the purposes that would do."""
+        if not targets:
+            return []
+        p = ctx.principal
+        org, roles, purpose = p.organization, tuple(sorted(p.roles)), str(ctx.purpose or "")
+        facts = [_operation_facts(action.value, org, roles, purpose, p.self_client, t) for t in targets]
+        answers = dict(zip(facts, await self._engine.evaluate(list(dict.fromkeys(facts))), strict=True))
+        out = []
+        for f in facts:
+            allowed, rule_ids = answers[f]
+            if allowed:
+                out.append(Verdict(True, rule_ids))
+                continue
+            others = [f._replace(purpose=str(other)) for other in Purpose if str(other) != f.purpose]
+            fits = [Purpose(o.purpose) for o, (ok, _) in zip(others, await self._engine.evaluate(others),
+                                                             strict=True) if ok]
+            out.append(Verdict(False, rule_ids or ("default-deny",), tuple(fits)))
+        return out
+
+    async def decide(self, ctx: RequestContext, resources: Sequence[Resource], *,
+                     claim: LegalBasisClaim | None = None) -> list[Decision]:
+        """One decision per section; consents and grants read once for the whole batch."""
         if not resources:
             return []
         p = ctx.principal
@@ -195,52 +260,88 @@ class CedarDecider:
         started = time.thread_time()
         consents = await self._store.for_clients(self._reads, client_ids)
         grants: dict[str, GrantRecord] = {}
-        # only the break-glass rule reads grants, and only for caseworkers with the emergency purpose
-        if p.has(Role.CASEWORKER) and ctx.purpose is Purpose.EMERGENCY:
+        # grants matter only to the break-glass rule, which needs the emergency purpose: read them only then
+        if ctx.purpose is Purpose.EMERGENCY:
             async with self._sessions() as session:
                 grants = await self._store.active_grants(session, client_ids=client_ids, subject=p.subject,
                                                          org=p.organization, now=now)
         loaded = time.thread_time()
         self.stats.load_cpu += loaded - started
-        if ctx.purpose is None:  # the gate refuses earlier; without a purpose nothing is permitted
-            return [Decision(False, ("purpose-required",), reason=WithheldReason.CONSENT_REQUIRED)] * len(resources)
         facts, answers_by_consent, claims = [], [], []
-        org, roles, purpose = p.organization, tuple(sorted(p.roles)), str(ctx.purpose)
-        # what the consents say depends on the client and the category, not on which agency holds it;
+        org, roles, purpose = p.organization, tuple(sorted(p.roles)), str(ctx.purpose or "")
+        # what the consents say depends on the client, the category and the holder, not on the connector;
         # the legal basis on the client only: each is worked out once per request
-        said: dict[tuple[str, Category], ConsentAnswer] = {}
+        said: dict[tuple[str, Category, str], ConsentAnswer] = {}
         bases: dict[str, tuple[str, str | None, GrantRecord | None]] = {}
         for r in resources:
-            answer = said.get((r.client_id, r.category))
+            answer = said.get((r.client_id, r.category, r.holder))
             if answer is None:
-                answer = said[(r.client_id, r.category)] = consent_fact(
-                    consents.get(r.client_id, ()), org=org, category=r.category, purpose=ctx.purpose, now=now)
-            claim = bases.get(r.client_id)
-            if claim is None:
-                claim = bases[r.client_id] = _legal_basis(ctx, grants.get(r.client_id))
-            basis, justification, grant = claim
+                answer = said[(r.client_id, r.category, r.holder)] = consent_fact(
+                    consents.get(r.client_id, ()), org=org, category=r.category, purpose=ctx.purpose,
+                    holder=r.holder, now=now)
+            claimed = bases.get(r.client_id)
+            if claimed is None:
+                claimed = bases[r.client_id] = _legal_basis(claim, grants.get(r.client_id))
+            basis, justification, grant = claimed
             facts.append(Facts(  # positional: a NamedTuple built from keywords costs twice as much
-                org, roles, p.self_client == r.client_id, _NAMES[r.category], r.holder, purpose,
-                _NAMES[answer.fact], basis, bool(justification), grant is not None))
+                _READ, org, roles, p.self_client == r.client_id, "Section", _NAMES[r.category], r.holder,
+                r.held_here, r.shared_with_client, False, False, False, purpose, _NAMES[answer.fact], basis,
+                bool(justification), grant is not None, False, ""))
             answers_by_consent.append(answer)
-            claims.append(claim)
+            claims.append(claimed)
         unique = list(dict.fromkeys(facts))  # a 50-client list has a handful of distinct fact tuples
         answers = dict(zip(unique, await self._engine.evaluate(unique), strict=True))
         made: dict[tuple[Any, ...], Decision] = {}
         out = []
-        for f, consent, claim in zip(facts, answers_by_consent, claims, strict=True):
-            key = (f, consent, claim[2].id if claim[2] else None)
+        for f, consent, claimed in zip(facts, answers_by_consent, claims, strict=True):
+            key = (f, consent, claimed[2].id if claimed[2] else None)
             decision = made.get(key)
             if decision is None:
-                decision = made[key] = _decision(f, answers[f], consent, claim)
+                decision = made[key] = await self._decision(f, answers[f], consent, claimed)
             out.append(decision)
         self.stats.evaluate_cpu += time.thread_time() - loaded
         self.stats.decisions += len(out)
         return out
 
+    async def _decision(
+        self, f: Facts, answer: tuple[bool, tuple[str, ...]], consent: ConsentAnswer,
+        claim: tuple[str, str | None, GrantRecord | None],
+    ) -> Decision:
+        allowed, rule_ids = answer
+        consent_id = consent.consent_id
+        _, justification, grant = claim
+        if allowed:
+            basis = _permit_basis(rule_ids)
+            legal = basis if basis in (_FERPA, _BREAK_GLASS) else None
+            return Decision(
+                True, rule_ids, basis=basis, consent_id=consent_id if basis == "consent" else None,
+                legal_basis=legal, justification=justification if legal else None,
+                break_glass=basis == _BREAK_GLASS,
+                grant_id=grant.id if grant is not None and basis == _BREAK_GLASS else None,
+                data_periods=consent.data_periods if basis == "consent" else None,
+            )
+        forbids = [r for r in FORBID_REASONS if r in rule_ids]  # in FORBID_REASONS' order of precedence
+        if forbids:
+            return Decision(False, rule_ids, reason=FORBID_REASONS[forbids[0]],
+                            consent_id=consent_id if f.consent != ConsentFact.NONE else None)
+        # What would allow it, asked of the policies: a consent, if one would; otherwise nothing this caller can do.
+        (would, _), = await self._engine.evaluate([f._replace(consent=_GRANTED)])
+        reason = WithheldReason.CONSENT_REQUIRED if would else WithheldReason.NOT_PERMITTED_FOR_ROLE
+        return Decision(False, ("default-deny",), reason=reason, outside_consent_purpose=consent.other_purpose)
+
 
 _FERPA, _BREAK_GLASS = LegalBasis.FERPA_99_36.value, LegalBasis.BREAK_GLASS.value  # (enum .value is slow)
-_STAFF = frozenset({Role.CASEWORKER.value, Role.PARTNER.value})
+_GRANTED = ConsentFact.GRANTED.value
+
+
+def _operation_facts(action: str, org: str, roles: tuple[str, ...], purpose: str, self_client: str | None,
+                     t: Target) -> Facts:
+    """The facts of one operation on one target."""
+    c = t.consent
+    return Facts(
+        action, org, roles, self_client is not None and t.client_id == self_client, t.kind, "", "", False, True,
+        c is not None and c.recorded_by_org == org, c is not None and c.names(org),
+        c is not None and c.refuses(org), purpose, "none", "", False, False, t.sees_identity, t.grantor)
 
 
 @functools.lru_cache(maxsize=256)
@@ -248,41 +349,15 @@ def _permit_basis(rule_ids: tuple[str, ...]) -> str:
     return next(PERMIT_BASES[r] for r in PERMIT_BASES if r in rule_ids)
 
 
-def _legal_basis(ctx: RequestContext, grant: GrantRecord | None) -> tuple[str, str | None, GrantRecord | None]:
+def _legal_basis(
+    claim: LegalBasisClaim | None, grant: GrantRecord | None,
+) -> tuple[str, str | None, GrantRecord | None]:
     """The legal basis in force for one client: a claim on the request, or the caller's break-glass grant."""
-    if ctx.legal_basis is not None and ctx.legal_basis.basis is LegalBasis.FERPA_99_36:
-        return _FERPA, ctx.legal_basis.justification.strip() or None, None
+    if claim is not None and claim.basis is LegalBasis.FERPA_99_36:
+        return _FERPA, claim.justification.strip() or None, None
     if grant is not None:
         return _BREAK_GLASS, grant.justification, grant
     return "", None, None
 
 
-def _decision(
-    f: Facts, answer: tuple[bool, tuple[str, ...]], consent: ConsentAnswer,
-    claim: tuple[str, str | None, GrantRecord | None],
-) -> Decision:
-    allowed, rule_ids = answer
-    consent_id = consent.consent_id
-    _, justification, grant = claim
-    if allowed:
-        basis = _permit_basis(rule_ids)
-        legal = basis if basis in (_FERPA, _BREAK_GLASS) else None
-        return Decision(
-            True, rule_ids, basis=basis, consent_id=consent_id if basis == "consent" else None,
-            legal_basis=legal, justification=justification if legal else None,
-            break_glass=basis == _BREAK_GLASS,
-            grant_id=grant.id if grant is not None and basis == _BREAK_GLASS else None,
-            data_periods=consent.data_periods if basis == "consent" else None,
-        )
-    forbids = [r for r in FORBID_REASONS if r in rule_ids]  # in FORBID_REASONS' order of precedence
-    if forbids:
-        return Decision(False, rule_ids, reason=FORBID_REASONS[forbids[0]],
-                        consent_id=consent_id if f.consent != ConsentFact.NONE else None)
-    reason = (WithheldReason.CONSENT_REQUIRED
-              if not _STAFF.isdisjoint(f.roles) else WithheldReason.NOT_PERMITTED_FOR_ROLE)
-    return Decision(False, ("default-deny",), reason=reason, outside_consent_purpose=consent.other_purpose)
-
-
 __all__ = ["RULE_EVALUATION_ERROR", "CedarDecider", "CedarEngine", "Facts", "PolicySet"]
-
-

@@ -58,15 +58,22 @@ class Provision:
     period_end: datetime | None = None
     data_period_start: date | None = None
     data_period_end: date | None = None
+    # the organisations holding the data it covers (FHIR actor role CST, custodian); empty: wherever held
+    holders: tuple[str, ...] = ()
 
-    def covers(self, org: str, category: Category, purpose: Purpose) -> bool:
-        """Whether this provision speaks about `org` reading `category` for `purpose`.
+    def covers(self, org: str, category: Category, purpose: Purpose, holder: str) -> bool:
+        """Whether this provision speaks about `org` reading `category` held by `holder` for `purpose`.
 
-        A deny provision with no purposes denies every purpose.
+        A deny provision with no purposes denies every purpose; one naming no holders covers every holder.
         """
-        if org not in self.organizations or category not in self.categories:
+        if not self.names(org, category, holder):
             return False
         return purpose in self.purposes or (self.type == "deny" and not self.purposes)
+
+    def names(self, org: str, category: Category, holder: str) -> bool:
+        """Whether this provision is about `org` and `category` held by `holder`, for some purpose."""
+        return (org in self.organizations and category in self.categories
+                and (not self.holders or holder in self.holders))
 
     def to_json(self) -> dict[str, Any]:
         """The stored form."""
@@ -75,6 +82,7 @@ class Provision:
             "categories": [str(c) for c in self.categories], "purposes": [str(p) for p in self.purposes],
             "period_start": _iso(self.period_start), "period_end": _iso(self.period_end),
             "data_period_start": _iso(self.data_period_start), "data_period_end": _iso(self.data_period_end),
+            "holders": list(self.holders),
         }
 
     @classmethod
@@ -86,6 +94,7 @@ class Provision:
             purposes=tuple(Purpose(p) for p in data["purposes"]),
             period_start=_dt(data.get("period_start")), period_end=_dt(data.get("period_end")),
             data_period_start=_d(data.get("data_period_start")), data_period_end=_d(data.get("data_period_end")),
+            holders=tuple(data.get("holders") or ()),
         )
 
 
@@ -110,8 +119,17 @@ class ConsentRecord:
     revocation_reason: str | None = None
 
     def involves(self, org: str) -> bool:
-        """Whether `org` recorded this consent or is named in it."""
-        return org == self.recorded_by_org or any(org in p.organizations for p in self.provisions)
+        """Whether `org` recorded this consent or is named in it (as grantee, refused, or holder of the data)."""
+        return org == self.recorded_by_org or self.names(org)
+
+    def names(self, org: str) -> bool:
+        """Whether a provision names `org`, as grantee, as refused, or as the holder of the data it covers."""
+        return any(org in p.organizations or org in p.holders for p in self.provisions)
+
+    def refuses(self, org: str) -> bool:
+        """Whether a deny provision names `org` (whatever the consent's state: a refusal is never undone by
+        the organisation it refuses)."""
+        return any(p.type == "deny" and org in p.organizations for p in self.provisions)
 
 
 DataPeriod = tuple[date | None, date | None]
@@ -130,9 +148,11 @@ _RANK = {ConsentFact.DENIED: 4, ConsentFact.GRANTED: 3, ConsentFact.REVOKED: 2, 
 
 
 def consent_fact(
-    consents: Iterable[ConsentRecord], *, org: str, category: Category, purpose: Purpose, now: datetime,
+    consents: Iterable[ConsentRecord], *, org: str, category: Category, purpose: Purpose | None, holder: str,
+    now: datetime,
 ) -> ConsentAnswer:
-    """What the client's consents say about `org` reading `category` for `purpose` at `now`, and which consent.
+    """What the client's consents say about `org` reading `category` held by `holder` for `purpose` at `now`,
+    and which consent. Without a purpose they say nothing.
 
     Precedence: an active deny > an active permit > a revoked permit > an expired permit > nothing.
     Draft, proposed, rejected and entered-in-error consents say nothing. A grant covers the union of
@@ -149,9 +169,9 @@ def consent_fact(
         if consent.status is ConsentStatus.INACTIVE and not revoked:
             continue
         for prov in consent.provisions:
-            if not prov.covers(org, category, purpose):
-                if (prov.type == "permit" and not revoked and org in prov.organizations
-                        and category in prov.categories and _in_force(prov, now)):
+            if purpose is None or not prov.covers(org, category, purpose, holder):
+                if (prov.type == "permit" and not revoked and prov.names(org, category, holder)
+                        and _in_force(prov, now)):
                     other_purpose = True
                 continue
             if prov.period_start is not None and now < prov.period_start:
@@ -192,6 +212,9 @@ def validate_provisions(provisions: Sequence[Provision]) -> None:
             raise InvalidInput("name the organisations (1-64 characters each)", field=f"{where}.organizations")
         if not p.categories:
             raise InvalidInput("name the categories of data", field=f"{where}.categories")
+        if any(not h.strip() or len(h) > 64 for h in p.holders):
+            raise InvalidInput("name the holders of the data (1-64 characters each), or none for wherever held",
+                               field=f"{where}.holders")
         if p.type == "permit" and not p.purposes:
             raise InvalidInput("a permit must name the purposes of use", field=f"{where}.purposes")
         if p.period_start and p.period_end and p.period_end <= p.period_start:

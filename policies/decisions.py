@@ -13,8 +13,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Protocol
 
-from core.principal import RequestContext
-from core.vocabulary import Category
+from core.principal import LegalBasisClaim, RequestContext
+from core.vocabulary import Action, Category, Purpose
+from policies.consents import ConsentRecord
 
 
 class WithheldReason(StrEnum):
@@ -30,12 +31,62 @@ class WithheldReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Resource:
-    """One client's data of one category held by one agency (through one connector)."""
+    """One client's data of one category held by one organisation: an agency's, through its connector, or
+    records casebridge holds itself on the organisation's behalf (held_here)."""
 
     client_id: str
     category: Category
     holder: str  # the organisation that holds the records, e.g. "HRA"
     connector: str
+    held_here: bool = False
+    shared_with_client: bool = True  # an agency's records always; records held here as their holder marked them
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What an operation acts on, as its Cedar resource: a client, a consent, the access log, the index, or
+    the caller's own session; with the facts its rules look at."""
+
+    kind: str  # the Cedar entity type: Client | Consent | AccessLog | Index | User
+    client_id: str | None = None
+    consent: ConsentRecord | None = None
+    sees_identity: bool = False  # the caller may see an identity record that exists for the client
+    grantor: str = ""  # for recording a consent: who gives it
+
+    @classmethod
+    def client(cls, client_id: str, *, sees_identity: bool = False, grantor: str = "") -> Target:
+        """An operation about one client."""
+        return cls("Client", client_id, sees_identity=sees_identity, grantor=grantor)
+
+    @classmethod
+    def of_consent(cls, consent: ConsentRecord) -> Target:
+        """An operation on one consent."""
+        return cls("Consent", consent.client_id, consent=consent)
+
+    @classmethod
+    def access_log(cls) -> Target:
+        """An auditor's operation on the access log."""
+        return cls("AccessLog")
+
+    @classmethod
+    def index(cls) -> Target:
+        """A search of, or a steward's operation on, the master client index."""
+        return cls("Index")
+
+    @classmethod
+    def session(cls) -> Target:
+        """The caller's own sign-in."""
+        return cls("User")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Whether an operation may go ahead, the rules that said so, and for a refusal the purposes of use for
+    which the same caller would have been allowed (empty: not for any)."""
+
+    permit: bool
+    rule_ids: tuple[str, ...]
+    purposes: tuple[Purpose, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +111,13 @@ class Decision:
 class Decider(Protocol):
     """Decides a batch of questions for one request at once."""
 
-    async def decide(self, ctx: RequestContext, resources: Sequence[Resource]) -> list[Decision]:
-        """One decision per resource, in order."""
+    async def decide(self, ctx: RequestContext, resources: Sequence[Resource], *,
+                     claim: LegalBasisClaim | None = None) -> list[Decision]:
+        """Whether each section may be shown (action read), in order; `claim` is a legal basis the user invoked."""
+        ...
+
+    async def authorize(self, ctx: RequestContext, action: Action, targets: Sequence[Target]) -> list[Verdict]:
+        """Whether the caller may perform `action` on each target, in order."""
         ...
 
 

@@ -49,7 +49,11 @@ def _provision(p: Provision) -> dict[str, Any]:
             "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
                                  "code": "IRCP", "display": "information recipient"}]},
             "reference": {"identifier": {"system": ORG_SYSTEM, "value": org}},
-        } for org in p.organizations],
+        } for org in p.organizations] + [{
+            "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                                 "code": "CST", "display": "custodian"}]},
+            "reference": {"identifier": {"system": ORG_SYSTEM, "value": org}},
+        } for org in p.holders],
         "action": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentaction", "code": "access"}]}],
         "class": [{"system": CATEGORY_SYSTEM, "code": str(cat)} for cat in p.categories],
     }

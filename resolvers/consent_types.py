@@ -39,6 +39,8 @@ class ConsentProvision:
     period_end: datetime | None
     data_period_start: date | None = strawberry.field(description="Only records dated on or after this day.")
     data_period_end: date | None = strawberry.field(description="Only records dated on or before this day.")
+    holders: list[str] = strawberry.field(description="The organisations holding the data it covers (FHIR actor "
+                                          "role custodian); empty: wherever the data is held.")
 
 
 @strawberry.type(description="A client's consent, shaped like FHIR R4 Consent.")
@@ -82,6 +84,9 @@ class ConsentProvisionInput:
         default=None, description="Limit a permit to records dated on or after this day (FHIR dataPeriod).")
     data_period_end: date | None = strawberry.field(
         default=None, description="Limit a permit to records dated on or before this day.")
+    holders: list[str] = strawberry.field(
+        default_factory=list, description="Only the data these organisations hold (e.g. the school records DOE "
+        "holds); empty: the categories wherever they are held.")
 
 
 @strawberry.input(description="A consent as the client signed it.")
@@ -109,7 +114,8 @@ def consent_view(c: ConsentRecord) -> Consent:
         provisions=[ConsentProvision(type=ProvisionType(p.type), organizations=list(p.organizations),
                                      categories=list(p.categories), purposes=list(p.purposes),
                                      period_start=p.period_start, period_end=p.period_end,
-                                     data_period_start=p.data_period_start, data_period_end=p.data_period_end)
+                                     data_period_start=p.data_period_start, data_period_end=p.data_period_end,
+                                     holders=list(p.holders))
                     for p in c.provisions],
     )
 
@@ -128,6 +134,7 @@ def provisions_from(inputs: list[ConsentProvisionInput]) -> list[Provision]:
             categories=tuple(i.categories), purposes=tuple(i.purposes),
             period_start=i.period_start, period_end=i.period_end,
             data_period_start=i.data_period_start, data_period_end=i.data_period_end,
+            holders=tuple(h.strip() for h in i.holders),
         )
         for i in inputs
     ]

@@ -13,20 +13,22 @@ from gate import Gate
 from gate.audit_desk import AuditDesk
 from gate.consents import ConsentDesk
 from gate.identity_desk import IdentityDesk
+from gate.notes import NoteDesk
 
 
 @dataclass
 class Context:
     """What every resolver may use; built once per HTTP request by api/app.py.
 
-    `request` is None only for the GraphiQL page, which runs no resolver; reading
-    it then fails closed.
+    `request_context` is set once, before any resolver runs, and is None only for
+    the GraphiQL page, which runs no resolver; reading it then fails closed.
     """
 
     gate: Gate
     consents: ConsentDesk
     audit: AuditDesk
     identity: IdentityDesk
+    notes: NoteDesk
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
 
@@ -36,10 +38,6 @@ class Context:
         if self.request_context is None:
             raise AuthenticationError("no bearer token was sent", reason="token_missing")
         return self.request_context
-
-    @request.setter
-    def request(self, value: RequestContext) -> None:
-        self.request_context = value
 
 
 Info = _Info[Context, None]

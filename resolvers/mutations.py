@@ -21,6 +21,7 @@ from resolvers.identity_types import (
     decision_view,
     parse_id,
 )
+from resolvers.types import CaseNote, note_view
 
 
 @strawberry.type
@@ -59,6 +60,17 @@ class Mutation:
         ctx = info.context
         return grant_view(await ctx.consents.break_glass(
             ctx.request, client_id=str(client_id), justification=justification, minutes=minutes))
+
+    @strawberry.mutation(description="Write a case note about a client for your organisation (caseworker or partner, "
+                         "a care purpose, a client whose identity you may see). Your organisation holds it; "
+                         "another organisation reads it only with the client's consent naming casework, the client "
+                         "only if you share it. Audited.")
+    async def add_case_note(
+        self, info: Info, client_id: strawberry.ID, text: str, shared_with_client: bool = False,
+    ) -> CaseNote:
+        ctx = info.context
+        return note_view(await ctx.notes.add(ctx.request, client_id=str(client_id), text=text,
+                                             shared_with_client=shared_with_client))
 
     @strawberry.mutation(description="Decide an open review item: the same person (their clients merge) or "
                          "different people (never linked again by the matcher). Identity stewards; audited.")

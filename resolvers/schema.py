@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -26,9 +25,10 @@ from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
 from core.errors import CasebridgeError, ClientNotFound, InvalidInput
 from core.principal import LegalBasisClaim
-from core.vocabulary import Category
+from core.vocabulary import Action, Category
 from core.vocabulary import LegalBasis as _LegalBasis
-from gate import Disclosure, SectionStatus
+from gate import Disclosure
+from policies.decisions import Target
 from resolvers.audit_types import (
     AccessEventConnection,
     AccessEventEdge,
@@ -77,8 +77,7 @@ def _profile_loader(ctx: Context) -> DataLoader[ProfileKey, Disclosure | None]:
             groups[(cats, claim)].append(client_id)
         found: dict[ProfileKey, Disclosure] = {}
         for (cats, claim), ids in groups.items():
-            request = dataclasses.replace(ctx.request, legal_basis=claim)
-            for client_id, disclosure in (await ctx.gate.disclose(request, ids, cats)).items():
+            for client_id, disclosure in (await ctx.gate.disclose(ctx.request, ids, cats, claim=claim)).items():
                 found[(client_id, cats, claim)] = disclosure
         return [found.get(k) for k in keys]
 
@@ -111,22 +110,13 @@ def _selected(selections: Iterable[Any]) -> set[str]:
     return names
 
 
-class OperationName(SchemaExtension):
-    """Puts the GraphQL operation name into the request context, for the access log."""
-
-    def on_execute(self):  # type: ignore[no-untyped-def]
-        ctx = self.execution_context.context
-        name = self.execution_context.operation_name
-        if isinstance(ctx, Context) and ctx.request_context is not None and name:
-            ctx.request = dataclasses.replace(ctx.request, operation=name[:255])
-        yield
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="The authenticated caller, as the gateway sees them.")
-    def me(self, info: Info) -> Viewer:
-        p = info.context.request.principal
+    async def me(self, info: Info) -> Viewer:
+        ctx = info.context
+        await ctx.gate.authorize(ctx.request, Action.SESSION_READ, [Target.session()])
+        p = ctx.request.principal
         return Viewer(subject=p.subject, organization=p.organization, roles=sorted(p.roles))
 
     @strawberry.field(
@@ -172,8 +162,9 @@ class Query:
 
     @strawberry.field(
         description="Find clients by what you know of them (FHIR Patient/$match-like): candidates with a grade and "
-        "a score, best first. What you see of each is decided by the consent policies; candidates whose identity "
-        "you may not see are left out. Requires a purpose of use; the search is logged without its terms."
+        "a score, best first. A candidate is shown only where the policies let you see an identity record that "
+        "exists for it, and what you see of each is decided by them too. Requires a purpose of use; the search "
+        "is logged without its terms."
     )
     async def search_clients(self, info: Info, input: ClientSearchInput, first: int = 10) -> list[ClientCandidate]:
         ctx = info.context
@@ -183,13 +174,8 @@ class Query:
         categories = _categories(_children(info.selected_fields[0].selections, "client")) | {Category.IDENTITY}
         loader = info.context.loaders.setdefault("profile", _profile_loader(info.context))
         found = await loader.load_many([(m.client_id, categories, None) for m in matches])
-        out = []
-        for m, disclosure in zip(matches, found, strict=True):
-            if disclosure is None or not any(p.status is SectionStatus.SHOWN
-                                             for p in disclosure.parts(Category.IDENTITY)):
-                continue
-            out.append(candidate_view(m, ClientProfile(id=strawberry.ID(m.client_id), disclosure=disclosure)))
-        return out
+        return [candidate_view(m, ClientProfile(id=strawberry.ID(m.client_id), disclosure=d))
+                for m, d in zip(matches, found, strict=True) if d is not None]
 
     @strawberry.field(description="Pairs of agency records the matcher could not decide about, most likely the same "
                       "person first (identity stewards; each client shown is logged).")
@@ -291,7 +277,6 @@ def build_schema(
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(limits),
         lambda: MaskErrors(should_mask_error=should_mask),
-        OperationName,
     ]
     if not introspection:
         from graphql.validation import NoSchemaIntrospectionCustomRule

@@ -9,6 +9,7 @@ from typing import Any
 
 import strawberry
 
+from connectors import held
 from connectors import records as rec
 from core.vocabulary import Category as _Category
 from core.vocabulary import Role as _Role
@@ -220,6 +221,31 @@ class DocumentsSection:
     items: list[RequiredDocument] | None = strawberry.field(description="Null when nothing was shown.")
 
 
+@strawberry.type(description="A note about the client, written by a caseworker or partner and held in casebridge "
+                 "for their organisation.")
+class CaseNote:
+    id: strawberry.ID
+    agency: str = strawberry.field(description="The organisation holding the note (the writer's).")
+    author: str = strawberry.field(description="Who wrote it (their sign-in subject).")
+    text: str
+    shared_with_client: bool = strawberry.field(description="Whether the client may read it.")
+    created_at: datetime
+
+
+@strawberry.type(description="Case notes from every organisation whose notes you may see: your own organisation's, "
+                 "and another's where the client consented to it (category casework). Another organisation's "
+                 "notes you may not see leave no trace here.")
+class CaseworkSection:
+    access: list[SourceAccess]
+    notes: list[CaseNote] | None = strawberry.field(description="Newest first; null when nothing was shown.")
+
+
+def note_view(n: held.CaseNote) -> CaseNote:
+    """The public face of one case note."""
+    return CaseNote(id=strawberry.ID(n.id), agency=n.holder, author=n.author, text=n.text,
+                    shared_with_client=n.shared_with_client, created_at=n.created_at)
+
+
 def source_access(part: SectionResult) -> SourceAccess:
     """The public face of one agency's part of a section."""
     return SourceAccess(
@@ -340,6 +366,15 @@ class ClientProfile:
         return DocumentsSection(access=[source_access(p) for p in parts],
                                 items=items(visible, RequiredDocument) if visible else None)
 
+    @strawberry.field(description="Case notes held in casebridge (category casework), newest first.")
+    def casework(self) -> CaseworkSection | None:
+        parts = self.disclosure.parts(_Category.CASEWORK)
+        visible = shown(parts)
+        notes = sorted((n for p in visible for n in p.data), key=lambda n: (n.created_at, n.id), reverse=True
+                       ) if visible else None
+        return CaseworkSection(access=[source_access(p) for p in parts],
+                               notes=[note_view(n) for n in notes] if notes is not None else None)
+
 
 # Which profile field reads which category: the gate is asked only for what the query selects.
 FIELD_CATEGORIES: dict[str, _Category] = {
@@ -349,4 +384,5 @@ FIELD_CATEGORIES: dict[str, _Category] = {
     "schooling": _Category.SCHOOLING,
     "appointments": _Category.APPOINTMENTS,
     "documents": _Category.DOCUMENTS,
+    "casework": _Category.CASEWORK,
 }

@@ -9,10 +9,10 @@ from audit.records import AccessRecord, started
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.records import Appointment, FetchResult, SourceRecord
 from core.errors import AgencyError, AuditUnavailable
-from core.principal import RequestContext
-from core.vocabulary import Category
+from core.principal import LegalBasisClaim, RequestContext
+from core.vocabulary import Action, Category, Purpose
 from identity.crosswalk import SourceRef
-from policies.decisions import Decision, Resource
+from policies.decisions import Decision, Resource, Target, Verdict
 
 
 class DictCrosswalk:
@@ -64,12 +64,19 @@ class FakeConnector:
 class TableDecider:
     """Permits exactly the (organisation, category, holder) triples it is given."""
 
-    def __init__(self, allowed: set[tuple[str, Category, str]], explode: bool = False) -> None:
+    def __init__(self, allowed: set[tuple[str, Category, str]], explode: bool = False,
+                 operations: set[Action] | None = None) -> None:
         self.allowed = allowed
         self.explode = explode
+        self.operations = set(Action) if operations is None else operations  # allowed to anyone with a purpose
         self.calls = 0
 
-    async def decide(self, ctx: RequestContext, resources: Sequence[Resource]) -> list[Decision]:
+    async def authorize(self, ctx: RequestContext, action: Action, targets: Sequence[Target]) -> list[Verdict]:
+        ok = action in self.operations and ctx.purpose is not None
+        return [Verdict(ok, ("test-operation",), () if ok else (Purpose.CASE_MANAGEMENT,))] * len(targets)
+
+    async def decide(self, ctx: RequestContext, resources: Sequence[Resource], *,
+                     claim: LegalBasisClaim | None = None) -> list[Decision]:
         principal = ctx.principal
         self.calls += 1
         if self.explode:

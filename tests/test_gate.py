@@ -81,7 +81,9 @@ async def test_no_purpose_no_data_and_no_agency_call() -> None:
     gate, hra, dhs, recorder, decider = world()
     with pytest.raises(PurposeRequired):
         await gate.disclose(ctx(purpose=None), ["c-with"], [APPTS])
-    assert hra.calls == dhs.calls == [] and decider.calls == 0 and recorder.writes == 0
+    assert hra.calls == dhs.calls == [] and decider.calls == 0
+    # the refusal itself is on record, and says so
+    assert [(r.action, r.outcome, r.client_id) for r in recorder.records] == [("read", "refused", "c-with")]
 
 
 async def test_an_evaluation_error_is_a_deny() -> None:

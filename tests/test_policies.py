@@ -20,7 +20,7 @@ from policies.decisions import Resource, WithheldReason
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
 DAY = timedelta(days=1)
 CLIENT = "client-1"
-ENGINE = CedarEngine(PolicySet.load())
+ENGINE = CedarEngine(PolicySet.load(), parties={"DHS": ["ferpa-99.36"]})  # DHS: a FERPA emergency party
 
 
 def consent(*provisions: Provision, revoked: bool = False, status: ConsentStatus = ConsentStatus.ACTIVE,
@@ -34,8 +34,8 @@ def consent(*provisions: Provision, revoked: bool = False, status: ConsentStatus
 
 def permit(org: str = "DHS", cats: Sequence[Category] = (Category.BENEFITS,),
            purposes: Sequence[Purpose] = (Purpose.CASE_MANAGEMENT,), start: datetime | None = None,
-           end: datetime | None = None, kind: str = "permit") -> Provision:
-    return Provision(kind, (org,), tuple(cats), tuple(purposes), start, end)
+           end: datetime | None = None, kind: str = "permit", holders: Sequence[str] = ()) -> Provision:
+    return Provision(kind, (org,), tuple(cats), tuple(purposes), start, end, holders=tuple(holders))
 
 
 class FakeStore:
@@ -62,11 +62,12 @@ async def decide(
     *, org: str = "DHS", roles: Sequence[Role] = (Role.CASEWORKER,), category: Category = Category.BENEFITS,
     holder: str = "HRA", purpose: Purpose = Purpose.CASE_MANAGEMENT, consents: Sequence[ConsentRecord] = (),
     grant: GrantRecord | None = None, basis: LegalBasisClaim | None = None, self_client: str | None = None,
+    held_here: bool = False, shared: bool = True,
 ) -> Any:
     decider = CedarDecider(_Sessions(), ENGINE, store=FakeStore(consents, grant), clock=lambda: NOW)  # type: ignore[arg-type]
-    ctx = RequestContext(Principal("u1", org, frozenset(roles), self_client=self_client), "r1", purpose,
-                         legal_basis=basis)
-    (decision,) = await decider.decide(ctx, [Resource(CLIENT, category, holder, "conn")])
+    ctx = RequestContext(Principal("u1", org, frozenset(roles), self_client=self_client), "r1", purpose)
+    resource = Resource(CLIENT, category, holder, "conn", held_here=held_here, shared_with_client=shared)
+    (decision,) = await decider.decide(ctx, [resource], claim=basis)
     return decision
 
 
@@ -154,7 +155,67 @@ TABLE: list[tuple[str, dict[str, Any], bool, str | None, str]] = [
         "consents": [consent(permit(org="CITY", cats=[Category.IDENTITY], purposes=(), kind="deny"))]},
      False, "CONSENT_DENIED", "consent-deny-provision"),
     ("caseworker, stewardship purpose", {"category": Category.IDENTITY, "purpose": Purpose.IDENTITY_STEWARDSHIP},
-     False, "CONSENT_REQUIRED", "default-deny"),
+     False, "NOT_PERMITTED_FOR_ROLE", "default-deny"),  # no consent would open it for that purpose
+    # purpose bound to the role: own records for the care purposes only
+    ("own agency, audit purpose", {"org": "HRA", "purpose": Purpose.AUDIT}, False, "NOT_PERMITTED_FOR_ROLE",
+     "default-deny"),
+    ("own agency, client_access purpose", {"org": "HRA", "purpose": Purpose.CLIENT_ACCESS}, False,
+     "NOT_PERMITTED_FOR_ROLE", "default-deny"),
+    ("own agency, emergency", {"org": "HRA", "purpose": Purpose.EMERGENCY}, True, None,
+     "own-agency-reads-own-records"),
+    # FERPA 99.36 scoped: appropriate parties only, schooling only, nothing else changed
+    ("FERPA, not an appropriate party", {"org": "PARKS", "category": Category.SCHOOLING, "holder": "DOE",
+                                         "basis": FERPA, "purpose": Purpose.EMERGENCY}, False, "CONSENT_REQUIRED",
+     "default-deny"),
+    ("FERPA, party over the client's refusal", {
+        "category": Category.SCHOOLING, "holder": "DOE", "basis": FERPA, "purpose": Purpose.EMERGENCY,
+        "consents": [consent(permit(cats=[Category.SCHOOLING], purposes=(), kind="deny"))]}, True, None,
+     "ferpa-99.36-health-safety-emergency"),
+    ("FERPA, not a party, refused", {
+        "org": "PARKS", "category": Category.SCHOOLING, "holder": "DOE", "basis": FERPA,
+        "purpose": Purpose.EMERGENCY,
+        "consents": [consent(permit(org="PARKS", cats=[Category.SCHOOLING], purposes=(), kind="deny"))]},
+     False, "CONSENT_DENIED", "consent-deny-provision"),
+    ("FERPA claimed, a refused benefits section keeps its reason", {
+        "basis": FERPA, "purpose": Purpose.EMERGENCY, "consents": [consent(permit(purposes=(), kind="deny"))]},
+     False, "CONSENT_DENIED", "consent-deny-provision"),
+    ("FERPA claimed, a revoked benefits consent keeps its reason", {
+        "basis": FERPA, "purpose": Purpose.EMERGENCY,
+        "consents": [consent(permit(purposes=(Purpose.EMERGENCY,)), revoked=True)]},
+     False, "CONSENT_REVOKED", "revoked-consent-forbids"),
+    # a provision naming the holder (custodian) covers that holder's data only
+    ("consent for DOE's schooling, DOE holds it", {
+        "category": Category.SCHOOLING, "holder": "DOE",
+        "consents": [consent(permit(cats=[Category.SCHOOLING], holders=("DOE",)))]}, True, None,
+     "consent-permits-grantee"),
+    ("consent for DOE's schooling, another holder", {
+        "category": Category.SCHOOLING, "holder": "CHARTER-1",
+        "consents": [consent(permit(cats=[Category.SCHOOLING], holders=("DOE",)))]}, False, "CONSENT_REQUIRED",
+     "default-deny"),
+    # records held here: the recorder's own, the client's when shared, another organisation's by consent
+    ("note, the recorder's caseworker", {"category": Category.CASEWORK, "holder": "DHS", "held_here": True}, True,
+     None, "recorder-reads-what-it-recorded-here"),
+    ("note, the recorder's partner staff", {"roles": (Role.PARTNER,), "org": "LEGALAID",
+                                            "category": Category.CASEWORK, "holder": "LEGALAID", "held_here": True},
+     True, None, "recorder-reads-what-it-recorded-here"),
+    ("note, another organisation", {"category": Category.CASEWORK, "holder": "HRA", "held_here": True}, False,
+     "CONSENT_REQUIRED", "default-deny"),
+    ("note, another organisation with consent", {
+        "category": Category.CASEWORK, "holder": "HRA", "held_here": True,
+        "consents": [consent(permit(cats=[Category.CASEWORK]))]}, True, None, "consent-permits-grantee"),
+    ("note, a partner not holding it", {"roles": (Role.PARTNER,), "org": "LEGALAID", "category": Category.CASEWORK,
+                                        "holder": "DHS", "held_here": True}, False, "CONSENT_REQUIRED",
+     "partner-requires-consent"),
+    ("note shared with the client", {"roles": (Role.CLIENT,), "self_client": CLIENT, "purpose": Purpose.CLIENT_ACCESS,
+                                     "category": Category.CASEWORK, "holder": "DHS", "held_here": True}, True, None,
+     "client-reads-own-profile"),
+    ("note not shared with the client", {
+        "roles": (Role.CLIENT,), "self_client": CLIENT, "purpose": Purpose.CLIENT_ACCESS,
+        "category": Category.CASEWORK, "holder": "DHS", "held_here": True, "shared": False}, False,
+     "NOT_PERMITTED_FOR_ROLE", "default-deny"),
+    ("a client's token naming an agency gives no agency access", {
+        "roles": (Role.CLIENT,), "org": "HRA", "self_client": "client-2", "purpose": Purpose.CASE_MANAGEMENT},
+     False, "NOT_PERMITTED_FOR_ROLE", "default-deny"),
     # roles with no reading rule
     ("identity steward", {"roles": (Role.IDENTITY_STEWARD,), "org": "HRA"}, False, "NOT_PERMITTED_FOR_ROLE",
      "default-deny"),
@@ -193,9 +254,10 @@ async def test_identical_facts_are_evaluated_once() -> None:
     resources = [Resource(CLIENT, c, "HRA", "benefits") for c in (Category.BENEFITS, Category.DOCUMENTS)] * 50
     decisions = await decider.decide(ctx, resources)
     assert [d.permit for d in decisions[:2]] == [True, False]
-    assert engine.evaluations == 2  # 100 questions, 2 distinct fact tuples
+    # 100 questions, 2 distinct fact tuples, and for the deny one what a consent would do (its reason)
+    assert engine.evaluations == 3
     await decider.decide(ctx, resources)
-    assert engine.evaluations == 2  # cached exactly across requests
+    assert engine.evaluations == 3  # cached exactly across requests
 
 
 def test_an_invalid_policy_set_is_refused() -> None:
@@ -230,14 +292,15 @@ def test_every_rule_has_an_id_and_a_basis_comment() -> None:
     ([consent(permit(), status=ConsentStatus.ENTERED_IN_ERROR)], ConsentFact.NONE),
 ])
 def test_consent_fact_precedence(consents: list[ConsentRecord], expected: ConsentFact) -> None:
-    fact = consent_fact(consents, org="DHS", category=Category.BENEFITS, purpose=Purpose.CASE_MANAGEMENT, now=NOW).fact
+    fact = consent_fact(consents, org="DHS", category=Category.BENEFITS, purpose=Purpose.CASE_MANAGEMENT, holder="HRA",
+                        now=NOW).fact
     assert fact is expected
 
 
 def test_withheld_reasons_cover_every_forbid_rule() -> None:
-    from policies.cedar import FORBID_REASONS
+    from policies.cedar import FORBID_REASONS, HERE
 
-    text = PolicySet.load().text
+    text = (HERE / "casebridge.cedar").read_text()  # the section (disclosure) rules; operations.cedar refuses whole
     forbid_ids = {chunk.split('")')[0].strip('"') for chunk in text.split("@id(")[1:]
                   if "forbid (" in chunk.split(";")[0]}
     assert forbid_ids == set(FORBID_REASONS)

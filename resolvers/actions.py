@@ -1,0 +1,37 @@
+"""Which action each GraphQL field is: the contract between the schema and the policies.
+
+Every query and mutation is one Cedar action (core.vocabulary.Action); the desk
+behind the field asks the gate for exactly that action, and a refusal is logged
+under it. tests/test_actions.py fails when a field has no action here, when an
+action has no rule, and when a field's refusal is logged under another action.
+"""
+
+from __future__ import annotations
+
+from core.vocabulary import Action
+
+QUERY_ACTIONS: dict[str, Action] = {
+    "me": Action.SESSION_READ,
+    "client": Action.READ,
+    "clients": Action.READ,
+    "searchClients": Action.SEARCH,
+    "identityReviewQueue": Action.IDENTITY_REVIEW,
+    "identityClient": Action.IDENTITY_EXPLAIN,
+    "consents": Action.CONSENT_READ,
+    "consent": Action.CONSENT_READ,
+    "accessLog": Action.AUDIT_READ,
+    "accessSummary": Action.AUDIT_SUMMARY,
+    "accessLogIntegrity": Action.AUDIT_VERIFY,
+    "disclosureReport": Action.DISCLOSURE_REPORT,
+}
+
+MUTATION_ACTIONS: dict[str, Action] = {
+    "recordConsent": Action.CONSENT_RECORD,
+    "amendConsent": Action.CONSENT_AMEND,
+    "revokeConsent": Action.CONSENT_REVOKE,
+    "startBreakGlass": Action.BREAK_GLASS,
+    "addCaseNote": Action.CASE_NOTE_ADD,
+    "resolveIdentityReview": Action.IDENTITY_RESOLVE,
+    "linkRecords": Action.IDENTITY_LINK,
+    "unlinkRecord": Action.IDENTITY_UNLINK,
+}
