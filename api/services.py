@@ -96,7 +96,7 @@ def build_services(
                     connectors=connectors, gate=gate, desk=desk, signer=signer, recorder=audit,
                     audit_desk=AuditDesk(gate=gate, sessions=sessions, jwks=signer.public_jwks()),
                     notes=NoteDesk(gate=gate, crosswalk=crosswalk),
-                    identity_desk=IdentityDesk(gate=gate, sessions=sessions, recorder=audit, decider=decider,
+                    identity_desk=IdentityDesk(gate=gate, sessions=sessions, decider=decider,
                                                holders={c.source: c.organization for c in connectors}),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)

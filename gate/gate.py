@@ -117,8 +117,7 @@ class Gate(Operations):
                         disclosures[client_id].sections.setdefault(part.category, []).append(part)
                     else:  # another holder's items the caller may not see: logged, never shown
                         logged_too[client_id].append(part)
-            await self._recorder.record([self._record(ctx, d, logged_too.get(d.client_id, []))
-                                         for d in disclosures.values()])
+            await self.record([self._record(ctx, d, logged_too.get(d.client_id, [])) for d in disclosures.values()])
             return disclosures
 
     async def visible_identity(self, ctx: RequestContext, client_ids: Sequence[str]) -> set[str]:

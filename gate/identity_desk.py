@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from audit.records import AuditRecorder, SectionOutcome, action_record
+from audit.records import SectionOutcome, action_record
 from core.errors import InvalidInput
 from core.principal import RequestContext
 from core.vocabulary import Action, Category
@@ -49,11 +49,10 @@ class ReviewPage:
 
 
 class IdentityDesk:
-    def __init__(self, *, gate: Gate, sessions: async_sessionmaker[Any], recorder: AuditRecorder,
-                 decider: Decider, holders: Mapping[str, str] | None = None) -> None:
+    def __init__(self, *, gate: Gate, sessions: async_sessionmaker[Any], decider: Decider,
+                 holders: Mapping[str, str] | None = None) -> None:
         self._gate = gate
         self._sessions = sessions
-        self._recorder = recorder
         self._decider = decider
         self._holders = dict(holders or {})  # index source -> the organisation holding its records
 
@@ -75,7 +74,7 @@ class IdentityDesk:
                 ids.append(item.id)
                 views.append(view)
         on_page = {_key(r) for item in shown for r in (item.a, item.b)}
-        await self._recorder.record([
+        await self._gate.record([
             action_record(ctx, Action.IDENTITY_REVIEW, cid, detail=_ids("review items", ids),
                           sections=_sections(views, on_page))
             for cid, (ids, views) in logged.items()])
@@ -92,7 +91,7 @@ class IdentityDesk:
             if view.record is not None:
                 via = seen.get(ln.via) if ln.via else None
                 links.append(dataclasses.replace(ln, record=view.record, fields=_masked(ln.fields, view, via)))
-        await self._recorder.record([action_record(ctx, Action.IDENTITY_EXPLAIN, client_id,
+        await self._gate.record([action_record(ctx, Action.IDENTITY_EXPLAIN, client_id,
                                                    sections=_sections(seen.values(), set(seen)))])
         return dataclasses.replace(out, links=links)
 
@@ -160,7 +159,7 @@ class IdentityDesk:
     def _audit(self, ctx: RequestContext, action: Action, what: str) -> steward.AuditHook:
         async def write(session: AsyncSession, decision_id: int, clients: list[str]) -> None:
             detail = f"decision {decision_id}: {what}"
-            await self._recorder.record([action_record(ctx, action, cid, detail=detail, result="performed")
+            await self._gate.record([action_record(ctx, action, cid, detail=detail, result="performed")
                                          for cid in clients or [None]], session=session)  # type: ignore[list-item]
         return write
 

@@ -93,9 +93,19 @@ class Operations:
         verdicts = await _verdicts(self._decider, ctx, action, targets)
         refused = [(t, v) for t, v in zip(targets, verdicts, strict=True) if not v.permit]
         if refused:
-            await self._recorder.record([refused_record(ctx, action, t, v) for t, v in refused])
+            await self.record([refused_record(ctx, action, t, v) for t, v in refused])
             raise hidden or refusal(ctx, action, refused[0][1])
         return verdicts
+
+    async def record(self, records: Sequence[AccessRecord], *, session: AsyncSession | None = None) -> None:
+        """Append to the access log, or raise AuditUnavailable: any failure of the recorder counts (fail closed)."""
+        try:
+            await self._recorder.record(records, session=session)
+        except AuditUnavailable:
+            raise
+        except Exception as exc:
+            log.error("the access log recorder failed (%s)", type(exc).__name__)
+            raise AuditUnavailable("the access log could not be written") from exc
 
     async def authorize_each(self, ctx: RequestContext, action: Action, targets: Sequence[Target]) -> list[Verdict]:
         """The policies' verdict on each target, raising nothing: for keeping, of a list the caller may see,
@@ -117,9 +127,9 @@ class Operations:
                 yield op
                 if not op.records:
                     raise RuntimeError(f"the operation {action} logged nothing")
-                await self._recorder.record(op.records, session=session)
+                await self.record(op.records, session=session)
         except Refused as refused:
-            await self._recorder.record([refused.record])
+            await self.record([refused.record])
             raise refused.error from None
         except SQLAlchemyError as exc:
             log.error("the store failed during %s (%s)", action.value, type(exc).__name__)

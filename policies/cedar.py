@@ -236,7 +236,8 @@ class CedarDecider:
         p = ctx.principal
         org, roles, purpose = p.organization, tuple(sorted(p.roles)), str(ctx.purpose or "")
         facts = [_operation_facts(action.value, org, roles, purpose, p.self_client, t) for t in targets]
-        answers = dict(zip(facts, await self._engine.evaluate(list(dict.fromkeys(facts))), strict=True))
+        unique = list(dict.fromkeys(facts))
+        answers = dict(zip(unique, await self._engine.evaluate(unique), strict=True))
         out = []
         for f in facts:
             allowed, rule_ids = answers[f]

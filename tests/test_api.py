@@ -97,11 +97,30 @@ async def test_another_agency_sees_withheld_sections_identical_with_or_without_r
                                     for e in logged)
 
 
-async def test_auditor_never_reads_client_data(gateway: Any, population: Population) -> None:
-    body = await caller(gateway, "OVERSIGHT", "auditor", purpose="audit").query(
-        PROFILE, {"id": population.people[0].client_id})
-    assert body["data"]["client"]["benefits"]["access"][0]["reason"] == "NOT_PERMITTED_FOR_ROLE"
-    assert body["data"]["client"]["benefits"]["cases"] is None
+async def test_auditor_never_reads_client_data(gateway: Any, population: Population, database_url: str) -> None:
+    client_id = population.people[0].client_id
+    for purpose in ("audit", "case_management"):  # separation of duties: not for any purpose
+        body = await caller(gateway, "OVERSIGHT", "auditor", purpose=purpose).query(PROFILE, {"id": client_id})
+        assert body["data"]["client"] is None
+        assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        assert population.people[0].last_name not in str(body)
+    assert [(e.action, e.outcome, e.client_id) for e in await events(database_url)] == [
+        ("read", "refused", client_id)] * 2
+
+
+async def test_a_purpose_that_does_not_fit_the_role_is_a_typed_error_and_is_logged(
+    gateway: Any, population: Population, database_url: str, agency: BenefitsAgency,
+) -> None:
+    client_id = population.people[0].client_id
+    for purpose in ("audit", "client_access", "identity_stewardship"):  # HRA's own records, the wrong purposes
+        body = await caller(gateway, "HRA", purpose=purpose).query(PROFILE, {"id": client_id})
+        assert body["data"]["client"] is None
+        error = body["errors"][0]["extensions"]
+        assert error["code"] == "PURPOSE_NOT_ALLOWED"
+        assert "case_management" in error["suggestion"] and "audit" not in error["suggestion"]
+    assert agency.data_requests == 0
+    assert {(e.action, e.outcome, e.purpose) for e in await events(database_url)} == {
+        ("read", "refused", p) for p in ("audit", "client_access", "identity_stewardship")}
 
 
 async def test_purpose_of_use_is_required_for_client_data(gateway: Any, population: Population) -> None:

@@ -131,8 +131,13 @@ async def test_a_client_reads_their_own_profile_only(gateway: Any, population: P
     client = caller(gateway, "SELF", "client", purpose="client_access", self_client=me)
     mine = (await client.query(SECTIONS, {"id": me}))["data"]["client"]
     assert statuses(mine)["benefits"] == ("SHOWN", None) and mine["benefits"]["cases"]
-    theirs = (await client.query(SECTIONS, {"id": someone}))["data"]["client"]
-    assert statuses(theirs)["benefits"] == ("WITHHELD", "NOT_PERMITTED_FOR_ROLE")
+    theirs = await client.query(SECTIONS, {"id": someone})
+    assert theirs["data"]["client"] is None and theirs["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    # by their client identity alone: a token claiming an agency's organisation changes nothing
+    claiming = caller(gateway, "HRA", "client", purpose="client_access", self_client=me)
+    assert (await claiming.query(SECTIONS, {"id": someone}))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    as_staff = caller(gateway, "HRA", "client", purpose="case_management", self_client=me)
+    assert (await as_staff.query(SECTIONS, {"id": someone}))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 async def test_break_glass_is_justified_time_limited_and_flagged(
@@ -143,7 +148,8 @@ async def test_break_glass_is_justified_time_limited_and_flagged(
                { id expiresAt } }"""
     why = "Client collapsed at intake; need current benefits and appointments to coordinate care"
     refused = await caller(gateway, "DHS").query(start, {"id": cid, "why": why})
-    assert refused["errors"][0]["extensions"]["code"] == "PURPOSE_REQUIRED"
+    assert refused["errors"][0]["extensions"]["code"] == "PURPOSE_NOT_ALLOWED"
+    assert refused["errors"][0]["extensions"]["suggestion"] == "Send X-Purpose-Of-Use with one of: emergency."
     emergency = caller(gateway, "DHS", purpose="emergency")
     short = await emergency.query(start, {"id": cid, "why": "because"})
     assert short["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -158,7 +164,10 @@ async def test_break_glass_is_justified_time_limited_and_flagged(
     assert statuses(everyone_else)["benefits"] == ("WITHHELD", "CONSENT_REQUIRED")  # the grant is personal
 
     log = await events(database_url)
-    started, read = log[0], [e for e in log if e.action == "read" and e.subject == "tester"][0]
+    refusal, started = [e for e in log if e.action == "break-glass.start"]
+    assert (refusal.outcome, refusal.purpose, refusal.break_glass) == ("refused", "case_management", False)
+    read = [e for e in log if e.action == "read" and e.subject == "tester"][0]
+    assert started.outcome == "performed"
     assert (started.action, started.break_glass, started.justification) == ("break-glass.start", True, why)
     assert (read.break_glass, read.legal_basis, read.justification) == (True, "break-glass", why)
     assert read.decisions[0]["rule_ids"] == ["break-glass-emergency"]

@@ -92,7 +92,9 @@ async def test_search_shows_only_what_the_policies_allow_and_logs_no_terms(
 
     logged = await events(database_url)
     searches = [e for e in logged if e.action == "identity.search"]
-    assert len(searches) == 2 and all(e.client_id is None for e in searches)  # HRA's and the partner's
+    assert all(e.client_id is None for e in searches)
+    assert sorted((e.organization, e.outcome) for e in searches) == [  # HRA's and the partner's; the refusal
+        ("HRA", "performed"), ("LEGALAID", "performed"), ("OVERSIGHT", "refused")]
     assert any(e.action == "read" and e.client_id == first["client"]["id"] and e.organization == "HRA"
                for e in logged)
     text = " ".join(str(e.__dict__) for e in logged)
@@ -120,9 +122,11 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
     forbidden = await caller(gw, "HRA", "caseworker").query(QUEUE, {"first": 5})
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     misdeclared = await caller(gw, "CITY", "identity_steward", purpose="case_management").query(QUEUE, {"first": 5})
-    assert misdeclared["errors"][0]["extensions"]["code"] == "FORBIDDEN"  # the index is kept for stewardship only
-    implied = await caller(gw, "CITY", "identity_steward", purpose=None).query(QUEUE, {"first": 50})
-    assert implied["data"]["identityReviewQueue"]["items"] == items  # no purpose sent: stewardship is implied
+    # the index is kept for stewardship only, and the purpose is always said
+    assert misdeclared["errors"][0]["extensions"]["code"] == "PURPOSE_NOT_ALLOWED"
+    unsaid = await caller(gw, "CITY", "identity_steward", purpose=None).query(QUEUE, {"first": 50})
+    assert unsaid["errors"][0]["extensions"]["code"] == "PURPOSE_REQUIRED"
+    assert "identity_stewardship" in unsaid["errors"][0]["extensions"]["suggestion"]
     no_reason = await steward.query(RESOLVE, {"id": item["id"], "decision": "SAME_PERSON", "reason": " "})
     assert no_reason["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
@@ -146,8 +150,10 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
     assert gone["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND"
 
     logged = [e for e in await events(database_url) if e.action.startswith("identity.")]
-    assert {e.action for e in logged} == {"identity.review", "identity.decide", "identity.explain"}
-    decided = [e for e in logged if e.action == "identity.decide"]
+    assert {e.action for e in logged} == {"identity.review", "identity.resolve", "identity.explain",
+                                          "identity.unlink"}
+    decided = [e for e in logged if e.action in ("identity.resolve", "identity.link", "identity.unlink")]
+    assert {e.outcome for e in decided} == {"performed"}
     assert {e.subject for e in decided} == {"steward-3"} and len(decided) >= 2
     assert all(e.detail and e.detail.startswith("decision ") for e in decided)
     assert any(e.client_id == other["clientId"] for e in logged if e.action == "identity.review")
