@@ -134,10 +134,8 @@ async def disclosures(
             .where(e.action.in_(DISCLOSING_ACTIONS)).order_by(e.seq))
     out = []
     for ev in (await session.execute(stmt)).scalars():
-        if "client" in (ev.roles or []):
-            continue  # the client's own reads
         for d in ev.decisions:
-            if d.get("outcome") == "disclosed":
+            if d.get("outcome") == "disclosed" and d.get("basis") != "client-self":  # not the client's own reads
                 out.append(Disclosure(ev.recorded_at, ev.organization, str(d["category"]), str(d["holder"]),
                                       ev.purpose, d.get("basis"), d.get("legal_basis"), bool(d.get("break_glass"))))
     return out

@@ -16,10 +16,7 @@ class Principal:
     roles: frozenset[Role]
     client_id: str | None = None
     self_client: str | None = None  # for the `client` role: the casebridge client id they are
-
-    def has(self, role: Role) -> bool:
-        """Whether the principal holds `role`."""
-        return role in self.roles
+    # (No role test here: who may do what is decided by the policies, never by a check in Python.)
 
 
 @dataclass(frozen=True, slots=True)

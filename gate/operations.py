@@ -68,8 +68,10 @@ class Operation:
         that the thing exists (e.g. CONSENT_NOT_FOUND)."""
         (verdict,) = await _verdicts(self.decider, self.ctx, action, [target])
         if not verdict.permit:
-            raise Refused(hidden or refusal(self.ctx, action, verdict), refused_record(self.ctx, action, target,
-                                                                                      verdict))
+            # logged under the operation's own action (a revoke refused at the step "may you see it" is a
+            # refused revoke)
+            raise Refused(hidden or refusal(self.ctx, action, verdict),
+                          refused_record(self.ctx, self.action, target, verdict))
         return verdict
 
     def log(self, client_id: str | None, *, result: str = "performed", detail: str | None = None,

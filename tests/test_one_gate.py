@@ -196,7 +196,7 @@ async def test_an_unwritable_access_log_answers_the_same_for_every_operation(
 ) -> None:
     """Defect 6: on an unwritable store reads answered AUDIT_UNAVAILABLE but startBreakGlass and recordConsent
     INTERNAL, and /readyz still said ready."""
-    settings, server = gateway
+    _settings, server = gateway
     assert httpx.get(f"{server.url}/readyz").json()["accessLog"] == "writable"
     engine = make_engine(database_url)
     try:
@@ -205,10 +205,11 @@ async def test_an_unwritable_access_log_answers_the_same_for_every_operation(
     finally:
         await engine.dispose()
     cid = population.people[2].client_id
-    glass = """mutation($id: ID!) { startBreakGlass(clientId: $id, justification: "%s", minutes: 5) { id } }""" % WHY
+    glass = """mutation($id: ID!, $why: String!) {
+      startBreakGlass(clientId: $id, justification: $why, minutes: 5) { id } }"""
     attempts = [
         await caller(gateway, "HRA").query(PROFILE, {"id": cid}),
-        await caller(gateway, "DHS", purpose="emergency").query(glass, {"id": cid}),
+        await caller(gateway, "DHS", purpose="emergency").query(glass, {"id": cid, "why": WHY}),
         await caller(gateway, "HRA").query(RECORD, {"input": {
             "clientId": cid, "grantor": "CLIENT", "sourceReference": "F-1", "givenAt": GIVEN,
             "provisions": [provision("DHS", "DOCUMENTS")]}}),
