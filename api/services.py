@@ -97,6 +97,7 @@ def build_services(
                     audit_desk=AuditDesk(gate=gate, sessions=sessions, jwks=signer.public_jwks()),
                     notes=NoteDesk(gate=gate, crosswalk=crosswalk),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions, decider=decider,
+                                               search_quantum_ms=settings.limits.search_quantum_ms,
                                                holders={c.source: c.organization for c in connectors}),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)
