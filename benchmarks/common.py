@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -25,3 +26,18 @@ def percentile(values: Sequence[float], q: float) -> float:
     """The q-quantile (0..1) of `values`, nearest rank."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def consent_desk(sessions: Any) -> Any:
+    """A consent desk behind its own gate (no connectors), for seeding benchmark stores through the gate."""
+    from audit.records import ChainRecorder
+    from gate import Gate
+    from gate.consents import ConsentDesk
+    from identity.crosswalk import SqlCrosswalk
+    from policies.cedar import CedarDecider, CedarEngine, PolicySet
+    from policies.consent_store import ConsentStore
+
+    crosswalk = SqlCrosswalk(sessions)
+    gate = Gate(crosswalk=crosswalk, decider=CedarDecider(sessions, CedarEngine(PolicySet.load())), connectors=[],
+                recorder=ChainRecorder(sessions), sessions=sessions)
+    return ConsentDesk(gate=gate, store=ConsentStore(), crosswalk=crosswalk)

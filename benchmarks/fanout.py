@@ -37,8 +37,7 @@ from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.services import build_services, make_signer
 from api.settings import Settings
-from audit.records import ChainRecorder
-from benchmarks.common import durable_postgres, percentile
+from benchmarks.common import consent_desk, durable_postgres, percentile
 from benchmarks.timeline import summary, timed_gateway
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
@@ -53,9 +52,7 @@ from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerProcess
-from gate.consents import ConsentDesk
 from identity.crosswalk import SqlCrosswalk
-from policies.consent_store import ConsentStore
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
@@ -101,8 +98,7 @@ async def seed(url: str, population: Population, tmp: Path) -> None:
         await crosswalk.link(population.links())
         report = await import_export(sessions, write_export(population.hmis, tmp / "hmis"))
         assert report.ok, report.problems
-        desk = ConsentDesk(sessions=sessions, store=ConsentStore(), crosswalk=crosswalk,
-                           recorder=ChainRecorder(sessions))
+        desk = consent_desk(sessions)
         ctx = RequestContext(Principal("bench", "DHS", frozenset({Role.CASEWORKER})), "seed", Purpose.CASE_MANAGEMENT)
         now = datetime.now(UTC)
         for person in population.people:
