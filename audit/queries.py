@@ -74,13 +74,14 @@ class Summary:
     heavy_readers: list[tuple[str, str, int, int]] = field(default_factory=list)  # subject, org, clients, events
     outside_consent_purpose: list[tuple[AccessEvent, str]] = field(default_factory=list)  # event, category
     reads_without_consent: list[tuple[str, int, int]] = field(default_factory=list)  # org, clients, events
+    refusals: list[tuple[str, str, int]] = field(default_factory=list)  # subject, org, refused operations
 
 
 async def summary(
     session: AsyncSession, *, since: datetime | None, until: datetime | None, many_clients: int = 20,
 ) -> Summary:
-    """Break-glass uses, users reading many clients, denials outside a consent's purposes, and reads by
-    organisations that neither hold the records nor have the client's consent."""
+    """Break-glass uses, users reading many clients, denials outside a consent's purposes, reads by
+    organisations that neither hold the records nor have the client's consent, and who was refused how often."""
     window = LogFilter(since=since, until=until)
     e = AccessEvent
     out = Summary()
@@ -88,11 +89,16 @@ async def summary(
     out.break_glass = list((await session.execute(
         window.apply(select(e)).where(e.break_glass.is_(True)).order_by(e.seq))).scalars())
     clients = func.count(func.distinct(e.client_id))
+    read = (e.action == "read") & (e.outcome != "refused")  # a refused read showed nothing: counted apart
     out.heavy_readers = [tuple(r) for r in (await session.execute(  # type: ignore[misc]
-        window.apply(select(e.subject, e.organization, clients, func.count())).where(e.action == "read")
+        window.apply(select(e.subject, e.organization, clients, func.count())).where(read)
         .group_by(e.subject, e.organization).having(clients >= many_clients).order_by(clients.desc())))]
+    refused = func.count()
+    out.refusals = [tuple(r) for r in (await session.execute(  # type: ignore[misc]
+        window.apply(select(e.subject, e.organization, refused)).where(e.outcome == "refused")
+        .group_by(e.subject, e.organization).order_by(refused.desc(), e.subject)))]
     no_consent: dict[str, tuple[set[str], int]] = defaultdict(lambda: (set(), 0))
-    reads = await session.stream(window.apply(select(e)).where(e.action == "read").order_by(e.seq))
+    reads = await session.stream(window.apply(select(e)).where(read).order_by(e.seq))
     async for ev in reads.scalars():
         for d in ev.decisions:
             if d.get("outside_consent_purpose"):

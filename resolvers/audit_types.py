@@ -103,6 +103,13 @@ class HeavyReader:
     events: int
 
 
+@strawberry.type(description="A user the policies refused operations to (a wrong purpose, or probing).")
+class RefusedUser:
+    subject: str
+    organization: str
+    refusals: int
+
+
 @strawberry.type
 class OutsidePurposeDenial:
     event: AccessEvent
@@ -125,6 +132,8 @@ class AccessSummary:
         description="Denied reads while a consent names the organisation for other purposes.")
     reads_without_consent: list[OrganizationWithoutConsent] = strawberry.field(
         description="Reads by organisations that neither hold the records nor have the client's consent.")
+    refusals: list[RefusedUser] = strawberry.field(
+        description="Users the policies refused operations to, most refusals first.")
 
 
 @strawberry.type
@@ -199,6 +208,7 @@ def summary_view(s: queries.Summary) -> AccessSummary:
                                  for e, c in s.outside_consent_purpose],
         reads_without_consent=[OrganizationWithoutConsent(organization=o, clients=c, events=n)
                                for o, c, n in s.reads_without_consent],
+        refusals=[RefusedUser(subject=a, organization=b, refusals=n) for a, b, n in s.refusals],
     )
 
 

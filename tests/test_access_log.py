@@ -73,19 +73,23 @@ async def test_summary_points_at_unusual_access(gateway: Any, population: Popula
     await emergency.query("""mutation($id: ID!) { startBreakGlass(clientId: $id, minutes: 5,
         justification: "client unresponsive at shelter, need benefit contacts") { id } }""", {"id": ids[1]})
     await emergency.query(PROFILE, {"id": ids[1]})
+    for cid in ids[2:]:  # refused (an auditor's purpose): not reads, but counted as refusals
+        assert "errors" in await caller(gateway, "DHS", purpose="audit").query(PROFILE, {"id": cid})
 
     auditor = caller(gateway, "OVERSIGHT", "auditor", purpose="audit")
     s = (await auditor.query("""{ accessSummary(manyClients: 3) {
         events breakGlass { action subject clientId justification }
         heavyReaders { subject organization clients events }
         outsideConsentPurpose { category event { clientId purpose } }
-        readsWithoutConsent { organization clients events } } }"""))["data"]["accessSummary"]
+        readsWithoutConsent { organization clients events }
+        refusals { subject organization refusals } } }"""))["data"]["accessSummary"]
     assert [(b["action"], b["clientId"]) for b in s["breakGlass"]] == [
         ("break-glass.start", ids[1]), ("read", ids[1])]
     assert s["heavyReaders"] == [{"subject": "tester", "organization": "DHS", "clients": 4, "events": 6}]
     assert [(o["category"], o["event"]["clientId"]) for o in s["outsideConsentPurpose"]] == [("documents", ids[0])]
     # four first reads, the read outside the consent's purposes, and the break-glass read: none rests on consent
     assert s["readsWithoutConsent"] == [{"organization": "DHS", "clients": 4, "events": 6}]
+    assert s["refusals"] == [{"subject": "tester", "organization": "DHS", "refusals": 2}]
     forbidden = await caller(gateway, "DHS").query("{ accessSummary { events } }")
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
