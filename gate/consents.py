@@ -17,11 +17,11 @@ from core.errors import ClientNotFound, ConsentNotFound, InvalidInput
 from core.principal import RequestContext
 from core.vocabulary import Action
 from gate.gate import MAX_JUSTIFICATION, MIN_JUSTIFICATION, Gate
-from gate.operations import Operation
+from gate.operations import Operation, Refused, refused_record
 from identity.crosswalk import Crosswalk
 from policies.consent_store import ConsentStore, GrantRecord, to_record
 from policies.consents import ConsentRecord, Grantor, Provision, validate_provisions
-from policies.decisions import Target
+from policies.decisions import Target, Verdict
 
 MAX_BREAK_GLASS_MINUTES = 240
 CLOCK_SKEW = timedelta(minutes=5)
@@ -143,8 +143,9 @@ class ConsentDesk:
         revealed; the refusal is logged)."""
         row = await self._store.get(op.session, consent_id, for_update=for_update)
         hidden = ConsentNotFound("no consent with this id is visible to you")
-        if row is None:
-            raise hidden
+        if row is None:  # refused and logged like a consent the caller may not see: the same answer, the same work
+            raise Refused(hidden, refused_record(op.ctx, op.action, Target("Consent"),
+                                                 Verdict(False, ("no-such-consent",))))
         consent = to_record(row)
         await op.require(Action.CONSENT_READ, Target.of_consent(consent), hidden=hidden)
         return row, consent
