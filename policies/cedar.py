@@ -292,47 +292,50 @@ class CedarDecider:
             claims.append(claimed)
         unique = list(dict.fromkeys(facts))  # a 50-client list has a handful of distinct fact tuples
         answers = dict(zip(unique, await self._engine.evaluate(unique), strict=True))
+        # For a deny no forbid explains: would a consent allow it? Asked of the policies, once per fact tuple.
+        unexplained = [f for f in unique if not answers[f][0] and not any(r in FORBID_REASONS for r in answers[f][1])]
+        granted = [f._replace(consent=_GRANTED) for f in unexplained]
+        would = {f: ok for f, (ok, _) in zip(unexplained, await self._engine.evaluate(granted), strict=True)}
         made: dict[tuple[Any, ...], Decision] = {}
         out = []
         for f, consent, claimed in zip(facts, answers_by_consent, claims, strict=True):
             key = (f, consent, claimed[2].id if claimed[2] else None)
             decision = made.get(key)
             if decision is None:
-                decision = made[key] = await self._decision(f, answers[f], consent, claimed)
+                decision = made[key] = _decision(f, answers[f], consent, claimed, would.get(f, False))
             out.append(decision)
         self.stats.evaluate_cpu += time.thread_time() - loaded
         self.stats.decisions += len(out)
         return out
 
-    async def _decision(
-        self, f: Facts, answer: tuple[bool, tuple[str, ...]], consent: ConsentAnswer,
-        claim: tuple[str, str | None, GrantRecord | None],
-    ) -> Decision:
-        allowed, rule_ids = answer
-        consent_id = consent.consent_id
-        _, justification, grant = claim
-        if allowed:
-            basis = _permit_basis(rule_ids)
-            legal = basis if basis in (_FERPA, _BREAK_GLASS) else None
-            return Decision(
-                True, rule_ids, basis=basis, consent_id=consent_id if basis == "consent" else None,
-                legal_basis=legal, justification=justification if legal else None,
-                break_glass=basis == _BREAK_GLASS,
-                grant_id=grant.id if grant is not None and basis == _BREAK_GLASS else None,
-                data_periods=consent.data_periods if basis == "consent" else None,
-            )
-        forbids = [r for r in FORBID_REASONS if r in rule_ids]  # in FORBID_REASONS' order of precedence
-        if forbids:
-            return Decision(False, rule_ids, reason=FORBID_REASONS[forbids[0]],
-                            consent_id=consent_id if f.consent != ConsentFact.NONE else None)
-        # What would allow it, asked of the policies: a consent, if one would; otherwise nothing this caller can do.
-        (would, _), = await self._engine.evaluate([f._replace(consent=_GRANTED)])
-        reason = WithheldReason.CONSENT_REQUIRED if would else WithheldReason.NOT_PERMITTED_FOR_ROLE
-        return Decision(False, ("default-deny",), reason=reason, outside_consent_purpose=consent.other_purpose)
-
-
 _FERPA, _BREAK_GLASS = LegalBasis.FERPA_99_36.value, LegalBasis.BREAK_GLASS.value  # (enum .value is slow)
 _GRANTED = ConsentFact.GRANTED.value
+
+
+def _decision(
+    f: Facts, answer: tuple[bool, tuple[str, ...]], consent: ConsentAnswer,
+    claim: tuple[str, str | None, GrantRecord | None], consent_would_allow: bool,
+) -> Decision:
+    allowed, rule_ids = answer
+    consent_id = consent.consent_id
+    _, justification, grant = claim
+    if allowed:
+        basis = _permit_basis(rule_ids)
+        legal = basis if basis in (_FERPA, _BREAK_GLASS) else None
+        return Decision(
+            True, rule_ids, basis=basis, consent_id=consent_id if basis == "consent" else None,
+            legal_basis=legal, justification=justification if legal else None,
+            break_glass=basis == _BREAK_GLASS,
+            grant_id=grant.id if grant is not None and basis == _BREAK_GLASS else None,
+            data_periods=consent.data_periods if basis == "consent" else None,
+        )
+    forbids = [r for r in FORBID_REASONS if r in rule_ids]  # in FORBID_REASONS' order of precedence
+    if forbids:
+        return Decision(False, rule_ids, reason=FORBID_REASONS[forbids[0]],
+                        consent_id=consent_id if f.consent != ConsentFact.NONE else None)
+    # what would allow it: a consent, where the policies say one would; otherwise nothing the client can sign
+    reason = WithheldReason.CONSENT_REQUIRED if consent_would_allow else WithheldReason.NOT_PERMITTED_FOR_ROLE
+    return Decision(False, ("default-deny",), reason=reason, outside_consent_purpose=consent.other_purpose)
 
 
 def _operation_facts(action: str, org: str, roles: tuple[str, ...], purpose: str, self_client: str | None,
