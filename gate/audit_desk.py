@@ -67,9 +67,8 @@ class AuditDesk:
         """Who was shown which categories of a client's data, when and why: for the client, or staff acting for
         the client (where the policies let them see the client's identity)."""
         since, until = _utc(since), _utc(until)
-        sees = client_id in await self._gate.visible_identity(ctx, [client_id])
-        target = Target.client(client_id, sees_identity=sees)
-        async with self._gate.operation(ctx, Action.DISCLOSURE_REPORT, target) as op:
+        await self._gate.authorize_for_client(ctx, Action.DISCLOSURE_REPORT, client_id)
+        async with self._gate.operation(ctx, Action.DISCLOSURE_REPORT) as op:
             out = await queries.disclosures(op.session, client_id=client_id, since=since, until=until)
             op.log(client_id, result="disclosed", detail=f"{len(out)} disclosures")
         return out

@@ -19,7 +19,6 @@ from core.principal import RequestContext
 from core.vocabulary import Action
 from gate.gate import Gate
 from identity.crosswalk import Crosswalk
-from policies.decisions import Target
 
 
 class NoteDesk:
@@ -36,8 +35,8 @@ class NoteDesk:
         body = text.strip()
         if not 1 <= len(body) <= MAX_NOTE:
             raise InvalidInput(f"a note is 1 to {MAX_NOTE} characters", field="text")
-        sees = client_id in await self._gate.visible_identity(ctx, [client_id])
-        async with self._gate.operation(ctx, Action.CASE_NOTE_ADD, Target.client(client_id, sees_identity=sees)) as op:
+        await self._gate.authorize_for_client(ctx, Action.CASE_NOTE_ADD, client_id)
+        async with self._gate.operation(ctx, Action.CASE_NOTE_ADD) as op:
             if client_id not in await self._crosswalk.resolve([client_id]):
                 raise ClientNotFound("no client has this id", client_id=client_id)
             note = await add_note(op.session, client_id=client_id, holder=ctx.principal.organization,

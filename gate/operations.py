@@ -20,6 +20,7 @@ is AUDIT_UNAVAILABLE for every operation, reads and writes alike.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ from core.errors import (
     PurposeRequired,
 )
 from core.principal import RequestContext
-from core.vocabulary import Action
+from core.vocabulary import Action, Purpose
 from policies.decisions import Decider, Target, Verdict
 
 log = logging.getLogger("casebridge.gate")
@@ -108,6 +109,31 @@ class Operations:
         except Exception as exc:
             log.error("the access log recorder failed (%s)", type(exc).__name__)
             raise AuditUnavailable("the access log could not be written") from exc
+
+    async def authorize_for_client(self, ctx: RequestContext, action: Action, client_id: str) -> None:
+        """Go on only if the policies allow `action` about a client, where the rules look at whether the caller
+        may see one of the client's identity records (a fact that itself depends on the purpose). A refusal is
+        logged and names the purposes that would do, each asked with that purpose's own identity decision."""
+        sees = client_id in await self.visible_identity(ctx, [client_id])
+        (verdict,) = await _verdicts(self._decider, ctx, action, [Target.client(client_id, sees_identity=sees)])
+        if verdict.permit:
+            return
+        fits = []
+        for purpose in Purpose:
+            if purpose is ctx.purpose:
+                continue
+            what_if = dataclasses.replace(ctx, purpose=purpose)  # a question about another purpose, never used
+            sees = client_id in await self.visible_identity(what_if, [client_id])
+            (other,) = await _verdicts(self._decider, what_if, action, [Target.client(client_id, sees_identity=sees)])
+            if other.permit:
+                fits.append(purpose)
+        verdict = Verdict(False, verdict.rule_ids, tuple(fits))
+        await self.record([refused_record(ctx, action, Target.client(client_id), verdict)])
+        raise refusal(ctx, action, verdict)
+
+    async def visible_identity(self, ctx: RequestContext, client_ids: Sequence[str]) -> set[str]:
+        """The clients of whom the caller may see an identity record that exists (the Gate's)."""
+        raise NotImplementedError
 
     async def authorize_each(self, ctx: RequestContext, action: Action, targets: Sequence[Target]) -> list[Verdict]:
         """The policies' verdict on each target, raising nothing: for keeping, of a list the caller may see,
