@@ -69,7 +69,8 @@ class IdentityDesk:
         if not 1 <= first <= MAX_PAGE:
             raise InvalidInput(f"first is 1 to {MAX_PAGE}", field="first")
         await self._gate.authorize(ctx, Action.IDENTITY_REVIEW, [Target.index()])
-        items, more = await steward.review_queue(self._sessions, first=first, after=after)
+        async with self._gate.store_work(Action.IDENTITY_REVIEW):
+            items, more = await steward.review_queue(self._sessions, first=first, after=after)
         seen = await self._seen(ctx, [r for item in items for r in (item.a, item.b)])
         shown: list[steward.ReviewItem] = []
         logged: dict[str | None, tuple[list[int], list[Seen]]] = {}
@@ -85,13 +86,15 @@ class IdentityDesk:
         await self._gate.record([
             action_record(ctx, Action.IDENTITY_REVIEW, cid, detail=_ids("review items", ids),
                           sections=_sections(views, on_page))
-            for cid, (ids, views) in logged.items()])
+            for cid, (ids, views) in logged.items()]
+            or [action_record(ctx, Action.IDENTITY_REVIEW, None, detail="no review items", result="disclosed")])
         return ReviewPage(shown, more, items[-1].id if items else None, len(items) - len(shown))
 
     async def explain(self, ctx: RequestContext, client_id: str) -> steward.ClientExplanation:
         """Which records a client links and why, as the policies allow; logged."""
         await self._gate.authorize(ctx, Action.IDENTITY_EXPLAIN, [Target.index()])
-        out = await steward.explain(self._sessions, client_id)
+        async with self._gate.store_work(Action.IDENTITY_EXPLAIN):
+            out = await steward.explain(self._sessions, client_id)
         seen = await self._seen(ctx, [ln.record for ln in out.links])
         links = []
         for ln in out.links:
@@ -129,29 +132,32 @@ class IdentityDesk:
     async def resolve(self, ctx: RequestContext, item_id: int, decision: str, reason: str) -> steward.DecisionResult:
         """Decide an open review item: the same person, or not."""
         await self._gate.authorize(ctx, Action.IDENTITY_RESOLVE, [Target.index()])
-        item = await steward.review_item(self._sessions, item_id)
-        return await steward.decide(self._sessions, (item.source_a, item.local_a), (item.source_b, item.local_b),
-                                    decision, reason=reason, by=ctx.principal.subject, review_id=item_id,
-                                    audit=self._audit(ctx, Action.IDENTITY_RESOLVE,
-                                                      f"resolve review {item_id}: {decision}"))
+        async with self._gate.store_work(Action.IDENTITY_RESOLVE):
+            item = await steward.review_item(self._sessions, item_id)
+            return await steward.decide(self._sessions, (item.source_a, item.local_a), (item.source_b, item.local_b),
+                                        decision, reason=reason, by=ctx.principal.subject, review_id=item_id,
+                                        audit=self._audit(ctx, Action.IDENTITY_RESOLVE,
+                                                          f"resolve review {item_id}: {decision}"))
 
     async def link(self, ctx: RequestContext, a: tuple[str, str], b: tuple[str, str], reason: str
                    ) -> steward.DecisionResult:
         """Link two records by hand: they are the same person (their clients merge)."""
         await self._gate.authorize(ctx, Action.IDENTITY_LINK, [Target.index()])
-        return await steward.decide(self._sessions, a, b, "same", reason=reason, by=ctx.principal.subject,
-                                    audit=self._audit(ctx, Action.IDENTITY_LINK, "link"))
+        async with self._gate.store_work(Action.IDENTITY_LINK):
+            return await steward.decide(self._sessions, a, b, "same", reason=reason, by=ctx.principal.subject,
+                                        audit=self._audit(ctx, Action.IDENTITY_LINK, "link"))
 
     async def unlink(self, ctx: RequestContext, record: tuple[str, str], reason: str) -> steward.DecisionResult:
         """Take a record out of its client by hand."""
         await self._gate.authorize(ctx, Action.IDENTITY_UNLINK, [Target.index()])
-        return await steward.unlink(self._sessions, record, reason=reason, by=ctx.principal.subject,
-                                    audit=self._audit(ctx, Action.IDENTITY_UNLINK, "unlink"))
+        async with self._gate.store_work(Action.IDENTITY_UNLINK):
+            return await steward.unlink(self._sessions, record, reason=reason, by=ctx.principal.subject,
+                                        audit=self._audit(ctx, Action.IDENTITY_UNLINK, "unlink"))
 
     async def search(self, ctx: RequestContext, query: SearchQuery, *, limit: int) -> list[ClientMatch]:
         """Candidate clients for what the caller knows, kept only where the caller may see an identity record that
-        exists for the client. A caller who may see none of them does the same work, and gets the same answer,
-        as for a person the index does not hold. The search is logged once, without its terms."""
+        exists for the client. A caller who may see none of them gets the same answer, after the same time (whole
+        quanta), as for a person the index does not hold. The search is logged once, without its terms."""
         if not 1 <= limit <= 50:
             raise InvalidInput("first is 1 to 50", field="first")
         if not query.usable():

@@ -163,6 +163,16 @@ class Operations:
             log.error("the store failed during %s (%s)", action.value, type(exc).__name__)
             raise AuditUnavailable("the access log could not be written, so nothing was done") from exc
 
+    @contextlib.asynccontextmanager
+    async def store_work(self, action: Action) -> AsyncIterator[None]:
+        """Around an operation that keeps its own transactions (the identity index's decisions, which append
+        their events through a hook): a store that fails is AUDIT_UNAVAILABLE, as on the operation path."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            log.error("the store failed during %s (%s)", action.value, type(exc).__name__)
+            raise AuditUnavailable("the access log could not be written, so nothing was done") from exc
+
 
 async def _verdicts(decider: Decider, ctx: RequestContext, action: Action, targets: Sequence[Target]
                     ) -> list[Verdict]:

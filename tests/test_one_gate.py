@@ -217,6 +217,8 @@ async def test_an_unwritable_access_log_answers_the_same_for_every_operation(
         await caller(gateway, "HRA").query(ADD_NOTE, {"id": cid, "text": "note", "shared": False}),
         await caller(gateway, "OVERSIGHT", "auditor", purpose="audit").query("{ accessSummary { events } }"),
         await caller(gateway, "PARKS").query(REPORT, {"id": cid}),  # a refusal, too, must be on record
+        await caller(gateway, "CITY", "identity_steward", purpose="identity_stewardship").query(
+            "{ identityReviewQueue { withheld } }"),
     ]
     assert [code(a) for a in attempts] == ["AUDIT_UNAVAILABLE"] * len(attempts)
     ready = httpx.get(f"{server.url}/readyz")
@@ -276,3 +278,31 @@ async def test_case_notes_are_held_here_and_decided_like_an_agency_s_records(
     written = [e for e in await events(database_url) if e.action == "case-note.add"]
     assert [(e.organization, e.outcome) for e in written] == [("HRA", "performed")] * 2 + [("DHS", "refused")]
     assert all("Birth" not in str(e.__dict__) for e in await events(database_url))  # no note text in the log
+
+
+async def test_a_steward_s_decision_is_not_made_when_it_cannot_be_logged(
+    indexed: Any, population: Population, database_url: str,
+) -> None:
+    """Every operation, the index's decisions included: no access-log event, no change."""
+    a = next(p for p in population.people if p.benefits_id)
+    b = next(p for p in population.people if p.hmis_id and p.client_id != a.client_id)
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE access_events"))
+    finally:
+        await engine.dispose()
+    steward = caller(indexed, "CITY", "identity_steward", purpose="identity_stewardship")
+    link = await steward.query(
+        'mutation($a: String!, $b: String!) { linkRecords(a: {source: "benefits", localId: $a}, '
+        'b: {source: "hmis", localId: $b}, reason: "same person, per the signed intake form") { merged } }',
+        {"a": a.benefits_id, "b": b.hmis_id})
+    assert code(link) == "AUDIT_UNAVAILABLE", link
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:  # the two records still belong to their own clients
+            rows = (await conn.execute(text("SELECT local_id, client_id FROM source_links WHERE local_id IN "
+                                            "(:a, :b)"), {"a": a.benefits_id, "b": b.hmis_id})).all()
+    finally:
+        await engine.dispose()
+    assert dict(rows) == {a.benefits_id: a.client_id, b.hmis_id: b.client_id}
