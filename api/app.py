@@ -13,7 +13,9 @@ from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UNSET
 
+from api.http import GRAPHQL_RESPONSE_JSON
 from api.keys import load_or_create_dev_key, public_jwks
 from api.middleware import EdgeMiddleware
 from api.services import Services, build_services
@@ -53,7 +55,23 @@ class _GraphQLApp(GraphQL[Context, None]):
         data = await super().process_result(request, result)
         if data.get("errors"):
             add_codes(data["errors"])  # type: ignore[arg-type]
+        state = request.scope["state"]
+        # A request error: the document did not parse or validate, so nothing ran (no error has a path).
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            state["request_error"] = True
+            if state.get("graphql_response_json"):
+                data.pop("data", None)  # GraphQL over HTTP: a request error carries no data
         return data
+
+    async def run(self, request: Request, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
+        response = await super().run(request, context=context, root_value=root_value)
+        state = request.scope["state"]
+        if state.get("graphql_response_json") and isinstance(response, Response) and (
+                response.headers.get("content-type", "").startswith("application/json")):
+            response.headers["content-type"] = f"{GRAPHQL_RESPONSE_JSON}; charset=utf-8"
+            if state.get("request_error"):
+                response.status_code = 400
+        return response
 
 
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
@@ -109,7 +127,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
     app.state.services = services
     app.add_middleware(
         EdgeMiddleware, verifier=services.verifier,
-        tracer=services.tracer_provider.get_tracer("casebridge.api"),
+        tracer=services.tracer_provider.get_tracer("casebridge.api"), max_body_bytes=settings.limits.max_body_bytes,
     )
     return app
 

@@ -11,6 +11,7 @@ from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import TokenVerifier, bearer_token
+from api.http import GRAPHQL_RESPONSE_JSON, check_request, prefers_graphql_response, read_body, replay
 from core.errors import AuthenticationError, CasebridgeError, InvalidInput
 from core.vocabulary import Purpose
 
@@ -26,11 +27,12 @@ class EdgeMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, verifier: TokenVerifier, tracer: trace.Tracer,
-                 guarded_path: str = "/graphql") -> None:
+                 guarded_path: str = "/graphql", max_body_bytes: int = 1_000_000) -> None:
         self.app = app
         self.verifier = verifier
         self.tracer = tracer
         self.guarded_path = guarded_path
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":  # no subscriptions: never a way around authentication
@@ -60,12 +62,20 @@ class EdgeMiddleware:
         ) as span:
             try:
                 if self._guarded(scope, headers):
+                    modern = prefers_graphql_response(headers.get("accept"))
+                    state["graphql_response_json"] = modern
                     try:
                         state["principal"] = await self.verifier.verify(bearer_token(headers.get("authorization")))
                         state["purpose"] = _purpose(headers.get(PURPOSE_HEADER))
+                        if scope["method"] == "POST":  # the body, bounded and checked before any work
+                            body = await read_body(receive, declared=headers.get("content-length"),
+                                                   limit=self.max_body_bytes)
+                            check_request(headers.get("content-type"), body)
+                            receive = replay(body)
                     except CasebridgeError as exc:
                         span.set_attribute("casebridge.error_code", exc.code)
-                        await _error_response(exc, send_with_id)
+                        await _error_response(exc, send_with_id, modern=modern,
+                                              token_sent="authorization" in headers)
                         return
                     span.set_attribute("casebridge.organization", state["principal"].organization)
                 await self.app(scope, receive, send_with_id)
@@ -95,10 +105,13 @@ def _purpose(value: str | None) -> Purpose | None:
         ) from None
 
 
-async def _error_response(exc: CasebridgeError, send: Any) -> None:
-    body = json.dumps({"data": None, "errors": [{"message": exc.message, "extensions": exc.extensions}]}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+async def _error_response(exc: CasebridgeError, send: Any, *, modern: bool, token_sent: bool) -> None:
+    """A request error: nothing was executed, so no `data` (GraphQL over HTTP); the media type the client
+    prefers; for a 401 the RFC 6750 challenge (`invalid_token` only when a token was sent)."""
+    body = json.dumps({"errors": [{"message": exc.message, "extensions": exc.extensions}]}).encode()
+    media = GRAPHQL_RESPONSE_JSON if modern else "application/json"
+    headers = [(b"content-type", f"{media}; charset=utf-8".encode()), (b"content-length", str(len(body)).encode())]
     if isinstance(exc, AuthenticationError):
-        headers.append((b"www-authenticate", b'Bearer error="invalid_token"'))
+        headers.append((b"www-authenticate", b'Bearer error="invalid_token"' if token_sent else b"Bearer"))
     await send({"type": "http.response.start", "status": exc.http_status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -88,6 +88,8 @@ class LimitSettings(BaseModel):
     max_tokens: int = Field(default=2000, ge=100, le=100_000)
     max_aliases: int = Field(default=15, ge=1, le=1000)
     cache_size: int = Field(default=512, ge=0)
+    # a request body past this is refused (413) before it is read whole
+    max_body_bytes: int = Field(default=1_000_000, ge=1_000, le=100_000_000)
     # searchClients answers after a whole number of these milliseconds: its time must not tell whether the
     # person is in the index (gate.identity_desk.SEARCH_QUANTUM_MS says what it hides)
     search_quantum_ms: float = Field(default=25.0, ge=0, le=1000)

@@ -10,6 +10,7 @@ Every error a caller can see is one of these; `resolvers/errors.py` and
     ├── InvalidInput             BAD_USER_INPUT
     │   └── PurposeRequired      PURPOSE_REQUIRED
     ├── PurposeNotAllowed        PURPOSE_NOT_ALLOWED
+    ├── PayloadTooLarge          PAYLOAD_TOO_LARGE        (HTTP 413)
     ├── ClientNotFound           CLIENT_NOT_FOUND
     ├── ConsentNotFound          CONSENT_NOT_FOUND
     ├── AgencyError              (carries the connector name)
@@ -78,6 +79,14 @@ class PurposeNotAllowed(CasebridgeError):
 
     code = "PURPOSE_NOT_ALLOWED"
     http_status = 403
+
+
+class PayloadTooLarge(CasebridgeError):
+    """A request body past the configured limit: refused before it is read whole."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+    default_suggestion = "Send a smaller request; GraphQL documents and variables are small."
 
 
 class ClientNotFound(CasebridgeError):

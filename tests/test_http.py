@@ -1,0 +1,120 @@
+"""GraphQL over HTTP at the edge: media types and status codes, malformed bodies, and limits before work."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from api.app import create_app
+from api.http import prefers_graphql_response
+from api.keys import load_or_create_dev_key, mint_token
+from demo.servers import ServerThread
+
+MODERN = "application/graphql-response+json"
+
+
+@pytest.fixture
+def gw(settings_factory: Any, tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    settings = settings_factory(database_url=f"sqlite+aiosqlite:///{tmp_path / 'h.db'}",
+                                limits={"max_body_bytes": 100_000})
+    token = mint_token(load_or_create_dev_key(settings.auth.dev_key_file), settings.auth, subject="u1",
+                       organization="HRA", roles=["caseworker"])
+    with ServerThread(create_app(settings)) as server:
+        yield server.url, {"Authorization": f"Bearer {token}"}
+
+
+@pytest.mark.parametrize(("accept", "modern"), [
+    (None, False), ("application/json", False), ("*/*", False), (MODERN, True),
+    (f"{MODERN}, application/json;q=0.9", True), (f"application/json, {MODERN};q=0.5", False),
+    (f"{MODERN};q=0", False), (f"{MODERN};q=abc, application/json", False),
+])
+def test_accept_negotiation(accept: str | None, modern: bool) -> None:
+    assert prefers_graphql_response(accept) is modern
+
+
+def test_media_types_and_status_codes(gw: tuple[str, dict[str, str]]) -> None:
+    url, auth = gw
+    with httpx.Client(base_url=url, headers=auth) as http:
+        ok = http.post("/graphql", json={"query": "{ me { subject } }"}, headers={"accept": MODERN})
+        assert ok.status_code == 200 and ok.headers["content-type"] == f"{MODERN}; charset=utf-8"
+        assert ok.json() == {"data": {"me": {"subject": "u1"}}}
+        for document in ("{ me { subject ", "{ nonsense }"):  # parse and validation failures: nothing ran
+            modern = http.post("/graphql", json={"query": document}, headers={"accept": MODERN})
+            assert modern.status_code == 400 and modern.headers["content-type"].startswith(MODERN)
+            assert "data" not in modern.json() and modern.json()["errors"][0]["extensions"]["code"].startswith(
+                "GRAPHQL_")
+            legacy = http.post("/graphql", json={"query": document}, headers={"accept": "application/json"})
+            assert legacy.status_code == 200 and legacy.headers["content-type"].startswith("application/json")
+        # a field error is not a request error: 200 with data, in either media type
+        field = http.post("/graphql", json={"query": '{ client(id: "nobody") { id } }'}, headers={"accept": MODERN})
+        assert field.status_code == 200 and field.json()["data"] == {"client": None}
+
+
+@pytest.mark.parametrize(("body", "content_type", "reason"), [
+    (b'{"query": "{ me { subject } }"', "application/json", "invalid_json"),
+    (b"[" * 100_00 + b"]" * 100_00, "application/json", "too_deep"),
+    (b'{"query": "{ me { subject } }", "variables": ' + b'{"a":' * 80 + b"1" + b"}" * 81, "application/json",
+     "too_deep"),
+    (b'"{ me { subject } }"', "application/json", "not_an_object"),
+    (b'[{"query": "{ me { subject } }"}]', "application/json", "not_an_object"),
+    (b'{"query": "\xff\xfe"}', "application/json", "invalid_utf8"),
+    (b'{"query": "{ me { subject } }"}', "text/plain", "unsupported_content_type"),
+    (b'{"query": "{ me { subject } }"}', None, "unsupported_content_type"),
+    (b'{"query": 5}', "application/json", "no_query"),
+    (b'{"query": "{ me { subject } }", "variables": [1]}', "application/json", "bad_field"),
+    (b'{"query": "{ me { subject } }", "operationName": 7}', "application/json", "bad_field"),
+])
+def test_a_malformed_body_is_a_typed_400(gw: tuple[str, dict[str, str]], body: bytes, content_type: str | None,
+                                         reason: str) -> None:
+    url, auth = gw
+    headers = {**auth, **({"content-type": content_type} if content_type else {})}
+    resp = httpx.post(f"{url}/graphql", content=body, headers=headers)
+    assert resp.status_code == 400, resp.text[:300]
+    error = resp.json()["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["reason"]) == ("BAD_USER_INPUT", reason)
+    assert "data" not in resp.json()
+
+
+def test_a_body_past_the_limit_is_refused_before_it_is_read(gw: tuple[str, dict[str, str]]) -> None:
+    url, auth = gw
+    big = json.dumps({"query": "{ me { subject } }", "variables": {"x": "a" * 200_000}}).encode()
+    declared = httpx.post(f"{url}/graphql", content=big, headers={**auth, "content-type": "application/json"})
+    assert declared.status_code == 413 and declared.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: refused as the stream passes the limit
+        for i in range(0, len(big), 10_000):
+            yield big[i:i + 10_000]
+    streamed = httpx.post(f"{url}/graphql", content=chunks(), headers={**auth, "content-type": "application/json"})
+    assert streamed.status_code == 413
+
+
+def test_a_huge_declared_body_is_answered_at_once(gw: tuple[str, dict[str, str]]) -> None:
+    """A client announcing 50 MB is answered before it sends them, and nobody else waits."""
+    url, auth = gw
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        head = (f"POST /graphql HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Authorization: {auth['Authorization']}\r\nContent-Length: 50000000\r\n\r\n")
+        started = time.monotonic()
+        sock.sendall(head.encode() + b'{"query": "')
+        answer = sock.recv(4096).decode("latin-1")
+        assert answer.startswith("HTTP/1.1 413") and time.monotonic() - started < 2
+    me = httpx.post(f"{url}/graphql", json={"query": "{ me { subject } }"}, headers=auth)
+    assert me.status_code == 200
+
+
+async def test_wrong_bodies_never_cost_other_requests(gw: tuple[str, dict[str, str]]) -> None:
+    url, auth = gw
+    async with httpx.AsyncClient(base_url=url, headers=auth, timeout=10) as http:
+        bad = [http.post("/graphql", content=b"[" * 50_000, headers={"content-type": "application/json"})
+               for _ in range(5)]
+        results = await asyncio.gather(*bad, http.post("/graphql", json={"query": "{ me { subject } }"}))
+    assert [r.status_code for r in results] == [400] * 5 + [200]
