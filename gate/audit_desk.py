@@ -37,7 +37,8 @@ class AuditDesk:
         self, ctx: RequestContext, flt: queries.LogFilter, *, first: int, before_seq: int | None,
     ) -> tuple[list[AccessEvent], bool]:
         """A page of the log, newest first."""
-        flt = dataclasses.replace(flt, since=_utc(flt.since), until=_utc(flt.until))
+        since, until = _window(flt.since, flt.until)
+        flt = dataclasses.replace(flt, since=since, until=until)
         async with self._gate.operation(ctx, Action.AUDIT_READ, Target.access_log()) as op:
             rows, more = await queries.page(op.session, flt, first=first, before_seq=before_seq)
             op.log(flt.client_id, result="disclosed", detail=f"{len(rows)} events")
@@ -49,7 +50,8 @@ class AuditDesk:
         if not 1 <= many_clients <= 10_000:
             raise InvalidInput("manyClients is 1 to 10000", field="manyClients")
         async with self._gate.operation(ctx, Action.AUDIT_SUMMARY, Target.access_log()) as op:
-            out = await queries.summary(op.session, since=_utc(since), until=_utc(until), many_clients=many_clients)
+            start, end = _window(since, until)
+            out = await queries.summary(op.session, since=start, until=end, many_clients=many_clients)
             op.log(None, result="disclosed")
         return out
 
@@ -66,12 +68,20 @@ class AuditDesk:
     ) -> list[queries.Disclosure]:
         """Who was shown which categories of a client's data, when and why: for the client, or staff acting for
         the client (where the policies let them see the client's identity)."""
-        since, until = _utc(since), _utc(until)
+        since, until = _window(since, until)
         await self._gate.authorize_for_client(ctx, Action.DISCLOSURE_REPORT, client_id)
         async with self._gate.operation(ctx, Action.DISCLOSURE_REPORT) as op:
             out = await queries.disclosures(op.session, client_id=client_id, since=since, until=until)
             op.log(client_id, result="disclosed", detail=f"{len(out)} disclosures")
         return out
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """A time window in UTC; InvalidInput if a time has no zone or the window ends before it starts."""
+    start, end = _utc(since), _utc(until)
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("since is after until", field="since")
+    return start, end
 
 
 def _utc(t: datetime | None) -> datetime | None:

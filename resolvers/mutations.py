@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from resolvers import ids
 from resolvers.consent_types import (
     BreakGlassGrant,
     Consent,
@@ -32,7 +33,7 @@ class Mutation:
     async def record_consent(self, info: Info, input: RecordConsentInput) -> Consent:
         ctx = info.context
         consent = await ctx.consents.record(
-            ctx.request, client_id=str(input.client_id), grantor=input.grantor,
+            ctx.request, client_id=ids.client_id(input.client_id), grantor=input.grantor,
             source_reference=input.source_reference, given_at=input.given_at,
             provisions=provisions_from(input.provisions))
         return consent_view(consent)
@@ -44,13 +45,13 @@ class Mutation:
     ) -> Consent:
         ctx = info.context
         return consent_view(await ctx.consents.amend(
-            ctx.request, consent_id=str(id), provisions=provisions_from(provisions),
+            ctx.request, consent_id=ids.consent_id(id), provisions=provisions_from(provisions),
             source_reference=source_reference))
 
     @strawberry.mutation(description="Revoke a consent from the next request on. Nothing is deleted.")
     async def revoke_consent(self, info: Info, id: strawberry.ID, reason: str | None = None) -> Consent:
         ctx = info.context
-        return consent_view(await ctx.consents.revoke(ctx.request, consent_id=str(id), reason=reason))
+        return consent_view(await ctx.consents.revoke(ctx.request, consent_id=ids.consent_id(id), reason=reason))
 
     @strawberry.mutation(description="Open time-limited emergency access to one client (caseworker, purpose "
                          "emergency, written justification). Flagged for auditor review.")
@@ -59,7 +60,7 @@ class Mutation:
     ) -> BreakGlassGrant:
         ctx = info.context
         return grant_view(await ctx.consents.break_glass(
-            ctx.request, client_id=str(client_id), justification=justification, minutes=minutes))
+            ctx.request, client_id=ids.client_id(client_id), justification=justification, minutes=minutes))
 
     @strawberry.mutation(description="Write a case note about a client for your organisation (caseworker or partner, "
                          "a care purpose, a client whose identity you may see). Your organisation holds it; "
@@ -69,7 +70,7 @@ class Mutation:
         self, info: Info, client_id: strawberry.ID, text: str, shared_with_client: bool = False,
     ) -> CaseNote:
         ctx = info.context
-        return note_view(await ctx.notes.add(ctx.request, client_id=str(client_id), text=text,
+        return note_view(await ctx.notes.add(ctx.request, client_id=ids.client_id(client_id), text=text,
                                              shared_with_client=shared_with_client))
 
     @strawberry.mutation(description="Decide an open review item: the same person (their clients merge) or "

@@ -57,10 +57,11 @@ from resolvers.identity_types import (
     parse_id,
     review_page,
 )
+from resolvers.ids import client_id as check_client_id
+from resolvers.ids import consent_id as check_consent_id
 from resolvers.mutations import Mutation
 from resolvers.types import FIELD_CATEGORIES, ClientProfile, Viewer
 
-MAX_CLIENT_ID = 64
 MAX_CLIENTS = 100
 log = logging.getLogger("casebridge.graphql")
 
@@ -129,9 +130,7 @@ class Query:
             description="Access without consent: FERPA 99.36 (schooling, emergency purpose) with a justification. "
             "Break-glass access comes from startBreakGlass instead.")] = None,
     ) -> ClientProfile | None:
-        client_id = str(id).strip()
-        if not client_id or len(client_id) > MAX_CLIENT_ID:
-            raise InvalidInput("client id must be 1 to 64 characters", field="id")
+        client_id = check_client_id(id, "id")
         claim = None
         if legal_basis is not None:
             if legal_basis.basis is not _LegalBasis.FERPA_99_36:
@@ -151,9 +150,7 @@ class Query:
     async def clients(self, info: Info, ids: list[strawberry.ID]) -> list[ClientProfile | None]:
         if not 1 <= len(ids) <= MAX_CLIENTS:
             raise InvalidInput(f"ask for 1 to {MAX_CLIENTS} clients", field="ids")
-        client_ids = [str(i).strip() for i in ids]
-        if any(not c or len(c) > MAX_CLIENT_ID for c in client_ids):
-            raise InvalidInput("client ids are 1 to 64 characters", field="ids")
+        client_ids = [check_client_id(i, "ids") for i in ids]
         categories = _categories(info.selected_fields[0].selections)
         loader = info.context.loaders.setdefault("profile", _profile_loader(info.context))
         found = await loader.load_many([(c, categories, None) for c in client_ids])
@@ -191,16 +188,14 @@ class Query:
                       "stewards; logged).")
     async def identity_client(self, info: Info, id: strawberry.ID) -> IdentityClient:
         ctx = info.context
-        client_id = str(id).strip()
-        if not client_id or len(client_id) > MAX_CLIENT_ID:
-            raise InvalidInput("client id must be 1 to 64 characters", field="id")
+        client_id = check_client_id(id, "id")
         return client_view(await ctx.identity.explain(ctx.request, client_id))
 
     @strawberry.field(description="A client's consents that you may see (all of them for the client themself, "
                       "those recorded by or naming your organisation for staff).")
     async def consents(self, info: Info, client_id: strawberry.ID) -> list[Consent]:
         ctx = info.context
-        return [consent_view(c) for c in await ctx.consents.list_for_client(ctx.request, str(client_id))]
+        return [consent_view(c) for c in await ctx.consents.list_for_client(ctx.request, check_client_id(client_id))]
 
     @strawberry.field(description="The access log, newest first, filtered (auditors only). Never client data.")
     async def access_log(
@@ -233,12 +228,12 @@ class Query:
     ) -> list[DisclosureEntry]:
         ctx = info.context
         return [disclosure_view(d) for d in await ctx.audit.disclosure_report(
-            ctx.request, client_id=str(client_id), since=since, until=until)]
+            ctx.request, client_id=check_client_id(client_id), since=since, until=until)]
 
     @strawberry.field(description="One consent, if you may see it.")
     async def consent(self, info: Info, id: strawberry.ID) -> Consent:
         ctx = info.context
-        return consent_view(await ctx.consents.get(ctx.request, str(id)))
+        return consent_view(await ctx.consents.get(ctx.request, check_consent_id(id)))
 
 
 class Schema(strawberry.Schema):

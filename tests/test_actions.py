@@ -35,22 +35,22 @@ def test_every_action_is_declared_in_the_cedar_schema_and_some_rule_permits_it()
 
 # One document per field, with arguments that pass validation; a caller no rule permits anything.
 DOCUMENTS: dict[str, str] = {
-    "client": '{ client(id: "c-1") { id } }',
-    "clients": '{ clients(ids: ["c-1"]) { id } }',
+    "client": '{ client(id: "00000000-0000-4000-8000-0000000000c1") { id } }',
+    "clients": '{ clients(ids: ["00000000-0000-4000-8000-0000000000c1"]) { id } }',
     "searchClients": '{ searchClients(input: {cin: "AB12345C"}) { score } }',
     "identityReviewQueue": "{ identityReviewQueue { withheld } }",
-    "identityClient": '{ identityClient(id: "c-1") { id } }',
-    "consents": '{ consents(clientId: "c-1") { id } }',
+    "identityClient": '{ identityClient(id: "00000000-0000-4000-8000-0000000000c1") { id } }',
+    "consents": '{ consents(clientId: "00000000-0000-4000-8000-0000000000c1") { id } }',
     "accessLog": "{ accessLog { pageInfo { hasNextPage } } }",
     "accessSummary": "{ accessSummary { events } }",
     "accessLogIntegrity": "{ accessLogIntegrity { ok } }",
-    "disclosureReport": '{ disclosureReport(clientId: "c-1") { category } }',
-    "recordConsent": 'mutation { recordConsent(input: {clientId: "c-1", sourceReference: "F", givenAt: '
+    "disclosureReport": '{ disclosureReport(clientId: "00000000-0000-4000-8000-0000000000c1") { category } }',
+    "recordConsent": 'mutation { recordConsent(input: {clientId: "00000000-0000-4000-8000-0000000000c1", sourceReference: "F", givenAt: '
                      '"2026-01-01T00:00:00Z", provisions: [{organizations: ["X"], categories: [BENEFITS], '
                      'purposes: [CASE_MANAGEMENT]}]}) { id } }',
-    "startBreakGlass": 'mutation { startBreakGlass(clientId: "c-1", justification: "a long enough justification '
+    "startBreakGlass": 'mutation { startBreakGlass(clientId: "00000000-0000-4000-8000-0000000000c1", justification: "a long enough justification '
                        'for this") { id } }',
-    "addCaseNote": 'mutation { addCaseNote(clientId: "c-1", text: "n") { id } }',
+    "addCaseNote": 'mutation { addCaseNote(clientId: "00000000-0000-4000-8000-0000000000c1", text: "n") { id } }',
     "resolveIdentityReview": 'mutation { resolveIdentityReview(id: "1", decision: SAME_PERSON, reason: "r") '
                              '{ merged } }',
     "linkRecords": 'mutation { linkRecords(a: {source: "a", localId: "1"}, b: {source: "b", localId: "2"}, '

@@ -134,7 +134,7 @@ async def test_purpose_of_use_is_required_for_client_data(gateway: Any, populati
 
 
 async def test_unknown_client_is_a_typed_error(gateway: Any) -> None:
-    body = await caller(gateway).query(PROFILE, {"id": "no-such-client"})
+    body = await caller(gateway).query(PROFILE, {"id": "7f1c2b9e-0d3a-4c55-9f6e-2a8b1c0d9e7f"})
     assert body["data"]["client"] is None
     assert body["errors"][0]["extensions"]["code"] == "CLIENT_NOT_FOUND"
 
@@ -287,7 +287,7 @@ async def test_profiles_of_several_clients_are_fetched_in_one_batch(
 async def test_unexpected_errors_are_masked(empty_database_url: str, settings_factory: Any) -> None:
     settings = settings_factory(database_url=empty_database_url)  # never migrated: the crosswalk query fails
     with ServerThread(create_app(settings)) as server:
-        body = await caller((settings, server)).query('{ client(id: "abc-123") { id } }')
+        body = await caller((settings, server)).query('{ client(id: "7f1c2b9e-0d3a-4c55-9f6e-2a8b1c0d9e7f") { id } }')
     assert body["data"]["client"] is None
     assert body["errors"][0]["message"] == "Unexpected error."
     assert body["errors"][0]["extensions"] == {"code": "INTERNAL"}
@@ -299,11 +299,11 @@ async def test_clients_list_keeps_order_and_nulls_unknown_ids(
     ids = [p.client_id for p in population.people[:4]]
     body = await caller(gateway).query(
         "query($ids: [ID!]!) { clients(ids: $ids) { id benefits { cases { caseNumber } } } }",
-        {"ids": [ids[2], "nobody", *ids[:2]]})
+        {"ids": [ids[2], "7f1c2b9e-0d3a-4c55-9f6e-2a8b1c0d9e7f", *ids[:2]]})
     assert [c and c["id"] for c in body["data"]["clients"]] == [ids[2], None, ids[0], ids[1]]
     assert agency.data_requests == 1
     too_many = await caller(gateway).query("query($ids: [ID!]!) { clients(ids: $ids) { id } }",
-                                          {"ids": [f"c{i}" for i in range(101)]})
+                                          {"ids": [f"00000000-0000-4000-8000-{i:012d}" for i in range(101)]})
     assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 

@@ -107,7 +107,7 @@ async def test_bad_consent_input_is_refused_and_nothing_is_written(
     for provision, code in cases:
         body = await dhs.query(RECORD, {"input": consent_input(cid, **provision)})
         assert body["errors"][0]["extensions"]["code"] == code, provision
-    body = await dhs.query(RECORD, {"input": {**consent_input("no-such-client")}})
+    body = await dhs.query(RECORD, {"input": {**consent_input("7f1c2b9e-0d3a-4c55-9f6e-2a8b1c0d9e7f")}})
     assert body["errors"][0]["extensions"]["code"] == "CLIENT_NOT_FOUND"
     body = await dhs.query(RECORD, {"input": {**consent_input(cid), "sourceReference": " "}})
     assert body["errors"][0]["extensions"]["field"] == "sourceReference"

@@ -143,3 +143,32 @@ def test_the_graphql_over_http_audit_passes(gw: tuple[str, dict[str, str]]) -> N
         "MAY allow URL-encoded JSON string {variables} parameter in GETs when accepting "
         "application/graphql-response+json",
         "MAY allow URL-encoded JSON string {variables} parameter in GETs when accepting application/json"}
+
+
+@pytest.mark.parametrize("document", [
+    '{ client(id: "%s") { id } }', '{ clients(ids: ["%s"]) { id } }', '{ consents(clientId: "%s") { id } }',
+    '{ disclosureReport(clientId: "%s") { category } }', '{ identityClient(id: "%s") { id } }',
+    '{ consent(id: "%s") { id } }', 'mutation { revokeConsent(id: "%s") { id } }',
+    'mutation { addCaseNote(clientId: "%s", text: "n") { id } }',
+    'mutation { startBreakGlass(clientId: "%s", justification: "a long enough justification here") { id } }',
+])
+def test_an_id_that_is_not_a_uuid_is_refused_at_the_edge_and_never_echoed(
+    gw: tuple[str, dict[str, str]], document: str,
+) -> None:
+    url, auth = gw
+    huge = "x" * 60_000 + "-marker"
+    for bad in (huge, "no-such-client", "1 OR 1=1"):
+        resp = httpx.post(f"{url}/graphql", json={"query": document % bad}, headers={**auth, "x-purpose-of-use":
+                                                                                      "case_management"})
+        error = resp.json()["errors"][0]
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", resp.text[:300]
+        assert bad not in resp.text and len(resp.content) < 2_000
+
+
+def test_a_window_that_ends_before_it_starts_is_refused(gw: tuple[str, dict[str, str]]) -> None:
+    url, auth = gw
+    q = ('{ disclosureReport(clientId: "7f1c2b9e-0d3a-4c55-9f6e-2a8b1c0d9e7f", since: "2026-12-02T00:00:00Z", '
+         'until: "2026-12-01T00:00:00Z") { category } }')
+    resp = httpx.post(f"{url}/graphql", json={"query": q}, headers={**auth, "x-purpose-of-use": "case_management"})
+    error = resp.json()["errors"][0]["extensions"]
+    assert (error["code"], error["field"]) == ("BAD_USER_INPUT", "since")
