@@ -35,28 +35,29 @@ def test_every_action_is_declared_in_the_cedar_schema_and_some_rule_permits_it()
 
 # One document per field, with arguments that pass validation; a caller no rule permits anything.
 DOCUMENTS: dict[str, str] = {
-    "client": '{ client(id: "00000000-0000-4000-8000-0000000000c1") { id } }',
-    "clients": '{ clients(ids: ["00000000-0000-4000-8000-0000000000c1"]) { id } }',
+    "client": '{ client(id: "%(c)s") { id } }',
+    "clients": '{ clients(ids: ["%(c)s"]) { id } }',
     "searchClients": '{ searchClients(input: {cin: "AB12345C"}) { score } }',
     "identityReviewQueue": "{ identityReviewQueue { withheld } }",
-    "identityClient": '{ identityClient(id: "00000000-0000-4000-8000-0000000000c1") { id } }',
-    "consents": '{ consents(clientId: "00000000-0000-4000-8000-0000000000c1") { id } }',
+    "identityClient": '{ identityClient(id: "%(c)s") { id } }',
+    "consents": '{ consents(clientId: "%(c)s") { id } }',
     "accessLog": "{ accessLog { pageInfo { hasNextPage } } }",
     "accessSummary": "{ accessSummary { events } }",
     "accessLogIntegrity": "{ accessLogIntegrity { ok } }",
-    "disclosureReport": '{ disclosureReport(clientId: "00000000-0000-4000-8000-0000000000c1") { category } }',
-    "recordConsent": 'mutation { recordConsent(input: {clientId: "00000000-0000-4000-8000-0000000000c1", sourceReference: "F", givenAt: '
+    "disclosureReport": '{ disclosureReport(clientId: "%(c)s") { category } }',
+    "recordConsent": 'mutation { recordConsent(input: {clientId: "%(c)s", sourceReference: "F", givenAt: '
                      '"2026-01-01T00:00:00Z", provisions: [{organizations: ["X"], categories: [BENEFITS], '
                      'purposes: [CASE_MANAGEMENT]}]}) { id } }',
-    "startBreakGlass": 'mutation { startBreakGlass(clientId: "00000000-0000-4000-8000-0000000000c1", justification: "a long enough justification '
+    "startBreakGlass": 'mutation { startBreakGlass(clientId: "%(c)s", justification: "a long enough justification '
                        'for this") { id } }',
-    "addCaseNote": 'mutation { addCaseNote(clientId: "00000000-0000-4000-8000-0000000000c1", text: "n") { id } }',
+    "addCaseNote": 'mutation { addCaseNote(clientId: "%(c)s", text: "n") { id } }',
     "resolveIdentityReview": 'mutation { resolveIdentityReview(id: "1", decision: SAME_PERSON, reason: "r") '
                              '{ merged } }',
     "linkRecords": 'mutation { linkRecords(a: {source: "a", localId: "1"}, b: {source: "b", localId: "2"}, '
                    'reason: "r") { merged } }',
     "unlinkRecord": 'mutation { unlinkRecord(record: {source: "a", localId: "1"}, reason: "r") { split } }',
 }
+DOCUMENTS = {field: document % {"c": "00000000-0000-4000-8000-0000000000c1"} for field, document in DOCUMENTS.items()}
 # Refused without saying whether the thing exists (a consent id): answered as not found, logged as refused.
 HIDDEN = {"consent": '{ consent(id: "k-1") { id } }', "amendConsent": 'mutation { amendConsent(id: "k-1", '
           'provisions: [{organizations: ["X"], categories: [BENEFITS], purposes: [CASE_MANAGEMENT]}]) { id } }',
