@@ -23,7 +23,7 @@ from api.settings import Settings
 from audit.records import log_writable
 from core.principal import RequestContext
 from resolvers.context import Context
-from resolvers.errors import add_codes
+from resolvers.errors import add_codes, bad_value, is_bad_value
 from resolvers.schema import build_schema
 
 
@@ -54,6 +54,9 @@ class _GraphQLApp(GraphQL[Context, None]):
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
         data = await super().process_result(request, result)
         if data.get("errors"):
+            if result.errors and len(result.errors) == len(data["errors"]):
+                data["errors"] = [bad_value(e) if is_bad_value(e) else d  # type: ignore[misc]
+                                  for e, d in zip(result.errors, data["errors"], strict=True)]
             add_codes(data["errors"])  # type: ignore[arg-type]
         state = request.scope["state"]
         # A request error: the document did not parse or validate, so nothing ran (no error has a path).

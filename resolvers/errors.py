@@ -9,17 +9,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, VariableDefinitionNode
+from strawberry.exceptions import StrawberryInputCoercionError
 
 from core.errors import CasebridgeError
 
+BAD_VALUE = "a value does not fit its type (dates are YYYY-MM-DD, times ISO 8601 with a zone)"
+
 
 def should_mask(error: GraphQLError) -> bool:
-    """Mask everything that is neither ours nor a document error."""
+    """Mask everything that is neither ours, nor a document error, nor a value that does not fit its type."""
     original = getattr(error, "original_error", None)
     if original is None:
         return False
-    return not isinstance(original, CasebridgeError)
+    return not isinstance(original, CasebridgeError | StrawberryInputCoercionError)
+
+
+def is_bad_value(error: GraphQLError) -> bool:
+    """A variable's value that a scalar could not read (the caller's input: answered, never logged)."""
+    return isinstance(getattr(error, "original_error", None), StrawberryInputCoercionError)
+
+
+def bad_value(error: GraphQLError) -> dict[str, Any]:
+    """The answer for a value a scalar could not read: the variable's name, never the value itself."""
+    ext: dict[str, Any] = {"code": "BAD_USER_INPUT"}
+    for node in error.nodes or []:
+        if isinstance(node, VariableDefinitionNode):
+            ext["variable"] = node.variable.name.value
+    out: dict[str, Any] = {"message": BAD_VALUE, "extensions": ext}
+    if error.locations:
+        out["locations"] = [loc._asdict() for loc in error.locations]
+    return out
 
 
 def document_error_code(message: str) -> str:

@@ -46,7 +46,7 @@ from resolvers.audit_types import (
 )
 from resolvers.consent_types import Consent, LegalBasisInput, consent_view
 from resolvers.context import Context, Info
-from resolvers.errors import should_mask
+from resolvers.errors import is_bad_value, should_mask
 from resolvers.identity_types import (
     ClientCandidate,
     ClientSearchInput,
@@ -246,8 +246,8 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         for error in errors:
             original = error.original_error
-            if original is None or isinstance(original, CasebridgeError):
-                continue  # the caller's problem, answered with a code; nothing for the operator
+            if original is None or isinstance(original, CasebridgeError) or is_bad_value(error):
+                continue  # the caller's problem, answered with a code; nothing for the operator (nor the value)
             path = ".".join(str(p) for p in error.path or [])
             log.error("unexpected %s at %s", type(original).__name__, path or "-",
                       exc_info=(type(original), original, original.__traceback__))

@@ -172,3 +172,19 @@ def test_a_window_that_ends_before_it_starts_is_refused(gw: tuple[str, dict[str,
     resp = httpx.post(f"{url}/graphql", json={"query": q}, headers={**auth, "x-purpose-of-use": "case_management"})
     error = resp.json()["errors"][0]["extensions"]
     assert (error["code"], error["field"]) == ("BAD_USER_INPUT", "since")
+
+
+def test_a_value_that_does_not_fit_its_type_is_bad_input_and_is_neither_echoed_nor_logged(
+    gw: tuple[str, dict[str, str]], caplog: pytest.LogCaptureFixture,
+) -> None:
+    url, auth = gw
+    q = "query($i: ClientSearchInput!) { searchClients(input: $i) { score } }"
+    for dob in ("08/16/1975", "Jane Quorra"):
+        variables = {"i": {"lastName": "Q", "dateOfBirth": dob}}
+        resp = httpx.post(f"{url}/graphql", json={"query": q, "variables": variables},
+                          headers={**auth, "x-purpose-of-use": "case_management"})
+        error = resp.json()["errors"][0]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "variable": "i"}, resp.text
+        assert dob not in resp.text
+    logged = " ".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
+    assert "08/16/1975" not in logged and "Quorra" not in logged
