@@ -83,7 +83,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
     schema = build_schema(
         max_depth=settings.limits.max_depth, max_tokens=settings.limits.max_tokens,
         max_aliases=settings.limits.max_aliases, cache_size=settings.limits.cache_size,
-        introspection=settings.introspection_enabled,
+        introspection=settings.introspection_enabled, suggestions=settings.is_development,
     )
     graphql = _GraphQLApp(
         services, schema=schema, graphql_ide="graphiql" if settings.graphiql_enabled else None,

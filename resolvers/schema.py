@@ -19,7 +19,6 @@ from strawberry.extensions import (
     ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
@@ -59,6 +58,7 @@ from resolvers.identity_types import (
 )
 from resolvers.ids import client_id as check_client_id
 from resolvers.ids import consent_id as check_consent_id
+from resolvers.limits import BoundedValidation
 from resolvers.mutations import Mutation
 from resolvers.types import FIELD_CATEGORIES, ClientProfile, Viewer
 
@@ -255,11 +255,11 @@ class Schema(strawberry.Schema):
 
 def build_schema(
     *, max_depth: int = 10, max_tokens: int = 2000, max_aliases: int = 15, cache_size: int = 512,
-    introspection: bool = True,
+    introspection: bool = True, suggestions: bool = True,
 ) -> strawberry.Schema:
     """The casebridge schema with its limits, caches and error masking."""
     # Factories, not instances: each request gets fresh extensions; the parse and
-    # validation caches behind ParserCache/ValidationCache are shared per process.
+    # validation caches behind ParserCache/BoundedValidation are shared per process.
     # The depth and alias rules are built once: QueryDepthLimiter and
     # MaxAliasesLimiter make a new rule class per instance, and the validation
     # cache is keyed by the rules, so per-request limiters would miss it every
@@ -268,7 +268,7 @@ def build_schema(
               *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: ParserCache(maxsize=cache_size),
-        lambda: ValidationCache(maxsize=cache_size),
+        lambda: BoundedValidation(maxsize=cache_size, suggestions=suggestions),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(limits),
         lambda: MaskErrors(should_mask_error=should_mask),

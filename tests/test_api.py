@@ -308,14 +308,13 @@ async def test_clients_list_keeps_order_and_nulls_unknown_ids(
 
 
 async def test_a_repeated_document_is_validated_once_with_the_limits_still_enforced() -> None:
-    from strawberry.extensions.validation_cache import _get_validate_cache  # the process-wide LRU
-
+    from resolvers.limits import validation_cache  # the process-wide LRU
     from resolvers.schema import build_schema
 
     schema = build_schema(cache_size=97, max_depth=3)  # a size of its own: a fresh cache
     for _ in range(3):
         assert (await schema.execute("query Q { __typename }")).errors is None
-    info = _get_validate_cache(97).cache_info()
+    info = validation_cache(97).cache_info()
     assert (info.misses, info.hits) == (1, 2)
     too_deep = "query { client(id: \"x\") { benefits { cases { programs { program } } } } }"
     for _ in range(2):
