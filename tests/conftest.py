@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 import os
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -31,6 +32,30 @@ from store.migrate import upgrade
 from tests.pg import PostgresServer, find_bindir
 
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_personal_data_in_logs_or_spans() -> Iterator[None]:
+    """Collects every log record and exported span of the session; fails on the synthetic people's data."""
+    from tests import pii_watch
+
+    handler = pii_watch.Collected()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    collector = pii_watch.Collector()
+    with ServerThread(collector.app()) as server:
+        os.environ["CASEBRIDGE_TEST_OTLP_ENDPOINT"] = f"{server.url}/v1/traces"
+        try:
+            yield
+        finally:
+            os.environ.pop("CASEBRIDGE_TEST_OTLP_ENDPOINT", None)
+            root.removeHandler(handler)
+            root.setLevel(level)
+    assert len(handler.texts) > 0 and len(collector.bodies) > 0  # the watch saw the suite's logs and spans
+    found = pii_watch.leaks(handler.texts, collector.bodies, pii_watch.personal_data(pii_watch.suite_populations()))
+    assert found == [], f"personal data in logs or spans: {found[:20]}"
 
 
 @pytest.fixture(scope="session")
@@ -144,6 +169,10 @@ def make_settings(dev_key_file: Path, **overrides: Any) -> Settings:
     audit = overrides.pop("audit", {})
     # the test city names DHS an appropriate party in FERPA 99.36 health-or-safety emergencies
     overrides.setdefault("appropriate_parties", {"ferpa-99.36": ["DHS"]})
+    # every gateway exports its spans to the session's collector (tests/pii_watch.py)
+    if "CASEBRIDGE_TEST_OTLP_ENDPOINT" in os.environ:
+        overrides.setdefault("telemetry", {"exporter": "otlp",
+                                           "otlp_endpoint": os.environ["CASEBRIDGE_TEST_OTLP_ENDPOINT"]})
     return Settings(
         auth={"dev_key_file": dev_key_file, **auth},
         audit={"signing_key_file": dev_key_file.with_name("audit-key.json"), **audit},

@@ -42,3 +42,29 @@ async def test_spans_carry_ids_and_categories_never_personal_data(
                        for s in exporter.get_finished_spans()])
     for personal in (person.first_name, person.last_name, person.dob.isoformat(), person.cin, person.benefits_id):
         assert personal not in everything
+
+
+def test_the_suite_s_watch_would_see_a_name_in_a_log_or_an_exported_span() -> None:
+    """The session-wide check (tests/pii_watch.py) is not vacuous: a name put in a log record and in a span
+    exported over OTLP/HTTP to its collector is found."""
+    import logging
+
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    from tests import pii_watch
+
+    collector, handler = pii_watch.Collector(), pii_watch.Collected()
+    logger = logging.getLogger("casebridge.watch-check")
+    logger.addHandler(handler)
+    logger.warning("client %s", "Quorra Zyx")
+    logger.removeHandler(handler)
+    with ServerThread(collector.app()) as server:
+        provider = TracerProvider()
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{server.url}/v1/traces")))
+        with provider.get_tracer("check").start_as_current_span("leaky", attributes={"who": "Quorra Zyx"}):
+            pass
+        provider.shutdown()  # flushes the batch to the collector
+    assert pii_watch.leaks(handler.texts, collector.bodies, {"Quorra Zyx"}) == [
+        "log: 'Quorra Zyx'", "span export: 'Quorra Zyx'"]
+    assert pii_watch.leaks(handler.texts, collector.bodies, {"Someone Else"}) == []
