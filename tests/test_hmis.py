@@ -272,3 +272,55 @@ def test_cli_import_reports_problems_and_exits_1(
     rejected = subprocess.run([*cmd, str(bad)], env=env, capture_output=True, text=True, timeout=120)
     assert rejected.returncode == 1
     assert "Exit.csv: missing from the export" in rejected.stderr and "unchanged" in rejected.stderr
+
+
+def _client_line(bad: Path, population: Population, n: int = 3) -> tuple[int, str]:
+    """The line number and text of the n-th client row of an export's Client.csv."""
+    personal = str(population.hmis.clients[n]["PersonalID"])
+    line = line_of(bad, "Client.csv", personal)
+    return line, (bad / "Client.csv").read_text().splitlines()[line - 1]
+
+
+def _replace_line(bad: Path, line: int, text: str) -> None:
+    rows = (bad / "Client.csv").read_text().splitlines()
+    rows[line - 1] = text
+    (bad / "Client.csv").write_text("\r\n".join(rows) + "\r\n", newline="")
+
+
+@pytest.mark.parametrize("fault", ["huge_field", "short_row", "unbalanced_quote", "nul_byte"])
+async def test_a_broken_row_is_a_problem_by_file_and_line_never_a_crash(
+    store: Any, population: Population, tmp_path: Path, fault: str,
+) -> None:
+    before = await _with_previous(store, population, tmp_path)
+    bad = export(population, tmp_path, exported_at=EXPORTED + timedelta(days=7))
+    line, row = _client_line(bad, population)
+    cells = row.split(",")
+    broken = {"huge_field": ",".join([cells[0], "x" * 10_000_000, *cells[2:]]),
+              "short_row": ",".join(cells[:3]),
+              "unbalanced_quote": ",".join([cells[0], '"' + cells[1], *cells[2:]]),
+              "nul_byte": ",".join([cells[0], cells[1] + "\x00", *cells[2:]])}[fault]
+    _replace_line(bad, line, broken)
+    report = await _rejected(store, bad, before)
+    client = [p for p in report.problems if p.file == "Client.csv"]
+    assert client and all(p.line is not None and p.line >= line for p in client), report.problems
+    assert "x" * 20 not in str(report.problems)  # problems name places, never the data
+
+
+async def test_a_zip_bomb_is_refused_early_naming_the_entry(
+    store: Any, population: Population, tmp_path: Path,
+) -> None:
+    import zipfile
+
+    before = await _with_previous(store, population, tmp_path)
+    good = export(population, tmp_path, "parts", exported_at=EXPORTED + timedelta(days=7))
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for f in good.iterdir():
+            if f.name != "Client.csv":
+                zf.write(f, f.name)
+        header = (good / "Client.csv").read_text().splitlines()[0]
+        zf.writestr("Client.csv", header + "\r\n" + "0" * 200_000_000)  # 200 MB of one byte: packs ~1000x
+    assert bomb.stat().st_size < 1_000_000
+    report = await _rejected(store, bomb, before)
+    assert [(p.file, p.line) for p in report.problems] == [("Client.csv", None)]
+    assert "refused" in report.problems[0].message

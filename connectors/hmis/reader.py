@@ -105,6 +105,12 @@ FIELDS: dict[str, tuple[str, str, dict[str, Callable[[str], Any]]]] = {
 NOT_NULL = {"Project.csv": ("ProjectType",), "Enrollment.csv": ("PersonalID", "ProjectID", "EntryDate"),
             "Exit.csv": ("EnrollmentID", "ExitDate")}
 MAX_ID = 32  # PersonalID and the other HMIS ids are at most 32 characters
+# Limits before work: one file of an export, unpacked (a large CoC's Client.csv is a few hundred MB), and how
+# far a zip entry may inflate (CSV packs 5-20x; a zip bomb packs 1,000x and more).
+MAX_FILE_BYTES = 2 << 30
+MAX_RATIO = 100
+RATIO_SLACK = 1 << 20  # tiny files inflate far more than 100x: allow any entry its first MB
+FIELD_LIMIT = 131_072  # the csv module's own limit on one field (characters)
 
 
 def read_export(path: Path, progress: Progress | None = None) -> ParsedExport:
@@ -137,13 +143,20 @@ def _files(path: Path, problems: list[Problem]) -> dict[str, str] | None:
         if path.is_dir():
             for f in path.iterdir():
                 if f.name.lower() in wanted:
+                    if f.stat().st_size > MAX_FILE_BYTES:
+                        problems.append(Problem(wanted[f.name.lower()], None, None,
+                                                f"larger than {MAX_FILE_BYTES} bytes"))
+                        return None
                     raw[wanted[f.name.lower()]] = f.read_bytes()
         elif zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
                 for info in zf.infolist():
                     base = info.filename.rsplit("/", 1)[-1].lower()
                     if base in wanted and not info.is_dir():
-                        raw[wanted[base]] = zf.read(info)
+                        data = _unzipped(zf, info, wanted[base], problems)
+                        if data is None:
+                            return None
+                        raw[wanted[base]] = data
         else:
             what = "not found" if not path.exists() else "neither a directory nor a zip file"
             problems.append(Problem(path.name or str(path), None, None, what))
@@ -160,19 +173,62 @@ def _files(path: Path, problems: list[Problem]) -> dict[str, str] | None:
     return texts
 
 
+def _unzipped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, problems: list[Problem]) -> bytes | None:
+    """One entry, read in chunks and refused as soon as it passes the size or compression-ratio limit (a zip
+    bomb is refused after reading a little of it, naming the entry; the sizes its header declares may lie)."""
+    if info.file_size > MAX_FILE_BYTES or info.file_size > MAX_RATIO * max(info.compress_size, 1) + RATIO_SLACK:
+        problems.append(Problem(name, None, None, "refused: it unpacks to more than the import allows "
+                                f"({MAX_FILE_BYTES} bytes, or {MAX_RATIO}x its packed size)"))
+        return None
+    allowed = min(MAX_FILE_BYTES, MAX_RATIO * max(info.compress_size, 1) + RATIO_SLACK)
+    chunks, total = [], 0
+    with zf.open(info) as stream:
+        while chunk := stream.read(1 << 20):
+            total += len(chunk)
+            if total > allowed:
+                problems.append(Problem(name, None, None, "refused: it unpacks to more than its header says and "
+                                        "more than the import allows"))
+                return None
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _rows(name: str, text: str, out: ParsedExport, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = reader.fieldnames or []
-    missing = [c for c in required if c not in header]
-    for c in missing:
-        out.problems.append(Problem(name, 1, c, "column missing"))
-    if missing:
-        return
-    for row in reader:
-        if None in row:  # more cells than columns
-            out.problems.append(Problem(name, reader.line_num, None, "more cells than the header has columns"))
-            continue
-        yield reader.line_num, row
+    try:
+        header = reader.fieldnames or []
+        missing = [c for c in required if c not in header]
+        for c in missing:
+            out.problems.append(Problem(name, 1, c, "column missing"))
+        if missing:
+            return
+        for row in reader:
+            if None in row:  # more cells than columns
+                out.problems.append(Problem(name, reader.line_num, None, "more cells than the header has columns"))
+                continue
+            if any(v is None for v in row.values()):  # fewer cells than columns
+                out.problems.append(Problem(name, reader.line_num, None, "fewer cells than the header has columns"))
+                continue
+            nul = next((column for column, v in row.items() if "\x00" in v), None)
+            if nul is not None:  # no store keeps one in text (PostgreSQL refuses it)
+                out.problems.append(Problem(name, reader.line_num, nul, "contains a NUL byte"))
+                continue
+            yield reader.line_num, row
+    except csv.Error as exc:  # a field past the limit, a quote never closed: the file stops here
+        # (the reader counts the lines of the rows it finished: the fault is in the next one)
+        out.problems.append(Problem(name, reader.line_num + 1, None, f"not readable as CSV from here: {_why(exc)}"))
+
+
+def _why(exc: csv.Error) -> str:
+    """The csv module's reason, which names the fault and never the data."""
+    text = str(exc).lower()
+    if "field larger" in text:
+        return f"a field is longer than {FIELD_LIMIT} characters"
+    if "nul" in text:
+        return "a NUL byte"
+    if "end of data" in text or "eof" in text:
+        return "a quote is never closed"
+    return "malformed"
 
 
 def _read_export_row(text: str, out: ParsedExport) -> None:
