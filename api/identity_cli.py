@@ -37,6 +37,9 @@ def link_csv_cmd(
         raise typer.Exit(2)
     write_rows(result.rows, out)
     review = sum(row["match_grade"] in ("probable", "possible") for row in result.rows)
+    if result.unusable:
+        err.print("values not used (not what the column holds): " + ", ".join(
+            f"{column} {n}" for column, n in sorted(result.unusable.items())))
     err.print(f"{result.records} records -> {result.clusters} clients; {review} records with a candidate link "
               f"to review; {len(result.problems)} problems; wrote {out}")
 

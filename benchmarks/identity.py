@@ -95,7 +95,7 @@ def run_casebridge(people: Path) -> dict[str, Any]:
     from identity.batch import read_records
     from identity.match import link
 
-    records, _problems = read_records(people.read_text(encoding="utf-8"))
+    records = read_records(people.read_text(encoding="utf-8")).records
     linkage = link(records)
     cluster = {}
     for n, members in enumerate(linkage.clusters):
@@ -234,7 +234,7 @@ def household_bound(people: Path, truth: dict[str, str]) -> tuple[int, int]:
     from identity.batch import read_records
     from identity.match import align, household_only
 
-    records, _problems = read_records(people.read_text(encoding="utf-8"))
+    records = read_records(people.read_text(encoding="utf-8")).records
     people_of: dict[str, list[Any]] = {}
     for r in records:
         people_of.setdefault(truth[f"{r.source}:{r.local_id}"], []).append(r)

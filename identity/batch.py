@@ -15,9 +15,11 @@ import csv
 import hashlib
 import io
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from identity.match import Grade, Record, link
 from identity.normalize import parse_dob
@@ -47,10 +49,24 @@ class BatchResult:
     records: int = 0
     clusters: int = 0
     review_pairs: int = 0
+    unusable: Counter[str] = field(default_factory=Counter)  # per column, values it could not use
 
 
-def read_records(text: str) -> tuple[list[Record], list[RowProblem]]:
-    """Records from CSV text, and the problems found, line by line."""
+class ReadResult(NamedTuple):
+    """The records read, the problems found line by line, and per column how many values it could not use."""
+
+    records: list[Record]
+    problems: list[RowProblem]
+    unusable: Counter[str]
+
+
+# Columns whose values are used only when they read as what they are; the rest is counted, not used.
+CHECKED = (("ssn", lambda r: r.ssn or r.ssn_last4), ("zip", lambda r: r.zip), ("cin", lambda r: r.cin),
+           ("phone", lambda r: r.phone), ("sex", lambda r: r.sex))
+
+
+def read_records(text: str) -> ReadResult:
+    """Records from CSV text, the problems found line by line, and the values each column could not use."""
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().lower() for h in next(reader, [])]
     problems: list[RowProblem] = []
@@ -64,38 +80,62 @@ def read_records(text: str) -> tuple[list[Record], list[RowProblem]]:
     width = len(header)
     records: list[Record] = []
     seen: dict[tuple[str, str], int] = {}
-    for cells in reader:
-        if not cells:
-            continue  # a blank line
-        line = reader.line_num
-        row = {name: cells[k].strip() for name, k in where.items() if k < len(cells)}
-        if len(cells) > width:
-            problems.append(RowProblem(line, None, "more cells than the header has columns; extra cells ignored"))
-        source, local_id = row.get("source", ""), row.get("local_id", "")
-        if not source or not local_id:
-            problems.append(RowProblem(line, "source" if not source else "local_id", "empty: row left out"))
-            continue
-        if (source, local_id) in seen:
-            problems.append(RowProblem(line, "local_id", f"repeats line {seen[(source, local_id)]}: row left out"))
-            continue
-        seen[(source, local_id)] = line
-        dob = None
-        if row.get("dob"):
-            try:
-                dob = parse_dob(row["dob"])
-            except ValueError as exc:
-                problems.append(RowProblem(line, "dob", f"{exc}: matched without a date of birth"))
-        records.append(Record.of(
-            source, local_id, first_name=row.get("first_name"), last_name=row.get("last_name"), dob=dob,
-            sex=row.get("sex"), ssn=row.get("ssn") or None, cin=row.get("cin"), student_id=row.get("student_id"),
-            zip=row.get("zip"), phone=row.get("phone"), address=row.get("address")))
-    return records, problems
+    last = reader.line_num
+    unusable: Counter[str] = Counter()
+    try:
+        for cells in reader:
+            first, last = last + 1, reader.line_num
+            _read_row(cells, first, last, where, width, records, seen, problems, unusable)
+    except csv.Error as exc:  # a field past the csv limit: reading stops, and says where
+        problems.append(RowProblem(last + 1, None, f"not readable as CSV from here ({_why(exc)}); the rest of "
+                                                   "the file is left out"))
+    return ReadResult(records, problems, unusable)
+
+
+def _why(exc: csv.Error) -> str:
+    """The csv module's reason, which names the fault and never the data."""
+    return "a cell is too long" if "field larger" in str(exc).lower() else "malformed CSV"
+
+
+def _read_row(cells: list[str], first: int, line: int, where: dict[str, int], width: int, records: list[Record],
+              seen: dict[tuple[str, str], int], problems: list[RowProblem], unusable: Counter[str]) -> None:
+    """One record (the lines first..line: more than one when a quoted cell spans lines), or a problem."""
+    if not cells:
+        return  # a blank line
+    if line > first and any("\n" in c or "\r" in c for c in cells):
+        # a quote opened and not closed where it should be swallows the lines after it: never silently
+        problems.append(RowProblem(first, None, f"a quoted cell runs over lines {first}-{line} (a quote left "
+                                                "open?): those lines are left out"))
+        return
+    row = {name: cells[k].strip() for name, k in where.items() if k < len(cells)}
+    if len(cells) > width:
+        problems.append(RowProblem(line, None, "more cells than the header has columns; extra cells ignored"))
+    source, local_id = row.get("source", ""), row.get("local_id", "")
+    if not source or not local_id:
+        problems.append(RowProblem(line, "source" if not source else "local_id", "empty: row left out"))
+        return
+    if (source, local_id) in seen:
+        problems.append(RowProblem(line, "local_id", f"repeats line {seen[(source, local_id)]}: row left out"))
+        return
+    seen[(source, local_id)] = line
+    dob = None
+    if row.get("dob"):
+        try:
+            dob = parse_dob(row["dob"])
+        except ValueError as exc:
+            problems.append(RowProblem(line, "dob", f"{exc}: matched without a date of birth"))
+    record = Record.of(
+        source, local_id, first_name=row.get("first_name"), last_name=row.get("last_name"), dob=dob,
+        sex=row.get("sex"), ssn=row.get("ssn") or None, cin=row.get("cin"), student_id=row.get("student_id"),
+        zip=row.get("zip"), phone=row.get("phone"), address=row.get("address"))
+    unusable.update(column for column, used in CHECKED if row.get(column) and not used(record))
+    records.append(record)
 
 
 def link_csv(text: str) -> BatchResult:
     """Link the records in CSV `text`; a deterministic client id per cluster (same input, same ids)."""
-    records, problems = read_records(text)
-    result = BatchResult(problems=problems, records=len(records))
+    records, problems, unusable = read_records(text)
+    result = BatchResult(problems=problems, records=len(records), unusable=unusable)
     if not records:
         return result
     linkage = link(records)

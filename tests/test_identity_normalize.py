@@ -100,3 +100,28 @@ def test_identifiers_and_contact_fields() -> None:
     assert [normalize_sex(v) for v in ("F", "female", "M", "Male", "1", "0", "x", None)] == [
         "F", "F", "M", "M", "M", "F", None, None]
     assert address_key("2999 Atlantic Avenue, Apartment 4") == address_key("2999 ATLANTIC AVE APT 4")
+
+
+def test_link_csv_never_drops_a_row_silently() -> None:
+    """An unbalanced quote swallows the lines after it: they are reported by line, not lost without a word; a
+    cell past the csv limit stops reading with a problem; values a column cannot use are counted per column."""
+    import re
+
+    from identity.batch import link_csv
+
+    header = "source,local_id,first_name,last_name,dob,ssn,zip"
+    rows = ["a,1,Ana,Diaz,1980-01-02,123456789,10001", 'a,2,"Bo,Li,1981-02-03,,10002',
+            "a,3,Cy,Ng,1982-03-04,,10003", "a,4,Di,Ox,1983-04-05,,10004", "a,5,Ed,Po,1984-05-06,,10005"]
+    result = link_csv("\n".join([header, *rows]) + "\n")
+    placed = {k + 2 for k, r in enumerate(rows) if r.split(",")[1] in {x["local_id"] for x in result.rows}}
+    reported = set()
+    for p in result.problems:
+        span = re.search(r"lines (\d+)-(\d+)", p.message)
+        if span:
+            reported |= set(range(int(span[1]), int(span[2]) + 1))
+    assert reported and min(reported) == 3  # named from the line the quote opened on
+    assert placed | reported == set(range(2, 7))  # every input line is either linked or named in a problem
+    too_long = link_csv(header + "\na,1," + "x" * 200_000 + ",Diaz,,,\n")
+    assert too_long.rows == [] and too_long.problems[0].line == 2 and "too long" in too_long.problems[0].message
+    counted = link_csv("\n".join([header, "a,1,Ana,Diaz,1980-01-02,12345,ABCDE"]) + "\n")
+    assert counted.unusable == {"ssn": 1, "zip": 1} and len(counted.rows) == 1
