@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,6 +23,7 @@ from api.middleware import EdgeMiddleware
 from api.services import Services, build_services
 from api.settings import Settings
 from audit.records import log_writable
+from audit.witness import witness
 from core.principal import RequestContext
 from resolvers.context import Context
 from resolvers.errors import add_codes, bad_value, is_bad_value
@@ -77,6 +80,9 @@ class _GraphQLApp(GraphQL[Context, None]):
         return response
 
 
+log = logging.getLogger("casebridge.api")
+
+
 def create_app(settings: Settings, *, services: Services | None = None) -> Starlette:
     """The gateway: /graphql, /healthz, /readyz, and in development the dev JWKS."""
     services = services or build_services(settings)
@@ -121,9 +127,15 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        witnessing = (asyncio.create_task(_witness_every(services, settings.audit.witness_every_seconds))
+                      if settings.audit.witness_every_seconds > 0 else None)
         try:
             yield
         finally:
+            if witnessing is not None:
+                witnessing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await witnessing
             await services.aclose()
 
     app = Starlette(routes=routes, lifespan=lifespan)
@@ -133,6 +145,16 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         tracer=services.tracer_provider.get_tracer("casebridge.api"), max_body_bytes=settings.limits.max_body_bytes,
     )
     return app
+
+
+async def _witness_every(services: Services, seconds: float) -> None:
+    """Sign where the access log ends every `seconds`, and append it to the witness (audit/witness.py)."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await witness(services.sessions, services.signer, services.settings.audit.witness_file)
+        except Exception as exc:  # the next round tries again; readiness reports an unwritable log
+            log.error("witnessing the access log failed (%s)", type(exc).__name__)
 
 
 def _iso(value: Any) -> str | None:

@@ -24,14 +24,30 @@ _settings = settings_or_exit
 def verify_cmd(
     since: Annotated[datetime | None, typer.Option(help="Only events recorded at or after (ISO 8601).")] = None,
     until: Annotated[datetime | None, typer.Option(help="Only events recorded before (ISO 8601).")] = None,
+    witness: Annotated[Path | None, typer.Option(
+        help="Witnessed checkpoints (the gateway's witness file, or those an auditor kept, one JSON per line): the "
+             "chain must still hold every one.")] = None,
 ) -> None:
     """Check every link, hash and signed checkpoint; name the first broken link. Exit 1 if broken."""
     from api.services import make_signer
     from audit.verify import verify
+    from audit.witness import check_witnessed, read_witness
 
     settings = _settings()
     jwks = make_signer(settings).public_jwks()
     report = _run(settings, lambda s: verify(s, jwks=jwks, since=since, until=until))
+    if witness is not None:
+        try:
+            entries, unreadable = read_witness(witness)
+        except (OSError, UnicodeDecodeError) as exc:
+            err.print(f"[red]cannot read the witness {witness}[/red] ({type(exc).__name__})")
+            raise typer.Exit(2) from None
+        for problem in unreadable:
+            err.print(f"[yellow]{witness.name} {problem}[/yellow]")
+        report.breaks = sorted([*report.breaks, *_run(settings, lambda s: check_witnessed(s, entries, jwks))],
+                               key=lambda b: b.seq)
+        if report.ok:
+            err.print(f"every witnessed end is still in the chain ({len(entries)} witnessed checkpoints)")
     if report.ok:
         err.print(f"[green]the access log verifies[/green]: {report.events_checked} events "
                   f"(seq {report.first_seq}..{report.last_seq}), {report.checkpoints_checked} signed checkpoints")

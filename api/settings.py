@@ -74,6 +74,10 @@ class AuditSettings(BaseModel):
     checkpoint_every: int = Field(default=1000, ge=1)
     retention_days: int = Field(default=2557, ge=1)  # seven years
     archive_dir: Path = Path("var/audit-archive")
+    # Where the gateway keeps witnessed checkpoints outside the database (JSON lines, append-only; audit/witness.py),
+    # and how often it signs where the chain ends (besides every `checkpoint_every` events). 0: never.
+    witness_file: Path | None = None
+    witness_every_seconds: float = Field(default=300.0, ge=0, le=86_400)
 
     @property
     def key_path(self) -> Path:

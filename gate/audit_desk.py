@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from audit import queries
+from audit import queries, witness
 from audit.verify import Report, verify
 from core.errors import InvalidInput
 from core.principal import RequestContext
@@ -55,13 +55,14 @@ class AuditDesk:
             op.log(None, result="disclosed")
         return out
 
-    async def integrity(self, ctx: RequestContext) -> Report:
-        """Verify the whole chain now."""
+    async def integrity(self, ctx: RequestContext) -> tuple[Report, dict[str, Any] | None]:
+        """Verify the whole chain now; with the newest signed checkpoint, for the auditor to keep."""
         await self._gate.authorize(ctx, Action.AUDIT_VERIFY, [Target.access_log()])
         report = await verify(self._sessions, jwks=self._jwks)  # its own reads, batch by batch
+        newest = await witness.latest(self._sessions)
         async with self._gate.operation(ctx, Action.AUDIT_VERIFY) as op:
             op.log(None, result="performed", detail="intact" if report.ok else "broken")
-        return report
+        return report, newest
 
     async def disclosure_report(
         self, ctx: RequestContext, *, client_id: str, since: datetime | None, until: datetime | None,

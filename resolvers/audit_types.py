@@ -143,6 +143,18 @@ class ChainBreak:
     problem: str
 
 
+@strawberry.type(description="Where the chain ended, signed by the gateway's checkpoint key: keep it (it is what "
+                 "proves later that the log was not cut short: `casebridge audit verify --witness`).")
+class SignedCheckpoint:
+    seq: int
+    hash: str
+    count: int
+    created_at: str = strawberry.field(description="UTC, ISO 8601, as signed.")
+    reason: str
+    key_id: str
+    signature: str = strawberry.field(description="A compact JWS (ES256) over the checkpoint's statement.")
+
+
 @strawberry.type(description="The result of verifying the whole hash chain and its signed checkpoints.")
 class AccessLogIntegrity:
     ok: bool
@@ -150,6 +162,8 @@ class AccessLogIntegrity:
     checkpoints_checked: int
     head_seq: int
     first_break: ChainBreak | None
+    latest_checkpoint: SignedCheckpoint | None = strawberry.field(
+        description="The newest signed checkpoint: one line of the witness, for auditors to keep.")
 
 
 @strawberry.type(description="One disclosure of the client's data: to which organisation, what, when, on what basis.")
@@ -212,12 +226,15 @@ def summary_view(s: queries.Summary) -> AccessSummary:
     )
 
 
-def integrity_view(r: Report) -> AccessLogIntegrity:
-    """The GraphQL face of a verification report."""
+def integrity_view(r: Report, latest: dict[str, Any] | None) -> AccessLogIntegrity:
+    """The GraphQL face of a verification report, with the newest signed checkpoint."""
     b = r.first_break
     return AccessLogIntegrity(
         ok=r.ok, events_checked=r.events_checked, checkpoints_checked=r.checkpoints_checked, head_seq=r.head_seq,
-        first_break=ChainBreak(seq=b.seq, event_id=b.event_id, problem=b.problem) if b else None)
+        first_break=ChainBreak(seq=b.seq, event_id=b.event_id, problem=b.problem) if b else None,
+        latest_checkpoint=SignedCheckpoint(
+            seq=latest["seq"], hash=latest["hash"], count=latest["count"], created_at=latest["created_at"],
+            reason=latest["reason"], key_id=latest["key_id"], signature=latest["signature"]) if latest else None)
 
 
 def disclosure_view(d: queries.Disclosure) -> DisclosureEntry:

@@ -219,7 +219,7 @@ class Query:
     @strawberry.field(description="Verify the access log's hash chain and signed checkpoints now (auditors only).")
     async def access_log_integrity(self, info: Info) -> AccessLogIntegrity:
         ctx = info.context
-        return integrity_view(await ctx.audit.integrity(ctx.request))
+        return integrity_view(*await ctx.audit.integrity(ctx.request))
 
     @strawberry.field(description="Who was shown which categories of a client's data, when and on what basis: for "
                       "the client (purpose client_access), or a caseworker on the client's behalf.")
