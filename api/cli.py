@@ -106,7 +106,14 @@ def demo(
     serve_forever: Annotated[bool, typer.Option("--serve/--no-serve", help="Keep serving.")] = True,
 ) -> None:
     """Migrate, seed a synthetic city (importing its shelter export), start the agency simulators and the gateway."""
-    from api.demo import run_demo
+    from api.demo import busy_port, run_demo
+
+    busy = busy_port({"--port": port, "--benefits-port": benefits_port, "--schooling-port": schooling_port})
+    if busy is not None:
+        flag, number = busy.split()
+        err.print(f"[red]port {number} on 127.0.0.1 is in use[/red]: choose another with {flag} N "
+                  "(or stop what is using it)", soft_wrap=True)
+        raise typer.Exit(2)
 
     run_demo(_settings(), port=port, benefits_port=benefits_port, schooling_port=schooling_port,
              households=households, seed=seed, serve_forever=serve_forever)

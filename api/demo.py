@@ -75,6 +75,7 @@ class DemoCase:
     token: str
     purpose: str
     client_id: str
+    caller: str = ""  # who asks, as the banner lists the callers (each token printed once)
 
 
 async def seed(settings: Settings, population: Population) -> int:
@@ -140,19 +141,36 @@ def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
     sheltered = _sheltered(population)
     pupil = next(p for p in population.people if p.student_id)
     liaison = mk("demo-doe-homeless-liaison", "DOE", "caseworker")
+    auditor = mk("demo-auditor", "OVERSIGHT", "auditor")
     return [
-        DemoCase("HRA caseworker: the benefits agency sees its own records", hra, "case_management", consented),
+        DemoCase("HRA caseworker: the benefits agency sees its own records", hra, "case_management", consented,
+                 "HRA caseworker"),
         DemoCase("DHS caseworker: appointments and documents shown through the client's consent; benefits "
-                 "withheld (CONSENT_REQUIRED)", dhs, "case_management", consented),
+                 "withheld (CONSENT_REQUIRED)", dhs, "case_management", consented, "DHS caseworker"),
         DemoCase("DHS caseworker, break-glass: benefits opened by a legal basis with a justification "
-                 "(time-limited, flagged for review)", dhs, "emergency", emergency),
-        DemoCase("DHS caseworker: the shelter system's own stays and moves (HMIS export), in shelter now or housed; "
-                 "DHS's own case note (held in casebridge)", dhs, "case_management", sheltered),
+                 "(time-limited, flagged for review)", dhs, "emergency", emergency, "DHS caseworker"),
+        DemoCase("DHS caseworker: a client of the shelter system - stays, moves and exits (HMIS export), whether "
+                 "in shelter now or housed; DHS's own case note (held in casebridge)", dhs, "case_management",
+                 sheltered, "DHS caseworker"),
         DemoCase("DOE homeless-student liaison: the district's own record (Ed-Fi): school, grade, transfers and the "
-                 "days between them, homeless program status", liaison, "case_management", pupil.client_id),
+                 "days between them, homeless program status", liaison, "case_management", pupil.client_id,
+                 "DOE homeless-student liaison"),
         DemoCase("auditor: never opens a client profile (FORBIDDEN; the refusal is in the access log)",
-                 mk("demo-auditor", "OVERSIGHT", "auditor"), "audit", consented),
+                 auditor, "audit", consented, "auditor"),
     ]
+
+
+def busy_port(ports: dict[str, int]) -> str | None:
+    """The first option whose port on 127.0.0.1 is taken, e.g. "--port 8000", or None when all are free."""
+    import socket
+
+    for flag, port in ports.items():
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return f"{flag} {port}"
+    return None
 
 
 def run_demo(
@@ -174,7 +192,7 @@ def run_demo(
     })
     cases = demo_cases(settings, population)
     _banner(settings, port, f"{sim.url}  school district (Ed-Fi) simulator  {district.url}",
-            len(population.people), added, cases)
+            len(population.people), added, cases, serving=serve_forever)
     app = create_app(settings)
     try:
         if serve_forever:
@@ -202,24 +220,31 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
     return body
 
 
-def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int, cases: list[DemoCase]) -> None:
+def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int, cases: list[DemoCase], *,
+            serving: bool = True) -> None:
     url = f"http://127.0.0.1:{port}"
+    cli = ".venv/bin/casebridge"
+    how = ("(GraphiQL: open it in a browser; Ctrl-C stops everything)" if serving
+           else "(--no-serve: runs the first queries below, then stops)")
     lines = [
-        f"[bold]casebridge gateway[/bold]  {url}/graphql   (GraphiQL: open it in a browser)",
+        f"[bold]casebridge gateway[/bold]  {url}/graphql   {how}",
         f"benefits agency simulator  {sim_url}",
         f"shelter system (HMIS CSV export, imported)  {HMIS_EXPORT_DIR}/",
         f"store  {settings.database_url}   synthetic people: {people} ({added} links added)",
         "",
-        "Put the token and purpose in GraphiQL's Headers tab, the client id in Variables.",
-        "More tokens: `casebridge token --role caseworker --org DHS`.",
-        "",
+        "[bold]Callers[/bold] (a token goes in GraphiQL's Headers tab: "
+        '{"Authorization": "Bearer <token>", "X-Purpose-Of-Use": "<purpose>"}):',
     ]
+    for caller, token in dict((c.caller, c.token) for c in cases).items():
+        lines += [f"  [cyan]{caller}[/cyan]", f"    {token}"]
+    lines += ["", f"More tokens: `{cli} token --role caseworker --org DHS` "
+              f"(`{cli} token --role client --client-id <id>` for a client).", "",
+              "[bold]What each shows[/bold] (the client id goes in Variables):"]
     for case in cases:
         lines += [f"[cyan]{case.title}[/cyan]",
-                  f'  headers:   {{"Authorization": "Bearer {case.token}", "X-Purpose-Of-Use": "{case.purpose}"}}',
-                  f'  variables: {{"id": "{case.client_id}"}}', ""]
+                  f'  caller: {case.caller}   purpose: {case.purpose}   variables: {{"id": "{case.client_id}"}}', ""]
     lines += ["[bold]A first query:[/bold]", FIRST_QUERY, "",
-              "[bold]Or with curl[/bold] (token and id from above):",
+              "[bold]Or with curl[/bold] (a token and an id from above):",
               f"  curl -s {url}/graphql -H 'Authorization: Bearer <token>' -H 'X-Purpose-Of-Use: case_management' "
               "-H 'Content-Type: application/json' -d '{\"query\": \"{ client(id: \\\"<id>\\\") "
               "{ benefits { cases { caseNumber programs { program status certificationEnd } } } } }\"}'"]

@@ -61,7 +61,11 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
             "--schooling-port", str(free_port()))
     out = cli(*args, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "X-Purpose-Of-Use" in out.stdout and out.stdout.count('"Authorization": "Bearer eyJ') == 6
+    assert "X-Purpose-Of-Use" in out.stdout
+    tokens = [line.strip() for line in out.stdout.splitlines() if line.strip().startswith("eyJ")]
+    assert len(tokens) == len(set(tokens)) == 4  # four callers, each token printed once
+    assert "open it in a browser" not in out.stdout and "--no-serve" in out.stdout
+    assert ".venv/bin/casebridge token --role caseworker --org DHS" in out.stdout  # a command that runs as shown
     cases = _summaries(out.stdout)
     own, consent, glass, shelter, school, auditor = cases
     assert own["benefits"] == ["HRA SHOWN own-agency"]
@@ -185,3 +189,15 @@ def test_identity_sync_matches_each_new_record_online(tmp_path: Path) -> None:
     assert f"{hmis_clients} records matched (0 joined a client, {hmis_clients} new clients" in told  # one shelter
     again = " ".join(cli("identity", "sync", tmp_path=tmp_path, **only_housing).stderr.split())
     assert "synced 0 changed records from hmis" in again and "0 records matched" in again
+
+
+def test_demo_on_a_busy_port_says_which_flag_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = cli("demo", "--no-serve", "--port", str(port), tmp_path=tmp_path)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert f"port {port}" in out.stderr and "--port" in out.stderr and len(out.stderr.strip().splitlines()) == 1
