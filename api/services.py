@@ -89,16 +89,15 @@ def build_services(
         crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
         held=[CaseNotes(sessions)], deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
     )
-    desk = ConsentDesk(gate=gate, store=consents, crosswalk=crosswalk)
+    desk = ConsentDesk(gate=gate, store=consents)
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, reader=reader, consents=consents,
                     connectors=connectors, gate=gate, desk=desk, signer=signer, recorder=audit,
                     audit_desk=AuditDesk(gate=gate, sessions=sessions, jwks=signer.public_jwks()),
-                    notes=NoteDesk(gate=gate, crosswalk=crosswalk),
-                    identity_desk=IdentityDesk(gate=gate, sessions=sessions, decider=decider,
-                                               search_quantum_ms=settings.limits.search_quantum_ms,
-                                               holders={c.source: c.organization for c in connectors}),
+                    notes=NoteDesk(gate=gate),
+                    identity_desk=IdentityDesk(gate=gate, sessions=sessions,
+                                               search_quantum_ms=settings.limits.search_quantum_ms),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,
                     tracer_provider=provider)
 

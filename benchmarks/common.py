@@ -40,4 +40,4 @@ def consent_desk(sessions: Any) -> Any:
     crosswalk = SqlCrosswalk(sessions)
     gate = Gate(crosswalk=crosswalk, decider=CedarDecider(sessions, CedarEngine(PolicySet.load())), connectors=[],
                 recorder=ChainRecorder(sessions), sessions=sessions)
-    return ConsentDesk(gate=gate, store=ConsentStore(), crosswalk=crosswalk)
+    return ConsentDesk(gate=gate, store=ConsentStore())

@@ -13,12 +13,11 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.errors import ClientNotFound, ConsentNotFound, InvalidInput
+from core.errors import ConsentNotFound, InvalidInput
 from core.principal import RequestContext
 from core.vocabulary import Action
 from gate.gate import MAX_JUSTIFICATION, MIN_JUSTIFICATION, Gate
 from gate.operations import Operation, Refused, refused_record
-from identity.crosswalk import Crosswalk
 from policies.consent_store import ConsentStore, GrantRecord, to_record
 from policies.consents import ConsentRecord, Grantor, Provision, validate_provisions
 from policies.decisions import Target, Verdict
@@ -31,12 +30,10 @@ class ConsentDesk:
     """Consent changes and reads, each decided by the policies and audited in its own transaction."""
 
     def __init__(
-        self, *, gate: Gate, store: ConsentStore, crosswalk: Crosswalk,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        self, *, gate: Gate, store: ConsentStore, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._gate = gate
         self._store = store
-        self._crosswalk = crosswalk
         self._clock = clock
 
     async def record(
@@ -51,7 +48,7 @@ class ConsentDesk:
         validate_provisions(provisions)
         target = Target.client(client_id, grantor=grantor.value)
         async with self._gate.operation(ctx, Action.CONSENT_RECORD, target) as op:
-            await self._require_client(client_id)
+            await self._gate.require_client(client_id)
             consent = await self._store.add(
                 op.session, client_id=client_id, grantor=grantor, source_reference=source_reference.strip(),
                 given_at=given_at, provisions=provisions, subject=ctx.principal.subject,
@@ -98,7 +95,7 @@ class ConsentDesk:
     async def list_for_client(self, ctx: RequestContext, client_id: str) -> list[ConsentRecord]:
         """The client's consents the policies let the caller see (each decided on its own)."""
         async with self._gate.operation(ctx, Action.CONSENT_READ, Target.client(client_id)) as op:
-            await self._require_client(client_id)
+            await self._gate.require_client(client_id)
             consents = await self._store.list_for_client(op.session, client_id)
             verdicts = await self._gate.authorize_each(ctx, Action.CONSENT_READ,
                                                        [Target.of_consent(c) for c in consents])
@@ -126,16 +123,12 @@ class ConsentDesk:
         now = self._clock()
         p = ctx.principal
         async with self._gate.operation(ctx, Action.BREAK_GLASS, Target.client(client_id)) as op:
-            await self._require_client(client_id)
+            await self._gate.require_client(client_id)
             grant = await self._store.add_grant(op.session, client_id=client_id, subject=p.subject,
                                                 org=p.organization, justification=text, now=now,
                                                 expires_at=now + timedelta(minutes=minutes))
             op.log(client_id, detail=grant.id, legal_basis="break-glass", justification=text, break_glass=True)
         return grant
-
-    async def _require_client(self, client_id: str) -> None:
-        if client_id not in await self._crosswalk.resolve([client_id]):
-            raise ClientNotFound("no client has this id", client_id=client_id)
 
     async def _visible(self, op: Operation, consent_id: str, *, for_update: bool = False
                        ) -> tuple[Any, ConsentRecord]:

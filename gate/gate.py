@@ -9,6 +9,7 @@ anything is returned. Every other operation runs the decide -> act -> record pat
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections import defaultdict
@@ -22,14 +23,14 @@ from audit.records import AccessRecord, AuditRecorder, SectionOutcome, action_re
 from connectors.base import Connector
 from connectors.held import HeldSource
 from connectors.records import FetchResult
-from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, InvalidInput
+from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, ClientNotFound, InvalidInput
 from core.principal import LegalBasisClaim, RequestContext
 from core.vocabulary import Action, Category, Purpose
 from gate.disclosure import Disclosure, SectionResult, SectionStatus
 from gate.masking import within_periods
-from gate.operations import Operations
+from gate.operations import Operations, refusal, refused_record
 from identity.crosswalk import Crosswalk, SourceRef
-from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resource, Target, WithheldReason
+from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resource, Target, Verdict, WithheldReason
 
 log = logging.getLogger("casebridge.gate")
 
@@ -69,6 +70,11 @@ class Gate(Operations):
         """The configured connectors (for health reports)."""
         return list(self._connectors)
 
+    def holder_of(self, source: str) -> str:
+        """The organisation holding an index source's records (the source's own name where no connector here
+        reaches it)."""
+        return self._holders[source][0] if source in self._holders else source
+
     def categories(self) -> frozenset[Category]:
         """Every category some configured connector or held-here source serves."""
         return frozenset(c for conn in [*self._connectors, *self._held] for c in conn.categories)
@@ -100,7 +106,7 @@ class Gate(Operations):
             ]
             # A decision depends on who asks, the client id and the category, never on the agency records
             # linked to it: decide while the crosswalk is read, then keep the clients it knows.
-            links, every = await asyncio.gather(self._crosswalk.resolve(ids), self._decide(ctx, asked, claim))
+            links, every = await asyncio.gather(self._crosswalk.resolve(ids), self.decide(ctx, asked, claim))
             kept = [(r, d) for r, d in zip(asked, every, strict=True) if r.client_id in links]
             resources, decisions = [r for r, _ in kept], [d for _, d in kept]
             permitted: Permitted = defaultdict(set)
@@ -127,8 +133,33 @@ class Gate(Operations):
         links = await self._crosswalk.resolve(ids)
         resources = [Resource(client_id, Category.IDENTITY, *self._holders[ref.source])
                      for client_id, refs in links.items() for ref in refs if ref.source in self._holders]
-        decisions = await self._decide(ctx, resources, None)
+        decisions = await self.decide(ctx, resources)
         return {r.client_id for r, d in zip(resources, decisions, strict=True) if d.permit}
+
+    async def authorize_for_client(self, ctx: RequestContext, action: Action, client_id: str) -> None:
+        """Go on only if the policies allow `action` about a client, where the rules look at whether the caller
+        may see one of the client's identity records (a fact that itself depends on the purpose). A refusal is
+        logged and names the purposes that would do, each asked with that purpose's own identity decision."""
+        async def verdict(asking: RequestContext) -> Verdict:
+            sees = client_id in await self.visible_identity(asking, [client_id])
+            (answer,) = await self.authorize_each(asking, action, [Target.client(client_id, sees_identity=sees)])
+            return answer
+
+        first = await verdict(ctx)
+        if first.permit:
+            return
+        # a question about another purpose, never used for anything else
+        fits = tuple([p for p in Purpose if p is not ctx.purpose
+                      and (await verdict(dataclasses.replace(ctx, purpose=p))).permit])
+        refused = Verdict(False, first.rule_ids, fits)
+        await self.record([refused_record(ctx, action, Target.client(client_id), refused)])
+        raise refusal(ctx, action, refused)
+
+    async def require_client(self, client_id: str) -> None:
+        """CLIENT_NOT_FOUND unless the index knows the client id (asked only after the policies allowed the
+        operation, so that a refused caller learns nothing)."""
+        if client_id not in await self._crosswalk.resolve([client_id]):
+            raise ClientNotFound("no client has this id", client_id=client_id)
 
     async def _held_sections(
         self, ctx: RequestContext, client_ids: list[str], wanted: list[Category], claim: LegalBasisClaim | None,
@@ -152,7 +183,7 @@ class Gate(Operations):
             groups = sorted({(cid, cat, own, True) for cid in client_ids for cat in cats} | set(held))
             resources = [Resource(cid, cat, holder, source.name, held_here=True, shared_with_client=shared)
                          for cid, cat, holder, shared in groups]
-            decisions = await self._decide(ctx, resources, claim)
+            decisions = await self.decide(ctx, resources, claim)
             allowed = [g for g, d in zip(groups, decisions, strict=True) if d.permit and g in held]
             items: dict[tuple[str, Category, str, bool], list[Any]] | AgencyError
             try:
@@ -163,11 +194,13 @@ class Gate(Operations):
             for res, dec in zip(resources, decisions, strict=True):
                 by_holder[(res.client_id, res.category, res.holder)].append((res, dec))
             for (cid, cat, holder), decided in by_holder.items():
-                out[cid].append(_held_section(source, cid, cat, holder, decided, items, held))
+                out[cid].append(_held_section(source, cid, cat, holder, decided, items))
         return out
 
-    async def _decide(self, ctx: RequestContext, resources: list[Resource], claim: LegalBasisClaim | None,
-                      ) -> list[Decision]:
+    async def decide(self, ctx: RequestContext, resources: list[Resource], claim: LegalBasisClaim | None = None,
+                     ) -> list[Decision]:
+        """The decision step for sections (what may be shown): one decision per resource; an evaluation error is
+        a deny, logged."""
         if not resources:
             return []
         try:
@@ -323,7 +356,6 @@ def check_legal_basis(ctx: RequestContext, claim: LegalBasisClaim | None) -> Non
 def _held_section(
     source: HeldSource, client_id: str, category: Category, holder: str,
     decided: list[tuple[Resource, Decision]], items: dict[tuple[str, Category, str, bool], list[Any]] | AgencyError,
-    held: set[tuple[str, Category, str, bool]],
 ) -> SectionResult:
     """One holder's part of a held-here section: shown with the items of every permitted group (shared with the
     client or not), withheld if none was permitted, failed if the store could not be read."""
@@ -334,9 +366,7 @@ def _held_section(
     decision = permitted[0][1]
     if isinstance(items, AgencyError):
         return SectionResult(status=SectionStatus.FAILED, decision=decision, error=items, **base)
-    data = [item for r, d in permitted
-            for item in items.get((client_id, category, holder, r.shared_with_client), [])
-            if (client_id, category, holder, r.shared_with_client) in held]
+    data = [item for r, _ in permitted for item in items.get((client_id, category, holder, r.shared_with_client), [])]
     data.sort(key=source.sort_key, reverse=True)
     if decision.data_periods is not None:
         data = within_periods(data, decision.data_periods)

@@ -18,7 +18,7 @@ import asyncio
 import dataclasses
 import math
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from core.vocabulary import Action, Category
 from gate.gate import Gate, section_outcome
 from identity import steward
 from identity.online import ClientMatch, SearchQuery, search
-from policies.decisions import Decider, Decision, Resource, Target
+from policies.decisions import Decision, Resource, Target
 
 MAX_PAGE = 100
 # A search answers after a whole number of these: finding candidates the caller may not see costs the index,
@@ -56,13 +56,11 @@ class ReviewPage:
 
 
 class IdentityDesk:
-    def __init__(self, *, gate: Gate, sessions: async_sessionmaker[Any], decider: Decider,
-                 holders: Mapping[str, str] | None = None, search_quantum_ms: float = SEARCH_QUANTUM_MS) -> None:
+    def __init__(self, *, gate: Gate, sessions: async_sessionmaker[Any],
+                 search_quantum_ms: float = SEARCH_QUANTUM_MS) -> None:
         self._gate = gate
         self._search_quantum = search_quantum_ms / 1000
         self._sessions = sessions
-        self._decider = decider
-        self._holders = dict(holders or {})  # index source -> the organisation holding its records
 
     async def review_queue(self, ctx: RequestContext, *, first: int, after: int | None) -> ReviewPage:
         """A page of open review items, as the policies allow; each client shown is logged."""
@@ -114,8 +112,8 @@ class IdentityDesk:
         asked = [(r, Category.IDENTITY) for r in distinct]
         asked += [(r, Category.CONTACT) for r in distinct if any(getattr(r, a) for a in CONTACT_ATTRS)]
         resources = [Resource(r.client_id or f"unlinked:{r.source}:{r.local_id}", category,
-                              self._holders.get(r.source, r.source), CONNECTOR) for r, category in asked]
-        decisions = await self._decider.decide(ctx, resources)
+                              self._gate.holder_of(r.source), CONNECTOR) for r, category in asked]
+        decisions = await self._gate.decide(ctx, resources)  # an evaluation error withholds, as for any read
         said: dict[tuple[str, str], list[tuple[Resource, Decision]]] = {}
         for (r, _category), res, d in zip(asked, resources, decisions, strict=True):
             said.setdefault(_key(r), []).append((res, d))

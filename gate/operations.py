@@ -20,7 +20,6 @@ is AUDIT_UNAVAILABLE for every operation, reads and writes alike.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from core.errors import (
     PurposeRequired,
 )
 from core.principal import RequestContext
-from core.vocabulary import Action, Purpose
+from core.vocabulary import Action
 from policies.decisions import Decider, Target, Verdict
 
 log = logging.getLogger("casebridge.gate")
@@ -110,31 +109,6 @@ class Operations:
             log.error("the access log recorder failed (%s)", type(exc).__name__)
             raise AuditUnavailable("the access log could not be written") from exc
 
-    async def authorize_for_client(self, ctx: RequestContext, action: Action, client_id: str) -> None:
-        """Go on only if the policies allow `action` about a client, where the rules look at whether the caller
-        may see one of the client's identity records (a fact that itself depends on the purpose). A refusal is
-        logged and names the purposes that would do, each asked with that purpose's own identity decision."""
-        sees = client_id in await self.visible_identity(ctx, [client_id])
-        (verdict,) = await _verdicts(self._decider, ctx, action, [Target.client(client_id, sees_identity=sees)])
-        if verdict.permit:
-            return
-        fits = []
-        for purpose in Purpose:
-            if purpose is ctx.purpose:
-                continue
-            what_if = dataclasses.replace(ctx, purpose=purpose)  # a question about another purpose, never used
-            sees = client_id in await self.visible_identity(what_if, [client_id])
-            (other,) = await _verdicts(self._decider, what_if, action, [Target.client(client_id, sees_identity=sees)])
-            if other.permit:
-                fits.append(purpose)
-        verdict = Verdict(False, verdict.rule_ids, tuple(fits))
-        await self.record([refused_record(ctx, action, Target.client(client_id), verdict)])
-        raise refusal(ctx, action, verdict)
-
-    async def visible_identity(self, ctx: RequestContext, client_ids: Sequence[str]) -> set[str]:
-        """The clients of whom the caller may see an identity record that exists (the Gate's)."""
-        raise NotImplementedError
-
     async def authorize_each(self, ctx: RequestContext, action: Action, targets: Sequence[Target]) -> list[Verdict]:
         """The policies' verdict on each target, raising nothing: for keeping, of a list the caller may see,
         only what they may (the operation that lists them is authorized and logged on its own)."""
@@ -150,7 +124,7 @@ class Operations:
         if target is not None:
             await self.authorize(ctx, action, [target])
         try:
-            async with self._sessions.begin() as session:
+            async with self.store_work(action), self._sessions.begin() as session:
                 op = Operation(ctx, action, session, self._decider)
                 yield op
                 if not op.records:
@@ -159,14 +133,12 @@ class Operations:
         except Refused as refused:
             await self.record([refused.record])
             raise refused.error from None
-        except SQLAlchemyError as exc:
-            log.error("the store failed during %s (%s)", action.value, type(exc).__name__)
-            raise AuditUnavailable("the access log could not be written, so nothing was done") from exc
 
     @contextlib.asynccontextmanager
     async def store_work(self, action: Action) -> AsyncIterator[None]:
-        """Around an operation that keeps its own transactions (the identity index's decisions, which append
-        their events through a hook): a store that fails is AUDIT_UNAVAILABLE, as on the operation path."""
+        """Around an operation's work in the store (the operation path's transaction, or the identity index's
+        decisions, which keep their own and append their events through a hook): a store that fails is
+        AUDIT_UNAVAILABLE - the access log lives there too, so nothing was done or released."""
         try:
             yield
         except SQLAlchemyError as exc:
