@@ -483,11 +483,8 @@ async def log_writable(engine: AsyncEngine) -> bool:
     """Whether the access log can be written now: takes the chain head's lock and inserts no rows into the
     events table (a real write, to the real table, of nothing), then rolls back. For /readyz."""
     e = AccessEvent.__table__
-    nothing = insert(e).from_select(["seq", "prev_hash", "hash", "request_id", "recorded_at", "subject",
-                                     "organization", "roles", "action", "categories", "decisions", "outcome"],
-                                    select(e.c.seq, e.c.prev_hash, e.c.hash, e.c.request_id, e.c.recorded_at,
-                                           e.c.subject, e.c.organization, e.c.roles, e.c.action, e.c.categories,
-                                           e.c.decisions, e.c.outcome).where(false()))
+    columns = [c for c in e.c if not c.primary_key]
+    nothing = insert(e).from_select([c.name for c in columns], select(*columns).where(false()))
     try:
         async with engine.connect() as conn, conn.begin() as tx:
             if (await conn.execute(LOCK_HEAD)).first() is None:

@@ -18,14 +18,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from audit.checkpoints import checkpoint_head
+from audit.chain import timestamp
+from audit.checkpoints import lock_head
+from audit.records import add_checkpoint
 from audit.signing import CheckpointSigner, verify_statement
 from audit.verify import Break
 from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
@@ -37,13 +39,13 @@ FIELDS = ("seq", "hash", "count", "created_at", "reason", "key_id", "signature")
 async def witness(sessions: async_sessionmaker[Any], signer: CheckpointSigner, path: Path | None) -> dict[str, Any]:
     """Sign where the chain ends now (unless the newest checkpoint already does), commit it, then append it to
     the witness file (if one is configured)."""
-    newest = await latest(sessions)
-    async with sessions() as session:
-        head_seq = (await session.execute(select(AuditChainHead.seq).where(AuditChainHead.id == 1))).scalar_one()
-    if newest is not None and newest["seq"] == head_seq:
-        return newest  # nothing new since: already signed (and witnessed, if it was a witness checkpoint)
     async with sessions.begin() as session:
-        checkpoint = await checkpoint_head(session, signer, reason="witness")
+        seq, digest, anchor, _ = await lock_head(session)  # as appenders do: the end cannot move meanwhile
+        newest = await _newest(session)
+        if newest is not None and newest["seq"] == seq:
+            return newest  # nothing new since it was signed
+        checkpoint = await add_checkpoint(session, signer, seq=seq, hash=digest, count=seq - anchor,
+                                          now=datetime.now(UTC), reason="witness")
     entry = {k: checkpoint[k] for k in FIELDS}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,14 +57,16 @@ async def witness(sessions: async_sessionmaker[Any], signer: CheckpointSigner, p
 async def latest(sessions: async_sessionmaker[Any]) -> dict[str, Any] | None:
     """The newest signed checkpoint, as an auditor keeps it (None before the first)."""
     async with sessions() as session:
-        row = (await session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(),
-                                                                      AuditCheckpoint.id.desc()).limit(1))
-               ).scalar_one_or_none()
+        return await _newest(session)
+
+
+async def _newest(session: AsyncSession) -> dict[str, Any] | None:
+    row = (await session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(),
+                                                                  AuditCheckpoint.id.desc()).limit(1))
+           ).scalar_one_or_none()
     if row is None:
         return None
-    created = row.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return {"seq": row.seq, "hash": row.hash, "count": row.count, "created_at": created, "reason": row.reason,
-            "key_id": row.key_id, "signature": row.signature}
+    return {k: timestamp(row.created_at) if k == "created_at" else getattr(row, k) for k in FIELDS}
 
 
 def read_witness(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
