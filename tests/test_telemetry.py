@@ -68,3 +68,24 @@ def test_the_suite_s_watch_would_see_a_name_in_a_log_or_an_exported_span() -> No
     assert pii_watch.leaks(handler.texts, collector.bodies, {"Quorra Zyx"}) == [
         "log: 'Quorra Zyx'", "span export: 'Quorra Zyx'"]
     assert pii_watch.leaks(handler.texts, collector.bodies, {"Someone Else"}) == []
+
+
+def test_span_ids_do_not_come_from_the_shared_random_state() -> None:
+    """Seeding `random` (a test, a simulation) must not repeat trace ids, and a request must not move a state
+    other code draws from."""
+    import random
+
+    from api.settings import TelemetrySettings
+    from api.telemetry import make_tracer_provider, shutdown
+
+    provider = make_tracer_provider(TelemetrySettings(exporter="console"))
+    tracer = provider.get_tracer("check")
+    ids = set()
+    for _ in range(3):
+        random.seed(5)
+        state = random.getstate()
+        with tracer.start_as_current_span("s") as span:
+            ids.add(span.get_span_context().trace_id)
+        assert random.getstate() == state  # untouched
+    assert len(ids) == 3  # not the same id after the same seed
+    shutdown(provider)
