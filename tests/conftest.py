@@ -16,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from api.settings import Settings
+from audit.signing import CheckpointSigner, load_or_create_key
 from connectors.benefits import BenefitsConnector
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
 from connectors.edfi import SchoolingConnector
@@ -26,7 +27,7 @@ from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerThread
-from identity.index import sync
+from identity.index import relink, sync
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
 from tests.pg import PostgresServer, find_bindir
@@ -221,4 +222,36 @@ async def indexed(database_url: str, population: Population, tmp_path: Path) -> 
         yield sessions, sources, written, benefits
         for s in sources:
             await s.aclose()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def indexed_gateway(gateway: Any, database_url: str) -> Any:
+    """The gateway, with the three agencies' people synced into the identity index and linked."""
+    settings, _server = gateway
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    sources = [BenefitsConnector(settings.benefits), HousingConnector(settings.housing, sessions),
+               SchoolingConnector(settings.schooling)]
+    try:
+        await sync(sessions, sources)
+        await relink(sessions)
+        yield gateway, sessions
+    finally:
+        for s in sources:
+            await s.aclose()
+        await engine.dispose()
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> CheckpointSigner:
+    """A checkpoint signer with a key of the test's own."""
+    return CheckpointSigner(load_or_create_key(tmp_path / "audit-key.json"))
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Any]:
+    """Sessions on the migrated test database."""
+    engine = make_engine(database_url)
+    yield make_sessionmaker(engine)
     await engine.dispose()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from api.keys import load_or_create_dev_key, mint_token
 from api.settings import Settings
@@ -93,5 +93,15 @@ async def events(database_url: str) -> list[AccessEvent]:
     try:
         async with make_sessionmaker(engine)() as session:
             return list((await session.execute(select(AccessEvent).order_by(AccessEvent.id))).scalars())
+    finally:
+        await engine.dispose()
+
+
+async def break_access_log(database_url: str) -> None:
+    """Make the access log unwritable, as a failed or full disk would: its events table is gone."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("DROP TABLE access_events"))
     finally:
         await engine.dispose()

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from api.app import create_app
 from audit.records import started
@@ -16,8 +15,7 @@ from core.errors import AuditUnavailable
 from demo.benefits_sim import BenefitsAgency
 from demo.population import Population
 from demo.servers import ServerThread, free_port
-from store.engine import make_engine
-from tests.gateway import UNLINKED_CLIENT, caller, events, seed_links, token
+from tests.gateway import UNLINKED_CLIENT, break_access_log, caller, events, seed_links, token
 
 PROFILE = """query Profile($id: ID!) {
   client(id: $id) {
@@ -175,12 +173,7 @@ async def test_malformed_agency_json_is_a_typed_error_and_is_not_cached(
 async def test_audit_log_unavailable_releases_no_data(
     gateway: Any, population: Population, database_url: str, agency: BenefitsAgency
 ) -> None:
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP TABLE access_events"))
-    finally:
-        await engine.dispose()
+    await break_access_log(database_url)
     body = await caller(gateway).query(PROFILE, {"id": population.people[0].client_id})
     assert body["data"]["client"] is None
     assert body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"

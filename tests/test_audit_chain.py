@@ -32,11 +32,6 @@ def record(n: int, client: str = "c-1") -> AccessRecord:
 
 
 @pytest.fixture
-def signer(tmp_path: Path) -> CheckpointSigner:
-    return CheckpointSigner(load_or_create_key(tmp_path / "audit-key.json"))
-
-
-@pytest.fixture
 async def store(database_url: str) -> Any:
     engine = make_engine(database_url, pool_size=20) if not database_url.startswith("sqlite") else make_engine(
         database_url)
@@ -67,6 +62,21 @@ async def test_concurrent_writers_keep_one_valid_chain(
     async with store() as session:
         seqs = list((await session.execute(select(AccessEvent.seq).order_by(AccessEvent.id))).scalars())
     assert sorted(seqs) == list(range(1, 241))
+
+
+async def rewrite_from(session: Any, seq: int) -> None:
+    """What someone with the database can do: edit the event at `seq`, recompute every hash after it and move
+    the head to the new end."""
+    rows = (await session.execute(select(AccessEvent).where(AccessEvent.seq >= seq)
+                                  .order_by(AccessEvent.seq))).scalars().all()
+    prev = rows[0].prev_hash
+    for row in rows:
+        if row.seq == seq:
+            row.organization = "HRA"
+        row.prev_hash = prev
+        row.hash = event_hash(seq=row.seq, prev_hash=prev, event=row)
+        prev = row.hash
+    await session.execute(update(AuditChainHead).values(hash=prev))
 
 
 async def _chain(store: Any, signer: CheckpointSigner, n: int = 10) -> None:
@@ -111,18 +121,8 @@ async def test_a_rewritten_tail_is_caught_by_the_signed_checkpoint(store: Any, s
     await _chain(store, signer, n=8)
     async with store.begin() as session:
         await checkpoint_head(session, signer, reason="manual")
-    # an attacker edits event 3 and recomputes every hash after it, and the head
     async with store.begin() as session:
-        rows = (await session.execute(select(AccessEvent).where(AccessEvent.seq >= 3)
-                                      .order_by(AccessEvent.seq))).scalars().all()
-        prev = rows[0].prev_hash
-        for row in rows:
-            if row.seq == 3:
-                row.organization = "HRA"
-            row.prev_hash = prev
-            row.hash = event_hash(seq=row.seq, prev_hash=prev, event=row)
-            prev = row.hash
-        await session.execute(update(AuditChainHead).values(hash=prev))
+        await rewrite_from(session, 3)
     seq, problem = await _first_break(store, signer)
     assert seq == 8 and "not the one that was signed" in problem
 

@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import delete, select
 
 from audit.export import read_slice, verify_export, write
@@ -20,7 +19,6 @@ from audit.records import AccessRecord, ChainRecorder, SectionOutcome
 from audit.retention import retain
 from audit.signing import CheckpointSigner, load_or_create_key
 from audit.verify import verify
-from store.engine import make_engine, make_sessionmaker
 from store.tables import AccessEvent, AuditChainHead
 
 NOW = datetime(2026, 11, 24, 12, tzinfo=UTC)
@@ -36,18 +34,6 @@ def read_event(n: int, client: str | None = None, outcome: str = "disclosed") ->
             SectionOutcome("documents", "benefits", "HRA", "permit", ("own-agency-reads-own-records",), "own-agency",
                            outcome)),
     )
-
-
-@pytest.fixture
-def signer(tmp_path: Path) -> CheckpointSigner:
-    return CheckpointSigner(load_or_create_key(tmp_path / "audit-key.json"))
-
-
-@pytest.fixture
-async def store(database_url: str) -> Any:
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def _fill(store: Any, signer: CheckpointSigner, n: int = 12, *, at: datetime | None = None) -> None:

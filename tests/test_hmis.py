@@ -26,17 +26,9 @@ from core.errors import AgencyUnavailable
 from core.vocabulary import Category
 from demo.hmis_export import DELTA, write_export
 from demo.population import HmisData, Population
-from store.engine import make_engine, make_sessionmaker
 from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisProject, HmisSnapshot
 
 EXPORTED = datetime(2026, 11, 1, 6, 0, 0)
-
-
-@pytest.fixture
-async def store(database_url: str) -> Any:
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def snapshot(store: Any) -> dict[str, list[tuple[Any, ...]]]:

@@ -6,16 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from audit.queries import disclosures
-from connectors.benefits import BenefitsConnector
-from connectors.edfi import SchoolingConnector
-from connectors.hmis.connector import HousingConnector
 from demo.population import Person, Population
-from identity.index import relink, sync, write_records
+from identity.index import write_records
 from identity.online import place
-from store.engine import make_engine, make_sessionmaker
 from tests.gateway import caller, events
 
 SEARCH = """query Find($input: ClientSearchInput!) {
@@ -36,24 +30,6 @@ REFUSE = """mutation($input: RecordConsentInput!) { recordConsent(input: $input)
 UNLINK = """mutation Unlink($source: String!, $localId: String!, $reason: String!) {
   unlinkRecord(record: {source: $source, localId: $localId}, reason: $reason) { clientsBefore clientsAfter split }
 }"""
-
-
-@pytest.fixture
-async def indexed_gateway(gateway: Any, database_url: str) -> Any:
-    """The gateway, with the three agencies' people synced into the identity index and linked."""
-    settings, _server = gateway
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
-    sources = [BenefitsConnector(settings.benefits), HousingConnector(settings.housing, sessions),
-               SchoolingConnector(settings.schooling)]
-    try:
-        await sync(sessions, sources)
-        await relink(sessions)
-        yield gateway, sessions
-    finally:
-        for s in sources:
-            await s.aclose()
-        await engine.dispose()
 
 
 def _head(population: Population) -> Person:

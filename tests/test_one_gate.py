@@ -9,16 +9,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
 
-from connectors.benefits import BenefitsConnector
-from connectors.edfi import SchoolingConnector
-from connectors.hmis.connector import HousingConnector
 from demo.population import Person, Population
-from identity.index import relink, sync
-from store.engine import make_engine, make_sessionmaker
-from tests.gateway import caller, events
+from store.engine import make_engine
+from tests.gateway import break_access_log, caller, events
 
 GIVEN = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
 RECORD = """mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }"""
@@ -88,33 +83,16 @@ async def test_a_disclosure_report_is_for_the_client_and_those_who_may_see_them(
                       ("SELF", "disclosed"), ("LEGALAID", "disclosed")]
 
 
-@pytest.fixture
-async def indexed(gateway: Any, database_url: str) -> Any:
-    """The gateway with the agencies' people synced into the identity index and linked."""
-    settings, _server = gateway
-    engine = make_engine(database_url)
-    sessions = make_sessionmaker(engine)
-    sources = [BenefitsConnector(settings.benefits), HousingConnector(settings.housing, sessions),
-               SchoolingConnector(settings.schooling)]
-    try:
-        await sync(sessions, sources)
-        await relink(sessions)
-        yield gateway
-    finally:
-        for s in sources:
-            await s.aclose()
-        await engine.dispose()
-
-
 def _only_at_benefits(population: Population) -> Person:
     return next(p for p in population.people if p.cin and p.benefits_id and not p.hmis_id and not p.student_id)
 
 
 async def test_search_shows_a_candidate_only_where_an_existing_identity_record_may_be_seen(
-    indexed: Any, population: Population,
+    indexed_gateway: Any, population: Population,
 ) -> None:
     """Defect 2: a DOE or DHS caseworker searching the CIN of a person only HRA holds got a CERTAIN candidate
     with its client id (their own, empty identity section counted as shown)."""
+    indexed, _sessions = indexed_gateway
     person = _only_at_benefits(population)
     terms = {"cin": person.cin}
     found = await caller(indexed, "HRA").query(SEARCH, {"input": terms})
@@ -198,12 +176,7 @@ async def test_an_unwritable_access_log_answers_the_same_for_every_operation(
     INTERNAL, and /readyz still said ready."""
     _settings, server = gateway
     assert httpx.get(f"{server.url}/readyz").json()["accessLog"] == "writable"
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP TABLE access_events"))
-    finally:
-        await engine.dispose()
+    await break_access_log(database_url)
     cid = population.people[2].client_id
     glass = """mutation($id: ID!, $why: String!) {
       startBreakGlass(clientId: $id, justification: $why, minutes: 5) { id } }"""
@@ -281,17 +254,13 @@ async def test_case_notes_are_held_here_and_decided_like_an_agency_s_records(
 
 
 async def test_a_steward_s_decision_is_not_made_when_it_cannot_be_logged(
-    indexed: Any, population: Population, database_url: str,
+    indexed_gateway: Any, population: Population, database_url: str,
 ) -> None:
     """Every operation, the index's decisions included: no access-log event, no change."""
+    indexed, _sessions = indexed_gateway
     a = next(p for p in population.people if p.benefits_id)
     b = next(p for p in population.people if p.hmis_id and p.client_id != a.client_id)
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP TABLE access_events"))
-    finally:
-        await engine.dispose()
+    await break_access_log(database_url)
     steward = caller(indexed, "CITY", "identity_steward", purpose="identity_stewardship")
     link = await steward.query(
         'mutation($a: String!, $b: String!) { linkRecords(a: {source: "benefits", localId: $a}, '

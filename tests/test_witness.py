@@ -11,32 +11,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import delete, select, update
 
-from audit.chain import event_hash
 from audit.records import ChainRecorder
 from audit.signing import CheckpointSigner, load_or_create_key
 from audit.verify import verify
 from audit.witness import check_witnessed, read_witness, witness
 from demo.population import Population
 from demo.servers import ServerThread
-from store.engine import make_engine, make_sessionmaker
 from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
 from tests.gateway import caller, seed_links
-from tests.test_audit_chain import record
-
-
-@pytest.fixture
-def signer(tmp_path: Path) -> CheckpointSigner:
-    return CheckpointSigner(load_or_create_key(tmp_path / "audit-key.json"))
-
-
-@pytest.fixture
-async def store(database_url: str) -> Any:
-    engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
+from tests.test_audit_chain import record, rewrite_from
 
 
 async def _events(store: Any, signer: CheckpointSigner, first: int, n: int) -> None:
@@ -81,16 +66,7 @@ async def test_a_tail_rewritten_past_a_witnessed_end_is_caught(
     await _events(store, signer, 0, 8)
     await witness(store, signer, path)
     async with store.begin() as session:  # edit event 3, rehash everything after it, drop the checkpoints
-        rows = (await session.execute(select(AccessEvent).where(AccessEvent.seq >= 3)
-                                      .order_by(AccessEvent.seq))).scalars().all()
-        prev = rows[0].prev_hash
-        for row in rows:
-            if row.seq == 3:
-                row.organization = "HRA"
-            row.prev_hash = prev
-            row.hash = event_hash(seq=row.seq, prev_hash=prev, event=row)
-            prev = row.hash
-        await session.execute(update(AuditChainHead).values(hash=prev))
+        await rewrite_from(session, 3)
         await session.execute(delete(AuditCheckpoint))
     jwks = signer.public_jwks()
     assert (await verify(store, jwks=jwks)).ok
