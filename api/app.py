@@ -11,13 +11,14 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.http import GRAPHQL_RESPONSE_JSON
+from api.ide import ASSETS_PATH, ide_assets, ide_page, ide_response
 from api.keys import load_or_create_dev_key, public_jwks
 from api.middleware import EdgeMiddleware
 from api.services import Services, build_services
@@ -34,6 +35,10 @@ class _GraphQLApp(GraphQL[Context, None]):
     def __init__(self, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
+        self._ide_page = ide_page() if self.graphql_ide else ""
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return ide_response(self._ide_page)  # our page and assets, served here (api/ide.py), not strawberry's CDN
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
@@ -117,6 +122,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]
+    if settings.graphiql_enabled:
+        routes.append(Mount(ASSETS_PATH, app=ide_assets()))
     if settings.auth.uses_dev_keys and settings.is_development:
         jwks = public_jwks(load_or_create_dev_key(settings.auth.dev_key_file))
 
