@@ -9,7 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLError, VariableDefinitionNode
+from graphql import (
+    SKIP,
+    GraphQLError,
+    GraphQLInputType,
+    ListValueNode,
+    ObjectValueNode,
+    ValueNode,
+    ValuesOfCorrectTypeRule,
+    VariableDefinitionNode,
+    get_named_type,
+    get_nullable_type,
+    is_input_object_type,
+    is_list_type,
+    is_non_null_type,
+    validate_input_literal,
+)
+from graphql.pyutils import Undefined
 from strawberry.exceptions import StrawberryInputCoercionError
 
 from core.errors import CasebridgeError
@@ -40,6 +56,54 @@ def bad_value(error: GraphQLError) -> dict[str, Any]:
     if error.locations:
         out["locations"] = [loc._asdict() for loc in error.locations]
     return out
+
+
+class LiteralsFitTheirTypes(ValuesOfCorrectTypeRule):
+    """graphql's check that literal values fit their types, answered like a variable that does not fit: code
+    BAD_USER_INPUT and the type expected, never a value (graphql's messages quote the literal, e.g. a date of birth
+    written into a search). An input object of the wrong shape is answered with the fields missing or unknown."""
+
+    def is_valid_value_node(self, node: ValueNode, input_type: GraphQLInputType | None) -> Any:
+        if input_type is not None:
+            told: set[tuple[str, str]] = set()
+
+            def on_error(error: GraphQLError, path: list[str | int]) -> None:
+                unquoted = _unquoted(error, node, input_type, path)
+                key = (unquoted.message, str(unquoted.locations))  # graphql tells each missing field apart
+                if key not in told:
+                    told.add(key)
+                    self.report_error(unquoted)
+
+            validate_input_literal(node, input_type, on_error, None, None, self.context.hide_suggestions)
+        return SKIP  # as graphql's rule: the literal is checked whole
+
+
+def _unquoted(error: GraphQLError, node: ValueNode, type_: GraphQLInputType, path: list[str | int]) -> GraphQLError:
+    """graphql's error about the value at `path` in the literal `node`, told without quoting any value."""
+    at_node: Any = node
+    at_type: Any = type_
+    for step in path:  # walk the literal and its type together
+        at_type = get_nullable_type(at_type)
+        if isinstance(step, int) and is_list_type(at_type):
+            at_type = at_type.of_type
+            at_node = at_node.values[step] if isinstance(at_node, ListValueNode) else at_node
+        elif isinstance(step, str) and is_input_object_type(at_type) and step in at_type.fields:
+            at_type = at_type.fields[step].type
+            at_node = next((f.value for f in getattr(at_node, "fields", ()) if f.name.value == step), at_node)
+        else:
+            break
+    named = get_named_type(at_type)
+    message = BAD_VALUE
+    if is_input_object_type(named) and isinstance(at_node, ObjectValueNode):
+        given = [f.name.value for f in at_node.fields]
+        unknown = [name for name in given if name not in named.fields]
+        missing = [name for name, field in named.fields.items()
+                   if is_non_null_type(field.type) and field.default_value is Undefined and name not in given]
+        if unknown or missing:
+            message = f"{named.name}: " + "; ".join(
+                ([f"unknown field {', '.join(unknown)}"] if unknown else [])
+                + ([f"required field {', '.join(missing)} not given"] if missing else []))
+    return GraphQLError(message, error.nodes or node, extensions={"code": "BAD_USER_INPUT", "expected": named.name})
 
 
 def document_error_code(message: str) -> str:

@@ -16,8 +16,21 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from graphql import DirectiveNode, DocumentNode, FieldNode, GraphQLError, Node, SelectionSetNode, validate
+from graphql import (
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    Node,
+    SelectionSetNode,
+    ValuesOfCorrectTypeRule,
+    validate,
+)
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+from resolvers.errors import LiteralsFitTheirTypes
 
 MAX_FIELDS = 500  # a full profile of every section is ~120 fields
 MAX_REPEATS = 5  # the same response name in one selection set (fragments that overlap repeat a few)
@@ -82,6 +95,8 @@ class BoundedValidation(SchemaExtension):
                 "code": "QUERY_TOO_COMPLEX",
                 "suggestion": "Ask for each field once; split a very large request in several."})]
         else:
-            ctx.pre_execution_errors = self._validate(ctx.schema._schema, ctx.graphql_document,
-                                                      tuple(ctx.validation_rules), self._hide)
+            # The rules strawberry's own validation would run (it adds its two), literals checked without quoting.
+            rules = (*(LiteralsFitTheirTypes if r is ValuesOfCorrectTypeRule else r for r in ctx.validation_rules),
+                     MaybeNullValidationRule, OneOfInputValidationRule)
+            ctx.pre_execution_errors = self._validate(ctx.schema._schema, ctx.graphql_document, rules, self._hide)
         yield

@@ -185,6 +185,13 @@ def test_a_value_that_does_not_fit_its_type_is_bad_input_and_is_neither_echoed_n
         error = resp.json()["errors"][0]
         assert error["extensions"] == {"code": "BAD_USER_INPUT", "variable": "i"}, resp.text
         assert dob not in resp.text
+        # The same value written into the document itself: answered alike, with the type it should have had.
+        literal = '{ searchClients(input: {lastName: "Q", dateOfBirth: "' + dob + '"}) { score } }'
+        resp = httpx.post(f"{url}/graphql", json={"query": literal},
+                          headers={**auth, "x-purpose-of-use": "case_management"})
+        error = resp.json()["errors"][0]
+        assert error["extensions"] == {"code": "BAD_USER_INPUT", "expected": "Date"}, resp.text
+        assert dob not in resp.text
     logged = " ".join(r.getMessage() + str(r.exc_info) for r in caplog.records)
     assert "08/16/1975" not in logged and "Quorra" not in logged
 
