@@ -23,7 +23,14 @@ from audit.records import AccessRecord, AuditRecorder, SectionOutcome, action_re
 from connectors.base import Connector
 from connectors.held import HeldSource
 from connectors.records import FetchResult
-from core.errors import AgencyError, AgencyTimeout, AgencyUnavailable, ClientNotFound, InvalidInput
+from core.errors import (
+    AgencyError,
+    AgencyTimeout,
+    AgencyUnavailable,
+    AuditUnavailable,
+    ClientNotFound,
+    InvalidInput,
+)
 from core.principal import LegalBasisClaim, RequestContext
 from core.vocabulary import Action, Category, Purpose
 from gate.disclosure import Disclosure, SectionResult, SectionStatus
@@ -87,9 +94,15 @@ class Gate(Operations):
 
         Unknown client ids are absent from the result. Raises the refusal's
         typed error when the caller may not open these profiles for this
-        purpose, and AuditUnavailable (releasing nothing) if the access log
-        cannot be written. `claim`: a legal basis the user invokes.
+        purpose, and AuditUnavailable (releasing nothing) if the store, where
+        the access log and the facts for the decisions live, fails.
+        `claim`: a legal basis the user invokes.
         """
+        async with self.store_work(Action.READ):
+            return await self._disclose(ctx, client_ids, categories, claim)
+
+    async def _disclose(self, ctx: RequestContext, client_ids: Sequence[str], categories: Iterable[Category],
+                        claim: LegalBasisClaim | None) -> dict[str, Disclosure]:
         check_legal_basis(ctx, claim)
         ids = list(dict.fromkeys(client_ids))
         await self.authorize(ctx, Action.READ, [Target.client(c) for c in ids])
@@ -130,7 +143,8 @@ class Gate(Operations):
         """The clients of whom the caller may see at least one identity record that exists (is linked in the
         index, at an agency connected here). An empty own-agency section is not one."""
         ids = list(dict.fromkeys(client_ids))
-        links = await self._crosswalk.resolve(ids)
+        async with self.store_work(Action.READ):
+            links = await self._crosswalk.resolve(ids)
         resources = [Resource(client_id, Category.IDENTITY, *self._holders[ref.source])
                      for client_id, refs in links.items() for ref in refs if ref.source in self._holders]
         decisions = await self.decide(ctx, resources)
@@ -158,7 +172,9 @@ class Gate(Operations):
     async def require_client(self, client_id: str) -> None:
         """CLIENT_NOT_FOUND unless the index knows the client id (asked only after the policies allowed the
         operation, so that a refused caller learns nothing)."""
-        if client_id not in await self._crosswalk.resolve([client_id]):
+        async with self.store_work(Action.READ):
+            known = client_id in await self._crosswalk.resolve([client_id])
+        if not known:
             raise ClientNotFound("no client has this id", client_id=client_id)
 
     async def _held_sections(
@@ -204,9 +220,12 @@ class Gate(Operations):
         if not resources:
             return []
         try:
-            decisions = await self._decider.decide(ctx, resources, claim=claim)
+            async with self.store_work(Action.READ):  # the facts unreadable: the store is down, not a deny
+                decisions = await self._decider.decide(ctx, resources, claim=claim)
             if len(decisions) != len(resources):
                 raise ValueError("decider returned the wrong number of decisions")
+        except AuditUnavailable:
+            raise
         except Exception as exc:  # an evaluation error is a deny, and is logged
             log.error("policy evaluation failed (%s); denying %d resources", type(exc).__name__, len(resources))
             return [_EVALUATION_ERROR] * len(resources)

@@ -25,7 +25,6 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.records import AccessRecord, AuditRecorder, SectionOutcome, action_record
@@ -39,6 +38,7 @@ from core.errors import (
 from core.principal import RequestContext
 from core.vocabulary import Action
 from policies.decisions import Decider, Target, Verdict
+from store.engine import STORE_FAILURES
 
 log = logging.getLogger("casebridge.gate")
 
@@ -92,7 +92,7 @@ class Operations:
                         hidden: CasebridgeError | None = None) -> list[Verdict]:
         """Go on only if the policies allow `action` on every target; a refusal is logged (one event per
         refused target) and raised as a typed error."""
-        verdicts = await _verdicts(self._decider, ctx, action, targets)
+        verdicts = await self.authorize_each(ctx, action, targets)
         refused = [(t, v) for t, v in zip(targets, verdicts, strict=True) if not v.permit]
         if refused:
             await self.record([refused_record(ctx, action, t, v) for t, v in refused])
@@ -112,7 +112,8 @@ class Operations:
     async def authorize_each(self, ctx: RequestContext, action: Action, targets: Sequence[Target]) -> list[Verdict]:
         """The policies' verdict on each target, raising nothing: for keeping, of a list the caller may see,
         only what they may (the operation that lists them is authorized and logged on its own)."""
-        return await _verdicts(self._decider, ctx, action, targets)
+        async with self.store_work(action):
+            return await _verdicts(self._decider, ctx, action, targets)
 
     @contextlib.asynccontextmanager
     async def operation(self, ctx: RequestContext, action: Action, target: Target | None = None,
@@ -138,12 +139,14 @@ class Operations:
     async def store_work(self, action: Action) -> AsyncIterator[None]:
         """Around an operation's work in the store (the operation path's transaction, or the identity index's
         decisions, which keep their own and append their events through a hook): a store that fails is
-        AUDIT_UNAVAILABLE - the access log lives there too, so nothing was done or released."""
+        AUDIT_UNAVAILABLE - the access log lives there too, so nothing was done or released. Reads of the facts
+        a decision needs (the crosswalk, consents) are store work too: a store that is down refuses nothing and
+        shows nothing."""
         try:
             yield
-        except SQLAlchemyError as exc:
+        except STORE_FAILURES as exc:
             log.error("the store failed during %s (%s)", action.value, type(exc).__name__)
-            raise AuditUnavailable("the access log could not be written, so nothing was done") from exc
+            raise AuditUnavailable("the store holding the access log failed, so nothing was done or shown") from exc
 
 
 async def _verdicts(decider: Decider, ctx: RequestContext, action: Action, targets: Sequence[Target]
@@ -152,6 +155,8 @@ async def _verdicts(decider: Decider, ctx: RequestContext, action: Action, targe
         verdicts = await decider.authorize(ctx, action, targets)
         if len(verdicts) != len(targets):
             raise ValueError("decider returned the wrong number of verdicts")
+    except STORE_FAILURES:
+        raise  # the facts could not be read: not a refusal but a store that is down (store_work answers it)
     except Exception as exc:  # an evaluation error is a refusal, and is logged
         log.error("policy evaluation failed for %s (%s); refusing", action.value, type(exc).__name__)
         return [Verdict(False, ("evaluation-error-denies",))] * len(targets)

@@ -10,10 +10,15 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import URL, Connection, Engine, Executable, Row, create_engine, event
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine
 
 T = TypeVar("T")
+
+# What a store that is down or failing raises: SQLAlchemy's errors, and the driver's own when a connection cannot
+# be made (asyncpg raises OSError for a refused connection and TimeoutError for a slow one, which SQLAlchemy passes
+# on unwrapped: seen in benchmarks/load.py with PostgreSQL stopped).
+STORE_FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, TimeoutError)
 
 
 def is_sqlite(url: str) -> bool:

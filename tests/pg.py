@@ -55,12 +55,21 @@ class PostgresServer:
             shutil.chown(self.sockets, self.user)
         self._run("initdb", "-D", str(self.data), "-E", "UTF8", "--locale=C.UTF-8", "-A", "trust",
                   "-U", "postgres", "--no-sync")
+        return self.resume()
+
+    def resume(self) -> PostgresServer:
+        """Start the server on its data directory (again, after `halt`); returns once it accepts connections."""
         opts = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.sockets} -c max_connections=200"
         if not self.durable:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", opts, "-l", str(self.root / "log"), "-w",
                   "-t", "60", "start")
         return self
+
+    def halt(self, mode: str = "immediate") -> None:
+        """Stop the server and keep its data (load and fault runs): `immediate` is a crash, as a lost host or a
+        killed process would be; the next start recovers from the write-ahead log."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
 
     @property
     def pid(self) -> int | None:

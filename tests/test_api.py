@@ -277,13 +277,30 @@ async def test_profiles_of_several_clients_are_fetched_in_one_batch(
     assert sorted(e.client_id for e in await events(database_url)) == sorted(ids)
 
 
-async def test_unexpected_errors_are_masked(empty_database_url: str, settings_factory: Any) -> None:
-    settings = settings_factory(database_url=empty_database_url)  # never migrated: the crosswalk query fails
-    with ServerThread(create_app(settings)) as server:
+async def test_unexpected_errors_are_masked(database_url: str, settings_factory: Any) -> None:
+    from api.services import build_services
+
+    class BuggyCrosswalk:  # a bug, not a failing store: its message must not reach the caller
+        async def resolve(self, ids: Any) -> Any:
+            raise RuntimeError("bug while reading Quorra's record")
+
+    settings = settings_factory(database_url=database_url)
+    services = build_services(settings)
+    services.gate._crosswalk = BuggyCrosswalk()  # type: ignore[assignment]
+    with ServerThread(create_app(settings, services=services)) as server:
         body = await caller((settings, server)).query('{ client(id: "7f1c2b9e-0d3a-4c55-9f6e-2a8b1c0d9e7f") { id } }')
     assert body["data"]["client"] is None
     assert body["errors"][0]["message"] == "Unexpected error."
     assert body["errors"][0]["extensions"] == {"code": "INTERNAL"}
+
+
+async def test_a_store_that_fails_is_audit_unavailable_not_a_bug(empty_database_url: str,
+                                                                 settings_factory: Any) -> None:
+    settings = settings_factory(database_url=empty_database_url)  # never migrated: every store read fails
+    with ServerThread(create_app(settings)) as server:
+        body = await caller((settings, server)).query('{ client(id: "7f1c2b9e-0d3a-4c55-9f6e-2a8b1c0d9e7f") { id } }')
+    assert body["data"]["client"] is None
+    assert body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
 
 
 async def test_clients_list_keeps_order_and_nulls_unknown_ids(
