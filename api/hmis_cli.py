@@ -21,12 +21,22 @@ def import_cmd(
     source: Annotated[str | None, typer.Option(help="The snapshot to apply it to (default: the configured "
                                                     "housing source).")] = None,
     max_problems: Annotated[int, typer.Option(help="How many problems to list.")] = 50,
+    strict: Annotated[bool | None, typer.Option(
+        "--strict/--lenient", help="Strict: any row that cannot be used refuses the whole export. Lenient (the "
+        "default, CASEBRIDGE_HOUSING__IMPORT_STRICT): such rows are quarantined and the rest imported.")] = None,
+    max_share: Annotated[float | None, typer.Option(
+        min=0, max=1, help="Refuse the export when a file has more than this share of its rows quarantined "
+        "(default CASEBRIDGE_HOUSING__IMPORT_MAX_QUARANTINED_SHARE, 0.05).")] = None,
 ) -> None:
-    """Check an export and apply it in one transaction; on any problem nothing changes (exit 1)."""
+    """Check an export and apply it in one transaction: rows that cannot be used are quarantined (listed by
+    file, line and column, never their values) and the rest applied; an export that cannot be applied changes
+    nothing (exit 1)."""
     from connectors.hmis.importer import import_export
 
     settings = settings_or_exit()
     target = source or settings.housing.source
+    strict = settings.housing.import_strict if strict is None else strict
+    share = settings.housing.import_max_quarantined_share if max_share is None else max_share
     with Progress(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err, transient=False) as bar:
         tasks: dict[str, Any] = {}
@@ -37,8 +47,8 @@ def import_cmd(
             bar.update(tasks[file], completed=done, total=max(total, done, 1))
 
         try:
-            report = with_store(settings, lambda sessions: import_export(sessions, path, source=target,
-                                                                          progress=progress))
+            report = with_store(settings, lambda sessions: import_export(
+                sessions, path, source=target, progress=progress, strict=strict, max_share=share))
         except SQLAlchemyError as exc:
             err.print(f"[red]the store cannot take the import[/red] ({type(exc).__name__}); is it migrated? "
                       "Run [bold]casebridge migrate[/bold]. Nothing was changed.")
@@ -51,11 +61,26 @@ def import_cmd(
         if len(report.problems) > max_problems:
             err.print(f"  ... and {len(report.problems) - max_problems} more")
         raise typer.Exit(1)
-    table = Table(title=f"imported export {report.export_id} ({report.csv_version}, {report.directive}) "
-                        f"into '{target}', data as of {report.exported_at:%Y-%m-%d %H:%M} UTC")
+    kind = {"full": "full refresh", "delta": "delta refresh", "period": "export of a period (directive 3)"}
+    table = Table(title=f"imported export {report.export_id} ({report.csv_version}, "
+                        f"{kind.get(report.directive or '', report.directive)}) into '{target}', data as of "
+                        f"{report.exported_at:%Y-%m-%d %H:%M} UTC")
     table.add_column("file")
     table.add_column("rows written", justify="right")
     table.add_column("soft-deleted rows", justify="right")
+    table.add_column("quarantined rows", justify="right")
+    table.add_column("previous version kept", justify="right")
     for name, count in report.applied.items():
-        table.add_row(name, str(count), str(report.removed.get(name, 0)))
+        quarantined = len({p.line for p in report.quarantined if p.file == name})
+        table.add_row(name, str(count), str(report.removed.get(name, 0)), str(quarantined),
+                      str(report.kept.get(name, 0)))
     err.print(table)
+    if report.absent:
+        err.print(f"not in this export (nothing of theirs changed): {', '.join(report.absent)}")
+    if report.quarantined:
+        err.print(f"[yellow]{report.quarantined_rows} rows quarantined[/yellow] (left out; where a row's id could "
+                  "be read, the snapshot keeps its previous version):")
+        for problem in report.quarantined[:max_problems]:
+            err.print(f"  {problem}")
+        if len(report.quarantined) > max_problems:
+            err.print(f"  ... and {len(report.quarantined) - max_problems} more")

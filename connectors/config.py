@@ -25,6 +25,10 @@ class HousingConfig(BaseModel):
     organization: str = "DHS"
     source: str = "hmis"  # the crosswalk's source key and the snapshot's name
     timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # `casebridge hmis import`: rows that cannot be used are quarantined and the rest imported, unless a file has
+    # more than this share of them (or the import is strict: then any one refuses the whole export)
+    import_max_quarantined_share: float = Field(default=0.05, ge=0, le=1)
+    import_strict: bool = False
 
 
 class EdfiDescriptors(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -239,18 +240,23 @@ class HmisSnapshot(Base):
 
 
 class HmisImport(Base):
-    """Every export applied to a snapshot: full or delta, its counts."""
+    """Every export applied to a snapshot: full, delta or a period's, its counts, and the rows it left out
+    (quarantined: where and why, never the values)."""
 
     __tablename__ = "hmis_imports"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(64), index=True)
     export_id: Mapped[str] = mapped_column(String(32))
-    directive: Mapped[str] = mapped_column(String(8))  # "full" | "delta"
+    directive: Mapped[str] = mapped_column(String(8))  # "full" | "delta" | "period" (ExportDirective 2, 1, 3)
+    period_type: Mapped[int | None] = mapped_column(Integer)  # ExportPeriodType, as the export says
     csv_version: Mapped[str] = mapped_column(String(16))
     exported_at: Mapped[datetime] = mapped_column()
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    quarantined_rows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the first QUARANTINE_KEPT problems: {"file", "line", "column", "message"}
+    quarantined: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
 
 
 class HmisProject(Base):

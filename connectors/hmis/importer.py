@@ -1,10 +1,15 @@
 """Apply an HMIS CSV export to the snapshot tables: all of it in one transaction, or nothing.
 
-A full export (ExportDirective 2) replaces the source's snapshot; a delta (1)
-replaces the rows it carries and removes the rows it marks deleted. An export
-with any problem — in its files or against the snapshot (a delta with no full
-export before it, an export older than the snapshot, references to rows that
-exist nowhere) — changes nothing and comes back with every problem listed.
+A full refresh (ExportDirective 2) replaces the source's snapshot; a delta (1)
+and an export of a chosen period (3, "other") replace the rows they carry and
+remove the rows they mark deleted, leaving the rest. Rows that cannot be used
+are quarantined - left out, named by file, line and column in the report and in
+the import's record - while the rest is applied; where a quarantined row's id is
+readable, the snapshot keeps its previous version. The whole export changes
+nothing, and comes back with every problem listed, when Export.csv or a whole
+file cannot be read, when it is not newer than the snapshot, when a delta comes
+before any full export, when a file has more than `max_share` of its rows
+quarantined, or, with `strict`, when any row is.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.hmis.reader import ParsedExport, Problem, Progress, dangling, read_export
+from connectors.hmis.reader import DELTA, ParsedExport, Problem, Progress, dangling, judge, read_export
 from connectors.hmis.spec import Layout
 from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisImport, HmisProject, HmisSnapshot
 
 CHUNK = 500
+MAX_SHARE = 0.05  # of a file's rows that may be quarantined before the whole export is refused
+QUARANTINE_KEPT = 1000  # problems kept in the import's record (the count is always whole)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +40,24 @@ class ImportReport:
     source: str
     export_id: str
     csv_version: str
-    directive: str | None  # "full" | "delta"
+    directive: str | None  # "full" | "delta" | "period"
     exported_at: datetime | None
+    period_type: int | None = None
     applied: dict[str, int] = field(default_factory=dict)  # rows written per file
     removed: dict[str, int] = field(default_factory=dict)  # soft-deleted rows: skipped (full) or removed (delta)
+    kept: dict[str, int] = field(default_factory=dict)  # quarantined rows whose previous version stays
+    absent: tuple[str, ...] = ()  # files a delta or period export did not carry (nothing of theirs changed)
+    quarantined: tuple[Problem, ...] = ()  # rows left out, by file, line and column
     problems: tuple[Problem, ...] = ()
 
     @property
     def ok(self) -> bool:
         """Whether the export was applied."""
         return not self.problems
+
+    @property
+    def quarantined_rows(self) -> int:
+        return len({(p.file, p.line) for p in self.quarantined})
 
 
 class _Rejected(Exception):
@@ -53,35 +68,42 @@ class _Rejected(Exception):
 
 async def import_export(
     sessions: async_sessionmaker[Any], path: Path, *, source: str = "hmis", progress: Progress | None = None,
+    strict: bool = False, max_share: float = MAX_SHARE,
 ) -> ImportReport:
     """Read, check and apply the export at `path` to `source`'s snapshot."""
     parsed = await asyncio.to_thread(read_export, path, progress)
-    report = _report(source, parsed)
     if parsed.problems:
-        return report
+        return _report(source, parsed)
     try:
         async with sessions.begin() as session:
-            applied = await _apply(session, source, parsed)
+            applied, kept = await _apply(session, source, parsed, strict=strict, max_share=max_share)
     except _Rejected as exc:
         return _report(source, parsed, problems=exc.problems)
-    return ImportReport(**{**_fields(report), "applied": applied})
+    return _report(source, parsed, applied=applied, kept=kept)
 
 
-def _report(source: str, parsed: ParsedExport, problems: Sequence[Problem] | None = None) -> ImportReport:
+def _report(source: str, parsed: ParsedExport, problems: Sequence[Problem] | None = None,
+            applied: dict[str, int] | None = None, kept: dict[str, int] | None = None) -> ImportReport:
     return ImportReport(
-        source=source, export_id=parsed.export_id, csv_version=parsed.csv_version,
-        directive=None if parsed.directive is None else ("delta" if parsed.is_delta else "full"),
-        exported_at=_utc(parsed.exported_at) if parsed.exported_at else None,
-        removed={k: len(v) for k, v in parsed.deleted.items() if v},
+        source=source, export_id=parsed.export_id, csv_version=parsed.csv_version, directive=parsed.kind,
+        exported_at=_utc(parsed.exported_at) if parsed.exported_at else None, period_type=parsed.period_type,
+        applied=applied or {}, removed={k: len(v) for k, v in parsed.deleted.items() if v},
+        kept={k: v for k, v in (kept or {}).items() if v}, absent=tuple(parsed.absent),
+        quarantined=tuple(parsed.quarantined),
         problems=tuple(parsed.problems if problems is None else problems),
     )
 
 
-def _fields(report: ImportReport) -> dict[str, Any]:
-    return {name: getattr(report, name) for name in report.__slots__}
+_TABLES = (  # file, model, key column: in dependency order
+    ("Project.csv", HmisProject, HmisProject.project_id),
+    ("Client.csv", HmisClient, HmisClient.personal_id),
+    ("Enrollment.csv", HmisEnrollment, HmisEnrollment.enrollment_id),
+    ("Exit.csv", HmisExit, HmisExit.exit_id),
+)
 
 
-async def _apply(session: AsyncSession, source: str, p: ParsedExport) -> dict[str, int]:
+async def _apply(session: AsyncSession, source: str, p: ParsedExport, *, strict: bool, max_share: float,
+                 ) -> tuple[dict[str, int], dict[str, int]]:
     assert p.exported_at is not None and p.layout is not None
     exported_at = _utc(p.exported_at)
     snap = (await session.execute(
@@ -90,32 +112,39 @@ async def _apply(session: AsyncSession, source: str, p: ParsedExport) -> dict[st
     if snap is not None and snap.exported_at >= exported_at:
         problems.append(Problem("Export.csv", 2, "ExportDate",
                                 "not newer than the snapshot already imported; nothing changed"))
-    if p.is_delta and snap is None:
+    if p.directive == DELTA and snap is None:
         problems.append(Problem("Export.csv", 2, "ExportDirective",
                                 "a delta export needs a full export of this source imported first"))
-    if p.is_delta and not problems:
-        problems += await _dangling_in_snapshot(session, source, p)
     if problems:
         raise _Rejected(problems)
 
-    tables = (
-        (HmisProject, HmisProject.project_id, "Project.csv", p.projects, _project_row(p)),
-        (HmisClient, HmisClient.personal_id, "Client.csv", p.clients, lambda k, r: _client_row(k, r, p.layout)),
-        (HmisEnrollment, HmisEnrollment.enrollment_id, "Enrollment.csv", p.enrollments, _enrollment_row),
-        (HmisExit, HmisExit.exit_id, "Exit.csv", p.exits, _exit_row),
-    )
+    kept = await _kept(session, source, p)  # per file, ids whose snapshot rows stay
+    dangling(p, kept["Client.csv"], kept["Project.csv"], kept["Enrollment.csv"])
+    problems = judge(p, strict=strict, max_share=max_share)
+    if problems:
+        raise _Rejected(problems)
+
+    rows = {"Project.csv": (p.projects, _project_row(p)),
+            "Client.csv": (p.clients, lambda k, r: _client_row(k, r, p.layout)),
+            "Enrollment.csv": (p.enrollments, _enrollment_row), "Exit.csv": (p.exits, _exit_row)}
     applied = {}
-    for model, key, name, rows, _to_row in reversed(tables):  # remove dependants first
+    for name, model, key in reversed(_TABLES):  # remove dependants first
+        carried = rows[name][0]
         if p.is_delta:
-            gone = set(rows) | p.deleted.get(name, set())
+            gone = set(carried) | p.deleted.get(name, set())
             for chunk in _chunks(sorted(gone)):
                 await session.execute(delete(model).where(model.source == source, key.in_(chunk)))
-        else:
+        elif not kept[name]:  # a full refresh replaces everything...
             await session.execute(delete(model).where(model.source == source))
-    for model, _key, name, rows, to_row in tables:
-        values = [{"source": source, **to_row(k, r)} for k, r in rows.items()]
+        else:  # ...but the previous versions of quarantined rows (few: at most max_share of a file)
+            every = set((await session.execute(select(key).where(model.source == source))).scalars())
+            for chunk in _chunks(sorted(every - kept[name])):
+                await session.execute(delete(model).where(model.source == source, key.in_(chunk)))
+    for name, _model, _key in _TABLES:
+        carried, to_row = rows[name]
+        values = [{"source": source, **to_row(k, r)} for k, r in carried.items()]
         for chunk in _chunks(values, 2000):
-            await session.execute(insert(model), chunk)
+            await session.execute(insert(_model), chunk)
         applied[name] = len(values)
     snapshot = {"export_id": p.export_id, "source_id": p.source_id, "csv_version": p.csv_version,
                 "exported_at": exported_at, "imported_at": datetime.now(UTC)}
@@ -124,30 +153,34 @@ async def _apply(session: AsyncSession, source: str, p: ParsedExport) -> dict[st
     else:
         for k, v in snapshot.items():
             setattr(snap, k, v)
-    session.add(HmisImport(source=source, export_id=p.export_id, directive="delta" if p.is_delta else "full",
-                           csv_version=p.csv_version, exported_at=exported_at, counts=applied))
-    return applied
+    session.add(HmisImport(
+        source=source, export_id=p.export_id, directive=p.kind, period_type=p.period_type,
+        csv_version=p.csv_version, exported_at=exported_at, counts=applied,
+        quarantined_rows=len({(q.file, q.line) for q in p.quarantined}),
+        quarantined=[{"file": q.file, "line": q.line, "column": q.column, "message": q.message}
+                     for q in p.quarantined[:QUARANTINE_KEPT]]))
+    return applied, ({name: len(kept[name] & p.quarantined_ids.get(name, set())) for name, _, _ in _TABLES}
+                     if not p.is_delta else {})
 
 
-async def _dangling_in_snapshot(session: AsyncSession, source: str, p: ParsedExport) -> list[Problem]:
-    """A delta's references must land on rows in the delta or still in the snapshot after it."""
-    async def existing(model: Any, key: Any, wanted: Iterable[str], removed: set[str]) -> set[str]:
+async def _kept(session: AsyncSession, source: str, p: ParsedExport) -> dict[str, set[str]]:
+    """Per file, the ids whose rows the snapshot keeps after this export and that its rows may refer to: after a
+    full refresh only the previous versions of quarantined rows; after a delta or period export every row it
+    neither replaces nor deletes (only those referred to are looked up)."""
+    async def existing(model: Any, key: Any, wanted: Iterable[str]) -> set[str]:
         found: set[str] = set()
-        for chunk in _chunks(sorted(set(wanted) - removed)):
+        for chunk in _chunks(sorted(set(wanted))):
             found |= set((await session.execute(select(key).where(model.source == source, key.in_(chunk))))
                          .scalars())
         return found
 
-    clients = set(p.clients) | await existing(
-        HmisClient, HmisClient.personal_id, (e["PersonalID"] for e in p.enrollments.values()),
-        p.deleted.get("Client.csv", set()))
-    projects = set(p.projects) | await existing(
-        HmisProject, HmisProject.project_id, (e["ProjectID"] for e in p.enrollments.values()),
-        p.deleted.get("Project.csv", set()))
-    enrollments = set(p.enrollments) | await existing(
-        HmisEnrollment, HmisEnrollment.enrollment_id, (x["EnrollmentID"] for x in p.exits.values()),
-        p.deleted.get("Enrollment.csv", set()))
-    return dangling(p, clients, projects, enrollments)
+    if not p.is_delta:
+        return {name: await existing(model, key, p.quarantined_ids.get(name, set())) for name, model, key in _TABLES}
+    wanted = {"Client.csv": [e["PersonalID"] for e in p.enrollments.values()],
+              "Project.csv": [e["ProjectID"] for e in p.enrollments.values()],
+              "Enrollment.csv": [x["EnrollmentID"] for x in p.exits.values()], "Exit.csv": []}
+    return {name: await existing(model, key, wanted[name]) - p.deleted.get(name, set())
+            for name, model, key in _TABLES}
 
 
 def _project_row(p: ParsedExport) -> Any:

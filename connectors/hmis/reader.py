@@ -3,6 +3,13 @@
 Everything wrong is collected as a Problem (file, line, column, what) rather
 than raised at the first one, so a CoC gets the whole list back. Problems name
 places, never values: an export is personal data.
+
+Two kinds: `problems` refuse the whole export (Export.csv unreadable, a file
+that cannot be read as CSV or lacks a column, a file a full refresh must
+carry); `quarantined` are rows that cannot be used (a value that cannot be
+read, an id empty or repeated, another export's row, a reference to nothing),
+left out while the rest is imported - unless there are too many of them or the
+import is strict (importer.py decides, once references to the snapshot are known).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.hmis.spec import IMPORTED, META, REQUIRED, Layout
+from connectors.hmis.spec import IMPORTED, META, OPTIONAL, REQUIRED, Layout
 
 Progress = Callable[[str, int, int], None]  # (file, rows done, rows in file)
 
@@ -47,20 +54,40 @@ class ParsedExport:
     exported_at: datetime | None = None
     start: date | None = None
     end: date | None = None
-    directive: int | None = None  # 1 delta, 2 full
+    directive: int | None = None  # 1 delta refresh, 2 full refresh, 3 other (a chosen period)
+    period_type: int | None = None  # FY2024 ExportPeriodType: 1 updated, 2 effective, 3 reporting period, 4 other
     organizations: dict[str, dict[str, Any]] = field(default_factory=dict)
     projects: dict[str, dict[str, Any]] = field(default_factory=dict)
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     enrollments: dict[str, dict[str, Any]] = field(default_factory=dict)
     exits: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted: dict[str, set[str]] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # data rows read per file
+    absent: list[str] = field(default_factory=list)  # files a delta or period export did not carry
+    problems: list[Problem] = field(default_factory=list)  # the whole export is refused
+    quarantined: list[Problem] = field(default_factory=list)  # rows left out
+    quarantined_ids: dict[str, set[str]] = field(default_factory=dict)  # per file, the readable ids left out
+
+    @property
+    def is_full(self) -> bool:
+        """A full refresh (ExportDirective 2) is the source's whole data: it replaces the snapshot."""
+        return self.directive == FULL
 
     @property
     def is_delta(self) -> bool:
-        """A delta export (ExportDirective 1) changes only the rows it carries."""
-        return self.directive == 1
+        """A delta (1) or an export of a chosen period (3 other) changes only the rows it carries."""
+        return self.directive in (DELTA, OTHER)
+
+    @property
+    def kind(self) -> str | None:
+        return KINDS.get(self.directive) if self.directive is not None else None
+
+    def quarantine(self, file: str, line: int | None, column: str | None, message: str,
+                   ident: str | None = None) -> None:
+        """Leave a row out, saying where and why; its id (when readable) keeps the snapshot's version."""
+        self.quarantined.append(Problem(file, line, column, message))
+        if ident:
+            self.quarantined_ids.setdefault(file, set()).add(ident)
 
 
 def parse_date(value: str) -> date:
@@ -84,6 +111,10 @@ def parse_timestamp(value: str) -> datetime:
             continue
     raise ValueError("not a timestamp")
 
+
+DELTA, FULL, OTHER = 1, 2, 3  # ExportDirective
+KINDS = {DELTA: "delta", FULL: "full", OTHER: "period"}
+PERIOD_TYPES = (1, 2, 3, 4)
 
 # file -> (key column, attribute of ParsedExport, {column: parser})
 FIELDS: dict[str, tuple[str, str, dict[str, Callable[[str], Any]]]] = {
@@ -125,19 +156,24 @@ def read_export(path: Path, progress: Progress | None = None) -> ParsedExport:
     _read_export_row(texts["Export.csv"], out)
     if out.layout is None:
         return out
-    for name in IMPORTED[1:]:
+    for name in IMPORTED:
         if name not in texts:
-            out.problems.append(Problem(name, None, None, "missing from the export"))
-    for name in ("Organization.csv", *IMPORTED[1:]):
+            if out.is_full:  # a full refresh without Exit.csv cannot mean "no exits": every stay would reopen
+                out.problems.append(Problem(name, None, None, "missing from a full export, which must carry "
+                                            "every file (an absent file cannot mean there are none)"))
+            else:  # a delta or a period's export without a file: nothing of that kind changed
+                out.absent.append(name)
+    if out.problems:
+        return out
+    for name in (*OPTIONAL, *IMPORTED):
         if name in texts:
             _read_file(name, texts[name], out, progress)
-    _check_references(out)
     return out
 
 
 def _files(path: Path, problems: list[Problem]) -> dict[str, str] | None:
     """File texts by canonical name (any case, any folder inside a zip), as UTF-8 with or without a BOM."""
-    wanted = {n.lower(): n for n in ("Export.csv", "Organization.csv", *IMPORTED[1:])}
+    wanted = {n.lower(): n for n in ("Export.csv", *OPTIONAL, *IMPORTED)}
     raw: dict[str, bytes] = {}
     try:
         if path.is_dir():
@@ -193,8 +229,12 @@ def _unzipped(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, problems: l
     return b"".join(chunks)
 
 
-def _rows(name: str, text: str, out: ParsedExport, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+def _rows(name: str, text: str, out: ParsedExport, required: tuple[str, ...], key: str | None = None,
+          ) -> Iterator[tuple[int, dict[str, str]]]:
+    """The file's rows with the line each starts on; rows that cannot be used are quarantined (by their id, when
+    `key` names a column that can still be read)."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    start = 2
     try:
         header = reader.fieldnames or []
         missing = [c for c in required if c not in header]
@@ -203,19 +243,27 @@ def _rows(name: str, text: str, out: ParsedExport, required: tuple[str, ...]) ->
         if missing:
             return
         for row in reader:
-            if None in row:  # more cells than columns
-                out.problems.append(Problem(name, reader.line_num, None, "more cells than the header has columns"))
-                continue
-            if any(v is None for v in row.values()):  # fewer cells than columns
-                out.problems.append(Problem(name, reader.line_num, None, "fewer cells than the header has columns"))
+            line, spanned = start, reader.line_num - start + 1
+            start = reader.line_num + 1
+            ident = (row.get(key) or "").strip() if key else ""
+            ident = ident if ident and "\x00" not in ident and len(ident) <= MAX_ID else ""
+            if None in row or any(v is None for v in row.values()):
+                if spanned > 1:  # a quote left open swallowed the lines after it: which rows they were is lost
+                    out.problems.append(Problem(name, line, None, f"a quote opened here is not closed where the row "
+                                                f"ends: {spanned} lines read as one row"))
+                    return
+                many = None in row
+                out.quarantine(name, line, None, f"{'more' if many else 'fewer'} cells than the header has columns",
+                               ident if not many else None)
                 continue
             nul = next((column for column, v in row.items() if "\x00" in v), None)
             if nul is not None:  # no store keeps one in text (PostgreSQL refuses it)
-                out.problems.append(Problem(name, reader.line_num, nul, "contains a NUL byte"))
+                out.quarantine(name, line, nul, "contains a NUL byte", ident)
                 continue
-            yield reader.line_num, row
+            yield line, row
     except csv.Error as exc:  # a field past the limit, a quote never closed: the file stops here
-        # (the reader counts the lines of the rows it finished: the fault is in the next one)
+        # (the reader counts the lines of the rows it finished: the fault is in the next one). What follows is
+        # lost, not one row: the whole export is refused.
         out.problems.append(Problem(name, reader.line_num + 1, None, f"not readable as CSV from here: {_why(exc)}"))
 
 
@@ -254,8 +302,15 @@ def _read_export_row(text: str, out: ParsedExport) -> None:
             setattr(out, attr, parse(row[column]))
         except ValueError:
             out.problems.append(Problem("Export.csv", line, column, "cannot be read"))
-    if out.directive not in (None, 1, 2):
-        out.problems.append(Problem("Export.csv", line, "ExportDirective", "must be 1 (delta) or 2 (full)"))
+    if out.directive not in (None, *KINDS):
+        out.problems.append(Problem("Export.csv", line, "ExportDirective",
+                                    "must be 1 (delta refresh), 2 (full refresh) or 3 (other)"))
+    period = (row.get("ExportPeriodType") or "").strip()
+    if period:  # optional for casebridge: kept in the import's record
+        out.period_type = int(period) if period.isdigit() else None
+        if out.period_type not in PERIOD_TYPES:
+            out.problems.append(Problem("Export.csv", line, "ExportPeriodType",
+                                        "must be 1 (updated), 2 (effective), 3 (reporting period) or 4 (other)"))
     if not out.problems:
         out.layout = layout
 
@@ -268,71 +323,110 @@ def _read_file(name: str, text: str, out: ParsedExport, progress: Progress | Non
         required += ("Sex",) if out.layout is Layout.FY2026 else ("Woman", "Man")
     target: dict[str, dict[str, Any]] = getattr(out, attr)
     deleted = out.deleted.setdefault(name, set())
-    first_line: dict[str, int] = {}
+    repeats: dict[str, list[dict[str, Any]]] = {}
     total = text.count("\n")
     count = 0
-    for line, row in _rows(name, text, out, required):
+    for line, row in _rows(name, text, out, required, key):
         count += 1
         if progress is not None and count % 5000 == 0:
             progress(name, count, total)
-        if row["ExportID"].strip() != out.export_id:
-            out.problems.append(Problem(name, line, "ExportID", "does not match Export.csv"))
-            continue
         ident = row[key].strip()
         if not ident or len(ident) > MAX_ID:
-            out.problems.append(Problem(name, line, key, "empty" if not ident else f"longer than {MAX_ID} characters"))
+            out.quarantine(name, line, key, "empty" if not ident else f"longer than {MAX_ID} characters")
+            continue
+        if row["ExportID"].strip() != out.export_id:
+            out.quarantine(name, line, "ExportID", "does not match Export.csv", ident)
             continue
         if row["DateDeleted"].strip():
             deleted.add(ident)
             continue
-        if ident in first_line:
-            out.problems.append(Problem(name, line, key, f"duplicate (first on line {first_line[ident]})"))
-            continue
-        first_line[ident] = line
         parsed: dict[str, Any] = {"_line": line}
-        ok = True
+        bad = []
         for column, parse in parsers.items():
             value = row.get(column)
             if value is None or value.strip() == "":
                 parsed[column] = None
                 if column in NOT_NULL.get(name, ()):
-                    out.problems.append(Problem(name, line, column, "empty"))
-                    ok = False
+                    bad.append((column, "empty"))
                 continue
             try:
                 parsed[column] = parse(value.strip())
             except ValueError:
-                out.problems.append(Problem(name, line, column, "cannot be read"))
-                ok = False
+                bad.append((column, "cannot be read"))
         try:
             parsed["DateUpdated"] = parse_timestamp(row["DateUpdated"])
         except ValueError:
-            out.problems.append(Problem(name, line, "DateUpdated", "cannot be read"))
-            ok = False
-        if ok:
-            target[ident] = parsed
+            bad.append(("DateUpdated", "cannot be read"))
+        for column, why in bad:
+            out.quarantine(name, line, column, why, ident)
+        if bad:
+            continue
+        repeats.setdefault(ident, []).append(parsed)
+        target.setdefault(ident, parsed)
+    _keep_latest(name, key, repeats, target, out)
     out.rows[name] = count
     if progress is not None:
         progress(name, count, count)
 
 
-def _check_references(out: ParsedExport) -> None:
-    """In a full export every enrollment names a client and a project, every exit an enrollment."""
-    if out.is_delta or out.problems:
-        return  # a delta may point at rows of the snapshot; the importer checks those
-    for problem in dangling(out, set(out.clients), set(out.projects), set(out.enrollments)):
-        out.problems.append(problem)
+def _keep_latest(name: str, key: str, repeats: dict[str, list[dict[str, Any]]], target: dict[str, dict[str, Any]],
+                 out: ParsedExport) -> None:
+    """One row per id: of rows repeating an id the one updated last is kept (the first of equals), the others are
+    quarantined, each naming the line kept."""
+    for ident, rows in repeats.items():
+        if len(rows) < 2:
+            continue
+        keep = max(rows, key=lambda r: r["DateUpdated"])  # max keeps the first of equals
+        target[ident] = keep
+        for row in rows:
+            if row is not keep:
+                out.quarantine(name, row["_line"], key,
+                               f"repeated id: line {keep['_line']} is kept (the one updated last, or the first of "
+                               "equals)")
 
 
-def dangling(out: ParsedExport, clients: set[str], projects: set[str], enrollments: set[str]) -> list[Problem]:
-    """References to rows that exist neither in the export nor in `clients`/`projects`/`enrollments`."""
-    found = []
-    for eid, e in out.enrollments.items():
-        if e["PersonalID"] not in clients:
-            found.append(Problem("Enrollment.csv", e["_line"], "PersonalID", f"enrollment {eid}: no such client"))
-        if e["ProjectID"] not in projects:
-            found.append(Problem("Enrollment.csv", e["_line"], "ProjectID", f"enrollment {eid}: no such project"))
-    for xid, x in out.exits.items():
-        if x["EnrollmentID"] not in enrollments:
-            found.append(Problem("Exit.csv", x["_line"], "EnrollmentID", f"exit {xid}: no such enrollment"))
-    return found
+def dangling(out: ParsedExport, clients: set[str], projects: set[str], enrollments: set[str]) -> int:
+    """Quarantine rows that refer to rows existing neither in the export nor in `clients`/`projects`/
+    `enrollments` (what the snapshot keeps), repeating until none is left: an enrollment of a client left out
+    goes, and then its exits. Returns how many rows were quarantined."""
+    before = len(out.quarantined)
+    known = {"PersonalID": clients | set(out.clients), "ProjectID": projects | set(out.projects)}
+    while True:
+        found = 0
+        for eid, e in list(out.enrollments.items()):
+            missing = [c for c, ids in known.items() if e[c] not in ids]
+            if missing:
+                del out.enrollments[eid]
+                found += 1
+                for column in missing:
+                    out.quarantine("Enrollment.csv", e["_line"], column,
+                                   "refers to a " + ("client" if column == "PersonalID" else "project")
+                                   + " that is neither in the export nor in the snapshot", eid)
+        stays = enrollments | set(out.enrollments)
+        for xid, x in list(out.exits.items()):
+            if x["EnrollmentID"] not in stays:
+                del out.exits[xid]
+                found += 1
+                out.quarantine("Exit.csv", x["_line"], "EnrollmentID",
+                               "refers to an enrollment that is neither in the export nor in the snapshot", xid)
+        if not found:
+            return len(out.quarantined) - before
+
+
+QUARANTINE_FLOOR = 10  # a share means nothing in a file of a few rows: a 3-row delta with one bad row still imports
+
+
+def judge(out: ParsedExport, *, strict: bool, max_share: float) -> list[Problem]:
+    """Whether the rows left out refuse the whole export: any of them when strict; otherwise a file with more
+    than `max_share` of its rows left out, and more than QUARANTINE_FLOOR (a CoC's daily feed always has a few;
+    a broken one has many)."""
+    if strict:
+        return [Problem(p.file, p.line, p.column, f"{p.message} (strict import: nothing was imported)")
+                for p in out.quarantined]
+    problems = []
+    for name, rows in out.rows.items():
+        bad = len({p.line for p in out.quarantined if p.file == name})  # rows, not problems
+        if bad > QUARANTINE_FLOOR and bad > max_share * rows:
+            problems.append(Problem(name, None, None, f"{bad} of {rows} rows cannot be used, more than the "
+                                    f"{max_share:.0%} an import may leave out; nothing was imported"))
+    return problems

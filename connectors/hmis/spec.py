@@ -81,7 +81,10 @@ REQUIRED = {
                        "MoveInDate"),
     "Exit.csv": ("ExitID", "EnrollmentID", "PersonalID", "ExitDate", "Destination"),
 }
-IMPORTED = tuple(REQUIRED)  # Organization.csv is optional: a project's organisation name is shown if present
+# The data files casebridge imports (a full refresh must carry each), in dependency order; Organization.csv is
+# optional: a project's organisation name is shown if present.
+IMPORTED = ("Project.csv", "Client.csv", "Enrollment.csv", "Exit.csv")
+OPTIONAL = ("Organization.csv",)
 
 PROJECT_TYPES = {
     0: "Emergency Shelter - Entry Exit", 1: "Emergency Shelter - Night-by-Night", 2: "Transitional Housing",
