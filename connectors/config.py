@@ -41,6 +41,10 @@ class EdfiDescriptors(BaseModel):
         "Unsheltered": "UNSHELTERED",
     }
     sex: dict[str, str] = {"Female": "F", "Male": "M"}
+    # AddressTypeDescriptor / TelephoneNumberTypeDescriptor code values that mean "where the family lives / is
+    # reached", best first (a state may code the physical address "M" or "Physical"; a mailing P.O. box is not)
+    home_address_types: list[str] = ["Home", "Physical"]
+    home_phone_types: list[str] = ["Home", "Mobile"]
 
 
 class SchoolingConfig(BaseModel):
@@ -48,7 +52,10 @@ class SchoolingConfig(BaseModel):
 
     enabled: bool = True
     base_url: HttpUrl = HttpUrl("http://127.0.0.1:8102")
-    data_path: str = "/data/v3/ed-fi"  # a tenant or school-year segment goes here when the district uses one
+    # ODS/API v7 puts a tenant and/or school-year segment ("district-a/2025") in front of every route: the
+    # token endpoint, the data and the change queries alike
+    route_context: str = ""
+    data_path: str = "/data/v3/ed-fi"
     organization: str = "DOE"
     source: str = "edfi"
     client_id: str = "casebridge"

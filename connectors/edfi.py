@@ -11,6 +11,7 @@ values matter, mapped in configuration (connectors.config.EdfiDescriptors).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import time
 from collections.abc import Sequence
@@ -20,7 +21,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from connectors.base import ConnectorStatus, StatusTracker
-from connectors.config import SchoolingConfig
+from connectors.config import EdfiDescriptors, SchoolingConfig
 from connectors.http import AgencyApi, parse_payload
 from connectors.records import (
     Demographics,
@@ -33,7 +34,7 @@ from connectors.records import (
     SourcePerson,
     SourceRecord,
 )
-from core.errors import AgencyBadData
+from core.errors import AgencyAuthFailed, AgencyBadData
 from core.vocabulary import Category
 
 SCHOOLS_TTL_SECONDS = 3600.0
@@ -65,28 +66,66 @@ class _Address(_Wire):
     streetNumberName: str
     apartmentRoomSuiteNumber: str | None = None
     postalCode: str | None = None
+    doNotPublishIndicator: bool | None = None  # FERPA directory information: the family opted out
 
 
 class _Telephone(_Wire):
     telephoneNumberTypeDescriptor: str | None = None
     telephoneNumber: str
+    orderOfPriority: int | None = None
+    doNotPublishIndicator: bool | None = None
+
+
+class _EdOrgRef(_Wire):
+    educationOrganizationId: int | str
 
 
 class StudentReach(_Wire):
-    """A studentEducationOrganizationAssociation: how the district reaches the student."""
+    """A studentEducationOrganizationAssociation: what one education organisation holds of the student - how it
+    reaches them, and (Data Standard 5) their sex."""
 
     studentReference: _StudentRef
+    educationOrganizationReference: _EdOrgRef | None = None
+    sexDescriptor: str | None = None
     addresses: list[_Address] = []
     telephones: list[_Telephone] = []
 
-    def home(self) -> tuple[str | None, str | None, str | None]:
-        """The home address's street line and ZIP (else the first address's), and the first phone (home first)."""
-        address = min(self.addresses, key=lambda a: code(a.addressTypeDescriptor) != "Home", default=None)
-        phone = min(self.telephones, key=lambda t: code(t.telephoneNumberTypeDescriptor) != "Home", default=None)
-        street = None
-        if address is not None:
-            street = ", ".join(p for p in (address.streetNumberName, address.apartmentRoomSuiteNumber) if p)
-        return street, address.postalCode if address else None, phone.telephoneNumber if phone else None
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Reach:
+    """A student's associations merged: home street line and ZIP, phone, sex code, and what the district marks
+    not for release (FERPA directory opt-outs: neither used nor shown)."""
+
+    street: str | None = None
+    zip: str | None = None
+    phone: str | None = None
+    sex: str | None = None  # the descriptor's code value
+    withheld: frozenset[str] = frozenset()  # "address", "phone"
+
+
+def merge_reach(rows: Sequence[StudentReach], descriptors: EdfiDescriptors) -> Reach:
+    """One Reach from every association of a student, whatever order the API lists them in: associations in
+    education-organisation order; the address of the first type in `home_address_types` (a mailing P.O. box
+    comes after the home), the phone of the first type in `home_phone_types` then by its order of priority;
+    the first sex the district's associations give. An address or phone marked not for release is skipped."""
+    rows = sorted(rows, key=lambda r: str(r.educationOrganizationReference.educationOrganizationId)
+                  if r.educationOrganizationReference else "")
+    addresses = [a for r in rows for a in r.addresses]
+    phones = [t for r in rows for t in r.telephones]
+    withheld = frozenset({"address"} if any(a.doNotPublishIndicator for a in addresses) else set()) | (
+        {"phone"} if any(t.doNotPublishIndicator for t in phones) else set())
+    address_rank = {c: i for i, c in enumerate(descriptors.home_address_types)}
+    phone_rank = {c: i for i, c in enumerate(descriptors.home_phone_types)}
+    address = min((a for a in addresses if not a.doNotPublishIndicator), default=None,
+                  key=lambda a: address_rank.get(code(a.addressTypeDescriptor) or "", len(address_rank)))
+    phone = min((t for t in phones if not t.doNotPublishIndicator), default=None,
+                key=lambda t: (phone_rank.get(code(t.telephoneNumberTypeDescriptor) or "", len(phone_rank)),
+                               t.orderOfPriority if t.orderOfPriority is not None else 1 << 30))
+    street = ", ".join(p for p in (address.streetNumberName, address.apartmentRoomSuiteNumber) if p) \
+        if address else None
+    sex = next((c for r in rows if (c := code(r.sexDescriptor))), None)
+    return Reach(street, address.postalCode if address else None, phone.telephoneNumber if phone else None, sex,
+                 withheld)
 
 
 class _SchoolAssociation(_Wire):
@@ -146,7 +185,12 @@ class SchoolingConnector:
         self.config = config
         self.source = config.source
         self.organization = config.organization
-        self._api = AgencyApi.from_config(self.name, config)
+        base = str(config.base_url).rstrip("/")
+        if context := config.route_context.strip("/"):
+            base += "/" + context  # v7: the token endpoint, data and change queries all sit under it
+        self._api = AgencyApi(connector=self.name, base_url=base, token_url=f"{base}/oauth/token",
+                              client_id=config.client_id, client_secret=config.client_secret.get_secret_value(),
+                              timeout_seconds=config.timeout_seconds)
         self._data = config.data_path.rstrip("/")
         self._status = StatusTracker(self.name)
         self._schools: dict[str, str] = {}
@@ -191,9 +235,11 @@ class SchoolingConnector:
             students, reach = await asyncio.gather(
                 self._all("students", _Student, window),
                 self._all("studentEducationOrganizationAssociations", StudentReach, window))
-            homes = {r.studentReference.studentUniqueId: r.home() for r in reach}
+            by_student: dict[str, list[StudentReach]] = {}
+            for r in reach:
+                by_student.setdefault(r.studentReference.studentUniqueId, []).append(r)
             listed = {s.studentUniqueId for s in students}
-            moved = sorted(set(homes) - listed)  # only the address changed: the student, to list them whole
+            moved = sorted(set(by_student) - listed)  # only the address changed: the student, to list them whole
             gate = asyncio.Semaphore(8)
 
             async def one(student_id: str) -> list[_Student]:
@@ -202,34 +248,65 @@ class SchoolingConnector:
 
             for found in await asyncio.gather(*(one(i) for i in moved)):
                 students += found
+            # a student listed for a change of their own, whose associations did not change: read those too
+            unread = sorted(listed - set(by_student))
+            for sid, found in zip(unread, await asyncio.gather(*(self._reach(i, gate) for i in unread)), strict=True):
+                by_student[sid] = found
         people = []
         for s in students:
-            street, zip_code, phone = homes.get(s.studentUniqueId, (None, None, None))
+            reach = merge_reach(by_student.get(s.studentUniqueId, []), self.config.descriptors)
             people.append(SourcePerson(
                 source=self.source, local_id=s.studentUniqueId, first_name=s.firstName, middle_name=s.middleName,
-                last_name=s.lastSurname, dob=s.birthDate,
-                sex=self.config.descriptors.sex.get(code(s.birthSexDescriptor) or ""), student_id=s.studentUniqueId,
-                address=street, zip=zip_code, phone=phone))
+                last_name=s.lastSurname, dob=s.birthDate, sex=self._sex(s, reach), student_id=s.studentUniqueId,
+                address=reach.street, zip=reach.zip, phone=reach.phone))
         return PeopleBatch(people, str(newest))
+
+    async def _reach(self, student_id: str, gate: asyncio.Semaphore) -> list[StudentReach]:
+        async with gate:
+            return await self._all("studentEducationOrganizationAssociations", StudentReach,
+                                   {"studentUniqueId": student_id})
+
+    def _sex(self, student: _Student, reach: Reach) -> str | None:
+        """Data Standard 5 keeps sex on the education organisation association; the student's birth sex, which
+        is optional, stands in where no association gives one."""
+        mapped = self.config.descriptors.sex
+        return mapped.get(reach.sex or "") or mapped.get(code(student.birthSexDescriptor) or "")
 
     async def _student(self, student_id: str, wanted: frozenset[Category]) -> SourceRecord | None:
         """The student and their associations, asked at once (one round trip, not two)."""
         params = {"studentUniqueId": student_id}
         schooling = Category.SCHOOLING in wanted
-        students, enrollments, homeless = await asyncio.gather(
+        identity = Category.IDENTITY in wanted
+        refused: list[str] = []  # a claim set without a resource costs only what that resource carries
+        students, reach, enrollments, homeless = await asyncio.gather(
             self._all("students", _Student, params),
-            self._all("studentSchoolAssociations", _SchoolAssociation, params) if schooling else _none(),
-            self._all("studentHomelessProgramAssociations", _HomelessAssociation, params) if schooling else _none())
+            self._part("studentEducationOrganizationAssociations", StudentReach, params, refused) if identity
+            else _none(),
+            self._part("studentSchoolAssociations", _SchoolAssociation, params, refused) if schooling else _none(),
+            self._part("studentHomelessProgramAssociations", _HomelessAssociation, params, refused) if schooling
+            else _none())
         if not students:
             return None  # the district does not know this id (its associations, if any, are not shown)
         sections: dict[Category, Any] = {}
         s = students[0]
-        if Category.IDENTITY in wanted:
-            sex = self.config.descriptors.sex.get(code(s.birthSexDescriptor) or "")
+        if identity:
+            sex = self._sex(s, merge_reach(reach, self.config.descriptors))
             sections[Category.IDENTITY] = Demographics(s.firstName, s.middleName, s.lastSurname, s.birthDate, sex)
         if schooling:
-            sections[Category.SCHOOLING] = [self._record(student_id, enrollments, homeless)]
+            record = self._record(student_id, enrollments, homeless)
+            sections[Category.SCHOOLING] = [dataclasses.replace(record, unreadable=tuple(sorted(refused)))]
         return SourceRecord(student_id, sections)
+
+    async def _part(self, resource: str, model: type[M], params: dict[str, str], refused: list[str]) -> list[M]:
+        """A resource that only part of a record comes from: refused (403: the district's claim set does not
+        include it), it is left out and named, and the rest of the record stands."""
+        try:
+            return await self._all(resource, model, params)
+        except AgencyAuthFailed as exc:
+            if exc.details.get("status") != 403:
+                raise
+            refused.append(resource)
+            return []
 
     def _record(self, student_id: str, rows: list[_SchoolAssociation],
                 homeless: list[_HomelessAssociation]) -> SchoolingRecord:

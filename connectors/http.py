@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from yarl import URL
 
 from connectors.oauth import ClientCredentials
-from core.errors import AgencyAuthFailed, AgencyBadData, AgencyTimeout, AgencyUnavailable
+from core.errors import AgencyAuthFailed, AgencyBadData, AgencyNotFound, AgencyTimeout, AgencyUnavailable
 
 T = TypeVar("T")
 
@@ -122,8 +122,14 @@ class AgencyApi:
             if resp.status_code == 401 and attempt == 1:
                 self._creds.invalidate(token)
                 continue  # refresh (once, however many requests were refused together) and retry
-            if resp.status_code in (401, 403):
+            if resp.status_code == 401:
                 raise AgencyAuthFailed(f"{who} refused casebridge's token", connector=self.connector)
+            if resp.status_code == 403:  # the token is good; its claim set does not cover this resource
+                resource = path.rstrip("/").rsplit("/", 1)[-1]
+                raise AgencyAuthFailed(f"{who} does not let casebridge read {resource}", connector=self.connector,
+                                       resource=resource, status=403)
+            if resp.status_code == 404:
+                raise AgencyNotFound(f"{who} has no route {path} (HTTP 404)", connector=self.connector)
             if resp.status_code >= 500:
                 raise AgencyUnavailable(f"{who} answered {resp.status_code}", connector=self.connector)
             if resp.status_code != 200:

@@ -9,7 +9,7 @@ import time
 
 import aiohttp
 
-from core.errors import AgencyAuthFailed, AgencyBadData, AgencyTimeout, AgencyUnavailable
+from core.errors import AgencyAuthFailed, AgencyBadData, AgencyNotFound, AgencyTimeout, AgencyUnavailable
 
 REFRESH_MARGIN_SECONDS = 30.0
 
@@ -62,9 +62,14 @@ class ClientCredentials:
                 f"{who} refused casebridge's client credentials", connector=self.connector,
                 suggestion="Check the connector's client id and secret.",
             )
+        if status == 404:
+            raise AgencyNotFound(f"{who} has no token endpoint where casebridge asks (HTTP 404)",
+                                 connector=self.connector)
         if status >= 500:
             raise AgencyUnavailable(f"{who}'s token endpoint answered {status}",
                                     connector=self.connector)
+        if status != 200:
+            raise AgencyBadData(f"{who}'s token endpoint answered {status}", connector=self.connector)
         try:
             body = json.loads(content)
             token = body["access_token"]

@@ -162,6 +162,7 @@ class SchoolingRecord:
     enrollments: tuple[SchoolEnrollment, ...]
     transfers: tuple[SchoolTransfer, ...]
     homeless: tuple[HomelessProgramStatus, ...]
+    unreadable: tuple[str, ...] = ()  # Ed-Fi resources the district refused casebridge: what they carry is missing
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ Every error a caller can see is one of these; `resolvers/errors.py` and
     │   ├── AgencyUnavailable    AGENCY_UNAVAILABLE
     │   ├── AgencyTimeout        AGENCY_TIMEOUT
     │   ├── AgencyBadData        AGENCY_BAD_DATA
+    │   ├── AgencyNotFound       AGENCY_NOT_FOUND
     │   └── AgencyAuthFailed     AGENCY_AUTH_FAILED
     ├── AuditUnavailable         AUDIT_UNAVAILABLE
     └── ConfigurationError       CONFIGURATION_INVALID
@@ -132,6 +133,13 @@ class AgencyTimeout(AgencyError):
 
 class AgencyBadData(AgencyError):
     code = "AGENCY_BAD_DATA"
+
+
+class AgencyNotFound(AgencyError):
+    """The agency's API has no such route (HTTP 404): a base URL or route context that does not fit it."""
+
+    code = "AGENCY_NOT_FOUND"
+    default_suggestion = "Check the connector's base URL and route context (tenant, school year)."
 
 
 class AgencyAuthFailed(AgencyError):

@@ -14,7 +14,8 @@ import csv
 import json
 from pathlib import Path
 
-from connectors.edfi import StudentReach
+from connectors.config import EdfiDescriptors
+from connectors.edfi import StudentReach, code, merge_reach
 from connectors.hmis.spec import Layout
 from demo.hmis_export import write_export
 from demo.population import Population, write_truth
@@ -61,13 +62,17 @@ def people_rows(population: Population) -> list[dict[str, object]]:
                      "last_name": c["LastName"], "dob": c["DOB"].isoformat() if c["DOB"] else "",  # type: ignore[attr-defined]
                      "sex": {0: "F", 1: "M"}.get(c["Sex"], ""),  # type: ignore[call-overload]
                      "ssn": c["SSN"] if c["SSNDataQuality"] in (1, 2) else ""})
-    homes = {(r := StudentReach.model_validate(a)).studentReference.studentUniqueId: r.home()
-             for a in population.edfi.education_organization_associations}  # as the connector reads them
+    by_student: dict[str, list[StudentReach]] = {}
+    for a in population.edfi.education_organization_associations:  # as the connector reads them
+        r = StudentReach.model_validate(a)
+        by_student.setdefault(r.studentReference.studentUniqueId, []).append(r)
+    descriptors = EdfiDescriptors()
     for s in population.edfi.students:
-        street, zip_code, phone = homes.get(str(s["studentUniqueId"]), (None, None, None))
-        home = {"address": street, "zip": zip_code, "phone": phone}
+        reach = merge_reach(by_student.get(str(s["studentUniqueId"]), []), descriptors)
+        born = s.get("birthSexDescriptor")
+        sex = descriptors.sex.get(reach.sex or "") or descriptors.sex.get(code(str(born)) if born else "")
         rows.append({"source": "edfi", "local_id": s["studentUniqueId"], "first_name": s["firstName"],
-                     "last_name": s["lastSurname"], "dob": s["birthDate"],
-                     "sex": "F" if str(s["birthSexDescriptor"]).endswith("Female") else "M",
-                     "student_id": s["studentUniqueId"], **home})
+                     "last_name": s["lastSurname"], "dob": s["birthDate"], "sex": sex or "",
+                     "student_id": s["studentUniqueId"], "address": reach.street, "zip": reach.zip,
+                     "phone": reach.phone})
     return rows

@@ -7,7 +7,9 @@ the API's paging (`offset`, `limit` up to 500, `totalCount=true` adds a
 `Total-Count` header), its filters by `studentUniqueId` and `schoolId`, and change
 queries (`/changeQueries/v1/availableChangeVersions`, `minChangeVersion` /
 `maxChangeVersion` on students).
-Tests switch `faults` to make the district slow, broken or revoke its tokens.
+Tests switch `faults` to make the district slow, broken or revoke its tokens, run it behind an ODS/API v7
+route context (`route_context="district-a/2025"`: every route under that prefix, the token endpoint too), or
+give casebridge a claim set without some resources (`claim_set_excludes`: those answer 403).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class EdfiAgency(OAuthAgency):
     # studentUniqueId -> change version of the student's education organization association, where it changed
     # on its own (Ed-Fi versions every resource separately)
     reach_versions: dict[str, int] = field(default_factory=dict)
+    route_context: str = ""  # v7: a tenant and/or school-year segment in front of every route
+    claim_set_excludes: set[str] = field(default_factory=set)  # resources casebridge's claim set lacks: 403
 
     def touch(self, student_id: str, first_name: str) -> None:
         """A registrar corrects a student's first name: the student's change version moves past all others."""
@@ -74,14 +78,17 @@ class EdfiAgency(OAuthAgency):
                 if key := _student_of(item):
                     index[key].append(item)
             self._by_student[name] = index
-        routes = [Route("/", self._discovery, methods=["GET"]),
-                  Route("/oauth/token", self._token, methods=["POST"]),
-                  Route("/changeQueries/v1/availableChangeVersions", self._versions, methods=["GET"])]
-        routes += [Route(f"{DATA}/{name}", self._endpoint(name), methods=["GET"]) for name in self._resources]
+        prefix = "/" + self.route_context.strip("/") if self.route_context.strip("/") else ""
+        routes = [Route(f"{prefix}/", self._discovery, methods=["GET"]),
+                  Route(f"{prefix}/oauth/token", self._token, methods=["POST"]),
+                  Route(f"{prefix}/changeQueries/v1/availableChangeVersions", self._versions, methods=["GET"])]
+        routes += [Route(f"{prefix}{DATA}/{name}", self._endpoint(name), methods=["GET"]) for name in self._resources]
         return Starlette(routes=routes)
 
     async def _discovery(self, request: Request) -> Response:
         base = str(request.base_url).rstrip("/")
+        if self.route_context.strip("/"):
+            base += "/" + self.route_context.strip("/")
         return JSONResponse({"version": "7.1", "dataModels": [{"name": "Ed-Fi", "version": "5.0.0"}],
                              "urls": {"oauth": f"{base}/oauth/token", "dataManagementApi": f"{base}/data/v3/"}})
 
@@ -94,6 +101,10 @@ class EdfiAgency(OAuthAgency):
         async def handle(request: Request) -> Response:
             if (refused := await self._guard(request)) is not None:
                 return refused
+            if name in self.claim_set_excludes:  # as the ODS/API answers a claim set without the resource
+                return JSONResponse({"detail": "Access to the resource could not be authorized.",
+                                     "type": "urn:ed-fi:api:security:authorization:", "title": "Authorization Denied",
+                                     "status": 403}, status_code=403)
             q = request.query_params
             try:
                 offset = int(q.get("offset", 0))

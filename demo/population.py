@@ -355,8 +355,11 @@ def _school_system(rng: random.Random, pop: Population) -> None:
         edfi.students.append({
             "id": f"{rng.getrandbits(128):032x}", "studentUniqueId": m.student_id, "firstName": first,
             "middleName": None, "lastSurname": variants.last_name(rng, m.last_name, SCHOOL_DRIFT),
-            "birthDate": born.isoformat(), "birthSexDescriptor": f"{ED_FI}/SexDescriptor#"
-            + ("Female" if m.sex == "F" else "Male"),
+            "birthDate": born.isoformat(),
+            # Data Standard 5 keeps sex on the education organisation association (below); the student's
+            # birth sex is optional, and most districts leave it out (here three in four, by id, no random draw)
+            **({"birthSexDescriptor": f"{ED_FI}/SexDescriptor#" + ("Female" if m.sex == "F" else "Male")}
+               if int(hashlib.sha256(m.student_id.encode()).hexdigest(), 16) % 4 == 0 else {}),
         })
         edfi.education_organization_associations.append(_reach(m, home_phone.get(m.household)))
         grade = GRADES[min(12, max(0, age - 5))]
@@ -409,6 +412,7 @@ def _reach(m: Person, phone: str | None) -> dict[str, object]:
         "id": hashlib.sha256(f"seoa|{m.student_id}".encode()).hexdigest()[:32],
         "educationOrganizationReference": {"educationOrganizationId": DISTRICT_ID},
         "studentReference": {"studentUniqueId": m.student_id},
+        "sexDescriptor": f"{ED_FI}/SexDescriptor#" + ("Female" if m.sex == "F" else "Male"),
         "addresses": [{"addressTypeDescriptor": f"{ED_FI}/AddressTypeDescriptor#Home", "streetNumberName": street,
                        "apartmentRoomSuiteNumber": unit or None, "city": "New York",
                        "stateAbbreviationDescriptor": f"{ED_FI}/StateAbbreviationDescriptor#NY",

@@ -188,6 +188,10 @@ class StudentRecord:
     transfers: list[SchoolTransfer]
     homeless_program: list[HomelessProgramStatus]
     in_homeless_program_now: bool
+    unreadable: list[str] = strawberry.field(description=(
+        "Ed-Fi resources the district's API does not let casebridge read (its claim set lacks them), e.g. "
+        "studentHomelessProgramAssociations: what they carry is missing from this record, not absent at the "
+        "district."))
 
 
 @strawberry.type(description="Schooling from each permitted district (Ed-Fi): school, grade, transfers, homeless "
@@ -301,6 +305,7 @@ def student_record(r: rec.SchoolingRecord) -> StudentRecord:
         homeless_program=[HomelessProgramStatus(**_fields(h)) for h in r.homeless],
         in_homeless_program_now=any(h.begin_date <= today and (h.end_date is None or h.end_date >= today)
                                     for h in r.homeless),
+        unreadable=list(r.unreadable),
     )
 
 

@@ -10,9 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.config import SchoolingConfig
-from connectors.edfi import SchoolingConnector, code
+from connectors.config import EdfiDescriptors, SchoolingConfig
+from connectors.edfi import Reach, SchoolingConnector, StudentReach, code, merge_reach
 from connectors.records import SchoolingRecord
+from core.errors import AgencyAuthFailed, AgencyNotFound
 from core.vocabulary import Category
 from demo.edfi_sim import EdfiAgency
 from demo.population import Population
@@ -126,3 +127,101 @@ async def test_the_district_sees_its_students_and_other_agencies_need_consent(
     other = (await hra.query(SCHOOLING, {"id": child.client_id}))["data"]["client"]["schooling"]
     assert other == {"access": [{"agency": "DOE", "connector": "schooling", "status": "WITHHELD",
                                  "reason": "CONSENT_REQUIRED"}], "students": None}
+
+
+async def test_sex_is_read_where_data_standard_5_keeps_it(
+    district_server: tuple[EdfiAgency, ServerThread], population: Population
+) -> None:
+    # DS5: sex on studentEducationOrganizationAssociations; students' birthSexDescriptor is optional (most of the
+    # simulated district's students have none).
+    _, server = district_server
+    without = [s for s in population.edfi.students if "birthSexDescriptor" not in s]
+    assert len(without) > len(population.edfi.students) // 2
+    truth_sex = {p.student_id: p.sex for p in population.people if p.student_id}
+    conn = SchoolingConnector(SchoolingConfig(base_url=server.url))
+    try:
+        ids = [str(s["studentUniqueId"]) for s in population.edfi.students]
+        result = await conn.fetch(ids, frozenset({Category.IDENTITY}))
+        assert {i: result.records[i].sections[Category.IDENTITY].sex for i in ids} == {i: truth_sex[i] for i in ids}
+        listed = await conn.list_people()
+        assert {p.local_id: p.sex for p in listed.people} == {i: truth_sex[i] for i in ids}
+    finally:
+        await conn.aclose()
+
+
+async def test_a_claim_set_without_a_resource_costs_only_what_it_carries(
+    district_server: tuple[EdfiAgency, ServerThread], population: Population
+) -> None:
+    agency, server = district_server
+    agency.claim_set_excludes = {"studentHomelessProgramAssociations"}  # least privilege, common in districts
+    conn = SchoolingConnector(SchoolingConfig(base_url=server.url))
+    try:
+        sheltered = str(population.edfi.homeless_associations[0]["studentReference"]["studentUniqueId"])  # type: ignore[index]
+        result = await conn.fetch([sheltered], frozenset({Category.SCHOOLING, Category.IDENTITY}))
+        record = result.records[sheltered]
+        (schooling,) = record.sections[Category.SCHOOLING]
+        assert schooling.enrollments and record.sections[Category.IDENTITY].last_name  # the rest stands
+        assert schooling.homeless == () and schooling.unreadable == ("studentHomelessProgramAssociations",)
+        agency.claim_set_excludes = {"students"}  # without the student resource there is nothing to stand on
+        with pytest.raises(AgencyAuthFailed) as refused:
+            await conn.fetch([sheltered], frozenset({Category.SCHOOLING}))
+        assert "students" in refused.value.message and refused.value.details["status"] == 403
+    finally:
+        await conn.aclose()
+
+
+async def test_an_ods_api_v7_route_context_and_a_wrong_one(population: Population) -> None:
+    agency = EdfiAgency(population, route_context="district-a/2026")
+    with ServerThread(agency.app()) as server:
+        right = SchoolingConnector(SchoolingConfig(base_url=server.url, route_context="district-a/2026"))
+        # the old advice, the segment in the data path only: the token endpoint is not where it is asked for
+        wrong = SchoolingConnector(SchoolingConfig(base_url=server.url, data_path="/district-a/2026/data/v3/ed-fi"))
+        try:
+            sid = str(population.edfi.students[0]["studentUniqueId"])
+            assert sid in (await right.fetch([sid], frozenset({Category.SCHOOLING}))).records
+            assert len((await right.list_people()).people) == len(population.edfi.students)  # change queries too
+            with pytest.raises(AgencyNotFound) as caught:
+                await wrong.fetch([sid], frozenset({Category.SCHOOLING}))
+            assert "token endpoint" in caught.value.message and "malformed" not in caught.value.message
+            assert caught.value.code == "AGENCY_NOT_FOUND"
+        finally:
+            await right.aclose()
+            await wrong.aclose()
+
+
+def _seoa(edorg: int, *, addresses: list[dict[str, Any]] | None = None, phones: list[dict[str, Any]] | None = None,
+          sex: str | None = None) -> StudentReach:
+    return StudentReach.model_validate({
+        "studentReference": {"studentUniqueId": "s1"},
+        "educationOrganizationReference": {"educationOrganizationId": edorg},
+        **({"sexDescriptor": f"uri://ed-fi.org/SexDescriptor#{sex}"} if sex else {}),
+        "addresses": addresses or [], "telephones": phones or []})
+
+
+def _address(kind: str, street: str, **more: Any) -> dict[str, Any]:
+    return {"addressTypeDescriptor": f"uri://state.example/AddressTypeDescriptor#{kind}", "streetNumberName": street,
+            "postalCode": "10001", **more}
+
+
+def test_several_associations_merge_alike_in_any_order() -> None:
+    rows = [_seoa(255901, addresses=[_address("Mailing", "PO Box 12"), _address("Home", "1 Main St")],
+                  phones=[{"telephoneNumberTypeDescriptor": "uri://x/TelephoneNumberTypeDescriptor#Mobile",
+                           "telephoneNumber": "2125550101", "orderOfPriority": 2},
+                          {"telephoneNumberTypeDescriptor": "uri://x/TelephoneNumberTypeDescriptor#Mobile",
+                           "telephoneNumber": "2125550100", "orderOfPriority": 1}]),
+            _seoa(255902, sex="Female"),  # another school's association, with no address: wipes nothing
+            _seoa(255903, addresses=[_address("Home", "9 Elsewhere Ave")], sex="Male")]
+    merged = {merge_reach(list(order), EdfiDescriptors()) for order in itertools.permutations(rows)}
+    assert merged == {Reach("1 Main St", "10001", "2125550100", "Female", frozenset())}
+    # A state whose physical address is coded "M", listed after a mailing P.O. box:
+    state = EdfiDescriptors(home_address_types=["M"])
+    coded = _seoa(1, addresses=[_address("P", "PO Box 7"), _address("M", "22 Real Rd")])
+    assert merge_reach([coded], state).street == "22 Real Rd"
+
+
+def test_directory_information_a_family_opted_out_of_is_neither_used_nor_shown() -> None:
+    opted = _seoa(1, addresses=[_address("Home", "1 Hidden St", doNotPublishIndicator=True)],
+                  phones=[{"telephoneNumber": "2125550199", "doNotPublishIndicator": True}])
+    reach = merge_reach([opted], EdfiDescriptors())
+    assert (reach.street, reach.zip, reach.phone) == (None, None, None)
+    assert reach.withheld == frozenset({"address", "phone"})
