@@ -128,6 +128,10 @@ def merge_reach(rows: Sequence[StudentReach], descriptors: EdfiDescriptors) -> R
                  withheld)
 
 
+class _SchoolYearRef(_Wire):
+    schoolYear: int
+
+
 class _SchoolAssociation(_Wire):
     studentReference: _StudentRef
     schoolReference: _SchoolRef
@@ -135,6 +139,8 @@ class _SchoolAssociation(_Wire):
     entryGradeLevelDescriptor: str | None = None
     exitWithdrawDate: date | None = None
     exitWithdrawTypeDescriptor: str | None = None
+    primarySchool: bool | None = None
+    schoolYearTypeReference: _SchoolYearRef | None = None
 
 
 class _ProgramRef(_Wire):
@@ -173,6 +179,51 @@ def code(descriptor: str | None) -> str | None:
     if not descriptor:
         return None
     return descriptor.rsplit("#", 1)[-1]
+
+
+def school_year(day: date) -> int:
+    """The school year `day` falls in, named as Ed-Fi names it: by the calendar year it ends in (July to June)."""
+    return day.year + 1 if day.month >= 7 else day.year
+
+
+def schooling_record(student_id: str, agency: str, enrollments: Sequence[SchoolEnrollment],
+                     homeless: tuple[HomelessProgramStatus, ...], transferred: set[str],
+                     today: date) -> SchoolingRecord:
+    """A district's record of a student, deciding which enrollment is current and where each transfer went.
+
+    Current: entered by today (a preregistration is not), not left (an exit dated after today has not happened)
+    and not left open from a past school year. The current school is the primary current enrollment entered
+    last (a partial or ancillary one, primarySchool false, never is); two primary ones at once are reported as
+    overlapping. A transfer (an exit coded as one) goes to the next primary enrollment entered after it, even
+    one entered a little before the exit (the new school's records ran ahead); days out of school are never
+    negative, and an exit still to come counts none yet."""
+    this_year = school_year(today)
+
+    def is_current(e: SchoolEnrollment) -> bool:
+        return (e.entry_date <= today and (e.exit_date is None or e.exit_date > today)
+                and (e.school_year is None or e.school_year >= this_year))
+
+    ordered = sorted((dataclasses.replace(e, current=is_current(e)) for e in enrollments),
+                     key=lambda e: (e.entry_date, e.school_id))
+    primary = [e for e in ordered if e.primary is not False]
+    transfers = []
+    for e in primary:
+        if e.exit_date is None or e.exit_type not in transferred:
+            continue
+        later = [n for n in primary if n.entry_date > e.entry_date and n.school_id != e.school_id]
+        after = next((n for n in later if n.entry_date >= e.exit_date), later[-1] if later else None)
+        until = after.entry_date if after else today
+        transfers.append(SchoolTransfer(
+            from_school=e.school_name or e.school_id,
+            to_school=(after.school_name or after.school_id) if after else None,
+            exit_date=e.exit_date, entry_date=after.entry_date if after else None,
+            days_out_of_school=max(0, (until - e.exit_date).days)))
+    current = [e for e in primary if e.current]
+    now = current[-1] if current else None
+    return SchoolingRecord(
+        student_id=student_id, agency=agency, current_school=(now.school_name or now.school_id) if now else None,
+        current_grade=now.entry_grade if now else None, enrollments=tuple(ordered), transfers=tuple(transfers),
+        homeless=homeless, overlapping=len({e.school_id for e in current}) > 1)
 
 
 class SchoolingConnector:
@@ -311,21 +362,12 @@ class SchoolingConnector:
     def _record(self, student_id: str, rows: list[_SchoolAssociation],
                 homeless: list[_HomelessAssociation]) -> SchoolingRecord:
         d = self.config.descriptors
-        enrollments = tuple(sorted((SchoolEnrollment(
+        today = datetime.now(UTC).date()
+        enrollments = [SchoolEnrollment(
             school_id=str(r.schoolReference.schoolId), school_name=self._schools.get(str(r.schoolReference.schoolId)),
             entry_date=r.entryDate, entry_grade=code(r.entryGradeLevelDescriptor), exit_date=r.exitWithdrawDate,
-            exit_type=code(r.exitWithdrawTypeDescriptor)) for r in rows), key=lambda e: (e.entry_date, e.school_id)))
-        transfers = []
-        today = datetime.now(UTC).date()
-        for i, e in enumerate(enrollments):
-            if e.exit_date is None or e.exit_type not in d.transferred:
-                continue
-            after = next((n for n in enrollments[i + 1:] if n.entry_date >= e.exit_date), None)
-            transfers.append(SchoolTransfer(
-                from_school=e.school_name or e.school_id, to_school=(after.school_name or after.school_id) if after
-                else None, exit_date=e.exit_date, entry_date=after.entry_date if after else None,
-                days_out_of_school=((after.entry_date if after else today) - e.exit_date).days))
-        current = [e for e in enrollments if e.exit_date is None or e.exit_date >= today]
+            exit_type=code(r.exitWithdrawTypeDescriptor), primary=r.primarySchool,
+            school_year=r.schoolYearTypeReference.schoolYear if r.schoolYearTypeReference else None) for r in rows]
         status = tuple(HomelessProgramStatus(
             begin_date=h.beginDate, end_date=h.endDate,
             nighttime_residence=(d.nighttime_residence.get(c, "OTHER")
@@ -333,11 +375,7 @@ class SchoolingConnector:
             unaccompanied_youth=h.homelessUnaccompaniedYouth)
             for h in homeless
             if h.programReference is None or code(h.programReference.programTypeDescriptor) in d.homeless_programs)
-        return SchoolingRecord(
-            student_id=student_id, agency=self.organization,
-            current_school=(current[-1].school_name or current[-1].school_id) if current else None,
-            current_grade=current[-1].entry_grade if current else None,
-            enrollments=enrollments, transfers=tuple(transfers), homeless=status)
+        return schooling_record(student_id, self.organization, enrollments, status, set(d.transferred), today)
 
     async def _school_names(self) -> None:
         async with self._schools_lock:

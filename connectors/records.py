@@ -128,6 +128,9 @@ class SchoolEnrollment:
     entry_grade: str | None
     exit_date: date | None
     exit_type: str | None
+    primary: bool | None = None  # primarySchool: False for a partial or ancillary enrollment beside the main one
+    school_year: int | None = None  # the school year it belongs to (Ed-Fi: the year the school year ends)
+    current: bool = False  # entered, not yet left, and of this school year (decided by the connector)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +165,7 @@ class SchoolingRecord:
     enrollments: tuple[SchoolEnrollment, ...]
     transfers: tuple[SchoolTransfer, ...]
     homeless: tuple[HomelessProgramStatus, ...]
+    overlapping: bool = False  # more than one primary enrollment current at once: the district's records disagree
     unreadable: tuple[str, ...] = ()  # Ed-Fi resources the district refused casebridge: what they carry is missing
 
 

@@ -382,7 +382,8 @@ def _school_system(rng: random.Random, pop: Population) -> None:
                 "entryGradeLevelDescriptor": f"{ED_FI}/GradeLevelDescriptor#{grade}",
                 "entryTypeDescriptor": f"{ED_FI}/EntryTypeDescriptor#" + ("Transfer" if move else "Next year school"),
                 "exitWithdrawDate": exit_date.isoformat() if exit_date else None,
-                "exitWithdrawTypeDescriptor": exit_type,
+                "exitWithdrawTypeDescriptor": exit_type, "primarySchool": True,
+                "schoolYearTypeReference": {"schoolYear": year_start.year + 1},
             })
             if exit_date is None:
                 break
@@ -390,6 +391,19 @@ def _school_system(rng: random.Random, pop: Population) -> None:
             if entry >= pop.today:
                 break
             school = rng.choice([s for s in schools if s != school] or schools)
+        if int(hashlib.sha256(f"partial|{m.student_id}".encode()).hexdigest(), 16) % 6 == 0:
+            # a partial enrollment beside the main one (an afternoon program at another school), as SIS
+            # products post them: never the current school nor a transfer's destination (no random draw)
+            other = next(s for s in SCHOOLS if s[2] == level and s[0] != school[0])
+            edfi.school_associations.append({
+                "id": hashlib.sha256(f"ssa-partial|{m.student_id}".encode()).hexdigest()[:32],
+                "studentReference": {"studentUniqueId": m.student_id}, "schoolReference": {"schoolId": other[0]},
+                "entryDate": (year_start + timedelta(days=14)).isoformat(),
+                "entryGradeLevelDescriptor": f"{ED_FI}/GradeLevelDescriptor#{grade}",
+                "entryTypeDescriptor": f"{ED_FI}/EntryTypeDescriptor#Other", "exitWithdrawDate": None,
+                "exitWithdrawTypeDescriptor": None, "primarySchool": False,
+                "schoolYearTypeReference": {"schoolYear": year_start.year + 1},
+            })
         if sheltered or rng.random() < 0.03:
             residence = "Shelters" if sheltered else rng.choice(("Doubled-up", "Hotels/motels", "Unsheltered"))
             edfi.homeless_associations.append({

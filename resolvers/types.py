@@ -155,6 +155,14 @@ class SchoolEnrollment:
     entry_grade: str | None
     exit_date: date | None
     exit_type: str | None
+    primary: bool | None = strawberry.field(description=(
+        "Ed-Fi primarySchool: false for a partial or ancillary enrollment beside the main one (such an "
+        "enrollment is never the current school nor a transfer's destination); null where the district says "
+        "nothing."))
+    school_year: int | None = strawberry.field(description="The school year it belongs to (the year it ends).")
+    current: bool = strawberry.field(description=(
+        "Entered (not a preregistration), not yet left (an exit dated in the future has not happened), and "
+        "not left open from a past school year."))
 
 
 @strawberry.type(description="An exit coded as a transfer and the next entry; pending until the child is enrolled "
@@ -188,6 +196,9 @@ class StudentRecord:
     transfers: list[SchoolTransfer]
     homeless_program: list[HomelessProgramStatus]
     in_homeless_program_now: bool
+    overlapping_enrollments: bool = strawberry.field(description=(
+        "More than one primary enrollment is current at once (the district's records disagree): the current "
+        "school is the one entered last; see enrollments."))
     unreadable: list[str] = strawberry.field(description=(
         "Ed-Fi resources the district's API does not let casebridge read (its claim set lacks them), e.g. "
         "studentHomelessProgramAssociations: what they carry is missing from this record, not absent at the "
@@ -305,7 +316,7 @@ def student_record(r: rec.SchoolingRecord) -> StudentRecord:
         homeless_program=[HomelessProgramStatus(**_fields(h)) for h in r.homeless],
         in_homeless_program_now=any(h.begin_date <= today and (h.end_date is None or h.end_date >= today)
                                     for h in r.homeless),
-        unreadable=list(r.unreadable),
+        overlapping_enrollments=r.overlapping, unreadable=list(r.unreadable),
     )
 
 

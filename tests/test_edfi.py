@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator
 from datetime import date
@@ -11,8 +12,8 @@ import httpx
 import pytest
 
 from connectors.config import EdfiDescriptors, SchoolingConfig
-from connectors.edfi import Reach, SchoolingConnector, StudentReach, code, merge_reach
-from connectors.records import SchoolingRecord
+from connectors.edfi import Reach, SchoolingConnector, StudentReach, code, merge_reach, schooling_record
+from connectors.records import SchoolEnrollment, SchoolingRecord
 from core.errors import AgencyAuthFailed, AgencyNotFound
 from core.vocabulary import Category
 from demo.edfi_sim import EdfiAgency
@@ -65,12 +66,14 @@ async def test_enrollments_transfers_and_homeless_status_from_every_page(
         assert set(result.records) == set(ids)
         homeless = {str(h["studentReference"]["studentUniqueId"]): code(str(  # type: ignore[index]
             h["homelessPrimaryNighttimeResidenceDescriptor"])) for h in population.edfi.homeless_associations}
-        saw_transfer = False
+        saw_transfer = saw_partial = False
         for sid in ids:
             (rec,) = result.records[sid].sections[Category.SCHOOLING]
             assert isinstance(rec, SchoolingRecord)
-            rows = truth(population, sid)
-            assert [e.entry_date.isoformat() for e in rec.enrollments] == [r["entryDate"] for r in rows]
+            every = truth(population, sid)
+            assert sorted(e.entry_date.isoformat() for e in rec.enrollments) == [r["entryDate"] for r in every]
+            rows = [r for r in every if r.get("primarySchool") is not False]  # partial ones never count
+            saw_partial |= len(rows) < len(every)
             moves = [(r, n) for r, n in itertools.pairwise(rows) if r["exitWithdrawTypeDescriptor"]]
             assert [(t.exit_date.isoformat(), t.entry_date.isoformat() if t.entry_date else None,
                      t.days_out_of_school) for t in rec.transfers if t.entry_date] == [
@@ -84,7 +87,7 @@ async def test_enrollments_transfers_and_homeless_status_from_every_page(
             expected = {"Shelters": "SHELTER", "Doubled-up": "DOUBLED_UP", "Hotels/motels": "HOTEL_MOTEL",
                         "Unsheltered": "UNSHELTERED"}.get(homeless.get(sid) or "")
             assert [h.nighttime_residence for h in rec.homeless] == ([expected] if sid in homeless else [])
-        assert saw_transfer
+        assert saw_transfer and saw_partial
     finally:
         await conn.aclose()
 
@@ -225,3 +228,38 @@ def test_directory_information_a_family_opted_out_of_is_neither_used_nor_shown()
     reach = merge_reach([opted], EdfiDescriptors())
     assert (reach.street, reach.zip, reach.phone) == (None, None, None)
     assert reach.withheld == frozenset({"address", "phone"})
+
+
+def _enrolled(school: str, entry: date, exit_: date | None = None, *, transfer: bool = False,
+              primary: bool | None = None, year: int | None = None) -> SchoolEnrollment:
+    return SchoolEnrollment(school_id=school, school_name=f"School {school}", entry_date=entry,
+                            entry_grade="Third grade", exit_date=exit_,
+                            exit_type="Transferred" if transfer else None, primary=primary, school_year=year)
+
+
+def test_which_enrollment_is_current_and_where_a_transfer_went() -> None:
+    today = date(2026, 12, 4)
+    decide = functools.partial(schooling_record, "s1", "DOE", homeless=(), transferred={"Transferred"}, today=today)
+    # The new school's entry is dated a day before the old school's exit: a transfer that happened, not one
+    # pending for 415 days while the same record names the new school as current.
+    early = decide(enrollments=[_enrolled("A", date(2026, 9, 8), date(2026, 10, 10), transfer=True),
+                                _enrolled("B", date(2026, 10, 9))])
+    assert (early.current_school, [(t.to_school, t.days_out_of_school) for t in early.transfers]) == (
+        "School B", [("School B", 0)])
+    # An exit dated in the future has not happened: still at A, no negative days out of school.
+    ahead = decide(enrollments=[_enrolled("A", date(2026, 9, 8), date(2026, 12, 20), transfer=True)])
+    assert ahead.current_school == "School A" and [t.days_out_of_school for t in ahead.transfers] == [0]
+    # A partial enrollment (primarySchool false) beside the main one is neither current school nor destination.
+    partial = decide(enrollments=[_enrolled("A", date(2026, 9, 8), date(2026, 10, 1), transfer=True),
+                                  _enrolled("P", date(2026, 9, 20), primary=False),
+                                  _enrolled("B", date(2026, 10, 20), primary=True)])
+    assert partial.current_school == "School B" and partial.transfers[0].to_school == "School B"
+    assert partial.transfers[0].days_out_of_school == 19 and not partial.overlapping
+    assert {e.school_id: e.current for e in partial.enrollments} == {"A": False, "P": True, "B": True}
+    # Left open from a past school year, or preregistered for next term: not current.
+    stale = decide(enrollments=[_enrolled("OLD", date(2024, 9, 5), year=2025),
+                                _enrolled("NEXT", date(2027, 1, 15), year=2027)])
+    assert stale.current_school is None and not any(e.current for e in stale.enrollments)
+    # Two primary enrollments open at once: the last entered is current, and the overlap is reported.
+    both = decide(enrollments=[_enrolled("A", date(2026, 9, 8)), _enrolled("B", date(2026, 11, 2))])
+    assert both.current_school == "School B" and both.overlapping
