@@ -36,7 +36,24 @@ _counter = itertools.count()
 
 
 @pytest.fixture(scope="session", autouse=True)
-def no_personal_data_in_logs_or_spans() -> Iterator[None]:
+def exporter_jitter_of_its_own() -> Iterator[None]:
+    """The OTLP exporter computes a backoff jitter from the shared `random` module before every export
+    (opentelemetry/exporter/otlp/common/http.py, `_compute_backoff`), on the span processor's thread. Every test
+    gateway exports to the suite's collector, so that state moved at any moment, and Hypothesis failed whichever
+    property test was drawing then as flaky ("Do not use the random module inside strategies"). In the test
+    process the exporter gets a Random of its own (tests/test_telemetry.py checks it)."""
+    import random
+
+    import opentelemetry.exporter.otlp.common.http as otlp_http
+
+    shared = otlp_http.random
+    otlp_http.random = random.Random()  # type: ignore[assignment]
+    yield
+    otlp_http.random = shared
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_personal_data_in_logs_or_spans(exporter_jitter_of_its_own: None) -> Iterator[None]:
     """Collects every log record and exported span of the session; fails on the synthetic people's data."""
     from tests import pii_watch
 
