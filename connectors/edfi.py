@@ -309,7 +309,7 @@ class SchoolingConnector:
             people.append(SourcePerson(
                 source=self.source, local_id=s.studentUniqueId, first_name=s.firstName, middle_name=s.middleName,
                 last_name=s.lastSurname, dob=s.birthDate, sex=self._sex(s, reach), student_id=s.studentUniqueId,
-                address=reach.street, zip=reach.zip, phone=reach.phone))
+                address=reach.street, zip=reach.zip, phone=reach.phone, not_for_release=tuple(sorted(reach.withheld))))
         return PeopleBatch(people, str(newest))
 
     async def _reach(self, student_id: str, gate: asyncio.Semaphore) -> list[StudentReach]:

@@ -214,6 +214,9 @@ class SourcePerson:
     zip: str | None = None
     phone: str | None = None
     updated: datetime | None = None
+    # what the agency marks not for release ("address", "phone": a FERPA directory-information opt-out): left out
+    # above, and said so, so that a steward reads "withheld", not "unknown"
+    not_for_release: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -422,6 +422,8 @@ def _reach(m: Person, phone: str | None) -> dict[str, object]:
     """The district's studentEducationOrganizationAssociation: the family's home address and phone as the
     district holds them (drawn from no random stream: adding it changed no other record)."""
     street, _, unit = m.address.partition(", ")
+    # one family in 12 opted out of directory information: its address is not for release (no random draw)
+    opted_out = int(hashlib.sha256(f"ferpa|{m.student_id}".encode()).hexdigest(), 16) % 12 == 0
     return {
         "id": hashlib.sha256(f"seoa|{m.student_id}".encode()).hexdigest()[:32],
         "educationOrganizationReference": {"educationOrganizationId": DISTRICT_ID},
@@ -430,7 +432,7 @@ def _reach(m: Person, phone: str | None) -> dict[str, object]:
         "addresses": [{"addressTypeDescriptor": f"{ED_FI}/AddressTypeDescriptor#Home", "streetNumberName": street,
                        "apartmentRoomSuiteNumber": unit or None, "city": "New York",
                        "stateAbbreviationDescriptor": f"{ED_FI}/StateAbbreviationDescriptor#NY",
-                       "postalCode": m.zip, "periods": []}],
+                       "postalCode": m.zip, "periods": [], "doNotPublishIndicator": opted_out}],
         "telephones": [{"telephoneNumberTypeDescriptor": f"{ED_FI}/TelephoneNumberTypeDescriptor#Home",
                         "telephoneNumber": phone[-10:]}] if phone else [],
     }

@@ -77,7 +77,8 @@ async def sync_source(sessions: async_sessionmaker[Any], source: PeopleSource) -
     batch = await source.list_people(mark.watermark if mark else None)
     now = datetime.now(UTC)
     rows = {(p.source, p.local_id): {"source": p.source, "local_id": p.local_id, "synced_at": now,
-                                     **{k: getattr(p, k) for k in SYNCED}} for p in batch.people}
+                                     **{k: getattr(p, k) for k in SYNCED},
+                                     "not_for_release": ",".join(p.not_for_release) or None} for p in batch.people}
     async with sessions.begin() as session:  # the changed records replace their old versions, in bulk
         await write_records(session, list(rows.values()))
         await session.merge(IdentityWatermark(source=source.source, watermark=batch.watermark, synced_at=now))

@@ -48,6 +48,7 @@ class IndexedRecord:
     address: str | None = None
     zip: str | None = None
     phone: str | None = None
+    not_for_release: tuple[str, ...] = ()  # withheld by the agency (directory opt-out), not unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,8 @@ def _indexed(r: IdentityRecord, client_id: str | None) -> IndexedRecord:
                          middle_name=r.middle_name, last_name=r.last_name, dob=r.dob, sex=r.sex,
                          ssn_last4=r.ssn_last4 or (r.ssn[-4:] if r.ssn and r.ssn[-4:].isdigit() else None),
                          ssn_quality=r.ssn_quality, cin=r.cin, student_id=r.student_id, address=r.address,
-                         zip=r.zip, phone=r.phone)
+                         zip=r.zip, phone=r.phone,
+                         not_for_release=tuple(r.not_for_release.split(",")) if r.not_for_release else ())
 
 
 async def _records(session: AsyncSession, keys: Sequence[Key]) -> dict[Key, tuple[IdentityRecord, str | None]]:

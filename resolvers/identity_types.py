@@ -102,6 +102,9 @@ class IndexedRecord:
     address: str | None = strawberry.field(description="The street line the agency holds (home address).")
     zip: str | None
     phone: str | None
+    not_for_release: list[str] = strawberry.field(description=(
+        "What the agency holds but marks not for release (a FERPA directory-information opt-out: address, "
+        "phone): withheld, so neither shown nor used for matching - not unknown."))
 
 
 def record_view(r: steward.IndexedRecord) -> IndexedRecord:
@@ -109,7 +112,7 @@ def record_view(r: steward.IndexedRecord) -> IndexedRecord:
                          client_id=strawberry.ID(r.client_id) if r.client_id else None, first_name=r.first_name,
                          middle_name=r.middle_name, last_name=r.last_name, date_of_birth=r.dob, sex=r.sex,
                          ssn_last4=r.ssn_last4, ssn_data_quality=r.ssn_quality, cin=r.cin, student_id=r.student_id,
-                         address=r.address, zip=r.zip, phone=r.phone)
+                         address=r.address, zip=r.zip, phone=r.phone, not_for_release=list(r.not_for_release))
 
 
 @strawberry.type(description="How one field compares between two records.")

@@ -347,6 +347,7 @@ class IdentityRecord(Base):
     phone: Mapped[str | None] = mapped_column(String(20))
     updated: Mapped[datetime | None] = mapped_column()
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)
+    not_for_release: Mapped[str | None] = mapped_column(String(64))  # "address,phone": withheld by the agency
 
 
 class IdentityWatermark(Base):

@@ -1,8 +1,8 @@
 """One contract, every connector (benefits, housing, schooling): what the gate relies on.
 
 A known client's record comes back under its local id with its identity; an
-unknown id is simply absent; an agency that is down, slow, sends malformed data
-or refuses our credentials raises its own typed AgencyError naming the
+unknown id is simply absent; an agency that is down, slow, sends malformed data,
+refuses our credentials or has no such route raises its own typed AgencyError naming the
 connector — never anything else, never partial garbage — and the connector's
 status says so.
 """
@@ -23,7 +23,14 @@ from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
 from connectors.edfi import SchoolingConnector
 from connectors.hmis.connector import HousingConnector
 from connectors.hmis.importer import import_export
-from core.errors import AgencyAuthFailed, AgencyBadData, AgencyError, AgencyTimeout, AgencyUnavailable
+from core.errors import (
+    AgencyAuthFailed,
+    AgencyBadData,
+    AgencyError,
+    AgencyNotFound,
+    AgencyTimeout,
+    AgencyUnavailable,
+)
 from core.vocabulary import Category
 from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
@@ -58,6 +65,10 @@ class Harness:
 
     async def bad_credentials(self) -> Connector | None:
         raise NotImplementedError
+
+    async def misrouted(self) -> Connector | None:
+        """A connector pointed at a route its agency's API does not have (a wrong tenant or base path)."""
+        return None
 
     async def rename(self, population: Population, local_id: str, first_name: str) -> None:
         """The agency corrects one person's first name."""
@@ -103,6 +114,9 @@ class HttpHarness(Harness):
 
     async def bad_credentials(self) -> Connector | None:
         return self.make(self.server.url, client_secret="not-the-secret")
+
+    async def misrouted(self) -> Connector | None:
+        return self.make(f"{self.server.url}/no-such-tenant")
 
     async def rename(self, population: Population, local_id: str, first_name: str) -> None:
         if isinstance(self.agency, BenefitsAgency):
@@ -243,6 +257,14 @@ async def test_refused_credentials_are_agency_auth_failed(harness: Harness, popu
         pytest.skip("the housing snapshot is read from casebridge's own store: there are no agency credentials")
     await _fails_with(refused, AgencyAuthFailed, harness.known(population)[0])
 
+
+
+async def test_a_route_the_agency_does_not_have_is_agency_not_found(harness: Harness, population: Population) -> None:
+    # a 404 is a configuration to fix (base URL, tenant, school year), said as such: not "malformed", not retried
+    misrouted = await harness.misrouted()
+    if misrouted is None:
+        pytest.skip("the housing snapshot is read from casebridge's own store: there is no route to get wrong")
+    await _fails_with(misrouted, AgencyNotFound, harness.known(population)[0])
 
 
 async def test_people_are_listed_whole_then_only_what_changed(harness: Harness, population: Population) -> None:

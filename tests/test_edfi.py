@@ -263,3 +263,31 @@ def test_which_enrollment_is_current_and_where_a_transfer_went() -> None:
     # Two primary enrollments open at once: the last entered is current, and the overlap is reported.
     both = decide(enrollments=[_enrolled("A", date(2026, 9, 8)), _enrolled("B", date(2026, 11, 2))])
     assert both.current_school == "School B" and both.overlapping
+
+
+async def test_a_directory_opt_out_is_withheld_from_the_index_and_said_so(
+    district_server: tuple[EdfiAgency, ServerThread], population: Population, store: Any,
+) -> None:
+    from sqlalchemy import select
+
+    from identity.index import sync
+    from store.tables import IdentityRecord
+
+    _, server = district_server
+    opted = {str(a["studentReference"]["studentUniqueId"])  # type: ignore[index]
+             for a in population.edfi.education_organization_associations
+             if any(x.get("doNotPublishIndicator") for x in a["addresses"])}  # type: ignore[attr-defined]
+    assert opted
+    conn = SchoolingConnector(SchoolingConfig(base_url=server.url))
+    try:
+        await sync(store, [conn])
+    finally:
+        await conn.aclose()
+    async with store() as session:
+        rows = {r.local_id: r for r in (await session.execute(
+            select(IdentityRecord).where(IdentityRecord.source == "edfi"))).scalars()}
+    for sid, row in rows.items():
+        if sid in opted:  # neither kept nor matched on, and the record says why it is empty
+            assert (row.address, row.zip, row.not_for_release) == (None, None, "address")
+        else:
+            assert row.address and row.not_for_release is None

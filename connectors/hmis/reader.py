@@ -62,7 +62,7 @@ class ParsedExport:
     enrollments: dict[str, dict[str, Any]] = field(default_factory=dict)
     exits: dict[str, dict[str, Any]] = field(default_factory=dict)
     deleted: dict[str, set[str]] = field(default_factory=dict)
-    rows: dict[str, int] = field(default_factory=dict)  # data rows read per file
+    rows: dict[str, int] = field(default_factory=dict)  # data rows read per file (quarantined ones too)
     absent: list[str] = field(default_factory=list)  # files a delta or period export did not carry
     problems: list[Problem] = field(default_factory=list)  # the whole export is refused
     quarantined: list[Problem] = field(default_factory=list)  # rows left out
@@ -245,6 +245,7 @@ def _rows(name: str, text: str, out: ParsedExport, required: tuple[str, ...], ke
         for row in reader:
             line, spanned = start, reader.line_num - start + 1
             start = reader.line_num + 1
+            out.rows[name] = out.rows.get(name, 0) + 1  # every data row read, used or not
             ident = (row.get(key) or "").strip() if key else ""
             ident = ident if ident and "\x00" not in ident and len(ident) <= MAX_ID else ""
             if None in row or any(v is None for v in row.values()):
@@ -364,7 +365,6 @@ def _read_file(name: str, text: str, out: ParsedExport, progress: Progress | Non
         repeats.setdefault(ident, []).append(parsed)
         target.setdefault(ident, parsed)
     _keep_latest(name, key, repeats, target, out)
-    out.rows[name] = count
     if progress is not None:
         progress(name, count, count)
 
