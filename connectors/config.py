@@ -45,6 +45,10 @@ class EdfiDescriptors(BaseModel):
     # reached", best first (a state may code the physical address "M" or "Physical"; a mailing P.O. box is not)
     home_address_types: list[str] = ["Home", "Physical"]
     home_phone_types: list[str] = ["Home", "Mobile"]
+    # studentIndicators (on the education organisation association) whose indicatorName means "this family opted
+    # out of directory information": name, address and phone are then not for release (none by default: the
+    # name is the district's own, e.g. "FERPA Directory Opt Out")
+    directory_opt_out_indicators: list[str] = []
 
 
 class SchoolingConfig(BaseModel):

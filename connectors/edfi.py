@@ -80,6 +80,11 @@ class _EdOrgRef(_Wire):
     educationOrganizationId: int | str
 
 
+class _Indicator(_Wire):
+    indicatorName: str
+    indicator: str | None = None
+
+
 class StudentReach(_Wire):
     """A studentEducationOrganizationAssociation: what one education organisation holds of the student - how it
     reaches them, and (Data Standard 5) their sex."""
@@ -89,6 +94,7 @@ class StudentReach(_Wire):
     sexDescriptor: str | None = None
     addresses: list[_Address] = []
     telephones: list[_Telephone] = []
+    studentIndicators: list[_Indicator] = []
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -100,7 +106,10 @@ class Reach:
     zip: str | None = None
     phone: str | None = None
     sex: str | None = None  # the descriptor's code value
-    withheld: frozenset[str] = frozenset()  # "address", "phone"
+    withheld: frozenset[str] = frozenset()  # "name", "address", "phone"
+
+
+_YES = frozenset({"yes", "y", "true", "1", "opt out", "opted out"})
 
 
 def merge_reach(rows: Sequence[StudentReach], descriptors: EdfiDescriptors) -> Reach:
@@ -110,6 +119,11 @@ def merge_reach(rows: Sequence[StudentReach], descriptors: EdfiDescriptors) -> R
     the first sex the district's associations give. An address or phone marked not for release is skipped."""
     rows = sorted(rows, key=lambda r: str(r.educationOrganizationReference.educationOrganizationId)
                   if r.educationOrganizationReference else "")
+    opt_out = set(descriptors.directory_opt_out_indicators)
+    if any(i.indicatorName in opt_out and (i.indicator or "").strip().lower() in _YES
+           for r in rows for i in r.studentIndicators):  # the whole directory: name, address, phone
+        sex = next((c for r in rows if (c := code(r.sexDescriptor))), None)
+        return Reach(sex=sex, withheld=frozenset({"name", "address", "phone"}))
     addresses = [a for r in rows for a in r.addresses]
     phones = [t for r in rows for t in r.telephones]
     withheld = frozenset({"address"} if any(a.doNotPublishIndicator for a in addresses) else set()) | (
@@ -306,9 +320,11 @@ class SchoolingConnector:
         people = []
         for s in students:
             reach = merge_reach(by_student.get(s.studentUniqueId, []), self.config.descriptors)
+            named = "name" not in reach.withheld
             people.append(SourcePerson(
-                source=self.source, local_id=s.studentUniqueId, first_name=s.firstName, middle_name=s.middleName,
-                last_name=s.lastSurname, dob=s.birthDate, sex=self._sex(s, reach), student_id=s.studentUniqueId,
+                source=self.source, local_id=s.studentUniqueId, first_name=s.firstName if named else None,
+                middle_name=s.middleName if named else None, last_name=s.lastSurname if named else None,
+                dob=s.birthDate, sex=self._sex(s, reach), student_id=s.studentUniqueId,
                 address=reach.street, zip=reach.zip, phone=reach.phone, not_for_release=tuple(sorted(reach.withheld))))
         return PeopleBatch(people, str(newest))
 
@@ -341,8 +357,11 @@ class SchoolingConnector:
         sections: dict[Category, Any] = {}
         s = students[0]
         if identity:
-            sex = self._sex(s, merge_reach(reach, self.config.descriptors))
-            sections[Category.IDENTITY] = Demographics(s.firstName, s.middleName, s.lastSurname, s.birthDate, sex)
+            merged = merge_reach(reach, self.config.descriptors)
+            named = "name" not in merged.withheld
+            sections[Category.IDENTITY] = Demographics(
+                s.firstName if named else None, s.middleName if named else None, s.lastSurname if named else None,
+                s.birthDate, self._sex(s, merged), not_for_release=tuple(sorted(merged.withheld)))
         if schooling:
             record = self._record(student_id, enrollments, homeless)
             sections[Category.SCHOOLING] = [dataclasses.replace(record, unreadable=tuple(sorted(refused)))]

@@ -23,6 +23,7 @@ class Demographics:
     last_name: str | None
     dob: date | None
     sex: str | None
+    not_for_release: tuple[str, ...] = ()  # what the agency withholds ("name": a directory opt-out), said so
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,9 @@ class IdentityRecord:
     last_name: str | None
     date_of_birth: date | None
     sex: str | None
+    not_for_release: list[str] = strawberry.field(default_factory=list, description=(
+        "What the agency holds but marks not for release (a FERPA directory-information opt-out: name, "
+        "address, phone): withheld, neither shown nor used for matching - not unknown."))
 
 
 @strawberry.type
@@ -289,7 +292,8 @@ def identity_records(parts: list[SectionResult]) -> list[IdentityRecord]:
         d: rec.Demographics | None = p.data
         if d is not None:
             out.append(IdentityRecord(agency=p.holder, first_name=d.first_name, middle_name=d.middle_name,
-                                      last_name=d.last_name, date_of_birth=d.dob, sex=d.sex))
+                                      last_name=d.last_name, date_of_birth=d.dob, sex=d.sex,
+                                      not_for_release=list(d.not_for_release)))
     return out
 
 

@@ -291,3 +291,31 @@ async def test_a_directory_opt_out_is_withheld_from_the_index_and_said_so(
             assert (row.address, row.zip, row.not_for_release) == (None, None, "address")
         else:
             assert row.address and row.not_for_release is None
+
+
+async def test_a_district_s_directory_opt_out_indicator_withholds_the_name_too(population: Population) -> None:
+    import copy
+
+    own = copy.deepcopy(population)  # the session's population stays as it is
+    reach = own.edfi.education_organization_associations[0]
+    sid = str(reach["studentReference"]["studentUniqueId"])  # type: ignore[index]
+    reach["studentIndicators"] = [{"indicatorName": "FERPA Directory Opt Out", "indicator": "Yes"}]
+    with ServerThread(EdfiAgency(own).app()) as server:
+        configured = SchoolingConnector(SchoolingConfig(base_url=server.url, descriptors=EdfiDescriptors(
+            directory_opt_out_indicators=["FERPA Directory Opt Out"])))
+        unaware = SchoolingConnector(SchoolingConfig(base_url=server.url))
+        try:
+            ident = (await configured.fetch([sid], frozenset({Category.IDENTITY}))).records[sid].sections[
+                Category.IDENTITY]
+            assert (ident.first_name, ident.last_name) == (None, None) and ident.dob is not None
+            assert ident.not_for_release == ("address", "name", "phone")
+            listed = {p.local_id: p for p in (await configured.list_people()).people}[sid]
+            assert (listed.first_name, listed.last_name, listed.address) == (None, None, None)
+            assert listed.not_for_release == ("address", "name", "phone")
+            # the indicator's name is the district's own: until it is configured, nothing is withheld for it
+            plain = (await unaware.fetch([sid], frozenset({Category.IDENTITY}))).records[sid].sections[
+                Category.IDENTITY]
+            assert plain.last_name and "name" not in plain.not_for_release
+        finally:
+            await configured.aclose()
+            await unaware.aclose()
