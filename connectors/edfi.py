@@ -224,8 +224,7 @@ def schooling_record(student_id: str, agency: str, enrollments: Sequence[SchoolE
     for e in primary:
         if e.exit_date is None or e.exit_type not in transferred:
             continue
-        later = [n for n in primary if n.entry_date > e.entry_date and n.school_id != e.school_id]
-        after = next((n for n in later if n.entry_date >= e.exit_date), later[-1] if later else None)
+        after = next((n for n in primary if n.entry_date > e.entry_date and n.school_id != e.school_id), None)
         until = after.entry_date if after else today
         transfers.append(SchoolTransfer(
             from_school=e.school_name or e.school_id,

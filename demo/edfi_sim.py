@@ -52,10 +52,12 @@ class EdfiAgency(OAuthAgency):
 
     def move(self, student_id: str, street: str, zip_code: str) -> None:
         """The family reports a new home address: only the association's change version moves."""
-        reach = next(a for a in self.population.edfi.education_organization_associations
-                     if a["studentReference"]["studentUniqueId"] == student_id)  # type: ignore[index]
-        reach["addresses"] = [{**reach["addresses"][0], "streetNumberName": street,  # type: ignore[index]
-                               "apartmentRoomSuiteNumber": None, "postalCode": zip_code}]
+        mine = [a for a in self.population.edfi.education_organization_associations
+                if a["studentReference"]["studentUniqueId"] == student_id]  # type: ignore[index]
+        reach = next((a for a in mine if a["addresses"]), mine[0])  # the district's, not a school's address-less one
+        reach["addresses"] = [{**(reach["addresses"] or [{}])[0], "streetNumberName": street,  # type: ignore[index]
+                               "apartmentRoomSuiteNumber": None, "postalCode": zip_code,
+                               "doNotPublishIndicator": False}]
         self.reach_versions[student_id] = self._newest() + 1
 
     def _newest(self) -> int:

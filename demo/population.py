@@ -9,6 +9,7 @@ the 9xx area numbers that are never issued, CINs follow the format only.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import random
 import uuid
 from collections.abc import Callable
@@ -416,6 +417,40 @@ def _school_system(rng: random.Random, pop: Population) -> None:
                     f"{ED_FI}/HomelessPrimaryNighttimeResidenceDescriptor#{residence}",
                 "homelessUnaccompaniedYouth": False, "awaitingFosterCare": False,
             })
+    _district_quirks(pop)
+
+
+def _one_in(n: int, what: str, student_id: str) -> bool:
+    """A deterministic one-in-n pick of students (no random draw: adding a quirk changes no other record)."""
+    return int(hashlib.sha256(f"{what}|{student_id}".encode()).hexdigest(), 16) % n == 0
+
+
+def _district_quirks(pop: Population) -> None:
+    """What real districts' records carry besides the plain case: a second education organisation association
+    (a school's own, without an address) listed before or after the district's; a new school's entry dated a
+    day before the old school's transfer exit; a transfer exit dated in the future."""
+    edfi = pop.edfi
+    for reach in list(edfi.education_organization_associations):
+        sid = str(reach["studentReference"]["studentUniqueId"])  # type: ignore[index]
+        if _one_in(8, "second-seoa", sid):
+            school = {"id": hashlib.sha256(f"seoa-school|{sid}".encode()).hexdigest()[:32],
+                      "educationOrganizationReference": {"educationOrganizationId": SCHOOLS[0][0]},
+                      "studentReference": {"studentUniqueId": sid}, "sexDescriptor": reach["sexDescriptor"],
+                      "addresses": [], "telephones": []}
+            at = edfi.education_organization_associations.index(reach)
+            edfi.education_organization_associations.insert(at + (0 if _one_in(2, "before", sid) else 1), school)
+    by_student: dict[str, list[dict[str, object]]] = {}
+    for row in edfi.school_associations:
+        if row.get("primarySchool") is not False:
+            by_student.setdefault(str(row["studentReference"]["studentUniqueId"]), []).append(row)  # type: ignore[index]
+    for sid, rows in by_student.items():
+        for old, new in itertools.pairwise(rows):
+            if old["exitWithdrawTypeDescriptor"] and _one_in(5, "overlap", sid):
+                new["entryDate"] = (date.fromisoformat(str(old["exitWithdrawDate"])) - timedelta(days=1)).isoformat()
+        last = rows[-1]
+        if last["exitWithdrawDate"] is None and _one_in(9, "future-exit", sid):
+            last["exitWithdrawDate"] = (pop.today + timedelta(days=10)).isoformat()
+            last["exitWithdrawTypeDescriptor"] = f"{ED_FI}/ExitWithdrawTypeDescriptor#Transferred"
 
 
 def _reach(m: Person, phone: str | None) -> dict[str, object]:

@@ -55,18 +55,28 @@ async def test_the_simulator_speaks_the_api_s_paging_and_auth(
         assert "Total-Count" not in (await http.get("/data/v3/ed-fi/schools", headers=auth)).headers
 
 
+@pytest.fixture(scope="module")
+def big_district() -> Iterator[tuple[Population, ServerThread]]:
+    """A larger district than the session's: enough students for every quirk the simulator posts."""
+    from demo.population import generate
+
+    population = generate(seed=11, households=60)
+    with ServerThread(EdfiAgency(population).app()) as server:
+        yield population, server
+
+
 async def test_enrollments_transfers_and_homeless_status_from_every_page(
-    district_server: tuple[EdfiAgency, ServerThread], population: Population
+    big_district: tuple[Population, ServerThread],
 ) -> None:
-    _, server = district_server
-    conn = SchoolingConnector(SchoolingConfig(base_url=server.url, page_size=1))  # one item per page: paging
+    population, server = big_district
+    conn = SchoolingConnector(SchoolingConfig(base_url=server.url, page_size=2))  # two items per page: paging
     try:
         ids = [str(s["studentUniqueId"]) for s in population.edfi.students]
         result = await conn.fetch(ids, frozenset({Category.SCHOOLING}))
         assert set(result.records) == set(ids)
         homeless = {str(h["studentReference"]["studentUniqueId"]): code(str(  # type: ignore[index]
             h["homelessPrimaryNighttimeResidenceDescriptor"])) for h in population.edfi.homeless_associations}
-        saw_transfer = saw_partial = False
+        saw_transfer = saw_partial = saw_overlap = saw_future_exit = False
         for sid in ids:
             (rec,) = result.records[sid].sections[Category.SCHOOLING]
             assert isinstance(rec, SchoolingRecord)
@@ -75,19 +85,25 @@ async def test_enrollments_transfers_and_homeless_status_from_every_page(
             rows = [r for r in every if r.get("primarySchool") is not False]  # partial ones never count
             saw_partial |= len(rows) < len(every)
             moves = [(r, n) for r, n in itertools.pairwise(rows) if r["exitWithdrawTypeDescriptor"]]
+            gaps = [(date.fromisoformat(str(n["entryDate"])) - date.fromisoformat(str(r["exitWithdrawDate"]))).days
+                    for r, n in moves]
             assert [(t.exit_date.isoformat(), t.entry_date.isoformat() if t.entry_date else None,
                      t.days_out_of_school) for t in rec.transfers if t.entry_date] == [
-                (r["exitWithdrawDate"], n["entryDate"],
-                 (date.fromisoformat(str(n["entryDate"])) - date.fromisoformat(str(r["exitWithdrawDate"]))).days)
-                for r, n in moves]
+                (r["exitWithdrawDate"], n["entryDate"], max(0, gap)) for (r, n), gap in zip(moves, gaps, strict=True)]
             saw_transfer |= bool(moves)
-            open_rows = [r for r in rows if not r["exitWithdrawDate"]]
+            saw_overlap |= any(gap < 0 for gap in gaps)  # the new school's entry a day before the exit
+            today = date.today()
+            ahead = [r for r in rows
+                     if r["exitWithdrawDate"] and date.fromisoformat(str(r["exitWithdrawDate"])) > today]
+            saw_future_exit |= bool(ahead)  # a transfer dated ahead: still at that school, no negative days
+            assert all(t.days_out_of_school >= 0 for t in rec.transfers)
+            open_rows = [r for r in rows if not r["exitWithdrawDate"] or r in ahead]
             assert rec.current_grade == (code(str(open_rows[-1]["entryGradeLevelDescriptor"])) if open_rows else None)
             assert rec.current_school is None or not rec.current_school.isdigit()  # names, from /schools
             expected = {"Shelters": "SHELTER", "Doubled-up": "DOUBLED_UP", "Hotels/motels": "HOTEL_MOTEL",
                         "Unsheltered": "UNSHELTERED"}.get(homeless.get(sid) or "")
             assert [h.nighttime_residence for h in rec.homeless] == ([expected] if sid in homeless else [])
-        assert saw_transfer and saw_partial
+        assert saw_transfer and saw_partial and saw_overlap and saw_future_exit
     finally:
         await conn.aclose()
 
@@ -319,3 +335,27 @@ async def test_a_district_s_directory_opt_out_indicator_withholds_the_name_too(p
         finally:
             await configured.aclose()
             await unaware.aclose()
+
+
+async def test_every_student_is_listed_with_the_home_whichever_association_comes_first(
+    big_district: tuple[Population, ServerThread],
+) -> None:
+    population, server = big_district
+    seoas = population.edfi.education_organization_associations
+    order = [str(a["studentReference"]["studentUniqueId"]) for a in seoas]  # type: ignore[index]
+    first_without = {sid for sid, a in zip(order, seoas, strict=True)
+                     if order.count(sid) > 1 and not a["addresses"] and order.index(sid) == seoas.index(a)}
+    assert first_without  # the simulator lists a school's address-less association first for some students
+    opted = {sid for sid, a in zip(order, seoas, strict=True)
+             if any(x.get("doNotPublishIndicator") for x in a["addresses"])}  # type: ignore[attr-defined]
+    conn = SchoolingConnector(SchoolingConfig(base_url=server.url))
+    try:
+        listed = {p.local_id: p for p in (await conn.list_people()).people}
+    finally:
+        await conn.aclose()
+    for person in population.people:
+        if person.student_id is None:
+            continue
+        got = listed[person.student_id]
+        expected = (None, None) if person.student_id in opted else (person.address, person.zip)
+        assert (got.address, got.zip) == expected, person.student_id
