@@ -361,10 +361,20 @@ class SchoolingConnector:
             sections[Category.IDENTITY] = Demographics(
                 s.firstName if named else None, s.middleName if named else None, s.lastSurname if named else None,
                 s.birthDate, self._sex(s, merged), not_for_release=tuple(sorted(merged.withheld)))
+        incomplete: dict[Category, Any] = {}
+        for category, resources in ((Category.IDENTITY, ("studentEducationOrganizationAssociations",)),
+                                    (Category.SCHOOLING, ("studentSchoolAssociations",
+                                                          "studentHomelessProgramAssociations"))):
+            missing = sorted(r for r in refused if r in resources)  # asked only when the category was wanted
+            if missing:
+                incomplete[category] = AgencyAuthFailed(
+                    f"the {self.name} agency does not let casebridge read {', '.join(missing)}: what "
+                    f"{'it carries' if len(missing) == 1 else 'they carry'} is missing",
+                    connector=self.name, resources=missing, status=403)
         if schooling:
             record = self._record(student_id, enrollments, homeless)
             sections[Category.SCHOOLING] = [dataclasses.replace(record, unreadable=tuple(sorted(refused)))]
-        return SourceRecord(student_id, sections)
+        return SourceRecord(student_id, sections, incomplete)
 
     async def _part(self, resource: str, model: type[M], params: dict[str, str], refused: list[str]) -> list[M]:
         """A resource that only part of a record comes from: refused (403: the district's claim set does not

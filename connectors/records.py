@@ -176,6 +176,9 @@ class SourceRecord:
 
     local_id: str
     sections: dict[Category, Any] = field(default_factory=dict)
+    # per category, why part of it is missing (e.g. a resource the agency's API refused): the section is shown
+    # with what was read, and says what is not there
+    incomplete: dict[Category, Any] = field(default_factory=dict)  # Category -> core.errors.AgencyError
 
 
 @dataclass(frozen=True, slots=True)

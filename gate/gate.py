@@ -295,11 +295,12 @@ class Gate(Operations):
         result = fetched[(res.connector, frozenset(permitted[(res.connector, res.client_id)]))]
         if isinstance(result, AgencyError):
             return SectionResult(status=SectionStatus.FAILED, error=result, **base)
-        data = _merge(res.category, [result.records[i].sections.get(res.category)
-                                     for i in local_ids if i in result.records])
+        records = [result.records[i] for i in local_ids if i in result.records]
+        data = _merge(res.category, [r.sections.get(res.category) for r in records])
         if dec.data_periods is not None:  # mask: the consent covers only some periods of data
             data = within_periods(data, dec.data_periods)
-        return SectionResult(status=SectionStatus.SHOWN, as_of=result.as_of, data=data, **base)
+        partly = next((r.incomplete[res.category] for r in records if res.category in r.incomplete), None)
+        return SectionResult(status=SectionStatus.SHOWN, as_of=result.as_of, data=data, error=partly, **base)
 
     @staticmethod
     def _record(ctx: RequestContext, disclosure: Disclosure, withheld: list[SectionResult]) -> AccessRecord:

@@ -44,7 +44,9 @@ class SourceAccess:
         "break-glass)."
     )
     as_of: datetime | None = strawberry.field(description="When the agency's data was last true.")
-    error_code: str | None = strawberry.field(description="For a failed section: the error code.")
+    error_code: str | None = strawberry.field(description=(
+        "For a failed section: the error code. For a shown one: why part of it is missing (e.g. "
+        "AGENCY_AUTH_FAILED when the agency's API does not let casebridge read a resource; the record names it)."))
     limited_to_data_period: bool = strawberry.field(
         description="Shown through a consent that covers only some periods of data: older or newer records "
         "are left out.")

@@ -359,3 +359,19 @@ async def test_every_student_is_listed_with_the_home_whichever_association_comes
         got = listed[person.student_id]
         expected = (None, None) if person.student_id in opted else (person.address, person.zip)
         assert (got.address, got.zip) == expected, person.student_id
+
+
+async def test_a_resource_the_district_refuses_is_named_in_the_shown_section(
+    gateway: Any, district: EdfiAgency, population: Population
+) -> None:
+    district.claim_set_excludes = {"studentHomelessProgramAssociations"}
+    child = next(p for p in population.people if p.student_id)
+    body = await caller(gateway, "DOE").query("""query($id: ID!) { client(id: $id) { schooling {
+      access { agency status errorCode } students { studentId currentSchool unreadable homelessProgram { beginDate } } }
+    } }""", {"id": child.client_id})
+    assert "errors" not in body, body
+    section = body["data"]["client"]["schooling"]
+    assert section["access"] == [{"agency": "DOE", "status": "SHOWN", "errorCode": "AGENCY_AUTH_FAILED"}]
+    (student,) = section["students"]
+    assert student["currentSchool"] and student["unreadable"] == ["studentHomelessProgramAssociations"]
+    assert student["homelessProgram"] == []
