@@ -29,6 +29,8 @@ from core.principal import RequestContext
 from resolvers.context import Context
 from resolvers.errors import add_codes, bad_value, is_bad_value
 from resolvers.schema import build_schema
+from store.durability import durability_problems
+from store.engine import STORE_FAILURES
 
 
 class _GraphQLApp(GraphQL[Context, None]):
@@ -105,17 +107,24 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         return JSONResponse({"status": "alive"})
 
     async def readyz(_request: Request) -> Response:
-        # Ready only while the access log can be written: no audit record, no data.
+        # Ready only while the access log can be written: no audit record, no data. In production also only on
+        # a store that keeps what it acknowledges (a crash must not lose the events of answers already sent).
         store_ok = await log_writable(services.engine)
+        try:
+            undurable = await durability_problems(services.engine) if store_ok else []
+        except STORE_FAILURES:
+            store_ok, undurable = False, []
         connectors = {
             s.name: {"state": s.state, "lastSuccess": _iso(s.last_success),
                      "lastFailure": _iso(s.last_failure), "lastErrorCode": s.last_error_code,
                      "circuit": s.circuit}
             for s in (c.status() for c in services.connectors)
         }
-        body = {"status": "ready" if store_ok else "not ready", "store": "up" if store_ok else "down",
-                "accessLog": "writable" if store_ok else "not writable", "connectors": connectors}
-        return JSONResponse(body, status_code=200 if store_ok else 503)
+        ready = store_ok and not (undurable and not settings.is_development)
+        body = {"status": "ready" if ready else "not ready", "store": "up" if store_ok else "down",
+                "accessLog": "writable" if store_ok else "not writable", "durable": store_ok and not undurable,
+                "durabilityProblems": undurable, "connectors": connectors}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),

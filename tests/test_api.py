@@ -220,6 +220,46 @@ async def test_health_and_readiness(gateway: Any) -> None:
     assert ready.json()["store"] == "up" and ready.json()["connectors"]["benefits"]["state"] == "unknown"
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("empty_database_url", ["postgres"], indirect=True)
+def test_production_is_not_ready_on_a_store_that_may_lose_commits(
+    database_url: str, settings_factory: Any, tmp_path: Any, dev_key_file: Any,
+) -> None:
+    # The suite's own PostgreSQL runs with fsync and synchronous_commit off, for speed: fine for development
+    # (said in /readyz), refused in production, where a crash would lose events of answers already sent.
+    import json
+
+    from api.keys import load_or_create_dev_key, public_jwks
+
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps(public_jwks(load_or_create_dev_key(dev_key_file))))
+    production = settings_factory(
+        database_url=database_url, environment="production",
+        auth={"jwks_file": jwks, "issuer": "https://idp.city.test"},
+        benefits_secret="prod-secret", schooling={"client_secret": "prod-secret"},
+        audit={"signing_key_file": tmp_path / "audit.json"})
+    with ServerThread(create_app(production)) as server:
+        refused = httpx.get(f"{server.url}/readyz", timeout=30)
+    with ServerThread(create_app(settings_factory(database_url=database_url))) as server:
+        development = httpx.get(f"{server.url}/readyz", timeout=30)
+    assert refused.status_code == 503 and refused.json()["store"] == "up"
+    assert refused.json()["durabilityProblems"] == ["PostgreSQL's fsync is off",
+                                                    "PostgreSQL's synchronous_commit is off"]
+    assert development.status_code == 200 and development.json()["durable"] is False
+    # `casebridge serve` refuses to start on it in production, before listening
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CASEBRIDGE_ENVIRONMENT": "production", "CASEBRIDGE_DATABASE_URL": database_url,
+           "CASEBRIDGE_AUTH__JWKS_FILE": str(jwks), "CASEBRIDGE_AUTH__ISSUER": "https://idp.city.test",
+           "CASEBRIDGE_BENEFITS__CLIENT_SECRET": "prod-secret", "CASEBRIDGE_SCHOOLING__CLIENT_SECRET": "prod-secret",
+           "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE": str(tmp_path / "audit.json")}
+    serve = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--port", str(free_port())], env=env,
+                           capture_output=True, text=True, timeout=60)
+    assert serve.returncode == 2 and "fsync is off" in serve.stderr, serve.stderr
+
+
 def test_readiness_fails_when_the_store_is_unreachable(settings_factory: Any) -> None:
     settings = settings_factory(database_url=f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/none")
     with ServerThread(create_app(settings)) as server:
