@@ -151,3 +151,22 @@ def test_quick_calls_give_slow_ones_a_bounded_head_start() -> None:
     assert waits == {"housing": HEAD_START_SECONDS}  # only the quick one waits; unknown ones never do
     assert head_starts({"a", "b"}, {"a": 0.001, "b": 0.006}) == {"a": pytest.approx(0.00125)}  # <= 1/4 of the gap
     assert head_starts({"a"}, {}) == {}
+
+
+def test_a_store_outage_is_logged_once_per_window_not_once_per_request(caplog: pytest.LogCaptureFixture) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from core.vocabulary import Action
+    from gate.operations import OutageLog
+
+    now = [100.0]
+    outages = OutageLog(window=10.0, clock=lambda: now[0])
+    failure = OperationalError("SELECT 1", {}, ConnectionRefusedError())
+    with caplog.at_level("ERROR", logger="casebridge.gate"):
+        for _ in range(500):  # a busy minute's requests while PostgreSQL is down
+            outages.failed(Action.READ, failure)
+        now[0] += 10.5
+        outages.failed(Action.READ, failure)
+    lines = [r.getMessage() for r in caplog.records if "store failed" in r.getMessage()]
+    assert lines == ["the store failed during read (OperationalError)",
+                     "the store failed during read (OperationalError); 499 more store failures in the last 10 s"]
