@@ -141,35 +141,23 @@ def city(
 
 
 def _require_migrated(settings: Settings) -> None:
+    """Refuse a store not at the current schema, and in production one that may lose commits it acknowledged
+    (the access log's events among them): one connection for both questions."""
+    from store.durability import durability_problems
     from store.engine import make_engine
     from store.migrate import current_revision, head_revision
 
-    async def check() -> str | None:
+    async def check() -> tuple[str | None, list[str]]:
         engine = make_engine(settings.database_url)
         try:
-            return await current_revision(engine)
+            return await current_revision(engine), await durability_problems(engine)
         finally:
             await engine.dispose()
 
-    if asyncio.run(check()) != head_revision():
+    revision, problems = asyncio.run(check())
+    if revision != head_revision():
         err.print("[red]the store is not at the current schema:[/red] run [bold]casebridge migrate[/bold] first")
         raise typer.Exit(2)
-    _require_durable(settings)
-
-
-def _require_durable(settings: Settings) -> None:
-    """In production, refuse a store that may lose acknowledged commits (the access log's events among them)."""
-    from store.durability import durability_problems
-    from store.engine import make_engine
-
-    async def check() -> list[str]:
-        engine = make_engine(settings.database_url)
-        try:
-            return await durability_problems(engine)
-        finally:
-            await engine.dispose()
-
-    problems = asyncio.run(check())
     if problems and not settings.is_development:
         err.print(f"[red]the store may lose commits it acknowledged:[/red] {'; '.join(problems)}. Turn them on: "
                   "an access event lost in a crash is an answer sent with no record of it.")

@@ -32,6 +32,7 @@ def import_cmd(
     file, line and column, never their values) and the rest applied; an export that cannot be applied changes
     nothing (exit 1)."""
     from connectors.hmis.importer import import_export
+    from connectors.hmis.reader import rows_left_out
 
     settings = settings_or_exit()
     target = source or settings.housing.source
@@ -71,7 +72,7 @@ def import_cmd(
     table.add_column("quarantined rows", justify="right")
     table.add_column("previous version kept", justify="right")
     for name, count in report.applied.items():
-        quarantined = len({p.line for p in report.quarantined if p.file == name})
+        quarantined = rows_left_out(report.quarantined, name)
         table.add_row(name, str(count), str(report.removed.get(name, 0)), str(quarantined),
                       str(report.kept.get(name, 0)))
     err.print(table)

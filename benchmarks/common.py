@@ -22,6 +22,19 @@ def durable_postgres() -> Iterator[str]:
         server.stop()
 
 
+def agency_sim(kind: str, latency_ms: float, seed: int, households: int) -> Any:
+    """A simulated agency ("benefits" or "edfi") over the synthetic city (seed, households), answering every data
+    request after `latency_ms`: the app for demo.servers.ServerProcess, built in the child process."""
+    from demo.benefits_sim import BenefitsAgency
+    from demo.edfi_sim import EdfiAgency
+    from demo.population import generate
+
+    population = generate(seed=seed, households=households)
+    agency = BenefitsAgency(population) if kind == "benefits" else EdfiAgency(population)
+    agency.faults.delay_seconds = latency_ms / 1000
+    return agency.app()
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-quantile (0..1) of `values`, nearest rank."""
     ordered = sorted(values)

@@ -37,7 +37,7 @@ from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.services import build_services, make_signer
 from api.settings import Settings
-from benchmarks.common import consent_desk, durable_postgres, percentile
+from benchmarks.common import agency_sim, consent_desk, durable_postgres, percentile
 from benchmarks.timeline import summary, timed_gateway
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
@@ -47,8 +47,6 @@ from connectors.hmis.connector import HousingConnector
 from connectors.hmis.importer import import_export
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, Purpose, Role
-from demo.benefits_sim import BenefitsAgency
-from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerProcess
@@ -65,17 +63,6 @@ PROFILE = """query($id: ID!) { client(id: $id) { id
   schooling { access { status } students { currentSchool currentGrade transfers { daysOutOfSchool } } } } }"""
 LIST = PROFILE.replace("query($id: ID!) { client(id: $id) {", "query($ids: [ID!]!) { clients(ids: $ids) {")
 
-
-def benefits_sim(latency_ms: float) -> Any:
-    agency = BenefitsAgency(generate(seed=SEED, households=HOUSEHOLDS))
-    agency.faults.delay_seconds = latency_ms / 1000
-    return agency.app()
-
-
-def edfi_sim(latency_ms: float) -> Any:
-    agency = EdfiAgency(generate(seed=SEED, households=HOUSEHOLDS))
-    agency.faults.delay_seconds = latency_ms / 1000
-    return agency.app()
 
 
 def bench_settings(url: str, tmp: str, benefits_url: str, schooling_url: str) -> Settings:
@@ -198,7 +185,8 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
         tmp = Path(tmp_dir)
         url = database_url or f"sqlite+aiosqlite:///{tmp / 'fanout.db'}"
         asyncio.run(seed(url, population, tmp))
-        with ServerProcess(benefits_sim, args.latency_ms) as b, ServerProcess(edfi_sim, args.latency_ms) as e:
+        city = (args.latency_ms, SEED, HOUSEHOLDS)
+        with ServerProcess(agency_sim, "benefits", *city) as b, ServerProcess(agency_sim, "edfi", *city) as e:
             settings = bench_settings(url, tmp_dir, b.url, e.url)
             make_signer(settings)
             token = mint_token(load_or_create_dev_key(settings.auth.dev_key_file), settings.auth, subject="bench",

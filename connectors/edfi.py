@@ -119,10 +119,10 @@ def merge_reach(rows: Sequence[StudentReach], descriptors: EdfiDescriptors) -> R
     the first sex the district's associations give. An address or phone marked not for release is skipped."""
     rows = sorted(rows, key=lambda r: str(r.educationOrganizationReference.educationOrganizationId)
                   if r.educationOrganizationReference else "")
+    sex = next((c for r in rows if (c := code(r.sexDescriptor))), None)
     opt_out = set(descriptors.directory_opt_out_indicators)
     if any(i.indicatorName in opt_out and (i.indicator or "").strip().lower() in _YES
            for r in rows for i in r.studentIndicators):  # the whole directory: name, address, phone
-        sex = next((c for r in rows if (c := code(r.sexDescriptor))), None)
         return Reach(sex=sex, withheld=frozenset({"name", "address", "phone"}))
     addresses = [a for r in rows for a in r.addresses]
     phones = [t for r in rows for t in r.telephones]
@@ -137,7 +137,6 @@ def merge_reach(rows: Sequence[StudentReach], descriptors: EdfiDescriptors) -> R
                                t.orderOfPriority if t.orderOfPriority is not None else 1 << 30))
     street = ", ".join(p for p in (address.streetNumberName, address.apartmentRoomSuiteNumber) if p) \
         if address else None
-    sex = next((c for r in rows if (c := code(r.sexDescriptor))), None)
     return Reach(street, address.postalCode if address else None, phone.telephoneNumber if phone else None, sex,
                  withheld)
 

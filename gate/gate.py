@@ -27,7 +27,6 @@ from core.errors import (
     AgencyError,
     AgencyTimeout,
     AgencyUnavailable,
-    AuditUnavailable,
     ClientNotFound,
     InvalidInput,
 )
@@ -38,6 +37,7 @@ from gate.masking import within_periods
 from gate.operations import Operations, refusal, refused_record
 from identity.crosswalk import Crosswalk, SourceRef
 from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resource, Target, Verdict, WithheldReason
+from store.engine import STORE_FAILURES
 
 log = logging.getLogger("casebridge.gate")
 
@@ -219,17 +219,8 @@ class Gate(Operations):
         a deny, logged."""
         if not resources:
             return []
-        try:
-            async with self.store_work(Action.READ):  # the facts unreadable: the store is down, not a deny
-                decisions = await self._decider.decide(ctx, resources, claim=claim)
-            if len(decisions) != len(resources):
-                raise ValueError("decider returned the wrong number of decisions")
-        except AuditUnavailable:
-            raise
-        except Exception as exc:  # an evaluation error is a deny, and is logged
-            log.error("policy evaluation failed (%s); denying %d resources", type(exc).__name__, len(resources))
-            return [_EVALUATION_ERROR] * len(resources)
-        return decisions
+        async with self.store_work(Action.READ):  # as authorize_each: a store that is down is not a deny
+            return await _decisions(self._decider, ctx, resources, claim)
 
     async def _fetch(self, links: dict[str, list[SourceRef]], permitted: Permitted) -> Fetched:
         """One call per connector and distinct set of permitted categories; denied ones are never fetched."""
@@ -371,6 +362,20 @@ def check_legal_basis(ctx: RequestContext, claim: LegalBasisClaim | None) -> Non
     if ctx.purpose is not Purpose.EMERGENCY:
         raise InvalidInput("a legal basis is invoked only with the emergency purpose of use",
                            field="legalBasis", suggestion="Send X-Purpose-Of-Use: emergency.")
+
+
+async def _decisions(decider: Decider, ctx: RequestContext, resources: list[Resource],
+                     claim: LegalBasisClaim | None) -> list[Decision]:
+    try:
+        decisions = await decider.decide(ctx, resources, claim=claim)
+        if len(decisions) != len(resources):
+            raise ValueError("decider returned the wrong number of decisions")
+    except STORE_FAILURES:
+        raise  # the facts could not be read (store_work answers it)
+    except Exception as exc:  # an evaluation error is a deny, and is logged
+        log.error("policy evaluation failed (%s); denying %d resources", type(exc).__name__, len(resources))
+        return [_EVALUATION_ERROR] * len(resources)
+    return decisions
 
 
 def _held_section(

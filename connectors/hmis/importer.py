@@ -24,7 +24,16 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.hmis.reader import DELTA, ParsedExport, Problem, Progress, dangling, judge, read_export
+from connectors.hmis.reader import (
+    DELTA,
+    ParsedExport,
+    Problem,
+    Progress,
+    dangling,
+    judge,
+    read_export,
+    rows_left_out,
+)
 from connectors.hmis.spec import Layout
 from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisImport, HmisProject, HmisSnapshot
 
@@ -57,7 +66,7 @@ class ImportReport:
 
     @property
     def quarantined_rows(self) -> int:
-        return len({(p.file, p.line) for p in self.quarantined})
+        return rows_left_out(self.quarantined)
 
 
 class _Rejected(Exception):
@@ -156,7 +165,7 @@ async def _apply(session: AsyncSession, source: str, p: ParsedExport, *, strict:
     session.add(HmisImport(
         source=source, export_id=p.export_id, directive=p.kind, period_type=p.period_type,
         csv_version=p.csv_version, exported_at=exported_at, counts=applied,
-        quarantined_rows=len({(q.file, q.line) for q in p.quarantined}),
+        quarantined_rows=rows_left_out(p.quarantined),
         quarantined=[{"file": q.file, "line": q.line, "column": q.column, "message": q.message}
                      for q in p.quarantined[:QUARANTINE_KEPT]]))
     return applied, ({name: len(kept[name] & p.quarantined_ids.get(name, set())) for name, _, _ in _TABLES}

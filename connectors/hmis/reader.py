@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -413,6 +413,11 @@ def dangling(out: ParsedExport, clients: set[str], projects: set[str], enrollmen
             return len(out.quarantined) - before
 
 
+def rows_left_out(problems: Iterable[Problem], file: str | None = None) -> int:
+    """How many rows (of `file`, or of every file) the quarantine problems name: a row may have several."""
+    return len({(p.file, p.line) for p in problems if file is None or p.file == file})
+
+
 QUARANTINE_FLOOR = 10  # a share means nothing in a file of a few rows: a 3-row delta with one bad row still imports
 
 
@@ -425,7 +430,7 @@ def judge(out: ParsedExport, *, strict: bool, max_share: float) -> list[Problem]
                 for p in out.quarantined]
     problems = []
     for name, rows in out.rows.items():
-        bad = len({p.line for p in out.quarantined if p.file == name})  # rows, not problems
+        bad = rows_left_out(out.quarantined, name)
         if bad > QUARANTINE_FLOOR and bad > max_share * rows:
             problems.append(Problem(name, None, None, f"{bad} of {rows} rows cannot be used, more than the "
                                     f"{max_share:.0%} an import may leave out; nothing was imported"))
