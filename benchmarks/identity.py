@@ -232,7 +232,7 @@ def household_bound(people: Path, truth: dict[str, str]) -> tuple[int, int]:
     linking automatically; and how many true pairs there are. Linking none of the first, recall is at most
     1 - first / second."""
     from identity.batch import read_records
-    from identity.match import align, household_only
+    from identity.match.compare import ADDR, DOB, FIRST, LAST, align, household_only
 
     records = read_records(people.read_text(encoding="utf-8")).records
     people_of: dict[str, list[Any]] = {}
@@ -246,8 +246,8 @@ def household_bound(people: Path, truth: dict[str, str]) -> tuple[int, int]:
                 identified = ((a.cin and a.cin == b.cin) or (a.ssn and a.ssn == b.ssn)
                               or (a.student_id and a.student_id == b.student_id))
                 v, _turned = align(a, b)  # the matcher's sibling/twin pattern, with surnames alike and a home
-                sibling = household_only(v) and (v[0] == 0 or v[2] in (0, 1))
-                family += sibling and v[1] >= 1 and v[7] >= 1 and not identified
+                sibling = household_only(v) and (v[FIRST] == 0 or v[DOB] in (0, 1))
+                family += sibling and v[LAST] >= 1 and v[ADDR] >= 1 and not identified
     return family, total
 
 

@@ -9,27 +9,23 @@ from datetime import date
 from demo.city_export import people_rows
 from demo.population import generate
 from identity.match import (
-    EM_KEYS,
     FIELDS,
     LEVEL_NAMES,
-    LEVELS,
     ORDER,
-    UNDATED_KEYS,
-    UNNAMED_KEYS,
     Grade,
     Model,
     Record,
     align,
-    block,
     blocking_keys,
     candidate_pairs,
-    compare,
-    estimate_u,
     explain_pair,
     grade,
     link,
     train,
 )
+from identity.match.blocking import EM_KEYS, UNDATED_KEYS, UNNAMED_KEYS, block
+from identity.match.compare import LEVELS, compare
+from identity.match.training import estimate_u
 from identity.normalize import parse_dob
 
 

@@ -1,0 +1,68 @@
+"""A person's record as the matcher sees it: normalised once, compared many times, and the grades a pair gets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from identity.normalize import (
+    address_key,
+    first_name_key,
+    normalize_cin,
+    normalize_phone,
+    normalize_sex,
+    normalize_ssn,
+    normalize_zip,
+    surname_key,
+    surname_parts,
+)
+
+
+class Grade(StrEnum):
+    """FHIR $match grades."""
+
+    CERTAIN = "certain"
+    PROBABLE = "probable"
+    POSSIBLE = "possible"
+    CERTAINLY_NOT = "certainly-not"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One agency record of a person, normalised for matching."""
+
+    source: str
+    local_id: str
+    first: str = ""
+    last: str = ""
+    last_parts: tuple[str, ...] = ()
+    dob: date | None = None
+    sex: str | None = None
+    ssn: str | None = None  # nine digits, trustworthy
+    ssn_last4: str | None = None
+    cin: str | None = None
+    student_id: str | None = None
+    zip: str | None = None
+    phone: str | None = None
+    address: str = ""
+
+    @classmethod
+    def of(cls, source: str, local_id: str, *, first_name: str | None = None, last_name: str | None = None,
+           dob: date | None = None, sex: str | None = None, ssn: str | None = None, ssn_quality: int | None = None,
+           cin: str | None = None, student_id: str | None = None, zip: str | None = None,
+           phone: str | None = None, address: str | None = None) -> Record:
+        """Normalise raw fields into a Record."""
+        s = normalize_ssn(ssn, ssn_quality)
+        return cls(source=source, local_id=local_id, first=first_name_key(first_name), last=surname_key(last_name),
+                   last_parts=surname_parts(last_name), dob=dob, sex=normalize_sex(sex), ssn=s.full,
+                   ssn_last4=s.last4, cin=normalize_cin(cin), student_id=(student_id or "").strip() or None,
+                   zip=normalize_zip(zip), phone=normalize_phone(phone), address=address_key(address))
+
+
+def swapped(r: Record) -> Record:
+    """The record with first and last name the other way round (one side may have been written so)."""
+    if not r.first or not r.last_parts:
+        return r
+    return Record(r.source, r.local_id, r.last_parts[0], r.first, (r.first,), r.dob, r.sex, r.ssn, r.ssn_last4,
+                  r.cin, r.student_id, r.zip, r.phone, r.address)
