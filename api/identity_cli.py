@@ -14,9 +14,13 @@ app = typer.Typer(help="Identity resolution: which agency records are the same p
 
 @app.command("link-csv")
 def link_csv_cmd(
-    input: Annotated[Path, typer.Argument(help="CSV with any of: source, local_id, first_name, middle_name, "
-                                               "last_name, dob, sex, ssn, cin, student_id, address, zip, phone.")],
+    input: Annotated[Path, typer.Argument(help="CSV with a local_id and any of: source, first_name, middle_name, "
+                                               "last_name, dob, sex, ssn, cin, student_id, other_id, address, zip, "
+                                               "phone (common other headers are recognised).")],
     out: Annotated[Path, typer.Option("--out", help="Where to write source,local_id,client_id,match_grade.")],
+    column: Annotated[list[str] | None, typer.Option(
+        "--column", help="ours=theirs: read our column from the file's column of that name (repeatable), "
+                         "e.g. --column other_id=soc_sec_id --column zip=postcode.")] = None,
     max_problems: Annotated[int, typer.Option(help="How many problems to list.")] = 50,
 ) -> None:
     """Link the records of a CSV file: one output row per input record, one client_id per person."""
@@ -27,8 +31,15 @@ def link_csv_cmd(
     except (OSError, UnicodeDecodeError) as exc:
         err.print(f"[red]cannot read {input}[/red] ({type(exc).__name__})")
         raise typer.Exit(2) from None
+    columns: dict[str, str] = {}
+    for mapping in column or []:
+        ours, sep, theirs = mapping.partition("=")
+        if not sep or not ours.strip() or not theirs.strip():
+            err.print(f"[red]--column {mapping!r}: write it as ours=theirs[/red]")
+            raise typer.Exit(2)
+        columns[ours.strip().lower()] = theirs.strip()
     with err.status(f"linking {input.name}"):
-        result = link_csv(text)
+        result = link_csv(text, columns)
     for problem in result.problems[:max_problems]:
         err.print(f"[yellow]{input.name} {problem}[/yellow]")
     if len(result.problems) > max_problems:

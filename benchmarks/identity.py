@@ -102,7 +102,7 @@ def run_casebridge(people: Path) -> dict[str, Any]:
         for i in members:
             cluster[f"{records[i].source}:{records[i].local_id}"] = n
     review = [(f"{records[i].source}:{records[i].local_id}", f"{records[j].source}:{records[j].local_id}")
-              for i, j, _g, _w in linkage.review]
+              for i, j, *_doubt in linkage.review]
     return {"cluster": cluster, "review": review}
 
 

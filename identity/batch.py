@@ -1,12 +1,18 @@
 """The generic batch interface: person records in a CSV file in, one client id per record out.
 
-Input columns (any may be missing or empty): source, local_id, first_name,
-middle_name, last_name, dob, sex, ssn, cin, student_id, address, zip, phone.
-DOB in ISO or a common US form. Output: source, local_id, client_id,
-match_grade — one row per input record, records of one person sharing a
-client_id. A row that cannot be read whole is reported by line number; what
-can be used of it still is (an unreadable DOB counts as missing), and a row
-without source or local_id is reported and left out of the output.
+Input columns (any may be missing or empty but local_id): source, local_id,
+first_name, middle_name, last_name, dob, sex, ssn, cin, student_id, other_id
+(an identifier the sources share, of any kind), address, zip (a postal code
+of any country), phone. Other files' headers are recognised (ALIASES: FEBRL's
+rec_id, given_name, surname, date_of_birth, soc_sec_id, postcode; address
+parts over several columns), and any column can be mapped by name. Without a
+source column the file is one source, deduplicated. DOB in ISO, a common US
+form, day first where the day says so, or with the month's name. Output:
+source, local_id, client_id, match_grade — one row per input record, records
+of one person sharing a client_id. A row that cannot be read whole is reported
+by line number; what can be used of it still is (an unreadable DOB counts as
+missing), and a row without source or local_id is reported and left out of the
+output. Values a column cannot use are counted per column.
 """
 
 from __future__ import annotations
@@ -25,7 +31,25 @@ from identity.match import Grade, Record, link
 from identity.normalize import parse_dob
 
 COLUMNS = ("source", "local_id", "first_name", "middle_name", "last_name", "dob", "sex", "ssn", "cin",
-           "student_id", "address", "zip", "phone")
+           "student_id", "other_id", "address", "zip", "phone")
+# Headers other files use for our columns (lower case, spaces and dashes as underscores): a file in its own
+# shape needs no reshaping. FEBRL's soc_sec_id is no US SSN (seven digits): an identifier of its own kind.
+ALIASES = {
+    "local_id": ("rec_id", "record_id", "id", "personalid", "person_id", "client_number", "case_number"),
+    "first_name": ("given_name", "firstname", "first", "forename", "given"),
+    "middle_name": ("middlename", "middle", "middle_initial"),
+    "last_name": ("surname", "lastname", "last", "family_name", "familyname"),
+    "dob": ("date_of_birth", "birth_date", "birthdate", "dateofbirth", "birthday"),
+    "sex": ("gender",),
+    "ssn": ("social_security_number", "socialsecuritynumber"),
+    "other_id": ("soc_sec_id", "national_id", "id_number", "tax_id", "tin"),
+    "zip": ("postcode", "postal_code", "zipcode", "zip_code", "post_code"),
+    "phone": ("phone_number", "telephone", "tel", "mobile"),
+}
+# Columns whose cells, in the header's order, make up one address (a street line split over columns).
+ADDRESS_PARTS = ("street_number", "house_number", "address_1", "address_2", "address1", "address2", "street",
+                 "suburb", "city", "town", "state")
+DEFAULT_SOURCE = "file"  # a file without a source column: one source, its records deduplicated
 OUTPUT = ("source", "local_id", "client_id", "match_grade")
 NAMESPACE = uuid.UUID("6f0b8f0e-2b61-4d8e-9a51-0c1e5b1c0a57")  # casebridge batch client ids
 
@@ -62,21 +86,55 @@ class ReadResult(NamedTuple):
 
 # Columns whose values are used only when they read as what they are; the rest is counted, not used.
 CHECKED = (("ssn", lambda r: r.ssn or r.ssn_last4), ("zip", lambda r: r.zip), ("cin", lambda r: r.cin),
-           ("phone", lambda r: r.phone), ("sex", lambda r: r.sex))
+           ("phone", lambda r: r.phone), ("sex", lambda r: r.sex), ("other_id", lambda r: r.other_id))
 
 
-def read_records(text: str) -> ReadResult:
-    """Records from CSV text, the problems found line by line, and the values each column could not use."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip().lower() for h in next(reader, [])]
+def header_map(header: list[str], columns: dict[str, str] | None = None
+               ) -> tuple[dict[str, list[int]], list[RowProblem]]:
+    """Which cells make each of COLUMNS: `columns` first (ours -> the file's header), then our own names,
+    then ALIASES and ADDRESS_PARTS; and the problems with the header (an unknown column is ignored, named)."""
+    names = [h.strip().lower().replace(" ", "_").replace("-", "_") for h in header]
     problems: list[RowProblem] = []
-    unknown = [h for h in header if h and h not in COLUMNS]
-    for h in unknown:
-        problems.append(RowProblem(1, h, "unknown column, ignored"))
-    for needed in ("source", "local_id"):
-        if needed not in header:
-            problems.append(RowProblem(1, needed, "column missing: every record needs a source and a local id"))
-    where = {h: k for k, h in enumerate(header) if h in COLUMNS}  # a repeated column: its last cell counts
+    where: dict[str, list[int]] = {}
+    taken: set[int] = set()
+    for ours, theirs in (columns or {}).items():
+        if ours not in COLUMNS:
+            problems.append(RowProblem(1, ours, f"not a column link-csv reads (one of {', '.join(COLUMNS)})"))
+            continue
+        found = [k for k, h in enumerate(names) if h == theirs.strip().lower().replace(" ", "_").replace("-", "_")]
+        if not found:
+            problems.append(RowProblem(1, ours, "the file has no column of the name it is mapped to"))
+            continue
+        where[ours] = found[-1:]
+        taken.update(found)
+    for ours in COLUMNS:
+        if ours in where:
+            continue
+        for name in (ours, *ALIASES.get(ours, ())):
+            found = [k for k, h in enumerate(names) if h == name and k not in taken]
+            if found:  # a repeated column: its last cell counts
+                where[ours] = found[-1:]
+                taken.update(found)
+                break
+    parts = [k for k, h in enumerate(names) if h in ADDRESS_PARTS and k not in taken]
+    if parts:
+        where["address"] = sorted(where.get("address", []) + parts)
+        taken.update(parts)
+    for k, h in enumerate(names):
+        if h and k not in taken:
+            problems.append(RowProblem(1, h, "unknown column, ignored"))
+    if "local_id" not in where:
+        problems.append(RowProblem(1, "local_id", "column missing: every record needs a local id"))
+    return where, problems
+
+
+def read_records(text: str, columns: dict[str, str] | None = None) -> ReadResult:
+    """Records from CSV text, the problems found line by line, and the values each column could not use.
+    `columns` maps our column names to the file's (--column ssn=soc_sec_id); without a source column, every
+    record is of one source (DEFAULT_SOURCE) and the file is deduplicated."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    where, problems = header_map(header, columns)
     width = len(header)
     records: list[Record] = []
     seen: dict[tuple[str, str], int] = {}
@@ -97,7 +155,8 @@ def _why(exc: csv.Error) -> str:
     return "a cell is too long" if "field larger" in str(exc).lower() else "malformed CSV"
 
 
-def _read_row(cells: list[str], first: int, line: int, where: dict[str, int], width: int, records: list[Record],
+def _read_row(cells: list[str], first: int, line: int, where: dict[str, list[int]], width: int,
+              records: list[Record],
               seen: dict[tuple[str, str], int], problems: list[RowProblem], unusable: Counter[str]) -> None:
     """One record (the lines first..line: more than one when a quoted cell spans lines), or a problem."""
     if not cells:
@@ -107,10 +166,11 @@ def _read_row(cells: list[str], first: int, line: int, where: dict[str, int], wi
         problems.append(RowProblem(first, None, f"a quoted cell runs over lines {first}-{line} (a quote left "
                                                 "open?): those lines are left out"))
         return
-    row = {name: cells[k].strip() for name, k in where.items() if k < len(cells)}
+    row = {name: " ".join(c for k in at if k < len(cells) and (c := cells[k].strip())) for name, at in where.items()}
     if len(cells) > width:
         problems.append(RowProblem(line, None, "more cells than the header has columns; extra cells ignored"))
-    source, local_id = row.get("source", ""), row.get("local_id", "")
+    source = row.get("source", "") if "source" in where else DEFAULT_SOURCE
+    local_id = row.get("local_id", "")
     if not source or not local_id:
         problems.append(RowProblem(line, "source" if not source else "local_id", "empty: row left out"))
         return
@@ -127,23 +187,24 @@ def _read_row(cells: list[str], first: int, line: int, where: dict[str, int], wi
     record = Record.of(
         source, local_id, first_name=row.get("first_name"), last_name=row.get("last_name"), dob=dob,
         sex=row.get("sex"), ssn=row.get("ssn") or None, cin=row.get("cin"), student_id=row.get("student_id"),
-        zip=row.get("zip"), phone=row.get("phone"), address=row.get("address"))
+        zip=row.get("zip"), phone=row.get("phone"), address=row.get("address"), other_id=row.get("other_id"))
     unusable.update(column for column, used in CHECKED if row.get(column) and not used(record))
     records.append(record)
 
 
-def link_csv(text: str) -> BatchResult:
-    """Link the records in CSV `text`; a deterministic client id per cluster (same input, same ids)."""
-    records, problems, unusable = read_records(text)
+def link_csv(text: str, columns: dict[str, str] | None = None) -> BatchResult:
+    """Link the records in CSV `text` (read_records' `columns`); a deterministic client id per cluster (same
+    input, same ids)."""
+    records, problems, unusable = read_records(text, columns)
     result = BatchResult(problems=problems, records=len(records), unusable=unusable)
     if not records:
         return result
     linkage = link(records)
     pending: dict[int, Grade] = {}
-    for i, j, g, _w in linkage.review:
-        for k in (i, j):
+    for doubt in linkage.review:
+        for k in (doubt.i, doubt.j):
             if pending.get(k) is not Grade.PROBABLE:
-                pending[k] = g
+                pending[k] = doubt.grade
     for members in linkage.clusters:
         cid = client_id(records[i] for i in members)
         for i in sorted(members):

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity.match import KEY_SCHEME, Edge, Model, Record, blocking_keys, link
+from identity.match import IDS_DIFFER, KEY_SCHEME, Edge, Model, Record, blocking_keys, link
 from store.tables import (
     Client,
     ClientSuccessor,
@@ -239,7 +239,8 @@ async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] 
         for old, new, reason in successors:
             session.add(ClientSuccessor(old_client_id=old, new_client_id=new, reason=reason))
         cluster_of = {i: n for n, members in enumerate(clusters) for i in members}
-        review = [(records[i], records[j], g, w) for i, j, g, w in linkage.review if cluster_of[i] != cluster_of[j]]
+        review = [(records[d.i], records[d.j], d.grade, d.weight, d.why) for d in linkage.review
+                  if cluster_of[d.i] != cluster_of[d.j]]
         await _write_review(session, review, within=None if clients is None else set(index))
         if clients is None:
             session.add(IdentityModel(records=len(records), parameters=linkage.model.to_json()))
@@ -272,7 +273,7 @@ def _reason(i: int, edge: Edge | None, records: Sequence[Record],
     return link_reason(edge.why, edge.weight, via, d.decided_by if d else None)
 
 
-async def _write_review(session: AsyncSession, pairs: Sequence[tuple[Record, Record, Any, float]], *,
+async def _write_review(session: AsyncSession, pairs: Sequence[tuple[Record, Record, Any, float, str]], *,
                         within: set[tuple[str, str]] | None) -> None:
     """Make the open review queue these pairs: items still undecided keep their id (and are rescored);
     those no longer in doubt are withdrawn; new ones are added. With `within`, only items between those
@@ -280,7 +281,8 @@ async def _write_review(session: AsyncSession, pairs: Sequence[tuple[Record, Rec
     def key(a: tuple[str, str], b: tuple[str, str]) -> tuple[tuple[str, str], tuple[str, str]]:
         return (min(a, b), max(a, b))
 
-    wanted = {key((a.source, a.local_id), (b.source, b.local_id)): (str(g), w) for a, b, g, w in pairs}
+    wanted = {key((a.source, a.local_id), (b.source, b.local_id)): (str(g), w, review_reason(why))
+              for a, b, g, w, why in pairs}
     open_items = list((await session.execute(select(IdentityReview).where(IdentityReview.status == "open")))
                       .scalars())
     now = datetime.now(UTC)
@@ -289,12 +291,20 @@ async def _write_review(session: AsyncSession, pairs: Sequence[tuple[Record, Rec
         if within is not None and not (k[0] in within and k[1] in within):
             continue
         if k in wanted:
-            grade, score = wanted.pop(k)
-            item.grade, item.score = grade, round(score, 3)
+            grade, score, reason = wanted.pop(k)
+            item.grade, item.score, item.reason = grade, round(score, 3), reason
         else:
             item.status, item.resolved_at = "withdrawn", now
     session.add_all(IdentityReview(source_a=a[0], local_a=a[1], source_b=b[0], local_b=b[1], grade=g,
-                                   score=round(w, 3), status="open") for (a, b), (g, w) in wanted.items())
+                                   score=round(w, 3), status="open", reason=reason)
+                    for (a, b), (g, w, reason) in wanted.items())
+
+
+def review_reason(why: str) -> str:
+    """What a review item says of why the pair is in doubt: a possibly borrowed identifier ('borrowed:ssn'),
+    identifiers that differ between the clusters ('ids-differ'), or the score ('score': a certain pair of
+    two clients, a probable or possible one)."""
+    return why if why.startswith("borrowed:") or why == IDS_DIFFER else "score"
 
 
 async def successors_of(sessions: async_sessionmaker[Any], client_id: str) -> list[tuple[str, str]]:

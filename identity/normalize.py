@@ -81,12 +81,16 @@ def surname_key(name: str | None) -> str:
     return " ".join(surname_parts(name))
 
 
+# Tried in order: a US month-first form wins where the day could be a month; day first where it cannot be.
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%Y%m%d", "%m/%d/%y", "%Y/%m/%d", "%Y-%m-%dT%H:%M:%S",
-                 "%Y-%m-%d %H:%M:%S")
+                 "%Y-%m-%d %H:%M:%S", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y.%m.%d", "%d/%m/%y",
+                 "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%d-%b-%Y", "%d-%b-%y", "%Y-%b-%d")
 
 
 def parse_dob(text: str | None, *, today: date | None = None) -> date | None:
-    """A date of birth from ISO or a common US form (MM/DD/YYYY, MM-DD-YYYY, YYYYMMDD, MM/DD/YY).
+    """A date of birth from ISO, a common US form (MM/DD/YYYY, MM-DD-YYYY, YYYYMMDD, MM/DD/YY), day first where
+    the day cannot be a month (31/12/1950, 31.12.1950), or with the month's name (5 Jan 1950, Jan 5, 1950,
+    05-JAN-1950). Any valid date is read, however long ago (how plausible it is, the matcher judges).
 
     None for an empty value; ValueError for anything unreadable or in the future.
     Two-digit years are read as the most recent year not in the future.
@@ -103,17 +107,29 @@ def parse_dob(text: str | None, *, today: date | None = None) -> date | None:
         if parsed > today:
             raise ValueError("a date of birth in the future")
         return parsed
+    value = value.replace(",", " ").replace("  ", " ")  # Jan 5, 1950
     for fmt in _DATE_FORMATS:
         try:
             parsed = datetime.strptime(value, fmt).date()
         except ValueError:
             continue
-        if fmt == "%m/%d/%y" and parsed > today:
+        if fmt.endswith("%y") and parsed > today:
             parsed = parsed.replace(year=parsed.year - 100)
         if parsed > today:
             raise ValueError("a date of birth in the future")
         return parsed
     raise ValueError("not a date")
+
+
+# Dates systems write when the date of birth is unknown (their epochs and minimums), read as dates all the same.
+PLACEHOLDER_DOBS = frozenset({date(1900, 1, 1), date(1901, 1, 1), date(1899, 12, 31), date(1800, 1, 1),
+                              date(1753, 1, 1), date(1, 1, 1), date(1970, 1, 1)})
+
+
+def implausible_dob(d: date) -> bool:
+    """A date of birth that is weak evidence: before 1900 (no client is that old; a typed or a default year)
+    or a placeholder some systems write for 'unknown'."""
+    return d.year < 1900 or d in PLACEHOLDER_DOBS
 
 
 @lru_cache(maxsize=262_144)  # names and dates repeat: a city has far fewer than records
@@ -165,17 +181,42 @@ def normalize_cin(value: str | None) -> str | None:
 
 
 def normalize_phone(value: str | None) -> str | None:
-    """The last ten digits of a US phone number, or None."""
+    """A phone number's digits as compared: a US number's ten (a leading 1 dropped), another country's last
+    nine (0412 345 678 and +61 412 345 678 agree); None for a number without its area code (555-0134: one
+    in each area code) or one digit repeated."""
     digits = "".join(c for c in value or "" if c.isdigit())
     if len(digits) == 11 and digits.startswith("1"):
         digits = digits[1:]
-    return digits if len(digits) == 10 else None
+    if len(digits) == 10 and not digits.startswith("0"):
+        return digits
+    digits = digits[-9:]
+    return digits if len(digits) == 9 and len(set(digits)) > 1 else None
 
 
 def normalize_zip(value: str | None) -> str | None:
-    """A five-digit ZIP code (ZIP+4 cut), or None."""
-    digits = "".join(c for c in value or "" if c.isdigit())[:5]
-    return digits if len(digits) == 5 else None
+    """A postal code as compared: a US ZIP's five digits (ZIP+4 cut); another country's code (4 to 10 digits,
+    or 5 to 10 letters and digits: 2000, SW1A 1AA, K1A 0B1, 75008) upper-cased without spaces. Leading zeros
+    are dropped from an all-digit code, so that 02139 and a spreadsheet's 2139 agree (and 0800 and 800).
+    None for anything else."""
+    if not value:
+        return None
+    plain = "".join(c for c in value.upper() if c.isalnum())
+    if len(plain) == 9 and plain.isdigit():  # ZIP+4
+        plain = plain[:5]
+    if not 4 <= len(plain) <= 10 or not plain.isascii():
+        return None
+    if plain.isdigit():
+        plain = plain.lstrip("0")
+        return plain if len(plain) >= 2 and set(plain) != {"9"} else None
+    return plain if len(plain) >= 5 and any(c.isdigit() for c in plain) else None
+
+
+def normalize_other_id(value: str | None) -> str | None:
+    """An identifier of a kind the matcher does not know (a tax number, a national id, a client number two
+    sources share): its letters and digits upper-cased; None for fewer than 3 or one character repeated
+    (000000, 9999999: a placeholder, not a number)."""
+    plain = "".join(c for c in (value or "").upper() if c.isalnum())
+    return plain if len(plain) >= 3 and len(set(plain)) > 1 else None
 
 
 def normalize_sex(value: str | None) -> str | None:

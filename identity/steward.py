@@ -70,6 +70,8 @@ class ReviewItem:
     a: IndexedRecord
     b: IndexedRecord
     fields: list[FieldAgreement]
+    reason: str  # index.review_reason(): 'score', 'borrowed:ssn', 'ids-differ'
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +155,7 @@ async def review_queue(sessions: async_sessionmaker[Any], *, first: int, after: 
             continue  # a record the agency no longer lists
         out.append(ReviewItem(id=item.id, grade=item.grade, score=item.score, status=item.status,
                               found_at=item.found_at, a=_indexed(*a), b=_indexed(*b),
-                              fields=agreement(a[0], b[0], model)))
+                              fields=agreement(a[0], b[0], model), reason=item.reason or "score"))
     return out, more
 
 

@@ -23,6 +23,16 @@ class MatchGrade(Enum):
     POSSIBLE = "possible"
 
 
+@strawberry.enum(description="Why the matcher left two records to a steward.")
+class ReviewReason(Enum):
+    SCORE = strawberry.enum_value("score", description="Their fields make them likely, not certainly, one person.")
+    POSSIBLY_BORROWED_IDENTIFIER = strawberry.enum_value(
+        "borrowed", description="They share an identifier (see identifier) but their names, date of birth or sex "
+        "say someone else: a relative's number on a record, or a number typed wrong. Not linked automatically.")
+    IDENTIFIERS_DIFFER = strawberry.enum_value(
+        "ids-differ", description="Their fields say one person, but the two clients hold different CINs or SSNs.")
+
+
 @strawberry.enum(description="A steward's decision about two agency records.")
 class IdentityDecision(Enum):
     SAME_PERSON = "same"
@@ -142,6 +152,9 @@ class IdentityReviewItem:
     a: IndexedRecord
     b: IndexedRecord
     fields: list[FieldAgreement]
+    reason: ReviewReason
+    identifier: str | None = strawberry.field(description="The shared identifier that may be borrowed: cin, ssn "
+                                              "or student-id (with reason POSSIBLY_BORROWED_IDENTIFIER).")
 
 
 @strawberry.type(description="A page of the review queue, most likely the same person first.")
@@ -157,7 +170,8 @@ def review_page(items: list[steward.ReviewItem], *, more: bool, end: int | None,
                 ) -> IdentityReviewPage:
     views = [IdentityReviewItem(id=strawberry.ID(str(i.id)), grade=MatchGrade(i.grade), score=i.score,
                                 found_at=i.found_at, a=record_view(i.a), b=record_view(i.b),
-                                fields=fields_view(i.fields)) for i in items]
+                                fields=fields_view(i.fields), reason=_reason(i.reason),
+                                identifier=i.reason.partition(":")[2] or None) for i in items]
     return IdentityReviewPage(items=views, has_next_page=more, end_cursor=None if end is None else str(end),
                               withheld=withheld)
 
@@ -219,3 +233,9 @@ def parse_id(value: strawberry.ID, field: str) -> int:
         return int(str(value))
     except ValueError:
         raise InvalidInput("not an id of this kind", field=field) from None
+
+
+def _reason(reason: str) -> ReviewReason:
+    """steward.ReviewItem.reason ('score', 'borrowed:ssn', 'ids-differ') as the schema's enum."""
+    kind = reason.partition(":")[0]
+    return ReviewReason(kind) if kind in ("borrowed", "ids-differ") else ReviewReason.SCORE

@@ -428,6 +428,9 @@ class IdentityReview(Base):
     source_b: Mapped[str] = mapped_column(String(64))
     local_b: Mapped[str] = mapped_column(String(64))
     grade: Mapped[str] = mapped_column(String(16))  # probable | possible
+    # why in doubt: 'score', 'borrowed:ssn' (a shared identifier the other fields contradict), 'ids-differ'
+    # (the score says one person, their clusters hold different CINs or SSNs); None: found before 0011
+    reason: Mapped[str | None] = mapped_column(String(32))
     score: Mapped[float] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved | withdrawn
     found_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -76,20 +76,31 @@ def _city_records(households: int, seed: int) -> tuple[list[Record], dict[tuple[
     return records, truth
 
 
-def test_strong_identifiers_decide_alone() -> None:
+def test_a_shared_identifier_links_unless_the_rest_says_someone_else() -> None:
+    """Issue 17: an identifier is evidence, not a verdict. The same CIN or SSN links a pair whose names and
+    date of birth do not speak against it (a nickname, a typo); where first name, date of birth and sex all
+    say someone else - a relative's number on a tax or benefits record - the pair goes to review, marked
+    as a possibly borrowed identifier. Two different CINs or SSNs are never one client."""
     records, _ = _city_records(40, seed=5)
     model = _model(records)
-    a = rec("1", "Maria", "Lopez", date(1980, 1, 2), source="benefits", cin="AB12345C")
-    same_cin = rec("2", "Marisol", "Okafor", date(1999, 9, 9), source="benefits", cin="ab12345c")
-    other_cin = rec("3", "Maria", "Lopez", date(1980, 1, 2), source="benefits", cin="ZZ99999Z")
-    assert grade(a, same_cin, compare(a, same_cin), model)[0] is Grade.CERTAIN  # type: ignore[arg-type]
+    a = rec("1", "Maria", "Lopez", date(1980, 1, 2), source="benefits", cin="AB12345C", sex="F")
+    typo = rec("2", "Mari", "Lopes", date(1980, 2, 1), source="hmis", cin="ab12345c", sex="F")
+    son = rec("3", "Mateo", "Lopez", date(2009, 7, 14), source="tax", cin="AB12345C", sex="M")
+    other_cin = rec("4", "Maria", "Lopez", date(1980, 1, 2), source="benefits", cin="ZZ99999Z")
+    assert grade(a, typo, compare(a, typo), model)[::2] == (Grade.CERTAIN, "rule:cin")  # type: ignore[arg-type]
+    g, w, why = grade(a, son, compare(a, son), model)  # type: ignore[arg-type]
+    assert (g, why) == (Grade.PROBABLE, "borrowed:cin") and w < 10
     assert grade(a, other_cin, compare(a, other_cin), model)[:1] == (Grade.CERTAINLY_NOT,)  # type: ignore[arg-type]
-    full = rec("4", "Ana", "Diaz", date(1985, 5, 6), ssn="900-12-3456", ssn_quality=1)
+    full = rec("4", "Ana", "Diaz", date(1985, 5, 6), ssn="900-12-3456", ssn_quality=1, sex="F")
     partial = rec("5", "Ana", "Diaz", date(1985, 5, 6), ssn="900123456", ssn_quality=2)
     other_ssn = rec("6", "Ana", "Diaz", date(1985, 5, 6), ssn="900999999", ssn_quality=1)
+    husband = rec("7", "Luis", "Diaz", date(1979, 11, 30), ssn="900123456", ssn_quality=1, sex="M")
     assert grade(full, other_ssn, compare(full, other_ssn), model)[0] is Grade.CERTAINLY_NOT  # type: ignore[arg-type]
     # a partial-quality SSN is no rule: the pair is scored (and these agree on everything else)
     assert grade(full, partial, compare(full, partial), model)[2] == "score"  # type: ignore[arg-type]
+    # the SSN's last four digits are the SSN again: they do not outvote the names and the date of birth
+    assert grade(full, husband, compare(full, husband), model)[::2] == (  # type: ignore[arg-type]
+        Grade.PROBABLE, "borrowed:ssn")
 
 
 def test_twins_and_siblings_are_never_linked_automatically() -> None:

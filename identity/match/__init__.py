@@ -19,12 +19,32 @@ matcher, the steward's desk, link-csv, the benchmarks).
 from identity.match.blocking import KEY_SCHEME, blocking_keys, candidate_pairs
 from identity.match.compare import CROSSWISE, FIELDS, LEVEL_NAMES, MISSING, ORDER, Vector, align, household_only
 from identity.match.grading import Thresholds, explain_pair, grade
-from identity.match.linking import Edge, Linkage, link, train
+from identity.match.linking import IDS_DIFFER, Doubt, Edge, Linkage, link, train
 from identity.match.model import Model
 from identity.match.records import Grade, Record
 
 __all__ = [
-    "CROSSWISE", "FIELDS", "KEY_SCHEME", "LEVEL_NAMES", "MISSING", "ORDER", "Edge", "Grade", "Linkage", "Model",
-    "Record", "Thresholds", "Vector", "align", "blocking_keys", "candidate_pairs", "explain_pair", "grade",
-    "household_only", "link", "train",
+    "CROSSWISE",
+    "FIELDS",
+    "IDS_DIFFER",
+    "KEY_SCHEME",
+    "LEVEL_NAMES",
+    "MISSING",
+    "ORDER",
+    "Doubt",
+    "Edge",
+    "Grade",
+    "Linkage",
+    "Model",
+    "Record",
+    "Thresholds",
+    "Vector",
+    "align",
+    "blocking_keys",
+    "candidate_pairs",
+    "explain_pair",
+    "grade",
+    "household_only",
+    "link",
+    "train",
 ]

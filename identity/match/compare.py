@@ -12,7 +12,7 @@ from datetime import date
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from identity.match.records import Record, swapped
-from identity.normalize import dob_twins
+from identity.normalize import dob_twins, implausible_dob
 
 # What a household shares: where the pair could be two of one household, their agreement adds at most
 # HOUSEHOLD_CAP bits (see household()).
@@ -25,16 +25,16 @@ LEVEL_NAMES = {
     "dob": ("a generation apart", "disagree", "a year or one digit off", "day and month swapped", "same"),
     "sex": ("disagree", "same"),
     "zip": ("disagree", "same"), "phone": ("disagree", "same"), "ssn4": ("disagree", "same"),
-    "addr": ("disagree", "similar", "same"),
+    "addr": ("disagree", "similar", "same"), "oid": ("disagree", "one character off", "same"),
 }
 MISSING = -1
-FIELDS = ("first", "last", "dob", "sex", "zip", "phone", "ssn4", "addr")
-FIRST, LAST, DOB, SEX, ZIP, PHONE, SSN4, ADDR = range(len(FIELDS))  # each field's place in a Vector
+FIELDS = ("first", "last", "dob", "sex", "zip", "phone", "ssn4", "addr", "oid")  # oid: Record.other_id
+FIRST, LAST, DOB, SEX, ZIP, PHONE, SSN4, ADDR, OID = range(len(FIELDS))  # each field's place in a Vector
 Vector = tuple[int, ...]  # one agreement level per field of FIELDS, in that order
 # Dates of birth this many years apart or more: a parent and a child of one name (Jr. and Sr.) are the classic
 # false merge, and get a level of their own.
 GENERATION_YEARS = 12
-LEVELS = {"first": 3, "last": 4, "dob": 5, "sex": 2, "zip": 2, "phone": 2, "ssn4": 2, "addr": 3}  # 0 = disagree
+LEVELS = {name: len(levels) for name, levels in LEVEL_NAMES.items()}  # 0 = disagree
 
 def household(vector: Sequence[int]) -> bool:
     """Could the pair be two people of one household, whose shared home says little? Yes where the surnames
@@ -54,8 +54,9 @@ def compare(a: Record, b: Record) -> Vector:
     phone = MISSING if not x or not y else 1 if x == y else 0
     x, y = a.ssn_last4, b.ssn_last4
     ssn4 = MISSING if not x or not y else 1 if x == y else 0
-    return (_first(a, b), _last(a, b), _dob(a, b), sex, zip_, phone, ssn4,
-            _address(a.address, b.address))
+    x, y = a.other_id, b.other_id
+    oid = MISSING if not x or not y else 2 if x == y else 1 if len(x) >= 5 and OSA.distance(x, y) <= 1 else 0
+    return (_first(a, b), _last(a, b), _dob(a, b), sex, zip_, phone, ssn4, _address(a.address, b.address), oid)
 
 
 def _address(x: str, y: str) -> int:
@@ -94,10 +95,14 @@ def _last(a: Record, b: Record) -> int:
 
 
 def _dob(a: Record, b: Record) -> int:
+    """The dates' agreement level; an implausible date (normalize.implausible_dob: before 1900, a system's
+    placeholder) is weak evidence: agreeing, it counts as close; disagreeing, it says nothing."""
     if a.dob is None or b.dob is None:
         return MISSING
     if a.dob == b.dob:
-        return 4
+        return 2 if implausible_dob(a.dob) else 4
+    if implausible_dob(a.dob) or implausible_dob(b.dob):
+        return MISSING
     if b.dob in dob_twins(a.dob):
         return 3  # day and month swapped
     if (a.dob.month, a.dob.day) == (b.dob.month, b.dob.day) and abs(a.dob.year - b.dob.year) == 1:
@@ -110,7 +115,6 @@ def _dob(a: Record, b: Record) -> int:
     if differ == 1 and _digits_apart(x, y) == 1:
         return 2
     return 1
-
 
 
 def _digits_apart(x: date, y: date) -> int:
@@ -146,10 +150,11 @@ def household_only(vector: Vector) -> bool:
     """Not enough for an automatic link: what a sibling or twin would also give (the first name or the date
     of birth disagrees outright), a surname that disagrees where no address or phone is shared, or names
     with no date of birth and no shared phone or address - unless the last four digits of an SSN agree
-    (siblings and twins have different numbers; one in 10,000 share the last four)."""
+    (siblings and twins have different numbers; one in 10,000 share the last four) and the first names do not
+    disagree outright (a family member's number copied onto a record)."""
     first, last, dob, phone, ssn4, address = (vector[FIRST], vector[LAST], vector[DOB], vector[PHONE], vector[SSN4],
                                               vector[ADDR])
-    if ssn4 == 1:
+    if ssn4 == 1 and first != 0:  # a relative's number borrowed: the first name still disagrees
         return False
     if first == 0 or dob in (0, 1):
         return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from identity.match.compare import ORDER, SWAP_PENALTY, Vector, align, household_only
+from identity.match.compare import MISSING, ORDER, SSN4, SWAP_PENALTY, Vector, align, household_only
 from identity.match.model import Model
 from identity.match.records import Grade, Record
 
@@ -39,22 +39,60 @@ def explain_pair(a: Record, b: Record, model: Model) -> tuple[Vector, bool, dict
     return vector, turned, weights
 
 
+# A shared identifier is evidence, not a verdict: a tax or benefits record may carry a spouse's, parent's or
+# child's number ("copied from a household member"), and families share papers. What the other fields say
+# (their weight, in bits) is added to the prior odds the identifier gives (log2((1 - e) / e), e the share of
+# that identifier's pairs the training found contradicted, Model.id_error); a pair links automatically from
+# ID_SURE bits on (P >= 0.999). With no error learned (e = DEFAULT_ID_ERROR), an identifier links unless the
+# other fields speak against it; below ID_SURE the pair goes to review and the identifier is marked possibly
+# borrowed (why: 'borrowed:ssn'). Two different CINs or SSNs stay certainly not one person (a client never
+# holds two).
+ID_SURE = 10.0
+DEFAULT_ID_ERROR = 0.001
+
+
+def shared_ids(a: Record, b: Record) -> list[tuple[str, bool]]:
+    """The identifiers both records carry, each with whether it agrees: CIN, full SSN, a student id (of one
+    source: districts number students each their own way). An identifier of no known kind (other_id) is a
+    field like the others (compare.OID), its error rate learned by EM."""
+    out = []
+    if a.cin and b.cin:
+        out.append(("cin", a.cin == b.cin))
+    if a.ssn and b.ssn:
+        out.append(("ssn", a.ssn == b.ssn))
+    if a.student_id and b.student_id and a.source == b.source:
+        out.append(("student-id", a.student_id == b.student_id))
+    return out
+
+
+def id_odds(kind: str, vector: Vector, a: Record, b: Record, model: Model, *, turned: bool = False,
+            prior: bool = True) -> float:
+    """Log2 odds that a pair sharing identifier `kind` is one person: the identifier's prior odds and the
+    other fields' weight (the SSN's last four digits are the SSN again, not more evidence); without the
+    prior, the other fields' weight alone."""
+    e = model.id_error.get(kind, DEFAULT_ID_ERROR)
+    rest = vector if kind != "ssn" else (*vector[:SSN4], MISSING, *vector[SSN4 + 1:])
+    odds = math.log2((1 - e) / e) if prior else 0.0
+    return odds + model.weight(rest, a, b) - (SWAP_PENALTY if turned else 0.0)
+
+
 def grade(a: Record, b: Record, vector: Vector, model: Model,
           thresholds: Thresholds | None = None, *, turned: bool = False) -> tuple[Grade, float, str]:
-    """The grade of a pair, its weight, and why (a rule, or 'score'); `vector` and `turned` as align() gives
-    them (a turned pair costs SWAP_PENALTY bits)."""
+    """The grade of a pair, its weight, and why ('rule:ssn', 'borrowed:ssn', 'rule:ssn-differs', 'score');
+    `vector` and `turned` as align() gives them (a turned pair costs SWAP_PENALTY bits)."""
     if thresholds is None:
         thresholds = Thresholds.for_records(model.records)
-    if a.cin and b.cin:
-        return (Grade.CERTAIN, math.inf, "rule:cin") if a.cin == b.cin else (Grade.CERTAINLY_NOT, -math.inf,
-                                                                              "rule:cin-differs")
-    if a.ssn and b.ssn:
-        return (Grade.CERTAIN, math.inf, "rule:ssn") if a.ssn == b.ssn else (Grade.CERTAINLY_NOT, -math.inf,
-                                                                              "rule:ssn-differs")
-    if a.student_id and b.student_id and a.source == b.source == "edfi":
-        same = a.student_id == b.student_id
-        return (Grade.CERTAIN, math.inf, "rule:student-id") if same else (Grade.CERTAINLY_NOT, -math.inf,
-                                                                           "rule:student-id-differs")
+    ids = shared_ids(a, b) if (a.cin or a.ssn or a.student_id) else []
+    for kind, same in ids:
+        if not same:
+            return Grade.CERTAINLY_NOT, -math.inf, f"rule:{kind}-differs"
+    agreeing = [kind for kind, same in ids if same]
+    if agreeing:
+        kind = agreeing[0]
+        odds = id_odds(kind, vector, a, b, model, turned=turned)
+        if odds >= ID_SURE:
+            return Grade.CERTAIN, math.inf, f"rule:{kind}"
+        return Grade.PROBABLE, odds, f"borrowed:{kind}"
     w = model.weight(vector, a, b) - (SWAP_PENALTY if turned else 0.0)
     if w >= thresholds.certain and not household_only(vector):
         return Grade.CERTAIN, w, "score"

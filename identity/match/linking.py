@@ -7,6 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from identity.match.blocking import block
 from identity.match.compare import Vector, align
@@ -30,13 +31,27 @@ NONE: frozenset[str] = frozenset()
 NO_IDS = (NONE, NONE)
 
 
+IDS_DIFFER = "ids-differ"  # a review reason: one person by the score, but the clusters hold different CINs or SSNs
+
+
+class Doubt(NamedTuple):
+    """A pair left for a steward: the records (indexes), the grade and weight, and why (grade()'s 'score' or
+    'borrowed:ssn', or IDS_DIFFER)."""
+
+    i: int
+    j: int
+    grade: Grade
+    weight: float
+    why: str
+
+
 @dataclass(slots=True)
 class Linkage:
     """The outcome of a batch run: clusters of record indexes, the links that made them (a spanning tree
     per cluster), and the pairs left for review."""
 
     clusters: list[list[int]]
-    review: list[tuple[int, int, Grade, float]]
+    review: list[Doubt]
     compared: int
     model: Model
     edges: list[Edge] = field(default_factory=list)
@@ -119,7 +134,7 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
     def allowed(a: int, b: int) -> bool:
         return not apart or not any({find(x), find(y)} == {a, b} for x, y in apart)
 
-    review: list[tuple[int, int, Grade, float]] = []
+    review: list[Doubt] = []
     certain: list[tuple[float, int, int, str]] = [(math.inf, i, j, "manual") for i, j in same]  # the steward's
     edges: list[Edge] = []
     decided = set(apart) | {(min(i, j), max(i, j)) for i, j in same}
@@ -127,7 +142,7 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
         if g is Grade.CERTAIN:
             certain.append((w, i, j, why))
         elif g in (Grade.PROBABLE, Grade.POSSIBLE):
-            review.append((i, j, g, w))
+            review.append(Doubt(i, j, g, w, why))
     for w, i, j, why in sorted(certain, key=lambda c: (c[0], c[3] == "manual", -c[1], -c[2]), reverse=True):
         a, b = find(i), find(j)
         if a == b:
@@ -137,7 +152,7 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
         conflict = (cins_a and cins_b and not cins_a & cins_b) or (ssns_a and ssns_b and not ssns_a & ssns_b)
         if (conflict and not manual) or not allowed(a, b):
             if not manual:
-                review.append((i, j, Grade.PROBABLE, w))  # the same person by the score, not by the identifiers
+                review.append(Doubt(i, j, Grade.PROBABLE, w, IDS_DIFFER))  # one person by the score, not the ids
             continue
         parent[a] = b
         if cins_a or cins_b or ssns_a or ssns_b:

@@ -32,6 +32,7 @@ MIN_PAIRS_FOR_EM = 200
 DEFAULT_M = {
     "first": (0.02, 0.05, 0.93), "last": (0.05, 0.04, 0.03, 0.88), "dob": (0.002, 0.01, 0.03, 0.007, 0.95),
     "sex": (0.02, 0.98), "zip": (0.3, 0.7), "phone": (0.3, 0.7), "ssn4": (0.01, 0.99), "addr": (0.3, 0.1, 0.6),
+    "oid": (0.05, 0.05, 0.9),
 }
 
 # u by level, from random pairs of a 3,000-household synthetic city: in a small file random pairs are too
@@ -40,7 +41,7 @@ MIN_RECORDS_FOR_U = 1000
 DEFAULT_U = {
     "first": (0.985, 0.001, 0.014), "last": (0.983, 0.001, 0.004, 0.012), "dob": (0.75, 0.2491, 0.0004, 0.0001, 0.0004),
     "sex": (0.5, 0.5), "zip": (0.9, 0.1), "phone": (0.999, 0.001), "ssn4": (0.9998, 0.0002),
-    "addr": (0.9995, 0.0002, 0.0003),
+    "addr": (0.9995, 0.0002, 0.0003), "oid": (0.9998, 0.0001, 0.0001),
 }
 
 # Upper bounds for P(field disagrees outright | same person). With few distinct names (or many namesakes),
@@ -50,7 +51,8 @@ M_DISAGREE_CEILING = {"dob": {0: 0.002, 1: 0.01}, "first": {0: 0.05}, "last": {0
 
 # Each field's exact-agreement level and the value it compares (u for that level is counted, not sampled).
 EXACT = {"first": (2, "first"), "last": (3, "last"), "dob": (4, "dob"), "sex": (1, "sex"), "zip": (1, "zip"),
-         "phone": (1, "phone"), "ssn4": (1, "ssn_last4"), "addr": (2, "address")}
+         "phone": (1, "phone"), "ssn4": (1, "ssn_last4"), "addr": (2, "address"),
+         "oid": (2, "other_id")}
 
 @dataclass(slots=True)
 class Model:
@@ -63,6 +65,9 @@ class Model:
     tf_floor: float = 0.0  # the share of a name seen once
     records: int = 0  # how many records it was trained on (the review thresholds scale with it)
     keys: int = 0  # the KEY_SCHEME its records were blocked with
+    # per identifier kind ('cin', 'ssn', 'student-id'), the share of its pairs whose other fields said someone
+    # else when trained (grading.id_odds); a kind not here gets grading.DEFAULT_ID_ERROR
+    id_error: dict[str, float] = field(default_factory=dict)
     _cache: tuple[tuple[int, int], dict[str, list[float]], dict[Vector, float]] | None = field(
         default=None, repr=False, compare=False)
 
@@ -142,7 +147,7 @@ class Model:
     def to_json(self) -> dict[str, object]:
         """The parameters as JSON (the store keeps the model a relink trained)."""
         return {"m": self.m, "u": self.u, "prior": self.prior, "tf": self.tf, "tf_floor": self.tf_floor,
-                "records": self.records, "keys": self.keys}
+                "records": self.records, "keys": self.keys, "id_error": self.id_error}
 
     @classmethod
     def from_json(cls, data: dict[str, object]) -> Model:
@@ -151,7 +156,9 @@ class Model:
         u = data.get("u") or {}
         assert isinstance(m, dict) and isinstance(u, dict)
         tf = data.get("tf") or {}
-        assert isinstance(tf, dict)
+        id_error = data.get("id_error") or {}
+        assert isinstance(tf, dict) and isinstance(id_error, dict)
+
         def levels(stored: dict[str, Any], default: dict[str, tuple[float, ...]], name: str) -> list[float]:
             values = stored.get(name)  # a model stored before a field's levels changed: the defaults
             return list(values) if values and len(values) == LEVELS[name] else list(default[name])
@@ -160,7 +167,8 @@ class Model:
                    prior=float(data.get("prior", 0.01)),
                    tf={k: dict(v) for k, v in tf.items()}, tf_floor=float(data.get("tf_floor", 0.0)),
                    records=int(data.get("records", 0)),  # type: ignore[call-overload]
-                   keys=int(data.get("keys", 0)))  # type: ignore[call-overload]
+                   keys=int(data.get("keys", 0)),  # type: ignore[call-overload]
+                   id_error={str(k): float(v) for k, v in id_error.items()})
 
     @classmethod
     def default(cls) -> Model:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from identity.match.blocking import EM_KEYS, KEY_FIELDS, KEY_SCHEME, Candidates, block
 from identity.match.compare import FIELDS, LEVELS, MISSING, Vector, align
+from identity.match.grading import id_odds, shared_ids
 from identity.match.model import (
     DEFAULT_M,
     DEFAULT_U,
@@ -178,7 +179,32 @@ def fit(records: Sequence[Record]) -> tuple[Candidates, Model]:
     if len(records) >= MIN_RECORDS_FOR_TF:
         model.tf, model.tf_floor = term_frequencies(records)
     model.records, model.keys = len(records), KEY_SCHEME
+    model.id_error = id_errors(records, pairs, model)
     return pairs, model
+
+
+# The identifier each kind of blocking key is, as grading names it.
+ID_KEYS = {"cin": "cin", "ssn": "ssn", "sid": "student-id"}
+ID_ERROR_PRIOR = 1000  # pseudo-pairs, none contradicted: with few pairs an identifier is trusted as by default
+
+
+def id_errors(records: Sequence[Record], pairs: Candidates, model: Model) -> dict[str, float]:
+    """How often each identifier is wrong, learned from the file: among a sample of the pairs that share it,
+    the share whose other fields speak against one person (weight below 0: a relative's number, a typed
+    number that is someone else's), with ID_ERROR_PRIOR uncontradicted pseudo-pairs so that a small file
+    neither trusts nor doubts an identifier more than the default (grading.DEFAULT_ID_ERROR)."""
+    out = {}
+    for key, kind in ID_KEYS.items():
+        agree = contradicted = 0
+        for i, j in pairs.sample(key, EM_SAMPLE):
+            a, b = records[i], records[j]
+            if not any(k == kind and same for k, same in shared_ids(a, b)):
+                continue
+            vector, turned = align(a, b)
+            agree += 1
+            contradicted += id_odds(kind, vector, a, b, model, turned=turned, prior=False) < 0
+        out[kind] = (contradicted + 1) / (agree + ID_ERROR_PRIOR)
+    return out
 def term_frequencies(records: Sequence[Record]) -> tuple[dict[str, dict[str, float]], float]:
     """Each first and last name's share of the records (names seen once are left to the floor)."""
     n = len(records)
