@@ -50,8 +50,9 @@ class Candidate:
     client_id: str | None
     grade: Grade
     score: float  # log2 likelihood ratio; +-inf for a rule
-    why: str  # "rule:cin", "score", ...
+    why: str  # "rule:cin", "borrowed:ssn", "score", ...
     weights: dict[str, float] = field(default_factory=dict)  # per compared field
+    student_id: str | None = None  # the record's student id, if its agency numbers students
 
 
 async def candidates(session: AsyncSession, record: Record, model: Model, *,
@@ -77,7 +78,7 @@ async def candidates(session: AsyncSession, record: Record, model: Model, *,
             other = record_of(row)
             vector, turned, weights = explain_pair(record, other, model)
             g, w, why = grade(record, other, vector, model, turned=turned)
-            found.append(Candidate(row.source, row.local_id, client_id, g, w, why, weights))
+            found.append(Candidate(row.source, row.local_id, client_id, g, w, why, weights, other.student_id))
     found.sort(key=lambda c: (-c.score, c.source, c.local_id))
     return found
 
@@ -131,8 +132,8 @@ async def search(sessions: async_sessionmaker[Any], query: SearchQuery, *, limit
     best: dict[str, ClientMatch] = {}
     for c in found:
         g, why = c.grade, c.why
-        if record.student_id and c.source == "edfi" and c.local_id == record.student_id:
-            g, why = Grade.CERTAIN, "rule:student-id"  # the district's student id names one student
+        if record.student_id and c.student_id == record.student_id:
+            g, why = Grade.CERTAIN, "rule:student-id"  # a student id typed into a search names one student
         if g is Grade.CERTAIN and why == "score" and not complete:
             g = Grade.PROBABLE
         if g is Grade.CERTAINLY_NOT or c.client_id is None:
