@@ -16,7 +16,7 @@ from identity.normalize import dob_twins
 # Which blocking keys blocking_keys() gives: a stored index whose keys were made otherwise has them remade.
 # 2: month-and-day keys carry the other name's initial; SSN-4 + ZIP and phone keys a name's initial.
 # 3: names + birth year. 4: ZIP + date of birth and SSN-4 + ZIP, for records lacking a name (UNNAMED_KEYS).
-# 5: other identifiers (oid); postal codes of any country (leading zeros dropped).
+# 5: other identifiers (oid, and oid~ for one typed wrong); postal codes of any country (leading zeros dropped).
 KEY_SCHEME = 5
 
 
@@ -55,6 +55,11 @@ def name_keys(r: Record) -> list[tuple[str, str]]:
         add(("sid", r.student_id))
     if r.other_id:
         add(("oid", r.other_id))
+        oid = r.other_id
+        # one character typed wrong or two swapped: the id with two neighbouring characters left out agrees
+        # (FEBRL4: 5 true pairs that shared no other key - names swapped and a year off, or no date of birth)
+        for k in range(len(oid) - 1) if len(oid) >= 5 else ():
+            add(("oid~", f"{k}|{oid[:k]}{oid[k + 2:]}"))
     if r.dob is not None:
         dob, month_day, year = _dob_texts(r.dob)
         for d in dob:
@@ -119,7 +124,7 @@ UNNAMED_KEYS = {"zip+dob", "ssn4+zip"}
 
 # The comparison fields each blocking key forces to agree: EM must not learn m for those from its pairs.
 KEY_FIELDS = {
-    "cin": set(), "ssn": {"ssn4"}, "sid": set(), "oid": {"oid"},
+    "cin": set(), "ssn": {"ssn4"}, "sid": set(), "oid": {"oid"}, "oid~": set(),
     "first+dob": {"first", "dob"}, "last+dob": {"last", "dob"},
     "first+md+initial": {"first", "dob"}, "last+md+initial": {"last", "dob"}, "ssn4+year": {"ssn4", "dob"},
     "ssn4+first": {"ssn4", "first"}, "ssn4+last": {"ssn4", "last"}, "ssn4+zip+initial": {"ssn4", "zip"},
