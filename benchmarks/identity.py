@@ -47,14 +47,21 @@ RECORDS_PER_HOUSEHOLD = 4.7
 # --- inputs -----------------------------------------------------------------------------------------------------
 
 
-def city_input(records: int, seed: int, folder: Path) -> tuple[Path, dict[str, str]]:
-    """people.csv of a synthetic city with about `records` agency records, and the truth by record uid."""
+def city_input(records: int, seed: int, folder: Path, *, noise: bool = False) -> tuple[Path, dict[str, str]]:
+    """people.csv of a synthetic city with about `records` agency records (and, with `noise`, the sources of
+    demo/noise.py on top: borrowed SSNs, a duplicate-heavy register, name-and-address-only intakes, odd
+    dates), and the truth by record uid."""
     from demo.city_export import people_rows
+    from demo.noise import noisy_rows
     from demo.population import generate
 
     population = generate(seed=seed, households=max(10, round(records / RECORDS_PER_HOUSEHOLD)))
     rows = people_rows(population)
-    truth = {f"{s}:{lid}": c for c, s, lid in population.links()}
+    links = population.links()
+    if noise:
+        extra, extra_links = noisy_rows(population, seed=seed)
+        rows, links = rows + extra, links + extra_links
+    truth = {f"{s}:{lid}": c for c, s, lid in links}
     path = folder / "people.csv"
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
@@ -274,6 +281,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", default="10000", help="comma-separated sizes (agency records)")
     parser.add_argument("--febrl", action="store_true", help="also FEBRL1-4 (casebridge reads them as they come)")
+    parser.add_argument("--noise", action="store_true",
+                        help="also each city size with demo/noise.py's sources on top (issue 17's noise kinds)")
     parser.add_argument("--skip-splink", action="store_true")
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "PEOPLE", "OUT"), help=argparse.SUPPRESS)
@@ -283,9 +292,11 @@ def main() -> None:
         return
     kinds = ["casebridge"] + ([] if args.skip_splink else ["splink"])
     inputs: list[tuple[str, Any]] = [(f"city {int(n):,}", int(n)) for n in args.records.split(",") if n]
+    if args.noise:
+        inputs += [(f"{label}+noise", -size) for label, size in inputs]
     if args.febrl:
         inputs += [(name, name) for name in FEBRL]
-    print(f"{'data':<14} {'matcher':<11} {'records':>9} {'precision':>9} {'recall':>7} {'F1':>7} {'review':>7} "
+    print(f"{'data':<18} {'matcher':<11} {'records':>9} {'precision':>9} {'recall':>7} {'F1':>7} {'review':>7} "
           f"{'wall s':>8} {'peak MB':>8}")
     for label, size in inputs:
         with tempfile.TemporaryDirectory() as tmp:
@@ -293,20 +304,20 @@ def main() -> None:
             if isinstance(size, str):
                 asis, people, truth = febrl_input(size, folder)
             else:
-                people, truth = city_input(size, args.seed, folder)
+                people, truth = city_input(abs(size), args.seed, folder, noise=size < 0)
                 asis = people
             rows: dict[str, dict[str, float]] = {}
             for kind in kinds:
                 r = rows[kind] = measure(kind, asis if kind == "casebridge" else people, truth, folder)
-                print(f"{label:<14} {kind:<11} {len(truth):>9,} {r['precision']:>9.4f} {r['recall']:>7.4f} "
+                print(f"{label:<18} {kind:<11} {len(truth):>9,} {r['precision']:>9.4f} {r['recall']:>7.4f} "
                       f"{r['f1']:>7.4f} {r['review']:>7.2%} {r['seconds']:>8.1f} {r['peak_mb']:>8.0f}", flush=True)
             if len(rows) == 2:
                 c, s = rows["casebridge"], rows["splink"]
-                print(f"{label:<14} {'ratio':<11} {'':>9} {'':>9} {'':>7} {c['f1'] - s['f1']:>+7.4f} {'':>7} "
+                print(f"{label:<18} {'ratio':<11} {'':>9} {'':>9} {'':>7} {c['f1'] - s['f1']:>+7.4f} {'':>7} "
                       f"{c['seconds'] / s['seconds']:>7.2f}x {c['peak_mb'] / s['peak_mb']:>7.2f}x", flush=True)
             family, total = household_bound(people, truth)
             ceiling = 1 - family / total
-            print(f"{label:<14} household rule: {family:,} of {total:,} true pairs look like two of one household "
+            print(f"{label:<18} household rule: {family:,} of {total:,} true pairs look like two of one household "
                   f"(never auto-linked): recall <= {ceiling:.4f}, F1 <= {2 * ceiling / (1 + ceiling):.4f}",
                   flush=True)
 

@@ -16,7 +16,8 @@ from identity.normalize import dob_twins
 # Which blocking keys blocking_keys() gives: a stored index whose keys were made otherwise has them remade.
 # 2: month-and-day keys carry the other name's initial; SSN-4 + ZIP and phone keys a name's initial.
 # 3: names + birth year. 4: ZIP + date of birth and SSN-4 + ZIP, for records lacking a name (UNNAMED_KEYS).
-# 5: other identifiers (oid, and oid~ for one typed wrong); postal codes of any country (leading zeros dropped).
+# 5: other identifiers (oid, and oid~ for one typed wrong); postal codes of any country (leading zeros dropped);
+# the address with the first initial, for records lacking a date of birth.
 KEY_SCHEME = 5
 
 
@@ -99,6 +100,8 @@ def name_keys(r: Record) -> list[tuple[str, str]]:
                 add(("names+year", f"{low}|{high}|{r.dob.year}"))
     if r.phone:  # a household shares its phone: with the first initial
         add(("phone+initial", f"{r.phone}|{first[:1]}"))
+    if r.address:  # a surname mistyped and no date of birth (UNDATED_KEYS): the home and the first initial
+        add(("addr+initial", f"{r.address}|{first[:1]}"))
     return out
 
 
@@ -117,7 +120,7 @@ EM_KEYS = {"first+dob", "last+dob", "first+last", "swapped", "ssn4+year"}
 # name and a date, names and a birth year, initials and a date). A full name alone paired 3.3 M of a
 # million-record city's 5 M candidate pairs, namesakes born other years. EM still learns from all of a kind's
 # pairs (the dated ones teach how one person's dates of birth differ).
-UNDATED_KEYS = {"last+initial", "first+last", "swapped"}
+UNDATED_KEYS = {"last+initial", "first+last", "swapped", "addr+initial"}
 # Keys that pair a record only with records lacking a first or a last name: with both names, the names'
 # keys find a pair; a ZIP gathers a neighbourhood (a city's few ZIPs made these the largest kinds of all).
 UNNAMED_KEYS = {"zip+dob", "ssn4+zip"}
@@ -130,7 +133,7 @@ KEY_FIELDS = {
     "ssn4+first": {"ssn4", "first"}, "ssn4+last": {"ssn4", "last"}, "ssn4+zip+initial": {"ssn4", "zip"},
     "ssn4+zip": {"ssn4", "zip"}, "zip+dob": {"zip", "dob"},
     "dob+initials": {"dob"}, "last+initial": {"last"}, "first+last": {"first", "last"},
-    "swapped": {"first", "last"}, "phone+initial": {"phone"}, "names+year": {"first", "last"},
+    "swapped": {"first", "last"}, "phone+initial": {"phone"}, "addr+initial": {"addr"}, "names+year": {"first", "last"},
 }
 
 

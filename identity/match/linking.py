@@ -124,11 +124,6 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
             x = parent[x]
         return x
 
-    # strong identifiers each cluster holds: two clusters with different CINs or SSNs never merge,
-    # however good a bridging pair looks (the strongest links are made first)
-    ids: dict[int, tuple[frozenset[str], frozenset[str]]] = {
-        i: (frozenset((r.cin,)) if r.cin else NONE, frozenset((r.ssn,)) if r.ssn else NONE)
-        for i, r in enumerate(records) if r.cin or r.ssn}
     apart = [(min(i, j), max(i, j)) for i, j in different]
 
     def allowed(a: int, b: int) -> bool:
@@ -143,6 +138,17 @@ def link(records: Sequence[Record], thresholds: Thresholds | None = None, *,
             certain.append((w, i, j, why))
         elif g in (Grade.PROBABLE, Grade.POSSIBLE):
             review.append(Doubt(i, j, g, w, why))
+    # strong identifiers each cluster holds: two clusters with different CINs or SSNs never merge,
+    # however good a bridging pair looks (the strongest links are made first). An identifier possibly
+    # borrowed (a pair sharing it that its other fields contradict) neither links nor keeps apart: on
+    # those records it is no evidence at all, and the fields decide (a child's record carrying a parent's
+    # SSN joins the child by name and date of birth; the pair with the parent waits for review).
+    doubted = {(k, d.why.removeprefix("borrowed:")) for d in review if d.why.startswith("borrowed:")
+               for k in (d.i, d.j)}
+    ids: dict[int, tuple[frozenset[str], frozenset[str]]] = {
+        i: (frozenset((r.cin,)) if r.cin and (i, "cin") not in doubted else NONE,
+            frozenset((r.ssn,)) if r.ssn and (i, "ssn") not in doubted else NONE)
+        for i, r in enumerate(records) if r.cin or r.ssn}
     for w, i, j, why in sorted(certain, key=lambda c: (c[0], c[3] == "manual", -c[1], -c[2]), reverse=True):
         a, b = find(i), find(j)
         if a == b:
