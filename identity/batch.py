@@ -7,7 +7,8 @@ of any country), phone. Other files' headers are recognised (ALIASES: FEBRL's
 rec_id, given_name, surname, date_of_birth, soc_sec_id, postcode; address
 parts over several columns), and any column can be mapped by name. Without a
 source column the file is one source, deduplicated. DOB in ISO, a common US
-form, day first where the day says so, or with the month's name. Output:
+form, day first where the day says so, or with the month's name; a year alone
+is matched as one. Output:
 source, local_id, client_id, match_grade — one row per input record, records
 of one person sharing a client_id. A row that cannot be read whole is reported
 by line number; what can be used of it still is (an unreadable DOB counts as
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from identity.match import Grade, Record, link
-from identity.normalize import parse_dob
+from identity.normalize import birth_year, parse_dob
 
 COLUMNS = ("source", "local_id", "first_name", "middle_name", "last_name", "dob", "sex", "ssn", "cin",
            "student_id", "other_id", "address", "zip", "phone")
@@ -178,16 +179,19 @@ def _read_row(cells: list[str], first: int, line: int, where: dict[str, list[int
         problems.append(RowProblem(line, "local_id", f"repeats line {seen[(source, local_id)]}: row left out"))
         return
     seen[(source, local_id)] = line
-    dob = None
+    dob = year = None
     if row.get("dob"):
         try:
             dob = parse_dob(row["dob"])
         except ValueError as exc:
-            problems.append(RowProblem(line, "dob", f"{exc}: matched without a date of birth"))
+            year = birth_year(row["dob"])
+            if year is None:
+                problems.append(RowProblem(line, "dob", f"{exc}: matched without a date of birth"))
     record = Record.of(
         source, local_id, first_name=row.get("first_name"), last_name=row.get("last_name"), dob=dob,
         sex=row.get("sex"), ssn=row.get("ssn") or None, cin=row.get("cin"), student_id=row.get("student_id"),
-        zip=row.get("zip"), phone=row.get("phone"), address=row.get("address"), other_id=row.get("other_id"))
+        zip=row.get("zip"), phone=row.get("phone"), address=row.get("address"), other_id=row.get("other_id"),
+        birth_year=year)
     unusable.update(column for column, used in CHECKED if row.get(column) and not used(record))
     records.append(record)
 

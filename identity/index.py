@@ -123,7 +123,7 @@ def record_of(r: IdentityRecord | dict[str, Any]) -> Record:
     return Record.of(get("source"), get("local_id"), first_name=get("first_name"), last_name=get("last_name"),
                      dob=get("dob"), sex=get("sex"), ssn=get("ssn") or (f"xxxxx{last4}" if last4 else None),
                      ssn_quality=get("ssn_quality"), cin=get("cin"), student_id=get("student_id"),
-                     address=get("address"), zip=get("zip"), phone=get("phone"))
+                     address=get("address"), zip=get("zip"), phone=get("phone"), dob_quality=get("dob_quality"))
 
 
 async def load_model(session: AsyncSession) -> Model:

@@ -132,6 +132,13 @@ def implausible_dob(d: date) -> bool:
     return d.year < 1900 or d in PLACEHOLDER_DOBS
 
 
+def birth_year(text: str | None, *, today: date | None = None) -> int | None:
+    """A year of birth written alone ('1950'), or None: what a file knows of a date it does not have whole."""
+    value = (text or "").strip()
+    year = int(value) if len(value) == 4 and value.isdigit() else None
+    return year if year is not None and 1800 <= year <= (today or date.today()).year else None
+
+
 @lru_cache(maxsize=262_144)  # names and dates repeat: a city has far fewer than records
 def dob_twins(d: date | None) -> frozenset[date]:
     """The date and, when day and month could be read the other way round, its swapped twin."""

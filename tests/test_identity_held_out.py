@@ -190,3 +190,29 @@ def test_a_file_in_its_own_shape_is_read_as_it_comes() -> None:
     mapped = link_csv("rec_id,given_name,surname,tax_number,postcode\nr1,ana,diaz,AB-123,2000\n"
                       "r2,bo,li,??,x\n", columns={"other_id": "tax_number"})
     assert mapped.unusable == {"other_id": 1, "zip": 1} and len(mapped.rows) == 2
+
+
+def test_a_year_alone_an_approximate_date_and_an_implausible_one_are_weaker_evidence() -> None:
+    """A year of birth written alone is read and matched as a year; an HMIS date of data quality 2
+    (approximate) counts for its year only; a date before 1900 or a system's placeholder agrees weakly and
+    never disagrees; years a generation apart still tell a parent from a child of one name."""
+    from identity.match import Record
+    from identity.match.compare import DOB, YEAR_ONLY, compare
+
+    rows = ["local_id,first_name,last_name,dob,address,zip",
+            "A,Ana,Diaz,1980-03-04,12 Fulton St,11207",
+            "B,Ana,Diaz,1980,12 Fulton St,11207",
+            "C,Ana,Diaz,1950,12 Fulton St,11207"]
+    result = link_csv("\n".join(rows) + "\n")
+    assert result.problems == []  # '1980' is read, not reported as 'not a date'
+    grade = {r["local_id"]: r for r in result.rows}
+    assert grade["B"]["match_grade"] in ("certain", "probable") and grade["C"]["client_id"] != grade["A"]["client_id"]
+    dated = Record.of("a", "1", first_name="Ana", last_name="Diaz", dob=date(1980, 3, 4))
+    approximate = Record.of("hmis", "2", first_name="Ana", last_name="Diaz", dob=date(1980, 1, 1), dob_quality=2)
+    assert approximate.dob is None and approximate.birth_year == 1980
+    assert compare(dated, approximate)[DOB] == YEAR_ONLY
+    placeholder = Record.of("a", "3", first_name="Bo", last_name="Li", dob=date(1900, 1, 1))
+    typed = Record.of("a", "4", first_name="Bo", last_name="Li", dob=date(1875, 5, 6))
+    real = Record.of("b", "5", first_name="Bo", last_name="Li", dob=date(1975, 5, 6))
+    assert compare(placeholder, placeholder)[DOB] == 2  # agreeing on a placeholder: weak, not 'same'
+    assert compare(placeholder, real)[DOB] == compare(typed, real)[DOB] == -1  # no evidence against

@@ -25,6 +25,7 @@ from identity.match import (
 )
 from identity.match.blocking import EM_KEYS, UNDATED_KEYS, UNNAMED_KEYS, block
 from identity.match.compare import LEVELS, compare
+from identity.match.model import EXACT
 from identity.match.training import estimate_u
 from identity.normalize import parse_dob
 
@@ -194,7 +195,7 @@ def test_u_for_exact_agreement_is_counted_from_the_values() -> None:
 
     records = [rec(str(k), word(k), word(k + 5000), date(1980 + k % 10, 1, 1)) for k in range(1000)]
     u = estimate_u(records, samples=2000)
-    assert abs(u["dob"][LEVELS["dob"] - 1] - 10 * 100 * 99 / (1000 * 999)) < 1e-12
+    assert abs(u["dob"][EXACT["dob"][0]] - 10 * 100 * 99 / (1000 * 999)) < 1e-12
     assert abs(sum(u["dob"]) - 1) < 1e-9 and min(u["dob"]) > 0  # no level impossible
     assert u["first"][2] == 1 / 2000  # every first name distinct: agreement floored at one in the sample size
 

@@ -22,7 +22,8 @@ HOUSEHOLD_CAP = 1.0
 # Agreement levels per field; MISSING when either side has nothing (no evidence either way).
 LEVEL_NAMES = {
     "first": ("disagree", "similar", "same"), "last": ("disagree", "similar", "one part shared", "same"),
-    "dob": ("a generation apart", "disagree", "a year or one digit off", "day and month swapped", "same"),
+    "dob": ("a generation apart", "disagree", "a year or one digit off", "day and month swapped", "same",
+            "same year (a date known only by its year)"),
     "sex": ("disagree", "same"),
     "zip": ("disagree", "same"), "phone": ("disagree", "same"), "ssn4": ("disagree", "same"),
     "addr": ("disagree", "similar", "same"), "oid": ("disagree", "one character off", "same"),
@@ -34,6 +35,7 @@ Vector = tuple[int, ...]  # one agreement level per field of FIELDS, in that ord
 # Dates of birth this many years apart or more: a parent and a child of one name (Jr. and Sr.) are the classic
 # false merge, and get a level of their own.
 GENERATION_YEARS = 12
+YEAR_ONLY = 5  # the dob level of two records born the same year, one known only by its year
 LEVELS = {name: len(levels) for name, levels in LEVEL_NAMES.items()}  # 0 = disagree
 
 def household(vector: Sequence[int]) -> bool:
@@ -96,9 +98,15 @@ def _last(a: Record, b: Record) -> int:
 
 def _dob(a: Record, b: Record) -> int:
     """The dates' agreement level; an implausible date (normalize.implausible_dob: before 1900, a system's
-    placeholder) is weak evidence: agreeing, it counts as close; disagreeing, it says nothing."""
+    placeholder) is weak evidence: agreeing, it counts as close; disagreeing, it says nothing. Where one side
+    knows only the year (Record.birth_year): the same year is a level of its own (YEAR_ONLY, weaker than a
+    date; it is not 'stronger' for being the last), years a generation apart disagree, others say nothing."""
     if a.dob is None or b.dob is None:
-        return MISSING
+        x = a.dob.year if a.dob is not None else a.birth_year
+        y = b.dob.year if b.dob is not None else b.birth_year
+        if x is None or y is None:
+            return MISSING
+        return YEAR_ONLY if x == y else 0 if abs(x - y) >= GENERATION_YEARS else MISSING
     if a.dob == b.dob:
         return 2 if implausible_dob(a.dob) else 4
     if implausible_dob(a.dob) or implausible_dob(b.dob):
@@ -161,5 +169,6 @@ def household_only(vector: Vector) -> bool:
         return True
     if last == 0:  # a surname changed (marriage) or a namesake: the same home tells them apart
         return phone != 1 and address < 1
-    # without a date of birth, names alone (however rare) do not link: namesakes; a shared phone or address may
-    return dob == MISSING and phone != 1 and address != 2
+    # without a date of birth (or with its year only), names alone (however rare) do not link: namesakes; a
+    # shared phone or address may
+    return dob in (MISSING, YEAR_ONLY) and phone != 1 and address != 2

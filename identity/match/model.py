@@ -30,7 +30,7 @@ M_FLOOR = 0.002  # the least m of any level: no level is ever impossible
 # m by level, as estimated on a 3,000-household synthetic city; used when a run has too few pairs to learn.
 MIN_PAIRS_FOR_EM = 200
 DEFAULT_M = {
-    "first": (0.02, 0.05, 0.93), "last": (0.05, 0.04, 0.03, 0.88), "dob": (0.002, 0.01, 0.03, 0.007, 0.95),
+    "first": (0.02, 0.05, 0.93), "last": (0.05, 0.04, 0.03, 0.88), "dob": (0.002, 0.01, 0.03, 0.007, 0.95, 0.95),
     "sex": (0.02, 0.98), "zip": (0.3, 0.7), "phone": (0.3, 0.7), "ssn4": (0.01, 0.99), "addr": (0.3, 0.1, 0.6),
     "oid": (0.05, 0.05, 0.9),
 }
@@ -39,7 +39,8 @@ DEFAULT_M = {
 # often the same person or family to estimate u from.
 MIN_RECORDS_FOR_U = 1000
 DEFAULT_U = {
-    "first": (0.985, 0.001, 0.014), "last": (0.983, 0.001, 0.004, 0.012), "dob": (0.75, 0.2491, 0.0004, 0.0001, 0.0004),
+    "first": (0.985, 0.001, 0.014), "last": (0.983, 0.001, 0.004, 0.012),
+    "dob": (0.75, 0.2331, 0.0004, 0.0001, 0.0004, 0.016),  # the last: the same year, one known by its year only
     "sex": (0.5, 0.5), "zip": (0.9, 0.1), "phone": (0.999, 0.001), "ssn4": (0.9998, 0.0002),
     "addr": (0.9995, 0.0002, 0.0003), "oid": (0.9998, 0.0001, 0.0001),
 }

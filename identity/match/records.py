@@ -48,19 +48,24 @@ class Record:
     phone: str | None = None
     address: str = ""
     other_id: str | None = None  # an identifier two sources share, of no kind known here (compared as a field)
+    birth_year: int | None = None  # where only the year of birth is known (dob is then None)
 
     @classmethod
     def of(cls, source: str, local_id: str, *, first_name: str | None = None, last_name: str | None = None,
            dob: date | None = None, sex: str | None = None, ssn: str | None = None, ssn_quality: int | None = None,
            cin: str | None = None, student_id: str | None = None, zip: str | None = None,
-           phone: str | None = None, address: str | None = None, other_id: str | None = None) -> Record:
-        """Normalise raw fields into a Record."""
+           phone: str | None = None, address: str | None = None, other_id: str | None = None,
+           dob_quality: int | None = None, birth_year: int | None = None) -> Record:
+        """Normalise raw fields into a Record. A date of HMIS DOBDataQuality 2 (approximate or partial: often
+        1 January of the year told) counts for its year only."""
+        if dob is not None and dob_quality == 2:
+            dob, birth_year = None, dob.year
         s = normalize_ssn(ssn, ssn_quality)
         return cls(source=source, local_id=local_id, first=first_name_key(first_name), last=surname_key(last_name),
                    last_parts=surname_parts(last_name), dob=dob, sex=normalize_sex(sex), ssn=s.full,
                    ssn_last4=s.last4, cin=normalize_cin(cin), student_id=(student_id or "").strip() or None,
                    zip=normalize_zip(zip), phone=normalize_phone(phone), address=address_key(address),
-                   other_id=normalize_other_id(other_id))
+                   other_id=normalize_other_id(other_id), birth_year=birth_year if dob is None else None)
 
 
 def swapped(r: Record) -> Record:
@@ -68,4 +73,5 @@ def swapped(r: Record) -> Record:
     if not r.first or not r.last_parts:
         return r
     return Record(r.source, r.local_id, r.last_parts[0], r.first, (r.first,), r.dob, r.sex, r.ssn, r.ssn_last4,
-                  r.cin, r.student_id, r.zip, r.phone, r.address, r.other_id)
+                  r.cin, r.student_id, r.zip, r.phone, r.address, r.other_id,
+                  r.birth_year)
