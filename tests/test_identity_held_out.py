@@ -216,3 +216,35 @@ def test_a_year_alone_an_approximate_date_and_an_implausible_one_are_weaker_evid
     real = Record.of("b", "5", first_name="Bo", last_name="Li", dob=date(1975, 5, 6))
     assert compare(placeholder, placeholder)[DOB] == 2  # agreeing on a placeholder: weak, not 'same'
     assert compare(placeholder, real)[DOB] == compare(typed, real)[DOB] == -1  # no evidence against
+
+
+async def test_a_sources_many_records_of_one_person_join_one_client_online(indexed: Any) -> None:
+    """The online matcher places a register's records one at a time: one person's six records (a slip in
+    each name, a missing date, day and month swapped, a new postcode, the year one off) join one client,
+    and a sibling at the same address stays apart."""
+    sessions, *_ = indexed
+    await relink(sessions)
+    rng = random.Random(9)
+    person = next(p for p in generate(seed=11, households=12).people if p.hmis_id and len(p.first_name) > 4)
+    sibling = Person(client_id="sibling", first_name="Zoraida", last_name=person.last_name,
+                     dob=date(person.dob.year + 3, 2, 14), sex="F", ssn=None, cin=None, household=person.household,
+                     relationship="CHILD", address=person.address, zip=person.zip, phone=None)
+    rows = []
+    for k, r in enumerate([*_variants(person, rng)[:6], *_variants(sibling, rng)[:1]]):
+        dob = date.fromisoformat(r["dob"]) if r["dob"] else None
+        rows.append({"source": "register", "local_id": f"R-{k}", "first_name": r["first_name"], "middle_name": None,
+                     "last_name": r["last_name"], "dob": dob, "sex": r["sex"], "ssn": None, "ssn_last4": None,
+                     "ssn_quality": None, "name_quality": None, "dob_quality": None, "cin": None,
+                     "student_id": None, "updated": None, "synced_at": None, "address": r["address"] or None,
+                     "zip": r["zip"], "phone": None})
+    async with sessions.begin() as session:
+        await write_records(session, rows)
+    for k in range(len(rows)):
+        await place(sessions, [("register", f"R-{k}")])
+    async with sessions() as session:
+        links = {s.local_id: s.client_id for s in (await session.execute(
+            select(SourceLink).where(SourceLink.source == "register"))).scalars()}
+        own = (await session.execute(select(SourceLink.client_id).where(
+            SourceLink.source == "hmis", SourceLink.local_id == person.hmis_id))).scalar_one()
+    assert {links[f"R-{k}"] for k in range(6)} == {own}, [k for k in range(6) if links[f"R-{k}"] != own]
+    assert links["R-6"] != own
