@@ -158,12 +158,48 @@ async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] 
     trained (what a steward's decision changes, at once); review items between them are renewed.
     """
     await _ensure_keys(sessions, full=clients is None)
+    rows, current_links, model, decisions = await _read_index(sessions, clients)
+    records = [record_of(r) for r in rows]
+    index = {(r.source, r.local_id): i for i, r in enumerate(records)}
+    latest = _latest_decisions(decisions, index)
+    same = [(index[a], index[b]) for (a, b), d in latest.items() if d.decision == "same"]
+    different = [(index[a], index[b]) for (a, b), d in latest.items() if d.decision == "different"]
+    linkage = link(records, same=same, different=different, model=model)
+    clusters = sorted(linkage.clusters, key=lambda c: (-len(c), min(c)))
+    ids = _keep_ids(clusters, [ln.client_id if (ln := current_links.get((r.source, r.local_id))) else None
+                               for r in records])
+    why = linkage.explain()
+    async with sessions.begin() as session:
+        await _add_clients(session, set(ids.assigned.values()))
+        moved = 0
+        for n, members in enumerate(clusters):
+            for i in members:
+                values = {"client_id": ids.assigned[n], **_reason(i, why.get(i), records, latest)}
+                moved += await _write_link(session, (records[i].source, records[i].local_id), values,
+                                           current_links)
+        session.add_all(ClientSuccessor(old_client_id=old, new_client_id=new, reason=reason)
+                        for old, new, reason in ids.successors)
+        cluster_of = {i: n for n, members in enumerate(clusters) for i in members}
+        review = [(records[d.i], records[d.j], d.grade, d.weight, d.why) for d in linkage.review
+                  if cluster_of[d.i] != cluster_of[d.j]]
+        await _write_review(session, review, within=None if clients is None else set(index))
+        if clients is None:
+            session.add(IdentityModel(records=len(records), parameters=linkage.model.to_json()))
+    merged = sum(1 for s in ids.successors if s[2] == "merge")
+    return RelinkReport(records=len(records), clients=len(clusters), new_clients=ids.new_clients, merged=merged,
+                        split=len(ids.successors) - merged, moved_links=moved, review_pairs=len(linkage.review))
+
+
+async def _read_index(sessions: async_sessionmaker[Any], clients: Collection[str] | None
+                      ) -> tuple[list[IdentityRecord], dict[tuple[str, str], SourceLink], Model | None,
+                                 list[LinkDecision]]:
+    """The records to match (all, or those of `clients`), their current links, the model to grade with (None:
+    train one; a partial relink uses the last full one's) and the steward's decisions."""
     async with sessions() as session:
         if clients is None:
             rows = list((await session.execute(select(IdentityRecord).order_by(
                 IdentityRecord.source, IdentityRecord.local_id))).scalars())
-            current_links = {(ln.source, ln.local_id): ln for ln in (await session.execute(
-                select(SourceLink))).scalars()}
+            current = {(ln.source, ln.local_id): ln for ln in (await session.execute(select(SourceLink))).scalars()}
             model = None
         else:
             joined = (select(IdentityRecord, SourceLink).join(SourceLink, (SourceLink.source == IdentityRecord.source)
@@ -172,23 +208,35 @@ async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] 
                       .order_by(IdentityRecord.source, IdentityRecord.local_id))
             pairs = (await session.execute(joined)).all()
             rows = [r for r, _ in pairs]
-            current_links = {(ln.source, ln.local_id): ln for _, ln in pairs}
+            current = {(ln.source, ln.local_id): ln for _, ln in pairs}
             model = await load_model(session)
         decisions = list((await session.execute(select(LinkDecision).order_by(LinkDecision.id))).scalars())
-    records = [record_of(r) for r in rows]
-    index = {(r.source, r.local_id): i for i, r in enumerate(records)}
+    return rows, current, model, decisions
+
+
+def _latest_decisions(decisions: Sequence[LinkDecision], index: dict[tuple[str, str], int]
+                      ) -> dict[tuple[tuple[str, str], tuple[str, str]], LinkDecision]:
+    """The steward's latest decision about each pair of records being matched (the latest one stands)."""
     latest: dict[tuple[tuple[str, str], tuple[str, str]], LinkDecision] = {}
-    for d in decisions:  # the latest decision about a pair stands
+    for d in decisions:
         a, b = (d.source_a, d.local_a), (d.source_b, d.local_b)
         if a in index and b in index:
             latest[(min(a, b), max(a, b))] = d
-    same = [(index[a], index[b]) for (a, b), d in latest.items() if d.decision == "same"]
-    different = [(index[a], index[b]) for (a, b), d in latest.items() if d.decision == "different"]
-    linkage = link(records, same=same, different=different, model=model)
+    return latest
 
-    # which old id each cluster keeps: the one most of its records had (ties: the smallest id)
-    clusters = sorted(linkage.clusters, key=lambda c: (-len(c), min(c)))
-    old_of = [ln.client_id if (ln := current_links.get((r.source, r.local_id))) else None for r in records]
+
+@dataclass(slots=True)
+class KeptIds:
+    """Each cluster's client id, the successors the old ids leave, and how many ids are new."""
+
+    assigned: dict[int, str]
+    successors: list[tuple[str, str, str]]  # (old id, new id, 'split' | 'merge')
+    new_clients: int
+
+
+def _keep_ids(clusters: Sequence[Sequence[int]], old_of: Sequence[str | None]) -> KeptIds:
+    """Which old id each cluster keeps: the one most of its records had (ties: the smallest id); a cluster
+    keeping none gets a new one; an old id whose records went elsewhere leaves a successor each."""
     holders: dict[str, list[int]] = defaultdict(list)  # old id -> clusters holding its records
     assigned: dict[int, str] = {}
     taken: set[str] = set()
@@ -201,52 +249,41 @@ async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] 
                 assigned[n] = old
                 taken.add(old)
                 break
-    successors: list[tuple[str, str, str]] = []
     new_clients = 0
     for n in range(len(clusters)):
         if n not in assigned:
             assigned[n] = str(uuid.uuid4())
             new_clients += 1
+    successors = []
     for old, parts in holders.items():
         keeper = next((n for n in parts if assigned[n] == old), None)
-        for n in parts:
-            if assigned[n] == old:
-                continue
-            successors.append((old, assigned[n], "split" if keeper is not None else "merge"))
-    why = linkage.explain()
-    moved = 0
-    async with sessions.begin() as session:
-        ids = sorted(set(assigned.values()))
-        known: set[str] = set()
-        for i in range(0, len(ids), CHUNK):
-            known |= set((await session.execute(select(Client.id).where(Client.id.in_(ids[i:i + CHUNK])))).scalars())
-        for cid in set(assigned.values()) - known:
-            session.add(Client(id=cid))
-        await session.flush()
-        for n, members in enumerate(clusters):
-            cid = assigned[n]
-            for i in members:
-                key = (records[i].source, records[i].local_id)
-                values = {"client_id": cid, **_reason(i, why.get(i), records, latest)}
-                had = current_links.get(key)
-                if had is None:
-                    session.add(SourceLink(source=key[0], local_id=key[1], **values))
-                    moved += 1
-                elif any(getattr(had, k) != v for k, v in values.items()):
-                    moved += had.client_id != cid
-                    await session.execute(update(SourceLink).where(
-                        SourceLink.source == key[0], SourceLink.local_id == key[1]).values(**values))
-        for old, new, reason in successors:
-            session.add(ClientSuccessor(old_client_id=old, new_client_id=new, reason=reason))
-        cluster_of = {i: n for n, members in enumerate(clusters) for i in members}
-        review = [(records[d.i], records[d.j], d.grade, d.weight, d.why) for d in linkage.review
-                  if cluster_of[d.i] != cluster_of[d.j]]
-        await _write_review(session, review, within=None if clients is None else set(index))
-        if clients is None:
-            session.add(IdentityModel(records=len(records), parameters=linkage.model.to_json()))
-    merged = sum(1 for s in successors if s[2] == "merge")
-    return RelinkReport(records=len(records), clients=len(clusters), new_clients=new_clients, merged=merged,
-                        split=len(successors) - merged, moved_links=moved, review_pairs=len(linkage.review))
+        successors += [(old, assigned[n], "split" if keeper is not None else "merge")
+                       for n in parts if assigned[n] != old]
+    return KeptIds(assigned, successors, new_clients)
+
+
+async def _add_clients(session: AsyncSession, ids: set[str]) -> None:
+    """Client rows for the ids not yet known."""
+    ordered = sorted(ids)
+    known: set[str] = set()
+    for i in range(0, len(ordered), CHUNK):
+        known |= set((await session.execute(select(Client.id).where(Client.id.in_(ordered[i:i + CHUNK])))).scalars())
+    session.add_all(Client(id=cid) for cid in ids - known)
+    await session.flush()
+
+
+async def _write_link(session: AsyncSession, key: tuple[str, str], values: dict[str, Any],
+                      current: dict[tuple[str, str], SourceLink]) -> int:
+    """Write one record's link where it changed; 1 if the record moved to another client (or is new)."""
+    had = current.get(key)
+    if had is None:
+        session.add(SourceLink(source=key[0], local_id=key[1], **values))
+        return 1
+    if any(getattr(had, k) != v for k, v in values.items()):
+        await session.execute(update(SourceLink).where(
+            SourceLink.source == key[0], SourceLink.local_id == key[1]).values(**values))
+        return int(had.client_id != values["client_id"])
+    return 0
 
 
 def link_reason(why: str | None, weight: float = 0.0, via: tuple[str, str] | None = None,

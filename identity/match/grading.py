@@ -82,13 +82,20 @@ def grade(a: Record, b: Record, vector: Vector, model: Model,
     `vector` and `turned` as align() gives them (a turned pair costs SWAP_PENALTY bits)."""
     if thresholds is None:
         thresholds = Thresholds.for_records(model.records)
-    ids = shared_ids(a, b) if (a.cin or a.ssn or a.student_id) else []
-    for kind, same in ids:
-        if not same:
-            return Grade.CERTAINLY_NOT, -math.inf, f"rule:{kind}-differs"
-    agreeing = [kind for kind, same in ids if same]
-    if agreeing:
-        kind = agreeing[0]
+    kind = None  # the first identifier both carry and agree on (this runs for every candidate pair: inline)
+    if a.cin and b.cin:
+        if a.cin != b.cin:
+            return Grade.CERTAINLY_NOT, -math.inf, "rule:cin-differs"
+        kind = "cin"
+    if a.ssn and b.ssn:
+        if a.ssn != b.ssn:
+            return Grade.CERTAINLY_NOT, -math.inf, "rule:ssn-differs"
+        kind = kind or "ssn"
+    if a.student_id and b.student_id and a.source == b.source:
+        if a.student_id != b.student_id:
+            return Grade.CERTAINLY_NOT, -math.inf, "rule:student-id-differs"
+        kind = kind or "student-id"
+    if kind is not None:
         odds = id_odds(kind, vector, a, b, model, turned=turned)
         if odds >= ID_SURE:
             return Grade.CERTAIN, math.inf, f"rule:{kind}"
