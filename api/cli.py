@@ -125,6 +125,9 @@ def city(
     households: Annotated[int, typer.Option(help="Households (about 2.7 people and 4.7 agency records each).")] = 60,
     seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same city.")] = 7,
     layout: Annotated[str, typer.Option(help="HMIS CSV layout: 2024 or 2026.")] = "2024",
+    noise: Annotated[bool, typer.Option(help="Add to people.csv what real files hold besides: a tax source with "
+                                             "relatives' borrowed SSNs, a register with duplicates, "
+                                             "name-and-address intakes, placeholder dates.")] = False,
 ) -> None:
     """Write a synthetic city: each agency's records in its format, people.csv, and the truth (truth.csv)."""
     from connectors.hmis.spec import Layout
@@ -136,7 +139,7 @@ def city(
         raise typer.Exit(2)
     with err.status(f"generating {households} households (seed {seed})"):
         population = generate(seed=seed, households=households)
-        counts = write_city(population, out, layout=Layout(layout))
+        counts = write_city(population, out, layout=Layout(layout), noise=noise)
     err.print(f"wrote {out}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
 
 

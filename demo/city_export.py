@@ -24,8 +24,10 @@ PEOPLE_COLUMNS = ("source", "local_id", "first_name", "middle_name", "last_name"
                   "student_id", "address", "zip", "phone")
 
 
-def write_city(population: Population, out: Path, *, layout: Layout = Layout.FY2024) -> dict[str, int]:
-    """Write everything; returns the number of records written per file."""
+def write_city(population: Population, out: Path, *, layout: Layout = Layout.FY2024, noise: bool = False
+               ) -> dict[str, int]:
+    """Write everything; returns the number of records written per file. With `noise`, people.csv and the
+    truth also hold demo/noise.py's sources (borrowed SSNs, a duplicate-heavy register, intakes, odd dates)."""
     out.mkdir(parents=True, exist_ok=True)
     write_export(population.hmis, out / "hmis", layout=layout)
     edfi = population.edfi
@@ -37,11 +39,17 @@ def write_city(population: Population, out: Path, *, layout: Layout = Layout.FY2
     benefit_people = [r["person"] for r in population.benefits.values()]
     (out / "benefits.json").write_text(json.dumps(benefit_people), encoding="utf-8")
     rows = people_rows(population)
+    extra: list[tuple[str, str, str]] = []
+    if noise:
+        from demo.noise import noisy_rows
+
+        more, extra = noisy_rows(population, seed=population.seed)
+        rows += more
     with (out / "people.csv").open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=PEOPLE_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    truth = write_truth(population, out / "truth.csv")
+    truth = write_truth(population, out / "truth.csv", extra)
     return {"hmis clients": len(population.hmis.clients), "edfi students": len(edfi.students),
             "benefits people": len(benefit_people), "people.csv": len(rows), "truth.csv": truth}
 

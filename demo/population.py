@@ -479,11 +479,12 @@ def _reach(m: Person, phone: str | None) -> dict[str, object]:
 DISTRICT_ID = 100000  # the local education agency's educationOrganizationId
 
 
-def write_truth(population: Population, path: Path) -> int:
-    """The truth as CSV (client_id,source,local_id): which agency records are the same person. Returns rows."""
+def write_truth(population: Population, path: Path, extra: list[tuple[str, str, str]] | None = None) -> int:
+    """The truth as CSV (client_id,source,local_id): which agency records are the same person (and `extra`
+    links, demo/noise.py's). Returns rows."""
     import csv
 
-    rows = sorted(population.links())
+    rows = sorted(population.links() + (extra or []))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)

@@ -248,3 +248,22 @@ async def test_a_sources_many_records_of_one_person_join_one_client_online(index
             SourceLink.source == "hmis", SourceLink.local_id == person.hmis_id))).scalar_one()
     assert {links[f"R-{k}"] for k in range(6)} == {own}, [k for k in range(6) if links[f"R-{k}"] != own]
     assert links["R-6"] != own
+
+
+def test_the_city_writes_the_noise_kinds_with_their_truth(tmp_path: Any) -> None:
+    """`casebridge city --noise`: people.csv holds the tax, register and intake sources besides the agencies',
+    every record with its truth, and some tax records carry a household member's SSN."""
+    from demo.city_export import write_city
+
+    population = generate(seed=3, households=80)
+    write_city(population, tmp_path, noise=True)
+    people = list(csv.DictReader((tmp_path / "people.csv").read_text(encoding="utf-8").splitlines()))
+    truth = {(r["source"], r["local_id"]): r["client_id"]
+             for r in csv.DictReader((tmp_path / "truth.csv").read_text(encoding="utf-8").splitlines())}
+    assert {"tax", "register", "intake"} <= {r["source"] for r in people}
+    assert all((r["source"], r["local_id"]) in truth for r in people)
+    own = {p.client_id: p.ssn for p in population.people}
+    borrowed = [r for r in people if r["source"] == "tax" and r["ssn"] != own[truth[("tax", r["local_id"])]]]
+    assert borrowed and all(r["ssn"] in own.values() for r in borrowed)
+    registered = Counter(truth[("register", r["local_id"])] for r in people if r["source"] == "register")
+    assert max(registered.values()) >= 3  # several records of one person in one source
