@@ -1,8 +1,9 @@
 """One error hierarchy with stable codes.
 
 Every error a caller can see is one of these; `resolvers/errors.py` and
-`api/errors.py` translate them (and only them) into GraphQL
-`extensions.code` or an HTTP status. Anything else is a bug and is masked.
+`api/middleware.py` translate them (and only them) into GraphQL
+`extensions.code` or an HTTP status (`http_status`, for errors raised before
+GraphQL runs). Anything else is a bug and is masked.
 
     CasebridgeError
     ├── AuthenticationError      UNAUTHENTICATED          (HTTP 401)
@@ -12,6 +13,8 @@ Every error a caller can see is one of these; `resolvers/errors.py` and
     ├── PurposeNotAllowed        PURPOSE_NOT_ALLOWED
     ├── PayloadTooLarge          PAYLOAD_TOO_LARGE        (HTTP 413)
     ├── ClientNotFound           CLIENT_NOT_FOUND
+    ├── RecordNotFound           RECORD_NOT_FOUND
+    ├── ReviewItemNotFound       REVIEW_ITEM_NOT_FOUND
     ├── ConsentNotFound          CONSENT_NOT_FOUND
     ├── AgencyError              (carries the connector name)
     │   ├── AgencyUnavailable    AGENCY_UNAVAILABLE
