@@ -5,10 +5,13 @@ Revises: 0002
 Create Date: 2026-11-24
 """
 
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
-
-from audit.chain import GENESIS, event_hash
 
 revision = "0003"
 down_revision = "0002"
@@ -17,6 +20,27 @@ depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TS = sa.DateTime(timezone=True)
+
+# The chain's format, version 1, as it was when this migration was written (a migration never imports live
+# code: audit/chain.py may gain a version 2; tests/test_migrations.py checks this copy still agrees with v1).
+GENESIS = "0" * 64
+CONTENT_FIELDS = (
+    "request_id", "recorded_at", "subject", "organization", "roles", "oauth_client", "purpose", "operation",
+    "client_id", "action", "categories", "decisions", "outcome", "detail", "legal_basis", "justification",
+    "break_glass",
+)
+
+
+def event_hash(*, seq: int, prev_hash: str, event: dict[str, Any]) -> str:
+    """SHA-256 over canonical JSON of the event's content, its position and the previous hash (version 1)."""
+    body = {name: event[name] for name in CONTENT_FIELDS}
+    at = body["recorded_at"]
+    if isinstance(at, datetime):
+        at = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    body.update(recorded_at=at, roles=list(body["roles"] or []), break_glass=bool(body["break_glass"]))
+    payload = {"v": 1, "seq": seq, "prev": prev_hash, "event": body}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+                          .encode()).hexdigest()
 
 
 def upgrade() -> None:
