@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
+from anyascii import anyascii
+
 # Nicknames and short forms -> the formal first name (both sides normalised). One formal name per
 # nickname; where a nickname is shared (e.g. "sam"), the commonest formal name is listed.
 NICKNAMES = {
@@ -48,11 +50,11 @@ SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 
 @lru_cache(maxsize=262_144)  # names and dates repeat: a city has far fewer than records
 def fold(text: str | None) -> str:
-    """Lower case, accents and punctuation gone, hyphens and runs of spaces as one space."""
+    """Lower case, in Latin letters (any script transliterated: Łukasz, Straße, Мария -> lukasz, strasse,
+    mariya), accents and punctuation gone, hyphens and runs of spaces as one space."""
     if not text:
         return ""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    plain = (text if text.isascii() else anyascii(unicodedata.normalize("NFC", text))).lower()
     plain = plain.replace("'", "").replace("\u2019", "")  # O'Brien and O\u2019Brien -> obrien
     return _SPACES.sub(" ", _NOT_LETTER.sub(" ", plain)).strip()
 
@@ -236,7 +238,7 @@ def address_key(value: str | None) -> str:
     """A street address folded (digits kept), with unit words and common street-type spellings made one."""
     if not value:
         return ""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", value) if not unicodedata.combining(c)).lower()
+    plain = (value if value.isascii() else anyascii(unicodedata.normalize("NFC", value))).lower()
     words = re.sub(r"[^a-z0-9#\s]", " ", plain).split()
     table = {"avenue": "ave", "av": "ave", "street": "st", "road": "rd", "boulevard": "blvd", "place": "pl",
              "apartment": "apt", "unit": "apt", "#": "apt"}

@@ -125,3 +125,20 @@ def test_link_csv_never_drops_a_row_silently() -> None:
     assert too_long.rows == [] and too_long.problems[0].line == 2 and "too long" in too_long.problems[0].message
     counted = link_csv("\n".join([header, "a,1,Ana,Diaz,1980-01-02,12345,ABCDE"]) + "\n")
     assert counted.unusable == {"ssn": 1, "zip": 1} and len(counted.rows) == 1
+
+
+def test_names_in_any_script_are_compared_in_latin_letters() -> None:
+    """A letter outside a-z is transliterated, not dropped: Łukasz was 'ukasz', Straße 'stra e', and a name
+    written in Cyrillic or Chinese was no name at all (the record matched as nameless)."""
+    from identity.match import Record
+    from identity.match.compare import FIRST, LAST, compare
+    from identity.normalize import address_key, fold
+
+    assert [fold(n) for n in ("Łukasz", "Øyvind", "Straße", "Æsa", "José-María", "O\u2019Brien")] == [
+        "lukasz", "oyvind", "strasse", "aesa", "jose maria", "obrien"]
+    assert fold("Мария") == "mariya" and fold("Иванова") == "ivanova" and fold("张伟") == "zhangwei"
+    assert address_key("12 Hauptstraße") == "12 hauptstrasse"
+    cyrillic = Record.of("a", "1", first_name="Мария", last_name="Иванова", dob=date(1990, 4, 5))
+    latin = Record.of("b", "2", first_name="Maria", last_name="Ivanova", dob=date(1990, 4, 5))
+    v = compare(cyrillic, latin)
+    assert v[FIRST] >= 1 and v[LAST] == 3  # a transliteration's spelling is close; the surname the same
