@@ -18,7 +18,8 @@ SEARCH = """query Find($input: ClientSearchInput!) {
 QUEUE = """query Queue($first: Int!, $after: String) { identityReviewQueue(first: $first, after: $after) {
   hasNextPage endCursor withheld
   items { id grade score a { source localId clientId firstName lastName dateOfBirth ssnLast4 address zip }
-          b { source localId clientId firstName lastName address zip } fields { field agreement weight } } } }"""
+          b { source localId clientId firstName lastName address zip } fields { field agreement weight }
+          reason identifier } } }"""
 RESOLVE = """mutation Resolve($id: ID!, $decision: IdentityDecision!, $reason: String!) {
   resolveIdentityReview(id: $id, decision: $decision, reason: $reason) { decisionId clientsBefore clientsAfter merged }
 }"""
@@ -88,7 +89,7 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
     assert "errors" not in page, page
     items = page["data"]["identityReviewQueue"]["items"]
     item = next(i for i in items if "C-1" in (i["a"]["localId"], i["b"]["localId"]))
-    assert item["grade"] in ("PROBABLE", "POSSIBLE")
+    assert item["grade"] in ("PROBABLE", "POSSIBLE") and (item["reason"], item["identifier"]) == ("SCORE", None)
     assert {"field": "dob", "agreement": "missing", "weight": None} in item["fields"]
     other = item["b"] if item["a"]["localId"] == "C-1" else item["a"]
     sides = [side for i in items for side in (i["a"], i["b"])]
@@ -144,6 +145,29 @@ async def test_a_steward_reviews_resolves_and_explains_and_every_step_is_logged(
     async with sessions() as session:  # the home shown beside a record is contact data, and logged as such
         shown_home = await disclosures(session, client_id=held["clientId"], since=None, until=None)
     assert any(d.organization == "CITY" and d.category == "contact" for d in shown_home)
+
+
+async def test_a_relatives_borrowed_ssn_reaches_the_steward_marked_as_such(
+        indexed_gateway: Any, population: Population) -> None:
+    """Two records sharing an SSN whose names and dates of birth say two people (a parent's number on a
+    child's tax record): not one client; the steward's queue says the identifier may be borrowed."""
+    gw, sessions = indexed_gateway
+    family = next(f for f in ([p for p in population.people if p.household == h]
+                              for h in sorted({p.household for p in population.people})) if len(f) >= 2)
+    rows = [{"source": "tax", "local_id": f"T-{k}", "first_name": who.first_name, "last_name": who.last_name,
+             "dob": who.dob, "sex": who.sex, "ssn": "912345678", "ssn_last4": "5678", "ssn_quality": 1,
+             "synced_at": datetime.now(UTC)} for k, who in enumerate(family[:2])]
+    async with sessions.begin() as session:
+        await write_records(session, rows)
+    await place(sessions, [("tax", "T-0")])
+    await place(sessions, [("tax", "T-1")])
+    steward = caller(gw, "CITY", "identity_steward", sub="steward-4", purpose="identity_stewardship")
+    page = await steward.query(QUEUE, {"first": 100})
+    assert "errors" not in page, page
+    item = next(i for i in page["data"]["identityReviewQueue"]["items"]
+                if {i["a"]["localId"], i["b"]["localId"]} == {"T-0", "T-1"})
+    assert (item["reason"], item["identifier"]) == ("POSSIBLY_BORROWED_IDENTIFIER", "ssn")
+    assert item["a"]["clientId"] != item["b"]["clientId"]
 
 
 async def test_a_client_who_refuses_the_stewards_organisation_is_withheld_from_the_steward(
