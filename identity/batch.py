@@ -23,7 +23,7 @@ import hashlib
 import io
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -86,8 +86,9 @@ class ReadResult(NamedTuple):
 
 
 # Columns whose values are used only when they read as what they are; the rest is counted, not used.
-CHECKED = (("ssn", lambda r: r.ssn or r.ssn_last4), ("zip", lambda r: r.zip), ("cin", lambda r: r.cin),
-           ("phone", lambda r: r.phone), ("sex", lambda r: r.sex), ("other_id", lambda r: r.other_id))
+CHECKED: tuple[tuple[str, Callable[[Record], object]], ...] = (
+    ("ssn", lambda r: r.ssn or r.ssn_last4), ("zip", lambda r: r.zip), ("cin", lambda r: r.cin),
+    ("phone", lambda r: r.phone), ("sex", lambda r: r.sex), ("other_id", lambda r: r.other_id))
 
 
 def header_map(header: list[str], columns: dict[str, str] | None = None

@@ -60,7 +60,7 @@ class SqlCrosswalk:
             return {}
         rows = await self._reads.rows(_RESOLVE, {"ids": ids})
         found: dict[str, list[SourceRef]] = {}
-        for client_id, source, local_id in rows:
+        for client_id, source, local_id in (tuple(row) for row in rows):
             refs = found.setdefault(client_id, [])
             if source is not None:
                 refs.append(SourceRef(source, local_id))

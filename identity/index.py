@@ -120,7 +120,7 @@ def record_of(r: IdentityRecord | dict[str, Any]) -> Record:
     """The matcher's view of a stored identity record (a row or its column dict)."""
     get = r.get if isinstance(r, dict) else lambda name: getattr(r, name)
     last4 = get("ssn_last4")
-    return Record.of(get("source"), get("local_id"), first_name=get("first_name"), last_name=get("last_name"),
+    return Record.of(str(get("source")), str(get("local_id")), first_name=get("first_name"), last_name=get("last_name"),
                      dob=get("dob"), sex=get("sex"), ssn=get("ssn") or (f"xxxxx{last4}" if last4 else None),
                      ssn_quality=get("ssn_quality"), cin=get("cin"), student_id=get("student_id"),
                      address=get("address"), zip=get("zip"), phone=get("phone"), dob_quality=get("dob_quality"))

@@ -216,7 +216,8 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
         else:
             session.add(ClientSuccessor(old_client_id=current, new_client_id=target.client_id, reason="split"))
             report.moved += 1
-        client_id: str = target.client_id  # type: ignore[assignment]
+        assert target.client_id is not None  # a certain candidate is a linked record (chosen among those)
+        client_id: str = target.client_id
     elif target is None and current is not None and mates:
         client_id = str(uuid.uuid4())  # its client no longer agrees with it: it stands alone
         session.add(Client(id=client_id))
@@ -228,7 +229,8 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
         session.add(Client(id=client_id))
         report.new_clients += 1
     else:
-        client_id = current  # type: ignore[assignment]
+        assert current is not None  # the branches above took every case where it is None
+        client_id = current
     await session.flush()
     values = (link_reason(target.why, target.score, (target.source, target.local_id)) if target
               else link_reason(None)) | {"client_id": client_id, "linked_at": now}

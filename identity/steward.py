@@ -161,7 +161,7 @@ async def review_queue(sessions: async_sessionmaker[Any], *, first: int, after: 
 
 async def review_item(sessions: async_sessionmaker[Any], item_id: int) -> IdentityReview:
     async with sessions() as session:
-        item = await session.get(IdentityReview, item_id)
+        item: IdentityReview | None = await session.get(IdentityReview, item_id)
     if item is None:
         raise ReviewItemNotFound("no review item has this id")
     return item
@@ -242,7 +242,7 @@ async def explain(sessions: async_sessionmaker[Any], client_id: str) -> ClientEx
                                              .order_by(SourceLink.source, SourceLink.local_id))).scalars())
         keys = [(ln.source, ln.local_id) for ln in links]
         vias = [(ln.via_source, ln.via_local_id) for ln in links if ln.via_source and ln.via_local_id]
-        found = await _records(session, [*keys, *vias])  # type: ignore[list-item]
+        found = await _records(session, [*keys, *vias])
         model = await load_model(session)
     successors = await successors_of(sessions, client_id)
     if not links and not successors:
@@ -253,10 +253,10 @@ async def explain(sessions: async_sessionmaker[Any], client_id: str) -> ClientEx
         if mine is None:
             continue
         via = (ln.via_source, ln.via_local_id) if ln.via_source and ln.via_local_id else None
-        other = found.get(via) if via else None  # type: ignore[arg-type]
+        other = found.get(via) if via else None
         out.append(LinkExplanation(
             record=_indexed(*mine), how=ln.how, rule=ln.rule,
-            score=ln.score if ln.score is None or math.isfinite(ln.score) else None, via=via,  # type: ignore[arg-type]
+            score=ln.score if ln.score is None or math.isfinite(ln.score) else None, via=via,
             decided_by=ln.decided_by, linked_at=ln.linked_at,
             fields=agreement(mine[0], other[0], model) if other else []))
     return ClientExplanation(client_id=client_id, links=out, successors=successors)

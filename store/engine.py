@@ -111,7 +111,8 @@ class SessionReads:
     async def rows(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
         """The statement's rows."""
         async with self._sessions() as session:
-            return (await session.execute(statement, params)).all()
+            result = await session.execute(statement, params)
+            return list(result.all())
 
 
 READ_THREADS = 2

@@ -186,10 +186,10 @@ def block(records: Sequence[Record], *, max_block: int = 200) -> Candidates:
     kind_of = array("q")  # per key id
     key_ids, members = array("q"), array("q")
     for i, r in enumerate(records):
-        keys = name_keys(r)
+        own = name_keys(r)
         if loose:  # a named (dated) record carries these keys only where an unnamed (undated) record shares them
-            keys += [key for key in unnamed_keys(r) + undated_keys(r) if key in loose]
-        for key in set(keys):
+            own += [key for key in unnamed_keys(r) + undated_keys(r) if key in loose]
+        for key in set(own):
             k = ids.get(key)
             if k is None:
                 k = ids[key] = len(ids)

@@ -102,11 +102,11 @@ def _dob(a: Record, b: Record) -> int:
     knows only the year (Record.birth_year): the same year is a level of its own (YEAR_ONLY, weaker than a
     date; it is not 'stronger' for being the last), years a generation apart disagree, others say nothing."""
     if a.dob is None or b.dob is None:
-        x = a.dob.year if a.dob is not None else a.birth_year
-        y = b.dob.year if b.dob is not None else b.birth_year
-        if x is None or y is None:
+        year_a = a.dob.year if a.dob is not None else a.birth_year
+        year_b = b.dob.year if b.dob is not None else b.birth_year
+        if year_a is None or year_b is None:
             return MISSING
-        return YEAR_ONLY if x == y else 0 if abs(x - y) >= GENERATION_YEARS else MISSING
+        return YEAR_ONLY if year_a == year_b else 0 if abs(year_a - year_b) >= GENERATION_YEARS else MISSING
     if a.dob == b.dob:
         return 2 if implausible_dob(a.dob) else 4
     if implausible_dob(a.dob) or implausible_dob(b.dob):

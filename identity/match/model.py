@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,13 +72,13 @@ class Model:
     _cache: tuple[tuple[int, int], dict[str, list[float]], dict[Vector, float]] | None = field(
         default=None, repr=False, compare=False)
 
-    def weight(self, vector: Sequence[int], a: Record | None = None, b: Record | None = None) -> float:
+    def weight(self, vector: Vector, a: Record | None = None, b: Record | None = None) -> float:
         """The log2 likelihood ratio of a comparison vector (missing fields add nothing); with the records,
         an exact name agreement is weighed by how common that name is."""
         known = self._known
         w = known.get(vector)
         if w is None:  # a city's pairs show a few hundred distinct vectors: each is summed once
-            w = known[tuple(vector)] = self._base(vector)
+            w = known[vector] = self._base(vector)
         if a is not None and self.tf and (vector[FIRST] == 2 or vector[LAST] == 3):
             w += self._tf_adjustment(vector, a)
         return w
@@ -151,7 +151,7 @@ class Model:
                 "records": self.records, "keys": self.keys, "id_error": self.id_error}
 
     @classmethod
-    def from_json(cls, data: dict[str, object]) -> Model:
+    def from_json(cls, data: Mapping[str, Any]) -> Model:
         """A model from to_json's output; fields it lacks get the defaults."""
         m = data.get("m") or {}
         u = data.get("u") or {}
@@ -167,8 +167,7 @@ class Model:
         return cls(m={f: levels(m, DEFAULT_M, f) for f in FIELDS}, u={f: levels(u, DEFAULT_U, f) for f in FIELDS},
                    prior=float(data.get("prior", 0.01)),
                    tf={k: dict(v) for k, v in tf.items()}, tf_floor=float(data.get("tf_floor", 0.0)),
-                   records=int(data.get("records", 0)),  # type: ignore[call-overload]
-                   keys=int(data.get("keys", 0)),  # type: ignore[call-overload]
+                   records=int(data.get("records", 0)), keys=int(data.get("keys", 0)),
                    id_error={str(k): float(v) for k, v in id_error.items()})
 
     @classmethod

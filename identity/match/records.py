@@ -59,7 +59,8 @@ class Record:
         """Normalise raw fields into a Record. A date of HMIS DOBDataQuality 2 (approximate or partial: often
         1 January of the year told) counts for its year only."""
         if dob is not None and dob_quality == 2:
-            dob, birth_year = None, dob.year
+            birth_year = dob.year
+            dob = None
         s = normalize_ssn(ssn, ssn_quality)
         return cls(source=source, local_id=local_id, first=first_name_key(first_name), last=surname_key(last_name),
                    last_parts=surname_parts(last_name), dob=dob, sex=normalize_sex(sex), ssn=s.full,
