@@ -309,21 +309,22 @@ class SchoolingConnector:
                 async with gate:
                     return await self._all("students", _Student, {"studentUniqueId": student_id})
 
-            for found in await asyncio.gather(*(one(i) for i in moved)):
-                students += found
+            for listed_whole in await asyncio.gather(*(one(i) for i in moved)):
+                students += listed_whole
             # a student listed for a change of their own, whose associations did not change: read those too
             unread = sorted(listed - set(by_student))
-            for sid, found in zip(unread, await asyncio.gather(*(self._reach(i, gate) for i in unread)), strict=True):
-                by_student[sid] = found
+            for sid, reaches in zip(unread, await asyncio.gather(*(self._reach(i, gate) for i in unread)),
+                                    strict=True):
+                by_student[sid] = reaches
         people = []
         for s in students:
-            reach = merge_reach(by_student.get(s.studentUniqueId, []), self.config.descriptors)
-            named = "name" not in reach.withheld
+            home = merge_reach(by_student.get(s.studentUniqueId, []), self.config.descriptors)
+            named = "name" not in home.withheld
             people.append(SourcePerson(
                 source=self.source, local_id=s.studentUniqueId, first_name=s.firstName if named else None,
                 middle_name=s.middleName if named else None, last_name=s.lastSurname if named else None,
-                dob=s.birthDate, sex=self._sex(s, reach), student_id=s.studentUniqueId,
-                address=reach.street, zip=reach.zip, phone=reach.phone, not_for_release=tuple(sorted(reach.withheld))))
+                dob=s.birthDate, sex=self._sex(s, home), student_id=s.studentUniqueId,
+                address=home.street, zip=home.zip, phone=home.phone, not_for_release=tuple(sorted(home.withheld))))
         return PeopleBatch(people, str(newest))
 
     async def _reach(self, student_id: str, gate: asyncio.Semaphore) -> list[StudentReach]:

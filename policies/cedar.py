@@ -136,12 +136,12 @@ class CedarEngine:
                 await asyncio.sleep(0)  # a long batch never holds the loop for long
         out = []
         for f in facts:
-            answer = self._cache.get(f)
-            if answer is None:  # evicted between fill and read: evaluate alone
-                answer = self._batch([f])[0]
+            cached = self._cache.get(f)
+            if cached is None:  # evicted between fill and read: evaluate alone
+                out.append(self._batch([f])[0])
             else:
                 self._cache.move_to_end(f)
-            out.append(answer)
+                out.append(cached)
         return out
 
     def _remember(self, f: Facts, answer: tuple[bool, tuple[str, ...]]) -> None:

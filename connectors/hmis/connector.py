@@ -87,13 +87,14 @@ class HousingConnector:
         failed = next((f for f in found if isinstance(f, BaseException)), None)
         if failed is not None:
             raise failed
-        snap = found[0]
+        results = [f for f in found if not isinstance(f, BaseException)]  # all of them, for the type checker
+        snap = results[0]
         if not snap:
             raise AgencyUnavailable("no HMIS export has been imported yet", connector=self.name,
                                     suggestion="Import one: casebridge hmis import PATH.")
-        clients = {c.personal_id: c for rows in found[1:1 + len(chunks)] for c in rows}
+        clients = {c.personal_id: c for rows in results[1:1 + len(chunks)] for c in rows}
         stays: dict[str, list[HousingEnrollment]] = defaultdict(list)
-        for rows in found[1 + len(chunks):]:
+        for rows in results[1 + len(chunks):]:
             for row in rows:
                 stays[row.personal_id].append(self._stay(row))
         records = {}

@@ -5,6 +5,8 @@ Revises: 0005
 Create Date: 2026-11-25
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -15,7 +17,7 @@ depends_on = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TS = sa.DateTime(timezone=True)
-LINK_COLUMNS = [("rule", sa.String(32)), ("score", sa.Float()), ("via_source", sa.String(64)),
+LINK_COLUMNS: list[tuple[str, sa.types.TypeEngine[Any]]] = [("rule", sa.String(32)), ("score", sa.Float()), ("via_source", sa.String(64)),
                 ("via_local_id", sa.String(64)), ("decided_by", sa.String(255))]
 
 
