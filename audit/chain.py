@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ def canonical(value: Any) -> bytes:
 
 def content(event: Any) -> dict[str, Any]:
     """The hashed content of an event (an AccessEvent row or a mapping with the same names)."""
-    get = event.get if isinstance(event, Mapping) else (lambda name: getattr(event, name))
+    get: Callable[[str], Any] = event.get if isinstance(event, Mapping) else (lambda name: getattr(event, name))
     out = {name: get(name) for name in CONTENT_FIELDS}
     out["recorded_at"] = timestamp(out["recorded_at"])
     out["roles"] = list(out["roles"] or [])

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.records import LOCK_HEAD, add_checkpoint
 from audit.signing import CheckpointSigner
-from store.tables import AuditChainHead
+from store.tables import AuditChainHead, table_of
 
-_LOCK_HEAD_AND_ANCHOR = LOCK_HEAD.returning(AuditChainHead.__table__.c.anchor_hash)  # as appenders lock it
+_LOCK_HEAD_AND_ANCHOR = LOCK_HEAD.returning(table_of(AuditChainHead).c.anchor_hash)  # as appenders lock it
 
 
 async def lock_head(session: AsyncSession) -> tuple[int, str, int, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from audit.chain import timestamp
@@ -22,7 +23,7 @@ OUTCOMES = {"disclosed": "0", "performed": "0", "withheld": "4", "refused": "4",
 
 def audit_event(e: Any) -> dict[str, Any]:
     """One access event (a row or a mapping) as a BALP-shaped AuditEvent."""
-    get = e.get if isinstance(e, dict) else (lambda n: getattr(e, n))
+    get: Callable[[str], Any] = e.get if isinstance(e, dict) else (lambda n: getattr(e, n))
     action = get("action")
     resource: dict[str, Any] = {
         "resourceType": "AuditEvent",

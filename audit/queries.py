@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.tables import AccessEvent
+
+_Select = TypeVar("_Select", bound="Select[*tuple[Any, ...]]")  # a SELECT of any columns
 
 MAX_PAGE = 200
 
@@ -35,7 +37,7 @@ class LogFilter:
     since: datetime | None = None
     until: datetime | None = None
 
-    def apply(self, stmt: Select[Any]) -> Select[Any]:
+    def apply(self, stmt: _Select) -> _Select:
         """`stmt` with this filter's conditions."""
         e = AccessEvent
         for column, value in ((e.client_id, self.client_id), (e.subject, self.subject),
@@ -90,11 +92,11 @@ async def summary(
         window.apply(select(e)).where(e.break_glass.is_(True)).order_by(e.seq))).scalars())
     clients = func.count(func.distinct(e.client_id))
     read = (e.action == "read") & (e.outcome != "refused")  # a refused read showed nothing: counted apart
-    out.heavy_readers = [tuple(r) for r in (await session.execute(  # type: ignore[misc]
+    out.heavy_readers = [(who, org, n, events) for who, org, n, events in (await session.execute(
         window.apply(select(e.subject, e.organization, clients, func.count())).where(read)
         .group_by(e.subject, e.organization).having(clients >= many_clients).order_by(clients.desc())))]
     refused = func.count()
-    out.refusals = [tuple(r) for r in (await session.execute(  # type: ignore[misc]
+    out.refusals = [(who, org, n) for who, org, n in (await session.execute(
         window.apply(select(e.subject, e.organization, refused)).where(e.outcome == "refused")
         .group_by(e.subject, e.organization).order_by(refused.desc(), e.subject)))]
     no_consent: dict[str, tuple[set[str], int]] = defaultdict(lambda: (set(), 0))
@@ -143,5 +145,11 @@ async def disclosures(
         for d in ev.decisions:
             if d.get("outcome") == "disclosed" and d.get("basis") != "client-self":  # not the client's own reads
                 out.append(Disclosure(ev.recorded_at, ev.organization, str(d["category"]), str(d["holder"]),
-                                      ev.purpose, d.get("basis"), d.get("legal_basis"), bool(d.get("break_glass"))))
+                                      ev.purpose, _text(d.get("basis")), _text(d.get("legal_basis")),
+                                      bool(d.get("break_glass"))))
     return out
+
+
+def _text(value: object) -> str | None:
+    """A decision's optional text field (None stays None)."""
+    return None if value is None else str(value)

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Executable, bindparam, false, insert, select, text, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql.base import PGDialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -22,7 +23,7 @@ from core.errors import AuditUnavailable
 from core.principal import RequestContext
 from core.vocabulary import Action
 from store.engine import AsyncWriter, SyncWriter, is_sqlite
-from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
+from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,15 +113,15 @@ class AuditRecorder(Protocol):
         ...
 
 
-_HEAD = AuditChainHead.__table__
+_HEAD = table_of(AuditChainHead)
 # Taking the lock and reading the head in one statement: a row lock on
 # PostgreSQL, the write lock on SQLite (so no reader snapshot goes stale).
 LOCK_HEAD = (update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq)
              .returning(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.anchor_seq))
 # Built once: statements are compiled once and their cache keys are cheap.
-_INSERT_EVENTS = insert(AccessEvent.__table__)
+_INSERT_EVENTS = insert(table_of(AccessEvent))
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
-_INSERT_CHECKPOINT = insert(AuditCheckpoint.__table__)
+_INSERT_CHECKPOINT = insert(table_of(AuditCheckpoint))
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +222,7 @@ class ChainRecorder:
             if self._sqlite is not None:
                 loop = asyncio.get_running_loop()
                 await self._sqlite.run(lambda conn: self._append_sync(conn, records),
-                                       committing=lambda: loop.call_soon_threadsafe(committing))
+                                       committing=lambda: _soon(loop, committing))
             else:
                 committing()  # its waiters run once this task waits for the server: the statement has been sent
                 await self._write_pg(records)
@@ -308,7 +309,7 @@ class _SqliteAppend:
 
 @functools.cache
 def _sqlite_append(dialect: Any) -> _SqliteAppend:
-    columns = [c for c in AccessEvent.__table__.c if c.name != "id"]
+    columns = [c for c in table_of(AccessEvent).c if c.name != "id"]
     head = _HEAD.name
     return _SqliteAppend(  # table and column names only; every value is a bound parameter
         lock=f"UPDATE {head} SET seq = seq WHERE id = 1 RETURNING seq, hash, anchor_seq",  # noqa: S608
@@ -341,8 +342,9 @@ def _pg_append(n: int) -> Executable:
     the statement inserts nothing. (SQLAlchemy does not cache multi-row VALUES;
     as typed text it is cached like any other statement.)
     """
-    columns = [c for c in AccessEvent.__table__.c if c.name != "id"]
-    pg = postgresql.dialect()
+    columns = [c for c in table_of(AccessEvent).c if c.name != "id"]
+    make_dialect: Callable[[], Dialect] = PGDialect  # SQLAlchemy leaves its constructor untyped
+    pg = make_dialect()
     values = ", ".join(
         "(" + ", ".join(f"CAST(:{c.name}_{i} AS {c.type.compile(dialect=pg)})" for c in columns) + ")"
         for i in range(n))
@@ -461,7 +463,7 @@ async def add_checkpoint(
 ) -> dict[str, Any]:
     """Sign and store a checkpoint; returns it as exported (with its signature)."""
     values = checkpoint_values(signer, seq=seq, hash=hash, count=count, now=now, reason=reason)
-    await session.execute(insert(AuditCheckpoint.__table__).values(**values))
+    await session.execute(insert(table_of(AuditCheckpoint)).values(**values))
     return {**values, "created_at": timestamp(now)}
 
 
@@ -482,7 +484,7 @@ def _row(r: AccessRecord, now: datetime) -> dict[str, Any]:
 async def log_writable(engine: AsyncEngine) -> bool:
     """Whether the access log can be written now: takes the chain head's lock and inserts no rows into the
     events table (a real write, to the real table, of nothing), then rolls back. For /readyz."""
-    e = AccessEvent.__table__
+    e = table_of(AccessEvent)
     columns = [c for c in e.c if not c.primary_key]
     nothing = insert(e).from_select([c.name for c in columns], select(*columns).where(false()))
     try:
@@ -494,3 +496,8 @@ async def log_writable(engine: AsyncEngine) -> bool:
     except Exception:  # any failure to write means not ready
         return False
     return True
+
+
+def _soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    """Run `callback` on `loop` from another thread (its handle is not needed)."""
+    loop.call_soon_threadsafe(callback)

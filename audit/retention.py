@@ -20,7 +20,7 @@ from audit.export import read_slice, write
 from audit.queries import LogFilter
 from audit.records import AccessRecord, AuditRecorder
 from audit.signing import CheckpointSigner
-from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
+from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +52,7 @@ async def retain(
         _, _, current_anchor, _ = await lock_head(session)
         if current_anchor != anchor:
             raise RuntimeError("another retention run moved the anchor; nothing removed")
-        await session.execute(insert(AuditCheckpoint.__table__).values(
+        await session.execute(insert(table_of(AuditCheckpoint)).values(
             seq=cp["seq"], hash=cp["hash"], count=cp["count"], created_at=now, reason="retention",
             key_id=cp["key_id"], signature=cp["signature"]))
         await session.execute(delete(AccessEvent).where(AccessEvent.seq <= cut))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from audit.chain import event_hash
 from audit.signing import verify_statement
-from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
+from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint, table_of
 
 BATCH = 2000
 
@@ -61,7 +62,7 @@ class ChainWalk:
     def feed(self, events: Iterable[Any]) -> None:
         """Check the next events (rows or mappings with seq, prev_hash, hash, id and the content)."""
         for ev in events:
-            get = ev.get if isinstance(ev, dict) else (lambda n, ev=ev: getattr(ev, n))
+            get: Callable[[str], Any] = ev.get if isinstance(ev, dict) else functools.partial(getattr, ev)
             seq, prev, digest = get("seq"), get("prev_hash"), get("hash")
             event_id = get("id")
             if self.expected is not None and seq != self.expected:
@@ -91,7 +92,7 @@ async def verify(
                          prev_hash=head.anchor_hash if whole else None)
         # plain rows, streamed: no ORM identity map growing with the log (expunging one mid-stream is
         # refused by SQLAlchemy 2.1 once a log is longer than a batch)
-        events = AccessEvent.__table__
+        events = table_of(AccessEvent)
         stmt = select(*events.c).where(events.c.seq > head.anchor_seq).order_by(events.c.seq)
         if since is not None:
             stmt = stmt.where(events.c.recorded_at >= since)
@@ -110,7 +111,8 @@ async def verify(
         if whole and not walk.breaks:
             if (walk.expected or 1) - 1 != head.seq:
                 report.breaks.append(Break(walk.expected or 1, None,
-                                           f"the chain head says {head.seq} events; the last is {walk.expected - 1}"))
+                                           f"the chain head says {head.seq} events; the last is "
+                                           f"{(walk.expected or 1) - 1}"))
             elif walk.prev != head.hash:
                 report.breaks.append(Break(head.seq, None, "the chain head's hash does not match the last event"))
         checkpoints = (await session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq))).scalars().all()

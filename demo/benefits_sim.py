@@ -13,7 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -134,7 +134,7 @@ class BenefitsAgency(OAuthAgency):
         except ValueError:
             return JSONResponse({"error": "invalid_request"}, status_code=400)
         created = datetime.combine(self.population.today, datetime.min.time(), UTC)
-        people = [{**r["person"], "updatedAt": self.updated.get(pid, created)}
+        people = [{**cast("dict[str, Any]", r["person"]), "updatedAt": self.updated.get(pid, created)}
                   for pid, r in self.population.benefits.items()]
         if after is not None:
             people = [p for p in people if p["updatedAt"] > after]

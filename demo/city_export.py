@@ -77,8 +77,9 @@ def people_rows(population: Population) -> list[dict[str, object]]:
     descriptors = EdfiDescriptors()
     for s in population.edfi.students:
         reach = merge_reach(by_student.get(str(s["studentUniqueId"]), []), descriptors)
+        home_sex = reach.sex or ""
         born = s.get("birthSexDescriptor")
-        sex = descriptors.sex.get(reach.sex or "") or descriptors.sex.get(code(str(born)) if born else "")
+        sex = descriptors.sex.get(home_sex) or descriptors.sex.get((code(str(born)) if born else None) or "")
         rows.append({"source": "edfi", "local_id": s["studentUniqueId"], "first_name": s["firstName"],
                      "last_name": s["lastSurname"], "dob": s["birthDate"], "sex": sex or "",
                      "student_id": s["studentUniqueId"], "address": reach.street, "zip": reach.zip,

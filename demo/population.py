@@ -161,9 +161,11 @@ def _benefits_case(rng: random.Random, pop: Population, members: list[Person], *
     """One case for the household, shared by every member's record."""
     today = pop.today
     programs = []
+    ends: list[date] = []
     for program in rng.sample(PROGRAMS, k=rng.randint(1, 3)):
         start = today - timedelta(days=rng.randint(30, 330))
         end = start + timedelta(days=365 if program != "HEAP" else 120)
+        ends.append(end)
         status = rng.choices(("ACTIVE", "PENDING", "DENIED", "CLOSED", "SANCTIONED"), weights=(70, 10, 5, 10, 5))[0]
         programs.append({
             "program": program,
@@ -174,7 +176,7 @@ def _benefits_case(rng: random.Random, pop: Population, members: list[Person], *
                 "frequency": "MONTHLY" if program != "HEAP" else "ONE_TIME",
             },
         })
-    soonest_end = min(date.fromisoformat(p["certificationPeriod"]["end"]) for p in programs)
+    soonest_end = min(ends)
     interview = soonest_end - timedelta(days=rng.randint(10, 45))
     appointments = [{
         "appointmentId": f"APT-{case_no:06d}-1",

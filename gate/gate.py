@@ -84,7 +84,8 @@ class Gate(Operations):
 
     def categories(self) -> frozenset[Category]:
         """Every category some configured connector or held-here source serves."""
-        return frozenset(c for conn in [*self._connectors, *self._held] for c in conn.categories)
+        return frozenset(c for conn in self._connectors for c in conn.categories) | frozenset(
+            c for held in self._held for c in held.categories)
 
     async def disclose(
         self, ctx: RequestContext, client_ids: Sequence[str], categories: Iterable[Category],
@@ -190,12 +191,11 @@ class Gate(Operations):
             if not cats or not client_ids:
                 continue
             own = ctx.principal.organization
+            failure: AgencyError | None = None
             try:
                 held = await source.holdings(client_ids, cats)
             except AgencyError as exc:  # decide the caller's own part only, and say it failed
                 held, failure = set(), exc
-            else:
-                failure = None
             groups = sorted({(cid, cat, own, True) for cid in client_ids for cat in cats} | set(held))
             resources = [Resource(cid, cat, holder, source.name, held_here=True, shared_with_client=shared)
                          for cid, cat, holder, shared in groups]

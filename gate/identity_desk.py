@@ -123,7 +123,7 @@ class IdentityDesk:
             contact_refused = len(decided) > 1 and not decided[1][1].permit
             record = None
             if decided[0][1].permit:
-                record = dataclasses.replace(r, **dict.fromkeys(CONTACT_ATTRS)) if contact_refused else r
+                record = dataclasses.replace(r, address=None, zip=None, phone=None) if contact_refused else r
             out[_key(r)] = Seen(_key(r), record, contact_refused, tuple(decided))
         return out
 

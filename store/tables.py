@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
@@ -64,6 +65,13 @@ class UtcDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
     type_annotation_map = {datetime: UtcDateTime()}
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's Table (SQLAlchemy types __table__ as any FromClause; every one here is a Table)."""
+    found = model.__table__
+    assert isinstance(found, Table)
+    return found
 
 
 class Client(Base):
