@@ -265,7 +265,7 @@ class ChainRecorder:
         of the three statements took ~0.5 ms of it.
         """
         sql = _sqlite_append(conn.dialect)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # sqlite3's, never None here
         try:
             plan = self._plan(cursor.execute(sql.lock).fetchone(), records)
             cursor.executemany(sql.insert, [sql.values(row) for row in plan.rows])

@@ -53,7 +53,7 @@ class CheckpointSigner:
 def verify_statement(token: str, jwks: dict[str, Any]) -> dict[str, Any]:
     """The signed statement in `token`, if a key in `jwks` signed it; ValueError otherwise."""
     try:
-        keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]
+        keys = KeySet.import_key_set(jwks)  # type: ignore[arg-type]  # joserfc wants its TypedDict; a JWKS dict
         obj = jws.deserialize_compact(token, keys, algorithms=["ES256"])
         statement: dict[str, Any] = json.loads(obj.payload)
     except (JoseError, ValueError, TypeError) as exc:

@@ -148,7 +148,7 @@ async def list_calls(settings: Settings, headers: dict[str, str], ids: list[str]
     """The 50-client list in-process, counting the gate's calls per connector."""
     services = build_services(settings)
     counted = [CountingConnector(c) for c in services.gate._connectors]
-    services.gate._connectors = counted  # type: ignore[assignment]
+    services.gate._connectors = counted  # type: ignore[assignment]  # a counting wrapper, same protocol
     app = create_app(settings, services=services)
     async with app.router.lifespan_context(app), httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://gw", timeout=60) as http:
@@ -203,7 +203,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
                 ids = {"benefits": person.benefits_id, "housing": person.hmis_id, "schooling": person.student_id}
                 try:
                     await own_latency(conns, ids, 5)  # warm: tokens, school names, connections
-                    return await own_latency(conns, ids, args.rounds)  # type: ignore[arg-type]
+                    return await own_latency(conns, ids, args.rounds)  # type: ignore[arg-type]  # ids: all set
                 finally:
                     for c in conns.values():
                         await c.aclose()

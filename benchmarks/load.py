@@ -167,7 +167,7 @@ async def hammer(url: str, headers: dict[str, str], clients: list[str], *, concu
 
         async def faulting() -> None:
             deadline[0] = float("inf")
-            await fault()  # type: ignore[misc]
+            await fault()  # type: ignore[misc]  # set just before this task starts
             deadline[0] = time.monotonic() + max(seconds / 3, BREAKER_COOLDOWN_SECONDS + 2)
 
         tasks = [asyncio.create_task(caller(k)) for k in range(concurrency)]

@@ -37,7 +37,7 @@ class Faults:
 
     def clear(self) -> None:
         """Back to a healthy agency."""
-        self.__init__()  # type: ignore[misc]
+        self.__init__()  # type: ignore[misc]  # a dataclass reset to its defaults, in place (tests hold it)
 
 
 @dataclass(kw_only=True)
@@ -145,13 +145,13 @@ class BenefitsAgency(OAuthAgency):
     def move(self, person_id: str, street: str, zip_code: str, when: datetime) -> None:
         """The person reports a new home address at `when`."""
         record = self.population.benefits[person_id]
-        record["person"] = {**record["person"], "address": {"street": street, "zip": zip_code}}  # type: ignore[dict-item]
+        record["person"] = {**_person(record), "address": {"street": street, "zip": zip_code}}
         self.updated[person_id] = when
 
     def touch(self, person_id: str, first_name: str, when: datetime) -> None:
         """A clerk corrects a person's first name at `when` (for incremental sync tests)."""
         record = self.population.benefits[person_id]
-        record["person"] = {**record["person"], "firstName": first_name}  # type: ignore[dict-item]
+        record["person"] = {**_person(record), "firstName": first_name}
         self.updated[person_id] = when
 
 
@@ -168,3 +168,10 @@ def basic_credentials(request: Request) -> tuple[str | None, str | None]:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _person(record: dict[str, object]) -> dict[str, object]:
+    """A benefits record's person (a dict, as the generator writes it)."""
+    person = record["person"]
+    assert isinstance(person, dict)
+    return person

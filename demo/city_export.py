@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import date
 from pathlib import Path
 
 from connectors.config import EdfiDescriptors
@@ -67,8 +68,8 @@ def people_rows(population: Population) -> list[dict[str, object]]:
                      "cin": person["cin"], "address": truth.address, "zip": truth.zip, "phone": truth.phone})
     for c in population.hmis.clients:
         rows.append({"source": "hmis", "local_id": c["PersonalID"], "first_name": c["FirstName"],
-                     "last_name": c["LastName"], "dob": c["DOB"].isoformat() if c["DOB"] else "",  # type: ignore[attr-defined]
-                     "sex": {0: "F", 1: "M"}.get(c["Sex"], ""),  # type: ignore[call-overload]
+                     "last_name": c["LastName"], "dob": born.isoformat() if isinstance(born := c["DOB"], date) else "",
+                     "sex": {0: "F", 1: "M"}.get(sex, "") if isinstance(sex := c["Sex"], int) else "",
                      "ssn": c["SSN"] if c["SSNDataQuality"] in (1, 2) else ""})
     by_student: dict[str, list[StudentReach]] = {}
     for a in population.edfi.education_organization_associations:  # as the connector reads them

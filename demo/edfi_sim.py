@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from demo.benefits_sim import OAuthAgency
-from demo.population import Population
+from demo.population import Population, student_of
 
 DATA = "/data/v3/ed-fi"
 MAX_LIMIT = 500
@@ -52,12 +52,12 @@ class EdfiAgency(OAuthAgency):
 
     def move(self, student_id: str, street: str, zip_code: str) -> None:
         """The family reports a new home address: only the association's change version moves."""
-        mine = [a for a in self.population.edfi.education_organization_associations
-                if a["studentReference"]["studentUniqueId"] == student_id]  # type: ignore[index]
+        mine = [a for a in self.population.edfi.education_organization_associations if student_of(a) == student_id]
         reach = next((a for a in mine if a["addresses"]), mine[0])  # the district's, not a school's address-less one
-        reach["addresses"] = [{**(reach["addresses"] or [{}])[0], "streetNumberName": street,  # type: ignore[index]
-                               "apartmentRoomSuiteNumber": None, "postalCode": zip_code,
-                               "doNotPublishIndicator": False}]
+        had = reach["addresses"]
+        first: dict[str, object] = had[0] if isinstance(had, list) and had else {}
+        reach["addresses"] = [{**first, "streetNumberName": street, "apartmentRoomSuiteNumber": None,
+                               "postalCode": zip_code, "doNotPublishIndicator": False}]
         self.reach_versions[student_id] = self._newest() + 1
 
     def _newest(self) -> int:

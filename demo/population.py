@@ -427,6 +427,13 @@ def _one_in(n: int, what: str, student_id: str) -> bool:
     return int(hashlib.sha256(f"{what}|{student_id}".encode()).hexdigest(), 16) % n == 0
 
 
+def student_of(association: dict[str, object]) -> str:
+    """The studentUniqueId an Ed-Fi association refers to."""
+    ref = association["studentReference"]
+    assert isinstance(ref, dict)
+    return str(ref["studentUniqueId"])
+
+
 def _district_quirks(pop: Population) -> None:
     """What real districts' records carry besides the plain case: a second education organisation association
     (a school's own, without an address) listed before or after the district's; a new school's entry dated a
@@ -434,7 +441,7 @@ def _district_quirks(pop: Population) -> None:
     edfi = pop.edfi
     listed: list[dict[str, object]] = []  # rebuilt in one pass (list.index per insert took 16 min at 1M records)
     for reach in edfi.education_organization_associations:
-        sid = str(reach["studentReference"]["studentUniqueId"])  # type: ignore[index]
+        sid = student_of(reach)
         if not _one_in(8, "second-seoa", sid):
             listed.append(reach)
             continue
@@ -447,7 +454,7 @@ def _district_quirks(pop: Population) -> None:
     by_student: dict[str, list[dict[str, object]]] = {}
     for row in edfi.school_associations:
         if row.get("primarySchool") is not False:
-            by_student.setdefault(str(row["studentReference"]["studentUniqueId"]), []).append(row)  # type: ignore[index]
+            by_student.setdefault(student_of(row), []).append(row)
     for sid, rows in by_student.items():
         for old, new in itertools.pairwise(rows):
             if old["exitWithdrawTypeDescriptor"] and _one_in(5, "overlap", sid):

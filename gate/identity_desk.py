@@ -173,8 +173,10 @@ class IdentityDesk:
     def _audit(self, ctx: RequestContext, action: Action, what: str) -> steward.AuditHook:
         async def write(session: AsyncSession, decision_id: int, clients: list[str]) -> None:
             detail = f"decision {decision_id}: {what}"
+            # a decision about records no client holds yet is recorded without a client: [None]
+            about: list[str | None] = list(clients) or [None]
             await self._gate.record([action_record(ctx, action, cid, detail=detail, result="performed")
-                                         for cid in clients or [None]], session=session)  # type: ignore[list-item]
+                                     for cid in about], session=session)
         return write
 
 

@@ -203,7 +203,7 @@ def _project_row(p: ParsedExport) -> Any:
 
 def _client_row(key: str, r: dict[str, Any], layout: Layout | None) -> dict[str, Any]:
     if layout is Layout.FY2026:
-        sex = {0: "F", 1: "M"}.get(r.get("Sex"))  # type: ignore[arg-type]
+        sex = {0: "F", 1: "M"}.get(r["Sex"]) if isinstance(r.get("Sex"), int) else None
     else:
         woman, man = r.get("Woman") == 1, r.get("Man") == 1
         sex = "F" if woman and not man else "M" if man and not woman else None

@@ -5,6 +5,8 @@ Revises: 0003
 Create Date: 2026-11-25
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -17,11 +19,11 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 TS = sa.DateTime(timezone=True)
 
 
-def _source() -> sa.Column:  # type: ignore[type-arg]
+def _source() -> sa.Column[str]:
     return sa.Column("source", sa.String(64), nullable=False)
 
 
-def _updated() -> sa.Column:  # type: ignore[type-arg]
+def _updated() -> sa.Column[Any]:
     return sa.Column("date_updated", TS, nullable=False)
 
 
