@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
@@ -42,11 +42,12 @@ class _GraphQLApp(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         return ide_response(self._ide_page)  # our page and assets, served here (api/ide.py), not strawberry's CDN
 
-    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
+    # strawberry's hooks also take a WebSocket; this app serves no subscriptions, so ours take a Request
+    async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]  # ^
         return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
                        identity=self.services.identity_desk, notes=self.services.notes, request_context=None)
 
-    async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,  # type: ignore[override]
+    async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,
                                 context: Context, root_value: Any, sub_response: Any) -> Any:
         # The request context is built here, once, when the operation's name is known (the body has been read),
         # and is never replaced. Absent only for the GraphiQL page (see EdgeMiddleware), which runs no resolver.
@@ -61,13 +62,14 @@ class _GraphQLApp(GraphQL[Context, None]):
             request=request, request_adapter=request_adapter, request_data=request_data, context=context,
             root_value=root_value, sub_response=sub_response)
 
-    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:  # type: ignore[override]
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         data = await super().process_result(request, result)
-        if data.get("errors"):
-            if result.errors and len(result.errors) == len(data["errors"]):
-                data["errors"] = [bad_value(e) if is_bad_value(e) else d  # type: ignore[misc]
-                                  for e, d in zip(result.errors, data["errors"], strict=True)]
-            add_codes(data["errors"])  # type: ignore[arg-type]
+        errors = cast("list[dict[str, Any]] | None", data.get("errors"))  # strawberry: formatted GraphQL errors
+        if errors:
+            if result.errors and len(result.errors) == len(errors):
+                errors = [bad_value(e) if is_bad_value(e) else d for e, d in zip(result.errors, errors, strict=True)]
+                data["errors"] = cast("list[object]", errors)
+            add_codes(errors)
         state = request.scope["state"]
         # A request error: the document did not parse or validate, so nothing ran (no error has a path).
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
@@ -76,7 +78,8 @@ class _GraphQLApp(GraphQL[Context, None]):
                 data.pop("data", None)  # GraphQL over HTTP: a request error carries no data
         return data
 
-    async def run(self, request: Request, context: Any = UNSET, root_value: Any = UNSET) -> Any:  # type: ignore[override]
+    async def run(self, request: Request, context: Any = UNSET,  # type: ignore[override]  # HTTP only, as above
+                  root_value: Any = UNSET) -> Any:
         response = await super().run(request, context=context, root_value=root_value)
         state = request.scope["state"]
         if state.get("graphql_response_json") and isinstance(response, Response) and (
@@ -126,7 +129,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
                 "durabilityProblems": undurable, "connectors": connectors}
         return JSONResponse(body, status_code=200 if ready else 503)
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),

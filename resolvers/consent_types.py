@@ -17,10 +17,14 @@ from policies.consents import Grantor as _Grantor
 from policies.fhir import consent_resource
 from resolvers.types import Category
 
-Purpose = strawberry.enum(_Purpose, description="Why data is asked for.")
-ConsentStatus = strawberry.enum(_ConsentStatus, description="FHIR R4 Consent.status.")
-Grantor = strawberry.enum(_Grantor, description="Who gave the consent.")
-LegalBasis = strawberry.enum(_LegalBasis, description="A legal basis for access without consent.")
+strawberry.enum(_Purpose, description="Why data is asked for.")  # registers the domain's class (types.py)
+strawberry.enum(_ConsentStatus, description="FHIR R4 Consent.status.")
+strawberry.enum(_Grantor, description="Who gave the consent.")
+strawberry.enum(_LegalBasis, description="A legal basis for access without consent.")
+Purpose = _Purpose
+ConsentStatus = _ConsentStatus
+Grantor = _Grantor
+LegalBasis = _LegalBasis
 
 
 @strawberry.enum(description="Whether a provision permits or denies.")
@@ -61,7 +65,7 @@ class Consent:
 
     @strawberry.field(description="This consent as a FHIR R4 Consent resource.")
     def fhir(self) -> JSON:
-        return consent_resource(self.record)
+        return JSON(consent_resource(self.record))
 
 
 @strawberry.type(description="Time-limited emergency access to one client, flagged for auditor review.")

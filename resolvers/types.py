@@ -16,11 +16,14 @@ from core.vocabulary import Role as _Role
 from gate import Disclosure, SectionResult, SectionStatus
 from policies.decisions import WithheldReason as _WithheldReason
 
-Category = strawberry.enum(_Category, description="The unit of consent and of disclosure.")
-Role = strawberry.enum(_Role, description="What a caller does.")
-WithheldReason = strawberry.enum(
-    _WithheldReason, description="Why a section is withheld, and so what would allow it."
-)
+# The domain's enums, each exposed once: strawberry.enum registers the class itself (and returns it), so the
+# schema's names are the domain's classes, by another name here.
+strawberry.enum(_Category, description="The unit of consent and of disclosure.")
+strawberry.enum(_Role, description="What a caller does.")
+strawberry.enum(_WithheldReason, description="Why a section is withheld, and so what would allow it.")
+Category = _Category
+Role = _Role
+WithheldReason = _WithheldReason
 
 
 @strawberry.enum(description="Whether a section from one agency was shown, withheld or failed.")
