@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 
 import strawberry
@@ -26,11 +25,9 @@ Role = _Role
 WithheldReason = _WithheldReason
 
 
-@strawberry.enum(description="Whether a section from one agency was shown, withheld or failed.")
-class AccessStatus(Enum):
-    SHOWN = "SHOWN"
-    WITHHELD = "WITHHELD"
-    FAILED = "FAILED"
+strawberry.enum(SectionStatus, name="AccessStatus",
+                description="Whether a section from one agency was shown, withheld or failed.")
+AccessStatus = SectionStatus  # the gate's own enum, under the schema's name
 
 
 @strawberry.type(description="One agency's part of one section: shown, withheld (and why) or failed.")
@@ -273,7 +270,7 @@ def source_access(part: SectionResult) -> SourceAccess:
     """The public face of one agency's part of a section."""
     return SourceAccess(
         category=part.category, agency=part.holder, connector=part.connector,
-        status=AccessStatus(part.status.value), reason=part.decision.reason,
+        status=part.status, reason=part.decision.reason,
         basis=part.decision.basis if part.decision.permit else None,
         as_of=part.as_of, error_code=part.error.code if part.error else None,
         limited_to_data_period=part.decision.permit and part.decision.data_periods is not None,
