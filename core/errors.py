@@ -30,7 +30,38 @@ Messages never carry personal data: ids, category and connector names only.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, ClassVar
+
+
+class ErrorCode(StrEnum):
+    """Every code a caller may see: the `code` of each error below, and INTERNAL for anything masked (the
+    schema's ErrorCode; tests/test_errors.py keeps the two in step)."""
+
+    INTERNAL = "INTERNAL"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    PURPOSE_REQUIRED = "PURPOSE_REQUIRED"
+    PURPOSE_NOT_ALLOWED = "PURPOSE_NOT_ALLOWED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    CLIENT_NOT_FOUND = "CLIENT_NOT_FOUND"
+    RECORD_NOT_FOUND = "RECORD_NOT_FOUND"
+    REVIEW_ITEM_NOT_FOUND = "REVIEW_ITEM_NOT_FOUND"
+    CONSENT_NOT_FOUND = "CONSENT_NOT_FOUND"
+    AGENCY_ERROR = "AGENCY_ERROR"
+    AGENCY_UNAVAILABLE = "AGENCY_UNAVAILABLE"
+    AGENCY_TIMEOUT = "AGENCY_TIMEOUT"
+    AGENCY_BAD_DATA = "AGENCY_BAD_DATA"
+    AGENCY_NOT_FOUND = "AGENCY_NOT_FOUND"
+    AGENCY_AUTH_FAILED = "AGENCY_AUTH_FAILED"
+    AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+    CONFIGURATION_INVALID = "CONFIGURATION_INVALID"
+
+
+def error_code(code: str | None) -> ErrorCode | None:
+    """A code as the enum (one stored before a code was renamed, or none: None)."""
+    return ErrorCode(code) if code is not None and code in ErrorCode.__members__ else None
 
 
 class CasebridgeError(Exception):

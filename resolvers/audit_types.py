@@ -10,7 +10,7 @@ import strawberry
 
 from audit import queries
 from audit.verify import Report
-from core.errors import InvalidInput
+from core.errors import ErrorCode, InvalidInput, error_code
 from resolvers.types import Category
 
 
@@ -28,7 +28,7 @@ class AccessDecision:
     break_glass: bool
     outside_consent_purpose: bool
     outcome: str
-    error_code: str | None
+    error_code: ErrorCode | None
 
 
 @strawberry.type(description="One access event: who, why, which client, what was decided and done. Never client data.")
@@ -209,7 +209,7 @@ def event_view(e: Any) -> AccessEvent:
             rule_ids=list(d["rule_ids"]), basis=d.get("basis"), reason=d.get("reason"),
             consent_id=d.get("consent_id"), legal_basis=d.get("legal_basis"),
             break_glass=bool(d.get("break_glass")), outside_consent_purpose=bool(d.get("outside_consent_purpose")),
-            outcome=d["outcome"], error_code=d.get("error_code")) for d in e.decisions],
+            outcome=d["outcome"], error_code=error_code(d.get("error_code"))) for d in e.decisions],
     )
 
 

@@ -10,6 +10,7 @@ import strawberry
 
 from connectors import held
 from connectors import records as rec
+from core.errors import ErrorCode, error_code
 from core.vocabulary import Category as _Category
 from core.vocabulary import Role as _Role
 from gate import Disclosure, SectionResult, SectionStatus
@@ -25,6 +26,8 @@ Role = _Role
 WithheldReason = _WithheldReason
 
 
+strawberry.enum(ErrorCode, description="What went wrong: the code of a GraphQL error's extensions, and of a "
+                "section that failed or was shown in part.")
 strawberry.enum(SectionStatus, name="AccessStatus",
                 description="Whether a section from one agency was shown, withheld or failed.")
 AccessStatus = SectionStatus  # the gate's own enum, under the schema's name
@@ -44,7 +47,7 @@ class SourceAccess:
         "break-glass)."
     )
     as_of: datetime | None = strawberry.field(description="When the agency's data was last true.")
-    error_code: str | None = strawberry.field(description=(
+    error_code: ErrorCode | None = strawberry.field(description=(
         "For a failed section: the error code. For a shown one: why part of it is missing (e.g. "
         "AGENCY_AUTH_FAILED when the agency's API does not let casebridge read a resource; the record names it)."))
     limited_to_data_period: bool = strawberry.field(
@@ -272,7 +275,7 @@ def source_access(part: SectionResult) -> SourceAccess:
         category=part.category, agency=part.holder, connector=part.connector,
         status=part.status, reason=part.decision.reason,
         basis=part.decision.basis if part.decision.permit else None,
-        as_of=part.as_of, error_code=part.error.code if part.error else None,
+        as_of=part.as_of, error_code=error_code(part.error.code) if part.error else None,
         limited_to_data_period=part.decision.permit and part.decision.data_periods is not None,
     )
 
