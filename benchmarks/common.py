@@ -10,7 +10,7 @@ from typing import Any
 @contextlib.contextmanager
 def durable_postgres() -> Iterator[str]:
     """A PostgreSQL server from the Debian binaries with fsync on (as in production); yields its URL."""
-    from tests.pg import PostgresServer, find_bindir
+    from demo.postgres import PostgresServer, find_bindir
 
     bindir = find_bindir()
     if bindir is None:

@@ -212,7 +212,7 @@ class Run:
 
 
 def run(*, seconds: float, concurrency: int, latency_ms: float, pg: Any) -> Run:
-    """All three phases against `pg` (tests.pg.PostgresServer, started); returns what was seen."""
+    """All three phases against `pg` (demo.postgres.PostgresServer, started); returns what was seen."""
     population = generate(seed=SEED, households=HOUSEHOLDS)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -349,7 +349,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=20.0, help="each agency's injected latency")
     args = parser.parse_args()
-    from tests.pg import PostgresServer, find_bindir
+    from demo.postgres import PostgresServer, find_bindir
 
     bindir = find_bindir()
     if bindir is None:

@@ -26,11 +26,11 @@ from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
 from demo.population import Population, generate
+from demo.postgres import PostgresServer, find_bindir
 from demo.servers import ServerThread
 from identity.index import relink, sync
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
-from tests.pg import PostgresServer, find_bindir
 
 _counter = itertools.count()
 

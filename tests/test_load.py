@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.load import Findings, run
-from tests.pg import PostgresServer, find_bindir
+from demo.postgres import PostgresServer, find_bindir
 
 
 @pytest.mark.postgres

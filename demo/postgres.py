@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL server for the test session, from the Debian server binaries.
+"""A throwaway PostgreSQL server for a test session or a benchmark, from the Debian server binaries (here,
+beside the agency simulators, so that benchmarks need not import tests/).
 
 initdb + pg_ctl in a temp dir, listening on 127.0.0.1 and a free port only,
 UTF8 with the C.UTF-8 locale, fsync off (unless durable); run as the `postgres` user when we are
