@@ -32,7 +32,15 @@ from core.principal import LegalBasisClaim, RequestContext
 from core.vocabulary import Action, Category, LegalBasis, Purpose
 from policies.consent_store import ConsentStore, GrantRecord
 from policies.consents import ConsentAnswer, ConsentFact, consent_fact
-from policies.decisions import RULE_EVALUATION_ERROR, Decision, Resource, Target, Verdict, WithheldReason
+from policies.decisions import (
+    RULE_EVALUATION_ERROR,
+    Basis,
+    Decision,
+    Resource,
+    Target,
+    Verdict,
+    WithheldReason,
+)
 from store.engine import Reads, SessionReads
 
 log = logging.getLogger("casebridge.policies")
@@ -51,13 +59,13 @@ FORBID_REASONS = {
 }
 # Permit rules, least invasive basis first: the basis recorded is the first that applied.
 PERMIT_BASES = {
-    "own-agency-reads-own-records": "own-agency",
-    "recorder-reads-what-it-recorded-here": "own-agency",
-    "client-reads-own-profile": "client-self",
-    "steward-reviews-the-index": "identity-stewardship",
-    "consent-permits-grantee": "consent",
-    "ferpa-99.36-health-safety-emergency": LegalBasis.FERPA_99_36.value,
-    "break-glass-emergency": LegalBasis.BREAK_GLASS.value,
+    "own-agency-reads-own-records": Basis.OWN_AGENCY.value,
+    "recorder-reads-what-it-recorded-here": Basis.OWN_AGENCY.value,
+    "client-reads-own-profile": Basis.CLIENT_SELF.value,
+    "steward-reviews-the-index": Basis.IDENTITY_STEWARDSHIP.value,
+    "consent-permits-grantee": Basis.CONSENT.value,
+    "ferpa-99.36-health-safety-emergency": Basis.FERPA_99_36.value,
+    "break-glass-emergency": Basis.BREAK_GLASS.value,
 }
 CHUNK = 64  # Cedar requests per batch before yielding to the event loop
 

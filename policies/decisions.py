@@ -18,6 +18,23 @@ from core.vocabulary import Action, Category, Purpose
 from policies.consents import ConsentRecord
 
 
+class Basis(StrEnum):
+    """What a permitted disclosure rested on: the first permit rule that applied, least invasive first
+    (cedar.PERMIT_BASES). Stored as its value in each access event's decisions."""
+
+    OWN_AGENCY = "own-agency"
+    CLIENT_SELF = "client-self"
+    IDENTITY_STEWARDSHIP = "identity-stewardship"
+    CONSENT = "consent"
+    FERPA_99_36 = "ferpa-99.36"
+    BREAK_GLASS = "break-glass"
+
+
+def basis_of(value: str | None) -> Basis | None:
+    """A stored basis as the enum (None for none, or for one this version does not know)."""
+    return Basis(value) if value is not None and value in Basis._value2member_map_ else None
+
+
 class WithheldReason(StrEnum):
     """What would allow a withheld section. Never depends on whether the agency holds data."""
 

@@ -11,6 +11,7 @@ import strawberry
 from audit import queries
 from audit.verify import Report
 from core.errors import ErrorCode, InvalidInput, error_code
+from policies.decisions import Basis, basis_of
 from resolvers.types import Category
 
 
@@ -21,7 +22,7 @@ class AccessDecision:
     connector: str
     decision: str
     rule_ids: list[str]
-    basis: str | None
+    basis: Basis | None
     reason: str | None
     consent_id: str | None
     legal_basis: str | None
@@ -173,7 +174,7 @@ class DisclosureEntry:
     category: str
     agency: str
     purpose: str | None
-    basis: str | None
+    basis: Basis | None
     legal_basis: str | None
     break_glass: bool
 
@@ -206,7 +207,7 @@ def event_view(e: Any) -> AccessEvent:
         break_glass=bool(e.break_glass), prev_hash=e.prev_hash, hash=e.hash,
         decisions=[AccessDecision(
             category=d["category"], agency=d["holder"], connector=d["connector"], decision=d["decision"],
-            rule_ids=list(d["rule_ids"]), basis=d.get("basis"), reason=d.get("reason"),
+            rule_ids=list(d["rule_ids"]), basis=basis_of(d.get("basis")), reason=d.get("reason"),
             consent_id=d.get("consent_id"), legal_basis=d.get("legal_basis"),
             break_glass=bool(d.get("break_glass")), outside_consent_purpose=bool(d.get("outside_consent_purpose")),
             outcome=d["outcome"], error_code=error_code(d.get("error_code"))) for d in e.decisions],
@@ -240,5 +241,6 @@ def integrity_view(r: Report, latest: dict[str, Any] | None) -> AccessLogIntegri
 def disclosure_view(d: queries.Disclosure) -> DisclosureEntry:
     """The GraphQL face of a disclosure."""
     return DisclosureEntry(at=d.at, organization=d.organization, category=d.category, agency=d.holder,
-                           purpose=d.purpose, basis=d.basis, legal_basis=d.legal_basis, break_glass=d.break_glass)
+                           purpose=d.purpose, basis=basis_of(d.basis), legal_basis=d.legal_basis,
+                           break_glass=d.break_glass)
 

@@ -14,6 +14,7 @@ from core.errors import ErrorCode, error_code
 from core.vocabulary import Category as _Category
 from core.vocabulary import Role as _Role
 from gate import Disclosure, SectionResult, SectionStatus
+from policies.decisions import Basis, basis_of
 from policies.decisions import WithheldReason as _WithheldReason
 
 # The domain's enums, each exposed once: strawberry.enum registers the class itself (and returns it), so the
@@ -26,6 +27,9 @@ Role = _Role
 WithheldReason = _WithheldReason
 
 
+strawberry.enum(Basis, description="What a disclosure rested on: the caller's own agency's records, the client "
+                "reading their own, identity stewardship, the client's consent, FERPA's health-or-safety "
+                "emergency (34 CFR 99.36), or break-glass.")
 strawberry.enum(ErrorCode, description="What went wrong: the code of a GraphQL error's extensions, and of a "
                 "section that failed or was shown in part.")
 strawberry.enum(SectionStatus, name="AccessStatus",
@@ -42,10 +46,7 @@ class SourceAccess:
     reason: WithheldReason | None = strawberry.field(
         description="For a withheld section: what would allow it. Identical whether or not data exists."
     )
-    basis: str | None = strawberry.field(
-        description="For a shown section: what it was shown on (own-agency, consent, client-self, ferpa-99.36, "
-        "break-glass)."
-    )
+    basis: Basis | None = strawberry.field(description="For a shown section: what it was shown on.")
     as_of: datetime | None = strawberry.field(description="When the agency's data was last true.")
     error_code: ErrorCode | None = strawberry.field(description=(
         "For a failed section: the error code. For a shown one: why part of it is missing (e.g. "
@@ -274,7 +275,7 @@ def source_access(part: SectionResult) -> SourceAccess:
     return SourceAccess(
         category=part.category, agency=part.holder, connector=part.connector,
         status=part.status, reason=part.decision.reason,
-        basis=part.decision.basis if part.decision.permit else None,
+        basis=basis_of(part.decision.basis) if part.decision.permit else None,
         as_of=part.as_of, error_code=error_code(part.error.code) if part.error else None,
         limited_to_data_period=part.decision.permit and part.decision.data_periods is not None,
     )

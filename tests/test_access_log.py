@@ -103,7 +103,7 @@ async def test_a_client_sees_who_was_shown_their_data(gateway: Any, population: 
     report_q = """query($id: ID!) { disclosureReport(clientId: $id) { organization category agency purpose basis } }"""
     report = (await client.query(report_q, {"id": me}))["data"]["disclosureReport"]
     assert sorted((r["organization"], r["category"], r["basis"]) for r in report) == [
-        ("HRA", "benefits", "own-agency"), ("HRA", "documents", "own-agency")]
+        ("HRA", "benefits", "OWN_AGENCY"), ("HRA", "documents", "OWN_AGENCY")]
     on_behalf = (await caller(gateway, "DHS").query(report_q, {"id": me}))["data"]["disclosureReport"]
     assert on_behalf == report
     for who in (caller(gateway, "SELF", "client", purpose="client_access", self_client=other),

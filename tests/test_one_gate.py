@@ -165,7 +165,7 @@ async def test_a_legal_basis_opens_only_its_own_category_to_appropriate_parties(
     assert statuses(profile["benefits"]) == {"HRA": ("WITHHELD", "CONSENT_DENIED")}
     dhs = await caller(gateway, "DHS", purpose="emergency").query(FERPA, {"id": pupil.client_id, "why": WHY})
     shown = dhs["data"]["client"]
-    assert [a["basis"] for a in shown["schooling"]["access"]] == ["ferpa-99.36"] and shown["schooling"]["students"]
+    assert [a["basis"] for a in shown["schooling"]["access"]] == ["FERPA_99_36"] and shown["schooling"]["students"]
     assert statuses(shown["benefits"]) == {"HRA": ("WITHHELD", "CONSENT_DENIED")}  # the claim reaches no further
 
 
@@ -204,7 +204,7 @@ async def test_a_provision_may_name_the_holder_of_the_data_it_covers(gateway: An
     await record(gateway, "HRA", pupil.client_id, provision("DHS", "SCHOOLING", "BENEFITS", holders=("DOE",)))
     shown = (await caller(gateway, "DHS").query(PROFILE, {"id": pupil.client_id}))["data"]["client"]
     assert [(a["agency"], a["status"], a["basis"]) for a in shown["schooling"]["access"]] == [
-        ("DOE", "SHOWN", "consent")]
+        ("DOE", "SHOWN", "CONSENT")]
     assert statuses(shown["benefits"]) == {"HRA": ("WITHHELD", "CONSENT_REQUIRED")}  # HRA holds these: not covered
 
 
@@ -223,13 +223,13 @@ async def test_case_notes_are_held_here_and_decided_like_an_agency_s_records(
     mine = (await hra.query(NOTES, {"id": noted}))["data"]["client"]["casework"]
     assert [n["text"] for n in mine["notes"]] == ["Client seemed unwell; follow up",
                                                    "Birth certificate requested from the registry"]
-    assert [(a["agency"], a["status"], a["basis"]) for a in mine["access"]] == [("HRA", "SHOWN", "own-agency")]
+    assert [(a["agency"], a["status"], a["basis"]) for a in mine["access"]] == [("HRA", "SHOWN", "OWN_AGENCY")]
     # DHS: its own (empty) part only; HRA's notes leave no trace, with notes held or not
     dhs = caller(gateway, "DHS")
     with_notes = (await dhs.query(NOTES, {"id": noted}))["data"]["client"]["casework"]
     without = (await dhs.query(NOTES, {"id": quiet}))["data"]["client"]["casework"]
     assert with_notes == without == {"access": [{"agency": "DHS", "status": "SHOWN", "reason": None,
-                                                 "basis": "own-agency"}], "notes": []}
+                                                 "basis": "OWN_AGENCY"}], "notes": []}
     # DHS may not write a note about a client it cannot see; with consent to identity and casework it may read
     refused = await dhs.query(ADD_NOTE, {"id": noted, "text": "x", "shared": False})
     assert code(refused) == "FORBIDDEN"
