@@ -68,14 +68,14 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     assert ".venv/bin/casebridge token --role caseworker --org DHS" in out.stdout  # a command that runs as shown
     cases = _summaries(out.stdout)
     own, consent, glass, shelter, school, auditor = cases
-    assert own["benefits"] == ["HRA SHOWN own-agency"]
-    assert consent["appointments"] == ["HRA SHOWN consent"] and consent["documents"] == ["HRA SHOWN consent"]
+    assert own["benefits"] == ["HRA SHOWN OWN_AGENCY"]
+    assert consent["appointments"] == ["HRA SHOWN CONSENT"] and consent["documents"] == ["HRA SHOWN CONSENT"]
     assert consent["benefits"] == ["HRA WITHHELD CONSENT_REQUIRED"]
-    assert glass["benefits"] == ["HRA SHOWN break-glass"]
+    assert glass["benefits"] == ["HRA SHOWN BREAK_GLASS"]
     assert auditor == {"errors": ["FORBIDDEN"]}  # an auditor never opens a profile
-    assert shelter["housing"] == ["DHS SHOWN own-agency"]  # the imported HMIS export, DHS's own records
+    assert shelter["housing"] == ["DHS SHOWN OWN_AGENCY"]  # the imported HMIS export, DHS's own records
     assert own["housing"] == ["DHS WITHHELD CONSENT_REQUIRED"]  # people[0] has shelter stays: not HRA's to see
-    assert school["schooling"] == ["DOE SHOWN own-agency"]  # the Ed-Fi simulator, read live
+    assert school["schooling"] == ["DOE SHOWN OWN_AGENCY"]  # the Ed-Fi simulator, read live
     again = cli(*args[:4], "--port", str(free_port()), "--benefits-port", str(free_port()),
                 "--schooling-port", str(free_port()), tmp_path=tmp_path)
     assert again.returncode == 0 and "(0 links added)" in again.stdout  # re-running seeds nothing twice
