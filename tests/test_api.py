@@ -255,7 +255,7 @@ def test_production_is_not_ready_on_a_store_that_may_lose_commits(
            "CASEBRIDGE_AUTH__JWKS_FILE": str(jwks), "CASEBRIDGE_AUTH__ISSUER": "https://idp.city.test",
            "CASEBRIDGE_BENEFITS__CLIENT_SECRET": "prod-secret", "CASEBRIDGE_SCHOOLING__CLIENT_SECRET": "prod-secret",
            "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE": str(tmp_path / "audit.json")}
-    serve = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--port", str(free_port())], env=env,
+    serve = subprocess.run([sys.executable, "-m", "cli.main", "serve", "--port", str(free_port())], env=env,
                            capture_output=True, text=True, timeout=60)
     assert serve.returncode == 2 and "fsync is off" in serve.stderr, serve.stderr
 

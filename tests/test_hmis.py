@@ -306,7 +306,7 @@ def test_cli_import_reports_problems_and_exits_1(
     bad = export(population, tmp_path, "bad", exported_at=EXPORTED + timedelta(days=1))
     (bad / "Exit.csv").unlink()  # a full refresh must carry every file
     env = {**os.environ, "CASEBRIDGE_DATABASE_URL": database_url}
-    cmd = [sys.executable, "-m", "api.cli", "hmis", "import"]
+    cmd = [sys.executable, "-m", "cli.main", "hmis", "import"]
     ok = subprocess.run([*cmd, str(good)], env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "imported export 1001" in ok.stderr

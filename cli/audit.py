@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from api.cli_common import err, settings_or_exit, with_store
+from cli.common import err, settings_or_exit, with_store
 from core.vocabulary import OperatorAction
 
 app = typer.Typer(help="The access log: verify, checkpoint, export, retain.", no_args_is_help=True)

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.cli_common import err, settings_or_exit, with_store
+from cli.common import err, settings_or_exit, with_store
 
 app = typer.Typer(help="The housing connector's HMIS CSV snapshot.", no_args_is_help=True)
 

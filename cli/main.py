@@ -9,11 +9,11 @@ from typing import Annotated
 
 import typer
 
-from api.audit_cli import app as audit_app
-from api.cli_common import err, settings_or_exit
-from api.hmis_cli import app as hmis_app
-from api.identity_cli import app as identity_app
 from api.settings import Settings
+from cli.audit import app as audit_app
+from cli.common import err, settings_or_exit
+from cli.hmis import app as hmis_app
+from cli.identity import app as identity_app
 from core.vocabulary import Role
 
 app = typer.Typer(help="casebridge: one consented, audited view of a client's records across agencies.",
@@ -106,7 +106,7 @@ def demo(
     serve_forever: Annotated[bool, typer.Option("--serve/--no-serve", help="Keep serving.")] = True,
 ) -> None:
     """Migrate, seed a synthetic city (importing its shelter export), start the agency simulators and the gateway."""
-    from api.demo import busy_port, run_demo
+    from cli.demo import busy_port, run_demo
 
     busy = busy_port({"--port": port, "--benefits-port": benefits_port, "--schooling-port": schooling_port})
     if busy is not None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from api.cli_common import err
+from cli.common import err
 
 app = typer.Typer(help="Identity resolution: which agency records are the same person.", no_args_is_help=True)
 
@@ -62,8 +62,8 @@ def link_cmd(
     """Sync the agencies' people into the identity index, then relink everything (client ids stay stable)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from api.cli_common import settings_or_exit, with_store
     from api.services import build_connectors
+    from cli.common import settings_or_exit, with_store
     from identity.index import RelinkReport, relink, sync
 
     settings = settings_or_exit()
@@ -101,8 +101,8 @@ def sync_cmd() -> None:
     `identity link` for the first load and for merges the online path leaves to review."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from api.cli_common import settings_or_exit, with_store
     from api.services import build_connectors
+    from cli.common import settings_or_exit, with_store
     from identity.index import load_model, sync_source
     from identity.online import PlaceReport, place
 
