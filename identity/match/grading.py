@@ -51,18 +51,19 @@ ID_SURE = 10.0
 DEFAULT_ID_ERROR = 0.001
 
 
-def shared_ids(a: Record, b: Record) -> list[tuple[str, bool]]:
-    """The identifiers both records carry, each with whether it agrees: CIN, full SSN, a student id (of one
-    source: districts number students each their own way). An identifier of no known kind (other_id) is a
-    field like the others (compare.OID), its error rate learned by EM."""
-    out = []
-    if a.cin and b.cin:
-        out.append(("cin", a.cin == b.cin))
-    if a.ssn and b.ssn:
-        out.append(("ssn", a.ssn == b.ssn))
-    if a.student_id and b.student_id and a.source == b.source:
-        out.append(("student-id", a.student_id == b.student_id))
-    return out
+def identifiers(a: Record, b: Record) -> tuple[str | None, str | None]:
+    """Of the identifiers both records carry - CIN, full SSN, a student id (of one source: districts number
+    students each their own way) - the first that differs and the first that agrees. An identifier of no
+    known kind (other_id) is a field like the others (compare.OID), its error rate learned by EM."""
+    differs = agrees = None
+    for kind, x, y in (("cin", a.cin, b.cin), ("ssn", a.ssn, b.ssn),
+                       ("student-id", a.student_id, b.student_id if a.source == b.source else None)):
+        if x and y:
+            if x != y:
+                differs = differs or kind
+            else:
+                agrees = agrees or kind
+    return differs, agrees
 
 
 def id_odds(kind: str, vector: Vector, a: Record, b: Record, model: Model, *, turned: bool = False,
@@ -82,19 +83,9 @@ def grade(a: Record, b: Record, vector: Vector, model: Model,
     `vector` and `turned` as align() gives them (a turned pair costs SWAP_PENALTY bits)."""
     if thresholds is None:
         thresholds = Thresholds.for_records(model.records)
-    kind = None  # the first identifier both carry and agree on (this runs for every candidate pair: inline)
-    if a.cin and b.cin:
-        if a.cin != b.cin:
-            return Grade.CERTAINLY_NOT, -math.inf, "rule:cin-differs"
-        kind = "cin"
-    if a.ssn and b.ssn:
-        if a.ssn != b.ssn:
-            return Grade.CERTAINLY_NOT, -math.inf, "rule:ssn-differs"
-        kind = kind or "ssn"
-    if a.student_id and b.student_id and a.source == b.source:
-        if a.student_id != b.student_id:
-            return Grade.CERTAINLY_NOT, -math.inf, "rule:student-id-differs"
-        kind = kind or "student-id"
+    differs, kind = identifiers(a, b) if a.cin or a.ssn or a.student_id else (None, None)
+    if differs is not None:
+        return Grade.CERTAINLY_NOT, -math.inf, f"rule:{differs}-differs"
     if kind is not None:
         odds = id_odds(kind, vector, a, b, model, turned=turned)
         if odds >= ID_SURE:

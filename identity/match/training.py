@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from identity.match.blocking import EM_KEYS, KEY_FIELDS, KEY_SCHEME, Candidates, block
 from identity.match.compare import FIELDS, LEVELS, MISSING, Vector, align
-from identity.match.grading import id_odds, shared_ids
+from identity.match.grading import id_odds, identifiers
 from identity.match.model import (
     DEFAULT_M,
     DEFAULT_U,
@@ -198,13 +198,15 @@ def id_errors(records: Sequence[Record], pairs: Candidates, model: Model) -> dic
         agree = contradicted = 0
         for i, j in pairs.sample(key, EM_SAMPLE):
             a, b = records[i], records[j]
-            if not any(k == kind and same for k, same in shared_ids(a, b)):
+            if identifiers(a, b) != (None, kind):  # graded by this identifier (grading.grade)
                 continue
             vector, turned = align(a, b)
             agree += 1
             contradicted += id_odds(kind, vector, a, b, model, turned=turned, prior=False) < 0
         out[kind] = (contradicted + 1) / (agree + ID_ERROR_PRIOR)
     return out
+
+
 def term_frequencies(records: Sequence[Record]) -> tuple[dict[str, dict[str, float]], float]:
     """Each first and last name's share of the records (names seen once are left to the floor)."""
     n = len(records)
