@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from audit.chain import timestamp
-from core.vocabulary import V3_ACT_REASON, V3_PURPOSE_OF_USE, Purpose
+from core.vocabulary import V3_ACT_REASON, V3_PURPOSE_OF_USE, Purpose, member_of
 
 BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/"
 PROFILES = {"read": "IHE.BasicAudit.PatientRead"}
@@ -51,7 +51,8 @@ def audit_event(e: Any) -> dict[str, Any]:
         resource["outcomeDesc"] = "withheld: " + ", ".join(reasons)
     if get("purpose"):
         purpose = get("purpose")
-        code = V3_PURPOSE_OF_USE.get(Purpose(purpose)) if purpose in Purpose._value2member_map_ else None
+        known = member_of(Purpose, purpose)
+        code = V3_PURPOSE_OF_USE.get(known) if known is not None else None
         resource["purposeOfEvent"] = [{"coding": [{"system": V3_ACT_REASON, "code": code} if code
                                                   else {"system": "urn:casebridge:purpose-of-use", "code": purpose}]}]
     if get("break_glass"):

@@ -33,6 +33,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from core.vocabulary import member_of
+
 
 class ErrorCode(StrEnum):
     """Every code a caller may see: the `code` of each error below, and INTERNAL for anything masked (the
@@ -61,7 +63,7 @@ class ErrorCode(StrEnum):
 
 def error_code(code: str | None) -> ErrorCode | None:
     """A code as the enum (one stored before a code was renamed, or none: None)."""
-    return ErrorCode(code) if code is not None and code in ErrorCode.__members__ else None
+    return member_of(ErrorCode, code)
 
 
 class CasebridgeError(Exception):

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import Enum, StrEnum
+from typing import TypeVar
+
+E = TypeVar("E", bound=Enum)
+
+
+def member_of(kind: type[E], value: object) -> E | None:
+    """`value` as a member of the enum `kind`; None for None or for a value it lacks (one stored by another
+    version, say): what a stored string becomes on its way out."""
+    try:
+        return kind(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 class Category(StrEnum):

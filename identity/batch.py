@@ -91,11 +91,16 @@ CHECKED: tuple[tuple[str, Callable[[Record], object]], ...] = (
     ("phone", lambda r: r.phone), ("sex", lambda r: r.sex), ("other_id", lambda r: r.other_id))
 
 
+def _header_name(text: str) -> str:
+    """A header as compared: lower case, spaces and dashes as underscores ('Date of Birth' = date_of_birth)."""
+    return text.strip().lower().replace(" ", "_").replace("-", "_")
+
+
 def header_map(header: list[str], columns: dict[str, str] | None = None
                ) -> tuple[dict[str, list[int]], list[RowProblem]]:
     """Which cells make each of COLUMNS: `columns` first (ours -> the file's header), then our own names,
     then ALIASES and ADDRESS_PARTS; and the problems with the header (an unknown column is ignored, named)."""
-    names = [h.strip().lower().replace(" ", "_").replace("-", "_") for h in header]
+    names = [_header_name(h) for h in header]
     problems: list[RowProblem] = []
     where: dict[str, list[int]] = {}
     taken: set[int] = set()
@@ -103,7 +108,7 @@ def header_map(header: list[str], columns: dict[str, str] | None = None
         if ours not in COLUMNS:
             problems.append(RowProblem(1, ours, f"not a column link-csv reads (one of {', '.join(COLUMNS)})"))
             continue
-        found = [k for k, h in enumerate(names) if h == theirs.strip().lower().replace(" ", "_").replace("-", "_")]
+        found = [k for k, h in enumerate(names) if h == _header_name(theirs)]
         if not found:
             problems.append(RowProblem(1, ours, "the file has no column of the name it is mapped to"))
             continue

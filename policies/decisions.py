@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from core.principal import LegalBasisClaim, RequestContext
-from core.vocabulary import Action, Category, Purpose
+from core.vocabulary import Action, Category, Purpose, member_of
 from policies.consents import ConsentRecord
 
 
@@ -32,7 +32,7 @@ class Basis(StrEnum):
 
 def basis_of(value: str | None) -> Basis | None:
     """A stored basis as the enum (None for none, or for one this version does not know)."""
-    return Basis(value) if value is not None and value in Basis._value2member_map_ else None
+    return member_of(Basis, value)
 
 
 class WithheldReason(StrEnum):
