@@ -23,20 +23,21 @@ from api.keys import load_or_create_dev_key, public_jwks
 from api.middleware import EdgeMiddleware
 from api.services import Services, build_services
 from api.settings import Settings
-from audit.records import log_writable
+from audit.chain_writer import log_writable
 from audit.witness import witness
 from core.principal import RequestContext
 from resolvers.context import Context
-from resolvers.errors import add_codes, bad_value, is_bad_value
+from resolvers.errors import response_errors
 from resolvers.schema import build_schema
 from store.durability import durability_problems
 from store.engine import STORE_FAILURES
 
 
 class _GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, services: Services, **kwargs: Any) -> None:
+    def __init__(self, services: Services, *, max_tokens: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
+        self.max_tokens = max_tokens
         self._ide_page = ide_page() if self.graphql_ide else ""
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -65,11 +66,8 @@ class _GraphQLApp(GraphQL[Context, None]):
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         data = await super().process_result(request, result)
         errors = cast("list[dict[str, Any]] | None", data.get("errors"))  # strawberry: formatted GraphQL errors
-        if errors:
-            if result.errors and len(result.errors) == len(errors):
-                errors = [bad_value(e) if is_bad_value(e) else d for e, d in zip(result.errors, errors, strict=True)]
-                data["errors"] = cast("list[object]", errors)
-            add_codes(errors)
+        if errors and result.errors:
+            data["errors"] = cast("list[object]", response_errors(result.errors, errors, max_tokens=self.max_tokens))
         state = request.scope["state"]
         # A request error: the document did not parse or validate, so nothing ran (no error has a path).
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
@@ -102,7 +100,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         introspection=settings.introspection_enabled, suggestions=settings.is_development,
     )
     graphql = _GraphQLApp(
-        services, schema=schema, graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        services, max_tokens=settings.limits.max_tokens, schema=schema,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=False,
     )
 

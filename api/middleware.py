@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
@@ -14,6 +13,7 @@ from api.auth import TokenVerifier, bearer_token
 from api.http import GRAPHQL_RESPONSE_JSON, check_request, prefers_graphql_response, read_body, replay
 from core.errors import AuthenticationError, CasebridgeError, InvalidInput
 from core.vocabulary import Purpose
+from resolvers.errors import edge_error_body
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 PURPOSE_HEADER = "x-purpose-of-use"
@@ -108,7 +108,7 @@ def _purpose(value: str | None) -> Purpose | None:
 async def _error_response(exc: CasebridgeError, send: Any, *, modern: bool, token_sent: bool) -> None:
     """A request error: nothing was executed, so no `data` (GraphQL over HTTP); the media type the client
     prefers; for a 401 the RFC 6750 challenge (`invalid_token` only when a token was sent)."""
-    body = json.dumps({"errors": [{"message": exc.message, "extensions": exc.extensions}]}).encode()
+    body = edge_error_body(exc)
     media = GRAPHQL_RESPONSE_JSON if modern else "application/json"
     headers = [(b"content-type", f"{media}; charset=utf-8".encode()), (b"content-length", str(len(body)).encode())]
     if isinstance(exc, AuthenticationError):

@@ -13,7 +13,8 @@ from api.auth import KeySource, TokenVerifier
 from api.settings import Settings
 from api.telemetry import make_tracer_provider
 from api.telemetry import shutdown as shutdown_telemetry
-from audit.records import AuditRecorder, ChainRecorder
+from audit.access_records import AuditRecorder
+from audit.chain_writer import ChainRecorder
 from audit.signing import CheckpointSigner, load_or_create_key
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
@@ -23,14 +24,15 @@ from connectors.held import CaseNotes
 from connectors.hmis.connector import HousingConnector
 from gate import Gate
 from gate.audit_desk import AuditDesk
-from gate.consents import ConsentDesk
+from gate.consent_desk import ConsentDesk
 from gate.identity_desk import IdentityDesk
-from gate.notes import NoteDesk
+from gate.note_desk import NoteDesk
 from identity.crosswalk import SqlCrosswalk
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
 from policies.decisions import Decider
-from store.engine import HotReader, Reads, make_engine, make_sessionmaker
+from store.engine import make_engine, make_sessionmaker
+from store.reads import Reads, open_reads
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[Any]
-    reader: HotReader
+    reads: Reads
     consents: ConsentStore
     connectors: list[Connector]
     gate: Gate
@@ -61,7 +63,7 @@ class Services:
             await conn.aclose()
         await self.http.aclose()
         await self.recorder.aclose()
-        await self.reader.aclose()
+        await self.reads.aclose()
         await self.engine.dispose()
         shutdown_telemetry(self.tracer_provider)
 
@@ -77,14 +79,14 @@ def build_services(
     sessions = make_sessionmaker(engine)
     policy_set = PolicySet.load()  # refuses to start on policies that do not validate
     consents = ConsentStore()
-    reader = HotReader(engine)
+    reads = open_reads(engine)
     connectors: list[Connector] = [Resilient(c, settings.federation)
-                                   for c in build_connectors(settings, sessions, tracer=tracer, reads=reader)]
-    crosswalk = SqlCrosswalk(sessions, reads=reader)
+                                   for c in build_connectors(settings, reads, tracer=tracer)]
+    crosswalk = SqlCrosswalk(reads)
     signer = make_signer(settings)
-    audit = recorder or ChainRecorder(sessions, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
+    audit = recorder or ChainRecorder(engine, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
     engine_ = CedarEngine(policy_set, parties=settings.appropriate_party_bases())
-    decider = decider or CedarDecider(sessions, engine_, store=consents, reads=reader)
+    decider = decider or CedarDecider(sessions, reads, engine_, store=consents)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
         held=[CaseNotes(sessions)], deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
@@ -92,7 +94,7 @@ def build_services(
     desk = ConsentDesk(gate=gate, store=consents)
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
-    return Services(settings=settings, engine=engine, sessions=sessions, reader=reader, consents=consents,
+    return Services(settings=settings, engine=engine, sessions=sessions, reads=reads, consents=consents,
                     connectors=connectors, gate=gate, desk=desk, signer=signer, recorder=audit,
                     audit_desk=AuditDesk(gate=gate, sessions=sessions, jwks=signer.public_jwks()),
                     notes=NoteDesk(gate=gate),
@@ -103,15 +105,14 @@ def build_services(
 
 
 def build_connectors(
-    settings: Settings, sessions: async_sessionmaker[Any], *, tracer: trace.Tracer | None = None,
-    reads: Reads | None = None,
+    settings: Settings, reads: Reads, *, tracer: trace.Tracer | None = None,
 ) -> list[BenefitsConnector | HousingConnector | SchoolingConnector]:
     """The enabled agency connectors, bare (the gateway wraps them in retries and circuit breakers)."""
     out: list[BenefitsConnector | HousingConnector | SchoolingConnector] = []
     if settings.benefits.enabled:
         out.append(BenefitsConnector(settings.benefits, tracer=tracer))
     if settings.housing.enabled:
-        out.append(HousingConnector(settings.housing, sessions, reads=reads))
+        out.append(HousingConnector(settings.housing, reads))
     if settings.schooling.enabled:
         out.append(SchoolingConnector(settings.schooling))
     return out

@@ -7,7 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from audit.records import LOCK_HEAD, add_checkpoint
+from audit.access_records import add_checkpoint
+from audit.chain_writer import LOCK_HEAD
 from audit.signing import CheckpointSigner
 from store.tables import AuditChainHead, table_of
 

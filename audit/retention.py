@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from audit.access_records import AccessRecord, AuditRecorder
 from audit.checkpoints import lock_head
 from audit.export import read_slice, write
 from audit.queries import LogFilter
-from audit.records import AccessRecord, AuditRecorder
 from audit.signing import CheckpointSigner
 from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint, table_of
 

@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from audit.access_records import add_checkpoint
 from audit.chain import timestamp
 from audit.checkpoints import lock_head
-from audit.records import add_checkpoint
 from audit.signing import CheckpointSigner, verify_statement
 from audit.verify import Break
 from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint

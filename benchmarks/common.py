@@ -41,16 +41,18 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def consent_desk(sessions: Any) -> Any:
+def consent_desk(engine: Any) -> Any:
     """A consent desk behind its own gate (no connectors), for seeding benchmark stores through the gate."""
-    from audit.records import ChainRecorder
+    from audit.chain_writer import ChainRecorder
     from gate import Gate
-    from gate.consents import ConsentDesk
+    from gate.consent_desk import ConsentDesk
     from identity.crosswalk import SqlCrosswalk
     from policies.cedar import CedarDecider, CedarEngine, PolicySet
     from policies.consent_store import ConsentStore
+    from store.engine import make_sessionmaker
+    from store.reads import open_reads
 
-    crosswalk = SqlCrosswalk(sessions)
-    gate = Gate(crosswalk=crosswalk, decider=CedarDecider(sessions, CedarEngine(PolicySet.load())), connectors=[],
-                recorder=ChainRecorder(sessions), sessions=sessions)
+    sessions, reads = make_sessionmaker(engine), open_reads(engine)
+    gate = Gate(crosswalk=SqlCrosswalk(reads), decider=CedarDecider(sessions, reads, CedarEngine(PolicySet.load())),
+                connectors=[], recorder=ChainRecorder(engine), sessions=sessions)
     return ConsentDesk(gate=gate, store=ConsentStore())

@@ -50,10 +50,11 @@ from core.vocabulary import Category, Purpose, Role
 from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerProcess
-from identity.crosswalk import SqlCrosswalk
+from identity.crosswalk import link_records
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
+from store.reads import open_reads
 
 SEED, HOUSEHOLDS = 5, 120
 PROFILE = """query($id: ID!) { client(id: $id) { id
@@ -81,11 +82,10 @@ async def seed(url: str, population: Population, tmp: Path) -> None:
     try:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
-        crosswalk = SqlCrosswalk(sessions)
-        await crosswalk.link(population.links())
+        await link_records(sessions, population.links())
         report = await import_export(sessions, write_export(population.hmis, tmp / "hmis"))
         assert report.ok, report.problems
-        desk = consent_desk(sessions)
+        desk = consent_desk(engine)
         ctx = RequestContext(Principal("bench", "DHS", frozenset({Role.CASEWORKER})), "seed", Purpose.CASE_MANAGEMENT)
         now = datetime.now(UTC)
         for person in population.people:
@@ -195,9 +195,10 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
 
             async def direct() -> dict[str, list[float]]:
                 engine = make_engine(url)
+                reads = open_reads(engine)
                 conns: dict[str, Connector] = {
                     "benefits": BenefitsConnector(BenefitsConfig(base_url=b.url)),
-                    "housing": HousingConnector(HousingConfig(), make_sessionmaker(engine)),
+                    "housing": HousingConnector(HousingConfig(), reads),
                     "schooling": SchoolingConnector(SchoolingConfig(base_url=e.url)),
                 }
                 ids = {"benefits": person.benefits_id, "housing": person.hmis_id, "schooling": person.student_id}
@@ -207,6 +208,7 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
                 finally:
                     for c in conns.values():
                         await c.aclose()
+                    await reads.aclose()
                     await engine.dispose()
 
             marks = tmp / "timeline.jsonl"

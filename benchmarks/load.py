@@ -56,7 +56,7 @@ from core.vocabulary import Category, Purpose, Role
 from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerProcess, free_port
-from identity.crosswalk import SqlCrosswalk
+from identity.crosswalk import link_records
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
@@ -129,10 +129,10 @@ async def seed(url: str, population: Population, tmp: Path) -> list[str]:
     try:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
-        await SqlCrosswalk(sessions).link(population.links())
+        await link_records(sessions, population.links())
         report = await import_export(sessions, write_export(population.hmis, tmp / "hmis"))
         assert report.ok, report.problems
-        desk = consent_desk(sessions)
+        desk = consent_desk(engine)
         ctx = RequestContext(Principal("load", "DHS", frozenset({Role.CASEWORKER})), "seed", Purpose.CASE_MANAGEMENT)
         now = datetime.now(UTC)
         full = [p for p in population.people if p.benefits_id and p.hmis_id and p.student_id]

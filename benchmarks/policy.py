@@ -36,7 +36,7 @@ from core.vocabulary import Action, Category, Purpose, Role
 from demo.benefits_sim import BenefitsAgency
 from demo.population import generate
 from demo.servers import ServerThread
-from identity.crosswalk import SqlCrosswalk
+from identity.crosswalk import link_records
 from policies.cedar import CedarDecider, CedarEngine, DeciderStats, PolicySet
 from policies.consents import Grantor, Provision
 from policies.decisions import Decision, Resource, Target, Verdict
@@ -81,9 +81,8 @@ async def seed(url: str, population: Any, rng: random.Random) -> None:
     try:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
-        crosswalk = SqlCrosswalk(sessions)
-        await crosswalk.link(population.links())
-        desk = consent_desk(sessions)
+        await link_records(sessions, population.links())
+        desk = consent_desk(engine)
         ctx = RequestContext(Principal("bench", "DHS", frozenset({Role.CASEWORKER})), "seed", Purpose.CASE_MANAGEMENT)
         now = datetime.now(UTC)
         for person in population.people:
@@ -99,8 +98,8 @@ async def seed(url: str, population: Any, rng: random.Random) -> None:
 
 async def measure(settings: Settings, ids: list[str], rounds: int, *, cold: bool) -> dict[str, float]:
     services = build_services(settings)
-    timed = TimedDecider(CedarDecider(services.sessions, CedarEngine(PolicySet.load()), store=services.consents,
-                                       reads=services.reader))
+    timed = TimedDecider(CedarDecider(services.sessions, services.reads, CedarEngine(PolicySet.load()),
+                                      store=services.consents))
     services.gate._decider = timed
     app = create_app(settings, services=services)
     key = load_or_create_dev_key(settings.auth.dev_key_file)
@@ -113,8 +112,8 @@ async def measure(settings: Settings, ids: list[str], rounds: int, *, cold: bool
         stats = DeciderStats()
         for _ in range(rounds):
             if cold:
-                timed.inner = CedarDecider(services.sessions, CedarEngine(PolicySet.load()), store=services.consents,
-                                       reads=services.reader)
+                timed.inner = CedarDecider(services.sessions, services.reads, CedarEngine(PolicySet.load()),
+                                           store=services.consents)
             timed.inner.stats = stats
             c0, w0 = time.thread_time(), time.perf_counter()
             resp = await http.post("/graphql", json={"query": QUERY, "variables": {"ids": ids}}, headers=headers)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.common import err, settings_or_exit, with_store
+from cli.common import err, settings_or_exit, with_engine, with_store
 from core.vocabulary import OperatorAction
 
 app = typer.Typer(help="The access log: verify, checkpoint, export, retain.", no_args_is_help=True)
@@ -94,7 +94,7 @@ def _operator(name: str | None, action: OperatorAction) -> Any:
     import getpass
     import uuid
 
-    from audit.records import AccessRecord
+    from audit.access_records import AccessRecord
 
     return AccessRecord(request_id=f"cli-{uuid.uuid4().hex[:16]}", subject=name or getpass.getuser(),
                         organization="casebridge-operations", roles=("auditor",), oauth_client="casebridge-cli",
@@ -115,9 +115,11 @@ def export_cmd(
     from dataclasses import replace
 
     from api.services import make_signer
+    from audit.access_records import add_checkpoint
+    from audit.chain_writer import ChainRecorder
     from audit.export import FORMATS, read_slice, write
     from audit.queries import LogFilter
-    from audit.records import ChainRecorder, add_checkpoint
+    from store.engine import make_sessionmaker
 
     if fmt not in FORMATS:
         err.print(f"[red]--format is one of {', '.join(FORMATS)}[/red]")
@@ -126,7 +128,8 @@ def export_cmd(
     signer = make_signer(settings)
     flt = LogFilter(client_id=client, since=since, until=until)
 
-    async def go(sessions: Any) -> tuple[int, list[Path]]:
+    async def go(engine: Any) -> tuple[int, list[Path]]:
+        sessions = make_sessionmaker(engine)
         async with sessions() as session:
             slice_ = await read_slice(session, signer, flt, reason="export")
         files = write(slice_, fmt, out)
@@ -137,11 +140,11 @@ def export_cmd(
                                      now=datetime.now().astimezone(), reason="export")
             record = replace(_operator(operator, OperatorAction.AUDIT_EXPORT), client_id=client,
                              detail=f"{fmt}: {len(slice_.events)} events")
-            await ChainRecorder(sessions, signer=signer).record([record], session=session)
+            await ChainRecorder(engine, signer=signer).record([record], session=session)
         return len(slice_.events), files
 
     try:
-        count, files = _run(settings, go)
+        count, files = with_engine(settings, go)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -174,14 +177,16 @@ def retain_cmd(
 ) -> None:
     """Archive (JSON Lines with proof) and remove events older than the retention period."""
     from api.services import make_signer
-    from audit.records import ChainRecorder
+    from audit.chain_writer import ChainRecorder
     from audit.retention import retain
+    from store.engine import make_sessionmaker
 
     settings = _settings()
     signer = make_signer(settings)
-    result = _run(settings, lambda sessions: retain(
-        sessions, signer, ChainRecorder(sessions, signer=signer), retention_days=settings.audit.retention_days,
-        archive_dir=settings.audit.archive_dir, now=datetime.now().astimezone(),
+    result = with_engine(settings, lambda engine: retain(
+        make_sessionmaker(engine), signer, ChainRecorder(engine, signer=signer),
+        retention_days=settings.audit.retention_days, archive_dir=settings.audit.archive_dir,
+        now=datetime.now().astimezone(),
         operator=_operator(operator, OperatorAction.AUDIT_RETENTION)))
     if result.archived == 0:
         err.print("nothing is older than the retention period")

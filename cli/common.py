@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 err = Console(stderr=True)
 
@@ -34,6 +37,20 @@ def with_store(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
         engine = make_engine(settings.database_url)
         try:
             return await fn(make_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+def with_engine(settings: Settings, fn: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run `fn(engine)` on the configured store, then close it."""
+    from store.engine import make_engine
+
+    async def go() -> T:
+        engine = make_engine(settings.database_url)
+        try:
+            return await fn(engine)
         finally:
             await engine.dispose()
 

@@ -27,7 +27,7 @@ from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
 from demo.population import Population, generate
 from demo.servers import ServerThread
-from identity.crosswalk import SqlCrosswalk
+from identity.crosswalk import link_records
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
 from store.held import CaseNote as CaseNoteRow
@@ -85,8 +85,7 @@ async def seed(settings: Settings, population: Population) -> int:
     try:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
-        crosswalk = SqlCrosswalk(sessions)
-        added = await crosswalk.link(population.links())
+        added = await link_records(sessions, population.links())
         export = write_export(population.hmis, HMIS_EXPORT_DIR, exported_at=datetime.now().replace(microsecond=0))
         report = await import_export(sessions, export, source=settings.housing.source)
         if not report.ok and "not newer" not in report.problems[0].message:

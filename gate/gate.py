@@ -19,7 +19,7 @@ from typing import Any
 from opentelemetry import trace
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from audit.records import AccessRecord, AuditRecorder, SectionOutcome, action_record
+from audit.access_records import AccessRecord, AuditRecorder, SectionOutcome, action_record
 from connectors.base import Connector
 from connectors.held import HeldSource
 from connectors.records import FetchResult
@@ -47,7 +47,6 @@ Permitted = dict[tuple[str, str], set[Category]]
 Fetched = dict[tuple[str, frozenset[Category]], FetchResult | AgencyError]
 
 LATENCY_SMOOTHING = 0.2  # weight of the newest call in a connector's smoothed duration
-HEAD_START_SECONDS = 0.004  # how much earlier than a quick call the slow agencies' calls start (see head_starts)
 
 _EVALUATION_ERROR = Decision(False, (RULE_EVALUATION_ERROR,), reason=WithheldReason.POLICY_ERROR)
 
@@ -231,17 +230,12 @@ class Gate(Operations):
             for ref in links[client_id]:
                 if ref.source == source:
                     calls[(name, frozenset(cats))].append(ref.local_id)
-        keys = sorted(calls, key=lambda k: -self._took.get(k[0], 0.0))
-        after = head_starts({n for n, _ in keys}, self._took)
-        results = await asyncio.gather(*(self._call(by_name[n], calls[(n, cats)], cats, after.get(n, 0.0))
-                                         for n, cats in keys))
+        keys = sorted(calls, key=lambda k: -self._took.get(k[0], 0.0))  # the slowest agency's request leaves first
+        results = await asyncio.gather(*(self._call(by_name[n], calls[(n, cats)], cats) for n, cats in keys))
         return dict(zip(keys, results, strict=True))
 
-    async def _call(
-        self, conn: Connector, local_ids: list[str], cats: frozenset[Category], wait: float = 0.0,
-    ) -> FetchResult | AgencyError:
-        if wait:
-            await asyncio.sleep(wait)
+    async def _call(self, conn: Connector, local_ids: list[str], cats: frozenset[Category],
+                    ) -> FetchResult | AgencyError:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._deadline):
@@ -323,25 +317,6 @@ def section_outcome(category: Category, connector: str, holder: str, decision: D
         legal_basis=decision.legal_basis, break_glass=decision.break_glass,
         outside_consent_purpose=decision.outside_consent_purpose,
     )
-
-
-def head_starts(names: Iterable[str], took: dict[str, float]) -> dict[str, float]:
-    """How long each call waits before it starts, so that the slow calls' requests go out first.
-
-    The profile waits for the slowest agency. Its requests are sent first (the
-    calls are started slowest first); a call expected to take under a quarter of
-    the slowest one's time - the housing snapshot, read from the store in a few
-    milliseconds - waits HEAD_START_SECONDS (never more than a quarter of the
-    difference), so that its reads do not compete with the sending of those
-    requests (measured: a concurrent snapshot read made the benefits and
-    schooling calls 1.5 ms slower; started 3 ms later, it cost them nothing).
-    Calls with no history start at once.
-    """
-    known = {n: took[n] for n in names if n in took}
-    if not known:
-        return {}
-    slowest = max(known.values())
-    return {n: min(HEAD_START_SECONDS, (slowest - t) / 4) for n, t in known.items() if t < slowest / 4}
 
 
 MIN_JUSTIFICATION = 20

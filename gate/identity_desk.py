@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from audit.records import SectionOutcome, action_record
+from audit.access_records import SectionOutcome, action_record
 from core.errors import InvalidInput
 from core.principal import RequestContext
 from core.vocabulary import Action, Category

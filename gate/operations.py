@@ -28,7 +28,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from audit.records import AccessRecord, AuditRecorder, SectionOutcome, action_record
+from audit.access_records import AccessRecord, AuditRecorder, SectionOutcome, action_record
 from core.errors import (
     AuditUnavailable,
     CasebridgeError,

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from store.engine import Reads, SessionReads
+from store.reads import Reads
 from store.tables import Client, SourceLink
 
 
@@ -45,13 +45,12 @@ _RESOLVE = (
 class SqlCrosswalk:
     """The crosswalk kept in the store's `clients` and `source_links` tables.
 
-    `reads` runs the per-request lookup (the gateway passes its HotReader);
-    without it each lookup opens a session.
+    Lookups go through `reads` (store.reads, the request path's one read path); links are written by
+    `link_records`.
     """
 
-    def __init__(self, sessions: async_sessionmaker[Any], *, reads: Reads | None = None) -> None:
-        self._sessions = sessions
-        self._reads = reads or SessionReads(sessions)
+    def __init__(self, reads: Reads) -> None:
+        self._reads = reads
 
     async def resolve(self, client_ids: Sequence[str]) -> dict[str, list[SourceRef]]:
         """Linked records per known client id, in one query; unknown ids are absent."""
@@ -66,26 +65,28 @@ class SqlCrosswalk:
                 refs.append(SourceRef(source, local_id))
         return found
 
-    async def link(self, links: Iterable[tuple[str, str, str]], *, how: str = "rule") -> int:
-        """Record (client id, source, local id) links, creating clients as needed.
 
-        Links whose agency record is already linked are left alone; returns how many were added.
-        """
-        links = list(dict.fromkeys(links))
-        if not links:
-            return 0
-        async with self._sessions.begin() as session:
-            existing_clients = set((await session.execute(
-                select(Client.id).where(Client.id.in_({c for c, _, _ in links}))
-            )).scalars())
-            linked = {(s, lid) for s, lid in (await session.execute(
-                select(SourceLink.source, SourceLink.local_id)
-                .where(SourceLink.local_id.in_({lid for _, _, lid in links}))
-            ))}
-            fresh = [(c, s, lid) for c, s, lid in links if (s, lid) not in linked]
-            for client_id in dict.fromkeys(c for c, _, _ in fresh):
-                if client_id not in existing_clients:
-                    session.add(Client(id=client_id))
-            await session.flush()
-            session.add_all(SourceLink(client_id=c, source=s, local_id=lid, how=how) for c, s, lid in fresh)
-        return len(fresh)
+async def link_records(sessions: async_sessionmaker[Any], links: Iterable[tuple[str, str, str]], *,
+                       how: str = "rule") -> int:
+    """Record (client id, source, local id) links, creating clients as needed.
+
+    Links whose agency record is already linked are left alone; returns how many were added.
+    """
+    links = list(dict.fromkeys(links))
+    if not links:
+        return 0
+    async with sessions.begin() as session:
+        existing_clients = set((await session.execute(
+            select(Client.id).where(Client.id.in_({c for c, _, _ in links}))
+        )).scalars())
+        linked = {(s, lid) for s, lid in (await session.execute(
+            select(SourceLink.source, SourceLink.local_id)
+            .where(SourceLink.local_id.in_({lid for _, _, lid in links}))
+        ))}
+        fresh = [(c, s, lid) for c, s, lid in links if (s, lid) not in linked]
+        for client_id in dict.fromkeys(c for c, _, _ in fresh):
+            if client_id not in existing_clients:
+                session.add(Client(id=client_id))
+        await session.flush()
+        session.add_all(SourceLink(client_id=c, source=s, local_id=lid, how=how) for c, s, lid in fresh)
+    return len(fresh)

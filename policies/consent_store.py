@@ -13,7 +13,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from policies.consents import ConsentRecord, ConsentStatus, Grantor, Provision
-from store.engine import Reads
+from store.reads import Reads
 from store.tables import BreakGlassGrant, Consent, ConsentVersion
 
 _CONSENTS = Consent.__table__

@@ -11,9 +11,9 @@ from core.errors import AuthenticationError
 from core.principal import RequestContext
 from gate import Gate
 from gate.audit_desk import AuditDesk
-from gate.consents import ConsentDesk
+from gate.consent_desk import ConsentDesk
 from gate.identity_desk import IdentityDesk
-from gate.notes import NoteDesk
+from gate.note_desk import NoteDesk
 
 
 @dataclass

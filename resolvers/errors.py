@@ -1,20 +1,28 @@
-"""Translating errors into GraphQL responses, in one place.
+"""Errors as they appear in responses, in one place: the GraphQL response's `errors` and the edge's own.
 
-Our own errors (core.errors) carry `extensions.code` and are shown; GraphQL
-syntax and validation errors stay readable and get a code here; anything else
-is a bug and is masked as "Unexpected error." with code INTERNAL.
+Our own errors (core.errors) carry `extensions.code` and are shown. An error
+about the document gets its code from what raised it: the parser (a syntax
+error, or more tokens than allowed - counted here, never read from graphql's
+message), or the validation rule that reported it (the depth, alias and
+introspection rules are wrapped by `coded` so that their errors carry a code).
+Anything else is a bug and is masked as "Unexpected error." with code INTERNAL.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from graphql import (
     SKIP,
+    ASTValidationRule,
     GraphQLError,
     GraphQLInputType,
+    GraphQLSyntaxError,
     ListValueNode,
     ObjectValueNode,
+    ValidationContext,
     ValueNode,
     ValuesOfCorrectTypeRule,
     VariableDefinitionNode,
@@ -25,10 +33,12 @@ from graphql import (
     is_non_null_type,
     validate_input_literal,
 )
+from graphql.language import Lexer, Source, TokenKind
 from graphql.pyutils import Undefined
 from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.extensions import MaskErrors
 
-from core.errors import CasebridgeError
+from core.errors import CasebridgeError, ErrorCode
 
 BAD_VALUE = "a value does not fit its type (dates are YYYY-MM-DD, times ISO 8601 with a zone)"
 
@@ -106,27 +116,80 @@ def _unquoted(error: GraphQLError, node: ValueNode, type_: GraphQLInputType, pat
     return GraphQLError(message, error.nodes or node, extensions={"code": "BAD_USER_INPUT", "expected": named.name})
 
 
-def document_error_code(message: str) -> str:
-    """A stable code for an error about the GraphQL document itself."""
-    lowered = message.lower()
-    if "tokens" in lowered and "parsing aborted" in lowered:
-        return "QUERY_TOO_LARGE"
-    if lowered.startswith("syntax error"):
-        return "GRAPHQL_PARSE_FAILED"
-    if "exceeds maximum operation depth" in lowered:
-        return "QUERY_TOO_DEEP"
-    if "aliases found" in lowered:
-        return "TOO_MANY_ALIASES"
-    if "introspection" in lowered:
-        return "INTROSPECTION_DISABLED"
-    return "GRAPHQL_VALIDATION_FAILED"
+def coded(rule: type[ASTValidationRule], code: str) -> type[ASTValidationRule]:
+    """`rule`, every error it reports carrying `code` (the rule reports through the validation context it is
+    given: this one tags each error on its way)."""
+
+    class Coded(rule):  # type: ignore[valid-type,misc]  # a subclass of the rule given
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(_Tagging(context, code))
+
+    Coded.__name__ = Coded.__qualname__ = f"Coded{rule.__name__}"
+    return Coded
 
 
-def add_codes(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Give every error in a response an `extensions.code`."""
-    for err in errors:
-        ext = err.setdefault("extensions", {})
+class _Tagging:
+    """A validation context whose reported errors carry a code; everything else is the context's own."""
+
+    def __init__(self, context: ValidationContext, code: str) -> None:
+        self._context = context
+        self._code = code
+
+    def report_error(self, error: GraphQLError) -> None:
+        error.extensions = {**(error.extensions or {}), "code": self._code}
+        self._context.report_error(error)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+
+class MaskUnexpected(MaskErrors):
+    """strawberry's masking of unexpected errors, the masked error carrying code INTERNAL."""
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": ErrorCode.INTERNAL.value}
+        return masked
+
+
+def response_errors(errors: Sequence[GraphQLError], formatted: list[dict[str, Any]], *,
+                    max_tokens: int) -> list[dict[str, Any]]:
+    """The response's `errors`, each with an `extensions.code`: a value that does not fit its type answered
+    without the value; a syntax error told apart from a document over `max_tokens`."""
+    out = []
+    for error, shown in zip(errors, formatted, strict=True):
+        if is_bad_value(error):
+            out.append(bad_value(error))
+            continue
+        ext = shown.setdefault("extensions", {})
         if "code" not in ext:
-            message = str(err.get("message", ""))
-            ext["code"] = "INTERNAL" if message == "Unexpected error." else document_error_code(message)
-    return errors
+            ext["code"] = _code_of(error, max_tokens)
+        out.append(shown)
+    return out
+
+
+def _code_of(error: GraphQLError, max_tokens: int) -> str:
+    if isinstance(error, GraphQLSyntaxError):
+        body = error.source.body if error.source is not None else ""
+        return "QUERY_TOO_LARGE" if _more_tokens_than(body, max_tokens) else "GRAPHQL_PARSE_FAILED"
+    if error.path is None:  # about the document, from one of graphql's own validation rules
+        return "GRAPHQL_VALIDATION_FAILED"
+    return ErrorCode.INTERNAL.value  # a field's error that is neither ours nor masked (e.g. a null where none may be)
+
+
+def _more_tokens_than(text: str, limit: int) -> bool:
+    """Whether the document has more than `limit` tokens, counted as graphql's parser counts them (comments
+    not counted); stops at the first token past the limit or at the first character it cannot read."""
+    lexer = Lexer(Source(text))
+    try:
+        for _ in range(limit + 1):
+            if lexer.advance().kind is TokenKind.EOF:
+                return False
+    except GraphQLSyntaxError:
+        return False
+    return True
+
+
+def edge_error_body(exc: CasebridgeError) -> bytes:
+    """The body of an error answered at the edge, before GraphQL ran: no `data` (GraphQL over HTTP)."""
+    return json.dumps({"errors": [{"message": exc.message, "extensions": exc.extensions}]}).encode()

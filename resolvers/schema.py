@@ -13,7 +13,6 @@ from graphql import GraphQLError
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -45,7 +44,7 @@ from resolvers.audit_types import (
 )
 from resolvers.consent_types import Consent, LegalBasisInput, consent_view
 from resolvers.context import Context, Info
-from resolvers.errors import is_bad_value, should_mask
+from resolvers.errors import MaskUnexpected, coded, is_bad_value, should_mask
 from resolvers.identity_types import (
     ClientCandidate,
     ClientSearchInput,
@@ -264,19 +263,20 @@ def build_schema(
     # MaxAliasesLimiter make a new rule class per instance, and the validation
     # cache is keyed by the rules, so per-request limiters would miss it every
     # time (measured: validation was ~15 % of a profile request).
-    limits = [*QueryDepthLimiter(max_depth=max_depth).validation_rules,
-              *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules]
+    limits = [*(coded(r, "QUERY_TOO_DEEP") for r in QueryDepthLimiter(max_depth=max_depth).validation_rules),
+              *(coded(r, "TOO_MANY_ALIASES") for r in MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules)]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         lambda: ParserCache(maxsize=cache_size),
         lambda: BoundedValidation(maxsize=cache_size, suggestions=suggestions),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(limits),
-        lambda: MaskErrors(should_mask_error=should_mask),
+        lambda: MaskUnexpected(should_mask_error=should_mask),
     ]
     if not introspection:
         from graphql.validation import NoSchemaIntrospectionCustomRule
 
-        extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+        no_introspection = [coded(NoSchemaIntrospectionCustomRule, "INTROSPECTION_DISABLED")]  # built once, as above
+        extensions.append(lambda: AddValidationRules(no_introspection))
     return Schema(query=Query, mutation=Mutation, extensions=extensions)
 
 

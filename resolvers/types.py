@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import strawberry
 
@@ -16,6 +17,8 @@ from core.vocabulary import Role as _Role
 from gate import Disclosure, SectionResult, SectionStatus
 from policies.decisions import Basis, basis_of
 from policies.decisions import WithheldReason as _WithheldReason
+
+T = TypeVar("T")
 
 # The domain's enums, each exposed once: strawberry.enum registers the class itself (and returns it), so the
 # schema's names are the domain's classes, by another name here.
@@ -309,8 +312,8 @@ def benefit_cases(parts: list[SectionResult]) -> list[BenefitCase]:
         BenefitCase(
             agency=p.holder, case_number=c.case_number, status=c.status, relationship=c.relationship,
             household_size=c.household_size,
-            programs=[BenefitProgram(**_fields(pr)) for pr in c.programs],
-            notices=[Notice(**_fields(n)) for n in c.notices],
+            programs=[program_view(pr) for pr in c.programs],
+            notices=[notice_view(n) for n in c.notices],
         )
         for p in parts for c in p.data
     ]
@@ -321,22 +324,75 @@ def student_record(r: rec.SchoolingRecord) -> StudentRecord:
     today = datetime.now(UTC).date()  # as the connector dates pending transfers
     return StudentRecord(
         agency=r.agency, student_id=r.student_id, current_school=r.current_school, current_grade=r.current_grade,
-        enrollments=[SchoolEnrollment(**_fields(e)) for e in r.enrollments],
-        transfers=[SchoolTransfer(**_fields(t), pending=t.entry_date is None) for t in r.transfers],
-        homeless_program=[HomelessProgramStatus(**_fields(h)) for h in r.homeless],
+        enrollments=[enrollment_view(e) for e in r.enrollments],
+        transfers=[transfer_view(t) for t in r.transfers],
+        homeless_program=[homeless_view(h) for h in r.homeless],
         in_homeless_program_now=any(h.begin_date <= today and (h.end_date is None or h.end_date >= today)
                                     for h in r.homeless),
         overlapping_enrollments=r.overlapping, unreadable=list(r.unreadable),
     )
 
 
-def items(parts: list[SectionResult], cls: type[Any]) -> list[Any]:
-    """List items (appointments, documents) from the shown parts, as `cls`."""
-    return [cls(**_fields(i)) for p in parts for i in p.data]
+def items(parts: list[SectionResult], view: Callable[[Any], T]) -> list[T]:
+    """List items (appointments, documents) from the shown parts, each through `view`."""
+    return [view(i) for p in parts for i in p.data]
 
 
-def _fields(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
+def program_view(pr: rec.BenefitProgram) -> BenefitProgram:
+    """The public face of one BenefitProgram record."""
+    return BenefitProgram(
+        program=pr.program, status=pr.status, certification_start=pr.certification_start,
+        certification_end=pr.certification_end, amount=pr.amount, currency=pr.currency, frequency=pr.frequency)
+
+
+def notice_view(n: rec.Notice) -> Notice:
+    """The public face of one Notice record."""
+    return Notice(
+        notice_id=n.notice_id, type=n.type, issued_on=n.issued_on, response_due_on=n.response_due_on)
+
+
+def enrollment_view(e: rec.SchoolEnrollment) -> SchoolEnrollment:
+    """The public face of one SchoolEnrollment record."""
+    return SchoolEnrollment(
+        school_id=e.school_id, school_name=e.school_name, entry_date=e.entry_date, entry_grade=e.entry_grade,
+        exit_date=e.exit_date, exit_type=e.exit_type, primary=e.primary, school_year=e.school_year,
+        current=e.current)
+
+
+def transfer_view(t: rec.SchoolTransfer) -> SchoolTransfer:
+    """The public face of one SchoolTransfer record."""
+    return SchoolTransfer(
+        from_school=t.from_school, to_school=t.to_school, exit_date=t.exit_date, entry_date=t.entry_date,
+        days_out_of_school=t.days_out_of_school, pending=t.entry_date is None)
+
+
+def homeless_view(h: rec.HomelessProgramStatus) -> HomelessProgramStatus:
+    """The public face of one HomelessProgramStatus record."""
+    return HomelessProgramStatus(
+        begin_date=h.begin_date, end_date=h.end_date, nighttime_residence=h.nighttime_residence,
+        unaccompanied_youth=h.unaccompanied_youth)
+
+
+def appointment_view(a: rec.Appointment) -> Appointment:
+    """The public face of one Appointment record."""
+    return Appointment(
+        appointment_id=a.appointment_id, agency=a.agency, type=a.type, scheduled_at=a.scheduled_at, mode=a.mode,
+        location=a.location, status=a.status)
+
+
+def document_view(d: rec.RequiredDocument) -> RequiredDocument:
+    """The public face of one RequiredDocument record."""
+    return RequiredDocument(
+        document_id=d.document_id, agency=d.agency, type=d.type, due_on=d.due_on, status=d.status)
+
+
+def stay_view(s: rec.HousingEnrollment) -> HousingEnrollment:
+    """The public face of one HousingEnrollment record."""
+    return HousingEnrollment(
+        enrollment_id=s.enrollment_id, agency=s.agency, project_name=s.project_name, project_type=s.project_type,
+        project_type_name=s.project_type_name, entry_date=s.entry_date, move_in_date=s.move_in_date,
+        exit_date=s.exit_date, destination=s.destination, destination_class=s.destination_class,
+        household_id=s.household_id, relationship_to_head=s.relationship_to_head, status=s.status)
 
 
 @strawberry.type(description="One client's unified profile: every section decided, fetched and audited by the gate.")
@@ -368,7 +424,7 @@ class ClientProfile:
         return HousingSection(
             access=[source_access(p) for p in parts],
             in_shelter_now=any(s.status == "IN_SHELTER" for s in stays),
-            enrollments=[HousingEnrollment(**_fields(s), status=s.status) for s in stays])
+            enrollments=[stay_view(s) for s in stays])
 
     @strawberry.field(description="Schooling: current school and grade, enrollments, transfers and the days "
                       "between them, homeless program status.")
@@ -382,7 +438,7 @@ class ClientProfile:
     def appointments(self) -> AppointmentsSection | None:
         parts = self.disclosure.parts(_Category.APPOINTMENTS)
         visible = shown(parts)
-        found = sorted(items(visible, Appointment), key=lambda a: a.scheduled_at) if visible else None
+        found = sorted(items(visible, appointment_view), key=lambda a: a.scheduled_at) if visible else None
         return AppointmentsSection(access=[source_access(p) for p in parts], items=found)
 
     @strawberry.field(description="Documents agencies asked for, with due dates and status.")
@@ -390,7 +446,7 @@ class ClientProfile:
         parts = self.disclosure.parts(_Category.DOCUMENTS)
         visible = shown(parts)
         return DocumentsSection(access=[source_access(p) for p in parts],
-                                items=items(visible, RequiredDocument) if visible else None)
+                                items=items(visible, document_view) if visible else None)
 
     @strawberry.field(description="Case notes held in casebridge (category casework), newest first.")
     def casework(self) -> CaseworkSection | None:

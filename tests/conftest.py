@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api.settings import Settings
 from audit.signing import CheckpointSigner, load_or_create_key
@@ -31,6 +32,7 @@ from demo.servers import ServerThread
 from identity.index import relink, sync
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
+from store.reads import Reads, open_reads
 
 _counter = itertools.count()
 
@@ -228,17 +230,19 @@ async def indexed(database_url: str, population: Population, tmp_path: Path) -> 
     """The store with the three agencies' people synced into the index."""
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
+    reads = open_reads(engine)
     assert (await import_export(sessions, write_export(population.hmis, tmp_path / "hmis",
                                                        exported_at=datetime(2026, 11, 1)))).ok
     own = copy.deepcopy(population)
     benefits, district = BenefitsAgency(own), EdfiAgency(own)
     with ServerThread(benefits.app()) as b, ServerThread(district.app()) as e:
-        sources = [BenefitsConnector(BenefitsConfig(base_url=b.url)), HousingConnector(HousingConfig(), sessions),
+        sources = [BenefitsConnector(BenefitsConfig(base_url=b.url)), HousingConnector(HousingConfig(), reads),
                    SchoolingConnector(SchoolingConfig(base_url=e.url))]
         written = await sync(sessions, sources)
         yield sessions, sources, written, benefits
         for s in sources:
             await s.aclose()
+    await reads.aclose()
     await engine.dispose()
 
 
@@ -248,7 +252,8 @@ async def indexed_gateway(gateway: Any, database_url: str) -> Any:
     settings, _server = gateway
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    sources = [BenefitsConnector(settings.benefits), HousingConnector(settings.housing, sessions),
+    reads = open_reads(engine)
+    sources = [BenefitsConnector(settings.benefits), HousingConnector(settings.housing, reads),
                SchoolingConnector(settings.schooling)]
     try:
         await sync(sessions, sources)
@@ -257,6 +262,7 @@ async def indexed_gateway(gateway: Any, database_url: str) -> Any:
     finally:
         for s in sources:
             await s.aclose()
+        await reads.aclose()
         await engine.dispose()
 
 
@@ -267,8 +273,22 @@ def signer(tmp_path: Path) -> CheckpointSigner:
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Any]:
-    """Sessions on the migrated test database."""
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """The migrated test database's engine."""
     engine = make_engine(database_url)
-    yield make_sessionmaker(engine)
+    yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+def store(engine: AsyncEngine) -> Any:
+    """Sessions on the migrated test database."""
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+async def reads(engine: AsyncEngine) -> AsyncIterator[Reads]:
+    """The request path's reader on the migrated test database."""
+    reads = open_reads(engine)
+    yield reads
+    await reads.aclose()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from audit.records import AccessRecord, started
+from audit.access_records import AccessRecord
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.records import Appointment, FetchResult, SourceRecord
 from core.errors import AgencyError, AuditUnavailable
@@ -99,9 +99,6 @@ class ListRecorder:
             raise AuditUnavailable("the access log could not be written")
         self.writes += 1
         self.records.extend(records)
-
-    async def begin(self, records: Sequence[AccessRecord]) -> Awaitable[None]:
-        return started(self.record(records))
 
     async def aclose(self) -> None:
         return None

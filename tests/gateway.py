@@ -15,7 +15,7 @@ from api.settings import Settings
 from connectors.hmis.importer import import_export
 from demo.hmis_export import write_export
 from demo.population import Population
-from identity.crosswalk import SqlCrosswalk
+from identity.crosswalk import link_records
 from store.engine import make_engine, make_sessionmaker
 from store.tables import AccessEvent
 
@@ -28,9 +28,8 @@ async def seed_links(database_url: str, population: Population) -> None:
     engine = make_engine(database_url)
     try:
         sessions = make_sessionmaker(engine)
-        crosswalk = SqlCrosswalk(sessions)
-        await crosswalk.link(population.links())
-        await crosswalk.link([(UNLINKED_CLIENT, "shelter", "DHS-77")])
+        await link_records(sessions, population.links())
+        await link_records(sessions, [(UNLINKED_CLIENT, "shelter", "DHS-77")])
         with tempfile.TemporaryDirectory() as tmp:
             export = write_export(population.hmis, Path(tmp) / "hmis", exported_at=HMIS_EXPORTED_AT)
             report = await import_export(sessions, export)

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from api.app import create_app
-from audit.records import started
 from core.errors import AuditUnavailable
 from demo.benefits_sim import BenefitsAgency
 from demo.population import Population
@@ -384,9 +383,6 @@ class _SlowRecorder:
         self.finished.append(time.monotonic())
         if self.fail is not None:
             raise self.fail
-
-    async def begin(self, records: Any) -> Any:
-        return started(self.record(records))
 
     async def aclose(self) -> None:
         return None

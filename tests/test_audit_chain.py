@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, func, select, text, update
 
+from audit.access_records import AccessRecord, SectionOutcome
 from audit.chain import event_hash
+from audit.chain_writer import ChainRecorder
 from audit.checkpoints import checkpoint_head
-from audit.records import AccessRecord, ChainRecorder, SectionOutcome
 from audit.signing import CheckpointSigner, load_or_create_key
 from audit.verify import verify
 from core.errors import AuditUnavailable
@@ -32,7 +33,7 @@ def record(n: int, client: str = "c-1") -> AccessRecord:
 
 
 @pytest.fixture
-async def store(database_url: str) -> Any:
+async def store(engine: Any, database_url: str) -> Any:
     engine = make_engine(database_url, pool_size=20) if not database_url.startswith("sqlite") else make_engine(
         database_url)
     yield make_sessionmaker(engine)
@@ -40,11 +41,11 @@ async def store(database_url: str) -> Any:
 
 
 async def test_concurrent_writers_keep_one_valid_chain(
-    database_url: str, store: Any, signer: CheckpointSigner
+    engine: Any, database_url: str, store: Any, signer: CheckpointSigner
 ) -> None:
     second_engine = make_engine(database_url)  # a second "replica" with its own pool
-    recorders = [ChainRecorder(store, signer=signer, checkpoint_every=50),
-                 ChainRecorder(make_sessionmaker(second_engine), signer=signer, checkpoint_every=50)]
+    recorders = [ChainRecorder(engine, signer=signer, checkpoint_every=50),
+                 ChainRecorder(second_engine, signer=signer, checkpoint_every=50)]
     try:
         async def writer(w: int) -> None:
             for i in range(15):
@@ -79,8 +80,8 @@ async def rewrite_from(session: Any, seq: int) -> None:
     await session.execute(update(AuditChainHead).values(hash=prev))
 
 
-async def _chain(store: Any, signer: CheckpointSigner, n: int = 10) -> None:
-    async with ChainRecorder(store, signer=signer, checkpoint_every=1000) as recorder:
+async def _chain(engine: Any, signer: CheckpointSigner, n: int = 10) -> None:
+    async with ChainRecorder(engine, signer=signer, checkpoint_every=1000) as recorder:
         for i in range(n):
             await recorder.record([record(i)])
 
@@ -93,32 +94,34 @@ async def _first_break(store: Any, signer: CheckpointSigner) -> tuple[int, str]:
     return b.seq, b.problem
 
 
-async def test_an_edited_event_is_found_at_its_position(store: Any, signer: CheckpointSigner) -> None:
-    await _chain(store, signer)
+async def test_an_edited_event_is_found_at_its_position(engine: Any, store: Any, signer: CheckpointSigner) -> None:
+    await _chain(engine, signer)
     async with store.begin() as session:
         await session.execute(update(AccessEvent).where(AccessEvent.seq == 4).values(organization="HRA"))
     seq, problem = await _first_break(store, signer)
     assert seq == 4 and "altered" in problem
 
 
-async def test_an_edited_decision_is_found(store: Any, signer: CheckpointSigner) -> None:
-    await _chain(store, signer)
+async def test_an_edited_decision_is_found(engine: Any, store: Any, signer: CheckpointSigner) -> None:
+    await _chain(engine, signer)
     async with store.begin() as session:
         row = (await session.execute(select(AccessEvent).where(AccessEvent.seq == 7))).scalar_one()
         row.decisions = [{**row.decisions[0], "outcome": "disclosed"}]
     assert await _first_break(store, signer) == (7, "content does not match its hash (altered)")
 
 
-async def test_a_deleted_event_is_found_at_its_position(store: Any, signer: CheckpointSigner) -> None:
-    await _chain(store, signer)
+async def test_a_deleted_event_is_found_at_its_position(engine: Any, store: Any, signer: CheckpointSigner) -> None:
+    await _chain(engine, signer)
     async with store.begin() as session:
         await session.execute(delete(AccessEvent).where(AccessEvent.seq == 6))
     seq, problem = await _first_break(store, signer)
     assert seq == 6 and "missing" in problem
 
 
-async def test_a_rewritten_tail_is_caught_by_the_signed_checkpoint(store: Any, signer: CheckpointSigner) -> None:
-    await _chain(store, signer, n=8)
+async def test_a_rewritten_tail_is_caught_by_the_signed_checkpoint(
+    engine: Any, store: Any, signer: CheckpointSigner,
+) -> None:
+    await _chain(engine, signer, n=8)
     async with store.begin() as session:
         await checkpoint_head(session, signer, reason="manual")
     async with store.begin() as session:
@@ -127,8 +130,10 @@ async def test_a_rewritten_tail_is_caught_by_the_signed_checkpoint(store: Any, s
     assert seq == 8 and "not the one that was signed" in problem
 
 
-async def test_a_truncated_tail_is_caught_by_the_signed_checkpoint(store: Any, signer: CheckpointSigner) -> None:
-    await _chain(store, signer, n=8)
+async def test_a_truncated_tail_is_caught_by_the_signed_checkpoint(
+    engine: Any, store: Any, signer: CheckpointSigner,
+) -> None:
+    await _chain(engine, signer, n=8)
     async with store.begin() as session:
         await checkpoint_head(session, signer, reason="manual")
         five = (await session.execute(select(AccessEvent.hash).where(AccessEvent.seq == 5))).scalar_one()
@@ -139,8 +144,8 @@ async def test_a_truncated_tail_is_caught_by_the_signed_checkpoint(store: Any, s
     assert seq == 8 and "truncated" in problem
 
 
-async def test_a_forged_checkpoint_is_found(store: Any, signer: CheckpointSigner, tmp_path: Path) -> None:
-    await _chain(store, signer, n=3)
+async def test_a_forged_checkpoint_is_found(engine: Any, store: Any, signer: CheckpointSigner, tmp_path: Path) -> None:
+    await _chain(engine, signer, n=3)
     forger = CheckpointSigner(load_or_create_key(tmp_path / "not-ours.json"))
     async with store.begin() as session:
         await checkpoint_head(session, forger, reason="manual")
@@ -148,8 +153,8 @@ async def test_a_forged_checkpoint_is_found(store: Any, signer: CheckpointSigner
     assert seq == 3 and "signature" in problem
 
 
-async def test_periodic_checkpoints_are_signed(store: Any, signer: CheckpointSigner) -> None:
-    async with ChainRecorder(store, signer=signer, checkpoint_every=10) as recorder:
+async def test_periodic_checkpoints_are_signed(engine: Any, store: Any, signer: CheckpointSigner) -> None:
+    async with ChainRecorder(engine, signer=signer, checkpoint_every=10) as recorder:
         for i in range(25):
             await recorder.record([record(i)])
     async with store() as session:
@@ -158,13 +163,15 @@ async def test_periodic_checkpoints_are_signed(store: Any, signer: CheckpointSig
     assert (await verify(store, jwks=signer.public_jwks())).checkpoints_checked == 2
 
 
-async def test_cli_verify_names_the_first_broken_link(database_url: str, store: Any, tmp_path: Path) -> None:
+async def test_cli_verify_names_the_first_broken_link(
+    engine: Any, database_url: str, store: Any, tmp_path: Path,
+) -> None:
     env = {**os.environ, "CASEBRIDGE_DATABASE_URL": database_url,
            "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE": str(tmp_path / "k.json"),
            "CASEBRIDGE_AUTH__DEV_KEY_FILE": str(tmp_path / "dev.json")}
     cli = [str(Path(sys.executable).parent / "casebridge"), "audit"]
     signer = CheckpointSigner(load_or_create_key(tmp_path / "k.json"))
-    await _chain(store, signer, n=5)
+    await _chain(engine, signer, n=5)
     ok = await asyncio.to_thread(subprocess.run, [*cli, "verify"], env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and "5 events" in ok.stderr
     async with store.begin() as session:
@@ -175,9 +182,9 @@ async def test_cli_verify_names_the_first_broken_link(database_url: str, store: 
 
 
 async def test_concurrent_requests_share_a_transaction_and_each_waits_for_its_commit(
-    store: Any, signer: CheckpointSigner
+    engine: Any, store: Any, signer: CheckpointSigner
 ) -> None:
-    async with ChainRecorder(store, signer=signer) as recorder:
+    async with ChainRecorder(engine, signer=signer) as recorder:
         await recorder.record([record(0)])  # the writer's connection is open
 
         async def one(i: int) -> int:
@@ -201,9 +208,9 @@ async def test_concurrent_requests_share_a_transaction_and_each_waits_for_its_co
 
 
 async def test_a_failed_group_fails_every_waiter_and_the_next_group_is_written(
-    database_url: str, store: Any, signer: CheckpointSigner
+    engine: Any, database_url: str, store: Any, signer: CheckpointSigner
 ) -> None:
-    async with ChainRecorder(store, signer=signer) as recorder:
+    async with ChainRecorder(engine, signer=signer) as recorder:
         await recorder.record([record(0)])
         async with store.begin() as session:
             await session.execute(text("ALTER TABLE access_events RENAME TO access_events_away"))
@@ -219,12 +226,12 @@ async def test_a_failed_group_fails_every_waiter_and_the_next_group_is_written(
 
 
 async def test_a_writer_whose_head_moved_under_it_appends_after_the_other_writer(
-    database_url: str, store: Any, signer: CheckpointSigner
+    engine: Any, database_url: str, store: Any, signer: CheckpointSigner
 ) -> None:
     other_engine = make_engine(database_url)
     try:
-        async with ChainRecorder(store, signer=signer) as mine, \
-                ChainRecorder(make_sessionmaker(other_engine), signer=signer) as theirs:
+        async with ChainRecorder(engine, signer=signer) as mine, \
+                ChainRecorder(other_engine, signer=signer) as theirs:
             await mine.record([record(1)])  # mine now knows where the chain ends
             await theirs.record([record(2)])  # ... and is wrong about it from here
             async with store.begin() as session:  # a consent change, inside its own transaction
@@ -241,29 +248,27 @@ async def test_a_writer_whose_head_moved_under_it_appends_after_the_other_writer
     assert (await verify(store, jwks=signer.public_jwks())).ok
 
 
-async def test_begin_hands_over_and_its_result_says_when_the_records_are_durable(
-    store: Any, signer: CheckpointSigner
+async def test_record_returns_once_durable_and_raises_when_the_log_cannot_be_written(
+    engine: Any, store: Any, signer: CheckpointSigner
 ) -> None:
-    async with ChainRecorder(store, signer=signer) as recorder:
-        durable = await recorder.begin([record(1), record(1, client="c-2")])
-        await durable
+    async with ChainRecorder(engine, signer=signer) as recorder:
+        await recorder.record([record(1), record(1, client="c-2")])
         async with store() as session:
             assert (await session.execute(select(func.count()).select_from(AccessEvent))).scalar_one() == 2
         async with store.begin() as session:
             await session.execute(text("ALTER TABLE access_events RENAME TO access_events_away"))
-        failing = await recorder.begin([record(2)])  # handing over does not fail ...
         with pytest.raises(AuditUnavailable):
-            await failing  # ... waiting for durability does
+            await recorder.record([record(2)])
         async with store.begin() as session:
             await session.execute(text("ALTER TABLE access_events_away RENAME TO access_events"))
     assert (await verify(store, jwks=signer.public_jwks())).ok
 
 
 async def test_a_log_longer_than_one_batch_verifies_and_a_break_past_the_first_batch_is_found(
-    store: Any, signer: CheckpointSigner, monkeypatch: pytest.MonkeyPatch,
+    engine: Any, store: Any, signer: CheckpointSigner, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("audit.verify.BATCH", 50)  # the real batch is 2000 events; the walk is the same
-    async with ChainRecorder(store, signer=signer) as recorder:
+    async with ChainRecorder(engine, signer=signer) as recorder:
         for start in range(0, 120, 40):
             await recorder.record([record(i) for i in range(start, start + 40)])
     report = await verify(store, jwks=signer.public_jwks())

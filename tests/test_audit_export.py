@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from audit.access_records import AccessRecord, SectionOutcome
+from audit.chain_writer import ChainRecorder
 from audit.export import read_slice, verify_export, write
 from audit.queries import LogFilter
-from audit.records import AccessRecord, ChainRecorder, SectionOutcome
 from audit.retention import retain
 from audit.signing import CheckpointSigner, load_or_create_key
 from audit.verify import verify
@@ -36,9 +37,9 @@ def read_event(n: int, client: str | None = None, outcome: str = "disclosed") ->
     )
 
 
-async def _fill(store: Any, signer: CheckpointSigner, n: int = 12, *, at: datetime | None = None) -> None:
+async def _fill(engine: Any, signer: CheckpointSigner, n: int = 12, *, at: datetime | None = None) -> None:
     clock = (lambda: at) if at else (lambda: datetime.now(UTC))
-    async with ChainRecorder(store, signer=signer, clock=clock) as recorder:
+    async with ChainRecorder(engine, signer=signer, clock=clock) as recorder:
         for i in range(n):
             await recorder.record([read_event(i)])
 
@@ -50,9 +51,9 @@ async def _export(store: Any, signer: CheckpointSigner, fmt: str, out: Path, **f
 
 
 async def test_jsonl_export_verifies_alone_and_any_edit_fails_it(
-    store: Any, signer: CheckpointSigner, tmp_path: Path
+    engine: Any, store: Any, signer: CheckpointSigner, tmp_path: Path
 ) -> None:
-    await _fill(store, signer)
+    await _fill(engine, signer)
     (out,) = await _export(store, signer, "jsonl", tmp_path / "log.jsonl")
     jwks = signer.public_jwks()
     assert verify_export(out, jwks).ok and verify_export(out, jwks).events == 12
@@ -71,15 +72,19 @@ async def test_jsonl_export_verifies_alone_and_any_edit_fails_it(
     assert "signature" in str(verify_export(out, stranger).problem)
 
 
-async def test_a_client_filtered_export_still_links(store: Any, signer: CheckpointSigner, tmp_path: Path) -> None:
-    await _fill(store, signer)
+async def test_a_client_filtered_export_still_links(
+    engine: Any, store: Any, signer: CheckpointSigner, tmp_path: Path,
+) -> None:
+    await _fill(engine, signer)
     (out,) = await _export(store, signer, "jsonl", tmp_path / "one.jsonl", client_id="client-1")
     check = verify_export(out, signer.public_jwks())
     assert check.ok and check.events == 3  # events 2, 6, 10, linked through the skeleton of 2..10
 
 
-async def test_csv_export_with_its_proof_verifies(store: Any, signer: CheckpointSigner, tmp_path: Path) -> None:
-    await _fill(store, signer, n=5)
+async def test_csv_export_with_its_proof_verifies(
+    engine: Any, store: Any, signer: CheckpointSigner, tmp_path: Path,
+) -> None:
+    await _fill(engine, signer, n=5)
     out, proof = await _export(store, signer, "csv", tmp_path / "log.csv")
     assert proof.name == "log.csv.proof.json"
     assert verify_export(out, signer.public_jwks()).ok
@@ -88,9 +93,9 @@ async def test_csv_export_with_its_proof_verifies(store: Any, signer: Checkpoint
 
 
 async def test_fhir_export_is_a_bundle_of_balp_audit_events(
-    store: Any, signer: CheckpointSigner, tmp_path: Path
+    engine: Any, store: Any, signer: CheckpointSigner, tmp_path: Path
 ) -> None:
-    await _fill(store, signer, n=6)
+    await _fill(engine, signer, n=6)
     (out,) = await _export(store, signer, "fhir", tmp_path / "log.json")
     bundle = json.loads(out.read_text())
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
@@ -113,14 +118,14 @@ async def test_fhir_export_is_a_bundle_of_balp_audit_events(
 
 
 async def test_retention_archives_then_removes_and_the_chain_still_verifies(
-    store: Any, signer: CheckpointSigner, tmp_path: Path
+    engine: Any, store: Any, signer: CheckpointSigner, tmp_path: Path
 ) -> None:
-    await _fill(store, signer, n=5, at=NOW - timedelta(days=400))
-    await _fill(store, signer, n=3, at=NOW - timedelta(days=10))
+    await _fill(engine, signer, n=5, at=NOW - timedelta(days=400))
+    await _fill(engine, signer, n=3, at=NOW - timedelta(days=10))
     operator = AccessRecord(request_id="cli-1", subject="ops", organization="ops", roles=("auditor",),
                             oauth_client=None, purpose="audit", operation=None, client_id=None,
                             action="audit.retention", sections=())
-    result = await retain(store, signer, ChainRecorder(store, signer=signer), retention_days=365,
+    result = await retain(store, signer, ChainRecorder(engine, signer=signer), retention_days=365,
                           archive_dir=tmp_path / "archive", now=NOW, operator=operator)
     assert (result.archived, result.anchor_seq) == (5, 5)
     assert result.archive is not None and verify_export(result.archive, signer.public_jwks()).ok
@@ -131,7 +136,7 @@ async def test_retention_archives_then_removes_and_the_chain_still_verifies(
         assert (await session.execute(select(AuditChainHead.anchor_seq))).scalar_one() == 5
         assert (await session.execute(select(AccessEvent.action).where(AccessEvent.seq == 9))).scalar_one() == (
             "audit.retention")
-    again = await retain(store, signer, ChainRecorder(store, signer=signer), retention_days=365,
+    again = await retain(store, signer, ChainRecorder(engine, signer=signer), retention_days=365,
                          archive_dir=tmp_path / "archive", now=NOW, operator=operator)
     assert again.archived == 0
     async with store.begin() as session:  # removing the first kept event is still found
@@ -140,9 +145,9 @@ async def test_retention_archives_then_removes_and_the_chain_still_verifies(
     assert broken.first_break is not None and broken.first_break.seq == 6
 
 
-async def test_cli_export_and_verify_export(database_url: str, store: Any, tmp_path: Path) -> None:
+async def test_cli_export_and_verify_export(engine: Any, database_url: str, store: Any, tmp_path: Path) -> None:
     signer = CheckpointSigner(load_or_create_key(tmp_path / "k.json"))
-    await _fill(store, signer, n=4)
+    await _fill(engine, signer, n=4)
     env = {**os.environ, "CASEBRIDGE_DATABASE_URL": database_url,
            "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE": str(tmp_path / "k.json"),
            "CASEBRIDGE_AUTH__DEV_KEY_FILE": str(tmp_path / "dev.json")}

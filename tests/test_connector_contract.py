@@ -38,6 +38,7 @@ from demo.hmis_export import DELTA, write_export
 from demo.population import HmisData, Population
 from demo.servers import ServerThread, free_port
 from store.engine import make_engine, make_sessionmaker
+from store.reads import Reads, open_reads
 
 CONNECTORS = ["benefits", "housing", "schooling"]
 FAST = 0.5  # seconds: the timeout the slow agency must exceed
@@ -141,9 +142,9 @@ class SnapshotHarness(Harness):
 
     name = "housing"
 
-    def __init__(self, sessions: Any, tmp: Path) -> None:
-        self.sessions, self.tmp = sessions, tmp
-        self.connector = HousingConnector(HousingConfig(), sessions)
+    def __init__(self, sessions: Any, reads: Reads, tmp: Path) -> None:
+        self.sessions, self.reads, self.tmp = sessions, reads, tmp
+        self.connector = HousingConnector(HousingConfig(), reads)
         self.engines: list[Any] = []
 
     def known(self, population: Population) -> tuple[str, str]:
@@ -153,10 +154,10 @@ class SnapshotHarness(Harness):
     async def down(self) -> Connector:
         engine = make_engine(f"sqlite+aiosqlite:///{self.tmp / 'never-migrated.db'}")  # no snapshot tables
         self.engines.append(engine)
-        return HousingConnector(HousingConfig(), make_sessionmaker(engine))
+        return HousingConnector(HousingConfig(), open_reads(engine))
 
     async def slow(self) -> Connector:
-        return HousingConnector(HousingConfig(timeout_seconds=1e-9), self.sessions)
+        return HousingConnector(HousingConfig(timeout_seconds=1e-9), self.reads)
 
     async def malformed(self) -> Connector | None:
         return None  # a malformed export is refused at import (tests/test_hmis.py); see the test below
@@ -183,10 +184,12 @@ async def harness(
         report = await import_export(sessions, write_export(population.hmis, tmp_path / "hmis",
                                                             exported_at=datetime(2026, 11, 1)))
         assert report.ok
-        snap = SnapshotHarness(sessions, tmp_path)
+        reads = open_reads(engine)
+        snap = SnapshotHarness(sessions, reads, tmp_path)
         yield snap
         for e in snap.engines:
             await e.dispose()
+        await reads.aclose()
         await engine.dispose()
         return
     own = copy.deepcopy(population)  # the agency may change its records (rename); the session's population stays

@@ -40,12 +40,13 @@ from connectors.hmis.connector import HousingConnector
 from demo.benefits_sim import BenefitsAgency
 from demo.population import Person, Population, generate
 from demo.servers import ServerThread
-from identity.crosswalk import SqlCrosswalk
+from identity.crosswalk import link_records
 from identity.index import relink, sync
 from policies.cedar import POLICY_FILES, SCHEMA_FILE, CedarDecider, CedarEngine, PolicySet
 from policies.decisions import Basis
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
+from store.reads import open_reads
 from store.tables import SourceLink
 from tests.conftest import _drop_pg_database, _fresh_pg_database, make_settings
 from tests.consent_oracle import (
@@ -186,9 +187,9 @@ def open_world(name: str, url: str, dev_key_file: Path, *, policies: str | None 
         if policies is not None:
             # the same gateway, deciding with these policies (a NullPool: the decider's own reads keep no
             # connection open past the server's event loop)
-            reads = make_sessionmaker(make_engine(url, poolclass=NullPool))
+            store = make_engine(url, poolclass=NullPool)
             engine = CedarEngine(PolicySet(policies, SCHEMA_FILE.read_text()), parties=s.appropriate_party_bases())
-            services = build_services(s, decider=CedarDecider(reads, engine))
+            services = build_services(s, decider=CedarDecider(make_sessionmaker(store), open_reads(store), engine))
         with ServerThread(create_app(s, services=services)) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
             yield World(name, s, http, agency, Model(records), people, spare)
 
@@ -200,14 +201,16 @@ async def _seed(s: Settings, population: Population, spare: list[str]) -> dict[s
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
         await seed_links(s.database_url, population)
-        await SqlCrosswalk(sessions).link([(c, "shelter", f"S-{c}") for c in spare])  # a source no connector reads
-        sources = [BenefitsConnector(s.benefits), HousingConnector(s.housing, sessions)]
+        await link_records(sessions, [(c, "shelter", f"S-{c}") for c in spare])  # a source no connector reads
+        reads = open_reads(engine)
+        sources = [BenefitsConnector(s.benefits), HousingConnector(s.housing, reads)]
         try:
             await sync(sessions, sources)
             await relink(sessions)  # client ids stay those of the population, but for the few the matcher splits
         finally:
             for source in sources:
                 await source.aclose()
+            await reads.aclose()
         async with sessions() as session:
             rows = (await session.execute(select(SourceLink.client_id, SourceLink.source))).all()
     finally:

@@ -10,7 +10,6 @@ from core.errors import AgencyTimeout, AuditUnavailable, PurposeRequired
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, Purpose, Role
 from gate import Gate, SectionStatus
-from gate.gate import HEAD_START_SECONDS, head_starts
 from identity.crosswalk import SourceRef
 from tests.fakes import DictCrosswalk, FakeConnector, ListRecorder, TableDecider
 
@@ -143,14 +142,6 @@ async def test_the_slowest_agency_is_asked_first() -> None:
     out = await gate.disclose(ctx(), ["c"], [APPTS])
     assert log == ["slow", "quick"]
     assert all(p.status is SectionStatus.SHOWN for p in out["c"].sections[APPTS])
-
-
-def test_quick_calls_give_slow_ones_a_bounded_head_start() -> None:
-    waits = head_starts({"housing", "benefits", "schooling", "new"},
-                        {"housing": 0.004, "benefits": 0.053, "schooling": 0.055})
-    assert waits == {"housing": HEAD_START_SECONDS}  # only the quick one waits; unknown ones never do
-    assert head_starts({"a", "b"}, {"a": 0.001, "b": 0.006}) == {"a": pytest.approx(0.00125)}  # <= 1/4 of the gap
-    assert head_starts({"a"}, {}) == {}
 
 
 def test_a_store_outage_is_logged_once_per_window_not_once_per_request(caplog: pytest.LogCaptureFixture) -> None:

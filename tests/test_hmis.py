@@ -29,6 +29,7 @@ from core.errors import AgencyUnavailable
 from core.vocabulary import Category
 from demo.hmis_export import DELTA, write_export
 from demo.population import HmisData, Population
+from store.reads import Reads
 from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisImport, HmisProject, HmisSnapshot
 
 EXPORTED = datetime(2026, 11, 1, 6, 0, 0)
@@ -71,7 +72,7 @@ def truth_in_shelter(population: Population, hmis_id: str) -> bool:
 
 @pytest.mark.parametrize("layout", [Layout.FY2024, Layout.FY2026])
 async def test_a_full_export_becomes_the_snapshot_and_the_connector_reads_it(
-    store: Any, population: Population, tmp_path: Path, layout: Layout
+    store: Any, reads: Reads, population: Population, tmp_path: Path, layout: Layout
 ) -> None:
     report = await import_export(store, export(population, tmp_path, layout=layout))
     assert report.ok, report.problems
@@ -80,7 +81,7 @@ async def test_a_full_export_becomes_the_snapshot_and_the_connector_reads_it(
                               "Enrollment.csv": len(hmis.enrollments), "Exit.csv": len(hmis.exits)}
     assert report.directive == "full" and report.csv_version.startswith(layout.value)
 
-    conn = HousingConnector(HousingConfig(), store)
+    conn = HousingConnector(HousingConfig(), reads)
     people = [p for p in population.people if p.hmis_id]
     result = await conn.fetch([p.hmis_id for p in people] + ["no-such-id"],  # type: ignore[list-item]
                               frozenset({Category.HOUSING, Category.IDENTITY}))
@@ -292,11 +293,11 @@ async def test_soft_deleted_rows_of_a_full_export_are_skipped(
     assert report.applied["Exit.csv"] == len(hmis.exits) - 1
 
 
-async def test_no_snapshot_is_a_typed_agency_error(store: Any) -> None:
+async def test_no_snapshot_is_a_typed_agency_error(reads: Reads) -> None:
     with pytest.raises(AgencyUnavailable) as caught:
-        await HousingConnector(HousingConfig(), store).fetch(["x"], frozenset({Category.HOUSING}))
+        await HousingConnector(HousingConfig(), reads).fetch(["x"], frozenset({Category.HOUSING}))
     assert caught.value.extensions["connector"] == "housing"
-    assert HousingConnector(HousingConfig(), store).status().state == "unknown"
+    assert HousingConnector(HousingConfig(), reads).status().state == "unknown"
 
 
 def test_cli_import_reports_problems_and_exits_1(

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 
 from core.principal import Principal, RequestContext
 from core.vocabulary import Action, Category, Purpose, Role
-from identity.crosswalk import SqlCrosswalk
+from identity.crosswalk import link_records
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
 from policies.consents import ConsentRecord, Grantor, Provision
 from policies.decisions import Target
 from store.engine import make_engine, make_sessionmaker
+from store.reads import open_reads
 
 CARE = {Purpose.CASE_MANAGEMENT, Purpose.CARE_COORDINATION, Purpose.ELIGIBILITY, Purpose.EMERGENCY}
 STAFF = {Role.CASEWORKER, Role.PARTNER}
@@ -86,7 +87,7 @@ async def consent_cases(database_url: str) -> list[Case]:
     or none of these - about the caller themself (a client) or another client."""
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    await SqlCrosswalk(sessions).link([(CLIENT, "benefits", "B-1"), (OTHER, "benefits", "B-2")])
+    await link_records(sessions, [(CLIENT, "benefits", "B-1"), (OTHER, "benefits", "B-2")])
     store, now = ConsentStore(), datetime.now(UTC)
     shapes: dict[str, tuple[str, tuple[Provision, ...]]] = {
         "recorded by the caller's org": (ORG, (Provision("permit", ("HRA",), (Category.BENEFITS,),
@@ -120,7 +121,8 @@ async def consent_cases(database_url: str) -> list[Case]:
 
 async def test_every_action_role_and_purpose(database_url: str) -> None:
     engine = CedarEngine(PolicySet.load())
-    decider = CedarDecider(make_sessionmaker(make_engine(database_url)), engine)
+    store = make_engine(database_url)
+    decider = CedarDecider(make_sessionmaker(store), open_reads(store), engine)
     consents = await consent_cases(database_url)
     cases: dict[Action, list[Case]] = {
         Action.READ: client_cases(), Action.SEARCH: [Case("index", Target.index())],

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from audit.records import ChainRecorder
+from audit.chain_writer import ChainRecorder
 from audit.signing import CheckpointSigner, load_or_create_key
 from audit.verify import verify
 from audit.witness import check_witnessed, read_witness, witness
@@ -24,8 +24,8 @@ from tests.gateway import caller, seed_links
 from tests.test_audit_chain import record, rewrite_from
 
 
-async def _events(store: Any, signer: CheckpointSigner, first: int, n: int) -> None:
-    async with ChainRecorder(store, signer=signer, checkpoint_every=1000) as recorder:
+async def _events(engine: Any, signer: CheckpointSigner, first: int, n: int) -> None:
+    async with ChainRecorder(engine, signer=signer, checkpoint_every=1000) as recorder:
         for i in range(first, first + n):
             await recorder.record([record(i)])
 
@@ -41,12 +41,12 @@ async def _cut_short(store: Any, keep: int) -> None:
 
 
 async def test_a_log_cut_short_verifies_alone_and_is_caught_by_the_witness(
-    store: Any, signer: CheckpointSigner, tmp_path: Path,
+    engine: Any, store: Any, signer: CheckpointSigner, tmp_path: Path,
 ) -> None:
     path = tmp_path / "witness.jsonl"
-    await _events(store, signer, 0, 6)
+    await _events(engine, signer, 0, 6)
     first = await witness(store, signer, path)
-    await _events(store, signer, 6, 4)
+    await _events(engine, signer, 6, 4)
     await witness(store, signer, path)
     assert await witness(store, signer, path) is not None  # nothing new: no second line for the same end
     entries, unreadable = read_witness(path)
@@ -60,10 +60,10 @@ async def test_a_log_cut_short_verifies_alone_and_is_caught_by_the_witness(
 
 
 async def test_a_tail_rewritten_past_a_witnessed_end_is_caught(
-    store: Any, signer: CheckpointSigner, tmp_path: Path,
+    engine: Any, store: Any, signer: CheckpointSigner, tmp_path: Path,
 ) -> None:
     path = tmp_path / "witness.jsonl"
-    await _events(store, signer, 0, 8)
+    await _events(engine, signer, 0, 8)
     await witness(store, signer, path)
     async with store.begin() as session:  # edit event 3, rehash everything after it, drop the checkpoints
         await rewrite_from(session, 3)
@@ -74,26 +74,28 @@ async def test_a_tail_rewritten_past_a_witnessed_end_is_caught(
     assert b.seq == 8 and "rewritten" in b.problem
 
 
-async def test_a_forged_witness_line_is_not_trusted(store: Any, signer: CheckpointSigner, tmp_path: Path) -> None:
-    await _events(store, signer, 0, 3)
+async def test_a_forged_witness_line_is_not_trusted(
+    engine: Any, store: Any, signer: CheckpointSigner, tmp_path: Path,
+) -> None:
+    await _events(engine, signer, 0, 3)
     entry = await witness(store, signer, None)
     forged = {**entry, "seq": 2}  # the signature says 3
     other = CheckpointSigner(load_or_create_key(tmp_path / "not-ours.json"))
-    await _events(store, signer, 3, 1)
+    await _events(engine, signer, 3, 1)
     foreign = await witness(store, other, None)  # signed with a key that is not the gateway's
     breaks = await check_witnessed(store, [forged, foreign], signer.public_jwks())
     assert len(breaks) == 2 and all("witnessed checkpoint" in b.problem for b in breaks)
 
 
 async def test_cli_verify_with_the_witness_exits_1_on_a_log_cut_short(
-    database_url: str, store: Any, tmp_path: Path,
+    engine: Any, database_url: str, store: Any, tmp_path: Path,
 ) -> None:
     env = {**os.environ, "CASEBRIDGE_DATABASE_URL": database_url,
            "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE": str(tmp_path / "k.json"),
            "CASEBRIDGE_AUTH__DEV_KEY_FILE": str(tmp_path / "dev.json")}
     signer = CheckpointSigner(load_or_create_key(tmp_path / "k.json"))
     path = tmp_path / "witness.jsonl"
-    await _events(store, signer, 0, 5)
+    await _events(engine, signer, 0, 5)
     await witness(store, signer, path)
     cli = [str(Path(sys.executable).parent / "casebridge"), "audit", "verify", "--witness", str(path)]
     ok = await asyncio.to_thread(subprocess.run, cli, env=env, capture_output=True, text=True, timeout=60)

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.config import HousingConfig
@@ -23,8 +22,8 @@ from connectors.hmis.spec import PROJECT_TYPES, destination_class
 from connectors.records import Demographics, FetchResult, HousingEnrollment, PeopleBatch, SourcePerson, SourceRecord
 from core.errors import AgencyTimeout, AgencyUnavailable
 from core.vocabulary import Category
-from store.engine import Reads, SessionReads
-from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisProject, HmisSnapshot
+from store.reads import Reads
+from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisProject, HmisSnapshot, table_of
 
 CHUNK = 500
 
@@ -51,10 +50,9 @@ class HousingConnector:
     name = "housing"
     categories = frozenset({Category.IDENTITY, Category.HOUSING})
 
-    def __init__(self, config: HousingConfig, sessions: async_sessionmaker[Any], *, reads: Reads | None = None) -> None:
+    def __init__(self, config: HousingConfig, reads: Reads) -> None:
         self._config = config
-        self._sessions = sessions
-        self._reads = reads or SessionReads(sessions)  # the gateway passes its HotReader
+        self._reads = reads
         self.source = config.source
         self.organization = config.organization
         self._status = StatusTracker(self.name)
@@ -110,12 +108,12 @@ class HousingConnector:
 
     async def list_people(self, since: str | None = None) -> PeopleBatch:
         """Client.csv rows of the snapshot updated after `since` (a DateUpdated the last call returned)."""
-        stmt = select(HmisClient).where(HmisClient.source == self.source).order_by(HmisClient.date_updated)
+        stmt = (select(table_of(HmisClient)).where(HmisClient.source == self.source)
+                .order_by(HmisClient.date_updated))
         if since:
             stmt = stmt.where(HmisClient.date_updated > datetime.fromisoformat(since))
         with self._status.track(), self._store_errors():
-            async with self._sessions() as session:
-                rows = (await session.execute(stmt)).scalars().all()
+            rows = await self._reads.rows(stmt)
         people = [SourcePerson(
             source=self.source, local_id=c.personal_id, first_name=c.first_name, middle_name=c.middle_name,
             last_name=c.last_name, dob=c.dob, sex=c.sex, ssn=c.ssn, ssn_last4=c.ssn[-4:] if c.ssn else None,
