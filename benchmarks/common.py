@@ -41,8 +41,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def consent_desk(engine: Any) -> Any:
-    """A consent desk behind its own gate (no connectors), for seeding benchmark stores through the gate."""
+def consent_desk(engine: Any, reads: Any) -> Any:
+    """A consent desk behind its own gate (no connectors), for seeding benchmark stores through the gate; the
+    caller closes `reads`."""
     from audit.chain_writer import ChainRecorder
     from gate import Gate
     from gate.consent_desk import ConsentDesk
@@ -50,9 +51,8 @@ def consent_desk(engine: Any) -> Any:
     from policies.cedar import CedarDecider, CedarEngine, PolicySet
     from policies.consent_store import ConsentStore
     from store.engine import make_sessionmaker
-    from store.reads import open_reads
 
-    sessions, reads = make_sessionmaker(engine), open_reads(engine)
+    sessions = make_sessionmaker(engine)
     gate = Gate(crosswalk=SqlCrosswalk(reads), decider=CedarDecider(sessions, reads, CedarEngine(PolicySet.load())),
                 connectors=[], recorder=ChainRecorder(engine), sessions=sessions)
     return ConsentDesk(gate=gate, store=ConsentStore())

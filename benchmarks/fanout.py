@@ -79,13 +79,14 @@ def gateway(url: str, tmp: str, benefits_url: str, schooling_url: str) -> Any:
 
 async def seed(url: str, population: Population, tmp: Path) -> None:
     engine = make_engine(url)
+    reads = open_reads(engine)
     try:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
         await link_records(sessions, population.links())
         report = await import_export(sessions, write_export(population.hmis, tmp / "hmis"))
         assert report.ok, report.problems
-        desk = consent_desk(engine)
+        desk = consent_desk(engine, reads)
         ctx = RequestContext(Principal("bench", "DHS", frozenset({Role.CASEWORKER})), "seed", Purpose.CASE_MANAGEMENT)
         now = datetime.now(UTC)
         for person in population.people:
@@ -94,6 +95,7 @@ async def seed(url: str, population: Population, tmp: Path) -> None:
                                   "permit", ("DHS",), (Category.IDENTITY, Category.BENEFITS, Category.SCHOOLING),
                                   (Purpose.CASE_MANAGEMENT,), period_end=now + timedelta(days=90))])
     finally:
+        await reads.aclose()
         await engine.dispose()
 
 

@@ -60,6 +60,7 @@ from identity.crosswalk import link_records
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
+from store.reads import open_reads
 from store.tables import AccessEvent
 
 SEED, HOUSEHOLDS = 5, 60
@@ -126,13 +127,14 @@ async def seed(url: str, population: Population, tmp: Path) -> list[str]:
     """Migrate, link the city, import its shelter export, and record each client's consent for DHS; the ids of
     clients with records at all three agencies."""
     engine = make_engine(url)
+    reads = open_reads(engine)
     try:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
         await link_records(sessions, population.links())
         report = await import_export(sessions, write_export(population.hmis, tmp / "hmis"))
         assert report.ok, report.problems
-        desk = consent_desk(engine)
+        desk = consent_desk(engine, reads)
         ctx = RequestContext(Principal("load", "DHS", frozenset({Role.CASEWORKER})), "seed", Purpose.CASE_MANAGEMENT)
         now = datetime.now(UTC)
         full = [p for p in population.people if p.benefits_id and p.hmis_id and p.student_id]
@@ -143,6 +145,7 @@ async def seed(url: str, population: Population, tmp: Path) -> list[str]:
                                   (Purpose.CASE_MANAGEMENT,), period_end=now + timedelta(days=90))])
         return [p.client_id for p in full]
     finally:
+        await reads.aclose()
         await engine.dispose()
 
 

@@ -42,6 +42,7 @@ from policies.consents import Grantor, Provision
 from policies.decisions import Decision, Resource, Target, Verdict
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
+from store.reads import open_reads
 
 QUERY = """query($ids: [ID!]!) { clients(ids: $ids) { id
   identity { access { status } records { lastName } }
@@ -78,11 +79,12 @@ class TimedDecider:
 
 async def seed(url: str, population: Any, rng: random.Random) -> None:
     engine = make_engine(url)
+    reads = open_reads(engine)
     try:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
         await link_records(sessions, population.links())
-        desk = consent_desk(engine)
+        desk = consent_desk(engine, reads)
         ctx = RequestContext(Principal("bench", "DHS", frozenset({Role.CASEWORKER})), "seed", Purpose.CASE_MANAGEMENT)
         now = datetime.now(UTC)
         for person in population.people:
@@ -93,6 +95,7 @@ async def seed(url: str, population: Any, rng: random.Random) -> None:
                                       Provision("permit", ("DHS", rng.choice(["DOE", "LEGALAID"])), cats,
                                                 (Purpose.CASE_MANAGEMENT,), period_end=now + timedelta(days=90))])
     finally:
+        await reads.aclose()
         await engine.dispose()
 
 

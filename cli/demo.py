@@ -30,7 +30,7 @@ from demo.servers import ServerThread
 from identity.crosswalk import link_records
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
-from store.held import CaseNote as CaseNoteRow
+from store.held_tables import CaseNote as CaseNoteRow
 from store.migrate import upgrade
 
 FIRST_QUERY = """query FirstLook($id: ID!) {

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli.common import err
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 app = typer.Typer(help="Identity resolution: which agency records are the same person.", no_args_is_help=True)
 
@@ -63,13 +66,16 @@ def link_cmd(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from api.services import build_connectors
-    from cli.common import settings_or_exit, with_store
+    from cli.common import settings_or_exit, with_engine
     from identity.index import RelinkReport, relink, sync
+    from store.engine import make_sessionmaker
+    from store.reads import open_reads
 
     settings = settings_or_exit()
 
-    async def go(sessions: Any) -> tuple[dict[str, int], RelinkReport]:
-        sources = build_connectors(settings, sessions)
+    async def go(engine: AsyncEngine) -> tuple[dict[str, int], RelinkReport]:
+        sessions, reads = make_sessionmaker(engine), open_reads(engine)
+        sources = build_connectors(settings, reads)
         written: dict[str, int] = {}
         with Progress(TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
             try:
@@ -85,9 +91,10 @@ def link_cmd(
             finally:
                 for s in sources:
                     await s.aclose()
+                await reads.aclose()
         return written, report
 
-    written, report = with_store(settings, go)
+    written, report = with_engine(settings, go)
     for source, count in written.items():
         err.print(f"synced {count} changed records from {source}")
     err.print(f"{report.records} records -> {report.clients} clients ({report.new_clients} new, "
@@ -102,14 +109,17 @@ def sync_cmd() -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from api.services import build_connectors
-    from cli.common import settings_or_exit, with_store
+    from cli.common import settings_or_exit, with_engine
     from identity.index import load_model, sync_source
     from identity.online import PlaceReport, place
+    from store.engine import make_sessionmaker
+    from store.reads import open_reads
 
     settings = settings_or_exit()
 
-    async def go(sessions: Any) -> tuple[dict[str, int], PlaceReport]:
-        sources = build_connectors(settings, sessions)
+    async def go(engine: AsyncEngine) -> tuple[dict[str, int], PlaceReport]:
+        sessions, reads = make_sessionmaker(engine), open_reads(engine)
+        sources = build_connectors(settings, reads)
         written: dict[str, int] = {}
         total = PlaceReport()
         async with sessions() as session:
@@ -129,9 +139,10 @@ def sync_cmd() -> None:
             finally:
                 for s in sources:
                     await s.aclose()
+                await reads.aclose()
         return written, total
 
-    written, report = with_store(settings, go)
+    written, report = with_engine(settings, go)
     for source, count in written.items():
         err.print(f"synced {count} changed records from {source}")
     times = sorted(report.timings_ms) or [0.0]

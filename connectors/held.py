@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import AgencyUnavailable
 from core.vocabulary import Category
-from store.held import CaseNote as CaseNoteRow
+from store.held_tables import CaseNote as CaseNoteRow
 
 # (client id, category, holder organisation, shared with the client)
 Group = tuple[str, Category, str, bool]

@@ -21,9 +21,10 @@ class PostgresReads:
     on the store engine's pool (a ping per checkout) and 3.49 ms through an ORM session.
     """
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, url: URL, **engine_options: Any) -> None:
+        options = {"pool_size": READ_POOL} if "poolclass" not in engine_options else {}
         self._engine = create_async_engine(url, hide_parameters=True, isolation_level="AUTOCOMMIT",
-                                           pool_size=READ_POOL)
+                                           **options, **engine_options)
 
     async def rows(self, statement: Executable, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
         """The statement's rows."""

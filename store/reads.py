@@ -30,6 +30,7 @@ class Reads(Protocol):
         ...
 
 
-def open_reads(engine: AsyncEngine) -> Reads:
-    """The reader for `engine`'s store (no I/O until the first read)."""
-    return SqliteReads(engine.url) if is_sqlite(str(engine.url)) else PostgresReads(engine.url)
+def open_reads(engine: AsyncEngine, **pool_options: Any) -> Reads:
+    """The reader for `engine`'s store (no I/O until the first read); `pool_options` for PostgreSQL's own pool
+    (e.g. a NullPool where the reads run on an event loop that ends before the reader is closed)."""
+    return SqliteReads(engine.url) if is_sqlite(str(engine.url)) else PostgresReads(engine.url, **pool_options)

@@ -49,7 +49,7 @@ def exporter_jitter_of_its_own() -> Iterator[None]:
     import opentelemetry.exporter.otlp.common.http as otlp_http
 
     shared = otlp_http.random
-    otlp_http.random = random.Random()  # type: ignore[assignment]
+    otlp_http.random = random.Random()
     yield
     otlp_http.random = shared
 

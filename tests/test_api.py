@@ -325,7 +325,7 @@ async def test_unexpected_errors_are_masked(database_url: str, settings_factory:
 
     settings = settings_factory(database_url=database_url)
     services = build_services(settings)
-    services.gate._crosswalk = BuggyCrosswalk()  # type: ignore[assignment]
+    services.gate._crosswalk = BuggyCrosswalk()
     with ServerThread(create_app(settings, services=services)) as server:
         body = await caller((settings, server)).query('{ client(id: "7f1c2b9e-0d3a-4c55-9f6e-2a8b1c0d9e7f") { id } }')
     assert body["data"]["client"] is None

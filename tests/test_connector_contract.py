@@ -249,7 +249,7 @@ async def test_malformed_data_is_agency_bad_data_or_never_arrives(
     # a snapshot connector: the malformed export is refused and the last good data is still served
     bad = write_export(population.hmis, tmp_path / "bad", exported_at=datetime(2026, 11, 1) + timedelta(days=1))
     (bad / "Enrollment.csv").write_text("EnrollmentID,PersonalID\r\nonly,two columns\r\n")
-    assert not (await import_export(harness.sessions, bad)).ok  # type: ignore[attr-defined]
+    assert not (await import_export(harness.sessions, bad)).ok
     result = await harness.connector.fetch([local_id], frozenset({Category.IDENTITY}))
     assert result.records[local_id].sections[Category.IDENTITY].last_name == last_name
 

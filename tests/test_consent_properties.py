@@ -189,7 +189,8 @@ def open_world(name: str, url: str, dev_key_file: Path, *, policies: str | None 
             # connection open past the server's event loop)
             store = make_engine(url, poolclass=NullPool)
             engine = CedarEngine(PolicySet(policies, SCHEMA_FILE.read_text()), parties=s.appropriate_party_bases())
-            services = build_services(s, decider=CedarDecider(make_sessionmaker(store), open_reads(store), engine))
+            services = build_services(s, decider=CedarDecider(make_sessionmaker(store),
+                                                               open_reads(store, poolclass=NullPool), engine))
         with ServerThread(create_app(s, services=services)) as gw, httpx.Client(base_url=gw.url, timeout=30) as http:
             yield World(name, s, http, agency, Model(records), people, spare)
 

@@ -31,7 +31,7 @@ def district_server(population: Population) -> Iterator[tuple[EdfiAgency, Server
 
 def truth(population: Population, student_id: str) -> list[dict[str, Any]]:
     rows = [a for a in population.edfi.school_associations
-            if a["studentReference"]["studentUniqueId"] == student_id]  # type: ignore[index]
+            if a["studentReference"]["studentUniqueId"] == student_id]
     return sorted(rows, key=lambda a: str(a["entryDate"]))
 
 
@@ -74,7 +74,7 @@ async def test_enrollments_transfers_and_homeless_status_from_every_page(
         ids = [str(s["studentUniqueId"]) for s in population.edfi.students]
         result = await conn.fetch(ids, frozenset({Category.SCHOOLING}))
         assert set(result.records) == set(ids)
-        homeless = {str(h["studentReference"]["studentUniqueId"]): code(str(  # type: ignore[index]
+        homeless = {str(h["studentReference"]["studentUniqueId"]): code(str(
             h["homelessPrimaryNighttimeResidenceDescriptor"])) for h in population.edfi.homeless_associations}
         saw_transfer = saw_partial = saw_overlap = saw_future_exit = False
         for sid in ids:
@@ -175,7 +175,7 @@ async def test_a_claim_set_without_a_resource_costs_only_what_it_carries(
     agency.claim_set_excludes = {"studentHomelessProgramAssociations"}  # least privilege, common in districts
     conn = SchoolingConnector(SchoolingConfig(base_url=server.url))
     try:
-        sheltered = str(population.edfi.homeless_associations[0]["studentReference"]["studentUniqueId"])  # type: ignore[index]
+        sheltered = str(population.edfi.homeless_associations[0]["studentReference"]["studentUniqueId"])
         result = await conn.fetch([sheltered], frozenset({Category.SCHOOLING, Category.IDENTITY}))
         record = result.records[sheltered]
         (schooling,) = record.sections[Category.SCHOOLING]
@@ -290,9 +290,9 @@ async def test_a_directory_opt_out_is_withheld_from_the_index_and_said_so(
     from store.tables import IdentityRecord
 
     _, server = district_server
-    opted = {str(a["studentReference"]["studentUniqueId"])  # type: ignore[index]
+    opted = {str(a["studentReference"]["studentUniqueId"])
              for a in population.edfi.education_organization_associations
-             if any(x.get("doNotPublishIndicator") for x in a["addresses"])}  # type: ignore[attr-defined]
+             if any(x.get("doNotPublishIndicator") for x in a["addresses"])}
     assert opted
     conn = SchoolingConnector(SchoolingConfig(base_url=server.url))
     try:
@@ -314,7 +314,7 @@ async def test_a_district_s_directory_opt_out_indicator_withholds_the_name_too(p
 
     own = copy.deepcopy(population)  # the session's population stays as it is
     reach = own.edfi.education_organization_associations[0]
-    sid = str(reach["studentReference"]["studentUniqueId"])  # type: ignore[index]
+    sid = str(reach["studentReference"]["studentUniqueId"])
     reach["studentIndicators"] = [{"indicatorName": "FERPA Directory Opt Out", "indicator": "Yes"}]
     with ServerThread(EdfiAgency(own).app()) as server:
         configured = SchoolingConnector(SchoolingConfig(base_url=server.url, descriptors=EdfiDescriptors(
@@ -342,12 +342,12 @@ async def test_every_student_is_listed_with_the_home_whichever_association_comes
 ) -> None:
     population, server = big_district
     seoas = population.edfi.education_organization_associations
-    order = [str(a["studentReference"]["studentUniqueId"]) for a in seoas]  # type: ignore[index]
+    order = [str(a["studentReference"]["studentUniqueId"]) for a in seoas]
     first_without = {sid for sid, a in zip(order, seoas, strict=True)
                      if order.count(sid) > 1 and not a["addresses"] and order.index(sid) == seoas.index(a)}
     assert first_without  # the simulator lists a school's address-less association first for some students
     opted = {sid for sid, a in zip(order, seoas, strict=True)
-             if any(x.get("doNotPublishIndicator") for x in a["addresses"])}  # type: ignore[attr-defined]
+             if any(x.get("doNotPublishIndicator") for x in a["addresses"])}
     conn = SchoolingConnector(SchoolingConfig(base_url=server.url))
     try:
         listed = {p.local_id: p for p in (await conn.list_people()).people}

@@ -23,13 +23,13 @@ def ctx(org: str = "DHS", purpose: Purpose | None = Purpose.CASE_MANAGEMENT) -> 
 
 def world(**kw: object) -> tuple[Gate, FakeConnector, FakeConnector, ListRecorder, TableDecider]:
     hra = FakeConnector("benefits", "HRA", {"h1": 2})
-    dhs = FakeConnector("shelter", "DHS", {"s1": 1, "s2": 0}, fail=kw.get("shelter_fail"),  # type: ignore[arg-type]
+    dhs = FakeConnector("shelter", "DHS", {"s1": 1, "s2": 0}, fail=kw.get("shelter_fail"),
                         crash=bool(kw.get("shelter_crash")))
     crosswalk = DictCrosswalk({
         "c-with": [SourceRef("benefits", "h1"), SourceRef("shelter", "s1")],  # held at both
         "c-without": [SourceRef("shelter", "s2")],  # nothing at HRA
     })
-    decider = TableDecider(kw.get("allowed", {("DHS", APPTS, "DHS")}), explode=bool(kw.get("explode")))  # type: ignore[arg-type]
+    decider = TableDecider(kw.get("allowed", {("DHS", APPTS, "DHS")}), explode=bool(kw.get("explode")))
     recorder = ListRecorder(broken=bool(kw.get("audit_broken")))
     gate = Gate(crosswalk=crosswalk, decider=decider, connectors=[hra, dhs], recorder=recorder)
     return gate, hra, dhs, recorder, decider
@@ -125,7 +125,7 @@ class _Timed(FakeConnector):
         super().__init__(name, "DHS", held)
         self.seconds, self.log = seconds, log
 
-    async def fetch(self, local_ids, categories):  # type: ignore[no-untyped-def]
+    async def fetch(self, local_ids, categories):
         self.log.append(self.name)
         await asyncio.sleep(self.seconds)
         return await super().fetch(local_ids, categories)

@@ -83,7 +83,7 @@ async def test_a_full_export_becomes_the_snapshot_and_the_connector_reads_it(
 
     conn = HousingConnector(HousingConfig(), reads)
     people = [p for p in population.people if p.hmis_id]
-    result = await conn.fetch([p.hmis_id for p in people] + ["no-such-id"],  # type: ignore[list-item]
+    result = await conn.fetch([p.hmis_id for p in people] + ["no-such-id"],
                               frozenset({Category.HOUSING, Category.IDENTITY}))
     assert result.as_of.replace(tzinfo=None) == EXPORTED  # the data's freshness is the export's date
     assert set(result.records) == {p.hmis_id for p in people}

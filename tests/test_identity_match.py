@@ -31,7 +31,7 @@ from identity.normalize import parse_dob
 
 
 def rec(local_id: str, first: str, last: str, dob: date | None, source: str = "hmis", **kw: object) -> Record:
-    return Record.of(source, local_id, first_name=first, last_name=last, dob=dob, **kw)  # type: ignore[arg-type]
+    return Record.of(source, local_id, first_name=first, last_name=last, dob=dob, **kw)
 
 
 def levels(a: Record, b: Record) -> dict[str, int]:
@@ -69,11 +69,11 @@ def _city_records(households: int, seed: int) -> tuple[list[Record], dict[tuple[
         except ValueError:
             dob = None
         records.append(Record.of(
-            str(r["source"]), str(r["local_id"]), first_name=r.get("first_name"),  # type: ignore[arg-type]
-            last_name=r.get("last_name"), dob=dob,  # type: ignore[arg-type]
-            sex=r.get("sex"), ssn=r.get("ssn") or None, cin=r.get("cin"),  # type: ignore[arg-type]
-            student_id=r.get("student_id"), zip=r.get("zip"), phone=r.get("phone"),  # type: ignore[arg-type]
-            address=r.get("address")))  # type: ignore[arg-type]
+            str(r["source"]), str(r["local_id"]), first_name=r.get("first_name"),
+            last_name=r.get("last_name"), dob=dob,
+            sex=r.get("sex"), ssn=r.get("ssn") or None, cin=r.get("cin"),
+            student_id=r.get("student_id"), zip=r.get("zip"), phone=r.get("phone"),
+            address=r.get("address")))
     return records, truth
 
 
@@ -88,19 +88,19 @@ def test_a_shared_identifier_links_unless_the_rest_says_someone_else() -> None:
     typo = rec("2", "Mari", "Lopes", date(1980, 2, 1), source="hmis", cin="ab12345c", sex="F")
     son = rec("3", "Mateo", "Lopez", date(2009, 7, 14), source="tax", cin="AB12345C", sex="M")
     other_cin = rec("4", "Maria", "Lopez", date(1980, 1, 2), source="benefits", cin="ZZ99999Z")
-    assert grade(a, typo, compare(a, typo), model)[::2] == (Grade.CERTAIN, "rule:cin")  # type: ignore[arg-type]
-    g, w, why = grade(a, son, compare(a, son), model)  # type: ignore[arg-type]
+    assert grade(a, typo, compare(a, typo), model)[::2] == (Grade.CERTAIN, "rule:cin")
+    g, w, why = grade(a, son, compare(a, son), model)
     assert (g, why) == (Grade.PROBABLE, "borrowed:cin") and w < 10
-    assert grade(a, other_cin, compare(a, other_cin), model)[:1] == (Grade.CERTAINLY_NOT,)  # type: ignore[arg-type]
+    assert grade(a, other_cin, compare(a, other_cin), model)[:1] == (Grade.CERTAINLY_NOT,)
     full = rec("4", "Ana", "Diaz", date(1985, 5, 6), ssn="900-12-3456", ssn_quality=1, sex="F")
     partial = rec("5", "Ana", "Diaz", date(1985, 5, 6), ssn="900123456", ssn_quality=2)
     other_ssn = rec("6", "Ana", "Diaz", date(1985, 5, 6), ssn="900999999", ssn_quality=1)
     husband = rec("7", "Luis", "Diaz", date(1979, 11, 30), ssn="900123456", ssn_quality=1, sex="M")
-    assert grade(full, other_ssn, compare(full, other_ssn), model)[0] is Grade.CERTAINLY_NOT  # type: ignore[arg-type]
+    assert grade(full, other_ssn, compare(full, other_ssn), model)[0] is Grade.CERTAINLY_NOT
     # a partial-quality SSN is no rule: the pair is scored (and these agree on everything else)
-    assert grade(full, partial, compare(full, partial), model)[2] == "score"  # type: ignore[arg-type]
+    assert grade(full, partial, compare(full, partial), model)[2] == "score"
     # the SSN's last four digits are the SSN again: they do not outvote the names and the date of birth
-    assert grade(full, husband, compare(full, husband), model)[::2] == (  # type: ignore[arg-type]
+    assert grade(full, husband, compare(full, husband), model)[::2] == (
         Grade.PROBABLE, "borrowed:ssn")
 
 
@@ -112,12 +112,12 @@ def test_twins_and_siblings_are_never_linked_automatically() -> None:
     twin_b = rec("2", "Imani", "Okafor", date(2015, 6, 1), source="benefits", **address)
     sister = rec("3", "Amara", "Okafor", date(2012, 2, 20), source="benefits", **address)
     for a, b in ((twin_a, twin_b), (twin_a, sister)):
-        g, w, _ = grade(a, b, compare(a, b), model)  # type: ignore[arg-type]
+        g, w, _ = grade(a, b, compare(a, b), model)
         assert g is not Grade.CERTAIN, (a, b, w)
     # a mother and her son at one address and phone: the home is the household's, not evidence of one person
     mother = rec("4", "Ngozi", "Okafor", date(1984, 3, 9), source="benefits", **{**address, "sex": "F"})
     son = rec("5", "Chidi", "Bello", date(2012, 8, 30), source="edfi", **{**address, "sex": "M"})  # his father's
-    assert grade(mother, son, compare(mother, son), model)[0] is Grade.CERTAINLY_NOT  # type: ignore[arg-type]
+    assert grade(mother, son, compare(mother, son), model)[0] is Grade.CERTAINLY_NOT
 
 
 def test_a_bridge_record_never_merges_two_people_with_different_cins() -> None:
@@ -177,11 +177,11 @@ def test_names_written_the_other_way_round_line_up_crosswise_at_a_small_cost() -
     assert dict(zip(FIELDS, vector, strict=True))["last"] == 3
     as_written = compare(a, turned)
     assert as_written[:2] == (0, 0)  # as written, both names disagree: EM must not learn that from a swap
-    g, w, _ = grade(a, turned, vector, model, turned=True)  # type: ignore[arg-type]
+    g, w, _ = grade(a, turned, vector, model, turned=True)
     straight = rec("3", "Amara", "Okafor", date(2015, 6, 1), sex="F")
-    g_straight, w_straight, _ = grade(a, straight, *align(a, straight)[:1], model)  # type: ignore[arg-type]
+    g_straight, w_straight, _ = grade(a, straight, *align(a, straight)[:1], model)
     assert g is g_straight is Grade.CERTAIN and w == w_straight - 1.0
-    _v, _t, weights = explain_pair(a, turned, model)  # type: ignore[arg-type]
+    _v, _t, weights = explain_pair(a, turned, model)
     assert weights[ORDER] == -1.0 and abs(sum(weights.values()) - w) < 1e-9  # the explanation shows the turn
     namesake = rec("4", "Okafor", "Bello", date(1990, 1, 1))  # a first name that is a's surname is no turn
     assert align(a, namesake)[1] is False
@@ -204,11 +204,11 @@ def test_the_same_first_name_does_not_count_the_same_sex_again() -> None:
     records, _ = _city_records(400, 21)
     model = _model(records)
     a = rec("1", "Amara", "Okafor", date(2015, 6, 1), sex="F")
-    weights = model.weights(compare(a, rec("2", "Amara", "Bello", date(1990, 1, 1), sex="F")))  # type: ignore[attr-defined]
+    weights = model.weights(compare(a, rec("2", "Amara", "Bello", date(1990, 1, 1), sex="F")))
     assert weights["sex"] == 0.0  # an Amara is a woman nearly always: the name said it already
-    similar = model.weights(compare(a, rec("3", "Amare", "Bello", date(1990, 1, 1), sex="F")))  # type: ignore[attr-defined]
+    similar = model.weights(compare(a, rec("3", "Amare", "Bello", date(1990, 1, 1), sex="F")))
     assert similar["sex"] > 0.5  # a similar name need not be of the same sex (Daniel, Daniela)
-    differs = model.weights(compare(a, rec("4", "Amara", "Bello", date(1990, 1, 1), sex="M")))  # type: ignore[attr-defined]
+    differs = model.weights(compare(a, rec("4", "Amara", "Bello", date(1990, 1, 1), sex="M")))
     assert differs["sex"] < -3
 
 
@@ -267,9 +267,9 @@ def test_a_changed_surname_links_only_where_the_home_is_shared() -> None:
     married = rec("2", "Amara", "Bello", date(1990, 6, 1), source="hmis", **home)
     elsewhere = rec("3", "Amara", "Bello", date(1990, 6, 1), source="hmis", zip="10001", address="5 Pine St")
     nowhere = rec("4", "Amara", "Bello", date(1990, 6, 1), source="hmis", sex="F")
-    assert grade(before, married, *align(before, married)[:1], model)[0] is Grade.CERTAIN  # type: ignore[arg-type]
+    assert grade(before, married, *align(before, married)[:1], model)[0] is Grade.CERTAIN
     for other in (elsewhere, nowhere):  # a namesake born the same day, or the same woman: a steward decides
-        assert grade(before, other, *align(before, other)[:1], model)[0] is not Grade.CERTAIN  # type: ignore[arg-type]
+        assert grade(before, other, *align(before, other)[:1], model)[0] is not Grade.CERTAIN
 
 
 def test_one_full_name_is_compared_across_a_mistyped_day_but_not_across_decades() -> None:

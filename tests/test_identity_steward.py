@@ -36,7 +36,7 @@ async def _client_of(sessions: Any, key: tuple[str, str]) -> str:
 
 async def _truth_client(sessions: Any, person: Person) -> str:
     key = ("benefits", person.benefits_id) if person.benefits_id else ("hmis", person.hmis_id)
-    return await _client_of(sessions, key)  # type: ignore[arg-type]
+    return await _client_of(sessions, key)
 
 
 def _adult(population: Population) -> Person:
@@ -150,15 +150,15 @@ async def test_unlink_takes_a_record_out_for_good(indexed: Any, population: Popu
     await relink(sessions)
     person = _adult(population)
     key = ("hmis", person.hmis_id)
-    before = await _client_of(sessions, key)  # type: ignore[arg-type]
-    result = await unlink(sessions, key, reason="two people, checked documents", by="steward-7")  # type: ignore[arg-type]
-    after = await _client_of(sessions, key)  # type: ignore[arg-type]
+    before = await _client_of(sessions, key)
+    result = await unlink(sessions, key, reason="two people, checked documents", by="steward-7")
+    after = await _client_of(sessions, key)
     assert after != before and result.clients_after == [after]
     assert (after, "split") in await successors_of(sessions, before)
     await relink(sessions)
-    assert await _client_of(sessions, key) != await _client_of(sessions, ("benefits", person.benefits_id))  # type: ignore[arg-type]
+    assert await _client_of(sessions, key) != await _client_of(sessions, ("benefits", person.benefits_id))
     with pytest.raises(Exception, match="reason"):
-        await unlink(sessions, ("benefits", person.benefits_id), reason="  ", by="steward-7")  # type: ignore[arg-type]
+        await unlink(sessions, ("benefits", person.benefits_id), reason="  ", by="steward-7")
 
 
 async def test_a_changed_record_that_no_longer_fits_its_client_splits_off(
@@ -167,11 +167,11 @@ async def test_a_changed_record_that_no_longer_fits_its_client_splits_off(
     await relink(sessions)
     person = _adult(population)
     key = ("hmis", person.hmis_id)
-    before = await _client_of(sessions, key)  # type: ignore[arg-type]
+    before = await _client_of(sessions, key)
     await _add(sessions, _row("hmis", person.hmis_id, first_name="Ottoline", last_name="Vandersteen",
                               dob=date(1950, 12, 30), sex="F"))
-    report = await place(sessions, [key])  # type: ignore[list-item]
-    after = await _client_of(sessions, key)  # type: ignore[arg-type]
+    report = await place(sessions, [key])
+    after = await _client_of(sessions, key)
     assert report.moved == 1 and after != before
     assert (after, "split") in await successors_of(sessions, before)
 

@@ -74,7 +74,7 @@ async def decide(
     grant: GrantRecord | None = None, basis: LegalBasisClaim | None = None, self_client: str | None = None,
     held_here: bool = False, shared: bool = True,
 ) -> Any:
-    decider = CedarDecider(_Sessions(), _NoReads(), ENGINE, store=FakeStore(consents, grant), clock=lambda: NOW)  # type: ignore[arg-type]
+    decider = CedarDecider(_Sessions(), _NoReads(), ENGINE, store=FakeStore(consents, grant), clock=lambda: NOW)
     ctx = RequestContext(Principal("u1", org, frozenset(roles), self_client=self_client), "r1", purpose)
     resource = Resource(CLIENT, category, holder, "conn", held_here=held_here, shared_with_client=shared)
     (decision,) = await decider.decide(ctx, [resource], claim=basis)
@@ -259,7 +259,7 @@ async def test_decisions_name_what_they_relied_on() -> None:
 
 async def test_identical_facts_are_evaluated_once() -> None:
     engine = CedarEngine(PolicySet.load())
-    decider = CedarDecider(_Sessions(), _NoReads(), engine, store=FakeStore([consent(permit())]), clock=lambda: NOW)  # type: ignore[arg-type]
+    decider = CedarDecider(_Sessions(), _NoReads(), engine, store=FakeStore([consent(permit())]), clock=lambda: NOW)
     ctx = RequestContext(Principal("u1", "DHS", frozenset({Role.CASEWORKER})), "r1", Purpose.CASE_MANAGEMENT)
     resources = [Resource(CLIENT, c, "HRA", "benefits") for c in (Category.BENEFITS, Category.DOCUMENTS)] * 50
     decisions = await decider.decide(ctx, resources)

@@ -1,6 +1,6 @@
 """Matching agency records of people: blocking, comparison, Fellegi-Sunter weights estimated by EM, grades.
 
-Records are normalised (identity/normalize.py) into a Record (records.py), paired
+Records are normalised (identity/normalize.py) into a Record (person.py), paired
 only when they share a blocking key (blocking.py), compared field by field into
 agreement levels (compare.py), and scored with log-likelihood weights (model.py)
 whose m and u probabilities are estimated from the data itself by
@@ -21,7 +21,7 @@ from identity.match.compare import CROSSWISE, FIELDS, LEVEL_NAMES, MISSING, ORDE
 from identity.match.grading import Thresholds, explain_pair, grade
 from identity.match.linking import IDS_DIFFER, Doubt, Edge, Linkage, link, train
 from identity.match.model import Model
-from identity.match.records import Grade, Record
+from identity.match.person import Grade, Record
 
 __all__ = [
     "CROSSWISE",

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from identity.match.records import Record
+from identity.match.person import Record
 from identity.normalize import dob_twins
 
 # Which blocking keys blocking_keys() gives: a stored index whose keys were made otherwise has them remade.

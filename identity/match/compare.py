@@ -11,7 +11,7 @@ from datetime import date
 
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from identity.match.records import Record, swapped
+from identity.match.person import Record, swapped
 from identity.normalize import dob_twins, implausible_dob
 
 # What a household shares: where the pair could be two of one household, their agreement adds at most

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from identity.match.compare import MISSING, ORDER, SSN4, SWAP_PENALTY, Vector, align, household_only
 from identity.match.model import Model
-from identity.match.records import Grade, Record
+from identity.match.person import Grade, Record
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from identity.match.blocking import block
 from identity.match.compare import Vector, align
 from identity.match.grading import Thresholds, grade
 from identity.match.model import Model
-from identity.match.records import Grade, Record
+from identity.match.person import Grade, Record
 from identity.match.training import fit
 
 

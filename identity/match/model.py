@@ -19,7 +19,7 @@ from identity.match.compare import (
     Vector,
     household,
 )
-from identity.match.records import Record
+from identity.match.person import Record
 
 # A name rarer than average adds at most this many bits over an average name's agreement.
 TF_BONUS = 2.0

@@ -23,7 +23,7 @@ from identity.match.model import (
     MIN_RECORDS_FOR_U,
     Model,
 )
-from identity.match.records import Record
+from identity.match.person import Record
 
 U_SAMPLES = 100_000  # random pairs estimate_u() compares
 

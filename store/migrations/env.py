@@ -2,7 +2,7 @@
 
 from alembic import context
 
-import store.held  # noqa: F401  (registers the held-here tables on Base.metadata)
+import store.held_tables  # noqa: F401  (registers the held-here tables on Base.metadata)
 from store.tables import Base
 
 target_metadata = Base.metadata
