@@ -7,9 +7,8 @@ once. Each round does exactly that with each reader in turn, on one store
 round and the event loop's CPU (`time.thread_time()` on the loop's thread;
 the readers' own threads are not counted).
 
-- SQLite: `SqliteReads` (the reads of one turn together on a reader thread that
-  keeps its connection) against one thread hop per read on a pooled connection
-  (`asyncio.to_thread`) and against aiosqlite through an ORM session.
+- SQLite: `SqliteReads` (each read whole on a worker thread with the
+  standard-library driver) against aiosqlite through an ORM session.
 - PostgreSQL (`--postgres`): `PostgresReads` (a pool of its own, autocommit, no
   ping per checkout) against the store engine's pool (pinged, autocommit set
   per checkout) and against an ORM session.
@@ -41,23 +40,8 @@ from policies.consent_store import _FOR_CLIENTS
 from store.engine import make_engine, make_sessionmaker
 from store.migrate import upgrade
 from store.reads import open_reads
-from store.sqlite import stdlib_sqlite
 
 Rows = Callable[[Executable, Mapping[str, Any] | None], Awaitable[Sequence[Row[Any]]]]
-
-
-def to_thread_reads(engine: AsyncEngine) -> tuple[Rows, Callable[[], None]]:
-    """One hop per read, each on a pooled standard-library connection."""
-    sync = stdlib_sqlite(engine.url, isolation_level="AUTOCOMMIT")
-
-    def read(statement: Executable, params: Mapping[str, Any] | None) -> Sequence[Row[Any]]:
-        with sync.connect() as conn:
-            return conn.execute(statement, params).all()
-
-    async def rows(statement: Executable, params: Mapping[str, Any] | None = None) -> Sequence[Row[Any]]:
-        return await asyncio.to_thread(read, statement, params)
-
-    return rows, sync.dispose
 
 
 def engine_pool_reads(engine: AsyncEngine) -> Rows:
@@ -98,11 +82,7 @@ async def measure(url: str, rounds: int, tmp: Path) -> dict[str, tuple[list[floa
     person = next(p for p in population.people if p.hmis_id)
     reads = open_reads(engine)
     readers: dict[str, Rows] = {"store.reads (ours)": reads.rows}
-    closing: list[Callable[[], None]] = []
-    if url.startswith("sqlite"):
-        readers["to_thread per read"], dispose = to_thread_reads(engine)
-        closing.append(dispose)
-    else:
+    if not url.startswith("sqlite"):
         readers["store engine's pool"] = engine_pool_reads(engine)
     readers["ORM session per read"] = session_reads(engine)
     out: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in readers}
@@ -116,8 +96,6 @@ async def measure(url: str, rounds: int, tmp: Path) -> dict[str, tuple[list[floa
                     out[name][1].append(time.thread_time() - c0)
     finally:
         await reads.aclose()
-        for dispose in closing:
-            dispose()
         await engine.dispose()
     return out
 
