@@ -2,7 +2,7 @@
 
 `timed_gateway` builds the same gateway as the fan-out benchmark and wraps the
 steps of a request (token check, crosswalk, decision, each connector and each
-agency GET, the access log's hand-over and durability, the response) with
+agency GET, the access log's write, the response) with
 marks: milliseconds since the request reached the app. Every request's marks
 are appended to a JSON-lines file; `summary` prints the median time of each
 mark's first occurrence, in order. The marks themselves cost a little: read
@@ -48,7 +48,6 @@ def _around(owner: Any, attr: str, label: str | Callable[[Any], str]) -> None:
 
 def timed_gateway(factory: Callable[..., Any], out: str, *args: Any) -> Any:
     """factory(*args) with marks around each step; runs inside the gateway's process."""
-    from api import app as app_module
     from connectors.http import AgencyApi
 
     app = factory(*args)
@@ -56,12 +55,11 @@ def timed_gateway(factory: Callable[..., Any], out: str, *args: Any) -> Any:
     gate = services.gate
     _around(services.verifier, "verify", "token check")
     _around(gate._crosswalk, "resolve", "crosswalk")
-    _around(gate, "_decide", "decision")
+    _around(gate, "decide", "decision")
     for conn in gate.connectors:
         _around(getattr(conn, "inner", conn), "fetch", conn.name)
     _around(AgencyApi, "get", lambda api: f"{api.connector} GET")
-    _around(gate._recorder, "begin", "access log hand-over")
-    _around(app_module, "_settle", "rendered; waiting for the access log")
+    _around(gate._recorder, "record", "access log write")
     path = Path(out)
 
     async def asgi(scope: Any, receive: Any, send: Any) -> None:
