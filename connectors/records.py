@@ -218,6 +218,9 @@ class SourcePerson:
     zip: str | None = None
     phone: str | None = None
     updated: datetime | None = None
+    # since when the agency has known the person (its earliest enrolment or entry): a date of birth after it is
+    # weak evidence (a typo, or the date of the enrolment written in the wrong field)
+    known_since: date | None = None
     # what the agency marks not for release ("address", "phone": a FERPA directory-information opt-out): left out
     # above, and said so, so that a steward reads "withheld", not "unknown"
     not_for_release: tuple[str, ...] = ()

@@ -3,7 +3,8 @@
 Input columns (any may be missing or empty but local_id): source, local_id,
 first_name, middle_name, last_name, dob, sex, ssn, cin, student_id, other_id
 (an identifier the sources share, of any kind), address, zip (a postal code
-of any country), phone. Other files' headers are recognised (ALIASES: FEBRL's
+of any country), phone, known_since (the source's earliest enrolment, entry or
+intake of the person: a date of birth after it is weak evidence). Other files' headers are recognised (ALIASES: FEBRL's
 rec_id, given_name, surname, date_of_birth, soc_sec_id, postcode; address
 parts over several columns), and any column can be mapped by name. Without a
 source column the file is one source, deduplicated. DOB in ISO, a common US
@@ -32,7 +33,7 @@ from identity.match import Grade, Record, link
 from identity.normalize import birth_year, parse_dob
 
 COLUMNS = ("source", "local_id", "first_name", "middle_name", "last_name", "dob", "sex", "ssn", "cin",
-           "student_id", "other_id", "address", "zip", "phone")
+           "student_id", "other_id", "address", "zip", "phone", "known_since")
 # Headers other files use for our columns (lower case, spaces and dashes as underscores): a file in its own
 # shape needs no reshaping. FEBRL's soc_sec_id is no US SSN (seven digits): an identifier of its own kind.
 ALIASES = {
@@ -46,6 +47,8 @@ ALIASES = {
     "other_id": ("soc_sec_id", "national_id", "id_number", "tax_id", "tin"),
     "zip": ("postcode", "postal_code", "zipcode", "zip_code", "post_code"),
     "phone": ("phone_number", "telephone", "tel", "mobile"),
+    "known_since": ("enrolment_date", "enrollment_date", "entry_date", "intake_date", "registration_date",
+                    "enrolled_on", "date_of_entry", "first_seen"),
 }
 # Columns whose cells, in the header's order, make up one address (a street line split over columns).
 ADDRESS_PARTS = ("street_number", "house_number", "address_1", "address_2", "address1", "address2", "street",
@@ -193,11 +196,17 @@ def _read_row(cells: list[str], first: int, line: int, where: dict[str, list[int
             year = birth_year(row["dob"])
             if year is None:
                 problems.append(RowProblem(line, "dob", f"{exc}: matched without a date of birth"))
+    known_since = None
+    if row.get("known_since"):
+        try:
+            known_since = parse_dob(row["known_since"])
+        except ValueError as exc:
+            problems.append(RowProblem(line, "known_since", f"{exc}: not used"))
     record = Record.of(
         source, local_id, first_name=row.get("first_name"), last_name=row.get("last_name"), dob=dob,
         sex=row.get("sex"), ssn=row.get("ssn") or None, cin=row.get("cin"), student_id=row.get("student_id"),
         zip=row.get("zip"), phone=row.get("phone"), address=row.get("address"), other_id=row.get("other_id"),
-        birth_year=year)
+        birth_year=year, known_since=known_since)
     unusable.update(column for column, used in CHECKED if row.get(column) and not used(record))
     records.append(record)
 

@@ -62,7 +62,7 @@ class RelinkReport:
 
 
 SYNCED = ("first_name", "middle_name", "last_name", "dob", "sex", "ssn", "ssn_last4", "ssn_quality", "name_quality",
-          "dob_quality", "cin", "student_id", "address", "zip", "phone", "updated")
+          "dob_quality", "cin", "student_id", "address", "zip", "phone", "updated", "known_since")
 
 
 async def sync(sessions: async_sessionmaker[Any], sources: Sequence[PeopleSource]) -> dict[str, int]:
@@ -123,7 +123,8 @@ def record_of(r: IdentityRecord | dict[str, Any]) -> Record:
     return Record.of(str(get("source")), str(get("local_id")), first_name=get("first_name"), last_name=get("last_name"),
                      dob=get("dob"), sex=get("sex"), ssn=get("ssn") or (f"xxxxx{last4}" if last4 else None),
                      ssn_quality=get("ssn_quality"), cin=get("cin"), student_id=get("student_id"),
-                     address=get("address"), zip=get("zip"), phone=get("phone"), dob_quality=get("dob_quality"))
+                     address=get("address"), zip=get("zip"), phone=get("phone"), dob_quality=get("dob_quality"),
+                     known_since=get("known_since"))
 
 
 async def load_model(session: AsyncSession) -> Model:

@@ -128,10 +128,12 @@ PLACEHOLDER_DOBS = frozenset({date(1900, 1, 1), date(1901, 1, 1), date(1899, 12,
                               date(1753, 1, 1), date(1, 1, 1), date(1970, 1, 1)})
 
 
-def implausible_dob(d: date) -> bool:
-    """A date of birth that is weak evidence: before 1900 (no client is that old; a typed or a default year)
-    or a placeholder some systems write for 'unknown'."""
-    return d.year < 1900 or d in PLACEHOLDER_DOBS
+def implausible_dob(d: date, known_since: date | None = None) -> bool:
+    """A date of birth that is weak evidence: before 1900 (no client is that old; a typed or a default year), a
+    placeholder some systems write for 'unknown', a date still to come, or one after the source first knew the
+    person (`known_since`: its earliest enrolment or entry; often that date written in the wrong field)."""
+    return (d.year < 1900 or d in PLACEHOLDER_DOBS or d > date.today()
+            or (known_since is not None and d > known_since))
 
 
 def birth_year(text: str | None, *, today: date | None = None) -> int | None:

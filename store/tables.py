@@ -356,6 +356,7 @@ class IdentityRecord(Base):
     updated: Mapped[datetime | None] = mapped_column()
     synced_at: Mapped[datetime] = mapped_column(default=utcnow)
     not_for_release: Mapped[str | None] = mapped_column(String(64))  # "address,phone": withheld by the agency
+    known_since: Mapped[date | None] = mapped_column(Date)  # the agency's earliest enrolment or entry of the person
 
 
 class IdentityWatermark(Base):

@@ -10,7 +10,7 @@ import csv
 import io
 import random
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -216,6 +216,37 @@ def test_a_year_alone_an_approximate_date_and_an_implausible_one_are_weaker_evid
     real = Record.of("b", "5", first_name="Bo", last_name="Li", dob=date(1975, 5, 6))
     assert compare(placeholder, placeholder)[DOB] == 2  # agreeing on a placeholder: weak, not 'same'
     assert compare(placeholder, real)[DOB] == compare(typed, real)[DOB] == -1  # no evidence against
+
+
+def test_a_date_of_birth_after_the_enrolment_is_weak_evidence_in_link_csv() -> None:
+    """A shelter's intake wrote the day after the enrolment into the date of birth of one of a man's two
+    records. Read with the file's enrolment dates (an `entry_date` column, recognised), that date says nothing
+    against the other record and the two join; read without them, the 40 years between the dates keep apart
+    what looks like a father and a son of one name."""
+    rows = ["local_id,first_name,last_name,dob,sex,address,zip,phone,entry_date",
+            "A,Tomasz,Nowakowski,1980-03-04,M,12 Fulton St,11207,7185550142,2019-01-10",
+            "B,Tomasz,Nowakowski,2021-06-02,M,12 Fulton St,11207,7185550142,2021-06-01",
+            "C,Ruth,Abernathy,1979-11-30,F,40 Jay St,11201,7185550199,2020-02-02"]
+    with_dates = {r["local_id"]: r for r in link_csv("\n".join(rows) + "\n").rows}
+    assert with_dates["A"]["client_id"] == with_dates["B"]["client_id"] != with_dates["C"]["client_id"]
+    without = {r["local_id"]: r for r in link_csv("\n".join(r.rsplit(",", 1)[0] for r in rows) + "\n").rows}
+    assert without["A"]["client_id"] != without["B"]["client_id"]
+
+
+async def test_a_date_of_birth_after_the_first_shelter_entry_is_weak_evidence_online(indexed: Any) -> None:
+    """The identity index keeps when the shelter system first knew a person (their earliest HMIS entry): a
+    record whose date of birth comes after it is matched as one with a weak date."""
+    from identity.index import record_of
+    from store.tables import IdentityRecord
+
+    sessions, _sources, _written, _benefits = indexed
+    async with sessions() as session:
+        rows = (await session.execute(select(IdentityRecord).where(IdentityRecord.source == "hmis"))).scalars().all()
+    assert rows and all(r.known_since is not None for r in rows)  # every client of the export has an entry
+    row = next(r for r in rows if r.dob is not None and r.dob_quality == 1)
+    assert row.known_since is not None and not record_of(row).dob_weak  # born before they first came in
+    row.dob = row.known_since + timedelta(days=1)  # the intake's date, a day on, written into the DOB
+    assert record_of(row).dob_weak
 
 
 async def test_a_sources_many_records_of_one_person_join_one_client_online(indexed: Any) -> None:

@@ -12,7 +12,7 @@ from datetime import date
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from identity.match.person import Record, swapped
-from identity.normalize import dob_twins, implausible_dob
+from identity.normalize import dob_twins
 
 # What a household shares: where the pair could be two of one household, their agreement adds at most
 # HOUSEHOLD_CAP bits (see household()).
@@ -97,10 +97,11 @@ def _last(a: Record, b: Record) -> int:
 
 
 def _dob(a: Record, b: Record) -> int:
-    """The dates' agreement level; an implausible date (normalize.implausible_dob: before 1900, a system's
-    placeholder) is weak evidence: agreeing, it counts as close; disagreeing, it says nothing. Where one side
-    knows only the year (Record.birth_year): the same year is a level of its own (YEAR_ONLY, weaker than a
-    date; it is not 'stronger' for being the last), years a generation apart disagree, others say nothing."""
+    """The dates' agreement level. An implausible date (Record.dob_weak: before 1900, a system's placeholder,
+    still to come, after the source first knew the person) is weak evidence: agreeing, it counts as close;
+    disagreeing, it says nothing. Where one side knows only the year (Record.birth_year): the same year is a
+    level of its own (YEAR_ONLY, weaker than a date; it is not 'stronger' for being the last), years a
+    generation apart disagree, others say nothing."""
     if a.dob is None or b.dob is None:
         year_a = a.dob.year if a.dob is not None else a.birth_year
         year_b = b.dob.year if b.dob is not None else b.birth_year
@@ -108,8 +109,8 @@ def _dob(a: Record, b: Record) -> int:
             return MISSING
         return YEAR_ONLY if year_a == year_b else 0 if abs(year_a - year_b) >= GENERATION_YEARS else MISSING
     if a.dob == b.dob:
-        return 2 if implausible_dob(a.dob) else 4
-    if implausible_dob(a.dob) or implausible_dob(b.dob):
+        return 2 if a.dob_weak or b.dob_weak else 4
+    if a.dob_weak or b.dob_weak:
         return MISSING
     if b.dob in dob_twins(a.dob):
         return 3  # day and month swapped

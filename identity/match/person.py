@@ -9,6 +9,7 @@ from enum import StrEnum
 from identity.normalize import (
     address_key,
     first_name_key,
+    implausible_dob,
     normalize_cin,
     normalize_other_id,
     normalize_phone,
@@ -49,15 +50,20 @@ class Record:
     address: str = ""
     other_id: str | None = None  # an identifier two sources share, of no kind known here (compared as a field)
     birth_year: int | None = None  # where only the year of birth is known (dob is then None)
+    # the date of birth is weak evidence (normalize.implausible_dob): before 1900, a placeholder, after today or
+    # after the source first knew the person
+    dob_weak: bool = False
 
     @classmethod
     def of(cls, source: str, local_id: str, *, first_name: str | None = None, last_name: str | None = None,
            dob: date | None = None, sex: str | None = None, ssn: str | None = None, ssn_quality: int | None = None,
            cin: str | None = None, student_id: str | None = None, zip: str | None = None,
            phone: str | None = None, address: str | None = None, other_id: str | None = None,
-           dob_quality: int | None = None, birth_year: int | None = None) -> Record:
+           dob_quality: int | None = None, birth_year: int | None = None,
+           known_since: date | None = None) -> Record:
         """Normalise raw fields into a Record. A date of HMIS DOBDataQuality 2 (approximate or partial: often
-        1 January of the year told) counts for its year only."""
+        1 January of the year told) counts for its year only. `known_since`: the source's earliest enrolment
+        or entry of the person; a date of birth after it is weak evidence."""
         if dob is not None and dob_quality == 2:
             birth_year = dob.year
             dob = None
@@ -66,7 +72,8 @@ class Record:
                    last_parts=surname_parts(last_name), dob=dob, sex=normalize_sex(sex), ssn=s.full,
                    ssn_last4=s.last4, cin=normalize_cin(cin), student_id=(student_id or "").strip() or None,
                    zip=normalize_zip(zip), phone=normalize_phone(phone), address=address_key(address),
-                   other_id=normalize_other_id(other_id), birth_year=birth_year if dob is None else None)
+                   other_id=normalize_other_id(other_id), birth_year=birth_year if dob is None else None,
+                   dob_weak=dob is not None and implausible_dob(dob, known_since))
 
 
 def swapped(r: Record) -> Record:
@@ -75,4 +82,4 @@ def swapped(r: Record) -> Record:
         return r
     return Record(r.source, r.local_id, r.last_parts[0], r.first, (r.first,), r.dob, r.sex, r.ssn, r.ssn_last4,
                   r.cin, r.student_id, r.zip, r.phone, r.address, r.other_id,
-                  r.birth_year)
+                  r.birth_year, r.dob_weak)
