@@ -12,9 +12,15 @@ from identity.match.person import Grade, Record
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Weights (log2) at or above which a pair is certain, probable, possible."""
+    """Weights (log2) at or above which a pair is certain, probable, possible.
 
-    certain: float = 16.0
+    `certain` was 16 bits until 2026-12-05; at 13 every set measured kept its precision to four decimals
+    (synthetic city 10k and 100k, clean and noisy; FEBRL1-4 as they come) while more true pairs linked and
+    fewer waited for a steward (benchmarks/README.md, "Held-out kinds of data": FEBRL1 review 3.40 -> 2.40 %,
+    FEBRL3 3.36 -> 2.62 %, noisy city 100k 3.84 -> 3.45 %). Lower (11-12) gained a little more on FEBRL and
+    nothing on the city: not taken, the margin is kept for data none of these resemble."""
+
+    certain: float = 13.0
     probable: float = 12.0
     possible: float = 10.0
 
