@@ -159,12 +159,13 @@ def household_only(vector: Vector) -> bool:
     """Not enough for an automatic link: what a sibling or twin would also give (the first name or the date
     of birth disagrees outright), a surname that disagrees where no address or phone is shared, or names
     with no date of birth and no shared phone or address - unless an identifier agrees (the last four digits
-    of an SSN, another identifier whole: siblings and twins have different numbers; one in 10,000 share the
-    last four) and the pair does not look like another member of the family all the same: two of first
-    name, date of birth and sex disagreeing is a relative whose number was copied onto a record."""
+    of an SSN; another identifier whole or one keystroke off: siblings and twins have different numbers, one
+    in 10,000 share the last four, and two unrelated numbers one digit or one swap apart are rarer still) and
+    the pair does not look like another member of the family all the same: two of first name, date of birth
+    and sex disagreeing is a relative whose number was copied onto a record."""
     first, last, dob, phone, ssn4, address = (vector[FIRST], vector[LAST], vector[DOB], vector[PHONE], vector[SSN4],
                                               vector[ADDR])
-    if (ssn4 == 1 or vector[OID] == 2) and (first == 0) + (dob in (0, 1)) + (vector[SEX] == 0) < 2:
+    if (ssn4 == 1 or vector[OID] >= 1) and (first == 0) + (dob in (0, 1)) + (vector[SEX] == 0) < 2:
         return False
     if first == 0 or dob in (0, 1):
         return True
