@@ -34,10 +34,9 @@ from store.engine import STORE_FAILURES
 
 
 class _GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, services: Services, *, max_tokens: int, **kwargs: Any) -> None:
+    def __init__(self, services: Services, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.services = services
-        self.max_tokens = max_tokens
         self._ide_page = ide_page() if self.graphql_ide else ""
 
     async def render_graphql_ide(self, request: Request) -> Response:
@@ -65,9 +64,8 @@ class _GraphQLApp(GraphQL[Context, None]):
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         data = await super().process_result(request, result)
-        errors = cast("list[dict[str, Any]] | None", data.get("errors"))  # strawberry: formatted GraphQL errors
-        if errors and result.errors:
-            data["errors"] = cast("list[object]", response_errors(result.errors, errors, max_tokens=self.max_tokens))
+        if result.errors:
+            data["errors"] = cast("list[object]", response_errors(result.errors))
         state = request.scope["state"]
         # A request error: the document did not parse or validate, so nothing ran (no error has a path).
         if result.data is None and result.errors and all(e.path is None for e in result.errors):
@@ -100,8 +98,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         introspection=settings.introspection_enabled, suggestions=settings.is_development,
     )
     graphql = _GraphQLApp(
-        services, max_tokens=settings.limits.max_tokens, schema=schema,
-        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        services, schema=schema, graphql_ide="graphiql" if settings.graphiql_enabled else None,
         allow_queries_via_get=False,
     )
 

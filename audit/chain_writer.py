@@ -12,6 +12,7 @@ head last appends with one statement instead (audit.postgres_append).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ _INSERT_CHECKPOINT = insert(table_of(AuditCheckpoint))
 
 MAX_GROUP = 256  # records in one transaction at most
 
+log = logging.getLogger("casebridge.audit")
+
 
 @dataclass(frozen=True, slots=True)
 class _Append:
@@ -68,7 +71,7 @@ class _Append:
 class ChainRecorder:
     """Appends access records to the hash chain; records that arrive together share one transaction.
 
-    A record handed over while a write is in flight waits for the next write,
+    A record queued while a write is in flight waits for the next write,
     which takes everything queued by then (up to MAX_GROUP records): under load
     one commit serves many requests. Each caller returns once its records are
     committed; every caller of a failed transaction gets AuditUnavailable. Every
@@ -97,6 +100,7 @@ class ChainRecorder:
         if session is None:
             await self._queued(records)
             return
+        self._head = None  # this writer no longer knows where the chain ends
         try:
             await self._append_async(await session.connection(), records)
         except STORE_FAILURES as exc:
@@ -118,7 +122,7 @@ class ChainRecorder:
     async def _queued(self, records: Sequence[AccessRecord]) -> None:
         done = asyncio.get_running_loop().create_future()
         self._queue.append((records, done))
-        if self._writing is None:
+        if self._writing is None or self._writing.get_loop() is not asyncio.get_running_loop():
             self._writing = asyncio.create_task(self._write_queued(), name="casebridge-access-log-writer")
         await done
 
@@ -131,14 +135,15 @@ class ChainRecorder:
                 while self._queue and size + len(self._queue[0][0]) <= MAX_GROUP:
                     group.append(self._queue.popleft())
                     size += len(group[-1][0])
+                failure: BaseException | None = None
                 try:
                     await self._write([r for records, _ in group for r in records])
                 except BaseException as exc:  # every waiter hears of it, whatever it was
-                    _settle([done for _, done in group], exc)
-                    if not isinstance(exc, Exception):
-                        raise
-                else:
-                    _settle([done for _, done in group], None)
+                    failure = exc
+                    log.error("the access log could not be written (%s)", type(exc).__name__)
+                _settle([done for _, done in group], failure)
+                if failure is not None and not isinstance(failure, Exception):
+                    raise failure
         finally:  # cancelled: nothing queued may wait for ever
             self._writing = None
             _settle([done for _, done in self._queue], RuntimeError("the access log's writer stopped"))
@@ -151,10 +156,9 @@ class ChainRecorder:
             await self._sqlite.run(lambda conn: self._append_on(conn, records))
             return
         head, self._head = self._head, None  # unknown until this write is done
-        if head is not None:
+        if head is not None and not self._checkpoint_due(head[0], len(records)):
             plan = self._append(head, records)
-            if plan.checkpoint is None and await append_if_head_is(self._engine, head, plan.rows, plan.seq,
-                                                                   plan.hash):
+            if await append_if_head_is(self._engine, head, plan.rows, plan.seq, plan.hash):
                 self._head = plan.head
                 return
         async with self._engine.begin() as conn:
@@ -185,10 +189,15 @@ class ChainRecorder:
             prev = row["hash"]
             rows.append(row)
         checkpoint = None
-        if self._signer is not None and (first - 1) // self._every != seq // self._every:
+        if self._signer is not None and self._checkpoint_due(first - 1, len(records)):
             checkpoint = checkpoint_values(self._signer, seq=seq, hash=prev, count=seq - anchor, now=now,
                                            reason="periodic")
         return _Append(rows, seq, prev, anchor, checkpoint)
+
+
+    def _checkpoint_due(self, seq: int, count: int) -> bool:
+        """Whether appending `count` events after `seq` crosses a multiple of checkpoint_every."""
+        return self._signer is not None and seq // self._every != (seq + count) // self._every
 
 
 def _settle(waiters: list[asyncio.Future[None]], failure: BaseException | None) -> None:

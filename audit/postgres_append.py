@@ -40,7 +40,7 @@ async def append_if_head_is(engine: AsyncEngine, head: Head, rows: list[dict[str
     return bool(result.rowcount == len(rows))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=256)  # chain_writer.MAX_GROUP: one statement per group size
 def _statement(n: int) -> Executable:
     """n events and the head's move in one statement, compiled once per n (SQLAlchemy does not cache a
     multi-row VALUES; as typed text it is cached like any other statement)."""

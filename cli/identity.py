@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.common import err
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+    from api.settings import Settings
 
 app = typer.Typer(help="Identity resolution: which agency records are the same person.", no_args_is_help=True)
 
@@ -40,7 +44,7 @@ def link_csv_cmd(
         if not sep or not ours.strip() or not theirs.strip():
             err.print(f"[red]--column {mapping!r}: write it as ours=theirs[/red]")
             raise typer.Exit(2)
-        columns[ours.strip().lower()] = theirs.strip()
+        columns[ours.strip()] = theirs.strip()
     with err.status(f"linking {input.name}"):
         result = link_csv(text, columns)
     for problem in result.problems[:max_problems]:
@@ -58,6 +62,25 @@ def link_csv_cmd(
               f"to review; {len(result.problems)} problems; wrote {out}")
 
 
+@contextlib.asynccontextmanager
+async def _agencies(settings: Settings, engine: AsyncEngine,
+                    ) -> AsyncIterator[tuple[async_sessionmaker[Any], list[Any]]]:
+    """Sessions on the store and the enabled agency connectors (the housing snapshot read through the request
+    path's reader), every one closed after."""
+    from api.services import build_connectors
+    from store.engine import make_sessionmaker
+    from store.reads import open_reads
+
+    reads = open_reads(engine)
+    sources = build_connectors(settings, reads)
+    try:
+        yield make_sessionmaker(engine), sources
+    finally:
+        for source in sources:
+            await source.aclose()
+        await reads.aclose()
+
+
 @app.command("link")
 def link_cmd(
     sync_first: Annotated[bool, typer.Option("--sync/--no-sync", help="Pull each agency's changes first.")] = True,
@@ -65,20 +88,16 @@ def link_cmd(
     """Sync the agencies' people into the identity index, then relink everything (client ids stay stable)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from api.services import build_connectors
     from cli.common import settings_or_exit, with_engine
     from identity.index import RelinkReport, relink, sync
-    from store.engine import make_sessionmaker
-    from store.reads import open_reads
 
     settings = settings_or_exit()
 
     async def go(engine: AsyncEngine) -> tuple[dict[str, int], RelinkReport]:
-        sessions, reads = make_sessionmaker(engine), open_reads(engine)
-        sources = build_connectors(settings, reads)
         written: dict[str, int] = {}
-        with Progress(TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(), console=err) as bar:
-            try:
+        async with _agencies(settings, engine) as (sessions, sources):
+            with Progress(TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(),
+                          console=err) as bar:
                 if sync_first:
                     task = bar.add_task("syncing agencies", total=len(sources))
                     for source in sources:
@@ -88,10 +107,6 @@ def link_cmd(
                 task = bar.add_task("matching and relinking", total=1)
                 report = await relink(sessions)
                 bar.advance(task)
-            finally:
-                for s in sources:
-                    await s.aclose()
-                await reads.aclose()
         return written, report
 
     written, report = with_engine(settings, go)
@@ -108,25 +123,20 @@ def sync_cmd() -> None:
     `identity link` for the first load and for merges the online path leaves to review."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from api.services import build_connectors
     from cli.common import settings_or_exit, with_engine
     from identity.index import load_model, sync_source
     from identity.online import PlaceReport, place
-    from store.engine import make_sessionmaker
-    from store.reads import open_reads
 
     settings = settings_or_exit()
 
     async def go(engine: AsyncEngine) -> tuple[dict[str, int], PlaceReport]:
-        sessions, reads = make_sessionmaker(engine), open_reads(engine)
-        sources = build_connectors(settings, reads)
         written: dict[str, int] = {}
         total = PlaceReport()
-        async with sessions() as session:
-            model = await load_model(session)  # once: it holds the name frequencies
-        with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=err) as bar:
-            try:
+        async with _agencies(settings, engine) as (sessions, sources):
+            async with sessions() as session:
+                model = await load_model(session)  # once: it holds the name frequencies
+            with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err) as bar:
                 for source in sources:
                     task = bar.add_task(f"syncing {source.name}", total=None)
                     keys = await sync_source(sessions, source)
@@ -136,10 +146,6 @@ def sync_cmd() -> None:
                         await place(sessions, keys[i:i + 100], model=model, report=total)
                         bar.advance(task, len(keys[i:i + 100]))
                     bar.update(task, completed=max(1, len(keys)))
-            finally:
-                for s in sources:
-                    await s.aclose()
-                await reads.aclose()
         return written, total
 
     written, report = with_engine(settings, go)

@@ -41,6 +41,7 @@ SEARCH_QUANTUM_MS = 25.0
 CONNECTOR = "identity-index"  # the "connector" a steward's view comes through, in the access log
 # The index's contact details (category contact): the record's attributes, and the comparison fields they feed.
 CONTACT_ATTRS = ("address", "zip", "phone")
+_NO_CONTACT: dict[str, Any] = dict.fromkeys(CONTACT_ATTRS)  # a record with its contact fields blanked
 CONTACT_FIELDS = ("addr", "zip", "phone")
 WITHHELD = "withheld"  # a field's agreement the steward may not see
 
@@ -123,7 +124,7 @@ class IdentityDesk:
             contact_refused = len(decided) > 1 and not decided[1][1].permit
             record = None
             if decided[0][1].permit:
-                record = dataclasses.replace(r, address=None, zip=None, phone=None) if contact_refused else r
+                record = dataclasses.replace(r, **_NO_CONTACT) if contact_refused else r
             out[_key(r)] = Seen(_key(r), record, contact_refused, tuple(decided))
         return out
 

@@ -26,11 +26,12 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import NamedTuple
 
 from identity.match import Grade, Record, link
-from identity.normalize import birth_year, parse_dob
+from identity.normalize import birth_year, parse_date
 
 COLUMNS = ("source", "local_id", "first_name", "middle_name", "last_name", "dob", "sex", "ssn", "cin",
            "student_id", "other_id", "address", "zip", "phone", "known_since")
@@ -107,7 +108,8 @@ def header_map(header: list[str], columns: dict[str, str] | None = None
     problems: list[RowProblem] = []
     where: dict[str, list[int]] = {}
     taken: set[int] = set()
-    for ours, theirs in (columns or {}).items():
+    for given, theirs in (columns or {}).items():
+        ours = _header_name(given)
         if ours not in COLUMNS:
             problems.append(RowProblem(1, ours, f"not a column link-csv reads (one of {', '.join(COLUMNS)})"))
             continue
@@ -150,10 +152,11 @@ def read_records(text: str, columns: dict[str, str] | None = None) -> ReadResult
     seen: dict[tuple[str, str], int] = {}
     last = reader.line_num
     unusable: Counter[str] = Counter()
+    today = date.today()  # once for the file: dates are checked against it on every row
     try:
         for cells in reader:
             first, last = last + 1, reader.line_num
-            _read_row(cells, first, last, where, width, records, seen, problems, unusable)
+            _read_row(cells, first, last, where, width, records, seen, problems, unusable, today)
     except csv.Error as exc:  # a field past the csv limit: reading stops, and says where
         problems.append(RowProblem(last + 1, None, f"not readable as CSV from here ({_why(exc)}); the rest of "
                                                    "the file is left out"))
@@ -167,7 +170,8 @@ def _why(exc: csv.Error) -> str:
 
 def _read_row(cells: list[str], first: int, line: int, where: dict[str, list[int]], width: int,
               records: list[Record],
-              seen: dict[tuple[str, str], int], problems: list[RowProblem], unusable: Counter[str]) -> None:
+              seen: dict[tuple[str, str], int], problems: list[RowProblem], unusable: Counter[str],
+              today: date) -> None:
     """One record (the lines first..line: more than one when a quoted cell spans lines), or a problem."""
     if not cells:
         return  # a blank line
@@ -191,22 +195,22 @@ def _read_row(cells: list[str], first: int, line: int, where: dict[str, list[int
     dob = year = None
     if row.get("dob"):
         try:
-            dob = parse_dob(row["dob"])
+            dob = parse_date(row["dob"], today=today)
         except ValueError as exc:
-            year = birth_year(row["dob"])
+            year = birth_year(row["dob"], today=today)
             if year is None:
                 problems.append(RowProblem(line, "dob", f"{exc}: matched without a date of birth"))
     known_since = None
     if row.get("known_since"):
         try:
-            known_since = parse_dob(row["known_since"])
+            known_since = parse_date(row["known_since"], today=today)
         except ValueError as exc:
             problems.append(RowProblem(line, "known_since", f"{exc}: not used"))
     record = Record.of(
         source, local_id, first_name=row.get("first_name"), last_name=row.get("last_name"), dob=dob,
         sex=row.get("sex"), ssn=row.get("ssn") or None, cin=row.get("cin"), student_id=row.get("student_id"),
         zip=row.get("zip"), phone=row.get("phone"), address=row.get("address"), other_id=row.get("other_id"),
-        birth_year=year, known_since=known_since)
+        birth_year=year, known_since=known_since, today=today)
     unusable.update(column for column, used in CHECKED if row.get(column) and not used(record))
     records.append(record)
 

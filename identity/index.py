@@ -19,7 +19,7 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, delete, func, insert, select, update
@@ -105,8 +105,9 @@ async def write_records(session: AsyncSession, rows: Sequence[dict[str, Any]]) -
             await session.execute(delete(table).where(condition))
     for i in range(0, len(rows), CHUNK):
         await session.execute(insert(IdentityRecord), list(rows[i:i + CHUNK]))
+    today = date.today()
     blocking = [{"key": k, "source": r["source"], "local_id": r["local_id"]}
-                for r in rows for k in record_keys(record_of(r))]
+                for r in rows for k in record_keys(record_of(r, today))]
     for i in range(0, len(blocking), CHUNK * 4):
         await session.execute(insert(IdentityKey), blocking[i:i + CHUNK * 4])
 
@@ -116,15 +117,15 @@ def record_keys(r: Record) -> set[str]:
     return {f"{kind}:{value}"[:200] for kind, value in blocking_keys(r)}
 
 
-def record_of(r: IdentityRecord | dict[str, Any]) -> Record:
-    """The matcher's view of a stored identity record (a row or its column dict)."""
+def record_of(r: IdentityRecord | dict[str, Any], today: date | None = None) -> Record:
+    """The matcher's view of a stored identity record (a row or its column dict); `today` once for many."""
     get = r.get if isinstance(r, dict) else lambda name: getattr(r, name)
     last4 = get("ssn_last4")
     return Record.of(str(get("source")), str(get("local_id")), first_name=get("first_name"), last_name=get("last_name"),
                      dob=get("dob"), sex=get("sex"), ssn=get("ssn") or (f"xxxxx{last4}" if last4 else None),
                      ssn_quality=get("ssn_quality"), cin=get("cin"), student_id=get("student_id"),
                      address=get("address"), zip=get("zip"), phone=get("phone"), dob_quality=get("dob_quality"),
-                     known_since=get("known_since"))
+                     known_since=get("known_since"), today=today)
 
 
 async def load_model(session: AsyncSession) -> Model:
@@ -145,7 +146,9 @@ async def _ensure_keys(sessions: async_sessionmaker[Any], *, full: bool) -> None
         if not have_records or (have_keys and not stale):
             return
         rows = list((await session.execute(select(IdentityRecord))).scalars())
-    keys = [{"key": k, "source": r.source, "local_id": r.local_id} for r in rows for k in record_keys(record_of(r))]
+    today = date.today()
+    keys = [{"key": k, "source": r.source, "local_id": r.local_id} for r in rows
+            for k in record_keys(record_of(r, today))]
     async with sessions.begin() as session:
         await session.execute(delete(IdentityKey))
         for i in range(0, len(keys), CHUNK * 4):
@@ -160,7 +163,8 @@ async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] 
     """
     await _ensure_keys(sessions, full=clients is None)
     rows, current_links, model, decisions = await _read_index(sessions, clients)
-    records = [record_of(r) for r in rows]
+    today = date.today()
+    records = [record_of(r, today) for r in rows]
     index = {(r.source, r.local_id): i for i, r in enumerate(records)}
     latest = _latest_decisions(decisions, index)
     same = [(index[a], index[b]) for (a, b), d in latest.items() if d.decision == "same"]

@@ -48,13 +48,18 @@ _SPACES = re.compile(r"[\s-]+")
 SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 
 
+def _latin(text: str) -> str:
+    """The text in Latin letters: any script transliterated (Łukasz, Straße, Мария -> Lukasz, Strasse, Mariya)."""
+    return text if text.isascii() else anyascii(unicodedata.normalize("NFC", text))
+
+
 @lru_cache(maxsize=262_144)  # names and dates repeat: a city has far fewer than records
 def fold(text: str | None) -> str:
     """Lower case, in Latin letters (any script transliterated: Łukasz, Straße, Мария -> lukasz, strasse,
     mariya), accents and punctuation gone, hyphens and runs of spaces as one space."""
     if not text:
         return ""
-    plain = (text if text.isascii() else anyascii(unicodedata.normalize("NFC", text))).lower()
+    plain = _latin(text).lower()
     plain = plain.replace("'", "").replace("\u2019", "")  # O'Brien and O\u2019Brien -> obrien
     return _SPACES.sub(" ", _NOT_LETTER.sub(" ", plain)).strip()
 
@@ -89,9 +94,9 @@ _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%Y%m%d", "%m/%d/%y", "%Y/%
                  "%d %b %Y", "%d %B %Y", "%b %d %Y", "%B %d %Y", "%d-%b-%Y", "%d-%b-%y", "%Y-%b-%d")
 
 
-def parse_dob(text: str | None, *, today: date | None = None) -> date | None:
-    """A date of birth from ISO, a common US form (MM/DD/YYYY, MM-DD-YYYY, YYYYMMDD, MM/DD/YY), day first where
-    the day cannot be a month (31/12/1950, 31.12.1950), or with the month's name (5 Jan 1950, Jan 5, 1950,
+def parse_date(text: str | None, *, today: date | None = None) -> date | None:
+    """A date (of birth, of an enrolment) from ISO, a common US form (MM/DD/YYYY, MM-DD-YYYY, YYYYMMDD,
+    MM/DD/YY), day first where the day cannot be a month (31/12/1950, 31.12.1950), or with the month's name (5 Jan 1950, Jan 5, 1950,
     05-JAN-1950). Any valid date is read, however long ago (how plausible it is, the matcher judges).
 
     None for an empty value; ValueError for anything unreadable or in the future.
@@ -107,7 +112,7 @@ def parse_dob(text: str | None, *, today: date | None = None) -> date | None:
         except ValueError:
             raise ValueError("not a date") from None
         if parsed > today:
-            raise ValueError("a date of birth in the future")
+            raise ValueError("a date in the future")
         return parsed
     value = value.replace(",", " ").replace("  ", " ")  # Jan 5, 1950
     for fmt in _DATE_FORMATS:
@@ -118,7 +123,7 @@ def parse_dob(text: str | None, *, today: date | None = None) -> date | None:
         if fmt.endswith("%y") and parsed > today:
             parsed = parsed.replace(year=parsed.year - 100)
         if parsed > today:
-            raise ValueError("a date of birth in the future")
+            raise ValueError("a date in the future")
         return parsed
     raise ValueError("not a date")
 
@@ -128,11 +133,12 @@ PLACEHOLDER_DOBS = frozenset({date(1900, 1, 1), date(1901, 1, 1), date(1899, 12,
                               date(1753, 1, 1), date(1, 1, 1), date(1970, 1, 1)})
 
 
-def implausible_dob(d: date, known_since: date | None = None) -> bool:
+def implausible_dob(d: date, known_since: date | None = None, *, today: date | None = None) -> bool:
     """A date of birth that is weak evidence: before 1900 (no client is that old; a typed or a default year), a
     placeholder some systems write for 'unknown', a date still to come, or one after the source first knew the
-    person (`known_since`: its earliest enrolment or entry; often that date written in the wrong field)."""
-    return (d.year < 1900 or d in PLACEHOLDER_DOBS or d > date.today()
+    person (`known_since`: its earliest enrolment or entry; often that date written in the wrong field).
+    Callers normalising many records pass `today` once."""
+    return (d.year < 1900 or d in PLACEHOLDER_DOBS or d > (today or date.today())
             or (known_since is not None and d > known_since))
 
 
@@ -240,7 +246,7 @@ def address_key(value: str | None) -> str:
     """A street address folded (digits kept), with unit words and common street-type spellings made one."""
     if not value:
         return ""
-    plain = (value if value.isascii() else anyascii(unicodedata.normalize("NFC", value))).lower()
+    plain = _latin(value).lower()
     words = re.sub(r"[^a-z0-9#\s]", " ", plain).split()
     table = {"avenue": "ave", "av": "ave", "street": "st", "road": "rd", "boulevard": "blvd", "place": "pl",
              "apartment": "apt", "unit": "apt", "#": "apt"}

@@ -11,8 +11,8 @@ Anything else is a bug and is masked as "Unexpected error." with code INTERNAL.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
 
 from graphql import (
     SKIP,
@@ -33,10 +33,10 @@ from graphql import (
     is_non_null_type,
     validate_input_literal,
 )
-from graphql.language import Lexer, Source, TokenKind
+from graphql.language import Lexer, TokenKind
 from graphql.pyutils import Undefined
 from strawberry.exceptions import StrawberryInputCoercionError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, ParserCache
 
 from core.errors import CasebridgeError, ErrorCode
 
@@ -48,12 +48,18 @@ def should_mask(error: GraphQLError) -> bool:
     original = getattr(error, "original_error", None)
     if original is None:
         return False
-    return not isinstance(original, CasebridgeError | StrawberryInputCoercionError)
+    return not (isinstance(original, CasebridgeError) or is_bad_value(error))
 
 
 def is_bad_value(error: GraphQLError) -> bool:
-    """A variable's value that a scalar could not read (the caller's input: answered, never logged)."""
-    return isinstance(getattr(error, "original_error", None), StrawberryInputCoercionError)
+    """A variable's value that a scalar could not read (the caller's input: answered, never logged): one of
+    ours, or graphql's own coercion of a variable (an object given for an ID, say), whose message quotes the
+    value. Validation errors about a variable carry no original error."""
+    original = getattr(error, "original_error", None)
+    if isinstance(original, StrawberryInputCoercionError):
+        return True
+    return original is not None and error.path is None and any(
+        isinstance(node, VariableDefinitionNode) for node in error.nodes or ())
 
 
 def bad_value(error: GraphQLError) -> dict[str, Any]:
@@ -152,42 +158,74 @@ class MaskUnexpected(MaskErrors):
         return masked
 
 
-def response_errors(errors: Sequence[GraphQLError], formatted: list[dict[str, Any]], *,
-                    max_tokens: int) -> list[dict[str, Any]]:
-    """The response's `errors`, each with an `extensions.code`: a value that does not fit its type answered
-    without the value; a syntax error told apart from a document over `max_tokens`."""
+def response_errors(errors: Sequence[GraphQLError]) -> list[dict[str, Any]]:
+    """The response's `errors`, each with an `extensions.code`; a value that does not fit its type answered
+    without the value."""
     out = []
-    for error, shown in zip(errors, formatted, strict=True):
+    for error in errors:
         if is_bad_value(error):
             out.append(bad_value(error))
             continue
-        ext = shown.setdefault("extensions", {})
-        if "code" not in ext:
-            ext["code"] = _code_of(error, max_tokens)
+        shown: dict[str, Any] = dict(cast("dict[str, Any]", error.formatted))
+        ext = shown["extensions"] = dict(shown.get("extensions") or {})
+        ext.setdefault("code", _code_of(error))
         out.append(shown)
     return out
 
 
-def _code_of(error: GraphQLError, max_tokens: int) -> str:
-    if isinstance(error, GraphQLSyntaxError):
-        body = error.source.body if error.source is not None else ""
-        return "QUERY_TOO_LARGE" if _more_tokens_than(body, max_tokens) else "GRAPHQL_PARSE_FAILED"
+def _code_of(error: GraphQLError) -> str:
+    if isinstance(error, GraphQLSyntaxError):  # one CodedParse did not see (it codes its own)
+        return "GRAPHQL_PARSE_FAILED"
     if error.path is None:  # about the document, from one of graphql's own validation rules
         return "GRAPHQL_VALIDATION_FAILED"
     return ErrorCode.INTERNAL.value  # a field's error that is neither ours nor masked (e.g. a null where none may be)
 
 
-def _more_tokens_than(text: str, limit: int) -> bool:
-    """Whether the document has more than `limit` tokens, counted as graphql's parser counts them (comments
-    not counted); stops at the first token past the limit or at the first character it cannot read."""
-    lexer = Lexer(Source(text))
-    try:
-        for _ in range(limit + 1):
-            if lexer.advance().kind is TokenKind.EOF:
-                return False
-    except GraphQLSyntaxError:
+class CodedParse(ParserCache):
+    """strawberry's parse cache, a document that does not parse answered with its code: QUERY_TOO_LARGE where
+    the parser stopped at its token limit (parse_options' max_tokens, from MaxTokensLimiter), else
+    GRAPHQL_PARSE_FAILED."""
+
+    def on_parse(self) -> Iterator[None]:
+        ctx = self.execution_context
+        try:
+            ctx.graphql_document = self.cached_parse_document(ctx.query, **ctx.parse_options)
+        except GraphQLSyntaxError as error:
+            limit = ctx.parse_options.get("max_tokens")
+            code = "QUERY_TOO_LARGE" if limit is not None and stopped_at_limit(error, limit) else (
+                "GRAPHQL_PARSE_FAILED")
+            error.extensions = {**(error.extensions or {}), "code": code}
+            raise
+        yield
+
+
+def stopped_at_limit(error: GraphQLSyntaxError, max_tokens: int) -> bool:
+    """Whether the parser stopped because the document has more than `max_tokens` tokens: its (max_tokens+1)-th
+    token - counted as graphql's parser counts them, the comments it skips included - starts at or before
+    where the parser stopped. The text is read only up to there."""
+    if error.source is None or not error.positions:
         return False
-    return True
+    at = next(iter(error.positions))
+    lexer = Lexer(error.source)
+    count = 0
+    try:
+        while True:
+            token = lexer.advance()
+            skipped = lexer.last_token.next
+            while skipped is not None and skipped is not token:  # comments the lexer skipped over
+                count += 1
+                if count > max_tokens:
+                    return bool(skipped.start <= at)
+                skipped = skipped.next
+            if token.kind is TokenKind.EOF:
+                return False
+            count += 1
+            if count > max_tokens:
+                return bool(token.start <= at)
+            if token.start > at:
+                return False
+    except GraphQLSyntaxError:  # the text cannot be read before the limit: a syntax error, not the limit
+        return False
 
 
 def edge_error_body(exc: CasebridgeError) -> bytes:

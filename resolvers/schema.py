@@ -15,7 +15,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
 )
@@ -44,7 +43,7 @@ from resolvers.audit_types import (
 )
 from resolvers.consent_types import Consent, LegalBasisInput, consent_view
 from resolvers.context import Context, Info
-from resolvers.errors import MaskUnexpected, coded, is_bad_value, should_mask
+from resolvers.errors import CodedParse, MaskUnexpected, coded, is_bad_value, should_mask
 from resolvers.identity_types import (
     ClientCandidate,
     ClientSearchInput,
@@ -258,7 +257,7 @@ def build_schema(
 ) -> strawberry.Schema:
     """The casebridge schema with its limits, caches and error masking."""
     # Factories, not instances: each request gets fresh extensions; the parse and
-    # validation caches behind ParserCache/BoundedValidation are shared per process.
+    # validation caches behind CodedParse/BoundedValidation are shared per process.
     # The depth and alias rules are built once: QueryDepthLimiter and
     # MaxAliasesLimiter make a new rule class per instance, and the validation
     # cache is keyed by the rules, so per-request limiters would miss it every
@@ -266,7 +265,7 @@ def build_schema(
     limits = [*(coded(r, "QUERY_TOO_DEEP") for r in QueryDepthLimiter(max_depth=max_depth).validation_rules),
               *(coded(r, "TOO_MANY_ALIASES") for r in MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules)]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        lambda: ParserCache(maxsize=cache_size),
+        lambda: CodedParse(maxsize=cache_size),
         lambda: BoundedValidation(maxsize=cache_size, suggestions=suggestions),
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(limits),

@@ -17,8 +17,8 @@ class PostgresReads:
     connection at each checkout; a read that finds its connection gone (the server restarted) is retried once
     on a fresh one.
 
-    Measured (benchmarks/reads.py, a profile request's five reads, 2026-12-05): 1.51 ms at p50 against 2.65 ms
-    on the store engine's pool (a ping per checkout) and 3.49 ms through an ORM session.
+    Measured (benchmarks/reads.py, a profile request's five reads, 2026-12-05): 1.25 ms at p50 against 2.18 ms
+    on the store engine's pool (a ping per checkout) and 2.97 ms through an ORM session.
     """
 
     def __init__(self, url: URL, **engine_options: Any) -> None:

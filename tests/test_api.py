@@ -184,6 +184,8 @@ async def test_audit_log_unavailable_releases_no_data(
     ("{ nonsense }", "GRAPHQL_VALIDATION_FAILED"),
     ("{ " + " ".join(f"a{i}: me {{ subject }}" for i in range(20)) + " }", "TOO_MANY_ALIASES"),
     ("{ me { subject " + "subject " * 3000 + "} }", "QUERY_TOO_LARGE"),
+    ("{ me { subject " + "#\n" * 3000 + "} }", "QUERY_TOO_LARGE"),  # comments count toward the limit
+    ("{ me { subject } } } " + "x " * 3000, "GRAPHQL_PARSE_FAILED"),  # it stops at the stray brace first
     ("query { client(id: \"x\") { benefits { cases { programs { program } } } } }", "QUERY_TOO_DEEP"),
 ])
 async def test_bad_documents_get_stable_codes_never_500(
@@ -194,6 +196,18 @@ async def test_bad_documents_get_stable_codes_never_500(
         resp = await caller((settings, server)).post(document)
     assert resp.status_code in (200, 400)
     assert resp.json()["errors"][0]["extensions"]["code"] == code
+
+
+async def test_a_variable_of_the_wrong_shape_is_bad_input_and_never_echoed_or_logged(
+    gateway: Any, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """graphql's own coercion of a variable (an object given for an ID) quotes the value in its message: the
+    answer names the variable, never the value, and nothing is logged as if it were a fault of ours."""
+    given = {"name": "Jane Roe", "dob": "1984-07-19"}
+    body = await caller(gateway).query("query($id: ID!) { client(id: $id) { id } }", {"id": given})
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and error["extensions"]["variable"] == "id"
+    assert "Jane Roe" not in str(body) and "Jane Roe" not in caplog.text
 
 
 async def test_non_json_body_is_a_400(gateway: Any) -> None:

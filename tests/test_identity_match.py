@@ -27,7 +27,7 @@ from identity.match.blocking import EM_KEYS, UNDATED_KEYS, UNNAMED_KEYS, block
 from identity.match.compare import LEVELS, compare
 from identity.match.model import EXACT
 from identity.match.training import estimate_u
-from identity.normalize import parse_dob
+from identity.normalize import parse_date
 
 
 def rec(local_id: str, first: str, last: str, dob: date | None, source: str = "hmis", **kw: object) -> Record:
@@ -65,7 +65,7 @@ def _city_records(households: int, seed: int) -> tuple[list[Record], dict[tuple[
     records = []
     for r in people_rows(pop):
         try:  # a clerk's slip can put a date of birth in the future: matched as missing, as link-csv does
-            dob = parse_dob(str(r.get("dob") or "")) or None
+            dob = parse_date(str(r.get("dob") or "")) or None
         except ValueError:
             dob = None
         records.append(Record.of(

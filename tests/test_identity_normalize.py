@@ -16,7 +16,7 @@ from identity.normalize import (
     normalize_sex,
     normalize_ssn,
     normalize_zip,
-    parse_dob,
+    parse_date,
     surname_key,
     surname_parts,
 )
@@ -59,13 +59,13 @@ def test_compound_surnames_keep_their_parts(raw: str, parts: tuple[str, ...]) ->
     ("03/04/59", date(1959, 3, 4)), ("2011/03/04", date(2011, 3, 4)), ("", None), (None, None),
 ])
 def test_dates_of_birth_in_iso_and_us_forms(raw: str | None, expected: date | None) -> None:
-    assert parse_dob(raw, today=date(2026, 11, 25)) == expected
+    assert parse_date(raw, today=date(2026, 11, 25)) == expected
 
 
 @pytest.mark.parametrize("bad", ["31/31/2011", "yesterday", "2011-02-30", "2031-01-01", "13/13/13"])
 def test_unreadable_or_future_dates_are_errors(bad: str) -> None:
     with pytest.raises(ValueError):
-        parse_dob(bad, today=date(2026, 11, 25))
+        parse_date(bad, today=date(2026, 11, 25))
 
 
 def test_a_date_whose_day_could_be_a_month_has_a_twin() -> None:

@@ -32,8 +32,10 @@ _SNAPSHOT = select(HmisSnapshot.exported_at).where(HmisSnapshot.source == bindpa
 _CLIENTS = select(HmisClient.personal_id, HmisClient.first_name, HmisClient.middle_name, HmisClient.last_name,
                   HmisClient.dob, HmisClient.sex).where(
     HmisClient.source == bindparam("src"), HmisClient.personal_id.in_(bindparam("ids", expanding=True)))
-_FIRST_ENTRY = (select(HmisEnrollment.personal_id, func.min(HmisEnrollment.entry_date).label("first_entry"))
-                .where(HmisEnrollment.source == bindparam("src")).group_by(HmisEnrollment.personal_id))
+# a client's earliest project entry, as when the shelter system first knew them (read with the client)
+_FIRST_ENTRY = (select(func.min(HmisEnrollment.entry_date))
+                .where(HmisEnrollment.source == HmisClient.source, HmisEnrollment.personal_id == HmisClient.personal_id)
+                .scalar_subquery().label("first_entry"))
 _STAYS = (
     select(HmisEnrollment.personal_id, HmisEnrollment.enrollment_id, HmisEnrollment.entry_date,
            HmisEnrollment.move_in_date, HmisEnrollment.household_id, HmisEnrollment.relationship_to_hoh,
@@ -111,20 +113,18 @@ class HousingConnector:
     async def list_people(self, since: str | None = None) -> PeopleBatch:
         """Client.csv rows of the snapshot updated after `since` (a DateUpdated the last call returned), each
         with the person's earliest project entry (Enrollment.csv EntryDate) as when the shelter system first
-        knew them."""
-        stmt = (select(table_of(HmisClient)).where(HmisClient.source == self.source)
+        knew them (refreshed when the client's row is: an enrolment back-dated alone waits for that)."""
+        stmt = (select(table_of(HmisClient), _FIRST_ENTRY).where(HmisClient.source == self.source)
                 .order_by(HmisClient.date_updated))
         if since:
             stmt = stmt.where(HmisClient.date_updated > datetime.fromisoformat(since))
         with self._status.track(), self._store_errors():
-            rows, entries = await asyncio.gather(self._reads.rows(stmt),
-                                                 self._reads.rows(_FIRST_ENTRY, {"src": self.source}))
-        first_entry = {row.personal_id: row.first_entry for row in entries}
+            rows = await self._reads.rows(stmt)
         people = [SourcePerson(
             source=self.source, local_id=c.personal_id, first_name=c.first_name, middle_name=c.middle_name,
             last_name=c.last_name, dob=c.dob, sex=c.sex, ssn=c.ssn, ssn_last4=c.ssn[-4:] if c.ssn else None,
             ssn_quality=c.ssn_data_quality, name_quality=c.name_data_quality, dob_quality=c.dob_data_quality,
-            updated=c.date_updated, known_since=first_entry.get(c.personal_id)) for c in rows]
+            updated=c.date_updated, known_since=c.first_entry) for c in rows]
         watermark = max((p.updated.isoformat() for p in people if p.updated), default=since or "")
         return PeopleBatch(people, watermark)
 

@@ -17,8 +17,9 @@ from identity.normalize import dob_twins
 # 2: month-and-day keys carry the other name's initial; SSN-4 + ZIP and phone keys a name's initial.
 # 3: names + birth year. 4: ZIP + date of birth and SSN-4 + ZIP, for records lacking a name (UNNAMED_KEYS).
 # 5: other identifiers (oid, and oid~ for one typed wrong); postal codes of any country (leading zeros dropped);
-# the address with the first initial, for records lacking a date of birth.
-KEY_SCHEME = 5
+# the address with the first initial, for records lacking a date of birth. 6: names in any script
+# transliterated (anyascii), and an HMIS date of data quality 2 keyed by its year only.
+KEY_SCHEME = 6
 
 
 def blocking_keys(r: Record) -> list[tuple[str, str]]:
@@ -105,7 +106,6 @@ def name_keys(r: Record) -> list[tuple[str, str]]:
                 add(("names+year", f"{low}|{high}|{r.dob.year}"))
     if r.phone:  # a household shares its phone: with the first initial
         add(("phone+initial", f"{r.phone}|{first[:1]}"))
-
     return out
 
 
@@ -177,10 +177,14 @@ def block(records: Sequence[Record], *, max_block: int = 200) -> Candidates:
     n = len(records)
     # the keys of UNNAMED_KEYS pair only with a record lacking a name: the few such records' values, so that
     # the rest of the city does not carry a million keys that would be dropped (87 s against 77 s at 1M)
-    loose = {key for r in records if unnamed(r) for key in unnamed_keys(r)}
     # so too the address keys, which pair only with a record lacking a date of birth (at 1M records every
     # record carrying them cost 95.8 s and 3.2 GB against 85.3 s and 2.8 GB without them)
-    loose |= {key for r in records if r.dob is None for key in undated_keys(r)}
+    loose: set[tuple[str, str]] = set()
+    for r in records:
+        if unnamed(r):
+            loose.update(unnamed_keys(r))
+        if r.dob is None:
+            loose.update(undated_keys(r))
     ids: dict[tuple[str, str], int] = {}
     kinds: dict[str, int] = {}
     kind_of = array("q")  # per key id

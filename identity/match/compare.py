@@ -47,7 +47,8 @@ def household(vector: Sequence[int]) -> bool:
 
 
 def compare(a: Record, b: Record) -> Vector:
-    """The agreement level of each field in FIELDS (higher = stronger agreement; 0 = disagree)."""
+    """The agreement level of each field in FIELDS (0 = disagree; higher = stronger agreement, but for dob's
+    YEAR_ONLY, a level of its own weaker than 'same')."""
     x, y = a.sex, b.sex  # the one-value fields inline: this runs for every candidate pair
     sex = MISSING if not x or not y else 1 if x == y else 0
     x, y = a.zip, b.zip

@@ -9,18 +9,17 @@ from identity.match.compare import MISSING, ORDER, SSN4, SWAP_PENALTY, Vector, a
 from identity.match.model import Model
 from identity.match.person import Grade, Record
 
+CERTAIN = 13.0  # bits from which a pair links automatically (Thresholds)
+
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """Weights (log2) at or above which a pair is certain, probable, possible.
 
-    `certain` was 16 bits until 2026-12-05; at 13 every set measured kept its precision to four decimals
-    (synthetic city 10k and 100k, clean and noisy; FEBRL1-4 as they come) while more true pairs linked and
-    fewer waited for a steward (benchmarks/README.md, "Held-out kinds of data": FEBRL1 review 3.40 -> 2.40 %,
-    FEBRL3 3.36 -> 2.62 %, noisy city 100k 3.84 -> 3.45 %). Lower (11-12) gained a little more on FEBRL and
-    nothing on the city: not taken, the margin is kept for data none of these resemble."""
+    `certain` is where every data set measured (the synthetic city clean and noisy, FEBRL1-4 as they come)
+    kept its precision to four decimals, with a margin (benchmarks/README.md, "Held-out kinds of data")."""
 
-    certain: float = 13.0
+    certain: float = CERTAIN
     probable: float = 12.0
     possible: float = 10.0
 
@@ -29,11 +28,13 @@ class Thresholds:
         """The thresholds for an index of n records. A weight is a likelihood ratio; what it means depends
         on how many people could be the other one: with a prior of 1/n that two records are one person, a
         pair goes to review only from a 5 % chance on (possible) and is probable from 20 % on. In a small
-        index the fixed floors apply; the auto-link threshold never moves."""
+        index the fixed floors apply; the auto-link threshold never moves, and the review bands stay below it
+        (a pair the household guard keeps from linking is probable from 'certain' on, whatever the size)."""
         if n <= 1:
             return cls()
         scale = math.log2(n)
-        return cls(probable=max(12.0, scale - 2.0), possible=max(10.0, scale - 4.25))
+        probable = min(CERTAIN, max(12.0, scale - 2.0))
+        return cls(probable=probable, possible=min(probable, max(10.0, scale - 4.25)))
 
 
 def explain_pair(a: Record, b: Record, model: Model) -> tuple[Vector, bool, dict[str, float]]:
