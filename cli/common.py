@@ -31,16 +31,9 @@ T = TypeVar("T")
 
 def with_store(settings: Settings, fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run `fn(sessions)` on the configured store, then close it."""
-    from store.engine import make_engine, make_sessionmaker
+    from store.engine import make_sessionmaker
 
-    async def go() -> T:
-        engine = make_engine(settings.database_url)
-        try:
-            return await fn(make_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(go())
+    return with_engine(settings, lambda engine: fn(make_sessionmaker(engine)))
 
 
 def with_engine(settings: Settings, fn: Callable[[AsyncEngine], Awaitable[T]]) -> T:

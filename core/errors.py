@@ -37,8 +37,9 @@ from core.vocabulary import member_of
 
 
 class ErrorCode(StrEnum):
-    """Every code a caller may see: the `code` of each error below, and INTERNAL for anything masked (the
-    schema's ErrorCode; tests/test_errors.py keeps the two in step)."""
+    """The code of each error below, and INTERNAL for anything masked (the schema's ErrorCode;
+    tests/test_errors.py keeps the two in step). Errors about the GraphQL document itself carry codes of their
+    own besides (GRAPHQL_PARSE_FAILED, QUERY_TOO_LARGE, ...: resolvers/errors.py and resolvers/limits.py)."""
 
     INTERNAL = "INTERNAL"
     UNAUTHENTICATED = "UNAUTHENTICATED"

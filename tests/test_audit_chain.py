@@ -19,7 +19,7 @@ from audit.checkpoints import checkpoint_head
 from audit.signing import CheckpointSigner, load_or_create_key
 from audit.verify import verify
 from core.errors import AuditUnavailable
-from store.engine import make_engine, make_sessionmaker
+from store.engine import make_engine
 from store.tables import AccessEvent, AuditChainHead, AuditCheckpoint
 
 
@@ -33,10 +33,11 @@ def record(n: int, client: str = "c-1") -> AccessRecord:
 
 
 @pytest.fixture
-async def store(engine: Any, database_url: str) -> Any:
+async def engine(database_url: str) -> Any:
+    """The store's engine with room for the concurrent writers below (conftest's `store` sessions ride on it)."""
     engine = make_engine(database_url, pool_size=20) if not database_url.startswith("sqlite") else make_engine(
         database_url)
-    yield make_sessionmaker(engine)
+    yield engine
     await engine.dispose()
 
 

@@ -125,8 +125,9 @@ async def test_retention_archives_then_removes_and_the_chain_still_verifies(
     operator = AccessRecord(request_id="cli-1", subject="ops", organization="ops", roles=("auditor",),
                             oauth_client=None, purpose="audit", operation=None, client_id=None,
                             action="audit.retention", sections=())
-    result = await retain(store, signer, ChainRecorder(engine, signer=signer), retention_days=365,
-                          archive_dir=tmp_path / "archive", now=NOW, operator=operator)
+    async with ChainRecorder(engine, signer=signer) as recorder:
+        result = await retain(store, signer, recorder, retention_days=365, archive_dir=tmp_path / "archive",
+                              now=NOW, operator=operator)
     assert (result.archived, result.anchor_seq) == (5, 5)
     assert result.archive is not None and verify_export(result.archive, signer.public_jwks()).ok
     report = await verify(store, jwks=signer.public_jwks())
@@ -136,8 +137,9 @@ async def test_retention_archives_then_removes_and_the_chain_still_verifies(
         assert (await session.execute(select(AuditChainHead.anchor_seq))).scalar_one() == 5
         assert (await session.execute(select(AccessEvent.action).where(AccessEvent.seq == 9))).scalar_one() == (
             "audit.retention")
-    again = await retain(store, signer, ChainRecorder(engine, signer=signer), retention_days=365,
-                         archive_dir=tmp_path / "archive", now=NOW, operator=operator)
+    async with ChainRecorder(engine, signer=signer) as recorder:
+        again = await retain(store, signer, recorder, retention_days=365, archive_dir=tmp_path / "archive",
+                             now=NOW, operator=operator)
     assert again.archived == 0
     async with store.begin() as session:  # removing the first kept event is still found
         await session.execute(delete(AccessEvent).where(AccessEvent.seq == 6))

@@ -146,6 +146,7 @@ class SnapshotHarness(Harness):
         self.sessions, self.reads, self.tmp = sessions, reads, tmp
         self.connector = HousingConnector(HousingConfig(), reads)
         self.engines: list[Any] = []
+        self.readers: list[Reads] = []
 
     def known(self, population: Population) -> tuple[str, str]:
         c = population.hmis.clients[0]
@@ -154,7 +155,8 @@ class SnapshotHarness(Harness):
     async def down(self) -> Connector:
         engine = make_engine(f"sqlite+aiosqlite:///{self.tmp / 'never-migrated.db'}")  # no snapshot tables
         self.engines.append(engine)
-        return HousingConnector(HousingConfig(), open_reads(engine))
+        self.readers.append(reads := open_reads(engine))
+        return HousingConnector(HousingConfig(), reads)
 
     async def slow(self) -> Connector:
         return HousingConnector(HousingConfig(timeout_seconds=1e-9), self.reads)
@@ -187,6 +189,8 @@ async def harness(
         reads = open_reads(engine)
         snap = SnapshotHarness(sessions, reads, tmp_path)
         yield snap
+        for r in snap.readers:
+            await r.aclose()
         for e in snap.engines:
             await e.dispose()
         await reads.aclose()

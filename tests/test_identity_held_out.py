@@ -247,7 +247,7 @@ def test_a_date_of_birth_after_the_enrolment_is_weak_evidence_in_link_csv() -> N
     assert without["A"]["client_id"] != without["B"]["client_id"]
 
 
-async def test_a_date_of_birth_after_the_first_shelter_entry_is_weak_evidence_online(indexed: Any) -> None:
+async def test_the_index_keeps_the_first_shelter_entry_and_a_date_of_birth_after_it_is_weak(indexed: Any) -> None:
     """The identity index keeps when the shelter system first knew a person (their earliest HMIS entry): a
     record whose date of birth comes after it is matched as one with a weak date."""
     from identity.index import record_of

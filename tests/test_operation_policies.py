@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from core.principal import Principal, RequestContext
 from core.vocabulary import Action, Category, Purpose, Role
@@ -15,7 +16,7 @@ from policies.consent_store import ConsentStore
 from policies.consents import ConsentRecord, Grantor, Provision
 from policies.decisions import Target
 from store.engine import make_engine, make_sessionmaker
-from store.reads import open_reads
+from store.reads import Reads
 
 CARE = {Purpose.CASE_MANAGEMENT, Purpose.CARE_COORDINATION, Purpose.ELIGIBILITY, Purpose.EMERGENCY}
 STAFF = {Role.CASEWORKER, Role.PARTNER}
@@ -119,10 +120,8 @@ async def consent_cases(database_url: str) -> list[Case]:
     return out
 
 
-async def test_every_action_role_and_purpose(database_url: str) -> None:
-    engine = CedarEngine(PolicySet.load())
-    store = make_engine(database_url)
-    decider = CedarDecider(make_sessionmaker(store), open_reads(store), engine)
+async def test_every_action_role_and_purpose(database_url: str, store: Any, reads: Reads) -> None:
+    decider = CedarDecider(store, reads, CedarEngine(PolicySet.load()))
     consents = await consent_cases(database_url)
     cases: dict[Action, list[Case]] = {
         Action.READ: client_cases(), Action.SEARCH: [Case("index", Target.index())],
