@@ -96,8 +96,9 @@ _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%m-%d-%Y", "%Y%m%d", "%m/%d/%y", "%Y/%
 
 def parse_date(text: str | None, *, today: date | None = None) -> date | None:
     """A date (of birth, of an enrolment) from ISO, a common US form (MM/DD/YYYY, MM-DD-YYYY, YYYYMMDD,
-    MM/DD/YY), day first where the day cannot be a month (31/12/1950, 31.12.1950), or with the month's name (5 Jan 1950, Jan 5, 1950,
-    05-JAN-1950). Any valid date is read, however long ago (how plausible it is, the matcher judges).
+    MM/DD/YY), day first where the day cannot be a month (31/12/1950, 31.12.1950), or with the month's name
+    (5 Jan 1950, Jan 5, 1950, 05-JAN-1950). Any valid date is read, however long ago (how plausible it is,
+    the matcher judges).
 
     None for an empty value; ValueError for anything unreadable or in the future.
     Two-digit years are read as the most recent year not in the future.
