@@ -17,6 +17,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
+from api.console import console_routes
 from api.http import GRAPHQL_RESPONSE_JSON
 from api.ide import ASSETS_PATH, ide_assets, ide_page, ide_response
 from api.keys import load_or_create_dev_key, public_jwks
@@ -132,6 +133,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
     ]
     if settings.graphiql_enabled:
         routes.append(Mount(ASSETS_PATH, app=ide_assets()))
+    if settings.console.enabled:
+        routes.extend(console_routes(settings))
     if settings.auth.uses_dev_keys and settings.is_development:
         jwks = public_jwks(load_or_create_dev_key(settings.auth.dev_key_file))
 

@@ -19,7 +19,7 @@ from connectors.federation import FederationPolicy
 from core.vocabulary import LegalBasis
 
 DEV_ISSUER = "casebridge-dev"
-DEV_AUDIENCE = "casebridge"
+DEV_AUDIENCE = "urn:casebridge:gateway"  # an absolute URI: OAuth resource indicators (RFC 8707) must be
 
 
 class Environment(StrEnum):
@@ -56,6 +56,21 @@ class AuthSettings(BaseModel):
     def uses_dev_keys(self) -> bool:
         """Whether tokens are checked against the gateway's own development key."""
         return self.jwks_url is None and self.jwks_file is None
+
+
+class ConsoleSettings(BaseModel):
+    """The web console at /app: where it signs people in (OpenID Connect, authorization code with PKCE).
+
+    The console is a public client of the city's OpenID provider; the access tokens it obtains are checked by
+    the gateway like any other (`auth`). `oidc_issuer` defaults to `auth.issuer` when that is a URL.
+    """
+
+    enabled: bool = True
+    oidc_issuer: HttpUrl | None = None
+    client_id: str = "casebridge-console"
+    scope: str = "openid profile"
+    # a resource indicator (RFC 8707) asked for with the token; default: the gateway's audience
+    resource: str | None = None
 
 
 class TelemetrySettings(BaseModel):
@@ -112,6 +127,7 @@ class Settings(BaseSettings):
     introspection: bool | None = None  # default: on in development, off in production
     public_url: str = "http://127.0.0.1:8000"
     auth: AuthSettings = AuthSettings()
+    console: ConsoleSettings = ConsoleSettings()
     benefits: BenefitsConfig = BenefitsConfig()
     housing: HousingConfig = HousingConfig()
     schooling: SchoolingConfig = SchoolingConfig()

@@ -25,6 +25,7 @@ from core.vocabulary import Category, LegalBasis, Purpose, Role
 from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
+from demo.idp import DEMO_PASSWORD, DemoUser, DevIdentityProvider
 from demo.population import Population, generate
 from demo.servers import ServerThread
 from identity.crosswalk import link_records
@@ -159,6 +160,20 @@ def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
     ]
 
 
+def demo_users(population: Population) -> list[DemoUser]:
+    """Who can sign in to the demo's console, one of each kind of person casebridge serves."""
+    consented = population.people[0].client_id
+    return [
+        DemoUser("dhs-caseworker", "DHS shelter caseworker", DHS_WORKER, "DHS", ("caseworker",)),
+        DemoUser("hra-caseworker", "HRA benefits worker", "demo-hra-caseworker", "HRA", ("caseworker",)),
+        DemoUser("doe-liaison", "DOE homeless-student liaison", "demo-doe-homeless-liaison", "DOE", ("caseworker",)),
+        DemoUser("legal-aid", "Legal-aid partner", "demo-legal-aid", "LEGALAID", ("partner",)),
+        DemoUser("client", "A client (their own record)", "demo-client", "CLIENTS", ("client",), client_id=consented),
+        DemoUser("steward", "Identity steward", "demo-identity-steward", "CITY", ("identity_steward",)),
+        DemoUser("auditor", "Auditor", "demo-auditor", "OVERSIGHT", ("auditor",)),
+    ]
+
+
 def busy_port(ports: dict[str, int]) -> str | None:
     """The first option whose port on 127.0.0.1 is taken, e.g. "--port 8000", or None when all are free."""
     import socket
@@ -174,7 +189,7 @@ def busy_port(ports: dict[str, int]) -> str | None:
 
 def run_demo(
     settings: Settings, *, port: int, benefits_port: int, households: int, seed: int, serve_forever: bool,
-    schooling_port: int = 8102,
+    schooling_port: int = 8102, idp_port: int = 8103,
 ) -> list[dict[str, Any]] | None:
     """Seed, start the simulator and the gateway, print how to use them; optionally check and stop."""
     population = generate(seed=seed, households=households)
@@ -184,14 +199,23 @@ def run_demo(
     agency = BenefitsAgency(population)
     sim = ServerThread(agency.app(), port=benefits_port).start()
     district = ServerThread(EdfiAgency(population).app(), port=schooling_port).start()
+    public_url = f"http://127.0.0.1:{port}"
+    try:
+        idp = DevIdentityProvider(demo_users(population), settings.auth, public_url, port=idp_port).start()
+    except BaseException:
+        sim.stop()
+        district.stop()
+        raise
+    # The gateway trusts the provider (its issuer, its JWKS), as a production gateway trusts the city's.
     settings = settings.model_copy(update={
         "benefits": BenefitsConfig(**{**settings.benefits.model_dump(), "base_url": sim.url}),
         "schooling": SchoolingConfig(**{**settings.schooling.model_dump(), "base_url": district.url}),
-        "public_url": f"http://127.0.0.1:{port}",
+        "public_url": public_url,
+        "auth": settings.auth.model_copy(update={"issuer": idp.issuer, "jwks_url": idp.jwks_url}),
     })
     cases = demo_cases(settings, population)
     _banner(settings, port, f"{sim.url}  school district (Ed-Fi) simulator  {district.url}",
-            len(population.people), added, cases, serving=serve_forever)
+            len(population.people), added, cases, serving=serve_forever, idp=idp)
     app = create_app(settings)
     try:
         if serve_forever:
@@ -203,6 +227,7 @@ def run_demo(
     finally:
         sim.stop()
         district.stop()
+        idp.stop()
 
 
 def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
@@ -220,12 +245,17 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
 
 
 def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int, cases: list[DemoCase], *,
-            serving: bool = True) -> None:
+            idp: DevIdentityProvider, serving: bool = True) -> None:
     url = f"http://127.0.0.1:{port}"
     cli = ".venv/bin/casebridge"
     how = ("(GraphiQL: open it in a browser; Ctrl-C stops everything)" if serving
            else "(--no-serve: runs the first queries below, then stops)")
     lines = [
+        f"[bold]casebridge console[/bold]  {url}/app/   (sign in as a demo user below; password {DEMO_PASSWORD})",
+    ]
+    lines += [f"  [cyan]{u.username}[/cyan]  {u.label}" for u in idp.users]
+    lines += [
+        f"OpenID provider (development)  {idp.issuer}",
         f"[bold]casebridge gateway[/bold]  {url}/graphql   {how}",
         f"benefits agency simulator  {sim_url}",
         f"shelter system (HMIS CSV export, imported)  {HMIS_EXPORT_DIR}/",
@@ -236,8 +266,8 @@ def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int
     ]
     for caller, token in dict((c.caller, c.token) for c in cases).items():
         lines += [f"  [cyan]{caller}[/cyan]", f"    {token}"]
-    lines += ["", f"More tokens: `{cli} token --role caseworker --org DHS` "
-              f"(`{cli} token --role client --client-id <id>` for a client).", "",
+    lines += ["", f"More tokens: `CASEBRIDGE_AUTH__ISSUER={idp.issuer} {cli} token --role caseworker --org DHS` "
+              "(`--role client --client-id <id>` for a client).", "",
               "[bold]What each shows[/bold] (the client id goes in Variables):"]
     for case in cases:
         lines += [f"[cyan]{case.title}[/cyan]",

@@ -101,6 +101,7 @@ def demo(
     port: Annotated[int, typer.Option(help="Gateway port on 127.0.0.1.")] = 8000,
     benefits_port: Annotated[int, typer.Option(help="Benefits simulator port on 127.0.0.1.")] = 8101,
     schooling_port: Annotated[int, typer.Option(help="Ed-Fi (school district) simulator port on 127.0.0.1.")] = 8102,
+    idp_port: Annotated[int, typer.Option(help="Development OpenID provider port on 127.0.0.1.")] = 8103,
     households: Annotated[int, typer.Option(help="Synthetic households to generate.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 7,
     serve_forever: Annotated[bool, typer.Option("--serve/--no-serve", help="Keep serving.")] = True,
@@ -108,14 +109,15 @@ def demo(
     """Migrate, seed a synthetic city (importing its shelter export), start the agency simulators and the gateway."""
     from cli.demo import busy_port, run_demo
 
-    busy = busy_port({"--port": port, "--benefits-port": benefits_port, "--schooling-port": schooling_port})
+    busy = busy_port({"--port": port, "--benefits-port": benefits_port, "--schooling-port": schooling_port,
+                      "--idp-port": idp_port})
     if busy is not None:
         flag, number = busy.split()
         err.print(f"[red]port {number} on 127.0.0.1 is in use[/red]: choose another with {flag} N "
                   "(or stop what is using it)", soft_wrap=True)
         raise typer.Exit(2)
 
-    run_demo(_settings(), port=port, benefits_port=benefits_port, schooling_port=schooling_port,
+    run_demo(_settings(), port=port, benefits_port=benefits_port, schooling_port=schooling_port, idp_port=idp_port,
              households=households, seed=seed, serve_forever=serve_forever)
 
 

@@ -116,7 +116,8 @@ class Query:
         ctx = info.context
         await ctx.gate.authorize(ctx.request, Action.SESSION_READ, [Target.session()])
         p = ctx.request.principal
-        return Viewer(subject=p.subject, organization=p.organization, roles=sorted(p.roles))
+        return Viewer(subject=p.subject, organization=p.organization, roles=sorted(p.roles),
+                      client_id=strawberry.ID(p.self_client) if p.self_client else None)
 
     @strawberry.field(
         description="One client's unified profile. Each section is decided, fetched and audited by the "

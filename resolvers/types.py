@@ -64,6 +64,9 @@ class Viewer:
     subject: str
     organization: str
     roles: list[Role]
+    client_id: strawberry.ID | None = strawberry.field(default=None, description=(
+        "For a client signed in (role CLIENT): the casebridge client they are, whose profile they may read with "
+        "purpose client_access. Null for staff."))
 
 
 @strawberry.type

@@ -58,10 +58,11 @@ def test_serve_refuses_an_unmigrated_store_and_migrate_fixes_it(tmp_path: Path) 
 
 def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) -> None:
     args = ("demo", "--no-serve", "--households", "5", "--port", str(free_port()), "--benefits-port", str(free_port()),
-            "--schooling-port", str(free_port()))
+            "--schooling-port", str(free_port()), "--idp-port", str(free_port()))
     out = cli(*args, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "X-Purpose-Of-Use" in out.stdout
+    assert "/app/" in out.stdout and "dhs-caseworker" in out.stdout and "auditor" in out.stdout  # the console's users
     tokens = [line.strip() for line in out.stdout.splitlines() if line.strip().startswith("eyJ")]
     assert len(tokens) == len(set(tokens)) == 4  # four callers, each token printed once
     assert "open it in a browser" not in out.stdout and "--no-serve" in out.stdout
@@ -77,7 +78,7 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     assert own["housing"] == ["DHS WITHHELD CONSENT_REQUIRED"]  # people[0] has shelter stays: not HRA's to see
     assert school["schooling"] == ["DOE SHOWN OWN_AGENCY"]  # the Ed-Fi simulator, read live
     again = cli(*args[:4], "--port", str(free_port()), "--benefits-port", str(free_port()),
-                "--schooling-port", str(free_port()), tmp_path=tmp_path)
+                "--schooling-port", str(free_port()), "--idp-port", str(free_port()), tmp_path=tmp_path)
     assert again.returncode == 0 and "(0 links added)" in again.stdout  # re-running seeds nothing twice
     assert _summaries(again.stdout) == cases
 

@@ -1,0 +1,66 @@
+"""The web console at /app, served by the gateway: one page, its ES modules, catalogues, queries and vendored files.
+
+The console is a client of the public GraphQL API like any partner's front-end would be: it signs people in
+with the city's OpenID provider (authorization code with PKCE, in the browser) and sends their access token
+and purpose of use with every request to /graphql. It asks for nothing the API does not offer; its queries are
+the named documents under api/console/queries, checked against schema.graphql by the tests. No build step:
+the files under api/console are served as they are (scripts/vendor-console refreshes the third-party ones).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from api.settings import Settings
+
+CONSOLE_PATH = "/app"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def console_routes(settings: Settings) -> list[BaseRoute]:
+    """/app (the page), /app/config.json (where to sign in), /app/static/... (everything else)."""
+    root = files("api") / "console"
+    issuer = str(settings.console.oidc_issuer or settings.auth.issuer).rstrip("/")
+    languages = sorted(item.name.removesuffix(".json") for item in (root / "locales").iterdir()
+                       if item.name.endswith(".json"))
+    config = {
+        "issuer": issuer, "clientId": settings.console.client_id, "scope": settings.console.scope,
+        "resource": settings.console.resource or settings.auth.audience, "graphql": "/graphql",
+        "languages": languages, "queries": sorted(item.name.removesuffix(".graphql")
+                                                  for item in (root / "queries").iterdir()
+                                                  if item.name.endswith(".graphql")),
+    }
+    # Scripts, styles, fonts and images from this origin only; calls to /graphql and to the provider's token
+    # endpoint (the code exchange and refreshes); no inline script or style, no frames, no other host.
+    connect = "'self'" + (f" {_origin(issuer)}" if issuer.startswith(("http://", "https://")) else "")
+    csp = (f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+           f"connect-src {connect}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    page = (root / "index.html").read_text(encoding="utf-8")
+    headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+               "Cache-Control": "no-store"}
+
+    async def index(_request: Request) -> Response:
+        return HTMLResponse(page, headers=headers)
+
+    async def to_index(_request: Request) -> Response:
+        return RedirectResponse(f"{CONSOLE_PATH}/", status_code=308)
+
+    async def console_config(_request: Request) -> Response:
+        return JSONResponse(config, headers={"Cache-Control": "no-store"})
+
+    return [
+        Route(CONSOLE_PATH, to_index, methods=["GET"]),
+        Route(f"{CONSOLE_PATH}/", index, methods=["GET"]),
+        Route(f"{CONSOLE_PATH}/config.json", console_config, methods=["GET"]),
+        Mount(f"{CONSOLE_PATH}/static", app=StaticFiles(packages=[("api", "console")])),
+    ]

@@ -1,0 +1,66 @@
+// The public GraphQL API, and nothing else: each call names one of the console's documents (queries/*.graphql,
+// checked against schema.graphql by the tests) and carries the signed-in person's token and purpose of use.
+export class ApiError extends Error {
+  constructor(code, message) {
+    super(message || code);
+    this.code = code;
+  }
+}
+
+export class Api {
+  constructor(config, auth, onExpired) {
+    this.config = config;
+    this.auth = auth;
+    this.onExpired = onExpired;
+    this.documents = new Map();
+  }
+
+  async document(name) {
+    if (!this.config.queries.includes(name)) throw new Error(`no console query named ${name}`);
+    if (!this.documents.has(name)) {
+      this.documents.set(name, fetch(`/app/static/queries/${name}.graphql`).then((r) => r.text()));
+    }
+    return this.documents.get(name);
+  }
+
+  // {data, errors}; ApiError when the request as a whole failed (no data at all).
+  async call(name, variables = {}, purpose = null) {
+    const token = await this.auth.token();
+    if (!token) {
+      this.onExpired();
+      throw new ApiError('UNAUTHENTICATED');
+    }
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+      authorization: `Bearer ${token}`,
+    };
+    if (purpose) headers['x-purpose-of-use'] = purpose;
+    let res;
+    try {
+      res = await fetch(this.config.graphql, {
+        method: 'POST', headers, body: JSON.stringify({ query: await this.document(name), operationName: name, variables }),
+      });
+    } catch {
+      throw new ApiError('NETWORK');
+    }
+    if (res.status === 401) {
+      this.onExpired();
+      throw new ApiError('UNAUTHENTICATED');
+    }
+    const body = await res.json().catch(() => null);
+    if (!body) throw new ApiError('INTERNAL');
+    const errors = body.errors || [];
+    if (body.data === null || body.data === undefined) {
+      const first = errors[0] || {};
+      throw new ApiError(first.extensions?.code || 'INTERNAL', first.message);
+    }
+    return { data: body.data, errors };
+  }
+}
+
+// The first error's code for a field (e.g. a null `client`), or null.
+export function errorFor(errors, field) {
+  const hit = errors.find((e) => (e.path || [])[0] === field);
+  return hit ? hit.extensions?.code || 'INTERNAL' : null;
+}

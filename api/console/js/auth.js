@@ -1,0 +1,70 @@
+// Sign-in with the city's OpenID provider: authorization code with PKCE (oidc-client-ts), refresh tokens kept
+// in this tab's session storage and renewed before the access token expires; sign-out ends the provider's
+// session and revokes the refresh token.
+const { UserManager, WebStorageStateStore } = window.oidc;
+
+const HOME = `${window.location.origin}/app/`;
+
+export class Auth {
+  constructor(config, onChange) {
+    this.onChange = onChange;
+    this.manager = new UserManager({
+      authority: config.issuer,
+      client_id: config.clientId,
+      redirect_uri: HOME,
+      post_logout_redirect_uri: HOME,
+      response_type: 'code',
+      scope: config.scope,
+      extraQueryParams: { resource: config.resource },
+      automaticSilentRenew: true,
+      revokeTokensOnSignout: true,
+      revokeTokenTypes: ['refresh_token'],
+      userStore: new WebStorageStateStore({ store: window.sessionStorage }),
+      stateStore: new WebStorageStateStore({ store: window.sessionStorage }),
+    });
+    this.manager.events.addUserLoaded(() => this.onChange('renewed'));
+    this.manager.events.addSilentRenewError(() => this.onChange('expired'));
+    this.manager.events.addAccessTokenExpired(() => this.onChange('expired'));
+    this.manager.events.addUserSignedOut(() => this.onChange('signed-out'));
+  }
+
+  // Finishes a sign-in when the provider has just sent the browser back here; the user, or null.
+  async start() {
+    const params = new URLSearchParams(window.location.search);
+    if (params.has('state') && (params.has('code') || params.has('error'))) {
+      try {
+        const user = await this.manager.signinRedirectCallback();
+        window.history.replaceState(null, '', `/app/${user.state?.hash || ''}`);
+        return user;
+      } catch (err) {
+        window.history.replaceState(null, '', '/app/');
+        throw err;
+      }
+    }
+    const user = await this.manager.getUser();
+    if (user && user.expired) {
+      // Renewed with the refresh token only: the page allows no frames, so no hidden-iframe renewal.
+      try {
+        if (user.refresh_token) return await this.manager.signinSilent();
+      } catch {
+        // the refresh token has expired or was revoked: sign in again
+      }
+      await this.manager.removeUser();
+      return null;
+    }
+    return user;
+  }
+
+  signIn() {
+    return this.manager.signinRedirect({ state: { hash: window.location.hash } });
+  }
+
+  async signOut() {
+    await this.manager.signoutRedirect();
+  }
+
+  async token() {
+    const user = await this.manager.getUser();
+    return user && !user.expired ? user.access_token : null;
+  }
+}

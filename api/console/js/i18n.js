@@ -1,0 +1,55 @@
+// Messages by key from a catalogue per language (locales/<code>.json); English fills what a catalogue lacks.
+// A language is added by adding its catalogue: the gateway lists the catalogues it finds.
+let catalogue = {};
+let fallback = {};
+export let language = 'en';
+
+const STORED = 'casebridge.language';
+
+export function preferredLanguage(available) {
+  const stored = localStorage.getItem(STORED);
+  if (stored && available.includes(stored)) return stored;
+  for (const wanted of navigator.languages || []) {
+    const code = wanted.toLowerCase().split('-')[0];
+    if (available.includes(code)) return code;
+  }
+  return 'en';
+}
+
+async function load(code) {
+  const res = await fetch(`/app/static/locales/${code}.json`);
+  if (!res.ok) throw new Error(`catalogue ${code}: ${res.status}`);
+  return res.json();
+}
+
+export async function useLanguage(code) {
+  if (!Object.keys(fallback).length) fallback = await load('en');
+  catalogue = code === 'en' ? fallback : await load(code);
+  language = code;
+  localStorage.setItem(STORED, code);
+  document.documentElement.lang = code;
+}
+
+export function t(key, params = {}) {
+  const text = catalogue[key] ?? fallback[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (_, name) => (params[name] ?? '').toString());
+}
+
+// A value of an API enum in words (e.g. t('enum.Category.BENEFITS')), or the value itself.
+export function word(kind, value) {
+  if (value === null || value === undefined) return '';
+  const key = `enum.${kind}.${value}`;
+  const text = t(key);
+  return text === key ? String(value) : text;
+}
+
+export function formatDate(value) {
+  if (!value) return '';
+  const d = new Date(value.length === 10 ? `${value}T12:00:00` : value);
+  return new Intl.DateTimeFormat(language, { dateStyle: 'medium' }).format(d);
+}
+
+export function formatDateTime(value) {
+  if (!value) return '';
+  return new Intl.DateTimeFormat(language, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(value));
+}

@@ -1,0 +1,77 @@
+// The console's entry: configuration, language, sign-in, then the view for the signed-in person's role.
+import { html, render, useEffect, useState } from '../vendor/preact-htm.js';
+import { Api } from './api.js';
+import { Auth } from './auth.js';
+import { language, preferredLanguage, t, useLanguage } from './i18n.js';
+import { Shell } from './views/common.js';
+import { CaseworkerHome } from './views/caseworker.js';
+import { ClientHome } from './views/client.js';
+
+const root = document.getElementById('root');
+
+// Which view a role opens; the first role the person holds in this order wins.
+const VIEWS = [
+  ['CLIENT', ClientHome],
+  ['CASEWORKER', CaseworkerHome],
+  ['PARTNER', CaseworkerHome],
+];
+
+function App({ config, auth, initialUser, signInFailed }) {
+  const [user, setUser] = useState(initialUser);
+  const [me, setMe] = useState(null);
+  const [problem, setProblem] = useState(signInFailed ? 'signin-failed' : null);
+  const [, setLang] = useState(language);
+  const [api] = useState(() => new Api(config, auth, () => setProblem('expired')));
+
+  useEffect(() => {
+    auth.onChange = async (what) => {
+      if (what === 'renewed') {
+        setUser(await auth.manager.getUser());
+        setProblem(null);
+      } else {
+        setProblem('expired');
+      }
+    };
+  }, []);
+
+  useEffect(() => {
+    if (!user) return;
+    api.call('Me').then(({ data }) => setMe(data.me)).catch((err) => setProblem(err.code === 'UNAUTHENTICATED'
+      ? 'expired' : 'unavailable'));
+  }, [user]);
+
+  const changeLanguage = async (code) => {
+    await useLanguage(code);
+    setLang(code);
+  };
+  const shell = (body) => html`<${Shell} config=${config} me=${me} auth=${auth} onLanguage=${changeLanguage}
+    problem=${problem}>${body}<//>`;
+
+  if (!user) {
+    return shell(html`<h1>${t('signin.title')}</h1><p>${t('signin.intro')}</p>
+      <button type="button" class="usa-button" onClick=${() => auth.signIn()}>${t('signin.button')}</button>`);
+  }
+  if (!me) return shell(html`<p>${problem ? '' : t('common.loading')}</p>`);
+  const match = VIEWS.find(([role]) => me.roles.includes(role));
+  if (!match) return shell(html`<h1>${t('role.none.title')}</h1><p>${t('role.none.body')}</p>`);
+  const View = match[1];
+  return shell(html`<${View} api=${api} me=${me} config=${config} />`);
+}
+
+async function boot() {
+  const config = await (await fetch('/app/config.json')).json();
+  await useLanguage(preferredLanguage(config.languages));
+  const auth = new Auth(config, () => {});
+  let user = null;
+  let failed = false;
+  try {
+    user = await auth.start();
+  } catch {
+    failed = true;
+  }
+  render(html`<${App} config=${config} auth=${auth} initialUser=${user} signInFailed=${failed} />`, root);
+}
+
+boot().catch(() => {
+  root.textContent = 'casebridge could not start. Reload the page; if it persists, tell your administrator.';
+});

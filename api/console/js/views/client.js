@@ -1,0 +1,86 @@
+// A client's own view, phone first: their profile, their consents (give, change, revoke), who has seen their data
+// and why, their appointments and notices. Every request carries the purpose client_access.
+import { html, useEffect, useState } from '../../vendor/preact-htm.js';
+import { errorFor } from '../api.js';
+import { t, word } from '../i18n.js';
+import { Alert, Table, errorText, formatDate, formatDateTime, useHashRoute } from './common.js';
+import { ConsentForm, ConsentList } from './consents.js';
+import { ProfileSections } from './profile.js';
+
+const PURPOSE = 'CLIENT_ACCESS';
+const TABS = [['', 'client.tab.profile'], ['consents', 'client.tab.consents'], ['seen', 'client.tab.seen']];
+
+export function ClientHome({ api, me }) {
+  const route = useHashRoute();
+  const tab = TABS.some(([id]) => id === route[0]) ? route[0] : '';
+  if (!me.clientId) return html`<${Alert} kind="error">${t('client.noClientId')}<//>`;
+  return html`<h1>${t('client.title')}</h1>
+    <nav aria-label=${t('client.nav')}><ul class="usa-button-group">
+      ${TABS.map(([id, key]) => html`<li class="usa-button-group__item"><a href=${`#/${id}`}
+        class=${`usa-button${id === tab ? '' : ' usa-button--outline'}`} aria-current=${id === tab ? 'page'
+        : undefined}>${t(key)}</a></li>`)}</ul></nav>
+    ${tab === '' && html`<${OwnProfile} api=${api} clientId=${me.clientId} />`}
+    ${tab === 'consents' && html`<${OwnConsents} api=${api} clientId=${me.clientId} />`}
+    ${tab === 'seen' && html`<${Disclosures} api=${api} clientId=${me.clientId} />`}`;
+}
+
+function OwnProfile({ api, clientId }) {
+  const [state, setState] = useState({ loading: true });
+  const load = async () => {
+    try {
+      const { data, errors } = await api.call('ClientProfile', { id: clientId }, PURPOSE);
+      setState({ client: data.client, error: data.client ? null : errorFor(errors, 'client') });
+    } catch (err) {
+      setState({ error: err.code });
+    }
+  };
+  useEffect(() => { load(); }, [clientId]);
+  if (state.loading) return html`<p role="status">${t('common.loading')}</p>`;
+  if (state.error) return html`<${Alert} kind="error">${errorText(state.error)}<//>`;
+  const client = state.client;
+  const now = new Date();
+  const upcoming = (client.appointments?.items || []).filter((a) => new Date(a.scheduledAt) >= now);
+  const notices = (client.benefits?.cases || []).flatMap((c) => c.notices)
+    .filter((n) => n.responseDueOn && new Date(`${n.responseDueOn}T23:59:59`) >= now);
+  return html`<section class="cb-section" aria-labelledby="coming-h">
+      <h2 id="coming-h">${t('client.comingUp')}</h2>
+      <${Table} caption=${t('client.comingUp')} empty=${t('client.nothingComing')}
+        head=${[t('col.when'), t('col.what'), t('col.agency')]}
+        rows=${[...upcoming.map((a) => [formatDateTime(a.scheduledAt), a.type, a.agency]),
+          ...notices.map((n) => [formatDate(n.responseDueOn), t('client.noticeDue', { type: n.type }), ''])]} />
+    </section>
+    <${ProfileSections} client=${client} onRetry=${load} />`;
+}
+
+function OwnConsents({ api, clientId }) {
+  const [giving, setGiving] = useState(false);
+  const [version, setVersion] = useState(0);
+  const [notice, setNotice] = useState(null);
+  return html`<p>${t('client.consents.intro')}</p>
+    ${notice && html`<${Alert} kind="success" slim>${notice}<//>`}
+    ${giving
+      ? html`<${ConsentForm} api=${api} clientId=${clientId} purpose=${PURPOSE} organization=""
+          onDone=${() => { setGiving(false); setNotice(t('consent.recorded')); setVersion(version + 1); }}
+          onCancel=${() => setGiving(false)} />`
+      : html`<button type="button" class="usa-button" onClick=${() => setGiving(true)}>${t('consent.give')}</button>`}
+    <${ConsentList} key=${version} api=${api} clientId=${clientId} purpose=${PURPOSE} self canRevoke canChange
+      onChanged=${() => setNotice(t('consent.changed'))} />`;
+}
+
+function Disclosures({ api, clientId }) {
+  const [entries, setEntries] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api.call('DisclosureReport', { clientId }, PURPOSE).then(({ data }) => setEntries(data.disclosureReport))
+      .catch((err) => setError(errorText(err.code)));
+  }, [clientId]);
+  return html`<section class="cb-section" aria-labelledby="seen-h">
+    <h2 id="seen-h">${t('client.seen.title')}</h2><p>${t('client.seen.intro')}</p>
+    ${error && html`<${Alert} kind="error" slim>${error}<//>`}
+    ${entries && html`<${Table} caption=${t('client.seen.title')} empty=${t('client.seen.none')}
+      head=${[t('col.when'), t('col.who'), t('col.what'), t('col.why'), t('col.basis')]}
+      rows=${entries.map((e) => [formatDateTime(e.at), e.organization, word('Category', e.category.toUpperCase()),
+        word('Purpose', (e.purpose || '').toUpperCase()), e.breakGlass ? t('client.seen.emergency')
+        : word('Basis', e.basis)])} />`}
+  </section>`;
+}

@@ -1,0 +1,146 @@
+// Consents: the list (with what each one opens, in plain words), recording one from a signed form or by the
+// client themself, changing and revoking one.
+import { html, useEffect, useState } from '../../vendor/preact-htm.js';
+import { t, word } from '../i18n.js';
+import { Alert, Checkboxes, TextField, errorText, formatDate } from './common.js';
+
+export const CATEGORIES = ['IDENTITY', 'BENEFITS', 'HOUSING', 'SCHOOLING', 'APPOINTMENTS', 'DOCUMENTS', 'CASEWORK',
+  'CONTACT', 'IMMIGRATION_LEGAL'];
+export const CARE_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY'];
+
+function list(items) {
+  return new Intl.ListFormat(document.documentElement.lang || 'en', { type: 'conjunction' }).format(items);
+}
+
+// In the client's own words ("your benefit cases...") for the client, by category name for staff.
+export function describeProvision(p, self = false) {
+  const what = list(p.categories.map((c) => (self ? t(`category.plain.${c}`) : word('Category', c))));
+  const who = list(p.organizations);
+  const why = p.purposes.length ? list(p.purposes.map((x) => word('Purpose', x))) : t('consent.anyPurpose');
+  const until = p.periodEnd ? t('consent.until', { date: formatDate(p.periodEnd) }) : t('consent.noEnd');
+  return t(p.type === 'DENY' ? 'consent.plain.deny' : 'consent.plain.permit', { who, what, why, until });
+}
+
+export function ConsentList({ api, clientId, purpose, canRevoke = false, canChange = false, onChanged, self = false }) {
+  const [consents, setConsents] = useState(null);
+  const [error, setError] = useState(null);
+  const [revoking, setRevoking] = useState(null);
+  const [changing, setChanging] = useState(null);
+  const [reason, setReason] = useState('');
+  const load = async () => {
+    try {
+      const { data } = await api.call('ClientConsents', { clientId }, purpose);
+      setConsents(data.consents);
+    } catch (err) {
+      setError(errorText(err.code));
+    }
+  };
+  useEffect(() => { load(); }, [clientId, purpose]);
+  const revoke = async (e) => {
+    e.preventDefault();
+    try {
+      await api.call('RevokeConsent', { id: revoking, reason: reason.trim() || null }, purpose);
+      setRevoking(null);
+      setReason('');
+      await load();
+      onChanged && onChanged();
+    } catch (err) {
+      setError(errorText(err.code));
+    }
+  };
+  return html`<section class="cb-section" aria-labelledby="consents-h" data-section="consents">
+    <h2 id="consents-h">${self ? t('consent.mine') : t('consent.list')}</h2>
+    ${error && html`<${Alert} kind="error" slim>${error}<//>`}
+    ${consents && !consents.length && html`<p class="cb-muted">${t('consent.none')}</p>`}
+    ${(consents || []).map((c) => html`<div class="cb-record" data-consent=${c.id} data-status=${c.status}>
+      <h3>${word('ConsentStatus', c.status)} · ${t('consent.given', { date: formatDate(c.givenAt) })}</h3>
+      <ul>${c.provisions.map((p) => html`<li>${describeProvision(p, self)}</li>`)}</ul>
+      <p class="cb-muted">${t('consent.recordedBy', { org: c.recordedByOrganization, form: c.sourceReference,
+        version: c.version })}${c.revokedAt ? ` · ${t('consent.revokedOn', { date: formatDate(c.revokedAt) })}` : ''}</p>
+      ${c.status === 'ACTIVE' && html`<div class="usa-button-group">
+        ${canChange && html`<button type="button" class="usa-button usa-button--outline"
+          onClick=${() => setChanging(c)}>${t('consent.change')}</button>`}
+        ${canRevoke && html`<button type="button" class="usa-button usa-button--secondary"
+          onClick=${() => setRevoking(c.id)}>${t('consent.revoke')}</button>`}</div>`}
+      ${revoking === c.id && html`<form class="usa-form" onSubmit=${revoke}>
+        <${TextField} id="revoke-reason" label=${t('consent.revokeReason')} value=${reason} onInput=${setReason} />
+        <button type="submit" class="usa-button usa-button--secondary">${t('consent.revokeConfirm')}</button>
+        <button type="button" class="usa-button usa-button--unstyled" onClick=${() => setRevoking(null)}>
+          ${t('common.cancel')}</button></form>`}
+      ${changing && changing.id === c.id && html`<${ConsentForm} api=${api} clientId=${clientId} purpose=${purpose}
+        existing=${c} organization=${c.provisions[0]?.organizations[0] || ''}
+        onDone=${async () => { setChanging(null); await load(); onChanged && onChanged(); }}
+        onCancel=${() => setChanging(null)} />`}
+    </div>`)}
+  </section>`;
+}
+
+// What a consent the client gives here records as its source (there is no paper form).
+const SELF_REFERENCE = 'Given by the client in the casebridge console';
+const today = () => new Date().toISOString().slice(0, 10);
+const inAYear = () => new Date(Date.now() + 365 * 864e5).toISOString().slice(0, 10);
+
+export function ConsentForm({ api, clientId, purpose, organization, staff = false, existing = null, onDone, onCancel }) {
+  const first = existing?.provisions[0];
+  const [orgs, setOrgs] = useState(first ? first.organizations.join(', ') : organization);
+  const [categories, setCategories] = useState(first ? first.categories : []);
+  const [purposes, setPurposes] = useState(first ? first.purposes : ['CASE_MANAGEMENT', 'CARE_COORDINATION']);
+  const [until, setUntil] = useState(first?.periodEnd ? first.periodEnd.slice(0, 10) : inAYear());
+  const [form, setForm] = useState('');
+  const [grantor, setGrantor] = useState('CLIENT');
+  const [givenOn, setGivenOn] = useState(today());
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    const organizations = orgs.split(',').map((o) => o.trim()).filter(Boolean);
+    if (!organizations.length || !categories.length) {
+      setError(t('consent.incomplete'));
+      return;
+    }
+    if (staff && !existing && !form.trim()) {
+      setError(t('consent.formMissing'));
+      return;
+    }
+    const provisions = [{ type: 'PERMIT', organizations, categories, purposes,
+      periodEnd: until ? `${until}T23:59:59Z` : null }];
+    try {
+      if (existing) {
+        await api.call('AmendConsent', { id: existing.id, provisions }, purpose);
+      } else {
+        await api.call('RecordConsent', { input: { clientId, grantor,
+          sourceReference: staff ? form.trim() : SELF_REFERENCE,
+          givenAt: new Date(`${givenOn}T12:00:00`).toISOString(), provisions } }, purpose);
+      }
+      onDone();
+    } catch (err) {
+      setError(errorText(err.code));
+    }
+  };
+  const preview = categories.length && orgs.trim() ? describeProvision({ type: 'PERMIT', categories, purposes,
+    organizations: orgs.split(',').map((o) => o.trim()).filter(Boolean), periodEnd: until || null }, !staff) : null;
+  return html`<form class="usa-form usa-form--large cb-section" onSubmit=${submit}>
+    <h2>${existing ? t('consent.change') : staff ? t('consent.record') : t('consent.give')}</h2>
+    ${staff && !existing && html`
+      <${TextField} id="consent-form" label=${t('consent.formReference')} hint=${t('consent.formReference.hint')}
+        value=${form} onInput=${setForm} required />
+      <label class="usa-label" for="consent-grantor">${t('consent.grantor')}</label>
+      <select class="usa-select" id="consent-grantor" value=${grantor} onChange=${(e) => setGrantor(e.target.value)}>
+        <option value="CLIENT">${word('Grantor', 'CLIENT')}</option>
+        <option value="GUARDIAN">${word('Grantor', 'GUARDIAN')}</option></select>
+      <${TextField} id="consent-given" type="date" label=${t('consent.givenOn')} value=${givenOn}
+        onInput=${setGivenOn} required />`}
+    <${TextField} id="consent-orgs" label=${t('consent.organizations')} hint=${t('consent.organizations.hint')}
+      value=${orgs} onInput=${setOrgs} required />
+    <${Checkboxes} name="consent-categories" legend=${t('consent.categories')} chosen=${categories}
+      onChange=${setCategories} options=${CATEGORIES.map((c) => [c, word('Category', c), t(`category.plain.${c}`)])} />
+    <${Checkboxes} name="consent-purposes" legend=${t('consent.purposes')} chosen=${purposes} onChange=${setPurposes}
+      options=${CARE_PURPOSES.map((p) => [p, word('Purpose', p)])} />
+    <${TextField} id="consent-until" type="date" label=${t('consent.untilLabel')} value=${until} onInput=${setUntil} />
+    ${preview && html`<div class="usa-summary-box" role="region" aria-label=${t('consent.preview')}>
+      <div class="usa-summary-box__body"><p class="usa-summary-box__heading">${t('consent.preview')}</p>
+      <p class="usa-summary-box__text">${preview}</p></div></div>`}
+    ${error && html`<${Alert} kind="error" slim>${error}<//>`}
+    <button type="submit" class="usa-button">${existing ? t('consent.saveChange') : t('consent.save')}</button>
+    <button type="button" class="usa-button usa-button--unstyled" onClick=${onCancel}>${t('common.cancel')}</button>
+  </form>`;
+}
