@@ -96,7 +96,7 @@ def build_services(
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, reads=reads, consents=consents,
                     connectors=connectors, gate=gate, desk=desk, signer=signer, recorder=audit,
-                    audit_desk=AuditDesk(gate=gate, sessions=sessions, jwks=signer.public_jwks()),
+                    audit_desk=AuditDesk(gate=gate, sessions=sessions, signer=signer),
                     notes=NoteDesk(gate=gate),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions,
                                                search_quantum_ms=settings.limits.search_quantum_ms),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import io
 import itertools
 import json
 import os
@@ -79,29 +80,40 @@ def row_dict(row: Any) -> dict[str, Any]:
 SUFFIX = {"jsonl": ".jsonl", "csv": ".csv", "fhir": ".json"}
 
 
+MEDIA_TYPE = {"jsonl": "application/jsonl", "csv": "text/csv", "fhir": "application/fhir+json"}
+
+
+def render(slice_: Slice, fmt: str) -> str:
+    """The export as text: JSON Lines (the proof first, then one event per line), CSV (the events; its proof is
+    `json.dumps(slice_.proof)`, kept beside it), or the FHIR Bundle."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format is one of {', '.join(FORMATS)}")
+    if fmt == "jsonl":
+        lines = [json.dumps(slice_.proof, sort_keys=True)]
+        lines += [json.dumps({"type": "event", **e}, sort_keys=True) for e in slice_.events]
+        return "\n".join(lines) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(COLUMNS)
+        for e in slice_.events:
+            writer.writerow([json.dumps(e[c]) if c in ("roles", "decisions") else _cell(e[c]) for c in COLUMNS])
+        return buffer.getvalue()
+    return json.dumps(bundle(slice_), indent=1, sort_keys=True)
+
+
 def write(slice_: Slice, fmt: str, out: Path) -> list[Path]:
     """Write the slice as `fmt` to `out` (CSV also writes OUT.proof.json); fsynced; returns the files.
 
     The file's suffix says its format (.jsonl, .csv, .json for the FHIR Bundle), so that it can be checked alone.
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"format is one of {', '.join(FORMATS)}")
+    text = render(slice_, fmt)
     if out.suffix != SUFFIX[fmt]:
         raise ValueError(f"a {fmt} export is named *{SUFFIX[fmt]}")
     out.parent.mkdir(parents=True, exist_ok=True)
     files = [out]
     with _durable(out) as fh:
-        if fmt == "jsonl":
-            fh.write(json.dumps(slice_.proof, sort_keys=True) + "\n")
-            for e in slice_.events:
-                fh.write(json.dumps({"type": "event", **e}, sort_keys=True) + "\n")
-        elif fmt == "csv":
-            writer = csv.writer(fh)
-            writer.writerow(COLUMNS)
-            for e in slice_.events:
-                writer.writerow([json.dumps(e[c]) if c in ("roles", "decisions") else _cell(e[c]) for c in COLUMNS])
-        else:
-            fh.write(json.dumps(bundle(slice_), indent=1, sort_keys=True))
+        fh.write(text)
     if fmt == "csv":
         proof_path = out.with_name(out.name + ".proof.json")
         with _durable(proof_path) as fh:

@@ -55,6 +55,11 @@ class LogFilter:
         return stmt
 
 
+async def count(session: AsyncSession, flt: LogFilter) -> int:
+    """How many events match `flt`."""
+    return int((await session.execute(flt.apply(select(func.count()).select_from(AccessEvent)))).scalar_one())
+
+
 async def page(
     session: AsyncSession, flt: LogFilter, *, first: int, before_seq: int | None,
 ) -> tuple[list[AccessEvent], bool]:

@@ -88,6 +88,7 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_SUMMARY = "audit.summary"
     AUDIT_VERIFY = "audit.verify"
+    AUDIT_EXPORT = "audit.export"
     DISCLOSURE_REPORT = "disclosure-report.read"
     IDENTITY_REVIEW = "identity.review"
     IDENTITY_EXPLAIN = "identity.explain"

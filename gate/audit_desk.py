@@ -10,12 +10,16 @@ written to the log, refusals included.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from audit import queries, witness
+from audit.access_records import add_checkpoint
+from audit.export import FORMATS, MEDIA_TYPE, SUFFIX, read_slice, render
+from audit.signing import CheckpointSigner
 from audit.verify import Report, verify
 from core.errors import InvalidInput
 from core.principal import RequestContext
@@ -24,14 +28,29 @@ from gate.gate import Gate
 from policies.decisions import Target
 from store.tables import AccessEvent
 
+MAX_EXPORT_EVENTS = 20_000  # one download; a larger range is exported by the operator (`casebridge audit export`)
+
+
+@dataclass(frozen=True, slots=True)
+class LogExport:
+    """An export of the access log, ready to download."""
+
+    fmt: str
+    filename: str
+    media_type: str
+    events: int
+    content: str
+    proof: dict[str, Any] | None  # CSV only: the chain proof, kept beside the file (the other formats hold it)
+
 
 class AuditDesk:
     """The access log's queries, each an operation of the gate (decided by the policies, itself logged)."""
 
-    def __init__(self, *, gate: Gate, sessions: async_sessionmaker[Any], jwks: dict[str, Any]) -> None:
+    def __init__(self, *, gate: Gate, sessions: async_sessionmaker[Any], signer: CheckpointSigner) -> None:
         self._gate = gate
         self._sessions = sessions
-        self._jwks = jwks
+        self._signer = signer
+        self._jwks = signer.public_jwks()
 
     async def access_log(
         self, ctx: RequestContext, flt: queries.LogFilter, *, first: int, before_seq: int | None,
@@ -43,6 +62,29 @@ class AuditDesk:
             rows, more = await queries.page(op.session, flt, first=first, before_seq=before_seq)
             op.log(flt.client_id, result="disclosed", detail=f"{len(rows)} events")
         return rows, more
+
+    async def export(self, ctx: RequestContext, flt: queries.LogFilter, *, fmt: str) -> LogExport:
+        """The events matching `flt` as a file an auditor keeps (JSON Lines, CSV, a FHIR Bundle of BALP
+        AuditEvents), with the chain proof of the range and a checkpoint signed now; the export is logged."""
+        if fmt not in FORMATS:
+            raise InvalidInput(f"format is one of {', '.join(FORMATS)}", field="format")
+        since, until = _window(flt.since, flt.until)
+        flt = dataclasses.replace(flt, since=since, until=until)
+        async with self._gate.operation(ctx, Action.AUDIT_EXPORT, Target.access_log()) as op:
+            matching = await queries.count(op.session, flt)
+            if matching > MAX_EXPORT_EVENTS:
+                raise InvalidInput(f"{matching} events match; an export holds at most {MAX_EXPORT_EVENTS}: narrow "
+                                   "the window or the filter", field="filter")
+            slice_ = await read_slice(op.session, self._signer, flt, reason="export")
+            if slice_.proof:
+                cp = slice_.proof["checkpoint"]
+                await add_checkpoint(op.session, self._signer, seq=cp["seq"], hash=cp["hash"], count=cp["count"],
+                                     now=datetime.now(UTC), reason="export")
+            op.log(flt.client_id, result="disclosed", detail=f"{fmt}: {len(slice_.events)} events")
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return LogExport(fmt=fmt, filename=f"casebridge-access-log-{stamp}{SUFFIX[fmt]}", media_type=MEDIA_TYPE[fmt],
+                         events=len(slice_.events), content=render(slice_, fmt),
+                         proof=slice_.proof if fmt == "csv" else None)
 
     async def summary(self, ctx: RequestContext, *, since: datetime | None, until: datetime | None,
                       many_clients: int) -> queries.Summary:

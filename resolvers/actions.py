@@ -22,6 +22,7 @@ QUERY_ACTIONS: dict[str, Action] = {
     "accessLog": Action.AUDIT_READ,
     "accessSummary": Action.AUDIT_SUMMARY,
     "accessLogIntegrity": Action.AUDIT_VERIFY,
+    "accessLogExport": Action.AUDIT_EXPORT,
     "disclosureReport": Action.DISCLOSURE_REPORT,
 }
 

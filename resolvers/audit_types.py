@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import strawberry
+from strawberry.scalars import JSON
 
 from audit import queries
 from audit.verify import Report
 from core.errors import ErrorCode, InvalidInput, error_code
+from gate.audit_desk import LogExport
 from policies.decisions import Basis, basis_of
 from resolvers.types import Category
 
@@ -244,3 +247,30 @@ def disclosure_view(d: queries.Disclosure) -> DisclosureEntry:
                            purpose=d.purpose, basis=basis_of(d.basis), legal_basis=d.legal_basis,
                            break_glass=d.break_glass)
 
+
+
+@strawberry.enum(description="The file an access-log export is written as.")
+class AccessLogExportFormat(Enum):
+    JSONL = "jsonl"
+    CSV = "csv"
+    FHIR_BUNDLE = "fhir"
+
+
+@strawberry.type(description=(
+    "An export of the access log to keep or hand over: the matching events oldest first, the hash-chain proof of "
+    "the range they span and a checkpoint signed when it was made (JSON Lines: the proof on the first line; FHIR: "
+    "a collection Bundle of BALP AuditEvents, the proof as a Binary, the checkpoint as Bundle.signature; CSV: the "
+    "events, the proof in `proof`). `casebridge audit verify-export` checks a saved file with the gateway's keys."))
+class AccessLogExport:
+    format: AccessLogExportFormat
+    filename: str
+    media_type: str
+    events: int
+    content: str
+    proof: JSON | None
+
+
+def export_view(out: LogExport) -> AccessLogExport:
+    return AccessLogExport(format=AccessLogExportFormat(out.fmt), filename=out.filename, media_type=out.media_type,
+                           events=out.events, content=out.content,
+                           proof=JSON(out.proof) if out.proof is not None else None)

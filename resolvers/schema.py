@@ -29,6 +29,8 @@ from policies.decisions import Target
 from resolvers.audit_types import (
     AccessEventConnection,
     AccessEventEdge,
+    AccessLogExport,
+    AccessLogExportFormat,
     AccessLogFilter,
     AccessLogIntegrity,
     AccessSummary,
@@ -37,6 +39,7 @@ from resolvers.audit_types import (
     cursor,
     disclosure_view,
     event_view,
+    export_view,
     from_cursor,
     integrity_view,
     summary_view,
@@ -206,6 +209,16 @@ class Query:
         edges = [AccessEventEdge(cursor=cursor(r.seq), node=event_view(r)) for r in rows]
         return AccessEventConnection(edges=edges, page_info=PageInfo(
             has_next_page=more, end_cursor=edges[-1].cursor if edges else None))
+
+    @strawberry.field(description="The access log as a file to keep, with its chain proof and a checkpoint signed now "
+                      "(auditors only; at most 20000 events: narrow the window for more; the export is logged).")
+    async def access_log_export(
+        self, info: Info, filter: AccessLogFilter | None = None,
+        format: AccessLogExportFormat = AccessLogExportFormat.JSONL,
+    ) -> AccessLogExport:
+        ctx = info.context
+        return export_view(await ctx.audit.export(ctx.request, (filter or AccessLogFilter()).to_domain(),
+                                                  fmt=format.value))
 
     @strawberry.field(description="Pointers at unusual access in a window (auditors only).")
     async def access_summary(

@@ -126,3 +126,57 @@ async def test_integrity_query_reports_the_first_break(gateway: Any, population:
         await engine.dispose()
     broken = (await auditor.query(q))["data"]["accessLogIntegrity"]
     assert not broken["ok"] and broken["firstBreak"]["seq"] == 1 and "altered" in broken["firstBreak"]["problem"]
+
+
+EXPORT = """query($f: AccessLogFilter, $format: AccessLogExportFormat!) {
+  accessLogExport(filter: $f, format: $format) { format filename mediaType events content proof } }"""
+
+
+async def test_auditors_export_the_log_as_files_that_check_on_their_own(
+    gateway: Any, population: Population, tmp_path: Any, monkeypatch: Any,
+) -> None:
+    import json
+
+    from audit.export import verify_export
+    from gate import audit_desk
+
+    ids = [p.client_id for p in population.people[:3]]
+    hra = caller(gateway, "HRA")
+    for cid in ids:
+        await hra.query(PROFILE, {"id": cid})
+    auditor = caller(gateway, "OVERSIGHT", "auditor", purpose="audit")
+    suffix = {"JSONL": ".jsonl", "CSV": ".csv", "FHIR_BUNDLE": ".json"}
+    for fmt in ("JSONL", "CSV", "FHIR_BUNDLE"):
+        body = await auditor.query(EXPORT, {"format": fmt, "f": {"clientId": ids[1], "organization": "HRA"}})
+        assert body.get("errors") is None, body
+        out = body["data"]["accessLogExport"]
+        assert out["events"] == 1 and out["filename"].endswith(suffix[fmt])
+        path = tmp_path / out["filename"]
+        path.write_text(out["content"], newline="")
+        if fmt == "CSV":
+            assert out["proof"]["events"] == 1
+            path.with_name(path.name + ".proof.json").write_text(json.dumps(out["proof"]))
+        else:
+            assert out["proof"] is None  # the file holds it
+        check = verify_export(path)
+        assert check.ok and check.events == 1, check
+        tampered = tmp_path / f"tampered{suffix[fmt]}"
+        if fmt == "FHIR_BUNDLE":  # the Bundle carries each event's hash (its fields are FHIR's own shape)
+            bundle = json.loads(out["content"])
+            event = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "AuditEvent")
+            next(x for x in event["extension"] if x["url"].endswith(":hash"))["valueString"] = "0" * 64
+            tampered.write_text(json.dumps(bundle))
+        else:
+            tampered.write_text(out["content"].replace("case_management", "care_coordination"), newline="")
+        if fmt == "CSV":
+            tampered.with_name(tampered.name + ".proof.json").write_text(json.dumps(out["proof"]))
+        assert not verify_export(tampered).ok  # an edited export does not check
+    log = (await auditor.query(LOG, {"first": 10, "f": {"action": "audit.export"}}))["data"]["accessLog"]["edges"]
+    assert [e["node"]["outcome"] for e in log] == ["disclosed"] * 3  # every export is itself in the log
+
+    refused = await caller(gateway, "HRA").query(EXPORT, {"format": "JSONL"})
+    assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    monkeypatch.setattr(audit_desk, "MAX_EXPORT_EVENTS", 2)
+    too_many = await auditor.query(EXPORT, {"format": "JSONL"})
+    assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "narrow" in too_many["errors"][0]["message"]

@@ -44,6 +44,7 @@ DOCUMENTS: dict[str, str] = {
     "accessLog": "{ accessLog { pageInfo { hasNextPage } } }",
     "accessSummary": "{ accessSummary { events } }",
     "accessLogIntegrity": "{ accessLogIntegrity { ok } }",
+    "accessLogExport": "{ accessLogExport { events } }",
     "disclosureReport": '{ disclosureReport(clientId: "%(c)s") { category } }',
     "recordConsent": 'mutation { recordConsent(input: {clientId: "%(c)s", sourceReference: "F", givenAt: '
                      '"2026-01-01T00:00:00Z", provisions: [{organizations: ["X"], categories: [BENEFITS], '

@@ -60,7 +60,7 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
         return (staff and care and c.recorded_by_me) or self_access
     if action is Action.BREAK_GLASS:
         return role is Role.CASEWORKER and purpose is Purpose.EMERGENCY
-    if action in (Action.AUDIT_READ, Action.AUDIT_SUMMARY, Action.AUDIT_VERIFY):
+    if action in (Action.AUDIT_READ, Action.AUDIT_SUMMARY, Action.AUDIT_VERIFY, Action.AUDIT_EXPORT):
         return role is Role.AUDITOR and purpose is Purpose.AUDIT
     if action is Action.DISCLOSURE_REPORT:
         return self_access or (staff and care and c.sees_identity)
@@ -130,7 +130,7 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
         Action.DISCLOSURE_REPORT: client_cases(identity=True), Action.CASE_NOTE_ADD: client_cases(identity=True),
         Action.SESSION_READ: [Case("own session", Target.session())],
         **{a: [Case("log", Target.access_log())] for a in (Action.AUDIT_READ, Action.AUDIT_SUMMARY,
-                                                           Action.AUDIT_VERIFY)},
+                                                           Action.AUDIT_VERIFY, Action.AUDIT_EXPORT)},
         **{a: [Case("index", Target.index())] for a in (Action.IDENTITY_REVIEW, Action.IDENTITY_EXPLAIN,
                                                         Action.IDENTITY_RESOLVE, Action.IDENTITY_LINK,
                                                         Action.IDENTITY_UNLINK)},
