@@ -18,7 +18,10 @@ from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.services import build_services
 from api.settings import Settings
+from connectors.benefits import BenefitsConnector
 from connectors.config import BenefitsConfig, SchoolingConfig
+from connectors.edfi import SchoolingConnector
+from connectors.hmis.connector import HousingConnector
 from connectors.hmis.importer import import_export
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, LegalBasis, Purpose, Role
@@ -29,10 +32,14 @@ from demo.idp import DEMO_PASSWORD, DemoUser, DevIdentityProvider
 from demo.population import Population, generate
 from demo.servers import ServerThread
 from identity.crosswalk import link_records
+from identity.index import relink, sync, write_records
+from identity.online import place
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
 from store.held_tables import CaseNote as CaseNoteRow
 from store.migrate import upgrade
+from store.reads import open_reads
+from store.tables import SourceLink
 
 FIRST_QUERY = """query FirstLook($id: ID!) {
   client(id: $id) {
@@ -124,6 +131,40 @@ async def seed(settings: Settings, population: Population) -> int:
     return added
 
 
+WALK_IN = ("intake", "WALKIN-0001")  # a walk-in intake's record: a name and nothing else, as intakes often are
+
+
+async def seed_index(settings: Settings, population: Population) -> None:
+    """The identity index over the three agencies (search finds people by what each holds), matched; and one
+    walk-in intake known by name only, which the matcher cannot decide and leaves to an identity steward."""
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    reads = open_reads(engine)
+    sources: list[BenefitsConnector | HousingConnector | SchoolingConnector] = [
+        BenefitsConnector(settings.benefits), HousingConnector(settings.housing, reads),
+        SchoolingConnector(settings.schooling)]
+    try:
+        await sync(sessions, sources)
+        await relink(sessions)
+        adult = next(p for p in population.people if p.benefits_id and p.hmis_id and p.relationship == "HEAD")
+        async with sessions.begin() as session:
+            known = (await session.execute(select(SourceLink.client_id).where(
+                SourceLink.source == WALK_IN[0], SourceLink.local_id == WALK_IN[1]))).first()
+            if known is None:
+                await write_records(session, [{
+                    **dict.fromkeys(("middle_name", "dob", "sex", "ssn", "ssn_last4", "ssn_quality", "name_quality",
+                                     "dob_quality", "cin", "student_id", "updated")),
+                    "source": WALK_IN[0], "local_id": WALK_IN[1], "first_name": adult.first_name,
+                    "last_name": adult.last_name, "synced_at": datetime.now(UTC)}])
+        if known is None:
+            await place(sessions, [WALK_IN])
+    finally:
+        for source in sources:
+            await source.aclose()
+        await reads.aclose()
+        await engine.dispose()
+
+
 def _sheltered(population: Population) -> str:
     consented, emergency = population.people[0].client_id, population.people[1].client_id
     return next(p.client_id for p in population.people if p.hmis_id and p.client_id not in (consented, emergency))
@@ -200,7 +241,13 @@ def run_demo(
     sim = ServerThread(agency.app(), port=benefits_port).start()
     district = ServerThread(EdfiAgency(population).app(), port=schooling_port).start()
     public_url = f"http://127.0.0.1:{port}"
+    settings = settings.model_copy(update={
+        "benefits": BenefitsConfig(**{**settings.benefits.model_dump(), "base_url": sim.url}),
+        "schooling": SchoolingConfig(**{**settings.schooling.model_dump(), "base_url": district.url}),
+        "public_url": public_url,
+    })
     try:
+        asyncio.run(seed_index(settings, population))
         idp = DevIdentityProvider(demo_users(population), settings.auth, public_url, port=idp_port).start()
     except BaseException:
         sim.stop()
@@ -208,9 +255,6 @@ def run_demo(
         raise
     # The gateway trusts the provider (its issuer, its JWKS), as a production gateway trusts the city's.
     settings = settings.model_copy(update={
-        "benefits": BenefitsConfig(**{**settings.benefits.model_dump(), "base_url": sim.url}),
-        "schooling": SchoolingConfig(**{**settings.schooling.model_dump(), "base_url": district.url}),
-        "public_url": public_url,
         "auth": settings.auth.model_copy(update={"issuer": idp.issuer, "jwks_url": idp.jwks_url}),
     })
     cases = demo_cases(settings, population)

@@ -98,7 +98,7 @@ function escape(text) {
 
 function page(title, body) {
   return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>${escape(title)} - casebridge demo sign-in</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,"><title>${escape(title)} - casebridge demo sign-in</title>
 <style>body{font-family:system-ui,sans-serif;max-width:30rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
 label{display:block;margin-top:1rem;font-weight:600}input,select,button{font-size:1rem;padding:.5rem;width:100%;
 box-sizing:border-box}button{margin-top:1.5rem;background:#005ea2;color:#fff;border:0;border-radius:.25rem;
@@ -180,7 +180,11 @@ const server = createServer(async (req, res) => {
   }
 });
 server.listen(cfg.port, '127.0.0.1', () => process.stdout.write(`listening ${cfg.issuer}\n`));
-const stop = () => server.close(() => process.exit(0));
+const stop = () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections?.(); // a browser's idle keep-alive connections would hold the port open
+  setTimeout(() => process.exit(0), 1000).unref();
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 // A parent that dies without stopping us closes our stdin: stop then too (no orphan on a port).

@@ -6,6 +6,8 @@ import { language, preferredLanguage, t, useLanguage } from './i18n.js';
 import { Shell } from './views/common.js';
 import { CaseworkerHome } from './views/caseworker.js';
 import { ClientHome } from './views/client.js';
+import { AuditorHome } from './views/auditor.js';
+import { StewardHome } from './views/steward.js';
 
 const root = document.getElementById('root');
 
@@ -14,6 +16,8 @@ const VIEWS = [
   ['CLIENT', ClientHome],
   ['CASEWORKER', CaseworkerHome],
   ['PARTNER', CaseworkerHome],
+  ['IDENTITY_STEWARD', StewardHome],
+  ['AUDITOR', AuditorHome],
 ];
 
 function App({ config, auth, initialUser, signInFailed }) {
