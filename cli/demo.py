@@ -86,7 +86,7 @@ class DemoCase:
     caller: str = ""  # who asks, as the banner lists the callers (each token printed once)
 
 
-async def seed(settings: Settings, population: Population) -> int:
+async def seed(settings: Settings, population: Population, *, export_dir: Path = HMIS_EXPORT_DIR) -> int:
     """Migrate; link the population's records; import its HMIS export; seed a consent and a break-glass grant
     (once)."""
     engine = make_engine(settings.database_url)
@@ -94,7 +94,7 @@ async def seed(settings: Settings, population: Population) -> int:
         await upgrade(engine)
         sessions = make_sessionmaker(engine)
         added = await link_records(sessions, population.links())
-        export = write_export(population.hmis, HMIS_EXPORT_DIR, exported_at=datetime.now().replace(microsecond=0))
+        export = write_export(population.hmis, export_dir, exported_at=datetime.now().replace(microsecond=0))
         report = await import_export(sessions, export, source=settings.housing.source)
         if not report.ok and "not newer" not in report.problems[0].message:
             raise RuntimeError(f"the demo's HMIS export did not import: {report.problems[0]}")

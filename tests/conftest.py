@@ -292,3 +292,11 @@ async def reads(engine: AsyncEngine) -> AsyncIterator[Reads]:
     reads = open_reads(engine)
     yield reads
     await reads.aclose()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Keep each phase's report on the test (`item.rep_call`): browser tests screenshot the page when it failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -93,7 +93,7 @@ function Log({ api }) {
   useEffect(() => {
     api.call('AccessLog', { filter, first: 25, after }, PURPOSE)
       .then(({ data }) => { setPage(data.accessLog); setError(null); })
-      .catch((err) => setError(errorText(err.code)));
+      .catch((err) => setError(errorText(err.code, err)));
   }, [filter, after]);
   const apply = (e) => {
     e.preventDefault();
@@ -108,7 +108,7 @@ function Log({ api }) {
       if (out.proof) download(`${out.filename}.proof.json`, 'application/json', JSON.stringify(out.proof));
       setExported(t('auditor.exported', { count: out.events, file: out.filename }));
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   const edges = page?.edges || [];
@@ -151,7 +151,7 @@ function Integrity({ api }) {
       const { data } = await api.call('AccessLogIntegrity', {}, PURPOSE);
       setReport(data.accessLogIntegrity);
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     } finally {
       setBusy(false);
     }
@@ -185,7 +185,7 @@ function Unusual({ api }) {
         : null, until: until ? new Date(`${until}T00:00:00`).toISOString() : null, manyClients: 20 }, PURPOSE);
       setSummary(data.accessSummary);
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   useEffect(() => { load(); }, []);

@@ -63,7 +63,7 @@ function Search({ api, purpose }) {
       const { data } = await api.call('SearchClients', { input, first: 10 }, purpose);
       setResult(data.searchClients);
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     } finally {
       setBusy(false);
     }
@@ -119,6 +119,7 @@ function Profile({ api, me, clientId, purpose, onPurpose }) {
   const [panel, setPanel] = useState(null);
   const [notice, setNotice] = useState(null);
   const [grant, setGrant] = useState(storedGrant(clientId));
+  const [version, setVersion] = useState(0); // a change recorded here reloads the consent list too
   const load = async () => {
     if (!purpose) return;
     setState((s) => ({ ...s, loading: true }));
@@ -133,6 +134,7 @@ function Profile({ api, me, clientId, purpose, onPurpose }) {
   const done = (message) => {
     setPanel(null);
     setNotice(message);
+    setVersion((v) => v + 1);
     load();
   };
   if (!purpose) return html`<h1>${t('profile.title')}</h1><${Alert} kind="info">${t('purpose.chooseFirst')}<//>`;
@@ -166,8 +168,8 @@ function Profile({ api, me, clientId, purpose, onPurpose }) {
         onDone=${(g) => { keepGrant(g); setGrant(g); setPanel(null); onPurpose('EMERGENCY'); }}
         onCancel=${() => setPanel(null)} />`}
       <${ProfileSections} client=${client} onRetry=${load} />
-      <${ConsentList} api=${api} clientId=${clientId} purpose=${purpose} canRevoke
-        onChanged=${() => done(t('consent.revoked'))} />`}`;
+      <${ConsentList} key=${version} api=${api} clientId=${clientId} purpose=${purpose} canRevoke
+        onChanged=${() => { setNotice(t('consent.revoked')); load(); }} />`}`;
 }
 
 function NoteForm({ api, clientId, purpose, onDone, onCancel }) {
@@ -184,7 +186,7 @@ function NoteForm({ api, clientId, purpose, onDone, onCancel }) {
       await api.call('AddCaseNote', { clientId, text: text.trim(), sharedWithClient: shared }, purpose);
       onDone();
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   return html`<form class="usa-form usa-form--large cb-section" onSubmit=${submit}>
@@ -214,7 +216,7 @@ function BreakGlassForm({ api, clientId, onDone, onCancel }) {
         { clientId, justification: why.trim(), minutes: Number(minutes) }, 'EMERGENCY');
       onDone(data.startBreakGlass);
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   return html`<form class="usa-form usa-form--large cb-section" onSubmit=${submit}>

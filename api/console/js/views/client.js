@@ -72,7 +72,7 @@ function Disclosures({ api, clientId }) {
   const [error, setError] = useState(null);
   useEffect(() => {
     api.call('DisclosureReport', { clientId }, PURPOSE).then(({ data }) => setEntries(data.disclosureReport))
-      .catch((err) => setError(errorText(err.code)));
+      .catch((err) => setError(errorText(err.code, err)));
   }, [clientId]);
   return html`<section class="cb-section" aria-labelledby="seen-h">
     <h2 id="seen-h">${t('client.seen.title')}</h2><p>${t('client.seen.intro')}</p>

@@ -42,11 +42,13 @@ export function Alert({ kind = 'info', title, children, slim = false }) {
     </div></div>`;
 }
 
-// A GraphQL error code in plain words for the person who met it.
-export function errorText(code) {
+// A GraphQL error in plain words for the person who met it; for a form's mistake, the API's own words on what
+// to fix (they name the field, never a person's data).
+export function errorText(code, err = null) {
   const key = `error.code.${code}`;
   const text = t(key);
-  return text === key ? t('error.code.INTERNAL') : text;
+  const plain = text === key ? t('error.code.INTERNAL') : text;
+  return code === 'BAD_USER_INPUT' && err?.message ? `${plain} (${err.message})` : plain;
 }
 
 export function useHashRoute() {

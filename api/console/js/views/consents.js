@@ -32,7 +32,7 @@ export function ConsentList({ api, clientId, purpose, canRevoke = false, canChan
       const { data } = await api.call('ClientConsents', { clientId }, purpose);
       setConsents(data.consents);
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   useEffect(() => { load(); }, [clientId, purpose]);
@@ -45,7 +45,7 @@ export function ConsentList({ api, clientId, purpose, canRevoke = false, canChan
       await load();
       onChanged && onChanged();
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   return html`<section class="cb-section" aria-labelledby="consents-h" data-section="consents">
@@ -73,6 +73,13 @@ export function ConsentList({ api, clientId, purpose, canRevoke = false, canChan
         onCancel=${() => setChanging(null)} />`}
     </div>`)}
   </section>`;
+}
+
+// When a form signed on `day` was signed: noon that day, or now for a form signed today before noon (a consent
+// given in the future is refused).
+function signedAt(day) {
+  const noon = new Date(`${day}T12:00:00`);
+  return (noon > new Date() ? new Date() : noon).toISOString();
 }
 
 // What a consent the client gives here records as its source (there is no paper form).
@@ -109,11 +116,11 @@ export function ConsentForm({ api, clientId, purpose, organization, staff = fals
       } else {
         await api.call('RecordConsent', { input: { clientId, grantor,
           sourceReference: staff ? form.trim() : SELF_REFERENCE,
-          givenAt: new Date(`${givenOn}T12:00:00`).toISOString(), provisions } }, purpose);
+          givenAt: signedAt(givenOn), provisions } }, purpose);
       }
       onDone();
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   const preview = categories.length && orgs.trim() ? describeProvision({ type: 'PERMIT', categories, purposes,

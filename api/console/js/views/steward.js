@@ -34,7 +34,7 @@ function Queue({ api }) {
       const { data } = await api.call('ReviewQueue', { first: 5, after }, PURPOSE);
       setPage(data.identityReviewQueue);
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   useEffect(() => { load(); }, [after]);
@@ -74,7 +74,7 @@ function ReviewItem({ api, item, onDecided }) {
       const r = data.resolveIdentityReview;
       onDecided(t(decision === 'SAME_PERSON' ? 'steward.merged' : 'steward.kept', { merged: r.merged }));
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   const value = (rec, key) => (key === 'dateOfBirth' ? formatDate(rec[key]) : rec[key] ?? '');
@@ -134,7 +134,7 @@ function LinkForms({ api }) {
       await call();
       setMessage({ kind: 'success', text: done });
     } catch (err) {
-      setMessage({ kind: 'error', text: errorText(err.code) });
+      setMessage({ kind: 'error', text: errorText(err.code, err) });
     }
   };
   const trim = (r) => ({ source: r.source.trim(), localId: r.localId.trim() });
@@ -171,7 +171,7 @@ function Explain({ api }) {
       setClient(data.identityClient);
       setError(null);
     } catch (err) {
-      setError(errorText(err.code));
+      setError(errorText(err.code, err));
     }
   };
   return html`<form class="usa-form usa-form--large cb-section" onSubmit=${submit}>

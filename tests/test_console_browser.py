@@ -1,0 +1,457 @@
+"""The web console in a real browser (issue 18): Debian's Chromium driven by Playwright against the real gateway,
+the agency simulators, the store and the development OpenID provider (oidc-provider on Node.js).
+
+Each role's main path end to end, signed in the way production signs in (authorization code with PKCE); every
+page checked by axe-core (no serious or critical WCAG 2.1 A/AA violation) and against its Content-Security-Policy;
+each role's main page screenshotted at phone and desktop width into var/screenshots/console for review; a failing
+test leaves a screenshot of where it stopped in var/screenshots/failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from api.app import create_app
+from api.keys import load_or_create_dev_key, mint_token
+from api.settings import Settings
+from audit.export import verify_export
+from cli.demo import BREAK_GLASS_WHY, demo_users, seed, seed_index
+from demo.benefits_sim import BenefitsAgency
+from demo.edfi_sim import EdfiAgency
+from demo.idp import DEMO_PASSWORD, DevIdentityProvider
+from demo.population import Person, Population, generate
+from demo.servers import ServerThread, free_port
+from tests.conftest import make_settings
+from tests.gateway import UNLINKED_CLIENT, seed_links
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CASEBRIDGE_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+AXE = ROOT / "tests" / "console_audit" / "node_modules" / "axe-core" / "axe.min.js"
+SHOTS = ROOT / "var" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+# Short-lived access tokens: the console renews them with its refresh token while the tests run (oidc-client-ts
+# renews 60 s before expiry, so every ~10 s here).
+ACCESS_TOKEN_SECONDS = 70
+
+
+@dataclass
+class City:
+    settings: Settings
+    url: str
+    idp: DevIdentityProvider
+    population: Population
+    browser: Browser
+    pages: list[Page] = field(default_factory=list)
+
+    def token(self, sub: str, org: str, role: str, self_client: str | None = None) -> str:
+        return mint_token(load_or_create_dev_key(self.settings.auth.dev_key_file), self.settings.auth,
+                          subject=sub, organization=org, roles=[role], self_client=self_client)
+
+    def graphql(self, bearer: str, purpose: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        resp = httpx.post(f"{self.url}/graphql", json={"query": query, "variables": variables}, timeout=30,
+                          headers={"Authorization": f"Bearer {bearer}", "X-Purpose-Of-Use": purpose})
+        body: dict[str, Any] = resp.json()
+        return body
+
+
+@pytest.fixture(scope="module")
+def city(dev_key_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    if not AXE.is_file():
+        pytest.fail("axe-core is missing: npm ci --prefix tests/console_audit (./scripts/test does it)")
+    tmp = tmp_path_factory.mktemp("console")
+    population = generate(seed=7, households=10)
+    settings = make_settings(dev_key_file, database_url=f"sqlite+aiosqlite:///{tmp / 'console.db'}")
+    asyncio.run(seed(settings, population, export_dir=tmp / "hmis"))
+    asyncio.run(seed_links(settings.database_url, population))  # and a client only the shelter system knows
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with ServerThread(BenefitsAgency(population).app()) as benefits, \
+            ServerThread(EdfiAgency(population).app()) as district:
+        settings = settings.model_copy(update={
+            "benefits": settings.benefits.model_copy(update={"base_url": benefits.url}),
+            "schooling": settings.schooling.model_copy(update={"base_url": district.url}), "public_url": url})
+        asyncio.run(seed_index(settings, population))
+        with DevIdentityProvider(demo_users(population), settings.auth, url, port=free_port(),
+                                 access_token_seconds=ACCESS_TOKEN_SECONDS) as idp:
+            settings = settings.model_copy(update={"auth": settings.auth.model_copy(
+                update={"issuer": idp.issuer, "jwks_url": idp.jwks_url})})
+            with ServerThread(create_app(settings), port=port), sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                try:
+                    yield City(settings, url, idp, population, browser)
+                finally:
+                    browser.close()
+
+
+@dataclass
+class Session:
+    """One person's browser tab: what it sent and what the page complained about."""
+
+    page: Page
+    context: BrowserContext
+    graphql: list[tuple[str, str | None]] = field(default_factory=list)  # (operation, X-Purpose-Of-Use)
+    problems: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def tab(city: City, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Open a fresh browser (own storage) at a viewport; screenshots the page if the test failed."""
+    opened: list[Session] = []
+
+    def open_tab(viewport: dict[str, int] = DESKTOP) -> Session:
+        context = city.browser.new_context(viewport=viewport, accept_downloads=True)
+        page = context.new_page()
+        session = Session(page, context)
+        page.on("request", lambda r: session.graphql.append(
+            (json.loads(r.post_data or "{}").get("operationName", ""), r.headers.get("x-purpose-of-use")))
+            if r.url.endswith("/graphql") else None)
+        page.on("console", lambda m: session.problems.append(m.text) if "Content Security Policy" in m.text
+                or (m.type == "error" and "favicon" not in m.text and "401" not in m.text) else None)
+        page.on("pageerror", lambda e: session.problems.append(str(e)))
+        opened.append(session)
+        return session
+
+    yield open_tab
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    for i, session in enumerate(opened):
+        if failed:
+            (SHOTS / "failures").mkdir(parents=True, exist_ok=True)
+            session.page.screenshot(path=SHOTS / "failures" / f"{request.node.name}-{i}.png", full_page=True)
+        session.context.close()
+
+
+def sign_in(session: Session, city: City, username: str, path: str = "/app/") -> Page:
+    page = session.page
+    page.goto(city.url + path)
+    check_accessible(page, "sign-in")
+    page.get_by_role("button", name=re.compile("^(Sign in|Iniciar sesión)$")).click()
+    page.wait_for_url(re.compile(re.escape(city.idp.issuer) + "/interaction/"))
+    page.select_option("#username", username)
+    page.fill("#password", DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(re.escape(city.url) + "/app/"))
+    expect(page.get_by_test_id("who")).to_be_visible()
+    return page
+
+
+def check_accessible(page: Page, where: str) -> None:
+    """axe-core (WCAG 2.0/2.1 A and AA rules) finds no serious or critical violation on the page as it is."""
+    page.wait_for_load_state("networkidle")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())  # evaluated by the browser's debugger: the page's CSP stays as it is
+    result = page.evaluate("axe.run(document, {runOnly: {type: 'tag', values: "
+                           "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})")
+    bad = [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+           for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, f"{where}: {bad}"
+
+
+def screenshot_both(city: City, session: Session, role: str) -> None:
+    """The page at desktop and at phone width, for review."""
+    out = SHOTS / "console"
+    out.mkdir(parents=True, exist_ok=True)
+    page = session.page
+    for name, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        page.wait_for_timeout(200)
+        page.screenshot(path=out / f"{role}-{name}.png", full_page=True)
+        check_accessible(page, f"{role} at {name} width")
+    page.set_viewport_size(DESKTOP)
+
+
+def tick(page: Page, input_id: str) -> None:
+    """Tick a USWDS checkbox the way a person does: by its label (the input itself is drawn off-screen)."""
+    page.locator(f"label[for='{input_id}']").click()
+    expect(page.locator(f"#{input_id}")).to_be_checked()
+
+
+def section(page: Page, name: str) -> Any:
+    return page.locator(f"[data-section='{name}']")
+
+
+def choose_purpose(page: Page, label: str) -> None:
+    button = page.get_by_test_id("purpose-bar").get_by_role("button", name=label)
+    button.click()
+    expect(button).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_test_id("purpose-current")).to_have_text(label)
+
+
+def _worked_client(population: Population) -> Person:
+    """A client the caseworker test records and revokes a consent for: known to the shelter system (DHS sees their
+    identity) and to the benefits agency, and none of the demo's seeded cases."""
+    seeded = {p.client_id for p in population.people[:2]}
+    return next(p for p in population.people[2:] if p.hmis_id and p.benefits_id and p.client_id not in seeded
+                and p.relationship == "HEAD")
+
+
+def test_a_caseworker_finds_a_client_opens_the_profile_and_records_and_revokes_a_consent(city: City, tab: Any) -> None:
+    person = _worked_client(city.population)
+    session = tab()
+    page = sign_in(session, city, "dhs-caseworker")
+    expect(page.get_by_test_id("who")).to_contain_text("demo-dhs-caseworker (DHS)")
+    search = page.get_by_role("button", name="Search", exact=True)
+    expect(search).to_be_disabled()  # nothing is looked at before the purpose is chosen
+    choose_purpose(page, "Case management")
+    page.fill("#firstName", person.first_name)
+    page.fill("#lastName", person.last_name)
+    search.click()
+    results = page.locator("table").filter(has=page.get_by_role("columnheader", name="Matched on"))
+    expect(results).to_be_visible()
+    row = results.locator("tbody tr").first
+    expect(row).to_contain_text(f"{person.first_name} {person.last_name}")
+    expect(row.locator("td").nth(1)).to_have_text(re.compile("^(Certain|Probable|Possible)$"))
+    check_accessible(page, "search results")
+    row.get_by_role("link", name="Open profile").click()
+
+    benefits = section(page, "benefits")
+    expect(benefits.locator("[data-status='WITHHELD']")).to_contain_text("no consent covers it")
+    expect(benefits).to_contain_text("Opens when the client's consent is recorded")
+    expect(section(page, "housing").locator("[data-status='SHOWN']")).to_contain_text("its own record")
+    check_accessible(page, "profile")
+    screenshot_both(city, session, "caseworker")
+
+    page.get_by_role("button", name="Record consent from a signed form").click()
+    page.fill("#consent-form", "FORM-2026-0417")
+    page.fill("#consent-orgs", "DHS")
+    tick(page, "consent-categories-BENEFITS")
+    expect(page.get_by_role("region", name="What this consent opens")).to_contain_text("DHS may see Benefits")
+    check_accessible(page, "consent form")
+    page.get_by_role("button", name="Record consent", exact=True).click()
+    expect(page.get_by_text("The consent is recorded.")).to_be_visible()
+    expect(benefits.locator("[data-status='SHOWN']")).to_contain_text("the client's consent")
+    expect(benefits).to_contain_text("Case ")
+
+    consent = page.locator("[data-consent][data-status='ACTIVE']").filter(has_text="FORM-2026-0417")
+    consent.get_by_role("button", name="Revoke").click()
+    page.fill("#revoke-reason", "client asked to stop sharing")
+    page.get_by_role("button", name="Revoke this consent").click()
+    expect(benefits.locator("[data-status='WITHHELD']")).to_contain_text("the client revoked consent")
+    page.reload()  # a revoked consent hides the section on the next load, too
+    expect(section(page, "benefits").locator("[data-status='WITHHELD']")).to_be_visible()
+    expect(section(page, "benefits")).not_to_contain_text("Case ")
+
+    page.get_by_role("button", name="Add a case note").click()
+    page.fill("#note-text", "Met at intake; helping with the recertification interview.")
+    page.get_by_role("button", name="Save note").click()
+    expect(section(page, "casework")).to_contain_text("helping with the recertification interview")
+
+    purposes = {purpose for operation, purpose in session.graphql if operation != "Me"}
+    assert purposes == {"CASE_MANAGEMENT"}, purposes  # every call about a client said why (`me` is about nobody)
+    assert not session.problems, session.problems
+
+
+def test_break_glass_asks_for_a_justification_and_counts_down(city: City, tab: Any) -> None:
+    person = next(p for p in city.population.people[2:] if p.hmis_id and p.benefits_id
+                  and p != _worked_client(city.population))
+    session = tab()
+    page = sign_in(session, city, "dhs-caseworker", f"/app/#/client/{person.client_id}")
+    choose_purpose(page, "Case management")
+    expect(section(page, "benefits").locator("[data-status='WITHHELD']")).to_be_visible()
+    page.get_by_role("button", name="Emergency access").click()
+    page.fill("#glass-why", "too short")
+    page.get_by_role("button", name="Open emergency access").click()
+    expect(page.get_by_text("Write at least 20 characters.")).to_be_visible()
+    page.fill("#glass-why", "Client collapsed at intake; need benefits status to arrange hospital care")
+    page.select_option("#glass-minutes", "15")
+    check_accessible(page, "break-glass form")
+    page.get_by_role("button", name="Open emergency access").click()
+    timer = page.get_by_role("timer")
+    expect(timer).to_have_text(re.compile(r"^1[45]:\d\d$"))
+    first = timer.inner_text()
+    page.wait_for_timeout(2100)
+    assert timer.inner_text() != first  # it counts down
+    expect(page.get_by_test_id("purpose-current")).to_have_text("Emergency")
+    expect(section(page, "benefits").locator("[data-status='SHOWN']")).to_contain_text("emergency access")
+    assert session.graphql[-1] == ("ClientProfile", "EMERGENCY")
+
+
+def test_a_withheld_section_looks_the_same_whether_or_not_the_agency_holds_anything(city: City, tab: Any) -> None:
+    people = city.population.people
+    held = next(p for p in people[2:] if p.hmis_id and p.benefits_id)
+    session = tab()
+    page = sign_in(session, city, "dhs-caseworker", f"/app/#/client/{held.client_id}")
+    choose_purpose(page, "Care coordination")
+    screens = []
+    for client_id in (held.client_id, UNLINKED_CLIENT):  # the second: no benefits record anywhere
+        page.goto(f"{city.url}/app/#/client/{client_id}")
+        benefits = section(page, "benefits")
+        expect(benefits.locator("[data-status='WITHHELD']")).to_be_visible()
+        screens.append(benefits.inner_html())
+    assert screens[0] == screens[1]
+
+
+def test_a_client_reads_their_record_manages_consents_and_sees_who_looked(city: City, tab: Any) -> None:
+    me = city.population.people[0]  # the demo's client user; DHS holds their consent for appointments/documents
+    dhs = city.token("demo-dhs-caseworker", "DHS", "caseworker")
+    seen = city.graphql(dhs, "case_management",
+                        "query($id: ID!) { client(id: $id) { appointments { items { type } } } }", {"id": me.client_id})
+    assert seen["data"]["client"]["appointments"]["items"] is not None
+    session = tab(PHONE)
+    page = sign_in(session, city, "client")
+    expect(page.get_by_role("heading", name="Your casebridge record")).to_be_visible()
+    expect(section(page, "identity").locator("[data-status='SHOWN']").first).to_contain_text("own access")
+    expect(page.get_by_role("heading", name="Coming up")).to_be_visible()
+    screenshot_both(city, session, "client")
+
+    page.get_by_role("link", name="Who has seen it").click()
+    seen_table = page.get_by_role("table", name="Who has seen your information")
+    expect(seen_table).to_contain_text("DHS")
+    expect(seen_table).to_contain_text("Appointments")
+    check_accessible(page, "disclosure report")
+
+    page.get_by_role("link", name="Who may see it").click()
+    dhs_consent = page.locator("[data-consent][data-status='ACTIVE']").filter(has_text="DEMO-SIGNED-CONSENT-FORM")
+    expect(dhs_consent).to_contain_text("DHS may see your appointments with agencies")
+    page.get_by_role("button", name="Give a consent").click()
+    page.fill("#consent-orgs", "LEGALAID")
+    tick(page, "consent-categories-CASEWORK")
+    expect(page.get_by_role("region", name="What this consent opens")).to_contain_text(
+        "LEGALAID may see notes your caseworkers write")
+    check_accessible(page, "give a consent")
+    page.get_by_role("button", name="Record consent", exact=True).click()
+    expect(page.locator("[data-consent][data-status='ACTIVE']").filter(has_text="LEGALAID")).to_be_visible()
+    dhs_consent.get_by_role("button", name="Revoke").click()
+    page.get_by_role("button", name="Revoke this consent").click()
+    expect(page.locator("[data-consent][data-status='INACTIVE']").filter(
+        has_text="DEMO-SIGNED-CONSENT-FORM")).to_be_visible()
+
+    worker = tab()  # the caseworker's next load no longer shows what the revoked consent opened
+    page = sign_in(worker, city, "dhs-caseworker", f"/app/#/client/{me.client_id}")
+    choose_purpose(page, "Case management")
+    expect(section(page, "appointments").locator("[data-status='WITHHELD']")).to_contain_text(
+        "the client revoked consent")
+    assert not session.problems, session.problems
+
+
+def test_an_identity_steward_decides_a_pair_from_the_queue(city: City, tab: Any) -> None:
+    session = tab()
+    page = sign_in(session, city, "steward")
+    item = page.locator("[data-review]").filter(has_text="intake WALKIN-0001")
+    expect(item).to_be_visible()
+    expect(item.locator("tbody tr").filter(has_text="Last name")).to_contain_text("same")
+    expect(item.locator("tbody tr").filter(has_text="Date of birth")).to_contain_text("missing")
+    screenshot_both(city, session, "steward")
+    item.get_by_role("button", name="Same person").click()
+    expect(item.get_by_text("Write the reason first.")).to_be_visible()
+    item.get_by_label("Reason for your decision").fill("Called the client: the walk-in was her, same address")
+    item.get_by_role("button", name="Same person").click()
+    expect(page.get_by_text("Decided: the same person")).to_be_visible()
+    expect(page.locator("[data-review]").filter(has_text="intake WALKIN-0001")).to_have_count(0)
+    page.get_by_role("link", name="Link and unlink").click()
+    check_accessible(page, "link and unlink")
+    assert not session.problems, session.problems
+
+
+def test_an_auditor_pages_filters_verifies_and_exports_the_log(city: City, tab: Any, tmp_path: Path) -> None:
+    hra = city.token("demo-hra-caseworker", "HRA", "caseworker")
+    for person in city.population.people[:30]:  # more events than one page holds
+        city.graphql(hra, "eligibility", "query($id: ID!) { client(id: $id) { id } }", {"id": person.client_id})
+    session = tab()
+    page = sign_in(session, city, "auditor")
+    rows = page.locator("[aria-labelledby='log-h'] tbody tr")
+    expect(rows).to_have_count(25)
+    screenshot_both(city, session, "auditor")
+    newest = rows.first.locator("td").first.inner_text()
+    page.get_by_role("button", name="Older events").click()
+    expect(rows.first.locator("td").first).not_to_have_text(newest)
+    older = int(rows.first.locator("td").first.inner_text())
+    assert older < int(newest)
+    page.get_by_role("button", name="Newer events").click()
+    expect(page.get_by_role("button", name="Newer events")).to_have_count(0)
+    expect(rows.first.locator("td").first).not_to_have_text(str(older))
+    # back at the newest page, which now also holds the auditor's own reads of the log (each is logged)
+    assert int(rows.first.locator("td").first.inner_text()) > int(newest)
+
+    page.fill("#f-org", "HRA")
+    page.fill("#f-purpose", "eligibility")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows.first).to_contain_text("(HRA)")
+    assert all("(HRA)" in r for r in rows.all_inner_texts())
+
+    with page.expect_download() as downloaded:
+        page.get_by_role("button", name="Download").click()
+    path = tmp_path / downloaded.value.suggested_filename
+    downloaded.value.save_as(path)
+    check = verify_export(path)
+    assert check.ok and check.events >= 25, check
+    expect(page.get_by_text(re.compile(r"events downloaded as casebridge-access-log-"))).to_be_visible()
+
+    page.get_by_role("link", name="Integrity").click()
+    expect(page.get_by_role("heading", name="Intact")).to_be_visible()
+    page.get_by_role("link", name="Unusual access").click()
+    expect(page.get_by_role("table", name="Emergency access")).to_contain_text(BREAK_GLASS_WHY)
+    check_accessible(page, "unusual access")
+    assert not session.problems, session.problems
+
+
+def test_sign_in_refreshes_the_token_ends_when_it_expires_and_signs_out(city: City, tab: Any) -> None:
+    session = tab()
+    page = sign_in(session, city, "hra-caseworker")
+    stored = "JSON.parse(sessionStorage.getItem(Object.keys(sessionStorage).find(k => k.startsWith('oidc.user:'))))"
+    first = page.evaluate(stored)
+    assert first["refresh_token"] and first["access_token"]
+    for _ in range(60):  # renewed ~10 s after sign-in; polled from here (the page's CSP forbids eval)
+        renewed = page.evaluate(stored)
+        if renewed["access_token"] != first["access_token"]:
+            break
+        page.wait_for_timeout(500)
+    assert renewed["refresh_token"] != first["refresh_token"]  # rotated
+    choose_purpose(page, "Eligibility")
+    page.fill("#firstName", city.population.people[0].first_name)
+    page.fill("#lastName", city.population.people[0].last_name)
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("table", name=re.compile("^Results"))).to_be_visible()  # the renewed token works
+
+    # The refresh token lapses (a long lunch): the next call says so and offers to sign in again.
+    page.evaluate(f"""(() => {{ const k = Object.keys(sessionStorage).find(k => k.startsWith('oidc.user:'));
+        const u = {stored}; u.expires_at = 1; delete u.refresh_token;
+        sessionStorage.setItem(k, JSON.stringify(u)); }})()""")
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_role("heading", name="Your session has ended")).to_be_visible()
+
+    page.get_by_role("button", name="Sign in").first.click()  # the provider's session still stands: no form
+    page.wait_for_url(re.compile(re.escape(city.url) + "/app/"))
+    expect(page.get_by_test_id("who")).to_contain_text("demo-hra-caseworker")
+    token = page.evaluate(stored)["refresh_token"]
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(re.escape(city.idp.issuer)))
+    page.get_by_role("button", name="Sign out").click()  # the provider asks, so that no other site signs you out
+    page.wait_for_url(re.compile(re.escape(city.url) + "/app/"))
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("Object.keys(sessionStorage).filter(k => k.startsWith('oidc.user:')).length") == 0
+    refused = httpx.post(f"{city.idp.issuer}/token", data={"grant_type": "refresh_token", "refresh_token": token,
+                                                          "client_id": "casebridge-console"})
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_grant"  # revoked at sign-out
+
+
+def test_the_console_speaks_spanish_and_remembers_it(city: City, tab: Any) -> None:
+    session = tab()
+    page = sign_in(session, city, "doe-liaison")
+    page.select_option("#language", "es")
+    expect(page.get_by_role("heading", name="Buscar un cliente")).to_be_visible()
+    expect(page.locator("html")).to_have_attribute("lang", "es")
+    choose_purpose(page, "Gestión de casos")
+    page.reload()
+    expect(page.get_by_role("heading", name="Buscar un cliente")).to_be_visible()
+    check_accessible(page, "search in Spanish")
+    pupil = next(p for p in city.population.people if p.student_id)
+    page.goto(f"{city.url}/app/#/client/{pupil.client_id}")
+    expect(section(page, "schooling").locator("[data-status='SHOWN']")).to_contain_text("registro propio")
+    assert not session.problems, session.problems
