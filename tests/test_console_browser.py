@@ -192,16 +192,19 @@ def choose_purpose(page: Page, label: str) -> None:
     expect(page.get_by_test_id("purpose-current")).to_have_text(label)
 
 
-def _worked_client(population: Population) -> Person:
-    """A client the caseworker test records and revokes a consent for: known to the shelter system (DHS sees their
-    identity) and to the benefits agency, and none of the demo's seeded cases."""
+def _clients(population: Population) -> tuple[Person, Person, Person]:
+    """Three clients known to the shelter system (DHS sees their identity) and to the benefits agency, none of the
+    demo's seeded cases, one for each test that changes what DHS may see (so that the tests run in any order):
+    the caseworker's consent, the break-glass, the withheld screen."""
     seeded = {p.client_id for p in population.people[:2]}
-    return next(p for p in population.people[2:] if p.hmis_id and p.benefits_id and p.client_id not in seeded
-                and p.relationship == "HEAD")
+    known = [p for p in population.people[2:] if p.hmis_id and p.benefits_id and p.client_id not in seeded]
+    worked = next(p for p in known if p.relationship == "HEAD")
+    glass, held = [p for p in known if p is not worked][:2]
+    return worked, glass, held
 
 
 def test_a_caseworker_finds_a_client_opens_the_profile_and_records_and_revokes_a_consent(city: City, tab: Any) -> None:
-    person = _worked_client(city.population)
+    person, _, _ = _clients(city.population)
     session = tab()
     page = sign_in(session, city, "dhs-caseworker")
     expect(page.get_by_test_id("who")).to_contain_text("demo-dhs-caseworker (DHS)")
@@ -257,8 +260,7 @@ def test_a_caseworker_finds_a_client_opens_the_profile_and_records_and_revokes_a
 
 
 def test_break_glass_asks_for_a_justification_and_counts_down(city: City, tab: Any) -> None:
-    person = next(p for p in city.population.people[2:] if p.hmis_id and p.benefits_id
-                  and p != _worked_client(city.population))
+    _, person, _ = _clients(city.population)
     session = tab()
     page = sign_in(session, city, "dhs-caseworker", f"/app/#/client/{person.client_id}")
     choose_purpose(page, "Case management")
@@ -282,8 +284,7 @@ def test_break_glass_asks_for_a_justification_and_counts_down(city: City, tab: A
 
 
 def test_a_withheld_section_looks_the_same_whether_or_not_the_agency_holds_anything(city: City, tab: Any) -> None:
-    people = city.population.people
-    held = next(p for p in people[2:] if p.hmis_id and p.benefits_id)
+    _, _, held = _clients(city.population)
     session = tab()
     page = sign_in(session, city, "dhs-caseworker", f"/app/#/client/{held.client_id}")
     choose_purpose(page, "Care coordination")
