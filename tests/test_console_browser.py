@@ -57,6 +57,7 @@ class City:
     idp: DevIdentityProvider
     population: Population
     browser: Browser
+    benefits: ServerThread
     pages: list[Page] = field(default_factory=list)
 
     def token(self, sub: str, org: str, role: str, self_client: str | None = None) -> str:
@@ -94,7 +95,7 @@ def city(dev_key_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             with ServerThread(create_app(settings), port=port), sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    yield City(settings, url, idp, population, browser)
+                    yield City(settings, url, idp, population, browser, benefits)
                 finally:
                     browser.close()
 
@@ -356,6 +357,11 @@ def test_an_identity_steward_decides_a_pair_from_the_queue(city: City, tab: Any)
     expect(page.locator("[data-review]").filter(has_text="intake WALKIN-0001")).to_have_count(0)
     page.get_by_role("link", name="Link and unlink").click()
     check_accessible(page, "link and unlink")
+    page.fill("#unlink-source", "intake")  # and undone by hand: not her after all
+    page.fill("#unlink-local", "WALKIN-0001")
+    page.fill("#unlink-reason", "Second call: the walk-in was her cousin of the same name")
+    page.get_by_role("button", name="Unlink").click()
+    expect(page.get_by_text("The record is unlinked.")).to_be_visible()
     assert not session.problems, session.problems
 
 
@@ -456,3 +462,22 @@ def test_the_console_speaks_spanish_and_remembers_it(city: City, tab: Any) -> No
     page.goto(f"{city.url}/app/#/client/{pupil.client_id}")
     expect(section(page, "schooling").locator("[data-status='SHOWN']")).to_contain_text("registro propio")
     assert not session.problems, session.problems
+
+
+def test_zz_an_agency_that_is_down_shows_failed_with_a_retry(city: City, tab: Any) -> None:
+    """Runs last in this module (file order): it stops the benefits agency for good."""
+    _, _, held = _clients(city.population)
+    session = tab()
+    page = sign_in(session, city, "hra-caseworker", f"/app/#/client/{held.client_id}")
+    choose_purpose(page, "Eligibility")
+    expect(section(page, "benefits").locator("[data-status='SHOWN']")).to_be_visible()
+    city.benefits.stop()
+    retry = section(page, "benefits").get_by_role("button", name="Retry")
+    page.reload()
+    failed = section(page, "benefits").locator("[data-status='FAILED']")
+    expect(failed).to_contain_text("benefits: the agency is not answering")  # the connector that failed
+    expect(retry).to_be_visible()
+    expect(section(page, "housing").locator("[data-status]").first).to_be_visible()  # the rest of the profile stands
+    check_accessible(page, "a failed section")
+    retry.click()
+    expect(failed).to_be_visible()

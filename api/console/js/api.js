@@ -59,6 +59,20 @@ export class Api {
   }
 }
 
+// What failed under a field, by the name of the field below it: e.g. sectionErrors(errors, 'client') maps
+// 'benefits' to {code: 'AGENCY_UNAVAILABLE', connector: 'benefits'} when that section is null because the
+// agency did not answer (the rest of the answer stands).
+export function sectionErrors(errors, field) {
+  const out = {};
+  for (const e of errors) {
+    const path = e.path || [];
+    if (path[0] === field && path.length === 2) {
+      out[path[1]] = { code: e.extensions?.code || 'INTERNAL', connector: e.extensions?.connector || '' };
+    }
+  }
+  return out;
+}
+
 // The first error's code for a field (e.g. a null `client`), or null.
 export function errorFor(errors, field) {
   const hit = errors.find((e) => (e.path || [])[0] === field);

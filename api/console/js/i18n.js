@@ -43,6 +43,17 @@ export function word(kind, value) {
   return text === key ? String(value) : text;
 }
 
+// An agency's own code (a program, a status, a kind of appointment or notice) in words where a catalogue knows
+// it; otherwise the code made readable ("PROOF_OF_RESIDENCE" -> "Proof of residence"): agencies add codes.
+export function code(value) {
+  if (!value) return '';
+  const key = `code.${value}`;
+  const text = t(key);
+  if (text !== key) return text;
+  const plain = String(value).replace(/_/g, ' ').toLowerCase();
+  return plain.charAt(0).toUpperCase() + plain.slice(1);
+}
+
 export function formatDate(value) {
   if (!value) return '';
   const d = new Date(value.length === 10 ? `${value}T12:00:00` : value);

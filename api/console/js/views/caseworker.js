@@ -1,7 +1,7 @@
 // A caseworker's (or partner's) console: choose why you are looking, find a client, open their profile, record or
 // revoke a consent, break the glass in an emergency, add a case note.
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
-import { errorFor } from '../api.js';
+import { errorFor, sectionErrors } from '../api.js';
 import { t, word } from '../i18n.js';
 import {
   Alert, Countdown, Table, TextField, errorText, useHashRoute,
@@ -125,7 +125,8 @@ function Profile({ api, me, clientId, purpose, onPurpose }) {
     setState((s) => ({ ...s, loading: true }));
     try {
       const { data, errors } = await api.call('ClientProfile', { id: clientId }, purpose);
-      setState({ loading: false, client: data.client, error: data.client ? null : errorFor(errors, 'client') });
+      setState({ loading: false, client: data.client, sections: sectionErrors(errors, 'client'),
+        error: data.client ? null : errorFor(errors, 'client') });
     } catch (err) {
       setState({ loading: false, client: null, error: err.code });
     }
@@ -167,7 +168,7 @@ function Profile({ api, me, clientId, purpose, onPurpose }) {
       ${panel === 'glass' && html`<${BreakGlassForm} api=${api} clientId=${clientId}
         onDone=${(g) => { keepGrant(g); setGrant(g); setPanel(null); onPurpose('EMERGENCY'); }}
         onCancel=${() => setPanel(null)} />`}
-      <${ProfileSections} client=${client} onRetry=${load} />
+      <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} />
       <${ConsentList} key=${version} api=${api} clientId=${clientId} purpose=${purpose} canRevoke
         onChanged=${() => { setNotice(t('consent.revoked')); load(); }} />`}`;
 }

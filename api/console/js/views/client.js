@@ -1,8 +1,8 @@
 // A client's own view, phone first: their profile, their consents (give, change, revoke), who has seen their data
 // and why, their appointments and notices. Every request carries the purpose client_access.
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
-import { errorFor } from '../api.js';
-import { t, word } from '../i18n.js';
+import { errorFor, sectionErrors } from '../api.js';
+import { code, t, word } from '../i18n.js';
 import { Alert, Table, errorText, formatDate, formatDateTime, useHashRoute } from './common.js';
 import { ConsentForm, ConsentList } from './consents.js';
 import { ProfileSections } from './profile.js';
@@ -29,7 +29,8 @@ function OwnProfile({ api, clientId }) {
   const load = async () => {
     try {
       const { data, errors } = await api.call('ClientProfile', { id: clientId }, PURPOSE);
-      setState({ client: data.client, error: data.client ? null : errorFor(errors, 'client') });
+      setState({ client: data.client, sections: sectionErrors(errors, 'client'),
+        error: data.client ? null : errorFor(errors, 'client') });
     } catch (err) {
       setState({ error: err.code });
     }
@@ -46,10 +47,10 @@ function OwnProfile({ api, clientId }) {
       <h2 id="coming-h">${t('client.comingUp')}</h2>
       <${Table} caption=${t('client.comingUp')} empty=${t('client.nothingComing')}
         head=${[t('col.when'), t('col.what'), t('col.agency')]}
-        rows=${[...upcoming.map((a) => [formatDateTime(a.scheduledAt), a.type, a.agency]),
-          ...notices.map((n) => [formatDate(n.responseDueOn), t('client.noticeDue', { type: n.type }), ''])]} />
+        rows=${[...upcoming.map((a) => [formatDateTime(a.scheduledAt), code(a.type), a.agency]),
+          ...notices.map((n) => [formatDate(n.responseDueOn), t('client.noticeDue', { type: code(n.type) }), ''])]} />
     </section>
-    <${ProfileSections} client=${client} onRetry=${load} />`;
+    <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} />`;
 }
 
 function OwnConsents({ api, clientId }) {

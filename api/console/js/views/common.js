@@ -87,12 +87,14 @@ export function AccessLine({ access, onRetry }) {
       ${t('state.retry')}</button>`}`;
 }
 
-export function Section({ id, title, section, onRetry, children }) {
+export function Section({ id, title, section, error, onRetry, children }) {
   const access = section?.access || [];
   const shown = access.some((a) => a.status === 'SHOWN');
   return html`<section class="cb-section" aria-labelledby=${`h-${id}`} data-section=${id}>
     <h2 id=${`h-${id}`}>${title}</h2>
-    ${access.length === 0 && html`<p class="cb-muted">${t('state.none')}</p>`}
+    ${error && html`<ul class="cb-access"><li data-status="FAILED"><${AccessLine} onRetry=${onRetry}
+      access=${{ status: 'FAILED', agency: error.connector, errorCode: error.code }} /></li></ul>`}
+    ${!error && access.length === 0 && html`<p class="cb-muted">${t('state.none')}</p>`}
     <ul class="cb-access">${access.map((a) => html`<li data-status=${a.status}><${AccessLine} access=${a}
       onRetry=${onRetry} /></li>`)}</ul>
     ${shown && children}

@@ -1,12 +1,12 @@
 // The unified profile's sections, each with the state of every agency's part: shown (with its basis and date),
 // withheld (why, and what would open it), failed (the agency did not answer; retry).
 import { html } from '../../vendor/preact-htm.js';
-import { t } from '../i18n.js';
+import { code, t } from '../i18n.js';
 import { Section, Table, formatDate, formatDateTime } from './common.js';
 
 const yes = (value) => (value ? t('common.yes') : t('common.no'));
 
-export function ProfileSections({ client, onRetry, only = null }) {
+export function ProfileSections({ client, errors = {}, onRetry, only = null }) {
   const want = (name) => !only || only.includes(name);
   const records = client.identity?.records || [];
   const cases = client.benefits?.cases || [];
@@ -17,29 +17,29 @@ export function ProfileSections({ client, onRetry, only = null }) {
   const documents = client.documents?.items || [];
   const notes = client.casework?.notes || [];
   return html`
-    ${want('identity') && html`<${Section} id="identity" title=${t('section.identity')} section=${client.identity}
+    ${want('identity') && html`<${Section} id="identity" title=${t('section.identity')} section=${client.identity} error=${errors.identity}
       onRetry=${onRetry}>
       <${Table} caption=${t('section.identity')} head=${[t('col.agency'), t('field.name'), t('field.dateOfBirth'),
         t('field.sex')]} rows=${records.map((r) => [r.agency, [r.firstName, r.middleName, r.lastName]
         .filter(Boolean).join(' '), formatDate(r.dateOfBirth), r.sex || ''])} /><//>`}
-    ${want('benefits') && html`<${Section} id="benefits" title=${t('section.benefits')} section=${client.benefits}
+    ${want('benefits') && html`<${Section} id="benefits" title=${t('section.benefits')} section=${client.benefits} error=${errors.benefits}
       onRetry=${onRetry}>
       ${cases.map((c) => html`<div class="cb-record"><h3>${t('benefits.case', { number: c.caseNumber,
-        agency: c.agency })}</h3><p>${t('benefits.status', { status: c.status, size: c.householdSize })}</p>
+        agency: c.agency })}</h3><p>${t('benefits.status', { status: code(c.status), size: c.householdSize })}</p>
         <${Table} caption=${t('benefits.programs')} head=${[t('benefits.program'), t('col.status'),
-          t('benefits.certificationEnd')]} rows=${c.programs.map((p) => [p.program, p.status,
+          t('benefits.certificationEnd')]} rows=${c.programs.map((p) => [code(p.program), code(p.status),
           formatDate(p.certificationEnd)])} /></div>`)}
       <h3>${t('benefits.notices')}</h3>
       <${Table} caption=${t('benefits.notices')} head=${[t('col.type'), t('benefits.issuedOn'),
-        t('benefits.responseDue')]} rows=${notices.map((n) => [n.type, formatDate(n.issuedOn),
+        t('benefits.responseDue')]} rows=${notices.map((n) => [code(n.type), formatDate(n.issuedOn),
         formatDate(n.responseDueOn)])} /><//>`}
-    ${want('housing') && html`<${Section} id="housing" title=${t('section.housing')} section=${client.housing}
+    ${want('housing') && html`<${Section} id="housing" title=${t('section.housing')} section=${client.housing} error=${errors.housing}
       onRetry=${onRetry}>
       <p>${client.housing?.inShelterNow ? t('housing.inShelter') : t('housing.notInShelter')}</p>
       <${Table} caption=${t('section.housing')} head=${[t('housing.project'), t('housing.type'), t('housing.entry'),
         t('housing.moveIn'), t('housing.exit'), t('col.status')]} rows=${enrollments.map((e) => [e.projectName,
-        e.projectTypeName, formatDate(e.entryDate), formatDate(e.moveInDate), formatDate(e.exitDate), e.status])} /><//>`}
-    ${want('schooling') && html`<${Section} id="schooling" title=${t('section.schooling')} section=${client.schooling}
+        e.projectTypeName, formatDate(e.entryDate), formatDate(e.moveInDate), formatDate(e.exitDate), code(e.status)])} /><//>`}
+    ${want('schooling') && html`<${Section} id="schooling" title=${t('section.schooling')} section=${client.schooling} error=${errors.schooling}
       onRetry=${onRetry}>
       ${students.map((s) => html`<div class="cb-record">
         <p>${t('schooling.current', { school: s.currentSchool || '-', grade: s.currentGrade || '-' })}</p>
@@ -48,15 +48,15 @@ export function ProfileSections({ client, onRetry, only = null }) {
           t('schooling.daysOut'), t('schooling.pending')]} rows=${s.transfers.map((x) => [x.fromSchool || '',
           x.toSchool || '', String(x.daysOutOfSchool), yes(x.pending)])} /></div>`)}<//>`}
     ${want('appointments') && html`<${Section} id="appointments" title=${t('section.appointments')}
-      section=${client.appointments} onRetry=${onRetry}>
+      section=${client.appointments} error=${errors.appointments} onRetry=${onRetry}>
       <${Table} caption=${t('section.appointments')} head=${[t('col.when'), t('col.type'), t('col.agency'),
         t('appointments.mode'), t('col.status')]} rows=${appointments.map((a) => [formatDateTime(a.scheduledAt),
-        a.type, a.agency, [a.mode, a.location].filter(Boolean).join(', '), a.status])} /><//>`}
-    ${want('documents') && html`<${Section} id="documents" title=${t('section.documents')} section=${client.documents}
+        code(a.type), a.agency, [code(a.mode), a.location].filter(Boolean).join(', '), code(a.status)])} /><//>`}
+    ${want('documents') && html`<${Section} id="documents" title=${t('section.documents')} section=${client.documents} error=${errors.documents}
       onRetry=${onRetry}>
       <${Table} caption=${t('section.documents')} head=${[t('col.type'), t('col.agency'), t('documents.due'),
-        t('col.status')]} rows=${documents.map((d) => [d.type, d.agency, formatDate(d.dueOn), d.status])} /><//>`}
-    ${want('casework') && html`<${Section} id="casework" title=${t('section.casework')} section=${client.casework}
+        t('col.status')]} rows=${documents.map((d) => [code(d.type), d.agency, formatDate(d.dueOn), code(d.status)])} /><//>`}
+    ${want('casework') && html`<${Section} id="casework" title=${t('section.casework')} section=${client.casework} error=${errors.casework}
       onRetry=${onRetry}>
       ${notes.length ? notes.map((n) => html`<div class="cb-record"><p class="cb-muted">${t('casework.by', {
         agency: n.agency, when: formatDateTime(n.createdAt) })}${n.sharedWithClient ? ` · ${t('casework.shared')}`
