@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.settings import Settings
 
@@ -58,9 +59,28 @@ def console_routes(settings: Settings) -> list[BaseRoute]:
     async def console_config(_request: Request) -> Response:
         return JSONResponse(config, headers={"Cache-Control": "no-store"})
 
+    static = _WithHeaders(StaticFiles(packages=[("api", "console")]),
+                          {k: v for k, v in headers.items() if k != "Cache-Control"})  # ETags revalidate them
     return [
         Route(CONSOLE_PATH, to_index, methods=["GET"]),
         Route(f"{CONSOLE_PATH}/", index, methods=["GET"]),
         Route(f"{CONSOLE_PATH}/config.json", console_config, methods=["GET"]),
-        Mount(f"{CONSOLE_PATH}/static", app=StaticFiles(packages=[("api", "console")])),
+        Mount(f"{CONSOLE_PATH}/static", app=static),
     ]
+
+
+class _WithHeaders:
+    """Every response of `app` carries `headers`: a file under /app/static (index.html among them) is never
+    served without the page's policy."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.raw]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

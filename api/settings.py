@@ -10,6 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -56,6 +57,13 @@ class AuthSettings(BaseModel):
     def uses_dev_keys(self) -> bool:
         """Whether tokens are checked against the gateway's own development key."""
         return self.jwks_url is None and self.jwks_file is None
+
+
+def _public_https(url: str) -> bool:
+    """An https URL whose host is not this machine's loopback."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and host not in ("localhost", "::1") and not host.startswith("127.")
 
 
 class ConsoleSettings(BaseModel):
@@ -181,6 +189,12 @@ class Settings(BaseSettings):
             problems.append("the benefits connector uses the development client secret")
         if self.schooling.enabled and self.schooling.client_secret.get_secret_value() == "dev-edfi-secret":
             problems.append("the schooling connector uses the development client secret")
+        for what, url in (("auth issuer", self.auth.issuer), ("JWKS URL", self.auth.jwks_url),
+                          ("console OpenID issuer", self.console.oidc_issuer)):
+            if url is not None and not _public_https(str(url)) and (what != "auth issuer" or self.console.enabled):
+                problems.append(f"the {what} is not an https address off this machine (a development provider?)")
+        if self.console.oidc_issuer is not None and str(self.console.oidc_issuer).rstrip("/") != self.auth.issuer:
+            problems.append("the console signs in with another issuer than the one the gateway checks tokens from")
         if self.audit.signing_key_file is None:
             problems.append("the access log would be signed with a development key: set "
                             "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE")

@@ -97,7 +97,7 @@ def render(slice_: Slice, fmt: str) -> str:
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
         for e in slice_.events:
-            writer.writerow([json.dumps(e[c]) if c in ("roles", "decisions") else _cell(e[c]) for c in COLUMNS])
+            writer.writerow([json.dumps(e[c]) if c in ("roles", "decisions") else _safe(_cell(e[c])) for c in COLUMNS])
         return buffer.getvalue()
     return json.dumps(bundle(slice_), indent=1, sort_keys=True)
 
@@ -184,11 +184,15 @@ def verify_export(path: Path, jwks: dict[str, Any] | None = None) -> ExportCheck
 
 
 def _load(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
-    text = path.read_text()
+    if path.suffix == ".csv":
+        with open(path, newline="", encoding="utf-8") as fh:  # a quoted cell may hold a line break
+            text = fh.read()
+    else:
+        text = path.read_text()
     if path.suffix == ".csv":
         proof_path = path.with_name(path.name + ".proof.json")
         proof = json.loads(proof_path.read_text()) if proof_path.exists() else {}
-        events = [_from_csv(row) for row in csv.DictReader(text.splitlines())]
+        events = [_from_csv(row) for row in csv.DictReader(io.StringIO(text, newline=""))]  # quoted newlines kept
         return proof, events, False
     if path.suffix == ".jsonl":
         lines = [json.loads(line) for line in text.splitlines() if line.strip()]
@@ -211,8 +215,22 @@ def _load(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], bool]:
     return proof, events, True
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula: a caseworker's free text (a break-glass
+# justification) must not run on the auditor's machine. Such a cell is written with a leading apostrophe (so is one
+# that starts with an apostrophe), which reading takes off again before the event is hashed.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def _safe(cell: str) -> str:
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
+def _unsafe(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") else cell
+
+
 def _from_csv(row: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {k: (v if v != "" else None) for k, v in row.items()}
+    out: dict[str, Any] = {k: (_unsafe(v) if v != "" else None) for k, v in row.items()}
     out["seq"] = int(row["seq"])
     out["roles"] = json.loads(row["roles"])
     out["decisions"] = json.loads(row["decisions"])

@@ -55,9 +55,11 @@ class LogFilter:
         return stmt
 
 
-async def count(session: AsyncSession, flt: LogFilter) -> int:
-    """How many events match `flt`."""
-    return int((await session.execute(flt.apply(select(func.count()).select_from(AccessEvent)))).scalar_one())
+async def extent(session: AsyncSession, flt: LogFilter) -> tuple[int, int | None, int | None]:
+    """How many events match `flt`, and the first and last chain positions among them."""
+    stmt = flt.apply(select(func.count(), func.min(AccessEvent.seq), func.max(AccessEvent.seq)).select_from(AccessEvent))
+    count, lo, hi = (await session.execute(stmt)).one()
+    return int(count), lo, hi
 
 
 async def page(

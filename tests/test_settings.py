@@ -52,6 +52,10 @@ def test_a_safe_production_configuration_starts() -> None:
     ({"schooling": {}}, "schooling connector uses the development client secret"),
     ({"telemetry": {"exporter": "otlp"}}, "otlp_endpoint"),
     ({"audit": {}}, "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE"),
+    # the demo's development provider, or any provider that is not a public https address
+    ({"auth": {"jwks_url": "http://127.0.0.1:8103/jwks", "issuer": "http://127.0.0.1:8103"}}, "not an https address"),
+    ({"auth": {"jwks_url": "https://localhost/jwks", "issuer": "https://idp.city.test"}}, "JWKS URL is not an https"),
+    ({"console": {"oidc_issuer": "https://other-idp.city.test"}}, "another issuer"),
 ])
 def test_production_refuses_unsafe_configuration(change: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValidationError) as info:
