@@ -37,7 +37,9 @@ def console_routes(settings: Settings) -> list[BaseRoute]:
     config = {
         "issuer": issuer, "clientId": settings.console.client_id, "scope": settings.console.scope,
         "resource": settings.console.resource or settings.auth.audience, "graphql": "/graphql",
-        "languages": languages, "queries": sorted(item.name.removesuffix(".graphql")
+        "languages": languages,
+        "organizations": [{"code": code, "name": name} for code, name in settings.console.organizations.items()],
+        "queries": sorted(item.name.removesuffix(".graphql")
                                                   for item in (root / "queries").iterdir()
                                                   if item.name.endswith(".graphql")),
     }

@@ -79,6 +79,8 @@ class ConsoleSettings(BaseModel):
     scope: str = "openid profile"
     # a resource indicator (RFC 8707) asked for with the token; default: the gateway's audience
     resource: str | None = None
+    # the city's organisations by code, with the name a client knows them by: what a consent form offers to tick
+    organizations: dict[str, str] = {}
 
 
 class TelemetrySettings(BaseModel):

@@ -57,7 +57,8 @@ class LogFilter:
 
 async def extent(session: AsyncSession, flt: LogFilter) -> tuple[int, int | None, int | None]:
     """How many events match `flt`, and the first and last chain positions among them."""
-    stmt = flt.apply(select(func.count(), func.min(AccessEvent.seq), func.max(AccessEvent.seq)).select_from(AccessEvent))
+    e = AccessEvent
+    stmt = flt.apply(select(func.count(), func.min(e.seq), func.max(e.seq)).select_from(e))
     count, lo, hi = (await session.execute(stmt)).one()
     return int(count), lo, hi
 

@@ -131,6 +131,10 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
     return added
 
 
+# The demo city's organisations, as its consent forms name them.
+DEMO_ORGANIZATIONS = {"DHS": "Department of Homeless Services (shelters)",
+                      "HRA": "Human Resources Administration (benefits)",
+                      "DOE": "Department of Education (schools)", "LEGALAID": "Legal aid partner"}
 WALK_IN = ("intake", "WALKIN-0001")  # a walk-in intake's record: a name and nothing else, as intakes often are
 
 
@@ -256,6 +260,8 @@ def run_demo(
     # The gateway trusts the provider (its issuer, its JWKS), as a production gateway trusts the city's.
     settings = settings.model_copy(update={
         "auth": settings.auth.model_copy(update={"issuer": idp.issuer, "jwks_url": idp.jwks_url}),
+        "console": settings.console.model_copy(update={"organizations": settings.console.organizations
+                                                       or DEMO_ORGANIZATIONS}),
     })
     cases = demo_cases(settings, population)
     _banner(settings, port, f"{sim.url}  school district (Ed-Fi) simulator  {district.url}",

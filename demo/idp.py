@@ -58,6 +58,7 @@ class DevIdentityProvider:
     refresh_token_seconds: int = 8 * 3600
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False, repr=False)
+    _log: Path = field(default=Path(os.devnull), init=False, repr=False)
 
     @property
     def issuer(self) -> str:
@@ -78,9 +79,12 @@ class DevIdentityProvider:
         fd = os.open(config, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # it holds the signing key
         with os.fdopen(fd, "w") as fh:
             json.dump(self._config(key.as_dict(private=True)), fh)
-        self._process = subprocess.Popen(
-            [node, str(IDP_DIR / "server.mjs"), str(config)], cwd=IDP_DIR,
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Its warnings go to a file (a pipe nobody reads would fill and stop it during a long demo).
+        self._log = Path(self._workdir.name) / "idp.log"
+        with open(self._log, "wb") as log:
+            self._process = subprocess.Popen(
+                [node, str(IDP_DIR / "server.mjs"), str(config)], cwd=IDP_DIR,
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
         self._wait_ready(timeout)
         return self
 
@@ -93,10 +97,8 @@ class DevIdentityProvider:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
-        if process is not None:
-            for stream in (process.stdin, process.stderr):
-                if stream is not None:
-                    stream.close()
+        if process is not None and process.stdin is not None:
+            process.stdin.close()
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
@@ -125,7 +127,7 @@ class DevIdentityProvider:
         url = f"{self.issuer}/.well-known/openid-configuration"
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                err = self._process.stderr.read().decode(errors="replace")[-2000:] if self._process.stderr else ""
+                err = self._log.read_text(errors="replace")[-2000:]
                 self.stop()
                 raise ConfigurationError(f"the development OpenID provider did not start: {err.strip()}")
             try:

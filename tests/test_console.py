@@ -18,7 +18,10 @@ from graphql import build_schema, parse, validate
 from graphql.language import OperationDefinitionNode
 
 from api.app import create_app
+from core.errors import ErrorCode
+from core.vocabulary import Action, Category, OperatorAction
 from demo.servers import ServerThread
+from policies.decisions import WithheldReason
 
 ROOT = Path(__file__).resolve().parent.parent
 CONSOLE = ROOT / "api" / "console"
@@ -60,12 +63,26 @@ def test_every_message_the_scripts_use_is_in_every_catalogue() -> None:
     used = set(re.findall(r"\bt\('([A-Za-z0-9_.]+)'", _script_text()))
     assert used and used <= set(english), used - set(english)
     schema = (ROOT / "schema.graphql").read_text()
-    for kind in ("Role", "Purpose", "Basis", "WithheldReason", "Category", "MatchGrade", "ConsentStatus"):
+    for kind in ("Role", "Purpose", "Basis", "WithheldReason", "Category", "MatchGrade", "ConsentStatus",
+                 "ReviewReason"):
         body = re.search(rf"^enum {kind} \{{(.*?)^\}}", schema, re.S | re.M)
         assert body is not None, kind
         values = re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s*$", body.group(1), re.M)
         missing = [v for v in values if f"enum.{kind}.{v}" not in english]
         assert not missing, (kind, missing)  # a value the API can send is shown in words
+    # keys the scripts build from a value: every value has its entry
+    built = {"error.code": [c.value for c in ErrorCode], "category.plain": [c.name for c in Category],
+             "withheld.open": [r.name for r in WithheldReason], "language": sorted(catalogues),
+             "enum.Action": [a.value for a in (*Action, *OperatorAction)]}
+    for prefix, values in built.items():
+        missing = [v for v in values if f"{prefix}.{v}" not in english]
+        assert not missing, (prefix, missing)
+
+
+def test_the_auditors_action_filter_offers_every_action_the_log_records() -> None:
+    text = (CONSOLE / "js" / "views" / "auditor.js").read_text()
+    offered = set(re.findall(r"'([a-z.-]+)'", re.search(r"ACTIONS = \[(.*?)\];", text, re.S).group(1)))
+    assert offered == {a.value for a in (*Action, *OperatorAction)}
 
 
 def test_vendored_files_are_the_published_packages() -> None:

@@ -26,7 +26,7 @@ from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.settings import Settings
 from audit.export import verify_export
-from cli.demo import BREAK_GLASS_WHY, demo_users, seed, seed_index
+from cli.demo import BREAK_GLASS_WHY, DEMO_ORGANIZATIONS, demo_users, seed, seed_index
 from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
 from demo.idp import DEMO_PASSWORD, DevIdentityProvider
@@ -77,7 +77,8 @@ def city(dev_key_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         pytest.fail("axe-core is missing: npm ci --prefix tests/console_audit (./scripts/test does it)")
     tmp = tmp_path_factory.mktemp("console")
     population = generate(seed=7, households=10)
-    settings = make_settings(dev_key_file, database_url=f"sqlite+aiosqlite:///{tmp / 'console.db'}")
+    settings = make_settings(dev_key_file, database_url=f"sqlite+aiosqlite:///{tmp / 'console.db'}",
+                             console={"organizations": DEMO_ORGANIZATIONS})
     asyncio.run(seed(settings, population, export_dir=tmp / "hmis"))
     asyncio.run(seed_links(settings.database_url, population))  # and a client only the shelter system knows
     port = free_port()
@@ -232,7 +233,7 @@ def test_a_caseworker_finds_a_client_opens_the_profile_and_records_and_revokes_a
 
     page.get_by_role("button", name="Record consent from a signed form").click()
     page.fill("#consent-form", "FORM-2026-0417")
-    page.fill("#consent-orgs", "DHS")
+    expect(page.locator("#consent-orgs-DHS")).to_be_checked()  # the caseworker's own organisation, to start with
     tick(page, "consent-categories-BENEFITS")
     expect(page.get_by_role("region", name="What this consent opens")).to_contain_text("DHS may see Benefits")
     check_accessible(page, "consent form")
@@ -281,6 +282,7 @@ def test_break_glass_asks_for_a_justification_and_counts_down(city: City, tab: A
     assert timer.inner_text() != first  # it counts down
     expect(page.get_by_test_id("purpose-current")).to_have_text("Emergency")
     expect(section(page, "benefits").locator("[data-status='SHOWN']")).to_contain_text("emergency access")
+    check_accessible(page, "a profile under emergency access")
     assert session.graphql[-1] == ("ClientProfile", "EMERGENCY")
 
 
@@ -292,6 +294,7 @@ def test_a_withheld_section_looks_the_same_whether_or_not_the_agency_holds_anyth
     screens = []
     for client_id in (held.client_id, UNLINKED_CLIENT):  # the second: no benefits record anywhere
         page.goto(f"{city.url}/app/#/client/{client_id}")
+        expect(page.locator(f"[data-client='{client_id}']")).to_be_visible()  # this client's answer, not the last
         benefits = section(page, "benefits")
         expect(benefits.locator("[data-status='WITHHELD']")).to_be_visible()
         screens.append(benefits.inner_html())
@@ -321,7 +324,7 @@ def test_a_client_reads_their_record_manages_consents_and_sees_who_looked(city: 
     dhs_consent = page.locator("[data-consent][data-status='ACTIVE']").filter(has_text="DEMO-SIGNED-CONSENT-FORM")
     expect(dhs_consent).to_contain_text("DHS may see your appointments with agencies")
     page.get_by_role("button", name="Give a consent").click()
-    page.fill("#consent-orgs", "LEGALAID")
+    tick(page, "consent-orgs-LEGALAID")
     tick(page, "consent-categories-CASEWORK")
     expect(page.get_by_role("region", name="What this consent opens")).to_contain_text(
         "LEGALAID may see notes your caseworkers write")
@@ -386,7 +389,7 @@ def test_an_auditor_pages_filters_verifies_and_exports_the_log(city: City, tab: 
     assert int(rows.first.locator("td").first.inner_text()) > int(newest)
 
     page.fill("#f-org", "HRA")
-    page.fill("#f-purpose", "eligibility")
+    page.select_option("#f-purpose", "eligibility")
     page.get_by_role("button", name="Apply").click()
     expect(rows.first).to_contain_text("(HRA)")
     assert all("(HRA)" in r for r in rows.all_inner_texts())
@@ -401,6 +404,7 @@ def test_an_auditor_pages_filters_verifies_and_exports_the_log(city: City, tab: 
 
     page.get_by_role("link", name="Integrity").click()
     expect(page.get_by_role("heading", name="Intact")).to_be_visible()
+    check_accessible(page, "integrity")
     page.get_by_role("link", name="Unusual access").click()
     expect(page.get_by_role("table", name="Emergency access")).to_contain_text(BREAK_GLASS_WHY)
     check_accessible(page, "unusual access")
@@ -461,7 +465,42 @@ def test_the_console_speaks_spanish_and_remembers_it(city: City, tab: Any) -> No
     pupil = next(p for p in city.population.people if p.student_id)
     page.goto(f"{city.url}/app/#/client/{pupil.client_id}")
     expect(section(page, "schooling").locator("[data-status='SHOWN']")).to_contain_text("registro propio")
+    check_accessible(page, "a profile in Spanish")
     assert not session.problems, session.problems
+
+
+CONSENTS = """query($id: ID!) { consents(clientId: $id) { id sourceReference status provisions {
+  type organizations categories purposes holders dataPeriodStart dataPeriodEnd } } }"""
+
+
+def test_a_client_changing_one_provision_keeps_every_other_limit(city: City, tab: Any) -> None:
+    me = city.population.people[0]
+    mine = city.token("demo-client", "CLIENTS", "client", self_client=me.client_id)
+    recorded = city.graphql(mine, "client_access", """mutation($input: RecordConsentInput!) {
+        recordConsent(input: $input) { id } }""", {"input": {
+        "clientId": me.client_id, "sourceReference": "FORM-LIMITS-7", "givenAt": "2026-11-20T10:00:00Z",
+        "provisions": [
+            {"type": "PERMIT", "organizations": ["HRA"], "categories": ["BENEFITS"], "purposes": ["ELIGIBILITY"],
+             "holders": ["HRA"], "dataPeriodStart": "2025-01-01"},
+            {"type": "DENY", "organizations": ["HRA"], "categories": ["IMMIGRATION_LEGAL"], "purposes": []}]}})
+    assert recorded.get("errors") is None, recorded
+    session = tab(PHONE)
+    page = sign_in(session, city, "client", "/app/#/consents")
+    consent = page.locator("[data-consent][data-status='ACTIVE']").filter(has_text="FORM-LIMITS-7")
+    expect(consent.locator("[data-provision='PERMIT']")).to_contain_text("Only records held by HRA")
+    expect(consent.locator("[data-provision='DENY']")).to_contain_text("HRA may never see")
+    expect(consent.locator("[data-provision='DENY']").get_by_role("button")).to_have_count(0)  # a refusal stays
+    consent.locator("[data-provision='PERMIT']").get_by_role("button", name=re.compile("^Change")).click()
+    tick(page, "consent-categories-SCHOOLING")
+    check_accessible(page, "change a consent")
+    page.get_by_role("button", name="Save the change").click()
+    expect(page.get_by_text("Your consents are updated.")).to_be_visible()
+    after = next(c for c in city.graphql(mine, "client_access", CONSENTS, {"id": me.client_id})["data"]["consents"]
+                 if c["id"] == recorded["data"]["recordConsent"]["id"])
+    permit, deny = after["provisions"]
+    assert permit["type"] == "PERMIT" and set(permit["categories"]) == {"BENEFITS", "SCHOOLING"}
+    assert permit["holders"] == ["HRA"] and permit["dataPeriodStart"] == "2025-01-01"  # its limits kept
+    assert (deny["type"], deny["categories"]) == ("DENY", ["IMMIGRATION_LEGAL"])  # the other provision untouched
 
 
 def test_zz_an_agency_that_is_down_shows_failed_with_a_retry(city: City, tab: Any) -> None:
@@ -479,5 +518,8 @@ def test_zz_an_agency_that_is_down_shows_failed_with_a_retry(city: City, tab: An
     expect(retry).to_be_visible()
     expect(section(page, "housing").locator("[data-status]").first).to_be_visible()  # the rest of the profile stands
     check_accessible(page, "a failed section")
+    asked = sum(1 for operation, _ in session.graphql if operation == "ClientProfile")
     retry.click()
     expect(failed).to_be_visible()
+    assert sum(1 for operation, _ in session.graphql if operation == "ClientProfile") == asked + 1  # asked again
+

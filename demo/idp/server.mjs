@@ -170,6 +170,9 @@ async function interaction(req, res, url) {
 
 const callback = provider.callback();
 const server = createServer(async (req, res) => {
+  // No page of the provider's (sign-in, sign-out) may be framed by another site.
+  res.setHeader('content-security-policy', "frame-ancestors 'none'");
+  res.setHeader('x-frame-options', 'DENY');
   const url = new URL(req.url, cfg.issuer);
   if (!url.pathname.startsWith('/interaction/')) return callback(req, res);
   try {

@@ -5,6 +5,13 @@ const { UserManager, WebStorageStateStore } = window.oidc;
 
 const HOME = `${window.location.origin}/app/`;
 
+// Forget what this tab remembered for the person signed in (purpose of use, emergency grants, who it was).
+export function forgetTab() {
+  for (const key of Object.keys(sessionStorage)) {
+    if (key.startsWith('casebridge.')) sessionStorage.removeItem(key);
+  }
+}
+
 export class Auth {
   constructor(config, onChange) {
     this.onChange = onChange;
@@ -59,6 +66,7 @@ export class Auth {
   }
 
   async signOut() {
+    forgetTab();
     try {
       await this.manager.revokeTokens(['refresh_token']);
     } catch {

@@ -1,7 +1,7 @@
 // The console's entry: configuration, language, sign-in, then the view for the signed-in person's role.
 import { html, render, useEffect, useState } from '../vendor/preact-htm.js';
 import { Api } from './api.js';
-import { Auth } from './auth.js';
+import { Auth, forgetTab } from './auth.js';
 import { language, preferredLanguage, t, useLanguage } from './i18n.js';
 import { Shell } from './views/common.js';
 import { CaseworkerHome } from './views/caseworker.js';
@@ -40,7 +40,14 @@ function App({ config, auth, initialUser, signInFailed }) {
 
   useEffect(() => {
     if (!user) return;
-    api.call('Me').then(({ data }) => setMe(data.me)).catch((err) => setProblem(err.code === 'UNAUTHENTICATED'
+    api.call('Me').then(({ data }) => {
+      // What a tab remembers (the purpose, emergency grants) belongs to one person: another starts afresh.
+      if (sessionStorage.getItem('casebridge.subject') !== data.me.subject) {
+        forgetTab();
+        sessionStorage.setItem('casebridge.subject', data.me.subject);
+      }
+      setMe(data.me);
+    }).catch((err) => setProblem(err.code === 'UNAUTHENTICATED'
       ? 'expired' : 'unavailable'));
   }, [user]);
 
@@ -77,5 +84,6 @@ async function boot() {
 }
 
 boot().catch(() => {
-  root.textContent = 'casebridge could not start. Reload the page; if it persists, tell your administrator.';
+  root.textContent = 'casebridge could not start. Reload the page; if it persists, tell your administrator. / '
+    + 'casebridge no pudo iniciar. Vuelva a cargar la página; si continúa, avise a su administrador.';
 });

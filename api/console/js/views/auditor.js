@@ -3,9 +3,27 @@
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
 import { formatDateTime, t, word } from '../i18n.js';
 import { CATEGORIES } from './consents.js';
-import { Alert, Table, TextField, errorText, useHashRoute } from './common.js';
+import { Alert, Table, TextField, errorText, useFocus, useHashRoute, useTitle } from './common.js';
 
 const PURPOSE = 'AUDIT';
+// The access log's vocabulary: every action an event can record (core/vocabulary.py: Action and OperatorAction;
+// tests/test_console.py keeps the two in step), every outcome, every purpose.
+export const ACTIONS = ['read', 'identity.search', 'consent.read', 'consent.record', 'consent.amend', 'consent.revoke',
+  'break-glass.start', 'audit.read', 'audit.summary', 'audit.verify', 'audit.export', 'audit.retention',
+  'disclosure-report.read', 'identity.review', 'identity.explain', 'identity.resolve', 'identity.link',
+  'identity.unlink', 'case-note.add', 'session.read'];
+const OUTCOMES = ['disclosed', 'withheld', 'failed', 'performed', 'refused'];
+const PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY', 'EMERGENCY', 'AUDIT', 'CLIENT_ACCESS',
+  'IDENTITY_STEWARDSHIP'];
+
+const purposeWord = (value) => (value ? word('Purpose', value.toUpperCase()) : '');
+
+// A day picked as "until" includes that day: the log's filter is recorded_at < until.
+function dayAfter(value) {
+  const d = new Date(`${value}T00:00:00`);
+  d.setDate(d.getDate() + 1);
+  return d.toISOString();
+}
 const TABS = [['', 'auditor.tab.log'], ['integrity', 'auditor.tab.integrity'], ['unusual', 'auditor.tab.unusual']];
 const EMPTY = { clientId: '', subject: '', organization: '', purpose: '', category: '', outcome: '', action: '',
   legalBasis: '', breakGlass: false, since: '', until: '' };
@@ -15,8 +33,10 @@ function toFilter(form) {
   for (const [key, value] of Object.entries(form)) {
     if (key === 'breakGlass') {
       if (value) out.breakGlass = true;
-    } else if (key === 'since' || key === 'until') {
-      if (value) out[key] = new Date(`${value}T00:00:00`).toISOString();
+    } else if (key === 'since') {
+      if (value) out.since = new Date(`${value}T00:00:00`).toISOString();
+    } else if (key === 'until') {
+      if (value) out.until = dayAfter(value);
     } else if (value.trim()) {
       out[key] = value.trim();
     }
@@ -27,7 +47,10 @@ function toFilter(form) {
 export function AuditorHome({ api }) {
   const route = useHashRoute();
   const tab = TABS.some(([id]) => id === route[0]) ? route[0] : '';
-  return html`<h1>${t('auditor.title')}</h1>
+  const label = TABS.find(([id]) => id === tab)[1];
+  useTitle(t(label));
+  const heading = useFocus(tab);
+  return html`<h1 ref=${heading} tabindex="-1">${t('auditor.title')}<span class="usa-sr-only">: ${t(label)}</span></h1>
     <nav aria-label=${t('auditor.nav')}><ul class="usa-button-group">
       ${TABS.map(([id, key]) => html`<li class="usa-button-group__item"><a href=${`#/${id}`}
         class=${`usa-button${id === tab ? '' : ' usa-button--outline'}`} aria-current=${id === tab ? 'page'
@@ -35,6 +58,13 @@ export function AuditorHome({ api }) {
     ${tab === '' && html`<${Log} api=${api} />`}
     ${tab === 'integrity' && html`<${Integrity} api=${api} />`}
     ${tab === 'unusual' && html`<${Unusual} api=${api} />`}`;
+}
+
+function Choice({ id, label, value, onChange, options }) {
+  return html`<div class="usa-form-group"><label class="usa-label" for=${id}>${label}</label>
+    <select class="usa-select" id=${id} value=${value} onChange=${(e) => onChange(e.target.value)}>
+      <option value="">${t('auditor.any')}</option>
+      ${options.map(([v, text]) => html`<option value=${v}>${text}</option>`)}</select></div>`;
 }
 
 function Filters({ form, setForm, onSubmit }) {
@@ -46,16 +76,16 @@ function Filters({ form, setForm, onSubmit }) {
       <${TextField} id="f-subject" label=${t('auditor.f.subject')} value=${form.subject} onInput=${set('subject')} />
       <${TextField} id="f-org" label=${t('auditor.f.organization')} value=${form.organization}
         onInput=${set('organization')} />
-      <${TextField} id="f-purpose" label=${t('auditor.f.purpose')} hint=${t('auditor.f.purpose.hint')}
-        value=${form.purpose} onInput=${set('purpose')} />
+      <${Choice} id="f-purpose" label=${t('auditor.f.purpose')} value=${form.purpose} onChange=${set('purpose')}
+        options=${PURPOSES.map((p) => [p.toLowerCase(), word('Purpose', p)])} />
       <div class="usa-form-group"><label class="usa-label" for="f-category">${t('auditor.f.category')}</label>
         <select class="usa-select" id="f-category" value=${form.category}
           onChange=${(e) => set('category')(e.target.value)}><option value="">${t('auditor.any')}</option>
           ${CATEGORIES.map((c) => html`<option value=${c}>${word('Category', c)}</option>`)}</select></div>
-      <${TextField} id="f-outcome" label=${t('auditor.f.outcome')} hint=${t('auditor.f.outcome.hint')}
-        value=${form.outcome} onInput=${set('outcome')} />
-      <${TextField} id="f-action" label=${t('auditor.f.action')} hint=${t('auditor.f.action.hint')}
-        value=${form.action} onInput=${set('action')} />
+      <${Choice} id="f-outcome" label=${t('auditor.f.outcome')} value=${form.outcome} onChange=${set('outcome')}
+        options=${OUTCOMES.map((o) => [o, word('Outcome', o)])} />
+      <${Choice} id="f-action" label=${t('auditor.f.action')} value=${form.action} onChange=${set('action')}
+        options=${ACTIONS.map((a) => [a, word('Action', a)])} />
       <${TextField} id="f-basis" label=${t('auditor.f.legalBasis')} value=${form.legalBasis}
         onInput=${set('legalBasis')} />
       <${TextField} id="f-since" type="date" label=${t('auditor.f.since')} value=${form.since}
@@ -107,6 +137,7 @@ function Log({ api }) {
       download(out.filename, out.mediaType, out.content);
       if (out.proof) download(`${out.filename}.proof.json`, 'application/json', JSON.stringify(out.proof));
       setExported(t('auditor.exported', { count: out.events, file: out.filename }));
+      setError(null);
     } catch (err) {
       setError(errorText(err.code, err));
     }
@@ -119,10 +150,10 @@ function Log({ api }) {
         head=${[t('auditor.col.seq'), t('col.when'), t('col.who'), t('auditor.col.action'), t('auditor.col.client'),
           t('col.why'), t('auditor.col.outcome'), t('auditor.col.decisions')]}
         rows=${edges.map(({ node: e }) => [String(e.seq), formatDateTime(e.recordedAt), `${e.subject} (${
-          e.organization})`, e.action, e.clientId || '', [e.purpose, e.breakGlass ? t('auditor.breakGlass')
-          : e.legalBasis].filter(Boolean).join(' · '), e.outcome,
-          e.decisions.map((d) => `${d.agency}/${d.category}: ${d.decision}${d.reason ? ` (${d.reason})` : ''}`)
-            .join('; ')])} />
+          e.organization})`, word('Action', e.action), e.clientId || '', [purposeWord(e.purpose), e.breakGlass
+          ? t('auditor.breakGlass') : e.legalBasis].filter(Boolean).join(' · '), word('Outcome', e.outcome),
+          e.decisions.map((d) => `${d.agency} ${word('Category', d.category.toUpperCase())}: ${word('Decision',
+            d.decision)}${d.reason ? ` (${word('WithheldReason', d.reason)})` : ''}`).join('; ')])} />
       <div class="usa-button-group">
         ${cursors.length > 1 && html`<button type="button" class="usa-button usa-button--outline"
           onClick=${() => setCursors(cursors.slice(0, -1))}>${t('auditor.newer')}</button>`}
@@ -134,7 +165,7 @@ function Log({ api }) {
       <p>${t('auditor.export.intro')}</p>
       <label class="usa-label" for="export-format">${t('auditor.export.format')}</label>
       <select class="usa-select" id="export-format" value=${format} onChange=${(e) => setFormat(e.target.value)}>
-        <option value="JSONL">JSON Lines</option><option value="CSV">CSV</option>
+        <option value="JSONL">${t('auditor.export.jsonl')}</option><option value="CSV">${t('auditor.export.csv')}</option>
         <option value="FHIR_BUNDLE">${t('auditor.export.fhir')}</option></select>
       <button type="button" class="usa-button" onClick=${exportNow}>${t('auditor.export.button')}</button>
       ${exported && html`<${Alert} kind="success" slim>${exported}<//>`}
@@ -150,6 +181,7 @@ function Integrity({ api }) {
     try {
       const { data } = await api.call('AccessLogIntegrity', {}, PURPOSE);
       setReport(data.accessLogIntegrity);
+      setError(null);
     } catch (err) {
       setError(errorText(err.code, err));
     } finally {
@@ -167,7 +199,7 @@ function Integrity({ api }) {
       : html`<${Alert} kind="error" title=${t('auditor.broken')}>${t('auditor.broken.body', {
         seq: report.firstBreak?.seq, problem: report.firstBreak?.problem })}<//>`)}
     ${report?.latestCheckpoint && html`<p>${t('auditor.checkpoint', { seq: report.latestCheckpoint.seq,
-      when: report.latestCheckpoint.createdAt, key: report.latestCheckpoint.keyId })}</p>`}
+      when: formatDateTime(report.latestCheckpoint.createdAt), key: report.latestCheckpoint.keyId })}</p>`}
     <button type="button" class="usa-button usa-button--outline" onClick=${check} disabled=${busy}>
       ${t('auditor.verifyNow')}</button>
   </section>`;
@@ -182,8 +214,9 @@ function Unusual({ api }) {
     if (e) e.preventDefault();
     try {
       const { data } = await api.call('AccessSummary', { since: since ? new Date(`${since}T00:00:00`).toISOString()
-        : null, until: until ? new Date(`${until}T00:00:00`).toISOString() : null, manyClients: 20 }, PURPOSE);
+        : null, until: until ? dayAfter(until) : null, manyClients: 20 }, PURPOSE);
       setSummary(data.accessSummary);
+      setError(null);
     } catch (err) {
       setError(errorText(err.code, err));
     }
@@ -212,7 +245,8 @@ function Unusual({ api }) {
       <section class="cb-section"><h2>${t('auditor.summary.outside')}</h2>
         <${Table} caption=${t('auditor.summary.outside')} head=${[t('col.when'), t('col.who'), t('col.what'),
           t('col.why')]} rows=${s.outsideConsentPurpose.map((o) => [formatDateTime(o.event.recordedAt),
-          `${o.event.subject} (${o.event.organization})`, o.category, o.event.purpose || ''])} /></section>
+          `${o.event.subject} (${o.event.organization})`, word('Category', o.category.toUpperCase()),
+          purposeWord(o.event.purpose)])} /></section>
       <section class="cb-section"><h2>${t('auditor.summary.noConsent')}</h2>
         <${Table} caption=${t('auditor.summary.noConsent')} head=${[t('auditor.f.organization'),
           t('auditor.clients'), t('auditor.events')]} rows=${s.readsWithoutConsent.map((r) => [r.organization,

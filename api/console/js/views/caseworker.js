@@ -4,7 +4,7 @@ import { html, useEffect, useState } from '../../vendor/preact-htm.js';
 import { errorFor, sectionErrors } from '../api.js';
 import { t, word } from '../i18n.js';
 import {
-  Alert, Countdown, Table, TextField, errorText, useHashRoute,
+  Alert, Countdown, Table, TextField, errorText, useFocus, useHashRoute, useTitle,
 } from './common.js';
 import { ConsentList, ConsentForm } from './consents.js';
 import { ProfileSections } from './profile.js';
@@ -25,15 +25,22 @@ function PurposeBar({ purpose, onChange }) {
   </div>`;
 }
 
-export function CaseworkerHome({ api, me }) {
+export function CaseworkerHome({ api, me, config }) {
   const route = useHashRoute();
+  const clientId = route[0] === 'client' && route[1] ? route[1] : null;
   const [purpose, setPurpose] = useState(sessionStorage.getItem(PURPOSE_KEY));
   const choose = (p) => {
-    sessionStorage.setItem(PURPOSE_KEY, p);
+    if (p) sessionStorage.setItem(PURPOSE_KEY, p);
+    else sessionStorage.removeItem(PURPOSE_KEY);
     setPurpose(p);
   };
-  const body = route[0] === 'client' && route[1]
-    ? html`<${Profile} api=${api} me=${me} clientId=${route[1]} purpose=${purpose} onPurpose=${choose} />`
+  // Emergency is a purpose for one client at a time: opening another client without a grant for them asks again.
+  useEffect(() => {
+    if (purpose === 'EMERGENCY' && clientId && !storedGrant(clientId)) choose(null);
+  }, [clientId]);
+  const body = clientId
+    ? html`<${Profile} api=${api} me=${me} clientId=${clientId} purpose=${purpose} onPurpose=${choose}
+        organizations=${config.organizations} />`
     : html`<${Search} api=${api} purpose=${purpose} />`;
   return html`<${PurposeBar} purpose=${purpose} onChange=${choose} />${body}`;
 }
@@ -44,7 +51,16 @@ function candidateName(candidate) {
   return [r.firstName, r.middleName, r.lastName].filter(Boolean).join(' ') || t('search.nameWithheld');
 }
 
+// What a search matched on, in words (the API says 'score' or the rule, e.g. 'rule:cin').
+function matchedOn(value) {
+  const key = `matched.${value}`;
+  const text = t(key);
+  return text === key ? value : text;
+}
+
 function Search({ api, purpose }) {
+  useTitle(t('search.title'));
+  const heading = useFocus();
   const [form, setForm] = useState({ firstName: '', lastName: '', dateOfBirth: '', ssn: '', cin: '', studentId: '' });
   const [result, setResult] = useState(null);
   const [error, setError] = useState(null);
@@ -68,7 +84,7 @@ function Search({ api, purpose }) {
       setBusy(false);
     }
   };
-  return html`<h1>${t('search.title')}</h1>
+  return html`<h1 ref=${heading} tabindex="-1">${t('search.title')}</h1>
     ${!purpose && html`<${Alert} kind="info" slim>${t('purpose.chooseFirst')}<//>`}
     <form class="usa-form usa-form--large" onSubmit=${submit} aria-describedby="search-hint">
       <p class="usa-hint" id="search-hint">${t('search.hint')}</p>
@@ -90,12 +106,14 @@ function Search({ api, purpose }) {
       ${error && html`<${Alert} kind="error" slim>${error}<//>`}
       <button type="submit" class="usa-button" disabled=${!purpose || busy}>${t('search.button')}</button>
     </form>
-    ${result && html`<section aria-labelledby="results-h"><h2 id="results-h">${t('search.results',
+    ${result && html`<section aria-labelledby="results-h"><h2 id="results-h" tabindex="-1"
+      ref=${(el) => el && el.focus()}>${t('search.results',
       { count: result.length })}</h2>
       <${Table} caption=${t('search.results', { count: result.length })} empty=${t('search.noneFound')}
-        head=${[t('search.col.name'), t('search.col.grade'), t('search.col.score'), t('search.col.matchedOn'), '']}
+        head=${[t('search.col.name'), t('search.col.grade'), t('search.col.score'), t('search.col.matchedOn'),
+          t('search.col.profile')]}
         rows=${result.map((c) => [candidateName(c), word('MatchGrade', c.grade),
-          c.score === null ? '' : c.score.toFixed(1), c.matchedOn,
+          c.score === null ? '' : c.score.toFixed(1), matchedOn(c.matchedOn),
           html`<a class="usa-link" href=${`#/client/${encodeURIComponent(c.client.id)}`}>${t('search.open')}</a>`])} />
     </section>`}`;
 }
@@ -114,8 +132,10 @@ function keepGrant(grant) {
   sessionStorage.setItem(GRANTS_KEY, JSON.stringify(all));
 }
 
-function Profile({ api, me, clientId, purpose, onPurpose }) {
+function Profile({ api, me, clientId, purpose, onPurpose, organizations }) {
+  useTitle(t('profile.title'));
   const [state, setState] = useState({ loading: true });
+  const heading = useFocus(clientId);
   const [panel, setPanel] = useState(null);
   const [notice, setNotice] = useState(null);
   const [grant, setGrant] = useState(storedGrant(clientId));
@@ -131,6 +151,7 @@ function Profile({ api, me, clientId, purpose, onPurpose }) {
       setState({ loading: false, client: null, error: err.code });
     }
   };
+  useEffect(() => { setState({ loading: true }); }, [clientId]); // never another client's profile meanwhile
   useEffect(() => { load(); }, [clientId, purpose]);
   const done = (message) => {
     setPanel(null);
@@ -141,14 +162,14 @@ function Profile({ api, me, clientId, purpose, onPurpose }) {
   if (!purpose) return html`<h1>${t('profile.title')}</h1><${Alert} kind="info">${t('purpose.chooseFirst')}<//>`;
   const client = state.client;
   return html`<p><a class="usa-link" href="#/">${t('profile.back')}</a></p>
-    <h1>${t('profile.title')}</h1>
+    <h1 ref=${heading} tabindex="-1">${t('profile.title')}</h1>
     ${grant && html`<${Alert} kind="warning" title=${t('breakGlass.active.title')}>
-      <p>${t('breakGlass.active.body')} <${Countdown} until=${grant.expiresAt} onEnd=${() => { setGrant(null); load(); }} />
-      </p><//>`}
-    ${notice && html`<${Alert} kind="success" slim>${notice}<//>`}
+      <p>${t('breakGlass.active.body')} <${Countdown} until=${grant.expiresAt}
+        onEnd=${() => { setGrant(null); onPurpose(null); }} /></p><//>`}
+    ${notice && html`<${Alert} kind="success" slim focus key=${notice}>${notice}<//>`}
     ${state.loading && html`<p role="status">${t('common.loading')}</p>`}
     ${state.error && html`<${Alert} kind="error" title=${t('profile.unavailable')}>${errorText(state.error)}<//>`}
-    ${client && html`
+    ${client && html`<div data-client=${client.id}>
       <ul class="usa-button-group" aria-label=${t('profile.actions')}>
         <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
           aria-expanded=${panel === 'consent'} onClick=${() => setPanel(panel === 'consent' ? null : 'consent')}>
@@ -161,7 +182,7 @@ function Profile({ api, me, clientId, purpose, onPurpose }) {
           ${t('breakGlass.start')}</button></li>
       </ul>
       ${panel === 'consent' && html`<${ConsentForm} api=${api} clientId=${clientId} purpose=${purpose}
-        organization=${me.organization} staff onDone=${() => done(t('consent.recorded'))}
+        organization=${me.organization} organizations=${organizations} staff onDone=${() => done(t('consent.recorded'))}
         onCancel=${() => setPanel(null)} />`}
       ${panel === 'note' && html`<${NoteForm} api=${api} clientId=${clientId} purpose=${purpose}
         onDone=${() => done(t('note.added'))} onCancel=${() => setPanel(null)} />`}
@@ -170,13 +191,14 @@ function Profile({ api, me, clientId, purpose, onPurpose }) {
         onCancel=${() => setPanel(null)} />`}
       <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} />
       <${ConsentList} key=${version} api=${api} clientId=${clientId} purpose=${purpose} canRevoke
-        onChanged=${() => { setNotice(t('consent.revoked')); load(); }} />`}`;
+        organizations=${organizations} onChanged=${() => { setNotice(t('consent.revoked')); load(); }} /></div>`}`;
 }
 
 function NoteForm({ api, clientId, purpose, onDone, onCancel }) {
   const [text, setText] = useState('');
   const [shared, setShared] = useState(false);
   const [error, setError] = useState(null);
+  const heading = useFocus();
   const submit = async (e) => {
     e.preventDefault();
     if (!text.trim()) {
@@ -191,7 +213,7 @@ function NoteForm({ api, clientId, purpose, onDone, onCancel }) {
     }
   };
   return html`<form class="usa-form usa-form--large cb-section" onSubmit=${submit}>
-    <h2>${t('note.add')}</h2>
+    <h2 ref=${heading} tabindex="-1">${t('note.add')}</h2>
     <${TextField} id="note-text" type="textarea" label=${t('note.text')} hint=${t('note.hint')} value=${text}
       onInput=${setText} required error=${error} maxlength="10000" />
     <div class="usa-checkbox"><input class="usa-checkbox__input" id="note-shared" type="checkbox" checked=${shared}
@@ -206,6 +228,7 @@ function BreakGlassForm({ api, clientId, onDone, onCancel }) {
   const [why, setWhy] = useState('');
   const [minutes, setMinutes] = useState('60');
   const [error, setError] = useState(null);
+  const heading = useFocus();
   const submit = async (e) => {
     e.preventDefault();
     if (why.trim().length < 20) {
@@ -221,7 +244,7 @@ function BreakGlassForm({ api, clientId, onDone, onCancel }) {
     }
   };
   return html`<form class="usa-form usa-form--large cb-section" onSubmit=${submit}>
-    <h2>${t('breakGlass.title')}</h2>
+    <h2 ref=${heading} tabindex="-1">${t('breakGlass.title')}</h2>
     <${Alert} kind="warning" slim>${t('breakGlass.warning')}<//>
     <${TextField} id="glass-why" type="textarea" label=${t('breakGlass.justification')}
       hint=${t('breakGlass.justification.hint')} value=${why} onInput=${setWhy} required error=${error}

@@ -3,24 +3,28 @@
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
 import { errorFor, sectionErrors } from '../api.js';
 import { code, t, word } from '../i18n.js';
-import { Alert, Table, errorText, formatDate, formatDateTime, useHashRoute } from './common.js';
+import { Alert, Table, errorText, formatDate, formatDateTime, useFocus, useHashRoute, useTitle } from './common.js';
 import { ConsentForm, ConsentList } from './consents.js';
 import { ProfileSections } from './profile.js';
 
 const PURPOSE = 'CLIENT_ACCESS';
 const TABS = [['', 'client.tab.profile'], ['consents', 'client.tab.consents'], ['seen', 'client.tab.seen']];
 
-export function ClientHome({ api, me }) {
+export function ClientHome({ api, me, config }) {
   const route = useHashRoute();
   const tab = TABS.some(([id]) => id === route[0]) ? route[0] : '';
+  const label = TABS.find(([id]) => id === tab)[1];
+  useTitle(t(label));
+  const heading = useFocus(tab);
   if (!me.clientId) return html`<${Alert} kind="error">${t('client.noClientId')}<//>`;
-  return html`<h1>${t('client.title')}</h1>
+  return html`<h1 ref=${heading} tabindex="-1">${t('client.title')}<span class="usa-sr-only">: ${t(label)}</span></h1>
     <nav aria-label=${t('client.nav')}><ul class="usa-button-group">
       ${TABS.map(([id, key]) => html`<li class="usa-button-group__item"><a href=${`#/${id}`}
         class=${`usa-button${id === tab ? '' : ' usa-button--outline'}`} aria-current=${id === tab ? 'page'
         : undefined}>${t(key)}</a></li>`)}</ul></nav>
     ${tab === '' && html`<${OwnProfile} api=${api} clientId=${me.clientId} />`}
-    ${tab === 'consents' && html`<${OwnConsents} api=${api} clientId=${me.clientId} />`}
+    ${tab === 'consents' && html`<${OwnConsents} api=${api} clientId=${me.clientId}
+      organizations=${config.organizations} />`}
     ${tab === 'seen' && html`<${Disclosures} api=${api} clientId=${me.clientId} />`}`;
 }
 
@@ -41,31 +45,33 @@ function OwnProfile({ api, clientId }) {
   const client = state.client;
   const now = new Date();
   const upcoming = (client.appointments?.items || []).filter((a) => new Date(a.scheduledAt) >= now);
-  const notices = (client.benefits?.cases || []).flatMap((c) => c.notices)
+  const notices = (client.benefits?.cases || []).flatMap((c) => c.notices.map((n) => ({ ...n, agency: c.agency })))
     .filter((n) => n.responseDueOn && new Date(`${n.responseDueOn}T23:59:59`) >= now);
   return html`<section class="cb-section" aria-labelledby="coming-h">
       <h2 id="coming-h">${t('client.comingUp')}</h2>
       <${Table} caption=${t('client.comingUp')} empty=${t('client.nothingComing')}
         head=${[t('col.when'), t('col.what'), t('col.agency')]}
         rows=${[...upcoming.map((a) => [formatDateTime(a.scheduledAt), code(a.type), a.agency]),
-          ...notices.map((n) => [formatDate(n.responseDueOn), t('client.noticeDue', { type: code(n.type) }), ''])]} />
+          ...notices.map((n) => [formatDate(n.responseDueOn), t('client.noticeDue', { type: code(n.type) }),
+            n.agency])]} />
     </section>
     <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} />`;
 }
 
-function OwnConsents({ api, clientId }) {
+function OwnConsents({ api, clientId, organizations }) {
   const [giving, setGiving] = useState(false);
   const [version, setVersion] = useState(0);
   const [notice, setNotice] = useState(null);
   return html`<p>${t('client.consents.intro')}</p>
-    ${notice && html`<${Alert} kind="success" slim>${notice}<//>`}
+    ${notice && html`<${Alert} kind="success" slim focus key=${notice}>${notice}<//>`}
     ${giving
-      ? html`<${ConsentForm} api=${api} clientId=${clientId} purpose=${PURPOSE} organization=""
+      ? html`<${ConsentForm} api=${api} clientId=${clientId} purpose=${PURPOSE} organizations=${organizations}
           onDone=${() => { setGiving(false); setNotice(t('consent.recorded')); setVersion(version + 1); }}
           onCancel=${() => setGiving(false)} />`
       : html`<button type="button" class="usa-button" onClick=${() => setGiving(true)}>${t('consent.give')}</button>`}
     <${ConsentList} key=${version} api=${api} clientId=${clientId} purpose=${PURPOSE} self canRevoke canChange
-      onChanged=${() => setNotice(t('consent.changed'))} />`;
+      organizations=${organizations}
+      onChanged=${(what) => setNotice(t(what === 'revoked' ? 'consent.revoked' : 'consent.changed'))} />`;
 }
 
 function Disclosures({ api, clientId }) {
@@ -79,8 +85,9 @@ function Disclosures({ api, clientId }) {
     <h2 id="seen-h">${t('client.seen.title')}</h2><p>${t('client.seen.intro')}</p>
     ${error && html`<${Alert} kind="error" slim>${error}<//>`}
     ${entries && html`<${Table} caption=${t('client.seen.title')} empty=${t('client.seen.none')}
-      head=${[t('col.when'), t('col.who'), t('col.what'), t('col.why'), t('col.basis')]}
+      head=${[t('col.when'), t('col.who'), t('col.what'), t('col.agency'), t('col.why'), t('col.basis')]}
       rows=${entries.map((e) => [formatDateTime(e.at), e.organization, word('Category', e.category.toUpperCase()),
+        e.agency,
         word('Purpose', (e.purpose || '').toUpperCase()), e.breakGlass ? t('client.seen.emergency')
         : word('Basis', e.basis)])} />`}
   </section>`;

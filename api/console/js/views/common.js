@@ -1,5 +1,5 @@
 // The frame every view shares (header, language, sign-out, alerts) and the parts of a profile section.
-import { html, useEffect, useState } from '../../vendor/preact-htm.js';
+import { html, useEffect, useRef, useState } from '../../vendor/preact-htm.js';
 import { formatDate, formatDateTime, language, t, word } from '../i18n.js';
 
 export function Shell({ config, me, auth, onLanguage, problem, children }) {
@@ -33,9 +33,24 @@ export function Shell({ config, me, auth, onLanguage, problem, children }) {
     </main>`;
 }
 
-export function Alert({ kind = 'info', title, children, slim = false }) {
+// A ref that takes the keyboard focus when its element appears (a new page's heading, a form just opened, a
+// message after an action): where a keyboard or screen-reader user goes on from.
+export function useFocus(when = true) {
+  const ref = useRef(null);
+  useEffect(() => { if (when && ref.current) ref.current.focus(); }, [when]);
+  return ref;
+}
+
+// The page's title says where one is (the browser's tab, a screen reader's first words).
+export function useTitle(text) {
+  useEffect(() => { document.title = text ? `${text} - casebridge` : 'casebridge'; }, [text]);
+}
+
+export function Alert({ kind = 'info', title, children, slim = false, focus = false }) {
   const role = kind === 'error' || kind === 'warning' ? 'alert' : 'status';
-  return html`<div class=${`usa-alert usa-alert--${kind}${slim ? ' usa-alert--slim' : ''}`} role=${role}>
+  const ref = useFocus(focus);
+  return html`<div class=${`usa-alert usa-alert--${kind}${slim ? ' usa-alert--slim' : ''}`} role=${role}
+    ref=${ref} tabindex=${focus ? '-1' : undefined}>
     <div class="usa-alert__body">
       ${title && html`<h2 class="usa-alert__heading">${title}</h2>`}
       <div class="usa-alert__text">${children}</div>
@@ -58,7 +73,13 @@ export function useHashRoute() {
     window.addEventListener('hashchange', onChange);
     return () => window.removeEventListener('hashchange', onChange);
   }, []);
-  return hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+  return hash.replace(/^#\/?/, '').split('/').map((part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return ''; // a malformed link opens the start page
+    }
+  });
 }
 
 // What would open a withheld part, in words (never whether the agency holds anything).
@@ -124,6 +145,7 @@ export function Countdown({ until, onEnd }) {
 }
 
 export function TextField({ id, label, hint, value, onInput, type = 'text', required = false, error, ...rest }) {
+  const described = [hint && `${id}-hint`, error && `${id}-error`].filter(Boolean).join(' ') || undefined;
   return html`<div class=${`usa-form-group${error ? ' usa-form-group--error' : ''}`}>
     <label class="usa-label" for=${id}>${label}${required && html` <abbr title=${t('form.required')}
       class="usa-hint usa-hint--required">*</abbr>`}</label>
@@ -131,9 +153,11 @@ export function TextField({ id, label, hint, value, onInput, type = 'text', requ
     ${error && html`<span class="usa-error-message" id=${`${id}-error`} role="alert">${error}</span>`}
     ${type === 'textarea'
       ? html`<textarea class="usa-textarea" id=${id} name=${id} value=${value} required=${required}
-          aria-describedby=${hint ? `${id}-hint` : undefined} onInput=${(e) => onInput(e.target.value)} ...${rest} />`
+          aria-describedby=${described} aria-invalid=${error ? 'true' : undefined}
+          onInput=${(e) => onInput(e.target.value)} ...${rest} />`
       : html`<input class="usa-input" id=${id} name=${id} type=${type} value=${value} required=${required}
-          aria-describedby=${hint ? `${id}-hint` : undefined} onInput=${(e) => onInput(e.target.value)} ...${rest} />`}
+          aria-describedby=${described} aria-invalid=${error ? 'true' : undefined}
+          onInput=${(e) => onInput(e.target.value)} ...${rest} />`}
   </div>`;
 }
 

@@ -2,7 +2,7 @@
 // same person or different people, with a reason; link and unlink records by hand. Purpose: identity stewardship.
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
 import { formatDate, formatDateTime, t, word } from '../i18n.js';
-import { Alert, TextField, errorText, useHashRoute } from './common.js';
+import { Alert, TextField, errorText, useFocus, useHashRoute, useTitle } from './common.js';
 
 const PURPOSE = 'IDENTITY_STEWARDSHIP';
 // Rows of the side-by-side table: the record's property, its label, the field the matcher compared it as.
@@ -14,7 +14,11 @@ const ROWS = [['firstName', 'field.firstName', 'first'], ['middleName', 'field.m
 export function StewardHome({ api }) {
   const route = useHashRoute();
   const tab = route[0] === 'link' ? 'link' : 'queue';
-  return html`<h1>${t('steward.title')}</h1>
+  const label = tab === 'link' ? 'steward.tab.link' : 'steward.tab.queue';
+  useTitle(t(label));
+  const heading = useFocus(tab);
+  return html`<h1 ref=${heading} tabindex="-1">${t('steward.title')}<span class="usa-sr-only">: ${t(label)}</span>
+    </h1>
     <nav aria-label=${t('steward.nav')}><ul class="usa-button-group">
       ${[['', 'queue', 'steward.tab.queue'], ['link', 'link', 'steward.tab.link']].map(([hash, id, key]) => html`
         <li class="usa-button-group__item"><a href=${`#/${hash}`} class=${`usa-button${id === tab ? ''
@@ -43,7 +47,7 @@ function Queue({ api }) {
     load();
   };
   return html`
-    ${notice && html`<${Alert} kind="success" slim>${notice}<//>`}
+    ${notice && html`<${Alert} kind="success" slim focus key=${notice}>${notice}<//>`}
     ${error && html`<${Alert} kind="error" slim>${error}<//>`}
     ${page && page.withheld > 0 && html`<p class="cb-muted">${t('steward.withheld', { count: page.withheld })}</p>`}
     ${page && !page.items.length && html`<p>${t('steward.empty')}</p>`}
@@ -92,8 +96,8 @@ function ReviewItem({ api, item, onDecided }) {
         <th scope="col">${t('steward.agreement')}</th></tr></thead>
       <tbody>${ROWS.filter(([key]) => item.a[key] || item.b[key]).map(([key, label, field]) => {
         const agree = agreementOf(item, field);
-        const level = agree ? (agree.agreement === 'same' ? 'agree' : agree.agreement === 'missing' ? 'missing'
-          : 'disagree') : 'missing';
+        const level = !agree || ['missing', 'withheld'].includes(agree.agreement) ? 'missing'
+          : agree.agreement === 'same' ? 'agree' : 'disagree';
         return html`<tr><th scope="row" data-label=${t('steward.field')}>${t(label)}</th>
           <td data-label=${`${item.a.source} ${item.a.localId}`}>${value(item.a, key)}</td>
           <td data-label=${`${item.b.source} ${item.b.localId}`}>${value(item.b, key)}</td>
@@ -139,7 +143,7 @@ function LinkForms({ api }) {
   };
   const trim = (r) => ({ source: r.source.trim(), localId: r.localId.trim() });
   return html`
-    ${message && html`<${Alert} kind=${message.kind} slim>${message.text}<//>`}
+    ${message && html`<${Alert} kind=${message.kind} slim focus key=${message.text}>${message.text}<//>`}
     <form class="usa-form usa-form--large cb-section" onSubmit=${(e) => run(e, () => api.call('LinkRecords',
       { a: trim(a), b: trim(b), reason: linkReason.trim() }, PURPOSE), t('steward.linked'))}>
       <h2>${t('steward.link')}</h2><p>${t('steward.link.intro')}</p>
@@ -180,7 +184,8 @@ function Explain({ api }) {
     <button type="submit" class="usa-button usa-button--outline">${t('steward.explainButton')}</button>
     ${error && html`<${Alert} kind="error" slim>${error}<//>`}
     ${client && html`<ul>${client.records.map((l) => html`<li>${l.record.source} ${l.record.localId}:
-      ${[l.record.firstName, l.record.lastName].filter(Boolean).join(' ')} · ${l.how}${l.rule ? ` (${l.rule})` : ''}
+      ${[l.record.firstName, l.record.lastName].filter(Boolean).join(' ')} · ${word('LinkHow', l.how)}${l.rule
+        ? ` (${word('Identifier', l.rule)})` : ''}
       ${l.decidedBy ? ` · ${t('steward.decidedBy', { who: l.decidedBy })}` : ''}</li>`)}</ul>
       ${client.successors.map((s) => html`<p>${t('steward.successor', { id: s.clientId, reason: s.reason })}</p>`)}`}
   </form>`;
