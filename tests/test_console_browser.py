@@ -144,6 +144,7 @@ def sign_in(session: Session, city: City, username: str, path: str = "/app/") ->
     check_accessible(page, "sign-in")
     page.get_by_role("button", name=re.compile("^(Sign in|Iniciar sesión)$")).click()
     page.wait_for_url(re.compile(re.escape(city.idp.issuer) + "/interaction/"))
+    check_accessible(page, "the provider's sign-in page")
     page.select_option("#username", username)
     page.fill("#password", DEMO_PASSWORD)
     page.get_by_role("button", name="Sign in").click()

@@ -69,7 +69,8 @@ function Choice({ id, label, value, onChange, options }) {
 
 function Filters({ form, setForm, onSubmit }) {
   const set = (key) => (value) => setForm({ ...form, [key]: value });
-  return html`<form class="usa-form usa-form--large cb-section" onSubmit=${onSubmit} aria-labelledby="filters-h">
+  return html`<form class="usa-form usa-form--large cb-section cb-wide" onSubmit=${onSubmit}
+    aria-labelledby="filters-h">
     <h2 id="filters-h">${t('auditor.filters')}</h2>
     <div class="cb-grid cb-grid--two">
       <${TextField} id="f-client" label=${t('auditor.f.clientId')} value=${form.clientId} onInput=${set('clientId')} />
