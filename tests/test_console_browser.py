@@ -29,7 +29,7 @@ from audit.export import verify_export
 from cli.demo import BREAK_GLASS_WHY, DEMO_ORGANIZATIONS, demo_users, seed, seed_index
 from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
-from demo.idp import DEMO_PASSWORD, DevIdentityProvider
+from demo.idp import DEMO_PASSWORD, DemoUser, DevIdentityProvider
 from demo.population import Person, Population, generate
 from demo.servers import ServerThread, free_port
 from tests.conftest import make_settings
@@ -48,6 +48,8 @@ DESKTOP = {"width": 1280, "height": 900}
 # Short-lived access tokens: the console renews them with its refresh token while the tests run (oidc-client-ts
 # renews 60 s before expiry, so every ~10 s here).
 ACCESS_TOKEN_SECONDS = 70
+MULTI = DemoUser("dhs-lead", "DHS caseworker and identity steward", "demo-dhs-lead", "DHS",
+                 ("caseworker", "identity_steward"))
 
 
 @dataclass
@@ -89,7 +91,8 @@ def city(dev_key_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             "benefits": settings.benefits.model_copy(update={"base_url": benefits.url}),
             "schooling": settings.schooling.model_copy(update={"base_url": district.url}), "public_url": url})
         asyncio.run(seed_index(settings, population))
-        with DevIdentityProvider(demo_users(population), settings.auth, url, port=free_port(),
+        users = [*demo_users(population), MULTI]
+        with DevIdentityProvider(users, settings.auth, url, port=free_port(),
                                  access_token_seconds=ACCESS_TOKEN_SECONDS) as idp:
             settings = settings.model_copy(update={"auth": settings.auth.model_copy(
                 update={"issuer": idp.issuer, "jwks_url": idp.jwks_url})})
@@ -211,6 +214,7 @@ def test_a_caseworker_finds_a_client_opens_the_profile_and_records_and_revokes_a
     session = tab()
     page = sign_in(session, city, "dhs-caseworker")
     expect(page.get_by_test_id("who")).to_contain_text("demo-dhs-caseworker (DHS)")
+    expect(page.get_by_label("View as")).to_have_count(0)  # one role, one view
     search = page.get_by_role("button", name="Search", exact=True)
     expect(search).to_be_disabled()  # nothing is looked at before the purpose is chosen
     choose_purpose(page, "Case management")
@@ -468,6 +472,19 @@ def test_the_console_speaks_spanish_and_remembers_it(city: City, tab: Any) -> No
     expect(section(page, "schooling").locator("[data-status='SHOWN']")).to_contain_text("registro propio")
     check_accessible(page, "a profile in Spanish")
     assert not session.problems, session.problems
+
+
+def test_a_person_with_two_roles_switches_between_their_views(city: City, tab: Any) -> None:
+    session = tab()
+    page = sign_in(session, city, "dhs-lead")
+    view = page.get_by_label("View as")
+    expect(view).to_have_value("CASEWORKER")
+    expect(page.get_by_role("heading", name="Find a client")).to_be_visible()
+    view.select_option("IDENTITY_STEWARD")
+    expect(page.get_by_role("heading", name=re.compile("^Identity review"))).to_be_visible()
+    page.reload()  # the choice holds for the tab
+    expect(page.get_by_role("heading", name=re.compile("^Identity review"))).to_be_visible()
+    check_accessible(page, "two roles")
 
 
 CONSENTS = """query($id: ID!) { consents(clientId: $id) { id sourceReference status provisions {

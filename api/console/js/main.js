@@ -2,7 +2,7 @@
 import { html, render, useEffect, useState } from '../vendor/preact-htm.js';
 import { Api } from './api.js';
 import { Auth, forgetTab } from './auth.js';
-import { language, preferredLanguage, t, useLanguage } from './i18n.js';
+import { language, preferredLanguage, t, useLanguage, word } from './i18n.js';
 import { Shell } from './views/common.js';
 import { CaseworkerHome } from './views/caseworker.js';
 import { ClientHome } from './views/client.js';
@@ -25,6 +25,7 @@ function App({ config, auth, initialUser, signInFailed }) {
   const [me, setMe] = useState(null);
   const [problem, setProblem] = useState(signInFailed ? 'signin-failed' : null);
   const [, setLang] = useState(language);
+  const [viewRole, setViewRole] = useState(sessionStorage.getItem('casebridge.view'));
   const [api] = useState(() => new Api(config, auth, () => setProblem('expired')));
 
   useEffect(() => {
@@ -63,10 +64,21 @@ function App({ config, auth, initialUser, signInFailed }) {
       <button type="button" class="usa-button" onClick=${() => auth.signIn()}>${t('signin.button')}</button>`);
   }
   if (!me) return shell(html`<p>${problem ? '' : t('common.loading')}</p>`);
-  const match = VIEWS.find(([role]) => me.roles.includes(role));
-  if (!match) return shell(html`<h1>${t('role.none.title')}</h1><p>${t('role.none.body')}</p>`);
-  const View = match[1];
-  return shell(html`<${View} api=${api} me=${me} config=${config} />`);
+  // A person may hold several roles (a caseworker who is also an identity steward): one view at a time, theirs
+  // to switch; what each view may do is still the API's to decide.
+  const mine = VIEWS.filter(([role]) => me.roles.includes(role))
+    .filter(([, view], i, all) => all.findIndex(([, other]) => other === view) === i);
+  if (!mine.length) return shell(html`<h1>${t('role.none.title')}</h1><p>${t('role.none.body')}</p>`);
+  const chosen = mine.find(([role]) => role === viewRole) || mine[0];
+  const View = chosen[1];
+  const switcher = mine.length > 1 && html`<div class="usa-form-group cb-view">
+    <label class="usa-label" for="view-as">${t('role.viewAs')}</label>
+    <select class="usa-select" id="view-as" value=${chosen[0]} onChange=${(e) => {
+      sessionStorage.setItem('casebridge.view', e.target.value);
+      window.location.hash = '#/';
+      setViewRole(e.target.value);
+    }}>${mine.map(([role]) => html`<option value=${role}>${word('Role', role)}</option>`)}</select></div>`;
+  return shell(html`${switcher}<${View} key=${chosen[0]} api=${api} me=${me} config=${config} />`);
 }
 
 async function boot() {
