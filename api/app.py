@@ -46,7 +46,8 @@ class _GraphQLApp(GraphQL[Context, None]):
     # strawberry's hooks also take a WebSocket; this app serves no subscriptions, so ours take a Request
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]  # ^
         return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
-                       identity=self.services.identity_desk, notes=self.services.notes, request_context=None)
+                       identity=self.services.identity_desk, notes=self.services.notes,
+                       contact=self.services.contact, request_context=None)
 
     async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,
                                 context: Context, root_value: Any, sub_response: Any) -> Any:

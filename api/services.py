@@ -20,11 +20,12 @@ from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from connectors.edfi import SchoolingConnector
 from connectors.federation import Resilient
-from connectors.held import CaseNotes
+from connectors.held import CaseNotes, ContactDetails
 from connectors.hmis.connector import HousingConnector
 from gate import Gate
 from gate.audit_desk import AuditDesk
 from gate.consent_desk import ConsentDesk
+from gate.contact_desk import ContactDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
 from identity.crosswalk import SqlCrosswalk
@@ -50,6 +51,7 @@ class Services:
     audit_desk: AuditDesk
     identity_desk: IdentityDesk
     notes: NoteDesk
+    contact: ContactDesk
     recorder: AuditRecorder
     signer: CheckpointSigner
     verifier: TokenVerifier
@@ -87,9 +89,10 @@ def build_services(
     audit = recorder or ChainRecorder(engine, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
     engine_ = CedarEngine(policy_set, parties=settings.appropriate_party_bases())
     decider = decider or CedarDecider(sessions, reads, engine_, store=consents)
+    contact = ContactDetails(sessions)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
-        held=[CaseNotes(sessions)], deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
+        held=[CaseNotes(sessions), contact], deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
     )
     desk = ConsentDesk(gate=gate, store=consents)
     http = httpx.AsyncClient(timeout=10.0)
@@ -97,7 +100,7 @@ def build_services(
     return Services(settings=settings, engine=engine, sessions=sessions, reads=reads, consents=consents,
                     connectors=connectors, gate=gate, desk=desk, signer=signer, recorder=audit,
                     audit_desk=AuditDesk(gate=gate, sessions=sessions, signer=signer),
-                    notes=NoteDesk(gate=gate),
+                    notes=NoteDesk(gate=gate), contact=ContactDesk(gate=gate, source=contact),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions,
                                                search_quantum_ms=settings.limits.search_quantum_ms),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,

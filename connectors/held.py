@@ -6,7 +6,8 @@ recorded it) and whether the holder shared it with the client. The gate asks a
 source which (client, category, holder, shared) groups it holds, decides each
 group as it decides an agency's section, and fetches only the permitted ones.
 
-The first such source is case notes (category casework).
+Case notes (category casework) and contact details (category contact: a client's phone numbers and email
+addresses with their opt-in, and how they prefer to be reached).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from core.errors import AgencyUnavailable
 from core.vocabulary import Category
 from store.held_tables import CaseNote as CaseNoteRow
+from store.held_tables import ContactPoint as ContactPointRow
+from store.held_tables import ContactPreference as ContactPreferenceRow
 
 # (client id, category, holder organisation, shared with the client)
 Group = tuple[str, Category, str, bool]
@@ -130,3 +133,137 @@ async def add_note(session: AsyncSession, *, client_id: str, holder: str, author
 def _note(row: CaseNoteRow) -> CaseNote:
     return CaseNote(row.id, row.client_id, row.holder, row.author_subject, row.text, bool(row.shared_with_client),
                     row.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPoint:
+    """Where a client can be reached (a phone for text messages, an email address) and whether they agreed to be."""
+
+    id: str
+    client_id: str
+    holder: str
+    channel: str  # sms | email
+    address: str
+    verified: bool
+    opted_in: bool
+    opt_in_source: str | None
+    recorded_by: str
+    recorded_at: datetime
+    opt_in_changed_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ContactPreference:
+    """How a client prefers to be reached: a channel, a language, hours without messages."""
+
+    client_id: str
+    holder: str
+    preferred_channel: str | None
+    language: str
+    quiet_from: str | None
+    quiet_until: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ContactDetails:
+    """Contact points and preferences in the store (category contact), each held for whoever recorded it."""
+
+    name = "casebridge-contact"
+    categories = frozenset({Category.CONTACT})
+
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def holdings(self, client_ids: Sequence[str], categories: Sequence[Category]) -> set[Group]:
+        """Which (client, holder) groups hold contact details (always the client's own to read)."""
+        if Category.CONTACT not in categories:
+            return set()
+        ids = list(client_ids)
+        points = select(ContactPointRow.client_id, ContactPointRow.holder).where(ContactPointRow.client_id.in_(ids))
+        prefs = select(ContactPreferenceRow.client_id, ContactPreferenceRow.holder).where(
+            ContactPreferenceRow.client_id.in_(ids))
+        try:
+            async with self._sessions() as session:
+                rows = [*(await session.execute(points.distinct())).all(), *(await session.execute(prefs)).all()]
+        except SQLAlchemyError as exc:
+            raise AgencyUnavailable("contact details could not be read", connector=self.name) from exc
+        return {(cid, Category.CONTACT, holder, True) for cid, holder in rows}
+
+    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[ContactPoint | ContactPreference]]:
+        """The contact points and preferences of the permitted groups."""
+        if not groups:
+            return {}
+        keys = [(cid, holder) for cid, _cat, holder, _shared in groups]
+        out: dict[Group, list[ContactPoint | ContactPreference]] = defaultdict(list)
+        try:
+            async with self._sessions() as session:
+                p, q = ContactPointRow, ContactPreferenceRow
+                for row in (await session.execute(select(p).where(tuple_(p.client_id, p.holder).in_(keys)))).scalars():
+                    out[(row.client_id, Category.CONTACT, row.holder, True)].append(_point(row))
+                for pref in (await session.execute(select(q).where(tuple_(q.client_id, q.holder).in_(keys)))).scalars():
+                    out[(pref.client_id, Category.CONTACT, pref.holder, True)].append(_preference(pref))
+        except SQLAlchemyError as exc:
+            raise AgencyUnavailable("contact details could not be read", connector=self.name) from exc
+        return dict(out)
+
+    def sort_key(self, item: ContactPoint | ContactPreference) -> Any:
+        """Newest first."""
+        return (item.recorded_at, getattr(item, "id", ""))
+
+    def as_of(self) -> datetime:
+        """Held here, so true now."""
+        return datetime.now(UTC)
+
+
+async def add_contact_point(session: AsyncSession, *, client_id: str, holder: str, recorded_by: str, channel: str,
+                            address: str, opted_in: bool, opt_in_source: str | None, now: datetime) -> ContactPoint:
+    """Record one contact point in the caller's transaction (the gate's operation, with its access-log event)."""
+    row = ContactPointRow(id=str(uuid.uuid4()), client_id=client_id, holder=holder, channel=channel, address=address,
+                          verified=False, opted_in=opted_in, opt_in_source=opt_in_source, recorded_by=recorded_by,
+                          recorded_at=now, opt_in_changed_at=now)
+    session.add(row)
+    await session.flush()
+    return _point(row)
+
+
+async def contact_point(session: AsyncSession, point_id: str) -> ContactPoint | None:
+    """One contact point by id (its holder and client, for the gate to decide on), or None."""
+    row = await session.get(ContactPointRow, point_id)
+    return _point(row) if row is not None else None
+
+
+async def set_opt_in(session: AsyncSession, point_id: str, *, opted_in: bool, source: str | None,
+                     now: datetime) -> ContactPoint:
+    """Change a contact point's opt-in in the caller's transaction."""
+    row = await session.get(ContactPointRow, point_id)
+    assert row is not None  # the desk read it in this transaction
+    row.opted_in, row.opt_in_source, row.opt_in_changed_at = opted_in, source, now
+    await session.flush()
+    return _point(row)
+
+
+async def set_preference(session: AsyncSession, *, client_id: str, holder: str, recorded_by: str,
+                         preferred_channel: str | None, language: str, quiet_from: str | None,
+                         quiet_until: str | None, now: datetime) -> ContactPreference:
+    """Record how a client prefers to be reached (replacing what was recorded before), in the caller's
+    transaction."""
+    row = await session.get(ContactPreferenceRow, client_id)
+    if row is None:
+        row = ContactPreferenceRow(client_id=client_id)
+        session.add(row)
+    row.holder, row.recorded_by, row.recorded_at = holder, recorded_by, now
+    row.preferred_channel, row.language, row.quiet_from, row.quiet_until = (
+        preferred_channel, language, quiet_from, quiet_until)
+    await session.flush()
+    return _preference(row)
+
+
+def _point(row: ContactPointRow) -> ContactPoint:
+    return ContactPoint(row.id, row.client_id, row.holder, row.channel, row.address, bool(row.verified),
+                        bool(row.opted_in), row.opt_in_source, row.recorded_by, row.recorded_at, row.opt_in_changed_at)
+
+
+def _preference(row: ContactPreferenceRow) -> ContactPreference:
+    return ContactPreference(row.client_id, row.holder, row.preferred_channel, row.language, row.quiet_from,
+                             row.quiet_until, row.recorded_by, row.recorded_at)

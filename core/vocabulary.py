@@ -96,6 +96,7 @@ class Action(StrEnum):
     IDENTITY_LINK = "identity.link"
     IDENTITY_UNLINK = "identity.unlink"
     CASE_NOTE_ADD = "case-note.add"
+    CONTACT_RECORD = "contact.record"  # a client's contact points, their opt-in, their preferences
     SESSION_READ = "session.read"  # the caller's own sign-in (`me`): about no client, so not logged
 
 

@@ -12,6 +12,7 @@ from core.principal import RequestContext
 from gate import Gate
 from gate.audit_desk import AuditDesk
 from gate.consent_desk import ConsentDesk
+from gate.contact_desk import ContactDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
 
@@ -29,6 +30,7 @@ class Context:
     audit: AuditDesk
     identity: IdentityDesk
     notes: NoteDesk
+    contact: ContactDesk
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
     exports: int = 0  # accessLogExport fields answered in this request: one per request (each is a whole file)

@@ -22,7 +22,15 @@ from resolvers.identity_types import (
     decision_view,
     parse_id,
 )
-from resolvers.types import CaseNote, note_view
+from resolvers.types import (
+    CaseNote,
+    ContactChannel,
+    ContactPoint,
+    ContactPreferences,
+    contact_point_view,
+    contact_preferences_view,
+    note_view,
+)
 
 
 @strawberry.type
@@ -72,6 +80,42 @@ class Mutation:
         ctx = info.context
         return note_view(await ctx.notes.add(ctx.request, client_id=ids.client_id(client_id), text=text,
                                              shared_with_client=shared_with_client))
+
+    @strawberry.mutation(description="Record a phone number (for text messages) or an email address of a client's, "
+                         "with whether they agreed to be contacted there; an opt-in names where it came from (the "
+                         "signed form, or the client's own sign-in). Staff for a client whose identity they may "
+                         "see, or the client; held for the caller's organisation; audited (never the number).")
+    async def add_contact_point(
+        self, info: Info, client_id: strawberry.ID, channel: ContactChannel, address: str, opted_in: bool,
+        source_reference: str | None = None,
+    ) -> ContactPoint:
+        ctx = info.context
+        return contact_point_view(await ctx.contact.add_point(
+            ctx.request, client_id=ids.client_id(client_id), channel=channel.value, address=address,
+            opted_in=opted_in, source_reference=source_reference))
+
+    @strawberry.mutation(description="Give or withdraw the client's agreement to be contacted at one contact point "
+                         "(a withdrawal needs no source; an opt-in names one). Audited.")
+    async def set_contact_opt_in(
+        self, info: Info, id: strawberry.ID, opted_in: bool, source_reference: str | None = None,
+    ) -> ContactPoint:
+        ctx = info.context
+        return contact_point_view(await ctx.contact.set_opt_in(
+            ctx.request, point_id=ids.uuid_id(id, "id", what="contact point"), opted_in=opted_in,
+            source_reference=source_reference))
+
+    @strawberry.mutation(description="Record how the client prefers to be reached: a channel (or none), the "
+                         "language of messages, and quiet hours (both or neither). Replaces what was recorded "
+                         "before. Audited.")
+    async def set_contact_preferences(
+        self, info: Info, client_id: strawberry.ID, language: str, preferred_channel: ContactChannel | None = None,
+        quiet_hours_from: str | None = None, quiet_hours_until: str | None = None,
+    ) -> ContactPreferences:
+        ctx = info.context
+        return contact_preferences_view(await ctx.contact.set_preference(
+            ctx.request, client_id=ids.client_id(client_id),
+            preferred_channel=preferred_channel.value if preferred_channel else None, language=language,
+            quiet_from=quiet_hours_from, quiet_until=quiet_hours_until))
 
     @strawberry.mutation(description="Decide an open review item: the same person (their clients merge) or "
                          "different people (never linked again by the matcher). Identity stewards; audited.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
@@ -270,6 +271,63 @@ class CaseworkSection:
     notes: list[CaseNote] | None = strawberry.field(description="Newest first; null when nothing was shown.")
 
 
+@strawberry.enum(description="How a message reaches a client: SMS (a text message to a phone number) or EMAIL.")
+class ContactChannel(Enum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+@strawberry.type(description="Where a client can be reached, and whether they agreed to be contacted there.")
+class ContactPoint:
+    id: strawberry.ID
+    agency: str = strawberry.field(description="Who recorded it (the organisation, or the client's own sign-in).")
+    channel: ContactChannel
+    address: str = strawberry.field(description="The phone number (+E.164) or the email address.")
+    verified: bool = strawberry.field(description="Proven to reach the client (not yet: codes are sent by the "
+                                      "reminders' outbox, to come).")
+    opted_in: bool = strawberry.field(description="Whether the client agreed to be contacted here.")
+    opt_in_source: str | None = strawberry.field(description="Where the opt-in (or its withdrawal) came from: a "
+                                                 "signed form's reference, or the client's own sign-in.")
+    opt_in_changed_at: datetime
+    recorded_by: str
+    recorded_at: datetime
+
+
+@strawberry.type(description="How a client prefers to be reached.")
+class ContactPreferences:
+    agency: str = strawberry.field(description="Who recorded them (the organisation, or the client's own sign-in).")
+    preferred_channel: ContactChannel | None
+    language: str = strawberry.field(description="The language messages are written in (e.g. en, es).")
+    quiet_hours_from: str | None = strawberry.field(description="No messages from this time (HH:MM, local) ...")
+    quiet_hours_until: str | None = strawberry.field(description="... until this time (may be past midnight).")
+    recorded_at: datetime
+
+
+@strawberry.type(description="How to reach the client (category contact, held in casebridge): phone numbers and "
+                 "email addresses with the client's opt-in, and their preferences. The holder's staff see what "
+                 "they recorded, another organisation only with the client's consent naming contact, the client "
+                 "all of it.")
+class ContactSection:
+    access: list[SourceAccess]
+    points: list[ContactPoint] | None = strawberry.field(description="Newest first; null when nothing was shown.")
+    preferences: ContactPreferences | None = strawberry.field(description="The latest shown; null when none.")
+
+
+def contact_point_view(c: held.ContactPoint) -> ContactPoint:
+    """The public face of one contact point."""
+    return ContactPoint(id=strawberry.ID(c.id), agency=c.holder, channel=ContactChannel(c.channel), address=c.address,
+                        verified=c.verified, opted_in=c.opted_in, opt_in_source=c.opt_in_source,
+                        opt_in_changed_at=c.opt_in_changed_at, recorded_by=c.recorded_by, recorded_at=c.recorded_at)
+
+
+def contact_preferences_view(p: held.ContactPreference) -> ContactPreferences:
+    """The public face of a client's contact preferences."""
+    return ContactPreferences(agency=p.holder, language=p.language,
+                              preferred_channel=ContactChannel(p.preferred_channel) if p.preferred_channel else None,
+                              quiet_hours_from=p.quiet_from, quiet_hours_until=p.quiet_until,
+                              recorded_at=p.recorded_at)
+
+
 def note_view(n: held.CaseNote) -> CaseNote:
     """The public face of one case note."""
     return CaseNote(id=strawberry.ID(n.id), agency=n.holder, author=n.author, text=n.text,
@@ -460,6 +518,19 @@ class ClientProfile:
         return CaseworkSection(access=[source_access(p) for p in parts],
                                notes=[note_view(n) for n in notes] if notes is not None else None)
 
+    @strawberry.field(description="How to reach the client (category contact): phone numbers and email addresses "
+                      "with the client's opt-in, and their preferences.")
+    def contact(self) -> ContactSection | None:
+        parts = self.disclosure.parts(_Category.CONTACT)
+        visible = shown(parts)
+        found = [i for p in visible or [] for i in p.data]
+        points = sorted((i for i in found if isinstance(i, held.ContactPoint)),
+                        key=lambda c: (c.recorded_at, c.id), reverse=True)
+        prefs = sorted((i for i in found if isinstance(i, held.ContactPreference)), key=lambda c: c.recorded_at)
+        return ContactSection(access=[source_access(p) for p in parts],
+                              points=[contact_point_view(c) for c in points] if visible else None,
+                              preferences=contact_preferences_view(prefs[-1]) if prefs else None)
+
 
 # Which profile field reads which category: the gate is asked only for what the query selects.
 FIELD_CATEGORIES: dict[str, _Category] = {
@@ -470,4 +541,5 @@ FIELD_CATEGORIES: dict[str, _Category] = {
     "appointments": _Category.APPOINTMENTS,
     "documents": _Category.DOCUMENTS,
     "casework": _Category.CASEWORK,
+    "contact": _Category.CONTACT,
 }

@@ -52,6 +52,9 @@ DOCUMENTS: dict[str, str] = {
     "startBreakGlass": 'mutation { startBreakGlass(clientId: "%(c)s", justification: "a long enough justification '
                        'for this") { id } }',
     "addCaseNote": 'mutation { addCaseNote(clientId: "%(c)s", text: "n") { id } }',
+    "addContactPoint": 'mutation { addContactPoint(clientId: "%(c)s", channel: SMS, address: "212 555 0100", '
+                       'optedIn: false) { id } }',
+    "setContactPreferences": 'mutation { setContactPreferences(clientId: "%(c)s", language: "es") { language } }',
     "resolveIdentityReview": 'mutation { resolveIdentityReview(id: "1", decision: SAME_PERSON, reason: "r") '
                              '{ merged } }',
     "linkRecords": 'mutation { linkRecords(a: {source: "a", localId: "1"}, b: {source: "b", localId: "2"}, '
@@ -69,7 +72,7 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
     gateway: Any, database_url: str,
 ) -> None:
     admin = caller(gateway, "CITY", "admin")  # a role no rule gives anything but its own session
-    assert set(DOCUMENTS) | set(HIDDEN) | {"me"} == set(QUERY_ACTIONS) | set(MUTATION_ACTIONS)
+    assert set(DOCUMENTS) | set(HIDDEN) | {"me", "setContactOptIn"} == set(QUERY_ACTIONS) | set(MUTATION_ACTIONS)
     for field, document in DOCUMENTS.items():
         before = len(await events(database_url))
         body = await admin.query(document)
@@ -92,6 +95,13 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
         logged = (await events(database_url))[before:]
         action = (QUERY_ACTIONS | MUTATION_ACTIONS)[field]
         assert [(e.action, e.outcome) for e in logged] == [(action.value, "refused")], field
+    # a contact point (by id): not found for a caller who may not see it, the refusal on record
+    before = len(await events(database_url))
+    body = await admin.query('mutation { setContactOptIn(id: "00000000-0000-4000-8000-0000000000d1", '
+                             'optedIn: false) { id } }')
+    assert body["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND", body
+    logged = (await events(database_url))[before:]
+    assert [(e.action, e.outcome) for e in logged] == [("contact.record", "refused")]
 
 
 def test_no_role_is_tested_in_python_outside_the_policies() -> None:

@@ -67,6 +67,8 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     if action in (Action.IDENTITY_REVIEW, Action.IDENTITY_EXPLAIN, Action.IDENTITY_RESOLVE, Action.IDENTITY_LINK,
                   Action.IDENTITY_UNLINK):
         return role is Role.IDENTITY_STEWARD and purpose is Purpose.IDENTITY_STEWARDSHIP
+    if action is Action.CONTACT_RECORD:
+        return (staff and care and c.sees_identity) or self_access
     if action is Action.CASE_NOTE_ADD:
         return staff and care and c.sees_identity
     raise AssertionError(f"no oracle row for {action}")
@@ -128,6 +130,7 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
         Action.CONSENT_READ: client_cases() + consents, Action.CONSENT_RECORD: client_cases(grantor=True),
         Action.CONSENT_AMEND: consents, Action.CONSENT_REVOKE: consents, Action.BREAK_GLASS: client_cases(),
         Action.DISCLOSURE_REPORT: client_cases(identity=True), Action.CASE_NOTE_ADD: client_cases(identity=True),
+        Action.CONTACT_RECORD: client_cases(identity=True),
         Action.SESSION_READ: [Case("own session", Target.session())],
         **{a: [Case("log", Target.access_log())] for a in (Action.AUDIT_READ, Action.AUDIT_SUMMARY,
                                                            Action.AUDIT_VERIFY, Action.AUDIT_EXPORT)},
