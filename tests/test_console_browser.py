@@ -487,6 +487,45 @@ def test_a_person_with_two_roles_switches_between_their_views(city: City, tab: A
     check_accessible(page, "two roles")
 
 
+def test_contact_details_by_the_client_and_by_a_caseworker(city: City, tab: Any) -> None:
+    session = tab(PHONE)
+    page = sign_in(session, city, "client", "/app/#/contact")
+    expect(page.get_by_text("No phone number or email address recorded.")).to_be_visible()
+    page.get_by_role("button", name="Add or change how to reach me").click()
+    page.fill("#contact-address", "(212) 555-0199")
+    expect(page.locator("#contact-optin")).to_be_checked()
+    check_accessible(page, "the client's contact form")
+    page.get_by_role("button", name="Add", exact=True).click()
+    mine = page.locator("[data-contact='SMS']")
+    expect(mine).to_contain_text("+12125550199")
+    expect(mine).to_contain_text("agreed to be contacted (the client's own sign-in)")
+    page.get_by_role("button", name="Add or change how to reach me").click()
+    page.select_option("#contact-language", "es")
+    page.fill("#contact-quiet-from", "21:00")
+    page.fill("#contact-quiet-until", "08:00")
+    page.get_by_role("button", name="Save preferences").click()
+    expect(page.get_by_test_id("contact-preferences")).to_contain_text("Español")
+    expect(page.get_by_test_id("contact-preferences")).to_contain_text("No messages from 21:00 to 08:00")
+    mine.get_by_role("button", name="Stop messages here").click()
+    expect(page.locator("[data-contact='SMS'][data-opted='false']")).to_be_visible()
+
+    _, _, held = _clients(city.population)
+    worker = tab()
+    page = sign_in(worker, city, "dhs-caseworker", f"/app/#/client/{held.client_id}")
+    choose_purpose(page, "Case management")
+    page.get_by_role("button", name="Contact details").click()
+    page.select_option("#contact-channel", "EMAIL")
+    page.fill("#contact-address", "client.demo@example.org")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#contact-form:invalid")).to_have_count(1)  # an opt-in needs its signed form: not sent
+    expect(section(page, "contact").locator("[data-contact='EMAIL']")).to_have_count(0)
+    page.fill("#contact-form", "CONTACT-FORM-12")
+    check_accessible(page, "the caseworker's contact form")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(section(page, "contact").locator("[data-contact='EMAIL']")).to_contain_text("CONTACT-FORM-12")
+    assert not session.problems and not worker.problems, (session.problems, worker.problems)
+
+
 CONSENTS = """query($id: ID!) { consents(clientId: $id) { id sourceReference status provisions {
   type organizations categories purposes holders dataPeriodStart dataPeriodEnd } } }"""
 

@@ -7,6 +7,7 @@ import {
   Alert, Countdown, Table, TextField, errorText, useFocus, useHashRoute, useTitle,
 } from './common.js';
 import { ConsentList, ConsentForm } from './consents.js';
+import { ContactForm } from './contact.js';
 import { ProfileSections } from './profile.js';
 
 export const STAFF_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY', 'EMERGENCY'];
@@ -40,7 +41,7 @@ export function CaseworkerHome({ api, me, config }) {
   }, [clientId]);
   const body = clientId
     ? html`<${Profile} api=${api} me=${me} clientId=${clientId} purpose=${purpose} onPurpose=${choose}
-        organizations=${config.organizations} />`
+        organizations=${config.organizations} languages=${config.languages} />`
     : html`<${Search} api=${api} purpose=${purpose} />`;
   return html`<${PurposeBar} purpose=${purpose} onChange=${choose} />${body}`;
 }
@@ -132,7 +133,7 @@ function keepGrant(grant) {
   sessionStorage.setItem(GRANTS_KEY, JSON.stringify(all));
 }
 
-function Profile({ api, me, clientId, purpose, onPurpose, organizations }) {
+function Profile({ api, me, clientId, purpose, onPurpose, organizations, languages }) {
   useTitle(t('profile.title'));
   const [state, setState] = useState({ loading: true });
   const heading = useFocus(clientId);
@@ -177,6 +178,9 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations }) {
         <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
           aria-expanded=${panel === 'note'} onClick=${() => setPanel(panel === 'note' ? null : 'note')}>
           ${t('note.add')}</button></li>
+        <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
+          aria-expanded=${panel === 'contact'} onClick=${() => setPanel(panel === 'contact' ? null : 'contact')}>
+          ${t('contact.title')}</button></li>
         <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--secondary"
           aria-expanded=${panel === 'glass'} onClick=${() => setPanel(panel === 'glass' ? null : 'glass')}>
           ${t('breakGlass.start')}</button></li>
@@ -184,12 +188,16 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations }) {
       ${panel === 'consent' && html`<${ConsentForm} api=${api} clientId=${clientId} purpose=${purpose}
         organization=${me.organization} organizations=${organizations} staff onDone=${() => done(t('consent.recorded'))}
         onCancel=${() => setPanel(null)} />`}
+      ${panel === 'contact' && html`<${ContactForm} api=${api} clientId=${clientId} purpose=${purpose} staff
+        languages=${languages} current=${client.contact?.preferences}
+        onDone=${(key) => done(t(key))} onCancel=${() => setPanel(null)} />`}
       ${panel === 'note' && html`<${NoteForm} api=${api} clientId=${clientId} purpose=${purpose}
         onDone=${() => done(t('note.added'))} onCancel=${() => setPanel(null)} />`}
       ${panel === 'glass' && html`<${BreakGlassForm} api=${api} clientId=${clientId}
         onDone=${(g) => { keepGrant(g); setGrant(g); setPanel(null); onPurpose('EMERGENCY'); }}
         onCancel=${() => setPanel(null)} />`}
-      <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} />
+      <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} api=${api} purpose=${purpose}
+        staff onChanged=${(key) => done(t(key))} />
       <${ConsentList} key=${version} api=${api} clientId=${clientId} purpose=${purpose} canRevoke
         organizations=${organizations} onChanged=${() => { setNotice(t('consent.revoked')); load(); }} /></div>`}`;
 }

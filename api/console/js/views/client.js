@@ -5,10 +5,12 @@ import { errorFor, sectionErrors } from '../api.js';
 import { code, t, word } from '../i18n.js';
 import { Alert, Table, errorText, formatDate, formatDateTime, useFocus, useHashRoute, useTitle } from './common.js';
 import { ConsentForm, ConsentList } from './consents.js';
+import { ContactForm, ContactList } from './contact.js';
 import { ProfileSections } from './profile.js';
 
 const PURPOSE = 'CLIENT_ACCESS';
-const TABS = [['', 'client.tab.profile'], ['consents', 'client.tab.consents'], ['seen', 'client.tab.seen']];
+const TABS = [['', 'client.tab.profile'], ['contact', 'client.tab.contact'], ['consents', 'client.tab.consents'],
+  ['seen', 'client.tab.seen']];
 
 export function ClientHome({ api, me, config }) {
   const route = useHashRoute();
@@ -25,7 +27,8 @@ export function ClientHome({ api, me, config }) {
     ${tab === '' && html`<${OwnProfile} api=${api} clientId=${me.clientId} />`}
     ${tab === 'consents' && html`<${OwnConsents} api=${api} clientId=${me.clientId}
       organizations=${config.organizations} />`}
-    ${tab === 'seen' && html`<${Disclosures} api=${api} clientId=${me.clientId} />`}`;
+    ${tab === 'seen' && html`<${Disclosures} api=${api} clientId=${me.clientId} />`}
+    ${tab === 'contact' && html`<${OwnContact} api=${api} clientId=${me.clientId} languages=${config.languages} />`}`;
 }
 
 function OwnProfile({ api, clientId }) {
@@ -55,7 +58,8 @@ function OwnProfile({ api, clientId }) {
           ...notices.map((n) => [formatDate(n.responseDueOn), t('client.noticeDue', { type: code(n.type) }),
             n.agency])]} />
     </section>
-    <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} />`;
+    <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} api=${api} purpose=${PURPOSE}
+      onChanged=${load} />`;
 }
 
 function OwnConsents({ api, clientId, organizations }) {
@@ -91,4 +95,36 @@ function Disclosures({ api, clientId }) {
         word('Purpose', (e.purpose || '').toUpperCase()), e.breakGlass ? t('client.seen.emergency')
         : word('Basis', e.basis)])} />`}
   </section>`;
+}
+
+function OwnContact({ api, clientId, languages }) {
+  const [contact, setContact] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  const [adding, setAdding] = useState(false);
+  const load = async () => {
+    try {
+      const { data } = await api.call('ClientContact', { id: clientId }, PURPOSE);
+      setContact(data.client?.contact || null);
+      setError(null);
+    } catch (err) {
+      setError(errorText(err.code, err));
+    }
+  };
+  useEffect(() => { load(); }, [clientId]);
+  const changed = (key) => {
+    setAdding(false);
+    setNotice(t(key));
+    load();
+  };
+  return html`<p>${t('client.contact.intro')}</p>
+    ${notice && html`<${Alert} kind="success" slim focus key=${notice}>${notice}<//>`}
+    ${error && html`<${Alert} kind="error" slim>${error}<//>`}
+    <section class="cb-section" aria-labelledby="own-contact-h"><h2 id="own-contact-h">${t('section.contact')}</h2>
+      ${contact && html`<${ContactList} api=${api} contact=${contact} purpose=${PURPOSE} onChanged=${changed} />`}
+    </section>
+    ${adding
+      ? html`<${ContactForm} api=${api} clientId=${clientId} purpose=${PURPOSE} languages=${languages}
+          current=${contact?.preferences} onDone=${changed} onCancel=${() => setAdding(false)} />`
+      : html`<button type="button" class="usa-button" onClick=${() => setAdding(true)}>${t('contact.change')}</button>`}`;
 }

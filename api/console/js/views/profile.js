@@ -3,10 +3,12 @@
 import { html } from '../../vendor/preact-htm.js';
 import { code, t } from '../i18n.js';
 import { Section, Table, formatDate, formatDateTime } from './common.js';
+import { ContactList } from './contact.js';
 
 const yes = (value) => (value ? t('common.yes') : t('common.no'));
 
-export function ProfileSections({ client, errors = {}, onRetry, only = null }) {
+export function ProfileSections({ client, errors = {}, onRetry, only = null, api = null, purpose = null, staff = false,
+  onChanged = () => {} }) {
   const want = (name) => !only || only.includes(name);
   const records = client.identity?.records || [];
   const cases = client.benefits?.cases || [];
@@ -60,6 +62,10 @@ export function ProfileSections({ client, errors = {}, onRetry, only = null }) {
       onRetry=${onRetry}>
       ${notes.length ? notes.map((n) => html`<div class="cb-record"><p class="cb-muted">${t('casework.by', {
         agency: n.agency, when: formatDateTime(n.createdAt) })}${n.sharedWithClient ? ` · ${t('casework.shared')}`
-        : ''}</p><p>${n.text}</p></div>`) : html`<p class="cb-muted">${t('common.nothing')}</p>`}<//>`}`;
+        : ''}</p><p>${n.text}</p></div>`) : html`<p class="cb-muted">${t('common.nothing')}</p>`}<//>`}
+    ${want('contact') && html`<${Section} id="contact" title=${t('section.contact')} section=${client.contact}
+      error=${errors.contact} onRetry=${onRetry}>
+      <${ContactList} api=${api} contact=${client.contact} purpose=${purpose} staff=${staff}
+        onChanged=${onChanged} /><//>`}`;
 }
 
