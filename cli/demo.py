@@ -37,6 +37,7 @@ from identity.online import place
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
 from store.held_tables import CaseNote as CaseNoteRow
+from store.held_tables import ContactPoint as ContactPointRow
 from store.migrate import upgrade
 from store.reads import open_reads
 from store.tables import SourceLink
@@ -71,6 +72,7 @@ console = Console()
 DEMO_FORM = "DEMO-SIGNED-CONSENT-FORM-0001"
 BREAK_GLASS_WHY = "Demo: client taken to hospital from shelter intake; need benefits status to arrange care"
 DHS_WORKER = "demo-dhs-caseworker"
+DEMO_CONTACT_FORM = "DEMO-INTAKE-CONTACT-FORM-0001"
 DEMO_NOTE = "Demo: intake done; client asked for help finding the birth certificate for a housing application."
 HMIS_EXPORT_DIR = Path("var/demo-hmis-export")  # the CoC's drop, as `casebridge hmis import` would read it
 
@@ -113,6 +115,8 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                                                        org="DHS", now=now + timedelta(hours=1)))
             has_note = bool((await session.execute(select(CaseNoteRow.id).where(
                 CaseNoteRow.client_id == sheltered).limit(1))).first())
+            has_contact = bool((await session.execute(select(ContactPointRow.id).where(
+                ContactPointRow.client_id == sheltered).limit(1))).first())
         care = RequestContext(worker, "demo-seed", Purpose.CASE_MANAGEMENT)
         if not has_consent:
             await services.desk.record(
@@ -126,6 +130,12 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                                             client_id=emergency, justification=BREAK_GLASS_WHY, minutes=240)
         if not has_note:
             await services.notes.add(care, client_id=sheltered, text=DEMO_NOTE, shared_with_client=True)
+        phone = next((p.phone for p in population.people if p.client_id == sheltered and p.phone), None)
+        if not has_contact and phone:  # the shelter's intake form: text messages welcome, in Spanish, not at night
+            await services.contact.add_point(care, client_id=sheltered, channel="sms", address=phone, opted_in=True,
+                                             source_reference=DEMO_CONTACT_FORM)
+            await services.contact.set_preference(care, client_id=sheltered, preferred_channel="sms", language="es",
+                                                  quiet_from="21:00", quiet_until="08:00")
     finally:
         await services.aclose()
     return added

@@ -499,6 +499,7 @@ def test_contact_details_by_the_client_and_by_a_caseworker(city: City, tab: Any)
     mine = page.locator("[data-contact='SMS']")
     expect(mine).to_contain_text("+12125550199")
     expect(mine).to_contain_text("agreed to be contacted (the client's own sign-in)")
+    expect(mine).to_contain_text("recorded by you")  # not by the organisation code their sign-in carries
     page.get_by_role("button", name="Add or change how to reach me").click()
     page.select_option("#contact-language", "es")
     page.fill("#contact-quiet-from", "21:00")

@@ -24,14 +24,15 @@ export function ClientHome({ api, me, config }) {
       ${TABS.map(([id, key]) => html`<li class="usa-button-group__item"><a href=${`#/${id}`}
         class=${`usa-button${id === tab ? '' : ' usa-button--outline'}`} aria-current=${id === tab ? 'page'
         : undefined}>${t(key)}</a></li>`)}</ul></nav>
-    ${tab === '' && html`<${OwnProfile} api=${api} clientId=${me.clientId} />`}
+    ${tab === '' && html`<${OwnProfile} api=${api} clientId=${me.clientId} selfOrg=${me.organization} />`}
     ${tab === 'consents' && html`<${OwnConsents} api=${api} clientId=${me.clientId}
       organizations=${config.organizations} />`}
     ${tab === 'seen' && html`<${Disclosures} api=${api} clientId=${me.clientId} />`}
-    ${tab === 'contact' && html`<${OwnContact} api=${api} clientId=${me.clientId} languages=${config.languages} />`}`;
+    ${tab === 'contact' && html`<${OwnContact} api=${api} clientId=${me.clientId} languages=${config.languages}
+      selfOrg=${me.organization} />`}`;
 }
 
-function OwnProfile({ api, clientId }) {
+function OwnProfile({ api, clientId, selfOrg }) {
   const [state, setState] = useState({ loading: true });
   const load = async () => {
     try {
@@ -59,7 +60,7 @@ function OwnProfile({ api, clientId }) {
             n.agency])]} />
     </section>
     <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} api=${api} purpose=${PURPOSE}
-      onChanged=${load} />`;
+      onChanged=${load} selfOrg=${selfOrg} />`;
 }
 
 function OwnConsents({ api, clientId, organizations }) {
@@ -97,7 +98,7 @@ function Disclosures({ api, clientId }) {
   </section>`;
 }
 
-function OwnContact({ api, clientId, languages }) {
+function OwnContact({ api, clientId, languages, selfOrg }) {
   const [contact, setContact] = useState(null);
   const [error, setError] = useState(null);
   const [notice, setNotice] = useState(null);
@@ -121,7 +122,8 @@ function OwnContact({ api, clientId, languages }) {
     ${notice && html`<${Alert} kind="success" slim focus key=${notice}>${notice}<//>`}
     ${error && html`<${Alert} kind="error" slim>${error}<//>`}
     <section class="cb-section" aria-labelledby="own-contact-h"><h2 id="own-contact-h">${t('section.contact')}</h2>
-      ${contact && html`<${ContactList} api=${api} contact=${contact} purpose=${PURPOSE} onChanged=${changed} />`}
+      ${contact && html`<${ContactList} api=${api} contact=${contact} purpose=${PURPOSE} onChanged=${changed}
+        selfOrg=${selfOrg} />`}
     </section>
     ${adding
       ? html`<${ContactForm} api=${api} clientId=${clientId} purpose=${PURPOSE} languages=${languages}

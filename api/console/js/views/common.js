@@ -89,8 +89,9 @@ function opener(access) {
   return text === key ? '' : text;
 }
 
-export function AccessLine({ access, onRetry }) {
-  const agency = access.agency;
+// `selfOrg`: for a client, the organisation their own sign-in carries: what they recorded themselves is "you".
+export function AccessLine({ access, onRetry, selfOrg = null }) {
+  const agency = selfOrg && access.agency === selfOrg ? t('state.you') : access.agency;
   if (access.status === 'SHOWN') {
     return html`<span class="cb-state cb-state--shown">${t('state.shown')}</span>
       ${t('state.shown.detail', { agency, basis: word('Basis', access.basis) })}
@@ -108,7 +109,7 @@ export function AccessLine({ access, onRetry }) {
       ${t('state.retry')}</button>`}`;
 }
 
-export function Section({ id, title, section, error, onRetry, children }) {
+export function Section({ id, title, section, error, onRetry, selfOrg = null, children }) {
   const access = section?.access || [];
   const shown = access.some((a) => a.status === 'SHOWN');
   return html`<section class="cb-section" aria-labelledby=${`h-${id}`} data-section=${id}>
@@ -117,6 +118,7 @@ export function Section({ id, title, section, error, onRetry, children }) {
       access=${{ status: 'FAILED', agency: error.connector, errorCode: error.code }} /></li></ul>`}
     ${!error && access.length === 0 && html`<p class="cb-muted">${t('state.none')}</p>`}
     <ul class="cb-access">${access.map((a) => html`<li data-status=${a.status}><${AccessLine} access=${a}
+      selfOrg=${selfOrg}
       onRetry=${onRetry} /></li>`)}</ul>
     ${shown && children}
   </section>`;

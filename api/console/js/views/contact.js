@@ -14,7 +14,7 @@ export function sourceText(source) {
 }
 
 // The contact points and preferences the profile showed, with the opt-in of each to give or withdraw.
-export function ContactList({ api, contact, purpose, staff = false, onChanged }) {
+export function ContactList({ api, contact, purpose, staff = false, onChanged, selfOrg = null }) {
   const [error, setError] = useState(null);
   const [form, setForm] = useState('');
   const [asking, setAsking] = useState(null); // the point whose opt-in needs a signed form's reference
@@ -37,7 +37,8 @@ export function ContactList({ api, contact, purpose, staff = false, onChanged })
       <strong>${word('Channel', p.channel)}</strong> ${p.address} ·
       ${p.optedIn ? t('contact.optedInFrom', { source: sourceText(p.optInSource) || '' }) : t('contact.notOptedIn')}
       · ${p.verified ? t('contact.verified') : t('contact.unverified')}
-      <span class="cb-muted"> · ${t('contact.recordedBy', { agency: p.agency, when: formatDateTime(p.recordedAt) })}
+      <span class="cb-muted"> · ${t('contact.recordedBy', { agency: p.agency === selfOrg ? t('state.you') : p.agency,
+        when: formatDateTime(p.recordedAt) })}
       </span>
       ${p.optedIn
         ? html` <button type="button" class="usa-button usa-button--unstyled"

@@ -8,7 +8,7 @@ import { ContactList } from './contact.js';
 const yes = (value) => (value ? t('common.yes') : t('common.no'));
 
 export function ProfileSections({ client, errors = {}, onRetry, only = null, api = null, purpose = null, staff = false,
-  onChanged = () => {} }) {
+  onChanged = () => {}, selfOrg = null }) {
   const want = (name) => !only || only.includes(name);
   const records = client.identity?.records || [];
   const cases = client.benefits?.cases || [];
@@ -20,12 +20,12 @@ export function ProfileSections({ client, errors = {}, onRetry, only = null, api
   const notes = client.casework?.notes || [];
   return html`
     ${want('identity') && html`<${Section} id="identity" title=${t('section.identity')} section=${client.identity} error=${errors.identity}
-      onRetry=${onRetry}>
+      onRetry=${onRetry} selfOrg=${selfOrg}>
       <${Table} caption=${t('section.identity')} head=${[t('col.agency'), t('field.name'), t('field.dateOfBirth'),
         t('field.sex')]} rows=${records.map((r) => [r.agency, [r.firstName, r.middleName, r.lastName]
         .filter(Boolean).join(' '), formatDate(r.dateOfBirth), r.sex || ''])} /><//>`}
     ${want('benefits') && html`<${Section} id="benefits" title=${t('section.benefits')} section=${client.benefits} error=${errors.benefits}
-      onRetry=${onRetry}>
+      onRetry=${onRetry} selfOrg=${selfOrg}>
       ${cases.map((c) => html`<div class="cb-record"><h3>${t('benefits.case', { number: c.caseNumber,
         agency: c.agency })}</h3><p>${t('benefits.status', { status: code(c.status), size: c.householdSize })}</p>
         <${Table} caption=${t('benefits.programs')} head=${[t('benefits.program'), t('col.status'),
@@ -36,13 +36,13 @@ export function ProfileSections({ client, errors = {}, onRetry, only = null, api
         t('benefits.responseDue')]} rows=${notices.map((n) => [code(n.type), formatDate(n.issuedOn),
         formatDate(n.responseDueOn)])} /><//>`}
     ${want('housing') && html`<${Section} id="housing" title=${t('section.housing')} section=${client.housing} error=${errors.housing}
-      onRetry=${onRetry}>
+      onRetry=${onRetry} selfOrg=${selfOrg}>
       <p>${client.housing?.inShelterNow ? t('housing.inShelter') : t('housing.notInShelter')}</p>
       <${Table} caption=${t('section.housing')} head=${[t('housing.project'), t('housing.type'), t('housing.entry'),
         t('housing.moveIn'), t('housing.exit'), t('col.status')]} rows=${enrollments.map((e) => [e.projectName,
         e.projectTypeName, formatDate(e.entryDate), formatDate(e.moveInDate), formatDate(e.exitDate), code(e.status)])} /><//>`}
     ${want('schooling') && html`<${Section} id="schooling" title=${t('section.schooling')} section=${client.schooling} error=${errors.schooling}
-      onRetry=${onRetry}>
+      onRetry=${onRetry} selfOrg=${selfOrg}>
       ${students.map((s) => html`<div class="cb-record">
         <p>${t('schooling.current', { school: s.currentSchool || '-', grade: s.currentGrade || '-' })}</p>
         <p>${t('schooling.homelessProgram')}: ${yes(s.inHomelessProgramNow)}</p>
@@ -50,22 +50,22 @@ export function ProfileSections({ client, errors = {}, onRetry, only = null, api
           t('schooling.daysOut'), t('schooling.pending')]} rows=${s.transfers.map((x) => [x.fromSchool || '',
           x.toSchool || '', String(x.daysOutOfSchool), yes(x.pending)])} /></div>`)}<//>`}
     ${want('appointments') && html`<${Section} id="appointments" title=${t('section.appointments')}
-      section=${client.appointments} error=${errors.appointments} onRetry=${onRetry}>
+      section=${client.appointments} error=${errors.appointments} onRetry=${onRetry} selfOrg=${selfOrg}>
       <${Table} caption=${t('section.appointments')} head=${[t('col.when'), t('col.type'), t('col.agency'),
         t('appointments.mode'), t('col.status')]} rows=${appointments.map((a) => [formatDateTime(a.scheduledAt),
         code(a.type), a.agency, [code(a.mode), a.location].filter(Boolean).join(', '), code(a.status)])} /><//>`}
     ${want('documents') && html`<${Section} id="documents" title=${t('section.documents')} section=${client.documents} error=${errors.documents}
-      onRetry=${onRetry}>
+      onRetry=${onRetry} selfOrg=${selfOrg}>
       <${Table} caption=${t('section.documents')} head=${[t('col.type'), t('col.agency'), t('documents.due'),
         t('col.status')]} rows=${documents.map((d) => [code(d.type), d.agency, formatDate(d.dueOn), code(d.status)])} /><//>`}
     ${want('casework') && html`<${Section} id="casework" title=${t('section.casework')} section=${client.casework} error=${errors.casework}
-      onRetry=${onRetry}>
+      onRetry=${onRetry} selfOrg=${selfOrg}>
       ${notes.length ? notes.map((n) => html`<div class="cb-record"><p class="cb-muted">${t('casework.by', {
         agency: n.agency, when: formatDateTime(n.createdAt) })}${n.sharedWithClient ? ` · ${t('casework.shared')}`
         : ''}</p><p>${n.text}</p></div>`) : html`<p class="cb-muted">${t('common.nothing')}</p>`}<//>`}
     ${want('contact') && html`<${Section} id="contact" title=${t('section.contact')} section=${client.contact}
-      error=${errors.contact} onRetry=${onRetry}>
+      error=${errors.contact} onRetry=${onRetry} selfOrg=${selfOrg}>
       <${ContactList} api=${api} contact=${client.contact} purpose=${purpose} staff=${staff}
-        onChanged=${onChanged} /><//>`}`;
+        onChanged=${onChanged} selfOrg=${selfOrg} /><//>`}`;
 }
 
