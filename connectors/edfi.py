@@ -295,9 +295,12 @@ class SchoolingConnector:
                                     connector=self.name) from None
             low = int(since) + 1 if since else 0
             window = {"minChangeVersion": str(low), "maxChangeVersion": str(newest)}
-            students, reach = await asyncio.gather(
+            # the first (full) listing reads every school association at once; a later one reads each changed
+            # student's own below, so that the earliest entry is the earliest ever, not the earliest changed
+            students, reach, enrolled = await asyncio.gather(
                 self._all("students", _Student, window),
-                self._all("studentEducationOrganizationAssociations", StudentReach, window))
+                self._all("studentEducationOrganizationAssociations", StudentReach, window),
+                self._all("studentSchoolAssociations", _SchoolAssociation, window) if since is None else _none())
             by_student: dict[str, list[StudentReach]] = {}
             for r in reach:
                 by_student.setdefault(r.studentReference.studentUniqueId, []).append(r)
@@ -316,16 +319,31 @@ class SchoolingConnector:
             for sid, reaches in zip(unread, await asyncio.gather(*(self._reach(i, gate) for i in unread)),
                                     strict=True):
                 by_student[sid] = reaches
+            entries: dict[str, list[date]] = {}
+            if since is None:
+                for a in enrolled:
+                    entries.setdefault(a.studentReference.studentUniqueId, []).append(a.entryDate)
+            else:
+                ids = sorted({s.studentUniqueId for s in students})
+                for sid, schools in zip(ids, await asyncio.gather(*(self._enrolments(i, gate) for i in ids)),
+                                        strict=True):
+                    entries[sid] = [a.entryDate for a in schools]
         people = []
         for s in students:
             home = merge_reach(by_student.get(s.studentUniqueId, []), self.config.descriptors)
+            first = min(entries.get(s.studentUniqueId) or [], default=None)
             named = "name" not in home.withheld
             people.append(SourcePerson(
                 source=self.source, local_id=s.studentUniqueId, first_name=s.firstName if named else None,
                 middle_name=s.middleName if named else None, last_name=s.lastSurname if named else None,
                 dob=s.birthDate, sex=self._sex(s, home), student_id=s.studentUniqueId,
-                address=home.street, zip=home.zip, phone=home.phone, not_for_release=tuple(sorted(home.withheld))))
+                address=home.street, zip=home.zip, phone=home.phone, not_for_release=tuple(sorted(home.withheld)),
+                known_since=first))  # the district's first enrolment: a date of birth after it is weak evidence
         return PeopleBatch(people, str(newest))
+
+    async def _enrolments(self, student_id: str, gate: asyncio.Semaphore) -> list[_SchoolAssociation]:
+        async with gate:
+            return await self._all("studentSchoolAssociations", _SchoolAssociation, {"studentUniqueId": student_id})
 
     async def _reach(self, student_id: str, gate: asyncio.Semaphore) -> list[StudentReach]:
         async with gate:

@@ -168,6 +168,29 @@ async def test_sex_is_read_where_data_standard_5_keeps_it(
         await conn.aclose()
 
 
+async def test_people_are_listed_with_their_first_enrolment_full_or_changed(
+    district_server: tuple[EdfiAgency, ServerThread], population: Population
+) -> None:
+    # known_since (issue 17): a date of birth after the district's first enrolment of the student is weak evidence
+    agency, server = district_server
+    firsts: dict[str, str] = {}
+    for a in population.edfi.school_associations:
+        sid = str(a["studentReference"]["studentUniqueId"])
+        firsts[sid] = min(firsts.get(sid, "9999"), str(a["entryDate"]))
+    conn = SchoolingConnector(SchoolingConfig(base_url=server.url))
+    try:
+        everyone = await conn.list_people()
+        assert {p.local_id: p.known_since.isoformat() if p.known_since else None for p in everyone.people} == firsts
+        sid = next(i for i in firsts if sum(str(a["studentReference"]["studentUniqueId"]) == i
+                                            for a in population.edfi.school_associations) > 1)
+        agency.touch(sid, "Corrected")  # only the student changed: the later listing reads their enrolments itself
+        changed = await conn.list_people(everyone.watermark)
+        assert [(p.local_id, p.known_since.isoformat() if p.known_since else None) for p in changed.people] == [
+            (sid, firsts[sid])]  # the earliest ever, not only what changed in the window
+    finally:
+        await conn.aclose()
+
+
 async def test_a_claim_set_without_a_resource_costs_only_what_it_carries(
     district_server: tuple[EdfiAgency, ServerThread], population: Population
 ) -> None:
