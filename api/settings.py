@@ -195,7 +195,8 @@ class Settings(BaseSettings):
                           ("console OpenID issuer", self.console.oidc_issuer)):
             if url is not None and not _public_https(str(url)) and (what != "auth issuer" or self.console.enabled):
                 problems.append(f"the {what} is not an https address off this machine (a development provider?)")
-        if self.console.oidc_issuer is not None and str(self.console.oidc_issuer).rstrip("/") != self.auth.issuer:
+        if (self.console.oidc_issuer is not None
+                and str(self.console.oidc_issuer).rstrip("/") != self.auth.issuer.rstrip("/")):
             problems.append("the console signs in with another issuer than the one the gateway checks tokens from")
         if self.audit.signing_key_file is None:
             problems.append("the access log would be signed with a development key: set "

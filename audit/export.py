@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from audit.access_records import add_checkpoint
 from audit.chain import CONTENT_FIELDS, event_hash, timestamp
 from audit.fhir import audit_event
 from audit.queries import LogFilter
@@ -78,6 +79,17 @@ def row_dict(row: Any) -> dict[str, Any]:
 
 
 SUFFIX = {"jsonl": ".jsonl", "csv": ".csv", "fhir": ".json"}
+
+
+async def keep_checkpoint(session: AsyncSession, signer: CheckpointSigner, slice_: Slice) -> None:
+    """Store, in the caller's transaction, the checkpoint an export's proof carries: the statement the file holds
+    (the same position, count, reason and time), so that the log's checkpoints and the file's agree."""
+    if not slice_.proof:
+        return
+    cp = slice_.proof["checkpoint"]
+    signed_at = datetime.strptime(cp["created_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    await add_checkpoint(session, signer, seq=cp["seq"], hash=cp["hash"], count=cp["count"], now=signed_at,
+                         reason=cp["reason"])
 
 
 MEDIA_TYPE = {"jsonl": "application/jsonl", "csv": "text/csv", "fhir": "application/fhir+json"}

@@ -115,9 +115,8 @@ def export_cmd(
     from dataclasses import replace
 
     from api.services import make_signer
-    from audit.access_records import add_checkpoint
     from audit.chain_writer import ChainRecorder
-    from audit.export import FORMATS, read_slice, write
+    from audit.export import FORMATS, keep_checkpoint, read_slice, write
     from audit.queries import LogFilter
     from store.engine import make_sessionmaker
 
@@ -134,10 +133,7 @@ def export_cmd(
             slice_ = await read_slice(session, signer, flt, reason="export")
         files = write(slice_, fmt, out)
         async with sessions.begin() as session:
-            if slice_.proof:
-                cp = slice_.proof["checkpoint"]
-                await add_checkpoint(session, signer, seq=cp["seq"], hash=cp["hash"], count=cp["count"],
-                                     now=datetime.now().astimezone(), reason="export")
+            await keep_checkpoint(session, signer, slice_)
             record = replace(_operator(operator, OperatorAction.AUDIT_EXPORT), client_id=client,
                              detail=f"{fmt}: {len(slice_.events)} events")
             await ChainRecorder(engine, signer=signer).record([record], session=session)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
@@ -12,7 +13,7 @@ from rich.console import Console
 from api.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 err = Console(stderr=True)
 
@@ -48,3 +49,22 @@ def with_engine(settings: Settings, fn: Callable[[AsyncEngine], Awaitable[T]]) -
             await engine.dispose()
 
     return asyncio.run(go())
+
+
+@contextlib.asynccontextmanager
+async def agencies(settings: Settings, engine: AsyncEngine,
+                   ) -> AsyncIterator[tuple[async_sessionmaker[Any], list[Any]]]:
+    """Sessions on the store and the enabled agency connectors (the housing snapshot read through the request
+    path's reader), every one closed after."""
+    from api.services import build_connectors
+    from store.engine import make_sessionmaker
+    from store.reads import open_reads
+
+    reads = open_reads(engine)
+    sources = build_connectors(settings, reads)
+    try:
+        yield make_sessionmaker(engine), sources
+    finally:
+        for source in sources:
+            await source.aclose()
+        await reads.aclose()

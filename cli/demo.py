@@ -18,10 +18,8 @@ from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.services import build_services
 from api.settings import Settings
-from connectors.benefits import BenefitsConnector
+from cli.common import agencies
 from connectors.config import BenefitsConfig, SchoolingConfig
-from connectors.edfi import SchoolingConnector
-from connectors.hmis.connector import HousingConnector
 from connectors.hmis.importer import import_export
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, LegalBasis, Purpose, Role
@@ -32,14 +30,13 @@ from demo.idp import DEMO_PASSWORD, DemoUser, DevIdentityProvider
 from demo.population import Population, generate
 from demo.servers import ServerThread
 from identity.crosswalk import link_records
-from identity.index import relink, sync, write_records
+from identity.index import SYNCED, relink, sync, write_records
 from identity.online import place
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
 from store.held_tables import CaseNote as CaseNoteRow
 from store.held_tables import ContactPoint as ContactPointRow
 from store.migrate import upgrade
-from store.reads import open_reads
 from store.tables import SourceLink
 
 FIRST_QUERY = """query FirstLook($id: ID!) {
@@ -152,30 +149,21 @@ async def seed_index(settings: Settings, population: Population) -> None:
     """The identity index over the three agencies (search finds people by what each holds), matched; and one
     walk-in intake known by name only, which the matcher cannot decide and leaves to an identity steward."""
     engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
-    reads = open_reads(engine)
-    sources: list[BenefitsConnector | HousingConnector | SchoolingConnector] = [
-        BenefitsConnector(settings.benefits), HousingConnector(settings.housing, reads),
-        SchoolingConnector(settings.schooling)]
     try:
-        await sync(sessions, sources)
-        await relink(sessions)
-        adult = next(p for p in population.people if p.benefits_id and p.hmis_id and p.relationship == "HEAD")
-        async with sessions.begin() as session:
-            known = (await session.execute(select(SourceLink.client_id).where(
-                SourceLink.source == WALK_IN[0], SourceLink.local_id == WALK_IN[1]))).first()
+        async with agencies(settings, engine) as (sessions, sources):
+            await sync(sessions, sources)
+            await relink(sessions)
+            adult = next(p for p in population.people if p.benefits_id and p.hmis_id and p.relationship == "HEAD")
+            async with sessions.begin() as session:
+                known = (await session.execute(select(SourceLink.client_id).where(
+                    SourceLink.source == WALK_IN[0], SourceLink.local_id == WALK_IN[1]))).first()
+                if known is None:
+                    await write_records(session, [{
+                        **dict.fromkeys(SYNCED), "source": WALK_IN[0], "local_id": WALK_IN[1],
+                        "first_name": adult.first_name, "last_name": adult.last_name, "synced_at": datetime.now(UTC)}])
             if known is None:
-                await write_records(session, [{
-                    **dict.fromkeys(("middle_name", "dob", "sex", "ssn", "ssn_last4", "ssn_quality", "name_quality",
-                                     "dob_quality", "cin", "student_id", "updated")),
-                    "source": WALK_IN[0], "local_id": WALK_IN[1], "first_name": adult.first_name,
-                    "last_name": adult.last_name, "synced_at": datetime.now(UTC)}])
-        if known is None:
-            await place(sessions, [WALK_IN])
+                await place(sessions, [WALK_IN])
     finally:
-        for source in sources:
-            await source.aclose()
-        await reads.aclose()
         await engine.dispose()
 
 
@@ -262,7 +250,8 @@ def run_demo(
     })
     try:
         asyncio.run(seed_index(settings, population))
-        idp = DevIdentityProvider(demo_users(population), settings.auth, public_url, port=idp_port).start()
+        idp = DevIdentityProvider(demo_users(population), settings.auth, public_url, port=idp_port,
+                                  client_id=settings.console.client_id).start()
     except BaseException:
         sim.stop()
         district.stop()

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.common import err
+from cli.common import agencies, err
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from api.settings import Settings
 
 app = typer.Typer(help="Identity resolution: which agency records are the same person.", no_args_is_help=True)
 
@@ -62,25 +59,6 @@ def link_csv_cmd(
               f"to review; {len(result.problems)} problems; wrote {out}")
 
 
-@contextlib.asynccontextmanager
-async def _agencies(settings: Settings, engine: AsyncEngine,
-                    ) -> AsyncIterator[tuple[async_sessionmaker[Any], list[Any]]]:
-    """Sessions on the store and the enabled agency connectors (the housing snapshot read through the request
-    path's reader), every one closed after."""
-    from api.services import build_connectors
-    from store.engine import make_sessionmaker
-    from store.reads import open_reads
-
-    reads = open_reads(engine)
-    sources = build_connectors(settings, reads)
-    try:
-        yield make_sessionmaker(engine), sources
-    finally:
-        for source in sources:
-            await source.aclose()
-        await reads.aclose()
-
-
 @app.command("link")
 def link_cmd(
     sync_first: Annotated[bool, typer.Option("--sync/--no-sync", help="Pull each agency's changes first.")] = True,
@@ -95,7 +73,7 @@ def link_cmd(
 
     async def go(engine: AsyncEngine) -> tuple[dict[str, int], RelinkReport]:
         written: dict[str, int] = {}
-        async with _agencies(settings, engine) as (sessions, sources):
+        async with agencies(settings, engine) as (sessions, sources):
             with Progress(TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(),
                           console=err) as bar:
                 if sync_first:
@@ -132,7 +110,7 @@ def sync_cmd() -> None:
     async def go(engine: AsyncEngine) -> tuple[dict[str, int], PlaceReport]:
         written: dict[str, int] = {}
         total = PlaceReport()
-        async with _agencies(settings, engine) as (sessions, sources):
+        async with agencies(settings, engine) as (sessions, sources):
             async with sessions() as session:
                 model = await load_model(session)  # once: it holds the name frequencies
             with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),

@@ -246,13 +246,13 @@ async def set_opt_in(session: AsyncSession, point_id: str, *, opted_in: bool, so
 async def set_preference(session: AsyncSession, *, client_id: str, holder: str, recorded_by: str,
                          preferred_channel: str | None, language: str, quiet_from: str | None,
                          quiet_until: str | None, now: datetime) -> ContactPreference:
-    """Record how a client prefers to be reached (replacing what was recorded before), in the caller's
-    transaction."""
-    row = await session.get(ContactPreferenceRow, client_id)
+    """Record how a client prefers to be reached (replacing what this holder recorded before; another holder's
+    record stays theirs), in the caller's transaction."""
+    row = await session.get(ContactPreferenceRow, (client_id, holder))
     if row is None:
-        row = ContactPreferenceRow(client_id=client_id)
+        row = ContactPreferenceRow(client_id=client_id, holder=holder)
         session.add(row)
-    row.holder, row.recorded_by, row.recorded_at = holder, recorded_by, now
+    row.recorded_by, row.recorded_at = recorded_by, now
     row.preferred_channel, row.language, row.quiet_from, row.quiet_until = (
         preferred_channel, language, quiet_from, quiet_until)
     await session.flush()

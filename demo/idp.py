@@ -56,6 +56,7 @@ class DevIdentityProvider:
     port: int = 8103
     access_token_seconds: int = 900
     refresh_token_seconds: int = 8 * 3600
+    client_id: str = CONSOLE_CLIENT_ID  # the console's (settings.console.client_id)
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _workdir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False, repr=False)
     _log: Path = field(default=Path(os.devnull), init=False, repr=False)
@@ -117,7 +118,7 @@ class DevIdentityProvider:
             "access_token_seconds": self.access_token_seconds, "refresh_token_seconds": self.refresh_token_seconds,
             "claims": {"organization": self.auth.organization_claim, "roles": self.auth.roles_claim,
                        "self_client": self.auth.self_client_claim},
-            "client": {"id": CONSOLE_CLIENT_ID, "redirect_uris": [console], "post_logout_redirect_uris": [console],
+            "client": {"id": self.client_id, "redirect_uris": [console], "post_logout_redirect_uris": [console],
                        "origins": [self.console_origin]},
         }
 

@@ -17,8 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from audit import queries, witness
-from audit.access_records import add_checkpoint
-from audit.export import FORMATS, MEDIA_TYPE, SUFFIX, read_slice, render
+from audit.export import FORMATS, MEDIA_TYPE, SUFFIX, keep_checkpoint, read_slice, render
 from audit.signing import CheckpointSigner
 from audit.verify import Report, verify
 from core.errors import InvalidInput
@@ -82,10 +81,7 @@ class AuditDesk:
                 raise InvalidInput(f"the matching events spread over more than {MAX_EXPORT_SPAN} positions of the "
                                    "log; narrow the window", field="filter")
             slice_ = await read_slice(op.session, self._signer, flt, reason="export", max_seq=hi)
-            if slice_.proof:
-                cp = slice_.proof["checkpoint"]
-                await add_checkpoint(op.session, self._signer, seq=cp["seq"], hash=cp["hash"], count=cp["count"],
-                                     now=datetime.now(UTC), reason="export")
+            await keep_checkpoint(op.session, self._signer, slice_)
             op.log(flt.client_id, result="disclosed", detail=f"{fmt}: {len(slice_.events)} events; {_described(flt)}")
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         return LogExport(fmt=fmt, filename=f"casebridge-access-log-{stamp}{SUFFIX[fmt]}", media_type=MEDIA_TYPE[fmt],
@@ -126,9 +122,10 @@ class AuditDesk:
 
 
 def _described(flt: queries.LogFilter) -> str:
-    """The filter an export was made with, for its entry in the log: what left the system (ids and codes only)."""
+    """The filter an export was made with, for its entry in the log (the client is the event's own column)."""
     values = {f.name: getattr(flt, f.name) for f in dataclasses.fields(flt)}
-    parts = [f"{name}={value.isoformat() if isinstance(value, datetime) else value}"
+    # which fields narrowed it, and its window; not the typed values (free text must not reach the kept log)
+    parts = [f"{name}={value.isoformat()}" if isinstance(value, datetime) else name
              for name, value in values.items() if value is not None]
     return "filter: " + (" ".join(parts) or "none")
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from connectors.held import CaseNote
+from connectors.held import CaseNote, ContactPoint, ContactPreference
 from connectors.records import (
     Appointment,
     BenefitCase,
@@ -60,7 +60,9 @@ def _limit(item: Any, periods: Sequence[Period]) -> Any:
         if not programs and not notices:
             return None
         return dataclasses.replace(item, programs=programs, notices=notices)
-    return None
+    if isinstance(item, ContactPoint | ContactPreference):  # where to reach the person now, like identity: undated
+        return item
+    return None  # a kind of record with no rule here is not shown (fail closed): each held kind needs its line
 
 
 def _inside(day: date | datetime | None, periods: Sequence[Period]) -> bool:

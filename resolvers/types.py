@@ -310,7 +310,8 @@ class ContactPreferences:
 class ContactSection:
     access: list[SourceAccess]
     points: list[ContactPoint] | None = strawberry.field(description="Newest first; null when nothing was shown.")
-    preferences: ContactPreferences | None = strawberry.field(description="The latest shown; null when none.")
+    preferences: ContactPreferences | None = strawberry.field(description="The newest shown (each holder records "
+                                                              "its own); null when none.")
 
 
 def contact_point_view(c: held.ContactPoint) -> ContactPoint:
@@ -526,10 +527,12 @@ class ClientProfile:
         found = [i for p in visible or [] for i in p.data]
         points = sorted((i for i in found if isinstance(i, held.ContactPoint)),
                         key=lambda c: (c.recorded_at, c.id), reverse=True)
-        prefs = sorted((i for i in found if isinstance(i, held.ContactPreference)), key=lambda c: c.recorded_at)
+        # each holder keeps its own; the newest of those the caller may see is the client's word
+        pref = max((i for i in found if isinstance(i, held.ContactPreference)), key=lambda c: c.recorded_at,
+                   default=None)
         return ContactSection(access=[source_access(p) for p in parts],
                               points=[contact_point_view(c) for c in points] if visible else None,
-                              preferences=contact_preferences_view(prefs[-1]) if prefs else None)
+                              preferences=contact_preferences_view(pref) if pref else None)
 
 
 # Which profile field reads which category: the gate is asked only for what the query selects.

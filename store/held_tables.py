@@ -52,12 +52,13 @@ class ContactPoint(Base):
 
 
 class ContactPreference(Base):
-    """How a client prefers to be reached (category contact): one row per client, the last one recorded."""
+    """How a client prefers to be reached (category contact): one row per client and holder, each holder's last."""
 
     __tablename__ = "contact_preferences"
 
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(64))  # the organisation that recorded it (or the client's sign-in)
+    # the organisation that recorded it (or the client's sign-in): each holder keeps its own, seen as it is decided
+    holder: Mapped[str] = mapped_column(String(64), primary_key=True)
     preferred_channel: Mapped[str | None] = mapped_column(String(8))  # sms | email | None: no preference
     language: Mapped[str] = mapped_column(String(16), default="en")
     quiet_from: Mapped[str | None] = mapped_column(String(5))  # HH:MM, local time: no messages from ...

@@ -184,7 +184,8 @@ async def test_auditors_export_the_log_as_files_that_check_on_their_own(
         assert not verify_export(tampered).ok  # an edited export does not check
     log = (await auditor.query(LOG, {"first": 10, "f": {"action": "audit.export"}}))["data"]["accessLog"]["edges"]
     assert [e["node"]["outcome"] for e in log] == ["disclosed"] * 4  # every export is itself in the log
-    assert "filter: client_id=" in log[0]["node"]["detail"] and "organization=HRA" in log[0]["node"]["detail"]
+    assert "filter: client_id organization" in log[0]["node"]["detail"]  # which fields, not what was typed
+    assert "HRA" not in log[0]["node"]["detail"]
 
     refused = await caller(gateway, "HRA").query(EXPORT, {"format": "JSONL"})
     assert refused["data"] is None and refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"

@@ -94,3 +94,9 @@ async def test_bad_contact_details_are_refused_without_echoing_them(gateway: Any
                                                       "quietHoursFrom": "21:00", "quietHoursUntil": "08:00"}
     seen = (await dhs.query(CONTACT, {"id": cid}))["data"]["client"]["contact"]["preferences"]
     assert seen["language"] == "es" and seen["agency"] == "DHS"
+    hra = caller(gateway, "HRA")  # another organisation records its own, and never replaces DHS's it cannot see
+    assert (await hra.query(PREFS, {"c": cid, "lang": "en", "ch": "EMAIL"})).get("errors") is None
+    kept = (await dhs.query(CONTACT, {"id": cid}))["data"]["client"]["contact"]["preferences"]
+    assert (kept["language"], kept["agency"]) == ("es", "DHS")
+    own = (await hra.query(CONTACT, {"id": cid}))["data"]["client"]["contact"]["preferences"]
+    assert (own["language"], own["agency"]) == ("en", "HRA")

@@ -41,3 +41,13 @@ def test_identity_is_not_dated_and_unknown_types_fail_closed() -> None:
     person = Demographics("A", None, "B", date(1990, 1, 1), "F")
     assert within_periods(person, [JAN]) is person
     assert within_periods(["something"], [JAN]) == []
+
+
+def test_contact_details_are_not_dated_and_pass_a_data_period() -> None:
+    # where to reach the person now, like identity: a data-period consent does not empty the contact section
+    from connectors.held import ContactPoint, ContactPreference
+
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    point = ContactPoint("p1", "c1", "DHS", "sms", "+12125550142", False, True, "F-1", "u1", now, now)
+    pref = ContactPreference("c1", "DHS", "sms", "es", None, None, "u1", now)
+    assert within_periods([point, pref], [JAN]) == [point, pref]

@@ -35,23 +35,24 @@ export function t(key, params = {}) {
   return text.replace(/\{(\w+)\}/g, (_, name) => (params[name] ?? '').toString());
 }
 
+// The message for a key built from a value the API or an agency sends, or `otherwise` where no catalogue has one.
+export function tOr(key, otherwise, params = {}) {
+  const text = t(key, params);
+  return text === key ? otherwise : text;
+}
+
 // A value of an API enum in words (e.g. t('enum.Category.BENEFITS')), or the value itself.
 export function word(kind, value) {
   if (value === null || value === undefined) return '';
-  const key = `enum.${kind}.${value}`;
-  const text = t(key);
-  return text === key ? String(value) : text;
+  return tOr(`enum.${kind}.${value}`, String(value));
 }
 
 // An agency's own code (a program, a status, a kind of appointment or notice) in words where a catalogue knows
 // it; otherwise the code made readable ("PROOF_OF_RESIDENCE" -> "Proof of residence"): agencies add codes.
 export function code(value) {
   if (!value) return '';
-  const key = `code.${value}`;
-  const text = t(key);
-  if (text !== key) return text;
   const plain = String(value).replace(/_/g, ' ').toLowerCase();
-  return plain.charAt(0).toUpperCase() + plain.slice(1);
+  return tOr(`code.${value}`, plain.charAt(0).toUpperCase() + plain.slice(1));
 }
 
 export function formatDate(value) {

@@ -2,7 +2,7 @@
 // revoke a consent, break the glass in an emergency, add a case note.
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
 import { errorFor, sectionErrors } from '../api.js';
-import { t, word } from '../i18n.js';
+import { t, tOr, word } from '../i18n.js';
 import {
   Alert, Countdown, Table, TextField, errorText, useFocus, useHashRoute, useTitle,
 } from './common.js';
@@ -54,9 +54,7 @@ function candidateName(candidate) {
 
 // What a search matched on, in words (the API says 'score' or the rule, e.g. 'rule:cin').
 function matchedOn(value) {
-  const key = `matched.${value}`;
-  const text = t(key);
-  return text === key ? value : text;
+  return tOr(`matched.${value}`, value);
 }
 
 function Search({ api, purpose }) {

@@ -1,6 +1,6 @@
 // The frame every view shares (header, language, sign-out, alerts) and the parts of a profile section.
 import { html, useEffect, useRef, useState } from '../../vendor/preact-htm.js';
-import { formatDate, formatDateTime, language, t, word } from '../i18n.js';
+import { formatDate, formatDateTime, language, t, tOr, word } from '../i18n.js';
 
 export function Shell({ config, me, auth, onLanguage, problem, children }) {
   return html`
@@ -60,9 +60,7 @@ export function Alert({ kind = 'info', title, children, slim = false, focus = fa
 // A GraphQL error in plain words for the person who met it; for a form's mistake, the API's own words on what
 // to fix (they name the field, never a person's data).
 export function errorText(code, err = null) {
-  const key = `error.code.${code}`;
-  const text = t(key);
-  const plain = text === key ? t('error.code.INTERNAL') : text;
+  const plain = tOr(`error.code.${code}`, t('error.code.INTERNAL'));
   return code === 'BAD_USER_INPUT' && err?.message ? `${plain} (${err.message})` : plain;
 }
 
@@ -84,9 +82,7 @@ export function useHashRoute() {
 
 // What would open a withheld part, in words (never whether the agency holds anything).
 function opener(access) {
-  const key = `withheld.open.${access.reason}`;
-  const text = t(key, { agency: access.agency });
-  return text === key ? '' : text;
+  return tOr(`withheld.open.${access.reason}`, '', { agency: access.agency });
 }
 
 // `selfOrg`: for a client, the organisation their own sign-in carries: what they recorded themselves is "you".

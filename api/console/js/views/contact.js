@@ -2,7 +2,7 @@
 // they prefer to be reached. Used by the client for themself and by staff for a client they help; what each may
 // see and change is the API's to decide.
 import { html, useState } from '../../vendor/preact-htm.js';
-import { formatDateTime, t, word } from '../i18n.js';
+import { formatDateTime, t, tOr, word } from '../i18n.js';
 import { Alert, TextField, errorText, useFocus } from './common.js';
 
 // Where an opt-in the client gives here comes from (there is no paper form); shown in words.
@@ -53,8 +53,7 @@ export function ContactList({ api, contact, purpose, staff = false, onChanged, s
     </li>`)}</ul>
     ${prefs && html`<p data-testid="contact-preferences">${t('contact.prefers', {
       channel: prefs.preferredChannel ? word('Channel', prefs.preferredChannel) : t('contact.noPreference'),
-      language: t(`language.${prefs.language}`) === `language.${prefs.language}` ? prefs.language
-        : t(`language.${prefs.language}`) })}${prefs.quietHoursFrom ? ` ${t('contact.quiet', {
+      language: tOr(`language.${prefs.language}`, prefs.language) })}${prefs.quietHoursFrom ? ` ${t('contact.quiet', {
       from: prefs.quietHoursFrom, until: prefs.quietHoursUntil })}` : ''}</p>`}`;
 }
 
