@@ -50,7 +50,7 @@ function App({ config, auth, initialUser, signInFailed }) {
       setMe(data.me);
     }).catch((err) => setProblem(err.code === 'UNAUTHENTICATED'
       ? 'expired' : 'unavailable'));
-  }, [user]);
+  }, [user?.profile?.sub]); // once per person signed in, not at every token renewal
 
   const changeLanguage = async (code) => {
     await useLanguage(code);

@@ -10,7 +10,7 @@ import { ConsentList, ConsentForm } from './consents.js';
 import { ContactForm } from './contact.js';
 import { ProfileSections } from './profile.js';
 
-export const STAFF_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY', 'EMERGENCY'];
+const STAFF_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY', 'EMERGENCY'];
 const PURPOSE_KEY = 'casebridge.purpose';
 
 function PurposeBar({ purpose, onChange }) {
@@ -35,15 +35,14 @@ export function CaseworkerHome({ api, me, config }) {
     else sessionStorage.removeItem(PURPOSE_KEY);
     setPurpose(p);
   };
-  // Emergency is a purpose for one client at a time: opening another client without a grant for them asks again.
-  useEffect(() => {
-    if (purpose === 'EMERGENCY' && clientId && !storedGrant(clientId)) choose(null);
-  }, [clientId]);
+  // Emergency is a purpose for one client at a time: a client without a grant of this person's asks again (worked
+  // out as the page is drawn, so that no request about that client ever goes out under it).
+  const current = purpose === 'EMERGENCY' && clientId && !storedGrant(clientId) ? null : purpose;
   const body = clientId
-    ? html`<${Profile} api=${api} me=${me} clientId=${clientId} purpose=${purpose} onPurpose=${choose}
-        organizations=${config.organizations} languages=${config.languages} />`
-    : html`<${Search} api=${api} purpose=${purpose} />`;
-  return html`<${PurposeBar} purpose=${purpose} onChange=${choose} />${body}`;
+    ? html`<${Profile} key=${clientId} api=${api} me=${me} clientId=${clientId} purpose=${current}
+        onPurpose=${choose} organizations=${config.organizations} languages=${config.languages} />`
+    : html`<${Search} api=${api} purpose=${current} />`;
+  return html`<${PurposeBar} purpose=${current} onChange=${choose} />${body}`;
 }
 
 function candidateName(candidate) {
@@ -138,7 +137,7 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
   const [panel, setPanel] = useState(null);
   const [notice, setNotice] = useState(null);
   const [grant, setGrant] = useState(storedGrant(clientId));
-  const [version, setVersion] = useState(0); // a change recorded here reloads the consent list too
+  const [version, setVersion] = useState(0); // a consent recorded here reloads the consent list
   const load = async () => {
     if (!purpose) return;
     setState((s) => ({ ...s, loading: true }));
@@ -150,12 +149,10 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
       setState({ loading: false, client: null, error: err.code });
     }
   };
-  useEffect(() => { setState({ loading: true }); }, [clientId]); // never another client's profile meanwhile
-  useEffect(() => { load(); }, [clientId, purpose]);
+  useEffect(() => { load(); }, [purpose]); // one Profile per client (keyed): never another client's state
   const done = (message) => {
     setPanel(null);
     setNotice(message);
-    setVersion((v) => v + 1);
     load();
   };
   if (!purpose) return html`<h1>${t('profile.title')}</h1><${Alert} kind="info">${t('purpose.chooseFirst')}<//>`;
@@ -184,7 +181,8 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
           ${t('breakGlass.start')}</button></li>
       </ul>
       ${panel === 'consent' && html`<${ConsentForm} api=${api} clientId=${clientId} purpose=${purpose}
-        organization=${me.organization} organizations=${organizations} staff onDone=${() => done(t('consent.recorded'))}
+        organization=${me.organization} organizations=${organizations} staff
+        onDone=${() => { setVersion((v) => v + 1); done(t('consent.recorded')); }}
         onCancel=${() => setPanel(null)} />`}
       ${panel === 'contact' && html`<${ContactForm} api=${api} clientId=${clientId} purpose=${purpose} staff
         languages=${languages} current=${client.contact?.preferences}

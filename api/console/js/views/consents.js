@@ -6,7 +6,7 @@ import { Alert, Checkboxes, TextField, errorText, formatDate, useFocus } from '.
 
 export const CATEGORIES = ['IDENTITY', 'BENEFITS', 'HOUSING', 'SCHOOLING', 'APPOINTMENTS', 'DOCUMENTS', 'CASEWORK',
   'CONTACT', 'IMMIGRATION_LEGAL'];
-export const CARE_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY'];
+const CARE_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY'];
 // What a consent the client gives here records as its source (there is no paper form); shown in words.
 const SELF_REFERENCE = 'Given by the client in the casebridge console';
 // The fields of a provision the API takes back when a consent is changed.
@@ -19,7 +19,7 @@ function list(items) {
 
 // In the client's own words ("your benefit cases...") for the client, by category name for staff; every limit
 // the provision carries is said (whose records, records of which dates).
-export function describeProvision(p, self = false) {
+function describeProvision(p, self = false) {
   const what = list(p.categories.map((c) => (self ? t(`category.plain.${c}`) : word('Category', c))));
   const who = list(p.organizations);
   const why = p.purposes.length ? list(p.purposes.map((x) => word('Purpose', x))) : t('consent.anyPurpose');

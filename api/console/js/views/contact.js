@@ -9,7 +9,7 @@ import { Alert, TextField, errorText, useFocus } from './common.js';
 const SELF_SOURCE = "The client's own sign-in to the casebridge console";
 const CHANNELS = ['SMS', 'EMAIL'];
 
-export function sourceText(source) {
+function sourceText(source) {
   return source === SELF_SOURCE ? t('contact.selfSource') : source;
 }
 

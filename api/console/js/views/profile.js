@@ -7,9 +7,8 @@ import { ContactList } from './contact.js';
 
 const yes = (value) => (value ? t('common.yes') : t('common.no'));
 
-export function ProfileSections({ client, errors = {}, onRetry, only = null, api = null, purpose = null, staff = false,
+export function ProfileSections({ client, errors = {}, onRetry, api = null, purpose = null, staff = false,
   onChanged = () => {}, selfOrg = null }) {
-  const want = (name) => !only || only.includes(name);
   const records = client.identity?.records || [];
   const cases = client.benefits?.cases || [];
   const notices = cases.flatMap((c) => c.notices.map((n) => ({ ...n, agency: c.agency })));
@@ -19,12 +18,12 @@ export function ProfileSections({ client, errors = {}, onRetry, only = null, api
   const documents = client.documents?.items || [];
   const notes = client.casework?.notes || [];
   return html`
-    ${want('identity') && html`<${Section} id="identity" title=${t('section.identity')} section=${client.identity} error=${errors.identity}
+    ${html`<${Section} id="identity" title=${t('section.identity')} section=${client.identity} error=${errors.identity}
       onRetry=${onRetry} selfOrg=${selfOrg}>
       <${Table} caption=${t('section.identity')} head=${[t('col.agency'), t('field.name'), t('field.dateOfBirth'),
         t('field.sex')]} rows=${records.map((r) => [r.agency, [r.firstName, r.middleName, r.lastName]
         .filter(Boolean).join(' '), formatDate(r.dateOfBirth), r.sex || ''])} /><//>`}
-    ${want('benefits') && html`<${Section} id="benefits" title=${t('section.benefits')} section=${client.benefits} error=${errors.benefits}
+    ${html`<${Section} id="benefits" title=${t('section.benefits')} section=${client.benefits} error=${errors.benefits}
       onRetry=${onRetry} selfOrg=${selfOrg}>
       ${cases.map((c) => html`<div class="cb-record"><h3>${t('benefits.case', { number: c.caseNumber,
         agency: c.agency })}</h3><p>${t('benefits.status', { status: code(c.status), size: c.householdSize })}</p>
@@ -35,13 +34,13 @@ export function ProfileSections({ client, errors = {}, onRetry, only = null, api
       <${Table} caption=${t('benefits.notices')} head=${[t('col.type'), t('benefits.issuedOn'),
         t('benefits.responseDue')]} rows=${notices.map((n) => [code(n.type), formatDate(n.issuedOn),
         formatDate(n.responseDueOn)])} /><//>`}
-    ${want('housing') && html`<${Section} id="housing" title=${t('section.housing')} section=${client.housing} error=${errors.housing}
+    ${html`<${Section} id="housing" title=${t('section.housing')} section=${client.housing} error=${errors.housing}
       onRetry=${onRetry} selfOrg=${selfOrg}>
       <p>${client.housing?.inShelterNow ? t('housing.inShelter') : t('housing.notInShelter')}</p>
       <${Table} caption=${t('section.housing')} head=${[t('housing.project'), t('housing.type'), t('housing.entry'),
         t('housing.moveIn'), t('housing.exit'), t('col.status')]} rows=${enrollments.map((e) => [e.projectName,
         e.projectTypeName, formatDate(e.entryDate), formatDate(e.moveInDate), formatDate(e.exitDate), code(e.status)])} /><//>`}
-    ${want('schooling') && html`<${Section} id="schooling" title=${t('section.schooling')} section=${client.schooling} error=${errors.schooling}
+    ${html`<${Section} id="schooling" title=${t('section.schooling')} section=${client.schooling} error=${errors.schooling}
       onRetry=${onRetry} selfOrg=${selfOrg}>
       ${students.map((s) => html`<div class="cb-record">
         <p>${t('schooling.current', { school: s.currentSchool || '-', grade: s.currentGrade || '-' })}</p>
@@ -49,21 +48,21 @@ export function ProfileSections({ client, errors = {}, onRetry, only = null, api
         <${Table} caption=${t('schooling.transfers')} head=${[t('schooling.from'), t('schooling.to'),
           t('schooling.daysOut'), t('schooling.pending')]} rows=${s.transfers.map((x) => [x.fromSchool || '',
           x.toSchool || '', String(x.daysOutOfSchool), yes(x.pending)])} /></div>`)}<//>`}
-    ${want('appointments') && html`<${Section} id="appointments" title=${t('section.appointments')}
+    ${html`<${Section} id="appointments" title=${t('section.appointments')}
       section=${client.appointments} error=${errors.appointments} onRetry=${onRetry} selfOrg=${selfOrg}>
       <${Table} caption=${t('section.appointments')} head=${[t('col.when'), t('col.type'), t('col.agency'),
         t('appointments.mode'), t('col.status')]} rows=${appointments.map((a) => [formatDateTime(a.scheduledAt),
         code(a.type), a.agency, [code(a.mode), a.location].filter(Boolean).join(', '), code(a.status)])} /><//>`}
-    ${want('documents') && html`<${Section} id="documents" title=${t('section.documents')} section=${client.documents} error=${errors.documents}
+    ${html`<${Section} id="documents" title=${t('section.documents')} section=${client.documents} error=${errors.documents}
       onRetry=${onRetry} selfOrg=${selfOrg}>
       <${Table} caption=${t('section.documents')} head=${[t('col.type'), t('col.agency'), t('documents.due'),
         t('col.status')]} rows=${documents.map((d) => [code(d.type), d.agency, formatDate(d.dueOn), code(d.status)])} /><//>`}
-    ${want('casework') && html`<${Section} id="casework" title=${t('section.casework')} section=${client.casework} error=${errors.casework}
+    ${html`<${Section} id="casework" title=${t('section.casework')} section=${client.casework} error=${errors.casework}
       onRetry=${onRetry} selfOrg=${selfOrg}>
       ${notes.length ? notes.map((n) => html`<div class="cb-record"><p class="cb-muted">${t('casework.by', {
         agency: n.agency, when: formatDateTime(n.createdAt) })}${n.sharedWithClient ? ` · ${t('casework.shared')}`
         : ''}</p><p>${n.text}</p></div>`) : html`<p class="cb-muted">${t('common.nothing')}</p>`}<//>`}
-    ${want('contact') && html`<${Section} id="contact" title=${t('section.contact')} section=${client.contact}
+    ${html`<${Section} id="contact" title=${t('section.contact')} section=${client.contact}
       error=${errors.contact} onRetry=${onRetry} selfOrg=${selfOrg}>
       <${ContactList} api=${api} contact=${client.contact} purpose=${purpose} staff=${staff}
         onChanged=${onChanged} selfOrg=${selfOrg} /><//>`}`;
