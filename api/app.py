@@ -18,6 +18,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.console import console_routes
+from api.hooks import hook_routes
 from api.http import GRAPHQL_RESPONSE_JSON
 from api.ide import ASSETS_PATH, ide_assets, ide_page, ide_response
 from api.keys import load_or_create_dev_key, public_jwks
@@ -27,6 +28,7 @@ from api.settings import Settings
 from audit.chain_writer import log_writable
 from audit.witness import witness
 from core.principal import RequestContext
+from notify.runner import run as run_notifications
 from resolvers.context import Context
 from resolvers.errors import response_errors
 from resolvers.schema import build_schema
@@ -47,7 +49,8 @@ class _GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]  # ^
         return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
                        identity=self.services.identity_desk, notes=self.services.notes,
-                       contact=self.services.contact, request_context=None)
+                       contact=self.services.contact, appointments=self.services.appointments,
+                       request_context=None)
 
     async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,
                                 context: Context, root_value: Any, sub_response: Any) -> Any:
@@ -136,6 +139,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         routes.append(Mount(ASSETS_PATH, app=ide_assets()))
     if settings.console.enabled:
         routes.extend(console_routes(settings))
+    if settings.notify.enabled:
+        routes.extend(hook_routes(services))
     if settings.auth.uses_dev_keys and settings.is_development:
         jwks = public_jwks(load_or_create_dev_key(settings.auth.dev_key_file))
 
@@ -148,9 +153,17 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         witnessing = (asyncio.create_task(_witness_every(services, settings.audit.witness_every_seconds))
                       if settings.audit.witness_every_seconds > 0 else None)
+        stop_notifying = asyncio.Event()
+        notifying = (asyncio.create_task(run_notifications(
+            services.reminder_planner(), services.delivery_worker(), plan_every=settings.notify.plan_every_seconds,
+            stop=stop_notifying)) if settings.notify.enabled and settings.notify.run_in_gateway else None)
         try:
             yield
         finally:
+            stop_notifying.set()
+            if notifying is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await notifying
             if witnessing is not None:
                 witnessing.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

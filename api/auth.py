@@ -31,7 +31,7 @@ from api.keys import load_or_create_dev_key
 from api.settings import AuthSettings
 from core.errors import AuthenticationError
 from core.principal import Principal
-from core.vocabulary import Role
+from core.vocabulary import SYSTEM_ROLES, Role
 
 log = logging.getLogger("casebridge.auth")
 
@@ -168,7 +168,7 @@ class TokenVerifier:
         raw_roles = _claim(claims, a.roles_claim) or []
         if isinstance(raw_roles, str):
             raw_roles = raw_roles.split()
-        known = {r.value for r in Role}
+        known = {r.value for r in Role if r not in SYSTEM_ROLES}  # casebridge's own workers' roles: never claimed
         roles = frozenset(
             Role(name) for r in raw_roles if isinstance(r, str)
             for name in [r.removeprefix(a.role_prefix) if a.role_prefix else r] if name in known

@@ -20,15 +20,21 @@ from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from connectors.edfi import SchoolingConnector
 from connectors.federation import Resilient
-from connectors.held import CaseNotes, ContactDetails
+from connectors.held import Appointments, CaseNotes, ContactDetails
 from connectors.hmis.connector import HousingConnector
 from gate import Gate
+from gate.appointment_desk import AppointmentDesk
 from gate.audit_desk import AuditDesk
 from gate.consent_desk import ConsentDesk
 from gate.contact_desk import ContactDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
 from identity.crosswalk import SqlCrosswalk
+from notify.keywords import Keywords
+from notify.planner import ReminderPlanner
+from notify.providers import HttpSmsSender, Sender, SmtpSender
+from notify.templates import Templates
+from notify.worker import DeliveryWorker
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
 from policies.decisions import Decider
@@ -52,6 +58,10 @@ class Services:
     identity_desk: IdentityDesk
     notes: NoteDesk
     contact: ContactDesk
+    appointments: AppointmentDesk
+    keywords: Keywords
+    senders: dict[str, Sender]
+    templates: Templates
     recorder: AuditRecorder
     signer: CheckpointSigner
     verifier: TokenVerifier
@@ -59,10 +69,21 @@ class Services:
     http: httpx.AsyncClient
     tracer_provider: trace.TracerProvider
 
+    def delivery_worker(self, owner: str | None = None) -> DeliveryWorker:
+        """A worker that sends the outbox's due messages (run it in one or more processes)."""
+        return DeliveryWorker(gate=self.gate, sessions=self.sessions, senders=self.senders,
+                              templates=self.templates, settings=self.settings.notify, owner=owner)
+
+    def reminder_planner(self) -> ReminderPlanner:
+        """The planner of reminders from appointments and notices."""
+        return ReminderPlanner(gate=self.gate, sessions=self.sessions, settings=self.settings.notify)
+
     async def aclose(self) -> None:
         """Close connections and flush telemetry."""
         for conn in self.connectors:
             await conn.aclose()
+        for sender in self.senders.values():
+            await sender.aclose()
         await self.http.aclose()
         await self.recorder.aclose()
         await self.reads.aclose()
@@ -89,18 +110,28 @@ def build_services(
     audit = recorder or ChainRecorder(engine, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
     engine_ = CedarEngine(policy_set, parties=settings.appropriate_party_bases())
     decider = decider or CedarDecider(sessions, reads, engine_, store=consents)
-    contact = ContactDetails(sessions)
+    contact, appointments = ContactDetails(sessions), Appointments(sessions)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
-        held=[CaseNotes(sessions), contact], deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
+        held=[CaseNotes(sessions), contact, appointments], deadline_seconds=settings.gate_deadline_seconds,
+        tracer=tracer,
     )
     desk = ConsentDesk(gate=gate, store=consents)
+    contact_desk = ContactDesk(gate=gate, source=contact)
+    notify = settings.notify
+    senders: dict[str, Sender] = {
+        "email": SmtpSender(notify.smtp),
+        "sms": HttpSmsSender(notify.sms, status_callback=settings.public_url.rstrip("/") + "/hooks/sms/status"),
+    }
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, reads=reads, consents=consents,
                     connectors=connectors, gate=gate, desk=desk, signer=signer, recorder=audit,
                     audit_desk=AuditDesk(gate=gate, sessions=sessions, signer=signer),
-                    notes=NoteDesk(gate=gate), contact=ContactDesk(gate=gate, source=contact),
+                    notes=NoteDesk(gate=gate), contact=contact_desk,
+                    keywords=Keywords(contact=contact_desk, sessions=sessions), senders=senders,
+                    templates=Templates(notify.templates_dir),
+                    appointments=AppointmentDesk(gate=gate, source=appointments, sessions=sessions),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions,
                                                search_quantum_ms=settings.limits.search_quantum_ms),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
 from connectors.federation import FederationPolicy
 from core.vocabulary import LegalBasis
+from notify.config import NotifySettings
 
 DEV_ISSUER = "casebridge-dev"
 DEV_AUDIENCE = "urn:casebridge:gateway"  # an absolute URI: OAuth resource indicators (RFC 8707) must be
@@ -145,6 +146,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     audit: AuditSettings = AuditSettings()
     limits: LimitSettings = LimitSettings()
+    notify: NotifySettings = NotifySettings()
     gate_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
     # Legal bases for access without consent -> the organisations the city names as appropriate parties for
     # each (e.g. {"ferpa-99.36": ["DHS", "ACS"]}: parties with a role in a health-or-safety emergency).
@@ -203,6 +205,8 @@ class Settings(BaseSettings):
                             "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE")
         if self.telemetry.exporter == "otlp" and self.telemetry.otlp_endpoint is None:
             problems.append("telemetry exporter is otlp but no otlp_endpoint is set")
+        if self.notify.enabled:
+            problems.extend(self.notify.demo_credentials())
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

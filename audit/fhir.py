@@ -16,6 +16,8 @@ ACTIONS = {"read": "R", "consent.record": "C", "consent.amend": "U", "consent.re
            "disclosure-report.read": "R", "break-glass.start": "E", "audit.retention": "D",
            "identity.review": "R", "identity.explain": "R", "identity.search": "E",
            "identity.resolve": "U", "identity.link": "U", "identity.unlink": "U", "case-note.add": "C",
+           "contact.record": "U", "appointment.schedule": "C", "appointment.update": "U",
+           "notification.deliver": "E",
            "session.read": "R",
            "identity.decide": "U"}  # (the one action of steward decisions in events written before 2026-12)
 OUTCOMES = {"disclosed": "0", "performed": "0", "withheld": "4", "refused": "4", "failed": "8"}

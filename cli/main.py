@@ -14,6 +14,7 @@ from cli.audit import app as audit_app
 from cli.common import err, settings_or_exit
 from cli.hmis import app as hmis_app
 from cli.identity import app as identity_app
+from cli.notify import app as notify_app
 from core.vocabulary import Role
 
 app = typer.Typer(help="casebridge: one consented, audited view of a client's records across agencies.",
@@ -21,6 +22,7 @@ app = typer.Typer(help="casebridge: one consented, audited view of a client's re
 app.add_typer(audit_app, name="audit")
 app.add_typer(hmis_app, name="hmis")
 app.add_typer(identity_app, name="identity")
+app.add_typer(notify_app, name="notify")
 
 
 _settings = settings_or_exit

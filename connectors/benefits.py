@@ -77,6 +77,12 @@ class _Appointment(_Wire):
     mode: str | None = None
     location: str | None = None
     status: Literal["SCHEDULED", "COMPLETED", "MISSED", "CANCELED", "RESCHEDULED"]
+    atStake: str | None = None  # what missing it costs, where the agency says so
+
+
+# What an appointment of a known type puts at stake when the agency does not say (atStake): missing a
+# recertification interview closes the case at the end of its certification period.
+_AT_STAKE = {"RECERTIFICATION_INTERVIEW": "BENEFITS_RECERTIFICATION"}
 
 
 class _Notice(_Wire):
@@ -225,7 +231,8 @@ class BenefitsConnector:
             sections[Category.BENEFITS] = [self._case(item.personId, c) for c in item.cases]
         if Category.APPOINTMENTS in wanted:
             sections[Category.APPOINTMENTS] = [
-                Appointment(a.appointmentId, self.organization, a.type, a.scheduledAt, a.mode, a.location, a.status)
+                Appointment(a.appointmentId, self.organization, a.type, a.scheduledAt, a.mode, a.location, a.status,
+                            at_stake=a.atStake or _AT_STAKE.get(a.type))
                 for c in item.cases for a in c.appointments
             ]
         if Category.DOCUMENTS in wanted:

@@ -6,8 +6,9 @@ recorded it) and whether the holder shared it with the client. The gate asks a
 source which (client, category, holder, shared) groups it holds, decides each
 group as it decides an agency's section, and fetches only the permitted ones.
 
-Case notes (category casework) and contact details (category contact: a client's phone numbers and email
-addresses with their opt-in, and how they prefer to be reached).
+Case notes (category casework), contact details (category contact: a client's phone numbers and email
+addresses with their opt-in, and how they prefer to be reached) and appointments scheduled here (category
+appointments, beside the benefits agency's own).
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from connectors.records import Appointment
 from core.errors import AgencyUnavailable
 from core.vocabulary import Category
+from store.held_tables import Appointment as AppointmentRow
 from store.held_tables import CaseNote as CaseNoteRow
 from store.held_tables import ContactPoint as ContactPointRow
 from store.held_tables import ContactPreference as ContactPreferenceRow
+from store.held_tables import Message as MessageRow
 
 # (client id, category, holder organisation, shared with the client)
 Group = tuple[str, Category, str, bool]
@@ -38,6 +42,10 @@ class HeldSource(Protocol):
 
     name: str  # shown as the section's connector, e.g. "casebridge-notes"
     categories: frozenset[Category]
+    # True: the caller's own organisation has a part in every section of these categories, held or not (case
+    # notes, contact: where staff write). False: a part only where something is held (appointments, whose
+    # section is mostly an agency's: no empty part beside it for every caller).
+    own_part_always: bool
 
     async def holdings(self, client_ids: Sequence[str], categories: Sequence[Category]) -> set[Group]:
         """Which groups hold at least one item (never the items themselves)."""
@@ -77,6 +85,7 @@ class CaseNotes:
 
     name = "casebridge-notes"
     categories = frozenset({Category.CASEWORK})
+    own_part_always = True
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -166,11 +175,42 @@ class ContactPreference:
     recorded_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    """A message to the client (a reminder), as the client and the staff who may see it read it: what it said,
+    by which channel, and what became of it. Held for the organisation whose record it is about."""
+
+    id: str
+    client_id: str
+    holder: str
+    kind: str  # appointment_reminder | notice_due
+    subject: str  # what it is about: appointment:<holder>:<id> or notice:<holder>:<id>
+    channel: str
+    status: str  # queued | sent | delivered | failed | bounced | opted_out | cancelled | expired
+    send_after: datetime
+    sent_at: datetime | None
+    body: str | None  # what was sent, once sent
+    error: str | None
+    updated_at: datetime
+
+    @property
+    def recorded_at(self) -> datetime:  # ordered with the contact points, newest first
+        return self.updated_at
+
+
+def sent_message(row: MessageRow) -> SentMessage:
+    """One outbox row as the section shows it."""
+    return SentMessage(row.id, row.client_id, row.holder, row.kind, row.subject, row.channel, row.status,
+                       row.send_after, row.sent_at, row.body, row.error, row.updated_at)
+
+
 class ContactDetails:
-    """Contact points and preferences in the store (category contact), each held for whoever recorded it."""
+    """Contact points and preferences in the store (category contact), each held for whoever recorded it; and
+    the messages sent to the client, each held for the organisation whose record it is about."""
 
     name = "casebridge-contact"
     categories = frozenset({Category.CONTACT})
+    own_part_always = True
 
     def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
@@ -183,19 +223,21 @@ class ContactDetails:
         points = select(ContactPointRow.client_id, ContactPointRow.holder).where(ContactPointRow.client_id.in_(ids))
         prefs = select(ContactPreferenceRow.client_id, ContactPreferenceRow.holder).where(
             ContactPreferenceRow.client_id.in_(ids))
+        sent = select(MessageRow.client_id, MessageRow.holder).where(MessageRow.client_id.in_(ids))
         try:
             async with self._sessions() as session:
-                rows = [*(await session.execute(points.distinct())).all(), *(await session.execute(prefs)).all()]
+                rows = [*(await session.execute(points.distinct())).all(), *(await session.execute(prefs)).all(),
+                        *(await session.execute(sent.distinct())).all()]
         except SQLAlchemyError as exc:
             raise AgencyUnavailable("contact details could not be read", connector=self.name) from exc
         return {(cid, Category.CONTACT, holder, True) for cid, holder in rows}
 
-    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[ContactPoint | ContactPreference]]:
-        """The contact points and preferences of the permitted groups."""
+    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[ContactPoint | ContactPreference | SentMessage]]:
+        """The contact points, preferences and messages of the permitted groups."""
         if not groups:
             return {}
         keys = [(cid, holder) for cid, _cat, holder, _shared in groups]
-        out: dict[Group, list[ContactPoint | ContactPreference]] = defaultdict(list)
+        out: dict[Group, list[ContactPoint | ContactPreference | SentMessage]] = defaultdict(list)
         try:
             async with self._sessions() as session:
                 p, q = ContactPointRow, ContactPreferenceRow
@@ -203,11 +245,14 @@ class ContactDetails:
                     out[(row.client_id, Category.CONTACT, row.holder, True)].append(_point(row))
                 for pref in (await session.execute(select(q).where(tuple_(q.client_id, q.holder).in_(keys)))).scalars():
                     out[(pref.client_id, Category.CONTACT, pref.holder, True)].append(_preference(pref))
+                m = MessageRow
+                for msg in (await session.execute(select(m).where(tuple_(m.client_id, m.holder).in_(keys)))).scalars():
+                    out[(msg.client_id, Category.CONTACT, msg.holder, True)].append(sent_message(msg))
         except SQLAlchemyError as exc:
             raise AgencyUnavailable("contact details could not be read", connector=self.name) from exc
         return dict(out)
 
-    def sort_key(self, item: ContactPoint | ContactPreference) -> Any:
+    def sort_key(self, item: ContactPoint | ContactPreference | SentMessage) -> Any:
         """Newest first."""
         return (item.recorded_at, getattr(item, "id", ""))
 
@@ -267,3 +312,103 @@ def _point(row: ContactPointRow) -> ContactPoint:
 def _preference(row: ContactPreferenceRow) -> ContactPreference:
     return ContactPreference(row.client_id, row.holder, row.preferred_channel, row.language, row.quiet_from,
                              row.quiet_until, row.recorded_by, row.recorded_at)
+
+
+APPOINTMENT_STATUSES = ("SCHEDULED", "RESCHEDULED", "COMPLETED", "MISSED", "CANCELED")
+
+
+class Appointments:
+    """Appointments scheduled in casebridge (category appointments), each held for the organisation that
+    scheduled it and shared with the client, whose appointment it is."""
+
+    name = "casebridge-appointments"
+    categories = frozenset({Category.APPOINTMENTS})
+    own_part_always = False
+
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+        self._sessions = sessions
+
+    async def holdings(self, client_ids: Sequence[str], categories: Sequence[Category]) -> set[Group]:
+        """Which (client, holder) groups hold appointments."""
+        if Category.APPOINTMENTS not in categories:
+            return set()
+        a = AppointmentRow
+        stmt = select(a.client_id, a.holder).where(a.client_id.in_(list(client_ids))).distinct()
+        try:
+            async with self._sessions() as session:
+                rows = (await session.execute(stmt)).all()
+        except SQLAlchemyError as exc:
+            raise AgencyUnavailable("appointments could not be read", connector=self.name) from exc
+        return {(cid, Category.APPOINTMENTS, holder, True) for cid, holder in rows}
+
+    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[Appointment]]:
+        """The appointments of the permitted groups."""
+        if not groups:
+            return {}
+        a = AppointmentRow
+        keys = [(cid, holder) for cid, _cat, holder, _shared in groups]
+        out: dict[Group, list[Appointment]] = defaultdict(list)
+        try:
+            async with self._sessions() as session:
+                for row in (await session.execute(select(a).where(tuple_(a.client_id, a.holder).in_(keys)))).scalars():
+                    out[(row.client_id, Category.APPOINTMENTS, row.holder, True)].append(_appointment(row))
+        except SQLAlchemyError as exc:
+            raise AgencyUnavailable("appointments could not be read", connector=self.name) from exc
+        return dict(out)
+
+    def sort_key(self, item: Appointment) -> Any:
+        """Latest first (the profile orders the merged list soonest first)."""
+        return (item.scheduled_at, item.appointment_id)
+
+    def as_of(self) -> datetime:
+        """Held here, so true now."""
+        return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldAppointment:
+    """An appointment held here, with what the gate decides on (its client and holder)."""
+
+    client_id: str
+    appointment: Appointment
+
+
+async def add_appointment(session: AsyncSession, *, client_id: str, holder: str, recorded_by: str, type: str,
+                          scheduled_at: datetime, duration_minutes: int | None, mode: str, location: str | None,
+                          at_stake: str | None, now: datetime) -> HeldAppointment:
+    """Record one appointment in the caller's transaction (the gate's operation, with its access-log event)."""
+    row = AppointmentRow(id=str(uuid.uuid4()), client_id=client_id, holder=holder, type=type,
+                         scheduled_at=scheduled_at, duration_minutes=duration_minutes, mode=mode, location=location,
+                         status="SCHEDULED", at_stake=at_stake, recorded_by=recorded_by, recorded_at=now,
+                         updated_at=now)
+    session.add(row)
+    await session.flush()
+    return HeldAppointment(client_id, _appointment(row))
+
+
+async def held_appointment(session: AsyncSession, appointment_id: str) -> HeldAppointment | None:
+    """One appointment held here by id (with its client and holder, for the gate to decide on), or None."""
+    row = await session.get(AppointmentRow, appointment_id)
+    return HeldAppointment(row.client_id, _appointment(row)) if row is not None else None
+
+
+async def change_appointment(session: AsyncSession, appointment_id: str, *, status: str,
+                             scheduled_at: datetime | None, mode: str | None, location: str | None,
+                             now: datetime) -> HeldAppointment:
+    """Change an appointment's status, time or place in the caller's transaction (None: unchanged)."""
+    row = await session.get(AppointmentRow, appointment_id)
+    assert row is not None  # the desk read it in this transaction
+    row.status, row.updated_at = status, now
+    if scheduled_at is not None:
+        row.scheduled_at = scheduled_at
+    if mode is not None:
+        row.mode = mode
+    if location is not None:
+        row.location = location or None
+    await session.flush()
+    return HeldAppointment(row.client_id, _appointment(row))
+
+
+def _appointment(row: AppointmentRow) -> Appointment:
+    return Appointment(row.id, row.holder, row.type, row.scheduled_at, row.mode, row.location, row.status,
+                       at_stake=row.at_stake, duration_minutes=row.duration_minutes, held_here=True)

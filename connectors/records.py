@@ -72,6 +72,11 @@ class Appointment:
     mode: str | None
     location: str | None
     status: str
+    # what the client stands to lose by missing it, where the holder says so (a code such as
+    # BENEFITS_RECERTIFICATION); None when it does not say
+    at_stake: str | None = None
+    duration_minutes: int | None = None
+    held_here: bool = False  # scheduled in casebridge (by `agency`), not read from an agency's system
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,3 +38,13 @@ class LegalBasisClaim:
 
     basis: LegalBasis
     justification: str
+
+
+# casebridge's delivery worker (notify/worker.py): it sends the messages clients asked for, each through the gate
+DELIVERY_WORKER = Principal("casebridge-delivery-worker", "CASEBRIDGE", frozenset({Role.NOTIFIER}))
+
+
+def client_by_text(client_id: str) -> Principal:
+    """A client speaking by text message (STOP, START) from a number they gave: their own word about being
+    contacted, as if they had signed in (the provider's signed webhook vouches for the number)."""
+    return Principal("client-by-text-message", "CLIENTS", frozenset({Role.CLIENT}), self_client=client_id)

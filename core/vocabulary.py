@@ -41,6 +41,7 @@ class Purpose(StrEnum):
     AUDIT = "audit"
     CLIENT_ACCESS = "client_access"
     IDENTITY_STEWARDSHIP = "identity_stewardship"  # keeping the master client index right (review, decide)
+    CLIENT_NOTIFICATION = "client_notification"  # a message to the client they asked for (casebridge's worker)
 
 
 # HL7 v3 PurposeOfUse (ActReason) codes where one fits exactly; FHIR Consent and AuditEvent use them.
@@ -64,6 +65,11 @@ class Role(StrEnum):
     IDENTITY_STEWARD = "identity_steward"
     CLIENT = "client"
     ADMIN = "admin"
+    NOTIFIER = "notifier"  # casebridge's delivery worker (core.principal.DELIVERY_WORKER); never from a token
+
+
+# Roles only casebridge's own workers hold: a token that claims one gets nothing for it (api/auth.py).
+SYSTEM_ROLES = frozenset({Role.NOTIFIER})
 
 
 class LegalBasis(StrEnum):
@@ -97,6 +103,9 @@ class Action(StrEnum):
     IDENTITY_UNLINK = "identity.unlink"
     CASE_NOTE_ADD = "case-note.add"
     CONTACT_RECORD = "contact.record"  # a client's contact points, their opt-in, their preferences
+    APPOINTMENT_SCHEDULE = "appointment.schedule"  # an appointment held here, for the caller's organisation
+    APPOINTMENT_UPDATE = "appointment.update"  # rescheduled, completed, missed, cancelled
+    NOTIFICATION_DELIVER = "notification.deliver"  # a message to a client at a contact point they opted in to
     SESSION_READ = "session.read"  # the caller's own sign-in (`me`): about no client, so not logged
 
 

@@ -28,8 +28,7 @@ from core.errors import InvalidInput, RecordNotFound
 from core.principal import RequestContext
 from core.vocabulary import Action, Category
 from gate.gate import Gate
-from gate.operations import Refused, refused_record
-from policies.decisions import Resource, Target, Verdict
+from policies.decisions import Resource, Target
 
 CHANNELS = ("sms", "email")
 MAX_SOURCE = 255
@@ -89,17 +88,14 @@ class ContactDesk:
         hidden = RecordNotFound("no contact point with this id is visible to you", field="id")
         async with self._gate.operation(ctx, Action.CONTACT_RECORD) as op:
             found = await contact_point(op.session, point_id)
-            if found is None:  # refused and logged like one the caller may not see: the same answer
-                raise Refused(hidden, refused_record(ctx, op.action, Target("Client"),
-                                                     Verdict(False, ("no-such-contact-point",))))
+            if found is None:
+                raise op.not_found(hidden, "contact-point")
             sees = found.client_id in await self._gate.visible_identity(ctx, [found.client_id])
             await op.require(Action.CONTACT_RECORD, Target.client(found.client_id, sees_identity=sees), hidden=hidden)
             # and the contact point itself must be one the caller may see (its holder's, or by the client's consent)
             (seen,) = await self._gate.decide(ctx, [Resource(found.client_id, Category.CONTACT, found.holder,
                                                              self._source.name, held_here=True)])
-            if not seen.permit:
-                raise Refused(hidden, refused_record(ctx, op.action, Target.client(found.client_id),
-                                                     Verdict(False, seen.rule_ids)))
+            op.require_seen(seen, found.client_id, hidden)
             point = await set_opt_in(op.session, point_id, opted_in=opted_in, source=source, now=self._clock())
             op.log(found.client_id, detail=f"contact point {point_id} (opted {'in' if opted_in else 'out'})")
         return point

@@ -63,6 +63,7 @@ class Gate(Operations):
         self._decider = decider
         self._connectors = list(connectors)
         self._held = list(held)
+        self._own_parts = {h.name for h in self._held if h.own_part_always}  # see HeldSource.own_part_always
         self._recorder = recorder
         self._sessions = sessions
         self._deadline = deadline_seconds
@@ -132,7 +133,8 @@ class Gate(Operations):
             logged_too: dict[str, list[SectionResult]] = defaultdict(list)
             for client_id, parts in held.items():
                 for part in parts:
-                    if part.status is not SectionStatus.WITHHELD or part.holder == ctx.principal.organization:
+                    if part.status is not SectionStatus.WITHHELD or (
+                            part.holder == ctx.principal.organization and part.connector in self._own_parts):
                         disclosures[client_id].sections.setdefault(part.category, []).append(part)
                     else:  # another holder's items the caller may not see: logged, never shown
                         logged_too[client_id].append(part)
@@ -150,13 +152,20 @@ class Gate(Operations):
         decisions = await self.decide(ctx, resources)
         return {r.client_id for r, d in zip(resources, decisions, strict=True) if d.permit}
 
-    async def authorize_for_client(self, ctx: RequestContext, action: Action, client_id: str) -> None:
-        """Go on only if the policies allow `action` about a client, where the rules look at whether the caller
-        may see one of the client's identity records (a fact that itself depends on the purpose). A refusal is
-        logged and names the purposes that would do, each asked with that purpose's own identity decision."""
+    async def authorize_for_client(self, ctx: RequestContext, action: Action, client_id: str, *,
+                                   held: tuple[Category, str] | None = None) -> None:
+        """Go on only if the policies allow `action` about a client (or, with `held`, on the client's record of
+        that category held here for that organisation), where the rules look at whether the caller may see one
+        of the client's identity records (a fact that itself depends on the purpose). A refusal is logged and
+        names the purposes that would do, each asked with that purpose's own identity decision."""
+        def target(sees: bool) -> Target:
+            if held is None:
+                return Target.client(client_id, sees_identity=sees)
+            return Target.section(client_id, held[0], held[1], sees_identity=sees)
+
         async def verdict(asking: RequestContext) -> Verdict:
             sees = client_id in await self.visible_identity(asking, [client_id])
-            (answer,) = await self.authorize_each(asking, action, [Target.client(client_id, sees_identity=sees)])
+            (answer,) = await self.authorize_each(asking, action, [target(sees)])
             return answer
 
         first = await verdict(ctx)
@@ -181,9 +190,10 @@ class Gate(Operations):
         self, ctx: RequestContext, client_ids: list[str], wanted: list[Category], claim: LegalBasisClaim | None,
     ) -> dict[str, list[SectionResult]]:
         """Records casebridge holds itself, decided per holder like an agency's: a section for the caller's own
-        organisation always (so that a withheld one looks the same whether or not anything is held), and one
-        for each other holder whose items the caller may see. Other holders' refused items are returned
-        WITHHELD for the log only."""
+        organisation always where the source says so (so that a withheld one looks the same whether or not
+        anything is held), and one for each other holder whose items the caller may see. Refused items of other
+        holders (and of the caller's own, where its part is not always there) are returned WITHHELD for the log
+        only."""
         out: dict[str, list[SectionResult]] = defaultdict(list)
         for source in self._held:
             cats = [c for c in wanted if c in source.categories]
@@ -195,7 +205,10 @@ class Gate(Operations):
                 held = await source.holdings(client_ids, cats)
             except AgencyError as exc:  # decide the caller's own part only, and say it failed
                 held, failure = set(), exc
-            groups = sorted({(cid, cat, own, True) for cid in client_ids for cat in cats} | set(held))
+            # a source that could not say what it holds reports its failure in the caller's own part
+            always = ({(cid, cat, own, True) for cid in client_ids for cat in cats}
+                      if source.own_part_always or failure is not None else set())
+            groups = sorted(always | set(held))
             resources = [Resource(cid, cat, holder, source.name, held_here=True, shared_with_client=shared)
                          for cid, cat, holder, shared in groups]
             decisions = await self.decide(ctx, resources, claim)

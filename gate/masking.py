@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from connectors.held import CaseNote, ContactPoint, ContactPreference
+from connectors.held import CaseNote, ContactPoint, ContactPreference, SentMessage
 from connectors.records import (
     Appointment,
     BenefitCase,
@@ -60,6 +60,8 @@ def _limit(item: Any, periods: Sequence[Period]) -> Any:
         if not programs and not notices:
             return None
         return dataclasses.replace(item, programs=programs, notices=notices)
+    if isinstance(item, SentMessage):  # a message belongs to the period it was (to be) sent in
+        return item if _inside((item.sent_at or item.send_after).date(), periods) else None
     if isinstance(item, ContactPoint | ContactPreference):  # where to reach the person now, like identity: undated
         return item
     return None  # a kind of record with no rule here is not shown (fail closed): each held kind needs its line

@@ -38,7 +38,7 @@ from core.errors import (
 )
 from core.principal import RequestContext
 from core.vocabulary import Action
-from policies.decisions import Decider, Target, Verdict
+from policies.decisions import Decider, Decision, Target, Verdict
 from store.engine import STORE_FAILURES
 
 log = logging.getLogger("casebridge.gate")
@@ -74,6 +74,19 @@ class Operation:
             raise Refused(hidden or refusal(self.ctx, action, verdict),
                           refused_record(self.ctx, self.action, target, verdict))
         return verdict
+
+    def not_found(self, hidden: CasebridgeError, what: str) -> Refused:
+        """A record asked for by id that does not exist: refused and logged like one the caller may not see (the
+        same answer, `hidden`), the log naming `what` was missing."""
+        return Refused(hidden, refused_record(self.ctx, self.action, Target("Client"),
+                                              Verdict(False, (f"no-such-{what}",))))
+
+    def require_seen(self, seen: Decision, client_id: str, hidden: CasebridgeError) -> None:
+        """Go on only if the caller may see the held record the operation changes (`seen`: the gate's decision on
+        its section); otherwise it does not exist for them (`hidden`), and the refusal is logged."""
+        if not seen.permit:
+            raise Refused(hidden, refused_record(self.ctx, self.action, Target.client(client_id),
+                                                 Verdict(False, seen.rule_ids)))
 
     def log(self, client_id: str | None, *, result: str = "performed", detail: str | None = None,
             sections: tuple[SectionOutcome, ...] = (), **extra: Any) -> None:

@@ -65,6 +65,7 @@ PERMIT_BASES = {
     "consent-permits-grantee": Basis.CONSENT.value,
     "ferpa-99.36-health-safety-emergency": Basis.FERPA_99_36.value,
     "break-glass-emergency": Basis.BREAK_GLASS.value,
+    "delivery-worker-reads-what-reminders-need": Basis.CLIENT_NOTIFICATION.value,
 }
 CHUNK = 64  # Cedar requests per batch before yielding to the event loop
 
@@ -119,6 +120,7 @@ class Facts(NamedTuple):
     break_glass_active: bool
     sees_identity: bool
     grantor: str
+    contact_opted_in: bool
 
 
 class CedarEngine:
@@ -195,7 +197,8 @@ class CedarEngine:
                 "resource": resource,
                 "context": {"purpose": f.purpose, "consent": f.consent, "legal_basis": f.legal_basis,
                             "justified": f.justified, "break_glass_active": f.break_glass_active,
-                            "sees_identity": f.sees_identity, "grantor": f.grantor},
+                            "sees_identity": f.sees_identity, "grantor": f.grantor,
+                            "contact_opted_in": f.contact_opted_in},
             })
         self.evaluations += len(requests)
         results = cedarpy.is_authorized_batch(requests, self._ps.policies, entities, self._ps.schema)
@@ -300,7 +303,7 @@ class CedarDecider:
             facts.append(Facts(  # positional: see Facts
                 read, org, roles, p.self_client == r.client_id, "Section", str(r.category), r.holder,
                 r.held_here, r.shared_with_client, False, False, False, purpose, str(answer.fact), basis,
-                bool(justification), grant is not None, False, ""))
+                bool(justification), grant is not None, False, "", False))
             answers_by_consent.append(answer)
             claims.append(claimed)
         unique = list(dict.fromkeys(facts))  # a 50-client list has a handful of distinct fact tuples
@@ -354,9 +357,10 @@ def _operation_facts(action: str, org: str, roles: tuple[str, ...], purpose: str
     """The facts of one operation on one target."""
     c = t.consent
     return Facts(
-        action, org, roles, self_client is not None and t.client_id == self_client, t.kind, "", "", False, True,
-        c is not None and c.recorded_by_org == org, c is not None and c.names(org),
-        c is not None and c.refuses(org), purpose, "none", "", False, False, t.sees_identity, t.grantor)
+        action, org, roles, self_client is not None and t.client_id == self_client, t.kind, t.category, t.holder,
+        t.kind == "Section", True, c is not None and c.recorded_by_org == org, c is not None and c.names(org),
+        c is not None and c.refuses(org), purpose, "none", "", False, False, t.sees_identity, t.grantor,
+        t.contact_opted_in)
 
 
 def _permit_basis(rule_ids: tuple[str, ...]) -> str:

@@ -28,6 +28,7 @@ class Basis(StrEnum):
     CONSENT = "consent"
     FERPA_99_36 = "ferpa-99.36"
     BREAK_GLASS = "break-glass"
+    CLIENT_NOTIFICATION = "client-notification"  # the reminders the client asked for (the delivery worker)
 
 
 def basis_of(value: str | None) -> Basis | None:
@@ -64,16 +65,29 @@ class Target:
     """What an operation acts on, as its Cedar resource: a client, a consent, the access log, the index, or
     the caller's own session; with the facts its rules look at."""
 
-    kind: str  # the Cedar entity type: Client | Consent | AccessLog | Index | User
+    kind: str  # the Cedar entity type: Client | Section | Consent | AccessLog | Index | User
     client_id: str | None = None
     consent: ConsentRecord | None = None
     sees_identity: bool = False  # the caller may see an identity record that exists for the client
     grantor: str = ""  # for recording a consent: who gives it
+    category: str = ""  # for a Section: the category of the record acted on ...
+    holder: str = ""  # ... and the organisation holding it
+    contact_opted_in: bool = False  # for a message to a client: they agreed to be contacted where it goes
 
     @classmethod
     def client(cls, client_id: str, *, sees_identity: bool = False, grantor: str = "") -> Target:
         """An operation about one client."""
         return cls("Client", client_id, sees_identity=sees_identity, grantor=grantor)
+
+    @classmethod
+    def section(cls, client_id: str, category: Category, holder: str, *, sees_identity: bool = False) -> Target:
+        """An operation on a record casebridge holds for `holder` (an appointment scheduled here, say)."""
+        return cls("Section", client_id, sees_identity=sees_identity, category=str(category), holder=holder)
+
+    @classmethod
+    def message_to(cls, client_id: str, *, opted_in: bool) -> Target:
+        """A message to a client at one of their contact points."""
+        return cls("Client", client_id, contact_opted_in=opted_in)
 
     @classmethod
     def of_consent(cls, consent: ConsentRecord) -> Target:

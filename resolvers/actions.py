@@ -35,6 +35,8 @@ MUTATION_ACTIONS: dict[str, Action] = {
     "addContactPoint": Action.CONTACT_RECORD,
     "setContactOptIn": Action.CONTACT_RECORD,
     "setContactPreferences": Action.CONTACT_RECORD,
+    "scheduleAppointment": Action.APPOINTMENT_SCHEDULE,
+    "updateAppointment": Action.APPOINTMENT_UPDATE,
     "resolveIdentityReview": Action.IDENTITY_RESOLVE,
     "linkRecords": Action.IDENTITY_LINK,
     "unlinkRecord": Action.IDENTITY_UNLINK,

@@ -10,6 +10,7 @@ from strawberry.types import Info as _Info
 from core.errors import AuthenticationError
 from core.principal import RequestContext
 from gate import Gate
+from gate.appointment_desk import AppointmentDesk
 from gate.audit_desk import AuditDesk
 from gate.consent_desk import ConsentDesk
 from gate.contact_desk import ContactDesk
@@ -31,6 +32,7 @@ class Context:
     identity: IdentityDesk
     notes: NoteDesk
     contact: ContactDesk
+    appointments: AppointmentDesk
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
     exports: int = 0  # accessLogExport fields answered in this request: one per request (each is a whole file)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from resolvers import ids
@@ -23,10 +25,16 @@ from resolvers.identity_types import (
     parse_id,
 )
 from resolvers.types import (
+    Appointment,
+    AppointmentChange,
+    AppointmentMode,
+    AppointmentType,
+    AtStake,
     CaseNote,
     ContactChannel,
     ContactPoint,
     ContactPreferences,
+    appointment_view,
     contact_point_view,
     contact_preferences_view,
     note_view,
@@ -116,6 +124,35 @@ class Mutation:
             ctx.request, client_id=ids.client_id(client_id),
             preferred_channel=preferred_channel.value if preferred_channel else None, language=language,
             quiet_from=quiet_hours_from, quiet_until=quiet_hours_until))
+
+    @strawberry.mutation(description="Schedule an appointment with a client (a housing interview, a legal "
+                         "consultation, an intake): caseworker or partner, a care purpose, a client whose identity you "
+                         "may see. Held for your organisation; shown beside the agencies' appointments to whoever "
+                         "may see your organisation's appointments, and always to the client. Audited.")
+    async def schedule_appointment(
+        self, info: Info, client_id: strawberry.ID, type: AppointmentType, scheduled_at: datetime,
+        mode: AppointmentMode, location: str | None = None, duration_minutes: int | None = None,
+        at_stake: AtStake | None = None,
+    ) -> Appointment:
+        ctx = info.context
+        held = await ctx.appointments.schedule(
+            ctx.request, client_id=ids.client_id(client_id), type=type.value, scheduled_at=scheduled_at,
+            mode=mode.value, location=location, duration_minutes=duration_minutes,
+            at_stake=at_stake.value if at_stake else None)
+        return appointment_view(held.appointment)
+
+    @strawberry.mutation(description="Reschedule an appointment your organisation scheduled here (with its new time, "
+                         "and mode or place if they change), or mark it completed, missed or cancelled. A completed, "
+                         "missed or cancelled appointment stays so. Audited.")
+    async def update_appointment(
+        self, info: Info, id: strawberry.ID, status: AppointmentChange, scheduled_at: datetime | None = None,
+        mode: AppointmentMode | None = None, location: str | None = None,
+    ) -> Appointment:
+        ctx = info.context
+        held = await ctx.appointments.update(
+            ctx.request, appointment_id=ids.uuid_id(id, "id", what="appointment"), status=status.value,
+            scheduled_at=scheduled_at, mode=mode.value if mode else None, location=location)
+        return appointment_view(held.appointment)
 
     @strawberry.mutation(description="Decide an open review item: the same person (their clients merge) or "
                          "different people (never linked again by the matcher). Identity stewards; audited.")

@@ -115,15 +115,95 @@ class BenefitCase:
     notices: list[Notice]
 
 
-@strawberry.type
+@strawberry.type(description="An appointment the client must keep: an agency's (read from its system) or one "
+                 "scheduled in casebridge by a caseworker or partner (heldHere).")
 class Appointment:
     appointment_id: str
-    agency: str
-    type: str
+    agency: str = strawberry.field(description="The agency holding it, or the organisation that scheduled it here.")
+    type: str = strawberry.field(description="A code: the agency's own (e.g. RECERTIFICATION_INTERVIEW) or, "
+                                 "for one scheduled here, an AppointmentType.")
     scheduled_at: datetime
+    duration_minutes: int | None
     mode: str | None
     location: str | None
-    status: str
+    status: str = strawberry.field(description="SCHEDULED, RESCHEDULED, COMPLETED, MISSED or CANCELED.")
+    at_stake: str | None = strawberry.field(description="What missing it costs the client, where the holder says "
+                                            "so (e.g. BENEFITS_RECERTIFICATION); null when it does not.")
+    held_here: bool = strawberry.field(description="Scheduled in casebridge (its holder may update it).")
+    reminders: list[Reminder] = strawberry.field(description="The reminders sent (or to be sent) to the client about "
+                                                 "it, soonest first: by which channel, and what became of each.")
+
+
+@strawberry.enum(description="What became of a message to the client.")
+class MessageStatus(Enum):
+    QUEUED = "queued"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    OPTED_OUT = "opted_out"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+@strawberry.type(description="A reminder about an appointment: never the number or address it went to.")
+class Reminder:
+    channel: ContactChannel
+    status: MessageStatus
+    send_after: datetime = strawberry.field(description="When it is (or was) due to go.")
+    sent_at: datetime | None
+    error: str | None = strawberry.field(description="A code: why it failed or waits (e.g. quiet-hours, http-503).")
+
+
+@strawberry.type(description="A message sent to the client (category contact): what it said and what became of it.")
+class ClientMessage:
+    id: strawberry.ID
+    agency: str = strawberry.field(description="The organisation whose record it was about.")
+    kind: str = strawberry.field(description="appointment_reminder or notice_due.")
+    channel: ContactChannel
+    status: MessageStatus
+    send_after: datetime
+    sent_at: datetime | None
+    body: str | None = strawberry.field(description="The words sent, once sent.")
+    error: str | None
+
+
+@strawberry.enum(description="What is scheduled in casebridge (an agency's appointments keep their own types).")
+class AppointmentType(Enum):
+    INTAKE = "INTAKE"
+    HOUSING_INTERVIEW = "HOUSING_INTERVIEW"
+    LEGAL_CONSULTATION = "LEGAL_CONSULTATION"
+    BENEFITS_APPOINTMENT = "BENEFITS_APPOINTMENT"
+    SCHOOL_MEETING = "SCHOOL_MEETING"
+    HEALTH_APPOINTMENT = "HEALTH_APPOINTMENT"
+    CASE_REVIEW = "CASE_REVIEW"
+    OTHER = "OTHER"
+
+
+@strawberry.enum(description="Where an appointment takes place.")
+class AppointmentMode(Enum):
+    IN_PERSON = "IN_PERSON"
+    PHONE = "PHONE"
+    VIDEO = "VIDEO"
+
+
+@strawberry.enum(description="What missing an appointment would cost the client.")
+class AtStake(Enum):
+    HOUSING_PLACEMENT = "HOUSING_PLACEMENT"
+    SHELTER_ELIGIBILITY = "SHELTER_ELIGIBILITY"
+    BENEFITS_RECERTIFICATION = "BENEFITS_RECERTIFICATION"
+    BENEFITS_ELIGIBILITY = "BENEFITS_ELIGIBILITY"
+    LEGAL_DEADLINE = "LEGAL_DEADLINE"
+    SCHOOL_ENROLLMENT = "SCHOOL_ENROLLMENT"
+    WORK_AUTHORIZATION = "WORK_AUTHORIZATION"
+
+
+@strawberry.enum(description="What becomes of an appointment held here.")
+class AppointmentChange(Enum):
+    RESCHEDULED = "RESCHEDULED"
+    COMPLETED = "COMPLETED"
+    MISSED = "MISSED"
+    CANCELED = "CANCELED"
 
 
 @strawberry.type
@@ -312,6 +392,8 @@ class ContactSection:
     points: list[ContactPoint] | None = strawberry.field(description="Newest first; null when nothing was shown.")
     preferences: ContactPreferences | None = strawberry.field(description="The newest shown (each holder records "
                                                               "its own); null when none.")
+    messages: list[ClientMessage] | None = strawberry.field(description="Messages sent (or to be sent) to the "
+                                                            "client, newest first; null when nothing was shown.")
 
 
 def contact_point_view(c: held.ContactPoint) -> ContactPoint:
@@ -435,11 +517,25 @@ def homeless_view(h: rec.HomelessProgramStatus) -> HomelessProgramStatus:
         unaccompanied_youth=h.unaccompanied_youth)
 
 
-def appointment_view(a: rec.Appointment) -> Appointment:
-    """The public face of one Appointment record."""
+def appointment_view(a: rec.Appointment, reminders: list[held.SentMessage] | None = None) -> Appointment:
+    """The public face of one Appointment record, with its reminders."""
     return Appointment(
-        appointment_id=a.appointment_id, agency=a.agency, type=a.type, scheduled_at=a.scheduled_at, mode=a.mode,
-        location=a.location, status=a.status)
+        appointment_id=a.appointment_id, agency=a.agency, type=a.type, scheduled_at=a.scheduled_at,
+        duration_minutes=a.duration_minutes, mode=a.mode, location=a.location, status=a.status, at_stake=a.at_stake,
+        held_here=a.held_here, reminders=[reminder_view(m) for m in reminders or []])
+
+
+def reminder_view(m: held.SentMessage) -> Reminder:
+    """The public face of a reminder, as part of its appointment."""
+    return Reminder(channel=ContactChannel(m.channel), status=MessageStatus(m.status), send_after=m.send_after,
+                    sent_at=m.sent_at, error=m.error)
+
+
+def message_view(m: held.SentMessage) -> ClientMessage:
+    """The public face of a message to the client."""
+    return ClientMessage(id=strawberry.ID(m.id), agency=m.holder, kind=m.kind, channel=ContactChannel(m.channel),
+                         status=MessageStatus(m.status), send_after=m.send_after, sent_at=m.sent_at, body=m.body,
+                         error=m.error)
 
 
 def document_view(d: rec.RequiredDocument) -> RequiredDocument:
@@ -496,11 +592,18 @@ class ClientProfile:
         return SchoolingSection(access=[source_access(p) for p in parts],
                                 students=[student_record(r) for p in visible for r in p.data] if visible else None)
 
-    @strawberry.field(description="Appointments from every permitted agency, soonest first.")
-    def appointments(self) -> AppointmentsSection | None:
+    @strawberry.field(description="Appointments from every permitted agency and those scheduled here, soonest "
+                      "first, each with its reminders.")
+    async def appointments(self, info: strawberry.Info) -> AppointmentsSection | None:
         parts = self.disclosure.parts(_Category.APPOINTMENTS)
         visible = shown(parts)
-        found = sorted(items(visible, appointment_view), key=lambda a: a.scheduled_at) if visible else None
+        if not visible:
+            return AppointmentsSection(access=[source_access(p) for p in parts], items=None)
+        records = [(p.holder, a) for p in visible for a in p.data]
+        reminders = await info.context.appointments.reminders(
+            str(self.id), [(holder, a.appointment_id) for holder, a in records])
+        found = sorted((appointment_view(a, reminders.get((holder, a.appointment_id))) for holder, a in records),
+                       key=lambda a: a.scheduled_at)
         return AppointmentsSection(access=[source_access(p) for p in parts], items=found)
 
     @strawberry.field(description="Documents agencies asked for, with due dates and status.")
@@ -530,9 +633,12 @@ class ClientProfile:
         # each holder keeps its own; the newest of those the caller may see is the client's word
         pref = max((i for i in found if isinstance(i, held.ContactPreference)), key=lambda c: c.recorded_at,
                    default=None)
+        sent = sorted((i for i in found if isinstance(i, held.SentMessage)),
+                      key=lambda m: (m.sent_at or m.send_after, m.id), reverse=True)
         return ContactSection(access=[source_access(p) for p in parts],
                               points=[contact_point_view(c) for c in points] if visible else None,
-                              preferences=contact_preferences_view(pref) if pref else None)
+                              preferences=contact_preferences_view(pref) if pref else None,
+                              messages=[message_view(m) for m in sent] if visible else None)
 
 
 # Which profile field reads which category: the gate is asked only for what the query selects.

@@ -7,11 +7,12 @@ category, and the gate decides on it exactly as on an agency's record.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.tables import Base, utcnow
+from store.tables import Base, BigId, utcnow
 
 
 class CaseNote(Base):
@@ -65,3 +66,78 @@ class ContactPreference(Base):
     quiet_until: Mapped[str | None] = mapped_column(String(5))  # ... until (may wrap past midnight)
     recorded_by: Mapped[str] = mapped_column(String(255))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Appointment(Base):
+    """An appointment a caseworker or partner scheduled with a client (category appointments): a housing
+    interview, a legal consultation, an intake. Held for the organisation that scheduled it; the client always
+    sees their own (an appointment is for them to keep)."""
+
+    __tablename__ = "appointments"
+    __table_args__ = (Index("ix_appointments_client_id_holder", "client_id", "holder"),
+                      Index("ix_appointments_scheduled_at", "scheduled_at"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    holder: Mapped[str] = mapped_column(String(64))  # the organisation that scheduled it
+    type: Mapped[str] = mapped_column(String(40))  # a code, e.g. HOUSING_INTERVIEW (gate/appointment_desk.TYPES)
+    scheduled_at: Mapped[datetime]
+    duration_minutes: Mapped[int | None]
+    mode: Mapped[str] = mapped_column(String(16))  # IN_PERSON | PHONE | VIDEO
+    location: Mapped[str | None] = mapped_column(String(255))  # an office's address or a call-in line
+    status: Mapped[str] = mapped_column(String(16))  # SCHEDULED | RESCHEDULED | COMPLETED | MISSED | CANCELED
+    at_stake: Mapped[str | None] = mapped_column(String(40))  # a code, e.g. HOUSING_PLACEMENT
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Message(Base):
+    """A message to a client (an appointment reminder, a notice's reply date, a service update), recorded before it
+    is sent (the outbox, notify/outbox.py) and kept with what became of it (category contact, held for the
+    organisation whose record it is about)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_due", "status", "next_attempt_at"),
+                      Index("ix_messages_client_id_subject", "client_id", "subject"),
+                      Index("ix_messages_provider_message_id", "provider_message_id"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # one message per thing to say (e.g. this reminder of this appointment at this time): enqueued twice, kept once;
+    # sent to the provider with it, so that a send retried after a crash is not delivered twice
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    holder: Mapped[str] = mapped_column(String(64))  # the organisation whose record it is about
+    kind: Mapped[str] = mapped_column(String(32))  # appointment_reminder | notice_due | service_update
+    subject: Mapped[str] = mapped_column(String(160))  # what it is about, e.g. appointment:<holder>:<id>
+    channel: Mapped[str] = mapped_column(String(8))  # sms | email
+    contact_point_id: Mapped[str] = mapped_column(ForeignKey("contact_points.id"))
+    template: Mapped[str] = mapped_column(String(48))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)  # what the template may show: a date, a time, a link
+    send_after: Mapped[datetime]
+    expires_at: Mapped[datetime | None]  # not sent after this (the appointment's time): expired
+    # queued | sent | delivered | failed | bounced | opted_out | cancelled | expired
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))  # the delivery worker sending it now ...
+    lease_until: Mapped[datetime | None]  # ... until then (a worker that died leaves it to the next)
+    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    error: Mapped[str | None] = mapped_column(String(64))  # a code (the provider's, or ours), never a text
+    body: Mapped[str | None] = mapped_column(Text)  # what was sent, once sent
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+
+
+class MessageEvent(Base):
+    """What became of a message, step by step: sent, retried, delivered, failed (the delivery log)."""
+
+    __tablename__ = "message_events"
+    __table_args__ = (Index("ix_message_events_message_id", "message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(ForeignKey("messages.id"))
+    status: Mapped[str] = mapped_column(String(16))  # a status, or "retry" for an attempt that will be repeated
+    detail: Mapped[str | None] = mapped_column(String(64))  # an error code
+    at: Mapped[datetime] = mapped_column(default=utcnow)

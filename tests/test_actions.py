@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,13 +56,17 @@ DOCUMENTS: dict[str, str] = {
     "addContactPoint": 'mutation { addContactPoint(clientId: "%(c)s", channel: SMS, address: "212 555 0100", '
                        'optedIn: false) { id } }',
     "setContactPreferences": 'mutation { setContactPreferences(clientId: "%(c)s", language: "es") { language } }',
+    "scheduleAppointment": 'mutation { scheduleAppointment(clientId: "%(c)s", type: INTAKE, mode: PHONE, '
+                           'scheduledAt: "%(soon)s") { appointmentId } }',
     "resolveIdentityReview": 'mutation { resolveIdentityReview(id: "1", decision: SAME_PERSON, reason: "r") '
                              '{ merged } }',
     "linkRecords": 'mutation { linkRecords(a: {source: "a", localId: "1"}, b: {source: "b", localId: "2"}, '
                    'reason: "r") { merged } }',
     "unlinkRecord": 'mutation { unlinkRecord(record: {source: "a", localId: "1"}, reason: "r") { split } }',
 }
-DOCUMENTS = {field: document % {"c": "00000000-0000-4000-8000-0000000000c1"} for field, document in DOCUMENTS.items()}
+SOON = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0).isoformat()
+DOCUMENTS = {field: document % {"c": "00000000-0000-4000-8000-0000000000c1", "soon": SOON}
+             for field, document in DOCUMENTS.items()}
 # Refused without saying whether the thing exists (a consent id): answered as not found, logged as refused.
 HIDDEN = {"consent": '{ consent(id: "k-1") { id } }', "amendConsent": 'mutation { amendConsent(id: "k-1", '
           'provisions: [{organizations: ["X"], categories: [BENEFITS], purposes: [CASE_MANAGEMENT]}]) { id } }',
@@ -72,7 +77,8 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
     gateway: Any, database_url: str,
 ) -> None:
     admin = caller(gateway, "CITY", "admin")  # a role no rule gives anything but its own session
-    assert set(DOCUMENTS) | set(HIDDEN) | {"me", "setContactOptIn"} == set(QUERY_ACTIONS) | set(MUTATION_ACTIONS)
+    by_id = {"setContactOptIn", "updateAppointment"}  # refused as not found: below
+    assert set(DOCUMENTS) | set(HIDDEN) | {"me"} | by_id == set(QUERY_ACTIONS) | set(MUTATION_ACTIONS)
     for field, document in DOCUMENTS.items():
         before = len(await events(database_url))
         body = await admin.query(document)
@@ -95,13 +101,17 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
         logged = (await events(database_url))[before:]
         action = (QUERY_ACTIONS | MUTATION_ACTIONS)[field]
         assert [(e.action, e.outcome) for e in logged] == [(action.value, "refused")], field
-    # a contact point (by id): not found for a caller who may not see it, the refusal on record
-    before = len(await events(database_url))
-    body = await admin.query('mutation { setContactOptIn(id: "00000000-0000-4000-8000-0000000000d1", '
-                             'optedIn: false) { id } }')
-    assert body["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND", body
-    logged = (await events(database_url))[before:]
-    assert [(e.action, e.outcome) for e in logged] == [("contact.record", "refused")]
+    # a contact point or an appointment (by id): not found for a caller who may not see it, the refusal on record
+    for document, action in [
+        ('mutation { setContactOptIn(id: "00000000-0000-4000-8000-0000000000d1", optedIn: false) { id } }',
+         "contact.record"),
+        ('mutation { updateAppointment(id: "00000000-0000-4000-8000-0000000000d2", status: MISSED) '
+         '{ appointmentId } }', "appointment.update")]:
+        before = len(await events(database_url))
+        body = await admin.query(document)
+        assert body["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND", body
+        logged = (await events(database_url))[before:]
+        assert [(e.action, e.outcome) for e in logged] == [(action, "refused")]
 
 
 def test_no_role_is_tested_in_python_outside_the_policies() -> None:

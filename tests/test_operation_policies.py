@@ -44,8 +44,8 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     self_access = role is Role.CLIENT and c.self_ and purpose is Purpose.CLIENT_ACCESS
     if action is Action.SESSION_READ:
         return True
-    if action is Action.READ:
-        return (staff and care) or self_access
+    if action is Action.READ:  # (the delivery worker opens profiles to plan reminders; sections are decided apart)
+        return (staff and care) or self_access or (role is Role.NOTIFIER and purpose is Purpose.CLIENT_NOTIFICATION)
     if action is Action.SEARCH:
         return staff and care
     if action is Action.CONSENT_READ:
@@ -71,7 +71,23 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
         return (staff and care and c.sees_identity) or self_access
     if action is Action.CASE_NOTE_ADD:
         return staff and care and c.sees_identity
+    if action is Action.NOTIFICATION_DELIVER:  # casebridge's worker, to a contact point the client opted in to
+        return role is Role.NOTIFIER and purpose is Purpose.CLIENT_NOTIFICATION and c.target.contact_opted_in
+    if action in (Action.APPOINTMENT_SCHEDULE, Action.APPOINTMENT_UPDATE):  # their own organisation's only
+        return (staff and care and c.sees_identity and c.target.category == "appointments"
+                and c.target.holder == ORG)
     raise AssertionError(f"no oracle row for {action}")
+
+
+def held_cases() -> list[Case]:
+    """A record held here: the caller's organisation's or another's, of appointments or another category, about
+    a client whose identity the caller may see or not, the caller themself or another client."""
+    return [Case(f"{category} held by {holder}, {'self' if client == CLIENT else 'other'}"
+                 f"{', sees identity' if sees else ''}",
+                 Target.section(client, category, holder, sees_identity=sees), self_=client == CLIENT,
+                 sees_identity=sees)
+            for category in (Category.APPOINTMENTS, Category.CASEWORK) for holder in (ORG, "HRA")
+            for client in (CLIENT, OTHER) for sees in (False, True)]
 
 
 def client_cases(*, identity: bool = False, grantor: bool = False) -> list[Case]:
@@ -131,6 +147,11 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
         Action.CONSENT_AMEND: consents, Action.CONSENT_REVOKE: consents, Action.BREAK_GLASS: client_cases(),
         Action.DISCLOSURE_REPORT: client_cases(identity=True), Action.CASE_NOTE_ADD: client_cases(identity=True),
         Action.CONTACT_RECORD: client_cases(identity=True),
+        Action.APPOINTMENT_SCHEDULE: held_cases(), Action.APPOINTMENT_UPDATE: held_cases(),
+        Action.NOTIFICATION_DELIVER: [Case(f"message to {who}, {'opted in' if opted else 'not opted in'}",
+                                           Target.message_to(client, opted_in=opted), self_=client == CLIENT)
+                                      for client, who in ((CLIENT, "self"), (OTHER, "other"))
+                                      for opted in (False, True)],
         Action.SESSION_READ: [Case("own session", Target.session())],
         **{a: [Case("log", Target.access_log())] for a in (Action.AUDIT_READ, Action.AUDIT_SUMMARY,
                                                            Action.AUDIT_VERIFY, Action.AUDIT_EXPORT)},

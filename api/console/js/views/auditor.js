@@ -11,10 +11,11 @@ const PURPOSE = 'AUDIT';
 export const ACTIONS = ['read', 'identity.search', 'consent.read', 'consent.record', 'consent.amend', 'consent.revoke',
   'break-glass.start', 'audit.read', 'audit.summary', 'audit.verify', 'audit.export', 'audit.retention',
   'disclosure-report.read', 'identity.review', 'identity.explain', 'identity.resolve', 'identity.link',
-  'identity.unlink', 'case-note.add', 'contact.record', 'session.read'];
+  'identity.unlink', 'case-note.add', 'contact.record', 'appointment.schedule', 'appointment.update',
+  'notification.deliver', 'session.read'];
 const OUTCOMES = ['disclosed', 'withheld', 'failed', 'performed', 'refused'];
 const PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY', 'EMERGENCY', 'AUDIT', 'CLIENT_ACCESS',
-  'IDENTITY_STEWARDSHIP'];
+  'IDENTITY_STEWARDSHIP', 'CLIENT_NOTIFICATION'];
 
 const purposeWord = (value) => (value ? word('Purpose', value.toUpperCase()) : '');
 

@@ -1,0 +1,28 @@
+"""The planner and a delivery worker, run together until stopped (`casebridge notify run`, or in the gateway)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from notify.planner import ReminderPlanner
+from notify.worker import DeliveryWorker
+
+log = logging.getLogger("casebridge.notify")
+
+
+async def run(planner: ReminderPlanner, worker: DeliveryWorker, *, plan_every: float, stop: asyncio.Event) -> None:
+    """Plan reminders every `plan_every` seconds and deliver what is due, until `stop` is set."""
+    async def planning() -> None:
+        while not stop.is_set():
+            try:
+                added, cancelled = await planner.plan()
+                if added or cancelled:
+                    log.info("reminders planned: %d queued, %d cancelled", added, cancelled)
+            except Exception as exc:  # an agency or the store is down: plan again next time, nothing is lost
+                log.error("planning reminders failed (%s)", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=plan_every)
+
+    await asyncio.gather(planning(), worker.run(stop))
