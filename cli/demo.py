@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,13 +28,16 @@ from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
 from demo.idp import DEMO_PASSWORD, DemoUser, DevIdentityProvider
+from demo.mailbox import Mailbox, MailServer
 from demo.population import Population, generate
 from demo.servers import ServerThread
+from demo.sms_provider import SmsProvider
 from identity.crosswalk import link_records
 from identity.index import SYNCED, relink, sync, write_records
 from identity.online import place
 from policies.consents import Grantor, Provision
 from store.engine import make_engine, make_sessionmaker
+from store.held_tables import Appointment as AppointmentRow
 from store.held_tables import CaseNote as CaseNoteRow
 from store.held_tables import ContactPoint as ContactPointRow
 from store.migrate import upgrade
@@ -71,6 +75,8 @@ BREAK_GLASS_WHY = "Demo: client taken to hospital from shelter intake; need bene
 DHS_WORKER = "demo-dhs-caseworker"
 DEMO_CONTACT_FORM = "DEMO-INTAKE-CONTACT-FORM-0001"
 DEMO_NOTE = "Demo: intake done; client asked for help finding the birth certificate for a housing application."
+DEMO_EMAIL = "demo-client@example.org"  # example.org: a domain reserved for examples (RFC 2606)
+MAILBOX_DIR = Path("var/demo-mailbox")  # every email the demo's reminders send, one .eml file each
 HMIS_EXPORT_DIR = Path("var/demo-hmis-export")  # the CoC's drop, as `casebridge hmis import` would read it
 
 
@@ -114,12 +120,17 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                 CaseNoteRow.client_id == sheltered).limit(1))).first())
             has_contact = bool((await session.execute(select(ContactPointRow.id).where(
                 ContactPointRow.client_id == sheltered).limit(1))).first())
+            has_email = bool((await session.execute(select(ContactPointRow.id).where(
+                ContactPointRow.client_id == consented).limit(1))).first())
+            scheduled = {cid for (cid,) in (await session.execute(select(AppointmentRow.client_id).where(
+                AppointmentRow.client_id.in_([consented, sheltered]), AppointmentRow.holder == "DHS"))).all()}
         care = RequestContext(worker, "demo-seed", Purpose.CASE_MANAGEMENT)
         if not has_consent:
             await services.desk.record(
                 care, client_id=consented,
                 grantor=Grantor.CLIENT, source_reference=DEMO_FORM, given_at=now - timedelta(days=3),
-                provisions=[Provision("permit", ("DHS",), (Category.APPOINTMENTS, Category.DOCUMENTS),
+                provisions=[Provision("permit", ("DHS",),
+                                      (Category.IDENTITY, Category.APPOINTMENTS, Category.DOCUMENTS),
                                       (Purpose.CASE_MANAGEMENT, Purpose.CARE_COORDINATION),
                                       period_end=now + timedelta(days=365))])
         if not has_grant:
@@ -133,6 +144,20 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                                              source_reference=DEMO_CONTACT_FORM)
             await services.contact.set_preference(care, client_id=sheltered, preferred_channel="sms", language="es",
                                                   quiet_from="21:00", quiet_until="08:00")
+        if not has_email:  # the demo's client asked for reminders by email, from their own sign-in
+            me = RequestContext(Principal("demo-client", "CLIENTS", frozenset({Role.CLIENT}), self_client=consented),
+                                "demo-seed", Purpose.CLIENT_ACCESS)
+            await services.contact.add_point(me, client_id=consented, channel="email", address=DEMO_EMAIL,
+                                             opted_in=True, source_reference="my own sign-in")
+        # a housing interview tomorrow with each (its reminder goes as soon as the gateway plans it; the
+        # sheltered client's waits for the end of their quiet hours at night)
+        soon = (now + timedelta(hours=20)).replace(minute=0, second=0, microsecond=0)
+        for client_id in (consented, sheltered):
+            if client_id not in scheduled:
+                await services.appointments.schedule(
+                    care, client_id=client_id, type="HOUSING_INTERVIEW", scheduled_at=soon, mode="IN_PERSON",
+                    location="DHS intake office, 33 Beaver St, New York, NY", duration_minutes=45,
+                    at_stake="HOUSING_PLACEMENT")
     finally:
         await services.aclose()
     return added
@@ -230,12 +255,22 @@ def busy_port(ports: dict[str, int]) -> str | None:
     return None
 
 
+def upcoming_interview(population: Population, *, now: datetime) -> None:
+    """The demo's client has a recertification interview at the benefits agency in five days (the generated one
+    may be past): what the reminders are for."""
+    person = population.people[0]
+    case = population.benefits[person.benefits_id or ""]["cases"][0]  # type: ignore[index]
+    when = (now + timedelta(days=5)).replace(hour=14, minute=0, second=0, microsecond=0)
+    case["appointments"][0].update({"status": "SCHEDULED", "scheduledAt": when.isoformat()})
+
+
 def run_demo(
     settings: Settings, *, port: int, benefits_port: int, households: int, seed: int, serve_forever: bool,
-    schooling_port: int = 8102, idp_port: int = 8103,
+    schooling_port: int = 8102, idp_port: int = 8103, sms_port: int = 8104, smtp_port: int = 8025,
 ) -> list[dict[str, Any]] | None:
     """Seed, start the simulator and the gateway, print how to use them; optionally check and stop."""
     population = generate(seed=seed, households=households)
+    upcoming_interview(population, now=datetime.now(UTC))
     if not settings.appropriate_parties:  # the demo city names its shelter agency for FERPA emergencies
         settings = settings.model_copy(update={"appropriate_parties": {LegalBasis.FERPA_99_36: ["DHS"]}})
     added = asyncio.run(globals()["seed"](settings, population))
@@ -243,10 +278,20 @@ def run_demo(
     sim = ServerThread(agency.app(), port=benefits_port).start()
     district = ServerThread(EdfiAgency(population).app(), port=schooling_port).start()
     public_url = f"http://127.0.0.1:{port}"
+    # the reminders' providers: an SMS provider simulator and a real SMTP server keeping every email
+    provider = SmsProvider(inbound_url=f"{public_url}/hooks/sms/inbound")
+    sms = ServerThread(provider.app(), port=sms_port).start()
+    mailbox = Mailbox(directory=MAILBOX_DIR)
+    mail = MailServer(mailbox, port=smtp_port).__enter__()
+    notify = settings.notify.model_copy(update={
+        "run_in_gateway": True, "plan_every_seconds": 60.0, "poll_seconds": 2.0, "link": f"{public_url}/app/",
+        "sms": settings.notify.sms.model_copy(update={"base_url": sms.url}),
+        "smtp": settings.notify.smtp.model_copy(update={"host": "127.0.0.1", "port": smtp_port}),
+    })
     settings = settings.model_copy(update={
         "benefits": BenefitsConfig(**{**settings.benefits.model_dump(), "base_url": sim.url}),
         "schooling": SchoolingConfig(**{**settings.schooling.model_dump(), "base_url": district.url}),
-        "public_url": public_url,
+        "public_url": public_url, "notify": notify,
     })
     try:
         asyncio.run(seed_index(settings, population))
@@ -255,6 +300,8 @@ def run_demo(
     except BaseException:
         sim.stop()
         district.stop()
+        sms.stop()
+        mail.__exit__()
         raise
     # The gateway trusts the provider (its issuer, its JWKS), as a production gateway trusts the city's.
     settings = settings.model_copy(update={
@@ -264,7 +311,7 @@ def run_demo(
     })
     cases = demo_cases(settings, population)
     _banner(settings, port, f"{sim.url}  school district (Ed-Fi) simulator  {district.url}",
-            len(population.people), added, cases, serving=serve_forever, idp=idp)
+            len(population.people), added, cases, serving=serve_forever, idp=idp, sms_url=sms.url)
     app = create_app(settings)
     try:
         if serve_forever:
@@ -272,11 +319,19 @@ def run_demo(
                         access_log=False, log_level="warning")
             return None
         with ServerThread(app, port=port) as gateway:
-            return [_first_query(gateway.url, case) for case in cases]
+            answers = [_first_query(gateway.url, case) for case in cases]
+            deadline = time.monotonic() + 20  # the gateway plans and sends reminders as it starts: wait for them
+            while not mailbox.messages and time.monotonic() < deadline:
+                time.sleep(0.2)
+            console.print(f"[bold]reminders sent[/bold]: {len(provider.messages)} text messages, "
+                          f"{len(mailbox.messages)} emails", highlight=False)
+            return answers
     finally:
         sim.stop()
         district.stop()
         idp.stop()
+        sms.stop()
+        mail.__exit__()
 
 
 def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
@@ -294,7 +349,7 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
 
 
 def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int, cases: list[DemoCase], *,
-            idp: DevIdentityProvider, serving: bool = True) -> None:
+            idp: DevIdentityProvider, sms_url: str, serving: bool = True) -> None:
     url = f"http://127.0.0.1:{port}"
     cli = ".venv/bin/casebridge"
     how = ("(GraphiQL: open it in a browser; Ctrl-C stops everything)" if serving
@@ -309,6 +364,10 @@ def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int
         f"benefits agency simulator  {sim_url}",
         f"shelter system (HMIS CSV export, imported)  {HMIS_EXPORT_DIR}/",
         f"store  {settings.database_url}   synthetic people: {people} ({added} links added)",
+        f"[bold]reminders[/bold] (planned and sent by the gateway every minute): text messages  {sms_url}/sim/messages",
+        f"  email  {MAILBOX_DIR}/ (one .eml per message; SMTP 127.0.0.1:{settings.notify.smtp.port})",
+        f"  a client's text back (STOP, START, HELP): curl -s {sms_url}/sim/inbound -H 'Content-Type: "
+        "application/json' -d '{\"from\": \"<their number>\", \"body\": \"STOP\"}'",
         "",
         "[bold]Callers[/bold] (a token goes in GraphiQL's Headers tab: "
         '{"Authorization": "Bearer <token>", "X-Purpose-Of-Use": "<purpose>"}):',

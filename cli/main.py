@@ -104,6 +104,8 @@ def demo(
     benefits_port: Annotated[int, typer.Option(help="Benefits simulator port on 127.0.0.1.")] = 8101,
     schooling_port: Annotated[int, typer.Option(help="Ed-Fi (school district) simulator port on 127.0.0.1.")] = 8102,
     idp_port: Annotated[int, typer.Option(help="Development OpenID provider port on 127.0.0.1.")] = 8103,
+    sms_port: Annotated[int, typer.Option(help="SMS provider simulator port on 127.0.0.1.")] = 8104,
+    smtp_port: Annotated[int, typer.Option(help="The demo mailbox's SMTP port on 127.0.0.1.")] = 8025,
     households: Annotated[int, typer.Option(help="Synthetic households to generate.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 7,
     serve_forever: Annotated[bool, typer.Option("--serve/--no-serve", help="Keep serving.")] = True,
@@ -112,7 +114,7 @@ def demo(
     from cli.demo import busy_port, run_demo
 
     busy = busy_port({"--port": port, "--benefits-port": benefits_port, "--schooling-port": schooling_port,
-                      "--idp-port": idp_port})
+                      "--idp-port": idp_port, "--sms-port": sms_port, "--smtp-port": smtp_port})
     if busy is not None:
         flag, number = busy.split()
         err.print(f"[red]port {number} on 127.0.0.1 is in use[/red]: choose another with {flag} N "
@@ -120,7 +122,7 @@ def demo(
         raise typer.Exit(2)
 
     run_demo(_settings(), port=port, benefits_port=benefits_port, schooling_port=schooling_port, idp_port=idp_port,
-             households=households, seed=seed, serve_forever=serve_forever)
+             sms_port=sms_port, smtp_port=smtp_port, households=households, seed=seed, serve_forever=serve_forever)
 
 
 @app.command()

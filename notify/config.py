@@ -52,8 +52,9 @@ class NotifySettings(BaseModel):
     # a worker holds a message this long while sending it; one that died leaves it to another after this
     lease_seconds: float = Field(default=60.0, gt=0, le=3600)
     poll_seconds: float = Field(default=5.0, gt=0, le=600)
-    # how often the planner reads appointments and notices again (each read is on the access log)
-    plan_every_seconds: float = Field(default=900.0, gt=0, le=86_400)
+    # how often the planner reads opted-in clients' appointments and notices again: each read of each client is
+    # an event on the access log, so hourly (an appointment an agency books is reminded of within the hour)
+    plan_every_seconds: float = Field(default=3600.0, gt=0, le=86_400)
     # run the planner and a delivery worker inside the gateway (the demo); else `casebridge notify run`
     run_in_gateway: bool = False
     # the page a message's link opens (the client's own view in the console); never carries a record's id

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from core.errors import InvalidInput
 from core.principal import RequestContext, client_by_text
 from core.vocabulary import Purpose
 from gate.contact_desk import ContactDesk, normalize_address
@@ -61,7 +62,7 @@ class Keywords:
             return word, 0
         try:
             number = normalize_address("sms", from_number)
-        except Exception:  # not a number we could have recorded: nothing to change
+        except InvalidInput:  # not a number we could have recorded: nothing to change
             return word, 0
         async with self._sessions() as session:
             points = list((await session.execute(select(ContactPoint.id, ContactPoint.client_id, ContactPoint.opted_in)

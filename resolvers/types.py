@@ -363,8 +363,9 @@ class ContactPoint:
     agency: str = strawberry.field(description="Who recorded it (the organisation, or the client's own sign-in).")
     channel: ContactChannel
     address: str = strawberry.field(description="The phone number (+E.164) or the email address.")
-    verified: bool = strawberry.field(description="Proven to reach the client (not yet: codes are sent by the "
-                                      "reminders' outbox, to come).")
+    verified: bool = strawberry.field(description="Proven to reach the client by a code sent there and returned. "
+                                      "No code is sent yet: always false, and reminders go to opted-in points "
+                                      "whether verified or not.")
     opted_in: bool = strawberry.field(description="Whether the client agreed to be contacted here.")
     opt_in_source: str | None = strawberry.field(description="Where the opt-in (or its withdrawal) came from: a "
                                                  "signed form's reference, or the client's own sign-in.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -57,8 +58,9 @@ def test_serve_refuses_an_unmigrated_store_and_migrate_fixes_it(tmp_path: Path) 
 
 
 def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) -> None:
+    ports = ("--sms-port", str(free_port()), "--smtp-port", str(free_port()))
     args = ("demo", "--no-serve", "--households", "5", "--port", str(free_port()), "--benefits-port", str(free_port()),
-            "--schooling-port", str(free_port()), "--idp-port", str(free_port()))
+            "--schooling-port", str(free_port()), "--idp-port", str(free_port()), *ports)
     out = cli(*args, tmp_path=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "X-Purpose-Of-Use" in out.stdout
@@ -70,15 +72,22 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     cases = _summaries(out.stdout)
     own, consent, glass, shelter, school, auditor = cases
     assert own["benefits"] == ["HRA SHOWN OWN_AGENCY"]
-    assert consent["appointments"] == ["HRA SHOWN CONSENT"] and consent["documents"] == ["HRA SHOWN CONSENT"]
+    # the benefits agency's recertification interview (by consent) and DHS's own housing interview, one list
+    assert consent["appointments"] == ["HRA SHOWN CONSENT", "DHS SHOWN OWN_AGENCY"]
+    assert consent["documents"] == ["HRA SHOWN CONSENT"]
     assert consent["benefits"] == ["HRA WITHHELD CONSENT_REQUIRED"]
     assert glass["benefits"] == ["HRA SHOWN BREAK_GLASS"]
     assert auditor == {"errors": ["FORBIDDEN"]}  # an auditor never opens a profile
     assert shelter["housing"] == ["DHS SHOWN OWN_AGENCY"]  # the imported HMIS export, DHS's own records
     assert own["housing"] == ["DHS WITHHELD CONSENT_REQUIRED"]  # people[0] has shelter stays: not HRA's to see
     assert school["schooling"] == ["DOE SHOWN OWN_AGENCY"]  # the Ed-Fi simulator, read live
+    # the demo client's reminder of tomorrow's housing interview reached the demo's mailbox, in words with no detail
+    assert re.search(r"reminders sent.*: \d+ text messages, [1-9]\d* emails", out.stdout)
+    (mail,) = sorted((tmp_path / "var" / "demo-mailbox").glob("*.eml"))
+    assert "You have an appointment on" in mail.read_text() and "Beaver" not in mail.read_text()
     again = cli(*args[:4], "--port", str(free_port()), "--benefits-port", str(free_port()),
-                "--schooling-port", str(free_port()), "--idp-port", str(free_port()), tmp_path=tmp_path)
+                "--schooling-port", str(free_port()), "--idp-port", str(free_port()), "--sms-port", str(free_port()),
+                "--smtp-port", str(free_port()), tmp_path=tmp_path)
     assert again.returncode == 0 and "(0 links added)" in again.stdout  # re-running seeds nothing twice
     assert _summaries(again.stdout) == cases
 

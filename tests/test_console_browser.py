@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,10 @@ from cli.demo import BREAK_GLASS_WHY, DEMO_ORGANIZATIONS, demo_users, seed, seed
 from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
 from demo.idp import DEMO_PASSWORD, DemoUser, DevIdentityProvider
+from demo.mailbox import Mailbox, MailServer
 from demo.population import Person, Population, generate
 from demo.servers import ServerThread, free_port
+from demo.sms_provider import SmsProvider
 from tests.conftest import make_settings
 from tests.gateway import UNLINKED_CLIENT, seed_links
 
@@ -60,6 +63,7 @@ class City:
     population: Population
     browser: Browser
     benefits: ServerThread
+    mailbox: Mailbox
     pages: list[Page] = field(default_factory=list)
 
     def token(self, sub: str, org: str, role: str, self_client: str | None = None) -> str:
@@ -85,11 +89,19 @@ def city(dev_key_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     asyncio.run(seed_links(settings.database_url, population))  # and a client only the shelter system knows
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    provider, mailbox = SmsProvider(inbound_url=f"{url}/hooks/sms/inbound"), Mailbox()
     with ServerThread(BenefitsAgency(population).app()) as benefits, \
-            ServerThread(EdfiAgency(population).app()) as district:
+            ServerThread(EdfiAgency(population).app()) as district, \
+            ServerThread(provider.app()) as sms, MailServer(mailbox) as mail:
+        # the gateway plans and sends reminders itself, as in the demo, every 2 seconds here
+        notify = settings.notify.model_copy(update={
+            "run_in_gateway": True, "plan_every_seconds": 2.0, "poll_seconds": 0.5, "link": f"{url}/app/",
+            "sms": settings.notify.sms.model_copy(update={"base_url": sms.url}),
+            "smtp": settings.notify.smtp.model_copy(update={"port": mail.port})})
         settings = settings.model_copy(update={
             "benefits": settings.benefits.model_copy(update={"base_url": benefits.url}),
-            "schooling": settings.schooling.model_copy(update={"base_url": district.url}), "public_url": url})
+            "schooling": settings.schooling.model_copy(update={"base_url": district.url}), "public_url": url,
+            "notify": notify})
         asyncio.run(seed_index(settings, population))
         users = [*demo_users(population), MULTI]
         with DevIdentityProvider(users, settings.auth, url, port=free_port(),
@@ -99,7 +111,7 @@ def city(dev_key_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             with ServerThread(create_app(settings), port=port), sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
-                    yield City(settings, url, idp, population, browser, benefits)
+                    yield City(settings, url, idp, population, browser, benefits, mailbox)
                 finally:
                     browser.close()
 
@@ -327,7 +339,8 @@ def test_a_client_reads_their_record_manages_consents_and_sees_who_looked(city: 
 
     page.get_by_role("link", name="Who may see it").click()
     dhs_consent = page.locator("[data-consent][data-status='ACTIVE']").filter(has_text="DEMO-SIGNED-CONSENT-FORM")
-    expect(dhs_consent).to_contain_text("DHS may see your appointments with agencies")
+    expect(dhs_consent).to_contain_text("DHS may see your name, date of birth")
+    expect(dhs_consent).to_contain_text("your appointments with agencies")
     page.get_by_role("button", name="Give a consent").click()
     tick(page, "consent-orgs-LEGALAID")
     tick(page, "consent-categories-CASEWORK")
@@ -490,7 +503,8 @@ def test_a_person_with_two_roles_switches_between_their_views(city: City, tab: A
 def test_contact_details_by_the_client_and_by_a_caseworker(city: City, tab: Any) -> None:
     session = tab(PHONE)
     page = sign_in(session, city, "client", "/app/#/contact")
-    expect(page.get_by_text("No phone number or email address recorded.")).to_be_visible()
+    # the demo's client asked for reminders by email from their own sign-in (cli/demo.seed)
+    expect(page.locator("[data-contact='EMAIL']")).to_contain_text("demo-client@example.org")
     page.get_by_role("button", name="Add or change how to reach me").click()
     page.fill("#contact-address", "(212) 555-0199")
     expect(page.locator("#contact-optin")).to_be_checked()
@@ -525,6 +539,50 @@ def test_contact_details_by_the_client_and_by_a_caseworker(city: City, tab: Any)
     page.get_by_role("button", name="Add", exact=True).click()
     expect(section(page, "contact").locator("[data-contact='EMAIL']")).to_contain_text("CONTACT-FORM-12")
     assert not session.problems and not worker.problems, (session.problems, worker.problems)
+
+
+def test_appointments_from_every_agency_with_their_reminders_and_the_clients_messages(city: City, tab: Any) -> None:
+    """A DHS caseworker schedules an appointment and marks one cancelled; each appointment shows its reminders;
+    the client sees both agencies' appointments and, in their own view, the messages sent to them."""
+    me = city.population.people[0]  # the demo's client: DHS sees their appointments by their consent
+    worker = tab()
+    page = sign_in(worker, city, "dhs-caseworker", f"/app/#/client/{me.client_id}")
+    choose_purpose(page, "Case management")
+    listed = section(page, "appointments")
+    expect(listed).to_contain_text("Housing interview")  # the seed's, held here for DHS
+    expect(listed).to_contain_text("a housing placement")
+    expect(listed.locator("[data-reminder]").first).to_be_visible(timeout=20_000)  # planned and sent by the gateway
+    page.get_by_role("button", name="Schedule an appointment").click()
+    page.select_option("#appt-type", "LEGAL_CONSULTATION")
+    page.fill("#appt-day", "2031-01-01")  # too far ahead: the API refuses it, and says why
+    page.fill("#appt-time", "10:30")
+    page.get_by_role("button", name="Schedule", exact=True).click()
+    expect(page.get_by_text("an appointment is at most two years ahead")).to_be_visible()
+    day = (datetime.now() + timedelta(days=10)).date().isoformat()
+    page.fill("#appt-day", day)
+    page.select_option("#appt-mode", "PHONE")
+    page.fill("#appt-location", "We will call you")
+    check_accessible(page, "scheduling an appointment")
+    page.get_by_role("button", name="Schedule", exact=True).click()
+    expect(page.get_by_text("The appointment is scheduled.")).to_be_visible()
+    row = listed.locator("tr", has_text="Legal consultation")
+    expect(row).to_contain_text("Scheduled")
+    row.get_by_role("button", name="Cancel").click()
+    expect(listed.locator("tr", has_text="Legal consultation")).to_contain_text("Cancelled")
+    check_accessible(page, "appointments with reminders")
+
+    for _ in range(100):  # the reminder of the seed's housing interview reaches the client's mailbox
+        if any(m["To"] == "demo-client@example.org" for m in city.mailbox.messages):
+            break
+        page.wait_for_timeout(200)
+    session = tab(PHONE)
+    page = sign_in(session, city, "client", "/app/#/contact")
+    expect(page.get_by_role("heading", name="Messages")).to_be_visible()
+    sent = page.locator("tr", has=page.locator("[data-message='SENT'], [data-message='DELIVERED']"))
+    expect(sent.first).to_contain_text("You have an appointment")
+    check_accessible(page, "the client's messages")
+    assert any(m["To"] == "demo-client@example.org" for m in city.mailbox.messages)
+    assert not worker.problems and not session.problems, (worker.problems, session.problems)
 
 
 CONSENTS = """query($id: ID!) { consents(clientId: $id) { id sourceReference status provisions {

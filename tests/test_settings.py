@@ -15,6 +15,8 @@ SAFE_PRODUCTION = {
     "benefits": {"client_secret": "from-the-vault"},
     "schooling": {"client_secret": "from-the-vault-too"},
     "audit": {"signing_key_file": "/etc/casebridge/audit-key.json"},
+    "notify": {"sms": {"auth_token": "from-the-vault-three"},
+               "smtp": {"host": "smtp.city.test", "security": "starttls", "password": "from-the-vault-four"}},
 }
 
 
@@ -56,6 +58,11 @@ def test_a_safe_production_configuration_starts() -> None:
     ({"auth": {"jwks_url": "http://127.0.0.1:8103/jwks", "issuer": "http://127.0.0.1:8103"}}, "not an https address"),
     ({"auth": {"jwks_url": "https://localhost/jwks", "issuer": "https://idp.city.test"}}, "JWKS URL is not an https"),
     ({"console": {"oidc_issuer": "https://other-idp.city.test"}}, "another issuer"),
+    # the demo's SMS provider simulator and mailbox, and email to another machine in the clear
+    ({"notify": {"smtp": {"host": "smtp.city.test", "security": "starttls"}}}, "SMS provider uses the demo"),
+    ({"notify": {"sms": {"auth_token": "t"}, "smtp": {"host": "smtp.city.test", "security": "starttls",
+                                                      "password": "demo-smtp-password"}}}, "SMTP server uses the demo"),
+    ({"notify": {"sms": {"auth_token": "t"}, "smtp": {"host": "smtp.city.test"}}}, "without TLS"),
 ])
 def test_production_refuses_unsafe_configuration(change: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValidationError) as info:

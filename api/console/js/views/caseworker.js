@@ -8,6 +8,7 @@ import {
 } from './common.js';
 import { ConsentList, ConsentForm } from './consents.js';
 import { ContactForm } from './contact.js';
+import { AppointmentForm } from './appointments.js';
 import { ProfileSections } from './profile.js';
 
 const STAFF_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY', 'EMERGENCY'];
@@ -174,6 +175,10 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
           aria-expanded=${panel === 'note'} onClick=${() => setPanel(panel === 'note' ? null : 'note')}>
           ${t('note.add')}</button></li>
         <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
+          aria-expanded=${panel === 'appointment'}
+          onClick=${() => setPanel(panel === 'appointment' ? null : 'appointment')}>
+          ${t('appointment.schedule')}</button></li>
+        <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
           aria-expanded=${panel === 'contact'} onClick=${() => setPanel(panel === 'contact' ? null : 'contact')}>
           ${t('contact.title')}</button></li>
         <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--secondary"
@@ -187,13 +192,15 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
       ${panel === 'contact' && html`<${ContactForm} api=${api} clientId=${clientId} purpose=${purpose} staff
         languages=${languages} current=${client.contact?.preferences}
         onDone=${(key) => done(t(key))} onCancel=${() => setPanel(null)} />`}
+      ${panel === 'appointment' && html`<${AppointmentForm} api=${api} clientId=${clientId} purpose=${purpose}
+        onDone=${() => done(t('appointment.scheduled'))} onCancel=${() => setPanel(null)} />`}
       ${panel === 'note' && html`<${NoteForm} api=${api} clientId=${clientId} purpose=${purpose}
         onDone=${() => done(t('note.added'))} onCancel=${() => setPanel(null)} />`}
       ${panel === 'glass' && html`<${BreakGlassForm} api=${api} clientId=${clientId}
         onDone=${(g) => { keepGrant(g); setGrant(g); setPanel(null); onPurpose('EMERGENCY'); }}
         onCancel=${() => setPanel(null)} />`}
       <${ProfileSections} client=${client} errors=${state.sections} onRetry=${load} api=${api} purpose=${purpose}
-        staff onChanged=${(key) => done(t(key))} />
+        staff org=${me.organization} onChanged=${(key) => done(t(key))} />
       <${ConsentList} key=${version} api=${api} clientId=${clientId} purpose=${purpose} canRevoke
         organizations=${organizations} onChanged=${() => { setNotice(t('consent.revoked')); load(); }} /></div>`}`;
 }

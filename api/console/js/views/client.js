@@ -6,6 +6,7 @@ import { code, t, word } from '../i18n.js';
 import { Alert, Table, errorText, formatDate, formatDateTime, useFocus, useHashRoute, useTitle } from './common.js';
 import { ConsentForm, ConsentList } from './consents.js';
 import { ContactForm, ContactList } from './contact.js';
+import { MessageList } from './appointments.js';
 import { ProfileSections } from './profile.js';
 
 const PURPOSE = 'CLIENT_ACCESS';
@@ -124,6 +125,7 @@ function OwnContact({ api, clientId, languages, selfOrg }) {
     <section class="cb-section" aria-labelledby="own-contact-h"><h2 id="own-contact-h">${t('section.contact')}</h2>
       ${contact && html`<${ContactList} api=${api} contact=${contact} purpose=${PURPOSE} onChanged=${changed}
         selfOrg=${selfOrg} />`}
+      ${contact?.messages && html`<${MessageList} messages=${contact.messages} />`}
     </section>
     ${adding
       ? html`<${ContactForm} api=${api} clientId=${clientId} purpose=${PURPOSE} languages=${languages}

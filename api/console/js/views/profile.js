@@ -3,12 +3,13 @@
 import { html } from '../../vendor/preact-htm.js';
 import { code, t } from '../i18n.js';
 import { Section, Table, formatDate, formatDateTime } from './common.js';
+import { AppointmentList, MessageList } from './appointments.js';
 import { ContactList } from './contact.js';
 
 const yes = (value) => (value ? t('common.yes') : t('common.no'));
 
 export function ProfileSections({ client, errors = {}, onRetry, api = null, purpose = null, staff = false,
-  onChanged = () => {}, selfOrg = null }) {
+  onChanged = () => {}, selfOrg = null, org = null }) {
   const records = client.identity?.records || [];
   const cases = client.benefits?.cases || [];
   const notices = cases.flatMap((c) => c.notices.map((n) => ({ ...n, agency: c.agency })));
@@ -50,9 +51,8 @@ export function ProfileSections({ client, errors = {}, onRetry, api = null, purp
           x.toSchool || '', String(x.daysOutOfSchool), yes(x.pending)])} /></div>`)}<//>`}
     ${html`<${Section} id="appointments" title=${t('section.appointments')}
       section=${client.appointments} error=${errors.appointments} onRetry=${onRetry} selfOrg=${selfOrg}>
-      <${Table} caption=${t('section.appointments')} head=${[t('col.when'), t('col.type'), t('col.agency'),
-        t('appointments.mode'), t('col.status')]} rows=${appointments.map((a) => [formatDateTime(a.scheduledAt),
-        code(a.type), a.agency, [code(a.mode), a.location].filter(Boolean).join(', '), code(a.status)])} /><//>`}
+      <${AppointmentList} appointments=${appointments} api=${staff ? api : null} purpose=${purpose} org=${org}
+        onChanged=${onChanged} /><//>`}
     ${html`<${Section} id="documents" title=${t('section.documents')} section=${client.documents} error=${errors.documents}
       onRetry=${onRetry} selfOrg=${selfOrg}>
       <${Table} caption=${t('section.documents')} head=${[t('col.type'), t('col.agency'), t('documents.due'),
@@ -65,6 +65,7 @@ export function ProfileSections({ client, errors = {}, onRetry, api = null, purp
     ${html`<${Section} id="contact" title=${t('section.contact')} section=${client.contact}
       error=${errors.contact} onRetry=${onRetry} selfOrg=${selfOrg}>
       <${ContactList} api=${api} contact=${client.contact} purpose=${purpose} staff=${staff}
-        onChanged=${onChanged} selfOrg=${selfOrg} /><//>`}`;
+        onChanged=${onChanged} selfOrg=${selfOrg} />
+      ${client.contact?.messages && html`<${MessageList} messages=${client.contact.messages} />`}<//>`}`;
 }
 
