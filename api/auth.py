@@ -30,7 +30,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from api.keys import load_or_create_dev_key
 from api.settings import AuthSettings
 from core.errors import AuthenticationError
-from core.principal import Principal
+from core.principal import SYSTEM_SUBJECTS, Principal
 from core.vocabulary import SYSTEM_ROLES, Role
 
 log = logging.getLogger("casebridge.auth")
@@ -163,6 +163,8 @@ class TokenVerifier:
         org = _claim(claims, a.organization_claim)
         if not isinstance(subject, str) or not subject:
             raise _invalid("missing_subject", f"token has no {a.subject_claim!r} claim")
+        if subject in SYSTEM_SUBJECTS:  # casebridge's own workers: no token speaks as one (the access log would)
+            raise _invalid("reserved_subject", "token's subject is one casebridge keeps for its own workers")
         if not isinstance(org, str) or not org:
             raise _invalid("missing_organization", f"token has no {a.organization_claim!r} claim")
         raw_roles = _claim(claims, a.roles_claim) or []

@@ -9,6 +9,7 @@ an inbound STOP or START changes the opt-in of every contact point of that numbe
 from __future__ import annotations
 
 import logging
+import re
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -47,7 +48,8 @@ def hook_routes(services: Services) -> list[Route]:
         fields = await form(request, STATUS_PATH)
         if isinstance(fields, Response):
             return fields
-        sid, said, code = fields.get("MessageSid", ""), fields.get("MessageStatus", ""), fields.get("ErrorCode")
+        sid, said = fields.get("MessageSid", ""), fields.get("MessageStatus", "")
+        code = _code(fields.get("ErrorCode"))
         ours = _STATUS.get(said.lower())
         if ours == "failed" and code in SMS_BAD_NUMBER:
             ours = "bounced"
@@ -63,7 +65,18 @@ def hook_routes(services: Services) -> list[Route]:
         fields = await form(request, INBOUND_PATH)
         if isinstance(fields, Response):
             return fields
-        await services.keywords.inbound(fields.get("From", ""), fields.get("Body", "")[:1600])
+        sid = fields.get("MessageSid", "")
+        if not sid:
+            return Response(status_code=400)
+        await services.keywords.inbound(sid, fields.get("From", ""), fields.get("Body", "")[:1600])
         return Response(status_code=204)
 
     return [Route(STATUS_PATH, status, methods=["POST"]), Route(INBOUND_PATH, inbound, methods=["POST"])]
+
+
+def _code(value: str | None) -> str | None:
+    """A provider's error code as we keep it: digits only (a provider that echoed the number or its own text
+    would put personal data in the delivery log)."""
+    if value is None or value == "":
+        return None
+    return value if re.fullmatch(r"\d{1,8}", value) else "other"

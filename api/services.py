@@ -131,7 +131,7 @@ def build_services(
                     notes=NoteDesk(gate=gate), contact=contact_desk,
                     keywords=Keywords(contact=contact_desk, sessions=sessions), senders=senders,
                     templates=Templates(notify.templates_dir),
-                    appointments=AppointmentDesk(gate=gate, source=appointments, sessions=sessions),
+                    appointments=AppointmentDesk(gate=gate, source=appointments),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions,
                                                search_quantum_ms=settings.limits.search_quantum_ms),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,

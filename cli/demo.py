@@ -130,7 +130,8 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                 care, client_id=consented,
                 grantor=Grantor.CLIENT, source_reference=DEMO_FORM, given_at=now - timedelta(days=3),
                 provisions=[Provision("permit", ("DHS",),
-                                      (Category.IDENTITY, Category.APPOINTMENTS, Category.DOCUMENTS),
+                                      (Category.IDENTITY, Category.APPOINTMENTS, Category.DOCUMENTS,
+                                       Category.CONTACT),
                                       (Purpose.CASE_MANAGEMENT, Purpose.CARE_COORDINATION),
                                       period_end=now + timedelta(days=365))])
         if not has_grant:

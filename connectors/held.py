@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,6 +32,7 @@ from store.held_tables import CaseNote as CaseNoteRow
 from store.held_tables import ContactPoint as ContactPointRow
 from store.held_tables import ContactPreference as ContactPreferenceRow
 from store.held_tables import Message as MessageRow
+from store.held_tables import MessageEvent as MessageEventRow
 
 # (client id, category, holder organisation, shared with the client)
 Group = tuple[str, Category, str, bool]
@@ -283,7 +284,9 @@ async def set_opt_in(session: AsyncSession, point_id: str, *, opted_in: bool, so
     """Change a contact point's opt-in in the caller's transaction."""
     row = await session.get(ContactPointRow, point_id)
     assert row is not None  # the desk read it in this transaction
-    row.opted_in, row.opt_in_source, row.opt_in_changed_at = opted_in, source, now
+    if bool(row.opted_in) != opted_in:  # the time of the last change of mind, not of the last click
+        row.opt_in_changed_at = now
+    row.opted_in, row.opt_in_source = opted_in, source
     await session.flush()
     return _point(row)
 
@@ -412,3 +415,27 @@ async def change_appointment(session: AsyncSession, appointment_id: str, *, stat
 def _appointment(row: AppointmentRow) -> Appointment:
     return Appointment(row.id, row.holder, row.type, row.scheduled_at, row.mode, row.location, row.status,
                        at_stake=row.at_stake, duration_minutes=row.duration_minutes, held_here=True)
+
+
+async def cancel_messages(session: AsyncSession, ids: Sequence[str], *, now: datetime, reason: str) -> int:
+    """Cancel queued messages in the caller's transaction: a conditional update, so a message a worker is sending
+    right now (a live lease) or just sent is never overwritten. How many were cancelled."""
+    cancelled = 0
+    for mid in ids:
+        done = await session.execute(
+            update(MessageRow).where(MessageRow.id == mid, MessageRow.status == "queued",
+                                     (MessageRow.lease_until.is_(None)) | (MessageRow.lease_until < now))
+            .values(status="cancelled", error=reason, updated_at=now, lease_owner=None, lease_until=None))
+        if getattr(done, "rowcount", 0) == 1:
+            session.add(MessageEventRow(message_id=mid, status="cancelled", detail=reason, at=now))
+            cancelled += 1
+    await session.flush()
+    return cancelled
+
+
+async def cancel_reminders_of(session: AsyncSession, client_id: str, subject: str, *, now: datetime) -> int:
+    """Cancel the queued reminders of one appointment (it was kept, missed, cancelled or moved): at once, not at
+    the planner's next pass."""
+    ids = list((await session.execute(select(MessageRow.id).where(
+        MessageRow.client_id == client_id, MessageRow.subject == subject, MessageRow.status == "queued"))).scalars())
+    return await cancel_messages(session, ids, now=now, reason="appointment-changed")

@@ -44,7 +44,12 @@ class LegalBasisClaim:
 DELIVERY_WORKER = Principal("casebridge-delivery-worker", "CASEBRIDGE", frozenset({Role.NOTIFIER}))
 
 
+BY_TEXT = "client-by-text-message"
+# The subjects casebridge's own workers act as: no token may carry one (api/auth.py).
+SYSTEM_SUBJECTS = frozenset({DELIVERY_WORKER.subject, BY_TEXT})
+
+
 def client_by_text(client_id: str) -> Principal:
     """A client speaking by text message (STOP, START) from a number they gave: their own word about being
     contacted, as if they had signed in (the provider's signed webhook vouches for the number)."""
-    return Principal("client-by-text-message", "CLIENTS", frozenset({Role.CLIENT}), self_client=client_id)
+    return Principal(BY_TEXT, "CLIENTS", frozenset({Role.CLIENT}), self_client=client_id)

@@ -13,27 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from connectors.held import (
     APPOINTMENT_STATUSES,
     Appointments,
     HeldAppointment,
-    SentMessage,
     add_appointment,
+    cancel_reminders_of,
     change_appointment,
     held_appointment,
-    sent_message,
 )
 from core.errors import InvalidInput, RecordNotFound
 from core.principal import RequestContext
 from core.vocabulary import Action, Category
 from gate.gate import Gate
 from policies.decisions import Resource, Target
-from store.held_tables import Message
 
 # What is scheduled here (agencies' own appointments keep their agency's types).
 TYPES = ("INTAKE", "HOUSING_INTERVIEW", "LEGAL_CONSULTATION", "BENEFITS_APPOINTMENT", "SCHOOL_MEETING",
@@ -51,29 +45,11 @@ DURATION_MINUTES = (5, 8 * 60)
 class AppointmentDesk:
     """Schedules and updates appointments held here, through the gate, each with its access-log event."""
 
-    def __init__(self, *, gate: Gate, source: Appointments, sessions: async_sessionmaker[Any],
+    def __init__(self, *, gate: Gate, source: Appointments,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._gate = gate
         self._source = source
-        self._sessions = sessions
         self._clock = clock
-
-    async def reminders(self, client_id: str, shown: list[tuple[str, str]]) -> dict[tuple[str, str], list[SentMessage]]:
-        """The reminders of appointments the gate has just shown the caller ((holder, appointment id) pairs of one
-        client's appointments section): each one's channel and what became of it, part of the appointment. Asked
-        only with what was shown, so it shows nothing the caller may not see."""
-        if not shown:
-            return {}
-        subjects = {f"appointment:{holder}:{appointment_id}"[:160]: (holder, appointment_id)
-                    for holder, appointment_id in shown}
-        async with self._gate.store_work(Action.READ), self._sessions() as session:
-            rows = (await session.execute(select(Message).where(
-                Message.client_id == client_id, Message.subject.in_(list(subjects)))
-                .order_by(Message.send_after))).scalars()
-            out: dict[tuple[str, str], list[SentMessage]] = {}
-            for row in rows:
-                out.setdefault(subjects[row.subject], []).append(sent_message(row))
-        return out
 
     async def schedule(self, ctx: RequestContext, *, client_id: str, type: str, scheduled_at: datetime,
                        mode: str, location: str | None, duration_minutes: int | None,
@@ -135,6 +111,8 @@ class AppointmentDesk:
                                    field="status")
             held = await change_appointment(op.session, appointment_id, status=status, scheduled_at=when, mode=mode,
                                             location=place, now=now)
+            # its reminders no longer stand (the planner plans the new time's at its next pass)
+            await cancel_reminders_of(op.session, client_id, f"appointment:{holder}:{appointment_id}"[:160], now=now)
             op.log(client_id, detail=f"appointment {appointment_id} ({status})")
         return held
 

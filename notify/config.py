@@ -65,7 +65,7 @@ class NotifySettings(BaseModel):
     sms: SmsSettings = SmsSettings()
 
     def demo_credentials(self) -> list[str]:
-        """Which providers use the demo's credentials (refused in production)."""
+        """What production refuses: the demo's credentials, and providers reached in the clear."""
         out = []
         if self.sms.auth_token.get_secret_value() == DEMO_SMS_TOKEN:
             out.append("the SMS provider uses the demo's auth token")
@@ -73,4 +73,6 @@ class NotifySettings(BaseModel):
             out.append("the SMTP server uses the demo's password")
         if self.smtp.security == "none" and self.smtp.host not in ("127.0.0.1", "localhost"):
             out.append("email would go to another machine without TLS")
+        if not self.sms.base_url.startswith("https://"):
+            out.append("the SMS provider is not an https address (the account's token would cross in the clear)")
         return out

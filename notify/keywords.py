@@ -2,7 +2,8 @@
 what this is.
 
 A text from a number is the client's own word about being contacted there: each client who gave that number has
-their opt-in changed through the contact desk as if they had signed in themself (core.principal.client_by_text;
+their opt-in changed (START: only where a STOP by text ended it) through the contact desk as if they had signed in
+themself (core.principal.client_by_text;
 policies/operations.cedar, client-records-own-contact-details), with its access-log event. A family phone shared
 by several clients stops for all of them. The provider answers the keyword itself (as the common providers do
 for STOP, START and HELP, with the texts the city registered); casebridge records what it changes.
@@ -17,13 +18,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from core.errors import InvalidInput
 from core.principal import RequestContext, client_by_text
 from core.vocabulary import Purpose
 from gate.contact_desk import ContactDesk, normalize_address
-from store.held_tables import ContactPoint
+from store.held_tables import ContactPoint, InboundText
 
 
 class Keyword(StrEnum):
@@ -55,8 +57,9 @@ class Keywords:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._contact, self._sessions, self._clock = contact, sessions, clock
 
-    async def inbound(self, from_number: str, body: str) -> tuple[Keyword | None, int]:
-        """Handle one inbound text; (its keyword, how many contact points changed)."""
+    async def inbound(self, provider_sid: str, from_number: str, body: str) -> tuple[Keyword | None, int]:
+        """Handle one inbound text, once (a replayed webhook call with the same provider id changes nothing);
+        (its keyword, how many contact points changed)."""
         word = keyword(body)
         if word not in SOURCE:
             return word, 0
@@ -64,14 +67,24 @@ class Keywords:
             number = normalize_address("sms", from_number)
         except InvalidInput:  # not a number we could have recorded: nothing to change
             return word, 0
+        try:
+            async with self._sessions.begin() as session:
+                session.add(InboundText(provider_sid=provider_sid[:64], received_at=self._clock()))
+        except IntegrityError:
+            return word, 0  # already acted on
         async with self._sessions() as session:
-            points = list((await session.execute(select(ContactPoint.id, ContactPoint.client_id, ContactPoint.opted_in)
-                                                 .where(ContactPoint.channel == "sms",
-                                                        ContactPoint.address == number))).all())
+            points = list((await session.execute(
+                select(ContactPoint.id, ContactPoint.client_id, ContactPoint.opted_in, ContactPoint.opt_in_source)
+                .where(ContactPoint.channel == "sms", ContactPoint.address == number))).all())
         want = word is Keyword.START
         changed = 0
-        for point_id, client_id, opted_in in points:
+        for point_id, client_id, opted_in, source in points:
             if bool(opted_in) == want:
+                continue
+            # START undoes a STOP by text, and nothing else: never an opt-out the client gave on a form or in
+            # their account, nor a number recorded without their agreement (someone else's START on a shared
+            # phone must not opt them in)
+            if want and source != SOURCE[Keyword.STOP]:
                 continue
             ctx = RequestContext(client_by_text(client_id), f"sms-{uuid.uuid4().hex[:16]}", Purpose.CLIENT_ACCESS,
                                  "inboundText")

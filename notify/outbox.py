@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.held_tables import Message, MessageEvent
+from connectors.held import cancel_messages
+from store.held_tables import EarlyCallback, Message, MessageEvent
 
 QUEUED = "queued"
 SENT = "sent"
@@ -46,10 +47,18 @@ class NewMessage:
 
 
 async def enqueue(session: AsyncSession, new: NewMessage, *, now: datetime) -> tuple[Message, bool]:
-    """Record a message in the caller's transaction; (the message, whether it is new). The same key twice is
-    the first message, whatever became of it."""
+    """Record a message in the caller's transaction; (the message, whether it is queued anew). The same key twice
+    is the first message, whatever became of it - except a cancelled one, wanted again (an appointment moved
+    away and back): it is queued again."""
     found = (await session.execute(select(Message).where(Message.idempotency_key == new.idempotency_key))
              ).scalar_one_or_none()
+    if found is not None and found.status == "cancelled":
+        found.status, found.error, found.attempts, found.updated_at = QUEUED, None, 0, now
+        found.send_after = found.next_attempt_at = new.send_after
+        found.expires_at, found.params = new.expires_at, new.params
+        session.add(MessageEvent(message_id=found.id, status=QUEUED, detail="wanted-again", at=now))
+        await session.flush()
+        return found, True
     if found is not None:
         return found, False
     row = Message(id=str(uuid.uuid4()), idempotency_key=new.idempotency_key, client_id=new.client_id,
@@ -63,14 +72,10 @@ async def enqueue(session: AsyncSession, new: NewMessage, *, now: datetime) -> t
     return row, True
 
 
-async def cancel_queued(session: AsyncSession, rows: list[Message], *, now: datetime, reason: str) -> None:
-    """Cancel messages not yet sent (the appointment moved or was cancelled): they never go."""
-    for row in rows:
-        if row.status == QUEUED:
-            row.status, row.error, row.updated_at = "cancelled", reason, now
-            row.lease_owner = row.lease_until = None
-            session.add(MessageEvent(message_id=row.id, status="cancelled", detail=reason, at=now))
-    await session.flush()
+async def cancel_queued(session: AsyncSession, ids: list[str], *, now: datetime, reason: str) -> int:
+    """Cancel messages not yet sent (the appointment moved or was cancelled): they never go. One a worker is
+    sending right now (a live lease) is left to it (connectors.held.cancel_messages). How many were cancelled."""
+    return await cancel_messages(session, ids, now=now, reason=reason)
 
 
 async def claim(sessions: async_sessionmaker[Any], *, owner: str, now: datetime, lease: timedelta,
@@ -78,7 +83,7 @@ async def claim(sessions: async_sessionmaker[Any], *, owner: str, now: datetime,
     """Lease up to `limit` due messages to `owner`: queued, due, and not leased to a live worker."""
     free = (Message.lease_until.is_(None)) | (Message.lease_until < now)
     due = (select(Message.id).where(Message.status == QUEUED, Message.next_attempt_at <= now, free)
-           .order_by(Message.next_attempt_at).limit(limit))
+           .order_by(Message.next_attempt_at, Message.id).limit(limit))
     got = []
     async with sessions.begin() as session:
         for mid in (await session.execute(due)).scalars().all():
@@ -88,6 +93,17 @@ async def claim(sessions: async_sessionmaker[Any], *, owner: str, now: datetime,
             if getattr(taken, "rowcount", 0) == 1:
                 got.append(mid)
     return got
+
+
+async def renew(sessions: async_sessionmaker[Any], message_id: str, *, owner: str, now: datetime,
+                lease: timedelta) -> bool:
+    """Hold the lease for another `lease` just before sending: False if it is no longer ours (it ran out and
+    another worker took the message), and then this worker must not send it."""
+    async with sessions.begin() as session:
+        held = await session.execute(
+            update(Message).where(Message.id == message_id, Message.lease_owner == owner, Message.status == QUEUED)
+            .values(lease_until=now + lease))
+        return getattr(held, "rowcount", 0) == 1
 
 
 def finish(session: AsyncSession, row: Message, status: str, *, now: datetime, error: str | None = None) -> None:
@@ -116,21 +132,40 @@ async def sent_since(session: AsyncSession, client_id: str, since: datetime) -> 
 
 
 async def apply_status(session: AsyncSession, provider_message_id: str, status: str, *, now: datetime,
-                       error: str | None = None) -> bool:
+                       error: str | None = None, channel: str = "sms") -> bool:
     """A provider's word on a message it took (sent, delivered, failed, bounced, opted_out): applied if it moves
-    the message forward, else ignored (a repeated or late callback). Whether anything changed."""
+    the message forward, else ignored (a repeated or late callback). A callback for an id no message carries
+    yet (it came before the worker wrote the id down) is kept and applied when it does. Whether anything
+    changed."""
     if status not in _RANK:
         return False
-    row = (await session.execute(select(Message).where(Message.provider_message_id == provider_message_id))
+    row = (await session.execute(select(Message).where(Message.provider_message_id == provider_message_id,
+                                                       Message.channel == channel).with_for_update())
            ).scalar_one_or_none()
-    if row is None or _RANK[status] <= _RANK.get(row.status, 2) or row.status in FINAL:
+    if row is None:
+        session.add(EarlyCallback(provider_message_id=provider_message_id, status=status, detail=error, at=now))
+        await session.flush()
+        return False
+    return _forward(session, row, status, error=error, now=now)
+
+
+def _forward(session: AsyncSession, row: Message, status: str, *, error: str | None, now: datetime) -> bool:
+    if _RANK[status] <= _RANK.get(row.status, 2) or row.status in FINAL:
         return False
     row.status, row.updated_at = status, now
     if error:
         row.error = error
     session.add(MessageEvent(message_id=row.id, status=status, detail=error, at=now))
-    await session.flush()
     return True
+
+
+async def apply_early(session: AsyncSession, row: Message, *, now: datetime) -> None:
+    """The callbacks that came before the worker wrote `row`'s provider id, applied in the order they came."""
+    early = list((await session.execute(select(EarlyCallback).where(
+        EarlyCallback.provider_message_id == row.provider_message_id).order_by(EarlyCallback.id))).scalars())
+    for callback in early:
+        _forward(session, row, callback.status, error=callback.detail, now=now)
+        await session.delete(callback)
 
 
 async def count_by_status(session: AsyncSession) -> dict[str, int]:

@@ -14,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from connectors.records import Appointment, BenefitCase
@@ -39,15 +40,17 @@ BATCH = 50  # clients per gate read
 
 @dataclass(frozen=True, slots=True)
 class Wanted:
-    """A reminder that should exist."""
+    """A reminder that should exist. It is held for the organisation that recorded the contact point it goes to
+    (a message shows that point's channel and what became of it); its subject names whose record it is about."""
 
     key: str
-    holder: str
     kind: str
     subject: str
     at: datetime  # what it reminds of: the appointment's time, the notice's date
+    lead: str  # which lead time, e.g. 24h or 7d
     send_after: datetime
     expires_at: datetime
+    catch_up: bool = False  # booked after its last lead time: one reminder now
 
 
 class ReminderPlanner:
@@ -59,8 +62,8 @@ class ReminderPlanner:
         self._zone = ZoneInfo(settings.timezone)
 
     async def plan(self, client_ids: Iterable[str] | None = None) -> tuple[int, int]:
-        """Plan the reminders of `client_ids` (default: every client with an opted-in contact point);
-        (reminders enqueued, reminders cancelled)."""
+        """Plan the reminders of `client_ids` (default: every client with an opted-in contact point, and every
+        client with reminders still queued); (reminders enqueued, reminders cancelled)."""
         async with self._sessions() as session:
             stmt = select(ContactPoint.client_id).where(ContactPoint.opted_in.is_(True)).distinct()
             reachable = set((await session.execute(stmt)).scalars())
@@ -69,40 +72,41 @@ class ReminderPlanner:
             waiting = set((await session.execute(stmt)).scalars())
         asked = reachable | waiting if client_ids is None else set(client_ids)
         ids = sorted(reachable & asked)
-        queued_only = sorted((waiting & asked) - reachable)  # opted out since: cancel what is queued
         added = cancelled = 0
-        for client_id in queued_only:
-            cancelled += await self._reconcile(client_id, [], None)
+        for client_id in sorted((waiting & asked) - reachable):  # opted out since: cancel what is queued
+            cancelled += (await self._apply(client_id, Plan(), None))[1]
         ctx = RequestContext(DELIVERY_WORKER, f"plan-{uuid.uuid4().hex[:16]}", Purpose.CLIENT_NOTIFICATION,
                              "planReminders")
         for start in range(0, len(ids), BATCH):
             batch = ids[start:start + BATCH]
             disclosed = await self._gate.disclose(ctx, batch, [Category.APPOINTMENTS, Category.BENEFITS])
             for client_id, disclosure in disclosed.items():
-                wanted: list[Wanted] = []
+                plan = Plan()
                 for part in disclosure.parts(Category.APPOINTMENTS):
                     if part.status is SectionStatus.SHOWN:
-                        wanted += [w for a in part.data or [] for w in self._for_appointment(part.holder, a)]
+                        for a in part.data or []:
+                            self._for_appointment(plan, part.holder, a)
+                    elif part.status is SectionStatus.FAILED:
+                        plan.unknown.add(part.holder)
                 for part in disclosure.parts(Category.BENEFITS):
                     if part.status is SectionStatus.SHOWN:
-                        wanted += [w for case in part.data or [] for w in self._for_notices(part.holder, case)]
-                failed = any(p.status is SectionStatus.FAILED for parts in disclosure.sections.values()
-                             for p in parts)
-                point = await self._point(client_id)
-                n_added, n_cancelled = await self._apply(client_id, wanted, point, keep_unknown=failed)
+                        for case in part.data or []:
+                            self._for_notices(plan, part.holder, case)
+                    elif part.status is SectionStatus.FAILED:
+                        plan.unknown.add(part.holder)
+                n_added, n_cancelled = await self._apply(client_id, plan, await self._point(client_id))
                 added, cancelled = added + n_added, cancelled + n_cancelled
         return added, cancelled
 
-    def _for_appointment(self, holder: str, a: Appointment) -> list[Wanted]:
+    def _for_appointment(self, plan: Plan, holder: str, a: Appointment) -> None:
         if a.status not in OPEN:
-            return []
+            return
         subject = f"appointment:{holder}:{a.appointment_id}"[:160]
-        leads = [timedelta(hours=h) for h in sorted(self._s.appointment_lead_hours, reverse=True)]
-        return self._at_leads(holder, "appointment_reminder", subject, a.scheduled_at, a.scheduled_at,
-                              [(f"{int(lead.total_seconds() // 3600)}h", a.scheduled_at - lead) for lead in leads])
+        leads = [(f"{h}h", a.scheduled_at - timedelta(hours=h))
+                 for h in sorted(self._s.appointment_lead_hours, reverse=True)]
+        self._at_leads(plan, "appointment_reminder", subject, a.scheduled_at, a.scheduled_at, leads)
 
-    def _for_notices(self, holder: str, case: BenefitCase) -> list[Wanted]:
-        out = []
+    def _for_notices(self, plan: Plan, holder: str, case: BenefitCase) -> None:
         for n in case.notices:
             if n.response_due_on is None:
                 continue
@@ -110,19 +114,25 @@ class ReminderPlanner:
             ends = self._local(n.response_due_on + timedelta(days=1), time(0, 0))
             leads = [(f"{d}d", self._local(n.response_due_on - timedelta(days=d), time(10, 0)))
                      for d in sorted(self._s.notice_lead_days, reverse=True)]
-            out += self._at_leads(holder, "notice_due", f"notice:{holder}:{n.notice_id}"[:160], due, ends, leads)
-        return out
+            self._at_leads(plan, "notice_due", f"notice:{holder}:{n.notice_id}"[:160], due, ends, leads)
 
-    def _at_leads(self, holder: str, kind: str, subject: str, at: datetime, expires: datetime,
-                  leads: list[tuple[str, datetime]]) -> list[Wanted]:
-        """One reminder per lead time still to come; if none is, one now when `at` is far enough off."""
+    def _at_leads(self, plan: Plan, kind: str, subject: str, at: datetime, expires: datetime,
+                  leads: list[tuple[str, datetime]]) -> None:
+        """One reminder per lead time still to come; if none is, one now when `at` is far enough off. Every
+        lead's reminder of something still to come stays `kept` (one due but held back by quiet hours, the cap
+        or a provider that is down is not cancelled for being due)."""
         now = self._clock()
-        out = [Wanted(f"{subject}|{at.isoformat()}|{name}", holder, kind, subject, at, when, expires)
-               for name, when in leads if when > now]
-        if not out and leads and at - now >= CATCH_UP:
+        if at <= now:
+            return
+        for name, when in leads:
+            plan.kept.add(f"{subject}|{at.isoformat()}|{name}")
+            if when > now:
+                plan.wanted.append(Wanted(f"{subject}|{at.isoformat()}|{name}", kind, subject, at, name, when,
+                                          expires))
+        if leads and all(when <= now for _, when in leads) and at - now >= CATCH_UP:
             name, _ = leads[-1]
-            out.append(Wanted(f"{subject}|{at.isoformat()}|{name}", holder, kind, subject, at, now, expires))
-        return out
+            plan.wanted.append(Wanted(f"{subject}|{at.isoformat()}|{name}", kind, subject, at, name, now, expires,
+                                      catch_up=True))
 
     def _local(self, day: date, at: time) -> datetime:
         return datetime.combine(day, at, self._zone).astimezone(UTC)
@@ -138,30 +148,53 @@ class ReminderPlanner:
                 .order_by(ContactPreference.recorded_at.desc()).limit(1))).scalar_one_or_none()
         return next((p for p in points if p.channel == pref), points[0] if points else None)
 
-    async def _apply(self, client_id: str, wanted: list[Wanted], point: ContactPoint | None, *,
-                     keep_unknown: bool) -> tuple[int, int]:
+    async def _apply(self, client_id: str, plan: Plan, point: ContactPoint | None) -> tuple[int, int]:
+        """Make the client's queued reminders what `plan` says: enqueue the wanted, cancel those no longer kept
+        (except for a holder that did not answer: it said nothing about its appointments)."""
         now = self._clock()
-        keys = {_key(w.key, point): w for w in wanted} if point is not None else {}
+        kept = {_key(k, point) for k in plan.kept} if point is not None else set()
+        wanted = {_key(w.key, point): w for w in plan.wanted} if point is not None else {}
         added = 0
         async with self._sessions.begin() as session:
-            queued = list((await session.execute(select(Message).where(
-                Message.client_id == client_id, Message.status == outbox.QUEUED,
-                Message.kind.in_(PLANNED_KINDS)))).scalars())
-            # an agency that did not answer says nothing about its appointments: keep what is queued for them
-            stale = [m for m in queued if m.idempotency_key not in keys and not keep_unknown]
-            await outbox.cancel_queued(session, stale, now=now, reason="no-longer-due")
-            for key, w in keys.items():
+            mine = list((await session.execute(select(Message).where(
+                Message.client_id == client_id, Message.kind.in_(PLANNED_KINDS)))).scalars())
+            stale = [m.id for m in mine if m.status == outbox.QUEUED and m.idempotency_key not in kept
+                     and _holder(m.subject) not in plan.unknown]
+            cancelled = await outbox.cancel_queued(session, stale, now=now, reason="no-longer-due")
+            # a catch-up is one reminder now: not again for what was already sent (under another key: a new
+            # contact point, or an opt-in given again)
+            done = {(m.subject, m.params.get("at"), m.params.get("lead")) for m in mine
+                    if m.status in (outbox.SENT, "delivered")}
+            for key, w in wanted.items():
                 assert point is not None
-                _, new = await outbox.enqueue(session, outbox.NewMessage(
-                    idempotency_key=key, client_id=client_id, holder=w.holder, kind=w.kind, subject=w.subject,
-                    channel=point.channel, contact_point_id=point.id, template=w.kind,
-                    params={"at": w.at.isoformat()}, send_after=w.send_after, expires_at=w.expires_at), now=now)
+                if w.catch_up and (w.subject, w.at.isoformat(), w.lead) in done:
+                    continue
+                try:
+                    async with session.begin_nested():  # a planner racing this one may insert the same key first
+                        _, new = await outbox.enqueue(session, outbox.NewMessage(
+                            idempotency_key=key, client_id=client_id, holder=point.holder, kind=w.kind,
+                            subject=w.subject, channel=point.channel, contact_point_id=point.id, template=w.kind,
+                            params={"at": w.at.isoformat(), "lead": w.lead}, send_after=w.send_after,
+                            expires_at=w.expires_at), now=now)
+                except IntegrityError:
+                    new = False
                 added += new
-        return added, len(stale)
+        return added, cancelled
 
-    async def _reconcile(self, client_id: str, wanted: list[Wanted], point: ContactPoint | None) -> int:
-        _, cancelled = await self._apply(client_id, wanted, point, keep_unknown=False)
-        return cancelled
+
+@dataclass
+class Plan:
+    """What one client's reminders should be: `wanted` (to enqueue), `kept` (the keys of every lead of what is
+    still to come: not cancelled), and the holders that did not answer (`unknown`: their queued reminders stay)."""
+
+    wanted: list[Wanted] = field(default_factory=list)
+    kept: set[str] = field(default_factory=set)
+    unknown: set[str] = field(default_factory=set)
+
+
+def _holder(subject: str) -> str:
+    """The organisation whose record a reminder is about (subjects are kind:holder:id)."""
+    return subject.split(":", 2)[1] if subject.count(":") >= 2 else ""
 
 
 def _key(what: str, point: ContactPoint | None) -> str:

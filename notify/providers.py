@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -144,7 +145,8 @@ class HttpSmsSender:
                     return SendResult(Outcome.RETRY, error=f"http-{resp.status}")
                 answer = await resp.json(content_type=None)
                 if resp.status >= 400:
-                    code = str(answer.get("code", "")) if isinstance(answer, Mapping) else ""
+                    raw = str(answer.get("code", "")) if isinstance(answer, Mapping) else ""
+                    code = raw if re.fullmatch(r"\d{1,8}", raw) else ""  # digits only: never the provider's text
                     if code in SMS_BAD_NUMBER:
                         return SendResult(Outcome.BOUNCED, error=f"sms-{code}")
                     if code in SMS_UNSUBSCRIBED:
@@ -174,4 +176,5 @@ def signature(token: str, url: str, params: Mapping[str, str]) -> str:
 
 def signed(token: str, url: str, params: Mapping[str, str], given: str | None) -> bool:
     """Whether a callback carries the signature of the account's token (compared in constant time)."""
-    return given is not None and hmac.compare_digest(signature(token, url, params), given)
+    return given is not None and hmac.compare_digest(signature(token, url, params).encode(),
+                                                     given.encode("utf-8", "replace"))

@@ -66,14 +66,21 @@ class DeliveryWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._s.poll_seconds)
 
-    async def run_once(self, limit: int = 50) -> int:
-        """Claim and deliver the messages due now; how many were handled."""
+    async def run_once(self, limit: int = 10) -> int:
+        """Claim and deliver the messages due now, a few at a time (each lease is renewed just before its send);
+        how many were handled. One that fails stays queued and leased until its lease ends; the rest go on."""
         now = self._clock()
-        ids = await outbox.claim(self._sessions, owner=self.owner, now=now,
-                                 lease=timedelta(seconds=self._s.lease_seconds), limit=limit)
+        ids = await outbox.claim(self._sessions, owner=self.owner, now=now, lease=self._lease, limit=limit)
         for mid in ids:
-            await self._deliver(mid)
+            try:
+                await self._deliver(mid)
+            except Exception as exc:  # the store, the gate or a template failed for this one: the next may go
+                log.error("delivering a message failed (%s); it is tried again after its lease", type(exc).__name__)
         return len(ids)
+
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self._s.lease_seconds)
 
     async def _deliver(self, message_id: str) -> None:
         now = self._clock()
@@ -86,17 +93,24 @@ class DeliveryWorker:
                 select(ContactPreference).where(ContactPreference.client_id == msg.client_id)
                 .order_by(ContactPreference.recorded_at.desc()).limit(1))).scalar_one_or_none()
             sent = await outbox.sent_since(session, msg.client_id, now - timedelta(hours=24))
-        assert point is not None  # a foreign key
+        assert point is not None  # a foreign key; contact points are never deleted
         ctx = self._ctx()
+        if msg.attempts > self._s.max_attempts:  # claimed again and again without an outcome (workers died)
+            await self._finish(message_id, "failed", "too-many-attempts")
+            return
         if msg.expires_at is not None and now >= msg.expires_at:
             await self._finish(message_id, "expired", "expired-before-sent")
             return
         (verdict,) = await self._gate.authorize_each(
             ctx, Action.NOTIFICATION_DELIVER, [Target.message_to(msg.client_id, opted_in=point.opted_in)])
-        if not verdict.permit:  # the client withdrew their opt-in (STOP) after it was queued: never sent
+        if not verdict.permit:
             await self._gate.record([refused_record(ctx, Action.NOTIFICATION_DELIVER, Target.client(msg.client_id),
                                                     verdict)])
-            await self._finish(message_id, "opted_out", "not-opted-in")
+            if not point.opted_in:  # the client withdrew their opt-in (STOP) after it was queued: never sent
+                await self._finish(message_id, "opted_out", "not-opted-in")
+            else:  # refused for another reason (a policy error): not the client's doing; tried again, then failed
+                await self._defer(message_id, now + self._backoff(msg.attempts), "refused-by-policy", counts=True,
+                                  expires=msg.expires_at, attempts=msg.attempts)
             return
         quiet_end = quiet_until(prefs, now, self._zone)
         if quiet_end is not None:
@@ -114,15 +128,22 @@ class DeliveryWorker:
         words = self._templates.render(msg.template, msg.channel, prefs.language if prefs else "en",
                                        at=datetime.fromisoformat(msg.params["at"]), zone=self._zone,
                                        link=self._s.link)
+        if not await outbox.renew(self._sessions, message_id, owner=self.owner, now=self._clock(), lease=self._lease):
+            return  # our lease ran out and another worker has it: it sends, not us
         result = await sender.send(Outgoing(msg.idempotency_key, point.address, words.subject, words.body))
         async with self._gate.operation(ctx, Action.NOTIFICATION_DELIVER) as op:
-            row = await op.session.get(Message, message_id)
-            assert row is not None
+            row = (await op.session.execute(select(Message).where(Message.id == message_id).with_for_update())
+                   ).scalar_one()
             now = self._clock()
-            if result.outcome is Outcome.ACCEPTED:
+            if row.lease_owner != self.owner or row.status != outbox.QUEUED:
+                # sent while another worker (whose lease began after ours ran out) sent it too: the provider's
+                # idempotency keeps one; the other worker writes what became of it
+                op.log(row.client_id, detail=f"message {row.id} sent after its lease ran out ({row.channel})")
+            elif result.outcome is Outcome.ACCEPTED:
                 row.provider_message_id, row.sent_at = result.provider_message_id, now
                 row.body = words.body if words.subject is None else f"{words.subject}\n\n{words.body}"
                 outbox.finish(op.session, row, outbox.SENT, now=now)
+                await outbox.apply_early(op.session, row, now=now)
                 op.log(row.client_id, detail=f"message {row.id} sent ({row.channel})")
             elif result.outcome is Outcome.RETRY and row.attempts < self._s.max_attempts:
                 outbox.defer(op.session, row, now + self._backoff(row.attempts), now=now, why=result.error or "retry")
@@ -146,6 +167,7 @@ class DeliveryWorker:
 
     async def _defer(self, message_id: str, until: datetime, why: str, *, counts: bool, expires: datetime | None,
                      attempts: int = 0) -> None:
+        until = max(until, self._clock() + timedelta(seconds=1))  # never to a moment already past
         if expires is not None and until >= expires:  # it would go out after what it reminds of
             await self._finish(message_id, "expired", why)
             return
@@ -168,7 +190,11 @@ def quiet_until(prefs: ContactPreference | None, now: datetime, zone: ZoneInfo) 
     inside = start <= t < end if start < end else (t >= start or t < end)
     if not inside or start == end:
         return None
-    ends = datetime.combine(local.date(), end, zone)
-    if ends <= local:
-        ends = datetime.combine(local.date() + timedelta(days=1), end, zone)
-    return ends.astimezone(UTC)
+    # compared in UTC: on the night the clocks go back a local time comes twice (fold 0 and 1), and the end of the
+    # quiet hours is the first of them still to come
+    for day in (local.date() + timedelta(days=n) for n in range(3)):
+        later = [ends for fold in (0, 1) if (ends := datetime.combine(day, end, zone).replace(fold=fold)
+                                             .astimezone(UTC)) > now]
+        if later:
+            return min(later)
+    return now + timedelta(days=1)  # not reached: some day within three has the hour

@@ -97,9 +97,26 @@ def _children(selections: Iterable[Any], name: str) -> list[Any]:
     return out
 
 
+# Fields inside a section that show what another category holds too, and so are shown only where the gate also
+# lets the caller see that category (asked, decided and logged with the rest): an appointment's reminders say how
+# the client is reached and what became of it (contact); a message's words say when an appointment is, or when a
+# notice needs an answer (appointments, benefits).
+NESTED_CATEGORIES: dict[tuple[str, ...], tuple[Category, ...]] = {
+    ("appointments", "items", "reminders"): (Category.CONTACT,),
+    ("contact", "messages"): (Category.APPOINTMENTS, Category.BENEFITS),
+}
+
+
 def _categories(selections: Iterable[Any]) -> frozenset[Category]:
     """The categories a profile selection reads: the gate is asked only for these."""
-    return frozenset(FIELD_CATEGORIES[n] for n in _selected(selections) if n in FIELD_CATEGORIES)
+    found = {FIELD_CATEGORIES[n] for n in _selected(selections) if n in FIELD_CATEGORIES}
+    for path, extra in NESTED_CATEGORIES.items():
+        level = list(selections)
+        for name in path[:-1]:
+            level = _children(level, name)
+        if path[-1] in _selected(level):
+            found.update(extra)
+    return frozenset(found)
 
 
 def _selected(selections: Iterable[Any]) -> set[str]:

@@ -158,7 +158,9 @@ class Reminder:
 @strawberry.type(description="A message sent to the client (category contact): what it said and what became of it.")
 class ClientMessage:
     id: strawberry.ID
-    agency: str = strawberry.field(description="The organisation whose record it was about.")
+    agency: str = strawberry.field(description="Who holds it: whoever recorded the contact point it went to (an "
+                                   "organisation, or the client's own sign-in).")
+    about: str = strawberry.field(description="The organisation whose appointment or notice it is about.")
     kind: str = strawberry.field(description="appointment_reminder or notice_due.")
     channel: ContactChannel
     status: MessageStatus
@@ -534,7 +536,8 @@ def reminder_view(m: held.SentMessage) -> Reminder:
 
 def message_view(m: held.SentMessage) -> ClientMessage:
     """The public face of a message to the client."""
-    return ClientMessage(id=strawberry.ID(m.id), agency=m.holder, kind=m.kind, channel=ContactChannel(m.channel),
+    return ClientMessage(id=strawberry.ID(m.id), agency=m.holder, about=_subject_of(m)[1], kind=m.kind,
+                         channel=ContactChannel(m.channel),
                          status=MessageStatus(m.status), send_after=m.send_after, sent_at=m.sent_at, body=m.body,
                          error=m.error)
 
@@ -595,16 +598,20 @@ class ClientProfile:
 
     @strawberry.field(description="Appointments from every permitted agency and those scheduled here, soonest "
                       "first, each with its reminders.")
-    async def appointments(self, info: strawberry.Info) -> AppointmentsSection | None:
+    def appointments(self) -> AppointmentsSection | None:
         parts = self.disclosure.parts(_Category.APPOINTMENTS)
         visible = shown(parts)
         if not visible:
             return AppointmentsSection(access=[source_access(p) for p in parts], items=None)
-        records = [(p.holder, a) for p in visible for a in p.data]
-        reminders = await info.context.appointments.reminders(
-            str(self.id), [(holder, a.appointment_id) for holder, a in records])
-        found = sorted((appointment_view(a, reminders.get((holder, a.appointment_id))) for holder, a in records),
-                       key=lambda a: a.scheduled_at)
+        # an appointment's reminders: the messages about it the caller was shown of the client's contact details
+        # (asked for with them: resolvers/schema.NESTED_CATEGORIES), never more
+        reminders: dict[str, list[held.SentMessage]] = {}
+        for m in (i for p in shown(self.disclosure.parts(_Category.CONTACT)) or [] for i in p.data):
+            if isinstance(m, held.SentMessage) and m.kind == "appointment_reminder":
+                reminders.setdefault(m.subject, []).append(m)
+        found = sorted((appointment_view(a, sorted(reminders.get(f"appointment:{p.holder}:{a.appointment_id}"[:160],
+                                                                  []), key=lambda m: m.send_after))
+                        for p in visible for a in p.data), key=lambda a: a.scheduled_at)
         return AppointmentsSection(access=[source_access(p) for p in parts], items=found)
 
     @strawberry.field(description="Documents agencies asked for, with due dates and status.")
@@ -634,12 +641,24 @@ class ClientProfile:
         # each holder keeps its own; the newest of those the caller may see is the client's word
         pref = max((i for i in found if isinstance(i, held.ContactPreference)), key=lambda c: c.recorded_at,
                    default=None)
-        sent = sorted((i for i in found if isinstance(i, held.SentMessage)),
+        # a message says when an appointment is or a notice needs an answer: shown only with what it is about
+        about = {(c, p.holder) for c in (_Category.APPOINTMENTS, _Category.BENEFITS)
+                 for p in shown(self.disclosure.parts(c)) or []}
+        sent = sorted((i for i in found if isinstance(i, held.SentMessage) and _subject_of(i) in about),
                       key=lambda m: (m.sent_at or m.send_after, m.id), reverse=True)
         return ContactSection(access=[source_access(p) for p in parts],
                               points=[contact_point_view(c) for c in points] if visible else None,
                               preferences=contact_preferences_view(pref) if pref else None,
                               messages=[message_view(m) for m in sent] if visible else None)
+
+
+_SUBJECT_CATEGORIES = {"appointment": _Category.APPOINTMENTS, "notice": _Category.BENEFITS}
+
+
+def _subject_of(m: held.SentMessage) -> tuple[_Category | None, str]:
+    """(category, holder) of what a message is about: its subject is kind:holder:id."""
+    kind, _, rest = m.subject.partition(":")
+    return _SUBJECT_CATEGORIES.get(kind), rest.partition(":")[0]
 
 
 # Which profile field reads which category: the gate is asked only for what the query selects.

@@ -100,7 +100,7 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (Index("ix_messages_due", "status", "next_attempt_at"),
                       Index("ix_messages_client_id_subject", "client_id", "subject"),
-                      Index("ix_messages_provider_message_id", "provider_message_id"))
+                      Index("ix_messages_provider_message_id", "provider_message_id", unique=True))
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     # one message per thing to say (e.g. this reminder of this appointment at this time): enqueued twice, kept once;
@@ -122,7 +122,7 @@ class Message(Base):
     next_attempt_at: Mapped[datetime]
     lease_owner: Mapped[str | None] = mapped_column(String(64))  # the delivery worker sending it now ...
     lease_until: Mapped[datetime | None]  # ... until then (a worker that died leaves it to the next)
-    provider_message_id: Mapped[str | None] = mapped_column(String(128))
+    provider_message_id: Mapped[str | None] = mapped_column(String(320))  # an SMS id, or an email's Message-ID
     error: Mapped[str | None] = mapped_column(String(64))  # a code (the provider's, or ours), never a text
     body: Mapped[str | None] = mapped_column(Text)  # what was sent, once sent
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -141,3 +141,27 @@ class MessageEvent(Base):
     status: Mapped[str] = mapped_column(String(16))  # a status, or "retry" for an attempt that will be repeated
     detail: Mapped[str | None] = mapped_column(String(64))  # an error code
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class EarlyCallback(Base):
+    """A provider's status callback that came before the worker wrote down the provider's id for the message (the
+    provider answers, then calls back at once): kept until the worker writes it, then applied."""
+
+    __tablename__ = "message_early_callbacks"
+    __table_args__ = (Index("ix_message_early_callbacks_provider_message_id", "provider_message_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    provider_message_id: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InboundText(Base):
+    """An inbound text the provider sent us (by its id): each is acted on once, so a replayed webhook call
+    (a captured START after the client's STOP) changes nothing."""
+
+    __tablename__ = "inbound_texts"
+
+    provider_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

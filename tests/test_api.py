@@ -250,7 +250,7 @@ def test_production_is_not_ready_on_a_store_that_may_lose_commits(
         database_url=database_url, environment="production",
         auth={"jwks_file": jwks, "issuer": "https://idp.city.test"},
         benefits_secret="prod-secret", schooling={"client_secret": "prod-secret"},
-        notify={"sms": {"auth_token": "prod-sms-token"}},
+        notify={"sms": {"auth_token": "prod-sms-token", "base_url": "https://sms.provider.test"}},
         audit={"signing_key_file": tmp_path / "audit.json"})
     with ServerThread(create_app(production)) as server:
         refused = httpx.get(f"{server.url}/readyz", timeout=30)
@@ -269,7 +269,8 @@ def test_production_is_not_ready_on_a_store_that_may_lose_commits(
            "CASEBRIDGE_AUTH__JWKS_FILE": str(jwks), "CASEBRIDGE_AUTH__ISSUER": "https://idp.city.test",
            "CASEBRIDGE_BENEFITS__CLIENT_SECRET": "prod-secret", "CASEBRIDGE_SCHOOLING__CLIENT_SECRET": "prod-secret",
            "CASEBRIDGE_AUDIT__SIGNING_KEY_FILE": str(tmp_path / "audit.json"),
-           "CASEBRIDGE_NOTIFY__SMS__AUTH_TOKEN": "prod-sms-token"}
+           "CASEBRIDGE_NOTIFY__SMS__AUTH_TOKEN": "prod-sms-token",
+           "CASEBRIDGE_NOTIFY__SMS__BASE_URL": "https://sms.provider.test"}
     serve = subprocess.run([sys.executable, "-m", "cli.main", "serve", "--port", str(free_port())], env=env,
                            capture_output=True, text=True, timeout=60)
     assert serve.returncode == 2 and "fsync is off" in serve.stderr, serve.stderr
@@ -306,7 +307,7 @@ def test_production_hides_graphiql_and_introspection(
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", environment="production",
         auth={"jwks_file": jwks, "issuer": "https://idp.city.test"}, benefits_secret="prod-secret",
         schooling={"client_secret": "prod-secret"},
-        notify={"sms": {"auth_token": "prod-sms-token"}},
+        notify={"sms": {"auth_token": "prod-sms-token", "base_url": "https://sms.provider.test"}},
     )
     with ServerThread(create_app(settings)) as server:
         page = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})

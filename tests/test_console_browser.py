@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -545,6 +546,19 @@ def test_appointments_from_every_agency_with_their_reminders_and_the_clients_mes
     """A DHS caseworker schedules an appointment and marks one cancelled; each appointment shows its reminders;
     the client sees both agencies' appointments and, in their own view, the messages sent to them."""
     me = city.population.people[0]  # the demo's client: DHS sees their appointments by their consent
+    for _ in range(100):  # the gateway plans and sends the reminder of the seed's housing interview
+        if any(m["To"] == "demo-client@example.org" for m in city.mailbox.messages):
+            break
+        time.sleep(0.2)
+    assert city.mailbox.messages, "the gateway sent the demo client's reminder"
+    # (another test revokes the seed's consent) the client lets DHS see their appointments and how they are reached
+    mine = city.token("demo-client", "CLIENTS", "client", self_client=me.client_id)
+    given = city.graphql(mine, "client_access", """mutation($input: RecordConsentInput!) {
+        recordConsent(input: $input) { id } }""", {"input": {
+        "clientId": me.client_id, "sourceReference": "FORM-REMINDERS-1", "givenAt": "2026-11-20T10:00:00Z",
+        "provisions": [{"organizations": ["DHS"], "categories": ["APPOINTMENTS", "CONTACT"],
+                        "purposes": ["CASE_MANAGEMENT"]}]}})
+    assert given.get("errors") is None, given
     worker = tab()
     page = sign_in(worker, city, "dhs-caseworker", f"/app/#/client/{me.client_id}")
     choose_purpose(page, "Case management")
@@ -571,10 +585,6 @@ def test_appointments_from_every_agency_with_their_reminders_and_the_clients_mes
     expect(listed.locator("tr", has_text="Legal consultation")).to_contain_text("Cancelled")
     check_accessible(page, "appointments with reminders")
 
-    for _ in range(100):  # the reminder of the seed's housing interview reaches the client's mailbox
-        if any(m["To"] == "demo-client@example.org" for m in city.mailbox.messages):
-            break
-        page.wait_for_timeout(200)
     session = tab(PHONE)
     page = sign_in(session, city, "client", "/app/#/contact")
     expect(page.get_by_role("heading", name="Messages")).to_be_visible()

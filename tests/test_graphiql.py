@@ -74,7 +74,7 @@ def test_production_serves_no_graphiql_assets(settings_factory: Any, tmp_path: P
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", environment="production",
         auth={"jwks_file": jwks, "issuer": "https://idp.city.test"}, benefits_secret="prod-secret",
         schooling={"client_secret": "prod-secret"},
-        notify={"sms": {"auth_token": "prod-sms-token"}})
+        notify={"sms": {"auth_token": "prod-sms-token", "base_url": "https://sms.provider.test"}})
     with ServerThread(create_app(settings)) as server:
         assert httpx.get(f"{server.url}{ASSETS_PATH}/graphiql.min.js").status_code == 404
 

@@ -51,8 +51,9 @@ SCHEDULE = """mutation($c: ID!, $at: DateTime!) {
 UPDATE = """mutation($id: ID!) { updateAppointment(id: $id, status: CANCELED) { status } }"""
 APPOINTMENTS = """query($id: ID!) { client(id: $id) { appointments {
   items { appointmentId agency heldHere reminders { channel status error sentAt } } } } }"""
+CONSENT = """mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }"""
 CONTACT = """query($id: ID!) { client(id: $id) { contact {
-  access { agency status } points { id optedIn optInSource } messages { agency kind channel status body } } } }"""
+  access { agency status } points { id optedIn optInSource } messages { agency about kind channel status body } } } }"""
 PHONE, EMAIL = "+12125550142", "client-one@example.org"
 
 
@@ -214,7 +215,8 @@ async def test_the_benefits_agencys_interview_and_notice_are_reminded_too(city: 
     assert all(at - timedelta(hours=73) <= t < at for t in reminders)
     # what the client sees in their own view: every message to come, the agency whose record it is about
     own = (await me.query(CONTACT, {"id": cid}))["data"]["client"]["contact"]["messages"]
-    assert {(m["agency"], m["status"]) for m in own} == {("HRA", "QUEUED")}
+    # held for the client's own sign-in (whose point it goes to), about HRA's records
+    assert {(m["agency"], m["about"], m["status"]) for m in own} == {("CLIENTS", "HRA", "QUEUED")}
 
 
 async def _status(city: City, cid: str, *status: str) -> bool:
@@ -232,7 +234,7 @@ async def test_an_email_in_spanish_and_a_cancelled_appointment_reminds_no_one(
     gone = (await city.as_("DHS").query(SCHEDULE, {"c": cid, "at": _in(60)}))["data"]
     assert await city.planner().plan() == (2, 0)
     await city.as_("DHS").query(UPDATE, {"id": gone["scheduleAppointment"]["appointmentId"]})
-    assert await city.planner().plan() == (0, 1)  # the cancelled one's reminder never goes
+    assert await city.planner().plan() == (0, 0)  # cancelling it cancelled its reminder at once: it never goes
     assert await city.worker(lambda: at - timedelta(hours=23)).run_once() == 1
     (mail,) = city.mailbox.to(EMAIL)
     local = at.astimezone(NEW_YORK)
@@ -302,8 +304,9 @@ async def test_quiet_hours_and_the_daily_cap_hold_messages_back_until_they_may_g
     assert await city.worker(lambda: nine).run_once() == 1
     assert len(city.provider.to(PHONE)) == 2
     capped = [m for m in await city.messages(cid) if m.status == "queued"]
-    assert [(m.error, m.next_attempt_at) for m in capped] == [("frequency-cap", eight + timedelta(hours=24))]
-    assert await city.worker(lambda: eight + timedelta(hours=24, minutes=1)).run_once() == 1
+    window = eight.astimezone(UTC) + timedelta(hours=24)  # 24 hours, not "the same time tomorrow" (DST)
+    assert [(m.error, m.next_attempt_at) for m in capped] == [("frequency-cap", window)]
+    assert await city.worker(lambda: window + timedelta(minutes=1)).run_once() == 1
     assert len(city.provider.to(PHONE)) == 3  # once the window opens, before the appointment
 
 
@@ -464,3 +467,175 @@ def test_production_refuses_the_demo_providers_credentials(dev_key_file: Path) -
     with pytest.raises(ValueError, match="SMS provider uses the demo"):
         make_settings(dev_key_file, environment="production")
 
+
+
+async def test_start_by_text_undoes_only_a_stop_by_text_and_a_replayed_start_changes_nothing(
+    city: City, population: Population,
+) -> None:
+    cid = _both(population)
+    other = next(p.client_id for p in population.people if p.hmis_id and p.client_id != cid)
+    dhs = city.as_("DHS")
+    # one shared phone: this client said yes, the other said no to messages on it
+    yes = (await dhs.query(ADD, {"c": cid, "channel": "SMS", "address": PHONE, "in": True,
+                                 "src": "SIGNED-CONTACT-FORM-7"}))["data"]["addContactPoint"]["id"]
+    no = (await dhs.query(ADD, {"c": other, "channel": "SMS", "address": PHONE, "in": False}))
+    assert no.get("errors") is None
+    city.provider.inbound(PHONE, "STOP")
+    stop_again = {"MessageSid": "SM-START-1", "From": PHONE, "To": "city", "Body": "START"}
+    await _signed_inbound(city, stop_again)
+    points = await _points(city, PHONE)
+    assert points == {(cid, True), (other, False)}  # START undid the STOP; it never opted the other client in
+    city.provider.inbound(PHONE, "STOP")
+    await _signed_inbound(city, stop_again)  # the same START again (a replay): nothing changes
+    assert await _points(city, PHONE) == {(cid, False), (other, False)}
+    me = city.as_("CLIENTS", "client", purpose="client_access", self_client=cid)
+    assert (await me.query(OPT_IN, {"id": yes, "in": False})).get("errors") is None
+    await _signed_inbound(city, {**stop_again, "MessageSid": "SM-START-2"})
+    # an opt-out given in the client's own account stays: START by text undoes only a STOP by text
+    assert await _points(city, PHONE) == {(cid, False), (other, False)}
+
+
+OPT_IN = """mutation($id: ID!, $in: Boolean!) { setContactOptIn(id: $id, optedIn: $in) { optedIn } }"""
+
+
+async def _signed_inbound(city: City, fields: dict[str, str]) -> None:
+    url = f"{city.server.url}/hooks/sms/inbound"
+    token = city.settings.notify.sms.auth_token.get_secret_value()
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(url, data=fields, headers={"X-Signature": signature(token, url, fields)})
+    assert answer.status_code == 204
+
+
+async def _points(city: City, number: str) -> set[tuple[str, bool]]:
+    from store.held_tables import ContactPoint
+
+    async with city.services.sessions() as session:
+        rows = (await session.execute(select(ContactPoint.client_id, ContactPoint.opted_in).where(
+            ContactPoint.address == number))).all()
+    return {(c, bool(o)) for c, o in rows}
+
+
+async def test_reminders_and_messages_show_only_where_the_gate_opens_both_what_they_are_about_and_the_contact(
+    city: City, population: Population,
+) -> None:
+    cid = _both(population)
+    await _reachable(city, cid)  # DHS records the phone: the message goes there, held for DHS
+    at = datetime.fromisoformat(_in(20))
+    made = await city.as_("DHS").query(SCHEDULE, {"c": cid, "at": at.isoformat()})
+    appt = made["data"]["scheduleAppointment"]["appointmentId"]
+    await city.planner().plan()
+    assert await city.worker().run_once() == 1
+    me = city.as_("CLIENTS", "client", purpose="client_access", self_client=cid)
+    hra = city.as_("HRA")
+
+    async def consent(categories: list[str]) -> None:
+        body = await me.query(CONSENT, {"input": {
+            "clientId": cid, "sourceReference": f"FORM-{'-'.join(categories)}", "givenAt": "2026-11-01T10:00:00Z",
+            "provisions": [{"organizations": ["HRA"], "categories": categories, "purposes": ["CASE_MANAGEMENT"]}]}})
+        assert body.get("errors") is None, body
+
+    await consent(["APPOINTMENTS"])  # HRA sees DHS's appointment: not how the client is reached
+    seen = (await hra.query(APPOINTMENTS, {"id": cid}))["data"]["client"]["appointments"]["items"]
+    assert [i["reminders"] for i in seen if i["appointmentId"] == appt] == [[]]
+    await consent(["CONTACT"])  # now both: the reminder's channel and status
+    seen = (await hra.query(APPOINTMENTS, {"id": cid}))["data"]["client"]["appointments"]["items"]
+    assert [[r["channel"] for r in i["reminders"]] for i in seen if i["appointmentId"] == appt] == [["SMS"]]
+
+    own = (await city.as_("DHS").query(CONTACT, {"id": cid}))["data"]["client"]["contact"]["messages"]
+    assert [m["kind"] for m in own] == ["appointment_reminder"]  # DHS's point, DHS's appointment
+
+
+async def test_a_message_whose_subject_is_withheld_is_not_shown_with_the_contact_details(
+    city: City, population: Population,
+) -> None:
+    cid = _both(population)
+    me = city.as_("CLIENTS", "client", purpose="client_access", self_client=cid)
+    assert (await me.query(ADD, {"c": cid, "channel": "SMS", "address": PHONE, "in": True,
+                                 "src": "client's own sign-in"})).get("errors") is None
+    await city.as_("DHS").query(SCHEDULE, {"c": cid, "at": _in(20)})
+    await city.planner().plan()
+    assert await city.worker().run_once() == 1
+    # the client's own point: held for the client's sign-in; HRA with consent to contact, not to appointments
+    body = await me.query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "FORM-C", "givenAt": "2026-11-01T10:00:00Z",
+        "provisions": [{"organizations": ["HRA"], "categories": ["CONTACT"], "purposes": ["CASE_MANAGEMENT"]}]}})
+    assert body.get("errors") is None
+    theirs = (await city.as_("HRA").query(CONTACT, {"id": cid}))["data"]["client"]["contact"]
+    assert {p["id"] for p in theirs["points"]} and theirs["messages"] == []  # the words would tell when DHS meets
+    mine = (await me.query(CONTACT, {"id": cid}))["data"]["client"]["contact"]["messages"]
+    assert [m["status"] for m in mine] in (["SENT"], ["DELIVERED"])  # the client sees their own
+
+
+async def test_a_reminder_held_back_is_not_cancelled_when_planned_again(city: City, population: Population) -> None:
+    cid = _both(population)
+    await _reachable(city, cid)
+    await city.as_("DHS").query(PREFS, {"c": cid, "lang": "en", "from": "00:00", "until": "23:59"})  # always quiet
+    at = datetime.fromisoformat(_in(73))
+    await city.as_("DHS").query(SCHEDULE, {"c": cid, "at": at.isoformat()})
+    two = city.settings.notify.model_copy(update={"appointment_lead_hours": [72, 24]})
+    start = datetime.now(UTC)
+    planner = ReminderPlanner(gate=city.services.gate, sessions=city.services.sessions, settings=two,
+                              clock=lambda: start)
+    assert await planner.plan() == (2, 0)
+    later = start + timedelta(hours=2)  # the 72-hour reminder is due; quiet hours hold it back
+    assert await city.worker(lambda: later).run_once() == 1
+    replanned = ReminderPlanner(gate=city.services.gate, sessions=city.services.sessions, settings=two,
+                                clock=lambda: later)
+    assert await replanned.plan() == (0, 0)  # due, held back, and still wanted: not cancelled
+    assert sorted(m.status for m in await city.messages(cid)) == ["queued", "queued"]
+
+
+async def test_a_worker_whose_lease_ran_out_does_not_send_what_another_has_taken(
+    city: City, population: Population,
+) -> None:
+    from notify import outbox
+
+    cid = _both(population)
+    await _reachable(city, cid)
+    await city.as_("DHS").query(SCHEDULE, {"c": cid, "at": _in(20)})
+    await city.planner().plan()
+    now = datetime.now(UTC)
+    slow, quick = city.worker(lambda: now, owner="slow"), city.worker(lambda: now + timedelta(seconds=5), "quick")
+    (mid,) = await outbox.claim(city.services.sessions, owner="slow", now=now, lease=timedelta(seconds=2), limit=5)
+    assert await quick.run_once() == 1  # the slow worker's lease ran out: the quick one takes it and sends
+    await slow._deliver(mid)  # the slow one comes back to it: no longer its lease, so it does not send
+    assert len(city.provider.to(PHONE)) == 1
+    (msg,) = await city.messages(cid)
+    assert msg.status in ("sent", "delivered") and msg.lease_owner is None
+
+
+async def test_a_callback_that_comes_before_the_worker_writes_the_id_is_applied_when_it_does(
+    city: City, population: Population,
+) -> None:
+    from notify import outbox
+
+    cid = _both(population)
+    await _reachable(city, cid)
+    await city.as_("DHS").query(SCHEDULE, {"c": cid, "at": _in(20)})
+    await city.planner().plan()
+    (msg,) = await city.messages(cid)
+    now = datetime.now(UTC)
+    async with city.services.sessions.begin() as session:
+        assert not await outbox.apply_status(session, "SM-EARLY", "delivered", now=now)  # no message has it yet
+    async with city.services.sessions.begin() as session:
+        row = await session.get(Message, msg.id)
+        assert row is not None
+        row.provider_message_id, row.sent_at = "SM-EARLY", now
+        outbox.finish(session, row, outbox.SENT, now=now)
+        await outbox.apply_early(session, row, now=now)
+    (after,) = await city.messages(cid)
+    assert after.status == "delivered"
+
+
+def test_quiet_hours_end_later_even_on_the_night_the_clocks_go_back() -> None:
+    from notify.worker import quiet_until
+    from store.held_tables import ContactPreference
+
+    prefs = ContactPreference(client_id="c", holder="h", preferred_channel=None, language="en",
+                              quiet_from="21:00", quiet_until="01:30", recorded_by="s")
+    # 2026-11-01: 01:15 comes twice in New York; the second time (EST) is 06:15 UTC
+    second = datetime(2026, 11, 1, 6, 15, tzinfo=UTC)
+    ends = quiet_until(prefs, second, NEW_YORK)
+    assert ends is not None and ends > second
+    assert ends == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST, the same night
+    assert quiet_until(prefs, datetime(2026, 11, 1, 12, 0, tzinfo=UTC), NEW_YORK) is None  # 07:00: not quiet

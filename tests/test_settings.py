@@ -15,7 +15,7 @@ SAFE_PRODUCTION = {
     "benefits": {"client_secret": "from-the-vault"},
     "schooling": {"client_secret": "from-the-vault-too"},
     "audit": {"signing_key_file": "/etc/casebridge/audit-key.json"},
-    "notify": {"sms": {"auth_token": "from-the-vault-three"},
+    "notify": {"sms": {"auth_token": "from-the-vault-three", "base_url": "https://sms.provider.test"},
                "smtp": {"host": "smtp.city.test", "security": "starttls", "password": "from-the-vault-four"}},
 }
 
@@ -63,6 +63,7 @@ def test_a_safe_production_configuration_starts() -> None:
     ({"notify": {"sms": {"auth_token": "t"}, "smtp": {"host": "smtp.city.test", "security": "starttls",
                                                       "password": "demo-smtp-password"}}}, "SMTP server uses the demo"),
     ({"notify": {"sms": {"auth_token": "t"}, "smtp": {"host": "smtp.city.test"}}}, "without TLS"),
+    ({"notify": {"sms": {"auth_token": "t", "base_url": "http://sms.provider.test"}}}, "not an https address"),
 ])
 def test_production_refuses_unsafe_configuration(change: dict[str, object], complaint: str) -> None:
     with pytest.raises(ValidationError) as info:

@@ -1,5 +1,5 @@
 """messages to clients: the outbox (recorded before sending, deduplicated by an idempotency key, leased to one
-delivery worker at a time) and each message's delivery log
+delivery worker at a time), each message's delivery log, callbacks that came early, inbound texts acted on
 
 Revision ID: 0016
 Revises: 0015
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("lease_owner", sa.String(64), nullable=True),
         sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("provider_message_id", sa.String(128), nullable=True),
+        sa.Column("provider_message_id", sa.String(320), nullable=True),
         sa.Column("error", sa.String(64), nullable=True),
         sa.Column("body", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -49,7 +49,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_messages_due", "messages", ["status", "next_attempt_at"])
     op.create_index("ix_messages_client_id_subject", "messages", ["client_id", "subject"])
-    op.create_index("ix_messages_provider_message_id", "messages", ["provider_message_id"])
+    op.create_index("ix_messages_provider_message_id", "messages", ["provider_message_id"], unique=True)
     op.create_table(
         "message_events",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
@@ -61,9 +61,29 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_message_events"),
     )
     op.create_index("ix_message_events_message_id", "message_events", ["message_id"])
+    op.create_table(
+        "message_early_callbacks",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column("provider_message_id", sa.String(320), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("detail", sa.String(64), nullable=True),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_message_early_callbacks"),
+    )
+    op.create_index("ix_message_early_callbacks_provider_message_id", "message_early_callbacks",
+                    ["provider_message_id"])
+    op.create_table(
+        "inbound_texts",
+        sa.Column("provider_sid", sa.String(64), nullable=False),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("provider_sid", name="pk_inbound_texts"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("inbound_texts")
+    op.drop_index("ix_message_early_callbacks_provider_message_id", table_name="message_early_callbacks")
+    op.drop_table("message_early_callbacks")
     op.drop_index("ix_message_events_message_id", table_name="message_events")
     op.drop_table("message_events")
     op.drop_index("ix_messages_provider_message_id", table_name="messages")

@@ -106,8 +106,8 @@ export function AppointmentForm({ api, clientId, purpose, onDone, onCancel }) {
 export function MessageList({ messages }) {
   return html`<h3>${t('messages.title')}</h3>
     <${Table} caption=${t('messages.title')} empty=${t('messages.none')}
-      head=${[t('col.when'), t('messages.channel'), t('col.status'), t('messages.words')]}
-      rows=${(messages || []).map((m) => [formatDateTime(m.sentAt || m.sendAfter), word('Channel', m.channel),
+      head=${[t('col.when'), t('messages.about'), t('messages.channel'), t('col.status'), t('messages.words')]}
+      rows=${(messages || []).map((m) => [formatDateTime(m.sentAt || m.sendAfter), m.about, word('Channel', m.channel),
         html`<span data-message=${m.status}>${word('MessageStatus', m.status)}</span>`,
         m.body || html`<span class="cb-muted">${t('messages.notYet')}</span>`])} />`;
 }
