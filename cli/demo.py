@@ -54,6 +54,7 @@ FIRST_QUERY = """query FirstLook($id: ID!) {
     housing {
       access { agency status basis reason asOf }
       inShelterNow enrollments { projectName projectTypeName entryDate moveInDate exitDate status }
+      chronicHomelessness { status reason supportingStays { projectName entryDate exitDate } }
     }
     schooling {
       access { agency status basis reason }
@@ -194,8 +195,27 @@ async def seed_index(settings: Settings, population: Population) -> None:
 
 
 def _sheltered(population: Population) -> str:
+    """A client of the shelter system (not the consent's or the emergency's): one in shelter now where there is."""
     consented, emergency = population.people[0].client_id, population.people[1].client_id
-    return next(p.client_id for p in population.people if p.hmis_id and p.client_id not in (consented, emergency))
+    candidates = [p for p in population.people if p.hmis_id and p.client_id not in (consented, emergency)]
+    exited = {x["EnrollmentID"] for x in population.hmis.exits}
+    shelters = {p["ProjectID"] for p in population.hmis.projects if p["ProjectType"] in (0, 1)}
+    in_shelter = {e["PersonalID"] for e in population.hmis.enrollments
+                  if e["EnrollmentID"] not in exited and e["ProjectID"] in shelters}
+    return next((p.client_id for p in candidates if p.hmis_id in in_shelter), candidates[0].client_id)
+
+
+def chronically_homeless(population: Population) -> str:
+    """The sheltered client's intake answers make them chronically homeless (HUD's glossary: a disabling condition,
+    and on the streets or in shelter since more than a year before their first entry): the shelter system's own
+    records are the evidence a supportive-housing application asks for."""
+    client = _sheltered(population)
+    hmis_id = next(p.hmis_id for p in population.people if p.client_id == client)
+    mine = [e for e in population.hmis.enrollments if e["PersonalID"] == hmis_id]
+    first = min(e["EntryDate"] for e in mine)  # type: ignore[type-var]
+    for e in mine:
+        e.update({"DisablingCondition": 1, "DateToStreetESSH": first - timedelta(days=400)})  # type: ignore[operator]
+    return client
 
 
 def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
@@ -272,6 +292,7 @@ def run_demo(
     """Seed, start the simulator and the gateway, print how to use them; optionally check and stop."""
     population = generate(seed=seed, households=households)
     upcoming_interview(population, now=datetime.now(UTC))
+    chronically_homeless(population)
     if not settings.appropriate_parties:  # the demo city names its shelter agency for FERPA emergencies
         settings = settings.model_copy(update={"appropriate_parties": {LegalBasis.FERPA_99_36: ["DHS"]}})
     added = asyncio.run(globals()["seed"](settings, population))
@@ -341,9 +362,12 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
                       timeout=30)
     body: dict[str, Any] = resp.json()
     profile = (body.get("data") or {}).get("client") or {}
-    summary = {name: [f"{a['agency']} {a['status']} {a.get('reason') or a.get('basis')}"
-                      for a in (section or {}).get("access", [])]
-               for name, section in profile.items() if name != "id"}
+    summary: dict[str, Any] = {name: [f"{a['agency']} {a['status']} {a.get('reason') or a.get('basis')}"
+                                      for a in (section or {}).get("access", [])]
+                               for name, section in profile.items() if name != "id"}
+    chronic = (profile.get("housing") or {}).get("chronicHomelessness")
+    if chronic:  # what the shelter system's records say, by HUD's definition
+        summary["chronicHomelessness"] = f"{chronic['status']} ({chronic['reason']})"
     console.print(f"[bold]{case.title}[/bold]", soft_wrap=True, highlight=False)
     console.print_json(json.dumps({"sections": summary, "errors": body.get("errors")}))
     return body

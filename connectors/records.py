@@ -111,6 +111,10 @@ class HousingEnrollment:
     destination_class: str | None
     household_id: str | None
     relationship_to_head: int | None
+    # chronically homeless at this project's start (HUD's glossary: YES, NO, DONT_KNOW, MISSING) and the step
+    # that decided it (connectors/hmis/chronic.py); None where the source does not say
+    chronic_at_entry: str | None = None
+    chronic_reason: str | None = None
 
     @property
     def status(self) -> str:

@@ -278,7 +278,7 @@ def _shelter_system(rng: random.Random, pop: Population) -> None:
                     "HouseholdID": household_id, "RelationshipToHoH": 1 if i == 0 else (
                         3 if m.relationship == "SPOUSE" else 2),
                     "LivingSituation": 116 if s == 0 else 101, "DisablingCondition": rng.choice((0, 0, 0, 1, 99)),
-                    "MoveInDate": move_in,
+                    "MoveInDate": move_in, **_homeless_history(eid, m.hmis_id or "", start),
                 })
                 if not still_open:
                     exit_no += 1
@@ -290,6 +290,19 @@ def _shelter_system(rng: random.Random, pop: Population) -> None:
             start = exit_day if rng.random() < 0.7 else exit_day + timedelta(days=rng.randint(1, 120))
             if start >= pop.today:
                 break
+
+
+def _homeless_history(eid: str, hmis_id: str, entry: date) -> dict[str, object]:
+    """What an intake asks about the time homeless before this entry (HMIS 3.917): since when, how many times and
+    how many months in the past three years - from a stream of its own (the rest of the city stays as it was)."""
+    rng = random.Random(f"{eid}-{hmis_id}")
+    times = rng.choice((1, 2, 3, 4, 4, 8, 99))
+    return {
+        "DateToStreetESSH": entry - timedelta(days=rng.choice((rng.randint(0, 364), rng.randint(365, 1500)))),
+        "TimesHomelessPastThreeYears": times,
+        "MonthsHomelessPastThreeYears": rng.choice((101, 103, 106, 111, 112, 113, 99)) if times != 99 else 99,
+        "LengthOfStay": rng.choice((2, 3, 4, 5)), "LOSUnderThreshold": 1, "PreviousStreetESSH": 1,
+    }
 
 
 def _hmis_client(rng: random.Random, m: Person) -> dict[str, object]:

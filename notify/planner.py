@@ -11,6 +11,7 @@ cancelled or kept; the client opted out or changed their preferred channel) is c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import uuid
 from collections.abc import Callable, Iterable
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.records import Appointment, BenefitCase
 from core.principal import DELIVERY_WORKER, RequestContext
@@ -170,7 +171,7 @@ class ReminderPlanner:
                 if w.catch_up and (w.subject, w.at.isoformat(), w.lead) in done:
                     continue
                 try:
-                    async with session.begin_nested():  # a planner racing this one may insert the same key first
+                    async with _savepoint(session):  # a planner racing this one may insert the same key first
                         _, new = await outbox.enqueue(session, outbox.NewMessage(
                             idempotency_key=key, client_id=client_id, holder=point.holder, kind=w.kind,
                             subject=w.subject, channel=point.channel, contact_point_id=point.id, template=w.kind,
@@ -190,6 +191,16 @@ class Plan:
     wanted: list[Wanted] = field(default_factory=list)
     kept: set[str] = field(default_factory=set)
     unknown: set[str] = field(default_factory=set)
+
+
+def _savepoint(session: AsyncSession) -> contextlib.AbstractAsyncContextManager[Any]:
+    """A savepoint on PostgreSQL (an insert that loses a race rolls back alone). Not on SQLite: its driver opens
+    the transaction at the first write, and a savepoint would open it at a read instead, whose snapshot a
+    concurrent writer (the access log) makes stale: the insert then fails at once with "database is locked"
+    (seen in the demo at start-up). SQLite's writers take turns anyway."""
+    if session.bind is None or session.bind.dialect.name == "sqlite":
+        return contextlib.nullcontext()
+    return session.begin_nested()
 
 
 def _holder(subject: str) -> str:

@@ -10,19 +10,22 @@ from notify.planner import ReminderPlanner
 from notify.worker import DeliveryWorker
 
 log = logging.getLogger("casebridge.notify")
+RETRY = 10  # seconds before a failed planning pass is tried again
 
 
 async def run(planner: ReminderPlanner, worker: DeliveryWorker, *, plan_every: float, stop: asyncio.Event) -> None:
     """Plan reminders every `plan_every` seconds and deliver what is due, until `stop` is set."""
     async def planning() -> None:
         while not stop.is_set():
+            wait = plan_every
             try:
                 added, cancelled = await planner.plan()
                 if added or cancelled:
                     log.info("reminders planned: %d queued, %d cancelled", added, cancelled)
-            except Exception as exc:  # an agency or the store is down: plan again next time, nothing is lost
-                log.error("planning reminders failed (%s)", type(exc).__name__)
+            except Exception as exc:  # an agency or the store is down: nothing is lost; plan again soon
+                log.error("planning reminders failed (%s); trying again in %d s", type(exc).__name__, RETRY)
+                wait = min(plan_every, RETRY)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=plan_every)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
 
     await asyncio.gather(planning(), worker.run(stop))

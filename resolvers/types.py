@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any, TypeVar
@@ -234,6 +234,34 @@ class HousingEnrollment:
     household_id: str | None
     relationship_to_head: int | None = strawberry.field(description="HUD RelationshipToHoH: 1 self, 2 child, ...")
     status: str = strawberry.field(description="IN_SHELTER, HOUSED (moved in), ENROLLED (waiting), EXITED.")
+    chronic_at_entry: ChronicStatus | None = strawberry.field(description=(
+        "Chronically homeless at this project's start, as HUD's HMIS Standard Reporting Terminology Glossary "
+        "decides it from the entry's own data (and the household's members present at its start)."))
+    chronic_reason: str | None = strawberry.field(description=(
+        "The glossary's step that decided it, e.g. homeless-a-year-before-entry, four-times-twelve-months, "
+        "no-disabling-condition, disabling-condition-missing, household-member-chronic-at-start."))
+
+
+@strawberry.enum(description="HUD's answer: YES, NO, DONT_KNOW (the client doesn't know or prefers not to answer), "
+                 "MISSING (data not collected).")
+class ChronicStatus(Enum):
+    YES = "YES"
+    NO = "NO"
+    DONT_KNOW = "DONT_KNOW"
+    MISSING = "MISSING"
+
+
+@strawberry.type(description="Chronic homelessness from the shelter system's own records: the status at the start of "
+                 "the newest stay, with the stays that support it (the shelter system's third-party evidence of "
+                 "homelessness, where a program accepts it).")
+class ChronicHomelessness:
+    status: ChronicStatus
+    reason: str
+    enrollment_id: str = strawberry.field(description="The stay whose start it was decided at.")
+    entry_date: date
+    supporting_stays: list[HousingEnrollment] = strawberry.field(description=(
+        "Shelter, street-outreach and safe-haven stays in the three years up to that start (and the stay itself), "
+        "oldest first: shown for a YES."))
 
 
 @strawberry.type(description="Shelter stays and housing enrollments, newest first, from the HMIS snapshot.")
@@ -242,6 +270,8 @@ class HousingSection:
     in_shelter_now: bool | None = strawberry.field(
         description="Whether a shown stay is an open stay in shelter. Null when nothing was shown.")
     enrollments: list[HousingEnrollment] | None = strawberry.field(description="Null when nothing was shown.")
+    chronic_homelessness: ChronicHomelessness | None = strawberry.field(
+        description="Null when nothing was shown, or no shown stay says.")
 
 
 @strawberry.type(description="One school enrollment (Ed-Fi studentSchoolAssociation); grade and exit type are "
@@ -554,7 +584,30 @@ def stay_view(s: rec.HousingEnrollment) -> HousingEnrollment:
         enrollment_id=s.enrollment_id, agency=s.agency, project_name=s.project_name, project_type=s.project_type,
         project_type_name=s.project_type_name, entry_date=s.entry_date, move_in_date=s.move_in_date,
         exit_date=s.exit_date, destination=s.destination, destination_class=s.destination_class,
-        household_id=s.household_id, relationship_to_head=s.relationship_to_head, status=s.status)
+        household_id=s.household_id, relationship_to_head=s.relationship_to_head, status=s.status,
+        chronic_at_entry=ChronicStatus(s.chronic_at_entry) if s.chronic_at_entry else None,
+        chronic_reason=s.chronic_reason)
+
+
+STREET_SHELTER_SAFE_HAVEN = (0, 1, 4, 8)  # HUD ProjectType: the stays that are themselves evidence of homelessness
+
+
+def chronic_view(stays: list[rec.HousingEnrollment]) -> ChronicHomelessness | None:
+    """The status at the start of the newest stay that says, and for a YES the shelter system's stays that
+    support it: ES, SO and SH stays overlapping the three years up to that start."""
+    decided = [s for s in stays if s.chronic_at_entry is not None]
+    if not decided:
+        return None
+    newest = max(decided, key=lambda s: (s.entry_date, s.enrollment_id))
+    start = newest.entry_date
+    since = start - timedelta(days=3 * 365 + 1)  # three years, a leap day included
+    support = sorted((s for s in stays if s.project_type in STREET_SHELTER_SAFE_HAVEN and s.entry_date <= start
+                      and (s.exit_date is None or s.exit_date >= since)),
+                     key=lambda s: (s.entry_date, s.enrollment_id))
+    status = ChronicStatus(newest.chronic_at_entry or "MISSING")
+    return ChronicHomelessness(status=status, reason=newest.chronic_reason or "", enrollment_id=newest.enrollment_id,
+                               entry_date=newest.entry_date,
+                               supporting_stays=[stay_view(s) for s in support] if status is ChronicStatus.YES else [])
 
 
 @strawberry.type(description="One client's unified profile: every section decided, fetched and audited by the gate.")
@@ -581,12 +634,13 @@ class ClientProfile:
         parts = self.disclosure.parts(_Category.HOUSING)
         visible = shown(parts)
         if not visible:
-            return HousingSection(access=[source_access(p) for p in parts], in_shelter_now=None, enrollments=None)
+            return HousingSection(access=[source_access(p) for p in parts], in_shelter_now=None, enrollments=None,
+                                  chronic_homelessness=None)
         stays = sorted((s for p in visible for s in p.data), key=lambda s: s.entry_date, reverse=True)
         return HousingSection(
             access=[source_access(p) for p in parts],
             in_shelter_now=any(s.status == "IN_SHELTER" for s in stays),
-            enrollments=[stay_view(s) for s in stays])
+            enrollments=[stay_view(s) for s in stays], chronic_homelessness=chronic_view(stays))
 
     @strawberry.field(description="Schooling: current school and grade, enrollments, transfers and the days "
                       "between them, homeless program status.")

@@ -311,6 +311,14 @@ class HmisEnrollment(Base):
     relationship_to_hoh: Mapped[int | None] = mapped_column(Integer)
     living_situation: Mapped[int | None] = mapped_column(Integer)
     move_in_date: Mapped[date | None] = mapped_column(Date)
+    # chronic homelessness at project start (connectors/hmis/chronic.py): HUD's codes as exported
+    length_of_stay: Mapped[int | None] = mapped_column(Integer)
+    los_under_threshold: Mapped[int | None] = mapped_column(Integer)
+    previous_street_essh: Mapped[int | None] = mapped_column(Integer)
+    date_to_street_essh: Mapped[date | None] = mapped_column(Date)
+    times_homeless_past_three_years: Mapped[int | None] = mapped_column(Integer)
+    months_homeless_past_three_years: Mapped[int | None] = mapped_column(Integer)
+    disabling_condition: Mapped[int | None] = mapped_column(Integer)
     date_updated: Mapped[datetime] = mapped_column()
 
 

@@ -79,6 +79,8 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     assert glass["benefits"] == ["HRA SHOWN BREAK_GLASS"]
     assert auditor == {"errors": ["FORBIDDEN"]}  # an auditor never opens a profile
     assert shelter["housing"] == ["DHS SHOWN OWN_AGENCY"]  # the imported HMIS export, DHS's own records
+    # in shelter, and chronically homeless by HUD's definition from the shelter system's own records
+    assert shelter["chronicHomelessness"] == "YES (homeless-a-year-before-entry)"
     assert own["housing"] == ["DHS WITHHELD CONSENT_REQUIRED"]  # people[0] has shelter stays: not HRA's to see
     assert school["schooling"] == ["DOE SHOWN OWN_AGENCY"]  # the Ed-Fi simulator, read live
     # the demo client's reminder of tomorrow's housing interview reached the demo's mailbox, in words with no detail

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.config import HousingConfig
+from connectors.hmis.chronic import Chronic, EntryFacts, Finding, chronic_at_start
 from connectors.hmis.spec import PROJECT_TYPES, destination_class
 from connectors.records import Demographics, FetchResult, HousingEnrollment, PeopleBatch, SourcePerson, SourceRecord
 from core.errors import AgencyTimeout, AgencyUnavailable
@@ -36,16 +37,25 @@ _CLIENTS = select(HmisClient.personal_id, HmisClient.first_name, HmisClient.midd
 _FIRST_ENTRY = (select(func.min(HmisEnrollment.entry_date))
                 .where(HmisEnrollment.source == HmisClient.source, HmisEnrollment.personal_id == HmisClient.personal_id)
                 .scalar_subquery().label("first_entry"))
-_STAYS = (
-    select(HmisEnrollment.personal_id, HmisEnrollment.enrollment_id, HmisEnrollment.entry_date,
-           HmisEnrollment.move_in_date, HmisEnrollment.household_id, HmisEnrollment.relationship_to_hoh,
-           HmisProject.name.label("project_name"), HmisProject.project_type, HmisExit.exit_date, HmisExit.destination)
-    .join(HmisProject, (HmisProject.source == HmisEnrollment.source)
-          & (HmisProject.project_id == HmisEnrollment.project_id))
-    .outerjoin(HmisExit, (HmisExit.source == HmisEnrollment.source)
-               & (HmisExit.enrollment_id == HmisEnrollment.enrollment_id))
-    .where(HmisEnrollment.source == bindparam("src"), HmisEnrollment.personal_id.in_(bindparam("ids", expanding=True)))
-)
+_E = HmisEnrollment
+_STAY_COLUMNS = (
+    _E.personal_id, _E.enrollment_id, _E.entry_date, _E.move_in_date, _E.household_id, _E.relationship_to_hoh,
+    HmisProject.name.label("project_name"), HmisProject.project_type, HmisExit.exit_date, HmisExit.destination,
+    _E.living_situation, _E.los_under_threshold, _E.previous_street_essh, _E.date_to_street_essh,
+    _E.times_homeless_past_three_years, _E.months_homeless_past_three_years, _E.disabling_condition)
+
+
+def _stays_where(condition: Any) -> Any:
+    return (select(*_STAY_COLUMNS)
+            .join(HmisProject, (HmisProject.source == _E.source) & (HmisProject.project_id == _E.project_id))
+            .outerjoin(HmisExit, (HmisExit.source == _E.source) & (HmisExit.enrollment_id == _E.enrollment_id))
+            .where(_E.source == bindparam("src"), condition))
+
+
+_STAYS = _stays_where(_E.personal_id.in_(bindparam("ids", expanding=True)))
+# the households of those stays: a member chronically homeless at the household's start makes every member present
+# at start so (HUD's glossary)
+_HOUSEHOLDS = _stays_where(_E.household_id.in_(bindparam("households", expanding=True)))
 
 
 class HousingConnector:
@@ -95,10 +105,11 @@ class HousingConnector:
             raise AgencyUnavailable("no HMIS export has been imported yet", connector=self.name,
                                     suggestion="Import one: casebridge hmis import PATH.")
         clients = {c.personal_id: c for rows in results[1:1 + len(chunks)] for c in rows}
+        own = [row for rows in results[1 + len(chunks):] for row in rows]
+        chronic = await self._household_chronic(own)
         stays: dict[str, list[HousingEnrollment]] = defaultdict(list)
-        for rows in results[1 + len(chunks):]:
-            for row in rows:
-                stays[row.personal_id].append(self._stay(row))
+        for row in own:
+            stays[row.personal_id].append(self._stay(row, chronic))
         records = {}
         for pid, c in clients.items():
             sections: dict[Category, Any] = {}
@@ -128,13 +139,36 @@ class HousingConnector:
         watermark = max((p.updated.isoformat() for p in people if p.updated), default=since or "")
         return PeopleBatch(people, watermark)
 
-    def _stay(self, row: Any) -> HousingEnrollment:
+    async def _household_chronic(self, stays: list[Any]) -> set[str]:
+        """The enrollments chronically homeless by their household: members present at the household's start
+        (its earliest entry) when one of them was chronically homeless at that start."""
+        households = sorted({r.household_id for r in stays if r.household_id})
+        if not households:
+            return set()
+        rows = [r for i in range(0, len(households), CHUNK) for r in await self._reads.rows(
+            _HOUSEHOLDS, {"src": self.source, "households": households[i:i + CHUNK]})]
+        members: dict[str, list[Any]] = defaultdict(list)
+        for r in rows:
+            members[r.household_id].append(r)
+        out: set[str] = set()
+        for group in members.values():
+            start = min(r.entry_date for r in group)
+            at_start = [r for r in group if r.entry_date == start]
+            if any(chronic_at_start(_facts(r)).status is Chronic.YES for r in at_start):
+                out |= {r.enrollment_id for r in at_start}
+        return out
+
+    def _stay(self, row: Any, by_household: set[str]) -> HousingEnrollment:
+        found = chronic_at_start(_facts(row))
+        if found.status is not Chronic.YES and row.enrollment_id in by_household:
+            found = Finding(Chronic.YES, "household-member-chronic-at-start")
         return HousingEnrollment(
             enrollment_id=row.enrollment_id, agency=self.organization, project_name=row.project_name,
             project_type=row.project_type, project_type_name=PROJECT_TYPES.get(row.project_type, "Other"),
             entry_date=row.entry_date, move_in_date=row.move_in_date, exit_date=row.exit_date,
             destination=row.destination, destination_class=destination_class(row.destination),
             household_id=row.household_id, relationship_to_head=row.relationship_to_hoh,
+            chronic_at_entry=found.status.value, chronic_reason=found.reason,
         )
 
     def status(self) -> ConnectorStatus:
@@ -145,3 +179,9 @@ class HousingConnector:
         """Nothing to release: the gateway's store is closed by its owner."""
         return None
 
+
+
+def _facts(row: Any) -> EntryFacts:
+    return EntryFacts(row.project_type, row.entry_date, row.disabling_condition, row.living_situation,
+                      row.los_under_threshold, row.previous_street_essh, row.date_to_street_essh,
+                      row.times_homeless_past_three_years, row.months_homeless_past_three_years)

@@ -222,7 +222,12 @@ def _enrollment_row(key: str, r: dict[str, Any]) -> dict[str, Any]:
     return {"enrollment_id": key, "personal_id": r["PersonalID"], "project_id": r["ProjectID"],
             "entry_date": r["EntryDate"], "household_id": r["HouseholdID"],
             "relationship_to_hoh": r["RelationshipToHoH"], "living_situation": r["LivingSituation"],
-            "move_in_date": r["MoveInDate"], "date_updated": r["DateUpdated"]}
+            "move_in_date": r["MoveInDate"], "length_of_stay": r["LengthOfStay"],
+            "los_under_threshold": r["LOSUnderThreshold"], "previous_street_essh": r["PreviousStreetESSH"],
+            "date_to_street_essh": r["DateToStreetESSH"],
+            "times_homeless_past_three_years": r["TimesHomelessPastThreeYears"],
+            "months_homeless_past_three_years": r["MonthsHomelessPastThreeYears"],
+            "disabling_condition": r["DisablingCondition"], "date_updated": r["DateUpdated"]}
 
 
 def _exit_row(key: str, r: dict[str, Any]) -> dict[str, Any]:

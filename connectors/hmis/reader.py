@@ -112,6 +112,20 @@ def parse_timestamp(value: str) -> datetime:
     raise ValueError("not a timestamp")
 
 
+def lenient_code(value: str) -> int | None:
+    """A HUD response code, or None (read as 99, data not collected) for a value that is none."""
+    v = value.strip()
+    return int(v) if v.isdigit() and len(v) <= 4 else None
+
+
+def lenient_date(value: str) -> date | None:
+    """A date, or None (not collected) for a value that is none."""
+    try:
+        return parse_date(value)
+    except ValueError:
+        return None
+
+
 DELTA, FULL, OTHER = 1, 2, 3  # ExportDirective
 KINDS = {DELTA: "delta", FULL: "full", OTHER: "period"}
 PERIOD_TYPES = (1, 2, 3, 4)
@@ -128,6 +142,11 @@ FIELDS: dict[str, tuple[str, str, dict[str, Callable[[str], Any]]]] = {
     "Enrollment.csv": ("EnrollmentID", "enrollments", {
         "PersonalID": str, "ProjectID": str, "EntryDate": parse_date, "HouseholdID": str,
         "RelationshipToHoH": int, "LivingSituation": int, "MoveInDate": parse_date,
+        # what chronic homelessness at project start is decided on (connectors/hmis/chronic.py): a value that
+        # is no code reads as "data not collected", never loses the stay
+        "LengthOfStay": lenient_code, "LOSUnderThreshold": lenient_code, "PreviousStreetESSH": lenient_code,
+        "DateToStreetESSH": lenient_date, "TimesHomelessPastThreeYears": lenient_code,
+        "MonthsHomelessPastThreeYears": lenient_code, "DisablingCondition": lenient_code,
     }),
     "Exit.csv": ("ExitID", "exits", {
         "EnrollmentID": str, "PersonalID": str, "ExitDate": parse_date, "Destination": int,

@@ -1,7 +1,7 @@
 // The unified profile's sections, each with the state of every agency's part: shown (with its basis and date),
 // withheld (why, and what would open it), failed (the agency did not answer; retry).
 import { html } from '../../vendor/preact-htm.js';
-import { code, t } from '../i18n.js';
+import { code, t, tOr, word } from '../i18n.js';
 import { Section, Table, formatDate, formatDateTime } from './common.js';
 import { AppointmentList, MessageList } from './appointments.js';
 import { ContactList } from './contact.js';
@@ -38,6 +38,7 @@ export function ProfileSections({ client, errors = {}, onRetry, api = null, purp
     ${html`<${Section} id="housing" title=${t('section.housing')} section=${client.housing} error=${errors.housing}
       onRetry=${onRetry} selfOrg=${selfOrg}>
       <p>${client.housing?.inShelterNow ? t('housing.inShelter') : t('housing.notInShelter')}</p>
+      ${client.housing?.chronicHomelessness && html`<${Chronic} chronic=${client.housing.chronicHomelessness} />`}
       <${Table} caption=${t('section.housing')} head=${[t('housing.project'), t('housing.type'), t('housing.entry'),
         t('housing.moveIn'), t('housing.exit'), t('col.status')]} rows=${enrollments.map((e) => [e.projectName,
         e.projectTypeName, formatDate(e.entryDate), formatDate(e.moveInDate), formatDate(e.exitDate), code(e.status)])} /><//>`}
@@ -69,3 +70,15 @@ export function ProfileSections({ client, errors = {}, onRetry, api = null, purp
       ${client.contact?.messages && html`<${MessageList} messages=${client.contact.messages} />`}<//>`}`;
 }
 
+
+// Chronic homelessness from the shelter system's own records (HUD's definition), with the stays that support it.
+function Chronic({ chronic }) {
+  const reason = tOr(`chronic.reason.${chronic.reason}`, chronic.reason);
+  return html`<div class="cb-record" data-chronic=${chronic.status}>
+    <p><strong>${t('housing.chronic', { status: word('ChronicStatus', chronic.status),
+      date: formatDate(chronic.entryDate) })}</strong> <span class="cb-muted">(${reason})</span></p>
+    ${chronic.supportingStays.length > 0 && html`<p>${t('housing.chronic.support')}</p>
+      <ul class="cb-plain">${chronic.supportingStays.map((s) => html`<li>${s.projectName}: ${formatDate(s.entryDate)}
+        – ${s.exitDate ? formatDate(s.exitDate) : t('housing.chronic.open')}</li>`)}</ul>`}
+  </div>`;
+}

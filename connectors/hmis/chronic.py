@@ -1,0 +1,105 @@
+"""Chronic homelessness at project start, as HUD's HMIS Standard Reporting Terminology Glossary defines it
+(FY2024 and FY2026 editions: "Chronically Homeless at Project Start"), from one enrollment's own entry data.
+
+The glossary's flowchart, top to bottom, stopping at the first answer:
+
+1. Disability: DisablingCondition 1 goes on; 0 is NO; 8 or 9 (doesn't know, prefers not to answer) is
+   DONT_KNOW; 99 or nothing is MISSING. (The glossary also accepts a qualifying Disabilities.csv row; casebridge
+   does not import Disabilities.csv yet, so DisablingCondition alone decides.)
+2. Project type: emergency shelter (0, 1), street outreach (4) and safe haven (8) go straight to the time test.
+   Any other project looks at where the person was before (LivingSituation): literally homeless (100-199) goes to
+   the time test; an institution (200-299) needs a stay under 90 days (LOSUnderThreshold 1) and the streets, a
+   shelter or a safe haven the night before (PreviousStreetESSH 1); anything else (0-99, 300-499) needs a stay
+   under 7 nights and the same. A 0 is NO; nothing (or 99: the glossary is silent, the safer reading) MISSING.
+3. Time: homeless since a date at least 365 days before entry (DateToStreetESSH) is YES; else four or more times
+   in the past three years (TimesHomelessPastThreeYears 4) and 12 months or more in all (MonthsHomeless... 112,
+   113) is YES; fewer is NO; 8/9 DONT_KNOW; 99/nothing MISSING.
+
+The household rule: a member present at the household's start who is chronically homeless makes every member
+present at start chronically homeless (connectors/hmis/connector.py applies it with the household's rows).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+STREET_SHELTER_SAFE_HAVEN = frozenset({0, 1, 4, 8})  # ProjectType: ES entry/exit, ES night-by-night, SO, SH
+LITERALLY_HOMELESS = range(100, 200)  # LivingSituation 101 ES, 116 place not meant for habitation, 118 SH
+INSTITUTIONAL = range(200, 300)
+DONT_KNOW = frozenset({8, 9})
+YEAR = timedelta(days=365)
+
+
+class Chronic(StrEnum):
+    YES = "YES"
+    NO = "NO"
+    DONT_KNOW = "DONT_KNOW"  # the client doesn't know or prefers not to answer
+    MISSING = "MISSING"  # data not collected
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFacts:
+    """What an enrollment's entry says, by HMIS CSV field (Enrollment.csv, Project.csv)."""
+
+    project_type: int | None
+    entry_date: date
+    disabling_condition: int | None
+    living_situation: int | None
+    los_under_threshold: int | None
+    previous_street_essh: int | None
+    date_to_street_essh: date | None
+    times_homeless_past_three_years: int | None
+    months_homeless_past_three_years: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """The answer, and the glossary's step that gave it (a code: what a caseworker reads as the reason)."""
+
+    status: Chronic
+    reason: str
+
+
+def chronic_at_start(f: EntryFacts) -> Finding:
+    """Chronically homeless at this project's start, by the glossary's flowchart."""
+    if f.disabling_condition != 1:
+        return _unknown(f.disabling_condition, "disabling-condition", no="no-disabling-condition")
+    if f.project_type not in STREET_SHELTER_SAFE_HAVEN:
+        before = f.living_situation
+        if before is None:
+            return Finding(Chronic.MISSING, "living-situation-missing")
+        if before not in LITERALLY_HOMELESS:
+            short = "under-90-days" if before in INSTITUTIONAL else "under-7-nights"
+            for value, step in ((f.los_under_threshold, short), (f.previous_street_essh, "street-or-shelter-before")):
+                if value == 0:
+                    return Finding(Chronic.NO, f"not-{step}")
+                if value != 1:
+                    return Finding(Chronic.MISSING, f"{step}-missing")
+    return _time(f)
+
+
+def _time(f: EntryFacts) -> Finding:
+    if f.date_to_street_essh is not None and f.date_to_street_essh <= f.entry_date - YEAR:
+        return Finding(Chronic.YES, "homeless-a-year-before-entry")
+    times, months = f.times_homeless_past_three_years, f.months_homeless_past_three_years
+    if times in (1, 2, 3):
+        return Finding(Chronic.NO, "fewer-than-four-times")
+    if times != 4:
+        return _unknown(times, "times-homeless")
+    if months in (112, 113):
+        return Finding(Chronic.YES, "four-times-twelve-months")
+    if months is not None and 101 <= months <= 111:
+        return Finding(Chronic.NO, "fewer-than-twelve-months")
+    return _unknown(months, "months-homeless")
+
+
+def _unknown(value: int | None, what: str, *, no: str | None = None) -> Finding:
+    """0 where 0 means no (`no`: the reason) is NO; 8/9 DONT_KNOW; 99, nothing, or a value that is no code,
+    MISSING."""
+    if no is not None and value == 0:
+        return Finding(Chronic.NO, no)
+    if value in DONT_KNOW:
+        return Finding(Chronic.DONT_KNOW, f"{what}-not-known")
+    return Finding(Chronic.MISSING, f"{what}-missing")

@@ -1,0 +1,155 @@
+"""Chronic homelessness at project start from the shelter system's own records (issue 20 §3): HUD's HMIS Standard
+Reporting Terminology Glossary's flowchart on its edge cases, the household rule, the stays that support it, and
+what the imported export carries (a value that is no code never loses the stay)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connectors.config import HousingConfig
+from connectors.hmis.chronic import Chronic, EntryFacts, chronic_at_start
+from connectors.hmis.connector import HousingConnector
+from connectors.hmis.importer import import_export
+from core.vocabulary import Category
+from demo.hmis_export import write_export
+from demo.population import HmisData
+from store.reads import Reads
+
+ENTRY = date(2026, 6, 1)
+
+
+def facts(**kw: Any) -> EntryFacts:
+    base: dict[str, Any] = dict(project_type=1, entry_date=ENTRY, disabling_condition=1, living_situation=116,
+                                los_under_threshold=None, previous_street_essh=None, date_to_street_essh=None,
+                                times_homeless_past_three_years=None, months_homeless_past_three_years=None)
+    return EntryFacts(**{**base, **kw})
+
+
+@pytest.mark.parametrize(("kw", "status", "reason"), [
+    # a year on the streets or in shelter before this entry
+    ({"date_to_street_essh": ENTRY - timedelta(days=365)}, Chronic.YES, "homeless-a-year-before-entry"),
+    ({"date_to_street_essh": ENTRY - timedelta(days=364), "times_homeless_past_three_years": 1},
+     Chronic.NO, "fewer-than-four-times"),  # a day short: the episodes decide
+    # four episodes that sum to twelve months (112) or more (113); eleven is not enough
+    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 112}, Chronic.YES,
+     "four-times-twelve-months"),
+    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 113}, Chronic.YES,
+     "four-times-twelve-months"),
+    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 111}, Chronic.NO,
+     "fewer-than-twelve-months"),
+    # a gap: homeless again since 200 days, three times in three years
+    ({"date_to_street_essh": ENTRY - timedelta(days=200), "times_homeless_past_three_years": 3}, Chronic.NO,
+     "fewer-than-four-times"),
+    # what the client does not know, would not say, or nobody asked (8, 9, 99)
+    ({"disabling_condition": 0}, Chronic.NO, "no-disabling-condition"),
+    ({"disabling_condition": 8}, Chronic.DONT_KNOW, "disabling-condition-not-known"),
+    ({"disabling_condition": 9}, Chronic.DONT_KNOW, "disabling-condition-not-known"),
+    ({"disabling_condition": 99}, Chronic.MISSING, "disabling-condition-missing"),
+    ({"disabling_condition": None}, Chronic.MISSING, "disabling-condition-missing"),
+    ({"times_homeless_past_three_years": 8}, Chronic.DONT_KNOW, "times-homeless-not-known"),
+    ({"times_homeless_past_three_years": 99}, Chronic.MISSING, "times-homeless-missing"),
+    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 9}, Chronic.DONT_KNOW,
+     "months-homeless-not-known"),
+    ({"times_homeless_past_three_years": 4}, Chronic.MISSING, "months-homeless-missing"),
+    # not a shelter, outreach or safe haven: where the person was the night before counts
+    ({"project_type": 3, "living_situation": 101, "date_to_street_essh": ENTRY - timedelta(days=400)},
+     Chronic.YES, "homeless-a-year-before-entry"),
+    ({"project_type": 3, "living_situation": 207, "los_under_threshold": 1, "previous_street_essh": 1,
+      "date_to_street_essh": ENTRY - timedelta(days=400)}, Chronic.YES, "homeless-a-year-before-entry"),
+    ({"project_type": 3, "living_situation": 207, "los_under_threshold": 0}, Chronic.NO, "not-under-90-days"),
+    ({"project_type": 3, "living_situation": 207, "los_under_threshold": 1, "previous_street_essh": 0},
+     Chronic.NO, "not-street-or-shelter-before"),
+    ({"project_type": 13, "living_situation": 410, "los_under_threshold": None}, Chronic.MISSING,
+     "under-7-nights-missing"),
+    ({"project_type": 13, "living_situation": None}, Chronic.MISSING, "living-situation-missing"),
+    # a shelter stay goes straight to the time test, whatever the living situation says
+    ({"project_type": 0, "living_situation": 410, "date_to_street_essh": ENTRY - timedelta(days=500)},
+     Chronic.YES, "homeless-a-year-before-entry"),
+])
+def test_the_glossary_s_flowchart(kw: dict[str, Any], status: Chronic, reason: str) -> None:
+    found = chronic_at_start(facts(**kw))
+    assert (found.status, found.reason) == (status, reason)
+
+
+def _city() -> HmisData:
+    """A shelter system of three people: a mother chronically homeless at the family's start with her son, her
+    partner who joined the stay later, and a single man whose answers are missing."""
+    data = HmisData()
+    data.organizations = [{"OrganizationID": "O-1", "OrganizationName": "DHS"}]
+    data.projects = [{"ProjectID": "P-ES", "OrganizationID": "O-1", "ProjectName": "Family Shelter", "ProjectType": 0},
+                     {"ProjectID": "P-SO", "OrganizationID": "O-1", "ProjectName": "Street Outreach", "ProjectType": 4},
+                     {"ProjectID": "P-PSH", "OrganizationID": "O-1", "ProjectName": "Supportive Housing",
+                      "ProjectType": 3}]
+    for pid, first, dob in (("MOM", "Ana", date(1985, 3, 1)), ("SON", "Leo", date(2015, 7, 1)),
+                            ("PARTNER", "Raul", date(1983, 1, 9)), ("SINGLE", "Tom", date(1970, 2, 2))):
+        data.clients.append({"PersonalID": pid, "FirstName": first, "LastName": "Test", "NameDataQuality": 1,
+                             "SSNDataQuality": 99, "DOB": dob, "DOBDataQuality": 1, "Sex": 0})
+    start = date(2026, 3, 1)
+    common = {"ProjectID": "P-ES", "EntryDate": start, "HouseholdID": "HH-1", "LivingSituation": 116}
+    data.enrollments = [
+        {"EnrollmentID": "E-OUT", "PersonalID": "MOM", "ProjectID": "P-SO", "EntryDate": date(2024, 9, 1),
+         "HouseholdID": "HH-0", "RelationshipToHoH": 1, "LivingSituation": 116, "DisablingCondition": 1},
+        {"EnrollmentID": "E-MOM", "PersonalID": "MOM", **common, "RelationshipToHoH": 1, "DisablingCondition": 1,
+         "DateToStreetESSH": date(2024, 8, 15)},
+        {"EnrollmentID": "E-SON", "PersonalID": "SON", **common, "RelationshipToHoH": 2, "DisablingCondition": 0},
+        {"EnrollmentID": "E-PARTNER", "PersonalID": "PARTNER", **common, "EntryDate": start + timedelta(days=20),
+         "RelationshipToHoH": 3, "DisablingCondition": 0},
+        {"EnrollmentID": "E-SINGLE", "PersonalID": "SINGLE", "ProjectID": "P-ES", "EntryDate": start,
+         "HouseholdID": "HH-2", "RelationshipToHoH": 1, "LivingSituation": 116, "DisablingCondition": 1,
+         "TimesHomelessPastThreeYears": 4, "MonthsHomelessPastThreeYears": 99},
+    ]
+    data.exits = [{"ExitID": "X-OUT", "EnrollmentID": "E-OUT", "PersonalID": "MOM", "ExitDate": date(2025, 2, 1),
+                   "Destination": 101}]
+    return data
+
+
+async def test_the_household_rule_and_the_stays_that_support_it(store: Any, reads: Reads, tmp_path: Path) -> None:
+    path = write_export(_city(), tmp_path / "export", exported_at=datetime(2026, 11, 1, 6, 0))
+    text = (path / "Enrollment.csv").read_text()
+    # an intake's typo in a code: read as "not collected", the stay itself is kept
+    (path / "Enrollment.csv").write_text(text.replace(",4,99,", ",4,x9,", 1))
+    report = await import_export(store, path)
+    assert report.ok and report.quarantined == (), report.problems
+    connector = HousingConnector(HousingConfig(), reads)
+    found = await connector.fetch(["MOM", "SON", "PARTNER", "SINGLE"], frozenset({Category.HOUSING}))
+    by = {pid: {s.enrollment_id: (s.chronic_at_entry, s.chronic_reason) for s in r.sections[Category.HOUSING]}
+          for pid, r in found.records.items()}
+    assert by["MOM"]["E-MOM"] == ("YES", "homeless-a-year-before-entry")
+    assert by["SON"]["E-SON"] == ("YES", "household-member-chronic-at-start")  # present at the family's start
+    assert by["PARTNER"]["E-PARTNER"] == ("NO", "no-disabling-condition")  # joined later: his own answer stands
+    assert by["SINGLE"]["E-SINGLE"] == ("MISSING", "months-homeless-missing")
+
+
+async def test_the_housing_section_says_it_with_its_supporting_stays_and_only_to_whom_it_may(
+    gateway: Any, population: Any,
+) -> None:
+    from tests.gateway import caller
+
+    query = """query($id: ID!) { client(id: $id) { housing {
+      access { agency status reason }
+      enrollments { enrollmentId projectType chronicAtEntry chronicReason }
+      chronicHomelessness { status reason enrollmentId entryDate supportingStays { enrollmentId projectType } } } } }"""
+    sheltered = [p for p in population.people if p.hmis_id]
+    dhs = caller(gateway, "DHS")
+    seen = [(await dhs.query(query, {"id": p.client_id}))["data"]["client"]["housing"] for p in sheltered]
+    decided = [h for h in seen if h["chronicHomelessness"]]
+    assert {h["chronicHomelessness"]["status"] for h in decided} >= {"YES", "NO"}  # the synthetic city has both
+    for h in decided:
+        chronic = h["chronicHomelessness"]
+        stay = next(e for e in h["enrollments"] if e["enrollmentId"] == chronic["enrollmentId"])
+        assert (stay["chronicAtEntry"], stay["chronicReason"]) == (chronic["status"], chronic["reason"])
+        support = chronic["supportingStays"]
+        if chronic["status"] != "YES":
+            assert support == []
+            continue
+        assert all(s["projectType"] in (0, 1, 4, 8) for s in support)
+        if stay["projectType"] in (0, 1, 4, 8):  # the stay it was decided at is itself evidence
+            assert chronic["enrollmentId"] in {s["enrollmentId"] for s in support}
+    hra = caller(gateway, "HRA")  # no consent naming housing: withheld, and nothing of it shows
+    withheld = (await hra.query(query, {"id": sheltered[0].client_id}))["data"]["client"]["housing"]
+    assert withheld["chronicHomelessness"] is None and withheld["enrollments"] is None
+    assert [(a["agency"], a["status"]) for a in withheld["access"]] == [("DHS", "WITHHELD")]
