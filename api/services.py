@@ -16,6 +16,8 @@ from api.telemetry import shutdown as shutdown_telemetry
 from audit.access_records import AuditRecorder
 from audit.chain_writer import ChainRecorder
 from audit.signing import CheckpointSigner, load_or_create_key
+from checklists.config import Checklists
+from checklists.config import load as load_checklists
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from connectors.edfi import SchoolingConnector
@@ -60,6 +62,7 @@ class Services:
     contact: ContactDesk
     appointments: AppointmentDesk
     keywords: Keywords
+    checklists: Checklists
     senders: dict[str, Sender]
     templates: Templates
     recorder: AuditRecorder
@@ -130,7 +133,7 @@ def build_services(
                     audit_desk=AuditDesk(gate=gate, sessions=sessions, signer=signer),
                     notes=NoteDesk(gate=gate), contact=contact_desk,
                     keywords=Keywords(contact=contact_desk, sessions=sessions), senders=senders,
-                    templates=Templates(notify.templates_dir),
+                    templates=Templates(notify.templates_dir), checklists=load_checklists(settings.checklists_file),
                     appointments=AppointmentDesk(gate=gate, source=appointments),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions,
                                                search_quantum_ms=settings.limits.search_quantum_ms),

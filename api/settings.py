@@ -147,6 +147,8 @@ class Settings(BaseSettings):
     audit: AuditSettings = AuditSettings()
     limits: LimitSettings = LimitSettings()
     notify: NotifySettings = NotifySettings()
+    # the city's checklists (goals and the documents each needs); None: the ones shipped (checklists/checklists.json)
+    checklists_file: Path | None = None
     gate_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
     # Legal bases for access without consent -> the organisations the city names as appropriate parties for
     # each (e.g. {"ferpa-99.36": ["DHS", "ACS"]}: parties with a role in a health-or-safety emergency).

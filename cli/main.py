@@ -125,6 +125,28 @@ def demo(
              sms_port=sms_port, smtp_port=smtp_port, households=households, seed=seed, serve_forever=serve_forever)
 
 
+@app.command("checklists")
+def checklists_cmd(
+    path: Annotated[Path | None, typer.Argument(help="A checklists file (default: CASEBRIDGE_CHECKLISTS_FILE, "
+                                                     "else the one shipped).")] = None,
+) -> None:
+    """Check a checklists file and list its goals with the documents each needs (exit 2 and every problem named
+    when it does not hold together)."""
+    from checklists.config import load
+    from core.errors import ConfigurationError
+
+    try:
+        found = load(path or _settings().checklists_file)
+    except ConfigurationError as exc:
+        err.print(f"[red]{exc.message}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    for goal in found.goals.values():
+        docs = ", ".join(
+            f"{found.documents[d].name['en']}" + (f" ({found.documents[d].valid_days} days)"
+                                                   if found.documents[d].valid_days else "") for d in goal.documents)
+        print(f"{goal.code}  {goal.name['en']}: {docs}")
+
+
 @app.command()
 def city(
     out: Annotated[Path, typer.Argument(help="Directory to write the city into.")],

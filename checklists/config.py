@@ -1,0 +1,135 @@
+"""Checklists as configuration (issue 20 §1): for each goal (a supportive-housing application, a shelter placement,
+a benefits recertification, a school enrollment, a work-authorization application) the documents it needs, and
+for each document how long a copy stays valid and the codes agencies know it by.
+
+The city's file replaces the one shipped here (checklists/checklists.json) when `CASEBRIDGE_CHECKLISTS_FILE` names
+it: a goal or a document is added by editing the file, without a release. A file that does not hold together (an
+unknown document in a goal, a code that is not one, a validity that is not a number of days, a name missing in
+English) refuses to load, with every problem named by where it is in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from core.errors import ConfigurationError
+
+SHIPPED = Path(__file__).resolve().parent / "checklists.json"
+_CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+DERIVATIONS = frozenset({"hmis-chronic-homelessness"})  # evidence casebridge derives itself (connectors/hmis)
+MAX_VALID_DAYS = 10 * 366
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentKind:
+    """A kind of document: its words, how long a copy stays valid (None: it does not expire), the codes agencies
+    use for it, and whether casebridge can derive it from records it reads."""
+
+    code: str
+    name: dict[str, str]
+    valid_days: int | None
+    known_as: frozenset[str]
+    derived_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """What a client works towards, and the documents it needs, in order."""
+
+    code: str
+    name: dict[str, str]
+    documents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Checklists:
+    """Every goal and document kind the city configured."""
+
+    documents: dict[str, DocumentKind]
+    goals: dict[str, Goal]
+
+    def kind_of(self, agency_code: str) -> DocumentKind | None:
+        """The document kind an agency's code means, if any."""
+        return next((k for k in self.documents.values() if agency_code in k.known_as), None)
+
+
+def load(path: Path | None = None) -> Checklists:
+    """The checklists in `path` (default: the shipped file); ConfigurationError naming every problem."""
+    where = path or SHIPPED
+    try:
+        raw = json.loads(where.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"checklists file {where.name}: cannot be read as JSON ({type(exc).__name__})"
+                                 ) from None
+    problems: list[str] = []
+    documents = _documents(raw.get("documents") if isinstance(raw, dict) else None, problems)
+    goals = _goals(raw.get("goals") if isinstance(raw, dict) else None, documents, problems)
+    if problems:
+        raise ConfigurationError(f"checklists file {where.name}: " + "; ".join(problems[:20]))
+    return Checklists(documents, goals)
+
+
+def _name(value: Any, at: str, problems: list[str]) -> dict[str, str]:
+    if not isinstance(value, dict) or not isinstance(value.get("en"), str) or not value["en"].strip():
+        problems.append(f"{at}.name needs at least an English name (\"en\")")
+        return {}
+    return {str(k): str(v) for k, v in value.items() if isinstance(v, str)}
+
+
+def _documents(raw: Any, problems: list[str]) -> dict[str, DocumentKind]:
+    if not isinstance(raw, dict) or not raw:
+        problems.append("documents: an object of document kinds by code")
+        return {}
+    out = {}
+    claimed: dict[str, str] = {}
+    for code, spec in raw.items():
+        at = f"documents.{code}"
+        if not _CODE.match(str(code)) or not isinstance(spec, dict):
+            problems.append(f"{at}: a code is upper case letters, digits and _, and its value an object")
+            continue
+        days = spec.get("valid_days")
+        if days is not None and (not isinstance(days, int) or isinstance(days, bool)
+                                 or not 1 <= days <= MAX_VALID_DAYS):
+            problems.append(f"{at}.valid_days: a whole number of days from 1 to {MAX_VALID_DAYS}, or absent")
+            days = None
+        known = spec.get("known_as", [code])
+        if not isinstance(known, list) or not all(isinstance(k, str) and _CODE.match(k) for k in known):
+            problems.append(f"{at}.known_as: a list of codes")
+            known = [code]
+        for k in known:
+            if k in claimed and claimed[k] != code:
+                problems.append(f"{at}.known_as: {k} is already {claimed[k]}'s")
+            claimed[k] = code
+        derived = spec.get("derived_from")
+        if derived is not None and derived not in DERIVATIONS:
+            problems.append(f"{at}.derived_from: one of {', '.join(sorted(DERIVATIONS))}")
+            derived = None
+        out[code] = DocumentKind(code, _name(spec.get("name"), at, problems), days, frozenset(known), derived)
+    return out
+
+
+def _goals(raw: Any, documents: dict[str, DocumentKind], problems: list[str]) -> dict[str, Goal]:
+    if not isinstance(raw, dict) or not raw:
+        problems.append("goals: an object of goals by code")
+        return {}
+    out = {}
+    for code, spec in raw.items():
+        at = f"goals.{code}"
+        if not _CODE.match(str(code)) or not isinstance(spec, dict):
+            problems.append(f"{at}: a code is upper case letters, digits and _, and its value an object")
+            continue
+        needs = spec.get("documents")
+        if not isinstance(needs, list) or not needs or not all(isinstance(d, str) for d in needs):
+            problems.append(f"{at}.documents: a list of document codes")
+            continue
+        unknown = [d for d in needs if d not in documents]
+        if unknown:
+            problems.append(f"{at}.documents: {', '.join(unknown)} not among the documents")
+        if len(set(needs)) != len(needs):
+            problems.append(f"{at}.documents: a document is listed twice")
+        out[code] = Goal(code, _name(spec.get("name"), at, problems), tuple(dict.fromkeys(needs)))
+    return out
