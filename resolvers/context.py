@@ -7,6 +7,7 @@ from typing import Any
 
 from strawberry.types import Info as _Info
 
+from checklists.config import Checklists
 from core.errors import AuthenticationError
 from core.principal import RequestContext
 from gate import Gate
@@ -33,6 +34,7 @@ class Context:
     notes: NoteDesk
     contact: ContactDesk
     appointments: AppointmentDesk
+    checklists: Checklists
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
     exports: int = 0  # accessLogExport fields answered in this request: one per request (each is a whole file)

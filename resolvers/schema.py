@@ -104,6 +104,8 @@ def _children(selections: Iterable[Any], name: str) -> list[Any]:
 NESTED_CATEGORIES: dict[tuple[str, ...], tuple[Category, ...]] = {
     ("appointments", "items", "reminders"): (Category.CONTACT,),
     ("contact", "messages"): (Category.APPOINTMENTS, Category.BENEFITS),
+    # a goal's checklist: where copies exist among the client's documents and the shelter system's records
+    ("checklist",): (Category.DOCUMENTS, Category.HOUSING),
 }
 
 

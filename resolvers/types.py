@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 import strawberry
 
+from checklists.config import Checklists
 from connectors import held
 from connectors import records as rec
-from core.errors import ErrorCode, error_code
+from core.errors import ErrorCode, InvalidInput, error_code
 from core.vocabulary import Category as _Category
 from core.vocabulary import Role as _Role
 from gate import Disclosure, SectionResult, SectionStatus
@@ -364,6 +365,44 @@ class DocumentsSection:
     items: list[RequiredDocument] | None = strawberry.field(description="Null when nothing was shown.")
 
 
+@strawberry.enum(description="Where a needed document stands: AVAILABLE (a verified copy exists where you may see "
+                 "it), RECEIVED (a copy exists, not verified), NEEDED (none you may see).")
+class ChecklistState(Enum):
+    AVAILABLE = "AVAILABLE"
+    RECEIVED = "RECEIVED"
+    NEEDED = "NEEDED"
+
+
+@strawberry.type(description="A copy of a document that already exists: at an agency (its own record of it), or "
+                 "derived by casebridge from records it reads.")
+class DocumentCopy:
+    agency: str = strawberry.field(description="The organisation that holds it.")
+    source: str = strawberry.field(description="AGENCY (the agency's document record) or DERIVED (from its records, "
+                                   "e.g. homelessness verified from the shelter system's stays).")
+    verified: bool = strawberry.field(description="Accepted by the agency, or derived from its own records.")
+    status: str = strawberry.field(description="The agency's status (ACCEPTED, RECEIVED), or the derivation's.")
+    document_id: str | None = strawberry.field(description="The agency's id of its record, when it has one.")
+
+
+@strawberry.type(description="One document a goal needs, and where a copy of it already exists.")
+class ChecklistItem:
+    document: str = strawberry.field(description="The document kind's code (checklists configuration).")
+    name: str = strawberry.field(description="Its name in English (names in more languages: the configuration).")
+    valid_days: int | None = strawberry.field(description="How long a copy stays valid; null: it does not expire.")
+    state: ChecklistState
+    copies: list[DocumentCopy]
+
+
+@strawberry.type(description="The documents a goal needs, each with where a copy already exists - from what the gate "
+                 "shows you of the client's documents at every agency and of the shelter system's records.")
+class Checklist:
+    goal: str
+    name: str
+    items: list[ChecklistItem]
+    access: list[SourceAccess] = strawberry.field(description="The documents and housing parts it was built from: "
+                                                  "a withheld part (and why) holds copies you may not see.")
+
+
 @strawberry.type(description="A note about the client, written by a caseworker or partner and held in casebridge "
                  "for their organisation.")
 class CaseNote:
@@ -684,6 +723,12 @@ class ClientProfile:
         return CaseworkSection(access=[source_access(p) for p in parts],
                                notes=[note_view(n) for n in notes] if notes is not None else None)
 
+    @strawberry.field(description="The documents a goal needs (e.g. SUPPORTIVE_HOUSING_APPLICATION; the city's "
+                      "checklists configuration) and where a copy of each already exists, as far as the gate lets "
+                      "you see the client's documents at each agency and the shelter system's records.")
+    def checklist(self, info: strawberry.Info, goal: str) -> Checklist:
+        return checklist_view(self.disclosure, info.context.checklists, goal)
+
     @strawberry.field(description="How to reach the client (category contact): phone numbers and email addresses "
                       "with the client's opt-in, and their preferences.")
     def contact(self) -> ContactSection | None:
@@ -713,6 +758,34 @@ def _subject_of(m: held.SentMessage) -> tuple[_Category | None, str]:
     """(category, holder) of what a message is about: its subject is kind:holder:id."""
     kind, _, rest = m.subject.partition(":")
     return _SUBJECT_CATEGORIES.get(kind), rest.partition(":")[0]
+
+
+def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str) -> Checklist:
+    """A goal's documents, each with the copies the disclosure shows: the agencies' document records the caller may
+    see (by the codes each kind is known as), and what casebridge derives from records the caller may see."""
+    goal = lists.goals.get(goal_code)
+    if goal is None:
+        raise InvalidInput(f"the goals are {', '.join(sorted(lists.goals))}", field="goal")
+    docs = disclosure.parts(_Category.DOCUMENTS)
+    housing = disclosure.parts(_Category.HOUSING)
+    records = [(p.holder, d) for p in shown(docs) or [] for d in p.data]
+    chronic = [(p.holder, c) for p in shown(housing) or []
+               if (c := chronic_view(list(p.data))) is not None and c.status is ChronicStatus.YES]
+    items = []
+    for code in goal.documents:
+        kind = lists.documents[code]
+        copies = [DocumentCopy(agency=holder, source="AGENCY", verified=d.status == "ACCEPTED", status=d.status,
+                               document_id=d.document_id)
+                  for holder, d in records if d.type in kind.known_as and d.status in ("ACCEPTED", "RECEIVED")]
+        if kind.derived_from == "hmis-chronic-homelessness":
+            copies += [DocumentCopy(agency=holder, source="DERIVED", verified=True, status=c.reason, document_id=None)
+                       for holder, c in chronic]
+        state = (ChecklistState.AVAILABLE if any(c.verified for c in copies)
+                 else ChecklistState.RECEIVED if copies else ChecklistState.NEEDED)
+        items.append(ChecklistItem(document=code, name=kind.name["en"], valid_days=kind.valid_days, state=state,
+                                   copies=copies))
+    return Checklist(goal=goal.code, name=goal.name["en"], items=items,
+                     access=[source_access(p) for p in [*docs, *housing]])
 
 
 # Which profile field reads which category: the gate is asked only for what the query selects.

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +75,84 @@ def test_a_file_that_is_not_json_is_refused(tmp_path: Path) -> None:
     bad.write_text("{ goals: ")
     with pytest.raises(ConfigurationError, match="cannot be read as JSON"):
         load(bad)
+
+
+CHECKLIST = """query($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) {
+  goal items { document state copies { agency source verified status } }
+  access { category agency status reason } } } }"""
+
+
+def _with_accepted(population: Any) -> tuple[str, str, str]:
+    """A client whose benefits case holds an accepted document some goal needs: (client, goal, document kind)."""
+    lists = load()
+    for person in population.people:
+        for case in population.benefits[person.benefits_id or ""]["cases"]:
+            for doc in case["requiredDocuments"]:
+                kind = lists.kind_of(doc["type"])
+                goal = next((g for g in lists.goals.values() if kind is not None and kind.code in g.documents), None)
+                if doc["status"] == "ACCEPTED" and kind is not None and goal is not None:
+                    return person.client_id, goal.code, kind.code
+    raise AssertionError("the synthetic city has an accepted document")
+
+
+async def test_a_checklist_says_where_a_verified_copy_exists_only_as_far_as_the_gate_lets_you_see(
+    gateway: Any, population: Any, database_url: str,
+) -> None:
+    from tests.gateway import caller, events
+
+    cid, goal, kind = _with_accepted(population)
+    args = {"id": cid, "goal": goal}
+
+    def item(body: dict[str, Any]) -> dict[str, Any]:
+        return next(i for i in body["data"]["client"]["checklist"]["items"] if i["document"] == kind)
+
+    hra = await caller(gateway, "HRA").query(CHECKLIST, args)  # the benefits agency sees its own records
+    assert item(hra)["state"] == "AVAILABLE"
+    assert {"agency": "HRA", "source": "AGENCY", "verified": True, "status": "ACCEPTED"} in item(hra)["copies"]
+
+    dhs = caller(gateway, "DHS")
+    before = await dhs.query(CHECKLIST, args)  # no consent naming documents: no copy, and it says why
+    assert item(before) == {"document": kind, "state": "NEEDED", "copies": []}
+    access = before["data"]["client"]["checklist"]["access"]
+    assert {"category": "DOCUMENTS", "agency": "HRA", "status": "WITHHELD", "reason": "CONSENT_REQUIRED"} in access
+    logged = (await events(database_url))[-1]
+    assert {d["category"] for d in logged.decisions} >= {"documents", "housing"}  # decided and on record
+
+    me = caller(gateway, "CLIENTS", "client", purpose="client_access", self_client=cid)
+    consent = {"input": {"clientId": cid, "sourceReference": "FORM-DOCS", "givenAt": "2026-11-01T10:00:00Z",
+                         "provisions": [{"organizations": ["DHS"], "categories": ["DOCUMENTS"],
+                                         "purposes": ["CASE_MANAGEMENT"]}]}}
+    assert (await me.query("""mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }""",
+                           consent)).get("errors") is None
+    after = await dhs.query(CHECKLIST, args)  # "HRA holds a verified copy", through the client's consent
+    assert item(after)["state"] == "AVAILABLE" and item(after)["copies"][0]["agency"] == "HRA"
+    unknown = await dhs.query(CHECKLIST, {"id": cid, "goal": "A_GOAL_NOBODY_CONFIGURED"})
+    assert unknown["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_homelessness_is_verified_from_the_shelter_systems_own_records_where_one_may_see_them(
+    gateway: Any, population: Any,
+) -> None:
+    from tests.gateway import caller
+
+    dhs, hra = caller(gateway, "DHS"), caller(gateway, "HRA")
+    chronic = None
+    for person in (p for p in population.people if p.hmis_id):
+        housing = (await dhs.query("""query($id: ID!) { client(id: $id) { housing {
+            chronicHomelessness { status } } } }""", {"id": person.client_id}))["data"]["client"]["housing"]
+        if (housing["chronicHomelessness"] or {}).get("status") == "YES":
+            chronic = person.client_id
+            break
+    assert chronic is not None, "the synthetic city has a chronically homeless client"
+    args = {"id": chronic, "goal": "SUPPORTIVE_HOUSING_APPLICATION"}
+
+    def verification(body: dict[str, Any]) -> dict[str, Any]:
+        items = body["data"]["client"]["checklist"]["items"]
+        return next(i for i in items if i["document"] == "HOMELESSNESS_VERIFICATION")
+
+    mine = verification(await dhs.query(CHECKLIST, args))
+    assert mine["state"] == "AVAILABLE"
+    assert mine["copies"] == [{"agency": "DHS", "source": "DERIVED", "verified": True,
+                               "status": mine["copies"][0]["status"]}]
+    assert verification(await hra.query(CHECKLIST, args)) == {  # HRA may not see DHS's housing: nothing of it
+        "document": "HOMELESSNESS_VERIFICATION", "state": "NEEDED", "copies": []}
