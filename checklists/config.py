@@ -20,8 +20,12 @@ from core.errors import ConfigurationError
 
 SHIPPED = Path(__file__).resolve().parent / "checklists.json"
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
-DERIVATIONS = frozenset({"hmis-chronic-homelessness"})  # evidence casebridge derives itself (connectors/hmis)
+# evidence casebridge derives itself from the shelter system's records (resolvers/types.checklist_view): homeless
+# now (an open shelter, outreach or safe-haven stay, or one that ended within the kind's validity), and chronically
+# homeless by HUD's definition (connectors/hmis/chronic.py)
+DERIVATIONS = frozenset({"hmis-homelessness", "hmis-chronic-homelessness"})
 MAX_VALID_DAYS = 10 * 366
+MAX_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,16 +65,31 @@ def load(path: Path | None = None) -> Checklists:
     """The checklists in `path` (default: the shipped file); ConfigurationError naming every problem."""
     where = path or SHIPPED
     try:
-        raw = json.loads(where.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"checklists file {where.name}: cannot be read as JSON ({type(exc).__name__})"
-                                 ) from None
+        if where.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigurationError(f"checklists file {where.name}: larger than {MAX_FILE_BYTES} bytes")
+        raw = json.loads(where.read_text(encoding="utf-8"), object_pairs_hook=_unique)
+    except (OSError, ValueError, RecursionError) as exc:
+        why = str(exc) if isinstance(exc, _Repeated) else type(exc).__name__
+        raise ConfigurationError(f"checklists file {where.name}: cannot be read as JSON ({why})") from None
     problems: list[str] = []
     documents = _documents(raw.get("documents") if isinstance(raw, dict) else None, problems)
     goals = _goals(raw.get("goals") if isinstance(raw, dict) else None, documents, problems)
     if problems:
-        raise ConfigurationError(f"checklists file {where.name}: " + "; ".join(problems[:20]))
+        more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise ConfigurationError(f"checklists file {where.name}: " + "; ".join(problems[:20]) + more)
     return Checklists(documents, goals)
+
+
+class _Repeated(ValueError):
+    """A key written twice in one object (JSON keeps the last silently: a city's edit would vanish)."""
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise _Repeated(f"{', '.join(repeated)} written twice in one object")
+    return dict(pairs)
 
 
 def _name(value: Any, at: str, problems: list[str]) -> dict[str, str]:
@@ -97,8 +116,8 @@ def _documents(raw: Any, problems: list[str]) -> dict[str, DocumentKind]:
             problems.append(f"{at}.valid_days: a whole number of days from 1 to {MAX_VALID_DAYS}, or absent")
             days = None
         known = spec.get("known_as", [code])
-        if not isinstance(known, list) or not all(isinstance(k, str) and _CODE.match(k) for k in known):
-            problems.append(f"{at}.known_as: a list of codes")
+        if not isinstance(known, list) or not known or not all(isinstance(k, str) and _CODE.match(k) for k in known):
+            problems.append(f"{at}.known_as: a list of one or more codes")
             known = [code]
         for k in known:
             if k in claimed and claimed[k] != code:

@@ -237,10 +237,10 @@ class HousingEnrollment:
     status: str = strawberry.field(description="IN_SHELTER, HOUSED (moved in), ENROLLED (waiting), EXITED.")
     chronic_at_entry: ChronicStatus | None = strawberry.field(description=(
         "Chronically homeless at this project's start, as HUD's HMIS Standard Reporting Terminology Glossary "
-        "decides it from the entry's own data (and the household's members present at its start)."))
+        "decides it from the person's own entry data."))
     chronic_reason: str | None = strawberry.field(description=(
         "The glossary's step that decided it, e.g. homeless-a-year-before-entry, four-times-twelve-months, "
-        "no-disabling-condition, disabling-condition-missing, household-member-chronic-at-start."))
+        "no-disabling-condition, disabling-condition-missing."))
 
 
 @strawberry.enum(description="HUD's answer: YES, NO, DONT_KNOW (the client doesn't know or prefers not to answer), "
@@ -379,7 +379,9 @@ class DocumentCopy:
     agency: str = strawberry.field(description="The organisation that holds it.")
     source: str = strawberry.field(description="AGENCY (the agency's document record) or DERIVED (from its records, "
                                    "e.g. homelessness verified from the shelter system's stays).")
-    verified: bool = strawberry.field(description="Accepted by the agency, or derived from its own records.")
+    verified: bool = strawberry.field(description="Accepted by the agency; for a derived one, resting on the agency's "
+                                      "own records (a chronic-homelessness finding on the intake's answers alone "
+                                      "is not).")
     status: str = strawberry.field(description="The agency's status (ACCEPTED, RECEIVED), or the derivation's.")
     document_id: str | None = strawberry.field(description="The agency's id of its record, when it has one.")
 
@@ -639,7 +641,8 @@ def chronic_view(stays: list[rec.HousingEnrollment]) -> ChronicHomelessness | No
         return None
     newest = max(decided, key=lambda s: (s.entry_date, s.enrollment_id))
     start = newest.entry_date
-    since = start - timedelta(days=3 * 365 + 1)  # three years, a leap day included
+    # three years before the start, to the day (29 February three years back is the 28th)
+    since = start.replace(year=start.year - 3, day=28 if (start.month, start.day) == (2, 29) else start.day)
     support = sorted((s for s in stays if s.project_type in STREET_SHELTER_SAFE_HAVEN and s.entry_date <= start
                       and (s.exit_date is None or s.exit_date >= since)),
                      key=lambda s: (s.entry_date, s.enrollment_id))
@@ -768,18 +771,34 @@ def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str) ->
         raise InvalidInput(f"the goals are {', '.join(sorted(lists.goals))}", field="goal")
     docs = disclosure.parts(_Category.DOCUMENTS)
     housing = disclosure.parts(_Category.HOUSING)
-    records = [(p.holder, d) for p in shown(docs) or [] for d in p.data]
-    chronic = [(p.holder, c) for p in shown(housing) or []
-               if (c := chronic_view(list(p.data))) is not None and c.status is ChronicStatus.YES]
+    # the shown parts only: an agency that failed leaves its part FAILED in `access`, the rest of the list stands
+    records = [(p.holder, d) for p in docs if p.status is SectionStatus.SHOWN for d in p.data]
+    stays = [(p.holder, list(p.data)) for p in housing if p.status is SectionStatus.SHOWN]
+    today = datetime.now(UTC).date()
     items = []
     for code in goal.documents:
         kind = lists.documents[code]
         copies = [DocumentCopy(agency=holder, source="AGENCY", verified=d.status == "ACCEPTED", status=d.status,
                                document_id=d.document_id)
                   for holder, d in records if d.type in kind.known_as and d.status in ("ACCEPTED", "RECEIVED")]
-        if kind.derived_from == "hmis-chronic-homelessness":
-            copies += [DocumentCopy(agency=holder, source="DERIVED", verified=True, status=c.reason, document_id=None)
-                       for holder, c in chronic]
+        if kind.derived_from == "hmis-homelessness":  # homeless now: an open (or lately ended) stay of the kind
+            for holder, mine in stays:
+                since = today - timedelta(days=kind.valid_days or 0)
+                recent = [x for x in mine if x.project_type in STREET_SHELTER_SAFE_HAVEN and x.move_in_date is None
+                          and (x.exit_date is None or x.exit_date >= since)]
+                if recent:
+                    newest = max(recent, key=lambda x: (x.entry_date, x.enrollment_id))
+                    copies.append(DocumentCopy(
+                        agency=holder, source="DERIVED", verified=True, document_id=newest.enrollment_id,
+                        status="IN_SHELTER_OR_ON_THE_STREETS" if newest.exit_date is None else "LEFT_LATELY"))
+        if kind.derived_from == "hmis-chronic-homelessness":  # by HUD's definition, at the newest stay's start
+            for holder, mine in stays:
+                found = chronic_view(mine)
+                if found is not None and found.status is ChronicStatus.YES:
+                    # the shelter system's own stays make it third-party evidence; the intake's answers alone
+                    # are the client's word, for the program to weigh
+                    copies.append(DocumentCopy(agency=holder, source="DERIVED", verified=bool(found.supporting_stays),
+                                               status=found.reason, document_id=found.enrollment_id))
         state = (ChecklistState.AVAILABLE if any(c.verified for c in copies)
                  else ChecklistState.RECEIVED if copies else ChecklistState.NEEDED)
         items.append(ChecklistItem(document=code, name=kind.name["en"], valid_days=kind.valid_days, state=state,

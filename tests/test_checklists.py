@@ -26,7 +26,8 @@ def test_the_shipped_checklists_cover_the_goals_the_city_named() -> None:
     assert housing[:2] == ("PHOTO_ID", "BIRTH_CERTIFICATE") and "HOMELESSNESS_VERIFICATION" in housing
     assert found.documents["PROOF_OF_INCOME"].valid_days == 60
     assert found.documents["BIRTH_CERTIFICATE"].valid_days is None  # it does not expire
-    assert found.documents["HOMELESSNESS_VERIFICATION"].derived_from == "hmis-chronic-homelessness"
+    assert found.documents["HOMELESSNESS_VERIFICATION"].derived_from == "hmis-homelessness"
+    assert found.documents["CHRONIC_HOMELESSNESS_VERIFICATION"].derived_from == "hmis-chronic-homelessness"
     # the codes the benefits agency uses find their kind
     kind = found.kind_of("SSN_CARD")
     assert kind is not None and kind.code == "SOCIAL_SECURITY_CARD"
@@ -56,6 +57,7 @@ def test_a_city_adds_a_goal_without_a_release(tmp_path: Path) -> None:
     (lambda r: r["goals"].update({"bad code": {"documents": ["PHOTO_ID"]}}), "goals.bad code"),
     (lambda r: r["documents"]["HOMELESSNESS_VERIFICATION"].update(derived_from="a-guess"), "derived_from"),
     (lambda r: r.pop("goals"), "goals: an object"),
+    (lambda r: r["documents"]["PHOTO_ID"].update(known_as=[]), "documents.PHOTO_ID.known_as"),
 ])
 def test_a_file_that_does_not_hold_together_is_refused_naming_where(tmp_path: Path, change: object,
                                                                       complaint: str) -> None:
@@ -70,11 +72,15 @@ def test_a_file_that_does_not_hold_together_is_refused_naming_where(tmp_path: Pa
     assert out.returncode == 2 and complaint in out.stderr.replace("\n", " ")
 
 
-def test_a_file_that_is_not_json_is_refused(tmp_path: Path) -> None:
+def test_a_file_that_is_not_json_or_says_a_thing_twice_is_refused(tmp_path: Path) -> None:
     bad = tmp_path / "broken.json"
     bad.write_text("{ goals: ")
     with pytest.raises(ConfigurationError, match="cannot be read as JSON"):
         load(bad)
+    twice = tmp_path / "twice.json"  # a city's edit written as a second key would vanish without a word
+    twice.write_text(SHIPPED.read_text().replace('"goals": {', '"goals": {"SHELTER_PLACEMENT": {}, ', 1))
+    with pytest.raises(ConfigurationError, match="SHELTER_PLACEMENT written twice"):
+        load(twice)
 
 
 CHECKLIST = """query($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) {
@@ -136,23 +142,29 @@ async def test_homelessness_is_verified_from_the_shelter_systems_own_records_whe
     from tests.gateway import caller
 
     dhs, hra = caller(gateway, "DHS"), caller(gateway, "HRA")
-    chronic = None
-    for person in (p for p in population.people if p.hmis_id):
-        housing = (await dhs.query("""query($id: ID!) { client(id: $id) { housing {
-            chronicHomelessness { status } } } }""", {"id": person.client_id}))["data"]["client"]["housing"]
-        if (housing["chronicHomelessness"] or {}).get("status") == "YES":
-            chronic = person.client_id
-            break
-    assert chronic is not None, "the synthetic city has a chronically homeless client"
-    args = {"id": chronic, "goal": "SUPPORTIVE_HOUSING_APPLICATION"}
+    housing = """query($id: ID!) { client(id: $id) { housing { inShelterNow
+      chronicHomelessness { status supportingStays { enrollmentId } } } } }"""
+    seen = {p.client_id: (await dhs.query(housing, {"id": p.client_id}))["data"]["client"]["housing"]
+            for p in population.people if p.hmis_id}
 
-    def verification(body: dict[str, Any]) -> dict[str, Any]:
-        items = body["data"]["client"]["checklist"]["items"]
-        return next(i for i in items if i["document"] == "HOMELESSNESS_VERIFICATION")
+    def item(body: dict[str, Any], document: str) -> dict[str, Any]:
+        return next(i for i in body["data"]["client"]["checklist"]["items"] if i["document"] == document)
 
-    mine = verification(await dhs.query(CHECKLIST, args))
-    assert mine["state"] == "AVAILABLE"
-    assert mine["copies"] == [{"agency": "DHS", "source": "DERIVED", "verified": True,
-                               "status": mine["copies"][0]["status"]}]
-    assert verification(await hra.query(CHECKLIST, args)) == {  # HRA may not see DHS's housing: nothing of it
+    in_shelter = next(cid for cid, h in seen.items() if h["inShelterNow"])
+    args = {"id": in_shelter, "goal": "SUPPORTIVE_HOUSING_APPLICATION"}
+    now = item(await dhs.query(CHECKLIST, args), "HOMELESSNESS_VERIFICATION")
+    assert now["state"] == "AVAILABLE"
+    assert now["copies"] == [{"agency": "DHS", "source": "DERIVED", "verified": True,
+                              "status": "IN_SHELTER_OR_ON_THE_STREETS"}]
+    # HRA may not see DHS's housing: nothing of it, not even that a verification could be had
+    assert item(await hra.query(CHECKLIST, args), "HOMELESSNESS_VERIFICATION") == {
         "document": "HOMELESSNESS_VERIFICATION", "state": "NEEDED", "copies": []}
+
+    chronic = next(cid for cid, h in seen.items()
+                   if (h["chronicHomelessness"] or {}).get("status") == "YES")
+    found = item(await dhs.query(CHECKLIST, {"id": chronic, "goal": "SUPPORTIVE_HOUSING_APPLICATION"}),
+                 "CHRONIC_HOMELESSNESS_VERIFICATION")
+    (copy,) = found["copies"]
+    # third-party evidence when the shelter system's own stays support it; else the intake's answers alone
+    assert (copy["agency"], copy["source"]) == ("DHS", "DERIVED")
+    assert copy["verified"] is bool(seen[chronic]["chronicHomelessness"]["supportingStays"])

@@ -1,6 +1,6 @@
 """Chronic homelessness at project start from the shelter system's own records (issue 20 §3): HUD's HMIS Standard
-Reporting Terminology Glossary's flowchart on its edge cases, the household rule, the stays that support it, and
-what the imported export carries (a value that is no code never loses the stay)."""
+Reporting Terminology Glossary's flowchart on its edge cases, each person by their own answers, the stays that
+support it, and what the imported export carries (a value that is no code never loses the stay)."""
 
 from __future__ import annotations
 
@@ -66,6 +66,7 @@ def facts(**kw: Any) -> EntryFacts:
     ({"project_type": 13, "living_situation": 410, "los_under_threshold": None}, Chronic.MISSING,
      "under-7-nights-missing"),
     ({"project_type": 13, "living_situation": None}, Chronic.MISSING, "living-situation-missing"),
+    ({"project_type": 13, "living_situation": 999}, Chronic.MISSING, "living-situation-missing"),  # no code
     # a shelter stay goes straight to the time test, whatever the living situation says
     ({"project_type": 0, "living_situation": 410, "date_to_street_essh": ENTRY - timedelta(days=500)},
      Chronic.YES, "homeless-a-year-before-entry"),
@@ -76,8 +77,8 @@ def test_the_glossary_s_flowchart(kw: dict[str, Any], status: Chronic, reason: s
 
 
 def _city() -> HmisData:
-    """A shelter system of three people: a mother chronically homeless at the family's start with her son, her
-    partner who joined the stay later, and a single man whose answers are missing."""
+    """A shelter system of four people: a mother chronically homeless at the family's start with her son, her
+    partner who joined the stay later, and a single man four times homeless for twelve months."""
     data = HmisData()
     data.organizations = [{"OrganizationID": "O-1", "OrganizationName": "DHS"}]
     data.projects = [{"ProjectID": "P-ES", "OrganizationID": "O-1", "ProjectName": "Family Shelter", "ProjectType": 0},
@@ -100,28 +101,33 @@ def _city() -> HmisData:
          "RelationshipToHoH": 3, "DisablingCondition": 0},
         {"EnrollmentID": "E-SINGLE", "PersonalID": "SINGLE", "ProjectID": "P-ES", "EntryDate": start,
          "HouseholdID": "HH-2", "RelationshipToHoH": 1, "LivingSituation": 116, "DisablingCondition": 1,
-         "TimesHomelessPastThreeYears": 4, "MonthsHomelessPastThreeYears": 99},
+         "TimesHomelessPastThreeYears": 4, "MonthsHomelessPastThreeYears": 112},
     ]
     data.exits = [{"ExitID": "X-OUT", "EnrollmentID": "E-OUT", "PersonalID": "MOM", "ExitDate": date(2025, 2, 1),
                    "Destination": 101}]
     return data
 
 
-async def test_the_household_rule_and_the_stays_that_support_it(store: Any, reads: Reads, tmp_path: Path) -> None:
+async def test_each_person_by_their_own_answers_and_a_typo_never_loses_the_stay(
+    store: Any, reads: Reads, tmp_path: Path,
+) -> None:
     path = write_export(_city(), tmp_path / "export", exported_at=datetime(2026, 11, 1, 6, 0))
     text = (path / "Enrollment.csv").read_text()
-    # an intake's typo in a code: read as "not collected", the stay itself is kept
-    (path / "Enrollment.csv").write_text(text.replace(",4,99,", ",4,x9,", 1))
+    # an intake's typo in a code that would have made him chronically homeless (112: twelve months)
+    assert ",4,112," in text
+    (path / "Enrollment.csv").write_text(text.replace(",4,112,", ",4,x12,", 1))
     report = await import_export(store, path)
-    assert report.ok and report.quarantined == (), report.problems
+    assert report.ok and report.quarantined == (), report.problems  # read as "not collected": the stay is kept
     connector = HousingConnector(HousingConfig(), reads)
     found = await connector.fetch(["MOM", "SON", "PARTNER", "SINGLE"], frozenset({Category.HOUSING}))
     by = {pid: {s.enrollment_id: (s.chronic_at_entry, s.chronic_reason) for s in r.sections[Category.HOUSING]}
           for pid, r in found.records.items()}
     assert by["MOM"]["E-MOM"] == ("YES", "homeless-a-year-before-entry")
-    assert by["SON"]["E-SON"] == ("YES", "household-member-chronic-at-start")  # present at the family's start
-    assert by["PARTNER"]["E-PARTNER"] == ("NO", "no-disabling-condition")  # joined later: his own answer stands
+    # no household rule here: the son's status would tell whoever may see his stays of his mother's disability
+    assert by["SON"]["E-SON"] == ("NO", "no-disabling-condition")
+    assert by["PARTNER"]["E-PARTNER"] == ("NO", "no-disabling-condition")
     assert by["SINGLE"]["E-SINGLE"] == ("MISSING", "months-homeless-missing")
+    assert len(by["MOM"]) == 2  # her outreach stay too (exited)
 
 
 async def test_the_housing_section_says_it_with_its_supporting_stays_and_only_to_whom_it_may(

@@ -15,8 +15,10 @@ The glossary's flowchart, top to bottom, stopping at the first answer:
    in the past three years (TimesHomelessPastThreeYears 4) and 12 months or more in all (MonthsHomeless... 112,
    113) is YES; fewer is NO; 8/9 DONT_KNOW; 99/nothing MISSING.
 
-The household rule: a member present at the household's start who is chronically homeless makes every member
-present at start chronically homeless (connectors/hmis/connector.py applies it with the household's rows).
+Not applied here: HUD's household rule (a member chronically homeless at the household's start makes every member
+present at start so). It is a reporting rule; shown to whoever may see one member's stays it would tell them that
+another member has a disabling condition, which that member's consent does not open. A household application
+asks each adult's own status. Nor Disabilities.csv (not imported yet): DisablingCondition alone decides step 1.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def chronic_at_start(f: EntryFacts) -> Finding:
         return _unknown(f.disabling_condition, "disabling-condition", no="no-disabling-condition")
     if f.project_type not in STREET_SHELTER_SAFE_HAVEN:
         before = f.living_situation
-        if before is None:
+        if before is None or not 0 <= before <= 499:  # none, or no code of HUD's list
             return Finding(Chronic.MISSING, "living-situation-missing")
         if before not in LITERALLY_HOMELESS:
             short = "under-90-days" if before in INSTITUTIONAL else "under-7-nights"

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.config import HousingConfig
-from connectors.hmis.chronic import Chronic, EntryFacts, Finding, chronic_at_start
+from connectors.hmis.chronic import EntryFacts, chronic_at_start
 from connectors.hmis.spec import PROJECT_TYPES, destination_class
 from connectors.records import Demographics, FetchResult, HousingEnrollment, PeopleBatch, SourcePerson, SourceRecord
 from core.errors import AgencyTimeout, AgencyUnavailable
@@ -53,9 +53,6 @@ def _stays_where(condition: Any) -> Any:
 
 
 _STAYS = _stays_where(_E.personal_id.in_(bindparam("ids", expanding=True)))
-# the households of those stays: a member chronically homeless at the household's start makes every member present
-# at start so (HUD's glossary)
-_HOUSEHOLDS = _stays_where(_E.household_id.in_(bindparam("households", expanding=True)))
 
 
 class HousingConnector:
@@ -105,11 +102,10 @@ class HousingConnector:
             raise AgencyUnavailable("no HMIS export has been imported yet", connector=self.name,
                                     suggestion="Import one: casebridge hmis import PATH.")
         clients = {c.personal_id: c for rows in results[1:1 + len(chunks)] for c in rows}
-        own = [row for rows in results[1 + len(chunks):] for row in rows]
-        chronic = await self._household_chronic(own)
         stays: dict[str, list[HousingEnrollment]] = defaultdict(list)
-        for row in own:
-            stays[row.personal_id].append(self._stay(row, chronic))
+        for rows in results[1 + len(chunks):]:
+            for row in rows:
+                stays[row.personal_id].append(self._stay(row))
         records = {}
         for pid, c in clients.items():
             sections: dict[Category, Any] = {}
@@ -139,29 +135,11 @@ class HousingConnector:
         watermark = max((p.updated.isoformat() for p in people if p.updated), default=since or "")
         return PeopleBatch(people, watermark)
 
-    async def _household_chronic(self, stays: list[Any]) -> set[str]:
-        """The enrollments chronically homeless by their household: members present at the household's start
-        (its earliest entry) when one of them was chronically homeless at that start."""
-        households = sorted({r.household_id for r in stays if r.household_id})
-        if not households:
-            return set()
-        rows = [r for i in range(0, len(households), CHUNK) for r in await self._reads.rows(
-            _HOUSEHOLDS, {"src": self.source, "households": households[i:i + CHUNK]})]
-        members: dict[str, list[Any]] = defaultdict(list)
-        for r in rows:
-            members[r.household_id].append(r)
-        out: set[str] = set()
-        for group in members.values():
-            start = min(r.entry_date for r in group)
-            at_start = [r for r in group if r.entry_date == start]
-            if any(chronic_at_start(_facts(r)).status is Chronic.YES for r in at_start):
-                out |= {r.enrollment_id for r in at_start}
-        return out
-
-    def _stay(self, row: Any, by_household: set[str]) -> HousingEnrollment:
+    def _stay(self, row: Any) -> HousingEnrollment:
+        # the person's own entry data only: HUD's household rule (a member chronically homeless at the household's
+        # start makes every member so) would tell whoever may see this person's stays that another member has a
+        # disabling condition - their health data, which this person's consent does not open
         found = chronic_at_start(_facts(row))
-        if found.status is not Chronic.YES and row.enrollment_id in by_household:
-            found = Finding(Chronic.YES, "household-member-chronic-at-start")
         return HousingEnrollment(
             enrollment_id=row.enrollment_id, agency=self.organization, project_name=row.project_name,
             project_type=row.project_type, project_type_name=PROJECT_TYPES.get(row.project_type, "Other"),

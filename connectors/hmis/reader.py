@@ -115,7 +115,7 @@ def parse_timestamp(value: str) -> datetime:
 def lenient_code(value: str) -> int | None:
     """A HUD response code, or None (read as 99, data not collected) for a value that is none."""
     v = value.strip()
-    return int(v) if v.isdigit() and len(v) <= 4 else None
+    return int(v) if v.isascii() and v.isdigit() and len(v) <= 4 else None
 
 
 def lenient_date(value: str) -> date | None:
