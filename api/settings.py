@@ -208,7 +208,7 @@ class Settings(BaseSettings):
         if self.telemetry.exporter == "otlp" and self.telemetry.otlp_endpoint is None:
             problems.append("telemetry exporter is otlp but no otlp_endpoint is set")
         if self.notify.enabled:
-            problems.extend(self.notify.demo_credentials())
+            problems.extend(self.notify.production_problems())
         if problems:
             raise ValueError("refusing to start in production: " + "; ".join(problems))
         return self

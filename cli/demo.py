@@ -345,9 +345,7 @@ def run_demo(
             answers = [_first_query(gateway.url, case) for case in cases]
             # the gateway plans and sends reminders as it starts: wait for them (a demo run again has sent its
             # email before: then only for what is due now)
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and not mailbox.messages and asyncio.run(_email_due(settings)):
-                time.sleep(0.2)
+            asyncio.run(_await_email(settings, mailbox, seconds=20))
             console.print(f"[bold]reminders sent[/bold]: {len(provider.messages)} text messages, "
                           f"{len(mailbox.messages)} emails", highlight=False)
             return answers
@@ -359,18 +357,23 @@ def run_demo(
         mail.__exit__()
 
 
-async def _email_due(settings: Settings) -> bool:
-    """Whether an email reminder is still to be planned or sent now (none sent yet, or one queued and due)."""
+async def _await_email(settings: Settings, mailbox: Mailbox, *, seconds: float) -> None:
+    """Until the mailbox has an email, or none is still to be planned or sent now (a demo run again sent its
+    email before), or `seconds` have passed."""
     engine = make_engine(settings.database_url)
     try:
-        async with make_sessionmaker(engine)() as session:
-            emails = list((await session.execute(select(MessageRow.status, MessageRow.next_attempt_at).where(
-                MessageRow.channel == "email"))).all())
+        deadline = time.monotonic() + seconds
+        while not mailbox.messages and time.monotonic() < deadline:
+            async with make_sessionmaker(engine)() as session:
+                emails = list((await session.execute(select(MessageRow.status, MessageRow.next_attempt_at).where(
+                    MessageRow.channel == "email"))).all())
+            now = datetime.now(UTC)
+            sent = any(status in ("sent", "delivered") for status, _ in emails)
+            if sent and not any(status == "queued" and due <= now for status, due in emails):
+                return
+            await asyncio.sleep(0.2)
     finally:
         await engine.dispose()
-    now = datetime.now(UTC)
-    sent = any(status in ("sent", "delivered") for status, _ in emails)
-    return not sent or any(status == "queued" and due <= now for status, due in emails)
 
 
 def _first_query(url: str, case: DemoCase) -> dict[str, Any]:

@@ -176,6 +176,22 @@ class ContactPreference:
     recorded_at: datetime
 
 
+# What a message is about, as its subject says it: kind:holder:id (at most 160 characters). Written and read here
+# only (the planner, the appointment desk, the profile's sections).
+SUBJECT_CATEGORIES = {"appointment": Category.APPOINTMENTS, "notice": Category.BENEFITS}
+
+
+def subject(kind: str, holder: str, record_id: str) -> str:
+    """The subject of messages about one record: e.g. subject("appointment", "HRA", "APT-1")."""
+    return f"{kind}:{holder}:{record_id}"[:160]
+
+
+def about(subject_: str) -> tuple[Category | None, str]:
+    """(category, holder) of the record a subject names; (None, "") for one that is not of this form."""
+    kind, _, rest = subject_.partition(":")
+    return SUBJECT_CATEGORIES.get(kind), rest.partition(":")[0]
+
+
 @dataclass(frozen=True, slots=True)
 class SentMessage:
     """A message to the client (a reminder), as the client and the staff who may see it read it: what it said,
@@ -433,9 +449,11 @@ async def cancel_messages(session: AsyncSession, ids: Sequence[str], *, now: dat
     return cancelled
 
 
-async def cancel_reminders_of(session: AsyncSession, client_id: str, subject: str, *, now: datetime) -> int:
-    """Cancel the queued reminders of one appointment (it was kept, missed, cancelled or moved): at once, not at
-    the planner's next pass."""
+async def cancel_reminders_of(session: AsyncSession, appointment: HeldAppointment, *, now: datetime) -> int:
+    """Cancel the queued reminders of one appointment held here (it was kept, missed, cancelled or moved): at
+    once, not at the planner's next pass."""
+    about_it = subject("appointment", appointment.appointment.agency, appointment.appointment.appointment_id)
     ids = list((await session.execute(select(MessageRow.id).where(
-        MessageRow.client_id == client_id, MessageRow.subject == subject, MessageRow.status == "queued"))).scalars())
+        MessageRow.client_id == appointment.client_id, MessageRow.subject == about_it,
+        MessageRow.status == "queued"))).scalars())
     return await cancel_messages(session, ids, now=now, reason="appointment-changed")

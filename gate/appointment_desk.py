@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from connectors.held import (
-    APPOINTMENT_STATUSES,
     Appointments,
     HeldAppointment,
     add_appointment,
@@ -25,17 +25,53 @@ from connectors.held import (
 )
 from core.errors import InvalidInput, RecordNotFound
 from core.principal import RequestContext
-from core.vocabulary import Action, Category
+from core.vocabulary import Action, Category, member_of
 from gate.gate import Gate
 from policies.decisions import Resource, Target
 
-# What is scheduled here (agencies' own appointments keep their agency's types).
-TYPES = ("INTAKE", "HOUSING_INTERVIEW", "LEGAL_CONSULTATION", "BENEFITS_APPOINTMENT", "SCHOOL_MEETING",
-         "HEALTH_APPOINTMENT", "CASE_REVIEW", "OTHER")
-MODES = ("IN_PERSON", "PHONE", "VIDEO")
-# What missing it would cost the client, when it costs something.
-AT_STAKE = ("HOUSING_PLACEMENT", "SHELTER_ELIGIBILITY", "BENEFITS_RECERTIFICATION", "BENEFITS_ELIGIBILITY",
-            "LEGAL_DEADLINE", "SCHOOL_ENROLLMENT", "WORK_AUTHORIZATION")
+
+class AppointmentType(StrEnum):
+    """What is scheduled here (agencies' own appointments keep their agency's types)."""
+
+    INTAKE = "INTAKE"
+    HOUSING_INTERVIEW = "HOUSING_INTERVIEW"
+    LEGAL_CONSULTATION = "LEGAL_CONSULTATION"
+    BENEFITS_APPOINTMENT = "BENEFITS_APPOINTMENT"
+    SCHOOL_MEETING = "SCHOOL_MEETING"
+    HEALTH_APPOINTMENT = "HEALTH_APPOINTMENT"
+    CASE_REVIEW = "CASE_REVIEW"
+    OTHER = "OTHER"
+
+
+class AppointmentMode(StrEnum):
+    """Where an appointment takes place."""
+
+    IN_PERSON = "IN_PERSON"
+    PHONE = "PHONE"
+    VIDEO = "VIDEO"
+
+
+class AtStake(StrEnum):
+    """What missing an appointment would cost the client."""
+
+    HOUSING_PLACEMENT = "HOUSING_PLACEMENT"
+    SHELTER_ELIGIBILITY = "SHELTER_ELIGIBILITY"
+    BENEFITS_RECERTIFICATION = "BENEFITS_RECERTIFICATION"
+    BENEFITS_ELIGIBILITY = "BENEFITS_ELIGIBILITY"
+    LEGAL_DEADLINE = "LEGAL_DEADLINE"
+    SCHOOL_ENROLLMENT = "SCHOOL_ENROLLMENT"
+    WORK_AUTHORIZATION = "WORK_AUTHORIZATION"
+
+
+class AppointmentChange(StrEnum):
+    """What becomes of an appointment held here (it is SCHEDULED when made)."""
+
+    RESCHEDULED = "RESCHEDULED"
+    COMPLETED = "COMPLETED"
+    MISSED = "MISSED"
+    CANCELED = "CANCELED"
+
+
 OPEN = ("SCHEDULED", "RESCHEDULED")  # an appointment still to keep; the others are final
 MAX_LOCATION = 255
 MAX_AHEAD = timedelta(days=2 * 366)
@@ -56,10 +92,10 @@ class AppointmentDesk:
                        at_stake: str | None) -> HeldAppointment:
         """Schedule an appointment with a client, held for the caller's organisation."""
         now = self._clock()
-        _one_of(type, TYPES, "type")
-        _one_of(mode, MODES, "mode")
+        _one_of(type, AppointmentType, "type")
+        _one_of(mode, AppointmentMode, "mode")
         if at_stake is not None:
-            _one_of(at_stake, AT_STAKE, "atStake")
+            _one_of(at_stake, AtStake, "atStake")
         when = _future(scheduled_at, now, "scheduledAt")
         place = _location(location)
         if duration_minutes is not None and not DURATION_MINUTES[0] <= duration_minutes <= DURATION_MINUTES[1]:
@@ -81,11 +117,9 @@ class AppointmentDesk:
         """Mark an appointment rescheduled (with its new time, and place if it moved), completed, missed or
         cancelled. Only an appointment still to keep changes; a final one stays as it was."""
         now = self._clock()
-        _one_of(status, APPOINTMENT_STATUSES, "status")
+        _one_of(status, AppointmentChange, "status")
         if mode is not None:
-            _one_of(mode, MODES, "mode")
-        if status == "SCHEDULED":
-            raise InvalidInput("an appointment becomes RESCHEDULED, COMPLETED, MISSED or CANCELED", field="status")
+            _one_of(mode, AppointmentMode, "mode")
         if (status == "RESCHEDULED") != (scheduled_at is not None):
             raise InvalidInput("a new time is given exactly when the appointment is rescheduled", field="scheduledAt")
         if status != "RESCHEDULED" and (mode is not None or location is not None):
@@ -112,13 +146,13 @@ class AppointmentDesk:
             held = await change_appointment(op.session, appointment_id, status=status, scheduled_at=when, mode=mode,
                                             location=place, now=now)
             # its reminders no longer stand (the planner plans the new time's at its next pass)
-            await cancel_reminders_of(op.session, client_id, f"appointment:{holder}:{appointment_id}"[:160], now=now)
+            await cancel_reminders_of(op.session, held, now=now)
             op.log(client_id, detail=f"appointment {appointment_id} ({status})")
         return held
 
 
-def _one_of(value: str, allowed: tuple[str, ...], field: str) -> None:
-    if value not in allowed:
+def _one_of(value: str, allowed: type[StrEnum], field: str) -> None:
+    if member_of(allowed, value) is None:
         raise InvalidInput(f"{field} is one of {', '.join(allowed)}", field=field)
 
 

@@ -64,7 +64,7 @@ class NotifySettings(BaseModel):
     smtp: SmtpSettings = SmtpSettings()
     sms: SmsSettings = SmsSettings()
 
-    def demo_credentials(self) -> list[str]:
+    def production_problems(self) -> list[str]:
         """What production refuses: the demo's credentials, and providers reached in the clear."""
         out = []
         if self.sms.auth_token.get_secret_value() == DEMO_SMS_TOKEN:

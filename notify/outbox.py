@@ -18,7 +18,6 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.held import cancel_messages
 from store.held_tables import EarlyCallback, Message, MessageEvent
 
 QUEUED = "queued"
@@ -70,12 +69,6 @@ async def enqueue(session: AsyncSession, new: NewMessage, *, now: datetime) -> t
     session.add(MessageEvent(message_id=row.id, status=QUEUED, at=now))
     await session.flush()
     return row, True
-
-
-async def cancel_queued(session: AsyncSession, ids: list[str], *, now: datetime, reason: str) -> int:
-    """Cancel messages not yet sent (the appointment moved or was cancelled): they never go. One a worker is
-    sending right now (a live lease) is left to it (connectors.held.cancel_messages). How many were cancelled."""
-    return await cancel_messages(session, ids, now=now, reason=reason)
 
 
 async def claim(sessions: async_sessionmaker[Any], *, owner: str, now: datetime, lease: timedelta,

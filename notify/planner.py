@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.records import Appointment, BenefitCase
+from connectors.held import about, cancel_messages, subject
 from core.principal import DELIVERY_WORKER, RequestContext
 from core.vocabulary import Category, Purpose
 from gate.disclosure import SectionStatus
@@ -83,31 +83,29 @@ class ReminderPlanner:
             disclosed = await self._gate.disclose(ctx, batch, [Category.APPOINTMENTS, Category.BENEFITS])
             for client_id, disclosure in disclosed.items():
                 plan = Plan()
-                for part in disclosure.parts(Category.APPOINTMENTS):
-                    if part.status is SectionStatus.SHOWN:
-                        for a in part.data or []:
-                            self._for_appointment(plan, part.holder, a)
-                    elif part.status is SectionStatus.FAILED:
-                        plan.unknown.add(part.holder)
-                for part in disclosure.parts(Category.BENEFITS):
-                    if part.status is SectionStatus.SHOWN:
-                        for case in part.data or []:
-                            self._for_notices(plan, part.holder, case)
-                    elif part.status is SectionStatus.FAILED:
-                        plan.unknown.add(part.holder)
+                for category, each in ((Category.APPOINTMENTS, self._for_appointment),
+                                       (Category.BENEFITS, self._for_notices)):
+                    for part in disclosure.parts(category):
+                        if part.status is SectionStatus.FAILED:
+                            plan.unknown.add(part.holder)
+                        elif part.status is SectionStatus.SHOWN:
+                            for record in part.data or []:
+                                each(plan, part.holder, record)
                 n_added, n_cancelled = await self._apply(client_id, plan, await self._point(client_id))
                 added, cancelled = added + n_added, cancelled + n_cancelled
         return added, cancelled
 
-    def _for_appointment(self, plan: Plan, holder: str, a: Appointment) -> None:
+    def _for_appointment(self, plan: Plan, holder: str, a: Any) -> None:
+        """An appointment's reminders (`a`: an Appointment)."""
         if a.status not in OPEN:
             return
-        subject = f"appointment:{holder}:{a.appointment_id}"[:160]
+        about_it = subject("appointment", holder, a.appointment_id)
         leads = [(f"{h}h", a.scheduled_at - timedelta(hours=h))
                  for h in sorted(self._s.appointment_lead_hours, reverse=True)]
-        self._at_leads(plan, "appointment_reminder", subject, a.scheduled_at, a.scheduled_at, leads)
+        self._at_leads(plan, "appointment_reminder", about_it, a.scheduled_at, a.scheduled_at, leads)
 
-    def _for_notices(self, plan: Plan, holder: str, case: BenefitCase) -> None:
+    def _for_notices(self, plan: Plan, holder: str, case: Any) -> None:
+        """The reminders of a benefits case's notices (`case`: a BenefitCase)."""
         for n in case.notices:
             if n.response_due_on is None:
                 continue
@@ -115,7 +113,7 @@ class ReminderPlanner:
             ends = self._local(n.response_due_on + timedelta(days=1), time(0, 0))
             leads = [(f"{d}d", self._local(n.response_due_on - timedelta(days=d), time(10, 0)))
                      for d in sorted(self._s.notice_lead_days, reverse=True)]
-            self._at_leads(plan, "notice_due", f"notice:{holder}:{n.notice_id}"[:160], due, ends, leads)
+            self._at_leads(plan, "notice_due", subject("notice", holder, n.notice_id), due, ends, leads)
 
     def _at_leads(self, plan: Plan, kind: str, subject: str, at: datetime, expires: datetime,
                   leads: list[tuple[str, datetime]]) -> None:
@@ -160,8 +158,8 @@ class ReminderPlanner:
             mine = list((await session.execute(select(Message).where(
                 Message.client_id == client_id, Message.kind.in_(PLANNED_KINDS)))).scalars())
             stale = [m.id for m in mine if m.status == outbox.QUEUED and m.idempotency_key not in kept
-                     and _holder(m.subject) not in plan.unknown]
-            cancelled = await outbox.cancel_queued(session, stale, now=now, reason="no-longer-due")
+                     and about(m.subject)[1] not in plan.unknown]
+            cancelled = await cancel_messages(session, stale, now=now, reason="no-longer-due")
             # a catch-up is one reminder now: not again for what was already sent (under another key: a new
             # contact point, or an opt-in given again)
             done = {(m.subject, m.params.get("at"), m.params.get("lead")) for m in mine
@@ -202,10 +200,6 @@ def _savepoint(session: AsyncSession) -> contextlib.AbstractAsyncContextManager[
         return contextlib.nullcontext()
     return session.begin_nested()
 
-
-def _holder(subject: str) -> str:
-    """The organisation whose record a reminder is about (subjects are kind:holder:id)."""
-    return subject.split(":", 2)[1] if subject.count(":") >= 2 else ""
 
 
 def _key(what: str, point: ContactPoint | None) -> str:

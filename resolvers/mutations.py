@@ -6,6 +6,7 @@ from datetime import datetime
 
 import strawberry
 
+from gate.appointment_desk import AppointmentChange, AppointmentMode, AppointmentType, AtStake
 from resolvers import ids
 from resolvers.consent_types import (
     BreakGlassGrant,
@@ -26,10 +27,6 @@ from resolvers.identity_types import (
 )
 from resolvers.types import (
     Appointment,
-    AppointmentChange,
-    AppointmentMode,
-    AppointmentType,
-    AtStake,
     CaseNote,
     ContactChannel,
     ContactPoint,

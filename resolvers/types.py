@@ -13,10 +13,15 @@ import strawberry
 from checklists.config import Checklists
 from connectors import held
 from connectors import records as rec
+from connectors.hmis.chronic import ChronicStatus
 from core.errors import ErrorCode, InvalidInput, error_code
 from core.vocabulary import Category as _Category
 from core.vocabulary import Role as _Role
 from gate import Disclosure, SectionResult, SectionStatus
+from gate.appointment_desk import AppointmentChange as _AppointmentChange
+from gate.appointment_desk import AppointmentMode as _AppointmentMode
+from gate.appointment_desk import AppointmentType as _AppointmentType
+from gate.appointment_desk import AtStake as _AtStake
 from policies.decisions import Basis, basis_of
 from policies.decisions import WithheldReason as _WithheldReason
 
@@ -27,6 +32,14 @@ T = TypeVar("T")
 strawberry.enum(_Category, description="The unit of consent and of disclosure.")
 strawberry.enum(_Role, description="What a caller does.")
 strawberry.enum(_WithheldReason, description="Why a section is withheld, and so what would allow it.")
+strawberry.enum(_AppointmentType, description="What is scheduled in casebridge (an agency's appointments keep "
+                "their own types).")
+strawberry.enum(_AppointmentMode, description="Where an appointment takes place.")
+strawberry.enum(_AtStake, description="What missing an appointment would cost the client.")
+strawberry.enum(_AppointmentChange, description="What becomes of an appointment held here.")
+strawberry.enum(ChronicStatus, description=(
+    "HUD's answer: YES, NO, DONT_KNOW (the client doesn't know or prefers not to answer), MISSING (data not "
+    "collected)."))
 Category = _Category
 Role = _Role
 WithheldReason = _WithheldReason
@@ -171,44 +184,6 @@ class ClientMessage:
     error: str | None
 
 
-@strawberry.enum(description="What is scheduled in casebridge (an agency's appointments keep their own types).")
-class AppointmentType(Enum):
-    INTAKE = "INTAKE"
-    HOUSING_INTERVIEW = "HOUSING_INTERVIEW"
-    LEGAL_CONSULTATION = "LEGAL_CONSULTATION"
-    BENEFITS_APPOINTMENT = "BENEFITS_APPOINTMENT"
-    SCHOOL_MEETING = "SCHOOL_MEETING"
-    HEALTH_APPOINTMENT = "HEALTH_APPOINTMENT"
-    CASE_REVIEW = "CASE_REVIEW"
-    OTHER = "OTHER"
-
-
-@strawberry.enum(description="Where an appointment takes place.")
-class AppointmentMode(Enum):
-    IN_PERSON = "IN_PERSON"
-    PHONE = "PHONE"
-    VIDEO = "VIDEO"
-
-
-@strawberry.enum(description="What missing an appointment would cost the client.")
-class AtStake(Enum):
-    HOUSING_PLACEMENT = "HOUSING_PLACEMENT"
-    SHELTER_ELIGIBILITY = "SHELTER_ELIGIBILITY"
-    BENEFITS_RECERTIFICATION = "BENEFITS_RECERTIFICATION"
-    BENEFITS_ELIGIBILITY = "BENEFITS_ELIGIBILITY"
-    LEGAL_DEADLINE = "LEGAL_DEADLINE"
-    SCHOOL_ENROLLMENT = "SCHOOL_ENROLLMENT"
-    WORK_AUTHORIZATION = "WORK_AUTHORIZATION"
-
-
-@strawberry.enum(description="What becomes of an appointment held here.")
-class AppointmentChange(Enum):
-    RESCHEDULED = "RESCHEDULED"
-    COMPLETED = "COMPLETED"
-    MISSED = "MISSED"
-    CANCELED = "CANCELED"
-
-
 @strawberry.type
 class RequiredDocument:
     document_id: str
@@ -241,15 +216,6 @@ class HousingEnrollment:
     chronic_reason: str | None = strawberry.field(description=(
         "The glossary's step that decided it, e.g. homeless-a-year-before-entry, four-times-twelve-months, "
         "no-disabling-condition, disabling-condition-missing."))
-
-
-@strawberry.enum(description="HUD's answer: YES, NO, DONT_KNOW (the client doesn't know or prefers not to answer), "
-                 "MISSING (data not collected).")
-class ChronicStatus(Enum):
-    YES = "YES"
-    NO = "NO"
-    DONT_KNOW = "DONT_KNOW"
-    MISSING = "MISSING"
 
 
 @strawberry.type(description="Chronic homelessness from the shelter system's own records: the status at the start of "
@@ -607,7 +573,7 @@ def reminder_view(m: held.SentMessage) -> Reminder:
 
 def message_view(m: held.SentMessage) -> ClientMessage:
     """The public face of a message to the client."""
-    return ClientMessage(id=strawberry.ID(m.id), agency=m.holder, about=_subject_of(m)[1], kind=m.kind,
+    return ClientMessage(id=strawberry.ID(m.id), agency=m.holder, about=held.about(m.subject)[1], kind=m.kind,
                          channel=ContactChannel(m.channel),
                          status=MessageStatus(m.status), send_after=m.send_after, sent_at=m.sent_at, body=m.body,
                          error=m.error)
@@ -705,9 +671,12 @@ class ClientProfile:
         for m in (i for p in shown(self.disclosure.parts(_Category.CONTACT)) or [] for i in p.data):
             if isinstance(m, held.SentMessage) and m.kind == "appointment_reminder":
                 reminders.setdefault(m.subject, []).append(m)
-        found = sorted((appointment_view(a, sorted(reminders.get(f"appointment:{p.holder}:{a.appointment_id}"[:160],
-                                                                  []), key=lambda m: m.send_after))
-                        for p in visible for a in p.data), key=lambda a: a.scheduled_at)
+        def of(holder: str, a: rec.Appointment) -> list[held.SentMessage]:
+            found = reminders.get(held.subject("appointment", holder, a.appointment_id), [])
+            return sorted(found, key=lambda m: m.send_after)
+
+        found = sorted((appointment_view(a, of(p.holder, a)) for p in visible for a in p.data),
+                       key=lambda a: a.scheduled_at)
         return AppointmentsSection(access=[source_access(p) for p in parts], items=found)
 
     @strawberry.field(description="Documents agencies asked for, with due dates and status.")
@@ -746,21 +715,12 @@ class ClientProfile:
         # a message says when an appointment is or a notice needs an answer: shown only with what it is about
         about = {(c, p.holder) for c in (_Category.APPOINTMENTS, _Category.BENEFITS)
                  for p in shown(self.disclosure.parts(c)) or []}
-        sent = sorted((i for i in found if isinstance(i, held.SentMessage) and _subject_of(i) in about),
+        sent = sorted((i for i in found if isinstance(i, held.SentMessage) and held.about(i.subject) in about),
                       key=lambda m: (m.sent_at or m.send_after, m.id), reverse=True)
         return ContactSection(access=[source_access(p) for p in parts],
                               points=[contact_point_view(c) for c in points] if visible else None,
                               preferences=contact_preferences_view(pref) if pref else None,
                               messages=[message_view(m) for m in sent] if visible else None)
-
-
-_SUBJECT_CATEGORIES = {"appointment": _Category.APPOINTMENTS, "notice": _Category.BENEFITS}
-
-
-def _subject_of(m: held.SentMessage) -> tuple[_Category | None, str]:
-    """(category, holder) of what a message is about: its subject is kind:holder:id."""
-    kind, _, rest = m.subject.partition(":")
-    return _SUBJECT_CATEGORIES.get(kind), rest.partition(":")[0]
 
 
 def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str) -> Checklist:

@@ -1,4 +1,4 @@
-"""Chronic homelessness at project start from the shelter system's own records (issue 20 §3): HUD's HMIS Standard
+"""ChronicStatus homelessness at project start from the shelter system's own records (issue 20 §3): HUD's HMIS Standard
 Reporting Terminology Glossary's flowchart on its edge cases, each person by their own answers, the stays that
 support it, and what the imported export carries (a value that is no code never loses the stay)."""
 
@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from connectors.config import HousingConfig
-from connectors.hmis.chronic import Chronic, EntryFacts, chronic_at_start
+from connectors.hmis.chronic import ChronicStatus, EntryFacts, chronic_at_start
 from connectors.hmis.connector import HousingConnector
 from connectors.hmis.importer import import_export
 from core.vocabulary import Category
@@ -31,47 +31,47 @@ def facts(**kw: Any) -> EntryFacts:
 
 @pytest.mark.parametrize(("kw", "status", "reason"), [
     # a year on the streets or in shelter before this entry
-    ({"date_to_street_essh": ENTRY - timedelta(days=365)}, Chronic.YES, "homeless-a-year-before-entry"),
+    ({"date_to_street_essh": ENTRY - timedelta(days=365)}, ChronicStatus.YES, "homeless-a-year-before-entry"),
     ({"date_to_street_essh": ENTRY - timedelta(days=364), "times_homeless_past_three_years": 1},
-     Chronic.NO, "fewer-than-four-times"),  # a day short: the episodes decide
+     ChronicStatus.NO, "fewer-than-four-times"),  # a day short: the episodes decide
     # four episodes that sum to twelve months (112) or more (113); eleven is not enough
-    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 112}, Chronic.YES,
+    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 112}, ChronicStatus.YES,
      "four-times-twelve-months"),
-    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 113}, Chronic.YES,
+    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 113}, ChronicStatus.YES,
      "four-times-twelve-months"),
-    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 111}, Chronic.NO,
+    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 111}, ChronicStatus.NO,
      "fewer-than-twelve-months"),
     # a gap: homeless again since 200 days, three times in three years
-    ({"date_to_street_essh": ENTRY - timedelta(days=200), "times_homeless_past_three_years": 3}, Chronic.NO,
+    ({"date_to_street_essh": ENTRY - timedelta(days=200), "times_homeless_past_three_years": 3}, ChronicStatus.NO,
      "fewer-than-four-times"),
     # what the client does not know, would not say, or nobody asked (8, 9, 99)
-    ({"disabling_condition": 0}, Chronic.NO, "no-disabling-condition"),
-    ({"disabling_condition": 8}, Chronic.DONT_KNOW, "disabling-condition-not-known"),
-    ({"disabling_condition": 9}, Chronic.DONT_KNOW, "disabling-condition-not-known"),
-    ({"disabling_condition": 99}, Chronic.MISSING, "disabling-condition-missing"),
-    ({"disabling_condition": None}, Chronic.MISSING, "disabling-condition-missing"),
-    ({"times_homeless_past_three_years": 8}, Chronic.DONT_KNOW, "times-homeless-not-known"),
-    ({"times_homeless_past_three_years": 99}, Chronic.MISSING, "times-homeless-missing"),
-    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 9}, Chronic.DONT_KNOW,
+    ({"disabling_condition": 0}, ChronicStatus.NO, "no-disabling-condition"),
+    ({"disabling_condition": 8}, ChronicStatus.DONT_KNOW, "disabling-condition-not-known"),
+    ({"disabling_condition": 9}, ChronicStatus.DONT_KNOW, "disabling-condition-not-known"),
+    ({"disabling_condition": 99}, ChronicStatus.MISSING, "disabling-condition-missing"),
+    ({"disabling_condition": None}, ChronicStatus.MISSING, "disabling-condition-missing"),
+    ({"times_homeless_past_three_years": 8}, ChronicStatus.DONT_KNOW, "times-homeless-not-known"),
+    ({"times_homeless_past_three_years": 99}, ChronicStatus.MISSING, "times-homeless-missing"),
+    ({"times_homeless_past_three_years": 4, "months_homeless_past_three_years": 9}, ChronicStatus.DONT_KNOW,
      "months-homeless-not-known"),
-    ({"times_homeless_past_three_years": 4}, Chronic.MISSING, "months-homeless-missing"),
+    ({"times_homeless_past_three_years": 4}, ChronicStatus.MISSING, "months-homeless-missing"),
     # not a shelter, outreach or safe haven: where the person was the night before counts
     ({"project_type": 3, "living_situation": 101, "date_to_street_essh": ENTRY - timedelta(days=400)},
-     Chronic.YES, "homeless-a-year-before-entry"),
+     ChronicStatus.YES, "homeless-a-year-before-entry"),
     ({"project_type": 3, "living_situation": 207, "los_under_threshold": 1, "previous_street_essh": 1,
-      "date_to_street_essh": ENTRY - timedelta(days=400)}, Chronic.YES, "homeless-a-year-before-entry"),
-    ({"project_type": 3, "living_situation": 207, "los_under_threshold": 0}, Chronic.NO, "not-under-90-days"),
+      "date_to_street_essh": ENTRY - timedelta(days=400)}, ChronicStatus.YES, "homeless-a-year-before-entry"),
+    ({"project_type": 3, "living_situation": 207, "los_under_threshold": 0}, ChronicStatus.NO, "not-under-90-days"),
     ({"project_type": 3, "living_situation": 207, "los_under_threshold": 1, "previous_street_essh": 0},
-     Chronic.NO, "not-street-or-shelter-before"),
-    ({"project_type": 13, "living_situation": 410, "los_under_threshold": None}, Chronic.MISSING,
+     ChronicStatus.NO, "not-street-or-shelter-before"),
+    ({"project_type": 13, "living_situation": 410, "los_under_threshold": None}, ChronicStatus.MISSING,
      "under-7-nights-missing"),
-    ({"project_type": 13, "living_situation": None}, Chronic.MISSING, "living-situation-missing"),
-    ({"project_type": 13, "living_situation": 999}, Chronic.MISSING, "living-situation-missing"),  # no code
+    ({"project_type": 13, "living_situation": None}, ChronicStatus.MISSING, "living-situation-missing"),
+    ({"project_type": 13, "living_situation": 999}, ChronicStatus.MISSING, "living-situation-missing"),  # no code
     # a shelter stay goes straight to the time test, whatever the living situation says
     ({"project_type": 0, "living_situation": 410, "date_to_street_essh": ENTRY - timedelta(days=500)},
-     Chronic.YES, "homeless-a-year-before-entry"),
+     ChronicStatus.YES, "homeless-a-year-before-entry"),
 ])
-def test_the_glossary_s_flowchart(kw: dict[str, Any], status: Chronic, reason: str) -> None:
+def test_the_glossary_s_flowchart(kw: dict[str, Any], status: ChronicStatus, reason: str) -> None:
     found = chronic_at_start(facts(**kw))
     assert (found.status, found.reason) == (status, reason)
 

@@ -1,4 +1,4 @@
-"""Chronic homelessness at project start, as HUD's HMIS Standard Reporting Terminology Glossary defines it
+"""ChronicStatus homelessness at project start, as HUD's HMIS Standard Reporting Terminology Glossary defines it
 (FY2024 and FY2026 editions: "Chronically Homeless at Project Start"), from one enrollment's own entry data.
 
 The glossary's flowchart, top to bottom, stopping at the first answer:
@@ -34,7 +34,7 @@ DONT_KNOW = frozenset({8, 9})
 YEAR = timedelta(days=365)
 
 
-class Chronic(StrEnum):
+class ChronicStatus(StrEnum):
     YES = "YES"
     NO = "NO"
     DONT_KNOW = "DONT_KNOW"  # the client doesn't know or prefers not to answer
@@ -60,7 +60,7 @@ class EntryFacts:
 class Finding:
     """The answer, and the glossary's step that gave it (a code: what a caseworker reads as the reason)."""
 
-    status: Chronic
+    status: ChronicStatus
     reason: str
 
 
@@ -71,29 +71,29 @@ def chronic_at_start(f: EntryFacts) -> Finding:
     if f.project_type not in STREET_SHELTER_SAFE_HAVEN:
         before = f.living_situation
         if before is None or not 0 <= before <= 499:  # none, or no code of HUD's list
-            return Finding(Chronic.MISSING, "living-situation-missing")
+            return Finding(ChronicStatus.MISSING, "living-situation-missing")
         if before not in LITERALLY_HOMELESS:
             short = "under-90-days" if before in INSTITUTIONAL else "under-7-nights"
             for value, step in ((f.los_under_threshold, short), (f.previous_street_essh, "street-or-shelter-before")):
                 if value == 0:
-                    return Finding(Chronic.NO, f"not-{step}")
+                    return Finding(ChronicStatus.NO, f"not-{step}")
                 if value != 1:
-                    return Finding(Chronic.MISSING, f"{step}-missing")
+                    return Finding(ChronicStatus.MISSING, f"{step}-missing")
     return _time(f)
 
 
 def _time(f: EntryFacts) -> Finding:
     if f.date_to_street_essh is not None and f.date_to_street_essh <= f.entry_date - YEAR:
-        return Finding(Chronic.YES, "homeless-a-year-before-entry")
+        return Finding(ChronicStatus.YES, "homeless-a-year-before-entry")
     times, months = f.times_homeless_past_three_years, f.months_homeless_past_three_years
     if times in (1, 2, 3):
-        return Finding(Chronic.NO, "fewer-than-four-times")
+        return Finding(ChronicStatus.NO, "fewer-than-four-times")
     if times != 4:
         return _unknown(times, "times-homeless")
     if months in (112, 113):
-        return Finding(Chronic.YES, "four-times-twelve-months")
+        return Finding(ChronicStatus.YES, "four-times-twelve-months")
     if months is not None and 101 <= months <= 111:
-        return Finding(Chronic.NO, "fewer-than-twelve-months")
+        return Finding(ChronicStatus.NO, "fewer-than-twelve-months")
     return _unknown(months, "months-homeless")
 
 
@@ -101,7 +101,7 @@ def _unknown(value: int | None, what: str, *, no: str | None = None) -> Finding:
     """0 where 0 means no (`no`: the reason) is NO; 8/9 DONT_KNOW; 99, nothing, or a value that is no code,
     MISSING."""
     if no is not None and value == 0:
-        return Finding(Chronic.NO, no)
+        return Finding(ChronicStatus.NO, no)
     if value in DONT_KNOW:
-        return Finding(Chronic.DONT_KNOW, f"{what}-not-known")
-    return Finding(Chronic.MISSING, f"{what}-missing")
+        return Finding(ChronicStatus.DONT_KNOW, f"{what}-not-known")
+    return Finding(ChronicStatus.MISSING, f"{what}-missing")
