@@ -18,6 +18,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from api.console import console_routes
+from api.documents import document_routes
 from api.hooks import hook_routes
 from api.http import GRAPHQL_RESPONSE_JSON
 from api.ide import ASSETS_PATH, ide_assets, ide_page, ide_response
@@ -50,6 +51,7 @@ class _GraphQLApp(GraphQL[Context, None]):
         return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
                        identity=self.services.identity_desk, notes=self.services.notes,
                        contact=self.services.contact, appointments=self.services.appointments,
+                       documents=self.services.documents,
                        checklists=self.services.checklists, request_context=None)
 
     async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,
@@ -134,6 +136,7 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        *document_routes(services),
     ]
     if settings.graphiql_enabled:
         routes.append(Mount(ASSETS_PATH, app=ide_assets()))

@@ -1,4 +1,4 @@
-"""The ASGI edge of every request: a request id, a span, and authentication of /graphql."""
+"""The ASGI edge of every request: a request id, a span, and authentication of /graphql and /documents."""
 
 from __future__ import annotations
 
@@ -27,11 +27,13 @@ class EdgeMiddleware:
     """
 
     def __init__(self, app: ASGIApp, *, verifier: TokenVerifier, tracer: trace.Tracer,
-                 guarded_path: str = "/graphql", max_body_bytes: int = 1_000_000) -> None:
+                 guarded_path: str = "/graphql", files_path: str = "/documents",
+                 max_body_bytes: int = 1_000_000) -> None:
         self.app = app
         self.verifier = verifier
         self.tracer = tracer
         self.guarded_path = guarded_path
+        self.files_path = files_path
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,7 +69,9 @@ class EdgeMiddleware:
                     try:
                         state["principal"] = await self.verifier.verify(bearer_token(headers.get("authorization")))
                         state["purpose"] = _purpose(headers.get(PURPOSE_HEADER))
-                        if scope["method"] == "POST":  # the body, bounded and checked before any work
+                        if scope["method"] == "POST" and not self._files(scope):  # the body, bounded and checked
+                            # before any work (a file's body is read by its route, against its own limit, once the
+                            # gate has said the caller may send it)
                             body = await read_body(receive, declared=headers.get("content-length"),
                                                    limit=self.max_body_bytes)
                             check_request(headers.get("content-type"), body)
@@ -83,14 +87,20 @@ class EdgeMiddleware:
                 if "status" in status_holder:
                     span.set_attribute("http.response.status_code", status_holder["status"])
 
+    def _files(self, scope: Scope) -> bool:
+        path = str(scope["path"]).rstrip("/")
+        return path == self.files_path or path.startswith(self.files_path + "/")
+
     def _guarded(self, scope: Scope, headers: dict[str, str]) -> bool:
+        if self._files(scope):
+            return True
         if scope["path"].rstrip("/") != self.guarded_path:
             return False
         ide_page = scope["method"] == "GET" and "text/html" in headers.get("accept", "")
         return not ide_page
 
 
-_KNOWN_PATHS = frozenset({"/graphql", "/healthz", "/readyz", "/.well-known/jwks.json"})
+_KNOWN_PATHS = frozenset({"/graphql", "/documents", "/healthz", "/readyz", "/.well-known/jwks.json"})
 
 
 def _purpose(value: str | None) -> Purpose | None:

@@ -23,16 +23,19 @@ from connectors.benefits import BenefitsConnector
 from connectors.edfi import SchoolingConnector
 from connectors.federation import Resilient
 from connectors.held import Appointments, CaseNotes, ContactDetails
+from connectors.held_documents import HeldDocuments
 from connectors.hmis.connector import HousingConnector
 from gate import Gate
 from gate.appointment_desk import AppointmentDesk
 from gate.audit_desk import AuditDesk
 from gate.consent_desk import ConsentDesk
 from gate.contact_desk import ContactDesk
+from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
 from identity.crosswalk import SqlCrosswalk
 from notify.keywords import Keywords
+from notify.notices import DocumentNotices
 from notify.planner import ReminderPlanner
 from notify.providers import HttpSmsSender, Sender, SmtpSender
 from notify.templates import Templates
@@ -61,6 +64,7 @@ class Services:
     notes: NoteDesk
     contact: ContactDesk
     appointments: AppointmentDesk
+    documents: DocumentDesk
     keywords: Keywords
     checklists: Checklists
     senders: dict[str, Sender]
@@ -113,10 +117,10 @@ def build_services(
     audit = recorder or ChainRecorder(engine, signer=signer, checkpoint_every=settings.audit.checkpoint_every)
     engine_ = CedarEngine(policy_set, parties=settings.appropriate_party_bases())
     decider = decider or CedarDecider(sessions, reads, engine_, store=consents)
-    contact, appointments = ContactDetails(sessions), Appointments(sessions)
+    contact, appointments, documents = ContactDetails(sessions), Appointments(sessions), HeldDocuments(sessions)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
-        held=[CaseNotes(sessions), contact, appointments], deadline_seconds=settings.gate_deadline_seconds,
+        held=[CaseNotes(sessions), contact, appointments, documents], deadline_seconds=settings.gate_deadline_seconds,
         tracer=tracer,
     )
     desk = ConsentDesk(gate=gate, store=consents)
@@ -126,6 +130,7 @@ def build_services(
         "email": SmtpSender(notify.smtp),
         "sms": HttpSmsSender(notify.sms, status_callback=settings.public_url.rstrip("/") + "/hooks/sms/status"),
     }
+    checklists = load_checklists(settings.checklists_file)
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, reads=reads, consents=consents,
@@ -133,8 +138,11 @@ def build_services(
                     audit_desk=AuditDesk(gate=gate, sessions=sessions, signer=signer),
                     notes=NoteDesk(gate=gate), contact=contact_desk,
                     keywords=Keywords(contact=contact_desk, sessions=sessions), senders=senders,
-                    templates=Templates(notify.templates_dir), checklists=load_checklists(settings.checklists_file),
+                    templates=Templates(notify.templates_dir), checklists=checklists,
                     appointments=AppointmentDesk(gate=gate, source=appointments),
+                    documents=DocumentDesk(gate=gate, source=documents, sessions=sessions, checklists=checklists,
+                                           settings=settings.documents,
+                                           notices=DocumentNotices(notify) if notify.enabled else None),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions,
                                                search_quantum_ms=settings.limits.search_quantum_ms),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,

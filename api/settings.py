@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, HttpUrl, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from checklists.files import DocumentSettings
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
 from connectors.federation import FederationPolicy
 from core.vocabulary import LegalBasis
@@ -149,6 +150,8 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     # the city's checklists (goals and the documents each needs); None: the ones shipped (checklists/checklists.json)
     checklists_file: Path | None = None
+    # files sent against checklists: limits, the blob store, retention, scan (checklists/files.py)
+    documents: DocumentSettings = DocumentSettings()
     gate_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
     # Legal bases for access without consent -> the organisations the city names as appropriate parties for
     # each (e.g. {"ferpa-99.36": ["DHS", "ACS"]}: parties with a role in a health-or-safety emergency).

@@ -178,7 +178,7 @@ class ContactPreference:
 
 # What a message is about, as its subject says it: kind:holder:id (at most 160 characters). Written and read here
 # only (the planner, the appointment desk, the profile's sections).
-SUBJECT_CATEGORIES = {"appointment": Category.APPOINTMENTS, "notice": Category.BENEFITS}
+SUBJECT_CATEGORIES = {"appointment": Category.APPOINTMENTS, "notice": Category.BENEFITS, "document": Category.DOCUMENTS}
 
 
 def subject(kind: str, holder: str, record_id: str) -> str:
@@ -200,8 +200,8 @@ class SentMessage:
     id: str
     client_id: str
     holder: str
-    kind: str  # appointment_reminder | notice_due
-    subject: str  # what it is about: appointment:<holder>:<id> or notice:<holder>:<id>
+    kind: str  # appointment_reminder | notice_due | document_requested | document_rejected
+    subject: str  # what it is about: appointment:<holder>:<id>, notice:<holder>:<id>, document:<holder>:<id>
     channel: str
     status: str  # queued | sent | delivered | failed | bounced | opted_out | cancelled | expired
     send_after: datetime

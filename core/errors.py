@@ -23,6 +23,7 @@ GraphQL runs). Anything else is a bug and is masked.
     │   ├── AgencyNotFound       AGENCY_NOT_FOUND
     │   └── AgencyAuthFailed     AGENCY_AUTH_FAILED
     ├── AuditUnavailable         AUDIT_UNAVAILABLE
+    ├── DocumentsUnavailable     DOCUMENTS_UNAVAILABLE    (HTTP 503)
     └── ConfigurationError       CONFIGURATION_INVALID
 
 Messages never carry personal data: ids, category and connector names only.
@@ -59,6 +60,7 @@ class ErrorCode(StrEnum):
     AGENCY_NOT_FOUND = "AGENCY_NOT_FOUND"
     AGENCY_AUTH_FAILED = "AGENCY_AUTH_FAILED"
     AUDIT_UNAVAILABLE = "AUDIT_UNAVAILABLE"
+    DOCUMENTS_UNAVAILABLE = "DOCUMENTS_UNAVAILABLE"
     CONFIGURATION_INVALID = "CONFIGURATION_INVALID"
 
 
@@ -187,6 +189,14 @@ class AuditUnavailable(CasebridgeError):
     code = "AUDIT_UNAVAILABLE"
     http_status = 503
     default_suggestion = "The access log cannot be written, so no client data is released. Retry later."
+
+
+class DocumentsUnavailable(CasebridgeError):
+    """The files' store (or the virus scan it needs) cannot keep or give a file now: nothing was kept."""
+
+    code = "DOCUMENTS_UNAVAILABLE"
+    http_status = 503
+    default_suggestion = "Nothing was kept. Try again later."
 
 
 class ConfigurationError(CasebridgeError):

@@ -105,6 +105,10 @@ class Action(StrEnum):
     CONTACT_RECORD = "contact.record"  # a client's contact points, their opt-in, their preferences
     APPOINTMENT_SCHEDULE = "appointment.schedule"  # an appointment held here, for the caller's organisation
     APPOINTMENT_UPDATE = "appointment.update"  # rescheduled, completed, missed, cancelled
+    DOCUMENT_REQUEST = "document.request"  # ask the client for a document, by a date (held here)
+    DOCUMENT_UPLOAD = "document.upload"  # send a file against a checklist (a caseworker's, or the client's own)
+    DOCUMENT_REVIEW = "document.review"  # accept or reject a file sent; list the files awaiting review
+    DOCUMENT_DOWNLOAD = "document.download"  # a file's bytes, from a section the caller may see
     NOTIFICATION_DELIVER = "notification.deliver"  # a message to a client at a contact point they opted in to
     SESSION_READ = "session.read"  # the caller's own sign-in (`me`): about no client, so not logged
 
@@ -114,3 +118,4 @@ class OperatorAction(StrEnum):
 
     AUDIT_EXPORT = "audit.export"
     AUDIT_RETENTION = "audit.retention"
+    DOCUMENT_RETENTION = "document.retention"  # files' content removed at the end of their retention period

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from store.held_tables import EarlyCallback, Message, MessageEvent
+from store.held_tables import ContactPoint, ContactPreference, EarlyCallback, Message, MessageEvent
 
 QUEUED = "queued"
 SENT = "sent"
@@ -69,6 +69,18 @@ async def enqueue(session: AsyncSession, new: NewMessage, *, now: datetime) -> t
     session.add(MessageEvent(message_id=row.id, status=QUEUED, at=now))
     await session.flush()
     return row, True
+
+
+async def reachable_at(session: AsyncSession, client_id: str) -> ContactPoint | None:
+    """Where the client's messages go: their preferred channel's newest opted-in point, else any newest; None
+    when they opted in nowhere."""
+    points = list((await session.execute(
+        select(ContactPoint).where(ContactPoint.client_id == client_id, ContactPoint.opted_in.is_(True))
+        .order_by(ContactPoint.recorded_at.desc()))).scalars())
+    pref = (await session.execute(
+        select(ContactPreference.preferred_channel).where(ContactPreference.client_id == client_id)
+        .order_by(ContactPreference.recorded_at.desc()).limit(1))).scalar_one_or_none()
+    return next((p for p in points if p.channel == pref), points[0] if points else None)
 
 
 async def claim(sessions: async_sessionmaker[Any], *, owner: str, now: datetime, lease: timedelta,

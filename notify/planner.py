@@ -31,7 +31,7 @@ from gate.disclosure import SectionStatus
 from gate.gate import Gate
 from notify import outbox
 from notify.config import NotifySettings
-from store.held_tables import ContactPoint, ContactPreference, Message
+from store.held_tables import ContactPoint, Message
 
 OPEN = ("SCHEDULED", "RESCHEDULED")
 PLANNED_KINDS = ("appointment_reminder", "notice_due")
@@ -137,15 +137,8 @@ class ReminderPlanner:
         return datetime.combine(day, at, self._zone).astimezone(UTC)
 
     async def _point(self, client_id: str) -> ContactPoint | None:
-        """Where the client's reminders go: their preferred channel's newest opted-in point, else any newest."""
         async with self._sessions() as session:
-            points = list((await session.execute(
-                select(ContactPoint).where(ContactPoint.client_id == client_id, ContactPoint.opted_in.is_(True))
-                .order_by(ContactPoint.recorded_at.desc()))).scalars())
-            pref = (await session.execute(
-                select(ContactPreference.preferred_channel).where(ContactPreference.client_id == client_id)
-                .order_by(ContactPreference.recorded_at.desc()).limit(1))).scalar_one_or_none()
-        return next((p for p in points if p.channel == pref), points[0] if points else None)
+            return await outbox.reachable_at(session, client_id)
 
     async def _apply(self, client_id: str, plan: Plan, point: ContactPoint | None) -> tuple[int, int]:
         """Make the client's queued reminders what `plan` says: enqueue the wanted, cancel those no longer kept

@@ -24,6 +24,7 @@ QUERY_ACTIONS: dict[str, Action] = {
     "accessLogIntegrity": Action.AUDIT_VERIFY,
     "accessLogExport": Action.AUDIT_EXPORT,
     "disclosureReport": Action.DISCLOSURE_REPORT,
+    "documentReviews": Action.DOCUMENT_REVIEW,
 }
 
 MUTATION_ACTIONS: dict[str, Action] = {
@@ -37,6 +38,8 @@ MUTATION_ACTIONS: dict[str, Action] = {
     "setContactPreferences": Action.CONTACT_RECORD,
     "scheduleAppointment": Action.APPOINTMENT_SCHEDULE,
     "updateAppointment": Action.APPOINTMENT_UPDATE,
+    "requestDocument": Action.DOCUMENT_REQUEST,
+    "reviewDocument": Action.DOCUMENT_REVIEW,
     "resolveIdentityReview": Action.IDENTITY_RESOLVE,
     "linkRecords": Action.IDENTITY_LINK,
     "unlinkRecord": Action.IDENTITY_UNLINK,

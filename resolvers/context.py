@@ -15,6 +15,7 @@ from gate.appointment_desk import AppointmentDesk
 from gate.audit_desk import AuditDesk
 from gate.consent_desk import ConsentDesk
 from gate.contact_desk import ContactDesk
+from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
 
@@ -34,6 +35,7 @@ class Context:
     notes: NoteDesk
     contact: ContactDesk
     appointments: AppointmentDesk
+    documents: DocumentDesk
     checklists: Checklists
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)

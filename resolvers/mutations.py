@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import strawberry
 
@@ -18,6 +18,7 @@ from resolvers.consent_types import (
     provisions_from,
 )
 from resolvers.context import Info
+from resolvers.document_types import DocumentRequest, RejectReason, ReviewDecision, request_view
 from resolvers.identity_types import (
     IdentityDecision,
     IdentityDecisionResult,
@@ -150,6 +151,29 @@ class Mutation:
             ctx.request, appointment_id=ids.uuid_id(id, "id", what="appointment"), status=status.value,
             scheduled_at=scheduled_at, mode=mode.value if mode else None, location=location)
         return appointment_view(held.appointment)
+
+    @strawberry.mutation(description="Ask the client for a document by a date (default: the city's request days "
+                         "ahead): your organisation's record of it, held here and shared with the client, who is sent "
+                         "a message (a date and a link only) where they opted in. Caseworker or partner, a care "
+                         "purpose, a client whose identity you may see. Audited.")
+    async def request_document(self, info: Info, client_id: strawberry.ID, document: str,
+                               due_on: date | None = None) -> DocumentRequest:
+        ctx = info.context
+        record = await ctx.documents.request(ctx.request, client_id=ids.client_id(client_id), document=document,
+                                             due_on=due_on)
+        return request_view(record, ctx.checklists.documents.get(record.document))
+
+    @strawberry.mutation(description="Accept a file sent for a client's document (your organisation's record of it "
+                         "is ACCEPTED from today, valid as long as the document kind says), or reject it with a "
+                         "reason and a date to send another by (the client is told). A file you may see; your "
+                         "organisation's record only. Audited.")
+    async def review_document(self, info: Info, file_id: strawberry.ID, decision: ReviewDecision,
+                              reason: RejectReason | None = None, due_on: date | None = None) -> DocumentRequest:
+        ctx = info.context
+        record = await ctx.documents.review(
+            ctx.request, file_id=ids.uuid_id(file_id, "fileId", what="document file"),
+            accept=decision is ReviewDecision.ACCEPT, reason=reason.value if reason else None, due_on=due_on)
+        return request_view(record, ctx.checklists.documents.get(record.document))
 
     @strawberry.mutation(description="Decide an open review item: the same person (their clients merge) or "
                          "different people (never linked again by the matcher). Identity stewards; audited.")

@@ -46,6 +46,7 @@ from resolvers.audit_types import (
 )
 from resolvers.consent_types import Consent, LegalBasisInput, consent_view
 from resolvers.context import Context, Info
+from resolvers.document_types import DocumentReview, review_view
 from resolvers.errors import CodedParse, MaskUnexpected, coded, is_bad_value, should_mask
 from resolvers.identity_types import (
     ClientCandidate,
@@ -103,7 +104,7 @@ def _children(selections: Iterable[Any], name: str) -> list[Any]:
 # notice needs an answer (appointments, benefits).
 NESTED_CATEGORIES: dict[tuple[str, ...], tuple[Category, ...]] = {
     ("appointments", "items", "reminders"): (Category.CONTACT,),
-    ("contact", "messages"): (Category.APPOINTMENTS, Category.BENEFITS),
+    ("contact", "messages"): (Category.APPOINTMENTS, Category.BENEFITS, Category.DOCUMENTS),
     # a goal's checklist: where copies exist among the client's documents and the shelter system's records
     ("checklist",): (Category.DOCUMENTS, Category.HOUSING),
 }
@@ -263,6 +264,13 @@ class Query:
         ctx = info.context
         return [disclosure_view(d) for d in await ctx.audit.disclosure_report(
             ctx.request, client_id=check_client_id(client_id), since=since, until=until)]
+
+    @strawberry.field(description="Files sent for clients' documents that your organisation has not accepted or "
+                      "rejected yet, among those you may see (the client's own only by their consent), soonest due "
+                      "first (at most 100; each client shown is logged).")
+    async def document_reviews(self, info: Info) -> list[DocumentReview]:
+        ctx = info.context
+        return [review_view(item) for item in await ctx.documents.reviews(ctx.request)]
 
     @strawberry.field(description="One consent, if you may see it.")
     async def consent(self, info: Info, id: strawberry.ID) -> Consent:

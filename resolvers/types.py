@@ -10,9 +10,11 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from checklists.config import Checklists
+from checklists.config import Checklists, DocumentKind
 from connectors import held
 from connectors import records as rec
+from connectors.held_documents import DocumentRecord as DocumentRecordData
+from connectors.held_documents import SentFile
 from connectors.hmis.chronic import ChronicStatus
 from core.errors import ErrorCode, InvalidInput, error_code
 from core.vocabulary import Category as _Category
@@ -24,6 +26,13 @@ from gate.appointment_desk import AppointmentType as _AppointmentType
 from gate.appointment_desk import AtStake as _AtStake
 from policies.decisions import Basis, basis_of
 from policies.decisions import WithheldReason as _WithheldReason
+from resolvers.document_types import (
+    DocumentFile,
+    DocumentRequest,
+    DocumentRequestState,
+    file_view,
+    request_view,
+)
 
 T = TypeVar("T")
 
@@ -325,31 +334,50 @@ class AppointmentsSection:
     items: list[Appointment] | None = strawberry.field(description="Null when nothing was shown.")
 
 
-@strawberry.type(description="Documents agencies asked the client for.")
+@strawberry.type(description="Documents agencies asked the client for, and the documents held in casebridge: "
+                 "files sent against checklists and each organisation's record of what it asked for and reviewed.")
 class DocumentsSection:
     access: list[SourceAccess]
-    items: list[RequiredDocument] | None = strawberry.field(description="Null when nothing was shown.")
+    items: list[RequiredDocument] | None = strawberry.field(description="The agencies' document records; null when "
+                                                            "nothing was shown.")
+    requests: list[DocumentRequest] | None = strawberry.field(description="Organisations' records held here, "
+                                                              "soonest due first; null when nothing was shown.")
+    files: list[DocumentFile] | None = strawberry.field(description="Files sent here, newest first; null when "
+                                                        "nothing was shown.")
 
 
-@strawberry.enum(description="Where a needed document stands: AVAILABLE (a verified copy exists where you may see "
-                 "it), RECEIVED (a copy exists, not verified), NEEDED (none you may see).")
+@strawberry.enum(description="Where a needed document stands, as far as you may see: ACCEPTED (an organisation "
+                 "accepted a copy sent here, still valid), AVAILABLE (a verified copy exists at an agency, or derived "
+                 "from its records), RECEIVED (a copy awaits review, or an agency holds one it has not verified), "
+                 "REJECTED (the last copy was rejected: needed again), REQUESTED (asked of the client by a date), "
+                 "EXPIRED (an accepted copy's validity ran out: needed again), NEEDED (nothing yet).")
 class ChecklistState(Enum):
+    ACCEPTED = "ACCEPTED"
     AVAILABLE = "AVAILABLE"
     RECEIVED = "RECEIVED"
+    REJECTED = "REJECTED"
+    REQUESTED = "REQUESTED"
+    EXPIRED = "EXPIRED"
     NEEDED = "NEEDED"
+
+
+STILL_NEEDED = frozenset({ChecklistState.REJECTED, ChecklistState.REQUESTED, ChecklistState.EXPIRED,
+                          ChecklistState.NEEDED})
 
 
 @strawberry.type(description="A copy of a document that already exists: at an agency (its own record of it), or "
                  "derived by casebridge from records it reads.")
 class DocumentCopy:
     agency: str = strawberry.field(description="The organisation that holds it.")
-    source: str = strawberry.field(description="AGENCY (the agency's document record) or DERIVED (from its records, "
-                                   "e.g. homelessness verified from the shelter system's stays).")
+    source: str = strawberry.field(description="AGENCY (the agency's document record), DERIVED (from its records, "
+                                   "e.g. homelessness verified from the shelter system's stays) or UPLOAD (a file "
+                                   "sent here: verified once an organisation accepted it).")
     verified: bool = strawberry.field(description="Accepted by the agency; for a derived one, resting on the agency's "
                                       "own records (a chronic-homelessness finding on the intake's answers alone "
                                       "is not).")
-    status: str = strawberry.field(description="The agency's status (ACCEPTED, RECEIVED), or the derivation's.")
-    document_id: str | None = strawberry.field(description="The agency's id of its record, when it has one.")
+    status: str = strawberry.field(description="The agency's status (ACCEPTED, RECEIVED), the derivation's, or for "
+                                   "an upload ACCEPTED (by `agency`) or RECEIVED (awaiting review).")
+    document_id: str | None = strawberry.field(description="The agency's id of its record, or the file's id.")
 
 
 @strawberry.type(description="One document a goal needs, and where a copy of it already exists.")
@@ -358,7 +386,19 @@ class ChecklistItem:
     name: str = strawberry.field(description="Its name in English (names in more languages: the configuration).")
     valid_days: int | None = strawberry.field(description="How long a copy stays valid; null: it does not expire.")
     state: ChecklistState
+    needed: bool = strawberry.field(description="Still to get: REQUESTED, REJECTED, EXPIRED or NEEDED.")
+    due_on: date | None = strawberry.field(description="The soonest date it was asked for by (requests shown).")
     copies: list[DocumentCopy]
+    requests: list[DocumentRequest] = strawberry.field(description="Each organisation's record of it that you may "
+                                                       "see: asked for, accepted, rejected, expired; with history.")
+    files: list[DocumentFile] = strawberry.field(description="Files sent for it that you may see, newest first.")
+
+
+@strawberry.type(description="A goal a client works towards, and the documents it needs.")
+class ChecklistGoal:
+    code: str
+    name: str = strawberry.field(description="In English (more languages: the configuration).")
+    documents: list[str] = strawberry.field(description="The document kinds' codes, in order.")
 
 
 @strawberry.type(description="The documents a goal needs, each with where a copy already exists - from what the gate "
@@ -680,11 +720,20 @@ class ClientProfile:
         return AppointmentsSection(access=[source_access(p) for p in parts], items=found)
 
     @strawberry.field(description="Documents agencies asked for, with due dates and status.")
-    def documents(self) -> DocumentsSection | None:
+    def documents(self, info: strawberry.Info) -> DocumentsSection | None:
         parts = self.disclosure.parts(_Category.DOCUMENTS)
         visible = shown(parts)
-        return DocumentsSection(access=[source_access(p) for p in parts],
-                                items=items(visible, document_view) if visible else None)
+        if not visible:
+            return DocumentsSection(access=[source_access(p) for p in parts], items=None, requests=None, files=None)
+        found = [i for p in visible for i in p.data]
+        kinds = info.context.checklists.documents
+        records = [r for r in found if isinstance(r, DocumentRecordData)]
+        return DocumentsSection(
+            access=[source_access(p) for p in parts],
+            items=[document_view(d) for d in found if isinstance(d, rec.RequiredDocument)],
+            requests=sorted((request_view(r, kinds.get(r.document)) for r in records),
+                            key=lambda r: (r.due_on or date.max, str(r.id))),
+            files=_files_view([f for f in found if isinstance(f, SentFile)], records))
 
     @strawberry.field(description="Case notes held in casebridge (category casework), newest first.")
     def casework(self) -> CaseworkSection | None:
@@ -701,6 +750,13 @@ class ClientProfile:
     def checklist(self, info: strawberry.Info, goal: str) -> Checklist:
         return checklist_view(self.disclosure, info.context.checklists, goal)
 
+    @strawberry.field(description="The goals a checklist can be asked for (the city's checklists configuration), "
+                      "each with the documents it needs.")
+    def checklist_goals(self, info: strawberry.Info) -> list[ChecklistGoal]:
+        lists: Checklists = info.context.checklists
+        return [ChecklistGoal(code=g.code, name=g.name["en"], documents=list(g.documents))
+                for g in lists.goals.values()]
+
     @strawberry.field(description="How to reach the client (category contact): phone numbers and email addresses "
                       "with the client's opt-in, and their preferences.")
     def contact(self) -> ContactSection | None:
@@ -713,7 +769,7 @@ class ClientProfile:
         pref = max((i for i in found if isinstance(i, held.ContactPreference)), key=lambda c: c.recorded_at,
                    default=None)
         # a message says when an appointment is or a notice needs an answer: shown only with what it is about
-        about = {(c, p.holder) for c in (_Category.APPOINTMENTS, _Category.BENEFITS)
+        about = {(c, p.holder) for c in (_Category.APPOINTMENTS, _Category.BENEFITS, _Category.DOCUMENTS)
                  for p in shown(self.disclosure.parts(c)) or []}
         sent = sorted((i for i in found if isinstance(i, held.SentMessage) and held.about(i.subject) in about),
                       key=lambda m: (m.sent_at or m.send_after, m.id), reverse=True)
@@ -725,46 +781,82 @@ class ClientProfile:
 
 def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str) -> Checklist:
     """A goal's documents, each with the copies the disclosure shows: the agencies' document records the caller may
-    see (by the codes each kind is known as), and what casebridge derives from records the caller may see."""
+    see (by the codes each kind is known as), what casebridge derives from records the caller may see, and files
+    sent here with the organisations' records of them (requested, accepted, rejected, expired)."""
     goal = lists.goals.get(goal_code)
     if goal is None:
         raise InvalidInput(f"the goals are {', '.join(sorted(lists.goals))}", field="goal")
     docs = disclosure.parts(_Category.DOCUMENTS)
     housing = disclosure.parts(_Category.HOUSING)
     # the shown parts only: an agency that failed leaves its part FAILED in `access`, the rest of the list stands
-    records = [(p.holder, d) for p in docs if p.status is SectionStatus.SHOWN for d in p.data]
+    found = [(p.holder, d) for p in docs if p.status is SectionStatus.SHOWN for d in p.data]
+    held_records = [d for _, d in found if isinstance(d, DocumentRecordData)]
+    sent = [d for _, d in found if isinstance(d, SentFile)]
+    agency_docs = [(holder, d) for holder, d in found if isinstance(d, rec.RequiredDocument)]
     stays = [(p.holder, list(p.data)) for p in housing if p.status is SectionStatus.SHOWN]
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    today = now.date()
     items = []
     for code in goal.documents:
         kind = lists.documents[code]
         copies = [DocumentCopy(agency=holder, source="AGENCY", verified=d.status == "ACCEPTED", status=d.status,
                                document_id=d.document_id)
-                  for holder, d in records if d.type in kind.known_as and d.status in ("ACCEPTED", "RECEIVED")]
-        if kind.derived_from == "hmis-homelessness":  # homeless now: an open (or lately ended) stay of the kind
-            for holder, mine in stays:
-                since = today - timedelta(days=kind.valid_days or 0)
-                recent = [x for x in mine if x.project_type in STREET_SHELTER_SAFE_HAVEN and x.move_in_date is None
-                          and (x.exit_date is None or x.exit_date >= since)]
-                if recent:
-                    newest = max(recent, key=lambda x: (x.entry_date, x.enrollment_id))
-                    copies.append(DocumentCopy(
-                        agency=holder, source="DERIVED", verified=True, document_id=newest.enrollment_id,
-                        status="IN_SHELTER_OR_ON_THE_STREETS" if newest.exit_date is None else "LEFT_LATELY"))
-        if kind.derived_from == "hmis-chronic-homelessness":  # by HUD's definition, at the newest stay's start
-            for holder, mine in stays:
-                found = chronic_view(mine)
-                if found is not None and found.status is ChronicStatus.YES:
-                    # the shelter system's own stays make it third-party evidence; the intake's answers alone
-                    # are the client's word, for the program to weigh
-                    copies.append(DocumentCopy(agency=holder, source="DERIVED", verified=bool(found.supporting_stays),
-                                               status=found.reason, document_id=found.enrollment_id))
-        state = (ChecklistState.AVAILABLE if any(c.verified for c in copies)
-                 else ChecklistState.RECEIVED if copies else ChecklistState.NEEDED)
+                  for holder, d in agency_docs if d.type in kind.known_as and d.status in ("ACCEPTED", "RECEIVED")]
+        copies.extend(_derived_copies(kind, stays, today))
+        mine = [r for r in held_records if r.document == code]
+        requests = [request_view(r, kind, now) for r in mine]
+        files = _files_view([f for f in sent if f.document == code], mine)
+        copies.extend(DocumentCopy(agency=r.agency, source="UPLOAD", verified=True, status="ACCEPTED",
+                                   document_id=str(r.file_id) if r.file_id else None)
+                      for r in requests if r.state is DocumentRequestState.ACCEPTED)
+        copies.extend(DocumentCopy(agency=f.agency, source="UPLOAD", verified=False, status="RECEIVED",
+                                   document_id=str(f.id)) for f in files if f.awaiting_review and not f.purged)
+        states = {r.state for r in requests}
+        state = (ChecklistState.ACCEPTED if DocumentRequestState.ACCEPTED in states
+                 else ChecklistState.AVAILABLE if any(c.verified for c in copies)
+                 else ChecklistState.RECEIVED if copies
+                 else ChecklistState.REJECTED if DocumentRequestState.REJECTED in states
+                 else ChecklistState.REQUESTED if DocumentRequestState.REQUESTED in states
+                 else ChecklistState.EXPIRED if DocumentRequestState.EXPIRED in states
+                 else ChecklistState.NEEDED)
+        due = min((r.due_on for r in requests if r.due_on is not None and r.state in
+                   (DocumentRequestState.REQUESTED, DocumentRequestState.REJECTED)), default=None)
         items.append(ChecklistItem(document=code, name=kind.name["en"], valid_days=kind.valid_days, state=state,
-                                   copies=copies))
+                                   needed=state in STILL_NEEDED, due_on=due, copies=copies, requests=requests,
+                                   files=files))
     return Checklist(goal=goal.code, name=goal.name["en"], items=items,
                      access=[source_access(p) for p in [*docs, *housing]])
+
+
+def _derived_copies(kind: DocumentKind, stays: list[tuple[str, list[Any]]], today: date) -> list[DocumentCopy]:
+    """What casebridge derives of `kind` from the shelter system's stays the caller may see."""
+    copies = []
+    if kind.derived_from == "hmis-homelessness":  # homeless now: an open (or lately ended) stay of the kind
+        for holder, mine in stays:
+            since = today - timedelta(days=kind.valid_days or 0)
+            recent = [x for x in mine if x.project_type in STREET_SHELTER_SAFE_HAVEN and x.move_in_date is None
+                      and (x.exit_date is None or x.exit_date >= since)]
+            if recent:
+                newest = max(recent, key=lambda x: (x.entry_date, x.enrollment_id))
+                copies.append(DocumentCopy(
+                    agency=holder, source="DERIVED", verified=True, document_id=newest.enrollment_id,
+                    status="IN_SHELTER_OR_ON_THE_STREETS" if newest.exit_date is None else "LEFT_LATELY"))
+    if kind.derived_from == "hmis-chronic-homelessness":  # by HUD's definition, at the newest stay's start
+        for holder, mine in stays:
+            found = chronic_view(mine)
+            if found is not None and found.status is ChronicStatus.YES:
+                # the shelter system's own stays make it third-party evidence; the intake's answers alone
+                # are the client's word, for the program to weigh
+                copies.append(DocumentCopy(agency=holder, source="DERIVED", verified=bool(found.supporting_stays),
+                                           status=found.reason, document_id=found.enrollment_id))
+    return copies
+
+
+def _files_view(files: list[SentFile], records: list[DocumentRecordData]) -> list[DocumentFile]:
+    """Files sent, newest first; each awaiting review unless one of the records shown decided on it."""
+    decided = {s.file_id for r in records for s in r.history if s.file_id}
+    return [file_view(f, awaiting_review=f.id not in decided)
+            for f in sorted(files, key=lambda f: (f.sent_at, f.id), reverse=True)]
 
 
 # Which profile field reads which category: the gate is asked only for what the query selects.

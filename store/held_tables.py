@@ -6,10 +6,10 @@ category, and the gate decides on it exactly as on an agency's record.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.tables import Base, BigId, utcnow
@@ -165,3 +165,65 @@ class InboundText(Base):
 
     provider_sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentFile(Base):
+    """A file sent against a checklist (category documents): a scan or a photo of one kind of document, sent by a
+    caseworker (held for their organisation) or by the client (held for the client, reaching an organisation
+    only through the client's consent). Its bytes are in the blob store under `sha256`; its name is never kept."""
+
+    __tablename__ = "document_files"
+    __table_args__ = (Index("ix_document_files_client_id_holder", "client_id", "holder"),
+                      Index("ix_document_files_sha256", "sha256"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    holder: Mapped[str] = mapped_column(String(64))  # the sender's organisation, or the client's own sign-in
+    document: Mapped[str] = mapped_column(String(64))  # the document kind's code (checklists configuration)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int]
+    media_type: Mapped[str] = mapped_column(String(64))  # from the file's first bytes, never from its sender
+    scan: Mapped[str] = mapped_column(String(16))  # clean | not-scanned
+    sent_by: Mapped[str] = mapped_column(String(255))  # who sent it (their sign-in subject)
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retain_until: Mapped[datetime]  # then its bytes are purged (its record stays)
+    purged_at: Mapped[datetime | None]
+
+
+class DocumentRecord(Base):
+    """An organisation's record of one kind of document for one client (category documents): asked of the client
+    by a date, accepted (which file, when: it then holds until the kind's validity runs out), or rejected (why,
+    and by when to send another). One per client, organisation and kind; its history in document_events."""
+
+    __tablename__ = "document_records"
+    __table_args__ = (Index("ix_document_records_client_id_holder", "client_id", "holder"),
+                      UniqueConstraint("client_id", "holder", "document",
+                                       name="uq_document_records_client_id_holder_document"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    holder: Mapped[str] = mapped_column(String(64))  # the organisation whose record it is
+    document: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # REQUESTED | ACCEPTED | REJECTED
+    due_on: Mapped[date | None]  # asked for (or to be sent again) by this day
+    reason: Mapped[str | None] = mapped_column(String(32))  # why the last file was rejected (a code)
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("document_files.id"))  # the file last decided on
+    accepted_on: Mapped[date | None]
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentEvent(Base):
+    """One step of a document record: asked for, accepted, rejected (with the file and the reason)."""
+
+    __tablename__ = "document_events"
+    __table_args__ = (Index("ix_document_events_record_id", "record_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(ForeignKey("document_records.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    file_id: Mapped[str | None] = mapped_column(ForeignKey("document_files.id"))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -58,6 +58,8 @@ DOCUMENTS: dict[str, str] = {
     "setContactPreferences": 'mutation { setContactPreferences(clientId: "%(c)s", language: "es") { language } }',
     "scheduleAppointment": 'mutation { scheduleAppointment(clientId: "%(c)s", type: INTAKE, mode: PHONE, '
                            'scheduledAt: "%(soon)s") { appointmentId } }',
+    "requestDocument": 'mutation { requestDocument(clientId: "%(c)s", document: "BIRTH_CERTIFICATE") { id } }',
+    "documentReviews": "{ documentReviews { dueAt } }",
     "resolveIdentityReview": 'mutation { resolveIdentityReview(id: "1", decision: SAME_PERSON, reason: "r") '
                              '{ merged } }',
     "linkRecords": 'mutation { linkRecords(a: {source: "a", localId: "1"}, b: {source: "b", localId: "2"}, '
@@ -77,7 +79,7 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
     gateway: Any, database_url: str,
 ) -> None:
     admin = caller(gateway, "CITY", "admin")  # a role no rule gives anything but its own session
-    by_id = {"setContactOptIn", "updateAppointment"}  # refused as not found: below
+    by_id = {"setContactOptIn", "updateAppointment", "reviewDocument"}  # refused as not found: below
     assert set(DOCUMENTS) | set(HIDDEN) | {"me"} | by_id == set(QUERY_ACTIONS) | set(MUTATION_ACTIONS)
     for field, document in DOCUMENTS.items():
         before = len(await events(database_url))
@@ -106,7 +108,9 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
         ('mutation { setContactOptIn(id: "00000000-0000-4000-8000-0000000000d1", optedIn: false) { id } }',
          "contact.record"),
         ('mutation { updateAppointment(id: "00000000-0000-4000-8000-0000000000d2", status: MISSED) '
-         '{ appointmentId } }', "appointment.update")]:
+         '{ appointmentId } }', "appointment.update"),
+        ('mutation { reviewDocument(fileId: "00000000-0000-4000-8000-0000000000d3", decision: ACCEPT) { id } }',
+         "document.review")]:
         before = len(await events(database_url))
         body = await admin.query(document)
         assert body["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND", body

@@ -76,6 +76,13 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     if action in (Action.APPOINTMENT_SCHEDULE, Action.APPOINTMENT_UPDATE):  # their own organisation's only
         return (staff and care and c.sees_identity and c.target.category == "appointments"
                 and c.target.holder == ORG)
+    own_documents = c.target.category == "documents" and c.target.holder == ORG
+    if action in (Action.DOCUMENT_REQUEST, Action.DOCUMENT_REVIEW):  # their own organisation's record only
+        return staff and care and c.sees_identity and own_documents
+    if action is Action.DOCUMENT_UPLOAD:  # staff for their organisation; a client for themself, held for them
+        return (staff and care and c.sees_identity and own_documents) or (self_access and own_documents)
+    if action is Action.DOCUMENT_DOWNLOAD:  # any holder's: whether it may be shown is the section's decision
+        return c.target.category == "documents" and ((staff and care) or self_access)
     raise AssertionError(f"no oracle row for {action}")
 
 
@@ -86,7 +93,7 @@ def held_cases() -> list[Case]:
                  f"{', sees identity' if sees else ''}",
                  Target.section(client, category, holder, sees_identity=sees), self_=client == CLIENT,
                  sees_identity=sees)
-            for category in (Category.APPOINTMENTS, Category.CASEWORK) for holder in (ORG, "HRA")
+            for category in (Category.APPOINTMENTS, Category.DOCUMENTS, Category.CASEWORK) for holder in (ORG, "HRA")
             for client in (CLIENT, OTHER) for sees in (False, True)]
 
 
@@ -148,6 +155,8 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
         Action.DISCLOSURE_REPORT: client_cases(identity=True), Action.CASE_NOTE_ADD: client_cases(identity=True),
         Action.CONTACT_RECORD: client_cases(identity=True),
         Action.APPOINTMENT_SCHEDULE: held_cases(), Action.APPOINTMENT_UPDATE: held_cases(),
+        **{a: held_cases() for a in (Action.DOCUMENT_REQUEST, Action.DOCUMENT_UPLOAD, Action.DOCUMENT_REVIEW,
+                                     Action.DOCUMENT_DOWNLOAD)},
         Action.NOTIFICATION_DELIVER: [Case(f"message to {who}, {'opted in' if opted else 'not opted in'}",
                                            Target.message_to(client, opted_in=opted), self_=client == CLIENT)
                                       for client, who in ((CLIENT, "self"), (OTHER, "other"))

@@ -1,0 +1,81 @@
+"""`casebridge documents ...`: the files sent against checklists - their retention, and blobs no record keeps."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import time
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+
+from cli.common import err, settings_or_exit, with_engine
+from core.vocabulary import OperatorAction
+
+app = typer.Typer(help="Files sent against checklists: retention, and the blob store.", no_args_is_help=True)
+ORPHAN_AGE_SECONDS = 3600  # a blob this old that no record refers to is left over from a failed upload
+
+
+@app.command("purge")
+def purge_cmd(
+    operator: Annotated[str | None, typer.Option(help="Who runs retention (goes to the access log).")] = None,
+) -> None:
+    """Remove the content of files past their retention period (their records stay), and write one access-log
+    event per client whose files were purged."""
+    from api.services import make_signer
+    from audit.access_records import AccessRecord
+    from audit.chain_writer import ChainRecorder
+    from checklists.files import LocalBlobStore
+    from connectors.held_documents import purge_expired
+    from store.engine import make_sessionmaker
+
+    settings = settings_or_exit()
+    blobs = LocalBlobStore(settings.documents.blob_dir)
+
+    async def go(engine: Any) -> tuple[int, int]:
+        async def delete(sha: str) -> None:
+            await asyncio.to_thread(blobs.delete, sha)
+
+        done = await purge_expired(make_sessionmaker(engine), delete, now=datetime.now(UTC))
+        if done.by_client:
+            base = AccessRecord(request_id=f"cli-{uuid.uuid4().hex[:16]}", subject=operator or getpass.getuser(),
+                                organization="casebridge-operations", roles=("operator",),
+                                oauth_client="casebridge-cli", purpose=None, operation=None, client_id=None,
+                                action=OperatorAction.DOCUMENT_RETENTION.value, sections=(), result="performed")
+            recorder = ChainRecorder(engine, signer=make_signer(settings))
+            try:
+                await recorder.record([replace(base, client_id=cid, detail=f"{n} file(s) past retention purged")
+                                       for cid, n in sorted(done.by_client.items())])
+            finally:
+                await recorder.aclose()
+        return done.files, done.blobs
+
+    files, removed = with_engine(settings, go)
+    err.print(f"{files} file(s) past their retention period purged; {removed} blob(s) removed")
+
+
+@app.command("sweep")
+def sweep_cmd() -> None:
+    """Remove blobs no record refers to (left by an upload that failed while the store was down), once they are an
+    hour old; and name records whose content is missing."""
+    from checklists.files import LocalBlobStore
+    from cli.common import with_store
+    from connectors.held_documents import kept_digests
+
+    settings = settings_or_exit()
+    blobs = LocalBlobStore(settings.documents.blob_dir)
+    kept = with_store(settings, kept_digests)
+    present = set(blobs.digests())
+    removed = 0
+    for sha in sorted(present - kept):
+        path = blobs.open(sha)
+        if path is not None and time.time() - path.stat().st_mtime > ORPHAN_AGE_SECONDS:
+            blobs.delete(sha)
+            removed += 1
+    missing = len(kept - present)
+    err.print(f"{removed} blob(s) no record refers to removed; {missing} record(s) whose content is missing")
+    if missing:
+        raise typer.Exit(1)

@@ -1,0 +1,45 @@
+"""Notices the client is sent when staff need something from them (issue 20 §5): a document asked for by a date,
+or one sent that could not be accepted and is needed again. Recorded in the outbox in the same transaction as the
+request or the review (so a notice exists exactly when its cause does), sent by the delivery worker like any
+reminder - through the gate, to a contact point the client opted in to, in their language, outside their quiet
+hours. The words name only the date and the link: never the document, the agency or the reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from connectors.held import subject
+from notify import outbox
+from notify.config import NotifySettings
+
+DOCUMENT_KINDS = ("document_requested", "document_rejected")
+
+
+class DocumentNotices:
+    """gate.document_desk.Notices: one message per request or rejection, to where the client opted in."""
+
+    def __init__(self, settings: NotifySettings) -> None:
+        self._zone = ZoneInfo(settings.timezone)
+
+    async def document_notice(self, session: AsyncSession, *, client_id: str, holder: str, kind: str,
+                              record_id: str, due_on: date, now: datetime) -> None:
+        """Queue the notice (nothing when the client opted in nowhere: staff see the request without it)."""
+        if kind not in DOCUMENT_KINDS:
+            raise ValueError(f"not a document notice: {kind}")
+        point = await outbox.reachable_at(session, client_id)
+        if point is None:
+            return
+        due = datetime.combine(due_on, time(17, 0), self._zone).astimezone(UTC)  # the close of the due day
+        # the same request (or rejection) with the same date, to the same point, is one message
+        key = "notice:" + hashlib.sha256(f"{kind}|{record_id}|{due_on.isoformat()}|{point.id}|"
+                                         f"{point.opt_in_changed_at.isoformat()}".encode()).hexdigest()
+        await outbox.enqueue(session, outbox.NewMessage(
+            idempotency_key=key, client_id=client_id, holder=point.holder, kind=kind,
+            subject=subject("document", holder, record_id), channel=point.channel, contact_point_id=point.id,
+            template=kind, params={"at": due.isoformat(), "lead": "now"}, send_after=now,
+            expires_at=max(due, now + timedelta(hours=1))), now=now)

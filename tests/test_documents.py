@@ -1,0 +1,337 @@
+"""Documents for a checklist (issue 20 §2, §4, §5): a caseworker asks the client for a document by a date, the
+client sends a photo from their own view, the caseworker reviews it (once the client's consent lets them see it)
+and accepts or rejects it with a reason; the client is told by message; the checklist shows where each document
+is; files are limited, sniffed and scanned, kept by content hash with their record consistent, purged after their
+retention period; and nothing of it reaches a caller without a basis. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from hashlib import sha256
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.settings import Settings
+from demo.population import Population
+from demo.servers import ServerThread
+from store.engine import make_engine, make_sessionmaker
+from store.held_tables import DocumentFile, DocumentRecord, Message
+from tests.gateway import GraphQLClient, break_access_log, caller, events, seed_links
+
+REQUEST = """mutation($c: ID!, $d: String!, $due: Date) { requestDocument(clientId: $c, document: $d, dueOn: $due) {
+  id agency document state dueOn } }"""
+REVIEW = """mutation($f: ID!, $decision: ReviewDecision!, $reason: RejectReason, $due: Date) {
+  reviewDocument(fileId: $f, decision: $decision, reason: $reason, dueOn: $due) {
+    id agency document state reason dueOn acceptedOn validUntil fileId history { state reason fileId } } }"""
+REVIEWS = "{ documentReviews { clientId dueAt requestState requestDueOn file { id agency document mediaType } } }"
+CHECKLIST = """query($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) {
+  access { agency status }
+  items { document state needed dueOn copies { agency source verified status documentId }
+          requests { id agency state dueOn reason validUntil daysInState history { state days } }
+          files { id agency mediaType size scan awaitingReview } } } } }"""
+DOCUMENTS = """query($id: ID!) { client(id: $id) { documents { access { agency status }
+  requests { id agency document state reason } files { id agency document } } } }"""
+ADD_CONTACT = """mutation($c: ID!) { addContactPoint(clientId: $c, channel: SMS, address: "+12125550142", optedIn: true,
+  sourceReference: "SIGNED-CONTACT-FORM-7") { id } }"""
+CONSENT = """mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }"""
+SCANNER = """import sys
+data = sys.stdin.buffer.read()
+sys.exit(1 if b"EICAR-STANDARD-ANTIVIRUS-TEST" in data else 2 if b"SCANNER-BREAKS" in data else 0)
+"""
+
+
+def png(n: int = 2048, salt: bytes = b"") -> bytes:
+    """A synthetic PNG-signed file of `n` bytes (the content is what the sniffer reads, not a picture)."""
+    return (b"\x89PNG\r\n\x1a\n" + salt + os.urandom(n))[:n]
+
+
+def jpeg(n: int = 4096) -> bytes:
+    return (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(n))[:n]
+
+
+@dataclass
+class City:
+    settings: Settings
+    server: ServerThread
+    blobs: Path
+    database_url: str
+
+    def as_(self, org: str, *roles: str, **kw: Any) -> GraphQLClient:
+        return caller((self.settings, self.server), org, *roles, **kw)
+
+    def client(self, cid: str) -> GraphQLClient:
+        return self.as_("CLIENTS", "client", purpose="client_access", self_client=cid, sub="client-1")
+
+    async def send(self, who: GraphQLClient, cid: str, document: str, content: bytes, *,
+                   content_type: str = "application/octet-stream", **kw: Any) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.server.url, timeout=30) as http:
+            return await http.post("/documents", params={"clientId": cid, "document": document}, content=content,
+                                   headers={**who.headers, "Content-Type": content_type}, **kw)
+
+    async def fetch(self, who: GraphQLClient, file_id: str) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=self.server.url, timeout=30) as http:
+            return await http.get(f"/documents/{file_id}", headers=who.headers)
+
+    def kept(self) -> list[Path]:
+        """Every file in the blob store (blobs and anything left half-written)."""
+        return sorted(p for p in self.blobs.rglob("*") if p.is_file())
+
+    async def rows(self, model: Any) -> list[Any]:
+        engine = make_engine(self.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return list((await session.execute(select(model))).scalars())
+        finally:
+            await engine.dispose()
+
+    async def change(self, stmt: Any) -> None:
+        engine = make_engine(self.database_url)
+        try:
+            async with make_sessionmaker(engine).begin() as session:
+                await session.execute(stmt)
+        finally:
+            await engine.dispose()
+
+
+@pytest.fixture
+async def city(database_url: str, benefits_server: ServerThread, edfi_server: ServerThread, population: Population,
+               settings_factory: Any, tmp_path: Path) -> AsyncIterator[City]:
+    await seed_links(database_url, population)
+    scanner = tmp_path / "scanner.py"
+    scanner.write_text(SCANNER)
+    blobs = tmp_path / "blobs"
+    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
+                                schooling_url=edfi_server.url, benefits_timeout=1.0,
+                                documents={"blob_dir": blobs, "max_bytes": 100_000,
+                                           "scan_command": [sys.executable, str(scanner)]})
+    with ServerThread(create_app(settings)) as server:
+        yield City(settings, server, blobs, database_url)
+
+
+def _sheltered(population: Population) -> str:
+    """A client the shelter system knows (DHS sees their identity through its own records)."""
+    return next(p.client_id for p in population.people if p.hmis_id)
+
+
+def _code(body: dict[str, Any]) -> str:
+    return str(body["errors"][0]["extensions"]["code"])
+
+
+def _item(body: dict[str, Any], document: str) -> dict[str, Any]:
+    return next(i for i in body["data"]["client"]["checklist"]["items"] if i["document"] == document)
+
+
+async def _consent_documents_to(city: City, cid: str, org: str) -> None:
+    """The client consents (in their own view) to `org` seeing their documents for case management."""
+    given = await city.client(cid).query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
+        "provisions": [{"organizations": [org], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"]}]}})
+    assert "errors" not in given, given
+
+
+async def test_asked_sent_by_the_client_reviewed_under_consent_and_accepted_the_checklist_shows_each_step(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, me, hra = city.as_("DHS"), city.client(cid), city.as_("HRA")
+    assert "errors" not in await dhs.query(ADD_CONTACT, {"c": cid})
+    due = (date.today() + timedelta(days=10)).isoformat()
+    asked = (await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID", "due": due}))["data"]["requestDocument"]
+    assert (asked["agency"], asked["state"], asked["dueOn"]) == ("DHS", "REQUESTED", due)
+    # the client is told: a message with a date and a link, never what is asked or by whom
+    (told,) = [m for m in await city.rows(Message) if m.kind == "document_requested"]
+    assert told.client_id == cid and told.status == "queued" and told.subject.startswith("document:DHS:")
+
+    mine = await me.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"})
+    photo = _item(mine, "PHOTO_ID")
+    assert (photo["state"], photo["needed"], photo["dueOn"]) == ("REQUESTED", True, due)
+    photo_bytes = png()
+    sent = await city.send(me, cid, "PHOTO_ID", photo_bytes, content_type="image/jpeg")  # says JPEG; it is a PNG
+    assert sent.status_code == 201, sent.text
+    file = sent.json()["file"]
+    assert (file["agency"], file["mediaType"], file["scan"], file["size"]) == ("CLIENTS", "image/png", "CLEAN", 2048)
+    own = _item(await me.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+    assert own["state"] == "RECEIVED" and [f["id"] for f in own["files"]] == [file["id"]]
+
+    # the client's file is the client's: DHS learns nothing of it without the client's consent
+    assert (await dhs.query(REVIEWS))["data"]["documentReviews"] == []
+    before = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+    assert before["state"] == "REQUESTED" and before["files"] == [] and file["id"] not in str(before)
+    assert (await city.fetch(dhs, file["id"])).status_code == 404
+    assert _code(await dhs.query(REVIEW, {"f": file["id"], "decision": "ACCEPT"})) == "RECORD_NOT_FOUND"
+
+    await _consent_documents_to(city, cid, "DHS")
+    (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert (review["clientId"], review["file"]["id"], review["requestState"], review["requestDueOn"]) == (
+        cid, file["id"], "REQUESTED", due)
+    assert datetime.fromisoformat(review["dueAt"]) > datetime.now(UTC) + timedelta(days=1)  # two days to review
+    got = await city.fetch(dhs, file["id"])
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    assert got.headers["x-content-type-options"] == "nosniff" and "attachment" in got.headers["content-disposition"]
+    assert got.content == photo_bytes
+
+    rejected = (await dhs.query(REVIEW, {"f": file["id"], "decision": "REJECT", "reason": "ILLEGIBLE"})
+                )["data"]["reviewDocument"]
+    assert (rejected["state"], rejected["reason"]) == ("REJECTED", "ILLEGIBLE") and rejected["dueOn"]
+    assert [m.kind for m in await city.rows(Message)].count("document_rejected") == 1
+    seen = (await me.query(DOCUMENTS, {"id": cid}))["data"]["client"]["documents"]
+    assert [(r["agency"], r["state"], r["reason"]) for r in seen["requests"]] == [("DHS", "REJECTED", "ILLEGIBLE")]
+
+    again = await city.send(me, cid, "PHOTO_ID", jpeg())
+    assert again.status_code == 201 and again.json()["file"]["mediaType"] == "image/jpeg"
+    second = again.json()["file"]["id"]
+    assert [r["file"]["id"] for r in (await dhs.query(REVIEWS))["data"]["documentReviews"]] == [second]
+    accepted = (await dhs.query(REVIEW, {"f": second, "decision": "ACCEPT"}))["data"]["reviewDocument"]
+    assert (accepted["state"], accepted["acceptedOn"], accepted["fileId"]) == (
+        "ACCEPTED", datetime.now(UTC).date().isoformat(), second)
+    assert [h["state"] for h in accepted["history"]] == ["REQUESTED", "REJECTED", "ACCEPTED"]
+    assert (await dhs.query(REVIEWS))["data"]["documentReviews"] == []
+    done = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+    assert (done["state"], done["needed"]) == ("ACCEPTED", False)
+    assert {"agency": "DHS", "source": "UPLOAD", "verified": True, "status": "ACCEPTED",
+            "documentId": second} in done["copies"]
+
+    # HRA has no basis for DHS's or the client's documents: not a trace of them
+    theirs = await hra.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"})
+    items = theirs["data"]["client"]["checklist"]["items"]
+    for text in (file["id"], second, asked["id"], "'CLIENTS'", "'DHS'"):
+        assert text not in str(items), text
+    # the shelter system's own part (housing) is listed withheld, as always; no part of documents held here is
+    assert {(a["agency"], a["status"]) for a in theirs["data"]["client"]["checklist"]["access"]} <= {
+        ("HRA", "SHOWN"), ("DHS", "WITHHELD"), ("DOE", "WITHHELD")}
+    assert _item(theirs, "PHOTO_ID")["state"] in ("NEEDED", "AVAILABLE", "RECEIVED")  # HRA's own records only
+    assert (await city.fetch(hra, second)).status_code == 404
+    logged = await events(city.database_url)
+    assert ("document.download", "refused") in {(e.action, e.outcome) for e in logged}
+    assert ("document.download", "performed") in {(e.action, e.outcome) for e in logged}
+    assert all("image/png" not in (e.detail or "") or e.action == "document.upload" for e in logged)
+
+
+async def test_a_file_too_large_a_renamed_program_or_an_infected_one_is_refused_and_nothing_is_kept(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    cases: list[tuple[bytes, int, str]] = [
+        (png(100_001), 413, "PAYLOAD_TOO_LARGE"),
+        (b"MZ\x90\x00" + os.urandom(3000), 400, "program"),  # a Windows program named photo.jpg
+        (b"\x7fELF\x02\x01\x01" + os.urandom(3000), 400, "program"),
+        (b"<html><script>alert(1)</script></html>", 400, "unsupported_type"),
+        (b"", 400, "empty"),
+        (png(3000, salt=b"EICAR-STANDARD-ANTIVIRUS-TEST"), 400, "infected"),
+        (png(3000, salt=b"SCANNER-BREAKS"), 503, "DOCUMENTS_UNAVAILABLE"),
+    ]
+    for content, status, what in cases:
+        got = await city.send(dhs, cid, "BIRTH_CERTIFICATE", content, content_type="image/jpeg")
+        assert got.status_code == status, (what, got.text)
+        ext = got.json()["errors"][0]["extensions"]
+        assert what in (ext["code"], ext.get("reason")), (what, ext)
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: refused as soon as it passes the limit
+        for _ in range(40):
+            yield png(5000)
+
+    got = await city.send(dhs, cid, "BIRTH_CERTIFICATE", chunked())  # type: ignore[arg-type]  # a stream
+    assert got.status_code == 413
+    assert (await city.send(dhs, cid, "NOT_A_DOCUMENT", png())).status_code == 400
+    # a caller who may not send for this client is refused before the body is read
+    stranger = city.as_("DOE", "partner")
+    assert (await city.send(stranger, cid, "BIRTH_CERTIFICATE", png())).status_code == 403
+    assert (await city.send(GraphQLClient(city.server.url, None), cid, "PHOTO_ID", png())).status_code == 401
+    assert city.kept() == [] and await city.rows(DocumentFile) == []
+
+
+async def test_the_bytes_and_the_record_are_kept_together_or_not_at_all(
+    city: City, population: Population, tmp_path: Path,
+) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    content = png(4000)
+    digest = sha256(content).hexdigest()
+    # the blob store cannot be written (a path it needs is taken): no record either
+    (city.blobs / digest[:2]).parent.mkdir(parents=True, exist_ok=True)
+    (city.blobs / digest[:2]).write_bytes(b"in the way")
+    got = await city.send(dhs, cid, "PHOTO_ID", content)
+    assert got.status_code == 503 and got.json()["errors"][0]["extensions"]["code"] == "DOCUMENTS_UNAVAILABLE"
+    assert await city.rows(DocumentFile) == []
+    (city.blobs / digest[:2]).unlink()
+    # the same bytes twice: one blob, two records
+    first = await city.send(dhs, cid, "PHOTO_ID", content)
+    second = await city.send(dhs, cid, "PHOTO_ID", content)
+    assert first.status_code == second.status_code == 201
+    assert len(await city.rows(DocumentFile)) == 2
+    assert [p.name for p in city.kept()] == [digest]
+    # the record cannot be written (the access log is gone): the bytes it brought are removed
+    await break_access_log(city.database_url)
+    other = png(4000)
+    got = await city.send(dhs, cid, "PHOTO_ID", other)
+    assert got.status_code == 503 and got.json()["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+    assert [p.name for p in city.kept()] == [digest]
+    assert len(await city.rows(DocumentFile)) == 2
+
+
+async def test_an_accepted_copy_expires_back_to_needed_and_retention_purges_the_content_but_keeps_the_record(
+    city: City, population: Population, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    sent = (await city.send(dhs, cid, "PROOF_OF_INCOME", b"%PDF-1.7\n" + os.urandom(2000))).json()["file"]
+    assert sent["mediaType"] == "application/pdf"
+    accepted = (await dhs.query(REVIEW, {"f": sent["id"], "decision": "ACCEPT"}))["data"]["reviewDocument"]
+    assert accepted["validUntil"] == (date.today() + timedelta(days=60)).isoformat()  # proof of income: 60 days
+    item = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "BENEFITS_RECERTIFICATION"}), "PROOF_OF_INCOME")
+    assert (item["state"], item["needed"]) == ("ACCEPTED", False)
+
+    # 61 days later (the record accepted then): the copy no longer holds, and the document is needed again
+    await city.change(update(DocumentRecord).values(accepted_on=date.today() - timedelta(days=61)))
+    item = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "BENEFITS_RECERTIFICATION"}), "PROOF_OF_INCOME")
+    (request,) = item["requests"]
+    assert (item["state"], item["needed"], request["state"]) == ("EXPIRED", True, "EXPIRED")
+    assert request["history"][-1]["state"] == "EXPIRED" and 0 <= request["daysInState"] < 1.01
+    assert not any(c["source"] == "UPLOAD" and c["verified"] for c in item["copies"])
+
+    # past its retention period: the content goes, the record (accepted, when, by whom) stays
+    await city.change(update(DocumentFile).values(retain_until=datetime.now(UTC) - timedelta(days=1)))
+    from cli.main import app
+
+    monkeypatch.setenv("CASEBRIDGE_DATABASE_URL", city.database_url)
+    monkeypatch.setenv("CASEBRIDGE_DOCUMENTS__BLOB_DIR", str(city.blobs))
+    monkeypatch.setenv("CASEBRIDGE_AUDIT__SIGNING_KEY_FILE", str(city.settings.audit.key_path))
+    result = await asyncio.to_thread(CliRunner().invoke, app, ["documents", "purge", "--operator", "records-officer"])
+    assert result.exit_code == 0, result.output
+    assert city.kept() == []
+    gone = await city.fetch(dhs, sent["id"])
+    assert gone.status_code == 404 and gone.json()["errors"][0]["extensions"]["reason"] == "purged"
+    (row,) = await city.rows(DocumentFile)
+    assert row.purged_at is not None
+    assert [(e.action, e.client_id, e.subject) for e in await events(city.database_url)
+            if e.action == "document.retention"] == [("document.retention", cid, "records-officer")]
+    assert (await asyncio.to_thread(CliRunner().invoke, app, ["documents", "sweep"])).exit_code == 0
+
+
+async def test_the_client_sends_only_for_themself_and_staff_review_only_their_own_organisations_record(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    other = next(p.client_id for p in population.people if p.client_id != cid)
+    me = city.client(cid)
+    assert (await city.send(me, other, "PHOTO_ID", png())).status_code == 403
+    sent = (await city.send(city.as_("DHS"), cid, "PHOTO_ID", png())).json()["file"]
+    # the client sees the caseworker's file in their own view, but does not review it
+    assert _code(await me.query(REVIEW, {"f": sent["id"], "decision": "ACCEPT"})) == "FORBIDDEN"
+    assert (await city.fetch(me, sent["id"])).status_code == 200
+    bad = await city.as_("DHS").query(REVIEW, {"f": sent["id"], "decision": "REJECT"})
+    assert _code(bad) == "BAD_USER_INPUT"  # a rejection names its reason
+    past = (date.today() - timedelta(days=1)).isoformat()
+    assert _code(await city.as_("DHS").query(REQUEST, {"c": cid, "d": "PHOTO_ID", "due": past})) == "BAD_USER_INPUT"
