@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +30,7 @@ from demo.edfi_sim import EdfiAgency
 from demo.hmis_export import write_export
 from demo.idp import DEMO_PASSWORD, DemoUser, DevIdentityProvider
 from demo.mailbox import Mailbox, MailServer
+from demo.photos import id_card_png
 from demo.population import Population, generate
 from demo.servers import ServerThread
 from demo.sms_provider import SmsProvider
@@ -40,6 +42,7 @@ from store.engine import make_engine, make_sessionmaker
 from store.held_tables import Appointment as AppointmentRow
 from store.held_tables import CaseNote as CaseNoteRow
 from store.held_tables import ContactPoint as ContactPointRow
+from store.held_tables import DocumentFile as DocumentFileRow
 from store.held_tables import Message as MessageRow
 from store.migrate import upgrade
 from store.tables import SourceLink
@@ -76,6 +79,8 @@ DEMO_FORM = "DEMO-SIGNED-CONSENT-FORM-0001"
 BREAK_GLASS_WHY = "Demo: client taken to hospital from shelter intake; need benefits status to arrange care"
 DHS_WORKER = "demo-dhs-caseworker"
 DEMO_CONTACT_FORM = "DEMO-INTAKE-CONTACT-FORM-0001"
+DEMO_HOUSING_FORM = "DEMO-SUPPORTIVE-HOUSING-CONSENT-0002"
+SHELTERED_CLIENT = "demo-client-in-shelter"  # the sheltered client's own sign-in
 DEMO_NOTE = "Demo: intake done; client asked for help finding the birth certificate for a housing application."
 DEMO_EMAIL = "demo-client@example.org"  # example.org: a domain reserved for examples (RFC 2606)
 MAILBOX_DIR = Path("var/demo-mailbox")  # every email the demo's reminders send, one .eml file each
@@ -91,6 +96,7 @@ class DemoCase:
     purpose: str
     client_id: str
     caller: str = ""  # who asks, as the banner lists the callers (each token printed once)
+    goal: str | None = None  # a checklist to show too
 
 
 async def seed(settings: Settings, population: Population, *, export_dir: Path = HMIS_EXPORT_DIR) -> int:
@@ -124,6 +130,10 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                 ContactPointRow.client_id == sheltered).limit(1))).first())
             has_email = bool((await session.execute(select(ContactPointRow.id).where(
                 ContactPointRow.client_id == consented).limit(1))).first())
+            has_upload = bool((await session.execute(select(DocumentFileRow.id).where(
+                DocumentFileRow.client_id == sheltered).limit(1))).first())
+            has_housing_consent = any(c.source_reference == DEMO_HOUSING_FORM
+                                      for c in await store.list_for_client(session, sheltered))
             scheduled = {cid for (cid,) in (await session.execute(select(AppointmentRow.client_id).where(
                 AppointmentRow.client_id.in_([consented, sheltered]), AppointmentRow.holder == "DHS"))).all()}
         care = RequestContext(worker, "demo-seed", Purpose.CASE_MANAGEMENT)
@@ -152,6 +162,23 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                                 "demo-seed", Purpose.CLIENT_ACCESS)
             await services.contact.add_point(me, client_id=consented, channel="email", address=DEMO_EMAIL,
                                              opted_in=True, source_reference="my own sign-in")
+        if not has_housing_consent:  # for the supportive-housing application: DHS may see their documents
+            await services.desk.record(
+                care, client_id=sheltered, grantor=Grantor.CLIENT, source_reference=DEMO_HOUSING_FORM,
+                given_at=now - timedelta(days=2),
+                provisions=[Provision("permit", ("DHS",), (Category.DOCUMENTS,),
+                                      (Purpose.CASE_MANAGEMENT, Purpose.CARE_COORDINATION),
+                                      period_end=now + timedelta(days=180))])
+        if not has_upload:  # DHS asks for a photo ID; the client sends a photo of theirs from their phone
+            await services.documents.request(care, client_id=sheltered, document="PHOTO_ID",
+                                             due_on=(now + timedelta(days=10)).date())
+            them = RequestContext(Principal(SHELTERED_CLIENT, "CLIENTS", frozenset({Role.CLIENT}),
+                                            self_client=sheltered), "demo-seed", Purpose.CLIENT_ACCESS)
+
+            async def photo() -> AsyncIterator[bytes]:
+                yield id_card_png()
+
+            await services.documents.upload(them, client_id=sheltered, document="PHOTO_ID", chunks=photo())
         # a housing interview tomorrow with each (its reminder goes as soon as the gateway plans it; the
         # sheltered client's waits for the end of their quiet hours at night)
         soon = (now + timedelta(hours=20)).replace(minute=0, second=0, microsecond=0)
@@ -203,7 +230,9 @@ def _sheltered(population: Population) -> str:
     shelters = {p["ProjectID"] for p in population.hmis.projects if p["ProjectType"] in (0, 1)}
     in_shelter = {e["PersonalID"] for e in population.hmis.enrollments
                   if e["EnrollmentID"] not in exited and e["ProjectID"] in shelters}
-    return next((p.client_id for p in candidates if p.hmis_id in in_shelter), candidates[0].client_id)
+    # one the benefits agency knows too, where there is: its verified documents are what a checklist finds
+    ranked = sorted(candidates, key=lambda p: (p.hmis_id not in in_shelter, p.benefits_id is None))
+    return ranked[0].client_id
 
 
 def chronically_homeless(population: Population) -> str:
@@ -216,6 +245,21 @@ def chronically_homeless(population: Population) -> str:
     first = min(e["EntryDate"] for e in mine)  # type: ignore[type-var]
     for e in mine:
         e.update({"DisablingCondition": 1, "DateToStreetESSH": first - timedelta(days=400)})  # type: ignore[operator]
+    return client
+
+
+def verified_at_hra(population: Population) -> str:
+    """The benefits agency verified the sheltered client's birth certificate last year: a supportive-housing
+    application's checklist finds it there (through the client's consent) instead of asking again."""
+    client = _sheltered(population)
+    person = next(p for p in population.people if p.client_id == client)
+    if person.benefits_id is None:
+        return client
+    case = population.benefits[person.benefits_id]["cases"][0]  # type: ignore[index]
+    docs = [d for d in case["requiredDocuments"] if d["type"] != "BIRTH_CERTIFICATE"]
+    verified = (datetime.now(UTC).date() - timedelta(days=300)).isoformat()
+    case["requiredDocuments"] = [*docs, {"documentId": f"DOC-BC-{person.benefits_id}", "type": "BIRTH_CERTIFICATE",
+                                         "dueOn": verified, "status": "ACCEPTED"}]
     return client
 
 
@@ -240,8 +284,10 @@ def demo_cases(settings: Settings, population: Population) -> list[DemoCase]:
         DemoCase("DHS caseworker, break-glass: benefits opened by a legal basis with a justification "
                  "(time-limited, flagged for review)", dhs, "emergency", emergency, "DHS caseworker"),
         DemoCase("DHS caseworker: a client of the shelter system - stays, moves and exits (HMIS export), whether "
-                 "in shelter now or housed; DHS's own case note (held in casebridge)", dhs, "case_management",
-                 sheltered, "DHS caseworker"),
+                 "in shelter now or housed; DHS's own case note (held in casebridge); the supportive-housing "
+                 "checklist: the birth certificate verified at HRA (by the client's consent), chronic homelessness "
+                 "from the shelter system's own stays, the client's photo ID awaiting review", dhs,
+                 "case_management", sheltered, "DHS caseworker", goal="SUPPORTIVE_HOUSING_APPLICATION"),
         DemoCase("DOE homeless-student liaison: the district's own record (Ed-Fi): school, grade, transfers and the "
                  "days between them, homeless program status", liaison, "case_management", pupil.client_id,
                  "DOE homeless-student liaison"),
@@ -259,6 +305,8 @@ def demo_users(population: Population) -> list[DemoUser]:
         DemoUser("doe-liaison", "DOE homeless-student liaison", "demo-doe-homeless-liaison", "DOE", ("caseworker",)),
         DemoUser("legal-aid", "Legal-aid partner", "demo-legal-aid", "LEGALAID", ("partner",)),
         DemoUser("client", "A client (their own record)", "demo-client", "CLIENTS", ("client",), client_id=consented),
+        DemoUser("client-in-shelter", "A client in shelter (their checklist, sending a document)", SHELTERED_CLIENT,
+                 "CLIENTS", ("client",), client_id=_sheltered(population)),
         DemoUser("steward", "Identity steward", "demo-identity-steward", "CITY", ("identity_steward",)),
         DemoUser("auditor", "Auditor", "demo-auditor", "OVERSIGHT", ("auditor",)),
     ]
@@ -294,6 +342,7 @@ def run_demo(
     population = generate(seed=seed, households=households)
     upcoming_interview(population, now=datetime.now(UTC))
     chronically_homeless(population)
+    verified_at_hra(population)
     if not settings.appropriate_parties:  # the demo city names its shelter agency for FERPA emergencies
         settings = settings.model_copy(update={"appropriate_parties": {LegalBasis.FERPA_99_36: ["DHS"]}})
     added = asyncio.run(globals()["seed"](settings, population))
@@ -376,6 +425,10 @@ async def _await_email(settings: Settings, mailbox: Mailbox, *, seconds: float) 
         await engine.dispose()
 
 
+CHECKLIST_QUERY = """query Checklist($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) {
+  items { document state copies { agency source verified } } } } }"""
+
+
 def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
     resp = httpx.post(f"{url}/graphql", json={"query": FIRST_QUERY, "variables": {"id": case.client_id}},
                       headers={"Authorization": f"Bearer {case.token}", "X-Purpose-Of-Use": case.purpose},
@@ -388,6 +441,15 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
     chronic = (profile.get("housing") or {}).get("chronicHomelessness")
     if chronic:  # what the shelter system's records say, by HUD's definition
         summary["chronicHomelessness"] = f"{chronic['status']} ({chronic['reason']})"
+    if case.goal:  # where each document the goal needs already is
+        got = httpx.post(f"{url}/graphql", json={"query": CHECKLIST_QUERY,
+                                                  "variables": {"id": case.client_id, "goal": case.goal}},
+                         headers={"Authorization": f"Bearer {case.token}", "X-Purpose-Of-Use": case.purpose},
+                         timeout=30).json()
+        found = ((got.get("data") or {}).get("client") or {}).get("checklist") or {}
+        summary["checklist"] = [f"{i['document']} {i['state']}" + "".join(
+            f"; {c['source'].lower()} at {c['agency']}{' (verified)' if c['verified'] else ''}" for c in i["copies"])
+            for i in found.get("items", [])]
     console.print(f"[bold]{case.title}[/bold]", soft_wrap=True, highlight=False)
     console.print_json(json.dumps({"sections": summary, "errors": body.get("errors")}))
     return body

@@ -81,6 +81,13 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     assert shelter["housing"] == ["DHS SHOWN OWN_AGENCY"]  # the imported HMIS export, DHS's own records
     # in shelter, and chronically homeless by HUD's definition from the shelter system's own records
     assert shelter["chronicHomelessness"] == "YES (homeless-a-year-before-entry)"
+    # the supportive-housing checklist: the birth certificate HRA verified (seen by the client's consent), chronic
+    # homelessness from DHS's own stays, and the photo ID the client sent from their own view, awaiting review
+    checklist = shelter["checklist"]
+    assert "BIRTH_CERTIFICATE AVAILABLE; agency at HRA (verified)" in checklist
+    assert "CHRONIC_HOMELESSNESS_VERIFICATION AVAILABLE; derived at DHS (verified)" in checklist
+    assert "PHOTO_ID RECEIVED; upload at CLIENTS" in checklist
+    assert shelter["documents"] == ["HRA SHOWN CONSENT", "CLIENTS SHOWN CONSENT", "DHS SHOWN OWN_AGENCY"]
     assert own["housing"] == ["DHS WITHHELD CONSENT_REQUIRED"]  # people[0] has shelter stays: not HRA's to see
     assert school["schooling"] == ["DOE SHOWN OWN_AGENCY"]  # the Ed-Fi simulator, read live
     # the demo client's reminder of tomorrow's housing interview reached the demo's mailbox, in words with no detail
