@@ -37,16 +37,18 @@ def console_routes(settings: Settings) -> list[BaseRoute]:
     config = {
         "issuer": issuer, "clientId": settings.console.client_id, "scope": settings.console.scope,
         "resource": settings.console.resource or settings.auth.audience, "graphql": "/graphql",
+        "documents": "/documents",
         "languages": languages,
         "organizations": [{"code": code, "name": name} for code, name in settings.console.organizations.items()],
         "queries": sorted(item.name.removesuffix(".graphql")
                                                   for item in (root / "queries").iterdir()
                                                   if item.name.endswith(".graphql")),
     }
-    # Scripts, styles, fonts and images from this origin only; calls to /graphql and to the provider's token
-    # endpoint (the code exchange and refreshes); no inline script or style, no frames, no other host.
+    # Scripts, styles, fonts and images from this origin only (and a document's photo the page fetched itself, as a
+    # blob: URL); calls to /graphql, /documents and to the provider's token endpoint (the code exchange and
+    # refreshes); no inline script or style, no frames, no other host.
     connect = "'self'" + (f" {_origin(issuer)}" if issuer.startswith(("http://", "https://")) else "")
-    csp = (f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    csp = (f"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "
            f"connect-src {connect}; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
     page = (root / "index.html").read_text(encoding="utf-8")
     headers = {"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",

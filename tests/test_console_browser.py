@@ -28,11 +28,12 @@ from api.app import create_app
 from api.keys import load_or_create_dev_key, mint_token
 from api.settings import Settings
 from audit.export import verify_export
-from cli.demo import BREAK_GLASS_WHY, DEMO_ORGANIZATIONS, demo_users, seed, seed_index
+from cli.demo import BREAK_GLASS_WHY, DEMO_ORGANIZATIONS, demo_users, seed, seed_index, verified_at_hra
 from demo.benefits_sim import BenefitsAgency
 from demo.edfi_sim import EdfiAgency
 from demo.idp import DEMO_PASSWORD, DemoUser, DevIdentityProvider
 from demo.mailbox import Mailbox, MailServer
+from demo.photos import id_card_png
 from demo.population import Person, Population, generate
 from demo.servers import ServerThread, free_port
 from demo.sms_provider import SmsProvider
@@ -84,8 +85,9 @@ def city(dev_key_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         pytest.fail("axe-core is missing: npm ci --prefix tests/console_audit (./scripts/test does it)")
     tmp = tmp_path_factory.mktemp("console")
     population = generate(seed=7, households=10)
+    verified_at_hra(population)  # as the demo: HRA verified the sheltered client's birth certificate
     settings = make_settings(dev_key_file, database_url=f"sqlite+aiosqlite:///{tmp / 'console.db'}",
-                             console={"organizations": DEMO_ORGANIZATIONS})
+                             console={"organizations": DEMO_ORGANIZATIONS}, documents={"blob_dir": tmp / "blobs"})
     asyncio.run(seed(settings, population, export_dir=tmp / "hmis"))
     asyncio.run(seed_links(settings.database_url, population))  # and a client only the shelter system knows
     port = free_port()
@@ -627,6 +629,49 @@ def test_a_client_changing_one_provision_keeps_every_other_limit(city: City, tab
     assert permit["type"] == "PERMIT" and set(permit["categories"]) == {"BENEFITS", "SCHOOLING"}
     assert permit["holders"] == ["HRA"] and permit["dataPeriodStart"] == "2025-01-01"  # its limits kept
     assert (deny["type"], deny["categories"]) == ("DENY", ["IMMIGRATION_LEGAL"])  # the other provision untouched
+
+
+def test_a_client_sends_a_photo_from_their_phone_and_the_caseworker_reviews_what_was_sent(city: City, tab: Any) -> None:
+    """The demo's seed: DHS asked the sheltered client for a photo ID, the client sent one, and the client's housing
+    consent lets DHS see their documents (HRA's verified birth certificate among them)."""
+    phone = tab(PHONE)
+    page = sign_in(phone, city, "client-in-shelter", "/app/#/documents")
+    checklist = section(page, "checklist")
+    expect(checklist.locator("[data-document='PHOTO_ID']")).to_have_attribute("data-state", "RECEIVED")
+    expect(checklist.locator("[data-document='BIRTH_CERTIFICATE']")).to_contain_text("Verified at HRA")
+    card = checklist.locator("[data-document='SOCIAL_SECURITY_CARD']")
+    card.locator("input[data-send='camera']").set_input_files(
+        files=[{"name": "IMG_0042.png", "mimeType": "image/png", "buffer": id_card_png(seed=3)}])
+    expect(page.get_by_text("The file was sent.")).to_be_visible()
+    expect(card).to_have_attribute("data-state", "RECEIVED")
+    check_accessible(page, "the client's documents")
+
+    desk = tab()
+    staff = sign_in(desk, city, "dhs-caseworker")
+    choose_purpose(staff, "Case management")
+    reviews = section(staff, "reviews")
+    expect(reviews.locator("tbody tr")).to_have_count(2)  # the photo ID and the card, soonest due first
+    check_accessible(staff, "documents to review")
+    reviews.get_by_role("link").first.click()
+    checklist = section(staff, "checklist")
+    photo = checklist.locator("[data-document='PHOTO_ID']")
+    photo.get_by_role("button", name="View").click()
+    expect(photo.locator("img.cb-document")).to_be_visible()  # the photo itself, fetched with the token
+    photo.get_by_role("button", name="Accept").click()
+    expect(staff.get_by_text("The document was accepted.")).to_be_visible()
+    expect(photo).to_have_attribute("data-state", "ACCEPTED")
+    card = checklist.locator("[data-document='SOCIAL_SECURITY_CARD']")
+    card.get_by_label("Reason").select_option("ILLEGIBLE")
+    card.get_by_role("button", name="Reject").click()
+    expect(card).to_have_attribute("data-state", "REJECTED")
+    check_accessible(staff, "the caseworker's checklist")
+    screenshot_both(city, desk, "documents")
+
+    page.reload()
+    expect(section(page, "checklist").locator("[data-document='SOCIAL_SECURITY_CARD'] [data-request='REJECTED']")
+           ).to_contain_text("it cannot be read")
+    assert any(operation == "ReviewDocument" and purpose == "CASE_MANAGEMENT" for operation, purpose in desk.graphql)
+    assert not phone.problems and not desk.problems, (phone.problems, desk.problems)
 
 
 def test_zz_an_agency_that_is_down_shows_failed_with_a_retry(city: City, tab: Any) -> None:

@@ -59,6 +59,53 @@ export class Api {
   }
 }
 
+// Files beside GraphQL (the gateway's /documents): the same token and purpose, the file itself as the body.
+export async function sendFile(api, clientId, document, file, purpose) {
+  const token = await api.auth.token();
+  if (!token) {
+    api.onExpired();
+    throw new ApiError('UNAUTHENTICATED');
+  }
+  const query = new URLSearchParams({ clientId, document });
+  let res;
+  try {
+    res = await fetch(`${api.config.documents}?${query}`, {
+      method: 'POST', body: file,
+      headers: { authorization: `Bearer ${token}`, 'x-purpose-of-use': purpose,
+        'content-type': file.type || 'application/octet-stream' },
+    });
+  } catch {
+    throw new ApiError('NETWORK');
+  }
+  const body = await res.json().catch(() => null);
+  if (!res.ok) {
+    const first = body?.errors?.[0] || {};
+    throw new ApiError(first.extensions?.code || 'INTERNAL', first.message);
+  }
+  return body.file;
+}
+
+// A file's content as a Blob (for the person to look at or save), or ApiError.
+export async function fetchFile(api, fileId, purpose) {
+  const token = await api.auth.token();
+  if (!token) {
+    api.onExpired();
+    throw new ApiError('UNAUTHENTICATED');
+  }
+  let res;
+  try {
+    res = await fetch(`${api.config.documents}/${encodeURIComponent(fileId)}`, {
+      headers: { authorization: `Bearer ${token}`, 'x-purpose-of-use': purpose } });
+  } catch {
+    throw new ApiError('NETWORK');
+  }
+  if (!res.ok) {
+    const body = await res.json().catch(() => null);
+    throw new ApiError(body?.errors?.[0]?.extensions?.code || 'INTERNAL');
+  }
+  return res.blob();
+}
+
 // What failed under a field, by the name of the field below it: e.g. sectionErrors(errors, 'client') maps
 // 'benefits' to {code: 'AGENCY_UNAVAILABLE', connector: 'benefits'} when that section is null because the
 // agency did not answer (the rest of the answer stands).

@@ -9,6 +9,7 @@ import {
 import { ConsentList, ConsentForm } from './consents.js';
 import { ContactForm } from './contact.js';
 import { AppointmentForm } from './appointments.js';
+import { Checklist, ReviewList } from './documents.js';
 import { ProfileSections } from './profile.js';
 
 const STAFF_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY', 'EMERGENCY'];
@@ -41,8 +42,9 @@ export function CaseworkerHome({ api, me, config }) {
   const current = purpose === 'EMERGENCY' && clientId && !storedGrant(clientId) ? null : purpose;
   const body = clientId
     ? html`<${Profile} key=${clientId} api=${api} me=${me} clientId=${clientId} purpose=${current}
-        onPurpose=${choose} organizations=${config.organizations} languages=${config.languages} />`
-    : html`<${Search} api=${api} purpose=${current} />`;
+        onPurpose=${choose} organizations=${config.organizations} languages=${config.languages}
+        opening=${route[2] === 'documents' ? 'documents' : null} />`
+    : html`<${Search} api=${api} purpose=${current} /><${ReviewList} api=${api} purpose=${current} />`;
   return html`<${PurposeBar} purpose=${current} onChange=${choose} />${body}`;
 }
 
@@ -131,11 +133,11 @@ function keepGrant(grant) {
   sessionStorage.setItem(GRANTS_KEY, JSON.stringify(all));
 }
 
-function Profile({ api, me, clientId, purpose, onPurpose, organizations, languages }) {
+function Profile({ api, me, clientId, purpose, onPurpose, organizations, languages, opening = null }) {
   useTitle(t('profile.title'));
   const [state, setState] = useState({ loading: true });
   const heading = useFocus(clientId);
-  const [panel, setPanel] = useState(null);
+  const [panel, setPanel] = useState(opening);
   const [notice, setNotice] = useState(null);
   const [grant, setGrant] = useState(storedGrant(clientId));
   const [version, setVersion] = useState(0); // a consent recorded here reloads the consent list
@@ -179,6 +181,9 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
           onClick=${() => setPanel(panel === 'appointment' ? null : 'appointment')}>
           ${t('appointment.schedule')}</button></li>
         <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
+          aria-expanded=${panel === 'documents'}
+          onClick=${() => setPanel(panel === 'documents' ? null : 'documents')}>${t('profile.documents')}</button></li>
+        <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
           aria-expanded=${panel === 'contact'} onClick=${() => setPanel(panel === 'contact' ? null : 'contact')}>
           ${t('contact.title')}</button></li>
         <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--secondary"
@@ -194,6 +199,8 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
         onDone=${(key) => done(t(key))} onCancel=${() => setPanel(null)} />`}
       ${panel === 'appointment' && html`<${AppointmentForm} api=${api} clientId=${clientId} purpose=${purpose}
         onDone=${() => done(t('appointment.scheduled'))} onCancel=${() => setPanel(null)} />`}
+      ${panel === 'documents' && html`<${Checklist} api=${api} clientId=${clientId} purpose=${purpose} staff
+        organizations=${organizations} />`}
       ${panel === 'note' && html`<${NoteForm} api=${api} clientId=${clientId} purpose=${purpose}
         onDone=${() => done(t('note.added'))} onCancel=${() => setPanel(null)} />`}
       ${panel === 'glass' && html`<${BreakGlassForm} api=${api} clientId=${clientId}

@@ -1,5 +1,5 @@
-// A client's own view, phone first: their profile, their consents (give, change, revoke), who has seen their data
-// and why, their appointments and notices. Every request carries the purpose client_access.
+// A client's own view, phone first: their profile, their documents (what a goal needs, sending a photo of one),
+// their consents (give, change, revoke), who has seen their data and why, their appointments and notices. Every request carries the purpose client_access.
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
 import { errorFor, sectionErrors } from '../api.js';
 import { code, t, word } from '../i18n.js';
@@ -7,11 +7,12 @@ import { Alert, Table, errorText, formatDate, formatDateTime, useFocus, useHashR
 import { ConsentForm, ConsentList } from './consents.js';
 import { ContactForm, ContactList } from './contact.js';
 import { MessageList } from './appointments.js';
+import { Checklist } from './documents.js';
 import { ProfileSections } from './profile.js';
 
 const PURPOSE = 'CLIENT_ACCESS';
-const TABS = [['', 'client.tab.profile'], ['contact', 'client.tab.contact'], ['consents', 'client.tab.consents'],
-  ['seen', 'client.tab.seen']];
+const TABS = [['', 'client.tab.profile'], ['documents', 'client.tab.documents'], ['contact', 'client.tab.contact'],
+  ['consents', 'client.tab.consents'], ['seen', 'client.tab.seen']];
 
 export function ClientHome({ api, me, config }) {
   const route = useHashRoute();
@@ -27,6 +28,8 @@ export function ClientHome({ api, me, config }) {
         : undefined}>${t(key)}</a></li>`)}</ul></nav>
     ${tab === '' && html`<${OwnProfile} api=${api} clientId=${me.clientId} selfOrg=${me.organization} />`}
     ${tab === 'consents' && html`<${OwnConsents} api=${api} clientId=${me.clientId}
+      organizations=${config.organizations} />`}
+    ${tab === 'documents' && html`<${Checklist} api=${api} clientId=${me.clientId} purpose=${PURPOSE} self
       organizations=${config.organizations} />`}
     ${tab === 'seen' && html`<${Disclosures} api=${api} clientId=${me.clientId} />`}
     ${tab === 'contact' && html`<${OwnContact} api=${api} clientId=${me.clientId} languages=${config.languages}

@@ -1,0 +1,195 @@
+// A goal's checklist for one client: where each document already is, who asked for it by when, what was sent and
+// what became of it; sending a photo (the phone's camera opens) or a file; for staff, asking the client for a
+// document and accepting or rejecting what was sent, and the list of files awaiting their review. What each person
+// may see and do is the API's to decide: what it refuses, the page says.
+import { html, useEffect, useState } from '../../vendor/preact-htm.js';
+import { fetchFile, sendFile } from '../api.js';
+import { code, formatDate, formatDateTime, t, tOr, word } from '../i18n.js';
+import { Alert, Table, errorText } from './common.js';
+
+const REASONS = ['ILLEGIBLE', 'INCOMPLETE', 'EXPIRED_DOCUMENT', 'WRONG_DOCUMENT', 'NAME_MISMATCH',
+  'NOT_ACCEPTED_BY_PROGRAM', 'OTHER'];
+const FIRST_GOAL = 'SUPPORTIVE_HOUSING_APPLICATION';
+const ACCEPTS = 'image/*,application/pdf';
+
+function docName(item) {
+  return tOr(`code.${item.document}`, item.name || code(item.document));
+}
+
+// Who holds something, in words: an organisation by its code, the client's own sign-in as "you" or "the client".
+function holder(agency, organizations, self) {
+  if (organizations.some((o) => o.code === agency)) return agency;
+  return self ? t('checklist.you') : t('checklist.theClient');
+}
+
+// A copy at an agency, or derived from its records, in words (files sent here are listed with their reviews).
+function copyText(c, organizations, self) {
+  const who = holder(c.agency, organizations, self);
+  if (c.source === 'DERIVED') {
+    return t(c.verified ? 'checklist.copy.derived' : 'checklist.copy.derivedUnverified', { agency: who });
+  }
+  return t(c.verified ? 'checklist.copy.verifiedAt' : 'checklist.copy.receivedAt', { agency: who });
+}
+
+function requestText(r) {
+  if (r.state === 'REQUESTED') return t('checklist.request.asked', { agency: r.agency, date: formatDate(r.dueOn) });
+  if (r.state === 'REJECTED') {
+    return t('checklist.request.rejected', { agency: r.agency, reason: word('RejectReason', r.reason),
+      date: formatDate(r.dueOn) });
+  }
+  if (r.state === 'EXPIRED') return t('checklist.request.expired', { agency: r.agency });
+  return r.validUntil ? t('checklist.request.acceptedUntil', { agency: r.agency, date: formatDate(r.validUntil) })
+    : t('checklist.request.accepted', { agency: r.agency });
+}
+
+export function Checklist({ api, clientId, purpose, organizations = [], staff = false, self = false }) {
+  const [goals, setGoals] = useState(null);
+  const [goal, setGoal] = useState(null);
+  const [list, setList] = useState(null);
+  const [error, setError] = useState(null);
+  const [notice, setNotice] = useState(null);
+  useEffect(() => {
+    api.call('ChecklistGoals', { id: clientId }, purpose).then(({ data }) => {
+      const found = data.client?.checklistGoals || [];
+      setGoals(found);
+      setGoal((found.find((g) => g.code === FIRST_GOAL) || found[0] || {}).code || null);
+    }).catch((err) => setError(errorText(err.code, err)));
+  }, [clientId, purpose]);
+  const load = async () => {
+    if (!goal) return;
+    try {
+      const { data } = await api.call('ClientChecklist', { id: clientId, goal }, purpose);
+      setList(data.client?.checklist || null);
+      setError(null);
+    } catch (err) {
+      setError(errorText(err.code, err));
+    }
+  };
+  useEffect(() => { load(); }, [goal]);
+  const done = (key) => {
+    setNotice(t(key));
+    load();
+  };
+  return html`<section class="cb-section" aria-labelledby="checklist-h" data-section="checklist">
+    <h2 id="checklist-h">${t('checklist.title')}</h2>
+    <p>${t(self ? 'checklist.intro.self' : 'checklist.intro')}</p>
+    ${notice && html`<${Alert} kind="success" slim focus key=${notice}>${notice}<//>`}
+    ${error && html`<${Alert} kind="error" slim>${error}<//>`}
+    ${goals && goals.length > 0 && html`<label class="usa-label" for="checklist-goal">${t('checklist.goal')}</label>
+      <select class="usa-select" id="checklist-goal" value=${goal || ''} onChange=${(e) => setGoal(e.target.value)}>
+        ${goals.map((g) => html`<option value=${g.code}>${tOr(`code.${g.code}`, g.name)}</option>`)}</select>`}
+    ${list && html`<ul class="cb-plain cb-checklist">${list.items.map((item) => html`<${Item} key=${item.document}
+      item=${item} api=${api} clientId=${clientId} purpose=${purpose} organizations=${organizations} staff=${staff}
+      self=${self} onDone=${done} onError=${(e) => { setNotice(null); setError(e); }} />`)}</ul>`}
+  </section>`;
+}
+
+function Item({ item, api, clientId, purpose, organizations, staff, self, onDone, onError }) {
+  const [busy, setBusy] = useState(false);
+  const send = async (e) => {
+    const file = e.target.files?.[0];
+    e.target.value = '';
+    if (!file) return;
+    setBusy(true);
+    try {
+      await sendFile(api, clientId, item.document, file, purpose);
+      onDone('checklist.sent');
+    } catch (err) {
+      onError(errorText(err.code, err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const ask = async () => {
+    try {
+      await api.call('RequestDocument', { clientId, document: item.document }, purpose);
+      onDone('checklist.asked');
+    } catch (err) {
+      onError(errorText(err.code, err));
+    }
+  };
+  const id = `send-${item.document}`;
+  return html`<li class="cb-card" data-document=${item.document} data-state=${item.state}>
+    <h3>${docName(item)} <span class=${`usa-tag${item.needed ? '' : ' usa-tag--big'}`}>${word('ChecklistState',
+      item.state)}</span></h3>
+    ${item.dueOn && html`<p>${t('checklist.due', { date: formatDate(item.dueOn) })}</p>`}
+    ${item.copies.some((c) => c.source !== 'UPLOAD') && html`<ul class="cb-plain">${item.copies
+      .filter((c) => c.source !== 'UPLOAD').map((c) => html`<li data-copy=${c.source}>
+      ${copyText(c, organizations, self)}</li>`)}</ul>`}
+    ${item.requests.length > 0 && html`<ul class="cb-plain">${item.requests.map((r) => html`<li
+      data-request=${r.state}>${requestText(r)}</li>`)}</ul>`}
+    ${item.files.length > 0 && html`<${Files} files=${item.files} api=${api} purpose=${purpose} staff=${staff}
+      organizations=${organizations} self=${self} onDone=${onDone} onError=${onError} />`}
+    ${!item.copies.some((c) => c.source === 'DERIVED') && html`<div class="cb-actions">
+      <label class="usa-button usa-button--outline" for=${`${id}-camera`}>${t('checklist.takePhoto')}</label>
+      <input class="usa-sr-only" type="file" id=${`${id}-camera`} accept="image/*" capture="environment"
+        onChange=${send} disabled=${busy} data-send="camera" />
+      <label class="usa-button usa-button--outline" for=${id}>${t('checklist.chooseFile')}</label>
+      <input class="usa-sr-only" type="file" id=${id} accept=${ACCEPTS} onChange=${send} disabled=${busy}
+        data-send="file" />
+      ${staff && item.needed && html`<button type="button" class="usa-button usa-button--unstyled" onClick=${ask}>
+        ${t('checklist.ask')}</button>`}
+      ${busy && html`<span role="status">${t('checklist.sending')}</span>`}</div>`}
+  </li>`;
+}
+
+function Files({ files, api, purpose, staff, organizations, self, onDone, onError }) {
+  const [shown, setShown] = useState({});
+  const [reason, setReason] = useState('ILLEGIBLE');
+  const view = async (f) => {
+    try {
+      const blob = await fetchFile(api, f.id, purpose);
+      setShown({ ...shown, [f.id]: { url: URL.createObjectURL(blob), image: blob.type.startsWith('image/') } });
+    } catch (err) {
+      onError(errorText(err.code, err));
+    }
+  };
+  const review = async (f, decision) => {
+    try {
+      await api.call('ReviewDocument', { fileId: f.id, decision, reason: decision === 'REJECT' ? reason : null },
+        purpose);
+      onDone(decision === 'ACCEPT' ? 'checklist.accepted' : 'checklist.rejected');
+    } catch (err) {
+      onError(errorText(err.code, err));
+    }
+  };
+  return html`<ul class="cb-plain">${files.map((f) => html`<li data-file=${f.id}
+    data-awaiting=${f.awaitingReview ? 'yes' : 'no'}>
+    ${t('checklist.file', { who: holder(f.agency, organizations, self), when: formatDateTime(f.sentAt),
+      kind: f.mediaType.split('/')[1].toUpperCase() })}
+    ${f.awaitingReview && html` <span class="usa-tag">${t('checklist.awaiting')}</span>`}
+    ${!f.purged && html` <button type="button" class="usa-button usa-button--unstyled" onClick=${() => view(f)}>
+      ${t('checklist.view')}</button>`}
+    ${shown[f.id] && (shown[f.id].image
+      ? html`<div><img class="cb-document" src=${shown[f.id].url} alt=${t('checklist.imageAlt')} /></div>`
+      : html` <a class="usa-link" href=${shown[f.id].url} download>${t('checklist.save')}</a>`)}
+    ${staff && f.awaitingReview && html`<div class="cb-actions">
+      <button type="button" class="usa-button" onClick=${() => review(f, 'ACCEPT')}>${t('checklist.accept')}</button>
+      <label class="usa-label" for=${`reason-${f.id}`}>${t('checklist.reason')}</label>
+      <select class="usa-select" id=${`reason-${f.id}`} value=${reason} onChange=${(e) => setReason(e.target.value)}>
+        ${REASONS.map((r) => html`<option value=${r}>${word('RejectReason', r)}</option>`)}</select>
+      <button type="button" class="usa-button usa-button--secondary" onClick=${() => review(f, 'REJECT')}>
+        ${t('checklist.reject')}</button></div>`}
+  </li>`)}</ul>`;
+}
+
+// Files awaiting the caller's organisation's review, soonest due first, each with a link to the client.
+export function ReviewList({ api, purpose }) {
+  const [items, setItems] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    if (!purpose) return;
+    api.call('DocumentReviews', {}, purpose).then(({ data }) => setItems(data.documentReviews))
+      .catch((err) => setError(errorText(err.code, err)));
+  }, [purpose]);
+  if (!purpose || (!items && !error)) return null;
+  return html`<section class="cb-section" aria-labelledby="reviews-h" data-section="reviews">
+    <h2 id="reviews-h">${t('reviews.title')}</h2>
+    ${error && html`<${Alert} kind="error" slim>${error}<//>`}
+    ${items && html`<${Table} caption=${t('reviews.title')} empty=${t('reviews.none')}
+      head=${[t('reviews.due'), t('reviews.document'), t('reviews.sent'), t('search.col.profile')]}
+      rows=${items.map((r) => [formatDateTime(r.dueAt), code(r.file.document), formatDateTime(r.file.sentAt),
+        html`<a class="usa-link" href=${`#/client/${encodeURIComponent(r.clientId)}/documents`}>
+          ${t('reviews.open')}</a>`])} />`}
+  </section>`;
+}
