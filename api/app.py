@@ -51,7 +51,7 @@ class _GraphQLApp(GraphQL[Context, None]):
         return Context(gate=self.services.gate, consents=self.services.desk, audit=self.services.audit_desk,
                        identity=self.services.identity_desk, notes=self.services.notes,
                        contact=self.services.contact, appointments=self.services.appointments,
-                       documents=self.services.documents,
+                       documents=self.services.documents, directory=self.services.directory,
                        checklists=self.services.checklists, request_context=None)
 
     async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,

@@ -30,6 +30,7 @@ from gate.appointment_desk import AppointmentDesk
 from gate.audit_desk import AuditDesk
 from gate.consent_desk import ConsentDesk
 from gate.contact_desk import ContactDesk
+from gate.directory_desk import DirectoryDesk
 from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
@@ -65,6 +66,7 @@ class Services:
     contact: ContactDesk
     appointments: AppointmentDesk
     documents: DocumentDesk
+    directory: DirectoryDesk
     keywords: Keywords
     checklists: Checklists
     senders: dict[str, Sender]
@@ -143,6 +145,7 @@ def build_services(
                     documents=DocumentDesk(gate=gate, source=documents, sessions=sessions, checklists=checklists,
                                            settings=settings.documents,
                                            notices=DocumentNotices(notify) if notify.enabled else None),
+                    directory=DirectoryDesk(gate=gate, sessions=sessions),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions,
                                                search_quantum_ms=settings.limits.search_quantum_ms),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,

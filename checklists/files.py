@@ -49,6 +49,9 @@ class DocumentSettings(BaseModel):
     # ["clamdscan", "--no-summary", "--fdpass", "-"]. None: files are not scanned (recorded as "not-scanned").
     scan_command: list[str] | None = None
     scan_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    # files one person may send for one client in a day: a phone stuck in a loop, or someone filling the disk, is
+    # refused before a byte is read
+    max_files_per_day: int = Field(default=50, ge=1, le=10_000)
     review_days: int = Field(default=2, ge=0, le=60)  # a file sent is reviewed within this many days
     request_days: int = Field(default=14, ge=1, le=365)  # a document asked for is due this many days later
 

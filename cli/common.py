@@ -68,3 +68,26 @@ async def agencies(settings: Settings, engine: AsyncEngine,
         for source in sources:
             await source.aclose()
         await reads.aclose()
+
+
+async def record_operator(engine: AsyncEngine, settings: Settings, action: str, operator: str | None,
+                          events: list[tuple[str | None, str]]) -> None:
+    """Write the access-log events of an operator's command (it runs beside the gateway, with no token): one per
+    (client id or None, detail)."""
+    import getpass
+    import uuid
+
+    from api.services import make_signer
+    from audit.access_records import AccessRecord
+    from audit.chain_writer import ChainRecorder
+
+    request_id = f"cli-{uuid.uuid4().hex[:16]}"
+    records = [AccessRecord(request_id=request_id, subject=operator or getpass.getuser(),
+                            organization="casebridge-operations", roles=("operator",), oauth_client="casebridge-cli",
+                            purpose=None, operation=None, client_id=client_id, action=action, sections=(),
+                            detail=detail, result="performed") for client_id, detail in events]
+    recorder = ChainRecorder(engine, signer=make_signer(settings))
+    try:
+        await recorder.record(records)
+    finally:
+        await recorder.aclose()

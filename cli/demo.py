@@ -23,6 +23,8 @@ from api.settings import Settings
 from cli.common import agencies
 from connectors.config import BenefitsConfig, SchoolingConfig
 from connectors.hmis.importer import import_export
+from connectors.hsds.directory import replace as replace_directory
+from connectors.hsds.reader import read as read_directory
 from core.principal import Principal, RequestContext
 from core.vocabulary import Category, LegalBasis, Purpose, Role
 from demo.benefits_sim import BenefitsAgency
@@ -38,6 +40,7 @@ from identity.crosswalk import link_records
 from identity.index import SYNCED, relink, sync, write_records
 from identity.online import place
 from policies.consents import Grantor, Provision
+from store.directory_tables import DirectoryService as DirectoryServiceRow
 from store.engine import make_engine, make_sessionmaker
 from store.held_tables import Appointment as AppointmentRow
 from store.held_tables import CaseNote as CaseNoteRow
@@ -80,6 +83,7 @@ BREAK_GLASS_WHY = "Demo: client taken to hospital from shelter intake; need bene
 DHS_WORKER = "demo-dhs-caseworker"
 DEMO_CONTACT_FORM = "DEMO-INTAKE-CONTACT-FORM-0001"
 DEMO_HOUSING_FORM = "DEMO-SUPPORTIVE-HOUSING-CONSENT-0002"
+DEMO_DIRECTORY = Path(__file__).resolve().parent.parent / "demo" / "directory"  # HSDS 3.0 data package
 SHELTERED_CLIENT = "demo-client-in-shelter"  # the sheltered client's own sign-in
 DEMO_NOTE = "Demo: intake done; client asked for help finding the birth certificate for a housing application."
 DEMO_EMAIL = "demo-client@example.org"  # example.org: a domain reserved for examples (RFC 2606)
@@ -111,6 +115,9 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
         report = await import_export(sessions, export, source=settings.housing.source)
         if not report.ok and "not newer" not in report.problems[0].message:
             raise RuntimeError(f"the demo's HMIS export did not import: {report.problems[0]}")
+        async with sessions.begin() as session:  # the city's service directory (Open Referral HSDS), once
+            if (await session.execute(select(DirectoryServiceRow.id).limit(1))).first() is None:
+                await replace_directory(session, read_directory(DEMO_DIRECTORY), now=datetime.now(UTC))
     finally:
         await engine.dispose()
     consented, emergency = population.people[0].client_id, population.people[1].client_id
@@ -470,6 +477,7 @@ def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int
         f"[bold]casebridge gateway[/bold]  {url}/graphql   {how}",
         f"benefits agency simulator  {sim_url}",
         f"shelter system (HMIS CSV export, imported)  {HMIS_EXPORT_DIR}/",
+        "service directory (Open Referral HSDS 3.0 data package, imported)  demo/directory/",
         f"store  {settings.database_url}   synthetic people: {people} ({added} links added)",
         f"[bold]reminders[/bold] (planned and sent by the gateway every minute): text messages  {sms_url}/sim/messages",
         f"  email  {MAILBOX_DIR}/ (one .eml per message; SMTP 127.0.0.1:{settings.notify.smtp.port})",

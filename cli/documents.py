@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import time
-import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
-from cli.common import err, settings_or_exit, with_engine
+from cli.common import err, record_operator, settings_or_exit, with_engine
 from core.vocabulary import OperatorAction
 
 app = typer.Typer(help="Files sent against checklists: retention, and the blob store.", no_args_is_help=True)
@@ -25,9 +22,6 @@ def purge_cmd(
 ) -> None:
     """Remove the content of files past their retention period (their records stay), and write one access-log
     event per client whose files were purged."""
-    from api.services import make_signer
-    from audit.access_records import AccessRecord
-    from audit.chain_writer import ChainRecorder
     from checklists.files import LocalBlobStore
     from connectors.held_documents import purge_expired
     from store.engine import make_sessionmaker
@@ -41,16 +35,9 @@ def purge_cmd(
 
         done = await purge_expired(make_sessionmaker(engine), delete, now=datetime.now(UTC))
         if done.by_client:
-            base = AccessRecord(request_id=f"cli-{uuid.uuid4().hex[:16]}", subject=operator or getpass.getuser(),
-                                organization="casebridge-operations", roles=("operator",),
-                                oauth_client="casebridge-cli", purpose=None, operation=None, client_id=None,
-                                action=OperatorAction.DOCUMENT_RETENTION.value, sections=(), result="performed")
-            recorder = ChainRecorder(engine, signer=make_signer(settings))
-            try:
-                await recorder.record([replace(base, client_id=cid, detail=f"{n} file(s) past retention purged")
-                                       for cid, n in sorted(done.by_client.items())])
-            finally:
-                await recorder.aclose()
+            await record_operator(engine, settings, OperatorAction.DOCUMENT_RETENTION.value, operator,
+                                  [(cid, f"{n} file(s) past retention purged")
+                                   for cid, n in sorted(done.by_client.items())])
         return done.files, done.blobs
 
     files, removed = with_engine(settings, go)

@@ -12,6 +12,7 @@ import typer
 from api.settings import Settings
 from cli.audit import app as audit_app
 from cli.common import err, settings_or_exit
+from cli.directory import app as directory_app
 from cli.documents import app as documents_app
 from cli.hmis import app as hmis_app
 from cli.identity import app as identity_app
@@ -21,6 +22,7 @@ from core.vocabulary import Role
 app = typer.Typer(help="casebridge: one consented, audited view of a client's records across agencies.",
                   no_args_is_help=True, add_completion=False)
 app.add_typer(audit_app, name="audit")
+app.add_typer(directory_app, name="directory")
 app.add_typer(documents_app, name="documents")
 app.add_typer(hmis_app, name="hmis")
 app.add_typer(identity_app, name="identity")

@@ -109,6 +109,7 @@ class Action(StrEnum):
     DOCUMENT_UPLOAD = "document.upload"  # send a file against a checklist (a caseworker's, or the client's own)
     DOCUMENT_REVIEW = "document.review"  # accept or reject a file sent; list the files awaiting review
     DOCUMENT_DOWNLOAD = "document.download"  # a file's bytes, from a section the caller may see
+    DIRECTORY_SEARCH = "directory.search"  # the city's service directory (no client's data: not logged)
     NOTIFICATION_DELIVER = "notification.deliver"  # a message to a client at a contact point they opted in to
     SESSION_READ = "session.read"  # the caller's own sign-in (`me`): about no client, so not logged
 
@@ -119,3 +120,4 @@ class OperatorAction(StrEnum):
     AUDIT_EXPORT = "audit.export"
     AUDIT_RETENTION = "audit.retention"
     DOCUMENT_RETENTION = "document.retention"  # files' content removed at the end of their retention period
+    DIRECTORY_IMPORT = "directory.import"  # the service directory replaced by an HSDS import

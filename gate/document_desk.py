@@ -24,7 +24,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checklists.config import Checklists, DocumentKind
@@ -133,6 +133,9 @@ class DocumentDesk:
         org = ctx.principal.organization
         await self._gate.authorize_for_client(ctx, Action.DOCUMENT_UPLOAD, client_id, held=(Category.DOCUMENTS, org))
         await self._gate.require_client(client_id)
+        if await self._sent_today(client_id, ctx.principal.subject, now) >= self._settings.max_files_per_day:
+            raise InvalidInput(f"at most {self._settings.max_files_per_day} files a day for one client",
+                               field="file", reason="too_many_files")
         try:
             received = await receive(chunks, into=self._local.incoming, limit=self._settings.max_bytes)
         except OSError as exc:
@@ -206,16 +209,21 @@ class DocumentDesk:
             return sent_file(row), path
 
     async def reviews(self, ctx: RequestContext) -> list[ReviewItem]:
-        """Files the caller may see that their organisation has not decided on yet, oldest first, each due
-        `review_days` after it was sent: the caseworker's review list. Logged per client shown."""
+        """Files the caller may see that their organisation has not decided on yet - those it sent, and those for
+        clients whose documents it keeps a record of - each due `review_days` after it was sent, soonest first:
+        the caseworker's review list. Logged per client shown."""
         org = ctx.principal.organization
         f, e, r = DocumentFile, DocumentEvent, RecordRow
         decided = exists().where(e.file_id == f.id, e.record_id == r.id, r.holder == org)
+        # the organisation's own work: files it sent, and files for clients whose documents it keeps a record of
+        # (it asked for one): not every file in the city it may happen to see
+        tracked = exists().where(r.client_id == f.client_id, r.holder == org)
         # may the caller review their organisation's documents at all (else FORBIDDEN, logged); then, per client
         anyone = Target.section("", Category.DOCUMENTS, org, sees_identity=True)
         async with self._gate.operation(ctx, Action.DOCUMENT_REVIEW, anyone) as op:
             rows = list((await op.session.execute(
-                select(f).where(f.purged_at.is_(None), ~decided).order_by(f.sent_at, f.id).limit(_SCAN_CANDIDATES)
+                select(f).where(f.purged_at.is_(None), ~decided, (f.holder == org) | tracked)
+                .order_by(f.sent_at, f.id).limit(_SCAN_CANDIDATES)
             )).scalars())
             seen = await self._gate.decide(ctx, [Resource(x.client_id, Category.DOCUMENTS, x.holder,
                                                           self._source.name, held_here=True) for x in rows])
@@ -238,6 +246,13 @@ class DocumentDesk:
             if not rows:
                 op.log(None, detail="review list: none")
         return sorted(out, key=lambda i: (i.due_at, i.file.id))
+
+    async def _sent_today(self, client_id: str, subject: str, now: datetime) -> int:
+        f = DocumentFile
+        async with self._gate.store_work(Action.DOCUMENT_UPLOAD), self._sessions() as session:
+            found = await session.execute(select(func.count()).select_from(f).where(
+                f.client_id == client_id, f.sent_by == subject, f.sent_at > now - timedelta(days=1)))
+            return int(found.scalar_one())
 
     def _kind(self, document: str) -> DocumentKind:
         kind = self._lists.documents.get(document)

@@ -65,7 +65,7 @@ class Target:
     """What an operation acts on, as its Cedar resource: a client, a consent, the access log, the index, or
     the caller's own session; with the facts its rules look at."""
 
-    kind: str  # the Cedar entity type: Client | Section | Consent | AccessLog | Index | User
+    kind: str  # the Cedar entity type: Client | Section | Consent | AccessLog | Index | Directory | User
     client_id: str | None = None
     consent: ConsentRecord | None = None
     sees_identity: bool = False  # the caller may see an identity record that exists for the client
@@ -103,6 +103,11 @@ class Target:
     def index(cls) -> Target:
         """A search of, or a steward's operation on, the master client index."""
         return cls("Index")
+
+    @classmethod
+    def directory(cls) -> Target:
+        """The city's service directory."""
+        return cls("Directory")
 
     @classmethod
     def session(cls) -> Target:

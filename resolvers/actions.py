@@ -25,6 +25,8 @@ QUERY_ACTIONS: dict[str, Action] = {
     "accessLogExport": Action.AUDIT_EXPORT,
     "disclosureReport": Action.DISCLOSURE_REPORT,
     "documentReviews": Action.DOCUMENT_REVIEW,
+    "directoryServices": Action.DIRECTORY_SEARCH,
+    "directoryNeeds": Action.DIRECTORY_SEARCH,
 }
 
 MUTATION_ACTIONS: dict[str, Action] = {

@@ -15,6 +15,7 @@ from gate.appointment_desk import AppointmentDesk
 from gate.audit_desk import AuditDesk
 from gate.consent_desk import ConsentDesk
 from gate.contact_desk import ContactDesk
+from gate.directory_desk import DirectoryDesk
 from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
@@ -36,6 +37,7 @@ class Context:
     contact: ContactDesk
     appointments: AppointmentDesk
     documents: DocumentDesk
+    directory: DirectoryDesk
     checklists: Checklists
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)

@@ -46,6 +46,14 @@ from resolvers.audit_types import (
 )
 from resolvers.consent_types import Consent, LegalBasisInput, consent_view
 from resolvers.context import Context, Info
+from resolvers.directory_types import (
+    DirectoryNeedCount,
+    DirectoryService,
+    NearInput,
+    need_view,
+    query_of,
+    service_view,
+)
 from resolvers.document_types import DocumentReview, review_view
 from resolvers.errors import CodedParse, MaskUnexpected, coded, is_bad_value, should_mask
 from resolvers.identity_types import (
@@ -265,12 +273,33 @@ class Query:
         return [disclosure_view(d) for d in await ctx.audit.disclosure_report(
             ctx.request, client_id=check_client_id(client_id), since=since, until=until)]
 
-    @strawberry.field(description="Files sent for clients' documents that your organisation has not accepted or "
-                      "rejected yet, among those you may see (the client's own only by their consent), soonest due "
-                      "first (at most 100; each client shown is logged).")
+    @strawberry.field(description="Files your organisation has not accepted or rejected yet - those it sent, and "
+                      "those sent for clients whose documents it keeps a record of (it asked for one) - among those "
+                      "you may see (a client's own only by their consent), soonest due first (at most 100; each "
+                      "client shown is logged).")
     async def document_reviews(self, info: Info) -> list[DocumentReview]:
         ctx = info.context
         return [review_view(item) for item in await ctx.documents.reviews(ctx.request)]
+
+    @strawberry.field(description="Services in the city's directory (Open Referral HSDS) that meet a need (a "
+                      "taxonomy term's code, or part of its name), in a language (ISO 639 code), with words in "
+                      "their name or description, near a place or in a postal code: nearest first where a place is "
+                      "given. Active services only unless asked. Staff for a care purpose, or a client for "
+                      "themself.")
+    async def directory_services(
+        self, info: Info, need: str | None = None, language: str | None = None, text: str | None = None,
+        near: NearInput | None = None, postal_code: str | None = None, include_inactive: bool = False,
+        first: int = 20,
+    ) -> list[DirectoryService]:
+        ctx = info.context
+        found = await ctx.directory.search(ctx.request, query_of(need, language, text, near, postal_code,
+                                                                 include_inactive, first))
+        return [service_view(f) for f in found]
+
+    @strawberry.field(description="The needs the directory's active services meet, most common first.")
+    async def directory_needs(self, info: Info) -> list[DirectoryNeedCount]:
+        ctx = info.context
+        return [DirectoryNeedCount(need=need_view(n), services=c) for n, c in await ctx.directory.needs(ctx.request)]
 
     @strawberry.field(description="One consent, if you may see it.")
     async def consent(self, info: Info, id: strawberry.ID) -> Consent:

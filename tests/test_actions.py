@@ -60,6 +60,8 @@ DOCUMENTS: dict[str, str] = {
                            'scheduledAt: "%(soon)s") { appointmentId } }',
     "requestDocument": 'mutation { requestDocument(clientId: "%(c)s", document: "BIRTH_CERTIFICATE") { id } }',
     "documentReviews": "{ documentReviews { dueAt } }",
+    "directoryServices": '{ directoryServices(need: "ESOL") { id } }',
+    "directoryNeeds": "{ directoryNeeds { services } }",
     "resolveIdentityReview": 'mutation { resolveIdentityReview(id: "1", decision: SAME_PERSON, reason: "r") '
                              '{ merged } }',
     "linkRecords": 'mutation { linkRecords(a: {source: "a", localId: "1"}, b: {source: "b", localId: "2"}, '

@@ -105,8 +105,10 @@ class City:
 
 
 @pytest.fixture
-async def city(database_url: str, benefits_server: ServerThread, edfi_server: ServerThread, population: Population,
-               settings_factory: Any, tmp_path: Path) -> AsyncIterator[City]:
+async def city(request: pytest.FixtureRequest, database_url: str, benefits_server: ServerThread,
+               edfi_server: ServerThread, population: Population, settings_factory: Any,
+               tmp_path: Path) -> AsyncIterator[City]:
+    marked = request.node.get_closest_marker("documents")
     await seed_links(database_url, population)
     scanner = tmp_path / "scanner.py"
     scanner.write_text(SCANNER)
@@ -114,7 +116,8 @@ async def city(database_url: str, benefits_server: ServerThread, edfi_server: Se
     settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
                                 schooling_url=edfi_server.url, benefits_timeout=1.0,
                                 documents={"blob_dir": blobs, "max_bytes": 100_000,
-                                           "scan_command": [sys.executable, str(scanner)]})
+                                           "scan_command": [sys.executable, str(scanner)],
+                                           **(marked.kwargs if marked else {})})
     with ServerThread(create_app(settings)) as server:
         yield City(settings, server, blobs, database_url)
 
@@ -335,3 +338,38 @@ async def test_the_client_sends_only_for_themself_and_staff_review_only_their_ow
     assert _code(bad) == "BAD_USER_INPUT"  # a rejection names its reason
     past = (date.today() - timedelta(days=1)).isoformat()
     assert _code(await city.as_("DHS").query(REQUEST, {"c": cid, "d": "PHOTO_ID", "due": past})) == "BAD_USER_INPUT"
+
+
+async def test_the_review_list_holds_the_organisations_own_work_not_every_file_it_may_see(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, me = city.as_("DHS"), city.client(cid)
+    await _consent_documents_to(city, cid, "DHS")
+    sent = (await city.send(me, cid, "BIRTH_CERTIFICATE", png())).json()["file"]
+    # DHS may see the client's file (the consent), but has asked this client for nothing: not its review
+    assert (await dhs.query(REVIEWS))["data"]["documentReviews"] == []
+    item = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")
+    assert [f["id"] for f in item["files"]] == [sent["id"]] and item["state"] == "RECEIVED"
+    # once DHS keeps a record of this client's documents, what the client sends is DHS's to review
+    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert (review["file"]["id"], review["file"]["document"], review["requestState"]) == (
+        sent["id"], "BIRTH_CERTIFICATE", None)
+    # and its own files, always
+    mine = (await city.send(dhs, cid, "PROOF_OF_INCOME", b"%PDF-1.4\n" + os.urandom(500))).json()["file"]
+    assert {r["file"]["id"] for r in (await dhs.query(REVIEWS))["data"]["documentReviews"]} == {sent["id"], mine["id"]}
+
+
+@pytest.mark.documents(max_files_per_day=2)
+async def test_one_person_sends_a_bounded_number_of_files_a_day_for_one_client(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    assert [(await city.send(dhs, cid, "PHOTO_ID", png())).status_code for _ in range(2)] == [201, 201]
+    third = await city.send(dhs, cid, "PHOTO_ID", png())
+    assert third.status_code == 400 and third.json()["errors"][0]["extensions"]["reason"] == "too_many_files"
+    assert len(await city.rows(DocumentFile)) == 2 and len([p for p in city.kept()]) == 2
+    # the client's own sending is counted apart
+    assert (await city.send(city.client(cid), cid, "PHOTO_ID", png())).status_code == 201

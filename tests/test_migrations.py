@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+import store.directory_tables
 import store.held_tables  # noqa: F401  (the held-here tables are part of the schema too)
 from store.engine import make_engine
 from store.migrate import current_revision, downgrade, head_revision, upgrade

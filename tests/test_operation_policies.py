@@ -76,6 +76,8 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     if action in (Action.APPOINTMENT_SCHEDULE, Action.APPOINTMENT_UPDATE):  # their own organisation's only
         return (staff and care and c.sees_identity and c.target.category == "appointments"
                 and c.target.holder == ORG)
+    if action is Action.DIRECTORY_SEARCH:  # what is on offer: anyone who helps a client, or a client for themself
+        return (staff and care) or (role is Role.CLIENT and purpose is Purpose.CLIENT_ACCESS)
     own_documents = c.target.category == "documents" and c.target.holder == ORG
     if action in (Action.DOCUMENT_REQUEST, Action.DOCUMENT_REVIEW):  # their own organisation's record only
         return staff and care and c.sees_identity and own_documents
@@ -162,6 +164,7 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
                                       for client, who in ((CLIENT, "self"), (OTHER, "other"))
                                       for opted in (False, True)],
         Action.SESSION_READ: [Case("own session", Target.session())],
+        Action.DIRECTORY_SEARCH: [Case("directory", Target.directory())],
         **{a: [Case("log", Target.access_log())] for a in (Action.AUDIT_READ, Action.AUDIT_SUMMARY,
                                                            Action.AUDIT_VERIFY, Action.AUDIT_EXPORT)},
         **{a: [Case("index", Target.index())] for a in (Action.IDENTITY_REVIEW, Action.IDENTITY_EXPLAIN,

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import store.directory_tables
 import store.held_tables  # noqa: F401  (registers the held-here tables on Base.metadata)
 from store.tables import Base
 

@@ -1,0 +1,1 @@
+"""Open Referral HSDS: a service directory."""
