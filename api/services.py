@@ -24,6 +24,7 @@ from connectors.edfi import SchoolingConnector
 from connectors.federation import Resilient
 from connectors.held import Appointments, CaseNotes, ContactDetails
 from connectors.held_documents import HeldDocuments
+from connectors.held_referrals import Referrals
 from connectors.hmis.connector import HousingConnector
 from gate import Gate
 from gate.appointment_desk import AppointmentDesk
@@ -34,9 +35,10 @@ from gate.directory_desk import DirectoryDesk
 from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
+from gate.referral_desk import ReferralDesk
 from identity.crosswalk import SqlCrosswalk
 from notify.keywords import Keywords
-from notify.notices import DocumentNotices
+from notify.notices import ClientNotices
 from notify.planner import ReminderPlanner
 from notify.providers import HttpSmsSender, Sender, SmtpSender
 from notify.templates import Templates
@@ -67,6 +69,7 @@ class Services:
     appointments: AppointmentDesk
     documents: DocumentDesk
     directory: DirectoryDesk
+    referrals: ReferralDesk
     keywords: Keywords
     checklists: Checklists
     senders: dict[str, Sender]
@@ -120,10 +123,11 @@ def build_services(
     engine_ = CedarEngine(policy_set, parties=settings.appropriate_party_bases())
     decider = decider or CedarDecider(sessions, reads, engine_, store=consents)
     contact, appointments, documents = ContactDetails(sessions), Appointments(sessions), HeldDocuments(sessions)
+    referrals = Referrals(sessions)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
-        held=[CaseNotes(sessions), contact, appointments, documents], deadline_seconds=settings.gate_deadline_seconds,
-        tracer=tracer,
+        held=[CaseNotes(sessions), contact, appointments, documents, referrals],
+        deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
     )
     desk = ConsentDesk(gate=gate, store=consents)
     contact_desk = ContactDesk(gate=gate, source=contact)
@@ -133,6 +137,7 @@ def build_services(
         "sms": HttpSmsSender(notify.sms, status_callback=settings.public_url.rstrip("/") + "/hooks/sms/status"),
     }
     checklists = load_checklists(settings.checklists_file)
+    notices = ClientNotices(notify) if notify.enabled else None
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
     return Services(settings=settings, engine=engine, sessions=sessions, reads=reads, consents=consents,
@@ -144,8 +149,10 @@ def build_services(
                     appointments=AppointmentDesk(gate=gate, source=appointments),
                     documents=DocumentDesk(gate=gate, source=documents, sessions=sessions, checklists=checklists,
                                            settings=settings.documents,
-                                           notices=DocumentNotices(notify) if notify.enabled else None),
+                                           notices=notices),
                     directory=DirectoryDesk(gate=gate, sessions=sessions),
+                    referrals=ReferralDesk(gate=gate, source=referrals, sessions=sessions, consents=consents,
+                                           settings=settings.referrals, notices=notices),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions,
                                                search_quantum_ms=settings.limits.search_quantum_ms),
                     verifier=TokenVerifier(settings.auth, keys), keys=keys, http=http,

@@ -19,6 +19,7 @@ from checklists.files import DocumentSettings
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
 from connectors.federation import FederationPolicy
 from core.vocabulary import LegalBasis
+from gate.referral_desk import ReferralSettings
 from notify.config import NotifySettings
 
 DEV_ISSUER = "casebridge-dev"
@@ -152,6 +153,8 @@ class Settings(BaseSettings):
     checklists_file: Path | None = None
     # files sent against checklists: limits, the blob store, retention, scan (checklists/files.py)
     documents: DocumentSettings = DocumentSettings()
+    # referrals to directory services: which organisation answers for which, how long they wait (gate/referral_desk)
+    referrals: ReferralSettings = ReferralSettings()
     gate_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
     # Legal bases for access without consent -> the organisations the city names as appropriate parties for
     # each (e.g. {"ferpa-99.36": ["DHS", "ACS"]}: parties with a role in a health-or-safety emergency).

@@ -31,7 +31,8 @@ def run_cmd() -> None:
         worker = services.delivery_worker()
         err.print(f"delivery worker {worker.owner} running; Ctrl-C stops it")
         try:
-            await run(services.reminder_planner(), worker, plan_every=settings.notify.plan_every_seconds, stop=stop)
+            await run(services.reminder_planner(), worker, plan_every=settings.notify.plan_every_seconds, stop=stop,
+                      also=[services.referrals.expire_unanswered])
         finally:
             await services.aclose()
 

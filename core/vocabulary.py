@@ -109,6 +109,9 @@ class Action(StrEnum):
     DOCUMENT_UPLOAD = "document.upload"  # send a file against a checklist (a caseworker's, or the client's own)
     DOCUMENT_REVIEW = "document.review"  # accept or reject a file sent; list the files awaiting review
     DOCUMENT_DOWNLOAD = "document.download"  # a file's bytes, from a section the caller may see
+    REFERRAL_CREATE = "referral.create"  # refer a client to a directory service (or apply, for oneself)
+    REFERRAL_RESPOND = "referral.respond"  # the receiving organisation answers; its inbox
+    REFERRAL_WITHDRAW = "referral.withdraw"  # the referrer or the client cancels it
     DIRECTORY_SEARCH = "directory.search"  # the city's service directory (no client's data: not logged)
     NOTIFICATION_DELIVER = "notification.deliver"  # a message to a client at a contact point they opted in to
     SESSION_READ = "session.read"  # the caller's own sign-in (`me`): about no client, so not logged

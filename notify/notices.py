@@ -1,8 +1,9 @@
 """Notices the client is sent when staff need something from them (issue 20 §5): a document asked for by a date,
-or one sent that could not be accepted and is needed again. Recorded in the outbox in the same transaction as the
-request or the review (so a notice exists exactly when its cause does), sent by the delivery worker like any
-reminder - through the gate, to a contact point the client opted in to, in their language, outside their quiet
-hours. The words name only the date and the link: never the document, the agency or the reason.
+or one sent that could not be accepted and is needed again; and news of a referral (issue 21 §4). Recorded in
+the outbox in the same transaction as the request, the review or the referral's change (so a notice exists
+exactly when its cause does), sent by the delivery worker like any reminder - through the gate, to a contact
+point the client opted in to, in their language, outside their quiet hours. The words name only the date and
+the link: never the document, the service, the agency or the reason.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from notify.config import NotifySettings
 DOCUMENT_KINDS = ("document_requested", "document_rejected")
 
 
-class DocumentNotices:
-    """gate.document_desk.Notices: one message per request or rejection, to where the client opted in."""
+class ClientNotices:
+    """gate.document_desk.Notices and gate.referral_desk.Notices: one message per request, rejection or referral
+    change, to where the client opted in."""
 
     def __init__(self, settings: NotifySettings) -> None:
         self._zone = ZoneInfo(settings.timezone)
@@ -43,3 +45,16 @@ class DocumentNotices:
             subject=subject("document", holder, record_id), channel=point.channel, contact_point_id=point.id,
             template=kind, params={"at": due.isoformat(), "lead": "now"}, send_after=now,
             expires_at=max(due, now + timedelta(hours=1))), now=now)
+
+    async def referral_notice(self, session: AsyncSession, *, client_id: str, holder: str, referral_id: str,
+                              now: datetime) -> None:
+        """Queue news of a referral (its new status is for the client to see in their own view)."""
+        point = await outbox.reachable_at(session, client_id)
+        if point is None:
+            return
+        key = "referral:" + hashlib.sha256(f"{referral_id}|{now.isoformat()}|{point.id}".encode()).hexdigest()
+        await outbox.enqueue(session, outbox.NewMessage(
+            idempotency_key=key, client_id=client_id, holder=point.holder, kind="referral_update",
+            subject=subject("referral", holder, referral_id), channel=point.channel, contact_point_id=point.id,
+            template="referral_update", params={"at": now.isoformat(), "lead": "now"}, send_after=now,
+            expires_at=now + timedelta(days=7)), now=now)

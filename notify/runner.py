@@ -1,10 +1,12 @@
-"""The planner and a delivery worker, run together until stopped (`casebridge notify run`, or in the gateway)."""
+"""The planner and a delivery worker, run together until stopped (`casebridge notify run`, or in the gateway);
+with each planning pass, the other things that come due with time (referrals nobody answered expire)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from notify.planner import ReminderPlanner
 from notify.worker import DeliveryWorker
@@ -13,12 +15,16 @@ log = logging.getLogger("casebridge.notify")
 RETRY = 10  # seconds before a failed planning pass is tried again
 
 
-async def run(planner: ReminderPlanner, worker: DeliveryWorker, *, plan_every: float, stop: asyncio.Event) -> None:
-    """Plan reminders every `plan_every` seconds and deliver what is due, until `stop` is set."""
+async def run(planner: ReminderPlanner, worker: DeliveryWorker, *, plan_every: float, stop: asyncio.Event,
+              also: Sequence[Callable[[], Awaitable[int]]] = ()) -> None:
+    """Plan reminders every `plan_every` seconds (and run each of `also` then) and deliver what is due, until
+    `stop` is set."""
     async def planning() -> None:
         while not stop.is_set():
             wait = plan_every
             try:
+                for job in also:  # first: what they change (an expired referral) is told in the same pass
+                    await job()
                 added, cancelled = await planner.plan()
                 if added or cancelled:
                     log.info("reminders planned: %d queued, %d cancelled", added, cancelled)

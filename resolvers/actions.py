@@ -27,6 +27,7 @@ QUERY_ACTIONS: dict[str, Action] = {
     "documentReviews": Action.DOCUMENT_REVIEW,
     "directoryServices": Action.DIRECTORY_SEARCH,
     "directoryNeeds": Action.DIRECTORY_SEARCH,
+    "referralInbox": Action.REFERRAL_RESPOND,
 }
 
 MUTATION_ACTIONS: dict[str, Action] = {
@@ -42,6 +43,9 @@ MUTATION_ACTIONS: dict[str, Action] = {
     "updateAppointment": Action.APPOINTMENT_UPDATE,
     "requestDocument": Action.DOCUMENT_REQUEST,
     "reviewDocument": Action.DOCUMENT_REVIEW,
+    "referClient": Action.REFERRAL_CREATE,
+    "answerReferral": Action.REFERRAL_RESPOND,
+    "withdrawReferral": Action.REFERRAL_WITHDRAW,
     "resolveIdentityReview": Action.IDENTITY_RESOLVE,
     "linkRecords": Action.IDENTITY_LINK,
     "unlinkRecord": Action.IDENTITY_UNLINK,

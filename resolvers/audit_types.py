@@ -15,7 +15,7 @@ from audit.verify import Report
 from core.errors import ErrorCode, InvalidInput, error_code
 from gate.audit_desk import LogExport
 from policies.decisions import Basis, basis_of
-from resolvers.types import Category
+from resolvers.enums import Category
 
 
 @strawberry.type(description="One category from one agency in one access event: the decision and what it rested on.")

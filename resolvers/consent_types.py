@@ -15,7 +15,7 @@ from policies.consents import ConsentRecord, Provision
 from policies.consents import ConsentStatus as _ConsentStatus
 from policies.consents import Grantor as _Grantor
 from policies.fhir import consent_resource
-from resolvers.types import Category
+from resolvers.enums import Category
 
 strawberry.enum(_Purpose, description="Why data is asked for.")  # registers the domain's class (types.py)
 strawberry.enum(_ConsentStatus, description="FHIR R4 Consent.status.")

@@ -19,6 +19,7 @@ from gate.directory_desk import DirectoryDesk
 from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
+from gate.referral_desk import ReferralDesk
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Context:
     appointments: AppointmentDesk
     documents: DocumentDesk
     directory: DirectoryDesk
+    referrals: ReferralDesk
     checklists: Checklists
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)

@@ -10,11 +10,8 @@ import strawberry
 
 from checklists.config import DocumentKind
 from connectors.held_documents import ACCEPTED, DocumentRecord, SentFile
-from gate.document_desk import RejectReason as _RejectReason
 from gate.document_desk import ReviewItem
-
-strawberry.enum(_RejectReason, description="Why a file sent was not accepted.")
-RejectReason = _RejectReason
+from resolvers.enums import RejectReason
 
 
 @strawberry.enum(description="An organisation's record of one document: REQUESTED of the client by a date, "

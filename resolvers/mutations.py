@@ -1,4 +1,4 @@
-"""Mutations: consents and break-glass. Thin: the consent desk decides who may, and audits."""
+"""Mutations. Thin: the desk behind each decides who may (through the gate), and audits."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from resolvers.consent_types import (
     provisions_from,
 )
 from resolvers.context import Info
-from resolvers.document_types import DocumentRequest, RejectReason, ReviewDecision, request_view
+from resolvers.document_types import DocumentRequest, ReviewDecision, request_view
+from resolvers.enums import Category, ReferralReason, ReferralStatus, RejectReason
 from resolvers.identity_types import (
     IdentityDecision,
     IdentityDecisionResult,
@@ -26,6 +27,7 @@ from resolvers.identity_types import (
     decision_view,
     parse_id,
 )
+from resolvers.referral_types import Referral, referral_view
 from resolvers.types import (
     Appointment,
     CaseNote,
@@ -174,6 +176,40 @@ class Mutation:
             ctx.request, file_id=ids.uuid_id(file_id, "fileId", what="document file"),
             accept=decision is ReviewDecision.ACCEPT, reason=reason.value if reason else None, due_on=due_on)
         return request_view(record, ctx.checklists.documents.get(record.document))
+
+    @strawberry.mutation(description="Refer a client to a service in the directory, or apply for oneself (a client): "
+                         "held for your organisation (or the client). What `share` names goes to the service's "
+                         "organisation by a consent made with the referral, for `shareDays` (default the city's), on "
+                         "the signed form `sourceReference` (the client's own sign-in when they apply); it ends when "
+                         "the referral does. Audited.")
+    async def refer_client(
+        self, info: Info, client_id: strawberry.ID, service_id: strawberry.ID, share: list[Category] | None = None,
+        share_days: int | None = None, source_reference: str | None = None, note: str | None = None,
+    ) -> Referral:
+        ctx = info.context
+        made = await ctx.referrals.refer(ctx.request, client_id=ids.client_id(client_id), service_id=str(service_id),
+                                         share=share or [], share_days=share_days,
+                                         source_reference=source_reference, note=note)
+        return referral_view(made)
+
+    @strawberry.mutation(description="Answer a referral made to your organisation: RECEIVED, ACCEPTED, REJECTED (with "
+                         "a reason), IN_PROGRESS, ON_HOLD, COMPLETED or FAILED (with a reason), as its status allows "
+                         "(FHIR Task). The client is told there is news. Audited.")
+    async def answer_referral(self, info: Info, id: strawberry.ID, status: ReferralStatus,
+                              reason: ReferralReason | None = None) -> Referral:
+        ctx = info.context
+        done = await ctx.referrals.respond(ctx.request, referral_id=ids.uuid_id(id, "id", what="referral"),
+                                           status=status, reason=reason.value if reason else None)
+        return referral_view(done)
+
+    @strawberry.mutation(description="Cancel a referral: its referrer's staff, or the client it is for. What it "
+                         "shared stops being shared. Audited.")
+    async def withdraw_referral(self, info: Info, id: strawberry.ID, reason: ReferralReason | None = None
+                                ) -> Referral:
+        ctx = info.context
+        done = await ctx.referrals.withdraw(ctx.request, referral_id=ids.uuid_id(id, "id", what="referral"),
+                                            reason=reason.value if reason else None)
+        return referral_view(done)
 
     @strawberry.mutation(description="Decide an open review item: the same person (their clients merge) or "
                          "different people (never linked again by the matcher). Identity stewards; audited.")

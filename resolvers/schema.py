@@ -70,6 +70,7 @@ from resolvers.ids import client_id as check_client_id
 from resolvers.ids import consent_id as check_consent_id
 from resolvers.limits import BoundedValidation
 from resolvers.mutations import Mutation
+from resolvers.referral_types import Referral, referral_view
 from resolvers.types import FIELD_CATEGORIES, ClientProfile, Viewer
 
 MAX_CLIENTS = 100
@@ -112,7 +113,7 @@ def _children(selections: Iterable[Any], name: str) -> list[Any]:
 # notice needs an answer (appointments, benefits).
 NESTED_CATEGORIES: dict[tuple[str, ...], tuple[Category, ...]] = {
     ("appointments", "items", "reminders"): (Category.CONTACT,),
-    ("contact", "messages"): (Category.APPOINTMENTS, Category.BENEFITS, Category.DOCUMENTS),
+    ("contact", "messages"): (Category.APPOINTMENTS, Category.BENEFITS, Category.DOCUMENTS, Category.CASEWORK),
     # a goal's checklist: where copies exist among the client's documents and the shelter system's records
     ("checklist",): (Category.DOCUMENTS, Category.HOUSING),
 }
@@ -295,6 +296,12 @@ class Query:
         found = await ctx.directory.search(ctx.request, query_of(need, language, text, near, postal_code,
                                                                  include_inactive, first))
         return [service_view(f) for f in found]
+
+    @strawberry.field(description="Referrals made to your organisation, latest change first (open ones unless "
+                      "asked): the list to answer (at most 100; each client shown is logged).")
+    async def referral_inbox(self, info: Info, include_closed: bool = False) -> list[Referral]:
+        ctx = info.context
+        return [referral_view(r) for r in await ctx.referrals.inbox(ctx.request, include_closed=include_closed)]
 
     @strawberry.field(description="The needs the directory's active services meet, most common first.")
     async def directory_needs(self, info: Info) -> list[DirectoryNeedCount]:

@@ -15,17 +15,12 @@ from connectors import held
 from connectors import records as rec
 from connectors.held_documents import DocumentRecord as DocumentRecordData
 from connectors.held_documents import SentFile
+from connectors.held_referrals import Referral as HeldReferral
 from connectors.hmis.chronic import ChronicStatus
 from core.errors import ErrorCode, InvalidInput, error_code
 from core.vocabulary import Category as _Category
-from core.vocabulary import Role as _Role
 from gate import Disclosure, SectionResult, SectionStatus
-from gate.appointment_desk import AppointmentChange as _AppointmentChange
-from gate.appointment_desk import AppointmentMode as _AppointmentMode
-from gate.appointment_desk import AppointmentType as _AppointmentType
-from gate.appointment_desk import AtStake as _AtStake
 from policies.decisions import Basis, basis_of
-from policies.decisions import WithheldReason as _WithheldReason
 from resolvers.document_types import (
     DocumentFile,
     DocumentRequest,
@@ -33,35 +28,11 @@ from resolvers.document_types import (
     file_view,
     request_view,
 )
+from resolvers.enums import AccessStatus, Category, Role, WithheldReason
+from resolvers.referral_types import Referral, referral_view
 
 T = TypeVar("T")
 
-# The domain's enums, each exposed once: strawberry.enum registers the class itself (and returns it), so the
-# schema's names are the domain's classes, by another name here.
-strawberry.enum(_Category, description="The unit of consent and of disclosure.")
-strawberry.enum(_Role, description="What a caller does.")
-strawberry.enum(_WithheldReason, description="Why a section is withheld, and so what would allow it.")
-strawberry.enum(_AppointmentType, description="What is scheduled in casebridge (an agency's appointments keep "
-                "their own types).")
-strawberry.enum(_AppointmentMode, description="Where an appointment takes place.")
-strawberry.enum(_AtStake, description="What missing an appointment would cost the client.")
-strawberry.enum(_AppointmentChange, description="What becomes of an appointment held here.")
-strawberry.enum(ChronicStatus, description=(
-    "HUD's answer: YES, NO, DONT_KNOW (the client doesn't know or prefers not to answer), MISSING (data not "
-    "collected)."))
-Category = _Category
-Role = _Role
-WithheldReason = _WithheldReason
-
-
-strawberry.enum(Basis, description="What a disclosure rested on: the caller's own agency's records, the client "
-                "reading their own, identity stewardship, the client's consent, FERPA's health-or-safety "
-                "emergency (34 CFR 99.36), or break-glass.")
-strawberry.enum(ErrorCode, description="What went wrong: the code of a GraphQL error's extensions, and of a "
-                "section that failed or was shown in part.")
-strawberry.enum(SectionStatus, name="AccessStatus",
-                description="Whether a section from one agency was shown, withheld or failed.")
-AccessStatus = SectionStatus  # the gate's own enum, under the schema's name
 
 
 @strawberry.type(description="One agency's part of one section: shown, withheld (and why) or failed.")
@@ -428,6 +399,8 @@ class CaseNote:
 class CaseworkSection:
     access: list[SourceAccess]
     notes: list[CaseNote] | None = strawberry.field(description="Newest first; null when nothing was shown.")
+    referrals: list[Referral] | None = strawberry.field(description="Referrals to directory services, latest change "
+                                                        "first; null when nothing was shown.")
 
 
 @strawberry.enum(description="How a message reaches a client: SMS (a text message to a phone number) or EMAIL.")
@@ -739,10 +712,16 @@ class ClientProfile:
     def casework(self) -> CaseworkSection | None:
         parts = self.disclosure.parts(_Category.CASEWORK)
         visible = shown(parts)
-        notes = sorted((n for p in visible for n in p.data), key=lambda n: (n.created_at, n.id), reverse=True
-                       ) if visible else None
-        return CaseworkSection(access=[source_access(p) for p in parts],
-                               notes=[note_view(n) for n in notes] if notes is not None else None)
+        found = [i for p in visible or [] for i in p.data]
+        notes = sorted((n for n in found if isinstance(n, held.CaseNote)), key=lambda n: (n.created_at, n.id),
+                       reverse=True)
+        # a referral is in its referrer's part and its receiver's: once
+        referrals = sorted({r.id: r for r in found if isinstance(r, HeldReferral)}.values(),
+                           key=lambda r: (r.updated_at, r.id), reverse=True)
+        # case notes and referrals are two sources of one organisation's casework: one line per part as decided
+        access = list({(a.agency, a.status, a.reason, a.basis): a for a in map(source_access, parts)}.values())
+        return CaseworkSection(access=access, notes=[note_view(n) for n in notes] if visible else None,
+                               referrals=[referral_view(r) for r in referrals] if visible else None)
 
     @strawberry.field(description="The documents a goal needs (e.g. SUPPORTIVE_HOUSING_APPLICATION; the city's "
                       "checklists configuration) and where a copy of each already exists, as far as the gate lets "
@@ -769,7 +748,8 @@ class ClientProfile:
         pref = max((i for i in found if isinstance(i, held.ContactPreference)), key=lambda c: c.recorded_at,
                    default=None)
         # a message says when an appointment is or a notice needs an answer: shown only with what it is about
-        about = {(c, p.holder) for c in (_Category.APPOINTMENTS, _Category.BENEFITS, _Category.DOCUMENTS)
+        about = {(c, p.holder) for c in (_Category.APPOINTMENTS, _Category.BENEFITS, _Category.DOCUMENTS,
+                                         _Category.CASEWORK)
                  for p in shown(self.disclosure.parts(c)) or []}
         sent = sorted((i for i in found if isinstance(i, held.SentMessage) and held.about(i.subject) in about),
                       key=lambda m: (m.sent_at or m.send_after, m.id), reverse=True)

@@ -227,3 +227,47 @@ class DocumentEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(32))
     by: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Referral(Base):
+    """A referral of a client to a service in the directory (category casework), shaped after FHIR Task: made by a
+    caseworker (held for their organisation) or by the client applying themselves (held for the client), and,
+    where the service's organisation answers through casebridge, held for it too (its side: what it was asked,
+    what it answered). What it shares of the client goes with a consent of its own (`consent_id`)."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (Index("ix_referrals_client_id", "client_id"), Index("ix_referrals_to_org_status", "to_org",
+                                                                         "status"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    from_org: Mapped[str] = mapped_column(String(64))  # the referring organisation, or the client's own sign-in
+    to_org: Mapped[str | None] = mapped_column(String(64))  # the organisation that answers; None: none does here
+    service_id: Mapped[str] = mapped_column(String(64))  # the directory's service (HSDS id)
+    service_name: Mapped[str] = mapped_column(String(4000))  # as the directory named it when referred
+    organization_name: Mapped[str] = mapped_column(String(4000))
+    # FHIR Task: REQUESTED RECEIVED ACCEPTED REJECTED IN_PROGRESS ON_HOLD COMPLETED CANCELLED FAILED EXPIRED
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))  # why it was rejected, failed or cancelled (a code)
+    note: Mapped[str | None] = mapped_column(Text)  # what the referrer tells the service (no more than it needs)
+    categories: Mapped[list[str]] = mapped_column(JSON)  # what the referral's consent shares
+    consent_id: Mapped[str | None] = mapped_column(String(40))
+    share_until: Mapped[datetime | None]
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReferralEvent(Base):
+    """One change of a referral's status: who (organisation, sign-in subject), when, why."""
+
+    __tablename__ = "referral_events"
+    __table_args__ = (Index("ix_referral_events_referral_id", "referral_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referrals.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    by_org: Mapped[str] = mapped_column(String(64))
+    by: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

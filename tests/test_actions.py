@@ -62,6 +62,8 @@ DOCUMENTS: dict[str, str] = {
     "documentReviews": "{ documentReviews { dueAt } }",
     "directoryServices": '{ directoryServices(need: "ESOL") { id } }',
     "directoryNeeds": "{ directoryNeeds { services } }",
+    "referralInbox": "{ referralInbox { id } }",
+    "referClient": 'mutation { referClient(clientId: "%(c)s", serviceId: "s-1") { id } }',
     "resolveIdentityReview": 'mutation { resolveIdentityReview(id: "1", decision: SAME_PERSON, reason: "r") '
                              '{ merged } }',
     "linkRecords": 'mutation { linkRecords(a: {source: "a", localId: "1"}, b: {source: "b", localId: "2"}, '
@@ -81,7 +83,8 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
     gateway: Any, database_url: str,
 ) -> None:
     admin = caller(gateway, "CITY", "admin")  # a role no rule gives anything but its own session
-    by_id = {"setContactOptIn", "updateAppointment", "reviewDocument"}  # refused as not found: below
+    by_id = {"setContactOptIn", "updateAppointment", "reviewDocument", "answerReferral",
+             "withdrawReferral"}  # refused as not found: below
     assert set(DOCUMENTS) | set(HIDDEN) | {"me"} | by_id == set(QUERY_ACTIONS) | set(MUTATION_ACTIONS)
     for field, document in DOCUMENTS.items():
         before = len(await events(database_url))
@@ -112,7 +115,10 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
         ('mutation { updateAppointment(id: "00000000-0000-4000-8000-0000000000d2", status: MISSED) '
          '{ appointmentId } }', "appointment.update"),
         ('mutation { reviewDocument(fileId: "00000000-0000-4000-8000-0000000000d3", decision: ACCEPT) { id } }',
-         "document.review")]:
+         "document.review"),
+        ('mutation { answerReferral(id: "00000000-0000-4000-8000-0000000000d4", status: ACCEPTED) { id } }',
+         "referral.respond"),
+        ('mutation { withdrawReferral(id: "00000000-0000-4000-8000-0000000000d5") { id } }', "referral.withdraw")]:
         before = len(await events(database_url))
         body = await admin.query(document)
         assert body["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND", body

@@ -78,6 +78,13 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
                 and c.target.holder == ORG)
     if action is Action.DIRECTORY_SEARCH:  # what is on offer: anyone who helps a client, or a client for themself
         return (staff and care) or (role is Role.CLIENT and purpose is Purpose.CLIENT_ACCESS)
+    casework, own = c.target.category == "casework", c.target.holder == ORG
+    if action is Action.REFERRAL_CREATE:  # staff for their organisation; the client for themself, held for them
+        return casework and own and ((staff and care and c.sees_identity) or self_access)
+    if action is Action.REFERRAL_WITHDRAW:  # the referrer's staff; the client, any referral made for them
+        return casework and ((staff and care and c.sees_identity and own) or self_access)
+    if action is Action.REFERRAL_RESPOND:  # the receiving organisation, on its own side
+        return casework and own and staff and care
     own_documents = c.target.category == "documents" and c.target.holder == ORG
     if action in (Action.DOCUMENT_REQUEST, Action.DOCUMENT_REVIEW):  # their own organisation's record only
         return staff and care and c.sees_identity and own_documents
@@ -157,7 +164,8 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
         Action.DISCLOSURE_REPORT: client_cases(identity=True), Action.CASE_NOTE_ADD: client_cases(identity=True),
         Action.CONTACT_RECORD: client_cases(identity=True),
         Action.APPOINTMENT_SCHEDULE: held_cases(), Action.APPOINTMENT_UPDATE: held_cases(),
-        **{a: held_cases() for a in (Action.DOCUMENT_REQUEST, Action.DOCUMENT_UPLOAD, Action.DOCUMENT_REVIEW,
+        **{a: held_cases() for a in (Action.REFERRAL_CREATE, Action.REFERRAL_RESPOND, Action.REFERRAL_WITHDRAW,
+                                     Action.DOCUMENT_REQUEST, Action.DOCUMENT_UPLOAD, Action.DOCUMENT_REVIEW,
                                      Action.DOCUMENT_DOWNLOAD)},
         Action.NOTIFICATION_DELIVER: [Case(f"message to {who}, {'opted in' if opted else 'not opted in'}",
                                            Target.message_to(client, opted_in=opted), self_=client == CLIENT)

@@ -1,0 +1,241 @@
+"""Closed-loop referrals (issue 21 §4): a caseworker refers a client to a directory service with a consent that
+shares exactly what the referral needs; the service's organisation answers through the API with its own token,
+following FHIR Task's statuses, and sees only what the consent shares, and nothing once it ends; the client
+applies themselves and may withdraw; nobody answering expires a referral; the client is told of each change. On
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from api.app import create_app
+from api.services import build_services
+from api.settings import Settings
+from connectors.hsds.directory import replace
+from connectors.hsds.reader import read
+from demo.population import Population
+from demo.servers import ServerThread
+from store.engine import make_engine, make_sessionmaker
+from store.held_tables import Message, Referral
+from store.tables import Consent
+from tests.gateway import GraphQLClient, caller, events, seed_links
+
+DIRECTORY = Path(__file__).resolve().parent.parent / "demo" / "directory"
+LEGAL_ORG = "99ebaba2-224a-5911-99a3-b700be06bdb4"  # Northside Immigrant Legal Clinic, in demo/directory
+FIELDS = "id clientId referredBy answeredBy status reason note shares consentId shareUntil " \
+         "service { id name organizationName } history { status reason agency }"
+REFER = f"""mutation($c: ID!, $s: ID!, $share: [Category!], $ref: String, $note: String, $days: Int) {{
+  referClient(clientId: $c, serviceId: $s, share: $share, sourceReference: $ref, note: $note, shareDays: $days) {{
+    {FIELDS} }} }}"""
+ANSWER = f"""mutation($id: ID!, $status: ReferralStatus!, $reason: ReferralReason) {{
+  answerReferral(id: $id, status: $status, reason: $reason) {{ {FIELDS} }} }}"""
+WITHDRAW = f"""mutation($id: ID!, $reason: ReferralReason) {{ withdrawReferral(id: $id, reason: $reason) {{
+  {FIELDS} }} }}"""
+INBOX = f"""query($closed: Boolean!) {{ referralInbox(includeClosed: $closed) {{ {FIELDS} }} }}"""
+PROFILE = """query($id: ID!) { client(id: $id) {
+  identity { access { agency status reason basis } records { agency lastName } }
+  housing { access { agency status reason } }
+  casework { access { agency status reason } notes { id } referrals { id status answeredBy } } } }"""
+SERVICES = """query($need: String!) { directoryServices(need: $need) { id name organization { id } } }"""
+ADD_CONTACT = """mutation($c: ID!) { addContactPoint(clientId: $c, channel: SMS, address: "+12125550142", optedIn: true,
+  sourceReference: "SIGNED-CONTACT-FORM-7") { id } }"""
+NOTE = """mutation($c: ID!) { addCaseNote(clientId: $c, text: "Intake: needs legal help.") { id } }"""
+
+
+@dataclass
+class City:
+    settings: Settings
+    server: ServerThread
+    database_url: str
+
+    def as_(self, org: str, *roles: str, **kw: Any) -> GraphQLClient:
+        return caller((self.settings, self.server), org, *roles, **kw)
+
+    def client(self, cid: str) -> GraphQLClient:
+        return self.as_("CLIENTS", "client", purpose="client_access", self_client=cid, sub="client-1")
+
+    async def service(self, need: str) -> str:
+        found = await self.as_("DHS").query(SERVICES, {"need": need})
+        return str(found["data"]["directoryServices"][0]["id"])
+
+    async def change(self, stmt: Any) -> None:
+        engine = make_engine(self.database_url)
+        try:
+            async with make_sessionmaker(engine).begin() as session:
+                await session.execute(stmt)
+        finally:
+            await engine.dispose()
+
+    async def rows(self, stmt: Any) -> list[Any]:
+        engine = make_engine(self.database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return list((await session.execute(stmt)).scalars())
+        finally:
+            await engine.dispose()
+
+
+@pytest.fixture
+async def city(database_url: str, benefits_server: ServerThread, edfi_server: ServerThread, population: Population,
+               settings_factory: Any) -> AsyncIterator[City]:
+    await seed_links(database_url, population)
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            await replace(session, read(DIRECTORY), now=datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
+                                schooling_url=edfi_server.url, benefits_timeout=1.0,
+                                referrals={"receivers": {LEGAL_ORG: "LEGALAID"}})
+    with ServerThread(create_app(settings)) as server:
+        yield City(settings, server, database_url)
+
+
+def _sheltered(population: Population) -> str:
+    return next(p.client_id for p in population.people if p.hmis_id)
+
+
+def _code(body: dict[str, Any]) -> str:
+    return str(body["errors"][0]["extensions"]["code"])
+
+
+def _parts(section: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    return {a["agency"]: (a["status"], a["reason"]) for a in section["access"]}
+
+
+async def test_a_caseworker_refers_the_partner_answers_and_sees_only_what_the_referral_shares_while_it_lasts(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
+    assert "errors" not in await dhs.query(ADD_CONTACT, {"c": cid})
+    assert "errors" not in await dhs.query(NOTE, {"c": cid})
+    clinic = await city.service("IMMIGRATION_LEGAL")
+    made = (await dhs.query(REFER, {"c": cid, "s": clinic, "share": ["IDENTITY"], "ref": "REFERRAL-FORM-12",
+                                    "note": "Arrived in March; needs help filing for asylum."}))["data"]["referClient"]
+    assert (made["status"], made["referredBy"], made["answeredBy"], made["shares"]) == (
+        "REQUESTED", "DHS", "LEGALAID", ["IDENTITY"])
+    assert made["service"]["name"] == "Asylum and work authorization clinic" and made["consentId"]
+    logged = [(e.action, e.outcome) for e in await events(city.database_url)][-2:]
+    assert logged == [("consent.record", "performed"), ("referral.create", "performed")]
+
+    # the partner's inbox, and what it may see of the client: identity (shared), its own side of the referral
+    (waiting,) = (await legal.query(INBOX, {"closed": False}))["data"]["referralInbox"]
+    assert (waiting["id"], waiting["note"]) == (made["id"], "Arrived in March; needs help filing for asylum.")
+    seen = (await legal.query(PROFILE, {"id": cid}))["data"]["client"]
+    assert _parts(seen["identity"])["DHS"] == ("SHOWN", None)
+    assert _parts(seen["housing"])["DHS"] == ("WITHHELD", "CONSENT_REQUIRED")  # not shared
+    assert seen["casework"]["notes"] == [] and [r["id"] for r in seen["casework"]["referrals"]] == [made["id"]]
+    assert _parts(seen["casework"]) == {"LEGALAID": ("SHOWN", None)}  # DHS's case notes: no trace
+
+    for status in ("ACCEPTED", "IN_PROGRESS"):
+        assert (await legal.query(ANSWER, {"id": made["id"], "status": status}))["data"]["answerReferral"][
+            "status"] == status
+    wrong = await legal.query(ANSWER, {"id": made["id"], "status": "RECEIVED"})
+    assert _code(wrong) == "BAD_USER_INPUT" and wrong["errors"][0]["extensions"]["reason"] == "invalid_transition"
+    done = (await legal.query(ANSWER, {"id": made["id"], "status": "COMPLETED"}))["data"]["answerReferral"]
+    assert [(h["status"], h["agency"]) for h in done["history"]] == [
+        ("REQUESTED", "DHS"), ("ACCEPTED", "LEGALAID"), ("IN_PROGRESS", "LEGALAID"), ("COMPLETED", "LEGALAID")]
+    again = await legal.query(ANSWER, {"id": made["id"], "status": "FAILED", "reason": "OTHER"})
+    assert again["errors"][0]["extensions"]["reason"] == "final"
+
+    # the referral ended: what it shared ends with it
+    after = (await legal.query(PROFILE, {"id": cid}))["data"]["client"]
+    assert _parts(after["identity"])["DHS"] == ("WITHHELD", "CONSENT_REVOKED") and after["identity"]["records"] is None
+    assert (await legal.query(INBOX, {"closed": False}))["data"]["referralInbox"] == []
+    assert [r["status"] for r in (await legal.query(INBOX, {"closed": True}))["data"]["referralInbox"]] == [
+        "COMPLETED"]
+    mine = (await dhs.query(PROFILE, {"id": cid}))["data"]["client"]["casework"]["referrals"]
+    assert [(r["id"], r["status"]) for r in mine] == [(made["id"], "COMPLETED")]
+    # the client was told of each of the partner's answers: by a message with a link, naming nothing
+    told = await city.rows(select(Message).where(Message.kind == "referral_update"))
+    assert len(told) == 3 and all(m.client_id == cid for m in told)
+
+
+async def test_only_the_receiver_answers_a_rejection_says_why_and_a_revoked_consent_shares_nothing_more(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
+    clinic = await city.service("IMMIGRATION_LEGAL")
+    made = (await dhs.query(REFER, {"c": cid, "s": clinic, "share": ["IDENTITY"], "ref": "F-1"}))["data"][
+        "referClient"]
+    for other in (dhs, city.as_("HRA"), city.as_("LEGALAID", "auditor", purpose="audit")):
+        assert _code(await other.query(ANSWER, {"id": made["id"], "status": "ACCEPTED"})) in (
+            "RECORD_NOT_FOUND", "FORBIDDEN")
+    assert _code(await legal.query(ANSWER, {"id": made["id"], "status": "REJECTED"})) == "BAD_USER_INPUT"
+    # the client revokes the referral's consent: the partner sees the referral it holds, and nothing of the client
+    revoked = await city.client(cid).query('mutation($id: ID!) { revokeConsent(id: $id) { status } }',
+                                           {"id": made["consentId"]})
+    assert "errors" not in revoked, revoked
+    seen = (await legal.query(PROFILE, {"id": cid}))["data"]["client"]
+    assert _parts(seen["identity"])["DHS"] == ("WITHHELD", "CONSENT_REVOKED")
+    rejected = (await legal.query(ANSWER, {"id": made["id"], "status": "REJECTED", "reason": "NO_CAPACITY"}))[
+        "data"]["answerReferral"]
+    assert (rejected["status"], rejected["reason"]) == ("REJECTED", "NO_CAPACITY")
+    # sharing needs a form reference, a known service, and an organisation to share with
+    esol = await city.service("ESOL")
+    assert _code(await dhs.query(REFER, {"c": cid, "s": clinic, "share": ["IDENTITY"]})) == "BAD_USER_INPUT"
+    assert _code(await dhs.query(REFER, {"c": cid, "s": esol, "share": ["IDENTITY"], "ref": "F"})) == \
+        "BAD_USER_INPUT"
+    assert _code(await dhs.query(REFER, {"c": cid, "s": "no-such-service"})) == "BAD_USER_INPUT"
+    assert _code(await dhs.query(REFER, {"c": cid, "s": clinic, "share": ["CASEWORK"], "ref": "F"})) == \
+        "BAD_USER_INPUT"
+
+
+async def test_the_client_applies_themself_and_withdraws_and_the_referrer_cannot_see_it_without_consent(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    me, dhs = city.client(cid), city.as_("DHS")
+    esol = await city.service("ESOL")
+    applied = (await me.query(REFER, {"c": cid, "s": esol}))["data"]["referClient"]
+    assert (applied["referredBy"], applied["answeredBy"], applied["status"], applied["consentId"]) == (
+        "CLIENTS", None, "REQUESTED", None)  # nobody answers for the ESOL class here: it waits, then expires
+    clinic = await city.service("IMMIGRATION_LEGAL")
+    asked = (await me.query(REFER, {"c": cid, "s": clinic, "share": ["CONTACT"]}))["data"]["referClient"]
+    consent = (await city.rows(select(Consent).where(Consent.id == asked["consentId"])))[0]
+    assert (consent.grantor, consent.source_reference) == ("client", "the client's own sign-in")
+    assert _code(await me.query(REFER, {"c": next(p.client_id for p in population.people if p.client_id != cid),
+                                        "s": esol})) == "FORBIDDEN"  # for themself only
+    # DHS (which the client never consented to) sees neither, and cannot withdraw them
+    theirs = (await dhs.query(PROFILE, {"id": cid}))["data"]["client"]["casework"]
+    assert theirs["referrals"] == [] and "CLIENTS" not in _parts(theirs)
+    assert _code(await dhs.query(WITHDRAW, {"id": asked["id"]})) == "RECORD_NOT_FOUND"
+    withdrawn = (await me.query(WITHDRAW, {"id": asked["id"], "reason": "CLIENT_DECLINED"}))["data"][
+        "withdrawReferral"]
+    assert (withdrawn["status"], withdrawn["reason"]) == ("CANCELLED", "CLIENT_DECLINED")
+    assert (await city.rows(select(Consent).where(Consent.id == asked["consentId"])))[0].revoked_at is not None
+    # a referral made by DHS: the client may withdraw it too
+    made = (await dhs.query(REFER, {"c": cid, "s": clinic}))["data"]["referClient"]
+    assert (await me.query(WITHDRAW, {"id": made["id"]}))["data"]["withdrawReferral"]["status"] == "CANCELLED"
+
+
+async def test_a_referral_nobody_answers_expires_and_its_consent_ends(city: City, population: Population) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    clinic = await city.service("IMMIGRATION_LEGAL")
+    made = (await dhs.query(REFER, {"c": cid, "s": clinic, "share": ["IDENTITY"], "ref": "F-2"}))["data"][
+        "referClient"]
+    fresh = (await dhs.query(REFER, {"c": cid, "s": await city.service("ESOL")}))["data"]["referClient"]
+    await city.change(update(Referral).where(Referral.id == made["id"]).values(
+        created_at=datetime.now(UTC) - timedelta(days=15)))
+    services = build_services(city.settings)
+    try:
+        assert await services.referrals.expire_unanswered() == 1
+    finally:
+        await services.aclose()
+    mine = {r["id"]: r["status"] for r in (await dhs.query(PROFILE, {"id": cid}))["data"]["client"]["casework"][
+        "referrals"]}
+    assert mine == {made["id"]: "EXPIRED", fresh["id"]: "REQUESTED"}
+    assert (await city.rows(select(Consent).where(Consent.id == made["consentId"])))[0].revoked_at is not None
+    logged = [e for e in await events(city.database_url) if e.action == "referral.respond"]
+    assert [(e.subject, e.client_id, e.outcome) for e in logged] == [("casebridge-referrals", cid, "performed")]
