@@ -23,6 +23,7 @@ from api.settings import Settings
 from cli.common import agencies
 from connectors.config import BenefitsConfig, SchoolingConfig
 from connectors.hmis.importer import import_export
+from connectors.hsds.directory import Query as DirectoryQuery
 from connectors.hsds.directory import replace as replace_directory
 from connectors.hsds.reader import read as read_directory
 from core.principal import Principal, RequestContext
@@ -47,6 +48,7 @@ from store.held_tables import CaseNote as CaseNoteRow
 from store.held_tables import ContactPoint as ContactPointRow
 from store.held_tables import DocumentFile as DocumentFileRow
 from store.held_tables import Message as MessageRow
+from store.held_tables import Referral as ReferralRow
 from store.migrate import upgrade
 from store.tables import SourceLink
 
@@ -71,7 +73,10 @@ FIRST_QUERY = """query FirstLook($id: ID!) {
     }
     appointments { access { agency status basis reason } items { type scheduledAt mode status } }
     documents { access { agency status basis reason } items { type dueOn status } }
-    casework { access { agency status basis reason } notes { agency createdAt text sharedWithClient } }
+    casework {
+      access { agency status basis reason } notes { agency createdAt text sharedWithClient }
+      referrals { status referredBy answeredBy service { name organizationName } }
+    }
   }
 }"""
 
@@ -84,6 +89,16 @@ DHS_WORKER = "demo-dhs-caseworker"
 DEMO_CONTACT_FORM = "DEMO-INTAKE-CONTACT-FORM-0001"
 DEMO_HOUSING_FORM = "DEMO-SUPPORTIVE-HOUSING-CONSENT-0002"
 DEMO_DIRECTORY = Path(__file__).resolve().parent.parent / "demo" / "directory"  # HSDS 3.0 data package
+DEMO_LEGAL_CLINIC = "99ebaba2-224a-5911-99a3-b700be06bdb4"  # its organization id: the legal-aid partner answers
+DEMO_REFERRAL_FORM = "DEMO-REFERRAL-CONSENT-FORM-0003"
+
+
+def with_demo_receivers(settings: Settings) -> Settings:
+    """The demo city's legal-aid partner answers referrals to the immigration legal clinic (unless configured)."""
+    if settings.referrals.receivers:
+        return settings
+    return settings.model_copy(update={"referrals": settings.referrals.model_copy(
+        update={"receivers": {DEMO_LEGAL_CLINIC: "LEGALAID"}})})
 SHELTERED_CLIENT = "demo-client-in-shelter"  # the sheltered client's own sign-in
 DEMO_NOTE = "Demo: intake done; client asked for help finding the birth certificate for a housing application."
 DEMO_EMAIL = "demo-client@example.org"  # example.org: a domain reserved for examples (RFC 2606)
@@ -122,6 +137,7 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
         await engine.dispose()
     consented, emergency = population.people[0].client_id, population.people[1].client_id
     sheltered = _sheltered(population)
+    settings = with_demo_receivers(settings)
     services = build_services(settings)  # the seed goes through the gate like any caller
     try:
         store = services.consents
@@ -137,6 +153,8 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                 ContactPointRow.client_id == sheltered).limit(1))).first())
             has_email = bool((await session.execute(select(ContactPointRow.id).where(
                 ContactPointRow.client_id == consented).limit(1))).first())
+            has_referral = bool((await session.execute(select(ReferralRow.id).where(
+                ReferralRow.client_id == consented).limit(1))).first())
             has_upload = bool((await session.execute(select(DocumentFileRow.id).where(
                 DocumentFileRow.client_id == sheltered).limit(1))).first())
             has_housing_consent = any(c.source_reference == DEMO_HOUSING_FORM
@@ -186,6 +204,19 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                 yield id_card_png()
 
             await services.documents.upload(them, client_id=sheltered, document="PHOTO_ID", chunks=photo())
+        if not has_referral:  # DHS refers the demo's client to the immigration legal clinic (the legal-aid partner
+            # accepts it through the API as the demo starts), and the client applies for an ESOL class themself
+            found = await services.directory.search(care, DirectoryQuery(need="IMMIGRATION_LEGAL"))
+            await services.referrals.refer(
+                care, client_id=consented, service_id=found[0].service.id, share=[Category.IDENTITY, Category.CONTACT],
+                share_days=60, source_reference=DEMO_REFERRAL_FORM,
+                note="Arrived this spring with two children; asks for help with the asylum application (I-589) and "
+                     "work authorization.")
+            me = RequestContext(Principal("demo-client", "CLIENTS", frozenset({Role.CLIENT}), self_client=consented),
+                                "demo-seed", Purpose.CLIENT_ACCESS)
+            esol = await services.directory.search(me, DirectoryQuery(need="ESOL"))
+            await services.referrals.refer(me, client_id=consented, service_id=esol[0].service.id, share=[],
+                                           share_days=None, source_reference=None, note=None)
         # a housing interview tomorrow with each (its reminder goes as soon as the gateway plans it; the
         # sheltered client's waits for the end of their quiet hours at night)
         soon = (now + timedelta(hours=20)).replace(minute=0, second=0, microsecond=0)
@@ -352,6 +383,7 @@ def run_demo(
     verified_at_hra(population)
     if not settings.appropriate_parties:  # the demo city names its shelter agency for FERPA emergencies
         settings = settings.model_copy(update={"appropriate_parties": {LegalBasis.FERPA_99_36: ["DHS"]}})
+    settings = with_demo_receivers(settings)
     added = asyncio.run(globals()["seed"](settings, population))
     agency = BenefitsAgency(population)
     sim = ServerThread(agency.app(), port=benefits_port).start()
@@ -392,12 +424,17 @@ def run_demo(
     _banner(settings, port, f"{sim.url}  school district (Ed-Fi) simulator  {district.url}",
             len(population.people), added, cases, serving=serve_forever, idp=idp, sms_url=sms.url)
     app = create_app(settings)
+    partner = mint_token(load_or_create_dev_key(settings.auth.dev_key_file), settings.auth,
+                         subject="demo-legal-aid", organization="LEGALAID", roles=["partner"])
     try:
         if serve_forever:
+            with ServerThread(create_app(settings)) as first:  # the partner answers through the API, then serve
+                _partner_accepts(first.url, partner)
             uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
                         access_log=False, log_level="warning")
             return None
         with ServerThread(app, port=port) as gateway:
+            _partner_accepts(gateway.url, partner)
             answers = [_first_query(gateway.url, case) for case in cases]
             # the gateway plans and sends reminders as it starts: wait for them (a demo run again has sent its
             # email before: then only for what is due now)
@@ -432,6 +469,23 @@ async def _await_email(settings: Settings, mailbox: Mailbox, *, seconds: float) 
         await engine.dispose()
 
 
+INBOX_QUERY = "query Inbox { referralInbox { id status service { name } } }"
+ACCEPT = "mutation Accept($id: ID!) { answerReferral(id: $id, status: ACCEPTED) { id status } }"
+
+
+def _partner_accepts(url: str, token: str) -> None:
+    """The legal-aid partner, with its own token, accepts the referrals waiting in its inbox (through the API)."""
+    headers = {"Authorization": f"Bearer {token}", "X-Purpose-Of-Use": "care_coordination"}
+    inbox = httpx.post(f"{url}/graphql", json={"query": INBOX_QUERY}, headers=headers, timeout=30).json()
+    for item in (inbox.get("data") or {}).get("referralInbox") or []:
+        if item["status"] == "REQUESTED":
+            done = httpx.post(f"{url}/graphql", json={"query": ACCEPT, "variables": {"id": item["id"]}},
+                              headers=headers, timeout=30).json()
+            status = ((done.get("data") or {}).get("answerReferral") or {}).get("status")
+            console.print(f"[bold]the legal-aid partner, with its own token[/bold]: referral to "
+                          f"{item['service']['name']} {status or done.get('errors')}", highlight=False)
+
+
 CHECKLIST_QUERY = """query Checklist($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) {
   items { document state copies { agency source verified } } } } }"""
 
@@ -445,6 +499,11 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
     summary: dict[str, Any] = {name: [f"{a['agency']} {a['status']} {a.get('reason') or a.get('basis')}"
                                       for a in (section or {}).get("access", [])]
                                for name, section in profile.items() if name != "id"}
+    referrals = (profile.get("casework") or {}).get("referrals")
+    if referrals:  # closed-loop referrals: who referred, who answers, where it stands
+        summary["referrals"] = sorted(f"{r['service']['name']}: {r['status']} (by {r['referredBy']}"
+                                      f"{', answered by ' + r['answeredBy'] if r['answeredBy'] else ''})"
+                                      for r in referrals)
     chronic = (profile.get("housing") or {}).get("chronicHomelessness")
     if chronic:  # what the shelter system's records say, by HUD's definition
         summary["chronicHomelessness"] = f"{chronic['status']} ({chronic['reason']})"

@@ -76,6 +76,10 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     assert consent["appointments"] == ["HRA SHOWN CONSENT", "DHS SHOWN OWN_AGENCY"]
     assert consent["documents"] == ["HRA SHOWN CONSENT"]
     assert consent["benefits"] == ["HRA WITHHELD CONSENT_REQUIRED"]
+    # DHS's referral of the client to the immigration legal clinic, accepted by the legal-aid partner through the
+    # API with its own token (the client's own application to an ESOL class is theirs: not DHS's to see)
+    assert consent["referrals"] == ["Asylum and work authorization clinic: ACCEPTED (by DHS, answered by LEGALAID)"]
+    assert re.search(r"the legal-aid partner, with its own token.*\n?.*ACCEPTED", out.stdout)
     assert glass["benefits"] == ["HRA SHOWN BREAK_GLASS"]
     assert auditor == {"errors": ["FORBIDDEN"]}  # an auditor never opens a profile
     assert shelter["housing"] == ["DHS SHOWN OWN_AGENCY"]  # the imported HMIS export, DHS's own records
@@ -92,8 +96,10 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     assert school["schooling"] == ["DOE SHOWN OWN_AGENCY"]  # the Ed-Fi simulator, read live
     # the demo client's reminder of tomorrow's housing interview reached the demo's mailbox, in words with no detail
     assert re.search(r"reminders sent.*: \d+ text messages, [1-9]\d* emails", out.stdout)
-    (mail,) = sorted((tmp_path / "var" / "demo-mailbox").glob("*.eml"))
-    assert "You have an appointment on" in mail.read_text() and "Beaver" not in mail.read_text()
+    mails = [m.read_text() for m in sorted((tmp_path / "var" / "demo-mailbox").glob("*.eml"))]
+    assert any("You have an appointment on" in m for m in mails) and not any("Beaver" in m for m in mails)
+    # (and news of the referral the partner accepted, in words that name no service)
+    assert all("Asylum" not in m and "clinic" not in m for m in mails)
     again = cli(*args[:4], "--port", str(free_port()), "--benefits-port", str(free_port()),
                 "--schooling-port", str(free_port()), "--idp-port", str(free_port()), "--sms-port", str(free_port()),
                 "--smtp-port", str(free_port()), tmp_path=tmp_path)
