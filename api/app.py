@@ -52,7 +52,7 @@ class _GraphQLApp(GraphQL[Context, None]):
                        identity=self.services.identity_desk, notes=self.services.notes,
                        contact=self.services.contact, appointments=self.services.appointments,
                        documents=self.services.documents, directory=self.services.directory,
-                       referrals=self.services.referrals,
+                       referrals=self.services.referrals, webhooks=self.services.webhooks,
                        checklists=self.services.checklists, request_context=None)
 
     async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,
@@ -160,7 +160,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         stop_notifying = asyncio.Event()
         notifying = (asyncio.create_task(run_notifications(
             services.reminder_planner(), services.delivery_worker(), plan_every=settings.notify.plan_every_seconds,
-            stop=stop_notifying, also=[services.referrals.expire_unanswered]))
+            stop=stop_notifying, also=[services.referrals.expire_unanswered],
+            often=[services.webhook_sender.deliver_due], poll_every=settings.notify.poll_seconds))
             if settings.notify.enabled and settings.notify.run_in_gateway else None)
         try:
             yield

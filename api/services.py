@@ -36,12 +36,14 @@ from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
 from gate.referral_desk import ReferralDesk
+from gate.webhook_desk import WebhookDesk
 from identity.crosswalk import SqlCrosswalk
 from notify.keywords import Keywords
 from notify.notices import ClientNotices
 from notify.planner import ReminderPlanner
 from notify.providers import HttpSmsSender, Sender, SmtpSender
 from notify.templates import Templates
+from notify.webhooks import WebhookSender
 from notify.worker import DeliveryWorker
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
@@ -70,6 +72,8 @@ class Services:
     documents: DocumentDesk
     directory: DirectoryDesk
     referrals: ReferralDesk
+    webhooks: WebhookDesk
+    webhook_sender: WebhookSender
     keywords: Keywords
     checklists: Checklists
     senders: dict[str, Sender]
@@ -96,6 +100,7 @@ class Services:
             await conn.aclose()
         for sender in self.senders.values():
             await sender.aclose()
+        await self.webhook_sender.aclose()
         await self.http.aclose()
         await self.recorder.aclose()
         await self.reads.aclose()
@@ -151,6 +156,9 @@ def build_services(
                                            settings=settings.documents,
                                            notices=notices),
                     directory=DirectoryDesk(gate=gate, sessions=sessions),
+                    webhooks=WebhookDesk(gate=gate, sessions=sessions, settings=settings.webhooks,
+                                         production=not settings.is_development),
+                    webhook_sender=WebhookSender(sessions=sessions, settings=settings.webhooks),
                     referrals=ReferralDesk(gate=gate, source=referrals, sessions=sessions, consents=consents,
                                            settings=settings.referrals, notices=notices),
                     identity_desk=IdentityDesk(gate=gate, sessions=sessions,

@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from checklists.files import DocumentSettings
 from connectors.config import BenefitsConfig, HousingConfig, SchoolingConfig
 from connectors.federation import FederationPolicy
+from connectors.webhooks import WebhookSettings
 from core.vocabulary import LegalBasis
 from gate.referral_desk import ReferralSettings
 from notify.config import NotifySettings
@@ -155,6 +156,8 @@ class Settings(BaseSettings):
     documents: DocumentSettings = DocumentSettings()
     # referrals to directory services: which organisation answers for which, how long they wait (gate/referral_desk)
     referrals: ReferralSettings = ReferralSettings()
+    # calls to partner systems when their referrals change (connectors/webhooks.py, notify/webhooks.py)
+    webhooks: WebhookSettings = WebhookSettings()
     gate_deadline_seconds: float = Field(default=10.0, gt=0, le=120)
     # Legal bases for access without consent -> the organisations the city names as appropriate parties for
     # each (e.g. {"ferpa-99.36": ["DHS", "ACS"]}: parties with a role in a health-or-safety emergency).

@@ -37,6 +37,8 @@ from demo.photos import id_card_png
 from demo.population import Population, generate
 from demo.servers import ServerThread
 from demo.sms_provider import SmsProvider
+from demo.webhook_receiver import PATH as WEBHOOK_PATH
+from demo.webhook_receiver import WebhookReceiver
 from identity.crosswalk import link_records
 from identity.index import SYNCED, relink, sync, write_records
 from identity.online import place
@@ -375,6 +377,7 @@ def upcoming_interview(population: Population, *, now: datetime) -> None:
 def run_demo(
     settings: Settings, *, port: int, benefits_port: int, households: int, seed: int, serve_forever: bool,
     schooling_port: int = 8102, idp_port: int = 8103, sms_port: int = 8104, smtp_port: int = 8025,
+    webhook_port: int = 8105,
 ) -> list[dict[str, Any]] | None:
     """Seed, start the simulator and the gateway, print how to use them; optionally check and stop."""
     population = generate(seed=seed, households=households)
@@ -394,6 +397,8 @@ def run_demo(
     sms = ServerThread(provider.app(), port=sms_port).start()
     mailbox = Mailbox(directory=MAILBOX_DIR)
     mail = MailServer(mailbox, port=smtp_port).__enter__()
+    receiver = WebhookReceiver()  # DHS's case management system, told when its referrals change
+    hooks = ServerThread(receiver.app(), port=webhook_port).start()
     notify = settings.notify.model_copy(update={
         "run_in_gateway": True, "plan_every_seconds": 60.0, "poll_seconds": 2.0, "link": f"{public_url}/app/",
         "sms": settings.notify.sms.model_copy(update={"base_url": sms.url}),
@@ -412,6 +417,7 @@ def run_demo(
         sim.stop()
         district.stop()
         sms.stop()
+        hooks.stop()
         mail.__exit__()
         raise
     # The gateway trusts the provider (its issuer, its JWKS), as a production gateway trusts the city's.
@@ -422,19 +428,27 @@ def run_demo(
     })
     cases = demo_cases(settings, population)
     _banner(settings, port, f"{sim.url}  school district (Ed-Fi) simulator  {district.url}",
-            len(population.people), added, cases, serving=serve_forever, idp=idp, sms_url=sms.url)
+            len(population.people), added, cases, serving=serve_forever, idp=idp, sms_url=sms.url,
+            webhook_url=hooks.url)
     app = create_app(settings)
-    partner = mint_token(load_or_create_dev_key(settings.auth.dev_key_file), settings.auth,
-                         subject="demo-legal-aid", organization="LEGALAID", roles=["partner"])
+    key = load_or_create_dev_key(settings.auth.dev_key_file)
+    partner = mint_token(key, settings.auth, subject="demo-legal-aid", organization="LEGALAID", roles=["partner"])
+    dhs = mint_token(key, settings.auth, subject=DHS_WORKER, organization="DHS", roles=["caseworker"])
+    hook_url = f"{hooks.url}{WEBHOOK_PATH}"
     try:
         if serve_forever:
             with ServerThread(create_app(settings)) as first:  # the partner answers through the API, then serve
+                receiver.secret = _subscribe(first.url, dhs, hook_url)
                 _partner_accepts(first.url, partner)
             uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
                         access_log=False, log_level="warning")
             return None
         with ServerThread(app, port=port) as gateway:
-            _partner_accepts(gateway.url, partner)
+            receiver.secret = _subscribe(gateway.url, dhs, hook_url)
+            if _partner_accepts(gateway.url, partner):
+                _await(lambda: bool(receiver.received), seconds=15)  # the gateway sends webhook calls every 2 s
+                console.print(f"[bold]webhook calls to DHS's system[/bold] ({hook_url}): "
+                              + ", ".join(f"referral {r['status']}" for r in receiver.received), highlight=False)
             answers = [_first_query(gateway.url, case) for case in cases]
             # the gateway plans and sends reminders as it starts: wait for them (a demo run again has sent its
             # email before: then only for what is due now)
@@ -447,6 +461,7 @@ def run_demo(
         district.stop()
         idp.stop()
         sms.stop()
+        hooks.stop()
         mail.__exit__()
 
 
@@ -469,14 +484,41 @@ async def _await_email(settings: Settings, mailbox: Mailbox, *, seconds: float) 
         await engine.dispose()
 
 
+SUBSCRIPTIONS = "query Subscriptions { webhookSubscriptions { id url active } }"
+SUBSCRIBE = "mutation Subscribe($url: String!) { subscribeWebhook(url: $url) { secret } }"
+END_WEBHOOK = "mutation End($id: ID!) { endWebhook(id: $id) { id } }"
+
+
+def _subscribe(url: str, token: str, hook_url: str) -> str:
+    """DHS's system subscribes to its referrals' changes through the API (anew each run: a secret is shown once);
+    its signing secret."""
+    headers = {"Authorization": f"Bearer {token}", "X-Purpose-Of-Use": "case_management"}
+    mine = httpx.post(f"{url}/graphql", json={"query": SUBSCRIPTIONS}, headers=headers, timeout=30).json()
+    for sub in (mine.get("data") or {}).get("webhookSubscriptions") or []:
+        if sub["active"] and sub["url"].endswith(WEBHOOK_PATH):
+            httpx.post(f"{url}/graphql", json={"query": END_WEBHOOK, "variables": {"id": sub["id"]}},
+                       headers=headers, timeout=30)
+    made = httpx.post(f"{url}/graphql", json={"query": SUBSCRIBE, "variables": {"url": hook_url}}, headers=headers,
+                      timeout=30).json()
+    return str(made["data"]["subscribeWebhook"]["secret"])
+
+
+def _await(check: Any, *, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 INBOX_QUERY = "query Inbox { referralInbox { id status service { name } } }"
 ACCEPT = "mutation Accept($id: ID!) { answerReferral(id: $id, status: ACCEPTED) { id status } }"
 
 
-def _partner_accepts(url: str, token: str) -> None:
-    """The legal-aid partner, with its own token, accepts the referrals waiting in its inbox (through the API)."""
+def _partner_accepts(url: str, token: str) -> int:
+    """The legal-aid partner, with its own token, accepts the referrals waiting in its inbox (through the API);
+    how many."""
     headers = {"Authorization": f"Bearer {token}", "X-Purpose-Of-Use": "care_coordination"}
     inbox = httpx.post(f"{url}/graphql", json={"query": INBOX_QUERY}, headers=headers, timeout=30).json()
+    accepted = 0
     for item in (inbox.get("data") or {}).get("referralInbox") or []:
         if item["status"] == "REQUESTED":
             done = httpx.post(f"{url}/graphql", json={"query": ACCEPT, "variables": {"id": item["id"]}},
@@ -484,6 +526,8 @@ def _partner_accepts(url: str, token: str) -> None:
             status = ((done.get("data") or {}).get("answerReferral") or {}).get("status")
             console.print(f"[bold]the legal-aid partner, with its own token[/bold]: referral to "
                           f"{item['service']['name']} {status or done.get('errors')}", highlight=False)
+            accepted += status == "ACCEPTED"
+    return accepted
 
 
 CHECKLIST_QUERY = """query Checklist($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) {
@@ -522,6 +566,7 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
 
 
 def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int, cases: list[DemoCase], *,
+            webhook_url: str = "",
             idp: DevIdentityProvider, sms_url: str, serving: bool = True) -> None:
     url = f"http://127.0.0.1:{port}"
     cli = ".venv/bin/casebridge"
@@ -540,6 +585,7 @@ def _banner(settings: Settings, port: int, sim_url: str, people: int, added: int
         f"store  {settings.database_url}   synthetic people: {people} ({added} links added)",
         f"[bold]reminders[/bold] (planned and sent by the gateway every minute): text messages  {sms_url}/sim/messages",
         f"  email  {MAILBOX_DIR}/ (one .eml per message; SMTP 127.0.0.1:{settings.notify.smtp.port})",
+        f"[bold]webhooks[/bold]: DHS's system, told when its referrals change  {webhook_url}/received",
         f"  a client's text back (STOP, START, HELP): curl -s {sms_url}/sim/inbound -H 'Content-Type: "
         "application/json' -d '{\"from\": \"<their number>\", \"body\": \"STOP\"}'",
         "",

@@ -110,6 +110,7 @@ def demo(
     idp_port: Annotated[int, typer.Option(help="Development OpenID provider port on 127.0.0.1.")] = 8103,
     sms_port: Annotated[int, typer.Option(help="SMS provider simulator port on 127.0.0.1.")] = 8104,
     smtp_port: Annotated[int, typer.Option(help="The demo mailbox's SMTP port on 127.0.0.1.")] = 8025,
+    webhook_port: Annotated[int, typer.Option(help="The demo partner system's webhook receiver port.")] = 8105,
     households: Annotated[int, typer.Option(help="Synthetic households to generate.")] = 60,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 7,
     serve_forever: Annotated[bool, typer.Option("--serve/--no-serve", help="Keep serving.")] = True,
@@ -118,7 +119,8 @@ def demo(
     from cli.demo import busy_port, run_demo
 
     busy = busy_port({"--port": port, "--benefits-port": benefits_port, "--schooling-port": schooling_port,
-                      "--idp-port": idp_port, "--sms-port": sms_port, "--smtp-port": smtp_port})
+                      "--idp-port": idp_port, "--sms-port": sms_port, "--smtp-port": smtp_port,
+                      "--webhook-port": webhook_port})
     if busy is not None:
         flag, number = busy.split()
         err.print(f"[red]port {number} on 127.0.0.1 is in use[/red]: choose another with {flag} N "
@@ -126,7 +128,8 @@ def demo(
         raise typer.Exit(2)
 
     run_demo(_settings(), port=port, benefits_port=benefits_port, schooling_port=schooling_port, idp_port=idp_port,
-             sms_port=sms_port, smtp_port=smtp_port, households=households, seed=seed, serve_forever=serve_forever)
+             sms_port=sms_port, smtp_port=smtp_port, webhook_port=webhook_port, households=households, seed=seed,
+             serve_forever=serve_forever)
 
 
 @app.command("checklists")

@@ -32,7 +32,8 @@ def run_cmd() -> None:
         err.print(f"delivery worker {worker.owner} running; Ctrl-C stops it")
         try:
             await run(services.reminder_planner(), worker, plan_every=settings.notify.plan_every_seconds, stop=stop,
-                      also=[services.referrals.expire_unanswered])
+                      also=[services.referrals.expire_unanswered], often=[services.webhook_sender.deliver_due],
+                      poll_every=settings.notify.poll_seconds)
         finally:
             await services.aclose()
 

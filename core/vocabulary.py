@@ -112,6 +112,7 @@ class Action(StrEnum):
     REFERRAL_CREATE = "referral.create"  # refer a client to a directory service (or apply, for oneself)
     REFERRAL_RESPOND = "referral.respond"  # the receiving organisation answers; its inbox
     REFERRAL_WITHDRAW = "referral.withdraw"  # the referrer or the client cancels it
+    WEBHOOK_MANAGE = "webhook.manage"  # an organisation's subscriptions to its referrals' changes, and their log
     DIRECTORY_SEARCH = "directory.search"  # the city's service directory (no client's data: not logged)
     NOTIFICATION_DELIVER = "notification.deliver"  # a message to a client at a contact point they opted in to
     SESSION_READ = "session.read"  # the caller's own sign-in (`me`): about no client, so not logged

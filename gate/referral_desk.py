@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.access_records import action_record
+from connectors import webhooks
 from connectors.held_referrals import (
     FINAL,
     Referral,
@@ -138,6 +139,8 @@ class ReferralDesk:
                 service_name=service.name, organization_name=organization.name, note=text,
                 categories=[c.value for c in shared], consent_id=consent_id,
                 share_until=now + timedelta(days=days) if consent_id else None, by=ctx.principal.subject, now=now)
+            await webhooks.enqueue(op.session, orgs=[org, *([to_org] if to_org else [])], event="referral.changed",
+                                   payload=_payload(made.id, made.status, now), now=now)
             op.log(client_id, detail=f"referral {made.id} to service {service.id} ({made.status})")
         return made
 
@@ -158,6 +161,7 @@ class ReferralDesk:
             done = await self._move(op.session, row, status, reason, ctx.principal, now)
             op.log(row.client_id, detail=f"referral {row.id} ({status})")
         return done
+
 
     async def withdraw(self, ctx: RequestContext, *, referral_id: str, reason: str | None) -> Referral:
         """Cancel a referral: its referrer's staff, or the client it is for."""
@@ -220,6 +224,8 @@ class ReferralDesk:
     async def _move(self, session: AsyncSession, row: ReferralRow, status: ReferralStatus, reason: str | None,
                     who: Principal, now: datetime) -> Referral:
         done = await move(session, row, status, reason=reason, by_org=who.organization, by=who.subject, now=now)
+        await webhooks.enqueue(session, orgs=[row.from_org, *([row.to_org] if row.to_org else [])],
+                               event="referral.changed", payload=_payload(row.id, status.value, now), now=now)
         if status in FINAL and row.consent_id:  # what it shared ends with it
             consent = await self._consents.get(session, row.consent_id, for_update=True)
             if consent is not None and consent.revoked_at is None:
@@ -231,3 +237,6 @@ class ReferralDesk:
         return done
 
 
+def _payload(referral_id: str, status: str, at: datetime) -> dict[str, Any]:
+    """What a webhook call says of a referral's change: ids, its status, when - the rest through the API."""
+    return {"referralId": referral_id, "status": status, "at": at.isoformat()}

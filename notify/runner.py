@@ -16,9 +16,20 @@ RETRY = 10  # seconds before a failed planning pass is tried again
 
 
 async def run(planner: ReminderPlanner, worker: DeliveryWorker, *, plan_every: float, stop: asyncio.Event,
-              also: Sequence[Callable[[], Awaitable[int]]] = ()) -> None:
-    """Plan reminders every `plan_every` seconds (and run each of `also` then) and deliver what is due, until
-    `stop` is set."""
+              also: Sequence[Callable[[], Awaitable[int]]] = (),
+              often: Sequence[Callable[[], Awaitable[int]]] = (), poll_every: float = 2.0) -> None:
+    """Plan reminders every `plan_every` seconds (and run each of `also` then), deliver what is due, and run each
+    of `often` every `poll_every` seconds (webhook calls), until `stop` is set."""
+    async def polling() -> None:
+        while not stop.is_set():
+            for job in often:
+                try:
+                    await job()
+                except Exception as exc:  # the store is down: nothing is lost; the next round tries again
+                    log.error("a delivery round failed (%s)", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=poll_every)
+
     async def planning() -> None:
         while not stop.is_set():
             wait = plan_every
@@ -34,4 +45,4 @@ async def run(planner: ReminderPlanner, worker: DeliveryWorker, *, plan_every: f
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
 
-    await asyncio.gather(planning(), worker.run(stop))
+    await asyncio.gather(planning(), worker.run(stop), polling())

@@ -65,7 +65,7 @@ class Target:
     """What an operation acts on, as its Cedar resource: a client, a consent, the access log, the index, or
     the caller's own session; with the facts its rules look at."""
 
-    kind: str  # the Cedar entity type: Client | Section | Consent | AccessLog | Index | Directory | User
+    kind: str  # the Cedar entity type: Client | Section | Consent | AccessLog | Index | Directory | Webhooks | User
     client_id: str | None = None
     consent: ConsentRecord | None = None
     sees_identity: bool = False  # the caller may see an identity record that exists for the client
@@ -108,6 +108,11 @@ class Target:
     def directory(cls) -> Target:
         """The city's service directory."""
         return cls("Directory")
+
+    @classmethod
+    def webhooks(cls) -> Target:
+        """The caller's organisation's webhook subscriptions."""
+        return cls("Webhooks")
 
     @classmethod
     def session(cls) -> Target:

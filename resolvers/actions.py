@@ -28,6 +28,7 @@ QUERY_ACTIONS: dict[str, Action] = {
     "directoryServices": Action.DIRECTORY_SEARCH,
     "directoryNeeds": Action.DIRECTORY_SEARCH,
     "referralInbox": Action.REFERRAL_RESPOND,
+    "webhookSubscriptions": Action.WEBHOOK_MANAGE,
 }
 
 MUTATION_ACTIONS: dict[str, Action] = {
@@ -46,6 +47,8 @@ MUTATION_ACTIONS: dict[str, Action] = {
     "referClient": Action.REFERRAL_CREATE,
     "answerReferral": Action.REFERRAL_RESPOND,
     "withdrawReferral": Action.REFERRAL_WITHDRAW,
+    "subscribeWebhook": Action.WEBHOOK_MANAGE,
+    "endWebhook": Action.WEBHOOK_MANAGE,
     "resolveIdentityReview": Action.IDENTITY_RESOLVE,
     "linkRecords": Action.IDENTITY_LINK,
     "unlinkRecord": Action.IDENTITY_UNLINK,

@@ -20,6 +20,7 @@ from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
 from gate.referral_desk import ReferralDesk
+from gate.webhook_desk import WebhookDesk
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Context:
     documents: DocumentDesk
     directory: DirectoryDesk
     referrals: ReferralDesk
+    webhooks: WebhookDesk
     checklists: Checklists
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)

@@ -39,6 +39,7 @@ from resolvers.types import (
     contact_preferences_view,
     note_view,
 )
+from resolvers.webhook_types import WebhookSubscribed, WebhookSubscription, subscription_view
 
 
 @strawberry.type
@@ -210,6 +211,20 @@ class Mutation:
         done = await ctx.referrals.withdraw(ctx.request, referral_id=ids.uuid_id(id, "id", what="referral"),
                                             reason=reason.value if reason else None)
         return referral_view(done)
+
+    @strawberry.mutation(description="Subscribe your organisation's system to its referrals' changes (event "
+                         "referral.changed): a signed POST to `url` (https) at each change, retried until answered "
+                         "2xx. The signing secret is in the answer, this once. Staff (partners' included).")
+    async def subscribe_webhook(self, info: Info, url: str, events: list[str] | None = None) -> WebhookSubscribed:
+        ctx = info.context
+        sub, secret = await ctx.webhooks.subscribe(ctx.request, url=url, events=events or [])
+        return WebhookSubscribed(subscription=subscription_view(sub, []), secret=secret)
+
+    @strawberry.mutation(description="End one of your organisation's webhook subscriptions (its log stays).")
+    async def end_webhook(self, info: Info, id: strawberry.ID) -> WebhookSubscription:
+        ctx = info.context
+        return subscription_view(await ctx.webhooks.end(
+            ctx.request, subscription_id=ids.uuid_id(id, "id", what="subscription")), [])
 
     @strawberry.mutation(description="Decide an open review item: the same person (their clients merge) or "
                          "different people (never linked again by the matcher). Identity stewards; audited.")

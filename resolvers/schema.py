@@ -72,6 +72,7 @@ from resolvers.limits import BoundedValidation
 from resolvers.mutations import Mutation
 from resolvers.referral_types import Referral, referral_view
 from resolvers.types import FIELD_CATEGORIES, ClientProfile, Viewer
+from resolvers.webhook_types import WebhookSubscription, subscription_view
 
 MAX_CLIENTS = 100
 log = logging.getLogger("casebridge.graphql")
@@ -302,6 +303,11 @@ class Query:
     async def referral_inbox(self, info: Info, include_closed: bool = False) -> list[Referral]:
         ctx = info.context
         return [referral_view(r) for r in await ctx.referrals.inbox(ctx.request, include_closed=include_closed)]
+
+    @strawberry.field(description="Your organisation's webhook subscriptions, each with its latest deliveries.")
+    async def webhook_subscriptions(self, info: Info) -> list[WebhookSubscription]:
+        ctx = info.context
+        return [subscription_view(sub, log) for sub, log in await ctx.webhooks.list(ctx.request)]
 
     @strawberry.field(description="The needs the directory's active services meet, most common first.")
     async def directory_needs(self, info: Info) -> list[DirectoryNeedCount]:

@@ -63,6 +63,9 @@ DOCUMENTS: dict[str, str] = {
     "directoryServices": '{ directoryServices(need: "ESOL") { id } }',
     "directoryNeeds": "{ directoryNeeds { services } }",
     "referralInbox": "{ referralInbox { id } }",
+    "webhookSubscriptions": "{ webhookSubscriptions { id } }",
+    "subscribeWebhook": 'mutation { subscribeWebhook(url: "https://partner.example.org/hooks") { secret } }',
+    "endWebhook": 'mutation { endWebhook(id: "00000000-0000-4000-8000-0000000000d6") { id } }',
     "referClient": 'mutation { referClient(clientId: "%(c)s", serviceId: "s-1") { id } }',
     "resolveIdentityReview": 'mutation { resolveIdentityReview(id: "1", decision: SAME_PERSON, reason: "r") '
                              '{ merged } }',

@@ -58,7 +58,7 @@ def test_serve_refuses_an_unmigrated_store_and_migrate_fixes_it(tmp_path: Path) 
 
 
 def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) -> None:
-    ports = ("--sms-port", str(free_port()), "--smtp-port", str(free_port()))
+    ports = ("--sms-port", str(free_port()), "--smtp-port", str(free_port()), "--webhook-port", str(free_port()))
     args = ("demo", "--no-serve", "--households", "5", "--port", str(free_port()), "--benefits-port", str(free_port()),
             "--schooling-port", str(free_port()), "--idp-port", str(free_port()), *ports)
     out = cli(*args, tmp_path=tmp_path)
@@ -80,6 +80,8 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     # API with its own token (the client's own application to an ESOL class is theirs: not DHS's to see)
     assert consent["referrals"] == ["Asylum and work authorization clinic: ACCEPTED (by DHS, answered by LEGALAID)"]
     assert re.search(r"the legal-aid partner, with its own token.*\n?.*ACCEPTED", out.stdout)
+    # and DHS's system, subscribed through the API, was told by a signed webhook call
+    assert re.search(r"webhook calls to DHS's system.*\n?.*referral ACCEPTED", out.stdout)
     assert glass["benefits"] == ["HRA SHOWN BREAK_GLASS"]
     assert auditor == {"errors": ["FORBIDDEN"]}  # an auditor never opens a profile
     assert shelter["housing"] == ["DHS SHOWN OWN_AGENCY"]  # the imported HMIS export, DHS's own records
@@ -102,7 +104,7 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     assert all("Asylum" not in m and "clinic" not in m for m in mails)
     again = cli(*args[:4], "--port", str(free_port()), "--benefits-port", str(free_port()),
                 "--schooling-port", str(free_port()), "--idp-port", str(free_port()), "--sms-port", str(free_port()),
-                "--smtp-port", str(free_port()), tmp_path=tmp_path)
+                "--smtp-port", str(free_port()), "--webhook-port", str(free_port()), tmp_path=tmp_path)
     assert again.returncode == 0 and "(0 links added)" in again.stdout  # re-running seeds nothing twice
     assert _summaries(again.stdout) == cases
 

@@ -76,6 +76,8 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     if action in (Action.APPOINTMENT_SCHEDULE, Action.APPOINTMENT_UPDATE):  # their own organisation's only
         return (staff and care and c.sees_identity and c.target.category == "appointments"
                 and c.target.holder == ORG)
+    if action is Action.WEBHOOK_MANAGE:  # their own organisation's subscriptions
+        return staff and care
     if action is Action.DIRECTORY_SEARCH:  # what is on offer: anyone who helps a client, or a client for themself
         return (staff and care) or (role is Role.CLIENT and purpose is Purpose.CLIENT_ACCESS)
     casework, own = c.target.category == "casework", c.target.holder == ORG
@@ -173,6 +175,7 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
                                       for opted in (False, True)],
         Action.SESSION_READ: [Case("own session", Target.session())],
         Action.DIRECTORY_SEARCH: [Case("directory", Target.directory())],
+        Action.WEBHOOK_MANAGE: [Case("webhooks", Target.webhooks())],
         **{a: [Case("log", Target.access_log())] for a in (Action.AUDIT_READ, Action.AUDIT_SUMMARY,
                                                            Action.AUDIT_VERIFY, Action.AUDIT_EXPORT)},
         **{a: [Case("index", Target.index())] for a in (Action.IDENTITY_REVIEW, Action.IDENTITY_EXPLAIN,

@@ -1,0 +1,62 @@
+"""Sends the webhook deliveries recorded with each referral change (connectors/webhooks.py): signed, with a timeout,
+retried with exponential backoff and jitter until the subscriber answers 2xx or `max_attempts` is reached; what
+became of each try is in the delivery log. A subscriber's URL was checked when it subscribed
+(gate/webhook_desk.py); redirects are not followed."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from connectors.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, WebhookSettings, claim, finish, sign
+
+log = logging.getLogger("casebridge.webhooks")
+
+
+class WebhookSender:
+    """Makes the due webhook calls."""
+
+    def __init__(self, *, sessions: async_sessionmaker[Any], settings: WebhookSettings,
+                 http: httpx.AsyncClient | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._sessions = sessions
+        self._s = settings
+        self._http = http or httpx.AsyncClient(timeout=settings.timeout_seconds, follow_redirects=False)
+        self._clock = clock
+
+    async def deliver_due(self, limit: int = 20) -> int:
+        """Try every due delivery once; how many were delivered."""
+        now = self._clock()
+        due = await claim(self._sessions, now=now, lease=timedelta(seconds=self._s.lease_seconds), limit=limit)
+        delivered = 0
+        for d in due:
+            try:
+                resp = await self._http.post(d.url, content=d.body, headers={
+                    "Content-Type": "application/json", SIGNATURE_HEADER: sign(d.secret, d.body),
+                    DELIVERY_HEADER: d.id, "User-Agent": "casebridge-webhooks"})
+                ok, result = 200 <= resp.status_code < 300, f"http-{resp.status_code}"
+            except httpx.TimeoutException:
+                ok, result = False, "timeout"
+            except httpx.HTTPError as exc:
+                ok, result = False, type(exc).__name__.lower()[:64]
+            now = self._clock()
+            retry = None if ok or d.attempts >= self._s.max_attempts else now + self._backoff(d.attempts)
+            await finish(self._sessions, d.id, ok=ok, result=result, now=now, retry_at=retry)
+            delivered += ok
+            if not ok:
+                log.warning("webhook delivery %s: %s (attempt %d%s)", d.id, result, d.attempts,
+                            "" if retry else ", given up")
+        return delivered
+
+    def _backoff(self, attempts: int) -> timedelta:
+        base = min(self._s.backoff_seconds * 2 ** max(0, attempts - 1), self._s.backoff_max_seconds)
+        return timedelta(seconds=base * random.uniform(0.8, 1.2))  # jitter, not a secret
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

@@ -1,0 +1,150 @@
+"""Webhooks to partner systems (issue 21 §4): an organisation subscribes its system to its referrals' changes; each
+change is a signed call, recorded with the change and retried until the system answers 2xx, every try in the
+delivery log; subscriptions are an organisation's own. A real HTTP receiver checks every signature. On SQLite and
+PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.app import create_app
+from api.services import Services, build_services
+from api.settings import Settings
+from connectors.hsds.directory import replace
+from connectors.hsds.reader import read
+from connectors.webhooks import sign, verify
+from demo.population import Population
+from demo.servers import ServerThread
+from demo.webhook_receiver import PATH, WebhookReceiver
+from notify.webhooks import WebhookSender
+from store.engine import make_engine, make_sessionmaker
+from tests.gateway import GraphQLClient, caller, seed_links
+
+DIRECTORY = Path(__file__).resolve().parent.parent / "demo" / "directory"
+LEGAL_ORG = "99ebaba2-224a-5911-99a3-b700be06bdb4"
+SUBSCRIBE = """mutation($url: String!) { subscribeWebhook(url: $url) {
+  secret subscription { id url events active } } }"""
+SUBSCRIPTIONS = """{ webhookSubscriptions { id url active deliveries { event status attempts lastResult } } }"""
+END = """mutation($id: ID!) { endWebhook(id: $id) { id active } }"""
+REFER = """mutation($c: ID!, $s: ID!) { referClient(clientId: $c, serviceId: $s) { id status } }"""
+ANSWER = """mutation($id: ID!, $status: ReferralStatus!) { answerReferral(id: $id, status: $status) { status } }"""
+SERVICES = """query { directoryServices(need: "IMMIGRATION_LEGAL") { id } }"""
+
+
+def test_a_signature_holds_only_for_its_body_its_secret_and_a_few_minutes() -> None:
+    body, secret = b'{"referralId":"r-1","status":"ACCEPTED"}', "whsec_test"
+    header = sign(secret, body)
+    assert verify(secret, header, body)
+    assert not verify(secret, header, body.replace(b"ACCEPTED", b"REJECTED"))
+    assert not verify("whsec_other", header, body)
+    assert not verify(secret, sign(secret, body, at=int(time.time()) - 600), body)  # a replay, ten minutes on
+    assert not verify(secret, None, body) and not verify(secret, "t=abc,v1=00", body)
+
+
+@dataclass
+class City:
+    settings: Settings
+    server: ServerThread
+    receiver: WebhookReceiver
+    hook_url: str
+    services: Services
+
+    def as_(self, org: str, *roles: str, **kw: Any) -> GraphQLClient:
+        return caller((self.settings, self.server), org, *roles, **kw)
+
+    def sender(self, clock: Any = None) -> WebhookSender:
+        return WebhookSender(sessions=self.services.sessions, settings=self.settings.webhooks,
+                             clock=clock or (lambda: datetime.now(UTC)))
+
+
+@pytest.fixture
+async def city(database_url: str, benefits_server: ServerThread, edfi_server: ServerThread, population: Population,
+               settings_factory: Any) -> AsyncIterator[City]:
+    await seed_links(database_url, population)
+    engine = make_engine(database_url)
+    try:
+        async with make_sessionmaker(engine).begin() as session:
+            await replace(session, read(DIRECTORY), now=datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
+                                schooling_url=edfi_server.url, benefits_timeout=1.0,
+                                referrals={"receivers": {LEGAL_ORG: "LEGALAID"}},
+                                webhooks={"backoff_seconds": 60, "max_attempts": 3, "timeout_seconds": 2})
+    receiver = WebhookReceiver()
+    with ServerThread(receiver.app()) as hooks, ServerThread(create_app(settings)) as server:
+        services = build_services(settings)
+        try:
+            yield City(settings, server, receiver, hooks.url + PATH, services)
+        finally:
+            await services.aclose()
+
+
+async def test_each_change_of_a_referral_reaches_the_subscribed_system_signed_once_even_after_retries(
+    city: City, population: Population,
+) -> None:
+    cid = next(p.client_id for p in population.people if p.hmis_id)
+    dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
+    made = (await dhs.query(SUBSCRIBE, {"url": city.hook_url}))["data"]["subscribeWebhook"]
+    assert made["secret"].startswith("whsec_") and made["subscription"]["events"] == ["referral.changed"]
+    city.receiver.secret = made["secret"]
+    clinic = (await dhs.query(SERVICES))["data"]["directoryServices"][0]["id"]
+    referral = (await dhs.query(REFER, {"c": cid, "s": clinic}))["data"]["referClient"]
+    city.receiver.fail_next = 1  # the partner system is down for the first call
+    now = datetime.now(UTC)
+    sender = city.sender(clock=lambda: now)
+    assert await sender.deliver_due() == 0
+    (sub,) = (await dhs.query(SUBSCRIPTIONS))["data"]["webhookSubscriptions"]
+    assert sub["deliveries"] == [{"event": "referral.changed", "status": "pending", "attempts": 1,
+                                  "lastResult": "http-503"}]
+    assert await sender.deliver_due() == 0  # not due again yet: backoff
+    later = city.sender(clock=lambda: now + timedelta(minutes=5))
+    assert await later.deliver_due() == 1
+    assert [(r["referralId"], r["status"], r["event"]) for r in city.receiver.received] == [
+        (referral["id"], "REQUESTED", "referral.changed")]
+    assert set(city.receiver.received[0]) == {"referralId", "status", "at", "event", "deliveryId"}  # ids only
+    # the partner's answer reaches DHS's system too (the partner itself subscribed to nothing)
+    assert (await legal.query(ANSWER, {"id": referral["id"], "status": "ACCEPTED"}))["data"]
+    assert await later.deliver_due() == 1
+    assert [r["status"] for r in city.receiver.received] == ["REQUESTED", "ACCEPTED"]
+    assert city.receiver.refused == []
+    await later.aclose()
+    await sender.aclose()
+
+
+async def test_a_system_that_never_answers_is_given_up_and_a_subscription_is_its_organisations_own(
+    city: City, population: Population,
+) -> None:
+    cid = next(p.client_id for p in population.people if p.hmis_id)
+    dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
+    made = (await dhs.query(SUBSCRIBE, {"url": city.hook_url}))["data"]["subscribeWebhook"]
+    city.receiver.secret, city.receiver.fail_next = made["secret"], 100
+    clinic = (await dhs.query(SERVICES))["data"]["directoryServices"][0]["id"]
+    assert "errors" not in await dhs.query(REFER, {"c": cid, "s": clinic})
+    start = datetime.now(UTC)
+    for hours in (0, 1, 3, 6):
+        sender = city.sender(clock=lambda h=hours: start + timedelta(hours=h))
+        await sender.deliver_due()
+        await sender.aclose()
+    (sub,) = (await dhs.query(SUBSCRIPTIONS))["data"]["webhookSubscriptions"]
+    assert sub["deliveries"] == [{"event": "referral.changed", "status": "failed", "attempts": 3,
+                                  "lastResult": "http-503"}]
+    # another organisation sees none of DHS's subscriptions and cannot end them
+    assert (await legal.query(SUBSCRIPTIONS))["data"]["webhookSubscriptions"] == []
+    gone = await legal.query(END, {"id": made["subscription"]["id"]})
+    assert gone["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND"
+    assert (await dhs.query(END, {"id": made["subscription"]["id"]}))["data"]["endWebhook"]["active"] is False
+    # a URL into a private network, with credentials, or not https is refused
+    for url in ("http://partner.example.org/hooks", "https://10.1.2.3/hooks", "https://user:pw@partner.example.org/",
+                "https://[fd00::1]/hooks", "ftp://partner.example.org/"):
+        refused = await dhs.query(SUBSCRIBE, {"url": url})
+        assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", url
+    auditor = caller((city.settings, city.server), "OVERSIGHT", "auditor", purpose="audit")
+    assert (await auditor.query(SUBSCRIPTIONS))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
