@@ -24,6 +24,7 @@ from connectors.edfi import SchoolingConnector
 from connectors.federation import Resilient
 from connectors.held import Appointments, CaseNotes, ContactDetails
 from connectors.held_documents import HeldDocuments
+from connectors.held_plans import Plans
 from connectors.held_referrals import Referrals
 from connectors.hmis.connector import HousingConnector
 from gate import Gate
@@ -35,6 +36,7 @@ from gate.directory_desk import DirectoryDesk
 from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
+from gate.plan_desk import PlanDesk
 from gate.referral_desk import ReferralDesk
 from gate.webhook_desk import WebhookDesk
 from identity.crosswalk import SqlCrosswalk
@@ -45,6 +47,7 @@ from notify.providers import HttpSmsSender, Sender, SmtpSender
 from notify.templates import Templates
 from notify.webhooks import WebhookSender
 from notify.worker import DeliveryWorker
+from plans.catalogue import load as load_plans
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
 from policies.decisions import Decider
@@ -72,6 +75,7 @@ class Services:
     documents: DocumentDesk
     directory: DirectoryDesk
     referrals: ReferralDesk
+    plans: PlanDesk
     webhooks: WebhookDesk
     webhook_sender: WebhookSender
     keywords: Keywords
@@ -128,10 +132,10 @@ def build_services(
     engine_ = CedarEngine(policy_set, parties=settings.appropriate_party_bases())
     decider = decider or CedarDecider(sessions, reads, engine_, store=consents)
     contact, appointments, documents = ContactDetails(sessions), Appointments(sessions), HeldDocuments(sessions)
-    referrals = Referrals(sessions)
+    referrals, plans = Referrals(sessions), Plans(sessions)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
-        held=[CaseNotes(sessions), contact, appointments, documents, referrals],
+        held=[CaseNotes(sessions), contact, appointments, documents, referrals, plans],
         deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
     )
     desk = ConsentDesk(gate=gate, store=consents)
@@ -156,6 +160,7 @@ def build_services(
                                            settings=settings.documents,
                                            notices=notices),
                     directory=DirectoryDesk(gate=gate, sessions=sessions),
+                    plans=PlanDesk(gate=gate, source=plans, catalogue=load_plans(settings.plans_file)),
                     webhooks=WebhookDesk(gate=gate, sessions=sessions, settings=settings.webhooks,
                                          production=not settings.is_development),
                     webhook_sender=WebhookSender(sessions=sessions, settings=settings.webhooks),

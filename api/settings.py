@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     notify: NotifySettings = NotifySettings()
     # the city's checklists (goals and the documents each needs); None: the ones shipped (checklists/checklists.json)
     checklists_file: Path | None = None
+    # the city's service plan goals (plans/catalogue.json shape); None: the ones shipped
+    plans_file: Path | None = None
     # files sent against checklists: limits, the blob store, retention, scan (checklists/files.py)
     documents: DocumentSettings = DocumentSettings()
     # referrals to directory services: which organisation answers for which, how long they wait (gate/referral_desk)

@@ -112,6 +112,8 @@ class Action(StrEnum):
     REFERRAL_CREATE = "referral.create"  # refer a client to a directory service (or apply, for oneself)
     REFERRAL_RESPOND = "referral.respond"  # the receiving organisation answers; its inbox
     REFERRAL_WITHDRAW = "referral.withdraw"  # the referrer or the client cancels it
+    PLAN_WRITE = "plan.write"  # make and keep a client's service plan (its organisation's)
+    PLAN_STEP = "plan.step"  # mark a plan's task done: the plan's organisation, or the client for their own
     WEBHOOK_MANAGE = "webhook.manage"  # an organisation's subscriptions to its referrals' changes, and their log
     DIRECTORY_SEARCH = "directory.search"  # the city's service directory (no client's data: not logged)
     NOTIFICATION_DELIVER = "notification.deliver"  # a message to a client at a contact point they opted in to

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.access_records import action_record
 from connectors import webhooks
+from connectors.held_plans import complete_tasks_of_referral
 from connectors.held_referrals import (
     FINAL,
     Referral,
@@ -226,6 +227,8 @@ class ReferralDesk:
         done = await move(session, row, status, reason=reason, by_org=who.organization, by=who.subject, now=now)
         await webhooks.enqueue(session, orgs=[row.from_org, *([row.to_org] if row.to_org else [])],
                                event="referral.changed", payload=_payload(row.id, status.value, now), now=now)
+        if status is ReferralStatus.COMPLETED:  # a plan's task it is: done, and its goal settles
+            await complete_tasks_of_referral(session, row.id, now=now)
         if status in FINAL and row.consent_id:  # what it shared ends with it
             consent = await self._consents.get(session, row.consent_id, for_update=True)
             if consent is not None and consent.revoked_at is None:

@@ -19,6 +19,7 @@ from gate.directory_desk import DirectoryDesk
 from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
 from gate.note_desk import NoteDesk
+from gate.plan_desk import PlanDesk
 from gate.referral_desk import ReferralDesk
 from gate.webhook_desk import WebhookDesk
 
@@ -41,6 +42,7 @@ class Context:
     documents: DocumentDesk
     directory: DirectoryDesk
     referrals: ReferralDesk
+    plans: PlanDesk
     webhooks: WebhookDesk
     checklists: Checklists
     request_context: RequestContext | None

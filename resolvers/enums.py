@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import strawberry
 
+from connectors.held_plans import Barrier, GoalStatus, ProgressChange, TaskOwner, TaskStatus
 from connectors.held_referrals import ReferralReason, ReferralStatus
 from connectors.hmis.chronic import ChronicStatus
 from core.errors import ErrorCode
@@ -51,5 +52,27 @@ strawberry.enum(ReferralStatus, description="FHIR Task's statuses (R4, upper cas
                 "EXPIRED: nobody answered in time.")
 strawberry.enum(ReferralReason, description="Why a referral was rejected, failed or was cancelled.")
 
-__all__ = ["AccessStatus", "Basis", "Category", "ChronicStatus", "ErrorCode", "ReferralReason", "ReferralStatus",
-           "RejectReason", "Role", "WithheldReason"]
+strawberry.enum(GoalStatus, name="PlanGoalStatus", description="Where a plan's goal stands.")
+strawberry.enum(TaskOwner, name="PlanTaskOwner", description="Who does a plan's task: the plan's organisation, a "
+                "partner organisation, or the client.")
+strawberry.enum(TaskStatus, name="PlanTaskStatus", description="Where a plan's task stands.")
+strawberry.enum(ProgressChange, description="What changed, in a progress note on a goal.")
+strawberry.enum(Barrier, description="A barrier met on the way to a goal.")
+
+__all__ = [
+                "AccessStatus",
+                "Barrier",
+                "Basis",
+                "Category",
+                "ChronicStatus",
+                "ErrorCode",
+                "GoalStatus",
+                "ProgressChange",
+                "ReferralReason",
+                "ReferralStatus",
+                "RejectReason",
+                "Role",
+                "TaskOwner",
+                "TaskStatus",
+                "WithheldReason",
+]

@@ -19,7 +19,17 @@ from resolvers.consent_types import (
 )
 from resolvers.context import Info
 from resolvers.document_types import DocumentRequest, ReviewDecision, request_view
-from resolvers.enums import Category, ReferralReason, ReferralStatus, RejectReason
+from resolvers.enums import (
+    Barrier,
+    Category,
+    GoalStatus,
+    ProgressChange,
+    ReferralReason,
+    ReferralStatus,
+    RejectReason,
+    TaskOwner,
+    TaskStatus,
+)
 from resolvers.identity_types import (
     IdentityDecision,
     IdentityDecisionResult,
@@ -27,6 +37,7 @@ from resolvers.identity_types import (
     decision_view,
     parse_id,
 )
+from resolvers.plan_types import ServicePlan, plan_view
 from resolvers.referral_types import Referral, referral_view
 from resolvers.types import (
     Appointment,
@@ -211,6 +222,56 @@ class Mutation:
         done = await ctx.referrals.withdraw(ctx.request, referral_id=ids.uuid_id(id, "id", what="referral"),
                                             reason=reason.value if reason else None)
         return referral_view(done)
+
+    @strawberry.mutation(description="Make a service plan for a client you work with, for the next 30, 60 or 90 days: "
+                         "goals from the city's catalogue (planGoals) and free ones. `arrivedOn` starts the clocks "
+                         "the catalogue counts from arrival (the asylum application's year). Audited.")
+    async def create_plan(self, info: Info, client_id: strawberry.ID, horizon_days: int,
+                          goals: list[str] | None = None, free_goals: list[str] | None = None,
+                          arrived_on: date | None = None) -> ServicePlan:
+        ctx = info.context
+        made = await ctx.plans.create(ctx.request, client_id=ids.client_id(client_id), horizon_days=horizon_days,
+                                      arrived_on=arrived_on, goals=goals or [], free_goals=free_goals or [])
+        return plan_view(made, ctx.plans.catalogue)
+
+    @strawberry.mutation(description="Add a task to a plan's goal: who does it (your organisation, a partner "
+                         "organisation, the client), by when; a referral your organisation made for the client may be "
+                         "the task (completing it completes the task). Audited.")
+    async def add_plan_task(self, info: Info, goal_id: strawberry.ID, title: str, owner: TaskOwner,
+                            owner_org: str | None = None, due_on: date | None = None,
+                            referral_id: strawberry.ID | None = None) -> ServicePlan:
+        ctx = info.context
+        plan = await ctx.plans.add_task(
+            ctx.request, goal_id=ids.uuid_id(goal_id, "goalId", what="goal"), title=title, owner=owner,
+            owner_org=owner_org, due_on=due_on,
+            referral_id=ids.uuid_id(referral_id, "referralId", what="referral") if referral_id else None)
+        return plan_view(plan, ctx.plans.catalogue)
+
+    @strawberry.mutation(description="Mark a plan's task done, cancelled or open again: the plan's organisation, or "
+                         "the client for a task that is theirs. A goal whose tasks are all done is met. Audited.")
+    async def set_plan_task(self, info: Info, task_id: strawberry.ID, status: TaskStatus) -> ServicePlan:
+        ctx = info.context
+        plan = await ctx.plans.set_task(ctx.request, task_id=ids.uuid_id(task_id, "taskId", what="task"),
+                                        status=status)
+        return plan_view(plan, ctx.plans.catalogue)
+
+    @strawberry.mutation(description="A progress note on a plan's goal (what changed, the barriers met) and, where it "
+                         "changed, its status. Audited.")
+    async def update_plan_goal(self, info: Info, goal_id: strawberry.ID, change: ProgressChange,
+                               barriers: list[Barrier] | None = None, status: GoalStatus | None = None
+                               ) -> ServicePlan:
+        ctx = info.context
+        plan = await ctx.plans.update_goal(ctx.request, goal_id=ids.uuid_id(goal_id, "goalId", what="goal"),
+                                           status=status, change=change, barriers=barriers or [])
+        return plan_view(plan, ctx.plans.catalogue)
+
+    @strawberry.mutation(description="Check a plan's evidence-tied goals (a child enrolled in school, benefits "
+                         "enrolled) against what the gate shows your organisation for your purpose: met while the "
+                         "evidence is there, open again when it is gone. The read is logged like any. Audited.")
+    async def check_plan_evidence(self, info: Info, plan_id: strawberry.ID) -> ServicePlan:
+        ctx = info.context
+        plan = await ctx.plans.check_evidence(ctx.request, plan_id=ids.uuid_id(plan_id, "planId", what="plan"))
+        return plan_view(plan, ctx.plans.catalogue)
 
     @strawberry.mutation(description="Subscribe your organisation's system to its referrals' changes (event "
                          "referral.changed): a signed POST to `url` (https) at each change, retried until answered "

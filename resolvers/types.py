@@ -15,6 +15,7 @@ from connectors import held
 from connectors import records as rec
 from connectors.held_documents import DocumentRecord as DocumentRecordData
 from connectors.held_documents import SentFile
+from connectors.held_plans import Plan as HeldPlan
 from connectors.held_referrals import Referral as HeldReferral
 from connectors.hmis.chronic import ChronicStatus
 from core.errors import ErrorCode, InvalidInput, error_code
@@ -29,6 +30,7 @@ from resolvers.document_types import (
     request_view,
 )
 from resolvers.enums import AccessStatus, Category, Role, WithheldReason
+from resolvers.plan_types import PlanGoalKind, ServicePlan, plan_view
 from resolvers.referral_types import Referral, referral_view
 
 T = TypeVar("T")
@@ -401,6 +403,8 @@ class CaseworkSection:
     notes: list[CaseNote] | None = strawberry.field(description="Newest first; null when nothing was shown.")
     referrals: list[Referral] | None = strawberry.field(description="Referrals to directory services, latest change "
                                                         "first; null when nothing was shown.")
+    plans: list[ServicePlan] | None = strawberry.field(description="Service plans, latest change first; null when "
+                                                       "nothing was shown.")
 
 
 @strawberry.enum(description="How a message reaches a client: SMS (a text message to a phone number) or EMAIL.")
@@ -709,7 +713,7 @@ class ClientProfile:
             files=_files_view([f for f in found if isinstance(f, SentFile)], records))
 
     @strawberry.field(description="Case notes held in casebridge (category casework), newest first.")
-    def casework(self) -> CaseworkSection | None:
+    def casework(self, info: strawberry.Info) -> CaseworkSection | None:
         parts = self.disclosure.parts(_Category.CASEWORK)
         visible = shown(parts)
         found = [i for p in visible or [] for i in p.data]
@@ -720,14 +724,22 @@ class ClientProfile:
                            key=lambda r: (r.updated_at, r.id), reverse=True)
         # case notes and referrals are two sources of one organisation's casework: one line per part as decided
         access = list({(a.agency, a.status, a.reason, a.basis): a for a in map(source_access, parts)}.values())
+        plans = sorted((x for x in found if isinstance(x, HeldPlan)), key=lambda x: (x.updated_at, x.id), reverse=True)
+        catalogue = info.context.plans.catalogue
         return CaseworkSection(access=access, notes=[note_view(n) for n in notes] if visible else None,
-                               referrals=[referral_view(r) for r in referrals] if visible else None)
+                               referrals=[referral_view(r) for r in referrals] if visible else None,
+                               plans=[plan_view(x, catalogue) for x in plans] if visible else None)
 
     @strawberry.field(description="The documents a goal needs (e.g. SUPPORTIVE_HOUSING_APPLICATION; the city's "
                       "checklists configuration) and where a copy of each already exists, as far as the gate lets "
                       "you see the client's documents at each agency and the shelter system's records.")
     def checklist(self, info: strawberry.Info, goal: str) -> Checklist:
         return checklist_view(self.disclosure, info.context.checklists, goal)
+
+    @strawberry.field(description="The goals a service plan can have (the city's plan catalogue).")
+    def plan_goals(self, info: strawberry.Info) -> list[PlanGoalKind]:
+        return [PlanGoalKind(code=k.code, name=k.name["en"], area=k.area, evidence=k.evidence)
+                for k in info.context.plans.catalogue.values()]
 
     @strawberry.field(description="The goals a checklist can be asked for (the city's checklists configuration), "
                       "each with the documents it needs.")

@@ -309,3 +309,70 @@ class WebhookDelivery(Base):
     last_result: Mapped[str | None] = mapped_column(String(64))  # "http-503", "timeout", "refused", ...
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class ServicePlan(Base):
+    """A client's plan for the next 30, 60 or 90 days (category casework), held for the organisation that made
+    it and shared with the client: goals from the city's catalogue (plans/catalogue.json) or free ones."""
+
+    __tablename__ = "service_plans"
+    __table_args__ = (Index("ix_service_plans_client_id_holder", "client_id", "holder"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    holder: Mapped[str] = mapped_column(String(64))
+    horizon_days: Mapped[int]
+    starts_on: Mapped[date]
+    arrived_on: Mapped[date | None]  # the client's arrival (the asylum application's one-year clock)
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanGoal(Base):
+    """One goal of a plan: from the catalogue (`code`) or free (`title`), with where it stands."""
+
+    __tablename__ = "plan_goals"
+    __table_args__ = (Index("ix_plan_goals_plan_id", "plan_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("service_plans.id"))
+    code: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))  # OPEN | IN_PROGRESS | MET | NOT_MET | DROPPED
+    met_by: Mapped[str | None] = mapped_column(String(32))  # STAFF | TASKS | EVIDENCE
+    met_on: Mapped[date | None]
+    evidence: Mapped[str | None] = mapped_column(String(255))  # what met it (ids and a code, no data)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanTask(Base):
+    """A step towards a goal: who does it (the caseworker's organisation, a partner organisation, the client), by
+    when, where it stands; a referral may be the step (completing it completes the task)."""
+
+    __tablename__ = "plan_tasks"
+    __table_args__ = (Index("ix_plan_tasks_goal_id", "goal_id"), Index("ix_plan_tasks_referral_id", "referral_id"))
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    goal_id: Mapped[str] = mapped_column(ForeignKey("plan_goals.id"))
+    title: Mapped[str] = mapped_column(String(255))
+    owner: Mapped[str] = mapped_column(String(16))  # CASEWORKER | PARTNER | CLIENT
+    owner_org: Mapped[str | None] = mapped_column(String(64))  # the partner organisation, where a partner owns it
+    due_on: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(16))  # OPEN | DONE | CANCELLED
+    referral_id: Mapped[str | None] = mapped_column(ForeignKey("referrals.id"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanNote(Base):
+    """A structured progress note on a goal: what changed and the barriers met, from coded lists."""
+
+    __tablename__ = "plan_notes"
+    __table_args__ = (Index("ix_plan_notes_goal_id", "goal_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    goal_id: Mapped[str] = mapped_column(ForeignKey("plan_goals.id"))
+    change: Mapped[str] = mapped_column(String(32))
+    barriers: Mapped[list[str]] = mapped_column(JSON)
+    by: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(default=utcnow)

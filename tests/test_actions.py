@@ -64,6 +64,7 @@ DOCUMENTS: dict[str, str] = {
     "directoryNeeds": "{ directoryNeeds { services } }",
     "referralInbox": "{ referralInbox { id } }",
     "webhookSubscriptions": "{ webhookSubscriptions { id } }",
+    "createPlan": 'mutation { createPlan(clientId: "%(c)s", horizonDays: 60, goals: ["ESOL_ENROLLED"]) { id } }',
     "subscribeWebhook": 'mutation { subscribeWebhook(url: "https://partner.example.org/hooks") { secret } }',
     "endWebhook": 'mutation { endWebhook(id: "00000000-0000-4000-8000-0000000000d6") { id } }',
     "referClient": 'mutation { referClient(clientId: "%(c)s", serviceId: "s-1") { id } }',
@@ -86,8 +87,8 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
     gateway: Any, database_url: str,
 ) -> None:
     admin = caller(gateway, "CITY", "admin")  # a role no rule gives anything but its own session
-    by_id = {"setContactOptIn", "updateAppointment", "reviewDocument", "answerReferral",
-             "withdrawReferral"}  # refused as not found: below
+    by_id = {"setContactOptIn", "updateAppointment", "reviewDocument", "answerReferral", "withdrawReferral",
+             "addPlanTask", "setPlanTask", "updatePlanGoal", "checkPlanEvidence"}  # refused as not found: below
     assert set(DOCUMENTS) | set(HIDDEN) | {"me"} | by_id == set(QUERY_ACTIONS) | set(MUTATION_ACTIONS)
     for field, document in DOCUMENTS.items():
         before = len(await events(database_url))
@@ -121,7 +122,13 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
          "document.review"),
         ('mutation { answerReferral(id: "00000000-0000-4000-8000-0000000000d4", status: ACCEPTED) { id } }',
          "referral.respond"),
-        ('mutation { withdrawReferral(id: "00000000-0000-4000-8000-0000000000d5") { id } }', "referral.withdraw")]:
+        ('mutation { withdrawReferral(id: "00000000-0000-4000-8000-0000000000d5") { id } }', "referral.withdraw"),
+        ('mutation { addPlanTask(goalId: "00000000-0000-4000-8000-0000000000d7", title: "t", owner: CLIENT) { id } }',
+         "plan.write"),
+        ('mutation { setPlanTask(taskId: "00000000-0000-4000-8000-0000000000d8", status: DONE) { id } }', "plan.step"),
+        ('mutation { updatePlanGoal(goalId: "00000000-0000-4000-8000-0000000000d9", change: STARTED) { id } }',
+         "plan.write"),
+        ('mutation { checkPlanEvidence(planId: "00000000-0000-4000-8000-0000000000da") { id } }', "plan.write")]:
         before = len(await events(database_url))
         body = await admin.query(document)
         assert body["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND", body

@@ -76,11 +76,15 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     if action in (Action.APPOINTMENT_SCHEDULE, Action.APPOINTMENT_UPDATE):  # their own organisation's only
         return (staff and care and c.sees_identity and c.target.category == "appointments"
                 and c.target.holder == ORG)
+    casework, own = c.target.category == "casework", c.target.holder == ORG
+    if action is Action.PLAN_WRITE:  # their own organisation's plan
+        return casework and own and staff and care and c.sees_identity
+    if action is Action.PLAN_STEP:  # the plan's organisation; the client, on their own plan
+        return casework and ((own and staff and care and c.sees_identity) or self_access)
     if action is Action.WEBHOOK_MANAGE:  # their own organisation's subscriptions
         return staff and care
     if action is Action.DIRECTORY_SEARCH:  # what is on offer: anyone who helps a client, or a client for themself
         return (staff and care) or (role is Role.CLIENT and purpose is Purpose.CLIENT_ACCESS)
-    casework, own = c.target.category == "casework", c.target.holder == ORG
     if action is Action.REFERRAL_CREATE:  # staff for their organisation; the client for themself, held for them
         return casework and own and ((staff and care and c.sees_identity) or self_access)
     if action is Action.REFERRAL_WITHDRAW:  # the referrer's staff; the client, any referral made for them
@@ -166,9 +170,9 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
         Action.DISCLOSURE_REPORT: client_cases(identity=True), Action.CASE_NOTE_ADD: client_cases(identity=True),
         Action.CONTACT_RECORD: client_cases(identity=True),
         Action.APPOINTMENT_SCHEDULE: held_cases(), Action.APPOINTMENT_UPDATE: held_cases(),
-        **{a: held_cases() for a in (Action.REFERRAL_CREATE, Action.REFERRAL_RESPOND, Action.REFERRAL_WITHDRAW,
-                                     Action.DOCUMENT_REQUEST, Action.DOCUMENT_UPLOAD, Action.DOCUMENT_REVIEW,
-                                     Action.DOCUMENT_DOWNLOAD)},
+        **{a: held_cases() for a in (Action.PLAN_WRITE, Action.PLAN_STEP, Action.REFERRAL_CREATE,
+                                     Action.REFERRAL_RESPOND, Action.REFERRAL_WITHDRAW, Action.DOCUMENT_REQUEST,
+                                     Action.DOCUMENT_UPLOAD, Action.DOCUMENT_REVIEW, Action.DOCUMENT_DOWNLOAD)},
         Action.NOTIFICATION_DELIVER: [Case(f"message to {who}, {'opted in' if opted else 'not opted in'}",
                                            Target.message_to(client, opted_in=opted), self_=client == CLIENT)
                                       for client, who in ((CLIENT, "self"), (OTHER, "other"))

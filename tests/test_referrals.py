@@ -239,3 +239,110 @@ async def test_a_referral_nobody_answers_expires_and_its_consent_ends(city: City
     assert (await city.rows(select(Consent).where(Consent.id == made["consentId"])))[0].revoked_at is not None
     logged = [e for e in await events(city.database_url) if e.action == "referral.respond"]
     assert [(e.subject, e.client_id, e.outcome) for e in logged] == [("casebridge-referrals", cid, "performed")]
+
+
+PLAN_FIELDS = """id agency horizonDays startsOn endsOn arrivedOn met goals { id code name area status metBy evidence
+  dueOn notBefore tasks { id title owner ownerOrg status referralId } notes { change barriers } }"""
+CREATE_PLAN = f"""mutation($c: ID!, $h: Int!, $goals: [String!], $free: [String!], $arrived: Date) {{
+  createPlan(clientId: $c, horizonDays: $h, goals: $goals, freeGoals: $free, arrivedOn: $arrived) {{
+    {PLAN_FIELDS} }} }}"""
+ADD_TASK = f"""mutation($g: ID!, $t: String!, $o: PlanTaskOwner!, $org: String, $r: ID) {{
+  addPlanTask(goalId: $g, title: $t, owner: $o, ownerOrg: $org, referralId: $r) {{ {PLAN_FIELDS} }} }}"""
+SET_TASK = f"""mutation($t: ID!, $s: PlanTaskStatus!) {{ setPlanTask(taskId: $t, status: $s) {{ {PLAN_FIELDS} }} }}"""
+UPDATE_GOAL = f"""mutation($g: ID!, $c: ProgressChange!, $b: [Barrier!], $s: PlanGoalStatus) {{
+  updatePlanGoal(goalId: $g, change: $c, barriers: $b, status: $s) {{ {PLAN_FIELDS} }} }}"""
+CHECK = f"""mutation($p: ID!) {{ checkPlanEvidence(planId: $p) {{ {PLAN_FIELDS} }} }}"""
+PLANS = f"""query($id: ID!) {{ client(id: $id) {{ casework {{ access {{ agency status }} plans {{ {PLAN_FIELDS} }} }} }} }}"""
+
+
+def _goal(plan: dict[str, Any], code: str) -> dict[str, Any]:
+    return next(g for g in plan["goals"] if g["code"] == code or g["name"] == code)
+
+
+async def test_a_plan_counts_its_deadlines_from_arrival_and_its_goals_move_with_their_tasks(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, me = city.as_("DHS"), city.client(cid)
+    arrived = (datetime.now(UTC).date() - timedelta(days=100))
+    plan = (await dhs.query(CREATE_PLAN, {"c": cid, "h": 60, "arrived": arrived.isoformat(), "goals": [
+        "ASYLUM_APPLICATION_FILED", "WORK_AUTHORIZATION_FILED", "ESOL_ENROLLED"], "free": ["Open a bank account"]}
+    ))["data"]["createPlan"]
+    assert (plan["agency"], plan["horizonDays"], plan["met"]) == ("DHS", 60, 0)
+    assert _goal(plan, "ASYLUM_APPLICATION_FILED")["dueOn"] == (arrived + timedelta(days=365)).isoformat()
+    assert _goal(plan, "WORK_AUTHORIZATION_FILED")["notBefore"] is None  # its clock starts with the asylum filing
+    assert _goal(plan, "Open a bank account")["area"] == "OTHER"
+    esol = _goal(plan, "ESOL_ENROLLED")
+    plan = (await dhs.query(ADD_TASK, {"g": esol["id"], "t": "Go to the first class", "o": "CLIENT"}))["data"][
+        "addPlanTask"]
+    plan = (await dhs.query(ADD_TASK, {"g": esol["id"], "t": "Call the library", "o": "CASEWORKER"}))["data"][
+        "addPlanTask"]
+    tasks = {t["title"]: t for t in _goal(plan, "ESOL_ENROLLED")["tasks"]}
+    # the client marks done what is theirs, not the caseworker's
+    assert _code(await me.query(SET_TASK, {"t": tasks["Call the library"]["id"], "s": "DONE"})) == "BAD_USER_INPUT"
+    plan = (await me.query(SET_TASK, {"t": tasks["Go to the first class"]["id"], "s": "DONE"}))["data"]["setPlanTask"]
+    assert _goal(plan, "ESOL_ENROLLED")["status"] == "IN_PROGRESS"
+    plan = (await dhs.query(SET_TASK, {"t": tasks["Call the library"]["id"], "s": "DONE"}))["data"]["setPlanTask"]
+    assert (_goal(plan, "ESOL_ENROLLED")["status"], _goal(plan, "ESOL_ENROLLED")["metBy"]) == ("MET", "TASKS")
+    # the asylum application filed: the work authorization's clock starts (150 days)
+    asylum = _goal(plan, "ASYLUM_APPLICATION_FILED")
+    plan = (await dhs.query(UPDATE_GOAL, {"g": asylum["id"], "c": "COMPLETED", "b": ["DOCUMENTS_MISSING"],
+                                          "s": "MET"}))["data"]["updatePlanGoal"]
+    assert _goal(plan, "WORK_AUTHORIZATION_FILED")["notBefore"] == (
+        datetime.now(UTC).date() + timedelta(days=150)).isoformat()
+    assert _goal(plan, "ASYLUM_APPLICATION_FILED")["notes"] == [{"change": "COMPLETED",
+                                                                 "barriers": ["DOCUMENTS_MISSING"]}]
+    assert plan["met"] == 2
+    # the client reads their plan; another organisation without the client's consent sees none of it
+    mine = (await me.query(PLANS, {"id": cid}))["data"]["client"]["casework"]["plans"]
+    assert [p["id"] for p in mine] == [plan["id"]]
+    hra = city.as_("HRA")
+    assert (await hra.query(PLANS, {"id": cid}))["data"]["client"]["casework"]["plans"] in ([], None)
+    assert _code(await hra.query(ADD_TASK, {"g": esol["id"], "t": "x", "o": "CLIENT"})) == "RECORD_NOT_FOUND"
+    assert _code(await dhs.query(CREATE_PLAN, {"c": cid, "h": 45, "goals": ["ESOL_ENROLLED"]})) == "BAD_USER_INPUT"
+    assert _code(await dhs.query(CREATE_PLAN, {"c": cid, "h": 30, "goals": ["NO_SUCH_GOAL"]})) == "BAD_USER_INPUT"
+
+
+async def test_a_referral_that_is_a_task_completes_it_and_moves_the_goal(city: City, population: Population) -> None:
+    cid = _sheltered(population)
+    dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
+    plan = (await dhs.query(CREATE_PLAN, {"c": cid, "h": 30, "goals": ["LEGAL_REPRESENTATION_FOUND"]}))["data"][
+        "createPlan"]
+    referral = (await dhs.query(REFER, {"c": cid, "s": await city.service("IMMIGRATION_LEGAL")}))["data"][
+        "referClient"]
+    goal = plan["goals"][0]
+    plan = (await dhs.query(ADD_TASK, {"g": goal["id"], "t": "See the legal clinic", "o": "PARTNER",
+                                       "org": "LEGALAID", "r": referral["id"]}))["data"]["addPlanTask"]
+    assert plan["goals"][0]["tasks"][0]["referralId"] == referral["id"]
+    for status in ("ACCEPTED", "COMPLETED"):
+        assert "errors" not in await legal.query(ANSWER, {"id": referral["id"], "status": status})
+    (after,) = (await dhs.query(PLANS, {"id": cid}))["data"]["client"]["casework"]["plans"]
+    assert (after["goals"][0]["status"], after["goals"][0]["metBy"], after["goals"][0]["tasks"][0]["status"]) == (
+        "MET", "TASKS", "DONE")
+
+
+async def test_an_evidence_goal_is_met_only_where_the_plans_organisation_sees_the_evidence_and_follows_the_data(
+    city: City, population: Population,
+) -> None:
+    pupil = next(p for p in population.people if p.student_id)
+    doe, dhs = city.as_("DOE"), city.as_("DHS")
+    ours = (await doe.query(CREATE_PLAN, {"c": pupil.client_id, "h": 30, "goals": ["CHILD_ENROLLED_IN_SCHOOL"]}))[
+        "data"]["createPlan"]
+    checked = (await doe.query(CHECK, {"p": ours["id"]}))["data"]["checkPlanEvidence"]["goals"][0]
+    assert (checked["status"], checked["metBy"]) == ("MET", "EVIDENCE")
+    assert checked["evidence"].startswith(f"schooling:DOE:{pupil.student_id}")
+    # the district withdraws the student: the goal is open again at the next check
+    kept = [dict(a) for a in population.edfi.school_associations]
+    try:
+        for a in population.edfi.school_associations:
+            if a.get("studentReference", {}).get("studentUniqueId") == pupil.student_id:  # type: ignore[union-attr]
+                a["exitWithdrawDate"] = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+        again = (await doe.query(CHECK, {"p": ours["id"]}))["data"]["checkPlanEvidence"]["goals"][0]
+        assert (again["status"], again["metBy"], again["evidence"]) == ("OPEN", None, None)
+    finally:
+        population.edfi.school_associations[:] = kept
+    if pupil.hmis_id:  # DHS (which may not see the district's records) never finds the evidence
+        theirs = (await dhs.query(CREATE_PLAN, {"c": pupil.client_id, "h": 30,
+                                                "goals": ["CHILD_ENROLLED_IN_SCHOOL"]}))["data"]["createPlan"]
+        seen = (await dhs.query(CHECK, {"p": theirs["id"]}))["data"]["checkPlanEvidence"]["goals"][0]
+        assert seen["status"] == "OPEN"

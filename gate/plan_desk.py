@@ -1,0 +1,246 @@
+"""The plan desk: a client's 30-60-90 day service plan (issue 21 §1, §2, §5), through the gate.
+
+A caseworker or partner makes a plan for a client they work with - goals from the city's catalogue or free ones -
+and keeps it: tasks with an owner (their organisation, a partner organisation, the client) and a due date, goal
+statuses with structured progress notes. A referral can be a task: completing it completes the task. A goal whose
+tasks are all done is met by them. A goal the catalogue ties to evidence (an active school enrolment, an active
+benefits program) is checked against what the gate shows the plan's own organisation, for its purpose: it can be
+met only where that organisation may see the evidence. The client sees their plan (it is shared with them) and
+marks done the tasks that are theirs. Each change is one operation with its access-log event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from connectors.held_plans import (
+    Barrier,
+    GoalStatus,
+    Plan,
+    Plans,
+    ProgressChange,
+    TaskOwner,
+    TaskStatus,
+    add_plan,
+    plan_of_goal,
+    plan_of_task,
+    reload,
+    settle,
+)
+from connectors.held_referrals import referral_row
+from core.errors import InvalidInput, RecordNotFound
+from core.principal import RequestContext
+from core.vocabulary import Action, Category
+from gate.disclosure import SectionStatus
+from gate.gate import Gate
+from plans.catalogue import GoalKind
+from policies.decisions import Resource, Target
+from store.held_tables import PlanGoal, PlanNote, PlanTask, ServicePlan
+
+HORIZONS = (30, 60, 90)
+MAX_TITLE = 255
+MAX_GOALS = 30
+
+
+class PlanDesk:
+    """Service plans made and kept through the gate."""
+
+    def __init__(self, *, gate: Gate, source: Plans, catalogue: dict[str, GoalKind],
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._gate = gate
+        self._source = source
+        self._catalogue = catalogue
+        self._clock = clock
+
+    @property
+    def catalogue(self) -> dict[str, GoalKind]:
+        return self._catalogue
+
+    async def create(self, ctx: RequestContext, *, client_id: str, horizon_days: int, arrived_on: date | None,
+                     goals: Sequence[str], free_goals: Sequence[str]) -> Plan:
+        """Make a plan for the caller's organisation: catalogue goals by code, and free goals by title."""
+        now = self._clock()
+        if horizon_days not in HORIZONS:
+            raise InvalidInput("a plan looks 30, 60 or 90 days ahead", field="horizonDays")
+        if arrived_on is not None and not date(1900, 1, 1) <= arrived_on <= now.date():
+            raise InvalidInput("an arrival date is a day that has come", field="arrivedOn")
+        unknown = [g for g in goals if g not in self._catalogue]
+        if unknown:
+            raise InvalidInput("not goals of the city's catalogue", field="goals")
+        titles = [_title(t) for t in free_goals]
+        wanted = [*((g, None) for g in dict.fromkeys(goals)), *((None, t) for t in titles)]
+        if not 1 <= len(wanted) <= MAX_GOALS:
+            raise InvalidInput(f"a plan has 1 to {MAX_GOALS} goals", field="goals")
+        org = ctx.principal.organization
+        await self._gate.authorize_for_client(ctx, Action.PLAN_WRITE, client_id, held=(Category.CASEWORK, org))
+        await self._gate.require_client(client_id)
+        async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
+            plan = await add_plan(op.session, client_id=client_id, holder=org, horizon_days=horizon_days,
+                                  starts_on=now.date(), arrived_on=arrived_on, goals=wanted,
+                                  by=ctx.principal.subject, now=now)
+            op.log(client_id, detail=f"plan {plan.id} ({len(wanted)} goals)")
+        return plan
+
+    async def add_task(self, ctx: RequestContext, *, goal_id: str, title: str, owner: TaskOwner,
+                       owner_org: str | None, due_on: date | None, referral_id: str | None) -> Plan:
+        """Add a step to a goal: who does it, by when; a referral (one the caller's organisation made for this
+        client) may be the step."""
+        now = self._clock()
+        text = _title(title)
+        if (owner is TaskOwner.PARTNER) != bool(owner_org):
+            raise InvalidInput("a partner's task names the partner organisation (and only a partner's)",
+                               field="ownerOrg")
+        if due_on is not None and due_on < now.date() - timedelta(days=1):
+            raise InvalidInput("a due date is a day to come", field="dueOn")
+        hidden = RecordNotFound("no plan goal with this id is visible to you", field="goalId")
+        async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
+            found = await plan_of_goal(op.session, goal_id)
+            if found is None:
+                raise op.not_found(hidden, "plan-goal")
+            plan, goal = found
+            await self._require(op, plan, Action.PLAN_WRITE, hidden)
+            if referral_id is not None:
+                referral = await referral_row(op.session, referral_id)
+                if referral is None or referral.client_id != plan.client_id or referral.from_org != plan.holder:
+                    raise InvalidInput("a task's referral is one the plan's organisation made for this client",
+                                       field="referralId")
+            op.session.add(PlanTask(id=_id(), goal_id=goal.id, title=text, owner=owner.value, owner_org=owner_org,
+                                    due_on=due_on, status=TaskStatus.OPEN.value, referral_id=referral_id,
+                                    updated_at=now))
+            if goal.status == GoalStatus.OPEN.value:
+                goal.status = GoalStatus.IN_PROGRESS.value
+            goal.updated_at = plan.updated_at = now
+            await op.session.flush()
+            await settle(op.session, goal, now=now)
+            op.log(plan.client_id, detail=f"plan {plan.id} goal {goal.id}: task added")
+            return await reload(op.session, plan)
+
+    async def set_task(self, ctx: RequestContext, *, task_id: str, status: TaskStatus) -> Plan:
+        """Mark a task done, cancelled or open again: the plan's organisation, or the client for their own."""
+        now = self._clock()
+        hidden = RecordNotFound("no plan task with this id is visible to you", field="taskId")
+        async with self._gate.operation(ctx, Action.PLAN_STEP) as op:
+            found = await plan_of_task(op.session, task_id)
+            if found is None:
+                raise op.not_found(hidden, "plan-task")
+            plan, goal, task = found
+            await self._require(op, plan, Action.PLAN_STEP, hidden)
+            if ctx.principal.self_client == plan.client_id and task.owner != TaskOwner.CLIENT.value:
+                raise InvalidInput("a client marks the steps that are theirs to do", field="taskId")
+            task.status, task.updated_at = status.value, now
+            plan.updated_at = now
+            await op.session.flush()
+            await settle(op.session, goal, now=now)
+            op.log(plan.client_id, detail=f"plan {plan.id} task {task.id} ({status})")
+            return await reload(op.session, plan)
+
+    async def update_goal(self, ctx: RequestContext, *, goal_id: str, status: GoalStatus | None,
+                          change: ProgressChange, barriers: Sequence[Barrier]) -> Plan:
+        """A progress note on a goal (what changed, the barriers met), and its new status where it changed."""
+        now = self._clock()
+        hidden = RecordNotFound("no plan goal with this id is visible to you", field="goalId")
+        async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
+            found = await plan_of_goal(op.session, goal_id)
+            if found is None:
+                raise op.not_found(hidden, "plan-goal")
+            plan, goal = found
+            await self._require(op, plan, Action.PLAN_WRITE, hidden)
+            if status is not None and status.value != goal.status:
+                goal.status = status.value
+                goal.met_by, goal.met_on = ("STAFF", now.date()) if status is GoalStatus.MET else (None, None)
+                goal.evidence = None
+            goal.updated_at = plan.updated_at = now
+            op.session.add(PlanNote(goal_id=goal.id, change=change.value, barriers=[b.value for b in barriers],
+                                    by=ctx.principal.subject, at=now))
+            await op.session.flush()
+            op.log(plan.client_id, detail=f"plan {plan.id} goal {goal.id} ({goal.status}, {change})")
+            return await reload(op.session, plan)
+
+    async def check_evidence(self, ctx: RequestContext, *, plan_id: str) -> Plan:
+        """Check the plan's evidence-tied goals against what the gate shows the caller's organisation - the
+        plan's own - for the caller's purpose: met while the evidence is there, open again when it is gone."""
+        now = self._clock()
+        hidden = RecordNotFound("no plan with this id is visible to you", field="planId")
+        async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
+            plan = await op.session.get(ServicePlan, plan_id)
+            if plan is None:
+                raise op.not_found(hidden, "plan")
+            await self._require(op, plan, Action.PLAN_WRITE, hidden)
+            client_id = plan.client_id
+            op.log(client_id, detail=f"plan {plan.id}: evidence check asked")
+        # read as any read is: decided per section for the caller, logged (outside the plan's transaction)
+        disclosed = (await self._gate.disclose(ctx, [client_id], [Category.SCHOOLING, Category.BENEFITS]))[client_id]
+        evidence = {"schooling-enrolled": _enrolled(disclosed), "benefits-active": _benefits(disclosed)}
+        async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
+            plan = await op.session.get(ServicePlan, plan_id, with_for_update=True)
+            assert plan is not None  # plans are never deleted
+            goals = [g for g in (await op.session.execute(_goals(plan.id))).scalars()]
+            changed = 0
+            for goal in goals:
+                kind = self._catalogue.get(goal.code or "")
+                if kind is None or kind.evidence is None or goal.status == GoalStatus.DROPPED.value:
+                    continue
+                found = evidence.get(kind.evidence)
+                if found and goal.status != GoalStatus.MET.value:
+                    goal.status, goal.met_by, goal.met_on, goal.evidence = (GoalStatus.MET.value, "EVIDENCE",
+                                                                            now.date(), found)
+                    changed += 1
+                elif not found and goal.met_by == "EVIDENCE":
+                    goal.status, goal.met_by, goal.met_on, goal.evidence = (GoalStatus.OPEN.value, None, None, None)
+                    changed += 1
+                goal.updated_at = now
+            if changed:
+                plan.updated_at = now
+            await op.session.flush()
+            op.log(client_id, detail=f"plan {plan.id}: evidence checked ({changed} goals changed)")
+            return await reload(op.session, plan)
+
+    async def _require(self, op: Any, plan: ServicePlan, action: Action, hidden: RecordNotFound) -> None:
+        """The caller may see the plan (else it does not exist for them) and may do `action` on it."""
+        (seen,) = await self._gate.decide(op.ctx, [Resource(plan.client_id, Category.CASEWORK, plan.holder,
+                                                            self._source.name, held_here=True)])
+        op.require_seen(seen, plan.client_id, hidden)
+        sees = plan.client_id in await self._gate.visible_identity(op.ctx, [plan.client_id])
+        await op.require(action, Target.section(plan.client_id, Category.CASEWORK, plan.holder, sees_identity=sees),
+                         hidden=hidden)
+
+
+def _goals(plan_id: str) -> Any:
+    return select(PlanGoal).where(PlanGoal.plan_id == plan_id).with_for_update()
+
+
+def _enrolled(disclosure: Any) -> str | None:
+    """An active school enrolment the disclosure shows: "schooling:<district>:<student id>"."""
+    for part in disclosure.parts(Category.SCHOOLING):
+        if part.status is SectionStatus.SHOWN:
+            for student in part.data or []:
+                if getattr(student, "current_school", None):
+                    return f"schooling:{part.holder}:{student.student_id}"[:255]
+    return None
+
+
+def _benefits(disclosure: Any) -> str | None:
+    """An active benefits program the disclosure shows: "benefits:<agency>:<case>:<program>"."""
+    for part in disclosure.parts(Category.BENEFITS):
+        if part.status is SectionStatus.SHOWN:
+            for case in part.data or []:
+                for program in getattr(case, "programs", []):
+                    if program.status == "ACTIVE":
+                        return f"benefits:{part.holder}:{case.case_number}:{program.program}"[:255]
+    return None
+
+
+def _title(text: str) -> str:
+    value = text.strip()
+    if not 1 <= len(value) <= MAX_TITLE:
+        raise InvalidInput(f"a title is 1 to {MAX_TITLE} characters", field="title")
+    return value
+
+
+def _id() -> str:
+    return str(uuid.uuid4())

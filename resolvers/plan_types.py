@@ -1,0 +1,100 @@
+"""GraphQL types of service plans (issue 21 §1): goals with their dates, tasks with owners, progress notes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import strawberry
+
+from connectors import held_plans as held
+from plans.catalogue import Clock, GoalKind
+from resolvers.enums import Barrier, GoalStatus, ProgressChange, TaskOwner, TaskStatus
+
+
+@strawberry.type(description="A step towards a goal.")
+class PlanTask:
+    id: strawberry.ID
+    title: str
+    owner: TaskOwner
+    owner_org: str | None = strawberry.field(description="The partner organisation, for a partner's task.")
+    due_on: date | None
+    status: TaskStatus
+    referral_id: strawberry.ID | None = strawberry.field(description="The referral that is this step: completing "
+                                                         "it completes the task.")
+
+
+@strawberry.type(description="A structured progress note on a goal.")
+class PlanNote:
+    change: ProgressChange
+    barriers: list[Barrier]
+    by: str
+    at: datetime
+
+
+@strawberry.type(description="One goal of a plan: from the city's catalogue (code) or free (title).")
+class PlanGoal:
+    id: strawberry.ID
+    code: str | None
+    name: str = strawberry.field(description="The catalogue's English words, or the free goal's title.")
+    area: str = strawberry.field(description="LEGAL, WORK, EDUCATION, EMPLOYMENT, SCHOOL, BENEFITS, HOUSING, HEALTH "
+                                 "or OTHER.")
+    status: GoalStatus
+    met_by: str | None = strawberry.field(description="STAFF, TASKS (all done) or EVIDENCE (seen by the plan's "
+                                          "organisation).")
+    met_on: date | None
+    evidence: str | None = strawberry.field(description="What met it, where evidence did (ids, no data).")
+    due_on: date | None = strawberry.field(description="The deadline the law or the process sets (e.g. the asylum "
+                                           "application, a year after arrival), where known.")
+    not_before: date | None = strawberry.field(description="The first day it can be done (e.g. a work authorization, "
+                                               "150 days after the asylum application), where known.")
+    tasks: list[PlanTask]
+    notes: list[PlanNote]
+
+
+@strawberry.type(description="A client's service plan for the next 30, 60 or 90 days (held in casebridge for the "
+                 "organisation that made it, category casework; shared with the client).")
+class ServicePlan:
+    id: strawberry.ID
+    agency: str
+    horizon_days: int
+    starts_on: date
+    ends_on: date
+    arrived_on: date | None
+    goals: list[PlanGoal]
+    met: int = strawberry.field(description="How many goals are met.")
+
+
+@strawberry.type(description="A goal of the city's plan catalogue.")
+class PlanGoalKind:
+    code: str
+    name: str
+    area: str
+    evidence: str | None
+
+
+def plan_view(p: held.Plan, catalogue: dict[str, GoalKind]) -> ServicePlan:
+    """The public face of one plan; dates worked out from the catalogue's clocks."""
+    met_on = {g.code: g.met_on for g in p.goals if g.code and g.met_on}
+
+    def when(clock: Clock | None) -> date | None:
+        if clock is None:
+            return None
+        start = p.arrived_on if clock.source == "arrival" else met_on.get(clock.source.removeprefix("goal:"))
+        return start + timedelta(days=clock.days) if start else None
+
+    goals = []
+    for g in p.goals:
+        kind = catalogue.get(g.code or "")
+        goals.append(PlanGoal(
+            id=strawberry.ID(g.id), code=g.code, name=(kind.name["en"] if kind else g.title) or "",
+            area=kind.area if kind else "OTHER", status=GoalStatus(g.status), met_by=g.met_by, met_on=g.met_on,
+            evidence=g.evidence, due_on=when(kind.deadline if kind else None),
+            not_before=when(kind.not_before if kind else None),
+            tasks=[PlanTask(id=strawberry.ID(t.id), title=t.title, owner=TaskOwner(t.owner), owner_org=t.owner_org,
+                            due_on=t.due_on, status=TaskStatus(t.status),
+                            referral_id=strawberry.ID(t.referral_id) if t.referral_id else None) for t in g.tasks],
+            notes=[PlanNote(change=ProgressChange(n.change), barriers=[Barrier(b) for b in n.barriers], by=n.by,
+                            at=n.at) for n in g.notes]))
+    return ServicePlan(id=strawberry.ID(p.id), agency=p.holder, horizon_days=p.horizon_days, starts_on=p.starts_on,
+                       ends_on=p.starts_on + timedelta(days=p.horizon_days), arrived_on=p.arrived_on, goals=goals,
+                       met=sum(g.status is GoalStatus.MET for g in goals))
