@@ -1,4 +1,4 @@
-"""Closed-loop referrals (issue 21 §4): a caseworker refers a client to a directory service with a consent that
+"""Closed-loop referrals and service plans (issue 21 §1, §2, §4, §5): a caseworker refers a client to a directory service with a consent that
 shares exactly what the referral needs; the service's organisation answers through the API with its own token,
 following FHIR Task's statuses, and sees only what the consent shares, and nothing once it ends; the client
 applies themselves and may withdraw; nobody answering expires a referral; the client is told of each change. On
@@ -252,7 +252,8 @@ SET_TASK = f"""mutation($t: ID!, $s: PlanTaskStatus!) {{ setPlanTask(taskId: $t,
 UPDATE_GOAL = f"""mutation($g: ID!, $c: ProgressChange!, $b: [Barrier!], $s: PlanGoalStatus) {{
   updatePlanGoal(goalId: $g, change: $c, barriers: $b, status: $s) {{ {PLAN_FIELDS} }} }}"""
 CHECK = f"""mutation($p: ID!) {{ checkPlanEvidence(planId: $p) {{ {PLAN_FIELDS} }} }}"""
-PLANS = f"""query($id: ID!) {{ client(id: $id) {{ casework {{ access {{ agency status }} plans {{ {PLAN_FIELDS} }} }} }} }}"""
+PLANS = f"""query($id: ID!) {{ client(id: $id) {{ casework {{ access {{ agency status }}
+  plans {{ {PLAN_FIELDS} }} }} }} }}"""
 
 
 def _goal(plan: dict[str, Any], code: str) -> dict[str, Any]:
