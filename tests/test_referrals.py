@@ -1,8 +1,9 @@
-"""Closed-loop referrals and service plans (issue 21 §1, §2, §4, §5): a caseworker refers a client to a directory service with a consent that
-shares exactly what the referral needs; the service's organisation answers through the API with its own token,
-following FHIR Task's statuses, and sees only what the consent shares, and nothing once it ends; the client
-applies themselves and may withdraw; nobody answering expires a referral; the client is told of each change. On
-SQLite and PostgreSQL."""
+"""Closed-loop referrals and service plans (issue 21 §1, §2, §4, §5): a caseworker refers a client to a directory
+service with a consent that shares exactly what the referral needs; the service's organisation answers through the
+API with its own token, following FHIR Task's statuses, and sees only what the consent shares, and nothing once it
+ends; the client applies themselves and may withdraw; nobody answering expires a referral; the client is told of
+each change. A plan's goals count their dates from arrival, move with their tasks (a referral may be one) and with
+the evidence the plan's organisation may see. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
