@@ -22,6 +22,7 @@ from api.services import build_services
 from api.settings import Settings
 from cli.common import agencies
 from connectors.config import BenefitsConfig, SchoolingConfig
+from connectors.held_plans import TaskOwner
 from connectors.hmis.importer import import_export
 from connectors.hsds.directory import Query as DirectoryQuery
 from connectors.hsds.directory import replace as replace_directory
@@ -78,6 +79,7 @@ FIRST_QUERY = """query FirstLook($id: ID!) {
     casework {
       access { agency status basis reason } notes { agency createdAt text sharedWithClient }
       referrals { status referredBy answeredBy service { name organizationName } }
+      plans { horizonDays goals { code status dueOn notBefore } }
     }
   }
 }"""
@@ -209,7 +211,7 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
         if not has_referral:  # DHS refers the demo's client to the immigration legal clinic (the legal-aid partner
             # accepts it through the API as the demo starts), and the client applies for an ESOL class themself
             found = await services.directory.search(care, DirectoryQuery(need="IMMIGRATION_LEGAL"))
-            await services.referrals.refer(
+            legal = await services.referrals.refer(
                 care, client_id=consented, service_id=found[0].service.id, share=[Category.IDENTITY, Category.CONTACT],
                 share_days=60, source_reference=DEMO_REFERRAL_FORM,
                 note="Arrived this spring with two children; asks for help with the asylum application (I-589) and "
@@ -219,6 +221,21 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
             esol = await services.directory.search(me, DirectoryQuery(need="ESOL"))
             await services.referrals.refer(me, client_id=consented, service_id=esol[0].service.id, share=[],
                                            share_days=None, source_reference=None, note=None)
+            # the family's 60-day plan: legal, work authorization, English classes, school
+            plan = await services.plans.create(
+                care, client_id=consented, horizon_days=60, arrived_on=(now - timedelta(days=120)).date(),
+                goals=["LEGAL_REPRESENTATION_FOUND", "ASYLUM_APPLICATION_FILED", "WORK_AUTHORIZATION_FILED",
+                       "ESOL_ENROLLED", "CHILD_ENROLLED_IN_SCHOOL"], free_goals=[])
+            goal = {g.code: g.id for g in plan.goals}
+            soon = (now + timedelta(days=14)).date()
+            await services.plans.add_task(care, goal_id=goal["LEGAL_REPRESENTATION_FOUND"],
+                                          title="See the immigration legal clinic", owner=TaskOwner.PARTNER,
+                                          owner_org="LEGALAID", due_on=soon, referral_id=legal.id)
+            await services.plans.add_task(care, goal_id=goal["ESOL_ENROLLED"], title="Go to the first ESOL class",
+                                          owner=TaskOwner.CLIENT, owner_org=None, due_on=soon, referral_id=None)
+            await services.plans.add_task(care, goal_id=goal["CHILD_ENROLLED_IN_SCHOOL"],
+                                          title="Bring the immunization record to the school", owner=TaskOwner.CLIENT,
+                                          owner_org=None, due_on=soon, referral_id=None)
         # a housing interview tomorrow with each (its reminder goes as soon as the gateway plans it; the
         # sheltered client's waits for the end of their quiet hours at night)
         soon = (now + timedelta(hours=20)).replace(minute=0, second=0, microsecond=0)
@@ -548,6 +565,9 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
         summary["referrals"] = sorted(f"{r['service']['name']}: {r['status']} (by {r['referredBy']}"
                                       f"{', answered by ' + r['answeredBy'] if r['answeredBy'] else ''})"
                                       for r in referrals)
+    for plan in (profile.get("casework") or {}).get("plans") or []:  # the 30-60-90 day plan, goal by goal
+        summary["plan"] = [f"{g['code']}: {g['status']}" + (f", due {g['dueOn']}" if g["dueOn"] else "")
+                           for g in plan["goals"]]
     chronic = (profile.get("housing") or {}).get("chronicHomelessness")
     if chronic:  # what the shelter system's records say, by HUD's definition
         summary["chronicHomelessness"] = f"{chronic['status']} ({chronic['reason']})"

@@ -80,6 +80,13 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     # API with its own token (the client's own application to an ESOL class is theirs: not DHS's to see)
     assert consent["referrals"] == ["Asylum and work authorization clinic: ACCEPTED (by DHS, answered by LEGALAID)"]
     assert re.search(r"the legal-aid partner, with its own token.*\n?.*ACCEPTED", out.stdout)
+    # the family's 60-day plan: legal, work authorization, English classes, school; the legal-representation goal's
+    # task is the referral the partner accepted (not completed yet: the goal is under way)
+    plan = dict(line.split(": ", 1) for line in consent["plan"])
+    assert set(plan) == {"LEGAL_REPRESENTATION_FOUND", "ASYLUM_APPLICATION_FILED", "WORK_AUTHORIZATION_FILED",
+                         "ESOL_ENROLLED", "CHILD_ENROLLED_IN_SCHOOL"}
+    assert plan["LEGAL_REPRESENTATION_FOUND"] == "IN_PROGRESS" and plan["ASYLUM_APPLICATION_FILED"].startswith(
+        "OPEN, due ")
     # and DHS's system, subscribed through the API, was told by a signed webhook call
     assert re.search(r"webhook calls to DHS's system.*\n?.*referral ACCEPTED", out.stdout)
     assert glass["benefits"] == ["HRA SHOWN BREAK_GLASS"]
