@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.held import Group
-from core.errors import AgencyUnavailable
+from core.errors import AgencyUnavailable, InvalidInput
 from core.vocabulary import Category
 from store.held_tables import PlanGoal as GoalRow
 from store.held_tables import PlanNote as NoteRow
@@ -73,6 +73,28 @@ class Barrier(StrEnum):
     LEGAL_STATUS = "LEGAL_STATUS"
     CONTACT_LOST = "CONTACT_LOST"
     OTHER = "OTHER"
+
+
+# which status may follow which (a dropped goal and a cancelled task stay so; a met goal may be reopened)
+GOAL_MOVES: dict[str, frozenset[str]] = {
+    GoalStatus.OPEN: frozenset({GoalStatus.IN_PROGRESS, GoalStatus.MET, GoalStatus.NOT_MET, GoalStatus.DROPPED}),
+    GoalStatus.IN_PROGRESS: frozenset({GoalStatus.OPEN, GoalStatus.MET, GoalStatus.NOT_MET, GoalStatus.DROPPED}),
+    GoalStatus.MET: frozenset({GoalStatus.IN_PROGRESS}),
+    GoalStatus.NOT_MET: frozenset({GoalStatus.IN_PROGRESS, GoalStatus.DROPPED}),
+    GoalStatus.DROPPED: frozenset(),
+}
+TASK_MOVES: dict[str, frozenset[str]] = {
+    TaskStatus.OPEN: frozenset({TaskStatus.DONE, TaskStatus.CANCELLED}),
+    TaskStatus.DONE: frozenset({TaskStatus.OPEN}),
+    TaskStatus.CANCELLED: frozenset(),
+}
+
+
+def check_move(moves: dict[str, frozenset[str]], current: str, wanted: str, field: str) -> None:
+    """InvalidInput unless `wanted` may follow `current`."""
+    if wanted not in moves.get(current, frozenset()):
+        allowed = ", ".join(sorted(moves.get(current, frozenset()))) or "nothing: it stays so"
+        raise InvalidInput(f"from {current}, this can become {allowed}", field=field, reason="invalid_transition")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import select
 
 from connectors.held_plans import (
+    GOAL_MOVES,
+    TASK_MOVES,
     Barrier,
     GoalStatus,
     Plan,
@@ -27,6 +29,7 @@ from connectors.held_plans import (
     TaskOwner,
     TaskStatus,
     add_plan,
+    check_move,
     plan_of_goal,
     plan_of_task,
     reload,
@@ -104,6 +107,8 @@ class PlanDesk:
                 raise op.not_found(hidden, "plan-goal")
             plan, goal = found
             await self._require(op, plan, Action.PLAN_WRITE, hidden)
+            if goal.status == GoalStatus.DROPPED.value:
+                raise InvalidInput("this goal was dropped and stays so", field="goalId", reason="final")
             if referral_id is not None:
                 referral = await referral_row(op.session, referral_id)
                 if referral is None or referral.client_id != plan.client_id or referral.from_org != plan.holder:
@@ -132,6 +137,7 @@ class PlanDesk:
             await self._require(op, plan, Action.PLAN_STEP, hidden)
             if ctx.principal.self_client == plan.client_id and task.owner != TaskOwner.CLIENT.value:
                 raise InvalidInput("a client marks the steps that are theirs to do", field="taskId")
+            check_move(TASK_MOVES, task.status, status.value, "status")
             task.status, task.updated_at = status.value, now
             plan.updated_at = now
             await op.session.flush()
@@ -151,6 +157,7 @@ class PlanDesk:
             plan, goal = found
             await self._require(op, plan, Action.PLAN_WRITE, hidden)
             if status is not None and status.value != goal.status:
+                check_move(GOAL_MOVES, goal.status, status.value, "status")
                 goal.status = status.value
                 goal.met_by, goal.met_on = ("STAFF", now.date()) if status is GoalStatus.MET else (None, None)
                 goal.evidence = None

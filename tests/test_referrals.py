@@ -192,6 +192,28 @@ async def test_only_the_receiver_answers_a_rejection_says_why_and_a_revoked_cons
         "BAD_USER_INPUT"
 
 
+async def test_once_the_referrals_consent_runs_out_the_partner_sees_nothing_more_of_the_client(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
+    made = (await dhs.query(REFER, {"c": cid, "s": await city.service("IMMIGRATION_LEGAL"), "share": ["IDENTITY"],
+                                    "ref": "F-3", "days": 30}))["data"]["referClient"]
+    assert "errors" not in await legal.query(ANSWER, {"id": made["id"], "status": "ACCEPTED"})
+    assert _parts((await legal.query(PROFILE, {"id": cid}))["data"]["client"]["identity"])["DHS"] == ("SHOWN", None)
+    (consent,) = await city.rows(select(Consent).where(Consent.id == made["consentId"]))
+    ran_out = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    # 30 days later, as it were: the consent's end moved into the past (a new version of the row, as every change
+    # of provisions is: the gateway's parsed consents are keyed by it)
+    await city.change(update(Consent).where(Consent.id == consent.id).values(
+        provisions=[{**p, "period_end": ran_out} for p in consent.provisions], version=consent.version + 1))
+    seen = (await legal.query(PROFILE, {"id": cid}))["data"]["client"]
+    assert _parts(seen["identity"])["DHS"] == ("WITHHELD", "CONSENT_EXPIRED") and seen["identity"]["records"] is None
+    # its own side of the referral is still its own: it can say where the work stands
+    assert (await legal.query(ANSWER, {"id": made["id"], "status": "IN_PROGRESS"}))["data"]["answerReferral"][
+        "status"] == "IN_PROGRESS"
+
+
 async def test_the_client_applies_themself_and_withdraws_and_the_referrer_cannot_see_it_without_consent(
     city: City, population: Population,
 ) -> None:
@@ -295,6 +317,15 @@ async def test_a_plan_counts_its_deadlines_from_arrival_and_its_goals_move_with_
     assert _goal(plan, "ASYLUM_APPLICATION_FILED")["notes"] == [{"change": "COMPLETED",
                                                                  "barriers": ["DOCUMENTS_MISSING"]}]
     assert plan["met"] == 2
+    # a status follows another only as the plan's rules say: a dropped goal stays dropped, a done task is undone
+    # (open), never cancelled
+    bank = _goal(plan, "Open a bank account")
+    assert "errors" not in await dhs.query(UPDATE_GOAL, {"g": bank["id"], "c": "SETBACK", "s": "DROPPED"})
+    refused = await dhs.query(UPDATE_GOAL, {"g": bank["id"], "c": "STARTED", "s": "IN_PROGRESS"})
+    assert refused["errors"][0]["extensions"]["reason"] == "invalid_transition"
+    assert _code(await dhs.query(ADD_TASK, {"g": bank["id"], "t": "x", "o": "CLIENT"})) == "BAD_USER_INPUT"
+    undone = await dhs.query(SET_TASK, {"t": tasks["Call the library"]["id"], "s": "CANCELLED"})
+    assert undone["errors"][0]["extensions"]["reason"] == "invalid_transition"
     # the client reads their plan; another organisation without the client's consent sees none of it
     mine = (await me.query(PLANS, {"id": cid}))["data"]["client"]["casework"]["plans"]
     assert [p["id"] for p in mine] == [plan["id"]]
