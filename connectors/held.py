@@ -179,7 +179,7 @@ class ContactPreference:
 # What a message is about, as its subject says it: kind:holder:id (at most 160 characters). Written and read here
 # only (the planner, the appointment desk, the profile's sections).
 SUBJECT_CATEGORIES = {"appointment": Category.APPOINTMENTS, "notice": Category.BENEFITS, "document": Category.DOCUMENTS,
-                      "referral": Category.CASEWORK}
+                      "referral": Category.CASEWORK, "task": Category.CASEWORK}
 
 
 def subject(kind: str, holder: str, record_id: str) -> str:
@@ -450,11 +450,17 @@ async def cancel_messages(session: AsyncSession, ids: Sequence[str], *, now: dat
     return cancelled
 
 
+async def cancel_messages_about(session: AsyncSession, client_id: str, subject_: str, *, now: datetime,
+                                reason: str) -> int:
+    """Cancel the queued messages about one record (a plan's task done, say), at once."""
+    ids = list((await session.execute(select(MessageRow.id).where(
+        MessageRow.client_id == client_id, MessageRow.subject == subject_, MessageRow.status == "queued"))).scalars())
+    return await cancel_messages(session, ids, now=now, reason=reason)
+
+
 async def cancel_reminders_of(session: AsyncSession, appointment: HeldAppointment, *, now: datetime) -> int:
     """Cancel the queued reminders of one appointment held here (it was kept, missed, cancelled or moved): at
     once, not at the planner's next pass."""
     about_it = subject("appointment", appointment.appointment.agency, appointment.appointment.appointment_id)
-    ids = list((await session.execute(select(MessageRow.id).where(
-        MessageRow.client_id == appointment.client_id, MessageRow.subject == about_it,
-        MessageRow.status == "queued"))).scalars())
-    return await cancel_messages(session, ids, now=now, reason="appointment-changed")
+    return await cancel_messages_about(session, appointment.client_id, about_it, now=now,
+                                       reason="appointment-changed")

@@ -14,10 +14,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from connectors.held import cancel_messages_about, subject
 from connectors.held_plans import (
     GOAL_MOVES,
     TASK_MOVES,
@@ -50,11 +52,20 @@ MAX_TITLE = 255
 MAX_GOALS = 30
 
 
+class Notices(Protocol):
+    """Reminds the client of a step of theirs coming due (notify/notices.py), in the operation's transaction."""
+
+    async def task_notice(self, session: AsyncSession, *, client_id: str, holder: str, task_id: str, due_on: date,
+                          now: datetime) -> None:
+        ...
+
+
 class PlanDesk:
     """Service plans made and kept through the gate."""
 
-    def __init__(self, *, gate: Gate, source: Plans, catalogue: dict[str, GoalKind],
+    def __init__(self, *, gate: Gate, source: Plans, catalogue: dict[str, GoalKind], notices: Notices | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._notices = notices
         self._gate = gate
         self._source = source
         self._catalogue = catalogue
@@ -114,9 +125,14 @@ class PlanDesk:
                 if referral is None or referral.client_id != plan.client_id or referral.from_org != plan.holder:
                     raise InvalidInput("a task's referral is one the plan's organisation made for this client",
                                        field="referralId")
-            op.session.add(PlanTask(id=_id(), goal_id=goal.id, title=text, owner=owner.value, owner_org=owner_org,
+            task_id = _id()
+            op.session.add(PlanTask(id=task_id, goal_id=goal.id, title=text, owner=owner.value, owner_org=owner_org,
                                     due_on=due_on, status=TaskStatus.OPEN.value, referral_id=referral_id,
                                     updated_at=now))
+            if owner is TaskOwner.CLIENT and due_on is not None and self._notices is not None:
+                await op.session.flush()
+                await self._notices.task_notice(op.session, client_id=plan.client_id, holder=plan.holder,
+                                                task_id=task_id, due_on=due_on, now=now)
             if goal.status == GoalStatus.OPEN.value:
                 goal.status = GoalStatus.IN_PROGRESS.value
             goal.updated_at = plan.updated_at = now
@@ -140,6 +156,9 @@ class PlanDesk:
             check_move(TASK_MOVES, task.status, status.value, "status")
             task.status, task.updated_at = status.value, now
             plan.updated_at = now
+            if status is not TaskStatus.OPEN:  # its reminder no longer stands
+                await cancel_messages_about(op.session, plan.client_id, subject("task", plan.holder, task.id),
+                                            now=now, reason="task-closed")
             await op.session.flush()
             await settle(op.session, goal, now=now)
             op.log(plan.client_id, detail=f"plan {plan.id} task {task.id} ({status})")

@@ -1,5 +1,6 @@
 """Notices the client is sent when staff need something from them (issue 20 §5): a document asked for by a date,
-or one sent that could not be accepted and is needed again; and news of a referral (issue 21 §4). Recorded in
+or one sent that could not be accepted and is needed again; news of a referral, and a plan's step of the client's
+coming due (issue 21). Recorded in
 the outbox in the same transaction as the request, the review or the referral's change (so a notice exists
 exactly when its cause does), sent by the delivery worker like any reminder - through the gate, to a contact
 point the client opted in to, in their language, outside their quiet hours. The words name only the date and
@@ -58,3 +59,22 @@ class ClientNotices:
             subject=subject("referral", holder, referral_id), channel=point.channel, contact_point_id=point.id,
             template="referral_update", params={"at": now.isoformat(), "lead": "now"}, send_after=now,
             expires_at=now + timedelta(days=7)), now=now)
+
+    async def task_notice(self, session: AsyncSession, *, client_id: str, holder: str, task_id: str, due_on: date,
+                          now: datetime) -> None:
+        """Queue a reminder of a plan's step the client owns, two days before it is due (at 10:00), or now if that
+        has passed and it is still to come."""
+        point = await outbox.reachable_at(session, client_id)
+        if point is None:
+            return
+        due = datetime.combine(due_on, time(17, 0), self._zone).astimezone(UTC)
+        if due <= now:
+            return
+        send = max(now, datetime.combine(due_on - timedelta(days=2), time(10, 0), self._zone).astimezone(UTC))
+        key = "task:" + hashlib.sha256(f"{task_id}|{due_on.isoformat()}|{point.id}|"
+                                       f"{point.opt_in_changed_at.isoformat()}".encode()).hexdigest()
+        await outbox.enqueue(session, outbox.NewMessage(
+            idempotency_key=key, client_id=client_id, holder=point.holder, kind="task_due",
+            subject=subject("task", holder, task_id), channel=point.channel, contact_point_id=point.id,
+            template="task_due", params={"at": due.isoformat(), "lead": "2d"}, send_after=send, expires_at=due),
+            now=now)

@@ -20,7 +20,8 @@ from core.errors import ConfigurationError
 
 HERE = Path(__file__).resolve().parent / "templates"
 PLACEHOLDERS = frozenset({"date", "time", "link"})
-KINDS = ("appointment_reminder", "notice_due", "document_requested", "document_rejected", "referral_update")
+KINDS = ("appointment_reminder", "notice_due", "document_requested", "document_rejected", "referral_update",
+         "task_due")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 

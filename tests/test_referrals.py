@@ -336,6 +336,26 @@ async def test_a_plan_counts_its_deadlines_from_arrival_and_its_goals_move_with_
     assert _code(await dhs.query(CREATE_PLAN, {"c": cid, "h": 30, "goals": ["NO_SUCH_GOAL"]})) == "BAD_USER_INPUT"
 
 
+async def test_a_step_the_client_owns_is_reminded_before_it_is_due_and_not_once_it_is_done(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, me = city.as_("DHS"), city.client(cid)
+    assert "errors" not in await dhs.query(ADD_CONTACT, {"c": cid})
+    plan = (await dhs.query(CREATE_PLAN, {"c": cid, "h": 30, "goals": ["ESOL_ENROLLED"]}))["data"]["createPlan"]
+    due = datetime.now(UTC).date() + timedelta(days=10)
+    added = await dhs.query(ADD_TASK.replace("$r: ID)", "$r: ID, $due: Date)").replace(
+        "referralId: $r)", "referralId: $r, dueOn: $due)"), {"g": plan["goals"][0]["id"], "t": "First ESOL class",
+                                                             "o": "CLIENT", "due": due.isoformat()})
+    task = added["data"]["addPlanTask"]["goals"][0]["tasks"][0]
+    (reminder,) = await city.rows(select(Message).where(Message.kind == "task_due"))
+    assert reminder.status == "queued" and reminder.send_after.date() == due - timedelta(days=2)
+    assert reminder.subject == f"task:DHS:{task['id']}"
+    assert "errors" not in await me.query(SET_TASK, {"t": task["id"], "s": "DONE"})
+    (after,) = await city.rows(select(Message).where(Message.kind == "task_due"))
+    assert after.status == "cancelled"
+
+
 async def test_a_referral_that_is_a_task_completes_it_and_moves_the_goal(city: City, population: Population) -> None:
     cid = _sheltered(population)
     dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
