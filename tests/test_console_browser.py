@@ -674,6 +674,47 @@ def test_a_client_sends_a_photo_from_their_phone_and_the_caseworker_reviews_what
     assert not phone.problems and not desk.problems, (phone.problems, desk.problems)
 
 
+def test_a_client_reads_their_plan_marks_a_step_applies_for_a_service_and_the_partner_accepts_a_referral(
+    city: City, tab: Any,
+) -> None:
+    """The demo's seed: DHS keeps a 60-day plan for the demo client and referred them to the legal clinic, which the
+    legal-aid partner answers; the client applied for an ESOL class."""
+    phone = tab(PHONE)
+    page = sign_in(phone, city, "client", "/app/#/plan")
+    plan = section(page, "plan")
+    esol = plan.locator("[data-goal='ESOL_ENROLLED']")
+    expect(esol).to_have_attribute("data-status", "IN_PROGRESS")
+    expect(plan.locator("[data-goal='ASYLUM_APPLICATION_FILED']")).to_contain_text("Due by")
+    # the caseworker's steps are not the client's to mark
+    expect(plan.locator("[data-goal='LEGAL_REPRESENTATION_FOUND']").get_by_role("button", name="Mark done")
+           ).to_have_count(0)
+    esol.get_by_role("button", name="Mark done").click()
+    expect(page.get_by_text("The step is marked.")).to_be_visible()
+    expect(esol).to_have_attribute("data-status", "MET")
+    finder = plan.locator("[data-section='directory']")
+    finder.get_by_label("What is needed").select_option("EMPLOYMENT")
+    finder.get_by_role("button", name="Search").click()
+    finder.locator("[data-service='Job search and placement']").get_by_role("button", name="Apply").click()
+    expect(page.get_by_text("You applied.")).to_be_visible()
+    expect(plan.get_by_role("row").filter(has_text="Job search and placement")).to_contain_text("Asked")
+    check_accessible(page, "the client's plan and services")
+
+    partner = tab()
+    desk = sign_in(partner, city, "legal-aid")
+    choose_purpose(desk, "Care coordination")
+    inbox = section(desk, "inbox")
+    row = inbox.get_by_role("row").filter(has_text="Asylum and work authorization clinic")
+    expect(row).to_contain_text("Arrived this spring")  # what the referrer tells the service
+    check_accessible(desk, "the partner's inbox")
+    row.get_by_role("button", name="Accept").click()
+    expect(row.locator("[data-referral='ACCEPTED']")).to_be_visible()
+    screenshot_both(city, partner, "partner-inbox")
+    page.reload()
+    expect(section(page, "plan").get_by_role("row").filter(has_text="Asylum and work authorization clinic")
+           ).to_contain_text("Accepted")
+    assert not phone.problems and not partner.problems, (phone.problems, partner.problems)
+
+
 def test_zz_an_agency_that_is_down_shows_failed_with_a_retry(city: City, tab: Any) -> None:
     """Runs last in this module (file order): it stops the benefits agency for good."""
     _, _, held = _clients(city.population)

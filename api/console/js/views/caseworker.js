@@ -10,6 +10,7 @@ import { ConsentList, ConsentForm } from './consents.js';
 import { ContactForm } from './contact.js';
 import { AppointmentForm } from './appointments.js';
 import { Checklist, ReviewList } from './documents.js';
+import { PlanAndReferrals, ReferralInbox } from './plans.js';
 import { ProfileSections } from './profile.js';
 
 const STAFF_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY', 'EMERGENCY'];
@@ -44,7 +45,8 @@ export function CaseworkerHome({ api, me, config }) {
     ? html`<${Profile} key=${clientId} api=${api} me=${me} clientId=${clientId} purpose=${current}
         onPurpose=${choose} organizations=${config.organizations} languages=${config.languages}
         opening=${route[2] === 'documents' ? 'documents' : null} />`
-    : html`<${Search} api=${api} purpose=${current} /><${ReviewList} api=${api} purpose=${current} />`;
+    : html`<${Search} api=${api} purpose=${current} /><${ReviewList} api=${api} purpose=${current} />
+      <${ReferralInbox} api=${api} purpose=${current} />`;
   return html`<${PurposeBar} purpose=${current} onChange=${choose} />${body}`;
 }
 
@@ -181,6 +183,9 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
           onClick=${() => setPanel(panel === 'appointment' ? null : 'appointment')}>
           ${t('appointment.schedule')}</button></li>
         <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
+          aria-expanded=${panel === 'plan'}
+          onClick=${() => setPanel(panel === 'plan' ? null : 'plan')}>${t('profile.plan')}</button></li>
+        <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
           aria-expanded=${panel === 'documents'}
           onClick=${() => setPanel(panel === 'documents' ? null : 'documents')}>${t('profile.documents')}</button></li>
         <li class="usa-button-group__item"><button type="button" class="usa-button usa-button--outline"
@@ -199,6 +204,8 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
         onDone=${(key) => done(t(key))} onCancel=${() => setPanel(null)} />`}
       ${panel === 'appointment' && html`<${AppointmentForm} api=${api} clientId=${clientId} purpose=${purpose}
         onDone=${() => done(t('appointment.scheduled'))} onCancel=${() => setPanel(null)} />`}
+      ${panel === 'plan' && html`<${PlanAndReferrals} api=${api} clientId=${clientId} purpose=${purpose}
+        organizations=${organizations} />`}
       ${panel === 'documents' && html`<${Checklist} api=${api} clientId=${clientId} purpose=${purpose} staff
         organizations=${organizations} />`}
       ${panel === 'note' && html`<${NoteForm} api=${api} clientId=${clientId} purpose=${purpose}

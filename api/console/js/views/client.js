@@ -8,11 +8,12 @@ import { ConsentForm, ConsentList } from './consents.js';
 import { ContactForm, ContactList } from './contact.js';
 import { MessageList } from './appointments.js';
 import { Checklist } from './documents.js';
+import { PlanAndReferrals } from './plans.js';
 import { ProfileSections } from './profile.js';
 
 const PURPOSE = 'CLIENT_ACCESS';
-const TABS = [['', 'client.tab.profile'], ['documents', 'client.tab.documents'], ['contact', 'client.tab.contact'],
-  ['consents', 'client.tab.consents'], ['seen', 'client.tab.seen']];
+const TABS = [['', 'client.tab.profile'], ['plan', 'client.tab.plan'], ['documents', 'client.tab.documents'],
+  ['contact', 'client.tab.contact'], ['consents', 'client.tab.consents'], ['seen', 'client.tab.seen']];
 
 export function ClientHome({ api, me, config }) {
   const route = useHashRoute();
@@ -29,6 +30,7 @@ export function ClientHome({ api, me, config }) {
     ${tab === '' && html`<${OwnProfile} api=${api} clientId=${me.clientId} selfOrg=${me.organization} />`}
     ${tab === 'consents' && html`<${OwnConsents} api=${api} clientId=${me.clientId}
       organizations=${config.organizations} />`}
+    ${tab === 'plan' && html`<${PlanAndReferrals} api=${api} clientId=${me.clientId} purpose=${PURPOSE} self />`}
     ${tab === 'documents' && html`<${Checklist} api=${api} clientId=${me.clientId} purpose=${PURPOSE} self
       organizations=${config.organizations} />`}
     ${tab === 'seen' && html`<${Disclosures} api=${api} clientId=${me.clientId} />`}
