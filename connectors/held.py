@@ -179,7 +179,7 @@ class ContactPreference:
 # What a message is about, as its subject says it: kind:holder:id (at most 160 characters). Written and read here
 # only (the planner, the appointment desk, the profile's sections).
 SUBJECT_CATEGORIES = {"appointment": Category.APPOINTMENTS, "notice": Category.BENEFITS, "document": Category.DOCUMENTS,
-                      "referral": Category.CASEWORK, "task": Category.CASEWORK}
+                      "referral": Category.CASEWORK, "task": Category.CASEWORK, "goal": Category.CASEWORK}
 
 
 def subject(kind: str, holder: str, record_id: str) -> str:

@@ -59,6 +59,10 @@ class Notices(Protocol):
                           now: datetime) -> None:
         ...
 
+    async def goal_notice(self, session: AsyncSession, *, client_id: str, holder: str, goal_id: str, due_on: date,
+                          now: datetime) -> None:
+        ...
+
 
 class PlanDesk:
     """Service plans made and kept through the gate."""
@@ -97,6 +101,7 @@ class PlanDesk:
             plan = await add_plan(op.session, client_id=client_id, holder=org, horizon_days=horizon_days,
                                   starts_on=now.date(), arrived_on=arrived_on, goals=wanted,
                                   by=ctx.principal.subject, now=now)
+            await self._deadlines(op.session, plan, now)
             op.log(client_id, detail=f"plan {plan.id} ({len(wanted)} goals)")
         return plan
 
@@ -139,7 +144,7 @@ class PlanDesk:
             await op.session.flush()
             await settle(op.session, goal, now=now)
             op.log(plan.client_id, detail=f"plan {plan.id} goal {goal.id}: task added")
-            return await reload(op.session, plan)
+            return await self._deadlines(op.session, await reload(op.session, plan), now)
 
     async def set_task(self, ctx: RequestContext, *, task_id: str, status: TaskStatus) -> Plan:
         """Mark a task done, cancelled or open again: the plan's organisation, or the client for their own."""
@@ -162,7 +167,7 @@ class PlanDesk:
             await op.session.flush()
             await settle(op.session, goal, now=now)
             op.log(plan.client_id, detail=f"plan {plan.id} task {task.id} ({status})")
-            return await reload(op.session, plan)
+            return await self._deadlines(op.session, await reload(op.session, plan), now)
 
     async def update_goal(self, ctx: RequestContext, *, goal_id: str, status: GoalStatus | None,
                           change: ProgressChange, barriers: Sequence[Barrier]) -> Plan:
@@ -185,7 +190,7 @@ class PlanDesk:
                                     by=ctx.principal.subject, at=now))
             await op.session.flush()
             op.log(plan.client_id, detail=f"plan {plan.id} goal {goal.id} ({goal.status}, {change})")
-            return await reload(op.session, plan)
+            return await self._deadlines(op.session, await reload(op.session, plan), now)
 
     async def check_evidence(self, ctx: RequestContext, *, plan_id: str) -> Plan:
         """Check the plan's evidence-tied goals against what the gate shows the caller's organisation - the
@@ -224,7 +229,28 @@ class PlanDesk:
                 plan.updated_at = now
             await op.session.flush()
             op.log(client_id, detail=f"plan {plan.id}: evidence checked ({changed} goals changed)")
-            return await reload(op.session, plan)
+            return await self._deadlines(op.session, await reload(op.session, plan), now)
+
+    async def _deadlines(self, session: AsyncSession, plan: Plan, now: datetime) -> Plan:
+        """Reminders of the plan's deadlines as they now stand: queued for each goal still to meet whose deadline
+        is known (counted from arrival, or from another goal met), cancelled for goals met, dropped or not met."""
+        if self._notices is None:
+            return plan
+        met_on = {g.code: g.met_on for g in plan.goals if g.code and g.met_on}
+        for goal in plan.goals:
+            kind = self._catalogue.get(goal.code or "")
+            clock = kind.deadline if kind else None
+            if clock is None:
+                continue
+            if goal.status in (GoalStatus.MET, GoalStatus.NOT_MET, GoalStatus.DROPPED):
+                await cancel_messages_about(session, plan.client_id, subject("goal", plan.holder, goal.id), now=now,
+                                            reason="goal-closed")
+                continue
+            start = plan.arrived_on if clock.source == "arrival" else met_on.get(clock.source.removeprefix("goal:"))
+            if start is not None:
+                await self._notices.goal_notice(session, client_id=plan.client_id, holder=plan.holder,
+                                                goal_id=goal.id, due_on=start + timedelta(days=clock.days), now=now)
+        return plan
 
     async def _require(self, op: Any, plan: ServicePlan, action: Action, hidden: RecordNotFound) -> None:
         """The caller may see the plan (else it does not exist for them) and may do `action` on it."""

@@ -20,6 +20,7 @@ from notify import outbox
 from notify.config import NotifySettings
 
 DOCUMENT_KINDS = ("document_requested", "document_rejected")
+GOAL_LEAD_DAYS = (30, 7)  # a plan's deadline is reminded this many days before
 
 
 class ClientNotices:
@@ -78,3 +79,25 @@ class ClientNotices:
             subject=subject("task", holder, task_id), channel=point.channel, contact_point_id=point.id,
             template="task_due", params={"at": due.isoformat(), "lead": "2d"}, send_after=send, expires_at=due),
             now=now)
+
+    async def goal_notice(self, session: AsyncSession, *, client_id: str, holder: str, goal_id: str, due_on: date,
+                          now: datetime) -> None:
+        """Queue reminders of a deadline in the client's plan (an asylum application's year): 30 and 7 days
+        before it (at 10:00), those still to come; one now if both have passed and the day has not."""
+        point = await outbox.reachable_at(session, client_id)
+        if point is None:
+            return
+        due = datetime.combine(due_on, time(17, 0), self._zone).astimezone(UTC)
+        if due <= now:
+            return
+        leads = [(f"{d}d", datetime.combine(due_on - timedelta(days=d), time(10, 0), self._zone).astimezone(UTC))
+                 for d in GOAL_LEAD_DAYS]
+        wanted = [(name, when) for name, when in leads if when > now] or [(f"{GOAL_LEAD_DAYS[-1]}d", now)]
+        for name, when in wanted:
+            key = "goal:" + hashlib.sha256(f"{goal_id}|{due_on.isoformat()}|{name}|{point.id}|"
+                                           f"{point.opt_in_changed_at.isoformat()}".encode()).hexdigest()
+            await outbox.enqueue(session, outbox.NewMessage(
+                idempotency_key=key, client_id=client_id, holder=point.holder, kind="goal_due",
+                subject=subject("goal", holder, goal_id), channel=point.channel, contact_point_id=point.id,
+                template="goal_due", params={"at": due.isoformat(), "lead": name}, send_after=when,
+                expires_at=due), now=now)

@@ -21,7 +21,7 @@ from core.errors import ConfigurationError
 HERE = Path(__file__).resolve().parent / "templates"
 PLACEHOLDERS = frozenset({"date", "time", "link"})
 KINDS = ("appointment_reminder", "notice_due", "document_requested", "document_rejected", "referral_update",
-         "task_due")
+         "task_due", "goal_due")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 

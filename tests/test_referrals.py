@@ -356,6 +356,24 @@ async def test_a_step_the_client_owns_is_reminded_before_it_is_due_and_not_once_
     assert after.status == "cancelled"
 
 
+async def test_a_deadline_of_the_plan_is_reminded_before_it_comes_and_not_once_the_goal_is_met(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    assert "errors" not in await dhs.query(ADD_CONTACT, {"c": cid})
+    arrived = datetime.now(UTC).date() - timedelta(days=300)  # the asylum application is due in 65 days
+    plan = (await dhs.query(CREATE_PLAN, {"c": cid, "h": 60, "arrived": arrived.isoformat(),
+                                          "goals": ["ASYLUM_APPLICATION_FILED"]}))["data"]["createPlan"]
+    due = arrived + timedelta(days=365)
+    queued = await city.rows(select(Message).where(Message.kind == "goal_due"))
+    assert sorted(m.send_after.date() for m in queued) == [due - timedelta(days=30), due - timedelta(days=7)]
+    assert all(m.status == "queued" and m.subject == f"goal:DHS:{plan['goals'][0]['id']}" for m in queued)
+    assert "errors" not in await dhs.query(UPDATE_GOAL, {"g": plan["goals"][0]["id"], "c": "COMPLETED",
+                                                          "s": "MET"})
+    assert {m.status for m in await city.rows(select(Message).where(Message.kind == "goal_due"))} == {"cancelled"}
+
+
 async def test_a_referral_that_is_a_task_completes_it_and_moves_the_goal(city: City, population: Population) -> None:
     cid = _sheltered(population)
     dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
