@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
 import strawberry
 
@@ -17,7 +16,7 @@ from connectors.held_documents import DocumentRecord as DocumentRecordData
 from connectors.held_documents import SentFile
 from connectors.held_plans import Plan as HeldPlan
 from connectors.held_referrals import Referral as HeldReferral
-from connectors.hmis.chronic import ChronicStatus
+from connectors.hmis.chronic import STREET_SHELTER_SAFE_HAVEN, ChronicStatus
 from core.errors import ErrorCode, InvalidInput, error_code
 from core.vocabulary import Category as _Category
 from gate import Disclosure, SectionResult, SectionStatus
@@ -32,9 +31,6 @@ from resolvers.document_types import (
 from resolvers.enums import AccessStatus, Category, Role, WithheldReason
 from resolvers.plan_types import PlanGoalKind, ServicePlan, plan_view
 from resolvers.referral_types import Referral, referral_view
-
-T = TypeVar("T")
-
 
 
 @strawberry.type(description="One agency's part of one section: shown, withheld (and why) or failed.")
@@ -534,9 +530,10 @@ def student_record(r: rec.SchoolingRecord) -> StudentRecord:
     )
 
 
-def items(parts: list[SectionResult], view: Callable[[Any], T]) -> list[T]:
-    """List items (appointments, documents) from the shown parts, each through `view`."""
-    return [view(i) for p in parts for i in p.data]
+def shown_only(parts: list[SectionResult]) -> list[SectionResult]:
+    """The shown parts of a category read alongside a section (what a message or a copy is about): never raises,
+    so that an agency down in that category fails its own section, not this one."""
+    return [p for p in parts if p.status is SectionStatus.SHOWN]
 
 
 def program_view(pr: rec.BenefitProgram) -> BenefitProgram:
@@ -613,7 +610,6 @@ def stay_view(s: rec.HousingEnrollment) -> HousingEnrollment:
         chronic_reason=s.chronic_reason)
 
 
-STREET_SHELTER_SAFE_HAVEN = (0, 1, 4, 8)  # HUD ProjectType: the stays that are themselves evidence of homelessness
 
 
 def chronic_view(stays: list[rec.HousingEnrollment]) -> ChronicHomelessness | None:
@@ -685,7 +681,7 @@ class ClientProfile:
         # an appointment's reminders: the messages about it the caller was shown of the client's contact details
         # (asked for with them: resolvers/schema.NESTED_CATEGORIES), never more
         reminders: dict[str, list[held.SentMessage]] = {}
-        for m in (i for p in shown(self.disclosure.parts(_Category.CONTACT)) or [] for i in p.data):
+        for m in (i for p in shown_only(self.disclosure.parts(_Category.CONTACT)) for i in p.data):
             if isinstance(m, held.SentMessage) and m.kind == "appointment_reminder":
                 reminders.setdefault(m.subject, []).append(m)
         def of(holder: str, a: rec.Appointment) -> list[held.SentMessage]:
@@ -762,7 +758,7 @@ class ClientProfile:
         # a message says when an appointment is or a notice needs an answer: shown only with what it is about
         about = {(c, p.holder) for c in (_Category.APPOINTMENTS, _Category.BENEFITS, _Category.DOCUMENTS,
                                          _Category.CASEWORK)
-                 for p in shown(self.disclosure.parts(c)) or []}
+                 for p in shown_only(self.disclosure.parts(c))}
         sent = sorted((i for i in found if isinstance(i, held.SentMessage) and held.about(i.subject) in about),
                       key=lambda m: (m.sent_at or m.send_after, m.id), reverse=True)
         return ContactSection(access=[source_access(p) for p in parts],
@@ -781,11 +777,11 @@ def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str) ->
     docs = disclosure.parts(_Category.DOCUMENTS)
     housing = disclosure.parts(_Category.HOUSING)
     # the shown parts only: an agency that failed leaves its part FAILED in `access`, the rest of the list stands
-    found = [(p.holder, d) for p in docs if p.status is SectionStatus.SHOWN for d in p.data]
+    found = [(p.holder, d) for p in shown_only(docs) for d in p.data]
     held_records = [d for _, d in found if isinstance(d, DocumentRecordData)]
     sent = [d for _, d in found if isinstance(d, SentFile)]
     agency_docs = [(holder, d) for holder, d in found if isinstance(d, rec.RequiredDocument)]
-    stays = [(p.holder, list(p.data)) for p in housing if p.status is SectionStatus.SHOWN]
+    stays = [(p.holder, list(p.data)) for p in shown_only(housing)]
     now = datetime.now(UTC)
     today = now.date()
     items = []

@@ -101,3 +101,20 @@ async def test_bad_contact_details_are_refused_without_echoing_them(gateway: Any
     assert (kept["language"], kept["agency"]) == ("es", "DHS")
     own = (await hra.query(CONTACT, {"id": cid}))["data"]["client"]["contact"]["preferences"]
     assert (own["language"], own["agency"]) == ("en", "HRA")
+
+
+async def test_the_contact_section_stands_when_an_agency_its_messages_are_about_is_down(
+    gateway: Any, population: Population, benefits_server: Any,
+) -> None:
+    """A message is shown with the appointments or notices it is about: when the benefits agency is down, those
+    are unknown, and the contact section (the client's own numbers, held here) still stands."""
+    cid = next(p.client_id for p in population.people if p.hmis_id and p.benefits_id)
+    dhs = caller(gateway, "DHS")
+    added = await dhs.query(ADD, {"c": cid, "channel": "SMS", "address": "212 555 0142", "in": True,
+                                  "src": "SIGNED-CONTACT-FORM-7"})
+    assert "errors" not in added, added
+    benefits_server.stop()
+    got = await dhs.query("""query($id: ID!) { client(id: $id) { contact { points { id } messages { id } } } }""",
+                          {"id": cid})
+    assert got["data"]["client"]["contact"]["points"] == [{"id": added["data"]["addContactPoint"]["id"]}]
+    assert got["data"]["client"]["contact"]["messages"] == [] and "errors" not in got
