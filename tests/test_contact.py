@@ -109,12 +109,12 @@ async def test_the_contact_section_stands_when_an_agency_its_messages_are_about_
     """A message is shown with the appointments or notices it is about: when the benefits agency is down, those
     are unknown, and the contact section (the client's own numbers, held here) still stands."""
     cid = next(p.client_id for p in population.people if p.hmis_id and p.benefits_id)
-    dhs = caller(gateway, "DHS")
-    added = await dhs.query(ADD, {"c": cid, "channel": "SMS", "address": "212 555 0142", "in": True,
+    hra = caller(gateway, "HRA")  # HRA's own benefits part is the only one: down, every part of benefits failed
+    added = await hra.query(ADD, {"c": cid, "channel": "SMS", "address": "212 555 0142", "in": True,
                                   "src": "SIGNED-CONTACT-FORM-7"})
     assert "errors" not in added, added
     benefits_server.stop()
-    got = await dhs.query("""query($id: ID!) { client(id: $id) { contact { points { id } messages { id } } } }""",
+    got = await hra.query("""query($id: ID!) { client(id: $id) { contact { points { id } messages { id } } } }""",
                           {"id": cid})
     assert got["data"]["client"]["contact"]["points"] == [{"id": added["data"]["addContactPoint"]["id"]}]
     assert got["data"]["client"]["contact"]["messages"] == [] and "errors" not in got
