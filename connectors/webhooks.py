@@ -110,7 +110,8 @@ async def claim(sessions: async_sessionmaker[Any], *, now: datetime, lease: time
     async with sessions.begin() as session:
         rows = (await session.execute(select(WebhookDelivery, WebhookSubscription).join(
             WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id).where(
-            WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now, free)
+            WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now, free,
+            WebhookSubscription.active.is_(True))
             .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(limit))).all()
         for delivery, sub in rows:
             tries = delivery.attempts + 1  # read before the update (which refreshes the loaded row)

@@ -44,9 +44,12 @@ class LegalBasisClaim:
 DELIVERY_WORKER = Principal("casebridge-delivery-worker", "CASEBRIDGE", frozenset({Role.NOTIFIER}))
 
 
+# casebridge itself, when nobody answered a referral in time (gate/referral_desk.expire_unanswered)
+REFERRAL_EXPIRY = Principal("casebridge-referrals", "CASEBRIDGE", frozenset())
+
 BY_TEXT = "client-by-text-message"
 # The subjects casebridge's own workers act as: no token may carry one (api/auth.py).
-SYSTEM_SUBJECTS = frozenset({DELIVERY_WORKER.subject, BY_TEXT})
+SYSTEM_SUBJECTS = frozenset({DELIVERY_WORKER.subject, REFERRAL_EXPIRY.subject, BY_TEXT})
 
 
 def client_by_text(client_id: str) -> Principal:

@@ -42,7 +42,7 @@ class ConsentDesk:
     ) -> ConsentRecord:
         """Record a client's consent, given on a signed form."""
         now = self._clock()
-        _check_reference(source_reference)
+        check_reference(source_reference)
         if given_at.tzinfo is None or given_at > now + CLOCK_SKEW:
             raise InvalidInput("givenAt must be a time with a zone, not in the future", field="givenAt")
         validate_provisions(provisions)
@@ -63,7 +63,7 @@ class ConsentDesk:
         """Replace a consent's provisions; the previous version is kept."""
         validate_provisions(provisions)
         if source_reference is not None:
-            _check_reference(source_reference)
+            check_reference(source_reference)
         now = self._clock()
         async with self._gate.operation(ctx, Action.CONSENT_AMEND) as op:
             row, current = await self._visible(op, consent_id, for_update=True)
@@ -148,6 +148,6 @@ def _ids(consents: Sequence[ConsentRecord]) -> str | None:
     return ("consents " + ",".join(c.id for c in consents))[:500] if consents else None
 
 
-def _check_reference(reference: str) -> None:
+def check_reference(reference: str) -> None:
     if not reference.strip() or len(reference) > 200:
         raise InvalidInput("sourceReference names the signed form (1-200 characters)", field="sourceReference")

@@ -155,9 +155,7 @@ class PlanDesk:
             if found is None:
                 raise op.not_found(hidden, "plan-task")
             plan, goal, task = found
-            await self._require(op, plan, Action.PLAN_STEP, hidden)
-            if ctx.principal.self_client == plan.client_id and task.owner != TaskOwner.CLIENT.value:
-                raise InvalidInput("a client marks the steps that are theirs to do", field="taskId")
+            await self._require(op, plan, Action.PLAN_STEP, hidden, task_owner=task.owner)
             check_move(TASK_MOVES, task.status, status.value, "status")
             task.status, task.updated_at = status.value, now
             plan.updated_at = now
@@ -210,6 +208,7 @@ class PlanDesk:
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
             plan = await op.session.get(ServicePlan, plan_id, with_for_update=True)
             assert plan is not None  # plans are never deleted
+            await self._require(op, plan, Action.PLAN_WRITE, hidden)  # still: a consent may have ended meanwhile
             goals = [g for g in (await op.session.execute(_goals(plan.id))).scalars()]
             changed = 0
             for goal in goals:
@@ -252,39 +251,36 @@ class PlanDesk:
                                                 goal_id=goal.id, due_on=start + timedelta(days=clock.days), now=now)
         return plan
 
-    async def _require(self, op: Any, plan: ServicePlan, action: Action, hidden: RecordNotFound) -> None:
-        """The caller may see the plan (else it does not exist for them) and may do `action` on it."""
+    async def _require(self, op: Any, plan: ServicePlan, action: Action, hidden: RecordNotFound, *,
+                       task_owner: str = "") -> None:
+        """The caller may see the plan (else it does not exist for them) and may do `action` on it (for a task:
+        the policies look at whose task it is)."""
         (seen,) = await self._gate.decide(op.ctx, [Resource(plan.client_id, Category.CASEWORK, plan.holder,
                                                             self._source.name, held_here=True)])
         op.require_seen(seen, plan.client_id, hidden)
         sees = plan.client_id in await self._gate.visible_identity(op.ctx, [plan.client_id])
-        await op.require(action, Target.section(plan.client_id, Category.CASEWORK, plan.holder, sees_identity=sees),
-                         hidden=hidden)
+        await op.require(action, Target.plan_task(plan.client_id, plan.holder, task_owner, sees_identity=sees))
 
 
 def _goals(plan_id: str) -> Any:
     return select(PlanGoal).where(PlanGoal.plan_id == plan_id).with_for_update()
 
 
+# What met a goal is said by its kind only: a plan is casework, read by whoever may read the organisation's
+# casework, who may not see the schooling or benefits records themselves (no district, student id, case or program).
 def _enrolled(disclosure: Any) -> str | None:
-    """An active school enrolment the disclosure shows: "schooling:<district>:<student id>"."""
-    for part in disclosure.parts(Category.SCHOOLING):
-        if part.status is SectionStatus.SHOWN:
-            for student in part.data or []:
-                if getattr(student, "current_school", None):
-                    return f"schooling:{part.holder}:{student.student_id}"[:255]
-    return None
+    """"schooling-enrolled" if the disclosure shows an active school enrolment."""
+    return "schooling-enrolled" if any(getattr(student, "current_school", None)
+                                       for part in disclosure.parts(Category.SCHOOLING)
+                                       if part.status is SectionStatus.SHOWN for student in part.data or []) else None
 
 
 def _benefits(disclosure: Any) -> str | None:
-    """An active benefits program the disclosure shows: "benefits:<agency>:<case>:<program>"."""
-    for part in disclosure.parts(Category.BENEFITS):
-        if part.status is SectionStatus.SHOWN:
-            for case in part.data or []:
-                for program in getattr(case, "programs", []):
-                    if program.status == "ACTIVE":
-                        return f"benefits:{part.holder}:{case.case_number}:{program.program}"[:255]
-    return None
+    """"benefits-active" if the disclosure shows an active benefits program."""
+    return "benefits-active" if any(program.status == "ACTIVE"
+                                    for part in disclosure.parts(Category.BENEFITS)
+                                    if part.status is SectionStatus.SHOWN for case in part.data or []
+                                    for program in getattr(case, "programs", [])) else None
 
 
 def _title(text: str) -> str:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from audit.access_records import action_record
+from audit.access_records import AccessRecord, action_record
 from connectors import webhooks
 from connectors.held_plans import complete_tasks_of_referral
 from connectors.held_referrals import (
@@ -36,8 +36,10 @@ from connectors.held_referrals import (
     unanswered_before,
 )
 from core.errors import InvalidInput, RecordNotFound
-from core.principal import Principal, RequestContext
+from core.principal import REFERRAL_EXPIRY as EXPIRY
+from core.principal import RequestContext
 from core.vocabulary import Action, Category, Purpose
+from gate.consent_desk import check_reference
 from gate.gate import Gate
 from policies.consent_store import ConsentStore
 from policies.consents import Grantor, Provision
@@ -49,10 +51,7 @@ from store.held_tables import Referral as ReferralRow
 SHAREABLE = (Category.IDENTITY, Category.CONTACT, Category.DOCUMENTS, Category.APPOINTMENTS, Category.BENEFITS,
              Category.HOUSING, Category.SCHOOLING, Category.IMMIGRATION_LEGAL)
 MAX_NOTE = 1000
-MAX_REFERENCE = 255
 INBOX = 100
-# casebridge itself, when nobody answered a referral in time
-EXPIRY = Principal("casebridge-referrals", "CASEBRIDGE", frozenset())
 
 
 class ReferralSettings(BaseModel):
@@ -107,8 +106,8 @@ class ReferralDesk:
         if shared and not reference:
             raise InvalidInput("what a referral shares needs the client's consent: the signed form's reference",
                                field="sourceReference")
-        if len(reference) > MAX_REFERENCE:
-            raise InvalidInput(f"a reference is at most {MAX_REFERENCE} characters", field="sourceReference")
+        if shared:
+            check_reference(reference)  # as any consent's: it is one
         org = ctx.principal.organization
         await self._gate.authorize_for_client(ctx, Action.REFERRAL_CREATE, client_id, held=(Category.CASEWORK, org))
         await self._gate.require_client(client_id)
@@ -142,7 +141,7 @@ class ReferralDesk:
                 share_until=now + timedelta(days=days) if consent_id else None, by=ctx.principal.subject, now=now)
             await webhooks.enqueue(op.session, orgs=[org, *([to_org] if to_org else [])], event="referral.changed",
                                    payload=_payload(made.id, made.status, now), now=now)
-            op.log(client_id, detail=f"referral {made.id} to service {service.id} ({made.status})")
+            op.log(client_id, detail=f"referral {made.id} ({made.status})")  # never to what: a need shows in it
         return made
 
     async def respond(self, ctx: RequestContext, *, referral_id: str, status: ReferralStatus,
@@ -159,7 +158,7 @@ class ReferralDesk:
             await op.require(Action.REFERRAL_RESPOND, Target.section(row.client_id, Category.CASEWORK, row.to_org),
                              hidden=hidden)
             check_answer(row.status, status, reason)
-            done = await self._move(op.session, row, status, reason, ctx.principal, now)
+            done = await self._move(op.session, row, status, reason, ctx, now, op.records)
             op.log(row.client_id, detail=f"referral {row.id} ({status})")
         return done
 
@@ -177,7 +176,7 @@ class ReferralDesk:
             await op.require(Action.REFERRAL_WITHDRAW, Target.section(row.client_id, Category.CASEWORK, row.from_org,
                                                                       sees_identity=sees), hidden=hidden)
             check_withdrawal(row.status, reason)
-            done = await self._move(op.session, row, ReferralStatus.CANCELLED, reason, ctx.principal, now)
+            done = await self._move(op.session, row, ReferralStatus.CANCELLED, reason, ctx, now, op.records)
             op.log(row.client_id, detail=f"referral {row.id} ({ReferralStatus.CANCELLED})")
         return done
 
@@ -209,11 +208,11 @@ class ReferralDesk:
         ctx = RequestContext(EXPIRY, f"expire-{uuid.uuid4().hex[:16]}", None, "expireReferrals")
         async with self._gate.store_work(Action.REFERRAL_RESPOND), self._sessions.begin() as session:
             rows = await unanswered_before(session, now - timedelta(days=self._settings.answer_days))
+            records = [action_record(ctx, Action.REFERRAL_RESPOND, row.client_id, result="performed",
+                                     detail=f"referral {row.id} ({ReferralStatus.EXPIRED})") for row in rows]
             for row in rows:
-                await self._move(session, row, ReferralStatus.EXPIRED, None, EXPIRY, now)
-            await self._gate.record([action_record(ctx, Action.REFERRAL_RESPOND, row.client_id, result="performed",
-                                                   detail=f"referral {row.id} ({ReferralStatus.EXPIRED})")
-                                     for row in rows], session=session)
+                await self._move(session, row, ReferralStatus.EXPIRED, None, ctx, now, records)
+            await self._gate.record(records, session=session)
         return len(rows)
 
     async def _see(self, op: Any, row: ReferralRow, side: str, hidden: RecordNotFound) -> None:
@@ -223,7 +222,10 @@ class ReferralDesk:
         op.require_seen(seen, row.client_id, hidden)
 
     async def _move(self, session: AsyncSession, row: ReferralRow, status: ReferralStatus, reason: str | None,
-                    who: Principal, now: datetime) -> Referral:
+                    ctx: RequestContext, now: datetime, records: list[AccessRecord]) -> Referral:
+        """Record a change (its webhook calls, a plan's task it completes, the client's notice); a referral that
+        ends revokes its consent, with that consent.revoke in `records` (the operation's access-log events)."""
+        who = ctx.principal
         done = await move(session, row, status, reason=reason, by_org=who.organization, by=who.subject, now=now)
         await webhooks.enqueue(session, orgs=[row.from_org, *([row.to_org] if row.to_org else [])],
                                event="referral.changed", payload=_payload(row.id, status.value, now), now=now)
@@ -234,6 +236,8 @@ class ReferralDesk:
             if consent is not None and consent.revoked_at is None:
                 await self._consents.revoke(session, consent, subject=who.subject, org=who.organization,
                                             reason=f"referral {status.lower()}", now=now)
+                records.append(action_record(ctx, Action.CONSENT_REVOKE, row.client_id, detail=consent.id,
+                                             result="performed"))
         if self._notices is not None and who.self_client != row.client_id:  # not for what the client did
             await self._notices.referral_notice(session, client_id=row.client_id, holder=row.from_org,
                                                 referral_id=row.id, now=now)

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from connectors.webhooks import EVENTS, WebhookSettings, new_secret
@@ -73,7 +73,10 @@ class WebhookDesk:
             sub = await op.session.get(WebhookSubscription, subscription_id)
             if sub is None or sub.org != ctx.principal.organization:  # another's does not exist for the caller
                 raise op.not_found(hidden, "webhook-subscription")
-            sub.active = False
+            sub.active = False  # and what it still had to send is not sent (claim takes active subscriptions' only)
+            await op.session.execute(update(WebhookDelivery).where(
+                WebhookDelivery.subscription_id == sub.id, WebhookDelivery.status == "pending").values(
+                status="failed", last_result="subscription-ended"))
             await op.session.flush()
             op.log(None, detail=f"webhook subscription {sub.id} ended")
         return sub

@@ -121,6 +121,7 @@ class Facts(NamedTuple):
     sees_identity: bool
     grantor: str
     contact_opted_in: bool
+    task_owner: str  # for marking a plan's task: who does it (CASEWORKER | PARTNER | CLIENT)
 
 
 class CedarEngine:
@@ -198,7 +199,7 @@ class CedarEngine:
                 "context": {"purpose": f.purpose, "consent": f.consent, "legal_basis": f.legal_basis,
                             "justified": f.justified, "break_glass_active": f.break_glass_active,
                             "sees_identity": f.sees_identity, "grantor": f.grantor,
-                            "contact_opted_in": f.contact_opted_in},
+                            "contact_opted_in": f.contact_opted_in, "task_owner": f.task_owner},
             })
         self.evaluations += len(requests)
         results = cedarpy.is_authorized_batch(requests, self._ps.policies, entities, self._ps.schema)
@@ -303,7 +304,7 @@ class CedarDecider:
             facts.append(Facts(  # positional: see Facts
                 read, org, roles, p.self_client == r.client_id, "Section", str(r.category), r.holder,
                 r.held_here, r.shared_with_client, False, False, False, purpose, str(answer.fact), basis,
-                bool(justification), grant is not None, False, "", False))
+                bool(justification), grant is not None, False, "", False, ""))
             answers_by_consent.append(answer)
             claims.append(claimed)
         unique = list(dict.fromkeys(facts))  # a 50-client list has a handful of distinct fact tuples
@@ -360,7 +361,7 @@ def _operation_facts(action: str, org: str, roles: tuple[str, ...], purpose: str
         action, org, roles, self_client is not None and t.client_id == self_client, t.kind, t.category, t.holder,
         t.kind == "Section", True, c is not None and c.recorded_by_org == org, c is not None and c.names(org),
         c is not None and c.refuses(org), purpose, "none", "", False, False, t.sees_identity, t.grantor,
-        t.contact_opted_in)
+        t.contact_opted_in, t.task_owner)
 
 
 def _permit_basis(rule_ids: tuple[str, ...]) -> str:

@@ -73,6 +73,7 @@ class Target:
     category: str = ""  # for a Section: the category of the record acted on ...
     holder: str = ""  # ... and the organisation holding it
     contact_opted_in: bool = False  # for a message to a client: they agreed to be contacted where it goes
+    task_owner: str = ""  # for marking a plan's task: who does it (CASEWORKER | PARTNER | CLIENT)
 
     @classmethod
     def client(cls, client_id: str, *, sees_identity: bool = False, grantor: str = "") -> Target:
@@ -83,6 +84,12 @@ class Target:
     def section(cls, client_id: str, category: Category, holder: str, *, sees_identity: bool = False) -> Target:
         """An operation on a record casebridge holds for `holder` (an appointment scheduled here, say)."""
         return cls("Section", client_id, sees_identity=sees_identity, category=str(category), holder=holder)
+
+    @classmethod
+    def plan_task(cls, client_id: str, holder: str, owner: str, *, sees_identity: bool = False) -> Target:
+        """Marking a task of the plan `holder` keeps for a client; `owner`: who does the task."""
+        return cls("Section", client_id, sees_identity=sees_identity, category=str(Category.CASEWORK), holder=holder,
+                   task_owner=owner)
 
     @classmethod
     def message_to(cls, client_id: str, *, opted_in: bool) -> Target:

@@ -42,7 +42,8 @@ class PlanGoal:
     met_by: str | None = strawberry.field(description="STAFF, TASKS (all done) or EVIDENCE (seen by the plan's "
                                           "organisation).")
     met_on: date | None
-    evidence: str | None = strawberry.field(description="What met it, where evidence did (ids, no data).")
+    evidence: str | None = strawberry.field(description="What met it, where evidence did, by its kind only "
+                                            "(schooling-enrolled, benefits-active): never the record itself.")
     due_on: date | None = strawberry.field(description="The deadline the law or the process sets (e.g. the asylum "
                                            "application, a year after arrival), where known.")
     not_before: date | None = strawberry.field(description="The first day it can be done (e.g. a work authorization, "

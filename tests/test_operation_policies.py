@@ -4,6 +4,7 @@ PostgreSQL). A refusal names exactly the purposes that would have been allowed."
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -79,8 +80,9 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     casework, own = c.target.category == "casework", c.target.holder == ORG
     if action is Action.PLAN_WRITE:  # their own organisation's plan
         return casework and own and staff and care and c.sees_identity
-    if action is Action.PLAN_STEP:  # the plan's organisation; the client, on their own plan
-        return casework and ((own and staff and care and c.sees_identity) or self_access)
+    if action is Action.PLAN_STEP:  # the plan's organisation; the client, the tasks of their own plan that are theirs
+        return casework and ((own and staff and care and c.sees_identity)
+                             or (self_access and c.target.task_owner == "CLIENT"))
     if action is Action.WEBHOOK_MANAGE:  # their own organisation's subscriptions
         return staff and care
     if action is Action.DIRECTORY_SEARCH:  # what is on offer: anyone who helps a client, or a client for themself
@@ -170,7 +172,11 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
         Action.DISCLOSURE_REPORT: client_cases(identity=True), Action.CASE_NOTE_ADD: client_cases(identity=True),
         Action.CONTACT_RECORD: client_cases(identity=True),
         Action.APPOINTMENT_SCHEDULE: held_cases(), Action.APPOINTMENT_UPDATE: held_cases(),
-        **{a: held_cases() for a in (Action.PLAN_WRITE, Action.PLAN_STEP, Action.REFERRAL_CREATE,
+        Action.PLAN_STEP: held_cases() + [
+            Case(f"{c.name}, task owned by {owner}", dataclasses.replace(c.target, task_owner=owner), self_=c.self_,
+                 sees_identity=c.sees_identity)
+            for c in held_cases() if c.target.category == "casework" for owner in ("CLIENT", "CASEWORKER")],
+        **{a: held_cases() for a in (Action.PLAN_WRITE, Action.REFERRAL_CREATE,
                                      Action.REFERRAL_RESPOND, Action.REFERRAL_WITHDRAW, Action.DOCUMENT_REQUEST,
                                      Action.DOCUMENT_UPLOAD, Action.DOCUMENT_REVIEW, Action.DOCUMENT_DOWNLOAD)},
         Action.NOTIFICATION_DELIVER: [Case(f"message to {who}, {'opted in' if opted else 'not opted in'}",

@@ -302,8 +302,10 @@ async def test_a_plan_counts_its_deadlines_from_arrival_and_its_goals_move_with_
     plan = (await dhs.query(ADD_TASK, {"g": esol["id"], "t": "Call the library", "o": "CASEWORKER"}))["data"][
         "addPlanTask"]
     tasks = {t["title"]: t for t in _goal(plan, "ESOL_ENROLLED")["tasks"]}
-    # the client marks done what is theirs, not the caseworker's
-    assert _code(await me.query(SET_TASK, {"t": tasks["Call the library"]["id"], "s": "DONE"})) == "BAD_USER_INPUT"
+    # the client marks done what is theirs, not the caseworker's: the policies say so, and the refusal is logged
+    before = len(await events(city.database_url))
+    assert _code(await me.query(SET_TASK, {"t": tasks["Call the library"]["id"], "s": "DONE"})) == "FORBIDDEN"
+    assert [(e.action, e.outcome) for e in (await events(city.database_url))[before:]] == [("plan.step", "refused")]
     plan = (await me.query(SET_TASK, {"t": tasks["Go to the first class"]["id"], "s": "DONE"}))["data"]["setPlanTask"]
     assert _goal(plan, "ESOL_ENROLLED")["status"] == "IN_PROGRESS"
     plan = (await dhs.query(SET_TASK, {"t": tasks["Call the library"]["id"], "s": "DONE"}))["data"]["setPlanTask"]
@@ -401,7 +403,8 @@ async def test_an_evidence_goal_is_met_only_where_the_plans_organisation_sees_th
         "data"]["createPlan"]
     checked = (await doe.query(CHECK, {"p": ours["id"]}))["data"]["checkPlanEvidence"]["goals"][0]
     assert (checked["status"], checked["metBy"]) == ("MET", "EVIDENCE")
-    assert checked["evidence"].startswith(f"schooling:DOE:{pupil.student_id}")
+    # said by its kind only: whoever may read the plan (casework) learns nothing of the school record itself
+    assert checked["evidence"] == "schooling-enrolled" and str(pupil.student_id) not in str(checked)
     # the district withdraws the student: the goal is open again at the next check
     kept = [dict(a) for a in population.edfi.school_associations]
     try:

@@ -148,3 +148,22 @@ async def test_a_system_that_never_answers_is_given_up_and_a_subscription_is_its
         assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", url
     auditor = caller((city.settings, city.server), "OVERSIGHT", "auditor", purpose="audit")
     assert (await auditor.query(SUBSCRIPTIONS))["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_an_ended_subscription_is_sent_nothing_more_not_even_what_was_waiting(
+    city: City, population: Population,
+) -> None:
+    cid = next(p.client_id for p in population.people if p.hmis_id)
+    dhs = city.as_("DHS")
+    made = (await dhs.query(SUBSCRIBE, {"url": city.hook_url}))["data"]["subscribeWebhook"]
+    city.receiver.secret = made["secret"]
+    clinic = (await dhs.query(SERVICES))["data"]["directoryServices"][0]["id"]
+    assert "errors" not in await dhs.query(REFER, {"c": cid, "s": clinic})  # a call waits to be made
+    assert (await dhs.query(END, {"id": made["subscription"]["id"]}))["data"]["endWebhook"]["active"] is False
+    sender = city.sender()
+    assert await sender.deliver_due() == 0
+    await sender.aclose()
+    assert city.receiver.received == []
+    (sub,) = (await dhs.query(SUBSCRIPTIONS))["data"]["webhookSubscriptions"]
+    assert sub["deliveries"] == [{"event": "referral.changed", "status": "failed", "attempts": 0,
+                                  "lastResult": "subscription-ended"}]
