@@ -71,9 +71,10 @@ async def agencies(settings: Settings, engine: AsyncEngine,
 
 
 async def record_operator(engine: AsyncEngine, settings: Settings, action: str, operator: str | None,
-                          events: list[tuple[str | None, str]]) -> None:
+                          events: list[tuple[str | None, str]], *, session: Any = None) -> None:
     """Write the access-log events of an operator's command (it runs beside the gateway, with no token): one per
-    (client id or None, detail)."""
+    (client id or None, detail); in `session`'s transaction where given, so that the change and its record
+    commit together or not at all."""
     import getpass
     import uuid
 
@@ -88,6 +89,6 @@ async def record_operator(engine: AsyncEngine, settings: Settings, action: str, 
                             detail=detail, result="performed") for client_id, detail in events]
     recorder = ChainRecorder(engine, signer=make_signer(settings))
     try:
-        await recorder.record(records)
+        await recorder.record(records, session=session)
     finally:
         await recorder.aclose()

@@ -47,10 +47,10 @@ def import_cmd(
         err.print(f"would import {summary}")
     else:
         async def go(engine: Any) -> None:
-            async with make_sessionmaker(engine).begin() as session:
+            async with make_sessionmaker(engine).begin() as session:  # the directory and its record together
                 await replace(session, found, now=datetime.now(UTC))
-            await record_operator(engine, settings, OperatorAction.DIRECTORY_IMPORT.value, operator,
-                                  [(None, summary)])
+                await record_operator(engine, settings, OperatorAction.DIRECTORY_IMPORT.value, operator,
+                                      [(None, summary)], session=session)
 
         with_engine(settings, go)
         err.print(f"imported {summary}")

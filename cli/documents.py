@@ -33,11 +33,12 @@ def purge_cmd(
         async def delete(sha: str) -> None:
             await asyncio.to_thread(blobs.delete, sha)
 
-        done = await purge_expired(make_sessionmaker(engine), delete, now=datetime.now(UTC))
-        if done.by_client:
+        async def record(session: Any, by_client: dict[str, int]) -> None:
             await record_operator(engine, settings, OperatorAction.DOCUMENT_RETENTION.value, operator,
-                                  [(cid, f"{n} file(s) past retention purged")
-                                   for cid, n in sorted(done.by_client.items())])
+                                  [(cid, f"{n} file(s) past retention purged") for cid, n in sorted(by_client.items())],
+                                  session=session)
+
+        done = await purge_expired(make_sessionmaker(engine), delete, record, now=datetime.now(UTC))
         return done.files, done.blobs
 
     files, removed = with_engine(settings, go)

@@ -200,9 +200,11 @@ class Purged:
     by_client: dict[str, int]
 
 
-async def purge_expired(sessions: async_sessionmaker[Any], delete_blob: Any, *, now: datetime) -> Purged:
+async def purge_expired(sessions: async_sessionmaker[Any], delete_blob: Any, record: Any, *,
+                        now: datetime) -> Purged:
     """Remove the content of files past their retention period: each is marked purged (its record stays: what was
-    accepted, when, by whom), then its bytes are deleted unless a file still kept shares them."""
+    accepted, when, by whom) and `record(session, files per client)` writes the access log in that transaction;
+    once it committed, the bytes are deleted unless a file still kept shares them."""
     async with sessions.begin() as session:
         rows = list((await session.execute(select(FileRow).where(
             FileRow.retain_until < now, FileRow.purged_at.is_(None)).with_for_update())).scalars())
@@ -211,6 +213,8 @@ async def purge_expired(sessions: async_sessionmaker[Any], delete_blob: Any, *, 
             row.purged_at = now
             by_client[row.client_id] += 1
         digests = sorted({row.sha256 for row in rows})
+        if by_client:
+            await record(session, dict(by_client))
     removed = 0
     async with sessions() as session:
         for sha in digests:
