@@ -24,80 +24,70 @@ GOAL_LEAD_DAYS = (30, 7)  # a plan's deadline is reminded this many days before
 
 
 class ClientNotices:
-    """gate.document_desk.Notices and gate.referral_desk.Notices: one message per request, rejection or referral
-    change, to where the client opted in."""
+    """gate.document_desk.Notices, gate.referral_desk.Notices and gate.plan_desk.Notices: messages to where the
+    client opted in (nothing when they opted in nowhere: staff see the request or the change without it)."""
 
     def __init__(self, settings: NotifySettings) -> None:
         self._zone = ZoneInfo(settings.timezone)
 
     async def document_notice(self, session: AsyncSession, *, client_id: str, holder: str, kind: str,
                               record_id: str, due_on: date, now: datetime) -> None:
-        """Queue the notice (nothing when the client opted in nowhere: staff see the request without it)."""
+        """A document asked for, or to send again, by `due_on`: now (one per request or rejection and date)."""
         if kind not in DOCUMENT_KINDS:
             raise ValueError(f"not a document notice: {kind}")
-        point = await outbox.reachable_at(session, client_id)
-        if point is None:
-            return
-        due = datetime.combine(due_on, time(17, 0), self._zone).astimezone(UTC)  # the close of the due day
-        # the same request (or rejection) with the same date, to the same point, is one message
-        key = "notice:" + hashlib.sha256(f"{kind}|{record_id}|{due_on.isoformat()}|{point.id}|"
-                                         f"{point.opt_in_changed_at.isoformat()}".encode()).hexdigest()
-        await outbox.enqueue(session, outbox.NewMessage(
-            idempotency_key=key, client_id=client_id, holder=point.holder, kind=kind,
-            subject=subject("document", holder, record_id), channel=point.channel, contact_point_id=point.id,
-            template=kind, params={"at": due.isoformat(), "lead": "now"}, send_after=now,
-            expires_at=max(due, now + timedelta(hours=1))), now=now)
+        due = self._local(due_on, time(17, 0))  # the close of the due day
+        await self._queue(session, client_id, kind, subject("document", holder, record_id),
+                          [(due_on.isoformat(), "now", now)], at=due, expires=max(due, now + timedelta(hours=1)),
+                          now=now)
 
     async def referral_notice(self, session: AsyncSession, *, client_id: str, holder: str, referral_id: str,
                               now: datetime) -> None:
-        """Queue news of a referral (its new status is for the client to see in their own view)."""
-        point = await outbox.reachable_at(session, client_id)
-        if point is None:
-            return
-        key = "referral:" + hashlib.sha256(f"{referral_id}|{now.isoformat()}|{point.id}".encode()).hexdigest()
-        await outbox.enqueue(session, outbox.NewMessage(
-            idempotency_key=key, client_id=client_id, holder=point.holder, kind="referral_update",
-            subject=subject("referral", holder, referral_id), channel=point.channel, contact_point_id=point.id,
-            template="referral_update", params={"at": now.isoformat(), "lead": "now"}, send_after=now,
-            expires_at=now + timedelta(days=7)), now=now)
+        """News of a referral (its new status is for the client to see in their own view): now."""
+        await self._queue(session, client_id, "referral_update", subject("referral", holder, referral_id),
+                          [(now.isoformat(), "now", now)], at=now, expires=now + timedelta(days=7), now=now)
 
     async def task_notice(self, session: AsyncSession, *, client_id: str, holder: str, task_id: str, due_on: date,
                           now: datetime) -> None:
-        """Queue a reminder of a plan's step the client owns, two days before it is due (at 10:00), or now if that
-        has passed and it is still to come."""
-        point = await outbox.reachable_at(session, client_id)
-        if point is None:
-            return
-        due = datetime.combine(due_on, time(17, 0), self._zone).astimezone(UTC)
-        if due <= now:
-            return
-        send = max(now, datetime.combine(due_on - timedelta(days=2), time(10, 0), self._zone).astimezone(UTC))
-        key = "task:" + hashlib.sha256(f"{task_id}|{due_on.isoformat()}|{point.id}|"
-                                       f"{point.opt_in_changed_at.isoformat()}".encode()).hexdigest()
-        await outbox.enqueue(session, outbox.NewMessage(
-            idempotency_key=key, client_id=client_id, holder=point.holder, kind="task_due",
-            subject=subject("task", holder, task_id), channel=point.channel, contact_point_id=point.id,
-            template="task_due", params={"at": due.isoformat(), "lead": "2d"}, send_after=send, expires_at=due),
-            now=now)
+        """A plan's step the client owns: two days before it is due (at 10:00), or now if that has passed and it
+        is still to come."""
+        await self._before(session, client_id, "task_due", subject("task", holder, task_id), due_on, (2,), now)
 
     async def goal_notice(self, session: AsyncSession, *, client_id: str, holder: str, goal_id: str, due_on: date,
                           now: datetime) -> None:
-        """Queue reminders of a deadline in the client's plan (an asylum application's year): 30 and 7 days
-        before it (at 10:00), those still to come; one now if both have passed and the day has not."""
+        """A deadline in the client's plan (an asylum application's year): 30 and 7 days before it (at 10:00),
+        those still to come; one now if both have passed and the day has not."""
+        await self._before(session, client_id, "goal_due", subject("goal", holder, goal_id), due_on, GOAL_LEAD_DAYS,
+                           now)
+
+    async def _before(self, session: AsyncSession, client_id: str, kind: str, about: str, due_on: date,
+                      lead_days: tuple[int, ...], now: datetime) -> None:
+        """Reminders `lead_days` before `due_on` (at 10:00) still to come, else one now; none once it is past."""
+        due = self._local(due_on, time(17, 0))
+        if due <= now:
+            return
+        leads = [(due_on.isoformat(), f"{d}d", self._local(due_on - timedelta(days=d), time(10, 0)))
+                 for d in lead_days]
+        to_come = [lead for lead in leads if lead[2] > now]
+        await self._queue(session, client_id, kind, about, to_come or [(*leads[-1][:2], now)], at=due, expires=due,
+                          now=now)
+
+    async def _queue(self, session: AsyncSession, client_id: str, kind: str, about: str,
+                     sends: list[tuple[str, str, datetime]], *, at: datetime, expires: datetime,
+                     now: datetime) -> None:
+        """One message of `kind` about `about` per (what, lead, when) in `sends`, to where the client is reached.
+        The key names what it is about, which send, and the contact point as opted in now: the same twice is
+        once, and an opt-in given again (after STOP) is reminded again."""
         point = await outbox.reachable_at(session, client_id)
         if point is None:
             return
-        due = datetime.combine(due_on, time(17, 0), self._zone).astimezone(UTC)
-        if due <= now:
-            return
-        leads = [(f"{d}d", datetime.combine(due_on - timedelta(days=d), time(10, 0), self._zone).astimezone(UTC))
-                 for d in GOAL_LEAD_DAYS]
-        wanted = [(name, when) for name, when in leads if when > now] or [(f"{GOAL_LEAD_DAYS[-1]}d", now)]
-        for name, when in wanted:
-            key = "goal:" + hashlib.sha256(f"{goal_id}|{due_on.isoformat()}|{name}|{point.id}|"
-                                           f"{point.opt_in_changed_at.isoformat()}".encode()).hexdigest()
+        for what, lead, when in sends:
+            key = f"{kind}:" + hashlib.sha256(f"{about}|{what}|{lead}|{point.id}|"
+                                              f"{point.opt_in_changed_at.isoformat()}".encode()).hexdigest()
             await outbox.enqueue(session, outbox.NewMessage(
-                idempotency_key=key, client_id=client_id, holder=point.holder, kind="goal_due",
-                subject=subject("goal", holder, goal_id), channel=point.channel, contact_point_id=point.id,
-                template="goal_due", params={"at": due.isoformat(), "lead": name}, send_after=when,
-                expires_at=due), now=now)
+                idempotency_key=key, client_id=client_id, holder=point.holder, kind=kind, subject=about,
+                channel=point.channel, contact_point_id=point.id, template=kind,
+                params={"at": at.isoformat(), "lead": lead}, send_after=when, expires_at=expires), now=now)
+
+    def _local(self, day: date, at: time) -> datetime:
+        return datetime.combine(day, at, self._zone).astimezone(UTC)
+
