@@ -53,7 +53,7 @@ class _GraphQLApp(GraphQL[Context, None]):
                        contact=self.services.contact, appointments=self.services.appointments,
                        documents=self.services.documents, directory=self.services.directory,
                        referrals=self.services.referrals, webhooks=self.services.webhooks,
-                       plans=self.services.plans,
+                       plans=self.services.plans, legal=self.services.legal,
                        checklists=self.services.checklists, request_context=None)
 
     async def execute_operation(self, request: Request, request_adapter: Any, request_data: Any,

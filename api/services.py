@@ -24,6 +24,7 @@ from connectors.edfi import SchoolingConnector
 from connectors.federation import Resilient
 from connectors.held import Appointments, CaseNotes, ContactDetails
 from connectors.held_documents import HeldDocuments
+from connectors.held_legal import LegalMilestones
 from connectors.held_plans import Plans
 from connectors.held_referrals import Referrals
 from connectors.hmis.connector import HousingConnector
@@ -35,6 +36,7 @@ from gate.contact_desk import ContactDesk
 from gate.directory_desk import DirectoryDesk
 from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
+from gate.legal_desk import LegalDesk
 from gate.note_desk import NoteDesk
 from gate.plan_desk import PlanDesk
 from gate.referral_desk import ReferralDesk
@@ -76,6 +78,7 @@ class Services:
     directory: DirectoryDesk
     referrals: ReferralDesk
     plans: PlanDesk
+    legal: LegalDesk
     webhooks: WebhookDesk
     webhook_sender: WebhookSender
     keywords: Keywords
@@ -132,10 +135,10 @@ def build_services(
     engine_ = CedarEngine(policy_set, parties=settings.appropriate_party_bases())
     decider = decider or CedarDecider(sessions, reads, engine_, store=consents)
     contact, appointments, documents = ContactDetails(sessions), Appointments(sessions), HeldDocuments(sessions)
-    referrals, plans = Referrals(sessions), Plans(sessions)
+    referrals, plans, legal = Referrals(sessions), Plans(sessions), LegalMilestones(sessions)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
-        held=[CaseNotes(sessions), contact, appointments, documents, referrals, plans],
+        held=[CaseNotes(sessions), contact, appointments, documents, referrals, plans, legal],
         deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
     )
     desk = ConsentDesk(gate=gate, store=consents)
@@ -162,6 +165,7 @@ def build_services(
                     directory=DirectoryDesk(gate=gate, sessions=sessions),
                     plans=PlanDesk(gate=gate, source=plans, catalogue=load_plans(settings.plans_file),
                                    notices=notices),
+                    legal=LegalDesk(gate=gate, source_name=legal.name),
                     webhooks=WebhookDesk(gate=gate, sessions=sessions, settings=settings.webhooks,
                                          production=not settings.is_development),
                     webhook_sender=WebhookSender(sessions=sessions, settings=settings.webhooks),

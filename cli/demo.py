@@ -95,6 +95,7 @@ DEMO_HOUSING_FORM = "DEMO-SUPPORTIVE-HOUSING-CONSENT-0002"
 DEMO_DIRECTORY = Path(__file__).resolve().parent.parent / "demo" / "directory"  # HSDS 3.0 data package
 DEMO_LEGAL_CLINIC = "99ebaba2-224a-5911-99a3-b700be06bdb4"  # its organization id: the legal-aid partner answers
 DEMO_REFERRAL_FORM = "DEMO-REFERRAL-CONSENT-FORM-0003"
+DEMO_GUARDIAN_FORM = "DEMO-GUARDIAN-SCHOOL-CONSENT-0004"  # a parent lets DHS see their child's school records
 
 
 def with_demo_receivers(settings: Settings) -> Settings:
@@ -214,18 +215,34 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
             legal = await services.referrals.refer(
                 care, client_id=consented, service_id=found[0].service.id, share=[Category.IDENTITY, Category.CONTACT],
                 share_days=60, source_reference=DEMO_REFERRAL_FORM,
-                note="Arrived this spring with two children; asks for help with the asylum application (I-589) and "
-                     "work authorization.")
+                note="Arrived this spring with family; filed the asylum application (I-589) alone and asks for "
+                     "representation and help with the work authorization.")
             me = RequestContext(Principal("demo-client", "CLIENTS", frozenset({Role.CLIENT}), self_client=consented),
                                 "demo-seed", Purpose.CLIENT_ACCESS)
             esol = await services.directory.search(me, DirectoryQuery(need="ESOL"))
             await services.referrals.refer(me, client_id=consented, service_id=esol[0].service.id, share=[],
                                            share_days=None, source_reference=None, note=None)
-            # the family's 60-day plan: legal, work authorization, English classes, school
+            # the client lets DHS see what the legal clinic records of their case (for the plan's legal goals), and
+            # signs for their children's school records
+            await services.desk.record(
+                me, client_id=consented, grantor=Grantor.CLIENT, source_reference="my own sign-in",
+                given_at=now - timedelta(minutes=5),
+                provisions=[Provision("permit", ("DHS",), (Category.IMMIGRATION_LEGAL,), (Purpose.CASE_MANAGEMENT,),
+                                      period_end=now + timedelta(days=180), holders=("LEGALAID",))])
+            children = [p.client_id for p in population.people if p.household == population.people[0].household
+                        and p.relationship == "CHILD" and p.hmis_id]  # in the shelter system with the parent
+            for child in children:
+                await services.desk.record(
+                    care, client_id=child, grantor=Grantor.GUARDIAN, source_reference=DEMO_GUARDIAN_FORM,
+                    given_at=now - timedelta(days=1),
+                    provisions=[Provision("permit", ("DHS",), (Category.SCHOOLING,), (Purpose.CASE_MANAGEMENT,),
+                                          period_end=now + timedelta(days=365))])
+            # the family's 60-day plan: legal, work authorization, English classes, school for each child
             plan = await services.plans.create(
                 care, client_id=consented, horizon_days=60, arrived_on=(now - timedelta(days=120)).date(),
                 goals=["LEGAL_REPRESENTATION_FOUND", "ASYLUM_APPLICATION_FILED", "WORK_AUTHORIZATION_FILED",
-                       "ESOL_ENROLLED", "CHILD_ENROLLED_IN_SCHOOL"], free_goals=[])
+                       "ESOL_ENROLLED"], free_goals=[],
+                member_goals=[("CHILD_ENROLLED_IN_SCHOOL", child) for child in children])
             goal = {g.code: g.id for g in plan.goals}
             soon = (now + timedelta(days=14)).date()
             await services.plans.add_task(care, goal_id=goal["LEGAL_REPRESENTATION_FOUND"],
@@ -233,9 +250,10 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                                           owner_org="LEGALAID", due_on=soon, referral_id=legal.id)
             await services.plans.add_task(care, goal_id=goal["ESOL_ENROLLED"], title="Go to the first ESOL class",
                                           owner=TaskOwner.CLIENT, owner_org=None, due_on=soon, referral_id=None)
-            await services.plans.add_task(care, goal_id=goal["CHILD_ENROLLED_IN_SCHOOL"],
-                                          title="Bring the immunization record to the school", owner=TaskOwner.CLIENT,
-                                          owner_org=None, due_on=soon, referral_id=None)
+            if children:
+                await services.plans.add_task(care, goal_id=goal["CHILD_ENROLLED_IN_SCHOOL"],
+                                              title="Bring the immunization record to the school",
+                                              owner=TaskOwner.CLIENT, owner_org=None, due_on=soon, referral_id=None)
         # a housing interview tomorrow with each (its reminder goes as soon as the gateway plans it; the
         # sheltered client's waits for the end of their quiet hours at night)
         soon = (now + timedelta(hours=20)).replace(minute=0, second=0, microsecond=0)
@@ -457,6 +475,7 @@ def run_demo(
             with ServerThread(create_app(settings)) as first:  # the partner answers through the API, then serve
                 receiver.secret = _subscribe(first.url, dhs, hook_url)
                 _partner_accepts(first.url, partner)
+                _check_plans(first.url, dhs, population.people[0].client_id)
             uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
                         access_log=False, log_level="warning")
             return None
@@ -466,6 +485,7 @@ def run_demo(
                 _await(lambda: bool(receiver.received), seconds=15)  # the gateway sends webhook calls every 2 s
                 console.print(f"[bold]webhook calls to DHS's system[/bold] ({hook_url}): "
                               + ", ".join(f"referral {r['status']}" for r in receiver.received), highlight=False)
+            _check_plans(gateway.url, dhs, population.people[0].client_id)
             answers = [_first_query(gateway.url, case) for case in cases]
             # the gateway plans and sends reminders as it starts: wait for them (a demo run again has sent its
             # email before: then only for what is due now)
@@ -526,8 +546,13 @@ def _await(check: Any, *, seconds: float) -> None:
         time.sleep(0.2)
 
 
-INBOX_QUERY = "query Inbox { referralInbox { id status service { name } } }"
+INBOX_QUERY = "query Inbox { referralInbox { id clientId status service { name } } }"
 ACCEPT = "mutation Accept($id: ID!) { answerReferral(id: $id, status: ACCEPTED) { id status } }"
+MILESTONE = """mutation Milestone($c: ID!, $m: LegalMilestoneKind!, $on: Date!) {
+  recordLegalMilestone(clientId: $c, milestone: $m, occurredOn: $on) { milestone occurredOn } }"""
+PLANS_QUERY = "query Plans($id: ID!) { client(id: $id) { casework { plans { id agency } } } }"
+CHECK_PLAN = """mutation Check($id: ID!) { checkPlanEvidence(planId: $id) { goals { code memberId status metBy metOn
+  notBefore } } }"""
 
 
 def _partner_accepts(url: str, token: str) -> int:
@@ -544,7 +569,34 @@ def _partner_accepts(url: str, token: str) -> int:
             console.print(f"[bold]the legal-aid partner, with its own token[/bold]: referral to "
                           f"{item['service']['name']} {status or done.get('errors')}", highlight=False)
             accepted += status == "ACCEPTED"
+            if status == "ACCEPTED":  # it takes the case: the application the client filed alone, and its own part
+                today = datetime.now(UTC).date()
+                for milestone, on in (("ASYLUM_APPLICATION_FILED", today - timedelta(days=30)),
+                                      ("REPRESENTATION_AGREED", today)):
+                    made = httpx.post(f"{url}/graphql", json={"query": MILESTONE, "variables": {
+                        "c": item["clientId"], "m": milestone, "on": on.isoformat()}}, headers=headers,
+                        timeout=30).json()
+                    console.print(f"[bold]the legal-aid partner records[/bold]: {milestone} on {on} "
+                                  f"{'' if made.get('data') else made.get('errors')}", highlight=False)
     return accepted
+
+
+def _check_plans(url: str, token: str, client_id: str) -> None:
+    """DHS checks its plans for the client against what it may see (the legal clinic's record of the case, by the
+    client's consent; each child's school, by the parent's)."""
+    headers = {"Authorization": f"Bearer {token}", "X-Purpose-Of-Use": "case_management"}
+    found = httpx.post(f"{url}/graphql", json={"query": PLANS_QUERY, "variables": {"id": client_id}},
+                       headers=headers, timeout=30).json()
+    for plan in (((found.get("data") or {}).get("client") or {}).get("casework") or {}).get("plans") or []:
+        if plan["agency"] != "DHS":
+            continue
+        done = httpx.post(f"{url}/graphql", json={"query": CHECK_PLAN, "variables": {"id": plan["id"]}},
+                          headers=headers, timeout=30).json()
+        goals = ((done.get("data") or {}).get("checkPlanEvidence") or {}).get("goals") or []
+        console.print("[bold]DHS checks its plan's evidence[/bold]: " + ", ".join(
+            f"{g['code']}{' (child)' if g['memberId'] else ''} {g['status']}"
+            + (f" on {g['metOn']}" if g["metBy"] == "EVIDENCE" else "") for g in goals)
+            + (f" {done.get('errors')}" if done.get("errors") else ""), highlight=False)
 
 
 CHECKLIST_QUERY = """query Checklist($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) {
@@ -567,7 +619,7 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
                                       for r in referrals)
     for plan in (profile.get("casework") or {}).get("plans") or []:  # the 30-60-90 day plan, goal by goal
         summary["plan"] = [f"{g['code']}: {g['status']}" + (f", due {g['dueOn']}" if g["dueOn"] else "")
-                           for g in plan["goals"]]
+                           + (f", not before {g['notBefore']}" if g["notBefore"] else "") for g in plan["goals"]]
     chronic = (profile.get("housing") or {}).get("chronicHomelessness")
     if chronic:  # what the shelter system's records say, by HUD's definition
         summary["chronicHomelessness"] = f"{chronic['status']} ({chronic['reason']})"

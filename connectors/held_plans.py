@@ -125,8 +125,19 @@ class Goal:
     met_by: str | None
     met_on: date | None
     evidence: str | None
+    member_id: str | None  # the household member the goal is for (a child's school enrolment); None: the client
     tasks: tuple[Task, ...]
     notes: tuple[Note, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewGoal:
+    """A goal to add: from the catalogue (`code`) or free (`title`), for the client or one member of their
+    household (`member_id`)."""
+
+    code: str | None = None
+    title: str | None = None
+    member_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,25 +213,28 @@ async def plans_of(session: AsyncSession, rows: Sequence[PlanRow]) -> list[Plan]
             notes[n.goal_id].append(Note(n.change, tuple(n.barriers), n.by, n.at))
     by_plan: dict[str, list[Goal]] = defaultdict(list)
     for g in goals:
-        by_plan[g.plan_id].append(Goal(g.id, g.code, g.title, g.status, g.met_by, g.met_on, g.evidence,
+        by_plan[g.plan_id].append(Goal(g.id, g.code, g.title, g.status, g.met_by, g.met_on, g.evidence, g.member_id,
                                        tuple(tasks[g.id]), tuple(notes[g.id])))
     return [Plan(r.id, r.client_id, r.holder, r.horizon_days, r.starts_on, r.arrived_on, r.updated_at,
                  tuple(by_plan[r.id])) for r in rows]
 
 
 async def add_plan(session: AsyncSession, *, client_id: str, holder: str, horizon_days: int, starts_on: date,
-                   arrived_on: date | None, goals: Sequence[tuple[str | None, str | None]], by: str,
-                   now: datetime) -> Plan:
-    """A new plan with its goals ((code, None) from the catalogue, (None, title) free), in the caller's
-    transaction."""
+                   arrived_on: date | None, goals: Sequence[NewGoal], by: str, now: datetime) -> Plan:
+    """A new plan with its goals, in the caller's transaction."""
     row = PlanRow(id=str(uuid.uuid4()), client_id=client_id, holder=holder, horizon_days=horizon_days,
                   starts_on=starts_on, arrived_on=arrived_on, recorded_by=by, created_at=now, updated_at=now)
     session.add(row)
     await session.flush()
-    session.add_all(GoalRow(id=str(uuid.uuid4()), plan_id=row.id, code=code, title=title,
-                            status=GoalStatus.OPEN.value, updated_at=now) for code, title in goals)
+    session.add_all(goal_row(row.id, goal, now) for goal in goals)
     await session.flush()
     return (await plans_of(session, [row]))[0]
+
+
+def goal_row(plan_id: str, goal: NewGoal, now: datetime) -> GoalRow:
+    """A new goal of plan `plan_id`, open (add it to the caller's session)."""
+    return GoalRow(id=str(uuid.uuid4()), plan_id=plan_id, code=goal.code, title=goal.title, member_id=goal.member_id,
+                   status=GoalStatus.OPEN.value, updated_at=now)
 
 
 async def plan_of_goal(session: AsyncSession, goal_id: str) -> tuple[PlanRow, GoalRow] | None:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from connectors.hmis.employment import DataCollectionStage, Employed, EmploymentType, NotEmployedReason
 from connectors.hmis.spec import PERMANENT_TYPES, SHELTER_TYPES
 from core.vocabulary import Category
 
@@ -91,8 +92,22 @@ class RequiredDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class EmploymentStatus:
+    """One employment record of a stay (HMIS EmploymentEducation.csv, HUD R6): what the client said on a date, and at
+    which stage of the stay. `employment_type` is given only with YES, `not_employed_reason` only with NO."""
+
+    record_id: str  # EmploymentEducationID
+    information_date: date
+    data_collection_stage: DataCollectionStage
+    employed: Employed
+    employment_type: EmploymentType | None = None
+    not_employed_reason: NotEmployedReason | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class HousingEnrollment:
-    """A shelter stay or housing enrollment (category `housing`), from HMIS Enrollment, Exit and Project.
+    """A shelter stay or housing enrollment (category `housing`), from HMIS Enrollment, Exit, Project and
+    EmploymentEducation.
 
     `project_type` is HUD's code (0 and 1 emergency shelter, 2 transitional
     housing, 3/9/10/13 permanent housing, ...); `destination` is the exit
@@ -115,6 +130,9 @@ class HousingEnrollment:
     # that decided it (connectors/hmis/chronic.py); None where the source does not say
     chronic_at_entry: str | None = None
     chronic_reason: str | None = None
+    # its employment records, oldest first (connectors/hmis/employment.py); none where the export carries no
+    # EmploymentEducation.csv
+    employment: tuple[EmploymentStatus, ...] = ()
 
     @property
     def status(self) -> str:

@@ -114,6 +114,7 @@ class Action(StrEnum):
     REFERRAL_WITHDRAW = "referral.withdraw"  # the referrer or the client cancels it
     PLAN_WRITE = "plan.write"  # make and keep a client's service plan (its organisation's)
     PLAN_STEP = "plan.step"  # mark a plan's task done: the plan's organisation, or the client for their own
+    LEGAL_RECORD = "legal.record"  # an immigration or legal milestone (its organisation's), or marking one in error
     WEBHOOK_MANAGE = "webhook.manage"  # an organisation's subscriptions to its referrals' changes, and their log
     DIRECTORY_SEARCH = "directory.search"  # the city's service directory (no client's data: not logged)
     NOTIFICATION_DELIVER = "notification.deliver"  # a message to a client at a contact point they opted in to

@@ -52,7 +52,7 @@ def export_files(
         "Export.csv": [export_row],
         "Organization.csv": hmis.organizations, "Project.csv": hmis.projects,
         "Client.csv": [_client(c, layout) for c in hmis.clients],
-        "Enrollment.csv": hmis.enrollments, "Exit.csv": hmis.exits,
+        "Enrollment.csv": hmis.enrollments, "Exit.csv": hmis.exits, "EmploymentEducation.csv": hmis.employment,
     }
     out = {}
     for name, columns in layout_files(layout).items():

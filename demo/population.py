@@ -61,6 +61,7 @@ class HmisData:
     clients: list[dict[str, object]] = field(default_factory=list)
     enrollments: list[dict[str, object]] = field(default_factory=list)
     exits: list[dict[str, object]] = field(default_factory=list)
+    employment: list[dict[str, object]] = field(default_factory=list)  # EmploymentEducation.csv
 
 
 @dataclass(slots=True)
@@ -285,6 +286,9 @@ def _shelter_system(rng: random.Random, pop: Population) -> None:
                     destination = 101 if not last else rng.choice((410, 435, 312, 101, 302, 30))
                     hmis.exits.append({"ExitID": f"X-{exit_no:08d}", "EnrollmentID": eid, "PersonalID": m.hmis_id,
                                        "ExitDate": min(exit_day, pop.today), "Destination": destination})
+                if start - m.dob >= ADULT:
+                    hmis.employment += _employment(eid, m.hmis_id or "", start,
+                                                   None if still_open else min(exit_day, pop.today), pop.today)
             if still_open:
                 break
             start = exit_day if rng.random() < 0.7 else exit_day + timedelta(days=rng.randint(1, 120))
@@ -303,6 +307,34 @@ def _homeless_history(eid: str, hmis_id: str, entry: date) -> dict[str, object]:
         "MonthsHomelessPastThreeYears": rng.choice((101, 103, 106, 111, 112, 113, 99)) if times != 99 else 99,
         "LengthOfStay": rng.choice((2, 3, 4, 5)), "LOSUnderThreshold": 1, "PreviousStreetESSH": 1,
     }
+
+
+ADULT = timedelta(days=18 * 365 + 4)
+
+
+def _employment(eid: str, hmis_id: str, entry: date, exit_date: date | None, today: date) -> list[dict[str, object]]:
+    """What intake asks an adult about work (HMIS R6): at the stay's start, at an update when a job starts, and at
+    exit - from a stream of its own (the rest of the city stays as it was)."""
+    rng = random.Random(f"employment-{eid}-{hmis_id}")
+
+    def record(stage: int, day: date, employed: int, kind: int | None, reason: int | None) -> dict[str, object]:
+        return {"EmploymentEducationID": f"{eid}-R6-{stage}", "EnrollmentID": eid, "PersonalID": hmis_id,
+                "InformationDate": day, "Employed": employed, "EmploymentType": kind, "NotEmployedReason": reason,
+                "DataCollectionStage": stage}
+
+    employed = rng.choices((1, 0, 8, 9, 99), weights=(22, 66, 3, 3, 6))[0]
+    kind = rng.choices((1, 2, 3), weights=(35, 40, 25))[0] if employed == 1 else None
+    reason = rng.choices((1, 2, 3), weights=(60, 25, 15))[0] if employed == 0 else None
+    rows = [record(1, entry, employed, kind, reason)]
+    until = exit_date or today
+    if reason == 1 and rng.random() < 0.4:  # looking for work, and found it during the stay
+        hired = entry + timedelta(days=rng.randint(14, 150))
+        if hired < until:
+            employed, kind, reason = 1, rng.choices((1, 2, 3), weights=(40, 40, 20))[0], None
+            rows.append(record(2, hired, employed, kind, reason))
+    if exit_date is not None:
+        rows.append(record(3, exit_date, employed, kind, reason))
+    return rows
 
 
 def _hmis_client(rng: random.Random, m: Person) -> dict[str, object]:

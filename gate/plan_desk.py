@@ -1,11 +1,13 @@
 """The plan desk: a client's 30-60-90 day service plan (issue 21 §1, §2, §5), through the gate.
 
-A caseworker or partner makes a plan for a client they work with - goals from the city's catalogue or free ones -
-and keeps it: tasks with an owner (their organisation, a partner organisation, the client) and a due date, goal
-statuses with structured progress notes. A referral can be a task: completing it completes the task. A goal whose
+A caseworker or partner makes a plan for a client they work with - goals from the city's catalogue or free ones,
+for the client or for another member of their household (each child's school enrolment) - and keeps it: tasks
+with an owner (their organisation, a partner organisation, the client) and a due date, goal statuses with
+structured progress notes. A referral can be a task: completing it completes the task. A goal whose
 tasks are all done is met by them. A goal the catalogue ties to evidence (an active school enrolment, an active
-benefits program) is checked against what the gate shows the plan's own organisation, for its purpose: it can be
-met only where that organisation may see the evidence. The client sees their plan (it is shared with them) and
+benefits program, a job in the shelter system's records, an immigration milestone a legal partner recorded) is
+checked against what the gate shows the plan's own organisation, for its purpose, about the person the goal is for:
+it can be met only where that organisation may see the evidence. The client sees their plan (it is shared with them) and
 marks done the tasks that are theirs. Each change is one operation with its access-log event.
 """
 
@@ -20,11 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.held import cancel_messages_about, subject
+from connectors.held_legal import LegalMilestone, Milestone, first_on
 from connectors.held_plans import (
     GOAL_MOVES,
     TASK_MOVES,
     Barrier,
     GoalStatus,
+    NewGoal,
     Plan,
     Plans,
     ProgressChange,
@@ -32,22 +36,25 @@ from connectors.held_plans import (
     TaskStatus,
     add_plan,
     check_move,
+    goal_row,
     plan_of_goal,
     plan_of_task,
     reload,
     settle,
 )
 from connectors.held_referrals import referral_row
+from connectors.hmis.employment import employed_now
 from core.errors import InvalidInput, RecordNotFound
 from core.principal import RequestContext
 from core.vocabulary import Action, Category
-from gate.disclosure import SectionStatus
+from gate.disclosure import Disclosure, SectionStatus
 from gate.gate import Gate
 from plans.catalogue import GoalKind
 from policies.decisions import Resource, Target
 from store.held_tables import PlanGoal, PlanNote, PlanTask, ServicePlan
 
 HORIZONS = (30, 60, 90)
+_NOT_A_MEMBER = "a household member is another client than the plan's"
 MAX_TITLE = 255
 MAX_GOALS = 30
 
@@ -80,23 +87,31 @@ class PlanDesk:
         return self._catalogue
 
     async def create(self, ctx: RequestContext, *, client_id: str, horizon_days: int, arrived_on: date | None,
-                     goals: Sequence[str], free_goals: Sequence[str]) -> Plan:
-        """Make a plan for the caller's organisation: catalogue goals by code, and free goals by title."""
+                     goals: Sequence[str], free_goals: Sequence[str],
+                     member_goals: Sequence[tuple[str, str]] = ()) -> Plan:
+        """Make a plan for the caller's organisation: catalogue goals by code, free goals by title, and catalogue
+        goals for other members of the client's household ((code, member's client id): each child's school)."""
         now = self._clock()
         if horizon_days not in HORIZONS:
             raise InvalidInput("a plan looks 30, 60 or 90 days ahead", field="horizonDays")
         if arrived_on is not None and not date(1900, 1, 1) <= arrived_on <= now.date():
             raise InvalidInput("an arrival date is a day that has come", field="arrivedOn")
-        unknown = [g for g in goals if g not in self._catalogue]
+        unknown = [g for g in [*goals, *(code for code, _ in member_goals)] if g not in self._catalogue]
         if unknown:
             raise InvalidInput("not goals of the city's catalogue", field="goals")
         titles = [_title(t) for t in free_goals]
-        wanted = [*((g, None) for g in dict.fromkeys(goals)), *((None, t) for t in titles)]
+        wanted = [*(NewGoal(code=g) for g in dict.fromkeys(goals)), *(NewGoal(title=t) for t in titles),
+                  *(NewGoal(code=code, member_id=member) for code, member in dict.fromkeys(member_goals))]
         if not 1 <= len(wanted) <= MAX_GOALS:
             raise InvalidInput(f"a plan has 1 to {MAX_GOALS} goals", field="goals")
         org = ctx.principal.organization
         await self._gate.authorize_for_client(ctx, Action.PLAN_WRITE, client_id, held=(Category.CASEWORK, org))
         await self._gate.require_client(client_id)
+        members = sorted({g.member_id for g in wanted if g.member_id})
+        if client_id in members:
+            raise InvalidInput(_NOT_A_MEMBER, field="memberGoals")
+        for member in members:
+            await self._member(ctx, member)
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
             plan = await add_plan(op.session, client_id=client_id, holder=org, horizon_days=horizon_days,
                                   starts_on=now.date(), arrived_on=arrived_on, goals=wanted,
@@ -104,6 +119,44 @@ class PlanDesk:
             await self._deadlines(op.session, plan, now)
             op.log(client_id, detail=f"plan {plan.id} ({len(wanted)} goals)")
         return plan
+
+    async def add_goal(self, ctx: RequestContext, *, plan_id: str, code: str | None, title: str | None,
+                       member_id: str | None) -> Plan:
+        """Add a goal to a plan as it goes: from the catalogue (`code`) or free (`title`), for the client or for
+        another member of their household (`member_id`)."""
+        now = self._clock()
+        if (code is None) == (title is None):
+            raise InvalidInput("a goal is either from the catalogue (code) or free (title)", field="code")
+        if code is not None and code not in self._catalogue:
+            raise InvalidInput("not a goal of the city's catalogue", field="code")
+        goal = NewGoal(code=code, title=_title(title) if title is not None else None, member_id=member_id)
+        hidden = RecordNotFound("no plan with this id is visible to you", field="planId")
+        if member_id is not None:
+            await self._member(ctx, member_id)
+        async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
+            plan = await op.session.get(ServicePlan, plan_id, with_for_update=True)
+            if plan is None:
+                raise op.not_found(hidden, "plan")
+            await self._require(op, plan, Action.PLAN_WRITE, hidden)
+            client_id = plan.client_id
+            if member_id == client_id:
+                raise InvalidInput(_NOT_A_MEMBER, field="memberId")
+            count = len(list((await op.session.execute(_goals(plan.id))).scalars()))
+            if count >= MAX_GOALS:
+                raise InvalidInput(f"a plan has 1 to {MAX_GOALS} goals", field="planId")
+            added = goal_row(plan.id, goal, now)
+            op.session.add(added)
+            plan.updated_at = now
+            await op.session.flush()
+            op.log(client_id, detail=f"plan {plan.id}: goal {added.id} added")
+            return await self._deadlines(op.session, await reload(op.session, plan), now)
+
+    async def _member(self, ctx: RequestContext, member_id: str) -> None:
+        """A goal for another member of the client's household is written into the plan about them: allowed as a
+        plan about that person would be (the caller works with them), and they exist."""
+        await self._gate.authorize_for_client(ctx, Action.PLAN_WRITE, member_id,
+                                              held=(Category.CASEWORK, ctx.principal.organization))
+        await self._gate.require_client(member_id)
 
     async def add_task(self, ctx: RequestContext, *, goal_id: str, title: str, owner: TaskOwner,
                        owner_org: str | None, due_on: date | None, referral_id: str | None) -> Plan:
@@ -201,10 +254,15 @@ class PlanDesk:
                 raise op.not_found(hidden, "plan")
             await self._require(op, plan, Action.PLAN_WRITE, hidden)
             client_id = plan.client_id
+            tied = [(g.member_id or client_id, EVIDENCE[kind.evidence])
+                    for g in (await op.session.execute(_goals(plan.id))).scalars()
+                    if (kind := self._catalogue.get(g.code or "")) is not None and kind.evidence in EVIDENCE]
             op.log(client_id, detail=f"plan {plan.id}: evidence check asked")
-        # read as any read is: decided per section for the caller, logged (outside the plan's transaction)
-        disclosed = (await self._gate.disclose(ctx, [client_id], [Category.SCHOOLING, Category.BENEFITS]))[client_id]
-        evidence = {"schooling-enrolled": _enrolled(disclosed), "benefits-active": _benefits(disclosed)}
+        # read as any read is: decided per section for the caller, logged (outside the plan's transaction); only
+        # the categories the plan's goals need, about the people they are for
+        today = now.date()
+        disclosed = await self._gate.disclose(ctx, sorted({who for who, _ in tied}),
+                                              sorted({category for _, (category, _check) in tied})) if tied else {}
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
             plan = await op.session.get(ServicePlan, plan_id, with_for_update=True)
             assert plan is not None  # plans are never deleted
@@ -213,12 +271,14 @@ class PlanDesk:
             changed = 0
             for goal in goals:
                 kind = self._catalogue.get(goal.code or "")
-                if kind is None or kind.evidence is None or goal.status == GoalStatus.DROPPED.value:
+                if kind is None or kind.evidence not in EVIDENCE or goal.status == GoalStatus.DROPPED.value:
                     continue
-                found = evidence.get(kind.evidence)
+                about = disclosed.get(goal.member_id or client_id)
+                since = EVIDENCE[kind.evidence][1](about, today) if about is not None else None
+                found = kind.evidence if since is not None else None
                 if found and goal.status != GoalStatus.MET.value:
                     goal.status, goal.met_by, goal.met_on, goal.evidence = (GoalStatus.MET.value, "EVIDENCE",
-                                                                            now.date(), found)
+                                                                            since, found)
                     changed += 1
                 elif not found and goal.met_by == "EVIDENCE":
                     goal.status, goal.met_by, goal.met_on, goal.evidence = (GoalStatus.OPEN.value, None, None, None)
@@ -266,21 +326,53 @@ def _goals(plan_id: str) -> Any:
     return select(PlanGoal).where(PlanGoal.plan_id == plan_id).with_for_update()
 
 
-# What met a goal is said by its kind only: a plan is casework, read by whoever may read the organisation's
-# casework, who may not see the schooling or benefits records themselves (no district, student id, case or program).
-def _enrolled(disclosure: Any) -> str | None:
-    """"schooling-enrolled" if the disclosure shows an active school enrolment."""
-    return "schooling-enrolled" if any(getattr(student, "current_school", None)
-                                       for part in disclosure.parts(Category.SCHOOLING)
-                                       if part.status is SectionStatus.SHOWN for student in part.data or []) else None
+# What meets an evidence-tied goal, by the kind the catalogue names (plans/catalogue.EVIDENCE): the category the
+# gate must show the plan's organisation, and the day the evidence holds from in what it shows (the day a
+# milestone happened; today, where a record says only that it is so); None where it does not show it. What met a
+# goal is said by its kind only: a plan is casework, read by whoever may read the organisation's casework, who may
+# not see the records themselves (no district, student id, case, program, project or case form).
+Check = Callable[[Disclosure, date], date | None]
 
 
-def _benefits(disclosure: Any) -> str | None:
-    """"benefits-active" if the disclosure shows an active benefits program."""
-    return "benefits-active" if any(program.status == "ACTIVE"
-                                    for part in disclosure.parts(Category.BENEFITS)
-                                    if part.status is SectionStatus.SHOWN for case in part.data or []
-                                    for program in getattr(case, "programs", [])) else None
+def _shown(disclosure: Disclosure, category: Category) -> list[Any]:
+    return [item for part in disclosure.parts(category) if part.status is SectionStatus.SHOWN
+            for item in part.data or []]
+
+
+def _enrolled(disclosure: Disclosure, today: date) -> date | None:
+    """Today, if the disclosure shows an active school enrolment."""
+    return today if any(getattr(s, "current_school", None) for s in _shown(disclosure, Category.SCHOOLING)) else None
+
+
+def _benefits(disclosure: Disclosure, today: date) -> date | None:
+    """Today, if the disclosure shows an active benefits program."""
+    return today if any(program.status == "ACTIVE" for case in _shown(disclosure, Category.BENEFITS)
+                        for program in getattr(case, "programs", [])) else None
+
+
+def _employed(disclosure: Disclosure, today: date) -> date | None:
+    """The day the shelter system's newest employment answer was taken, if it says employed."""
+    return employed_now(_shown(disclosure, Category.HOUSING))
+
+
+def _milestone(wanted: Milestone) -> Check:
+    def check(disclosure: Disclosure, today: date) -> date | None:
+        """The day `wanted` first happened, among the milestones the disclosure shows."""
+        shown = [m for m in _shown(disclosure, Category.IMMIGRATION_LEGAL) if isinstance(m, LegalMilestone)]
+        return first_on(shown, wanted, today=today)
+    return check
+
+
+EVIDENCE: dict[str, tuple[Category, Check]] = {
+    "schooling-enrolled": (Category.SCHOOLING, _enrolled),
+    "benefits-active": (Category.BENEFITS, _benefits),
+    "housing-employed": (Category.HOUSING, _employed),
+    "legal-asylum-filed": (Category.IMMIGRATION_LEGAL, _milestone(Milestone.ASYLUM_APPLICATION_FILED)),
+    "legal-representation": (Category.IMMIGRATION_LEGAL, _milestone(Milestone.REPRESENTATION_AGREED)),
+    "legal-work-authorization-filed": (Category.IMMIGRATION_LEGAL, _milestone(Milestone.WORK_AUTHORIZATION_FILED)),
+    "legal-work-authorization-granted": (Category.IMMIGRATION_LEGAL,
+                                         _milestone(Milestone.WORK_AUTHORIZATION_GRANTED)),
+}
 
 
 def _title(text: str) -> str:

@@ -18,7 +18,9 @@ from core.errors import ConfigurationError
 
 SHIPPED = Path(__file__).resolve().parent / "catalogue.json"
 AREAS = frozenset({"LEGAL", "WORK", "EDUCATION", "EMPLOYMENT", "SCHOOL", "BENEFITS", "HOUSING", "HEALTH", "OTHER"})
-EVIDENCE = frozenset({"schooling-enrolled", "benefits-active"})
+# the evidence kinds the plan desk can check (gate/plan_desk.EVIDENCE says what each reads)
+EVIDENCE = frozenset({"schooling-enrolled", "benefits-active", "housing-employed", "legal-asylum-filed",
+                      "legal-representation", "legal-work-authorization-filed", "legal-work-authorization-granted"})
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 
 

@@ -18,6 +18,7 @@ from gate.contact_desk import ContactDesk
 from gate.directory_desk import DirectoryDesk
 from gate.document_desk import DocumentDesk
 from gate.identity_desk import IdentityDesk
+from gate.legal_desk import LegalDesk
 from gate.note_desk import NoteDesk
 from gate.plan_desk import PlanDesk
 from gate.referral_desk import ReferralDesk
@@ -43,6 +44,7 @@ class Context:
     directory: DirectoryDesk
     referrals: ReferralDesk
     plans: PlanDesk
+    legal: LegalDesk
     webhooks: WebhookDesk
     checklists: Checklists
     request_context: RequestContext | None

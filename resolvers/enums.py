@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import strawberry
 
+from connectors.held_legal import Milestone
 from connectors.held_plans import Barrier, GoalStatus, ProgressChange, TaskOwner, TaskStatus
 from connectors.held_referrals import ReferralReason, ReferralStatus
 from connectors.hmis.chronic import ChronicStatus
+from connectors.hmis.employment import DataCollectionStage, Employed, EmploymentType, NotEmployedReason
 from core.errors import ErrorCode
 from core.vocabulary import Category as _Category
 from core.vocabulary import Role as _Role
@@ -34,6 +36,14 @@ strawberry.enum(_AppointmentChange, description="What becomes of an appointment 
 strawberry.enum(ChronicStatus, description=(
     "HUD's answer: YES, NO, DONT_KNOW (the client doesn't know or prefers not to answer), MISSING (data not "
     "collected)."))
+strawberry.enum(Employed, description=(
+    "HUD's answer to \"Employed?\" (HMIS R6): YES, NO, CLIENT_DOESNT_KNOW, CLIENT_PREFERS_NOT_TO_ANSWER, "
+    "DATA_NOT_COLLECTED."))
+strawberry.enum(EmploymentType, description="HUD's type of employment (R6.A), asked of someone employed; "
+                "SEASONAL_SPORADIC includes day labor.")
+strawberry.enum(NotEmployedReason, description="HUD's reason not employed (R6.B), asked of someone not employed.")
+strawberry.enum(DataCollectionStage, description="When in a stay HMIS collected a record: at project start, an "
+                "update, an annual assessment, project exit, or after exit.")
 Category = _Category
 Role = _Role
 WithheldReason = _WithheldReason
@@ -58,6 +68,9 @@ strawberry.enum(TaskOwner, name="PlanTaskOwner", description="Who does a plan's 
 strawberry.enum(TaskStatus, name="PlanTaskStatus", description="Where a plan's task stands.")
 strawberry.enum(ProgressChange, description="What changed, in a progress note on a goal.")
 strawberry.enum(Barrier, description="A barrier met on the way to a goal.")
+strawberry.enum(Milestone, name="LegalMilestoneKind", description="A step of an immigration or legal case "
+                "(USCIS and EOIR forms: I-589 asylum, I-821 TPS, G-28/EOIR-28 representation, AR-11/EOIR-33 change "
+                "of address, I-765 work authorization).")
 
 __all__ = [
                 "AccessStatus",
@@ -65,8 +78,13 @@ __all__ = [
                 "Basis",
                 "Category",
                 "ChronicStatus",
+                "DataCollectionStage",
+                "Employed",
+                "EmploymentType",
                 "ErrorCode",
                 "GoalStatus",
+                "Milestone",
+                "NotEmployedReason",
                 "ProgressChange",
                 "ReferralReason",
                 "ReferralStatus",

@@ -23,6 +23,7 @@ from resolvers.enums import (
     Barrier,
     Category,
     GoalStatus,
+    Milestone,
     ProgressChange,
     ReferralReason,
     ReferralStatus,
@@ -37,7 +38,8 @@ from resolvers.identity_types import (
     decision_view,
     parse_id,
 )
-from resolvers.plan_types import ServicePlan, plan_view
+from resolvers.legal_types import LegalMilestone, milestone_view
+from resolvers.plan_types import PlanMemberGoalInput, ServicePlan, plan_view
 from resolvers.referral_types import Referral, referral_view
 from resolvers.types import (
     Appointment,
@@ -224,15 +226,30 @@ class Mutation:
         return referral_view(done)
 
     @strawberry.mutation(description="Make a service plan for a client you work with, for the next 30, 60 or 90 days: "
-                         "goals from the city's catalogue (planGoals) and free ones. `arrivedOn` starts the clocks "
-                         "the catalogue counts from arrival (the asylum application's year). Audited.")
+                         "goals from the city's catalogue (planGoals) and free ones, and catalogue goals for other "
+                         "members of the client's household (each child enrolled in school; clients you work with). "
+                         "`arrivedOn` starts the clocks the catalogue counts from arrival (the asylum application's "
+                         "year). Audited.")
     async def create_plan(self, info: Info, client_id: strawberry.ID, horizon_days: int,
                           goals: list[str] | None = None, free_goals: list[str] | None = None,
-                          arrived_on: date | None = None) -> ServicePlan:
+                          arrived_on: date | None = None,
+                          member_goals: list[PlanMemberGoalInput] | None = None) -> ServicePlan:
         ctx = info.context
-        made = await ctx.plans.create(ctx.request, client_id=ids.client_id(client_id), horizon_days=horizon_days,
-                                      arrived_on=arrived_on, goals=goals or [], free_goals=free_goals or [])
+        made = await ctx.plans.create(
+            ctx.request, client_id=ids.client_id(client_id), horizon_days=horizon_days, arrived_on=arrived_on,
+            goals=goals or [], free_goals=free_goals or [],
+            member_goals=[(g.code, ids.client_id(g.member_id, "memberGoals")) for g in member_goals or []])
         return plan_view(made, ctx.plans.catalogue)
+
+    @strawberry.mutation(description="Add a goal to a plan as it goes: from the catalogue (`code`) or free (`title`), "
+                         "for the client or for another member of their household (`memberId`). Audited.")
+    async def add_plan_goal(self, info: Info, plan_id: strawberry.ID, code: str | None = None,
+                            title: str | None = None, member_id: strawberry.ID | None = None) -> ServicePlan:
+        ctx = info.context
+        plan = await ctx.plans.add_goal(
+            ctx.request, plan_id=ids.uuid_id(plan_id, "planId", what="plan"), code=code, title=title,
+            member_id=ids.client_id(member_id, "memberId") if member_id is not None else None)
+        return plan_view(plan, ctx.plans.catalogue)
 
     @strawberry.mutation(description="Add a task to a plan's goal: who does it (your organisation, a partner "
                          "organisation, the client), by when; a referral your organisation made for the client may be "
@@ -272,6 +289,24 @@ class Mutation:
         ctx = info.context
         plan = await ctx.plans.check_evidence(ctx.request, plan_id=ids.uuid_id(plan_id, "planId", what="plan"))
         return plan_view(plan, ctx.plans.catalogue)
+
+    @strawberry.mutation(description="Record a step of a client's immigration or legal case (an application filed, a "
+                         "work permit granted, a hearing set) for your organisation, on the day it happened (a "
+                         "hearing: the day it is set for). Others see it only by the client's consent naming "
+                         "immigration_legal. Audited.")
+    async def record_legal_milestone(self, info: Info, client_id: strawberry.ID, milestone: Milestone,
+                                     occurred_on: date) -> LegalMilestone:
+        ctx = info.context
+        return milestone_view(await ctx.legal.record(ctx.request, client_id=ids.client_id(client_id),
+                                                     milestone=milestone, occurred_on=occurred_on))
+
+    @strawberry.mutation(description="Mark a legal milestone your organisation recorded as entered in error: it is "
+                         "kept, and no longer counts (a plan's goal it met opens again at the next evidence check). "
+                         "Audited.")
+    async def mark_legal_milestone_in_error(self, info: Info, id: strawberry.ID) -> LegalMilestone:
+        ctx = info.context
+        return milestone_view(await ctx.legal.enter_in_error(
+            ctx.request, milestone_id=ids.uuid_id(id, "id", what="legal milestone")))
 
     @strawberry.mutation(description="Subscribe your organisation's system to its referrals' changes (event "
                          "referral.changed): a signed POST to `url` (https) at each change, retried until answered "

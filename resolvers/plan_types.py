@@ -43,7 +43,10 @@ class PlanGoal:
                                           "organisation).")
     met_on: date | None
     evidence: str | None = strawberry.field(description="What met it, where evidence did, by its kind only "
-                                            "(schooling-enrolled, benefits-active): never the record itself.")
+                                            "(schooling-enrolled, benefits-active, legal-asylum-filed, ...): never "
+                                            "the record itself.")
+    member_id: strawberry.ID | None = strawberry.field(description="The member of the client's household the goal "
+                                                       "is for (a child's school enrolment); null: the client.")
     due_on: date | None = strawberry.field(description="The deadline the law or the process sets (e.g. the asylum "
                                            "application, a year after arrival), where known.")
     not_before: date | None = strawberry.field(description="The first day it can be done (e.g. a work authorization, "
@@ -63,6 +66,13 @@ class ServicePlan:
     arrived_on: date | None
     goals: list[PlanGoal]
     met: int = strawberry.field(description="How many goals are met.")
+
+
+@strawberry.input(description="A catalogue goal for another member of the client's household.")
+class PlanMemberGoalInput:
+    code: str = strawberry.field(description="A goal of the city's catalogue (planGoals), e.g. "
+                                 "CHILD_ENROLLED_IN_SCHOOL.")
+    member_id: strawberry.ID = strawberry.field(description="The member's client id (a client you work with).")
 
 
 @strawberry.type(description="A goal of the city's plan catalogue.")
@@ -89,7 +99,8 @@ def plan_view(p: held.Plan, catalogue: dict[str, GoalKind]) -> ServicePlan:
         goals.append(PlanGoal(
             id=strawberry.ID(g.id), code=g.code, name=(kind.name["en"] if kind else g.title) or "",
             area=kind.area if kind else "OTHER", status=GoalStatus(g.status), met_by=g.met_by, met_on=g.met_on,
-            evidence=g.evidence, due_on=when(kind.deadline if kind else None),
+            evidence=g.evidence, member_id=strawberry.ID(g.member_id) if g.member_id else None,
+            due_on=when(kind.deadline if kind else None),
             not_before=when(kind.not_before if kind else None),
             tasks=[PlanTask(id=strawberry.ID(t.id), title=t.title, owner=TaskOwner(t.owner), owner_org=t.owner_org,
                             due_on=t.due_on, status=TaskStatus(t.status),

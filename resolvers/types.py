@@ -17,6 +17,7 @@ from connectors.held_documents import SentFile
 from connectors.held_plans import Plan as HeldPlan
 from connectors.held_referrals import Referral as HeldReferral
 from connectors.hmis.chronic import STREET_SHELTER_SAFE_HAVEN, ChronicStatus
+from connectors.hmis.employment import DataCollectionStage, Employed, EmploymentType, NotEmployedReason
 from core.errors import ErrorCode, InvalidInput, error_code
 from core.vocabulary import Category as _Category
 from gate import Disclosure, SectionResult, SectionStatus
@@ -29,6 +30,7 @@ from resolvers.document_types import (
     request_view,
 )
 from resolvers.enums import AccessStatus, Category, Role, WithheldReason
+from resolvers.legal_types import LegalMilestone, milestone_view
 from resolvers.plan_types import PlanGoalKind, ServicePlan, plan_view
 from resolvers.referral_types import Referral, referral_view
 
@@ -171,7 +173,22 @@ class RequiredDocument:
     status: str
 
 
-@strawberry.type(description="A shelter stay or housing enrollment (HUD HMIS Enrollment, Exit and Project).")
+@strawberry.type(description="What a client said of their employment on one date of a stay (HUD HMIS R6, from the "
+                 "export's EmploymentEducation.csv).")
+class EmploymentStatus:
+    information_date: date = strawberry.field(description="The day the answer was collected.")
+    data_collection_stage: DataCollectionStage = strawberry.field(
+        description="When in the stay: project start, an update, an annual assessment, project exit, after exit.")
+    employed: Employed
+    employment_type: EmploymentType | None = strawberry.field(
+        description="Full-time, part-time or seasonal/sporadic; given only with employed YES, null if not collected.")
+    not_employed_reason: NotEmployedReason | None = strawberry.field(
+        description="Looking for work, unable to work or not looking; given only with employed NO, null if not "
+        "collected.")
+
+
+@strawberry.type(description="A shelter stay or housing enrollment (HUD HMIS Enrollment, Exit, Project and "
+                 "EmploymentEducation).")
 class HousingEnrollment:
     enrollment_id: str
     agency: str
@@ -194,6 +211,9 @@ class HousingEnrollment:
     chronic_reason: str | None = strawberry.field(description=(
         "The glossary's step that decided it, e.g. homeless-a-year-before-entry, four-times-twelve-months, "
         "no-disabling-condition, disabling-condition-missing."))
+    employment: list[EmploymentStatus] = strawberry.field(description=(
+        "Employment status as the shelter system recorded it during this stay, oldest first; empty where its export "
+        "carries no EmploymentEducation.csv or none was recorded."))
 
 
 @strawberry.type(description="Chronic homelessness from the shelter system's own records: the status at the start of "
@@ -301,6 +321,14 @@ class BenefitsSection:
 class AppointmentsSection:
     access: list[SourceAccess]
     items: list[Appointment] | None = strawberry.field(description="Null when nothing was shown.")
+
+
+@strawberry.type(description="The client's immigration and legal case as the organisations that help with it "
+                 "recorded it (category immigration_legal: opened to others only by the client's consent naming it).")
+class ImmigrationLegalSection:
+    access: list[SourceAccess]
+    milestones: list[LegalMilestone] | None = strawberry.field(description="Latest day first; null when nothing "
+                                                               "was shown.")
 
 
 @strawberry.type(description="Documents agencies asked the client for, and the documents held in casebridge: "
@@ -607,7 +635,14 @@ def stay_view(s: rec.HousingEnrollment) -> HousingEnrollment:
         exit_date=s.exit_date, destination=s.destination, destination_class=s.destination_class,
         household_id=s.household_id, relationship_to_head=s.relationship_to_head, status=s.status,
         chronic_at_entry=ChronicStatus(s.chronic_at_entry) if s.chronic_at_entry else None,
-        chronic_reason=s.chronic_reason)
+        chronic_reason=s.chronic_reason, employment=[employment_view(r) for r in s.employment])
+
+
+def employment_view(r: rec.EmploymentStatus) -> EmploymentStatus:
+    """The public face of one EmploymentStatus record."""
+    return EmploymentStatus(information_date=r.information_date, data_collection_stage=r.data_collection_stage,
+                            employed=r.employed, employment_type=r.employment_type,
+                            not_employed_reason=r.not_employed_reason)
 
 
 
@@ -725,6 +760,16 @@ class ClientProfile:
         return CaseworkSection(access=access, notes=[note_view(n) for n in notes] if visible else None,
                                referrals=[referral_view(r) for r in referrals] if visible else None,
                                plans=[plan_view(x, catalogue) for x in plans] if visible else None)
+
+    @strawberry.field(description="Immigration and legal milestones (an application filed, a work permit "
+                      "granted, a hearing set), from the organisations that recorded them.")
+    def immigration_legal(self) -> ImmigrationLegalSection | None:
+        parts = self.disclosure.parts(_Category.IMMIGRATION_LEGAL)
+        visible = shown(parts)
+        found = sorted((m for p in visible or [] for m in p.data),
+                       key=lambda m: (m.occurred_on, m.recorded_at, m.id), reverse=True)
+        return ImmigrationLegalSection(access=[source_access(p) for p in parts],
+                                       milestones=[milestone_view(m) for m in found] if visible else None)
 
     @strawberry.field(description="The documents a goal needs (e.g. SUPPORTIVE_HOUSING_APPLICATION; the city's "
                       "checklists configuration) and where a copy of each already exists, as far as the gate lets "
@@ -857,4 +902,5 @@ FIELD_CATEGORIES: dict[str, _Category] = {
     "documents": _Category.DOCUMENTS,
     "casework": _Category.CASEWORK,
     "contact": _Category.CONTACT,
+    "immigrationLegal": _Category.IMMIGRATION_LEGAL,
 }

@@ -343,6 +343,8 @@ class PlanGoal(Base):
     met_by: Mapped[str | None] = mapped_column(String(32))  # STAFF | TASKS | EVIDENCE
     met_on: Mapped[date | None]
     evidence: Mapped[str | None] = mapped_column(String(255))  # what met it (ids and a code, no data)
+    # a goal for another member of the client's household (a child's school enrolment): that member's client id
+    member_id: Mapped[str | None] = mapped_column(ForeignKey("clients.id"))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -376,3 +378,23 @@ class PlanNote(Base):
     barriers: Mapped[list[str]] = mapped_column(JSON)
     by: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LegalMilestone(Base):
+    """A step of a client's immigration or legal case (category immigration_legal) - an application filed, a work
+    permit granted, representation agreed, a hearing - on the day it happened (or is set for), recorded by the
+    organisation that knows it (a legal-services partner) and held for it, shared with the client. No receipt
+    numbers, no free text: what happened and when."""
+
+    __tablename__ = "legal_milestones"
+    __table_args__ = (Index("ix_legal_milestones_client_id_holder", "client_id", "holder"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    holder: Mapped[str] = mapped_column(String(64))
+    milestone: Mapped[str] = mapped_column(String(48))
+    occurred_on: Mapped[date]
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # set when the holder found the record wrong: kept (the log refers to it), no longer counted
+    entered_in_error_at: Mapped[datetime | None]

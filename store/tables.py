@@ -335,6 +335,25 @@ class HmisExit(Base):
     date_updated: Mapped[datetime] = mapped_column()
 
 
+class HmisEmployment(Base):
+    """EmploymentEducation.csv's employment answers (HUD R6): one per stay and data collection stage, as exported
+    (codes of HUD's lists: 5.03.1 stage, 1.8 employed, R6.A type, R6.B reason not employed)."""
+
+    __tablename__ = "hmis_employment"
+    __table_args__ = (Index("ix_hmis_employment_enrollment", "source", "enrollment_id"),)
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    employment_education_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enrollment_id: Mapped[str] = mapped_column(String(32))
+    personal_id: Mapped[str] = mapped_column(String(32))
+    information_date: Mapped[date] = mapped_column(Date)
+    data_collection_stage: Mapped[int] = mapped_column(Integer)
+    employed: Mapped[int | None] = mapped_column(Integer)
+    employment_type: Mapped[int | None] = mapped_column(Integer)
+    not_employed_reason: Mapped[int | None] = mapped_column(Integer)
+    date_updated: Mapped[datetime] = mapped_column()
+
+
 # The identity index: every agency record's demographics (synced from the connectors), the steward's
 # decisions, and how client ids moved when clusters merged or split.
 

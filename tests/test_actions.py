@@ -65,6 +65,8 @@ DOCUMENTS: dict[str, str] = {
     "referralInbox": "{ referralInbox { id } }",
     "webhookSubscriptions": "{ webhookSubscriptions { id } }",
     "createPlan": 'mutation { createPlan(clientId: "%(c)s", horizonDays: 60, goals: ["ESOL_ENROLLED"]) { id } }',
+    "recordLegalMilestone": 'mutation { recordLegalMilestone(clientId: "%(c)s", milestone: ASYLUM_APPLICATION_FILED, '
+                            'occurredOn: "2026-01-05") { id } }',
     "subscribeWebhook": 'mutation { subscribeWebhook(url: "https://partner.example.org/hooks") { secret } }',
     "endWebhook": 'mutation { endWebhook(id: "00000000-0000-4000-8000-0000000000d6") { id } }',
     "referClient": 'mutation { referClient(clientId: "%(c)s", serviceId: "s-1") { id } }',
@@ -88,7 +90,8 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
 ) -> None:
     admin = caller(gateway, "CITY", "admin")  # a role no rule gives anything but its own session
     by_id = {"setContactOptIn", "updateAppointment", "reviewDocument", "answerReferral", "withdrawReferral",
-             "addPlanTask", "setPlanTask", "updatePlanGoal", "checkPlanEvidence"}  # refused as not found: below
+             "addPlanTask", "setPlanTask", "updatePlanGoal", "checkPlanEvidence", "addPlanGoal",
+             "markLegalMilestoneInError"}  # refused as not found: below
     assert set(DOCUMENTS) | set(HIDDEN) | {"me"} | by_id == set(QUERY_ACTIONS) | set(MUTATION_ACTIONS)
     for field, document in DOCUMENTS.items():
         before = len(await events(database_url))
@@ -128,7 +131,10 @@ async def test_every_refusal_is_a_typed_error_logged_under_the_field_s_action(
         ('mutation { setPlanTask(taskId: "00000000-0000-4000-8000-0000000000d8", status: DONE) { id } }', "plan.step"),
         ('mutation { updatePlanGoal(goalId: "00000000-0000-4000-8000-0000000000d9", change: STARTED) { id } }',
          "plan.write"),
-        ('mutation { checkPlanEvidence(planId: "00000000-0000-4000-8000-0000000000da") { id } }', "plan.write")]:
+        ('mutation { checkPlanEvidence(planId: "00000000-0000-4000-8000-0000000000da") { id } }', "plan.write"),
+        ('mutation { addPlanGoal(planId: "00000000-0000-4000-8000-0000000000db", title: "t") { id } }', "plan.write"),
+        ('mutation { markLegalMilestoneInError(id: "00000000-0000-4000-8000-0000000000dc") { id } }',
+         "legal.record")]:
         before = len(await events(database_url))
         body = await admin.query(document)
         assert body["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND", body

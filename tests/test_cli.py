@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 from api.auth import KeySource, TokenVerifier
@@ -80,13 +81,19 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     # API with its own token (the client's own application to an ESOL class is theirs: not DHS's to see)
     assert consent["referrals"] == ["Asylum and work authorization clinic: ACCEPTED (by DHS, answered by LEGALAID)"]
     assert re.search(r"the legal-aid partner, with its own token.*\n?.*ACCEPTED", out.stdout)
-    # the family's 60-day plan: legal, work authorization, English classes, school; the legal-representation goal's
-    # task is the referral the partner accepted (not completed yet: the goal is under way)
+    # the family's 60-day plan: legal, work authorization, English classes, the child's school. The partner that
+    # accepted the referral recorded the asylum application the client filed alone a month ago and its
+    # representation: DHS, which the client let see their case, finds both in its evidence check (the asylum goal met
+    # on the day it was filed, so the work permit's 150-day clock runs from then); the child's enrolment is seen by
+    # the parent's consent for the child's school records
     plan = dict(line.split(": ", 1) for line in consent["plan"])
     assert set(plan) == {"LEGAL_REPRESENTATION_FOUND", "ASYLUM_APPLICATION_FILED", "WORK_AUTHORIZATION_FILED",
                          "ESOL_ENROLLED", "CHILD_ENROLLED_IN_SCHOOL"}
-    assert plan["LEGAL_REPRESENTATION_FOUND"] == "IN_PROGRESS" and plan["ASYLUM_APPLICATION_FILED"].startswith(
-        "OPEN, due ")
+    assert re.search(r"the legal-aid partner records.*ASYLUM_APPLICATION_FILED on (\S+)", out.stdout)
+    filed = date.fromisoformat(re.findall(r"ASYLUM_APPLICATION_FILED on (\d{4}-\d\d-\d\d)", out.stdout)[0])
+    assert plan["LEGAL_REPRESENTATION_FOUND"] == "MET" and plan["ASYLUM_APPLICATION_FILED"].startswith("MET, due ")
+    assert plan["WORK_AUTHORIZATION_FILED"] == f"OPEN, not before {filed + timedelta(days=150)}"
+    assert plan["CHILD_ENROLLED_IN_SCHOOL"] == "MET" and plan["ESOL_ENROLLED"] == "IN_PROGRESS"
     # and DHS's system, subscribed through the API, was told by a signed webhook call
     assert re.search(r"webhook calls to DHS's system.*\n?.*referral ACCEPTED", out.stdout)
     assert glass["benefits"] == ["HRA SHOWN BREAK_GLASS"]

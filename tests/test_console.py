@@ -64,7 +64,7 @@ def test_every_message_the_scripts_use_is_in_every_catalogue() -> None:
     assert used and used <= set(english), used - set(english)
     schema = (ROOT / "schema.graphql").read_text()
     for kind in ("Role", "Purpose", "Basis", "WithheldReason", "Category", "MatchGrade", "ConsentStatus",
-                 "ReviewReason"):
+                 "ReviewReason", "LegalMilestoneKind", "ProgressChange", "Barrier", "PlanGoalStatus", "PlanTaskOwner"):
         body = re.search(rf"^enum {kind} \{{(.*?)^\}}", schema, re.S | re.M)
         assert body is not None, kind
         values = re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s*$", body.group(1), re.M)

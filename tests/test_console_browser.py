@@ -16,7 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -351,7 +351,10 @@ def test_a_client_reads_their_record_manages_consents_and_sees_who_looked(city: 
         "LEGALAID may see notes your caseworkers write")
     check_accessible(page, "give a consent")
     page.get_by_role("button", name="Record consent", exact=True).click()
-    expect(page.locator("[data-consent][data-status='ACTIVE']").filter(has_text="LEGALAID")).to_be_visible()
+    # the consent just given (the demo's referral gave LEGALAID another one already): once it shows, the list is
+    # the one loaded after it was recorded
+    expect(page.locator("[data-consent][data-status='ACTIVE']").filter(
+        has_text="LEGALAID may see notes your caseworkers write")).to_be_visible()
     dhs_consent.get_by_role("button", name="Revoke").click()
     page.get_by_role("button", name="Revoke this consent").click()
     expect(page.locator("[data-consent][data-status='INACTIVE']").filter(
@@ -713,6 +716,69 @@ def test_a_client_reads_their_plan_marks_a_step_applies_for_a_service_and_the_pa
     expect(section(page, "plan").get_by_role("row").filter(has_text="Asylum and work authorization clinic")
            ).to_contain_text("Accepted")
     assert not phone.problems and not partner.problems, (phone.problems, partner.problems)
+
+
+def test_a_caseworker_makes_and_keeps_a_plan_records_a_legal_step_and_subscribes_their_system(
+    city: City, tab: Any,
+) -> None:
+    seeded = {p.client_id for p in city.population.people[:2]} | {p.client_id for p in _clients(city.population)}
+    person = next(p for p in city.population.people if p.hmis_id and p.client_id not in seeded)
+    session = tab()
+    page = sign_in(session, city, "dhs-caseworker", f"/app/#/client/{person.client_id}")
+    choose_purpose(page, "Case management")
+    page.get_by_role("button", name="Plan and referrals").click()
+    new = page.locator("[data-section='new-plan']")
+    new.get_by_label("How far the plan looks").select_option("90")
+    tick(page, "plan-goals-ESOL_ENROLLED")
+    tick(page, "plan-goals-JOB_STARTED")
+    new.get_by_label("Other goals").fill("Open a bank account")
+    check_accessible(page, "making a plan")
+    new.get_by_role("button", name="Make the plan").click()
+    expect(page.get_by_text("The plan is made.")).to_be_visible()
+    plan = section(page, "plan")
+    expect(plan).to_contain_text("A 90-day plan by DHS")
+    expect(plan.locator("[data-goal]")).to_have_count(3)
+    esol = plan.locator("[data-goal='ESOL_ENROLLED']")
+    esol.get_by_text("Add a step or a progress note").click()
+    esol.get_by_label("Step").fill("Sign up at the library's class")
+    esol.get_by_label("Who does it").select_option("CLIENT")
+    esol.get_by_role("button", name="Add a step").click()
+    expect(page.get_by_text("The step is added.")).to_be_visible()
+    expect(esol).to_contain_text("Sign up at the library's class")
+    expect(esol).to_have_attribute("data-status", "IN_PROGRESS")
+    esol.get_by_label("What changed").select_option("WAITING_ON_OTHERS")
+    esol.locator("label", has_text="Waiting list").click()
+    check_accessible(page, "keeping a plan's goal")
+    esol.get_by_role("button", name="Save the note").click()
+    expect(page.get_by_text("The progress note is saved.")).to_be_visible()
+    expect(esol).to_contain_text("Waiting on others (Waiting list)")
+    plan.get_by_role("button", name="Check the evidence").click()
+    expect(page.get_by_text("The evidence is checked.")).to_be_visible()
+
+    # a step of the client's case, recorded for DHS, then found wrong
+    page.get_by_text("Record a step of the immigration or legal case").click()
+    form = page.locator("[data-section='legal-form']")
+    form.get_by_label("Step of the case").select_option("ASYLUM_APPLICATION_FILED")
+    form.get_by_label("Day").fill((datetime.now(UTC).date() - timedelta(days=10)).isoformat())
+    form.get_by_role("button", name="Record the step").click()
+    legal = section(page, "immigrationLegal")
+    expect(legal.locator("[data-milestone='ASYLUM_APPLICATION_FILED']")).to_contain_text("Asylum application filed")
+    legal.get_by_role("button", name="Entered in error").click()
+    expect(legal.locator("[data-milestone='ASYLUM_APPLICATION_FILED'][data-error='yes']")).to_be_visible()
+
+    # DHS's own system, told of its referrals' changes
+    page.goto(f"{city.url}/app/#/")
+    hooks = page.locator("[data-section='webhooks']")
+    hooks.get_by_text("Your organisation's systems (webhooks)").click()
+    hooks.get_by_label("Address (https)").fill("https://dhs-systems.example.org/casebridge")
+    hooks.get_by_role("button", name="Subscribe").click()
+    expect(page.get_by_test_id("webhook-secret")).not_to_be_empty()
+    row = hooks.get_by_role("row").filter(has_text="https://dhs-systems.example.org/casebridge")
+    expect(row).to_contain_text("Active")
+    check_accessible(page, "webhook subscriptions")
+    row.get_by_role("button", name="End").click()
+    expect(row).to_contain_text("Ended")
+    assert not session.problems, session.problems
 
 
 def test_zz_an_agency_that_is_down_shows_failed_with_a_retry(city: City, tab: Any) -> None:

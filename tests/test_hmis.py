@@ -30,7 +30,15 @@ from core.vocabulary import Category
 from demo.hmis_export import DELTA, write_export
 from demo.population import HmisData, Population
 from store.reads import Reads
-from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisImport, HmisProject, HmisSnapshot
+from store.tables import (
+    HmisClient,
+    HmisEmployment,
+    HmisEnrollment,
+    HmisExit,
+    HmisImport,
+    HmisProject,
+    HmisSnapshot,
+)
 
 EXPORTED = datetime(2026, 11, 1, 6, 0, 0)
 
@@ -39,7 +47,7 @@ async def snapshot(store: Any) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of the snapshot tables, to compare before and after a rejected import."""
     out = {}
     async with store() as session:
-        for model in (HmisSnapshot, HmisProject, HmisClient, HmisEnrollment, HmisExit):
+        for model in (HmisSnapshot, HmisProject, HmisClient, HmisEnrollment, HmisExit, HmisEmployment):
             rows = (await session.execute(select(model))).scalars().all()
             out[model.__tablename__] = sorted(tuple(sorted((k, str(v)) for k, v in vars(r).items()
                                                            if not k.startswith("_"))) for r in rows)
@@ -78,7 +86,8 @@ async def test_a_full_export_becomes_the_snapshot_and_the_connector_reads_it(
     assert report.ok, report.problems
     hmis = population.hmis
     assert report.applied == {"Project.csv": len(hmis.projects), "Client.csv": len(hmis.clients),
-                              "Enrollment.csv": len(hmis.enrollments), "Exit.csv": len(hmis.exits)}
+                              "Enrollment.csv": len(hmis.enrollments), "Exit.csv": len(hmis.exits),
+                              "EmploymentEducation.csv": len(hmis.employment)}
     assert report.directive == "full" and report.csv_version.startswith(layout.value)
 
     conn = HousingConnector(HousingConfig(), reads)

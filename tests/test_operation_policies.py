@@ -83,6 +83,9 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     if action is Action.PLAN_STEP:  # the plan's organisation; the client, the tasks of their own plan that are theirs
         return casework and ((own and staff and care and c.sees_identity)
                              or (self_access and c.target.task_owner == "CLIENT"))
+    if action is Action.LEGAL_RECORD:  # their own organisation's record of a client's case; never for an emergency
+        return (c.target.category == "immigration_legal" and c.target.holder == ORG and staff and care
+                and purpose is not Purpose.EMERGENCY and c.sees_identity)
     if action is Action.WEBHOOK_MANAGE:  # their own organisation's subscriptions
         return staff and care
     if action is Action.DIRECTORY_SEARCH:  # what is on offer: anyone who helps a client, or a client for themself
@@ -110,7 +113,8 @@ def held_cases() -> list[Case]:
                  f"{', sees identity' if sees else ''}",
                  Target.section(client, category, holder, sees_identity=sees), self_=client == CLIENT,
                  sees_identity=sees)
-            for category in (Category.APPOINTMENTS, Category.DOCUMENTS, Category.CASEWORK) for holder in (ORG, "HRA")
+            for category in (Category.APPOINTMENTS, Category.DOCUMENTS, Category.CASEWORK, Category.IMMIGRATION_LEGAL)
+            for holder in (ORG, "HRA")
             for client in (CLIENT, OTHER) for sees in (False, True)]
 
 
@@ -176,7 +180,7 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
             Case(f"{c.name}, task owned by {owner}", dataclasses.replace(c.target, task_owner=owner), self_=c.self_,
                  sees_identity=c.sees_identity)
             for c in held_cases() if c.target.category == "casework" for owner in ("CLIENT", "CASEWORKER")],
-        **{a: held_cases() for a in (Action.PLAN_WRITE, Action.REFERRAL_CREATE,
+        **{a: held_cases() for a in (Action.PLAN_WRITE, Action.REFERRAL_CREATE, Action.LEGAL_RECORD,
                                      Action.REFERRAL_RESPOND, Action.REFERRAL_WITHDRAW, Action.DOCUMENT_REQUEST,
                                      Action.DOCUMENT_UPLOAD, Action.DOCUMENT_REVIEW, Action.DOCUMENT_DOWNLOAD)},
         Action.NOTIFICATION_DELIVER: [Case(f"message to {who}, {'opted in' if opted else 'not opted in'}",

@@ -8,6 +8,7 @@ the evidence the plan's organisation may see. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -86,6 +87,14 @@ class City:
 @pytest.fixture
 async def city(database_url: str, benefits_server: ServerThread, edfi_server: ServerThread, population: Population,
                settings_factory: Any) -> AsyncIterator[City]:
+    async with open_city(database_url, benefits_server, edfi_server, population, settings_factory) as opened:
+        yield opened
+
+
+@asynccontextmanager
+async def open_city(database_url: str, benefits_server: ServerThread, edfi_server: ServerThread,
+                    population: Population, settings_factory: Any) -> AsyncIterator[City]:
+    """The gateway over the test population and the demo's directory, the legal clinic answering as LEGALAID."""
     await seed_links(database_url, population)
     engine = make_engine(database_url)
     try:
@@ -264,8 +273,8 @@ async def test_a_referral_nobody_answers_expires_and_its_consent_ends(city: City
     assert [(e.subject, e.client_id, e.outcome) for e in logged] == [("casebridge-referrals", cid, "performed")]
 
 
-PLAN_FIELDS = """id agency horizonDays startsOn endsOn arrivedOn met goals { id code name area status metBy evidence
-  dueOn notBefore tasks { id title owner ownerOrg status referralId } notes { change barriers } }"""
+PLAN_FIELDS = """id agency horizonDays startsOn endsOn arrivedOn met goals { id code name area status metBy metOn
+  evidence dueOn notBefore tasks { id title owner ownerOrg status referralId } notes { change barriers } }"""
 CREATE_PLAN = f"""mutation($c: ID!, $h: Int!, $goals: [String!], $free: [String!], $arrived: Date) {{
   createPlan(clientId: $c, horizonDays: $h, goals: $goals, freeGoals: $free, arrivedOn: $arrived) {{
     {PLAN_FIELDS} }} }}"""

@@ -19,12 +19,21 @@ from sqlalchemy.exc import SQLAlchemyError
 from connectors.base import ConnectorStatus, StatusTracker
 from connectors.config import HousingConfig
 from connectors.hmis.chronic import EntryFacts, chronic_at_start
+from connectors.hmis.employment import DataCollectionStage, Employed, EmploymentType, NotEmployedReason
 from connectors.hmis.spec import PROJECT_TYPES, destination_class
-from connectors.records import Demographics, FetchResult, HousingEnrollment, PeopleBatch, SourcePerson, SourceRecord
+from connectors.records import (
+    Demographics,
+    EmploymentStatus,
+    FetchResult,
+    HousingEnrollment,
+    PeopleBatch,
+    SourcePerson,
+    SourceRecord,
+)
 from core.errors import AgencyTimeout, AgencyUnavailable
 from core.vocabulary import Category
 from store.reads import Reads
-from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisProject, HmisSnapshot, table_of
+from store.tables import HmisClient, HmisEmployment, HmisEnrollment, HmisExit, HmisProject, HmisSnapshot, table_of
 
 CHUNK = 500
 
@@ -53,6 +62,12 @@ def _stays_where(condition: Any) -> Any:
 
 
 _STAYS = _stays_where(_E.personal_id.in_(bindparam("ids", expanding=True)))
+# the employment records of the same stays, found through the enrollment (its PersonalID is the one that counts)
+_W = HmisEmployment
+_EMPLOYMENT = (select(_W.enrollment_id, _W.employment_education_id, _W.information_date, _W.data_collection_stage,
+                      _W.employed, _W.employment_type, _W.not_employed_reason)
+               .join(_E, (_E.source == _W.source) & (_E.enrollment_id == _W.enrollment_id))
+               .where(_E.source == bindparam("src"), _E.personal_id.in_(bindparam("ids", expanding=True))))
 
 
 class HousingConnector:
@@ -91,6 +106,7 @@ class HousingConnector:
         reads += [self._reads.rows(_CLIENTS, {"src": self.source, "ids": c}) for c in chunks]
         if housing:
             reads += [self._reads.rows(_STAYS, {"src": self.source, "ids": c}) for c in chunks]
+            reads += [self._reads.rows(_EMPLOYMENT, {"src": self.source, "ids": c}) for c in chunks]
         # independent statements, read at once; each is finished (done or failed) before an error is raised
         found = await asyncio.gather(*reads, return_exceptions=True)
         failed = next((f for f in found if isinstance(f, BaseException)), None)
@@ -102,10 +118,14 @@ class HousingConnector:
             raise AgencyUnavailable("no HMIS export has been imported yet", connector=self.name,
                                     suggestion="Import one: casebridge hmis import PATH.")
         clients = {c.personal_id: c for rows in results[1:1 + len(chunks)] for c in rows}
-        stays: dict[str, list[HousingEnrollment]] = defaultdict(list)
-        for rows in results[1 + len(chunks):]:
+        employment: dict[str, list[EmploymentStatus]] = defaultdict(list)
+        for rows in results[1 + 2 * len(chunks):]:
             for row in rows:
-                stays[row.personal_id].append(self._stay(row))
+                employment[row.enrollment_id].append(_employment(row))
+        stays: dict[str, list[HousingEnrollment]] = defaultdict(list)
+        for rows in results[1 + len(chunks):1 + 2 * len(chunks)]:
+            for row in rows:
+                stays[row.personal_id].append(self._stay(row, employment.get(row.enrollment_id, [])))
         records = {}
         for pid, c in clients.items():
             sections: dict[Category, Any] = {}
@@ -135,7 +155,7 @@ class HousingConnector:
         watermark = max((p.updated.isoformat() for p in people if p.updated), default=since or "")
         return PeopleBatch(people, watermark)
 
-    def _stay(self, row: Any) -> HousingEnrollment:
+    def _stay(self, row: Any, employment: list[EmploymentStatus]) -> HousingEnrollment:
         # the person's own entry data only: HUD's household rule (a member chronically homeless at the household's
         # start makes every member so) would tell whoever may see this person's stays that another member has a
         # disabling condition - their health data, which this person's consent does not open
@@ -147,6 +167,8 @@ class HousingConnector:
             destination=row.destination, destination_class=destination_class(row.destination),
             household_id=row.household_id, relationship_to_head=row.relationship_to_hoh,
             chronic_at_entry=found.status.value, chronic_reason=found.reason,
+            employment=tuple(sorted(employment, key=lambda r: (r.information_date, r.data_collection_stage.order,
+                                                               r.record_id))),
         )
 
     def status(self) -> ConnectorStatus:
@@ -157,6 +179,17 @@ class HousingConnector:
         """Nothing to release: the gateway's store is closed by its owner."""
         return None
 
+
+
+def _employment(row: Any) -> EmploymentStatus:
+    employed = Employed.of(row.employed)
+    # HUD asks the type only of someone employed and the reason only of someone not: a value left behind by an
+    # answer changed later is not shown beside the new answer
+    return EmploymentStatus(
+        record_id=row.employment_education_id, information_date=row.information_date,
+        data_collection_stage=DataCollectionStage.of(row.data_collection_stage), employed=employed,
+        employment_type=EmploymentType.of(row.employment_type) if employed is Employed.YES else None,
+        not_employed_reason=NotEmployedReason.of(row.not_employed_reason) if employed is Employed.NO else None)
 
 
 def _facts(row: Any) -> EntryFacts:

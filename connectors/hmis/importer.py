@@ -2,7 +2,9 @@
 
 A full refresh (ExportDirective 2) replaces the source's snapshot; a delta (1)
 and an export of a chosen period (3, "other") replace the rows they carry and
-remove the rows they mark deleted, leaving the rest. Rows that cannot be used
+remove the rows they mark deleted, leaving the rest. EmploymentEducation.csv is
+optional: a full refresh without it leaves the source no employment records; a
+delta or a period's export without it changes none. Rows that cannot be used
 are quarantined - left out, named by file, line and column in the report and in
 the import's record - while the rest is applied; where a quarantined row's id is
 readable, the snapshot keeps its previous version. The whole export changes
@@ -35,7 +37,15 @@ from connectors.hmis.reader import (
     rows_left_out,
 )
 from connectors.hmis.spec import Layout
-from store.tables import HmisClient, HmisEnrollment, HmisExit, HmisImport, HmisProject, HmisSnapshot
+from store.tables import (
+    HmisClient,
+    HmisEmployment,
+    HmisEnrollment,
+    HmisExit,
+    HmisImport,
+    HmisProject,
+    HmisSnapshot,
+)
 
 CHUNK = 500
 MAX_SHARE = 0.05  # of a file's rows that may be quarantined before the whole export is refused
@@ -108,6 +118,7 @@ _TABLES = (  # file, model, key column: in dependency order
     ("Client.csv", HmisClient, HmisClient.personal_id),
     ("Enrollment.csv", HmisEnrollment, HmisEnrollment.enrollment_id),
     ("Exit.csv", HmisExit, HmisExit.exit_id),
+    ("EmploymentEducation.csv", HmisEmployment, HmisEmployment.employment_education_id),
 )
 
 
@@ -135,7 +146,8 @@ async def _apply(session: AsyncSession, source: str, p: ParsedExport, *, strict:
 
     rows = {"Project.csv": (p.projects, _project_row(p)),
             "Client.csv": (p.clients, lambda k, r: _client_row(k, r, p.layout)),
-            "Enrollment.csv": (p.enrollments, _enrollment_row), "Exit.csv": (p.exits, _exit_row)}
+            "Enrollment.csv": (p.enrollments, _enrollment_row), "Exit.csv": (p.exits, _exit_row),
+            "EmploymentEducation.csv": (p.employment, _employment_row)}
     applied = {}
     for name, model, key in reversed(_TABLES):  # remove dependants first
         carried = rows[name][0]
@@ -187,7 +199,8 @@ async def _kept(session: AsyncSession, source: str, p: ParsedExport) -> dict[str
         return {name: await existing(model, key, p.quarantined_ids.get(name, set())) for name, model, key in _TABLES}
     wanted = {"Client.csv": [e["PersonalID"] for e in p.enrollments.values()],
               "Project.csv": [e["ProjectID"] for e in p.enrollments.values()],
-              "Enrollment.csv": [x["EnrollmentID"] for x in p.exits.values()], "Exit.csv": []}
+              "Enrollment.csv": [r["EnrollmentID"] for r in (*p.exits.values(), *p.employment.values())],
+              "Exit.csv": [], "EmploymentEducation.csv": []}
     return {name: await existing(model, key, wanted[name]) - p.deleted.get(name, set())
             for name, model, key in _TABLES}
 
@@ -233,6 +246,13 @@ def _enrollment_row(key: str, r: dict[str, Any]) -> dict[str, Any]:
 def _exit_row(key: str, r: dict[str, Any]) -> dict[str, Any]:
     return {"exit_id": key, "enrollment_id": r["EnrollmentID"], "personal_id": r["PersonalID"],
             "exit_date": r["ExitDate"], "destination": r["Destination"], "date_updated": r["DateUpdated"]}
+
+
+def _employment_row(key: str, r: dict[str, Any]) -> dict[str, Any]:
+    return {"employment_education_id": key, "enrollment_id": r["EnrollmentID"], "personal_id": r["PersonalID"],
+            "information_date": r["InformationDate"], "data_collection_stage": r["DataCollectionStage"],
+            "employed": r["Employed"], "employment_type": r["EmploymentType"],
+            "not_employed_reason": r["NotEmployedReason"], "date_updated": r["DateUpdated"]}
 
 
 def _utc(moment: datetime) -> datetime:

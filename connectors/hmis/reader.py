@@ -23,7 +23,18 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connectors.hmis.spec import IMPORTED, META, OPTIONAL, REQUIRED, Layout
+from connectors.hmis.spec import (
+    DATA_COLLECTION_STAGES,
+    EMPLOYMENT_TYPES,
+    IMPORTED,
+    META,
+    NO_YES_REASONS,
+    NOT_EMPLOYED_REASONS,
+    READ,
+    REQUIRED,
+    SUPPLEMENTARY,
+    Layout,
+)
 
 Progress = Callable[[str, int, int], None]  # (file, rows done, rows in file)
 
@@ -61,6 +72,7 @@ class ParsedExport:
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
     enrollments: dict[str, dict[str, Any]] = field(default_factory=dict)
     exits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    employment: dict[str, dict[str, Any]] = field(default_factory=dict)  # EmploymentEducation.csv, when carried
     deleted: dict[str, set[str]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)  # data rows read per file (quarantined ones too)
     absent: list[str] = field(default_factory=list)  # files a delta or period export did not carry
@@ -126,6 +138,22 @@ def lenient_date(value: str) -> date | None:
         return None
 
 
+class NotACode(ValueError):
+    """A number that is not one of the response list's codes; its message names the list, never the value."""
+
+
+def code_in(codes: dict[int, str]) -> Callable[[str], int]:
+    """A parser for one of HUD's response lists: a number that is not on it is reported as such."""
+    listed = ", ".join(str(c) for c in codes)
+
+    def parse(value: str) -> int:
+        code = int(value)
+        if code not in codes:
+            raise NotACode(f"not one of HUD's codes for this column ({listed})")
+        return code
+    return parse
+
+
 DELTA, FULL, OTHER = 1, 2, 3  # ExportDirective
 KINDS = {DELTA: "delta", FULL: "full", OTHER: "period"}
 PERIOD_TYPES = (1, 2, 3, 4)
@@ -151,9 +179,16 @@ FIELDS: dict[str, tuple[str, str, dict[str, Callable[[str], Any]]]] = {
     "Exit.csv": ("ExitID", "exits", {
         "EnrollmentID": str, "PersonalID": str, "ExitDate": parse_date, "Destination": int,
     }),
+    # one employment record: a row with a code off HUD's list is quarantined (the stay itself is not touched)
+    "EmploymentEducation.csv": ("EmploymentEducationID", "employment", {
+        "EnrollmentID": str, "PersonalID": str, "InformationDate": parse_date,
+        "DataCollectionStage": code_in(DATA_COLLECTION_STAGES), "Employed": code_in(NO_YES_REASONS),
+        "EmploymentType": code_in(EMPLOYMENT_TYPES), "NotEmployedReason": code_in(NOT_EMPLOYED_REASONS),
+    }),
 }
 NOT_NULL = {"Project.csv": ("ProjectType",), "Enrollment.csv": ("PersonalID", "ProjectID", "EntryDate"),
-            "Exit.csv": ("EnrollmentID", "ExitDate")}
+            "Exit.csv": ("EnrollmentID", "PersonalID", "ExitDate"),
+            "EmploymentEducation.csv": ("EnrollmentID", "PersonalID", "InformationDate", "DataCollectionStage")}
 MAX_ID = 32  # PersonalID and the other HMIS ids are at most 32 characters
 # Limits before work: one file of an export, unpacked (a large CoC's Client.csv is a few hundred MB), and how
 # far a zip entry may inflate (CSV packs 5-20x; a zip bomb packs 1,000x and more).
@@ -175,16 +210,17 @@ def read_export(path: Path, progress: Progress | None = None) -> ParsedExport:
     _read_export_row(texts["Export.csv"], out)
     if out.layout is None:
         return out
-    for name in IMPORTED:
+    for name in (*IMPORTED, *SUPPLEMENTARY):
         if name not in texts:
-            if out.is_full:  # a full refresh without Exit.csv cannot mean "no exits": every stay would reopen
+            if out.is_full and name in IMPORTED:  # a full refresh without Exit.csv cannot mean "no exits"
                 out.problems.append(Problem(name, None, None, "missing from a full export, which must carry "
                                             "every file (an absent file cannot mean there are none)"))
-            else:  # a delta or a period's export without a file: nothing of that kind changed
+            elif not out.is_full:  # a delta or a period's export without a file: nothing of that kind changed
                 out.absent.append(name)
+            # (a full refresh without a supplementary file: the source has none of its rows)
     if out.problems:
         return out
-    for name in (*OPTIONAL, *IMPORTED):
+    for name in READ:
         if name in texts:
             _read_file(name, texts[name], out, progress)
     return out
@@ -192,7 +228,7 @@ def read_export(path: Path, progress: Progress | None = None) -> ParsedExport:
 
 def _files(path: Path, problems: list[Problem]) -> dict[str, str] | None:
     """File texts by canonical name (any case, any folder inside a zip), as UTF-8 with or without a BOM."""
-    wanted = {n.lower(): n for n in ("Export.csv", *OPTIONAL, *IMPORTED)}
+    wanted = {n.lower(): n for n in ("Export.csv", *READ)}
     raw: dict[str, bytes] = {}
     try:
         if path.is_dir():
@@ -371,7 +407,9 @@ def _read_file(name: str, text: str, out: ParsedExport, progress: Progress | Non
                 continue
             try:
                 parsed[column] = parse(value.strip())
-            except ValueError:
+            except NotACode as exc:
+                bad.append((column, str(exc)))
+            except ValueError:  # its message may quote the value: never passed on
                 bad.append((column, "cannot be read"))
         try:
             parsed["DateUpdated"] = parse_timestamp(row["DateUpdated"])
@@ -407,7 +445,7 @@ def _keep_latest(name: str, key: str, repeats: dict[str, list[dict[str, Any]]], 
 def dangling(out: ParsedExport, clients: set[str], projects: set[str], enrollments: set[str]) -> int:
     """Quarantine rows that refer to rows existing neither in the export nor in `clients`/`projects`/
     `enrollments` (what the snapshot keeps), repeating until none is left: an enrollment of a client left out
-    goes, and then its exits. Returns how many rows were quarantined."""
+    goes, and then its exits and employment records. Returns how many rows were quarantined."""
     before = len(out.quarantined)
     known = {"PersonalID": clients | set(out.clients), "ProjectID": projects | set(out.projects)}
     while True:
@@ -428,6 +466,12 @@ def dangling(out: ParsedExport, clients: set[str], projects: set[str], enrollmen
                 found += 1
                 out.quarantine("Exit.csv", x["_line"], "EnrollmentID",
                                "refers to an enrollment that is neither in the export nor in the snapshot", xid)
+        for rid, r in list(out.employment.items()):
+            if r["EnrollmentID"] not in stays:
+                del out.employment[rid]
+                found += 1
+                out.quarantine("EmploymentEducation.csv", r["_line"], "EnrollmentID",
+                               "refers to an enrollment that is neither in the export nor in the snapshot", rid)
         if not found:
             return len(out.quarantined) - before
 

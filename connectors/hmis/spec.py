@@ -45,6 +45,12 @@ EXIT = (
     "OtherDestination", "HousingAssessment", "SubsidyInformation", "ProjectCompletionStatus", "EarlyExitReason",
     *META,
 )
+# the same columns in FY2024 and FY2026; casebridge reads the employment ones (R6, Employment Status), not the
+# education ones (LastGradeCompleted, SchoolStatus)
+EMPLOYMENT_EDUCATION = (
+    "EmploymentEducationID", "EnrollmentID", "PersonalID", "InformationDate", "LastGradeCompleted", "SchoolStatus",
+    "Employed", "EmploymentType", "NotEmployedReason", "DataCollectionStage", *META,
+)
 
 
 class Layout(StrEnum):
@@ -65,7 +71,7 @@ def layout_files(layout: Layout) -> dict[str, tuple[str, ...]]:
     return {
         "Export.csv": EXPORT, "Organization.csv": ORGANIZATION, "Project.csv": PROJECT,
         "Client.csv": CLIENT_2024 if layout is Layout.FY2024 else CLIENT_2026,
-        "Enrollment.csv": ENROLLMENT, "Exit.csv": EXIT,
+        "Enrollment.csv": ENROLLMENT, "Exit.csv": EXIT, "EmploymentEducation.csv": EMPLOYMENT_EDUCATION,
     }
 
 
@@ -80,11 +86,17 @@ REQUIRED = {
     "Enrollment.csv": ("EnrollmentID", "PersonalID", "ProjectID", "EntryDate", "HouseholdID", "RelationshipToHoH",
                        "MoveInDate"),
     "Exit.csv": ("ExitID", "EnrollmentID", "PersonalID", "ExitDate", "Destination"),
+    "EmploymentEducation.csv": ("EmploymentEducationID", "EnrollmentID", "PersonalID", "InformationDate", "Employed",
+                                "EmploymentType", "NotEmployedReason", "DataCollectionStage"),
 }
-# The data files casebridge imports (a full refresh must carry each), in dependency order; Organization.csv is
-# optional: a project's organisation name is shown if present.
+# The data files casebridge imports (a full refresh must carry each), in dependency order.
 IMPORTED = ("Project.csv", "Client.csv", "Enrollment.csv", "Exit.csv")
-OPTIONAL = ("Organization.csv",)
+# Imported when an export carries them: many CoCs' exports do, some do not. A full refresh without one has none of
+# its rows (not an error); a delta or a period's export without one changes none of them.
+SUPPLEMENTARY = ("EmploymentEducation.csv",)
+# Every file casebridge reads, in dependency order (a file is read after those its rows refer to). Organization.csv
+# is optional too: a project's organisation name is shown if present.
+READ = ("Organization.csv", *IMPORTED, *SUPPLEMENTARY)
 
 PROJECT_TYPES = {
     0: "Emergency Shelter - Entry Exit", 1: "Emergency Shelter - Night-by-Night", 2: "Transitional Housing",
@@ -94,6 +106,17 @@ PROJECT_TYPES = {
 }
 SHELTER_TYPES = frozenset({0, 1, 2, 8})  # a night in one of these is a night in shelter
 PERMANENT_TYPES = frozenset({3, 9, 10, 13})  # housed once MoveInDate is set
+
+
+# HUD's response lists (HMIS Data Dictionary FY2024, unchanged in FY2026) for EmploymentEducation.csv
+DATA_COLLECTION_STAGES = {1: "project start", 2: "update", 3: "project exit", 5: "annual assessment",
+                          6: "post-exit"}  # 5.03.1
+NO_YES_REASONS = {0: "no", 1: "yes", 8: "client doesn't know", 9: "client prefers not to answer",
+                  99: "data not collected"}  # 1.8
+EMPLOYMENT_TYPES = {1: "full-time", 2: "part-time", 3: "seasonal / sporadic (including day labor)",
+                    99: "data not collected"}  # R6.A
+NOT_EMPLOYED_REASONS = {1: "looking for work", 2: "unable to work", 3: "not looking for work",
+                        99: "data not collected"}  # R6.B
 
 
 def destination_class(code: int | None) -> str | None:

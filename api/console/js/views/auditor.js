@@ -13,7 +13,7 @@ export const ACTIONS = ['read', 'identity.search', 'consent.read', 'consent.reco
   'disclosure-report.read', 'identity.review', 'identity.explain', 'identity.resolve', 'identity.link',
   'identity.unlink', 'case-note.add', 'contact.record', 'appointment.schedule', 'appointment.update',
   'document.request', 'document.upload', 'document.review', 'document.download', 'document.retention',
-  'referral.create', 'referral.respond', 'referral.withdraw', 'plan.write', 'plan.step', 'webhook.manage', 'directory.search',
+  'referral.create', 'referral.respond', 'referral.withdraw', 'plan.write', 'plan.step', 'legal.record', 'webhook.manage', 'directory.search',
   'directory.import',
   'notification.deliver', 'session.read'];
 const OUTCOMES = ['disclosed', 'withheld', 'failed', 'performed', 'refused'];

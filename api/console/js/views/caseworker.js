@@ -12,6 +12,7 @@ import { AppointmentForm } from './appointments.js';
 import { Checklist, ReviewList } from './documents.js';
 import { PlanAndReferrals, ReferralInbox } from './plans.js';
 import { ProfileSections } from './profile.js';
+import { WebhookSettings } from './webhooks.js';
 
 const STAFF_PURPOSES = ['CASE_MANAGEMENT', 'CARE_COORDINATION', 'ELIGIBILITY', 'EMERGENCY'];
 const PURPOSE_KEY = 'casebridge.purpose';
@@ -46,7 +47,7 @@ export function CaseworkerHome({ api, me, config }) {
         onPurpose=${choose} organizations=${config.organizations} languages=${config.languages}
         opening=${route[2] === 'documents' ? 'documents' : null} />`
     : html`<${Search} api=${api} purpose=${current} /><${ReviewList} api=${api} purpose=${current} />
-      <${ReferralInbox} api=${api} purpose=${current} />`;
+      <${ReferralInbox} api=${api} purpose=${current} /><${WebhookSettings} api=${api} purpose=${current} />`;
   return html`<${PurposeBar} purpose=${current} onChange=${choose} />${body}`;
 }
 
@@ -205,7 +206,7 @@ function Profile({ api, me, clientId, purpose, onPurpose, organizations, languag
       ${panel === 'appointment' && html`<${AppointmentForm} api=${api} clientId=${clientId} purpose=${purpose}
         onDone=${() => done(t('appointment.scheduled'))} onCancel=${() => setPanel(null)} />`}
       ${panel === 'plan' && html`<${PlanAndReferrals} api=${api} clientId=${clientId} purpose=${purpose}
-        organizations=${organizations} />`}
+        org=${me.organization} />`}
       ${panel === 'documents' && html`<${Checklist} api=${api} clientId=${clientId} purpose=${purpose} staff
         organizations=${organizations} />`}
       ${panel === 'note' && html`<${NoteForm} api=${api} clientId=${clientId} purpose=${purpose}

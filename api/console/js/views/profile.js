@@ -1,8 +1,8 @@
 // The unified profile's sections, each with the state of every agency's part: shown (with its basis and date),
 // withheld (why, and what would open it), failed (the agency did not answer; retry).
-import { html } from '../../vendor/preact-htm.js';
+import { html, useState } from '../../vendor/preact-htm.js';
 import { code, t, tOr, word } from '../i18n.js';
-import { Section, Table, formatDate, formatDateTime } from './common.js';
+import { Alert, Section, Table, TextField, errorText, formatDate, formatDateTime } from './common.js';
 import { AppointmentList, MessageList } from './appointments.js';
 import { ContactList } from './contact.js';
 
@@ -63,6 +63,17 @@ export function ProfileSections({ client, errors = {}, onRetry, api = null, purp
       ${notes.length ? notes.map((n) => html`<div class="cb-record"><p class="cb-muted">${t('casework.by', {
         agency: n.agency, when: formatDateTime(n.createdAt) })}${n.sharedWithClient ? ` · ${t('casework.shared')}`
         : ''}</p><p>${n.text}</p></div>`) : html`<p class="cb-muted">${t('common.nothing')}</p>`}<//>`}
+    ${html`<${Section} id="immigrationLegal" title=${t('section.immigrationLegal')} section=${client.immigrationLegal}
+      error=${errors.immigrationLegal} onRetry=${onRetry} selfOrg=${selfOrg}>
+      <${Table} caption=${t('section.immigrationLegal')} head=${[t('legal.milestone'), t('col.when'), t('col.agency'),
+        '']} rows=${(client.immigrationLegal?.milestones || []).map((m) => [
+        html`<span data-milestone=${m.milestone} data-error=${m.enteredInError ? 'yes' : undefined}>${m.enteredInError
+          ? html`<s>${word('LegalMilestoneKind', m.milestone)}</s> (${t('legal.inError')})`
+          : word('LegalMilestoneKind', m.milestone)}</span>`, formatDate(m.occurredOn), m.agency,
+        staff && api && m.agency === org && !m.enteredInError ? html`<${InError} api=${api} purpose=${purpose}
+          milestone=${m} onChanged=${onChanged} />` : ''])} /><//>`}
+    ${staff && api && html`<${LegalForm} api=${api} purpose=${purpose} clientId=${client.id}
+      onChanged=${onChanged} />`}
     ${html`<${Section} id="contact" title=${t('section.contact')} section=${client.contact}
       error=${errors.contact} onRetry=${onRetry} selfOrg=${selfOrg}>
       <${ContactList} api=${api} contact=${client.contact} purpose=${purpose} staff=${staff}
@@ -81,4 +92,52 @@ function Chronic({ chronic }) {
       <ul class="cb-plain">${chronic.supportingStays.map((s) => html`<li>${s.projectName}: ${formatDate(s.entryDate)}
         – ${s.exitDate ? formatDate(s.exitDate) : t('housing.chronic.open')}</li>`)}</ul>`}
   </div>`;
+}
+
+const MILESTONES = ['ASYLUM_APPLICATION_FILED', 'TPS_APPLICATION_FILED', 'PAROLE_OR_STATUS_GRANTED',
+  'REPRESENTATION_AGREED', 'CHANGE_OF_ADDRESS_FILED', 'BIOMETRICS_ATTENDED', 'WORK_AUTHORIZATION_FILED',
+  'WORK_AUTHORIZATION_GRANTED', 'WORK_AUTHORIZATION_DENIED', 'HEARING_SCHEDULED', 'HEARING_ATTENDED',
+  'DECISION_RECEIVED'];
+
+// Staff record a step of the client's immigration or legal case for their organisation (what happened, the day):
+// others see it only by the client's consent naming it.
+function LegalForm({ api, purpose, clientId, onChanged }) {
+  const [milestone, setMilestone] = useState(MILESTONES[0]);
+  const [on, setOn] = useState('');
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    try {
+      await api.call('RecordLegalMilestone', { clientId, milestone, occurredOn: on }, purpose);
+      setError(null);
+      onChanged('legal.recorded');
+    } catch (err) {
+      setError(errorText(err.code, err));
+    }
+  };
+  return html`<details class="cb-section"><summary>${t('legal.record')}</summary>
+    <form class="usa-form" onSubmit=${submit} data-section="legal-form">
+      <p class="usa-hint">${t('legal.record.hint')}</p>
+      ${error && html`<${Alert} kind="error" slim>${error}<//>`}
+      <label class="usa-label" for="legal-milestone">${t('legal.milestone')}</label>
+      <select class="usa-select" id="legal-milestone" value=${milestone} onChange=${(e) => setMilestone(e.target.value)}>
+        ${MILESTONES.map((m) => html`<option value=${m}>${word('LegalMilestoneKind', m)}</option>`)}</select>
+      <${TextField} id="legal-on" type="date" label=${t('legal.on')} hint=${t('legal.on.hint')} value=${on}
+        onInput=${setOn} required />
+      <button type="submit" class="usa-button">${t('legal.save')}</button></form></details>`;
+}
+
+function InError({ api, purpose, milestone, onChanged }) {
+  const [error, setError] = useState(null);
+  const mark = async () => {
+    try {
+      await api.call('MarkLegalMilestoneInError', { id: milestone.id }, purpose);
+      onChanged('legal.markedInError');
+    } catch (err) {
+      setError(errorText(err.code, err));
+    }
+  };
+  return html`<button type="button" class="usa-button usa-button--unstyled" onClick=${mark}>${t('legal.markInError')}
+    <span class="usa-sr-only">: ${word('LegalMilestoneKind', milestone.milestone)}</span></button>${error
+    && html`<span class="usa-error-message">${error}</span>`}`;
 }
