@@ -10,12 +10,12 @@ English) refuses to load, with every problem named by where it is in the file.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import config_json
 from core.errors import ConfigurationError
 
 SHIPPED = Path(__file__).resolve().parent / "checklists.json"
@@ -25,7 +25,6 @@ _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 # homeless by HUD's definition (connectors/hmis/chronic.py)
 DERIVATIONS = frozenset({"hmis-homelessness", "hmis-chronic-homelessness"})
 MAX_VALID_DAYS = 10 * 366
-MAX_FILE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +63,7 @@ class Checklists:
 def load(path: Path | None = None) -> Checklists:
     """The checklists in `path` (default: the shipped file); ConfigurationError naming every problem."""
     where = path or SHIPPED
-    try:
-        if where.stat().st_size > MAX_FILE_BYTES:
-            raise ConfigurationError(f"checklists file {where.name}: larger than {MAX_FILE_BYTES} bytes")
-        raw = json.loads(where.read_text(encoding="utf-8"), object_pairs_hook=_unique)
-    except (OSError, ValueError, RecursionError) as exc:
-        why = str(exc) if isinstance(exc, _Repeated) else type(exc).__name__
-        raise ConfigurationError(f"checklists file {where.name}: cannot be read as JSON ({why})") from None
+    raw = config_json.read(where, "checklists file")
     problems: list[str] = []
     documents = _documents(raw.get("documents") if isinstance(raw, dict) else None, problems)
     goals = _goals(raw.get("goals") if isinstance(raw, dict) else None, documents, problems)
@@ -78,18 +71,6 @@ def load(path: Path | None = None) -> Checklists:
         more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise ConfigurationError(f"checklists file {where.name}: " + "; ".join(problems[:20]) + more)
     return Checklists(documents, goals)
-
-
-class _Repeated(ValueError):
-    """A key written twice in one object (JSON keeps the last silently: a city's edit would vanish)."""
-
-
-def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    repeated = sorted({k for k in keys if keys.count(k) > 1})
-    if repeated:
-        raise _Repeated(f"{', '.join(repeated)} written twice in one object")
-    return dict(pairs)
 
 
 def _name(value: Any, at: str, problems: list[str]) -> dict[str, str]:

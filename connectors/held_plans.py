@@ -16,7 +16,7 @@ from sqlalchemy import select, tuple_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from connectors.held import Group
+from connectors.held import Group, cancel_messages_about, subject
 from core.errors import AgencyUnavailable, InvalidInput
 from core.vocabulary import Category
 from store.held_tables import PlanGoal as GoalRow
@@ -268,14 +268,23 @@ async def settle(session: AsyncSession, goal: GoalRow, *, now: datetime) -> None
 
 
 async def complete_tasks_of_referral(session: AsyncSession, referral_id: str, *, now: datetime) -> int:
-    """A referral completed: the tasks it is done; their goals settle. How many tasks."""
-    tasks = list((await session.execute(select(TaskRow).where(
-        TaskRow.referral_id == referral_id, TaskRow.status == TaskStatus.OPEN.value))).scalars())
-    for t in tasks:
-        t.status, t.updated_at = TaskStatus.DONE.value, now
+    """A referral completed: the tasks it is done, and their reminders no longer stand; their goals settle, and a
+    goal met so is no longer reminded of its deadline. How many tasks."""
+    open_tasks = (select(TaskRow, PlanRow).join(GoalRow, GoalRow.id == TaskRow.goal_id)
+                  .join(PlanRow, PlanRow.id == GoalRow.plan_id)
+                  .where(TaskRow.referral_id == referral_id, TaskRow.status == TaskStatus.OPEN.value))
+    found = list((await session.execute(open_tasks)).all())
+    for task, plan in found:
+        task.status, task.updated_at = TaskStatus.DONE.value, now
+        await cancel_messages_about(session, plan.client_id, subject("task", plan.holder, task.id), now=now,
+                                    reason="task-closed")
     await session.flush()
-    for goal_id in {t.goal_id for t in tasks}:
+    plans = {task.goal_id: plan for task, plan in found}
+    for goal_id, plan in plans.items():
         goal = await session.get(GoalRow, goal_id)
         if goal is not None:
             await settle(session, goal, now=now)
-    return len(tasks)
+            if goal.status == GoalStatus.MET.value:
+                await cancel_messages_about(session, plan.client_id, subject("goal", plan.holder, goal.id), now=now,
+                                            reason="goal-closed")
+    return len(found)

@@ -45,7 +45,7 @@ DELIVERY_WORKER = Principal("casebridge-delivery-worker", "CASEBRIDGE", frozense
 
 
 # casebridge itself, when nobody answered a referral in time (gate/referral_desk.expire_unanswered)
-REFERRAL_EXPIRY = Principal("casebridge-referrals", "CASEBRIDGE", frozenset())
+REFERRAL_EXPIRY = Principal("casebridge-referrals", "CASEBRIDGE", frozenset({Role.SCHEDULER}))
 
 BY_TEXT = "client-by-text-message"
 # The subjects casebridge's own workers act as: no token may carry one (api/auth.py).

@@ -66,10 +66,11 @@ class Role(StrEnum):
     CLIENT = "client"
     ADMIN = "admin"
     NOTIFIER = "notifier"  # casebridge's delivery worker (core.principal.DELIVERY_WORKER); never from a token
+    SCHEDULER = "scheduler"  # casebridge's scheduled jobs (core.principal.REFERRAL_EXPIRY); never from a token
 
 
 # Roles only casebridge's own workers hold: a token that claims one gets nothing for it (api/auth.py).
-SYSTEM_ROLES = frozenset({Role.NOTIFIER})
+SYSTEM_ROLES = frozenset({Role.NOTIFIER, Role.SCHEDULER})
 
 
 class LegalBasis(StrEnum):

@@ -41,6 +41,7 @@ from core.principal import RequestContext
 from core.vocabulary import Action, Category, Purpose
 from gate.consent_desk import check_reference
 from gate.gate import Gate
+from gate.operations import refused_record
 from policies.consent_store import ConsentStore
 from policies.consents import Grantor, Provision
 from policies.decisions import Resource, Target
@@ -207,9 +208,15 @@ class ReferralDesk:
         now = self._clock()
         ctx = RequestContext(EXPIRY, f"expire-{uuid.uuid4().hex[:16]}", None, "expireReferrals")
         async with self._gate.store_work(Action.REFERRAL_RESPOND), self._sessions.begin() as session:
-            rows = await unanswered_before(session, now - timedelta(days=self._settings.answer_days))
-            records = [action_record(ctx, Action.REFERRAL_RESPOND, row.client_id, result="performed",
-                                     detail=f"referral {row.id} ({ReferralStatus.EXPIRED})") for row in rows]
+            due = await unanswered_before(session, now - timedelta(days=self._settings.answer_days))
+            # each expiry is the scheduler's answer on the receiving side, as the policies allow it
+            targets = [Target.section(row.client_id, Category.CASEWORK, row.to_org or row.from_org) for row in due]
+            verdicts = await self._gate.authorize_each(ctx, Action.REFERRAL_RESPOND, targets) if due else []
+            rows = [row for row, v in zip(due, verdicts, strict=True) if v.permit]
+            records = [refused_record(ctx, Action.REFERRAL_RESPOND, t, v)
+                       for t, v in zip(targets, verdicts, strict=True) if not v.permit]
+            records += [action_record(ctx, Action.REFERRAL_RESPOND, row.client_id, result="performed",
+                                      detail=f"referral {row.id} ({ReferralStatus.EXPIRED})") for row in rows]
             for row in rows:
                 await self._move(session, row, ReferralStatus.EXPIRED, None, ctx, now, records)
             await self._gate.record(records, session=session)

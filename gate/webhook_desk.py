@@ -1,11 +1,12 @@
 """The webhook desk: an organisation's subscriptions to the changes of its referrals (connectors/webhooks.py).
 
 Staff who help clients (partners' systems are run by partners' staff) subscribe their own organisation - never
-another's: the organisation is the caller's - to a URL, get the signing secret once, list their subscriptions with
-their delivery log, and end one (policies/operations.cedar, action webhook.manage). A URL must be https (plain
-http only to this machine, where the settings allow it) with no credentials in it and no address of a private,
-loopback or link-local network written out: a subscription is not a way into the city's network. Subscribing and
-ending are logged (a change of what leaves casebridge); reading them is not (no client's data).
+another's (the policies compare the subscriptions' organisation with the caller's) - to a URL, get the signing
+secret once, list their subscriptions with their delivery log, and end one (policies/operations.cedar, action
+webhook.manage). A URL must be https (plain http only to this machine, where the settings allow it) with no
+credentials in it and no address of a private, loopback or link-local network written out: a subscription is not
+a way into the city's network. Subscribing and ending are logged (a change of what leaves casebridge); reading them
+is not (no client's data).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class WebhookDesk:
         if any(e not in EVENTS for e in wanted):
             raise InvalidInput(f"the events are {', '.join(EVENTS)}", field="events")
         org = ctx.principal.organization
-        async with self._gate.operation(ctx, Action.WEBHOOK_MANAGE, Target.webhooks()) as op:
+        async with self._gate.operation(ctx, Action.WEBHOOK_MANAGE, Target.webhooks(org)) as op:
             mine = (await op.session.execute(select(WebhookSubscription.id).where(
                 WebhookSubscription.org == org, WebhookSubscription.active.is_(True)))).all()
             if len(mine) >= MAX_SUBSCRIPTIONS:
@@ -69,10 +70,13 @@ class WebhookDesk:
     async def end(self, ctx: RequestContext, *, subscription_id: str) -> WebhookSubscription:
         """End one of the caller's organisation's subscriptions (its log stays)."""
         hidden = RecordNotFound("no subscription of your organisation has this id", field="id")
-        async with self._gate.operation(ctx, Action.WEBHOOK_MANAGE, Target.webhooks()) as op:
+        own = Target.webhooks(ctx.principal.organization)
+        async with self._gate.operation(ctx, Action.WEBHOOK_MANAGE, own) as op:
             sub = await op.session.get(WebhookSubscription, subscription_id)
-            if sub is None or sub.org != ctx.principal.organization:  # another's does not exist for the caller
+            if sub is None:
                 raise op.not_found(hidden, "webhook-subscription")
+            # another organisation's is not the caller's to end: it does not exist for them
+            await op.require(Action.WEBHOOK_MANAGE, Target.webhooks(sub.org), hidden=hidden)
             sub.active = False  # and what it still had to send is not sent (claim takes active subscriptions' only)
             await op.session.execute(update(WebhookDelivery).where(
                 WebhookDelivery.subscription_id == sub.id, WebhookDelivery.status == "pending").values(
@@ -83,7 +87,7 @@ class WebhookDesk:
 
     async def list(self, ctx: RequestContext) -> list[tuple[WebhookSubscription, list[WebhookDelivery]]]:
         """The caller's organisation's subscriptions, each with its latest deliveries."""
-        await self._gate.authorize(ctx, Action.WEBHOOK_MANAGE, [Target.webhooks()])
+        await self._gate.authorize(ctx, Action.WEBHOOK_MANAGE, [Target.webhooks(ctx.principal.organization)])
         async with self._gate.store_work(Action.WEBHOOK_MANAGE), self._sessions() as session:
             subs = list((await session.execute(select(WebhookSubscription).where(
                 WebhookSubscription.org == ctx.principal.organization)

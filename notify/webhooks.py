@@ -1,15 +1,22 @@
 """Sends the webhook deliveries recorded with each referral change (connectors/webhooks.py): signed, with a timeout,
 retried with exponential backoff and jitter until the subscriber answers 2xx or `max_attempts` is reached; what
 became of each try is in the delivery log. A subscriber's URL was checked when it subscribed
-(gate/webhook_desk.py); redirects are not followed."""
+(gate/webhook_desk.py); redirects are not followed; and at each call its host name is resolved, every address it
+has must be a public one (this machine's only in development, where the settings allow it), and the call goes to
+the address that was checked - a name that points into the city's network, now or a moment after the check (DNS
+rebinding), is not called."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
 import random
+import socket
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -19,14 +26,19 @@ from connectors.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, WebhookSettin
 log = logging.getLogger("casebridge.webhooks")
 
 
+class Blocked(Exception):
+    """A subscriber's host that must not be called (its code is the delivery log's result)."""
+
+
 class WebhookSender:
     """Makes the due webhook calls."""
 
-    def __init__(self, *, sessions: async_sessionmaker[Any], settings: WebhookSettings,
+    def __init__(self, *, sessions: async_sessionmaker[Any], settings: WebhookSettings, production: bool = True,
                  http: httpx.AsyncClient | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._sessions = sessions
         self._s = settings
+        self._loopback_ok = settings.allow_loopback_http and not production
         # made on the first delivery: an HTTP client's TLS context costs 20 ms (cProfile, 2026-12-05), paid by every
         # gateway start otherwise, most of which never call a webhook
         self._http = http
@@ -42,10 +54,13 @@ class WebhookSender:
         for d in due:
             assert self._http is not None
             try:
-                resp = await self._http.post(d.url, content=d.body, headers={
-                    "Content-Type": "application/json", SIGNATURE_HEADER: sign(d.secret, d.body),
+                url, host, extensions = await self._pinned(d.url)
+                resp = await self._http.post(url, content=d.body, extensions=extensions, headers={
+                    "Host": host, "Content-Type": "application/json", SIGNATURE_HEADER: sign(d.secret, d.body),
                     DELIVERY_HEADER: d.id, "User-Agent": "casebridge-webhooks"})
                 ok, result = 200 <= resp.status_code < 300, f"http-{resp.status_code}"
+            except Blocked as exc:
+                ok, result = False, str(exc)
             except httpx.TimeoutException:
                 ok, result = False, "timeout"
             except httpx.HTTPError as exc:
@@ -58,6 +73,25 @@ class WebhookSender:
                 log.warning("webhook delivery %s: %s (attempt %d%s)", d.id, result, d.attempts,
                             "" if retry else ", given up")
         return delivered
+
+    async def _pinned(self, url: str) -> tuple[str, str, dict[str, Any]]:
+        """(the URL with its host replaced by the address checked, the Host header, the TLS server name): the
+        host resolved now, each of its addresses checked, the first one called - with the certificate still
+        checked against the name."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            addresses = [ipaddress.ip_address(str(info[4][0])) for info in found]
+        except (OSError, ValueError):
+            raise Blocked("unresolvable") from None
+        if not addresses or not all(a.is_global or (a.is_loopback and self._loopback_ok) for a in addresses):
+            raise Blocked("blocked-address")
+        first = addresses[0]
+        netloc = (f"[{first}]" if first.version == 6 else str(first)) + (f":{parts.port}" if parts.port else "")
+        where = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+        return where, parts.netloc, ({"sni_hostname": host} if parts.scheme == "https" else {})
 
     def _backoff(self, attempts: int) -> timedelta:
         base = min(self._s.backoff_seconds * 2 ** max(0, attempts - 1), self._s.backoff_max_seconds)

@@ -8,12 +8,12 @@ problem."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core import config_json
 from core.errors import ConfigurationError
 
 SHIPPED = Path(__file__).resolve().parent / "catalogue.json"
@@ -46,10 +46,7 @@ class GoalKind:
 def load(path: Path | None = None) -> dict[str, GoalKind]:
     """The catalogue at `path` (default: the shipped one); ConfigurationError naming every problem."""
     where = path or SHIPPED
-    try:
-        raw = json.loads(where.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigurationError(f"plans file {where.name}: cannot be read as JSON ({type(exc).__name__})") from None
+    raw = config_json.read(where, "plans file")
     goals = raw.get("goals") if isinstance(raw, dict) else None
     problems: list[str] = []
     if not isinstance(goals, dict) or not goals:

@@ -117,9 +117,9 @@ class Target:
         return cls("Directory")
 
     @classmethod
-    def webhooks(cls) -> Target:
-        """The caller's organisation's webhook subscriptions."""
-        return cls("Webhooks")
+    def webhooks(cls, org: str) -> Target:
+        """The webhook subscriptions of organisation `org`."""
+        return cls("Webhooks", holder=org)
 
     @classmethod
     def session(cls) -> Target:

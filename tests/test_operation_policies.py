@@ -86,16 +86,16 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     if action is Action.LEGAL_RECORD:  # their own organisation's record of a client's case; never for an emergency
         return (c.target.category == "immigration_legal" and c.target.holder == ORG and staff and care
                 and purpose is not Purpose.EMERGENCY and c.sees_identity)
-    if action is Action.WEBHOOK_MANAGE:  # their own organisation's subscriptions
-        return staff and care
+    if action is Action.WEBHOOK_MANAGE:  # their own organisation's subscriptions, never another's
+        return staff and care and c.target.holder == ORG
     if action is Action.DIRECTORY_SEARCH:  # what is on offer: anyone who helps a client, or a client for themself
         return (staff and care) or (role is Role.CLIENT and purpose is Purpose.CLIENT_ACCESS)
     if action is Action.REFERRAL_CREATE:  # staff for their organisation; the client for themself, held for them
         return casework and own and ((staff and care and c.sees_identity) or self_access)
     if action is Action.REFERRAL_WITHDRAW:  # the referrer's staff; the client, any referral made for them
         return casework and ((staff and care and c.sees_identity and own) or self_access)
-    if action is Action.REFERRAL_RESPOND:  # the receiving organisation, on its own side
-        return casework and own and staff and care
+    if action is Action.REFERRAL_RESPOND:  # the receiving organisation, on its own side; the scheduler expires any
+        return casework and ((own and staff and care) or role is Role.SCHEDULER)
     own_documents = c.target.category == "documents" and c.target.holder == ORG
     if action in (Action.DOCUMENT_REQUEST, Action.DOCUMENT_REVIEW):  # their own organisation's record only
         return staff and care and c.sees_identity and own_documents
@@ -189,7 +189,7 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
                                       for opted in (False, True)],
         Action.SESSION_READ: [Case("own session", Target.session())],
         Action.DIRECTORY_SEARCH: [Case("directory", Target.directory())],
-        Action.WEBHOOK_MANAGE: [Case("webhooks", Target.webhooks())],
+        Action.WEBHOOK_MANAGE: [Case("own webhooks", Target.webhooks(ORG)), Case("another's", Target.webhooks("HRA"))],
         **{a: [Case("log", Target.access_log())] for a in (Action.AUDIT_READ, Action.AUDIT_SUMMARY,
                                                            Action.AUDIT_VERIFY, Action.AUDIT_EXPORT)},
         **{a: [Case("index", Target.index())] for a in (Action.IDENTITY_REVIEW, Action.IDENTITY_EXPLAIN,

@@ -403,6 +403,30 @@ async def test_a_referral_that_is_a_task_completes_it_and_moves_the_goal(city: C
         "MET", "TASKS", "DONE")
 
 
+async def test_a_goal_met_by_a_completed_referral_is_no_longer_reminded_of_its_deadline(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
+    assert "errors" not in await dhs.query(ADD_CONTACT, {"c": cid})
+    arrived = datetime.now(UTC).date() - timedelta(days=300)
+    plan = (await dhs.query(CREATE_PLAN, {"c": cid, "h": 60, "arrived": arrived.isoformat(),
+                                          "goals": ["ASYLUM_APPLICATION_FILED"]}))["data"]["createPlan"]
+    goal = plan["goals"][0]
+    referral = (await dhs.query(REFER, {"c": cid, "s": await city.service("IMMIGRATION_LEGAL")}))["data"][
+        "referClient"]
+    assert "errors" not in await dhs.query(ADD_TASK, {"g": goal["id"], "t": "File with the clinic's help",
+                                                      "o": "PARTNER", "org": "LEGALAID", "r": referral["id"]})
+    reminders = select(Message).where(Message.kind == "goal_due", Message.subject == f"goal:DHS:{goal['id']}")
+    assert {m.status for m in await city.rows(reminders)} == {"queued"}
+    for status in ("ACCEPTED", "COMPLETED"):
+        assert "errors" not in await legal.query(ANSWER, {"id": referral["id"], "status": status})
+    (after,) = (await dhs.query(PLANS, {"id": cid}))["data"]["client"]["casework"]["plans"]
+    assert (after["goals"][0]["status"], after["goals"][0]["metBy"]) == ("MET", "TASKS")
+    # the client is not told their application is due once it is done
+    assert {m.status for m in await city.rows(reminders)} == {"cancelled"}
+
+
 async def test_an_evidence_goal_is_met_only_where_the_plans_organisation_sees_the_evidence_and_follows_the_data(
     city: City, population: Population,
 ) -> None:

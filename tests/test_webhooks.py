@@ -59,8 +59,8 @@ class City:
     def as_(self, org: str, *roles: str, **kw: Any) -> GraphQLClient:
         return caller((self.settings, self.server), org, *roles, **kw)
 
-    def sender(self, clock: Any = None) -> WebhookSender:
-        return WebhookSender(sessions=self.services.sessions, settings=self.settings.webhooks,
+    def sender(self, clock: Any = None, *, production: bool = False) -> WebhookSender:
+        return WebhookSender(sessions=self.services.sessions, settings=self.settings.webhooks, production=production,
                              clock=clock or (lambda: datetime.now(UTC)))
 
 
@@ -167,3 +167,25 @@ async def test_an_ended_subscription_is_sent_nothing_more_not_even_what_was_wait
     (sub,) = (await dhs.query(SUBSCRIPTIONS))["data"]["webhookSubscriptions"]
     assert sub["deliveries"] == [{"event": "referral.changed", "status": "failed", "attempts": 0,
                                   "lastResult": "subscription-ended"}]
+
+
+async def test_a_host_name_that_leads_into_a_private_network_is_not_called(city: City, population: Population) -> None:
+    """Checked when the call is made, not only when the URL was given: a name (here "localhost") that resolves to
+    an address of this machine or of a private network is refused in production, and nothing reaches it."""
+    dhs = city.as_("DHS")
+    named = city.hook_url.replace("127.0.0.1", "localhost")
+    made = (await dhs.query(SUBSCRIBE, {"url": named}))["data"]["subscribeWebhook"]  # development allows it
+    city.receiver.secret = made["secret"]
+    clinic = (await dhs.query(SERVICES))["data"]["directoryServices"][0]["id"]
+    cid = next(p.client_id for p in population.people if p.hmis_id)
+    assert (await dhs.query(REFER, {"c": cid, "s": clinic}))["data"]["referClient"]
+    production = city.sender(production=True)
+    assert await production.deliver_due() == 0
+    (sub,) = (await dhs.query(SUBSCRIPTIONS))["data"]["webhookSubscriptions"]
+    assert [(d["status"], d["lastResult"]) for d in sub["deliveries"]] == [("pending", "blocked-address")]
+    assert city.receiver.received == []
+    # the same call in development reaches this machine's receiver, by the address it checked
+    later = city.sender(clock=lambda: datetime.now(UTC) + timedelta(hours=2))
+    assert await later.deliver_due() == 1 and len(city.receiver.received) == 1
+    await production.aclose()
+    await later.aclose()

@@ -95,7 +95,7 @@ export function PlanAndReferrals({ api, clientId, purpose, self = false, org = n
         ${keeps(p) && html`<${GoalTools} api=${api} purpose=${purpose} goal=${g}
           onDone=${done} onError=${fail} />`}
       </li>`)}</ul>
-      ${keeps(p) && html`<${PlanTools} api=${api} purpose=${purpose} plan=${p} kinds=${kinds}
+      ${keeps(p) && html`<${PlanTools} api=${api} purpose=${purpose} plan=${p} clientId=${clientId} kinds=${kinds}
         onDone=${done} onError=${fail} />`}</div>`)}
     ${casework && !self && !(casework.plans || []).some((p) => p.agency === org) && html`<${NewPlan} api=${api}
       clientId=${clientId} purpose=${purpose} kinds=${kinds} onDone=${done} onError=${fail} />`}
@@ -123,14 +123,13 @@ function NewPlan({ api, clientId, purpose, kinds, onDone, onError }) {
   const [chosen, setChosen] = useState([]);
   const [free, setFree] = useState('');
   const [memberCode, setMemberCode] = useState('CHILD_ENROLLED_IN_SCHOOL');
-  const [members, setMembers] = useState('');
+  const [members, setMembers] = useState([]); // [{ id, name }]
   const submit = async (e) => {
     e.preventDefault();
-    const ids = members.split(/[\s,]+/).filter(Boolean);
     try {
       await api.call('CreatePlan', { clientId, horizonDays: Number(horizon), arrivedOn: arrived || null,
         goals: chosen, freeGoals: free.split('\n').map((x) => x.trim()).filter(Boolean),
-        memberGoals: ids.map((memberId) => ({ code: memberCode, memberId })) }, purpose);
+        memberGoals: members.map((m) => ({ code: memberCode, memberId: m.id })) }, purpose);
       onDone('plan.made');
     } catch (err) {
       onError(err);
@@ -152,17 +151,21 @@ function NewPlan({ api, clientId, purpose, kinds, onDone, onError }) {
       <select class="usa-select" id="plan-member-goal" value=${memberCode}
         onChange=${(e) => setMemberCode(e.target.value)}>
         ${kinds.map((k) => html`<option value=${k.code}>${k.name}</option>`)}</select>
-      <${TextField} id="plan-member-ids" label=${t('plan.memberIds')} hint=${t('plan.memberIds.hint')}
-        value=${members} onInput=${setMembers} /></fieldset>
+      ${members.length > 0 && html`<ul class="cb-plain" data-testid="plan-members">${members.map((m) => html`<li>
+        ${m.name} <button type="button" class="usa-button usa-button--unstyled"
+          onClick=${() => setMembers(members.filter((x) => x.id !== m.id))}>${t('plan.memberRemove')}<span
+          class="usa-sr-only">: ${m.name}</span></button></li>`)}</ul>`}
+      <${MemberFinder} api=${api} purpose=${purpose} clientId=${clientId} idPrefix="plan-member" onError=${onError}
+        onPick=${(m) => setMembers(members.some((x) => x.id === m.id) ? members : [...members, m])} /></fieldset>
     <button type="submit" class="usa-button">${t('plan.make')}</button>
   </form>`;
 }
 
 // Staff, on their organisation's plan: check the evidence, add a goal.
-function PlanTools({ api, purpose, plan, kinds, onDone, onError }) {
+function PlanTools({ api, purpose, plan, clientId, kinds, onDone, onError }) {
   const [code, setCode] = useState('');
   const [title, setTitle] = useState('');
-  const [member, setMember] = useState('');
+  const [member, setMember] = useState(null); // { id, name }
   const act = async (call, key) => {
     try {
       await call();
@@ -174,7 +177,7 @@ function PlanTools({ api, purpose, plan, kinds, onDone, onError }) {
   const add = (e) => {
     e.preventDefault();
     act(() => api.call('AddPlanGoal', { planId: plan.id, code: code || null, title: code ? null : title.trim() || null,
-      memberId: member.trim() || null }, purpose), 'plan.goalAdded');
+      memberId: member ? member.id : null }, purpose), 'plan.goalAdded');
   };
   return html`<div class="cb-actions">
     <button type="button" class="usa-button usa-button--outline" onClick=${() => act(
@@ -187,9 +190,44 @@ function PlanTools({ api, purpose, plan, kinds, onDone, onError }) {
           ${kinds.map((k) => html`<option value=${k.code}>${k.name}</option>`)}</select>
         ${!code && html`<${TextField} id=${`goal-title-${plan.id}`} label=${t('plan.goalTitle')} value=${title}
           onInput=${setTitle} maxlength="255" />`}
-        <${TextField} id=${`goal-member-${plan.id}`} label=${t('plan.memberId')} hint=${t('plan.memberIds.hint')}
-          value=${member} onInput=${setMember} />
+        <p>${t('plan.memberId')}: ${member ? html`${member.name} <button type="button"
+          class="usa-button usa-button--unstyled" onClick=${() => setMember(null)}>${t('plan.memberRemove')}</button>`
+          : t('plan.forClient')}</p>
+        <${MemberFinder} api=${api} purpose=${purpose} clientId=${clientId} idPrefix=${`goal-member-${plan.id}`}
+          onError=${onError} onPick=${setMember} />
         <button type="submit" class="usa-button">${t('plan.addGoal')}</button></form></details></div>`;
+}
+
+// A household member found by name (the same search as the start page's: only clients the caller may see).
+function MemberFinder({ api, purpose, clientId, idPrefix, onPick, onError }) {
+  const [first, setFirst] = useState('');
+  const [last, setLast] = useState('');
+  const [found, setFound] = useState(null);
+  const search = async () => {
+    const input = Object.fromEntries([['firstName', first.trim()], ['lastName', last.trim()]].filter(([, v]) => v));
+    if (!Object.keys(input).length) return;
+    try {
+      const { data } = await api.call('SearchClients', { input, first: 5 }, purpose);
+      setFound(data.searchClients.filter((c) => c.client.id !== clientId));
+    } catch (err) {
+      onError(err);
+    }
+  };
+  const name = (c) => {
+    const r = c.client.identity?.records?.[0];
+    return r ? `${[r.firstName, r.lastName].filter(Boolean).join(' ')}${r.dateOfBirth ? ` (${formatDate(
+      r.dateOfBirth)})` : ''}` : t('search.nameWithheld');
+  };
+  return html`<div class="cb-grid cb-grid--two">
+      <${TextField} id=${`${idPrefix}-first`} label=${t('field.firstName')} value=${first} onInput=${setFirst}
+        autocomplete="off" />
+      <${TextField} id=${`${idPrefix}-last`} label=${t('field.lastName')} value=${last} onInput=${setLast}
+        autocomplete="off" /></div>
+    <button type="button" class="usa-button usa-button--outline" onClick=${search}>${t('plan.findMember')}</button>
+    ${found && (found.length ? html`<ul class="cb-plain">${found.map((c) => html`<li>${name(c)} <button type="button"
+      class="usa-button usa-button--unstyled" onClick=${() => { onPick({ id: c.client.id, name: name(c) });
+        setFound(null); }}>${t('plan.memberAdd')}<span class="usa-sr-only">: ${name(c)}</span></button></li>`)}</ul>`
+      : html`<p class="cb-muted">${t('search.noneFound')}</p>`)}`;
 }
 
 // Staff, on a goal of their organisation's plan: a step (who, by when), a progress note (what changed, the barriers
