@@ -159,11 +159,13 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         witnessing = (asyncio.create_task(_witness_every(services, settings.audit.witness_every_seconds))
                       if settings.audit.witness_every_seconds > 0 else None)
         stop_notifying = asyncio.Event()
+        sends = settings.notify.enabled  # messages to clients; referral expiry and webhook calls run either way
         notifying = (asyncio.create_task(run_notifications(
-            services.reminder_planner(), services.delivery_worker(), plan_every=settings.notify.plan_every_seconds,
-            stop=stop_notifying, also=[services.referrals.expire_unanswered],
-            often=[services.webhook_sender.deliver_due], poll_every=settings.notify.poll_seconds))
-            if settings.notify.enabled and settings.notify.run_in_gateway else None)
+            services.reminder_planner() if sends else None, services.delivery_worker() if sends else None,
+            plan_every=settings.notify.plan_every_seconds, stop=stop_notifying,
+            also=[services.referrals.expire_unanswered], often=[services.webhook_sender.deliver_due],
+            poll_every=settings.notify.poll_seconds))
+            if settings.notify.run_in_gateway else None)
         try:
             yield
         finally:

@@ -28,10 +28,13 @@ def run_cmd() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        worker = services.delivery_worker()
-        err.print(f"delivery worker {worker.owner} running; Ctrl-C stops it")
+        sends = settings.notify.enabled  # messages to clients; referral expiry and webhook calls run either way
+        worker = services.delivery_worker() if sends else None
+        err.print(f"delivery worker {worker.owner} running; Ctrl-C stops it" if worker is not None
+                  else "notifications are off: expiring referrals and calling webhooks only; Ctrl-C stops it")
         try:
-            await run(services.reminder_planner(), worker, plan_every=settings.notify.plan_every_seconds, stop=stop,
+            await run(services.reminder_planner() if sends else None, worker,
+                      plan_every=settings.notify.plan_every_seconds, stop=stop,
                       also=[services.referrals.expire_unanswered], often=[services.webhook_sender.deliver_due],
                       poll_every=settings.notify.poll_seconds)
         finally:

@@ -1,5 +1,7 @@
 """The planner and a delivery worker, run together until stopped (`casebridge notify run`, or in the gateway);
-with each planning pass, the other things that come due with time (referrals nobody answered expire)."""
+with each planning pass, the other things that come due with time (referrals nobody answered expire), and webhook
+calls as often as messages. A city that sends clients no messages (notifications off) runs no planner nor worker,
+and its referrals still expire and its partners' systems are still called."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ log = logging.getLogger("casebridge.notify")
 RETRY = 10  # seconds before a failed planning pass is tried again
 
 
-async def run(planner: ReminderPlanner, worker: DeliveryWorker, *, plan_every: float, stop: asyncio.Event,
+async def run(planner: ReminderPlanner | None, worker: DeliveryWorker | None, *, plan_every: float,
+              stop: asyncio.Event,
               also: Sequence[Callable[[], Awaitable[int]]] = (),
               often: Sequence[Callable[[], Awaitable[int]]] = (), poll_every: float = 2.0) -> None:
     """Plan reminders every `plan_every` seconds (and run each of `also` then), deliver what is due, and run each
@@ -36,13 +39,14 @@ async def run(planner: ReminderPlanner, worker: DeliveryWorker, *, plan_every: f
             try:
                 for job in also:  # first: what they change (an expired referral) is told in the same pass
                     await job()
-                added, cancelled = await planner.plan()
-                if added or cancelled:
-                    log.info("reminders planned: %d queued, %d cancelled", added, cancelled)
+                if planner is not None:
+                    added, cancelled = await planner.plan()
+                    if added or cancelled:
+                        log.info("reminders planned: %d queued, %d cancelled", added, cancelled)
             except Exception as exc:  # an agency or the store is down: nothing is lost; plan again soon
                 log.error("planning reminders failed (%s); trying again in %d s", type(exc).__name__, RETRY)
                 wait = min(plan_every, RETRY)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
 
-    await asyncio.gather(planning(), worker.run(stop), polling())
+    await asyncio.gather(planning(), polling(), *([worker.run(stop)] if worker is not None else []))
