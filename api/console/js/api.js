@@ -23,24 +23,19 @@ export class Api {
     return this.documents.get(name);
   }
 
-  // {data, errors}; ApiError when the request as a whole failed (no data at all).
-  async call(name, variables = {}, purpose = null) {
+  // A request to the gateway with the signed-in person's token and purpose of use: the response, or ApiError
+  // (UNAUTHENTICATED - the page says the session ended - when there is no token or the gateway refused it).
+  async send(url, { method = 'GET', body = undefined, headers = {}, purpose = null } = {}) {
     const token = await this.auth.token();
     if (!token) {
       this.onExpired();
       throw new ApiError('UNAUTHENTICATED');
     }
-    const headers = {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
-      authorization: `Bearer ${token}`,
-    };
-    if (purpose) headers['x-purpose-of-use'] = purpose;
+    const all = { ...headers, authorization: `Bearer ${token}` };
+    if (purpose) all['x-purpose-of-use'] = purpose;
     let res;
     try {
-      res = await fetch(this.config.graphql, {
-        method: 'POST', headers, body: JSON.stringify({ query: await this.document(name), operationName: name, variables }),
-      });
+      res = await fetch(url, { method, body, headers: all });
     } catch {
       throw new ApiError('NETWORK');
     }
@@ -48,6 +43,15 @@ export class Api {
       this.onExpired();
       throw new ApiError('UNAUTHENTICATED');
     }
+    return res;
+  }
+
+  // {data, errors}; ApiError when the request as a whole failed (no data at all).
+  async call(name, variables = {}, purpose = null) {
+    const res = await this.send(this.config.graphql, {
+      method: 'POST', purpose, body: JSON.stringify({ query: await this.document(name), operationName: name, variables }),
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' },
+    });
     const body = await res.json().catch(() => null);
     if (!body) throw new ApiError('INTERNAL');
     const errors = body.errors || [];
@@ -61,22 +65,9 @@ export class Api {
 
 // Files beside GraphQL (the gateway's /documents): the same token and purpose, the file itself as the body.
 export async function sendFile(api, clientId, document, file, purpose) {
-  const token = await api.auth.token();
-  if (!token) {
-    api.onExpired();
-    throw new ApiError('UNAUTHENTICATED');
-  }
   const query = new URLSearchParams({ clientId, document });
-  let res;
-  try {
-    res = await fetch(`${api.config.documents}?${query}`, {
-      method: 'POST', body: file,
-      headers: { authorization: `Bearer ${token}`, 'x-purpose-of-use': purpose,
-        'content-type': file.type || 'application/octet-stream' },
-    });
-  } catch {
-    throw new ApiError('NETWORK');
-  }
+  const res = await api.send(`${api.config.documents}?${query}`, { method: 'POST', body: file, purpose,
+    headers: { 'content-type': file.type || 'application/octet-stream' } });
   const body = await res.json().catch(() => null);
   if (!res.ok) {
     const first = body?.errors?.[0] || {};
@@ -87,18 +78,7 @@ export async function sendFile(api, clientId, document, file, purpose) {
 
 // A file's content as a Blob (for the person to look at or save), or ApiError.
 export async function fetchFile(api, fileId, purpose) {
-  const token = await api.auth.token();
-  if (!token) {
-    api.onExpired();
-    throw new ApiError('UNAUTHENTICATED');
-  }
-  let res;
-  try {
-    res = await fetch(`${api.config.documents}/${encodeURIComponent(fileId)}`, {
-      headers: { authorization: `Bearer ${token}`, 'x-purpose-of-use': purpose } });
-  } catch {
-    throw new ApiError('NETWORK');
-  }
+  const res = await api.send(`${api.config.documents}/${encodeURIComponent(fileId)}`, { purpose });
   if (!res.ok) {
     const body = await res.json().catch(() => null);
     throw new ApiError(body?.errors?.[0]?.extensions?.code || 'INTERNAL');
