@@ -219,8 +219,7 @@ class DocumentDesk:
         # (it asked for one): not every file in the city it may happen to see
         tracked = exists().where(r.client_id == f.client_id, r.holder == org)
         # may the caller review their organisation's documents at all (else FORBIDDEN, logged); then, per client
-        anyone = Target.section("", Category.DOCUMENTS, org, sees_identity=True)
-        async with self._gate.operation(ctx, Action.DOCUMENT_REVIEW, anyone) as op:
+        async with self._gate.operation(ctx, Action.DOCUMENT_REVIEW, Target.worklist(Category.DOCUMENTS, org)) as op:
             rows = list((await op.session.execute(
                 select(f).where(f.purged_at.is_(None), ~decided, (f.holder == org) | tracked)
                 .order_by(f.sent_at, f.id).limit(_SCAN_CANDIDATES)

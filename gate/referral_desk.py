@@ -185,8 +185,7 @@ class ReferralDesk:
         """The referrals made to the caller's organisation, newest change first (open ones only unless asked):
         the partner's list to answer. Logged per client shown."""
         org = ctx.principal.organization
-        anyone = Target.section("", Category.CASEWORK, org, sees_identity=True)
-        async with self._gate.operation(ctx, Action.REFERRAL_RESPOND, anyone) as op:
+        async with self._gate.operation(ctx, Action.REFERRAL_RESPOND, Target.worklist(Category.CASEWORK, org)) as op:
             stmt = select(ReferralRow).where(ReferralRow.to_org == org)
             if not include_closed:
                 stmt = stmt.where(ReferralRow.status.not_in([s.value for s in FINAL]))

@@ -189,6 +189,8 @@ class CedarEngine:
                 entities.append(_entity("Consent", res, {
                     "client": client, "recorded_by": _ref(f.org if f.recorded_by_me else _OTHER_ORG),
                     "names": [_ref(f.org)] if f.names_me else [], "refuses": [_ref(f.org)] if f.refuses_me else []}))
+            elif f.resource == "Worklist":
+                entities.append(_entity("Worklist", res, {"org": _ref(f.holder), "category": f.category}))
             elif f.resource == "Webhooks":
                 entities.append(_entity("Webhooks", res, {"org": _ref(f.holder)}))
             elif f.resource == "User":

@@ -117,6 +117,12 @@ class Target:
         return cls("Directory")
 
     @classmethod
+    def worklist(cls, category: Category, org: str) -> Target:
+        """Organisation `org`'s list of work waiting for it of one category (files to review, referrals to
+        answer); each item in it is decided on its own."""
+        return cls("Worklist", category=str(category), holder=org)
+
+    @classmethod
     def webhooks(cls, org: str) -> Target:
         """The webhook subscriptions of organisation `org`."""
         return cls("Webhooks", holder=org)

@@ -764,6 +764,7 @@ def test_a_caseworker_makes_and_keeps_a_plan_records_a_legal_step_and_subscribes
     expect(esol).to_contain_text("Waiting on others (Waiting list)")
     plan.get_by_role("button", name="Check the evidence").click()
     expect(page.get_by_text("The evidence is checked.")).to_be_visible()
+    screenshot_both(city, session, "caseworker-plan")
 
     # a step of the client's case, recorded for DHS, then found wrong
     page.get_by_text("Record a step of the immigration or legal case").click()

@@ -94,6 +94,10 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
         return casework and own and ((staff and care and c.sees_identity) or self_access)
     if action is Action.REFERRAL_WITHDRAW:  # the referrer's staff; the client, any referral made for them
         return casework and ((staff and care and c.sees_identity and own) or self_access)
+    if c.target.kind == "Worklist":  # an organisation's list of files to review, of referrals to answer
+        wanted = "documents" if action is Action.DOCUMENT_REVIEW else "casework"
+        return (action in (Action.DOCUMENT_REVIEW, Action.REFERRAL_RESPOND) and c.target.category == wanted
+                and c.target.holder == ORG and staff and care)
     if action is Action.REFERRAL_RESPOND:  # the receiving organisation, on its own side; the scheduler expires any
         return casework and ((own and staff and care) or role is Role.SCHEDULER)
     own_documents = c.target.category == "documents" and c.target.holder == ORG
@@ -181,8 +185,11 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
                  sees_identity=c.sees_identity)
             for c in held_cases() if c.target.category == "casework" for owner in ("CLIENT", "CASEWORKER")],
         **{a: held_cases() for a in (Action.PLAN_WRITE, Action.REFERRAL_CREATE, Action.LEGAL_RECORD,
-                                     Action.REFERRAL_RESPOND, Action.REFERRAL_WITHDRAW, Action.DOCUMENT_REQUEST,
-                                     Action.DOCUMENT_UPLOAD, Action.DOCUMENT_REVIEW, Action.DOCUMENT_DOWNLOAD)},
+                                     Action.REFERRAL_WITHDRAW, Action.DOCUMENT_REQUEST, Action.DOCUMENT_UPLOAD,
+                                     Action.DOCUMENT_DOWNLOAD)},
+        **{a: held_cases() + [Case(f"{category} worklist of {org}", Target.worklist(category, org))
+                              for category in (Category.DOCUMENTS, Category.CASEWORK) for org in (ORG, "HRA")]
+           for a in (Action.REFERRAL_RESPOND, Action.DOCUMENT_REVIEW)},
         Action.NOTIFICATION_DELIVER: [Case(f"message to {who}, {'opted in' if opted else 'not opted in'}",
                                            Target.message_to(client, opted_in=opted), self_=client == CLIENT)
                                       for client, who in ((CLIENT, "self"), (OTHER, "other"))
