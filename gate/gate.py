@@ -27,6 +27,7 @@ from core.errors import (
     AgencyError,
     AgencyTimeout,
     AgencyUnavailable,
+    CasebridgeError,
     ClientNotFound,
     InvalidInput,
 )
@@ -34,7 +35,7 @@ from core.principal import LegalBasisClaim, RequestContext
 from core.vocabulary import Action, Category, Purpose
 from gate.disclosure import Disclosure, SectionResult, SectionStatus
 from gate.masking import within_periods
-from gate.operations import Operations, refusal, refused_record
+from gate.operations import Operation, Operations, refusal, refused_record
 from identity.crosswalk import Crosswalk, SourceRef
 from policies.decisions import RULE_EVALUATION_ERROR, Decider, Decision, Resource, Target, Verdict, WithheldReason
 from store.engine import STORE_FAILURES
@@ -140,6 +141,18 @@ class Gate(Operations):
                         logged_too[client_id].append(part)
             await self.record([self._record(ctx, d, logged_too.get(d.client_id, [])) for d in disclosures.values()])
             return disclosures
+
+    async def require_held(self, op: Operation, action: Action, resource: Resource, hidden: CasebridgeError, *,
+                           task_owner: str = "") -> None:
+        """In operation `op`: go on only if the caller may see the record held here that `resource` names (else
+        it does not exist for them: `hidden`, the refusal logged) and may do `action` on it - where the rules look
+        at whether they may see the client's identity and, for a plan's task, whose task it is."""
+        (seen,) = await self.decide(op.ctx, [resource])
+        op.require_seen(seen, resource.client_id, hidden)
+        sees = resource.client_id in await self.visible_identity(op.ctx, [resource.client_id])
+        await op.require(action, Target("Section", resource.client_id, sees_identity=sees,
+                                        category=str(resource.category), holder=resource.holder,
+                                        task_owner=task_owner))
 
     async def visible_identity(self, ctx: RequestContext, client_ids: Sequence[str]) -> set[str]:
         """The clients of whom the caller may see at least one identity record that exists (is linked in the

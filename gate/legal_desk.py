@@ -16,7 +16,7 @@ from core.errors import InvalidInput, RecordNotFound
 from core.principal import RequestContext
 from core.vocabulary import Action, Category
 from gate.gate import Gate
-from policies.decisions import Resource, Target
+from policies.decisions import Resource
 
 EARLIEST = date(1950, 1, 1)
 AHEAD = timedelta(days=3 * 366)  # a hearing is rarely set further out than this
@@ -58,12 +58,8 @@ class LegalDesk:
             row = await milestone_row(op.session, milestone_id)
             if row is None:
                 raise op.not_found(hidden, "legal-milestone")
-            (seen,) = await self._gate.decide(ctx, [Resource(row.client_id, Category.IMMIGRATION_LEGAL, row.holder,
-                                                             self._source_name, held_here=True)])
-            op.require_seen(seen, row.client_id, hidden)
-            sees = row.client_id in await self._gate.visible_identity(ctx, [row.client_id])
-            await op.require(Action.LEGAL_RECORD, Target.section(row.client_id, Category.IMMIGRATION_LEGAL,
-                                                                 row.holder, sees_identity=sees))
+            await self._gate.require_held(op, Action.LEGAL_RECORD, Resource(
+                row.client_id, Category.IMMIGRATION_LEGAL, row.holder, self._source_name, held_here=True), hidden)
             if row.entered_in_error_at is not None:
                 raise InvalidInput("this milestone is already marked entered in error", field="id", reason="final")
             row.entered_in_error_at = now

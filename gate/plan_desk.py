@@ -50,7 +50,7 @@ from core.vocabulary import Action, Category
 from gate.disclosure import Disclosure, SectionStatus
 from gate.gate import Gate
 from plans.catalogue import GoalKind
-from policies.decisions import Resource, Target
+from policies.decisions import Resource
 from store.held_tables import PlanGoal, PlanNote, PlanTask, ServicePlan
 
 HORIZONS = (30, 60, 90)
@@ -315,11 +315,9 @@ class PlanDesk:
                        task_owner: str = "") -> None:
         """The caller may see the plan (else it does not exist for them) and may do `action` on it (for a task:
         the policies look at whose task it is)."""
-        (seen,) = await self._gate.decide(op.ctx, [Resource(plan.client_id, Category.CASEWORK, plan.holder,
-                                                            self._source.name, held_here=True)])
-        op.require_seen(seen, plan.client_id, hidden)
-        sees = plan.client_id in await self._gate.visible_identity(op.ctx, [plan.client_id])
-        await op.require(action, Target.plan_task(plan.client_id, plan.holder, task_owner, sees_identity=sees))
+        await self._gate.require_held(op, action, Resource(plan.client_id, Category.CASEWORK, plan.holder,
+                                                           self._source.name, held_here=True),
+                                      hidden, task_owner=task_owner)
 
 
 def _goals(plan_id: str) -> Any:

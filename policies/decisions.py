@@ -86,12 +86,6 @@ class Target:
         return cls("Section", client_id, sees_identity=sees_identity, category=str(category), holder=holder)
 
     @classmethod
-    def plan_task(cls, client_id: str, holder: str, owner: str, *, sees_identity: bool = False) -> Target:
-        """Marking a task of the plan `holder` keeps for a client; `owner`: who does the task."""
-        return cls("Section", client_id, sees_identity=sees_identity, category=str(Category.CASEWORK), holder=holder,
-                   task_owner=owner)
-
-    @classmethod
     def message_to(cls, client_id: str, *, opted_in: bool) -> Target:
         """A message to a client at one of their contact points."""
         return cls("Client", client_id, contact_opted_in=opted_in)
