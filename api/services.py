@@ -28,6 +28,7 @@ from connectors.held_legal import LegalMilestones
 from connectors.held_plans import Plans
 from connectors.held_referrals import Referrals
 from connectors.hmis.connector import HousingConnector
+from connectors.hmis.household import HmisHouseholds
 from gate import Gate
 from gate.appointment_desk import AppointmentDesk
 from gate.audit_desk import AuditDesk
@@ -164,7 +165,8 @@ def build_services(
                                            notices=notices),
                     directory=DirectoryDesk(gate=gate, sessions=sessions),
                     plans=PlanDesk(gate=gate, source=plans, catalogue=load_plans(settings.plans_file),
-                                   notices=notices),
+                                   notices=notices, households=HmisHouseholds(reads, settings.housing.source)
+                                   if settings.housing.enabled else None),
                     legal=LegalDesk(gate=gate, source_name=legal.name),
                     webhooks=WebhookDesk(gate=gate, sessions=sessions, settings=settings.webhooks,
                                          production=not settings.is_development),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -71,11 +72,32 @@ class Notices(Protocol):
         ...
 
 
+class Households(Protocol):
+    """Who may be in a client's household (connectors/hmis/household.py): candidates, not yet decided on."""
+
+    async def candidates(self, household_ids: Sequence[str]) -> dict[str, set[str]]:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class HouseholdMember:
+    """Another member of a client's household as the caller may see them: their client id, how they are related
+    to the household's head (HMIS RelationshipToHoH), and their name where the caller may see it."""
+
+    client_id: str
+    relationship_to_head: int | None
+    first_name: str | None
+    last_name: str | None
+    date_of_birth: date | None
+
+
 class PlanDesk:
     """Service plans made and kept through the gate."""
 
     def __init__(self, *, gate: Gate, source: Plans, catalogue: dict[str, GoalKind], notices: Notices | None = None,
+                 households: Households | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._households = households
         self._notices = notices
         self._gate = gate
         self._source = source
@@ -150,6 +172,33 @@ class PlanDesk:
             await op.session.flush()
             op.log(client_id, detail=f"plan {plan.id}: goal {added.id} added")
             return await self._deadlines(op.session, await reload(op.session, plan), now)
+
+    async def household(self, ctx: RequestContext, client_id: str) -> list[HouseholdMember]:
+        """The other members of the client's households in the shelter system's records, for a household plan: a
+        member is listed only where the caller may see both the client's stay in the household and the member's
+        own stay in it (each read through the gate, and logged, as any read); the name where the caller may see
+        the member's identity."""
+        if self._households is None:
+            return []
+        mine = (await self._gate.disclose(ctx, [client_id], [Category.HOUSING])).get(client_id)
+        households = {s.household_id for s in _shown(mine, Category.HOUSING) if getattr(s, "household_id", None)} \
+            if mine is not None else set()
+        candidates = {c: h for c, h in (await self._households.candidates(sorted(households))).items()
+                      if c != client_id} if households else {}
+        if not candidates:
+            return []
+        seen = await self._gate.disclose(ctx, sorted(candidates), [Category.HOUSING, Category.IDENTITY])
+        out = []
+        for member, disclosed in sorted(seen.items()):
+            stays = [s for s in _shown(disclosed, Category.HOUSING) if s.household_id in households]
+            if not stays:
+                continue
+            stay = max(stays, key=lambda s: (s.entry_date, s.enrollment_id))
+            names = _shown(disclosed, Category.IDENTITY)
+            who = names[0] if names else None
+            out.append(HouseholdMember(member, stay.relationship_to_head, getattr(who, "first_name", None),
+                                       getattr(who, "last_name", None), getattr(who, "dob", None)))
+        return out
 
     async def _member(self, ctx: RequestContext, member_id: str) -> None:
         """A goal for another member of the client's household is written into the plan about them: allowed as a
@@ -333,8 +382,9 @@ Check = Callable[[Disclosure, date], date | None]
 
 
 def _shown(disclosure: Disclosure, category: Category) -> list[Any]:
-    return [item for part in disclosure.parts(category) if part.status is SectionStatus.SHOWN
-            for item in part.data or []]
+    """The items of `category` the disclosure shows (an agency's identity is one record, its other sections lists)."""
+    return [item for part in disclosure.parts(category) if part.status is SectionStatus.SHOWN and part.data
+            for item in (part.data if isinstance(part.data, list) else [part.data])]
 
 
 def _enrolled(disclosure: Disclosure, today: date) -> date | None:

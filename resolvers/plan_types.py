@@ -75,6 +75,17 @@ class PlanMemberGoalInput:
     member_id: strawberry.ID = strawberry.field(description="The member's client id (a client you work with).")
 
 
+@strawberry.type(description="Another member of the client's household in the shelter system's records (the same "
+                 "HMIS household), as far as the gate lets you see them.")
+class HouseholdMember:
+    client_id: strawberry.ID
+    relationship_to_head: int | None = strawberry.field(description="HMIS RelationshipToHoH: 1 self (head), 2 child, "
+                                                        "3 spouse or partner, 4 other relative, 5 unrelated.")
+    first_name: str | None = strawberry.field(description="Null where you may not see the member's identity.")
+    last_name: str | None
+    date_of_birth: date | None
+
+
 @strawberry.type(description="A goal of the city's plan catalogue.")
 class PlanGoalKind:
     code: str

@@ -31,7 +31,7 @@ from resolvers.document_types import (
 )
 from resolvers.enums import AccessStatus, Category, Role, WithheldReason
 from resolvers.legal_types import LegalMilestone, milestone_view
-from resolvers.plan_types import PlanGoalKind, ServicePlan, plan_view
+from resolvers.plan_types import HouseholdMember, PlanGoalKind, ServicePlan, plan_view
 from resolvers.referral_types import Referral, referral_view
 
 
@@ -776,6 +776,16 @@ class ClientProfile:
                       "you see the client's documents at each agency and the shelter system's records.")
     def checklist(self, info: strawberry.Info, goal: str) -> Checklist:
         return checklist_view(self.disclosure, info.context.checklists, goal)
+
+    @strawberry.field(description="The other members of the client's households in the shelter system's records, "
+                      "for a household plan: each listed only where you may see the client's stay in the household "
+                      "and the member's own (both read through the gate and logged); the name where you may see "
+                      "the member's identity.")
+    async def household(self, info: strawberry.Info) -> list[HouseholdMember]:
+        found = await info.context.plans.household(info.context.request, str(self.id))
+        return [HouseholdMember(client_id=strawberry.ID(m.client_id), relationship_to_head=m.relationship_to_head,
+                                first_name=m.first_name, last_name=m.last_name, date_of_birth=m.date_of_birth)
+                for m in found]
 
     @strawberry.field(description="The goals a service plan can have (the city's plan catalogue).")
     def plan_goals(self, info: strawberry.Info) -> list[PlanGoalKind]:

@@ -737,6 +737,8 @@ def test_a_caseworker_makes_and_keeps_a_plan_records_a_legal_step_and_subscribes
     new.get_by_label("Goal for each of them").select_option("CHILD_ENROLLED_IN_SCHOOL")
     new.get_by_label("First name").fill(member.first_name)
     new.get_by_label("Last name").fill(member.last_name)
+    new.get_by_role("button", name="Show the household's members").click()
+    expect(new.get_by_text("No other member of the household that you may see")).to_be_visible()
     new.get_by_role("button", name="Find a household member").click()
     new.locator("li", has_text=member.first_name).get_by_role("button", name=re.compile("^Add")).first.click()
     expect(new.get_by_test_id("plan-members")).to_contain_text(member.first_name)
@@ -776,6 +778,20 @@ def test_a_caseworker_makes_and_keeps_a_plan_records_a_legal_step_and_subscribes
     expect(legal.locator("[data-milestone='ASYLUM_APPLICATION_FILED']")).to_contain_text("Asylum application filed")
     legal.get_by_role("button", name="Entered in error").click()
     expect(legal.locator("[data-milestone='ASYLUM_APPLICATION_FILED'][data-error='yes']")).to_be_visible()
+
+    # the demo family's plan: a goal for the child, picked from the household the shelter system records
+    family = city.population.people[0]
+    child = next(p for p in city.population.people if p.household == family.household and p.relationship == "CHILD")
+    page.goto(f"{city.url}/app/#/client/{family.client_id}")
+    page.get_by_role("button", name="Plan and referrals").click()
+    tools = section(page, "plan")
+    tools.locator("summary", has_text="Add a goal").click()
+    tools.get_by_role("button", name="Show the household's members").click()
+    tools.get_by_test_id("household").get_by_role("button", name=re.compile("^Add")).first.click()
+    tools.get_by_label("The goal, in your words").fill("School supplies")
+    tools.get_by_role("button", name="Add a goal").click()
+    expect(page.get_by_text("The goal is added.")).to_be_visible()
+    expect(tools.locator(f"[data-member='{child.client_id}']").filter(has_text="School supplies")).to_be_visible()
 
     # DHS's own system, told of its referrals' changes
     page.goto(f"{city.url}/app/#/")

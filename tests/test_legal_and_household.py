@@ -232,3 +232,29 @@ async def test_a_job_goal_is_met_by_the_shelter_systems_newest_answer_as_the_pla
 
 def test_every_evidence_kind_a_catalogue_may_name_is_one_the_plan_desk_checks() -> None:
     assert set(EVIDENCE) == CATALOGUE_EVIDENCE
+
+
+HOUSEHOLD = """query($id: ID!) { client(id: $id) { household { clientId relationshipToHead firstName lastName } } }"""
+
+
+async def test_the_household_of_a_client_lists_only_members_whose_stay_there_the_caller_may_see(
+    city: City, population: Population,
+) -> None:
+    def members(household: int) -> list[Any]:
+        return [p for p in population.people if p.household == household and p.hmis_id]
+    head, *children = next(m for m in (members(h) for h in sorted({p.household for p in population.people}))
+                           if len(m) >= 3 and m[0].relationship == "HEAD")
+    dhs, hra = city.as_("DHS"), city.as_("HRA")
+    found = (await dhs.query(HOUSEHOLD, {"id": head.client_id}))["data"]["client"]["household"]
+    assert {(m["clientId"], m["relationshipToHead"]) for m in found} == {(c.client_id, 2) for c in children}
+    assert all(m["firstName"] for m in found)  # the shelter system's own records: DHS sees their names
+    # HRA may not see the shelter system's records: no one
+    assert (await hra.query(HOUSEHOLD, {"id": head.client_id}))["data"]["client"]["household"] == []
+    # the head lets HRA see their stays: the children are still not shown (their own stays are not opened) ...
+    await consent(city, head.client_id, "HRA", ["HOUSING"])
+    assert (await hra.query(HOUSEHOLD, {"id": head.client_id}))["data"]["client"]["household"] == []
+    # ... until the parent consents for the first child too; then only that child, with no name (identity not
+    # opened to HRA by it; HRA's own benefits record of the child is another matter)
+    await consent(city, children[0].client_id, "HRA", ["HOUSING"], grantor="GUARDIAN")
+    shown = (await hra.query(HOUSEHOLD, {"id": head.client_id}))["data"]["client"]["household"]
+    assert [m["clientId"] for m in shown] == [children[0].client_id]

@@ -5,7 +5,7 @@
 // dates, progress notes with the barriers met, the evidence checked. What each
 // person may see and do is the API's to decide: what it refuses, the page says.
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
-import { formatDate, formatDateTime, t, word } from '../i18n.js';
+import { formatDate, formatDateTime, t, tOr, word } from '../i18n.js';
 import { Alert, Checkboxes, Table, TextField, errorText } from './common.js';
 
 const SHAREABLE = ['IDENTITY', 'CONTACT', 'DOCUMENTS', 'APPOINTMENTS'];
@@ -124,6 +124,7 @@ function NewPlan({ api, clientId, purpose, kinds, onDone, onError }) {
   const [free, setFree] = useState('');
   const [memberCode, setMemberCode] = useState('CHILD_ENROLLED_IN_SCHOOL');
   const [members, setMembers] = useState([]); // [{ id, name }]
+  const pick = (m) => setMembers(members.some((x) => x.id === m.id) ? members : [...members, m]);
   const submit = async (e) => {
     e.preventDefault();
     try {
@@ -155,8 +156,9 @@ function NewPlan({ api, clientId, purpose, kinds, onDone, onError }) {
         ${m.name} <button type="button" class="usa-button usa-button--unstyled"
           onClick=${() => setMembers(members.filter((x) => x.id !== m.id))}>${t('plan.memberRemove')}<span
           class="usa-sr-only">: ${m.name}</span></button></li>`)}</ul>`}
+      <${Household} api=${api} purpose=${purpose} clientId=${clientId} onPick=${pick} />
       <${MemberFinder} api=${api} purpose=${purpose} clientId=${clientId} idPrefix="plan-member" onError=${onError}
-        onPick=${(m) => setMembers(members.some((x) => x.id === m.id) ? members : [...members, m])} /></fieldset>
+        onPick=${pick} /></fieldset>
     <button type="submit" class="usa-button">${t('plan.make')}</button>
   </form>`;
 }
@@ -193,9 +195,32 @@ function PlanTools({ api, purpose, plan, clientId, kinds, onDone, onError }) {
         <p>${t('plan.memberId')}: ${member ? html`${member.name} <button type="button"
           class="usa-button usa-button--unstyled" onClick=${() => setMember(null)}>${t('plan.memberRemove')}</button>`
           : t('plan.forClient')}</p>
+        <${Household} api=${api} purpose=${purpose} clientId=${clientId} onPick=${setMember} />
         <${MemberFinder} api=${api} purpose=${purpose} clientId=${clientId} idPrefix=${`goal-member-${plan.id}`}
           onError=${onError} onPick=${setMember} />
         <button type="submit" class="usa-button">${t('plan.addGoal')}</button></form></details></div>`;
+}
+
+// The other members of the client's household the caller may see (the shelter system's records), each to add;
+// asked for when the person asks (reading them is logged as any read).
+function Household({ api, purpose, clientId, onPick }) {
+  const [household, setHousehold] = useState(null);
+  const load = () => api.call('ClientHousehold', { id: clientId }, purpose)
+    .then(({ data }) => setHousehold(data.client?.household || [])).catch(() => setHousehold([]));
+  if (household === null) {
+    return html`<button type="button" class="usa-button usa-button--outline" onClick=${load}>${t('plan.showHousehold')}
+      </button>`;
+  }
+  if (!household.length) return html`<p class="cb-muted">${t('plan.noHousehold')}</p>`;
+  return html`<p>${t('plan.household')}</p><ul class="cb-plain" data-testid="household">
+    ${household.map((m) => {
+      const name = m.firstName || m.lastName ? `${[m.firstName, m.lastName].filter(Boolean).join(' ')}${
+        m.dateOfBirth ? ` (${formatDate(m.dateOfBirth)})` : ''}` : t('search.nameWithheld');
+      const how = tOr(`plan.relationship.${m.relationshipToHead}`, '');
+      return html`<li>${name}${how ? ` · ${how}` : ''} <button type="button" class="usa-button usa-button--unstyled"
+        onClick=${() => onPick({ id: m.clientId, name })}>${t('plan.memberAdd')}<span class="usa-sr-only">: ${name}
+        </span></button></li>`;
+    })}</ul>`;
 }
 
 // A household member found by name (the same search as the start page's: only clients the caller may see).
