@@ -250,8 +250,8 @@ async def seed(settings: Settings, population: Population, *, export_dir: Path =
                                           owner_org="LEGALAID", due_on=soon, referral_id=legal.id)
             await services.plans.add_task(care, goal_id=goal["ESOL_ENROLLED"], title="Go to the first ESOL class",
                                           owner=TaskOwner.CLIENT, owner_org=None, due_on=soon, referral_id=None)
-            if children:
-                await services.plans.add_task(care, goal_id=goal["CHILD_ENROLLED_IN_SCHOOL"],
+            for school in (g for g in plan.goals if g.code == "CHILD_ENROLLED_IN_SCHOOL"):  # one per child
+                await services.plans.add_task(care, goal_id=school.id,
                                               title="Bring the immunization record to the school",
                                               owner=TaskOwner.CLIENT, owner_org=None, due_on=soon, referral_id=None)
         # a housing interview tomorrow with each (its reminder goes as soon as the gateway plans it; the

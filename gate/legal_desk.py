@@ -47,7 +47,7 @@ class LegalDesk:
         async with self._gate.operation(ctx, Action.LEGAL_RECORD) as op:
             found = await add_milestone(op.session, client_id=client_id, holder=org, milestone=milestone,
                                         occurred_on=occurred_on, by=ctx.principal.subject, now=now)
-            op.log(client_id, detail=f"legal milestone {found.id} ({milestone})")
+            op.log(client_id, detail=f"legal milestone {found.id}")  # ids only: the log says nothing of the case
         return found
 
     async def enter_in_error(self, ctx: RequestContext, *, milestone_id: str) -> LegalMilestone:

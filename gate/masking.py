@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from connectors.held import CaseNote, ContactPoint, ContactPreference, SentMessage
+from connectors.held_legal import LegalMilestone
 from connectors.records import (
     Appointment,
     BenefitCase,
@@ -43,8 +44,13 @@ def _limit(item: Any, periods: Sequence[Period]) -> Any:
         return item if _inside(item.scheduled_at.date(), periods) else None
     if isinstance(item, RequiredDocument):
         return item if _inside(item.due_on, periods) else None
-    if isinstance(item, HousingEnrollment):  # a stay belongs to a period it overlaps
-        return item if _spans(item.entry_date, item.exit_date, periods) else None
+    if isinstance(item, HousingEnrollment):  # a stay belongs to a period it overlaps; its answers to their day's
+        if not _spans(item.entry_date, item.exit_date, periods):
+            return None
+        return dataclasses.replace(item, employment=tuple(
+            e for e in item.employment if _inside(e.information_date, periods)))
+    if isinstance(item, LegalMilestone):  # a step of the case belongs to its day
+        return item if _inside(item.occurred_on, periods) else None
     if isinstance(item, SchoolingRecord):  # enrollments, transfers and program spells inside the periods
         enrollments = tuple(e for e in item.enrollments if _spans(e.entry_date, e.exit_date, periods))
         transfers = tuple(t for t in item.transfers if _inside(t.exit_date, periods))

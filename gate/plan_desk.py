@@ -55,7 +55,6 @@ from policies.decisions import Resource
 from store.held_tables import PlanGoal, PlanNote, PlanTask, ServicePlan
 
 HORIZONS = (30, 60, 90)
-_NOT_A_MEMBER = "a household member is another client than the plan's"
 MAX_TITLE = 255
 MAX_GOALS = 30
 
@@ -130,10 +129,10 @@ class PlanDesk:
         await self._gate.authorize_for_client(ctx, Action.PLAN_WRITE, client_id, held=(Category.CASEWORK, org))
         await self._gate.require_client(client_id)
         members = sorted({g.member_id for g in wanted if g.member_id})
-        if client_id in members:
-            raise InvalidInput(_NOT_A_MEMBER, field="memberGoals")
         for member in members:
             await self._member(ctx, member)
+        if members:
+            await self._in_household(ctx, client_id, members, "memberGoals")
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
             plan = await add_plan(op.session, client_id=client_id, holder=org, horizon_days=horizon_days,
                                   starts_on=now.date(), arrived_on=arrived_on, goals=wanted,
@@ -153,16 +152,21 @@ class PlanDesk:
             raise InvalidInput("not a goal of the city's catalogue", field="code")
         goal = NewGoal(code=code, title=_title(title) if title is not None else None, member_id=member_id)
         hidden = RecordNotFound("no plan with this id is visible to you", field="planId")
-        if member_id is not None:
+        if member_id is not None:  # whose plan it is, then whether the member is of their household
             await self._member(ctx, member_id)
+            async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
+                found = await op.session.get(ServicePlan, plan_id)
+                if found is None:
+                    raise op.not_found(hidden, "plan")
+                await self._require(op, found, Action.PLAN_WRITE, hidden)
+                op.log(found.client_id, detail=f"plan {found.id}: a goal for a household member asked")
+            await self._in_household(ctx, found.client_id, [member_id], "memberId")
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
             plan = await op.session.get(ServicePlan, plan_id, with_for_update=True)
             if plan is None:
                 raise op.not_found(hidden, "plan")
             await self._require(op, plan, Action.PLAN_WRITE, hidden)
             client_id = plan.client_id
-            if member_id == client_id:
-                raise InvalidInput(_NOT_A_MEMBER, field="memberId")
             count = len(list((await op.session.execute(_goals(plan.id))).scalars()))
             if count >= MAX_GOALS:
                 raise InvalidInput(f"a plan has 1 to {MAX_GOALS} goals", field="planId")
@@ -199,6 +203,15 @@ class PlanDesk:
             out.append(HouseholdMember(member, stay.relationship_to_head, getattr(who, "first_name", None),
                                        getattr(who, "last_name", None), getattr(who, "dob", None)))
         return out
+
+    async def _in_household(self, ctx: RequestContext, client_id: str, members: Sequence[str], field: str) -> None:
+        """InvalidInput unless each of `members` is another member of the client's household as the records the
+        caller may see show it (`household`): a plan's member goal is about the client's own household, not any
+        client the caller works with."""
+        known = {m.client_id for m in await self.household(ctx, client_id)}
+        if any(m not in known for m in members):
+            raise InvalidInput("a member goal is for another member of the client's household, as the shelter "
+                               "system's records you may see show it", field=field, reason="not_in_household")
 
     async def _member(self, ctx: RequestContext, member_id: str) -> None:
         """A goal for another member of the client's household is written into the plan about them: allowed as a
@@ -303,15 +316,23 @@ class PlanDesk:
                 raise op.not_found(hidden, "plan")
             await self._require(op, plan, Action.PLAN_WRITE, hidden)
             client_id = plan.client_id
-            tied = [(g.member_id or client_id, EVIDENCE[kind.evidence])
-                    for g in (await op.session.execute(_goals(plan.id))).scalars()
-                    if (kind := self._catalogue.get(g.code or "")) is not None and kind.evidence in EVIDENCE]
+            # how far back evidence of a new step may date: the client's arrival, else a horizon before the plan
+            floor = plan.arrived_on or plan.starts_on - timedelta(days=plan.horizon_days)
+            needs: dict[str, set[Category]] = {}
+            for g in (await op.session.execute(_goals(plan.id))).scalars():
+                evidence = self._evidence_of(g)
+                if evidence is not None:
+                    needs.setdefault(g.member_id or client_id, set()).add(EVIDENCE[evidence][0])
             op.log(client_id, detail=f"plan {plan.id}: evidence check asked")
-        # read as any read is: decided per section for the caller, logged (outside the plan's transaction); only
-        # the categories the plan's goals need, about the people they are for
+        # read as any read is: decided per section for the caller, logged (outside the plan's transaction); about
+        # each person only the categories their own goals need
         today = now.date()
-        disclosed = await self._gate.disclose(ctx, sorted({who for who, _ in tied}),
-                                              sorted({category for _, (category, _check) in tied})) if tied else {}
+        disclosed: dict[str, Disclosure] = {}
+        by_need: dict[frozenset[Category], list[str]] = {}
+        for person, wanted in needs.items():
+            by_need.setdefault(frozenset(wanted), []).append(person)
+        for categories, people in by_need.items():
+            disclosed.update(await self._gate.disclose(ctx, sorted(people), sorted(categories)))
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
             plan = await op.session.get(ServicePlan, plan_id, with_for_update=True)
             assert plan is not None  # plans are never deleted
@@ -319,15 +340,18 @@ class PlanDesk:
             goals = [g for g in (await op.session.execute(_goals(plan.id))).scalars()]
             changed = 0
             for goal in goals:
-                kind = self._catalogue.get(goal.code or "")
-                if kind is None or kind.evidence not in EVIDENCE or goal.status == GoalStatus.DROPPED.value:
+                evidence = self._evidence_of(goal)
+                if evidence is None or goal.status == GoalStatus.DROPPED.value:
                     continue
                 about = disclosed.get(goal.member_id or client_id)
-                since = EVIDENCE[kind.evidence][1](about, today) if about is not None else None
-                found = kind.evidence if since is not None else None
+                since = EVIDENCE[evidence][1](about, today, floor) if about is not None else None
+                found = evidence if since is not None else None
                 if found and goal.status != GoalStatus.MET.value:
                     goal.status, goal.met_by, goal.met_on, goal.evidence = (GoalStatus.MET.value, "EVIDENCE",
                                                                             since, found)
+                    changed += 1
+                elif found and goal.met_by == "EVIDENCE" and goal.met_on != since:  # the record was corrected
+                    goal.met_on = since
                     changed += 1
                 elif not found and goal.met_by == "EVIDENCE":
                     goal.status, goal.met_by, goal.met_on, goal.evidence = (GoalStatus.OPEN.value, None, None, None)
@@ -339,12 +363,22 @@ class PlanDesk:
             op.log(client_id, detail=f"plan {plan.id}: evidence checked ({changed} goals changed)")
             return await self._deadlines(op.session, await reload(op.session, plan), now)
 
+    def _evidence_of(self, goal: PlanGoal) -> str | None:
+        """The evidence kind that checks `goal`, if any. A goal for another member of the household is checked
+        against their school enrolment only: what the plan shows of it (met, on which day) is read by the plan's
+        client and whoever may read the plan's casework, and a spouse's immigration case, job or benefits are
+        theirs, not their household's."""
+        kind = self._catalogue.get(goal.code or "")
+        if kind is None or kind.evidence not in EVIDENCE:
+            return None
+        return kind.evidence if goal.member_id is None or kind.evidence in MEMBER_EVIDENCE else None
+
     async def _deadlines(self, session: AsyncSession, plan: Plan, now: datetime) -> Plan:
         """Reminders of the plan's deadlines as they now stand: queued for each goal still to meet whose deadline
         is known (counted from arrival, or from another goal met), cancelled for goals met, dropped or not met."""
         if self._notices is None:
             return plan
-        met_on = {g.code: g.met_on for g in plan.goals if g.code and g.met_on}
+        met_on = {(g.code, g.member_id): g.met_on for g in plan.goals if g.code and g.met_on}
         for goal in plan.goals:
             kind = self._catalogue.get(goal.code or "")
             clock = kind.deadline if kind else None
@@ -354,7 +388,8 @@ class PlanDesk:
                 await cancel_messages_about(session, plan.client_id, subject("goal", plan.holder, goal.id), now=now,
                                             reason="goal-closed")
                 continue
-            start = plan.arrived_on if clock.source == "arrival" else met_on.get(clock.source.removeprefix("goal:"))
+            start = plan.arrived_on if clock.source == "arrival" else met_on.get(
+                (clock.source.removeprefix("goal:"), goal.member_id))
             if start is not None:
                 await self._notices.goal_notice(session, client_id=plan.client_id, holder=plan.holder,
                                                 goal_id=goal.id, due_on=start + timedelta(days=clock.days), now=now)
@@ -378,7 +413,7 @@ def _goals(plan_id: str) -> Any:
 # milestone happened; today, where a record says only that it is so); None where it does not show it. What met a
 # goal is said by its kind only: a plan is casework, read by whoever may read the organisation's casework, who may
 # not see the records themselves (no district, student id, case, program, project or case form).
-Check = Callable[[Disclosure, date], date | None]
+Check = Callable[[Disclosure, date, date], date | None]  # (what the gate shows, today, how far back it may date)
 
 
 def _shown(disclosure: Disclosure, category: Category) -> list[Any]:
@@ -387,30 +422,34 @@ def _shown(disclosure: Disclosure, category: Category) -> list[Any]:
             for item in (part.data if isinstance(part.data, list) else [part.data])]
 
 
-def _enrolled(disclosure: Disclosure, today: date) -> date | None:
+def _enrolled(disclosure: Disclosure, today: date, _floor: date) -> date | None:
     """Today, if the disclosure shows an active school enrolment."""
     return today if any(getattr(s, "current_school", None) for s in _shown(disclosure, Category.SCHOOLING)) else None
 
 
-def _benefits(disclosure: Disclosure, today: date) -> date | None:
+def _benefits(disclosure: Disclosure, today: date, _floor: date) -> date | None:
     """Today, if the disclosure shows an active benefits program."""
     return today if any(program.status == "ACTIVE" for case in _shown(disclosure, Category.BENEFITS)
                         for program in getattr(case, "programs", [])) else None
 
 
-def _employed(disclosure: Disclosure, today: date) -> date | None:
-    """The day the shelter system's newest employment answer was taken, if it says employed."""
-    return employed_now(_shown(disclosure, Category.HOUSING))
+def _employed(disclosure: Disclosure, today: date, floor: date) -> date | None:
+    """The day the shelter system's newest employment answer was taken, if it says employed and was taken since
+    `floor` (the client's arrival, or a horizon before the plan began): a job of years ago is not this plan's."""
+    since = employed_now(_shown(disclosure, Category.HOUSING))
+    return since if since is not None and floor <= since <= today else None
 
 
 def _milestone(wanted: Milestone) -> Check:
-    def check(disclosure: Disclosure, today: date) -> date | None:
+    def check(disclosure: Disclosure, today: date, _floor: date) -> date | None:
         """The day `wanted` first happened, among the milestones the disclosure shows."""
         shown = [m for m in _shown(disclosure, Category.IMMIGRATION_LEGAL) if isinstance(m, LegalMilestone)]
         return first_on(shown, wanted, today=today)
     return check
 
 
+# what a goal for another member of the household may be checked against (see PlanDesk._evidence_of)
+MEMBER_EVIDENCE = frozenset({"schooling-enrolled"})
 EVIDENCE: dict[str, tuple[Category, Check]] = {
     "schooling-enrolled": (Category.SCHOOLING, _enrolled),
     "benefits-active": (Category.BENEFITS, _benefits),

@@ -106,6 +106,13 @@ class WebhookDesk:
             raise InvalidInput(f"a URL is at most {MAX_URL} characters", field="url")
         parts = urlsplit(text)
         host = parts.hostname or ""
+        try:
+            _ = parts.port  # a port is a number from 1 to 65535
+            host.encode("idna")
+        except (ValueError, UnicodeError):
+            raise InvalidInput("a webhook URL has a valid host name and port", field="url") from None
+        if parts.port == 0:
+            raise InvalidInput("a webhook URL has a valid host name and port", field="url")
         loopback = host in ("localhost", "127.0.0.1", "::1")
         if parts.scheme != "https" and not (parts.scheme == "http" and loopback and self._settings.allow_loopback_http
                                             and not self._production):

@@ -49,7 +49,11 @@ class WebhookSender:
         now = self._clock()
         due = await claim(self._sessions, now=now, lease=timedelta(seconds=self._s.lease_seconds), limit=limit)
         if due and self._http is None:
-            self._http = httpx.AsyncClient(timeout=self._s.timeout_seconds, follow_redirects=False)
+            # no connection kept between calls: each call's TLS handshake checks the certificate against its own
+            # subscriber's name (a kept connection is matched by address only); no proxy from the environment
+            # (one would connect by the name again, past the address check)
+            self._http = httpx.AsyncClient(timeout=self._s.timeout_seconds, follow_redirects=False, trust_env=False,
+                                           limits=httpx.Limits(max_keepalive_connections=0))
         delivered = 0
         for d in due:
             assert self._http is not None
@@ -63,7 +67,7 @@ class WebhookSender:
                 ok, result = False, str(exc)
             except httpx.TimeoutException:
                 ok, result = False, "timeout"
-            except httpx.HTTPError as exc:
+            except Exception as exc:  # any failure is this delivery's try, never the round's: the others go on
                 ok, result = False, type(exc).__name__.lower()[:64]
             now = self._clock()
             retry = None if ok or d.attempts >= self._s.max_attempts else now + self._backoff(d.attempts)
@@ -78,20 +82,25 @@ class WebhookSender:
         """(the URL with its host replaced by the address checked, the Host header, the TLS server name): the
         host resolved now, each of its addresses checked, the first one called - with the certificate still
         checked against the name."""
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
-            found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            parts = urlsplit(url)
+            name = (parts.hostname or "").encode("idna").decode("ascii")  # an international name, as DNS knows it
+            port = parts.port
+        except (ValueError, UnicodeError):
+            raise Blocked("bad-url") from None
+        try:
+            found = await asyncio.get_running_loop().getaddrinfo(
+                name, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
             addresses = [ipaddress.ip_address(str(info[4][0])) for info in found]
-        except (OSError, ValueError):
+        except (OSError, ValueError, UnicodeError):
             raise Blocked("unresolvable") from None
-        if not addresses or not all(a.is_global or (a.is_loopback and self._loopback_ok) for a in addresses):
+        if not addresses or not all(_public(a) or (a.is_loopback and self._loopback_ok) for a in addresses):
             raise Blocked("blocked-address")
         first = addresses[0]
-        netloc = (f"[{first}]" if first.version == 6 else str(first)) + (f":{parts.port}" if parts.port else "")
-        where = urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-        return where, parts.netloc, ({"sni_hostname": host} if parts.scheme == "https" else {})
+        at = f":{port}" if port else ""
+        where = urlunsplit((parts.scheme, (f"[{first}]" if first.version == 6 else str(first)) + at,
+                            parts.path or "/", parts.query, ""))
+        return where, name + at, ({"sni_hostname": name} if parts.scheme == "https" else {})
 
     def _backoff(self, attempts: int) -> timedelta:
         base = min(self._s.backoff_seconds * 2 ** max(0, attempts - 1), self._s.backoff_max_seconds)
@@ -100,3 +109,20 @@ class WebhookSender:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A public address, and, for an IPv6 one that carries an IPv4 address (mapped, 6to4, Teredo, NAT64), a public
+    one inside too."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if inner is None and address in _NAT64:
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None and not inner.is_global:
+            return False
+    return True

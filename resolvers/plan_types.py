@@ -96,12 +96,14 @@ class PlanGoalKind:
 
 def plan_view(p: held.Plan, catalogue: dict[str, GoalKind]) -> ServicePlan:
     """The public face of one plan; dates worked out from the catalogue's clocks."""
-    met_on = {g.code: g.met_on for g in p.goals if g.code and g.met_on}
+    # a clock counted from another goal counts from the same person's (the client's, or one member's)
+    met_on = {(g.code, g.member_id): g.met_on for g in p.goals if g.code and g.met_on}
 
-    def when(clock: Clock | None) -> date | None:
+    def when(clock: Clock | None, member_id: str | None) -> date | None:
         if clock is None:
             return None
-        start = p.arrived_on if clock.source == "arrival" else met_on.get(clock.source.removeprefix("goal:"))
+        start = p.arrived_on if clock.source == "arrival" else met_on.get(
+            (clock.source.removeprefix("goal:"), member_id))
         return start + timedelta(days=clock.days) if start else None
 
     goals = []
@@ -111,8 +113,8 @@ def plan_view(p: held.Plan, catalogue: dict[str, GoalKind]) -> ServicePlan:
             id=strawberry.ID(g.id), code=g.code, name=(kind.name["en"] if kind else g.title) or "",
             area=kind.area if kind else "OTHER", status=GoalStatus(g.status), met_by=g.met_by, met_on=g.met_on,
             evidence=g.evidence, member_id=strawberry.ID(g.member_id) if g.member_id else None,
-            due_on=when(kind.deadline if kind else None),
-            not_before=when(kind.not_before if kind else None),
+            due_on=when(kind.deadline if kind else None, g.member_id),
+            not_before=when(kind.not_before if kind else None, g.member_id),
             tasks=[PlanTask(id=strawberry.ID(t.id), title=t.title, owner=TaskOwner(t.owner), owner_org=t.owner_org,
                             due_on=t.due_on, status=TaskStatus(t.status),
                             referral_id=strawberry.ID(t.referral_id) if t.referral_id else None) for t in g.tasks],

@@ -152,18 +152,20 @@ async def test_codes_off_hud_s_lists_are_reported_by_line_and_column(
         record("R-3", "E-ANA-1", "ANA", date(2026, 5, 1), 3, 1, kind="x"),  # not a number
         record("R-4", "E-ANA-2", "ANA", date(2026, 5, 1), 4, 1, kind=1),  # there is no stage 4
         record("R-5", "E-TOM", "TOM", "31/31/2026", 1, 99),  # a date that is none
+        record("R-6", "E-TOM", "T" * 40, date(2026, 5, 2), 2, 0, reason=1),  # no HMIS id is that long
     ]
     path = write(data, tmp_path, "bad", exported_at=EXPORTED + timedelta(days=1))
     where = [(FILE, line_of(path, FILE, rid), column) for rid, column in (
-        ("R-2", "Employed"), ("R-3", "EmploymentType"), ("R-4", "DataCollectionStage"), ("R-5", "InformationDate"))]
+        ("R-2", "Employed"), ("R-3", "EmploymentType"), ("R-4", "DataCollectionStage"), ("R-5", "InformationDate"),
+        ("R-6", "PersonalID"))]
 
     strict = await _rejected(store, path, before)
     assert [(p.file, p.line, p.column) for p in strict.problems] == where
-    report = await import_export(store, path)  # four bad records do not stop the shelter's update
+    report = await import_export(store, path)  # five bad records do not stop the shelter's update
     assert report.ok and [(p.file, p.line, p.column) for p in report.quarantined] == where
     assert [p.message for p in report.quarantined] == [
         "not one of HUD's codes for this column (0, 1, 8, 9, 99)", "cannot be read",
-        "not one of HUD's codes for this column (1, 2, 3, 5, 6)", "cannot be read"]
+        "not one of HUD's codes for this column (1, 2, 3, 5, 6)", "cannot be read", "longer than 32 characters"]
     assert report.kept == {FILE: 4}  # the records keep what the last export said
     assert "ANA" not in str(report.quarantined) and "2026" not in str(report.quarantined)
     stays = await stays_of(reads, "ANA", "TOM")

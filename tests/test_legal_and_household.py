@@ -135,67 +135,79 @@ async def test_legal_goals_are_met_by_the_milestones_on_their_day_and_open_again
     assert (_goal(again, "ASYLUM_APPLICATION_FILED")["status"], _goal(again, "ASYLUM_APPLICATION_FILED")["metBy"]) \
         == ("OPEN", None)
     assert _goal(again, "WORK_AUTHORIZATION_FILED")["notBefore"] is None
+    # recorded anew, on the right day: met on that day, and the work permit's clock with it
+    right = filed_on - timedelta(days=5)
+    await legal.query(RECORD, {"c": cid, "m": "ASYLUM_APPLICATION_FILED", "on": right.isoformat()})
+    fixed = (await hra.query(CHECK, {"p": plan["id"]}))["data"]["checkPlanEvidence"]
+    assert (_goal(fixed, "ASYLUM_APPLICATION_FILED")["status"], _goal(fixed, "ASYLUM_APPLICATION_FILED")["metOn"]) \
+        == ("MET", right.isoformat())
+    assert _goal(fixed, "WORK_AUTHORIZATION_FILED")["notBefore"] == (right + timedelta(days=150)).isoformat()
 
 
-def _family(population: Population) -> tuple[str, list[str]]:
-    """A household's head and its children enrolled in a district."""
+def _family(population: Population) -> tuple[Any, list[Any]]:
+    """A household in the shelter system's records: its head and at least two children, one of them at school."""
     for household in sorted({p.household for p in population.people}):
-        members = [p for p in population.people if p.household == household]
-        children = [p.client_id for p in members if p.relationship == "CHILD" and p.student_id]
-        head = next(p for p in members if p.relationship == "HEAD")
-        if len(children) >= 2 and head.benefits_id:
-            return head.client_id, children
-    raise AssertionError("the test population has a family with two children at school")
+        members = [p for p in population.people if p.household == household and p.hmis_id]
+        children = [p for p in members if p.relationship == "CHILD"]
+        head = next((p for p in members if p.relationship == "HEAD"), None)
+        if head is not None and len(children) >= 2 and any(c.student_id for c in children):
+            return head, sorted(children, key=lambda c: not c.student_id)  # the pupil first
+    raise AssertionError("the test population has a sheltered family with two children, one at school")
 
 
 async def test_a_household_plan_checks_each_childs_school_as_the_plans_organisation_may_see_that_child(
     city: City, population: Population,
 ) -> None:
-    head, (first, second, *_) = _family(population)
-    hra = city.as_("HRA")
-    members = [{"code": "CHILD_ENROLLED_IN_SCHOOL", "memberId": child} for child in (first, second)]
-    plan = (await hra.query(MEMBER_PLAN, {"c": head, "goals": ["BENEFITS_ENROLLED"], "members": members}))[
+    head, (pupil, other, *_) = _family(population)
+    dhs = city.as_("DHS")
+    members = [{"code": "CHILD_ENROLLED_IN_SCHOOL", "memberId": child.client_id} for child in (pupil, other)]
+    members.append({"code": "JOB_STARTED", "memberId": other.client_id})  # checked against nothing: see below
+    plan = (await dhs.query(MEMBER_PLAN, {"c": head.client_id, "goals": ["ESOL_ENROLLED"], "members": members}))[
         "data"]["createPlan"]
-    by_member = {g["memberId"]: g for g in plan["memberGoals"]}
-    assert set(by_member) == {None, first, second}
-    # HRA may not see the district's records of either child: nothing is met by evidence it cannot see
-    checked = (await hra.query(CHECK, {"p": plan["id"]}))["data"]["checkPlanEvidence"]
-    school = [g for g in checked["goals"] if g["code"] == "CHILD_ENROLLED_IN_SCHOOL"]
-    assert [g["status"] for g in school] == ["OPEN", "OPEN"]
-    assert _goal(checked, "BENEFITS_ENROLLED")["status"] == "MET"  # HRA's own benefits records of the head
-    # the parent consents, for the first child, to HRA seeing the child's schooling
-    await consent(city, first, "HRA", ["SCHOOLING"], grantor="GUARDIAN")
-    checked = (await hra.query(CHECK, {"p": plan["id"]}))["data"]["checkPlanEvidence"]
-    status = {g["id"]: g["status"] for g in checked["goals"]}
-    assert (status[by_member[first]["id"]], status[by_member[second]["id"]]) == ("MET", "OPEN")
+    school = {g["memberId"]: g["id"] for g in plan["memberGoals"] if g["code"] == "CHILD_ENROLLED_IN_SCHOOL"}
+    assert set(school) == {pupil.client_id, other.client_id}
+    # DHS may not see the district's records of either child: nothing is met by evidence it cannot see
+    checked = (await dhs.query(CHECK, {"p": plan["id"]}))["data"]["checkPlanEvidence"]
+    assert {g["status"] for g in checked["goals"]} == {"OPEN"}
+    # the parent consents, for the child at school, to DHS seeing the child's school records
+    await consent(city, pupil.client_id, "DHS", ["SCHOOLING"], grantor="GUARDIAN", recorder="DHS")
+    status = {g["id"]: g["status"] for g in (await dhs.query(CHECK, {"p": plan["id"]}))["data"][
+        "checkPlanEvidence"]["goals"]}
+    assert (status[school[pupil.client_id]], status[school[other.client_id]]) == ("MET", "OPEN")
+    # a member's job, benefits or immigration case is theirs: a goal for them is not checked against it (what the
+    # plan shows is read by the plan's client and by whoever may read its casework)
+    job = next(g for g in checked["goals"] if g["code"] == "JOB_STARTED")
+    assert status[job["id"]] == "OPEN"
 
 
-async def test_a_member_goal_names_a_client_the_caller_works_with_and_goals_are_added_as_the_plan_goes(
+async def test_a_member_goal_is_for_someone_of_the_clients_household_and_goals_are_added_as_the_plan_goes(
     city: City, population: Population,
 ) -> None:
     head, (child, *_) = _family(population)
-    hra = city.as_("HRA")
-    plan = (await hra.query(CREATE_PLAN, {"c": head, "h": 30, "goals": ["HOUSING_SEARCH"]}))["data"]["createPlan"]
-    added = (await hra.query(ADD_GOAL, {"p": plan["id"], "code": "CHILD_ENROLLED_IN_SCHOOL", "m": child}))["data"][
-        "addPlanGoal"]
-    assert [g["memberId"] for g in added["members"]].count(child) == 1
-    added = (await hra.query(ADD_GOAL, {"p": plan["id"], "title": "Winter coats for the children"}))["data"][
+    dhs = city.as_("DHS")
+    plan = (await dhs.query(CREATE_PLAN, {"c": head.client_id, "h": 30, "goals": ["HOUSING_SEARCH"]}))["data"][
+        "createPlan"]
+    added = (await dhs.query(ADD_GOAL, {"p": plan["id"], "code": "CHILD_ENROLLED_IN_SCHOOL", "m": child.client_id}))[
+        "data"]["addPlanGoal"]
+    assert [g["memberId"] for g in added["members"]].count(child.client_id) == 1
+    added = (await dhs.query(ADD_GOAL, {"p": plan["id"], "title": "Winter coats for the children"}))["data"][
         "addPlanGoal"]
     assert _goal(added, "Winter coats for the children")["area"] == "OTHER"
-    # a client HRA does not work with, and one that does not exist, are refused alike; the plan's own client is not
-    # a member of their household; a goal is from the catalogue or free, not both
+    # a client DHS does not work with, and one that does not exist, are refused alike (the policies); a client DHS
+    # works with who is not of this household, and the plan's own client, are not household members
     unknown = "00000000-0000-4000-8000-00000000beef"
-    assert _code(await hra.query(ADD_GOAL, {"p": plan["id"], "code": "CHILD_ENROLLED_IN_SCHOOL",
-                                            "m": UNLINKED_CLIENT})) == "FORBIDDEN"
-    assert _code(await hra.query(ADD_GOAL, {"p": plan["id"], "code": "CHILD_ENROLLED_IN_SCHOOL",
-                                            "m": unknown})) == "FORBIDDEN"
-    assert _code(await hra.query(ADD_GOAL, {"p": plan["id"], "code": "CHILD_ENROLLED_IN_SCHOOL",
-                                            "m": head})) == "BAD_USER_INPUT"
-    assert _code(await hra.query(ADD_GOAL, {"p": plan["id"], "code": "ESOL_ENROLLED", "title": "x"})) == \
+    stranger = next(p for p in population.people if p.hmis_id and p.household != head.household)
+    for member, code in ((UNLINKED_CLIENT, "FORBIDDEN"), (unknown, "FORBIDDEN"),
+                         (stranger.client_id, "BAD_USER_INPUT"), (head.client_id, "BAD_USER_INPUT")):
+        assert _code(await dhs.query(ADD_GOAL, {"p": plan["id"], "code": "CHILD_ENROLLED_IN_SCHOOL",
+                                                "m": member})) == code, member
+    assert _code(await dhs.query(MEMBER_PLAN, {"c": head.client_id, "members": [
+        {"code": "CHILD_ENROLLED_IN_SCHOOL", "memberId": stranger.client_id}]})) == "BAD_USER_INPUT"
+    assert _code(await dhs.query(ADD_GOAL, {"p": plan["id"], "code": "ESOL_ENROLLED", "title": "x"})) == \
         "BAD_USER_INPUT"
-    # another organisation cannot add to HRA's plan: it does not exist for them
-    assert _code(await city.as_("DHS").query(ADD_GOAL, {"p": plan["id"], "title": "x"})) == "RECORD_NOT_FOUND"
-    assert len((await hra.query(CHECK, {"p": plan["id"]}))["data"]["checkPlanEvidence"]["goals"]) == 3
+    # another organisation cannot add to DHS's plan: it does not exist for them
+    assert _code(await city.as_("HRA").query(ADD_GOAL, {"p": plan["id"], "title": "x"})) == "RECORD_NOT_FOUND"
+    assert len((await dhs.query(CHECK, {"p": plan["id"]}))["data"]["checkPlanEvidence"]["goals"]) == 3
 
 
 async def test_a_job_goal_is_met_by_the_shelter_systems_newest_answer_as_the_plans_organisation_may_see_it(
@@ -225,6 +237,11 @@ async def test_a_job_goal_is_met_by_the_shelter_systems_newest_answer_as_the_pla
     job = _goal((await dhs.query(CHECK, {"p": plans["DHS"]["id"]}))["data"]["checkPlanEvidence"], "JOB_STARTED")
     assert (job["status"], job["metBy"], job["evidence"]) == ("MET", "EVIDENCE", "housing-employed")
     assert job["metOn"] == hired.isoformat()  # the day the shelter system recorded it
+    # a plan for a client who arrived after that answer was taken: a job from before is not this plan's
+    later = (await dhs.query(CREATE_PLAN, {"c": cid, "h": 30, "goals": ["JOB_STARTED"],
+                                           "arrived": (hired + timedelta(days=1)).isoformat()}))["data"]["createPlan"]
+    assert _goal((await dhs.query(CHECK, {"p": later["id"]}))["data"]["checkPlanEvidence"],
+                 "JOB_STARTED")["status"] == "OPEN"
     # HRA, which may not see the shelter system's records, never finds it
     assert _goal((await hra.query(CHECK, {"p": plans["HRA"]["id"]}))["data"]["checkPlanEvidence"],
                  "JOB_STARTED")["status"] == "OPEN"

@@ -51,3 +51,24 @@ def test_contact_details_are_not_dated_and_pass_a_data_period() -> None:
     point = ContactPoint("p1", "c1", "DHS", "sms", "+12125550142", False, True, "F-1", "u1", now, now)
     pref = ContactPreference("c1", "DHS", "sms", "es", None, None, "u1", now)
     assert within_periods([point, pref], [JAN]) == [point, pref]
+
+
+def test_a_stays_employment_answers_and_legal_steps_are_kept_by_their_own_days() -> None:
+    from connectors.held_legal import LegalMilestone, Milestone
+    from connectors.hmis.employment import DataCollectionStage, Employed
+    from connectors.records import EmploymentStatus, HousingEnrollment
+
+    answer = lambda rid, day, said: EmploymentStatus(  # noqa: E731
+        record_id=rid, information_date=day, data_collection_stage=DataCollectionStage.UPDATE, employed=said)
+    stay = HousingEnrollment(enrollment_id="E1", agency="DHS", project_name="Shelter", project_type=0,
+                             project_type_name="Emergency Shelter - Entry Exit", entry_date=date(2025, 12, 1),
+                             move_in_date=None, exit_date=None, destination=None, destination_class=None,
+                             household_id=None, relationship_to_head=1,
+                             employment=(answer("w1", date(2026, 1, 10), Employed.NO),
+                                         answer("w2", date(2026, 9, 1), Employed.YES)))
+    (kept,) = within_periods([stay], [JAN, MAR])  # the stay overlaps; the September answer is outside
+    assert [e.record_id for e in kept.employment] == ["w1"]
+    step = lambda mid, day: LegalMilestone(mid, "c", "LEGALAID", Milestone.ASYLUM_APPLICATION_FILED, day,  # noqa: E731
+                                           "p", datetime(2026, 1, 1, tzinfo=UTC), None)
+    assert [m.id for m in within_periods([step("m1", date(2026, 3, 3)), step("m2", date(2026, 5, 1))], [MAR])] \
+        == ["m1"]

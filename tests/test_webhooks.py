@@ -189,3 +189,40 @@ async def test_a_host_name_that_leads_into_a_private_network_is_not_called(city:
     assert await later.deliver_due() == 1 and len(city.receiver.received) == 1
     await production.aclose()
     await later.aclose()
+
+
+def test_an_ipv6_address_that_carries_a_private_ipv4_one_is_not_public() -> None:
+    from ipaddress import ip_address
+
+    from notify.webhooks import _public
+
+    assert _public(ip_address("93.184.216.34")) and _public(ip_address("2606:2800:220:1::1"))
+    for inside in ("::ffff:10.0.0.1", "2002:a00:1::1", "64:ff9b::a00:1", "64:ff9b::7f00:1", "fd00::1", "10.1.2.3"):
+        assert not _public(ip_address(inside)), inside
+
+
+async def test_a_subscription_whose_url_cannot_be_called_fails_its_own_tries_and_stops_no_one_elses(
+    city: City, population: Population,
+) -> None:
+    from sqlalchemy import update
+
+    from store.held_tables import WebhookSubscription
+
+    dhs, legal = city.as_("DHS"), city.as_("LEGALAID", "partner")
+    for url in ("https://partner.example.org:99999/hooks", "https://partner.example.org:abc/hooks"):
+        assert (await dhs.query(SUBSCRIBE, {"url": url}))["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    ours = (await dhs.query(SUBSCRIBE, {"url": city.hook_url}))["data"]["subscribeWebhook"]
+    city.receiver.secret = ours["secret"]
+    theirs = (await legal.query(SUBSCRIBE, {"url": city.hook_url}))["data"]["subscribeWebhook"]
+    async with city.services.sessions.begin() as session:  # as a row written before the URL check was stricter
+        await session.execute(update(WebhookSubscription).where(
+            WebhookSubscription.id == theirs["subscription"]["id"]).values(url="https://partner.example.org:99999/h"))
+    cid = next(p.client_id for p in population.people if p.hmis_id)
+    clinic = (await dhs.query(SERVICES))["data"]["directoryServices"][0]["id"]
+    assert (await dhs.query(REFER, {"c": cid, "s": clinic}))["data"]["referClient"]
+    sender = city.sender()
+    assert await sender.deliver_due() == 1  # DHS's call went out
+    assert len(city.receiver.received) == 1
+    (sub,) = (await legal.query(SUBSCRIPTIONS))["data"]["webhookSubscriptions"]
+    assert [(d["status"], d["lastResult"]) for d in sub["deliveries"]] == [("pending", "bad-url")]
+    await sender.aclose()

@@ -142,6 +142,14 @@ class NotACode(ValueError):
     """A number that is not one of the response list's codes; its message names the list, never the value."""
 
 
+def hmis_id(value: str) -> str:
+    """An HMIS id that refers to another record (at most 32 characters, as the store keeps them): a longer one is
+    reported by its column, never stored cut."""
+    if len(value) > MAX_ID or "\x00" in value:
+        raise NotACode(f"longer than {MAX_ID} characters")
+    return value
+
+
 def code_in(codes: dict[int, str]) -> Callable[[str], int]:
     """A parser for one of HUD's response lists: a number that is not on it is reported as such."""
     listed = ", ".join(str(c) for c in codes)
@@ -161,14 +169,14 @@ PERIOD_TYPES = (1, 2, 3, 4)
 # file -> (key column, attribute of ParsedExport, {column: parser})
 FIELDS: dict[str, tuple[str, str, dict[str, Callable[[str], Any]]]] = {
     "Organization.csv": ("OrganizationID", "organizations", {"OrganizationName": str}),
-    "Project.csv": ("ProjectID", "projects", {"OrganizationID": str, "ProjectName": str, "ProjectType": int}),
+    "Project.csv": ("ProjectID", "projects", {"OrganizationID": hmis_id, "ProjectName": str, "ProjectType": int}),
     "Client.csv": ("PersonalID", "clients", {
         "FirstName": str, "MiddleName": str, "LastName": str, "NameSuffix": str, "NameDataQuality": int,
         "SSN": str, "SSNDataQuality": int, "DOB": parse_date, "DOBDataQuality": int, "Sex": int,
         "Woman": int, "Man": int,
     }),
     "Enrollment.csv": ("EnrollmentID", "enrollments", {
-        "PersonalID": str, "ProjectID": str, "EntryDate": parse_date, "HouseholdID": str,
+        "PersonalID": hmis_id, "ProjectID": hmis_id, "EntryDate": parse_date, "HouseholdID": hmis_id,
         "RelationshipToHoH": int, "LivingSituation": int, "MoveInDate": parse_date,
         # what chronic homelessness at project start is decided on (connectors/hmis/chronic.py): a value that
         # is no code reads as "data not collected", never loses the stay
@@ -177,11 +185,11 @@ FIELDS: dict[str, tuple[str, str, dict[str, Callable[[str], Any]]]] = {
         "MonthsHomelessPastThreeYears": lenient_code, "DisablingCondition": lenient_code,
     }),
     "Exit.csv": ("ExitID", "exits", {
-        "EnrollmentID": str, "PersonalID": str, "ExitDate": parse_date, "Destination": int,
+        "EnrollmentID": hmis_id, "PersonalID": hmis_id, "ExitDate": parse_date, "Destination": int,
     }),
     # one employment record: a row with a code off HUD's list is quarantined (the stay itself is not touched)
     "EmploymentEducation.csv": ("EmploymentEducationID", "employment", {
-        "EnrollmentID": str, "PersonalID": str, "InformationDate": parse_date,
+        "EnrollmentID": hmis_id, "PersonalID": hmis_id, "InformationDate": parse_date,
         "DataCollectionStage": code_in(DATA_COLLECTION_STAGES), "Employed": code_in(NO_YES_REASONS),
         "EmploymentType": code_in(EMPLOYMENT_TYPES), "NotEmployedReason": code_in(NOT_EMPLOYED_REASONS),
     }),

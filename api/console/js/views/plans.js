@@ -122,7 +122,7 @@ function NewPlan({ api, clientId, purpose, kinds, onDone, onError }) {
   const [arrived, setArrived] = useState('');
   const [chosen, setChosen] = useState([]);
   const [free, setFree] = useState('');
-  const [memberCode, setMemberCode] = useState('CHILD_ENROLLED_IN_SCHOOL');
+  const [memberCode, setMemberCode] = useState(null); // the catalogue's school goal, else its first
   const [members, setMembers] = useState([]); // [{ id, name }]
   const pick = (m) => setMembers(members.some((x) => x.id === m.id) ? members : [...members, m]);
   const submit = async (e) => {
@@ -130,7 +130,8 @@ function NewPlan({ api, clientId, purpose, kinds, onDone, onError }) {
     try {
       await api.call('CreatePlan', { clientId, horizonDays: Number(horizon), arrivedOn: arrived || null,
         goals: chosen, freeGoals: free.split('\n').map((x) => x.trim()).filter(Boolean),
-        memberGoals: members.map((m) => ({ code: memberCode, memberId: m.id })) }, purpose);
+        memberGoals: members.map((m) => ({ code: memberCode || defaultMemberGoal(kinds), memberId: m.id })) },
+        purpose);
       onDone('plan.made');
     } catch (err) {
       onError(err);
@@ -149,18 +150,20 @@ function NewPlan({ api, clientId, purpose, kinds, onDone, onError }) {
       value=${free} onInput=${setFree} />
     <fieldset class="usa-fieldset"><legend class="usa-legend">${t('plan.members')}</legend>
       <label class="usa-label" for="plan-member-goal">${t('plan.memberGoal')}</label>
-      <select class="usa-select" id="plan-member-goal" value=${memberCode}
+      <select class="usa-select" id="plan-member-goal" value=${memberCode || defaultMemberGoal(kinds)}
         onChange=${(e) => setMemberCode(e.target.value)}>
         ${kinds.map((k) => html`<option value=${k.code}>${k.name}</option>`)}</select>
       ${members.length > 0 && html`<ul class="cb-plain" data-testid="plan-members">${members.map((m) => html`<li>
         ${m.name} <button type="button" class="usa-button usa-button--unstyled"
           onClick=${() => setMembers(members.filter((x) => x.id !== m.id))}>${t('plan.memberRemove')}<span
           class="usa-sr-only">: ${m.name}</span></button></li>`)}</ul>`}
-      <${Household} api=${api} purpose=${purpose} clientId=${clientId} onPick=${pick} />
-      <${MemberFinder} api=${api} purpose=${purpose} clientId=${clientId} idPrefix="plan-member" onError=${onError}
-        onPick=${pick} /></fieldset>
+      <${Household} api=${api} purpose=${purpose} clientId=${clientId} onPick=${pick} /></fieldset>
     <button type="submit" class="usa-button">${t('plan.make')}</button>
   </form>`;
+}
+
+function defaultMemberGoal(kinds) {
+  return (kinds.find((k) => k.evidence === 'schooling-enrolled') || kinds[0] || {}).code || '';
 }
 
 // Staff, on their organisation's plan: check the evidence, add a goal.
@@ -196,8 +199,6 @@ function PlanTools({ api, purpose, plan, clientId, kinds, onDone, onError }) {
           class="usa-button usa-button--unstyled" onClick=${() => setMember(null)}>${t('plan.memberRemove')}</button>`
           : t('plan.forClient')}</p>
         <${Household} api=${api} purpose=${purpose} clientId=${clientId} onPick=${setMember} />
-        <${MemberFinder} api=${api} purpose=${purpose} clientId=${clientId} idPrefix=${`goal-member-${plan.id}`}
-          onError=${onError} onPick=${setMember} />
         <button type="submit" class="usa-button">${t('plan.addGoal')}</button></form></details></div>`;
 }
 
@@ -221,38 +222,6 @@ function Household({ api, purpose, clientId, onPick }) {
         onClick=${() => onPick({ id: m.clientId, name })}>${t('plan.memberAdd')}<span class="usa-sr-only">: ${name}
         </span></button></li>`;
     })}</ul>`;
-}
-
-// A household member found by name (the same search as the start page's: only clients the caller may see).
-function MemberFinder({ api, purpose, clientId, idPrefix, onPick, onError }) {
-  const [first, setFirst] = useState('');
-  const [last, setLast] = useState('');
-  const [found, setFound] = useState(null);
-  const search = async () => {
-    const input = Object.fromEntries([['firstName', first.trim()], ['lastName', last.trim()]].filter(([, v]) => v));
-    if (!Object.keys(input).length) return;
-    try {
-      const { data } = await api.call('SearchClients', { input, first: 5 }, purpose);
-      setFound(data.searchClients.filter((c) => c.client.id !== clientId));
-    } catch (err) {
-      onError(err);
-    }
-  };
-  const name = (c) => {
-    const r = c.client.identity?.records?.[0];
-    return r ? `${[r.firstName, r.lastName].filter(Boolean).join(' ')}${r.dateOfBirth ? ` (${formatDate(
-      r.dateOfBirth)})` : ''}` : t('search.nameWithheld');
-  };
-  return html`<div class="cb-grid cb-grid--two">
-      <${TextField} id=${`${idPrefix}-first`} label=${t('field.firstName')} value=${first} onInput=${setFirst}
-        autocomplete="off" />
-      <${TextField} id=${`${idPrefix}-last`} label=${t('field.lastName')} value=${last} onInput=${setLast}
-        autocomplete="off" /></div>
-    <button type="button" class="usa-button usa-button--outline" onClick=${search}>${t('plan.findMember')}</button>
-    ${found && (found.length ? html`<ul class="cb-plain">${found.map((c) => html`<li>${name(c)} <button type="button"
-      class="usa-button usa-button--unstyled" onClick=${() => { onPick({ id: c.client.id, name: name(c) });
-        setFound(null); }}>${t('plan.memberAdd')}<span class="usa-sr-only">: ${name(c)}</span></button></li>`)}</ul>`
-      : html`<p class="cb-muted">${t('search.noneFound')}</p>`)}`;
 }
 
 // Staff, on a goal of their organisation's plan: a step (who, by when), a progress note (what changed, the barriers

@@ -128,7 +128,9 @@ function LegalForm({ api, purpose, clientId, onChanged }) {
 }
 
 function InError({ api, purpose, milestone, onChanged }) {
+  const [asking, setAsking] = useState(false);
   const [error, setError] = useState(null);
+  const what = word('LegalMilestoneKind', milestone.milestone);
   const mark = async () => {
     try {
       await api.call('MarkLegalMilestoneInError', { id: milestone.id }, purpose);
@@ -137,7 +139,14 @@ function InError({ api, purpose, milestone, onChanged }) {
       setError(errorText(err.code, err));
     }
   };
-  return html`<button type="button" class="usa-button usa-button--unstyled" onClick=${mark}>${t('legal.markInError')}
-    <span class="usa-sr-only">: ${word('LegalMilestoneKind', milestone.milestone)}</span></button>${error
-    && html`<span class="usa-error-message">${error}</span>`}`;
+  if (!asking) {
+    return html`<button type="button" class="usa-button usa-button--unstyled" onClick=${() => setAsking(true)}>
+      ${t('legal.markInError')}<span class="usa-sr-only">: ${what}</span></button>`;
+  }
+  // kept, and no longer counted: a step marked so cannot be counted again (record it anew)
+  return html`<span role="group" aria-label=${t('legal.markInError.confirm')}>${t('legal.markInError.confirm')}
+    <button type="button" class="usa-button usa-button--secondary" onClick=${mark}>${t('legal.markInError.yes')}
+      <span class="usa-sr-only">: ${what}</span></button>
+    <button type="button" class="usa-button usa-button--unstyled" onClick=${() => setAsking(false)}>${t(
+      'common.cancel')}</button>${error && html`<span class="usa-error-message">${error}</span>`}</span>`;
 }
