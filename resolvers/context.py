@@ -50,6 +50,7 @@ class Context:
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
     exports: int = 0  # accessLogExport fields answered in this request: one per request (each is a whole file)
+    households: int = 0  # household fields answered in this request: one (each reads every member through the gate)
 
     @property
     def request(self) -> RequestContext:

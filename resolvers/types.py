@@ -780,9 +780,13 @@ class ClientProfile:
     @strawberry.field(description="The other members of the client's households in the shelter system's records, "
                       "for a household plan: each listed only where you may see the client's stay in the household "
                       "and the member's own (both read through the gate and logged); the name where you may see "
-                      "the member's identity.")
+                      "the member's identity. One client's household per request.")
     async def household(self, info: strawberry.Info) -> list[HouseholdMember]:
-        found = await info.context.plans.household(info.context.request, str(self.id))
+        ctx = info.context
+        ctx.households += 1
+        if ctx.households > 1:  # a list of clients, or aliases, would multiply the reads of every member
+            raise InvalidInput("household is answered for one client per request", field="household")
+        found = await ctx.plans.household(ctx.request, str(self.id))
         return [HouseholdMember(client_id=strawberry.ID(m.client_id), relationship_to_head=m.relationship_to_head,
                                 first_name=m.first_name, last_name=m.last_name, date_of_birth=m.date_of_birth)
                 for m in found]

@@ -275,3 +275,15 @@ async def test_the_household_of_a_client_lists_only_members_whose_stay_there_the
     await consent(city, children[0].client_id, "HRA", ["HOUSING"], grantor="GUARDIAN")
     shown = (await hra.query(HOUSEHOLD, {"id": head.client_id}))["data"]["client"]["household"]
     assert [m["clientId"] for m in shown] == [children[0].client_id]
+
+
+async def test_households_are_answered_for_one_client_per_request(city: City, population: Population) -> None:
+    head, _children = _family(population)
+    dhs = city.as_("DHS")
+    other = next(p.client_id for p in population.people if p.hmis_id and p.household != head.household)
+    many = await dhs.query("query($ids: [ID!]!) { clients(ids: $ids) { household { clientId } } }",
+                           {"ids": [head.client_id, other]})
+    assert {e["extensions"]["code"] for e in many["errors"]} == {"BAD_USER_INPUT"}
+    aliased = await dhs.query("query($id: ID!) { a: client(id: $id) { household { clientId } } "
+                              "b: client(id: $id) { household { clientId } } }", {"id": head.client_id})
+    assert aliased["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
