@@ -20,6 +20,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -44,6 +45,9 @@ class WebhookSettings(BaseModel):
     lease_seconds: float = Field(default=60.0, ge=1, le=3600)
     # plain http to this machine (a developer's receiver, the demo's); never in production
     allow_loopback_http: bool = True
+    # the certificate authorities partners' certificates are checked against, where the city runs its own (a PEM
+    # file); unset: the system's
+    ca_file: Path | None = None
 
 
 def new_secret() -> str:

@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import random
 import socket
+import ssl
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,8 +53,9 @@ class WebhookSender:
             # no connection kept between calls: each call's TLS handshake checks the certificate against its own
             # subscriber's name (a kept connection is matched by address only); no proxy from the environment
             # (one would connect by the name again, past the address check)
+            verify = ssl.create_default_context(cafile=str(self._s.ca_file)) if self._s.ca_file else True
             self._http = httpx.AsyncClient(timeout=self._s.timeout_seconds, follow_redirects=False, trust_env=False,
-                                           limits=httpx.Limits(max_keepalive_connections=0))
+                                           limits=httpx.Limits(max_keepalive_connections=0), verify=verify)
         delivered = 0
         for d in due:
             assert self._http is not None
