@@ -35,6 +35,16 @@ from connectors.hmis.spec import (
     SUPPLEMENTARY,
     Layout,
 )
+from connectors.hmis.values import (
+    MAX_ID,
+    NotACode,
+    code_in,
+    hmis_id,
+    lenient_code,
+    lenient_date,
+    parse_date,
+    parse_timestamp,
+)
 
 Progress = Callable[[str, int, int], None]  # (file, rows done, rows in file)
 
@@ -102,66 +112,6 @@ class ParsedExport:
             self.quarantined_ids.setdefault(file, set()).add(ident)
 
 
-def parse_date(value: str) -> date:
-    """yyyy-mm-dd (the standard), also with a time, or mm/dd/yyyy (seen in the wild)."""
-    v = value.strip()
-    for fmt in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%m/%d/%Y"):
-        try:
-            return datetime.strptime(v, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError("not a date")
-
-
-def parse_timestamp(value: str) -> datetime:
-    """yyyy-mm-dd hh:mm:ss (the standard), also ISO with T, or a bare date."""
-    v = value.strip()
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(v, fmt)
-        except ValueError:
-            continue
-    raise ValueError("not a timestamp")
-
-
-def lenient_code(value: str) -> int | None:
-    """A HUD response code, or None (read as 99, data not collected) for a value that is none."""
-    v = value.strip()
-    return int(v) if v.isascii() and v.isdigit() and len(v) <= 4 else None
-
-
-def lenient_date(value: str) -> date | None:
-    """A date, or None (not collected) for a value that is none."""
-    try:
-        return parse_date(value)
-    except ValueError:
-        return None
-
-
-class NotACode(ValueError):
-    """A number that is not one of the response list's codes; its message names the list, never the value."""
-
-
-def hmis_id(value: str) -> str:
-    """An HMIS id that refers to another record (at most 32 characters, as the store keeps them): a longer one is
-    reported by its column, never stored cut."""
-    if len(value) > MAX_ID or "\x00" in value:
-        raise NotACode(f"longer than {MAX_ID} characters")
-    return value
-
-
-def code_in(codes: dict[int, str]) -> Callable[[str], int]:
-    """A parser for one of HUD's response lists: a number that is not on it is reported as such."""
-    listed = ", ".join(str(c) for c in codes)
-
-    def parse(value: str) -> int:
-        code = int(value)
-        if code not in codes:
-            raise NotACode(f"not one of HUD's codes for this column ({listed})")
-        return code
-    return parse
-
-
 DELTA, FULL, OTHER = 1, 2, 3  # ExportDirective
 KINDS = {DELTA: "delta", FULL: "full", OTHER: "period"}
 PERIOD_TYPES = (1, 2, 3, 4)
@@ -197,7 +147,6 @@ FIELDS: dict[str, tuple[str, str, dict[str, Callable[[str], Any]]]] = {
 NOT_NULL = {"Project.csv": ("ProjectType",), "Enrollment.csv": ("PersonalID", "ProjectID", "EntryDate"),
             "Exit.csv": ("EnrollmentID", "PersonalID", "ExitDate"),
             "EmploymentEducation.csv": ("EnrollmentID", "PersonalID", "InformationDate", "DataCollectionStage")}
-MAX_ID = 32  # PersonalID and the other HMIS ids are at most 32 characters
 # Limits before work: one file of an export, unpacked (a large CoC's Client.csv is a few hundred MB), and how
 # far a zip entry may inflate (CSV packs 5-20x; a zip bomb packs 1,000x and more).
 MAX_FILE_BYTES = 2 << 30
