@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from connectors.held import cancel_messages_about, subject
@@ -50,7 +50,8 @@ from core.principal import RequestContext
 from core.vocabulary import Action, Category
 from gate.disclosure import Disclosure, SectionStatus
 from gate.gate import Gate
-from plans.catalogue import GoalKind
+from gate.operations import Operation
+from plans.catalogue import GoalKind, on_clock
 from policies.decisions import Resource
 from store.held_tables import PlanGoal, PlanNote, PlanTask, ServicePlan
 
@@ -151,23 +152,17 @@ class PlanDesk:
         if code is not None and code not in self._catalogue:
             raise InvalidInput("not a goal of the city's catalogue", field="code")
         goal = NewGoal(code=code, title=_title(title) if title is not None else None, member_id=member_id)
-        hidden = RecordNotFound("no plan with this id is visible to you", field="planId")
         if member_id is not None:  # whose plan it is, then whether the member is of their household
             await self._member(ctx, member_id)
             async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
-                found = await op.session.get(ServicePlan, plan_id)
-                if found is None:
-                    raise op.not_found(hidden, "plan")
-                await self._require(op, found, Action.PLAN_WRITE, hidden)
+                found = await self._plan(op, plan_id)
                 op.log(found.client_id, detail=f"plan {found.id}: a goal for a household member asked")
             await self._in_household(ctx, found.client_id, [member_id], "memberId")
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
-            plan = await op.session.get(ServicePlan, plan_id, with_for_update=True)
-            if plan is None:
-                raise op.not_found(hidden, "plan")
-            await self._require(op, plan, Action.PLAN_WRITE, hidden)
+            plan = await self._plan(op, plan_id, lock=True)
             client_id = plan.client_id
-            count = len(list((await op.session.execute(_goals(plan.id))).scalars()))
+            count = (await op.session.execute(select(func.count()).select_from(PlanGoal).where(
+                PlanGoal.plan_id == plan.id))).scalar_one()
             if count >= MAX_GOALS:
                 raise InvalidInput(f"a plan has 1 to {MAX_GOALS} goals", field="planId")
             added = goal_row(plan.id, goal, now)
@@ -231,13 +226,8 @@ class PlanDesk:
                                field="ownerOrg")
         if due_on is not None and due_on < now.date() - timedelta(days=1):
             raise InvalidInput("a due date is a day to come", field="dueOn")
-        hidden = RecordNotFound("no plan goal with this id is visible to you", field="goalId")
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
-            found = await plan_of_goal(op.session, goal_id)
-            if found is None:
-                raise op.not_found(hidden, "plan-goal")
-            plan, goal = found
-            await self._require(op, plan, Action.PLAN_WRITE, hidden)
+            plan, goal = await self._goal(op, goal_id)
             if goal.status == GoalStatus.DROPPED.value:
                 raise InvalidInput("this goal was dropped and stays so", field="goalId", reason="final")
             if referral_id is not None:
@@ -245,7 +235,7 @@ class PlanDesk:
                 if referral is None or referral.client_id != plan.client_id or referral.from_org != plan.holder:
                     raise InvalidInput("a task's referral is one the plan's organisation made for this client",
                                        field="referralId")
-            task_id = _id()
+            task_id = str(uuid.uuid4())
             op.session.add(PlanTask(id=task_id, goal_id=goal.id, title=text, owner=owner.value, owner_org=owner_org,
                                     due_on=due_on, status=TaskStatus.OPEN.value, referral_id=referral_id,
                                     updated_at=now))
@@ -286,13 +276,8 @@ class PlanDesk:
                           change: ProgressChange, barriers: Sequence[Barrier]) -> Plan:
         """A progress note on a goal (what changed, the barriers met), and its new status where it changed."""
         now = self._clock()
-        hidden = RecordNotFound("no plan goal with this id is visible to you", field="goalId")
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
-            found = await plan_of_goal(op.session, goal_id)
-            if found is None:
-                raise op.not_found(hidden, "plan-goal")
-            plan, goal = found
-            await self._require(op, plan, Action.PLAN_WRITE, hidden)
+            plan, goal = await self._goal(op, goal_id)
             if status is not None and status.value != goal.status:
                 check_move(GOAL_MOVES, goal.status, status.value, "status")
                 goal.status = status.value
@@ -309,17 +294,13 @@ class PlanDesk:
         """Check the plan's evidence-tied goals against what the gate shows the caller's organisation - the
         plan's own - for the caller's purpose: met while the evidence is there, open again when it is gone."""
         now = self._clock()
-        hidden = RecordNotFound("no plan with this id is visible to you", field="planId")
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
-            plan = await op.session.get(ServicePlan, plan_id)
-            if plan is None:
-                raise op.not_found(hidden, "plan")
-            await self._require(op, plan, Action.PLAN_WRITE, hidden)
+            plan = await self._plan(op, plan_id)
             client_id = plan.client_id
             # how far back evidence of a new step may date: the client's arrival, else a horizon before the plan
             floor = plan.arrived_on or plan.starts_on - timedelta(days=plan.horizon_days)
             needs: dict[str, set[Category]] = {}
-            for g in (await op.session.execute(_goals(plan.id))).scalars():
+            for g in (await op.session.execute(_goals(plan.id, lock=False))).scalars():
                 evidence = self._evidence_of(g)
                 if evidence is not None:
                     needs.setdefault(g.member_id or client_id, set()).add(EVIDENCE[evidence][0])
@@ -334,9 +315,7 @@ class PlanDesk:
         for categories, people in by_need.items():
             disclosed.update(await self._gate.disclose(ctx, sorted(people), sorted(categories)))
         async with self._gate.operation(ctx, Action.PLAN_WRITE) as op:
-            plan = await op.session.get(ServicePlan, plan_id, with_for_update=True)
-            assert plan is not None  # plans are never deleted
-            await self._require(op, plan, Action.PLAN_WRITE, hidden)  # still: a consent may have ended meanwhile
+            plan = await self._plan(op, plan_id, lock=True)  # still visible: a consent may have ended meanwhile
             goals = [g for g in (await op.session.execute(_goals(plan.id))).scalars()]
             changed = 0
             for goal in goals:
@@ -388,12 +367,29 @@ class PlanDesk:
                 await cancel_messages_about(session, plan.client_id, subject("goal", plan.holder, goal.id), now=now,
                                             reason="goal-closed")
                 continue
-            start = plan.arrived_on if clock.source == "arrival" else met_on.get(
-                (clock.source.removeprefix("goal:"), goal.member_id))
-            if start is not None:
+            due_on = on_clock(clock, arrived_on=plan.arrived_on, met_on=met_on, member_id=goal.member_id)
+            if due_on is not None:
                 await self._notices.goal_notice(session, client_id=plan.client_id, holder=plan.holder,
-                                                goal_id=goal.id, due_on=start + timedelta(days=clock.days), now=now)
+                                                goal_id=goal.id, due_on=due_on, now=now)
         return plan
+
+    async def _plan(self, op: Operation, plan_id: str, *, lock: bool = False) -> ServicePlan:
+        """The plan `plan_id`, if the caller may see it and keep it (plan.write); else it does not exist for them."""
+        hidden = RecordNotFound("no plan with this id is visible to you", field="planId")
+        plan = await op.session.get(ServicePlan, plan_id, with_for_update=lock)
+        if plan is None:
+            raise op.not_found(hidden, "plan")
+        await self._require(op, plan, Action.PLAN_WRITE, hidden)
+        return plan
+
+    async def _goal(self, op: Operation, goal_id: str) -> tuple[ServicePlan, PlanGoal]:
+        """A goal and its plan, if the caller may see the plan and keep it (plan.write); else not found."""
+        hidden = RecordNotFound("no plan goal with this id is visible to you", field="goalId")
+        found = await plan_of_goal(op.session, goal_id)
+        if found is None:
+            raise op.not_found(hidden, "plan-goal")
+        await self._require(op, found[0], Action.PLAN_WRITE, hidden)
+        return found
 
     async def _require(self, op: Any, plan: ServicePlan, action: Action, hidden: RecordNotFound, *,
                        task_owner: str = "") -> None:
@@ -404,8 +400,10 @@ class PlanDesk:
                                       hidden, task_owner=task_owner)
 
 
-def _goals(plan_id: str) -> Any:
-    return select(PlanGoal).where(PlanGoal.plan_id == plan_id).with_for_update()
+def _goals(plan_id: str, *, lock: bool = True) -> Any:
+    """A plan's goals, locked for a change unless only read."""
+    stmt = select(PlanGoal).where(PlanGoal.plan_id == plan_id)
+    return stmt.with_for_update() if lock else stmt
 
 
 # What meets an evidence-tied goal, by the kind the catalogue names (plans/catalogue.EVIDENCE): the category the
@@ -467,7 +465,3 @@ def _title(text: str) -> str:
     if not 1 <= len(value) <= MAX_TITLE:
         raise InvalidInput(f"a title is 1 to {MAX_TITLE} characters", field="title")
     return value
-
-
-def _id() -> str:
-    return str(uuid.uuid4())

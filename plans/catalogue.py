@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,14 @@ def _clock(value: Any, at: str, goals: dict[str, Any], problems: list[str]) -> C
         problems.append(f"{at}: {{\"from\": \"arrival\" or \"goal:<CODE>\", \"days\": 0 to 3660}}")
         return None
     return Clock(source, days)
+
+
+def on_clock(clock: Clock | None, *, arrived_on: date | None, met_on: dict[tuple[str, str | None], date],
+             member_id: str | None) -> date | None:
+    """The date `clock` gives a goal of one person (the client's, `member_id` None, or a household member's): from
+    the client's arrival, or from the day that person's goal named by the clock was met (`met_on`, by (code,
+    member)); None while its start is not known."""
+    if clock is None:
+        return None
+    start = arrived_on if clock.source == "arrival" else met_on.get((clock.source.removeprefix("goal:"), member_id))
+    return start + timedelta(days=clock.days) if start is not None else None

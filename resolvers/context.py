@@ -8,7 +8,7 @@ from typing import Any
 from strawberry.types import Info as _Info
 
 from checklists.config import Checklists
-from core.errors import AuthenticationError
+from core.errors import AuthenticationError, InvalidInput
 from core.principal import RequestContext
 from gate import Gate
 from gate.appointment_desk import AppointmentDesk
@@ -49,8 +49,14 @@ class Context:
     checklists: Checklists
     request_context: RequestContext | None
     loaders: dict[str, Any] = field(default_factory=dict)
-    exports: int = 0  # accessLogExport fields answered in this request: one per request (each is a whole file)
-    households: int = 0  # household fields answered in this request: one (each reads every member through the gate)
+    answered: dict[str, int] = field(default_factory=dict)  # fields answered once per request (Context.once)
+
+    def once(self, field: str) -> None:
+        """InvalidInput if `field` was already answered in this request: for a field whose answer is large or reads
+        much (an access-log export, a household), aliases or a list of clients would multiply it."""
+        self.answered[field] = self.answered.get(field, 0) + 1
+        if self.answered[field] > 1:
+            raise InvalidInput(f"{field} is answered once per request", field=field)
 
     @property
     def request(self) -> RequestContext:

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 import strawberry
 
 from connectors import held_plans as held
-from plans.catalogue import Clock, GoalKind
+from plans.catalogue import Clock, GoalKind, on_clock
 from resolvers.enums import Barrier, GoalStatus, ProgressChange, TaskOwner, TaskStatus
 
 
@@ -100,11 +100,7 @@ def plan_view(p: held.Plan, catalogue: dict[str, GoalKind]) -> ServicePlan:
     met_on = {(g.code, g.member_id): g.met_on for g in p.goals if g.code and g.met_on}
 
     def when(clock: Clock | None, member_id: str | None) -> date | None:
-        if clock is None:
-            return None
-        start = p.arrived_on if clock.source == "arrival" else met_on.get(
-            (clock.source.removeprefix("goal:"), member_id))
-        return start + timedelta(days=clock.days) if start else None
+        return on_clock(clock, arrived_on=p.arrived_on, met_on=met_on, member_id=member_id)
 
     goals = []
     for g in p.goals:

@@ -515,8 +515,7 @@ def shown(parts: list[SectionResult]) -> list[SectionResult] | None:
     if parts and len(failed) == len(parts):
         assert failed[0].error is not None
         raise failed[0].error  # the section is null, the error says which agency and why
-    visible = [p for p in parts if p.status is SectionStatus.SHOWN]
-    return visible or None
+    return shown_only(parts) or None
 
 
 def identity_records(parts: list[SectionResult]) -> list[IdentityRecord]:
@@ -783,9 +782,7 @@ class ClientProfile:
                       "the member's identity. One client's household per request.")
     async def household(self, info: strawberry.Info) -> list[HouseholdMember]:
         ctx = info.context
-        ctx.households += 1
-        if ctx.households > 1:  # a list of clients, or aliases, would multiply the reads of every member
-            raise InvalidInput("household is answered for one client per request", field="household")
+        ctx.once("household")  # a list of clients, or aliases, would multiply the reads of every member
         found = await ctx.plans.household(ctx.request, str(self.id))
         return [HouseholdMember(client_id=strawberry.ID(m.client_id), relationship_to_head=m.relationship_to_head,
                                 first_name=m.first_name, last_name=m.last_name, date_of_birth=m.date_of_birth)
