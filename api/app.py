@@ -29,7 +29,6 @@ from api.settings import Settings
 from audit.chain_writer import log_writable
 from audit.witness import witness
 from core.principal import RequestContext
-from notify.runner import run as run_notifications
 from resolvers.context import Context
 from resolvers.errors import response_errors
 from resolvers.schema import build_schema
@@ -159,13 +158,8 @@ def create_app(settings: Settings, *, services: Services | None = None) -> Starl
         witnessing = (asyncio.create_task(_witness_every(services, settings.audit.witness_every_seconds))
                       if settings.audit.witness_every_seconds > 0 else None)
         stop_notifying = asyncio.Event()
-        sends = settings.notify.enabled  # messages to clients; referral expiry and webhook calls run either way
-        notifying = (asyncio.create_task(run_notifications(
-            services.reminder_planner() if sends else None, services.delivery_worker() if sends else None,
-            plan_every=settings.notify.plan_every_seconds, stop=stop_notifying,
-            also=[services.referrals.expire_unanswered], often=[services.webhook_sender.deliver_due],
-            poll_every=settings.notify.poll_seconds))
-            if settings.notify.run_in_gateway else None)
+        notifying = (asyncio.create_task(services.run_due_work(stop_notifying))
+                     if settings.notify.run_in_gateway else None)
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,7 @@ from notify.keywords import Keywords
 from notify.notices import ClientNotices
 from notify.planner import ReminderPlanner
 from notify.providers import HttpSmsSender, Sender, SmtpSender
+from notify.runner import run as run_due
 from notify.templates import Templates
 from notify.webhooks import WebhookSender
 from notify.worker import DeliveryWorker
@@ -97,6 +99,15 @@ class Services:
         """A worker that sends the outbox's due messages (run it in one or more processes)."""
         return DeliveryWorker(gate=self.gate, sessions=self.sessions, senders=self.senders,
                               templates=self.templates, settings=self.settings.notify, owner=owner)
+
+    async def run_due_work(self, stop: asyncio.Event) -> None:
+        """What comes due with time, until `stop`: reminders planned and sent (where notifications are on), and,
+        either way, referrals nobody answered expired and webhook calls made (notify/runner.py)."""
+        sends = self.settings.notify.enabled
+        await run_due(self.reminder_planner() if sends else None, self.delivery_worker() if sends else None,
+                      plan_every=self.settings.notify.plan_every_seconds, stop=stop,
+                      also=[self.referrals.expire_unanswered], often=[self.webhook_sender.deliver_due],
+                      poll_every=self.settings.notify.poll_seconds)
 
     def reminder_planner(self) -> ReminderPlanner:
         """The planner of reminders from appointments and notices."""

@@ -18,7 +18,6 @@ def run_cmd() -> None:
     """Plan reminders and send what is due until stopped (SIGTERM or Ctrl-C). Several may run at once: each
     message is leased to one worker at a time."""
     from api.services import build_services
-    from notify.runner import run
 
     settings = settings_or_exit()
 
@@ -28,15 +27,11 @@ def run_cmd() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        sends = settings.notify.enabled  # messages to clients; referral expiry and webhook calls run either way
-        worker = services.delivery_worker() if sends else None
-        err.print(f"delivery worker {worker.owner} running; Ctrl-C stops it" if worker is not None
+        err.print("sending reminders, expiring referrals and calling webhooks; Ctrl-C stops it"
+                  if settings.notify.enabled
                   else "notifications are off: expiring referrals and calling webhooks only; Ctrl-C stops it")
         try:
-            await run(services.reminder_planner() if sends else None, worker,
-                      plan_every=settings.notify.plan_every_seconds, stop=stop,
-                      also=[services.referrals.expire_unanswered], often=[services.webhook_sender.deliver_due],
-                      poll_every=settings.notify.poll_seconds)
+            await services.run_due_work(stop)
         finally:
             await services.aclose()
 

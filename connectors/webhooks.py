@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import time
@@ -136,3 +137,20 @@ async def finish(sessions: async_sessionmaker[Any], delivery_id: str, *, ok: boo
         await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(
             status=status, last_result=result[:64], lease_until=None, next_attempt_at=retry_at or now,
             delivered_at=now if ok else None))
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """A public address, and, for an IPv6 one that carries an IPv4 address (mapped, 6to4, Teredo, NAT64), a public
+    one inside too."""
+    if not address.is_global:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if inner is None and address in _NAT64:
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None and not inner.is_global:
+            return False
+    return True

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from connectors.webhooks import EVENTS, WebhookSettings, new_secret
+from connectors.webhooks import EVENTS, FAILED, PENDING, WebhookSettings, new_secret, public_address
 from core.errors import InvalidInput, RecordNotFound
 from core.principal import RequestContext
 from core.vocabulary import Action
@@ -79,8 +79,8 @@ class WebhookDesk:
             await op.require(Action.WEBHOOK_MANAGE, Target.webhooks(sub.org), hidden=hidden)
             sub.active = False  # and what it still had to send is not sent (claim takes active subscriptions' only)
             await op.session.execute(update(WebhookDelivery).where(
-                WebhookDelivery.subscription_id == sub.id, WebhookDelivery.status == "pending").values(
-                status="failed", last_result="subscription-ended"))
+                WebhookDelivery.subscription_id == sub.id, WebhookDelivery.status == PENDING).values(
+                status=FAILED, last_result="subscription-ended"))
             await op.session.flush()
             op.log(None, detail=f"webhook subscription {sub.id} ended")
         return sub
@@ -123,8 +123,7 @@ class WebhookDesk:
             address = ipaddress.ip_address(host)
         except ValueError:
             address = None
-        if address is not None and not loopback and (address.is_private or address.is_loopback or
-                                                      address.is_link_local or address.is_reserved):
+        if address is not None and not loopback and not public_address(address):
             raise InvalidInput("a webhook URL does not point into a private network", field="url")
         if loopback and parts.scheme == "https" and self._production:
             raise InvalidInput("a webhook URL does not point at this machine", field="url")

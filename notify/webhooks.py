@@ -22,7 +22,15 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from connectors.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, WebhookSettings, claim, finish, sign
+from connectors.webhooks import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    WebhookSettings,
+    claim,
+    finish,
+    public_address,
+    sign,
+)
 
 log = logging.getLogger("casebridge.webhooks")
 
@@ -96,7 +104,7 @@ class WebhookSender:
             addresses = [ipaddress.ip_address(str(info[4][0])) for info in found]
         except (OSError, ValueError, UnicodeError):
             raise Blocked("unresolvable") from None
-        if not addresses or not all(_public(a) or (a.is_loopback and self._loopback_ok) for a in addresses):
+        if not addresses or not all(public_address(a) or (a.is_loopback and self._loopback_ok) for a in addresses):
             raise Blocked("blocked-address")
         first = addresses[0]
         at = f":{port}" if port else ""
@@ -112,19 +120,3 @@ class WebhookSender:
         if self._http is not None:
             await self._http.aclose()
 
-
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
-
-
-def _public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """A public address, and, for an IPv6 one that carries an IPv4 address (mapped, 6to4, Teredo, NAT64), a public
-    one inside too."""
-    if not address.is_global:
-        return False
-    if isinstance(address, ipaddress.IPv6Address):
-        inner = address.ipv4_mapped or address.sixtofour or (address.teredo[1] if address.teredo else None)
-        if inner is None and address in _NAT64:
-            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-        if inner is not None and not inner.is_global:
-            return False
-    return True

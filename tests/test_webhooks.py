@@ -194,7 +194,7 @@ async def test_a_host_name_that_leads_into_a_private_network_is_not_called(city:
 def test_an_ipv6_address_that_carries_a_private_ipv4_one_is_not_public() -> None:
     from ipaddress import ip_address
 
-    from notify.webhooks import _public
+    from connectors.webhooks import public_address as _public
 
     assert _public(ip_address("93.184.216.34")) and _public(ip_address("2606:2800:220:1::1"))
     for inside in ("::ffff:10.0.0.1", "2002:a00:1::1", "64:ff9b::a00:1", "64:ff9b::7f00:1", "fd00::1", "10.1.2.3"):
