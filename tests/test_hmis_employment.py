@@ -328,3 +328,15 @@ D, S, Y = date(2026, 6, 1), DataCollectionStage, Employed
 def test_employed_now(stays: list[HousingEnrollment], expected: date | None) -> None:
     assert employed_now(stays) == expected
     assert employed_now(list(reversed(stays))) == expected  # whatever order the stays come in
+
+
+def test_each_code_hud_lists_reads_as_its_answer_and_only_those() -> None:
+    """The reader accepts the codes of connectors/hmis/spec.py's lists; each answer is read from the same codes
+    (connectors/hmis/employment.py): a code one side knows and the other not would be a record read wrong."""
+    from connectors.hmis.spec import DATA_COLLECTION_STAGES, EMPLOYMENT_TYPES, NO_YES_REASONS, NOT_EMPLOYED_REASONS
+
+    answered = {c for c in NO_YES_REASONS if Employed.of(c) is not Employed.DATA_NOT_COLLECTED}
+    assert answered == set(NO_YES_REASONS) - {99}
+    assert {c for c in EMPLOYMENT_TYPES if EmploymentType.of(c) is not None} == set(EMPLOYMENT_TYPES) - {99}
+    assert {c for c in NOT_EMPLOYED_REASONS if NotEmployedReason.of(c) is not None} == set(NOT_EMPLOYED_REASONS) - {99}
+    assert len({DataCollectionStage.of(c) for c in DATA_COLLECTION_STAGES}) == len(DataCollectionStage)
