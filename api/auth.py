@@ -30,7 +30,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from api.keys import load_or_create_dev_key
 from api.settings import AuthSettings
 from core.errors import AuthenticationError
-from core.principal import SYSTEM_SUBJECTS, Principal
+from core.principal import RESERVED_ORGANIZATIONS, SYSTEM_SUBJECTS, Principal
 from core.vocabulary import SYSTEM_ROLES, Role
 
 log = logging.getLogger("casebridge.auth")
@@ -167,6 +167,8 @@ class TokenVerifier:
             raise _invalid("reserved_subject", "token's subject is one casebridge keeps for its own workers")
         if not isinstance(org, str) or not org:
             raise _invalid("missing_organization", f"token has no {a.organization_claim!r} claim")
+        if org in RESERVED_ORGANIZATIONS:  # the clients' own holding: no organisation is it
+            raise _invalid("reserved_organization", "token's organisation is one casebridge keeps for clients' own")
         raw_roles = _claim(claims, a.roles_claim) or []
         if isinstance(raw_roles, str):
             raw_roles = raw_roles.split()

@@ -19,6 +19,7 @@ from audit.chain_writer import ChainRecorder
 from audit.signing import CheckpointSigner, load_or_create_key
 from checklists.config import Checklists
 from checklists.config import load as load_checklists
+from checklists.files import limit_scans, make_blob_store
 from connectors.base import Connector
 from connectors.benefits import BenefitsConnector
 from connectors.edfi import SchoolingConnector
@@ -161,6 +162,10 @@ def build_services(
         "sms": HttpSmsSender(notify.sms, status_callback=settings.public_url.rstrip("/") + "/hooks/sms/status"),
     }
     checklists = load_checklists(settings.checklists_file)
+    # the documents' blob store, as the settings name it (ConfigurationError at start-up when it cannot be built:
+    # `casebridge documents purge` / `sweep` build theirs by the same hook); the scans' cap is process-wide
+    blobs = make_blob_store(settings.documents)
+    limit_scans(settings.documents.max_concurrent_scans)
     notices = ClientNotices(notify) if notify.enabled else None
     http = httpx.AsyncClient(timeout=10.0)
     keys = KeySource(settings.auth, http)
@@ -172,8 +177,7 @@ def build_services(
                     templates=Templates(notify.templates_dir), checklists=checklists,
                     appointments=AppointmentDesk(gate=gate, source=appointments),
                     documents=DocumentDesk(gate=gate, source=documents, sessions=sessions, checklists=checklists,
-                                           settings=settings.documents,
-                                           notices=notices),
+                                           settings=settings.documents, notices=notices, blobs=blobs),
                     directory=DirectoryDesk(gate=gate, sessions=sessions),
                     plans=PlanDesk(gate=gate, source=plans, catalogue=load_plans(settings.plans_file),
                                    notices=notices, households=HmisHouseholds(reads, settings.housing.source)

@@ -1,11 +1,13 @@
 """Files sent against a checklist (issue 20 §4): what a file is (read from its first bytes, never from its name or
-the type the sender claims), the limits it must keep, an optional scan, and the blob store that keeps its bytes.
+the type the sender claims), the limits it must keep, an optional scan, and the settings of the blob store that
+keeps its bytes (checklists/blobs.py).
 
 A file is kept under the SHA-256 of its content in a blob store (a local directory by default; `BlobStore` is
-the seam for another), its metadata in the database (store/held_tables.DocumentFile). The two stay consistent
-(gate/document_desk.py): the bytes are written first (to a temporary name, then moved into place), the metadata
-in the gate's operation; when the operation fails, bytes that no row refers to are removed; when the bytes
-cannot be written, no row is. A file's name is never kept (a photo's name is often the client's name).
+the seam for another, chosen by `blob_store`), its metadata in the database (store/held_tables.DocumentFile). The
+two stay consistent (gate/document_desk.py): the bytes are written first (to a temporary name, then moved into
+place), the metadata in the gate's operation; when the operation fails, bytes that no row refers to are removed;
+when the bytes cannot be written, no row is. A file's name is never kept (a photo's name is often the client's
+name).
 """
 
 from __future__ import annotations
@@ -13,16 +15,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import os
 import uuid
+import weakref
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
+from checklists.blobs import (
+    INCOMING_PREFIX,
+    LOCAL,
+    BlobChunks,
+    BlobStore,
+    LocalBlobStore,
+    Received,
+    factory_named,
+    make_blob_store,
+    remove_stale_incoming,
+    verified_copy,
+)
 from core.errors import DocumentsUnavailable, InvalidInput, PayloadTooLarge
+
+__all__ = ["EXTENSIONS", "BlobChunks", "BlobStore", "DocumentSettings", "LocalBlobStore", "Received", "limit_scans",
+           "make_blob_store", "receive", "remove_stale_incoming", "scan", "sniff", "verified_copy"]
 
 # What a client or a caseworker may send: scans and photos of papers. Each known by its first bytes.
 PDF, JPEG, PNG, HEIC, WEBP, TIFF = ("application/pdf", "image/jpeg", "image/png", "image/heic", "image/webp",
@@ -38,9 +53,20 @@ SNIFF_BYTES = 64
 class DocumentSettings(BaseModel):
     """Files sent against checklist items: how large, kept how long, scanned how, reviewed by when."""
 
-    # where the blobs are kept (a directory; created if missing)
+    # the blob store: "local" (the directory `blob_dir`), or "package.module:factory", a callable taking these
+    # settings and returning a checklists.blobs.BlobStore (e.g. one over the city's object storage). Checked at
+    # start-up: a name that does not import to a callable is an invalid setting.
+    blob_store: str = LOCAL
+    # where the local store keeps the blobs (a directory; created if missing)
     blob_dir: Path = Path("var/documents")
+    # where a file being sent is read to while it is sniffed and scanned, and a file being fetched is copied to
+    # while its digest is checked: always a local directory, whatever the store (the scanner reads a local file).
+    # None: <blob_dir>/incoming (for the local store the same file system, so keeping a file is a hard link)
+    incoming_dir: Path | None = None
     max_bytes: int = Field(default=10_000_000, ge=1_000, le=100_000_000)  # a phone photo is 2-6 MB
+    # a sender that sends nothing for this long in the middle of a file is refused (and nothing kept): a
+    # connection held open by a stalled phone, or on purpose, must not hold a slot for ever
+    read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     # how long a file is kept after it was sent; then `casebridge documents purge` removes its bytes (its record
     # stays: what was accepted, when, by whom). Separate from the access log's retention.
     retention_days: int = Field(default=3 * 365, ge=1, le=20 * 366)
@@ -49,11 +75,30 @@ class DocumentSettings(BaseModel):
     # ["clamdscan", "--no-summary", "--fdpass", "-"]. None: files are not scanned (recorded as "not-scanned").
     scan_command: list[str] | None = None
     scan_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    # scans running at once in one process (each is a process of its own): a burst of uploads waits its turn, at
+    # most scan_timeout_seconds, rather than starting a scanner per upload
+    max_concurrent_scans: int = Field(default=2, ge=1, le=64)
     # files one person may send for one client in a day: a phone stuck in a loop, or someone filling the disk, is
     # refused before a byte is read
     max_files_per_day: int = Field(default=50, ge=1, le=10_000)
+    # files one person may send in a day for all their clients together (a caseworker scanning for a caseload);
+    # both limits count every attempt, refused ones too (gate/document_desk.py)
+    max_files_per_sender_per_day: int = Field(default=500, ge=1, le=100_000)
     review_days: int = Field(default=2, ge=0, le=60)  # a file sent is reviewed within this many days
     request_days: int = Field(default=14, ge=1, le=365)  # a document asked for is due this many days later
+
+    @field_validator("blob_store")
+    @classmethod
+    def _names_a_store(cls, value: str) -> str:
+        value = value.strip()
+        if value != LOCAL:
+            factory_named(value)  # ValueError naming what is wrong: refused at start-up
+        return value
+
+    @property
+    def incoming(self) -> Path:
+        """The local directory files are read to (and fetched files copied to) before they are kept or served."""
+        return self.incoming_dir or self.blob_dir / "incoming"
 
 
 def sniff(head: bytes) -> str:
@@ -77,30 +122,27 @@ def sniff(head: bytes) -> str:
                        reason="unsupported_type")
 
 
-@dataclass(frozen=True, slots=True)
-class Received:
-    """A file read to a temporary path: its digest, size and type (the path is removed by `discard`)."""
-
-    path: Path
-    sha256: str
-    size: int
-    media_type: str
-
-    def discard(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
-async def receive(chunks: AsyncIterator[bytes], *, into: Path, limit: int) -> Received:
+async def receive(chunks: AsyncIterator[bytes], *, into: Path, limit: int,
+                  idle_seconds: float | None = None) -> Received:
     """Read a file's bytes to a temporary file under `into`, hashing as it goes: PayloadTooLarge as soon as it
-    passes `limit`, InvalidInput if it is empty or not a type casebridge accepts. Nothing is left behind on
-    failure."""
+    passes `limit`, InvalidInput if it is empty, not a type casebridge accepts, or stops arriving for
+    `idle_seconds` (None: no limit). Nothing is left behind on failure."""
     await asyncio.to_thread(into.mkdir, parents=True, exist_ok=True)
-    path = into / f".incoming-{uuid.uuid4().hex}"
+    path = into / f"{INCOMING_PREFIX}{uuid.uuid4().hex}"
     digest, size, head = hashlib.sha256(), 0, b""
+    pending = aiter(chunks)
     try:
         with await asyncio.to_thread(path.open, "xb") as out:
-            async for chunk in chunks:
+            while True:
+                try:
+                    async with asyncio.timeout(idle_seconds):
+                        chunk = await anext(pending)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise InvalidInput(f"the file stopped arriving (nothing for {idle_seconds:g} seconds); nothing "
+                                       "was kept", field="file", reason="stalled",
+                                       suggestion="Send the file again on a steadier connection.") from None
                 size += len(chunk)
                 if size > limit:
                     raise PayloadTooLarge(f"a file is at most {limit} bytes", limit=limit)
@@ -119,23 +161,52 @@ async def receive(chunks: AsyncIterator[bytes], *, into: Path, limit: int) -> Re
         raise
 
 
+class _ScanSlots:
+    """The process's cap on scans running at once: one semaphore per event loop (a semaphore belongs to the loop
+    it first waits in; a server has one loop, a test suite many)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary())
+
+    def resize(self, size: int) -> None:
+        if size != self.size:  # scans under way finish under the old cap; the next ones wait under the new
+            self.size, self._by_loop = size, weakref.WeakKeyDictionary()
+
+    def here(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        slots = self._by_loop.get(loop)
+        if slots is None:
+            slots = self._by_loop[loop] = asyncio.Semaphore(self.size)
+        return slots
+
+
+_SCANS = _ScanSlots(DocumentSettings.model_fields["max_concurrent_scans"].default)
+
+
+def limit_scans(size: int) -> None:
+    """At most `size` scans at once in this process (`max_concurrent_scans`; set where the desk is built)."""
+    _SCANS.resize(size)
+
+
 async def scan(command: list[str] | None, path: Path, *, seconds: float) -> str:
     """"clean" or "not-scanned" (no scanner configured); InvalidInput when the scanner finds something,
-    DocumentsUnavailable when it cannot tell (it failed, or took too long)."""
+    DocumentsUnavailable when it cannot tell (it failed, or took too long) or no scan could start within
+    `seconds` (as many as `limit_scans` allows are running)."""
     if not command:
         return "not-scanned"
+    slots = _SCANS.here()
     try:
-        with await asyncio.to_thread(path.open, "rb") as stdin:
-            proc = await asyncio.create_subprocess_exec(*command, stdin=stdin, stdout=asyncio.subprocess.DEVNULL,
-                                                        stderr=asyncio.subprocess.DEVNULL)
-            try:
-                code = await asyncio.wait_for(proc.wait(), seconds)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-                code = -1
-    except OSError:
-        code = -1
+        async with asyncio.timeout(seconds):
+            await slots.acquire()
+    except TimeoutError:
+        raise DocumentsUnavailable("too many files are being scanned for viruses right now",
+                                   reason="scans_busy") from None
+    try:
+        code = await _run_scanner(command, path, seconds)
+    finally:
+        slots.release()
     if code == 0:
         return "clean"
     if code == 1:
@@ -143,69 +214,16 @@ async def scan(command: list[str] | None, path: Path, *, seconds: float) -> str:
     raise DocumentsUnavailable("the file could not be scanned for viruses")
 
 
-class BlobStore(Protocol):
-    """Where files' bytes are kept, by content hash."""
-
-    def put(self, received: Received) -> bool:
-        """Keep `received`'s bytes under its digest; True if they were not there before."""
-        ...
-
-    def open(self, sha256: str) -> Path | None:
-        """The path of the bytes kept under `sha256`, or None."""
-        ...
-
-    def delete(self, sha256: str) -> None:
-        """Remove the bytes kept under `sha256` (nothing if absent)."""
-        ...
-
-
-class LocalBlobStore:
-    """Blobs in a local directory: <root>/ab/cd/<sha256>, written to a temporary name and moved into place, so a
-    blob is either whole or absent."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    @property
-    def incoming(self) -> Path:
-        """Where files are read to before they are kept (same file system: the move is atomic)."""
-        return self.root / "incoming"
-
-    def _path(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError("not a SHA-256 digest")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
-
-    def put(self, received: Received) -> bool:
-        final = self._path(received.sha256)
-        if final.exists():
-            return False
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staged = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
-        os.link(received.path, staged) if _same_device(received.path, final.parent) else _copy(received.path, staged)
-        with staged.open("rb") as f:
-            os.fsync(f.fileno())
-        os.replace(staged, final)
-        return True
-
-    def open(self, sha256: str) -> Path | None:
-        path = self._path(sha256)
-        return path if path.exists() else None
-
-    def delete(self, sha256: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._path(sha256).unlink()
-
-    def digests(self) -> list[str]:
-        """Every digest kept (for the sweep that finds blobs no row refers to)."""
-        return sorted(p.name for p in self.root.glob("??/??/*") if len(p.name) == 64)
-
-
-def _same_device(a: Path, b: Path) -> bool:
-    return a.stat().st_dev == b.stat().st_dev
-
-
-def _copy(src: Path, dst: Path) -> None:
-    with src.open("rb") as i, dst.open("xb") as o:
-        while chunk := i.read(1 << 20):
-            o.write(chunk)
+async def _run_scanner(command: list[str], path: Path, seconds: float) -> int:
+    try:
+        with await asyncio.to_thread(path.open, "rb") as stdin:
+            proc = await asyncio.create_subprocess_exec(*command, stdin=stdin, stdout=asyncio.subprocess.DEVNULL,
+                                                        stderr=asyncio.subprocess.DEVNULL)
+            try:
+                return await asyncio.wait_for(proc.wait(), seconds)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                return -1
+    except OSError:
+        return -1

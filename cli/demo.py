@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,10 @@ FIRST_QUERY = """query FirstLook($id: ID!) {
     housing {
       access { agency status basis reason asOf }
       inShelterNow enrollments { projectName projectTypeName entryDate moveInDate exitDate status }
-      chronicHomelessness { status reason supportingStays { projectName entryDate exitDate } }
+      chronicHomelessness {
+        status reason verifiedByStays nightsInStays occasions countedFrom countedTo
+        supportingStays { projectTypeName projectName entryDate exitDate }
+      }
     }
     schooling {
       access { agency status basis reason }
@@ -108,6 +111,7 @@ SHELTERED_CLIENT = "demo-client-in-shelter"  # the sheltered client's own sign-i
 DEMO_NOTE = "Demo: intake done; client asked for help finding the birth certificate for a housing application."
 DEMO_EMAIL = "demo-client@example.org"  # example.org: a domain reserved for examples (RFC 2606)
 MAILBOX_DIR = Path("var/demo-mailbox")  # every email the demo's reminders send, one .eml file each
+DEMO_OUTREACH = ("P-501", "Street Outreach (Manhattan)", "E-DEMO-OUTREACH")  # project id, name, the client's stay
 HMIS_EXPORT_DIR = Path("var/demo-hmis-export")  # the CoC's drop, as `casebridge hmis import` would read it
 
 
@@ -311,30 +315,48 @@ def _sheltered(population: Population) -> str:
 
 
 def chronically_homeless(population: Population) -> str:
-    """The sheltered client's intake answers make them chronically homeless (HUD's glossary: a disabling condition,
-    and on the streets or in shelter since more than a year before their first entry): the shelter system's own
-    records are the evidence a supportive-housing application asks for."""
+    """The sheltered client is chronically homeless (HUD's glossary: a disabling condition, and on the streets or in
+    shelter since more than a year before their first entry), by their intake's answers and by the shelter system's
+    own records: a street-outreach team worked with them for the 400 nights before they came into shelter. Those
+    stays, not the answers, are the evidence a supportive-housing application asks for."""
     client = _sheltered(population)
+    hmis = population.hmis
     hmis_id = next(p.hmis_id for p in population.people if p.client_id == client)
-    mine = [e for e in population.hmis.enrollments if e["PersonalID"] == hmis_id]
-    first = min(e["EntryDate"] for e in mine)  # type: ignore[type-var]
+    mine = [e for e in hmis.enrollments if e["PersonalID"] == hmis_id]
+    first: date = min(e["EntryDate"] for e in mine)  # type: ignore[type-var, assignment]
+    answers = {"DisablingCondition": 1, "DateToStreetESSH": first - timedelta(days=400)}
     for e in mine:
-        e.update({"DisablingCondition": 1, "DateToStreetESSH": first - timedelta(days=400)})  # type: ignore[operator]
+        e.update(answers)
+    if not any(p["ProjectID"] == DEMO_OUTREACH[0] for p in hmis.projects):
+        hmis.projects.append({"ProjectID": DEMO_OUTREACH[0], "OrganizationID": "O-1", "ProjectName": DEMO_OUTREACH[1],
+                              "OperatingStartDate": date(2015, 1, 1), "ContinuumProject": 1, "ProjectType": 4})
+    if not any(e["EnrollmentID"] == DEMO_OUTREACH[2] for e in mine):
+        hmis.enrollments.append({"EnrollmentID": DEMO_OUTREACH[2], "PersonalID": hmis_id, "ProjectID": DEMO_OUTREACH[0],
+                                 "EntryDate": first - timedelta(days=400), "HouseholdID": f"HH-{DEMO_OUTREACH[2]}",
+                                 "RelationshipToHoH": 1, "LivingSituation": 116, **answers})
+        hmis.exits.append({"ExitID": f"X-{DEMO_OUTREACH[2]}", "EnrollmentID": DEMO_OUTREACH[2], "PersonalID": hmis_id,
+                           "ExitDate": first, "Destination": 101})  # into shelter the day outreach ended
     return client
 
 
 def verified_at_hra(population: Population) -> str:
     """The benefits agency verified the sheltered client's birth certificate last year: a supportive-housing
-    application's checklist finds it there (through the client's consent) instead of asking again."""
+    application's checklist finds it there (through the client's consent) instead of asking again. It accepted a pay
+    stub too, at a recertification seven months ago: a proof of income holds 60 days, so that one has expired."""
     client = _sheltered(population)
     person = next(p for p in population.people if p.client_id == client)
     if person.benefits_id is None:
         return client
     case = population.benefits[person.benefits_id]["cases"][0]  # type: ignore[index]
-    docs = [d for d in case["requiredDocuments"] if d["type"] != "BIRTH_CERTIFICATE"]
-    verified = (datetime.now(UTC).date() - timedelta(days=300)).isoformat()
-    case["requiredDocuments"] = [*docs, {"documentId": f"DOC-BC-{person.benefits_id}", "type": "BIRTH_CERTIFICATE",
-                                         "dueOn": verified, "status": "ACCEPTED"}]
+    docs = [d for d in case["requiredDocuments"] if d["type"] not in ("BIRTH_CERTIFICATE", "PROOF_OF_INCOME")]
+    today = datetime.now(UTC).date()
+    verified, paid = (today - timedelta(days=300)).isoformat(), (today - timedelta(days=210)).isoformat()
+    case["requiredDocuments"] = [
+        *docs,
+        {"documentId": f"DOC-BC-{person.benefits_id}", "type": "BIRTH_CERTIFICATE", "dueOn": verified,
+         "status": "ACCEPTED", "acceptedOn": verified},
+        {"documentId": f"DOC-PI-{person.benefits_id}", "type": "PROOF_OF_INCOME", "dueOn": paid, "status": "ACCEPTED",
+         "acceptedOn": paid}]
     return client
 
 
@@ -600,7 +622,19 @@ def _check_plans(url: str, token: str, client_id: str) -> None:
 
 
 CHECKLIST_QUERY = """query Checklist($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) {
-  items { document state copies { agency source verified } } } } }"""
+  items { document state since daysInState copies { agency source verified unverifiedReason } } } } }"""
+
+
+def _chronic_text(chronic: dict[str, Any], access: list[dict[str, Any]]) -> str:
+    """The status, the glossary's step, and whether the agency's own stays show the time (its verification)."""
+    agency = next((a["agency"] for a in access if a["status"] == "SHOWN"), "the shelter system")
+    text = f"{chronic['status']} ({chronic['reason']})"
+    if chronic["status"] != "YES":
+        return text
+    shown = (f"{chronic['nightsInStays']} nights on {chronic['occasions']} occasion(s) from {chronic['countedFrom']} "
+             f"to {chronic['countedTo']}")
+    return text + (f"; verified by {agency}'s own stays: {shown}" if chronic["verifiedByStays"]
+                   else f"; not verified by {agency}'s own stays ({shown}): the intake's answers alone")
 
 
 def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
@@ -621,16 +655,22 @@ def _first_query(url: str, case: DemoCase) -> dict[str, Any]:
         summary["plan"] = [f"{g['code']}: {g['status']}" + (f", due {g['dueOn']}" if g["dueOn"] else "")
                            + (f", not before {g['notBefore']}" if g["notBefore"] else "") for g in plan["goals"]]
     chronic = (profile.get("housing") or {}).get("chronicHomelessness")
-    if chronic:  # what the shelter system's records say, by HUD's definition
-        summary["chronicHomelessness"] = f"{chronic['status']} ({chronic['reason']})"
+    if chronic:  # what the shelter system's records say, by HUD's definition, and the stays that show it (or not)
+        summary["chronicHomelessness"] = _chronic_text(chronic, profile["housing"]["access"])
+        if chronic["supportingStays"]:
+            summary["supportingStays"] = [f"{s['projectTypeName']}, {s['projectName']}: {s['entryDate']} to "
+                                          f"{s['exitDate'] or 'now'}" for s in chronic["supportingStays"]]
     if case.goal:  # where each document the goal needs already is
         got = httpx.post(f"{url}/graphql", json={"query": CHECKLIST_QUERY,
                                                   "variables": {"id": case.client_id, "goal": case.goal}},
                          headers={"Authorization": f"Bearer {case.token}", "X-Purpose-Of-Use": case.purpose},
                          timeout=30).json()
         found = ((got.get("data") or {}).get("client") or {}).get("checklist") or {}
-        summary["checklist"] = [f"{i['document']} {i['state']}" + "".join(
-            f"; {c['source'].lower()} at {c['agency']}{' (verified)' if c['verified'] else ''}" for c in i["copies"])
+        summary["checklist"] = [
+            f"{i['document']} {i['state']}" + (f" since {i['since']} ({i['daysInState']} days)" if i["since"] else "")
+            + "".join(f"; {c['source'].lower()} at {c['agency']}" + (
+                " (verified)" if c["verified"] else f" ({c['unverifiedReason'].lower().replace('_', ' ')})"
+                if c["unverifiedReason"] else "") for c in i["copies"])
             for i in found.get("items", [])]
     console.print(f"[bold]{case.title}[/bold]", soft_wrap=True, highlight=False)
     console.print_json(json.dumps({"sections": summary, "errors": body.get("errors")}))

@@ -5,29 +5,44 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli.common import err, record_operator, settings_or_exit, with_engine
 from core.vocabulary import OperatorAction
 
+if TYPE_CHECKING:
+    from api.settings import Settings
+    from checklists.blobs import BlobStore
+
 app = typer.Typer(help="Files sent against checklists: retention, and the blob store.", no_args_is_help=True)
 ORPHAN_AGE_SECONDS = 3600  # a blob this old that no record refers to is left over from a failed upload
+
+
+def _blob_store(settings: Settings) -> BlobStore:
+    """The blob store the settings name (the gateway's own hook), or a clear message and exit code 2."""
+    from checklists.files import make_blob_store
+    from core.errors import ConfigurationError
+
+    try:
+        return make_blob_store(settings.documents)
+    except ConfigurationError as exc:
+        err.print(f"[red]{exc.message}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("purge")
 def purge_cmd(
     operator: Annotated[str | None, typer.Option(help="Who runs retention (goes to the access log).")] = None,
 ) -> None:
-    """Remove the content of files past their retention period (their records stay), and write one access-log
-    event per client whose files were purged."""
-    from checklists.files import LocalBlobStore
+    """Remove the content of files past their retention period (their records stay), a batch of files per
+    transaction, and write one access-log event per client and batch whose files were purged."""
     from connectors.held_documents import purge_expired
     from store.engine import make_sessionmaker
 
     settings = settings_or_exit()
-    blobs = LocalBlobStore(settings.documents.blob_dir)
+    blobs = _blob_store(settings)
 
     async def go(engine: Any) -> tuple[int, int]:
         async def delete(sha: str) -> None:
@@ -47,23 +62,26 @@ def purge_cmd(
 
 @app.command("sweep")
 def sweep_cmd() -> None:
-    """Remove blobs no record refers to (left by an upload that failed while the store was down), once they are an
-    hour old; and name records whose content is missing."""
-    from checklists.files import LocalBlobStore
+    """Remove blobs no record refers to (left by an upload that failed while the store was down), half-written
+    blobs, and files a killed process left in the incoming directory, once they are an hour old; and name
+    records whose content is missing."""
+    from checklists.files import remove_stale_incoming
     from cli.common import with_store
     from connectors.held_documents import kept_digests
 
     settings = settings_or_exit()
-    blobs = LocalBlobStore(settings.documents.blob_dir)
+    blobs = _blob_store(settings)
     kept = with_store(settings, kept_digests)
-    present = set(blobs.digests())
-    removed = 0
-    for sha in sorted(present - kept):
-        path = blobs.open(sha)
-        if path is not None and time.time() - path.stat().st_mtime > ORPHAN_AGE_SECONDS:
+    present: dict[str, float] = blobs.digests()
+    now, removed = time.time(), 0
+    for sha in sorted(present.keys() - kept):
+        if now - present[sha] > ORPHAN_AGE_SECONDS:
             blobs.delete(sha)
             removed += 1
-    missing = len(kept - present)
-    err.print(f"{removed} blob(s) no record refers to removed; {missing} record(s) whose content is missing")
+    leftovers = (blobs.remove_leftovers(ORPHAN_AGE_SECONDS)
+                 + remove_stale_incoming(settings.documents.incoming, ORPHAN_AGE_SECONDS))
+    missing = len(kept - present.keys())
+    err.print(f"{removed} blob(s) no record refers to removed; {leftovers} half-written or abandoned file(s) "
+              f"removed; {missing} record(s) whose content is missing")
     if missing:
         raise typer.Exit(1)

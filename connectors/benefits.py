@@ -7,8 +7,11 @@ it, and anything else is an AGENCY_BAD_DATA error rather than partial data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
@@ -97,6 +100,8 @@ class _Document(_Wire):
     type: str
     dueOn: date | None = None
     status: Literal["REQUESTED", "RECEIVED", "ACCEPTED", "REJECTED"]
+    # read leniently (accepted_on): a date that cannot be read costs the copy its date, not the client's records
+    acceptedOn: object = None
 
 
 class _Case(_Wire):
@@ -139,6 +144,8 @@ class _PeoplePage(_Wire):
 
 
 M = TypeVar("M", bound=_Wire)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+log = logging.getLogger("casebridge.connectors")
 _BATCH = TypeAdapter(_Batch)
 _PEOPLE_PAGE = TypeAdapter(_PeoplePage)
 
@@ -157,6 +164,7 @@ class BenefitsConnector:
         self.organization = config.organization
         self._api = AgencyApi.from_config(self.name, config)
         self._status = StatusTracker(self.name)
+        self.unreadable_dates = 0  # acceptance dates read as unknown since start (the values are never kept)
         self._tracer = tracer or trace.get_tracer("casebridge.connectors")
 
     def status(self) -> ConnectorStatus:
@@ -185,10 +193,14 @@ class BenefitsConnector:
                 raise
         as_of = min((b.asOf for b in batches), default=None) or datetime.now(UTC)
         records: dict[str, SourceRecord] = {}
+        unreadable = self.unreadable_dates
         for batch in batches:
             for item in batch.items:
                 if item.personId in ids:
                     records[item.personId] = self._canonical(item, wanted)
+        if self.unreadable_dates > unreadable:
+            log.warning("the %s agency sent %d acceptance dates that are not dates; read as unknown", self.name,
+                        self.unreadable_dates - unreadable)
         return FetchResult(as_of=as_of, records=records)
 
     async def list_people(self, since: str | None = None) -> PeopleBatch:
@@ -237,10 +249,25 @@ class BenefitsConnector:
             ]
         if Category.DOCUMENTS in wanted:
             sections[Category.DOCUMENTS] = [
-                RequiredDocument(d.documentId, self.organization, d.type, d.dueOn, d.status)
+                RequiredDocument(d.documentId, self.organization, d.type, d.dueOn, d.status,
+                                 accepted_on=self._accepted_on(d.acceptedOn))
                 for c in item.cases for d in c.requiredDocuments
             ]
         return SourceRecord(local_id=item.personId, sections=sections)
+
+    def _accepted_on(self, value: object) -> date | None:
+        """An ISO date (YYYY-MM-DD) not after tomorrow; anything else is read as absent, and counted (never shown:
+        it is the agency's data)."""
+        if value is None:
+            return None
+        found = None
+        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+            with contextlib.suppress(ValueError):  # 2026-02-30 has the shape of a date
+                found = date.fromisoformat(value)
+        if found is None or found > datetime.now(UTC).date() + timedelta(days=1):  # a date to come is a typo
+            self.unreadable_dates += 1
+            return None
+        return found
 
     @staticmethod
     def _case(person_id: str, case: _Case) -> BenefitCase:

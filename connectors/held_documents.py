@@ -1,30 +1,44 @@
 """Documents casebridge holds (category documents), beside the agencies' own document records: files sent against
-a checklist (by a caseworker, held for their organisation; by the client, held for the client), and each
-organisation's record of a client's documents - asked for by a date, accepted (from which file, when), rejected
-(why) - with its history. One more held-here source behind the gate (connectors/held.py says how those work).
+a checklist (by a caseworker, held for their organisation; by the client, held in the client's own holding), and
+each organisation's record of a client's documents - asked for by a date, received (a file for it arrived),
+accepted (from which file, when, valid from which day), rejected (why) - with its history. One more held-here
+source behind the gate (connectors/held.py says how those work).
+
+What a caller is shown of a record never names a file they may not see: its id is withheld (the gate decided the
+section the file is in, not the record's). A client's file arriving for a record an organisation keeps moves
+that record to RECEIVED only as seen by a caller who may see the file (derived when read, never written into the
+organisation's record before its staff may see it: the file is the client's until their consent says otherwise);
+once the organisation decides on it, the arrival is written with the decision.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import case, delete, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.held import Group
 from core.errors import AgencyUnavailable
+from core.principal import CLIENT_HOLDER
 from core.vocabulary import Category
+from store.held_tables import DocumentAttempt as AttemptRow
 from store.held_tables import DocumentEvent as EventRow
 from store.held_tables import DocumentFile as FileRow
 from store.held_tables import DocumentRecord as RecordRow
 
-REQUESTED, ACCEPTED, REJECTED = "REQUESTED", "ACCEPTED", "REJECTED"
+REQUESTED, RECEIVED, ACCEPTED, REJECTED = "REQUESTED", "RECEIVED", "ACCEPTED", "REJECTED"
+DECIDED = (ACCEPTED, REJECTED)  # the steps that decide on a file
+WAITING = (REQUESTED, REJECTED)  # a record waiting for a file: one arriving moves it to RECEIVED
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,16 +58,23 @@ class SentFile:
     retain_until: datetime
     purged: bool
 
+    @property
+    def by_client(self) -> bool:
+        """Sent by the client themself (held in their own holding)."""
+        return self.holder == CLIENT_HOLDER
+
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One step in a document record's history."""
+    """One step in a document record's history: `file_id` the file accepted or rejected, `received` the file that
+    arrived (a RECEIVED step); either None where the caller may not see it."""
 
     state: str
     at: datetime
     by: str
     file_id: str | None
     reason: str | None
+    received: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,13 +85,19 @@ class DocumentRecord:
     client_id: str
     holder: str
     document: str
-    state: str  # REQUESTED | ACCEPTED | REJECTED
+    state: str  # REQUESTED | RECEIVED | ACCEPTED | REJECTED
     due_on: date | None
     reason: str | None
     file_id: str | None
     accepted_on: date | None
     updated_at: datetime
     history: tuple[Step, ...]
+    issued_on: date | None = None  # the accepted document's own date, where the reviewer gave it
+
+    @property
+    def valid_from(self) -> date | None:
+        """The day an accepted copy's validity runs from: the document's own date if given, else its review's."""
+        return self.issued_on or self.accepted_on
 
 
 class HeldDocuments:
@@ -99,7 +126,9 @@ class HeldDocuments:
         return {(cid, Category.DOCUMENTS, holder, True) for cid, holder in rows}
 
     async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[SentFile | DocumentRecord]]:
-        """The files and document records of the permitted groups."""
+        """The files and document records of the permitted groups; the records as the caller may see them (a file
+        of a group not permitted is never named; one of a permitted group that arrived for a record waiting for
+        it shows the record RECEIVED)."""
         if not groups:
             return {}
         keys = [(cid, holder) for cid, _cat, holder, _shared in groups]
@@ -107,18 +136,23 @@ class HeldDocuments:
         f, r, e = FileRow, RecordRow, EventRow
         try:
             async with self._sessions() as session:
+                seen: dict[tuple[str, str], list[SentFile]] = defaultdict(list)
                 for row in (await session.execute(select(f).where(tuple_(f.client_id, f.holder).in_(keys)))).scalars():
-                    out[(row.client_id, Category.DOCUMENTS, row.holder, True)].append(sent_file(row))
+                    sent = sent_file(row)
+                    out[(row.client_id, Category.DOCUMENTS, row.holder, True)].append(sent)
+                    seen[(row.client_id, row.document)].append(sent)
+                visible = {x.id for files in seen.values() for x in files}
                 records = list((await session.execute(
                     select(r).where(tuple_(r.client_id, r.holder).in_(keys)))).scalars())
                 steps: dict[str, list[Step]] = defaultdict(list)
                 if records:
                     for ev in (await session.execute(select(e).where(e.record_id.in_([x.id for x in records]))
                                                      .order_by(e.at, e.id))).scalars():
-                        steps[ev.record_id].append(Step(ev.state, ev.at, ev.by, ev.file_id, ev.reason))
+                        steps[ev.record_id].append(_step(ev))
                 for rec in records:
-                    out[(rec.client_id, Category.DOCUMENTS, rec.holder, True)].append(
-                        document_record(rec, steps.get(rec.id, [])))
+                    record = arrived(document_record(rec, steps.get(rec.id, [])),
+                                     seen.get((rec.client_id, rec.document), []))
+                    out[(rec.client_id, Category.DOCUMENTS, rec.holder, True)].append(withhold_files(record, visible))
         except SQLAlchemyError as exc:
             raise AgencyUnavailable("documents could not be read", connector=self.name) from exc
         return dict(out)
@@ -141,7 +175,41 @@ def sent_file(row: FileRow) -> SentFile:
 def document_record(row: RecordRow, steps: Sequence[Step]) -> DocumentRecord:
     """One record row (and its history) as the section shows it."""
     return DocumentRecord(row.id, row.client_id, row.holder, row.document, row.state, row.due_on, row.reason,
-                          row.file_id, row.accepted_on, row.updated_at, tuple(steps))
+                          row.file_id, row.accepted_on, row.updated_at, tuple(steps), row.issued_on)
+
+
+def arrived(record: DocumentRecord, files: Iterable[SentFile]) -> DocumentRecord:
+    """`record` as a caller who may see `files` (of its client and document) sees it: waiting for a file (asked
+    for, or rejected) while one of them arrived after its last step, it is RECEIVED since the first such."""
+    if record.state not in WAITING:
+        return record
+    last = record.history[-1].at if record.history else record.updated_at
+    came = [f for f in files if f.sent_at > last and not f.purged]
+    if not came:
+        return record
+    first = min(came, key=lambda f: (f.sent_at, f.id))
+    step = Step(RECEIVED, first.sent_at, sender(first), None, None, received=first.id)
+    return dataclasses.replace(record, state=RECEIVED, history=(*record.history, step))
+
+
+def withhold_files(record: DocumentRecord, visible: set[str]) -> DocumentRecord:
+    """`record` without the ids of files not in `visible` (those the caller may not see)."""
+    def shown(file_id: str | None) -> str | None:
+        return file_id if file_id in visible else None
+
+    return dataclasses.replace(record, file_id=shown(record.file_id), history=tuple(
+        dataclasses.replace(s, file_id=shown(s.file_id), received=shown(s.received)) for s in record.history))
+
+
+def sender(f: SentFile | FileRow) -> str:
+    """Who sent a file, as a record's step names it: the staff member, or the client (never their sign-in)."""
+    return CLIENT_HOLDER if f.holder == CLIENT_HOLDER else f.sent_by
+
+
+def _step(e: EventRow) -> Step:
+    if e.state == RECEIVED:
+        return Step(e.state, e.at, e.by, None, e.reason, received=e.file_id)
+    return Step(e.state, e.at, e.by, e.file_id, e.reason)
 
 
 async def add_file(session: AsyncSession, *, client_id: str, holder: str, document: str, sha256: str, size: int,
@@ -160,28 +228,74 @@ async def file_row(session: AsyncSession, file_id: str) -> FileRow | None:
     return await session.get(FileRow, file_id)
 
 
+async def file_holders(session: AsyncSession, file_ids: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """The (client, holder) of each file, by id (for the gate to decide which of them a caller may see)."""
+    ids = sorted(set(file_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(select(FileRow.id, FileRow.client_id, FileRow.holder).where(FileRow.id.in_(ids)))
+    return {fid: (cid, holder) for fid, cid, holder in rows.all()}
+
+
 async def record_step(session: AsyncSession, *, client_id: str, holder: str, document: str, state: str, by: str,
                       now: datetime, due_on: date | None = None, reason: str | None = None,
-                      file_id: str | None = None) -> DocumentRecord:
+                      file_id: str | None = None, issued_on: date | None = None) -> DocumentRecord:
     """Move the organisation's record of one document to `state` (making the record if it has none), and add the
     step to its history, in the caller's transaction."""
-    row = (await session.execute(select(RecordRow).where(
-        RecordRow.client_id == client_id, RecordRow.holder == holder, RecordRow.document == document)
-        .with_for_update())).scalar_one_or_none()
-    if row is None:
-        row = RecordRow(id=str(uuid.uuid4()), client_id=client_id, holder=holder, document=document,
-                        recorded_by=by, created_at=now)
-        session.add(row)
+    row = await _record_row(session, client_id=client_id, holder=holder, document=document, state=state, by=by,
+                            now=now)
     row.state, row.due_on, row.reason, row.updated_at = state, due_on, reason, now
     if file_id is not None:
         row.file_id = file_id
     row.accepted_on = now.date() if state == ACCEPTED else None
+    row.issued_on = issued_on if state == ACCEPTED else None
     await session.flush()
     session.add(EventRow(record_id=row.id, state=state, file_id=file_id, reason=reason, by=by, at=now))
     await session.flush()
     steps = (await session.execute(select(EventRow).where(EventRow.record_id == row.id)
                                    .order_by(EventRow.at, EventRow.id))).scalars()
-    return document_record(row, [Step(e.state, e.at, e.by, e.file_id, e.reason) for e in steps])
+    return document_record(row, [_step(e) for e in steps])
+
+
+async def receive_step(session: AsyncSession, *, client_id: str, holder: str, document: str, file_id: str, by: str,
+                       at: datetime, valid_days: int | None) -> bool:
+    """A file for the organisation's record of a document arrived at `at`: a record waiting for one (asked for,
+    rejected, or accepted with its validity run out) whose last step is older moves to RECEIVED (its due date and
+    last reason stay), in the caller's transaction. No record: nothing (a file arriving asks for nothing)."""
+    row = (await session.execute(select(RecordRow).where(
+        RecordRow.client_id == client_id, RecordRow.holder == holder, RecordRow.document == document)
+        .with_for_update())).scalar_one_or_none()
+    if row is None or row.updated_at >= at:
+        return False
+    if row.state == ACCEPTED:
+        start = row.issued_on or row.accepted_on
+        if valid_days is None or start is None or start + timedelta(days=valid_days) >= at.date():
+            return False
+    elif row.state not in WAITING:
+        return False
+    row.state, row.updated_at, row.accepted_on, row.issued_on = RECEIVED, at, None, None
+    session.add(EventRow(record_id=row.id, state=RECEIVED, file_id=file_id, reason=None, by=by, at=at))
+    await session.flush()
+    return True
+
+
+async def _record_row(session: AsyncSession, *, client_id: str, holder: str, document: str, state: str, by: str,
+                      now: datetime) -> RecordRow:
+    """The organisation's record of one document, locked; made if it has none. Two first steps at once (two
+    caseworkers asking, a review beside a request) both go through: the insert that loses the race does nothing
+    and both then take the one row (PostgreSQL's insert waits for the other's commit; SQLite's writers take
+    turns, its driver opening the transaction at the first write)."""
+    where = (RecordRow.client_id == client_id, RecordRow.holder == holder, RecordRow.document == document)
+    found = (await session.execute(select(RecordRow).where(*where).with_for_update())).scalar_one_or_none()
+    if found is not None:
+        return found
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await session.execute(insert(RecordRow).values(
+        id=str(uuid.uuid4()), client_id=client_id, holder=holder, document=document, state=state, recorded_by=by,
+        created_at=now, updated_at=now).on_conflict_do_nothing(index_elements=["client_id", "holder", "document"]))
+    return (await session.execute(select(RecordRow).where(*where).with_for_update()
+                                  .execution_options(populate_existing=True))).scalar_one()
 
 
 async def digest_in_use(session: AsyncSession, sha256: str) -> bool:
@@ -189,6 +303,31 @@ async def digest_in_use(session: AsyncSession, sha256: str) -> bool:
     found = await session.execute(select(FileRow.id).where(FileRow.sha256 == sha256, FileRow.purged_at.is_(None))
                                   .limit(1))
     return found.first() is not None
+
+
+async def begin_attempt(session: AsyncSession, *, sender: str, client_id: str, now: datetime, per_client: int,
+                        per_sender: int) -> str | None:
+    """Count an upload `sender` begins for `client_id`, in the caller's transaction, unless they reached a limit
+    in the last day: None, or which one ("client": files for this client, "sender": files in all). Every attempt
+    counts, kept or refused after; one refused for a limit does not (it read nothing, and would keep a phone
+    stuck in a loop refused for ever). The count and the insert are one transaction taken in turns per sender
+    (an advisory lock on PostgreSQL; SQLite's writers take turns, the delete below making this one a writer
+    first), so uploads at once cannot pass a limit together."""
+    a = AttemptRow
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                              {"key": f"casebridge-document-attempts:{sender}"})
+    since = now - timedelta(days=1)
+    await session.execute(delete(a).where(a.sender == sender, a.at <= since))  # a day's are all a limit needs
+    total, mine = (await session.execute(select(func.count(), func.coalesce(func.sum(case(
+        (a.client_id == client_id, 1), else_=0)), 0)).where(a.sender == sender, a.at > since))).one()
+    if int(mine) >= per_client:
+        return "client"
+    if int(total) >= per_sender:
+        return "sender"
+    session.add(a(sender=sender, client_id=client_id, at=now))
+    await session.flush()
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,28 +339,40 @@ class Purged:
     by_client: dict[str, int]
 
 
+PURGE_BATCH = 200  # files per retention transaction: never every expired row locked at once
+
+
 async def purge_expired(sessions: async_sessionmaker[Any], delete_blob: Any, record: Any, *,
-                        now: datetime) -> Purged:
-    """Remove the content of files past their retention period: each is marked purged (its record stays: what was
-    accepted, when, by whom) and `record(session, files per client)` writes the access log in that transaction;
-    once it committed, the bytes are deleted unless a file still kept shares them."""
-    async with sessions.begin() as session:
-        rows = list((await session.execute(select(FileRow).where(
-            FileRow.retain_until < now, FileRow.purged_at.is_(None)).with_for_update())).scalars())
-        by_client: dict[str, int] = defaultdict(int)
-        for row in rows:
-            row.purged_at = now
-            by_client[row.client_id] += 1
-        digests = sorted({row.sha256 for row in rows})
-        if by_client:
-            await record(session, dict(by_client))
-    removed = 0
-    async with sessions() as session:
-        for sha in digests:
-            if not await digest_in_use(session, sha):
-                await delete_blob(sha)
-                removed += 1
-    return Purged(len(rows), removed, dict(by_client))
+                        now: datetime, batch: int = PURGE_BATCH) -> Purged:
+    """Remove the content of files past their retention period, `batch` files per transaction: each is marked
+    purged (its record stays: what was accepted, when, by whom) and `record(session, files per client)` writes
+    the access log in that transaction; once it committed, that batch's bytes are deleted unless a file still
+    kept shares them. A run stopped half way leaves whole batches done (and any blob of theirs not yet deleted
+    to `casebridge documents sweep`)."""
+    files = removed = 0
+    by_client: dict[str, int] = defaultdict(int)
+    while True:
+        async with sessions.begin() as session:
+            rows = list((await session.execute(select(FileRow).where(
+                FileRow.retain_until < now, FileRow.purged_at.is_(None))
+                .order_by(FileRow.client_id, FileRow.id).limit(batch).with_for_update())).scalars())
+            if not rows:
+                break
+            these: dict[str, int] = defaultdict(int)
+            for row in rows:
+                row.purged_at = now
+                these[row.client_id] += 1
+            digests = sorted({row.sha256 for row in rows})
+            await record(session, dict(these))
+        files += len(rows)
+        for client_id, n in these.items():
+            by_client[client_id] += n
+        async with sessions() as session:
+            for sha in digests:
+                if not await digest_in_use(session, sha):
+                    await delete_blob(sha)
+                    removed += 1
+    return Purged(files, removed, dict(by_client))
 
 
 async def kept_digests(sessions: async_sessionmaker[Any]) -> set[str]:

@@ -89,6 +89,8 @@ class RequiredDocument:
     type: str
     due_on: date | None
     status: str
+    # the day the agency accepted the copy it holds (its validity runs from it); None where it does not say
+    accepted_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

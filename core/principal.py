@@ -47,6 +47,12 @@ DELIVERY_WORKER = Principal("casebridge-delivery-worker", "CASEBRIDGE", frozense
 # casebridge itself, when nobody answered a referral in time (gate/referral_desk.expire_unanswered)
 REFERRAL_EXPIRY = Principal("casebridge-referrals", "CASEBRIDGE", frozenset({Role.SCHEDULER}))
 
+# The holding of what a client sends for themself (their own uploads): no organisation's, reached by an organisation
+# only through the client's consent. No token may name it as its organisation (api/auth.py), so no staff member's
+# organisation can be it.
+CLIENT_HOLDER = "CLIENT"
+RESERVED_ORGANIZATIONS = frozenset({CLIENT_HOLDER})
+
 BY_TEXT = "client-by-text-message"
 # The subjects casebridge's own workers act as: no token may carry one (api/auth.py).
 SYSTEM_SUBJECTS = frozenset({DELIVERY_WORKER.subject, REFERRAL_EXPIRY.subject, BY_TEXT})

@@ -193,12 +193,12 @@ def _benefits_case(rng: random.Random, pop: Population, members: list[Person], *
         "issuedOn": (soonest_end - timedelta(days=60)).isoformat(),
         "responseDueOn": (soonest_end - timedelta(days=15)).isoformat(),
     }]
-    documents = [{
+    documents = [_accepted_on({
         "documentId": f"DOC-{case_no:06d}-{i}",
         "type": doc,
         "dueOn": (interview + timedelta(days=rng.randint(0, 10))).isoformat(),
         "status": rng.choice(("REQUESTED", "RECEIVED", "ACCEPTED", "REJECTED")),
-    } for i, doc in enumerate(rng.sample(DOCUMENT_TYPES, k=rng.randint(0, 3)), start=1)]
+    }, today) for i, doc in enumerate(rng.sample(DOCUMENT_TYPES, k=rng.randint(0, 3)), start=1)]
     case = {
         "caseNumber": f"C{70000000 + case_no:08d}",
         "status": "OPEN" if any(p["status"] in ("ACTIVE", "PENDING") for p in programs) else "CLOSED",
@@ -223,6 +223,15 @@ def _benefits_case(rng: random.Random, pop: Population, members: list[Person], *
             },
             "cases": [case],
         }
+
+
+def _accepted_on(document: dict[str, object], today: date) -> dict[str, object]:
+    """An accepted document carries the day the agency accepted it, from a week to over a year ago - from a stream
+    of its own (the rest of the city stays as it was)."""
+    if document["status"] == "ACCEPTED":
+        rng = random.Random(f"accepted-{document['documentId']}")
+        document["acceptedOn"] = (today - timedelta(days=rng.randint(7, 420))).isoformat()
+    return document
 
 
 # (ProjectID, name, HUD ProjectType): 0 ES entry/exit, 1 ES night-by-night, 2 TH, 3 PSH, 13 RRH.

@@ -16,34 +16,42 @@ like a read of the section the file is in.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from audit.access_records import action_record
 from checklists.config import Checklists, DocumentKind
-from checklists.files import BlobStore, DocumentSettings, LocalBlobStore, Received, receive, scan
+from checklists.files import BlobStore, DocumentSettings, Received, make_blob_store, receive, scan, verified_copy
 from connectors.held_documents import (
     ACCEPTED,
+    DECIDED,
+    RECEIVED,
     REJECTED,
     REQUESTED,
+    WAITING,
     DocumentRecord,
     HeldDocuments,
     SentFile,
     add_file,
+    begin_attempt,
     digest_in_use,
+    file_holders,
     file_row,
+    receive_step,
     record_step,
+    sender,
     sent_file,
+    withhold_files,
 )
-from core.errors import DocumentsUnavailable, InvalidInput, RecordNotFound
-from core.principal import RequestContext
+from core.errors import AuditUnavailable, CasebridgeError, DocumentsUnavailable, InvalidInput, RecordNotFound
+from core.principal import CLIENT_HOLDER, RequestContext
 from core.vocabulary import Action, Category, member_of
 from gate.gate import Gate
 from policies.decisions import Resource, Target
@@ -82,8 +90,14 @@ class ReviewItem:
 
 
 MAX_AHEAD_DAYS = 366
+ISSUED_WITHIN_DAYS = 20 * 366  # a document's own date, given at review: from this many days ago to today
 REVIEW_LIST = 100  # files per review list, oldest first
-_SCAN_CANDIDATES = 1000
+# The review list reads its candidates oldest first in batches, keeping those the caller may review, until it has
+# REVIEW_LIST or none are left: at most _REVIEW_BATCHES x _REVIEW_BATCH (5,000) candidates read and decided per list,
+# so files the organisation may not see (a client's own, without their consent) push visible ones out only past
+# that many.
+_REVIEW_BATCH = 250
+_REVIEW_BATCHES = 20
 
 
 class DocumentDesk:
@@ -98,8 +112,9 @@ class DocumentDesk:
         self._lists = checklists
         self._settings = settings
         self._notices = notices
-        self._local = LocalBlobStore(settings.blob_dir)
-        self._blobs: BlobStore = blobs or self._local
+        # the store the settings name unless one is given; files being sent are read to a local directory of
+        # their own whatever the store (settings.incoming: the sniffing and the scanner need a local file)
+        self._blobs: BlobStore = blobs or make_blob_store(settings)
         self._clock = clock
 
     @property
@@ -121,7 +136,7 @@ class DocumentDesk:
                                        state=REQUESTED, by=ctx.principal.subject, now=now, due_on=due)
             await self._notify(op.session, record, "document_requested", due, now)
             op.log(client_id, detail=f"document record {record.id} ({document} {REQUESTED})")
-        return record
+            return await self._shown(op, record)
 
     async def upload(self, ctx: RequestContext, *, client_id: str, document: str,
                      chunks: AsyncIterator[bytes]) -> SentFile:
@@ -129,27 +144,40 @@ class DocumentDesk:
         within the limits, a PDF or a photo by its content, and clean if a scanner is configured. Its bytes and
         its record are kept together or not at all."""
         now = self._clock()
-        self._kind(document)
-        org = ctx.principal.organization
-        await self._gate.authorize_for_client(ctx, Action.DOCUMENT_UPLOAD, client_id, held=(Category.DOCUMENTS, org))
+        kind = self._kind(document)
+        # whose holding the file is in: the client's own when a client sends for themself (never the organisation
+        # their sign-in names), else the sender's organisation's; the policies decide whether it may be sent there
+        holder = CLIENT_HOLDER if ctx.principal.self_client == client_id else ctx.principal.organization
+        await self._gate.authorize_for_client(ctx, Action.DOCUMENT_UPLOAD, client_id,
+                                              held=(Category.DOCUMENTS, holder))
         await self._gate.require_client(client_id)
-        if await self._sent_today(client_id, ctx.principal.subject, now) >= self._settings.max_files_per_day:
-            raise InvalidInput(f"at most {self._settings.max_files_per_day} files a day for one client",
-                               field="file", reason="too_many_files")
+        await self._begin(ctx, client_id, document, now)
+        stage = "store"
         try:
-            received = await receive(chunks, into=self._local.incoming, limit=self._settings.max_bytes)
+            received = await receive(chunks, into=self._settings.incoming, limit=self._settings.max_bytes,
+                                     idle_seconds=self._settings.read_timeout_seconds)
         except OSError as exc:
+            await self._failed(ctx, client_id, document, "store_unavailable")
             raise DocumentsUnavailable("the file could not be kept") from exc
+        except CasebridgeError as exc:
+            await self._failed(ctx, client_id, document, _reason(exc, stage))
+            raise
         try:
+            stage = "scan"
             verdict = await scan(self._settings.scan_command, received.path,
                                  seconds=self._settings.scan_timeout_seconds)
+            stage = "store"
             created = await self._put(received)
             try:
                 async with self._gate.operation(ctx, Action.DOCUMENT_UPLOAD) as op:
-                    sent = await add_file(op.session, client_id=client_id, holder=org, document=document,
+                    sent = await add_file(op.session, client_id=client_id, holder=holder, document=document,
                                           sha256=received.sha256, size=received.size,
                                           media_type=received.media_type, scan=verdict, sent_by=ctx.principal.subject,
                                           now=now, retain_until=now + timedelta(days=self._settings.retention_days))
+                    if holder != CLIENT_HOLDER:  # the organisation's own file: its record of it has it now
+                        await receive_step(op.session, client_id=client_id, holder=holder, document=document,
+                                           file_id=sent.id, by=ctx.principal.subject, at=now,
+                                           valid_days=kind.valid_days)
                     op.log(client_id, detail=f"document file {sent.id} ({document}, {received.media_type}, "
                                              f"{received.size} bytes)")
             except BaseException:
@@ -157,19 +185,31 @@ class DocumentDesk:
                     await self._forget(received.sha256)
                 raise
             # the same bytes sent at once by another upload that then failed may have been removed meanwhile
-            if self._blobs.open(received.sha256) is None:
+            if not await asyncio.to_thread(self._blobs.exists, received.sha256):
                 await self._put(received)
+        except CasebridgeError as exc:
+            # the access log lives in the store that failed: it cannot take the failure either
+            if not isinstance(exc, AuditUnavailable):
+                await self._failed(ctx, client_id, document, _reason(exc, stage))
+            raise
         finally:
             received.discard()
         return sent
 
     async def review(self, ctx: RequestContext, *, file_id: str, accept: bool, reason: str | None,
-                     due_on: date | None) -> DocumentRecord:
-        """Accept a file sent (the caller's organisation's record of that document is ACCEPTED from today), or
-        reject it with a reason and a date to send another by (the client is told)."""
+                     due_on: date | None, issued_on: date | None = None) -> DocumentRecord:
+        """Accept a file sent (the caller's organisation's record of that document is ACCEPTED from today, valid
+        from `issued_on` - the document's own date - where given), or reject it with a reason and a date to send
+        another by (the client is told). A file that arrived after the record's last step is written as received
+        then, before the decision."""
         now = self._clock()
         if accept and (reason is not None or due_on is not None):
             raise InvalidInput("a reason and a new date go with a rejection only", field="reason")
+        if issued_on is not None and not accept:
+            raise InvalidInput("the date a document was issued goes with an acceptance only", field="issuedOn")
+        if issued_on is not None and not (
+                now.date() - timedelta(days=ISSUED_WITHIN_DAYS) <= issued_on <= now.date()):
+            raise InvalidInput("the date a document was issued is from 20 years ago to today", field="issuedOn")
         if not accept and (reason is None or member_of(RejectReason, reason) is None):
             raise InvalidInput(f"a rejection names its reason: one of {', '.join(RejectReason)}", field="reason")
         due = None if accept else self._due(due_on, now)
@@ -183,30 +223,45 @@ class DocumentDesk:
             if row.purged_at is not None:
                 raise InvalidInput("this file's retention period has ended; ask for the document again",
                                    field="fileId")
+            kind = self._lists.documents.get(row.document)
+            valid_days = kind.valid_days if kind else None
+            if issued_on is not None and valid_days is not None and issued_on + timedelta(days=valid_days) < now.date():
+                raise InvalidInput(f"a copy issued then held until {issued_on + timedelta(days=valid_days)}: reject "
+                                   f"it as {RejectReason.EXPIRED_DOCUMENT}", field="issuedOn",
+                                   reason="expired_document")
+            await receive_step(op.session, client_id=row.client_id, holder=org, document=row.document, file_id=row.id,
+                               by=sender(row), at=row.sent_at, valid_days=valid_days)
             record = await record_step(op.session, client_id=row.client_id, holder=org, document=row.document,
                                        state=ACCEPTED if accept else REJECTED, by=ctx.principal.subject, now=now,
-                                       due_on=due, reason=reason, file_id=row.id)
+                                       due_on=due, reason=reason, file_id=row.id, issued_on=issued_on)
             if due is not None:
                 await self._notify(op.session, record, "document_rejected", due, now)
             op.log(row.client_id, detail=f"document file {row.id} ({record.document} {record.state})")
-        return record
+            return await self._shown(op, record)
 
-    async def download(self, ctx: RequestContext, *, file_id: str) -> tuple[SentFile, Path]:
-        """A file's record and the path of its bytes, for a caller who may see the section it is in; the bytes
-        are checked against their digest first."""
+    async def download(self, ctx: RequestContext, *, file_id: str) -> tuple[SentFile, IO[bytes]]:
+        """A file's record and a checked copy of its bytes, for a caller who may see the section it is in: read
+        from the store once, checked against the digest as it is copied, and only then logged as downloaded. The
+        copy (at its start; gone once closed) is what the caller serves and must close: no byte that does not
+        match the digest is ever sent (a damaged blob is DOCUMENTS_UNAVAILABLE before the first byte)."""
         hidden = RecordNotFound("no document file with this id is visible to you", field="fileId")
-        async with self._gate.operation(ctx, Action.DOCUMENT_DOWNLOAD) as op:
-            row = await self._visible_file(op, file_id, hidden)
-            await op.require(Action.DOCUMENT_DOWNLOAD, Target.section(row.client_id, Category.DOCUMENTS, row.holder),
-                             hidden=hidden)
-            if row.purged_at is not None:
-                raise RecordNotFound("this file's retention period has ended: its content was removed",
-                                     field="fileId", reason="purged")
-            path = self._blobs.open(row.sha256)
-            if path is None or await asyncio.to_thread(_digest, path) != row.sha256:
-                raise DocumentsUnavailable("the file's content cannot be read")
-            op.log(row.client_id, detail=f"document file {row.id} downloaded")
-            return sent_file(row), path
+        copy: IO[bytes] | None = None
+        try:
+            async with self._gate.operation(ctx, Action.DOCUMENT_DOWNLOAD) as op:
+                row = await self._visible_file(op, file_id, hidden)
+                await op.require(Action.DOCUMENT_DOWNLOAD,
+                                 Target.section(row.client_id, Category.DOCUMENTS, row.holder), hidden=hidden)
+                if row.purged_at is not None:
+                    raise RecordNotFound("this file's retention period has ended: its content was removed",
+                                         field="fileId", reason="purged")
+                copy = await verified_copy(self._blobs, row.sha256, into=self._settings.incoming)
+                op.log(row.client_id, detail=f"document file {row.id} downloaded")
+                found = sent_file(row), copy
+        except BaseException:
+            if copy is not None:  # the access log could not be written: nothing is served
+                copy.close()
+            raise
+        return found
 
     async def reviews(self, ctx: RequestContext) -> list[ReviewItem]:
         """Files the caller may see that their organisation has not decided on yet - those it sent, and those for
@@ -214,44 +269,84 @@ class DocumentDesk:
         the caseworker's review list. Logged per client shown."""
         org = ctx.principal.organization
         f, e, r = DocumentFile, DocumentEvent, RecordRow
-        decided = exists().where(e.file_id == f.id, e.record_id == r.id, r.holder == org)
+        decided = exists().where(e.file_id == f.id, e.record_id == r.id, r.holder == org, e.state.in_(DECIDED))
         # the organisation's own work: files it sent, and files for clients whose documents it keeps a record of
         # (it asked for one): not every file in the city it may happen to see
         tracked = exists().where(r.client_id == f.client_id, r.holder == org)
         # may the caller review their organisation's documents at all (else FORBIDDEN, logged); then, per client
         async with self._gate.operation(ctx, Action.DOCUMENT_REVIEW, Target.worklist(Category.DOCUMENTS, org)) as op:
-            rows = list((await op.session.execute(
-                select(f).where(f.purged_at.is_(None), ~decided, (f.holder == org) | tracked)
-                .order_by(f.sent_at, f.id).limit(_SCAN_CANDIDATES)
-            )).scalars())
-            seen = await self._gate.decide(ctx, [Resource(x.client_id, Category.DOCUMENTS, x.holder,
-                                                          self._source.name, held_here=True) for x in rows])
-            rows = [x for x, d in zip(rows, seen, strict=True) if d.permit]
-            clients = sorted({x.client_id for x in rows})
-            sees = await self._gate.visible_identity(ctx, clients) if clients else set()
-            verdicts = await self._gate.authorize_each(ctx, Action.DOCUMENT_REVIEW, [
-                Target.section(c, Category.DOCUMENTS, org, sees_identity=c in sees) for c in clients])
-            mine = {c for c, v in zip(clients, verdicts, strict=True) if v.permit}
-            rows = [x for x in rows if x.client_id in mine][:REVIEW_LIST]
+            candidates = select(f).where(f.purged_at.is_(None), ~decided, (f.holder == org) | tracked)
+            rows: list[DocumentFile] = []
+            mine: dict[str, bool] = {}  # per client: may the caller review their organisation's record of them
+            after: tuple[datetime, str] | None = None
+            for _ in range(_REVIEW_BATCHES):
+                page = candidates if after is None else candidates.where(
+                    (f.sent_at > after[0]) | ((f.sent_at == after[0]) & (f.id > after[1])))
+                batch = list((await op.session.execute(
+                    page.order_by(f.sent_at, f.id).limit(_REVIEW_BATCH))).scalars())
+                if batch:
+                    after = (batch[-1].sent_at, batch[-1].id)
+                    rows += await self._reviewable(ctx, org, batch, mine)
+                if len(rows) >= REVIEW_LIST or len(batch) < _REVIEW_BATCH:
+                    break
+            rows = rows[:REVIEW_LIST]
             records = {(x.client_id, x.document): x for x in (await op.session.execute(select(r).where(
                 r.holder == org, r.client_id.in_([x.client_id for x in rows])))).scalars()} if rows else {}
             out = []
             for x in rows:
                 rec = records.get((x.client_id, x.document))
+                state = rec.state if rec else None
+                if rec is not None and rec.state in WAITING and x.sent_at > rec.updated_at:
+                    state = RECEIVED  # it waited for a file, and this one came since
                 out.append(ReviewItem(sent_file(x), x.sent_at + timedelta(days=self._settings.review_days),
-                                      rec.state if rec else None, rec.due_on if rec else None))
+                                      state, rec.due_on if rec else None))
             for client_id in sorted({x.client_id for x in rows}):
                 op.log(client_id, detail=f"review list: {sum(x.client_id == client_id for x in rows)} file(s)")
             if not rows:
                 op.log(None, detail="review list: none")
         return sorted(out, key=lambda i: (i.due_at, i.file.id))
 
-    async def _sent_today(self, client_id: str, subject: str, now: datetime) -> int:
-        f = DocumentFile
-        async with self._gate.store_work(Action.DOCUMENT_UPLOAD), self._sessions() as session:
-            found = await session.execute(select(func.count()).select_from(f).where(
-                f.client_id == client_id, f.sent_by == subject, f.sent_at > now - timedelta(days=1)))
-            return int(found.scalar_one())
+    async def _reviewable(self, ctx: RequestContext, org: str, batch: list[DocumentFile],
+                          mine: dict[str, bool]) -> list[DocumentFile]:
+        """Of `batch`, the files the caller may see, of clients whose record their organisation may keep."""
+        seen = await self._gate.decide(ctx, [Resource(x.client_id, Category.DOCUMENTS, x.holder,
+                                                      self._source.name, held_here=True) for x in batch])
+        rows = [x for x, d in zip(batch, seen, strict=True) if d.permit]
+        clients = sorted({x.client_id for x in rows} - set(mine))
+        sees = await self._gate.visible_identity(ctx, clients) if clients else set()
+        verdicts = await self._gate.authorize_each(ctx, Action.DOCUMENT_REVIEW, [
+            Target.section(c, Category.DOCUMENTS, org, sees_identity=c in sees) for c in clients])
+        mine.update((c, v.permit) for c, v in zip(clients, verdicts, strict=True))
+        return [x for x in rows if mine[x.client_id]]
+
+    async def _begin(self, ctx: RequestContext, client_id: str, document: str, now: datetime) -> None:
+        """Count the upload against the sender's daily limits (every attempt, whatever becomes of it), or refuse
+        it before a byte is read."""
+        s = self._settings
+        async with self._gate.store_work(Action.DOCUMENT_UPLOAD), self._sessions.begin() as session:
+            over = await begin_attempt(session, sender=ctx.principal.subject, client_id=client_id, now=now,
+                                       per_client=s.max_files_per_day, per_sender=s.max_files_per_sender_per_day)
+        if over is not None:
+            await self._failed(ctx, client_id, document, "too_many_files")
+            limit, where = ((s.max_files_per_day, "for one client") if over == "client"
+                            else (s.max_files_per_sender_per_day, "in all"))
+            raise InvalidInput(f"at most {limit} files a day {where}", field="file", reason="too_many_files")
+
+    async def _failed(self, ctx: RequestContext, client_id: str, document: str, reason: str) -> None:
+        """An upload the gate allowed, refused after (the file, a limit, the scanner or a store): in the access
+        log as a failed document.upload with its reason code - the kind's code, never the file's content or name."""
+        await self._gate.record([action_record(ctx, Action.DOCUMENT_UPLOAD, client_id, result="failed",
+                                               detail=f"document file refused ({document}): {reason}")])
+
+    async def _shown(self, op: Any, record: DocumentRecord) -> DocumentRecord:
+        """`record` without the ids of files the caller may not see (a client's own, say, with no consent now)."""
+        ids = {record.file_id, *(s.file_id for s in record.history), *(s.received for s in record.history)}
+        holders = await file_holders(op.session, [i for i in ids if i is not None])
+        groups = sorted(set(holders.values()))
+        seen = await self._gate.decide(op.ctx, [Resource(c, Category.DOCUMENTS, h, self._source.name, held_here=True)
+                                                for c, h in groups])
+        allowed = {g for g, d in zip(groups, seen, strict=True) if d.permit}
+        return withhold_files(record, {i for i, g in holders.items() if g in allowed})
 
     def _kind(self, document: str) -> DocumentKind:
         kind = self._lists.documents.get(document)
@@ -284,7 +379,7 @@ class DocumentDesk:
     async def _put(self, received: Received) -> bool:
         try:
             return await asyncio.to_thread(self._blobs.put, received)
-        except OSError as exc:
+        except Exception as exc:  # any store's failure to keep the bytes (a disk, a bucket): no record follows
             raise DocumentsUnavailable("the file could not be kept") from exc
 
     async def _forget(self, sha256: str) -> None:
@@ -296,12 +391,17 @@ class DocumentDesk:
                     return
         except Exception:  # the store is down: leave the blob for the sweep rather than risk a row without it
             return
-        await asyncio.to_thread(self._blobs.delete, sha256)
+        # a blob store that cannot delete now leaves it for the sweep: the upload's own error is the answer
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self._blobs.delete, sha256)
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _reason(exc: CasebridgeError, stage: str) -> str:
+    """An upload's refusal as a code for the access log: the error's own reason, which store could not help, or
+    the error's code."""
+    given = exc.details.get("reason")
+    if isinstance(given, str):
+        return given
+    if isinstance(exc, DocumentsUnavailable):
+        return f"{stage}_unavailable"
+    return exc.code.lower()

@@ -1,5 +1,6 @@
 """GraphQL types of the documents held here (issue 20): files sent, each organisation's record of a client's
-documents (requested, accepted, rejected, expired), and the review list."""
+documents (requested, received, accepted, rejected, expired), and the review list. Nothing here names a file the
+caller may not see (connectors/held_documents.py withholds those ids), nor a client's sign-in."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from resolvers.enums import RejectReason
 
 
 @strawberry.enum(description="An organisation's record of one document: REQUESTED of the client by a date, "
-                 "ACCEPTED (a file it reviewed, valid for as long as the document kind's validity), REJECTED (with a "
-                 "reason: needed again by a date), EXPIRED (accepted, but its validity ran out: needed again).")
+                 "RECEIVED (a file for it arrived since, awaiting the organisation's review; shown only to a caller "
+                 "who may see that file), ACCEPTED (a file it reviewed, valid for as long as the document kind's "
+                 "validity), REJECTED (with a reason: needed again by a date), EXPIRED (accepted, but its validity ran "
+                 "out: needed again).")
 class DocumentRequestState(Enum):
     REQUESTED = "REQUESTED"
+    RECEIVED = "RECEIVED"
     ACCEPTED = "ACCEPTED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
@@ -42,14 +46,18 @@ class ScanResult(Enum):
                  "any read; its name is never kept.")
 class DocumentFile:
     id: strawberry.ID
-    agency: str = strawberry.field(description="Who holds it: the sender's organisation, or the client's own "
-                                   "sign-in (a client's file reaches an organisation only by the client's consent).")
+    agency: str = strawberry.field(description="Who holds it: the sender's organisation, or CLIENT - the client's "
+                                   "own, whatever organisation their sign-in names (it reaches an organisation only "
+                                   "by the client's consent).")
     document: str = strawberry.field(description="The document kind's code (checklists configuration).")
     media_type: str = strawberry.field(description="What it is, read from its content: application/pdf, "
                                        "image/jpeg, image/png, image/heic, image/webp or image/tiff.")
     size: int = strawberry.field(description="Bytes.")
     scan: ScanResult
-    sent_by: str = strawberry.field(description="Who sent it (their sign-in subject).")
+    sent_by: str | None = strawberry.field(description="The staff member who sent it (their sign-in subject); null "
+                                           "when the client sent it (sentByClient): a client's sign-in is never "
+                                           "shown.")
+    sent_by_client: bool = strawberry.field(description="The client sent it themself.")
     sent_at: datetime
     retain_until: datetime = strawberry.field(description="Its content is removed after this (its record stays).")
     purged: bool = strawberry.field(description="Its content was removed at the end of its retention period.")
@@ -62,7 +70,8 @@ class DocumentStep:
     state: DocumentRequestState
     at: datetime
     days: float = strawberry.field(description="How long it lasted (until the next step, or now), in days.")
-    file_id: strawberry.ID | None = strawberry.field(description="The file accepted or rejected.")
+    file_id: strawberry.ID | None = strawberry.field(description="The file received, accepted or rejected (null "
+                                                     "where you may not see it).")
     reason: RejectReason | None
 
 
@@ -75,8 +84,11 @@ class DocumentRequest:
     state: DocumentRequestState
     due_on: date | None = strawberry.field(description="Asked for (or to be sent again) by this day.")
     reason: RejectReason | None = strawberry.field(description="Why the last file was rejected.")
-    file_id: strawberry.ID | None = strawberry.field(description="The file last accepted or rejected.")
+    file_id: strawberry.ID | None = strawberry.field(description="The file last accepted or rejected (null where "
+                                                     "you may not see it).")
     accepted_on: date | None
+    issued_on: date | None = strawberry.field(description="The accepted document's own date, where the reviewer "
+                                              "gave it: its validity runs from it (else from acceptedOn).")
     valid_until: date | None = strawberry.field(description="An accepted copy holds until this day (null: it does "
                                                 "not expire, or none was accepted).")
     since: datetime = strawberry.field(description="When it entered its present state.")
@@ -97,9 +109,10 @@ class DocumentReview:
 
 def valid_until(record: DocumentRecord, kind: DocumentKind | None) -> date | None:
     """The last day an accepted copy holds (None: it does not expire, or it is not accepted)."""
-    if record.state != ACCEPTED or record.accepted_on is None or kind is None or kind.valid_days is None:
+    start = record.valid_from
+    if record.state != ACCEPTED or start is None or kind is None or kind.valid_days is None:
         return None
-    return record.accepted_on + timedelta(days=kind.valid_days)
+    return start + timedelta(days=kind.valid_days)
 
 
 def request_state(record: DocumentRecord, kind: DocumentKind | None, today: date) -> DocumentRequestState:
@@ -118,8 +131,9 @@ def request_view(record: DocumentRecord, kind: DocumentKind | None, now: datetim
     history = []
     for i, s in enumerate(steps):
         end = steps[i + 1].at if i + 1 < len(steps) else now
+        file = s.file_id or s.received
         history.append(DocumentStep(state=DocumentRequestState(s.state), at=s.at, days=_days(end - s.at),
-                                    file_id=strawberry.ID(s.file_id) if s.file_id else None,
+                                    file_id=strawberry.ID(file) if file else None,
                                     reason=RejectReason(s.reason) if s.reason else None))
     since = steps[-1].at if steps else record.updated_at
     until = valid_until(record, kind)
@@ -130,13 +144,14 @@ def request_view(record: DocumentRecord, kind: DocumentKind | None, now: datetim
         id=strawberry.ID(record.id), agency=record.holder, document=record.document, state=state,
         due_on=record.due_on, reason=RejectReason(record.reason) if record.reason else None,
         file_id=strawberry.ID(record.file_id) if record.file_id else None, accepted_on=record.accepted_on,
-        valid_until=until, since=since, days_in_state=_days(now - since), history=history)
+        issued_on=record.issued_on, valid_until=until, since=since, days_in_state=_days(now - since), history=history)
 
 
 def file_view(f: SentFile, *, awaiting_review: bool) -> DocumentFile:
     """The public face of one file sent."""
     return DocumentFile(id=strawberry.ID(f.id), agency=f.holder, document=f.document, media_type=f.media_type,
-                        size=f.size, scan=ScanResult(f.scan.upper().replace("-", "_")), sent_by=f.sent_by,
+                        size=f.size, scan=ScanResult(f.scan.upper().replace("-", "_")),
+                        sent_by=None if f.by_client else f.sent_by, sent_by_client=f.by_client,
                         sent_at=f.sent_at, retain_until=f.retain_until, purged=f.purged,
                         awaiting_review=awaiting_review)
 

@@ -180,15 +180,18 @@ class Mutation:
         return request_view(record, ctx.checklists.documents.get(record.document))
 
     @strawberry.mutation(description="Accept a file sent for a client's document (your organisation's record of it "
-                         "is ACCEPTED from today, valid as long as the document kind says), or reject it with a "
-                         "reason and a date to send another by (the client is told). A file you may see; your "
-                         "organisation's record only. Audited.")
+                         "is ACCEPTED from today, valid as long as the document kind says from `issuedOn` - the "
+                         "document's own date, from 20 years ago to today - where given, else from today), or reject "
+                         "it with a reason and a date to send another by (the client is told). A file you may see; "
+                         "your organisation's record only. Audited.")
     async def review_document(self, info: Info, file_id: strawberry.ID, decision: ReviewDecision,
-                              reason: RejectReason | None = None, due_on: date | None = None) -> DocumentRequest:
+                              reason: RejectReason | None = None, due_on: date | None = None,
+                              issued_on: date | None = None) -> DocumentRequest:
         ctx = info.context
         record = await ctx.documents.review(
             ctx.request, file_id=ids.uuid_id(file_id, "fileId", what="document file"),
-            accept=decision is ReviewDecision.ACCEPT, reason=reason.value if reason else None, due_on=due_on)
+            accept=decision is ReviewDecision.ACCEPT, reason=reason.value if reason else None, due_on=due_on,
+            issued_on=issued_on)
         return request_view(record, ctx.checklists.documents.get(record.document))
 
     @strawberry.mutation(description="Refer a client to a service in the directory, or apply for oneself (a client): "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -16,12 +16,21 @@ from connectors.held_documents import DocumentRecord as DocumentRecordData
 from connectors.held_documents import SentFile
 from connectors.held_plans import Plan as HeldPlan
 from connectors.held_referrals import Referral as HeldReferral
-from connectors.hmis.chronic import STREET_SHELTER_SAFE_HAVEN, ChronicStatus
+from connectors.hmis.chronic import STREET_SHELTER_SAFE_HAVEN, ChronicStatus, three_years_before, time_in_stays
 from connectors.hmis.employment import DataCollectionStage, Employed, EmploymentType, NotEmployedReason
 from core.errors import ErrorCode, InvalidInput, error_code
 from core.vocabulary import Category as _Category
 from gate import Disclosure, SectionResult, SectionStatus
 from policies.decisions import Basis, basis_of
+from resolvers.checklist_types import (
+    STILL_NEEDED,
+    ChecklistGoal,
+    ChecklistItem,
+    DocumentCopy,
+    agency_copy,
+    derived_copy,
+    item_state,
+)
 from resolvers.document_types import (
     DocumentFile,
     DocumentRequest,
@@ -171,6 +180,9 @@ class RequiredDocument:
     type: str
     due_on: date | None
     status: str
+    accepted_on: date | None = strawberry.field(default=None, description=(
+        "For ACCEPTED: the day the agency accepted the copy (a kind's validity runs from it); null where the agency "
+        "does not say, or sent something that is not a date."))
 
 
 @strawberry.type(description="What a client said of their employment on one date of a stay (HUD HMIS R6, from the "
@@ -225,8 +237,22 @@ class ChronicHomelessness:
     enrollment_id: str = strawberry.field(description="The stay whose start it was decided at.")
     entry_date: date
     supporting_stays: list[HousingEnrollment] = strawberry.field(description=(
-        "Shelter, street-outreach and safe-haven stays in the three years up to that start (and the stay itself), "
-        "oldest first: shown for a YES."))
+        "Shelter, street-outreach and safe-haven stays in the three years up to `countedTo` (the stay itself among "
+        "them where it is one), oldest first: shown for a YES."))
+    verified_by_stays: bool = strawberry.field(description=(
+        "A YES the shelter system's own stays show, by HUD's definition: a year continuously, or four occasions or "
+        "more in the three years (at least seven nights apart) adding up to a year. False for a YES on the intake's "
+        "answers alone (DateToStreetESSH, times and months homeless: the client's word), and for any other status. "
+        "How recent the stays are is the checklist's to weigh (the document kind's validity)."))
+    nights_in_stays: int | None = strawberry.field(description=(
+        "For a YES: the nights the supporting stays cover from `countedFrom` to `countedTo` (breaks under seven "
+        "nights included: they do not part two occasions)."))
+    occasions: int | None = strawberry.field(description="For a YES: separate occasions among the supporting stays.")
+    counted_from: date | None = strawberry.field(description="For a YES: three years before `countedTo`.")
+    counted_to: date | None = strawberry.field(description=(
+        "For a YES: the day the time is counted up to - today while the stay it was decided at is a shelter, "
+        "outreach or safe-haven stay still open (the time homeless up to now is what a program verifies), its exit "
+        "once it ended, and the start of any other kind of stay."))
 
 
 @strawberry.type(description="Shelter stays and housing enrollments, newest first, from the HMIS snapshot.")
@@ -341,61 +367,6 @@ class DocumentsSection:
                                                               "soonest due first; null when nothing was shown.")
     files: list[DocumentFile] | None = strawberry.field(description="Files sent here, newest first; null when "
                                                         "nothing was shown.")
-
-
-@strawberry.enum(description="Where a needed document stands, as far as you may see: ACCEPTED (an organisation "
-                 "accepted a copy sent here, still valid), AVAILABLE (a verified copy exists at an agency, or derived "
-                 "from its records), RECEIVED (a copy awaits review, or an agency holds one it has not verified), "
-                 "REJECTED (the last copy was rejected: needed again), REQUESTED (asked of the client by a date), "
-                 "EXPIRED (an accepted copy's validity ran out: needed again), NEEDED (nothing yet).")
-class ChecklistState(Enum):
-    ACCEPTED = "ACCEPTED"
-    AVAILABLE = "AVAILABLE"
-    RECEIVED = "RECEIVED"
-    REJECTED = "REJECTED"
-    REQUESTED = "REQUESTED"
-    EXPIRED = "EXPIRED"
-    NEEDED = "NEEDED"
-
-
-STILL_NEEDED = frozenset({ChecklistState.REJECTED, ChecklistState.REQUESTED, ChecklistState.EXPIRED,
-                          ChecklistState.NEEDED})
-
-
-@strawberry.type(description="A copy of a document that already exists: at an agency (its own record of it), or "
-                 "derived by casebridge from records it reads.")
-class DocumentCopy:
-    agency: str = strawberry.field(description="The organisation that holds it.")
-    source: str = strawberry.field(description="AGENCY (the agency's document record), DERIVED (from its records, "
-                                   "e.g. homelessness verified from the shelter system's stays) or UPLOAD (a file "
-                                   "sent here: verified once an organisation accepted it).")
-    verified: bool = strawberry.field(description="Accepted by the agency; for a derived one, resting on the agency's "
-                                      "own records (a chronic-homelessness finding on the intake's answers alone "
-                                      "is not).")
-    status: str = strawberry.field(description="The agency's status (ACCEPTED, RECEIVED), the derivation's, or for "
-                                   "an upload ACCEPTED (by `agency`) or RECEIVED (awaiting review).")
-    document_id: str | None = strawberry.field(description="The agency's id of its record, or the file's id.")
-
-
-@strawberry.type(description="One document a goal needs, and where a copy of it already exists.")
-class ChecklistItem:
-    document: str = strawberry.field(description="The document kind's code (checklists configuration).")
-    name: str = strawberry.field(description="Its name in English (names in more languages: the configuration).")
-    valid_days: int | None = strawberry.field(description="How long a copy stays valid; null: it does not expire.")
-    state: ChecklistState
-    needed: bool = strawberry.field(description="Still to get: REQUESTED, REJECTED, EXPIRED or NEEDED.")
-    due_on: date | None = strawberry.field(description="The soonest date it was asked for by (requests shown).")
-    copies: list[DocumentCopy]
-    requests: list[DocumentRequest] = strawberry.field(description="Each organisation's record of it that you may "
-                                                       "see: asked for, accepted, rejected, expired; with history.")
-    files: list[DocumentFile] = strawberry.field(description="Files sent for it that you may see, newest first.")
-
-
-@strawberry.type(description="A goal a client works towards, and the documents it needs.")
-class ChecklistGoal:
-    code: str
-    name: str = strawberry.field(description="In English (more languages: the configuration).")
-    documents: list[str] = strawberry.field(description="The document kinds' codes, in order.")
 
 
 @strawberry.type(description="The documents a goal needs, each with where a copy already exists - from what the gate "
@@ -623,7 +594,8 @@ def message_view(m: held.SentMessage) -> ClientMessage:
 def document_view(d: rec.RequiredDocument) -> RequiredDocument:
     """The public face of one RequiredDocument record."""
     return RequiredDocument(
-        document_id=d.document_id, agency=d.agency, type=d.type, due_on=d.due_on, status=d.status)
+        document_id=d.document_id, agency=d.agency, type=d.type, due_on=d.due_on, status=d.status,
+        accepted_on=d.accepted_on)
 
 
 def stay_view(s: rec.HousingEnrollment) -> HousingEnrollment:
@@ -646,23 +618,38 @@ def employment_view(r: rec.EmploymentStatus) -> EmploymentStatus:
 
 
 
-def chronic_view(stays: list[rec.HousingEnrollment]) -> ChronicHomelessness | None:
+def chronic_view(stays: list[rec.HousingEnrollment], today: date | None = None) -> ChronicHomelessness | None:
     """The status at the start of the newest stay that says, and for a YES the shelter system's stays that
-    support it: ES, SO and SH stays overlapping the three years up to that start."""
+    support it (ES, SO and SH stays overlapping the three years counted) and whether they show the time."""
+    found = _chronic(stays, today or datetime.now(UTC).date())
+    return found[0] if found else None
+
+
+def _chronic(stays: list[rec.HousingEnrollment],
+             today: date) -> tuple[ChronicHomelessness, list[rec.HousingEnrollment], rec.HousingEnrollment] | None:
+    """The finding, its supporting stays and the stay it was decided at."""
     decided = [s for s in stays if s.chronic_at_entry is not None]
     if not decided:
         return None
     newest = max(decided, key=lambda s: (s.entry_date, s.enrollment_id))
-    start = newest.entry_date
-    # three years before the start, to the day (29 February three years back is the 28th)
-    since = start.replace(year=start.year - 3, day=28 if (start.month, start.day) == (2, 29) else start.day)
-    support = sorted((s for s in stays if s.project_type in STREET_SHELTER_SAFE_HAVEN and s.entry_date <= start
+    status = ChronicStatus(newest.chronic_at_entry or "MISSING")
+    # counted up to the point it is decided at: a shelter, outreach or safe-haven stay's own time counts (an open
+    # one up to today); any other project (housing) looks back from its start, as HUD's "at project start" does
+    until = min(newest.exit_date or today, today) if newest.project_type in STREET_SHELTER_SAFE_HAVEN \
+        else newest.entry_date
+    since = three_years_before(until)
+    support = sorted((s for s in stays if s.project_type in STREET_SHELTER_SAFE_HAVEN and s.entry_date <= until
                       and (s.exit_date is None or s.exit_date >= since)),
                      key=lambda s: (s.entry_date, s.enrollment_id))
-    status = ChronicStatus(newest.chronic_at_entry or "MISSING")
-    return ChronicHomelessness(status=status, reason=newest.chronic_reason or "", enrollment_id=newest.enrollment_id,
-                               entry_date=newest.entry_date,
-                               supporting_stays=[stay_view(s) for s in support] if status is ChronicStatus.YES else [])
+    yes = status is ChronicStatus.YES
+    time = time_in_stays(((s.entry_date, s.exit_date) for s in support), until=until)
+    view = ChronicHomelessness(
+        status=status, reason=newest.chronic_reason or "", enrollment_id=newest.enrollment_id,
+        entry_date=newest.entry_date, supporting_stays=[stay_view(s) for s in support] if yes else [],
+        verified_by_stays=yes and time.shows_chronic, nights_in_stays=time.nights if yes else None,
+        occasions=time.occasions if yes else None, counted_from=since if yes else None,
+        counted_to=until if yes else None)
+    return view, support, newest
 
 
 @strawberry.type(description="One client's unified profile: every section decided, fetched and audited by the gate.")
@@ -843,8 +830,7 @@ def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str) ->
     items = []
     for code in goal.documents:
         kind = lists.documents[code]
-        copies = [DocumentCopy(agency=holder, source="AGENCY", verified=d.status == "ACCEPTED", status=d.status,
-                               document_id=d.document_id)
+        copies = [agency_copy(holder, d, kind, today)
                   for holder, d in agency_docs if d.type in kind.known_as and d.status in ("ACCEPTED", "RECEIVED")]
         copies.extend(_derived_copies(kind, stays, today))
         mine = [r for r in held_records if r.document == code]
@@ -855,45 +841,53 @@ def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str) ->
                       for r in requests if r.state is DocumentRequestState.ACCEPTED)
         copies.extend(DocumentCopy(agency=f.agency, source="UPLOAD", verified=False, status="RECEIVED",
                                    document_id=str(f.id)) for f in files if f.awaiting_review and not f.purged)
-        states = {r.state for r in requests}
-        state = (ChecklistState.ACCEPTED if DocumentRequestState.ACCEPTED in states
-                 else ChecklistState.AVAILABLE if any(c.verified for c in copies)
-                 else ChecklistState.RECEIVED if copies
-                 else ChecklistState.REJECTED if DocumentRequestState.REJECTED in states
-                 else ChecklistState.REQUESTED if DocumentRequestState.REQUESTED in states
-                 else ChecklistState.EXPIRED if DocumentRequestState.EXPIRED in states
-                 else ChecklistState.NEEDED)
+        state, since = item_state(copies, requests, files)
         due = min((r.due_on for r in requests if r.due_on is not None and r.state in
                    (DocumentRequestState.REQUESTED, DocumentRequestState.REJECTED)), default=None)
         items.append(ChecklistItem(document=code, name=kind.name["en"], valid_days=kind.valid_days, state=state,
                                    needed=state in STILL_NEEDED, due_on=due, copies=copies, requests=requests,
-                                   files=files))
+                                   files=files, since=since,
+                                   days_in_state=(today - since).days if since is not None else None))
     return Checklist(goal=goal.code, name=goal.name["en"], items=items,
                      access=[source_access(p) for p in [*docs, *housing]])
 
 
 def _derived_copies(kind: DocumentKind, stays: list[tuple[str, list[Any]]], today: date) -> list[DocumentCopy]:
-    """What casebridge derives of `kind` from the shelter system's stays the caller may see."""
+    """What casebridge derives of `kind` from the shelter system's stays the caller may see; each holds for the
+    kind's validity from the end of the newest stay it rests on (an open one: while it is open)."""
     copies = []
     if kind.derived_from == "hmis-homelessness":  # homeless now: an open (or lately ended) stay of the kind
         for holder, mine in stays:
-            since = today - timedelta(days=kind.valid_days or 0)
-            recent = [x for x in mine if x.project_type in STREET_SHELTER_SAFE_HAVEN and x.move_in_date is None
-                      and (x.exit_date is None or x.exit_date >= since)]
-            if recent:
-                newest = max(recent, key=lambda x: (x.entry_date, x.enrollment_id))
-                copies.append(DocumentCopy(
-                    agency=holder, source="DERIVED", verified=True, document_id=newest.enrollment_id,
-                    status="IN_SHELTER_OR_ON_THE_STREETS" if newest.exit_date is None else "LEFT_LATELY"))
+            homeless = [x for x in mine if x.project_type in STREET_SHELTER_SAFE_HAVEN and x.move_in_date is None]
+            if homeless:
+                newest = max(homeless, key=lambda x: (x.exit_date is None, x.exit_date, x.entry_date,
+                                                      x.enrollment_id))
+                copy = derived_copy(holder, status="IN_SHELTER_OR_ON_THE_STREETS", document_id=newest.enrollment_id,
+                                    dated_on=newest.entry_date, last_day=newest.exit_date, kind=kind, today=today)
+                if newest.exit_date is not None:
+                    copy.status = "LEFT_LATELY" if copy.verified else "LEFT"
+                copies.append(copy)
     if kind.derived_from == "hmis-chronic-homelessness":  # by HUD's definition, at the newest stay's start
         for holder, mine in stays:
-            found = chronic_view(mine)
-            if found is not None and found.status is ChronicStatus.YES:
-                # the shelter system's own stays make it third-party evidence; the intake's answers alone
-                # are the client's word, for the program to weigh
-                copies.append(DocumentCopy(agency=holder, source="DERIVED", verified=bool(found.supporting_stays),
-                                           status=found.reason, document_id=found.enrollment_id))
+            found = _chronic(mine, today)
+            if found is None or found[0].status is not ChronicStatus.YES:
+                continue
+            view, support, decided = found
+            # third-party evidence only where the shelter system's own stays show the time; the intake's answers
+            # alone are the client's word (they hold while the stay they were taken at does)
+            rests_on = support if view.verified_by_stays else [*support, decided]
+            copies.append(derived_copy(
+                holder, status=view.reason, document_id=view.enrollment_id,
+                dated_on=None if view.verified_by_stays else decided.entry_date, last_day=_last_day(rests_on),
+                kind=kind, today=today, self_reported=not view.verified_by_stays))
     return copies
+
+
+def _last_day(stays: list[rec.HousingEnrollment]) -> date | None:
+    """The day the newest of `stays` ended; None while one is open."""
+    if any(s.exit_date is None for s in stays):
+        return None
+    return max(s.exit_date for s in stays if s.exit_date is not None)
 
 
 def _files_view(files: list[SentFile], records: list[DocumentRecordData]) -> list[DocumentFile]:

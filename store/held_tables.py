@@ -178,7 +178,8 @@ class DocumentFile(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
-    holder: Mapped[str] = mapped_column(String(64))  # the sender's organisation, or the client's own sign-in
+    # the sender's organisation, or the client's own holding (core.principal.CLIENT_HOLDER) for a client's upload
+    holder: Mapped[str] = mapped_column(String(64))
     document: Mapped[str] = mapped_column(String(64))  # the document kind's code (checklists configuration)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int]
@@ -209,6 +210,7 @@ class DocumentRecord(Base):
     reason: Mapped[str | None] = mapped_column(String(32))  # why the last file was rejected (a code)
     file_id: Mapped[str | None] = mapped_column(ForeignKey("document_files.id"))  # the file last decided on
     accepted_on: Mapped[date | None]
+    issued_on: Mapped[date | None]  # the accepted document's own date, where the reviewer gave it (validity from it)
     recorded_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -227,6 +229,19 @@ class DocumentEvent(Base):
     reason: Mapped[str | None] = mapped_column(String(32))
     by: Mapped[str] = mapped_column(String(255))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DocumentAttempt(Base):
+    """One upload a sender began (kept or refused), counted against the daily limits before a byte is read; kept
+    a day (the sender's older ones are removed as they send more)."""
+
+    __tablename__ = "document_attempts"
+    __table_args__ = (Index("ix_document_attempts_sender_at", "sender", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sender: Mapped[str] = mapped_column(String(255))  # their sign-in subject
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"))
+    at: Mapped[datetime]
 
 
 class Referral(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +175,22 @@ async def test_simulator_speaks_the_published_schema(benefits_server: ServerThre
         people = (await http.get("/v1/people", params={"limit": 500}, headers=headers)).json()
         _schema_validator("PeoplePage").validate(people)
         assert (await http.get("/v1/benefits", params=ids[:1])).status_code == 401
+
+
+async def test_an_acceptance_date_is_read_and_one_that_is_not_a_date_is_unknown_counted_never_shown(
+    connector: BenefitsConnector, population: Population, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    person = population.people[0]
+    case = population.benefits[person.benefits_id]["cases"][0]  # type: ignore[index]
+    monkeypatch.setitem(case, "requiredDocuments", [  # type: ignore[arg-type]
+        {"documentId": "D-1", "type": "PROOF_OF_INCOME", "status": "ACCEPTED", "acceptedOn": "2026-03-02"},
+        {"documentId": "D-2", "type": "PROOF_OF_INCOME", "status": "ACCEPTED", "acceptedOn": "02/03/2026"},
+        {"documentId": "D-3", "type": "PROOF_OF_INCOME", "status": "ACCEPTED", "acceptedOn": 20260302},
+        {"documentId": "D-4", "type": "PROOF_OF_INCOME", "status": "ACCEPTED", "acceptedOn": "2026-02-30"},
+        {"documentId": "D-5", "type": "PROOF_OF_INCOME", "status": "REQUESTED"}])
+    result = await connector.fetch([person.benefits_id], ALL)
+    found = {d.document_id: d.accepted_on for d in result.records[person.benefits_id].sections[Category.DOCUMENTS]}
+    assert found == {"D-1": date(2026, 3, 2), "D-2": None, "D-3": None, "D-4": None, "D-5": None}
+    assert connector.unreadable_dates == 3
+    assert "3 acceptance dates" in caplog.text and "02/03/2026" not in caplog.text and "2026-02-30" not in caplog.text

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from connectors.config import HousingConfig
-from connectors.hmis.chronic import ChronicStatus, EntryFacts, chronic_at_start
+from connectors.hmis.chronic import ChronicStatus, EntryFacts, chronic_at_start, time_in_stays
 from connectors.hmis.connector import HousingConnector
 from connectors.hmis.importer import import_export
 from core.vocabulary import Category
@@ -137,8 +137,9 @@ async def test_the_housing_section_says_it_with_its_supporting_stays_and_only_to
 
     query = """query($id: ID!) { client(id: $id) { housing {
       access { agency status reason }
-      enrollments { enrollmentId projectType chronicAtEntry chronicReason }
-      chronicHomelessness { status reason enrollmentId entryDate supportingStays { enrollmentId projectType } } } } }"""
+      enrollments { enrollmentId projectType chronicAtEntry chronicReason entryDate exitDate }
+      chronicHomelessness { status reason enrollmentId entryDate supportingStays { enrollmentId projectType }
+        verifiedByStays nightsInStays occasions countedFrom countedTo } } } }"""
     sheltered = [p for p in population.people if p.hmis_id]
     dhs = caller(gateway, "DHS")
     seen = [(await dhs.query(query, {"id": p.client_id}))["data"]["client"]["housing"] for p in sheltered]
@@ -150,12 +151,92 @@ async def test_the_housing_section_says_it_with_its_supporting_stays_and_only_to
         assert (stay["chronicAtEntry"], stay["chronicReason"]) == (chronic["status"], chronic["reason"])
         support = chronic["supportingStays"]
         if chronic["status"] != "YES":
-            assert support == []
+            assert support == [] and chronic["verifiedByStays"] is False and chronic["nightsInStays"] is None
             continue
         assert all(s["projectType"] in (0, 1, 4, 8) for s in support)
-        if stay["projectType"] in (0, 1, 4, 8):  # the stay it was decided at is itself evidence
+        if stay["projectType"] in (0, 1, 4, 8):  # the stay it was decided at is itself evidence, counted to its end
             assert chronic["enrollmentId"] in {s["enrollmentId"] for s in support}
+            assert chronic["countedTo"] == (stay["exitDate"] or date.today().isoformat())
+        else:  # any other project looks back from its start
+            assert chronic["countedTo"] == stay["entryDate"]
+        assert chronic["verifiedByStays"] is (chronic["nightsInStays"] >= 365 and bool(support))
+    # the synthetic city's chronically homeless client says so at intake, and no shelter stay of theirs shows it:
+    # the client's word, not the shelter system's verification
+    assert any(h["chronicHomelessness"]["status"] == "YES" and not h["chronicHomelessness"]["verifiedByStays"]
+               for h in decided)
     hra = caller(gateway, "HRA")  # no consent naming housing: withheld, and nothing of it shows
     withheld = (await hra.query(query, {"id": sheltered[0].client_id}))["data"]["client"]["housing"]
     assert withheld["chronicHomelessness"] is None and withheld["enrollments"] is None
     assert [(a["agency"], a["status"]) for a in withheld["access"]] == [("DHS", "WITHHELD")]
+
+
+TODAY = date(2026, 6, 1)
+
+
+def _stays(*spans: tuple[int, int | None]) -> list[tuple[date, date | None]]:
+    """Stays as (entry, exit) from nights before TODAY: (400, 35) entered 400 nights ago, left 35 ago; None: open."""
+    return [(TODAY - timedelta(days=a), None if b is None else TODAY - timedelta(days=b)) for a, b in spans]
+
+
+@pytest.mark.parametrize(("stays", "nights", "occasions", "verified"), [
+    # a year continuously, the open stay counted up to today; a night short is not
+    (_stays((365, None)), 365, 1, True),
+    (_stays((364, None)), 364, 1, False),
+    # four occasions (seven nights or more apart) that add up to twelve months; three that do are not four
+    (_stays((1000, 909), (800, 709), (600, 509), (300, 208)), 365, 4, True),
+    (_stays((1000, 870), (800, 670), (600, 470)), 390, 3, False),
+    # a break under seven nights is no break: one occasion, its nights between counted; seven nights part two
+    (_stays((371, 191), (185, None)), 371, 1, True),
+    (_stays((372, 192), (185, None)), 365, 2, False),
+    # only the three years count: a long stay that ended before them shows nothing
+    (_stays((1600, 1100)), 0, 0, False),
+    # a stay begun before the three years counts from their first day
+    (_stays((1200, 700)), 396, 1, True),
+])
+def test_the_shelter_systems_own_stays_show_the_time_by_huds_definition(
+    stays: list[tuple[date, date | None]], nights: int, occasions: int, verified: bool,
+) -> None:
+    found = time_in_stays(stays, until=TODAY)
+    assert (found.nights, found.occasions, found.shows_chronic) == (nights, occasions, verified)
+    assert found.since == date(2023, 6, 1)
+
+
+async def test_a_yes_is_verified_by_the_shelter_systems_stays_not_by_the_intakes_answers(
+    store: Any, reads: Reads, tmp_path: Path,
+) -> None:
+    from resolvers.types import chronic_view
+
+    city = _city()
+    city.clients.append({"PersonalID": "SAM", "FirstName": "Sam", "LastName": "Test", "NameDataQuality": 1,
+                         "SSNDataQuality": 99, "DOB": date(1968, 5, 5), "DOBDataQuality": 1, "Sex": 1})
+    # on the streets since May 2024, by his word; with an outreach team from October, then in shelter three nights
+    # after it closed: still there
+    city.enrollments += [
+        {"EnrollmentID": "E-SAM-SO", "PersonalID": "SAM", "ProjectID": "P-SO", "EntryDate": date(2024, 10, 1),
+         "HouseholdID": "HH-3", "RelationshipToHoH": 1, "LivingSituation": 116, "DisablingCondition": 1},
+        {"EnrollmentID": "E-SAM", "PersonalID": "SAM", "ProjectID": "P-ES", "EntryDate": date(2025, 6, 4),
+         "HouseholdID": "HH-4", "RelationshipToHoH": 1, "LivingSituation": 116, "DisablingCondition": 1,
+         "DateToStreetESSH": date(2024, 5, 1)}]
+    city.exits.append({"ExitID": "X-SAM-SO", "EnrollmentID": "E-SAM-SO", "PersonalID": "SAM",
+                       "ExitDate": date(2025, 6, 1), "Destination": 116})
+    assert (await import_export(store, write_export(city, tmp_path / "export",
+                                                    exported_at=datetime(2026, 11, 1, 6, 0)))).ok
+    found = await HousingConnector(HousingConfig(), reads).fetch(["MOM", "SAM"], frozenset({Category.HOUSING}))
+    stays = {pid: list(r.sections[Category.HOUSING]) for pid, r in found.records.items()}
+
+    sam = chronic_view(stays["SAM"], TODAY)
+    assert sam is not None and (sam.status, sam.reason) == ("YES", "homeless-a-year-before-entry")
+    # one occasion (a three-night gap joins the two stays) from 1 October 2024, the open stay up to today
+    assert (sam.verified_by_stays, sam.nights_in_stays, sam.occasions) == (True, 608, 1)
+    assert (sam.counted_from, sam.counted_to) == (date(2023, 6, 1), TODAY)
+    assert [s.enrollment_id for s in sam.supporting_stays] == ["E-SAM-SO", "E-SAM"]
+
+    # she says she has been homeless since August 2024; the records show five months of outreach that ended more
+    # than a year before her shelter stay began, and three months in shelter: her word, not verified
+    mom = chronic_view(stays["MOM"], TODAY)
+    assert mom is not None and (mom.status, mom.reason) == ("YES", "homeless-a-year-before-entry")
+    assert (mom.verified_by_stays, mom.nights_in_stays, mom.occasions) == (False, 153 + 92, 2)
+    assert [s.enrollment_id for s in mom.supporting_stays] == ["E-OUT", "E-MOM"]
+    # a year later, still in shelter, her stay alone shows it
+    later = chronic_view(stays["MOM"], date(2027, 3, 1))
+    assert later is not None and (later.verified_by_stays, later.nights_in_stays) == (True, 365 + 153)

@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from api.auth import KeySource, TokenVerifier
@@ -99,15 +99,32 @@ def test_demo_shows_own_agency_consent_withheld_and_legal_basis(tmp_path: Path) 
     assert glass["benefits"] == ["HRA SHOWN BREAK_GLASS"]
     assert auditor == {"errors": ["FORBIDDEN"]}  # an auditor never opens a profile
     assert shelter["housing"] == ["DHS SHOWN OWN_AGENCY"]  # the imported HMIS export, DHS's own records
-    # in shelter, and chronically homeless by HUD's definition from the shelter system's own records
-    assert shelter["chronicHomelessness"] == "YES (homeless-a-year-before-entry)"
-    # the supportive-housing checklist: the birth certificate HRA verified (seen by the client's consent), chronic
-    # homelessness from DHS's own stays, and the photo ID the client sent from their own view, awaiting review
+    # chronically homeless by HUD's definition: by the intake's answers, and verified by the shelter system's own
+    # stays - the street-outreach team's, then the shelter's - each listed with its kind of project and its dates
+    chronic = re.fullmatch(r"YES \(homeless-a-year-before-entry\); verified by DHS's own stays: (\d+) nights on "
+                           r"1 occasion\(s\) from \S+ to \S+", shelter["chronicHomelessness"])
+    assert chronic is not None and int(chronic.group(1)) >= 365, shelter["chronicHomelessness"]
+    stays = shelter["supportingStays"]
+    assert re.fullmatch(r"Street Outreach, Street Outreach \(Manhattan\): \S+ to \d{4}-\d\d-\d\d", stays[0])
+    assert len(stays) >= 2 and all(re.fullmatch(r"Emergency Shelter - [\w-]+, .+: \d{4}-\d\d-\d\d to "
+                                                r"(\d{4}-\d\d-\d\d|now)", s) for s in stays[1:]), stays
+    # the supportive-housing checklist, each document with since when it stands so: the birth certificate HRA
+    # verified (seen by the client's consent; it does not expire), the pay stub HRA accepted seven months ago (a proof
+    # of income holds 60 days), and the photo ID the client sent from their own view today, awaiting review
     checklist = shelter["checklist"]
-    assert "BIRTH_CERTIFICATE AVAILABLE; agency at HRA (verified)" in checklist
-    assert "CHRONIC_HOMELESSNESS_VERIFICATION AVAILABLE; derived at DHS (verified)" in checklist
-    assert "PHOTO_ID RECEIVED; upload at CLIENTS" in checklist
-    assert shelter["documents"] == ["HRA SHOWN CONSENT", "CLIENTS SHOWN CONSENT", "DHS SHOWN OWN_AGENCY"]
+    today = datetime.now(UTC).date()
+    assert (f"BIRTH_CERTIFICATE AVAILABLE since {today - timedelta(days=300)} (300 days); agency at HRA (verified)"
+            in checklist)
+    assert (f"PROOF_OF_INCOME EXPIRED since {today - timedelta(days=149)} (149 days); agency at HRA (expired)"
+            in checklist)
+    assert f"PHOTO_ID RECEIVED since {today} (0 days); upload at CLIENT" in checklist
+    # this small city's client has since moved into housing (the last stay listed ended): the stays that verify it
+    # ended more than 90 days ago, so the shelter system's verification has expired (in the full demo city the
+    # client is in shelter now, and it is AVAILABLE)
+    assert not stays[-1].endswith(" to now")
+    assert any(re.fullmatch(r"CHRONIC_HOMELESSNESS_VERIFICATION EXPIRED since \S+ \(\d+ days\); derived at DHS "
+                            r"\(expired\)", line) for line in checklist), checklist
+    assert shelter["documents"] == ["HRA SHOWN CONSENT", "CLIENT SHOWN CONSENT", "DHS SHOWN OWN_AGENCY"]
     assert own["housing"] == ["DHS WITHHELD CONSENT_REQUIRED"]  # people[0] has shelter stays: not HRA's to see
     assert school["schooling"] == ["DOE SHOWN OWN_AGENCY"]  # the Ed-Fi simulator, read live
     # the demo client's reminder of tomorrow's housing interview reached the demo's mailbox, in words with no detail

@@ -76,8 +76,9 @@ class City:
     async def send(self, who: GraphQLClient, cid: str, document: str, content: bytes, *,
                    content_type: str = "application/octet-stream", **kw: Any) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.server.url, timeout=30) as http:
-            return await http.post("/documents", params={"clientId": cid, "document": document}, content=content,
-                                   headers={**who.headers, "Content-Type": content_type}, **kw)
+            return await http.post("/documents", content=content, headers={
+                **who.headers, "Content-Type": content_type, "X-Casebridge-Client-Id": cid,
+                "X-Casebridge-Document": document}, **kw)
 
     async def fetch(self, who: GraphQLClient, file_id: str) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.server.url, timeout=30) as http:
@@ -163,7 +164,8 @@ async def test_asked_sent_by_the_client_reviewed_under_consent_and_accepted_the_
     sent = await city.send(me, cid, "PHOTO_ID", photo_bytes, content_type="image/jpeg")  # says JPEG; it is a PNG
     assert sent.status_code == 201, sent.text
     file = sent.json()["file"]
-    assert (file["agency"], file["mediaType"], file["scan"], file["size"]) == ("CLIENTS", "image/png", "CLEAN", 2048)
+    # held in the client's own holding (CLIENT), not for the organisation their sign-in names (CLIENTS here)
+    assert (file["agency"], file["mediaType"], file["scan"], file["size"]) == ("CLIENT", "image/png", "CLEAN", 2048)
     own = _item(await me.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
     assert own["state"] == "RECEIVED" and [f["id"] for f in own["files"]] == [file["id"]]
 
@@ -176,8 +178,9 @@ async def test_asked_sent_by_the_client_reviewed_under_consent_and_accepted_the_
 
     await _consent_documents_to(city, cid, "DHS")
     (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    # DHS's record, as DHS now sees it: the file it asked for came (RECEIVED), still due by the date asked
     assert (review["clientId"], review["file"]["id"], review["requestState"], review["requestDueOn"]) == (
-        cid, file["id"], "REQUESTED", due)
+        cid, file["id"], "RECEIVED", due)
     assert datetime.fromisoformat(review["dueAt"]) > datetime.now(UTC) + timedelta(days=1)  # two days to review
     got = await city.fetch(dhs, file["id"])
     assert got.status_code == 200 and got.headers["content-type"] == "image/png"
@@ -198,7 +201,9 @@ async def test_asked_sent_by_the_client_reviewed_under_consent_and_accepted_the_
     accepted = (await dhs.query(REVIEW, {"f": second, "decision": "ACCEPT"}))["data"]["reviewDocument"]
     assert (accepted["state"], accepted["acceptedOn"], accepted["fileId"]) == (
         "ACCEPTED", datetime.now(UTC).date().isoformat(), second)
-    assert [h["state"] for h in accepted["history"]] == ["REQUESTED", "REJECTED", "ACCEPTED"]
+    # each file's arrival is a step of DHS's record (written with DHS's decision on it): the time it awaited review
+    assert [h["state"] for h in accepted["history"]] == ["REQUESTED", "RECEIVED", "REJECTED", "RECEIVED", "ACCEPTED"]
+    assert [h["fileId"] for h in accepted["history"]] == [None, file["id"], file["id"], second, second]
     assert (await dhs.query(REVIEWS))["data"]["documentReviews"] == []
     done = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
     assert (done["state"], done["needed"]) == ("ACCEPTED", False)
@@ -208,7 +213,7 @@ async def test_asked_sent_by_the_client_reviewed_under_consent_and_accepted_the_
     # HRA has no basis for DHS's or the client's documents: not a trace of them
     theirs = await hra.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"})
     items = theirs["data"]["client"]["checklist"]["items"]
-    for text in (file["id"], second, asked["id"], "'CLIENTS'", "'DHS'"):
+    for text in (file["id"], second, asked["id"], "'CLIENT'", "'CLIENTS'", "'DHS'"):
         assert text not in str(items), text
     # the shelter system's own part (housing) is listed withheld, as always; no part of documents held here is
     assert {(a["agency"], a["status"]) for a in theirs["data"]["client"]["checklist"]["access"]} <= {
@@ -373,3 +378,190 @@ async def test_one_person_sends_a_bounded_number_of_files_a_day_for_one_client(
     assert len(await city.rows(DocumentFile)) == 2 and len([p for p in city.kept()]) == 2
     # the client's own sending is counted apart
     assert (await city.send(city.client(cid), cid, "PHOTO_ID", png())).status_code == 201
+
+
+SEEN = """query($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) { items { document state
+  copies { agency source status documentId }
+  requests { agency state fileId history { state fileId } }
+  files { id agency sentBy sentByClient awaitingReview } } } } }"""
+ACCEPT_ISSUED = """mutation($f: ID!, $on: Date) { reviewDocument(fileId: $f, decision: ACCEPT, issuedOn: $on) {
+  id state acceptedOn issuedOn validUntil } }"""
+REJECT_ISSUED = """mutation($f: ID!, $on: Date) { reviewDocument(fileId: $f, decision: REJECT, reason: ILLEGIBLE,
+  issuedOn: $on) { id } }"""
+
+
+def _failed_uploads(logged: list[Any]) -> list[str]:
+    """The access log's failed uploads, each as its detail (the kind's code and the reason code)."""
+    return [e.detail for e in logged if e.action == "document.upload" and e.outcome == "failed"]
+
+
+async def test_a_clients_upload_is_their_own_whatever_organisation_their_sign_in_names(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    # the city's identity provider issues clients' tokens under an agency: the client's token names DHS
+    me = city.as_("DHS", "client", purpose="client_access", self_client=cid, sub="client-under-dhs")
+    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    sent = await city.send(me, cid, "PHOTO_ID", png())
+    assert sent.status_code == 201, sent.text
+    file = sent.json()["file"]
+    assert file["agency"] == "CLIENT"
+    # not DHS's file: without the client's consent DHS sees nothing of it, though it asked for the document
+    assert (await dhs.query(REVIEWS))["data"]["documentReviews"] == []
+    item = _item(await dhs.query(SEEN, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+    assert item["state"] == "REQUESTED" and item["files"] == [] and file["id"] not in str(item)
+    assert (await city.fetch(dhs, file["id"])).status_code == 404
+    # no token may name the clients' own holding as its organisation
+    posing = await city.as_("CLIENT").post(REVIEWS)
+    assert posing.status_code == 401 and posing.json()["errors"][0]["extensions"]["reason"] == "reserved_organization"
+
+    # the client's consent to DHS seeing their documents: now it is DHS's to review
+    await _consent_documents_to(city, cid, "DHS")
+    (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert (review["file"]["id"], review["file"]["agency"], review["requestState"]) == (
+        file["id"], "CLIENT", "RECEIVED")
+    assert (await city.fetch(dhs, file["id"])).status_code == 200
+
+
+async def test_a_file_arriving_moves_the_record_that_asked_for_it_to_received_and_withheld_files_leave_no_id(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, me, hra = city.as_("DHS", sub="dhs-worker-1"), city.client(cid), city.as_("HRA")
+    # DHS asks for proof of income, then scans the pay stub it was handed: its record is RECEIVED from then on
+    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PROOF_OF_INCOME"})
+    stub = (await city.send(dhs, cid, "PROOF_OF_INCOME", b"%PDF-1.7\n" + os.urandom(900))).json()["file"]
+    item = _item(await dhs.query(SEEN, {"id": cid, "goal": "BENEFITS_RECERTIFICATION"}), "PROOF_OF_INCOME")
+    (request,) = item["requests"]
+    assert (request["state"], [(h["state"], h["fileId"]) for h in request["history"]]) == (
+        "RECEIVED", [("REQUESTED", None), ("RECEIVED", stub["id"])])
+    assert [(f["sentBy"], f["sentByClient"]) for f in item["files"]] == [("dhs-worker-1", False)]
+
+    # DHS asks for a photo ID and the client sends one: DHS's record moves only once DHS may see the file
+    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    photo = (await city.send(me, cid, "PHOTO_ID", png())).json()["file"]
+    (request,) = _item(await dhs.query(SEEN, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")["requests"]
+    assert (request["state"], [h["state"] for h in request["history"]]) == ("REQUESTED", ["REQUESTED"])
+    await _consent_documents_to(city, cid, "DHS")
+    item = _item(await dhs.query(SEEN, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+    (request,) = item["requests"]
+    assert (request["state"], [(h["state"], h["fileId"]) for h in request["history"]]) == (
+        "RECEIVED", [("REQUESTED", None), ("RECEIVED", photo["id"])])
+    # the client's sign-in is never shown: "the client" sent it
+    assert [(f["id"], f["sentBy"], f["sentByClient"]) for f in item["files"]] == [(photo["id"], None, True)]
+    assert "errors" not in await dhs.query(REVIEW, {"f": photo["id"], "decision": "ACCEPT"})
+
+    # HRA, by the client's consent to DHS's documents only, sees DHS's record - never the id of the client's file
+    given = await me.query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
+        "provisions": [{"organizations": ["HRA"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"],
+                        "holders": ["DHS"]}]}})
+    assert "errors" not in given, given
+    item = _item(await hra.query(SEEN, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+    (request,) = item["requests"]
+    assert (request["agency"], request["state"], request["fileId"]) == ("DHS", "ACCEPTED", None)
+    assert [(h["state"], h["fileId"]) for h in request["history"]] == [
+        ("REQUESTED", None), ("RECEIVED", None), ("ACCEPTED", None)]
+    assert {"agency": "DHS", "source": "UPLOAD", "status": "ACCEPTED", "documentId": None} in item["copies"]
+    assert item["files"] == [] and photo["id"] not in str(item)
+    # DHS's own file HRA may see, and who at DHS sent it
+    theirs = _item(await hra.query(SEEN, {"id": cid, "goal": "BENEFITS_RECERTIFICATION"}), "PROOF_OF_INCOME")
+    assert [(f["id"], f["sentBy"]) for f in theirs["files"]] == [(stub["id"], "dhs-worker-1")]
+    assert theirs["requests"][0]["history"][-1]["fileId"] == stub["id"]
+
+
+async def test_the_review_list_reads_past_files_the_organisation_may_not_see(
+    city: City, population: Population, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gate.document_desk._REVIEW_BATCH", 2)  # candidates two at a time
+    cid = _sheltered(population)
+    dhs, me = city.as_("DHS"), city.client(cid)
+    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    # five older files DHS may not see (the client's own, no consent) ahead of DHS's own
+    for _ in range(5):
+        assert (await city.send(me, cid, "PHOTO_ID", png())).status_code == 201
+    mine = (await city.send(dhs, cid, "BIRTH_CERTIFICATE", png())).json()["file"]
+    assert [r["file"]["id"] for r in (await dhs.query(REVIEWS))["data"]["documentReviews"]] == [mine["id"]]
+
+
+@pytest.mark.documents(max_files_per_day=2, max_files_per_sender_per_day=3)
+async def test_every_attempt_counts_refused_ones_too_within_a_total_for_all_clients_and_each_refusal_is_logged(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    other = next(p.client_id for p in population.people if p.hmis_id and p.client_id != cid)
+    dhs = city.as_("DHS")
+    infected = await city.send(dhs, cid, "PHOTO_ID", png(3000, salt=b"EICAR-STANDARD-ANTIVIRUS-TEST"))
+    assert infected.status_code == 400
+    assert (await city.send(dhs, cid, "PHOTO_ID", png())).status_code == 201
+    # the infected file counted: two attempts for this client today
+    third = await city.send(dhs, cid, "PHOTO_ID", png())
+    assert third.status_code == 400 and third.json()["errors"][0]["extensions"]["reason"] == "too_many_files"
+    assert (await city.send(dhs, other, "PHOTO_ID", png())).status_code == 201
+    # three attempts in all today, for any client: the sender's total
+    fifth = await city.send(dhs, other, "PHOTO_ID", png())
+    assert fifth.status_code == 400 and fifth.json()["errors"][0]["extensions"]["reason"] == "too_many_files"
+    assert len(await city.rows(DocumentFile)) == 2
+    assert _failed_uploads(await events(city.database_url)) == [
+        "document file refused (PHOTO_ID): infected", "document file refused (PHOTO_ID): too_many_files",
+        "document file refused (PHOTO_ID): too_many_files"]
+
+
+async def test_an_upload_refused_after_the_gate_allowed_it_is_logged_with_its_reason(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    assert (await city.send(dhs, cid, "BIRTH_CERTIFICATE", b"MZ\x90\x00" + os.urandom(3000))).status_code == 400
+
+    async def chunked() -> AsyncIterator[bytes]:  # no Content-Length: found too large while it is read
+        for _ in range(40):
+            yield png(5000)
+
+    assert (await city.send(dhs, cid, "BIRTH_CERTIFICATE", chunked())).status_code == 413  # type: ignore[arg-type]
+    assert (await city.send(dhs, cid, "BIRTH_CERTIFICATE", png(3000, salt=b"SCANNER-BREAKS"))).status_code == 503
+    # a caller the gate refuses is logged as refused, not as a failed upload
+    assert (await city.send(city.as_("DOE", "partner"), cid, "BIRTH_CERTIFICATE", png())).status_code == 403
+    logged = await events(city.database_url)
+    assert _failed_uploads(logged) == [f"document file refused (BIRTH_CERTIFICATE): {reason}"
+                                       for reason in ("program", "payload_too_large", "scan_unavailable")]
+    assert {e.client_id for e in logged if e.action == "document.upload"} == {cid}
+
+
+async def test_an_issue_date_given_at_acceptance_is_where_the_validity_runs_from(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    today = date.today()
+    stub = (await city.send(dhs, cid, "PROOF_OF_INCOME", b"%PDF-1.7\n" + os.urandom(900))).json()["file"]
+    for bad in (today + timedelta(days=1), today - timedelta(days=20 * 366 + 1)):
+        assert _code(await dhs.query(ACCEPT_ISSUED, {"f": stub["id"], "on": bad.isoformat()})) == "BAD_USER_INPUT"
+    assert _code(await dhs.query(REJECT_ISSUED, {"f": stub["id"], "on": today.isoformat()})) == "BAD_USER_INPUT"
+    # a pay stub 70 days old is past proof of income's 60 days: not accepted (reject it as an expired document)
+    old = await dhs.query(ACCEPT_ISSUED, {"f": stub["id"], "on": (today - timedelta(days=70)).isoformat()})
+    assert old["errors"][0]["extensions"]["reason"] == "expired_document"
+    # a 50-day-old pay stub accepted today holds 10 more days
+    issued = (today - timedelta(days=50)).isoformat()
+    accepted = (await dhs.query(ACCEPT_ISSUED, {"f": stub["id"], "on": issued}))["data"]["reviewDocument"]
+    assert (accepted["state"], accepted["acceptedOn"], accepted["issuedOn"], accepted["validUntil"]) == (
+        "ACCEPTED", datetime.now(UTC).date().isoformat(), issued, (today + timedelta(days=10)).isoformat())
+    (request,) = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "BENEFITS_RECERTIFICATION"}),
+                       "PROOF_OF_INCOME")["requests"]
+    assert request["validUntil"] == (today + timedelta(days=10)).isoformat()
+
+
+async def test_two_first_requests_or_reviews_of_one_document_at_once_both_go_through(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    one, two = city.as_("DHS", sub="dhs-worker-1"), city.as_("DHS", sub="dhs-worker-2")
+    asked = await asyncio.gather(*(who.query(REQUEST, {"c": cid, "d": "PHOTO_ID"}) for who in (one, two)))
+    assert all("errors" not in a for a in asked), asked
+    assert len({a["data"]["requestDocument"]["id"] for a in asked}) == 1
+    stub = (await city.send(one, cid, "PROOF_OF_INCOME", b"%PDF-1.7\n" + os.urandom(900))).json()["file"]
+    reviewed = await asyncio.gather(*(who.query(REVIEW, {"f": stub["id"], "decision": "ACCEPT"}) for who in (one, two)))
+    assert all("errors" not in r for r in reviewed), reviewed
+    assert {r["data"]["reviewDocument"]["state"] for r in reviewed} == {"ACCEPTED"}
+    assert sorted(r.document for r in await city.rows(DocumentRecord)) == ["PHOTO_ID", "PROOF_OF_INCOME"]

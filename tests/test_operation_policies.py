@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.principal import Principal, RequestContext
+from core.principal import CLIENT_HOLDER, Principal, RequestContext
 from core.vocabulary import Action, Category, Purpose, Role
 from identity.crosswalk import link_records
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
@@ -103,8 +103,9 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     own_documents = c.target.category == "documents" and c.target.holder == ORG
     if action in (Action.DOCUMENT_REQUEST, Action.DOCUMENT_REVIEW):  # their own organisation's record only
         return staff and care and c.sees_identity and own_documents
-    if action is Action.DOCUMENT_UPLOAD:  # staff for their organisation; a client for themself, held for them
-        return (staff and care and c.sees_identity and own_documents) or (self_access and own_documents)
+    if action is Action.DOCUMENT_UPLOAD:  # staff for their organisation; a client for themself, in their own holding
+        clients_own = c.target.category == "documents" and c.target.holder == CLIENT_HOLDER  # never their token's org
+        return (staff and care and c.sees_identity and own_documents) or (self_access and clients_own)
     if action is Action.DOCUMENT_DOWNLOAD:  # any holder's: whether it may be shown is the section's decision
         return c.target.category == "documents" and ((staff and care) or self_access)
     raise AssertionError(f"no oracle row for {action}")
@@ -118,7 +119,7 @@ def held_cases() -> list[Case]:
                  Target.section(client, category, holder, sees_identity=sees), self_=client == CLIENT,
                  sees_identity=sees)
             for category in (Category.APPOINTMENTS, Category.DOCUMENTS, Category.CASEWORK, Category.IMMIGRATION_LEGAL)
-            for holder in (ORG, "HRA")
+            for holder in (ORG, "HRA", CLIENT_HOLDER)
             for client in (CLIENT, OTHER) for sees in (False, True)]
 
 

@@ -15,6 +15,21 @@ The glossary's flowchart, top to bottom, stopping at the first answer:
    in the past three years (TimesHomelessPastThreeYears 4) and 12 months or more in all (MonthsHomeless... 112,
    113) is YES; fewer is NO; 8/9 DONT_KNOW; 99/nothing MISSING.
 
+Verification from the shelter system's own stays (`time_in_stays`): the time test above takes the client's word
+(DateToStreetESSH, TimesHomelessPastThreeYears, MonthsHomelessPastThreeYears). HUD's definition itself (24 CFR
+578.3, "chronically homeless"; the glossary's time test restates it) is homeless in a place not meant for human
+habitation, a safe haven or an emergency shelter continuously for at least 12 months, or on at least four separate
+occasions in the last 3 years totalling at least 12 months, each break between occasions at least seven
+consecutive nights. Third-party evidence is the records of such stays: emergency shelter (ProjectType 0, 1),
+street outreach (4) and safe haven (8). `time_in_stays` counts the nights those stays cover in the three years up
+to a day: stays less than seven nights apart are one occasion (the nights between count: HUD does not call them a
+break), the latest occasion of 365 nights or more is the continuous year, four or more occasions of 365 nights in
+all the other way. Nights are entry to exit (an open stay up to the day counted to); a night-by-night shelter's
+enrollment is read as its span (its bed nights, Services.csv, are not imported); an institutional stay under 90
+days (which HUD neither counts nor calls a break) is not in the shelter system's records and is not counted. The
+disabling condition is the client's word too: a program verifies it on its own (the checklists'
+DISABILITY_VERIFICATION).
+
 Not applied here: HUD's household rule (a member chronically homeless at the household's start makes every member
 present at start so). It is a reporting rule; shown to whoever may see one member's stays it would tell them that
 another member has a disabling condition, which that member's consent does not open. A household application
@@ -23,6 +38,7 @@ asks each adult's own status. Nor Disabilities.csv (not imported yet): Disabling
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -32,6 +48,8 @@ LITERALLY_HOMELESS = range(100, 200)  # LivingSituation 101 ES, 116 place not me
 INSTITUTIONAL = range(200, 300)
 DONT_KNOW = frozenset({8, 9})
 YEAR = timedelta(days=365)
+BREAK = timedelta(days=7)  # a break of at least seven consecutive nights separates two occasions
+OCCASIONS = 4  # separate occasions in three years that may add up to the year
 
 
 class ChronicStatus(StrEnum):
@@ -105,3 +123,44 @@ def _unknown(value: int | None, what: str, *, no: str | None = None) -> Finding:
     if value in DONT_KNOW:
         return Finding(ChronicStatus.DONT_KNOW, f"{what}-not-known")
     return Finding(ChronicStatus.MISSING, f"{what}-missing")
+
+
+@dataclass(frozen=True, slots=True)
+class StayTime:
+    """What the shelter system's own stays show of the time homeless in the three years up to `until`."""
+
+    since: date  # three years before `until`
+    until: date
+    nights: int  # nights the stays cover from `since` to `until` (an occasion's breaks under seven nights too)
+    occasions: int  # separate occasions: at least seven nights between two
+    latest_nights: int  # the latest occasion's nights
+
+    @property
+    def shows_chronic(self) -> bool:
+        """A year continuously (the latest occasion), or four occasions or more adding up to a year."""
+        year = YEAR.days
+        return self.latest_nights >= year or (self.occasions >= OCCASIONS and self.nights >= year)
+
+
+def three_years_before(day: date) -> date:
+    """The same day three years before (29 February three years back is the 28th)."""
+    return day.replace(year=day.year - 3, day=28 if (day.month, day.day) == (2, 29) else day.day)
+
+
+def time_in_stays(stays: Iterable[tuple[date, date | None]], *, until: date) -> StayTime:
+    """The nights and occasions that street, shelter and safe-haven stays (entry, exit or None while open) cover in
+    the three years up to `until`; open stays count up to `until`."""
+    since = three_years_before(until)
+    spans = sorted((max(entry, since), min(exit_ or until, until)) for entry, exit_ in stays
+                   if entry < until and (exit_ is None or exit_ > since))
+    occasions: list[tuple[date, date]] = []
+    for start, end in spans:
+        if end <= start:  # no night inside the three years
+            continue
+        if occasions and start - occasions[-1][1] < BREAK:  # under seven nights apart: one occasion
+            occasions[-1] = (occasions[-1][0], max(occasions[-1][1], end))
+        else:
+            occasions.append((start, end))
+    return StayTime(since=since, until=until, nights=sum((e - s).days for s, e in occasions),
+                    occasions=len(occasions),
+                    latest_nights=(occasions[-1][1] - occasions[-1][0]).days if occasions else 0)

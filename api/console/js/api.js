@@ -63,11 +63,12 @@ export class Api {
   }
 }
 
-// Files beside GraphQL (the gateway's /documents): the same token and purpose, the file itself as the body.
+// Files beside GraphQL (the gateway's /documents): the same token and purpose, the file itself as the body; the
+// client and the document kind in headers, never in the address (addresses are kept in proxy logs).
 export async function sendFile(api, clientId, document, file, purpose) {
-  const query = new URLSearchParams({ clientId, document });
-  const res = await api.send(`${api.config.documents}?${query}`, { method: 'POST', body: file, purpose,
-    headers: { 'content-type': file.type || 'application/octet-stream' } });
+  const res = await api.send(api.config.documents, { method: 'POST', body: file, purpose,
+    headers: { 'content-type': file.type || 'application/octet-stream', 'x-casebridge-client-id': clientId,
+      'x-casebridge-document': document } });
   const body = await res.json().catch(() => null);
   if (!res.ok) {
     const first = body?.errors?.[0] || {};

@@ -2,10 +2,10 @@
 // what became of it; sending a photo (the phone's camera opens) or a file; for staff, asking the client for a
 // document and accepting or rejecting what was sent, and the list of files awaiting their review. What each person
 // may see and do is the API's to decide: what it refuses, the page says.
-import { html, useEffect, useState } from '../../vendor/preact-htm.js';
+import { html, useEffect, useRef, useState } from '../../vendor/preact-htm.js';
 import { fetchFile, sendFile } from '../api.js';
-import { code, formatDate, formatDateTime, t, tOr, word } from '../i18n.js';
-import { Alert, Table, errorText } from './common.js';
+import { code, formatDate, formatDateTime, language, t, tOr, word } from '../i18n.js';
+import { Alert, Table, TextField, errorText } from './common.js';
 
 const REASONS = ['ILLEGIBLE', 'INCOMPLETE', 'EXPIRED_DOCUMENT', 'WRONG_DOCUMENT', 'NAME_MISMATCH',
   'NOT_ACCEPTED_BY_PROGRAM', 'OTHER'];
@@ -22,13 +22,33 @@ function holder(agency, organizations, self) {
   return self ? t('checklist.you') : t('checklist.theClient');
 }
 
-// A copy at an agency, or derived from its records, in words (files sent here are listed with their reviews).
+// A copy at an agency, or derived from its records, in words, and why it does not count where it does not (files
+// sent here are listed with their reviews).
 function copyText(c, organizations, self) {
-  const who = holder(c.agency, organizations, self);
+  const params = { agency: holder(c.agency, organizations, self), date: formatDate(c.validUntil) };
   if (c.source === 'DERIVED') {
-    return t(c.verified ? 'checklist.copy.derived' : 'checklist.copy.derivedUnverified', { agency: who });
+    if (c.unverifiedReason === 'EXPIRED') return t('checklist.copy.derivedExpired', params);
+    return t(c.verified ? 'checklist.copy.derived' : 'checklist.copy.derivedUnverified', params);
   }
-  return t(c.verified ? 'checklist.copy.verifiedAt' : 'checklist.copy.receivedAt', { agency: who });
+  if (c.verified) return t(c.validUntil ? 'checklist.copy.verifiedUntil' : 'checklist.copy.verifiedAt', params);
+  if (c.unverifiedReason === 'EXPIRED') return t('checklist.copy.expiredAt', params);
+  if (c.unverifiedReason === 'ACCEPTANCE_DATE_UNKNOWN') return t('checklist.copy.dateUnknown', params);
+  return t('checklist.copy.receivedAt', params);
+}
+
+// How long an item has been in its state, in words ("Requested 12 days ago"); nothing where the day is not known.
+function sinceText(item) {
+  if (!item.since) return null;
+  const params = { ago: new Intl.RelativeTimeFormat(language, { numeric: 'auto' }).format(-item.daysInState, 'day') };
+  switch (item.state) {
+    case 'ACCEPTED': return t('checklist.since.accepted', params);
+    case 'AVAILABLE': return t('checklist.since.available', params);
+    case 'RECEIVED': return t('checklist.since.received', params);
+    case 'REJECTED': return t('checklist.since.rejected', params);
+    case 'REQUESTED': return t('checklist.since.requested', params);
+    case 'EXPIRED': return t('checklist.since.expired', params);
+    default: return null;
+  }
 }
 
 function requestText(r) {
@@ -38,6 +58,7 @@ function requestText(r) {
       date: formatDate(r.dueOn) });
   }
   if (r.state === 'EXPIRED') return t('checklist.request.expired', { agency: r.agency });
+  if (r.state === 'RECEIVED') return t('checklist.request.received', { agency: r.agency });
   return r.validUntil ? t('checklist.request.acceptedUntil', { agency: r.agency, date: formatDate(r.validUntil) })
     : t('checklist.request.accepted', { agency: r.agency });
 }
@@ -112,6 +133,7 @@ function Item({ item, api, clientId, purpose, organizations, staff, self, onDone
   return html`<li class="cb-card" data-document=${item.document} data-state=${item.state}>
     <h3>${docName(item)} <span class=${`usa-tag${item.needed ? '' : ' usa-tag--big'}`}>${word('ChecklistState',
       item.state)}</span></h3>
+    ${sinceText(item) && html`<p data-since=${item.since} title=${formatDate(item.since)}>${sinceText(item)}</p>`}
     ${item.dueOn && html`<p>${t('checklist.due', { date: formatDate(item.dueOn) })}</p>`}
     ${item.copies.some((c) => c.source !== 'UPLOAD') && html`<ul class="cb-plain">${item.copies
       .filter((c) => c.source !== 'UPLOAD').map((c) => html`<li data-copy=${c.source}>
@@ -136,18 +158,37 @@ function Item({ item, api, clientId, purpose, organizations, staff, self, onDone
 function Files({ files, api, purpose, staff, organizations, self, onDone, onError }) {
   const [shown, setShown] = useState({});
   const [reason, setReason] = useState('ILLEGIBLE');
+  // the document's own date, given at acceptance: its validity runs from it (a pay stub 50 days old, say)
+  const [issued, setIssued] = useState({});
+  // An object URL keeps the file's bytes in the page until it is revoked: each is revoked once its file is no
+  // longer shown (viewed again, gone from the list, or the list itself gone).
+  const urls = useRef({});
+  useEffect(() => {
+    const listed = new Set(files.filter((f) => !f.purged).map((f) => f.id));
+    const gone = Object.keys(urls.current).filter((id) => !listed.has(id));
+    if (gone.length === 0) return;
+    gone.forEach((id) => { URL.revokeObjectURL(urls.current[id]); delete urls.current[id]; });
+    setShown((now) => Object.fromEntries(Object.entries(now).filter(([id]) => listed.has(id))));
+  }, [files]);
+  useEffect(() => () => {
+    Object.values(urls.current).forEach((url) => URL.revokeObjectURL(url));
+    urls.current = {};
+  }, []);
   const view = async (f) => {
     try {
       const blob = await fetchFile(api, f.id, purpose);
-      setShown({ ...shown, [f.id]: { url: URL.createObjectURL(blob), image: blob.type.startsWith('image/') } });
+      const url = URL.createObjectURL(blob);
+      if (urls.current[f.id]) URL.revokeObjectURL(urls.current[f.id]);
+      urls.current[f.id] = url;
+      setShown((now) => ({ ...now, [f.id]: { url, image: blob.type.startsWith('image/') } }));
     } catch (err) {
       onError(errorText(err.code, err));
     }
   };
   const review = async (f, decision) => {
     try {
-      await api.call('ReviewDocument', { fileId: f.id, decision, reason: decision === 'REJECT' ? reason : null },
-        purpose);
+      await api.call('ReviewDocument', { fileId: f.id, decision, reason: decision === 'REJECT' ? reason : null,
+        issuedOn: decision === 'ACCEPT' && issued[f.id] ? issued[f.id] : null }, purpose);
       onDone(decision === 'ACCEPT' ? 'checklist.accepted' : 'checklist.rejected');
     } catch (err) {
       onError(errorText(err.code, err));
@@ -164,6 +205,9 @@ function Files({ files, api, purpose, staff, organizations, self, onDone, onErro
       ? html`<div><img class="cb-document" src=${shown[f.id].url} alt=${t('checklist.imageAlt')} /></div>`
       : html` <a class="usa-link" href=${shown[f.id].url} download>${t('checklist.save')}</a>`)}
     ${staff && f.awaitingReview && html`<div class="cb-actions">
+      <${TextField} id=${`issued-${f.id}`} type="date" label=${t('checklist.issuedOn')}
+        hint=${t('checklist.issuedOn.hint')} value=${issued[f.id] || ''}
+        onInput=${(v) => setIssued({ ...issued, [f.id]: v })} />
       <button type="button" class="usa-button" onClick=${() => review(f, 'ACCEPT')}>${t('checklist.accept')}</button>
       <label class="usa-label" for=${`reason-${f.id}`}>${t('checklist.reason')}</label>
       <select class="usa-select" id=${`reason-${f.id}`} value=${reason} onChange=${(e) => setReason(e.target.value)}>
