@@ -70,7 +70,8 @@ class DocumentCopy:
         "do not show the time). Null when verified, and for a file sent here (its review says)."))
     dated_on: date | None = strawberry.field(default=None, description=(
         "The copy's own date where known: the day the agency accepted it, the day the newest stay showing "
-        "homelessness began, or the day the intake's answers were taken (a self-reported chronic finding)."))
+        "homelessness began, the first day the shelter system's stays showed a chronic year (a verified chronic "
+        "finding), or the day the intake's answers were taken (a self-reported one)."))
     valid_until: date | None = strawberry.field(default=None, description=(
         "It holds until this day (the kind's validity from the acceptance, or from the end of the newest stay); "
         "null: it does not expire, a stay is still open, or it is not known."))

@@ -873,12 +873,14 @@ def _derived_copies(kind: DocumentKind, stays: list[tuple[str, list[Any]]], toda
             if found is None or found[0].status is not ChronicStatus.YES:
                 continue
             view, support, decided = found
+            shown_on = time_in_stays(((s.entry_date, s.exit_date) for s in support),
+                                     until=view.counted_to or today).shown_on if view.verified_by_stays else None
             # third-party evidence only where the shelter system's own stays show the time; the intake's answers
             # alone are the client's word (they hold while the stay they were taken at does)
             rests_on = support if view.verified_by_stays else [*support, decided]
             copies.append(derived_copy(
                 holder, status=view.reason, document_id=view.enrollment_id,
-                dated_on=None if view.verified_by_stays else decided.entry_date, last_day=_last_day(rests_on),
+                dated_on=shown_on if view.verified_by_stays else decided.entry_date, last_day=_last_day(rests_on),
                 kind=kind, today=today, self_reported=not view.verified_by_stays))
     return copies
 

@@ -240,3 +240,18 @@ async def test_a_yes_is_verified_by_the_shelter_systems_stays_not_by_the_intakes
     # a year later, still in shelter, her stay alone shows it
     later = chronic_view(stays["MOM"], date(2027, 3, 1))
     assert later is not None and (later.verified_by_stays, later.nights_in_stays) == (True, 365 + 153)
+
+
+@pytest.mark.parametrize(("stays", "shown_on"), [
+    (_stays((400, None)), TODAY - timedelta(days=35)),  # a year into the open stay
+    (_stays((364, None)), None),
+    # four occasions: the day the fourth brought the nights to a year (91 + 91 + 91, then 92 more)
+    (_stays((1000, 909), (800, 709), (600, 509), (300, 208)), TODAY - timedelta(days=208)),
+    (_stays((1000, 870), (800, 670), (600, 470)), None),  # three occasions never show it, however long
+])
+def test_the_day_the_shelter_systems_stays_first_showed_the_year_is_when_the_verification_dates_from(
+    stays: list[tuple[date, date | None]], shown_on: date | None,
+) -> None:
+    found = time_in_stays(stays, until=TODAY)
+    assert found.shown_on == shown_on
+    assert (found.shown_on is not None) == found.shows_chronic

@@ -134,6 +134,7 @@ class StayTime:
     nights: int  # nights the stays cover from `since` to `until` (an occasion's breaks under seven nights too)
     occasions: int  # separate occasions: at least seven nights between two
     latest_nights: int  # the latest occasion's nights
+    shown_on: date | None  # the first day the stays showed the time (None while they do not)
 
     @property
     def shows_chronic(self) -> bool:
@@ -163,4 +164,19 @@ def time_in_stays(stays: Iterable[tuple[date, date | None]], *, until: date) -> 
             occasions.append((start, end))
     return StayTime(since=since, until=until, nights=sum((e - s).days for s, e in occasions),
                     occasions=len(occasions),
-                    latest_nights=(occasions[-1][1] - occasions[-1][0]).days if occasions else 0)
+                    latest_nights=(occasions[-1][1] - occasions[-1][0]).days if occasions else 0,
+                    shown_on=_shown_on(occasions))
+
+
+def _shown_on(occasions: list[tuple[date, date]]) -> date | None:
+    """The first day the occasions (within the window, oldest first) showed a year: a year into the latest one, or
+    the day four occasions or more reached a year in all (None where StayTime.shows_chronic is false)."""
+    days: list[date] = [start + YEAR for start, end in occasions[-1:] if end - start >= YEAR]
+    nights = 0
+    for n, (start, end) in enumerate(occasions, 1):
+        length = (end - start).days
+        if n >= OCCASIONS and nights + length >= YEAR.days:
+            days.append(start + timedelta(days=max(1, YEAR.days - nights)))
+            break
+        nights += length
+    return min(days, default=None)
