@@ -38,6 +38,7 @@ def console_routes(settings: Settings) -> list[BaseRoute]:
         "issuer": issuer, "clientId": settings.console.client_id, "scope": settings.console.scope,
         "resource": settings.console.resource or settings.auth.audience, "graphql": "/graphql",
         "documents": "/documents",
+        "requestDays": settings.documents.request_days,  # a document asked for is due this many days later
         "languages": languages,
         "organizations": [{"code": code, "name": name} for code, name in settings.console.organizations.items()],
         "queries": sorted(item.name.removesuffix(".graphql")

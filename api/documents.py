@@ -7,6 +7,12 @@ Why headers and not the query string: an address is written to proxy and server 
 kind like IMMIGRATION_DOCUMENTS says too much there. A query string is refused (naming the headers, never echoing
 what it held), so a caller written for the old form learns why.
 
+Every refusal of an upload by a caller whose token was checked is in the access log as a failed document.upload
+with its reason code, as the desk logs those it refuses after the gate allowed them (gate/document_desk.py): a
+declared Content-Length past the limit is refused by the desk itself, once the gate allowed the upload and before
+a byte is read (the body is never read); a query string, refused before the client and the kind are read, is
+logged with neither.
+
 A download serves a copy checked against the file's digest before its first byte (checklists/blobs.py
 `verified_copy`), rather than checking while streaming: a stream can only find a damaged blob at its end, when
 the bytes are already with the caller and the access log already says they were downloaded; aborting then leaves
@@ -35,10 +41,12 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from api.services import Services
+from audit.access_records import action_record
 from checklists.files import EXTENSIONS
 from connectors.held_documents import SentFile
 from core.errors import CasebridgeError, InvalidInput, PayloadTooLarge
 from core.principal import RequestContext
+from core.vocabulary import Action
 from resolvers import ids
 from resolvers.errors import edge_error_body
 
@@ -52,12 +60,15 @@ _SERVED = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
 
 def document_routes(services: Services) -> list[Route]:
     """The upload and the download."""
-    desk, limit = services.documents, services.settings.documents.max_bytes
+    desk, gate, limit = services.documents, services.gate, services.settings.documents.max_bytes
 
     async def upload(request: Request) -> Response:
         try:
             ctx = _context(request)
             if request.url.query:
+                # no client nor kind is read from an address: the refusal is logged with neither
+                await gate.record([action_record(ctx, Action.DOCUMENT_UPLOAD, None, result="failed",
+                                                 detail="document file refused: query_string")])
                 raise InvalidInput(
                     f"POST {DOCUMENTS_PATH} takes the client and the document kind in the headers {CLIENT_HEADER} "
                     f"and {DOCUMENT_HEADER}, not in the query string", field="query", reason="query_string",
@@ -66,9 +77,12 @@ def document_routes(services: Services) -> list[Route]:
             client_id = ids.client_id(request.headers.get(CLIENT_HEADER, ""), CLIENT_HEADER)
             document = request.headers.get(DOCUMENT_HEADER, "")  # a kind of the checklists: the desk checks
             declared = request.headers.get("content-length")
+            chunks: AsyncIterator[bytes] = request.stream()
             if declared is not None and declared.isdigit() and int(declared) > limit:
-                raise PayloadTooLarge(f"a file is at most {limit} bytes", limit=limit)
-            sent = await desk.upload(ctx, client_id=client_id, document=document, chunks=request.stream())
+                # the desk decides and counts the upload as for any other, then meets this where it would read
+                # the first byte: refused and logged as a body found too large as it is read
+                chunks = _refusing(PayloadTooLarge(f"a file is at most {limit} bytes", limit=limit))
+            sent = await desk.upload(ctx, client_id=client_id, document=document, chunks=chunks)
         except CasebridgeError as exc:
             return _error(exc)
         return Response(json.dumps({"file": file_json(sent)}), status_code=201, media_type="application/json")
@@ -104,6 +118,12 @@ class CheckedCopy(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             self._copy.close()
+
+
+async def _refusing(error: CasebridgeError) -> AsyncIterator[bytes]:
+    """A body refused before a byte of it is read: `error` where its first chunk would be."""
+    raise error
+    yield b""  # unreached: makes this an async generator
 
 
 async def _chunks(copy: IO[bytes]) -> AsyncIterator[bytes]:

@@ -61,8 +61,10 @@ class BlobStore(Protocol):
     what `open` gives is read in the event loop if it is an async iterator, in a worker thread otherwise."""
 
     def put(self, received: Received) -> bool:
-        """Keep the bytes of the local file `received.path` under `received.sha256`, whole or not at all;
-        True if they were not there before."""
+        """Keep the bytes of the local file `received.path` under `received.sha256`, whole and durably or not at
+        all; True if they were not there before. Bytes already there are used again: their time in `digests`
+        becomes now, so that the sweep (which removes only old blobs no record keeps) leaves them to the upload
+        that is about to record them."""
         ...
 
     def exists(self, sha256: str) -> bool:
@@ -101,8 +103,10 @@ class LocalBlobStore:
 
     def put(self, received: Received) -> bool:
         final = self._path(received.sha256)
-        if final.exists():
+        with contextlib.suppress(FileNotFoundError):  # gone meanwhile (a purge, the sweep): written again below
+            os.utime(final)
             return False
+        made = _missing_dirs(final.parent)
         final.parent.mkdir(parents=True, exist_ok=True)
         staged = final.with_name(f".{final.name}.{uuid.uuid4().hex}")
         try:
@@ -117,6 +121,12 @@ class LocalBlobStore:
             with contextlib.suppress(FileNotFoundError):
                 staged.unlink()
             raise
+        # the bytes are on disk, but a crash now could still lose the name they are under (and so a blob whose
+        # record commits next): the directory entry is made durable too, and those of directories just made.
+        # Should that fail, the blob stays (another upload of the same bytes may already be using it); the
+        # upload fails, and the sweep removes the blob if no record ever keeps it.
+        for directory in (final.parent, *(d.parent for d in made)):
+            _fsync_dir(directory)
         return True
 
     def exists(self, sha256: str) -> bool:
@@ -290,6 +300,23 @@ async def _close(chunks: BlobChunks) -> None:
         close = getattr(chunks, "close", None)
         if close is not None:
             await asyncio.to_thread(close)
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """`path` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _same_device(a: Path, b: Path) -> bool:

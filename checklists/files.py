@@ -6,8 +6,11 @@ A file is kept under the SHA-256 of its content in a blob store (a local directo
 the seam for another, chosen by `blob_store`), its metadata in the database (store/held_tables.DocumentFile). The
 two stay consistent (gate/document_desk.py): the bytes are written first (to a temporary name, then moved into
 place), the metadata in the gate's operation; when the operation fails, bytes that no row refers to are removed;
-when the bytes cannot be written, no row is. A file's name is never kept (a photo's name is often the client's
-name).
+when the bytes cannot be written, no row is. Blobs are shared by content, so a removal (a failed upload's, a
+purge's, the sweep's) and an upload of the same bytes take turns on the digest's lock
+(connectors.held_documents.hold_digest): a removal checks under it that no kept row refers to the bytes, and a row
+commits under it only once its bytes are in the store. A file's name is never kept (a photo's name is often the
+client's name).
 """
 
 from __future__ import annotations
@@ -67,6 +70,10 @@ class DocumentSettings(BaseModel):
     # a sender that sends nothing for this long in the middle of a file is refused (and nothing kept): a
     # connection held open by a stalled phone, or on purpose, must not hold a slot for ever
     read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    # however steadily it arrives, a file is refused (and nothing kept) once it has taken this long: a sender
+    # dripping a byte just inside the read timeout would otherwise hold a connection and an incoming file for
+    # max_bytes x read_timeout_seconds. 10 MB at 0.5 Mbit/s (a poor phone connection) takes 160 s.
+    upload_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
     # how long a file is kept after it was sent; then `casebridge documents purge` removes its bytes (its record
     # stays: what was accepted, when, by whom). Separate from the access log's retention.
     retention_days: int = Field(default=3 * 365, ge=1, le=20 * 366)
@@ -122,11 +129,14 @@ def sniff(head: bytes) -> str:
                        reason="unsupported_type")
 
 
-async def receive(chunks: AsyncIterator[bytes], *, into: Path, limit: int,
-                  idle_seconds: float | None = None) -> Received:
+async def receive(chunks: AsyncIterator[bytes], *, into: Path, limit: int, idle_seconds: float | None = None,
+                  total_seconds: float | None = None) -> Received:
     """Read a file's bytes to a temporary file under `into`, hashing as it goes: PayloadTooLarge as soon as it
-    passes `limit`, InvalidInput if it is empty, not a type casebridge accepts, or stops arriving for
-    `idle_seconds` (None: no limit). Nothing is left behind on failure."""
+    passes `limit`, InvalidInput if it is empty, not a type casebridge accepts, stops arriving for `idle_seconds`
+    ("stalled") or is not all there `total_seconds` after reading began ("too_slow"; None: no limit). Nothing is
+    left behind on failure."""
+    loop = asyncio.get_running_loop()
+    deadline = None if total_seconds is None else loop.time() + total_seconds
     await asyncio.to_thread(into.mkdir, parents=True, exist_ok=True)
     path = into / f"{INCOMING_PREFIX}{uuid.uuid4().hex}"
     digest, size, head = hashlib.sha256(), 0, b""
@@ -134,12 +144,19 @@ async def receive(chunks: AsyncIterator[bytes], *, into: Path, limit: int,
     try:
         with await asyncio.to_thread(path.open, "xb") as out:
             while True:
+                idle_until = None if idle_seconds is None else loop.time() + idle_seconds
+                until = _sooner(idle_until, deadline)
                 try:
-                    async with asyncio.timeout(idle_seconds):
+                    async with asyncio.timeout_at(until):
                         chunk = await anext(pending)
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
+                    if until == deadline:
+                        raise InvalidInput(f"the file took longer than {total_seconds:g} seconds to arrive; nothing "
+                                           "was kept", field="file", reason="too_slow",
+                                           suggestion="Send the file again on a faster connection, or a smaller "
+                                                      "photo of it.") from None
                     raise InvalidInput(f"the file stopped arriving (nothing for {idle_seconds:g} seconds); nothing "
                                        "was kept", field="file", reason="stalled",
                                        suggestion="Send the file again on a steadier connection.") from None
@@ -159,6 +176,10 @@ async def receive(chunks: AsyncIterator[bytes], *, into: Path, limit: int,
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
         raise
+
+
+def _sooner(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
 
 
 class _ScanSlots:

@@ -67,17 +67,27 @@ def sweep_cmd() -> None:
     records whose content is missing."""
     from checklists.files import remove_stale_incoming
     from cli.common import with_store
-    from connectors.held_documents import kept_digests
+    from connectors.held_documents import kept_digests, remove_unused_blob
 
     settings = settings_or_exit()
     blobs = _blob_store(settings)
-    kept = with_store(settings, kept_digests)
-    present: dict[str, float] = blobs.digests()
-    now, removed = time.time(), 0
-    for sha in sorted(present.keys() - kept):
-        if now - present[sha] > ORPHAN_AGE_SECONDS:
-            blobs.delete(sha)
-            removed += 1
+
+    async def go(sessions: Any) -> tuple[set[str], dict[str, float], int]:
+        async def delete(sha: str) -> None:
+            await asyncio.to_thread(blobs.delete, sha)
+
+        kept = await kept_digests(sessions)
+        # listed after `kept`: a blob an upload put, or used again, since then is young here and left alone
+        present: dict[str, float] = await asyncio.to_thread(blobs.digests)
+        now, removed = time.time(), 0
+        for sha in sorted(present.keys() - kept):
+            if now - present[sha] > ORPHAN_AGE_SECONDS:
+                # `kept` is old by now: whether a file keeps the blob is asked again, under the digest's lock,
+                # as it is removed (an upload of the same bytes since then puts them back before it commits)
+                removed += await remove_unused_blob(sessions, sha, delete)
+        return kept, present, removed
+
+    kept, present, removed = with_store(settings, go)
     leftovers = (blobs.remove_leftovers(ORPHAN_AGE_SECONDS)
                  + remove_stale_incoming(settings.documents.incoming, ORPHAN_AGE_SECONDS))
     missing = len(kept - present.keys())

@@ -6,9 +6,11 @@ source behind the gate (connectors/held.py says how those work).
 
 What a caller is shown of a record never names a file they may not see: its id is withheld (the gate decided the
 section the file is in, not the record's). A client's file arriving for a record an organisation keeps moves
-that record to RECEIVED only as seen by a caller who may see the file (derived when read, never written into the
-organisation's record before its staff may see it: the file is the client's until their consent says otherwise);
-once the organisation decides on it, the arrival is written with the decision.
+that record to RECEIVED only where the record's holder may review that file (its staff may see it - the client's
+consent - decided in Cedar: `Reviewing`), and only as seen by a caller who may see the file too (derived when read,
+never written into the organisation's record before its staff may see it: the file is the client's until their
+consent says otherwise); once the organisation decides on it, the arrival is written with the decision. Another
+organisation's own file moves it on the same terms, never because the caller happens to see that file.
 """
 
 from __future__ import annotations
@@ -16,12 +18,12 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import case, delete, func, select, text, tuple_
+from sqlalchemy import ColumnElement, and_, case, delete, false, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,14 +33,19 @@ from connectors.held import Group
 from core.errors import AgencyUnavailable
 from core.principal import CLIENT_HOLDER
 from core.vocabulary import Category
+from store.held_tables import DocumentAddressee as AddresseeRow
 from store.held_tables import DocumentAttempt as AttemptRow
 from store.held_tables import DocumentEvent as EventRow
 from store.held_tables import DocumentFile as FileRow
 from store.held_tables import DocumentRecord as RecordRow
 
 REQUESTED, RECEIVED, ACCEPTED, REJECTED = "REQUESTED", "RECEIVED", "ACCEPTED", "REJECTED"
+EXPIRED = "EXPIRED"  # never stored: an ACCEPTED record whose copy no longer holds, as shown
 DECIDED = (ACCEPTED, REJECTED)  # the steps that decide on a file
-WAITING = (REQUESTED, REJECTED)  # a record waiting for a file: one arriving moves it to RECEIVED
+WAITING = (REQUESTED, REJECTED)  # a record waiting for a file: one arriving moves it to RECEIVED (so does an
+# ACCEPTED one whose validity ran out: `waiting_since`)
+ATTEMPTS_KEPT = timedelta(days=1)  # an upload attempt counts against the daily limits this long, then is removed
+_ATTEMPTS_SWEPT = 500  # old attempt rows removed per attempt at most (a backlog goes over the next ones)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,10 @@ class SentFile:
     sent_at: datetime
     retain_until: datetime
     purged: bool
+    # the organisations a client's upload is meant for (DocumentAddressee), and of those and the ones whose record
+    # of it is waiting, the ones whose staff may not review it yet (no consent): set only by HeldDocuments.fetch
+    addressed_to: tuple[str, ...] = ()
+    not_shared_with: tuple[str, ...] = ()
 
     @property
     def by_client(self) -> bool:
@@ -100,6 +111,48 @@ class DocumentRecord:
         return self.issued_on or self.accepted_on
 
 
+def expired_since(state: str, valid_from: date | None, valid_days: int | None) -> datetime | None:
+    """When an ACCEPTED copy stopped holding (the day after its last valid day), or None: not accepted, or it does
+    not expire. From then on it is waiting for a file like a REQUESTED one, everywhere (`waiting_since`)."""
+    if state != ACCEPTED or valid_from is None or valid_days is None:
+        return None
+    return datetime.combine(valid_from + timedelta(days=valid_days + 1), time.min, UTC)
+
+
+def waiting_since(record: DocumentRecord | RecordRow, valid_days: int | None, now: datetime) -> datetime | None:
+    """Since when `record` waits for a file (asked for, rejected, or accepted and run out by `now`), or None."""
+    if record.state in WAITING:
+        return record.updated_at
+    ran_out = expired_since(record.state, record.issued_on or record.accepted_on, valid_days)
+    return ran_out if ran_out is not None and ran_out <= now else None
+
+
+def waiting_clause(valid_days: Mapping[str, int | None], now: datetime) -> ColumnElement[bool]:
+    """SQL: a record row waiting for a file at `now`, as `waiting_since` says (per kind's validity)."""
+    r, today = RecordRow, now.date()
+    ran_out = [and_(r.document == code, func.coalesce(r.issued_on, r.accepted_on) < today - timedelta(days=days))
+               for code, days in sorted(valid_days.items()) if days is not None]
+    if not ran_out:
+        return r.state.in_(WAITING)
+    return or_(r.state.in_(WAITING), and_(r.state == ACCEPTED, or_(*ran_out)))
+
+
+Ask = tuple[str, str, str]  # (client id, an organisation, the holder of a file of that client)
+
+
+class Reviewing(Protocol):
+    """What the records need to know of the checklists and of the policies (gate/document_desk.py answers)."""
+
+    def valid_days(self, document: str) -> int | None:
+        """How long an accepted copy of a document kind holds (None: it does not expire, or unknown kind)."""
+        ...
+
+    async def may_review(self, asks: Sequence[Ask]) -> set[Ask]:
+        """Of (client, organisation, file holder), those where the organisation's staff may review that holder's
+        files of the client sent for it (see them, and they are meant for it) - decided in Cedar."""
+        ...
+
+
 class HeldDocuments:
     """Files and document records in the store (category documents), each held for its holder and shared with
     the client, whose documents they are."""
@@ -108,8 +161,14 @@ class HeldDocuments:
     categories = frozenset({Category.DOCUMENTS})
     own_part_always = False  # the documents section is mostly the agencies': no empty part beside them
 
-    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any], reviewing: Reviewing | None = None) -> None:
         self._sessions = sessions
+        self._reviewing = reviewing
+
+    def review_by(self, reviewing: Reviewing) -> None:
+        """Who may review what (the document desk, built after this source): until then a file moves only its
+        own holder's record (written when it is sent), never another's."""
+        self._reviewing = reviewing
 
     async def holdings(self, client_ids: Sequence[str], categories: Sequence[Category]) -> set[Group]:
         """Which (client, holder) groups hold files or document records."""
@@ -132,29 +191,63 @@ class HeldDocuments:
         if not groups:
             return {}
         keys = [(cid, holder) for cid, _cat, holder, _shared in groups]
-        out: dict[Group, list[SentFile | DocumentRecord]] = defaultdict(list)
-        f, r, e = FileRow, RecordRow, EventRow
+        f, r, e, a = FileRow, RecordRow, EventRow, AddresseeRow
         try:
             async with self._sessions() as session:
-                seen: dict[tuple[str, str], list[SentFile]] = defaultdict(list)
-                for row in (await session.execute(select(f).where(tuple_(f.client_id, f.holder).in_(keys)))).scalars():
-                    sent = sent_file(row)
-                    out[(row.client_id, Category.DOCUMENTS, row.holder, True)].append(sent)
-                    seen[(row.client_id, row.document)].append(sent)
-                visible = {x.id for files in seen.values() for x in files}
-                records = list((await session.execute(
-                    select(r).where(tuple_(r.client_id, r.holder).in_(keys)))).scalars())
+                rows = list((await session.execute(select(f).where(tuple_(f.client_id, f.holder).in_(keys))))
+                            .scalars())
+                addressed: dict[str, list[str]] = defaultdict(list)
+                if rows:
+                    for fid, org in (await session.execute(select(a.file_id, a.organization).where(
+                            a.file_id.in_([x.id for x in rows])).order_by(a.organization))).all():
+                        addressed[fid].append(org)
+                records = [document_record(x, []) for x in (await session.execute(
+                    select(r).where(tuple_(r.client_id, r.holder).in_(keys)))).scalars()]
                 steps: dict[str, list[Step]] = defaultdict(list)
                 if records:
                     for ev in (await session.execute(select(e).where(e.record_id.in_([x.id for x in records]))
                                                      .order_by(e.at, e.id))).scalars():
                         steps[ev.record_id].append(_step(ev))
-                for rec in records:
-                    record = arrived(document_record(rec, steps.get(rec.id, [])),
-                                     seen.get((rec.client_id, rec.document), []))
-                    out[(rec.client_id, Category.DOCUMENTS, rec.holder, True)].append(withhold_files(record, visible))
         except SQLAlchemyError as exc:
             raise AgencyUnavailable("documents could not be read", connector=self.name) from exc
+        records = [dataclasses.replace(x, history=tuple(steps.get(x.id, []))) for x in records]
+        files = [dataclasses.replace(sent_file(x), addressed_to=tuple(addressed.get(x.id, []))) for x in rows]
+        return await self._shown(files, records)
+
+    async def _shown(self, files: list[SentFile], records: list[DocumentRecord],
+                     ) -> dict[Group, list[SentFile | DocumentRecord]]:
+        """The files and records of the permitted groups as the caller sees them: a record waiting for a file is
+        RECEIVED where one of these files came since and its holder may review that file; a client's file says
+        which of the organisations it is meant for may not review it yet."""
+        now = datetime.now(UTC)
+        reviewing = self._reviewing
+        waiting = {rec.id: since for rec in records if (since := waiting_since(
+            rec, reviewing.valid_days(rec.document) if reviewing else None, now)) is not None}
+        seen: dict[tuple[str, str], list[SentFile]] = defaultdict(list)
+        for x in files:
+            seen[(x.client_id, x.document)].append(x)
+        waiting_for: dict[tuple[str, str], set[str]] = defaultdict(set)  # whose record of it waits
+        asks: set[Ask] = set()
+        for rec in records:
+            if rec.id in waiting:
+                waiting_for[(rec.client_id, rec.document)].add(rec.holder)
+                asks.update((rec.client_id, rec.holder, x.holder) for x in seen[(rec.client_id, rec.document)]
+                            if x.holder != rec.holder)
+        meant = {x.id: {*x.addressed_to, *waiting_for[(x.client_id, x.document)]} for x in files if x.by_client}
+        asks.update((x.client_id, org, x.holder) for x in files for org in meant.get(x.id, ()))
+        allowed = await reviewing.may_review(sorted(asks)) if asks and reviewing is not None else set()
+        out: dict[Group, list[SentFile | DocumentRecord]] = defaultdict(list)
+        for x in files:
+            if x.id in meant:
+                x = dataclasses.replace(x, not_shared_with=tuple(sorted(
+                    o for o in meant[x.id] if (x.client_id, o, x.holder) not in allowed)))
+            out[(x.client_id, Category.DOCUMENTS, x.holder, True)].append(x)
+        visible = {x.id for x in files}
+        for rec in records:
+            mine = [x for x in seen[(rec.client_id, rec.document)]
+                    if x.holder == rec.holder or (rec.client_id, rec.holder, x.holder) in allowed]
+            record = arrived(rec, mine, since=waiting.get(rec.id))
+            out[(rec.client_id, Category.DOCUMENTS, rec.holder, True)].append(withhold_files(record, visible))
         return dict(out)
 
     def sort_key(self, item: SentFile | DocumentRecord) -> Any:
@@ -178,12 +271,13 @@ def document_record(row: RecordRow, steps: Sequence[Step]) -> DocumentRecord:
                           row.file_id, row.accepted_on, row.updated_at, tuple(steps), row.issued_on)
 
 
-def arrived(record: DocumentRecord, files: Iterable[SentFile]) -> DocumentRecord:
-    """`record` as a caller who may see `files` (of its client and document) sees it: waiting for a file (asked
-    for, or rejected) while one of them arrived after its last step, it is RECEIVED since the first such."""
-    if record.state not in WAITING:
+def arrived(record: DocumentRecord, files: Iterable[SentFile], *, since: datetime | None) -> DocumentRecord:
+    """`record` as a caller who may see `files` (of its client and document, each one its holder may review)
+    sees it: waiting for a file since `since` (asked for, rejected, or accepted and run out: `waiting_since`)
+    while one of them arrived after that and after its last step, it is RECEIVED since the first such."""
+    if since is None:
         return record
-    last = record.history[-1].at if record.history else record.updated_at
+    last = max(since, record.history[-1].at) if record.history else since
     came = [f for f in files if f.sent_at > last and not f.purged]
     if not came:
         return record
@@ -213,14 +307,28 @@ def _step(e: EventRow) -> Step:
 
 
 async def add_file(session: AsyncSession, *, client_id: str, holder: str, document: str, sha256: str, size: int,
-                   media_type: str, scan: str, sent_by: str, now: datetime, retain_until: datetime) -> SentFile:
-    """Record one file's metadata in the caller's transaction (its bytes are already in the blob store)."""
+                   media_type: str, scan: str, sent_by: str, now: datetime, retain_until: datetime,
+                   addressed_to: Iterable[str] = ()) -> SentFile:
+    """Record one file's metadata in the caller's transaction (its bytes are already in the blob store), and the
+    organisations it is meant for."""
     row = FileRow(id=str(uuid.uuid4()), client_id=client_id, holder=holder, document=document, sha256=sha256,
                   size=size, media_type=media_type, scan=scan, sent_by=sent_by, sent_at=now,
                   retain_until=retain_until, purged_at=None)
     session.add(row)
     await session.flush()
-    return sent_file(row)
+    meant = sorted(set(addressed_to))
+    session.add_all(AddresseeRow(file_id=row.id, organization=org, addressed_at=now) for org in meant)
+    await session.flush()
+    return dataclasses.replace(sent_file(row), addressed_to=tuple(meant))
+
+
+async def waiting_holders(session: AsyncSession, *, client_id: str, document: str,
+                          valid_days: int | None, now: datetime) -> list[str]:
+    """The organisations whose record of `document` for the client waits for a file now."""
+    r = RecordRow
+    found = await session.execute(select(r.holder).where(
+        r.client_id == client_id, r.document == document, waiting_clause({document: valid_days}, now)))
+    return sorted(found.scalars())
 
 
 async def file_row(session: AsyncSession, file_id: str) -> FileRow | None:
@@ -267,11 +375,8 @@ async def receive_step(session: AsyncSession, *, client_id: str, holder: str, do
         .with_for_update())).scalar_one_or_none()
     if row is None or row.updated_at >= at:
         return False
-    if row.state == ACCEPTED:
-        start = row.issued_on or row.accepted_on
-        if valid_days is None or start is None or start + timedelta(days=valid_days) >= at.date():
-            return False
-    elif row.state not in WAITING:
+    since = waiting_since(row, valid_days, at)  # asked for, rejected, or accepted and run out by then
+    if since is None or since > at:
         return False
     row.state, row.updated_at, row.accepted_on, row.issued_on = RECEIVED, at, None, None
     session.add(EventRow(record_id=row.id, state=RECEIVED, file_id=file_id, reason=None, by=by, at=at))
@@ -305,6 +410,35 @@ async def digest_in_use(session: AsyncSession, sha256: str) -> bool:
     return found.first() is not None
 
 
+async def hold_digest(session: AsyncSession, sha256: str) -> None:
+    """Take, until the caller's transaction ends, the lock that puts in turn what is done with the bytes kept
+    under `sha256`: an upload recording them (which, holding it, makes sure they are in the blob store before its
+    record commits) and a removal of them (which, holding it, checks that no kept file refers to them, then
+    removes them). So neither happens inside the other's check-then-act: a record never commits between a
+    removal's check and its delete. PostgreSQL: an advisory lock on the digest; SQLite: the database's write lock
+    (its writers take turns), taken now by a write that changes nothing - while it is held no upload commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                              {"key": f"casebridge-blob:{sha256}"})
+    else:
+        await session.execute(update(FileRow).where(false()).values(sha256=FileRow.sha256)
+                              .execution_options(synchronize_session=False))
+
+
+async def remove_unused_blob(sessions: async_sessionmaker[Any], sha256: str,
+                             delete_blob: Callable[[str], Awaitable[None]]) -> bool:
+    """Remove the bytes kept under `sha256` (`delete_blob`) unless a file whose content is kept refers to them,
+    checked and removed in one transaction holding the digest's lock (`hold_digest`); True if removed. An
+    upload of the same bytes that put them before the lock was taken finds them gone once it holds the lock, and
+    puts them back before its record commits."""
+    async with sessions.begin() as session:
+        await hold_digest(session, sha256)
+        if await digest_in_use(session, sha256):
+            return False
+        await delete_blob(sha256)
+        return True
+
+
 async def begin_attempt(session: AsyncSession, *, sender: str, client_id: str, now: datetime, per_client: int,
                         per_sender: int) -> str | None:
     """Count an upload `sender` begins for `client_id`, in the caller's transaction, unless they reached a limit
@@ -317,8 +451,9 @@ async def begin_attempt(session: AsyncSession, *, sender: str, client_id: str, n
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
                               {"key": f"casebridge-document-attempts:{sender}"})
-    since = now - timedelta(days=1)
+    since = now - ATTEMPTS_KEPT
     await session.execute(delete(a).where(a.sender == sender, a.at <= since))  # a day's are all a limit needs
+    await forget_old_attempts(session, now=now)  # and nobody's are kept longer (a sign-in subject, a client id)
     total, mine = (await session.execute(select(func.count(), func.coalesce(func.sum(case(
         (a.client_id == client_id, 1), else_=0)), 0)).where(a.sender == sender, a.at > since))).one()
     if int(mine) >= per_client:
@@ -328,6 +463,21 @@ async def begin_attempt(session: AsyncSession, *, sender: str, client_id: str, n
     session.add(a(sender=sender, client_id=client_id, at=now))
     await session.flush()
     return None
+
+
+async def forget_old_attempts(session: AsyncSession, *, now: datetime, batch: int = _ATTEMPTS_SWEPT) -> int:
+    """Remove attempt rows older than a day, whoever sent them (at most `batch`, oldest first), in the caller's
+    transaction: what they name (a sign-in subject, a client id) is kept no longer than the limits need it. On
+    PostgreSQL rows another attempt is removing are skipped (never waited for: two senders' transactions would
+    otherwise lock the same old rows in two orders)."""
+    a = AttemptRow
+    old = select(a.id).where(a.at <= now - ATTEMPTS_KEPT).order_by(a.at, a.id).limit(batch)
+    if session.get_bind().dialect.name == "postgresql":
+        old = old.with_for_update(skip_locked=True)
+    ids = list((await session.execute(old)).scalars())
+    if ids:
+        await session.execute(delete(a).where(a.id.in_(ids)))
+    return len(ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,13 +492,14 @@ class Purged:
 PURGE_BATCH = 200  # files per retention transaction: never every expired row locked at once
 
 
-async def purge_expired(sessions: async_sessionmaker[Any], delete_blob: Any, record: Any, *,
-                        now: datetime, batch: int = PURGE_BATCH) -> Purged:
+async def purge_expired(sessions: async_sessionmaker[Any], delete_blob: Callable[[str], Awaitable[None]],
+                        record: Any, *, now: datetime, batch: int = PURGE_BATCH) -> Purged:
     """Remove the content of files past their retention period, `batch` files per transaction: each is marked
     purged (its record stays: what was accepted, when, by whom) and `record(session, files per client)` writes
-    the access log in that transaction; once it committed, that batch's bytes are deleted unless a file still
-    kept shares them. A run stopped half way leaves whole batches done (and any blob of theirs not yet deleted
-    to `casebridge documents sweep`)."""
+    the access log in that transaction; once it committed, each of that batch's blobs is deleted unless a file
+    still kept shares it, checked under the digest's lock (`remove_unused_blob`: a file of the same bytes sent
+    meanwhile keeps them). A run stopped half way leaves whole batches done (and any blob of theirs not yet
+    deleted to `casebridge documents sweep`)."""
     files = removed = 0
     by_client: dict[str, int] = defaultdict(int)
     while True:
@@ -367,11 +518,8 @@ async def purge_expired(sessions: async_sessionmaker[Any], delete_blob: Any, rec
         files += len(rows)
         for client_id, n in these.items():
             by_client[client_id] += n
-        async with sessions() as session:
-            for sha in digests:
-                if not await digest_in_use(session, sha):
-                    await delete_blob(sha)
-                    removed += 1
+        for sha in digests:
+            removed += await remove_unused_blob(sessions, sha, delete_blob)
     return Purged(files, removed, dict(by_client))
 
 

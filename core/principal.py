@@ -54,8 +54,16 @@ CLIENT_HOLDER = "CLIENT"
 RESERVED_ORGANIZATIONS = frozenset({CLIENT_HOLDER})
 
 BY_TEXT = "client-by-text-message"
+# casebridge asking the policies about an organisation rather than a caller: may its staff review a client's file
+# (see it, and it is meant for them)? gate/document_desk.may_review. Nothing is ever done or shown as it.
+DOCUMENT_REVIEWERS = "casebridge-document-reviewers"
 # The subjects casebridge's own workers act as: no token may carry one (api/auth.py).
-SYSTEM_SUBJECTS = frozenset({DELIVERY_WORKER.subject, REFERRAL_EXPIRY.subject, BY_TEXT})
+SYSTEM_SUBJECTS = frozenset({DELIVERY_WORKER.subject, REFERRAL_EXPIRY.subject, BY_TEXT, DOCUMENT_REVIEWERS})
+
+
+def staff_of(org: str) -> Principal:
+    """A caseworker of `org`, as the policies see one: for asking what its staff may do (DOCUMENT_REVIEWERS)."""
+    return Principal(DOCUMENT_REVIEWERS, org, frozenset({Role.CASEWORKER}))
 
 
 def client_by_text(client_id: str) -> Principal:

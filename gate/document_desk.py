@@ -17,46 +17,54 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import IO, Any, Protocol
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, false, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from audit.access_records import action_record
+from audit.access_records import AccessRecord, action_record
 from checklists.config import Checklists, DocumentKind
 from checklists.files import BlobStore, DocumentSettings, Received, make_blob_store, receive, scan, verified_copy
 from connectors.held_documents import (
     ACCEPTED,
     DECIDED,
+    EXPIRED,
     RECEIVED,
     REJECTED,
     REQUESTED,
-    WAITING,
+    Ask,
     DocumentRecord,
     HeldDocuments,
     SentFile,
     add_file,
     begin_attempt,
-    digest_in_use,
     file_holders,
     file_row,
+    hold_digest,
     receive_step,
     record_step,
+    remove_unused_blob,
     sender,
     sent_file,
+    waiting_clause,
+    waiting_holders,
+    waiting_since,
     withhold_files,
 )
 from core.errors import AuditUnavailable, CasebridgeError, DocumentsUnavailable, InvalidInput, RecordNotFound
-from core.principal import CLIENT_HOLDER, RequestContext
-from core.vocabulary import Action, Category, member_of
+from core.principal import CLIENT_HOLDER, RESERVED_ORGANIZATIONS, RequestContext, staff_of
+from core.vocabulary import Action, Category, Purpose, member_of
 from gate.gate import Gate
-from policies.decisions import Resource, Target
-from store.held_tables import DocumentEvent, DocumentFile
+from policies.consent_store import ConsentStore
+from policies.decisions import Decision, Resource, Target
+from store.held_tables import DocumentAddressee, DocumentEvent, DocumentFile
 from store.held_tables import DocumentRecord as RecordRow
+from store.tables import Consent
 
 
 class RejectReason(StrEnum):
@@ -92,12 +100,14 @@ class ReviewItem:
 MAX_AHEAD_DAYS = 366
 ISSUED_WITHIN_DAYS = 20 * 366  # a document's own date, given at review: from this many days ago to today
 REVIEW_LIST = 100  # files per review list, oldest first
-# The review list reads its candidates oldest first in batches, keeping those the caller may review, until it has
-# REVIEW_LIST or none are left: at most _REVIEW_BATCHES x _REVIEW_BATCH (5,000) candidates read and decided per list,
-# so files the organisation may not see (a client's own, without their consent) push visible ones out only past
-# that many.
-_REVIEW_BATCH = 250
-_REVIEW_BATCHES = 20
+# Whether an organisation's staff may review a file (see it, and it is meant for them) is asked of the policies for
+# a caseworker of that organisation with each care purpose in turn - a question about the organisation, answered
+# by the same rules as its staff's own reads (the client's consent), for a file's addressees and a record's holder.
+# Never a caller: nothing is done or shown as this principal (core.principal.staff_of).
+_CARE = (Purpose.CASE_MANAGEMENT, Purpose.CARE_COORDINATION, Purpose.ELIGIBILITY, Purpose.EMERGENCY)
+# One review list candidate group: (client, file holder, document, addressed to the caller's organisation, asked
+# for by its waiting record) - what the decisions on a file depend on
+_Group = tuple[str, str, str, bool, bool]
 
 
 class DocumentDesk:
@@ -116,6 +126,7 @@ class DocumentDesk:
         # their own whatever the store (settings.incoming: the sniffing and the scanner need a local file)
         self._blobs: BlobStore = blobs or make_blob_store(settings)
         self._clock = clock
+        source.review_by(self)  # a record moves to RECEIVED only through a file its holder may review
 
     @property
     def blobs(self) -> BlobStore:
@@ -144,18 +155,24 @@ class DocumentDesk:
         within the limits, a PDF or a photo by its content, and clean if a scanner is configured. Its bytes and
         its record are kept together or not at all."""
         now = self._clock()
-        kind = self._kind(document)
         # whose holding the file is in: the client's own when a client sends for themself (never the organisation
         # their sign-in names), else the sender's organisation's; the policies decide whether it may be sent there
         holder = CLIENT_HOLDER if ctx.principal.self_client == client_id else ctx.principal.organization
         await self._gate.authorize_for_client(ctx, Action.DOCUMENT_UPLOAD, client_id,
                                               held=(Category.DOCUMENTS, holder))
         await self._gate.require_client(client_id)
+        if document not in self._lists.documents:  # refused after the gate, so logged - without the code sent
+            await self._failed(ctx, client_id, "?", "unknown_document")
+        kind = self._kind(document)
+        # a client's upload is meant for the organisations whose record of it waits, and those the client's consent
+        # lets see their documents (each one's list then shows it where the policies let its staff see it)
+        meant = await self._addressees(client_id, kind.code, kind.valid_days, now) if holder == CLIENT_HOLDER else []
         await self._begin(ctx, client_id, document, now)
         stage = "store"
         try:
             received = await receive(chunks, into=self._settings.incoming, limit=self._settings.max_bytes,
-                                     idle_seconds=self._settings.read_timeout_seconds)
+                                     idle_seconds=self._settings.read_timeout_seconds,
+                                     total_seconds=self._settings.upload_timeout_seconds)
         except OSError as exc:
             await self._failed(ctx, client_id, document, "store_unavailable")
             raise DocumentsUnavailable("the file could not be kept") from exc
@@ -167,13 +184,19 @@ class DocumentDesk:
             verdict = await scan(self._settings.scan_command, received.path,
                                  seconds=self._settings.scan_timeout_seconds)
             stage = "store"
-            created = await self._put(received)
+            created = await self._put(received)  # outside the transaction: no connection waits on a store
             try:
                 async with self._gate.operation(ctx, Action.DOCUMENT_UPLOAD) as op:
+                    # the digest's lock until the record commits, and the bytes made sure of under it: a purge or a
+                    # failed upload of the same bytes that removed them since (having checked before this lock)
+                    # has them put back, and none removes them from here to the commit (hold_digest)
+                    await hold_digest(op.session, received.sha256)
+                    created = await self._put(received) or created
                     sent = await add_file(op.session, client_id=client_id, holder=holder, document=document,
                                           sha256=received.sha256, size=received.size,
                                           media_type=received.media_type, scan=verdict, sent_by=ctx.principal.subject,
-                                          now=now, retain_until=now + timedelta(days=self._settings.retention_days))
+                                          now=now, retain_until=now + timedelta(days=self._settings.retention_days),
+                                          addressed_to=meant)
                     if holder != CLIENT_HOLDER:  # the organisation's own file: its record of it has it now
                         await receive_step(op.session, client_id=client_id, holder=holder, document=document,
                                            file_id=sent.id, by=ctx.principal.subject, at=now,
@@ -184,9 +207,6 @@ class DocumentDesk:
                 if created:
                     await self._forget(received.sha256)
                 raise
-            # the same bytes sent at once by another upload that then failed may have been removed meanwhile
-            if not await asyncio.to_thread(self._blobs.exists, received.sha256):
-                await self._put(received)
         except CasebridgeError as exc:
             # the access log lives in the store that failed: it cannot take the failure either
             if not isinstance(exc, AuditUnavailable):
@@ -226,9 +246,8 @@ class DocumentDesk:
             kind = self._lists.documents.get(row.document)
             valid_days = kind.valid_days if kind else None
             if issued_on is not None and valid_days is not None and issued_on + timedelta(days=valid_days) < now.date():
-                raise InvalidInput(f"a copy issued then held until {issued_on + timedelta(days=valid_days)}: reject "
-                                   f"it as {RejectReason.EXPIRED_DOCUMENT}", field="issuedOn",
-                                   reason="expired_document")
+                raise InvalidInput(f"a copy issued on that day no longer holds: reject it as "
+                                   f"{RejectReason.EXPIRED_DOCUMENT}", field="issuedOn", reason="expired_document")
             await receive_step(op.session, client_id=row.client_id, holder=org, document=row.document, file_id=row.id,
                                by=sender(row), at=row.sent_at, valid_days=valid_days)
             record = await record_step(op.session, client_id=row.client_id, holder=org, document=row.document,
@@ -240,12 +259,14 @@ class DocumentDesk:
             return await self._shown(op, record)
 
     async def download(self, ctx: RequestContext, *, file_id: str) -> tuple[SentFile, IO[bytes]]:
-        """A file's record and a checked copy of its bytes, for a caller who may see the section it is in: read
-        from the store once, checked against the digest as it is copied, and only then logged as downloaded. The
-        copy (at its start; gone once closed) is what the caller serves and must close: no byte that does not
-        match the digest is ever sent (a damaged blob is DOCUMENTS_UNAVAILABLE before the first byte)."""
+        """A file's record and a checked copy of its bytes, for a caller who may see the section it is in. Decided
+        first (a refusal is logged as one); then read from the store once and checked against the digest as it is
+        copied, outside any transaction (no database connection waits on a store, which may be remote); then
+        logged as downloaded - before the caller serves a byte. A copy that fails its check is logged as a failed
+        download, never as downloaded. The copy (at its start; gone once closed) is what the caller serves and must
+        close: no byte that does not match the digest is ever sent (a damaged blob is DOCUMENTS_UNAVAILABLE before
+        the first byte)."""
         hidden = RecordNotFound("no document file with this id is visible to you", field="fileId")
-        copy: IO[bytes] | None = None
         try:
             async with self._gate.operation(ctx, Action.DOCUMENT_DOWNLOAD) as op:
                 row = await self._visible_file(op, file_id, hidden)
@@ -254,70 +275,157 @@ class DocumentDesk:
                 if row.purged_at is not None:
                     raise RecordNotFound("this file's retention period has ended: its content was removed",
                                          field="fileId", reason="purged")
-                copy = await verified_copy(self._blobs, row.sha256, into=self._settings.incoming)
-                op.log(row.client_id, detail=f"document file {row.id} downloaded")
-                found = sent_file(row), copy
-        except BaseException:
-            if copy is not None:  # the access log could not be written: nothing is served
-                copy.close()
+                raise _Decided(sent_file(row), row.sha256)  # nothing written: logged once the copy is checked
+        except _Decided as decided:
+            sent, sha256 = decided.sent, decided.sha256
+
+        def logged(result: str, detail: str) -> list[AccessRecord]:
+            return [action_record(ctx, Action.DOCUMENT_DOWNLOAD, sent.client_id, result=result, detail=detail)]
+
+        try:
+            copy = await verified_copy(self._blobs, sha256, into=self._settings.incoming)
+        except DocumentsUnavailable as exc:
+            await self._gate.record(logged("failed", f"document file {sent.id} not served: "
+                                                     f"{_reason(exc, 'store')}"))
             raise
-        return found
+        try:
+            await self._gate.record(logged("performed", f"document file {sent.id} downloaded"))
+        except BaseException:
+            copy.close()  # the access log could not be written: nothing is served
+            raise
+        return sent, copy
 
     async def reviews(self, ctx: RequestContext) -> list[ReviewItem]:
-        """Files the caller may see that their organisation has not decided on yet - those it sent, and those for
-        clients whose documents it keeps a record of - each due `review_days` after it was sent, soonest first:
-        the caseworker's review list. Logged per client shown."""
-        org = ctx.principal.organization
-        f, e, r = DocumentFile, DocumentEvent, RecordRow
+        """Files the caller may see that their organisation has not decided on yet and that are meant for it - those
+        it sent, those addressed to it, and those for a document its record of the client is waiting for - each due
+        `review_days` after it became the organisation's to review, soonest first: the caseworker's review list.
+        Logged per client shown."""
+        org, now = ctx.principal.organization, self._clock()
+        f, e, r, a = DocumentFile, DocumentEvent, RecordRow, DocumentAddressee
         decided = exists().where(e.file_id == f.id, e.record_id == r.id, r.holder == org, e.state.in_(DECIDED))
-        # the organisation's own work: files it sent, and files for clients whose documents it keeps a record of
-        # (it asked for one): not every file in the city it may happen to see
-        tracked = exists().where(r.client_id == f.client_id, r.holder == org)
-        # may the caller review their organisation's documents at all (else FORBIDDEN, logged); then, per client
+        addressed = exists().where(a.file_id == f.id, a.organization == org)
+        asked = exists().where(r.client_id == f.client_id, r.holder == org, r.document == f.document,
+                               waiting_clause(self._validity(), now))
+        # SQL narrows (always wider than the policies: the organisation's own files, and those meant for it); the
+        # policies decide each group of files alike, and only the permitted groups' files are read: a list never
+        # loses a visible file behind hidden ones, nor reads more of them the more hidden ones there are
+        waiting = and_(f.purged_at.is_(None), ~decided, (f.holder == org) | addressed | asked)
+        # may the caller review their organisation's documents at all (else FORBIDDEN, logged); then, per group
         async with self._gate.operation(ctx, Action.DOCUMENT_REVIEW, Target.worklist(Category.DOCUMENTS, org)) as op:
-            candidates = select(f).where(f.purged_at.is_(None), ~decided, (f.holder == org) | tracked)
-            rows: list[DocumentFile] = []
-            mine: dict[str, bool] = {}  # per client: may the caller review their organisation's record of them
-            after: tuple[datetime, str] | None = None
-            for _ in range(_REVIEW_BATCHES):
-                page = candidates if after is None else candidates.where(
-                    (f.sent_at > after[0]) | ((f.sent_at == after[0]) & (f.id > after[1])))
-                batch = list((await op.session.execute(
-                    page.order_by(f.sent_at, f.id).limit(_REVIEW_BATCH))).scalars())
-                if batch:
-                    after = (batch[-1].sent_at, batch[-1].id)
-                    rows += await self._reviewable(ctx, org, batch, mine)
-                if len(rows) >= REVIEW_LIST or len(batch) < _REVIEW_BATCH:
-                    break
-            rows = rows[:REVIEW_LIST]
+            groups = [(c, h, d, bool(ad), bool(ak)) for c, h, d, ad, ak in (await op.session.execute(
+                select(f.client_id, f.holder, f.document, addressed, asked).where(waiting).distinct())).all()]
+            permitted = await self._reviewable(ctx, groups)
+            plain = [(c, h, d) for c, h, d, ad, _ in permitted if not ad]
+            meant = [(c, h, d) for c, h, d, ad, _ in permitted if ad]
+            triple = tuple_(f.client_id, f.holder, f.document)
+            found = (await op.session.execute(select(f, addressed).where(waiting, or_(
+                and_(triple.in_(plain), ~addressed) if plain else false(),
+                and_(triple.in_(meant), addressed) if meant else false())
+            ).order_by(f.sent_at, f.id).limit(REVIEW_LIST))).all() if permitted else []
+            rows = [(x, bool(ad)) for x, ad in found]
             records = {(x.client_id, x.document): x for x in (await op.session.execute(select(r).where(
-                r.holder == org, r.client_id.in_([x.client_id for x in rows])))).scalars()} if rows else {}
+                r.holder == org, r.client_id.in_([x.client_id for x, _ in rows])))).scalars()} if rows else {}
+            consented = await self._consent_times(op.session, [d.consent_id for d in permitted.values()])
             out = []
-            for x in rows:
+            for x, ad in rows:
                 rec = records.get((x.client_id, x.document))
-                state = rec.state if rec else None
-                if rec is not None and rec.state in WAITING and x.sent_at > rec.updated_at:
-                    state = RECEIVED  # it waited for a file, and this one came since
-                out.append(ReviewItem(sent_file(x), x.sent_at + timedelta(days=self._settings.review_days),
-                                      state, rec.due_on if rec else None))
-            for client_id in sorted({x.client_id for x in rows}):
-                op.log(client_id, detail=f"review list: {sum(x.client_id == client_id for x in rows)} file(s)")
+                since = waiting_since(rec, self.valid_days(x.document), now) if rec is not None else None
+                state = rec.state if rec is not None else None
+                if rec is not None and since is not None:  # it waited for a file: this one came since, or not yet
+                    state = RECEIVED if x.sent_at > max(since, rec.updated_at) else (
+                        EXPIRED if rec.state == ACCEPTED else rec.state)
+                # the organisation's to review since it was sent - or since it asked, or the consent let it see
+                # the file, if that came later
+                start = x.sent_at
+                if x.holder != org and not ad and since is not None:
+                    start = max(start, since)
+                decision = permitted[(x.client_id, x.holder, x.document, ad, since is not None)]
+                given = consented.get(decision.consent_id or "")
+                if given is not None:
+                    start = max(start, given)
+                out.append(ReviewItem(sent_file(x), start + timedelta(days=self._settings.review_days), state,
+                                      rec.due_on if rec else None))
+            for client_id in sorted({x.client_id for x, _ in rows}):
+                op.log(client_id, detail=f"review list: {sum(x.client_id == client_id for x, _ in rows)} file(s)")
             if not rows:
                 op.log(None, detail="review list: none")
         return sorted(out, key=lambda i: (i.due_at, i.file.id))
 
-    async def _reviewable(self, ctx: RequestContext, org: str, batch: list[DocumentFile],
-                          mine: dict[str, bool]) -> list[DocumentFile]:
-        """Of `batch`, the files the caller may see, of clients whose record their organisation may keep."""
-        seen = await self._gate.decide(ctx, [Resource(x.client_id, Category.DOCUMENTS, x.holder,
-                                                      self._source.name, held_here=True) for x in batch])
-        rows = [x for x, d in zip(batch, seen, strict=True) if d.permit]
-        clients = sorted({x.client_id for x in rows} - set(mine))
+    async def _reviewable(self, ctx: RequestContext, groups: list[_Group]) -> dict[_Group, Decision]:
+        """Of `groups`, those whose files the caller may see (the read decision on the file's section, returned)
+        and review as their organisation's (meant for it: its own, addressed to it, or asked for by it)."""
+        seen = await self._gate.decide(ctx, [Resource(c, Category.DOCUMENTS, h, self._source.name, held_here=True)
+                                             for c, h, *_ in groups])
+        visible = [(g, d) for g, d in zip(groups, seen, strict=True) if d.permit]
+        clients = sorted({g[0] for g, _ in visible})
         sees = await self._gate.visible_identity(ctx, clients) if clients else set()
         verdicts = await self._gate.authorize_each(ctx, Action.DOCUMENT_REVIEW, [
-            Target.section(c, Category.DOCUMENTS, org, sees_identity=c in sees) for c in clients])
-        mine.update((c, v.permit) for c, v in zip(clients, verdicts, strict=True))
-        return [x for x in rows if mine[x.client_id]]
+            Target.section(c, Category.DOCUMENTS, h, sees_identity=c in sees, addressed=ad, asked=ak)
+            for (c, h, _d, ad, ak), _ in visible])
+        return {g: d for (g, d), v in zip(visible, verdicts, strict=True) if v.permit}
+
+    @staticmethod
+    async def _consent_times(session: AsyncSession, ids: Sequence[str | None]) -> dict[str, datetime]:
+        """When each consent said what it says now in casebridge (given, or last amended, whichever is later)."""
+        wanted = sorted({i for i in ids if i})
+        if not wanted:
+            return {}
+        rows = await session.execute(select(Consent.id, Consent.given_at, Consent.updated_at).where(
+            Consent.id.in_(wanted)))
+        return {cid: max(given, updated) for cid, given, updated in rows.all()}
+
+    def valid_days(self, document: str) -> int | None:
+        """How long an accepted copy of a document kind holds (None: it does not expire, or no such kind)."""
+        kind = self._lists.documents.get(document)
+        return kind.valid_days if kind else None
+
+    def _validity(self) -> dict[str, int | None]:
+        return {code: kind.valid_days for code, kind in self._lists.documents.items()}
+
+    async def may_review(self, asks: Sequence[Ask]) -> set[Ask]:
+        """Of (client, organisation, file holder), those where a caseworker of the organisation, for some care
+        purpose, may see that holder's documents of the client and review a file of them meant for it - the
+        policies' answer about the organisation (the client's consent to it), not about any caller."""
+        out: set[Ask] = set()
+        by_org: dict[str, list[Ask]] = defaultdict(list)
+        for ask in dict.fromkeys(asks):
+            if ask[1] not in RESERVED_ORGANIZATIONS:
+                by_org[ask[1]].append(ask)
+        for org, mine in sorted(by_org.items()):
+            for purpose in _CARE:
+                left = [x for x in mine if x not in out]
+                if not left:
+                    break
+                staff = RequestContext(staff_of(org), "document-reviewers", purpose)
+                seen = await self._gate.decide(staff, [
+                    Resource(c, Category.DOCUMENTS, h, self._source.name, held_here=True) for c, _, h in left])
+                sees = await self._gate.visible_identity(staff, sorted({c for c, _, _ in left}))
+                verdicts = await self._gate.authorize_each(staff, Action.DOCUMENT_REVIEW, [
+                    Target.section(c, Category.DOCUMENTS, h, sees_identity=c in sees, addressed=True)
+                    for c, _, h in left])
+                out.update(x for x, d, v in zip(left, seen, verdicts, strict=True) if d.permit and v.permit)
+        return out
+
+    async def _addressees(self, client_id: str, document: str, valid_days: int | None, now: datetime) -> list[str]:
+        """Whom a client's upload is meant for by default: the organisations whose record of that document waits
+        for a file, and those whose staff the client's consent lets see it (named by a consent; the policies
+        decide)."""
+        async with self._gate.store_work(Action.DOCUMENT_UPLOAD), self._sessions() as session:
+            asked = await waiting_holders(session, client_id=client_id, document=document, valid_days=valid_days,
+                                          now=now)
+            consents = await ConsentStore().list_for_client(session, client_id)
+        named = sorted({o for c in consents for p in c.provisions if p.type == "permit" for o in p.organizations}
+                       - set(asked))
+        allowed = await self.may_review([(client_id, o, CLIENT_HOLDER) for o in named])
+        return sorted({*asked, *(o for _, o, _ in allowed)})
+
+    async def not_shared_with(self, ctx: RequestContext, file: SentFile) -> list[str] | None:
+        """The organisations a file is meant for whose staff may not see it yet (the client gave no consent), for
+        whoever may send into its holding (the client, for their own upload: client-sends-own-documents); None
+        for anyone else, who learns nothing of the client's consents from it."""
+        (verdict,) = await self._gate.authorize_each(ctx, Action.DOCUMENT_UPLOAD, [
+            Target.section(file.client_id, Category.DOCUMENTS, file.holder)])
+        return list(file.not_shared_with) if verdict.permit else None
 
     async def _begin(self, ctx: RequestContext, client_id: str, document: str, now: datetime) -> None:
         """Count the upload against the sender's daily limits (every attempt, whatever becomes of it), or refuse
@@ -383,17 +491,25 @@ class DocumentDesk:
             raise DocumentsUnavailable("the file could not be kept") from exc
 
     async def _forget(self, sha256: str) -> None:
-        """Remove bytes this upload put in the store when its record was not written (unless a record of another
-        upload of the same bytes was written meanwhile)."""
-        try:
-            async with self._sessions() as session:
-                if await digest_in_use(session, sha256):
-                    return
-        except Exception:  # the store is down: leave the blob for the sweep rather than risk a row without it
-            return
-        # a blob store that cannot delete now leaves it for the sweep: the upload's own error is the answer
+        """Remove bytes this upload put in the store when its record was not written - unless a file of the same
+        bytes keeps them, checked under the digest's lock so that none is recorded between the check and the
+        removal (remove_unused_blob)."""
+        async def delete(sha: str) -> None:
+            await asyncio.to_thread(self._blobs.delete, sha)
+
+        # a database that is down, or a blob store that cannot delete now, leaves the blob for the sweep: the
+        # upload's own error is the answer
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(self._blobs.delete, sha256)
+            await remove_unused_blob(self._sessions, sha256, delete)
+
+
+class _Decided(Exception):
+    """Leaves a transaction that only decided (and so writes nothing): what it allowed is done after it, and
+    logged then (a download's copy is read from the store outside any transaction)."""
+
+    def __init__(self, sent: SentFile, sha256: str) -> None:
+        super().__init__("decided")
+        self.sent, self.sha256 = sent, sha256
 
 
 def _reason(exc: CasebridgeError, stage: str) -> str:

@@ -36,8 +36,8 @@ from connectors.held_referrals import (
     unanswered_before,
 )
 from core.errors import InvalidInput, RecordNotFound
+from core.principal import CLIENT_HOLDER, RequestContext
 from core.principal import REFERRAL_EXPIRY as EXPIRY
-from core.principal import RequestContext
 from core.vocabulary import Action, Category, Purpose
 from gate.consent_desk import check_reference
 from gate.gate import Gate
@@ -109,7 +109,9 @@ class ReferralDesk:
                                field="sourceReference")
         if shared:
             check_reference(reference)  # as any consent's: it is one
-        org = ctx.principal.organization
+        # the client's own application is held in their own holding, never for the organisation their sign-in
+        # names (as a client's own upload is: gate/document_desk.py); the policies decide whether it may be made
+        org = CLIENT_HOLDER if own else ctx.principal.organization
         await self._gate.authorize_for_client(ctx, Action.REFERRAL_CREATE, client_id, held=(Category.CASEWORK, org))
         await self._gate.require_client(client_id)
         async with self._gate.operation(ctx, Action.REFERRAL_CREATE) as op:

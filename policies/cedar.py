@@ -122,6 +122,9 @@ class Facts(NamedTuple):
     grantor: str
     contact_opted_in: bool
     task_owner: str  # for marking a plan's task: who does it (CASEWORKER | PARTNER | CLIENT)
+    # a file on a review list: addressed to the principal's organisation, or asked for by its waiting record
+    addressed: bool = False
+    asked: bool = False
 
 
 class CedarEngine:
@@ -203,7 +206,8 @@ class CedarEngine:
                 "context": {"purpose": f.purpose, "consent": f.consent, "legal_basis": f.legal_basis,
                             "justified": f.justified, "break_glass_active": f.break_glass_active,
                             "sees_identity": f.sees_identity, "grantor": f.grantor,
-                            "contact_opted_in": f.contact_opted_in, "task_owner": f.task_owner},
+                            "contact_opted_in": f.contact_opted_in, "task_owner": f.task_owner,
+                            "addressed": f.addressed, "asked": f.asked},
             })
         self.evaluations += len(requests)
         results = cedarpy.is_authorized_batch(requests, self._ps.policies, entities, self._ps.schema)
@@ -365,7 +369,7 @@ def _operation_facts(action: str, org: str, roles: tuple[str, ...], purpose: str
         action, org, roles, self_client is not None and t.client_id == self_client, t.kind, t.category, t.holder,
         t.kind == "Section", True, c is not None and c.recorded_by_org == org, c is not None and c.names(org),
         c is not None and c.refuses(org), purpose, "none", "", False, False, t.sees_identity, t.grantor,
-        t.contact_opted_in, t.task_owner)
+        t.contact_opted_in, t.task_owner, t.addressed, t.asked)
 
 
 def _permit_basis(rule_ids: tuple[str, ...]) -> str:

@@ -74,6 +74,9 @@ class Target:
     holder: str = ""  # ... and the organisation holding it
     contact_opted_in: bool = False  # for a message to a client: they agreed to be contacted where it goes
     task_owner: str = ""  # for marking a plan's task: who does it (CASEWORKER | PARTNER | CLIENT)
+    # for a file on an organisation's review list: addressed to it, or asked for by its waiting record
+    addressed: bool = False
+    asked: bool = False
 
     @classmethod
     def client(cls, client_id: str, *, sees_identity: bool = False, grantor: str = "") -> Target:
@@ -81,9 +84,12 @@ class Target:
         return cls("Client", client_id, sees_identity=sees_identity, grantor=grantor)
 
     @classmethod
-    def section(cls, client_id: str, category: Category, holder: str, *, sees_identity: bool = False) -> Target:
-        """An operation on a record casebridge holds for `holder` (an appointment scheduled here, say)."""
-        return cls("Section", client_id, sees_identity=sees_identity, category=str(category), holder=holder)
+    def section(cls, client_id: str, category: Category, holder: str, *, sees_identity: bool = False,
+                addressed: bool = False, asked: bool = False) -> Target:
+        """An operation on a record casebridge holds for `holder` (an appointment scheduled here, say); for a
+        file on a review list, whether it was addressed to the caller's organisation or asked for by it."""
+        return cls("Section", client_id, sees_identity=sees_identity, category=str(category), holder=holder,
+                   addressed=addressed, asked=asked)
 
     @classmethod
     def message_to(cls, client_id: str, *, opted_in: bool) -> Target:

@@ -11,7 +11,7 @@ import strawberry
 
 from checklists.config import DocumentKind
 from connectors.held_documents import ACCEPTED, DocumentRecord, SentFile
-from gate.document_desk import ReviewItem
+from gate.document_desk import DocumentDesk, ReviewItem
 from resolvers.enums import RejectReason
 
 
@@ -63,6 +63,15 @@ class DocumentFile:
     purged: bool = strawberry.field(description="Its content was removed at the end of its retention period.")
     awaiting_review: bool = strawberry.field(description="No organisation whose records you may see has accepted or "
                                              "rejected it yet.")
+    sent: strawberry.Private[SentFile]
+
+    @strawberry.field(description="For the client's own upload, to the client (whoever may send into the file's "
+                      "holding): the organisations it is meant for - addressed to them, or asked for by their "
+                      "record of it - whose staff may not see it yet, because the client's consent does not let them "
+                      "(it is not shared with them yet, so it does not await their review). Null for anyone else.")
+    async def not_shared_with(self, info: strawberry.Info) -> list[str] | None:
+        desk: DocumentDesk = info.context.documents
+        return await desk.not_shared_with(info.context.request, self.sent)
 
 
 @strawberry.type(description="One step of an organisation's record of a document, and how long it lasted.")
@@ -100,10 +109,13 @@ class DocumentRequest:
 class DocumentReview:
     client_id: strawberry.ID
     file: DocumentFile
-    due_at: datetime = strawberry.field(description="When the review is due (the city's review days after it was "
-                                        "sent).")
+    due_at: datetime = strawberry.field(description="When the review is due: the city's review days after it "
+                                        "became your organisation's to review - sent, or (for a file not addressed "
+                                        "to it) asked for, or your organisation let see it by the client's consent, "
+                                        "whichever came last.")
     request_state: DocumentRequestState | None = strawberry.field(description="Your organisation's record of that "
-                                                                  "document, if it has one.")
+                                                                  "document, if it has one (EXPIRED: accepted, but "
+                                                                  "its validity ran out - waiting again).")
     request_due_on: date | None
 
 
@@ -153,7 +165,7 @@ def file_view(f: SentFile, *, awaiting_review: bool) -> DocumentFile:
                         size=f.size, scan=ScanResult(f.scan.upper().replace("-", "_")),
                         sent_by=None if f.by_client else f.sent_by, sent_by_client=f.by_client,
                         sent_at=f.sent_at, retain_until=f.retain_until, purged=f.purged,
-                        awaiting_review=awaiting_review)
+                        awaiting_review=awaiting_review, sent=f)
 
 
 def review_view(item: ReviewItem) -> DocumentReview:

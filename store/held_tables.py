@@ -231,12 +231,27 @@ class DocumentEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class DocumentAddressee(Base):
+    """An organisation a client's upload is meant for: by default those whose record of that document was
+    waiting for a file when it came, and those the client's consent let see their documents then; or one the
+    client chose. It puts the file on that organisation's review list - where its staff may see it (the
+    client's consent), decided in Cedar when the list is read."""
+
+    __tablename__ = "document_addressees"
+    __table_args__ = (Index("ix_document_addressees_organization", "organization"),)
+
+    file_id: Mapped[str] = mapped_column(ForeignKey("document_files.id"), primary_key=True)
+    organization: Mapped[str] = mapped_column(String(64), primary_key=True)
+    addressed_at: Mapped[datetime]
+
+
 class DocumentAttempt(Base):
     """One upload a sender began (kept or refused), counted against the daily limits before a byte is read; kept
-    a day (the sender's older ones are removed as they send more)."""
+    a day (removed by the next attempt of anyone, or `casebridge documents sweep`)."""
 
     __tablename__ = "document_attempts"
-    __table_args__ = (Index("ix_document_attempts_sender_at", "sender", "at"),)
+    __table_args__ = (Index("ix_document_attempts_sender_at", "sender", "at"),
+                      Index("ix_document_attempts_at", "at"))
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     sender: Mapped[str] = mapped_column(String(255))  # their sign-in subject

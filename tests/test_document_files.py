@@ -2,14 +2,21 @@
 chosen by one setting for the gateway and the CLI alike, and what it keeps is served only once checked against
 its digest; a write that fails, or a process that dies, leaves nothing of the client's file behind that the sweep
 does not remove; a sender that stalls is refused; scans run a bounded number at once; the client and the
-document kind travel in headers, never in the address; retention purges in batches. On SQLite and PostgreSQL
-where a store is involved."""
+document kind travel in headers, never in the address; retention purges in batches. Second review (M2, L2-L4,
+the download's transaction): bytes shared by content are never removed under a record that keeps them, whatever
+a purge, a failed upload or the sweep does at the same moment; a sender that drips is cut off at a total deadline;
+refusals before the desk reads the body are in the access log; a download reads the store outside any transaction
+and is logged before a byte is served. On SQLite and PostgreSQL where a store is involved.
+
+Interleavings are driven by a blob store whose calls wait for the test (PausingStore: threading events, since the
+gateway runs in a thread of its own), each wait bounded."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import update
+from sqlalchemy import text, update
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -38,9 +45,9 @@ from connectors.held_documents import purge_expired
 from core.errors import ConfigurationError, DocumentsUnavailable, InvalidInput
 from demo.population import Population
 from demo.servers import ServerThread
-from store.engine import make_engine, make_sessionmaker
+from store.engine import is_sqlite, make_engine, make_sessionmaker
 from store.held_tables import DocumentFile
-from tests.gateway import events, seed_links
+from tests.gateway import GraphQLClient, break_access_log, events, seed_links
 from tests.test_documents import City, png
 
 HOUR = 3600.0
@@ -55,7 +62,8 @@ class MemoryBlobStore:
         self.bucket = bucket
 
     def put(self, received: Received) -> bool:
-        if received.sha256 in self.bucket:
+        if received.sha256 in self.bucket:  # used again: young again for the sweep
+            self.bucket[received.sha256] = (self.bucket[received.sha256][0], time.time())
             return False
         self.bucket[received.sha256] = (received.path.read_bytes(), time.time())
         return True
@@ -90,6 +98,68 @@ def not_a_store(settings: DocumentSettings) -> object:
 
 
 MEMORY = f"{__name__}:memory_store"
+WAIT = 20.0  # the longest a paused call or the test waits for the other side: a bug fails, never hangs
+
+
+class Hold:
+    """A point in a blob store call where it waits for the test: `reached` once a call got there, which goes on
+    once `go` is set."""
+
+    def __init__(self) -> None:
+        self.reached, self.go = threading.Event(), threading.Event()
+
+    def wait_here(self) -> None:
+        self.reached.set()
+        if not self.go.wait(WAIT):
+            raise RuntimeError("the test never let this call go on")
+
+    async def until_reached(self) -> None:
+        assert await asyncio.to_thread(self.reached.wait, WAIT), "no call reached the hold"
+
+
+class PausingStore(LocalBlobStore):
+    """The local store, where the next call of a method the test holds waits for it: "put" once the bytes are
+    put, "open" before the bytes are read, "digests" before the listing and "digests-listed" after it."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.holds: dict[str, Hold] = {}
+
+    def hold(self, where: str) -> Hold:
+        hold = self.holds[where] = Hold()
+        return hold
+
+    def _pause(self, where: str) -> None:
+        hold = self.holds.pop(where, None)
+        if hold is not None:
+            hold.wait_here()
+
+    def put(self, received: Received) -> bool:
+        created = super().put(received)
+        self._pause("put")
+        return created
+
+    def open(self, sha256: str) -> Any:
+        self._pause("open")
+        return super().open(sha256)
+
+    def digests(self) -> dict[str, float]:
+        self._pause("digests")
+        found = super().digests()
+        self._pause("digests-listed")
+        return found
+
+
+STORES: dict[str, PausingStore] = {}
+
+
+def pausing_store(settings: DocumentSettings) -> PausingStore:
+    """The factory CASEBRIDGE_DOCUMENTS__BLOB_STORE names: one store per test (by its blob_dir), the gateway's and
+    the CLI's alike."""
+    return STORES.setdefault(str(settings.blob_dir), PausingStore(settings.blob_dir))
+
+
+PAUSING = f"{__name__}:pausing_store"
 
 
 @pytest.fixture
@@ -106,6 +176,9 @@ async def city(request: pytest.FixtureRequest, database_url: str, benefits_serve
     with ServerThread(create_app(settings)) as server:
         yield City(settings, server, blobs, database_url)
     BUCKETS.pop(str(blobs), None)
+    stuck = STORES.pop(str(blobs), None)
+    for hold in (stuck.holds.values() if stuck else ()):
+        hold.go.set()
 
 
 def _sheltered(population: Population) -> str:
@@ -360,3 +433,229 @@ def test_a_blob_store_setting_that_names_no_usable_store_is_refused_at_start_up(
         monkeypatch.setenv("CASEBRIDGE_DOCUMENTS__BLOB_STORE", bad)
         result = CliRunner().invoke(app, ["documents", "sweep"])
         assert result.exit_code == 2 and says in " ".join(result.output.split()), result.output
+
+
+def _expired(city: City) -> Any:
+    return city.change(update(DocumentFile).values(retain_until=datetime.now(UTC) - timedelta(days=1)))
+
+
+async def _purge(city: City) -> int:
+    """Retention run as `casebridge documents purge` runs it (the local store's delete): how many blobs it removed."""
+    store = LocalBlobStore(city.blobs)
+
+    async def record(session: Any, by_client: dict[str, int]) -> None:
+        pass
+
+    async def delete(sha: str) -> None:
+        await asyncio.to_thread(store.delete, sha)
+
+    engine = make_engine(city.database_url)
+    try:
+        return (await purge_expired(make_sessionmaker(engine), delete, record, now=datetime.now(UTC))).blobs
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.documents(blob_store=PAUSING)
+async def test_an_upload_of_the_same_bytes_as_a_file_being_purged_keeps_them_for_its_own_record(
+    city: City, population: Population,
+) -> None:
+    cid, dhs = _sheltered(population), city.as_("DHS")
+    content = png(3000)
+    digest = sha256(content).hexdigest()
+    assert (await city.send(dhs, cid, "PHOTO_ID", content)).status_code == 201
+    await _expired(city)
+    store = STORES[str(city.blobs)]
+
+    # the same bytes sent again: paused once they are put (the blob was there: used again), not yet recorded
+    put = store.hold("put")
+    upload = asyncio.create_task(city.send(dhs, cid, "PHOTO_ID", content))
+    await put.until_reached()
+    # retention purges the old file: no kept file uses the bytes, so they are removed
+    assert await _purge(city) == 1 and not store.exists(digest)
+    put.go.set()
+    sent = await upload
+    assert sent.status_code == 201, sent.text
+    # the new file's record came with its bytes
+    assert store.exists(digest)
+    got = await city.fetch(dhs, sent.json()["file"]["id"])
+    assert got.status_code == 200 and got.content == content
+
+    # and again with the upload let go while the purge holds the digest, between its check and its removal: the
+    # upload's record waits for the removal, then puts the bytes back before it commits
+    await _expired(city)
+    put = store.hold("put")
+    upload = asyncio.create_task(city.send(dhs, cid, "PHOTO_ID", content))
+    await put.until_reached()
+    local = LocalBlobStore(city.blobs)
+
+    async def record(session: Any, by_client: dict[str, int]) -> None:
+        pass
+
+    async def delete(sha: str) -> None:
+        put.go.set()
+        await asyncio.to_thread(local.delete, sha)
+
+    engine = make_engine(city.database_url)
+    try:
+        done = await purge_expired(make_sessionmaker(engine), delete, record, now=datetime.now(UTC))
+    finally:
+        await engine.dispose()
+    assert done.blobs == 1
+    sent = await upload
+    assert sent.status_code == 201, sent.text
+    got = await city.fetch(dhs, sent.json()["file"]["id"])
+    assert got.status_code == 200 and got.content == content
+    kept = [row for row in await city.rows(DocumentFile) if row.purged_at is None]
+    assert [row.id for row in kept] == [sent.json()["file"]["id"]] and store.exists(digest)
+
+
+@pytest.mark.parametrize("listed", ["before", "after"])
+async def test_the_sweep_leaves_an_old_blob_that_a_fresh_upload_has_just_used_again(
+    city: City, population: Population, monkeypatch: pytest.MonkeyPatch, listed: str,
+) -> None:
+    cid, dhs = _sheltered(population), city.as_("DHS")
+    content = png(2500)
+    digest = sha256(content).hexdigest()
+    # two hours ago an upload of these bytes failed after putting them: a blob no record keeps
+    blob = city.blobs / digest[:2] / digest[2:4] / digest
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(content)
+    os.utime(blob, (time.time() - 2 * HOUR, time.time() - 2 * HOUR))
+    store = pausing_store(city.settings.documents)  # the CLI's store (the gateway keeps its own local one)
+
+    # the sweep has read which digests records keep (not this one) and listed the blobs (before or after the
+    # upload); the same bytes are sent now, and recorded
+    hold = store.hold("digests-listed" if listed == "before" else "digests")
+    sweep = asyncio.create_task(asyncio.to_thread(_cli, monkeypatch, city, "sweep", store=PAUSING))
+    await hold.until_reached()
+    sent = await city.send(dhs, cid, "PHOTO_ID", content)
+    assert sent.status_code == 201, sent.text
+    hold.go.set()
+    result = await sweep
+    assert result.exit_code == 0, result.output
+    assert "0 blob(s) no record refers to removed" in " ".join(result.output.split())
+    got = await city.fetch(dhs, sent.json()["file"]["id"])
+    assert got.status_code == 200 and got.content == content
+
+
+@pytest.mark.documents(read_timeout_seconds=0.3, upload_timeout_seconds=0.5)
+async def test_a_sender_that_drips_the_file_is_cut_off_at_the_total_deadline_and_nothing_is_kept(
+    city: City, population: Population,
+) -> None:
+    cid, dhs = _sheltered(population), city.as_("DHS")
+
+    async def drips() -> AsyncIterator[bytes]:
+        yield png(1000)
+        for _ in range(12):  # a little every 0.1 s, never idle for the read timeout, for 1.2 s in all
+            await asyncio.sleep(0.1)
+            yield os.urandom(100)
+
+    started = time.monotonic()
+    got = await city.send(dhs, cid, "PHOTO_ID", drips())  # type: ignore[arg-type]  # a stream
+    assert time.monotonic() - started < 10
+    assert got.status_code == 400, got.text
+    error = got.json()["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["reason"]) == ("BAD_USER_INPUT", "too_slow")
+    assert "0.5 seconds" in error["message"]
+    assert await city.rows(DocumentFile) == [] and city.kept() == []
+    assert [e.detail for e in await events(city.database_url)
+            if (e.action, e.outcome) == ("document.upload", "failed")] == ["document file refused (PHOTO_ID): too_slow"]
+
+
+async def test_receiving_tells_a_file_that_stopped_from_one_that_takes_too_long(tmp_path: Path) -> None:
+    async def drips() -> AsyncIterator[bytes]:
+        yield png(1000)
+        while True:
+            await asyncio.sleep(0.05)
+            yield b"x"
+
+    async def stops() -> AsyncIterator[bytes]:
+        yield png(1000)
+        await asyncio.sleep(30)
+        yield b"x"
+
+    for chunks, idle, total, reason in ((drips(), 0.2, 0.4, "too_slow"), (stops(), 0.2, 5.0, "stalled")):
+        started = time.monotonic()
+        with pytest.raises(InvalidInput) as refused:
+            await receive(chunks, into=tmp_path, limit=100_000, idle_seconds=idle, total_seconds=total)
+        assert refused.value.details["reason"] == reason and time.monotonic() - started < 4
+    assert await asyncio.to_thread(lambda: list(tmp_path.iterdir())) == []
+
+
+async def test_a_declared_length_over_the_limit_and_a_query_string_are_in_the_access_log_as_failed_uploads(
+    city: City, population: Population,
+) -> None:
+    cid, dhs = _sheltered(population), city.as_("DHS")
+    too_large = await city.send(dhs, cid, "PHOTO_ID", png(100_001))  # Content-Length: 100001
+    assert too_large.status_code == 413 and too_large.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
+    async with httpx.AsyncClient(base_url=city.server.url, timeout=30) as http:
+        old = await http.post("/documents", params={"clientId": cid, "document": "IMMIGRATION_DOCUMENTS"},
+                              content=png(), headers=dhs.headers)
+    assert old.status_code == 400 and old.json()["errors"][0]["extensions"]["reason"] == "query_string"
+    # no caller: nothing to log against; a caller the gate refuses: refused, not a failed upload
+    assert (await city.send(GraphQLClient(city.server.url, None), cid, "PHOTO_ID", png(100_001))).status_code == 401
+    stranger = await city.send(city.as_("DOE", "partner"), cid, "PHOTO_ID", png(100_001))
+    assert stranger.status_code == 403
+
+    uploads = [e for e in await events(city.database_url) if e.action == "document.upload"]
+    failed = [(e.client_id, e.detail, e.subject) for e in uploads if e.outcome == "failed"]
+    # the too large one as any refusal after the gate allowed it (the kind's code and the reason); the query
+    # string's with no client and no kind: what it held is not repeated
+    assert failed == [(cid, "document file refused (PHOTO_ID): payload_too_large", "tester"),
+                      (None, "document file refused: query_string", "tester")]
+    assert [e.outcome for e in uploads if e.organization == "DOE"] == ["refused"]
+    assert not any(cid in (e.detail or "") or "IMMIGRATION" in (e.detail or "") for e in uploads)
+    assert await city.rows(DocumentFile) == [] and city.kept() == []
+
+
+async def _waiting_in_a_transaction(database_url: str) -> int:
+    """PostgreSQL sessions left in a transaction after reading document files (a download holding one)."""
+    engine = make_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND query ILIKE '%document_files%'"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.documents(blob_store=PAUSING)
+async def test_a_download_reads_the_store_outside_any_transaction_and_is_logged_before_a_byte_is_served(
+    city: City, population: Population,
+) -> None:
+    cid, dhs = _sheltered(population), city.as_("DHS")
+    content = png(4000)
+    file_id = (await city.send(dhs, cid, "PHOTO_ID", content)).json()["file"]["id"]
+    store = STORES[str(city.blobs)]
+
+    def downloaded(logged: list[Any]) -> list[str | None]:
+        return [e.detail for e in logged if (e.action, e.outcome) == ("document.download", "performed")]
+
+    read = store.hold("open")
+    fetch = asyncio.create_task(city.fetch(dhs, file_id))
+    await read.until_reached()  # decided, and reading the store (which could be a slow remote one)
+    if not is_sqlite(city.database_url):
+        assert await _waiting_in_a_transaction(city.database_url) == 0
+    assert downloaded(await events(city.database_url)) == []  # not yet: nothing is checked, nothing served
+    read.go.set()
+    got = await fetch
+    assert got.status_code == 200 and got.content == content
+    assert downloaded(await events(city.database_url)) == [f"document file {file_id} downloaded"]
+
+    # a damaged blob: a failed download in the log, never a downloaded one
+    (blob,) = [p for p in city.kept() if p.name == sha256(content).hexdigest()]
+    blob.write_bytes(png(4000))
+    assert (await city.fetch(dhs, file_id)).status_code == 503
+    logged = await events(city.database_url)
+    assert downloaded(logged) == [f"document file {file_id} downloaded"]
+    assert [e.detail for e in logged if (e.action, e.outcome) == ("document.download", "failed")] == [
+        f"document file {file_id} not served: content_mismatch"]
+
+    # the access log cannot be written: the checked copy is not served
+    blob.write_bytes(content)
+    await break_access_log(city.database_url)
+    got = await city.fetch(dhs, file_id)
+    assert got.status_code == 503 and got.json()["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+    assert content[8:64] not in got.content

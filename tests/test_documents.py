@@ -349,19 +349,22 @@ async def test_the_review_list_holds_the_organisations_own_work_not_every_file_i
     city: City, population: Population,
 ) -> None:
     cid = _sheltered(population)
-    dhs, me = city.as_("DHS"), city.client(cid)
+    dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
     await _consent_documents_to(city, cid, "DHS")
     sent = (await city.send(me, cid, "BIRTH_CERTIFICATE", png())).json()["file"]
-    # DHS may see the client's file (the consent), but has asked this client for nothing: not its review
-    assert (await dhs.query(REVIEWS))["data"]["documentReviews"] == []
-    item = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")
-    assert [f["id"] for f in item["files"]] == [sent["id"]] and item["state"] == "RECEIVED"
-    # once DHS keeps a record of this client's documents, what the client sends is DHS's to review
-    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    # nobody asked for it: meant by default for DHS, whom the client's consent lets see their documents
     (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
     assert (review["file"]["id"], review["file"]["document"], review["requestState"]) == (
         sent["id"], "BIRTH_CERTIFICATE", None)
-    # and its own files, always
+    item = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")
+    assert [f["id"] for f in item["files"]] == [sent["id"]] and item["state"] == "RECEIVED"
+    # HRA may see it too (a consent given after it came), but it was not meant for HRA, nor did HRA ask for it:
+    # not HRA's review - not even once HRA keeps a record of another of this client's documents
+    await _consent_documents_to(city, cid, "HRA")
+    assert (await hra.query(REVIEWS))["data"]["documentReviews"] == []
+    assert "errors" not in await hra.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    assert (await hra.query(REVIEWS))["data"]["documentReviews"] == []
+    # DHS's own files are its review, always
     mine = (await city.send(dhs, cid, "PROOF_OF_INCOME", b"%PDF-1.4\n" + os.urandom(500))).json()["file"]
     assert {r["file"]["id"] for r in (await dhs.query(REVIEWS))["data"]["documentReviews"]} == {sent["id"], mine["id"]}
 
@@ -474,7 +477,7 @@ async def test_a_file_arriving_moves_the_record_that_asked_for_it_to_received_an
 async def test_the_review_list_reads_past_files_the_organisation_may_not_see(
     city: City, population: Population, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("gate.document_desk._REVIEW_BATCH", 2)  # candidates two at a time
+    monkeypatch.setattr("gate.document_desk.REVIEW_LIST", 2)  # a list of two: fewer than the hidden files
     cid = _sheltered(population)
     dhs, me = city.as_("DHS"), city.client(cid)
     assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
@@ -565,3 +568,154 @@ async def test_two_first_requests_or_reviews_of_one_document_at_once_both_go_thr
     assert all("errors" not in r for r in reviewed), reviewed
     assert {r["data"]["reviewDocument"]["state"] for r in reviewed} == {"ACCEPTED"}
     assert sorted(r.document for r in await city.rows(DocumentRecord)) == ["PHOTO_ID", "PROOF_OF_INCOME"]
+
+
+SHARED = """query($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: $goal) { items { document state
+  requests { agency state history { state fileId } } files { id agency awaitingReview notSharedWith } } } } }"""
+
+
+async def test_a_clients_unasked_upload_reaches_the_lists_of_those_it_is_meant_for_and_no_others(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
+    await _consent_documents_to(city, cid, "DHS")
+    sent = (await city.send(me, cid, "BIRTH_CERTIFICATE", png())).json()["file"]
+    # nobody asked: meant by default for DHS, which the client's consent lets see their documents - DHS's to review,
+    # due the city's two review days from now
+    (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert (review["file"]["id"], review["requestState"]) == (sent["id"], None)
+    due = datetime.fromisoformat(review["dueAt"])
+    assert datetime.now(UTC) + timedelta(days=1) < due <= datetime.now(UTC) + timedelta(days=2)
+    # HRA, without consent, never sees it: not on its list, not after it asks for the document either
+    assert (await hra.query(REVIEWS))["data"]["documentReviews"] == []
+    assert "errors" not in await hra.query(REQUEST, {"c": cid, "d": "BIRTH_CERTIFICATE"})
+    listed = await hra.query(REVIEWS)
+    assert listed["data"]["documentReviews"] == [] and sent["id"] not in str(listed)
+    theirs = _item(await hra.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")
+    assert theirs["files"] == [] and sent["id"] not in str(theirs)
+    assert [(r["agency"], r["state"]) for r in theirs["requests"]] == [("HRA", "REQUESTED")]
+    # the client is told it is not shared with HRA yet (not "awaiting review" by HRA), and HRA's record waits
+    mine = _item(await me.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")
+    assert [(f["id"], f["notSharedWith"]) for f in mine["files"]] == [(sent["id"], ["HRA"])]
+    assert ("HRA", "REQUESTED") in [(r["agency"], r["state"]) for r in mine["requests"]]
+    # whom the client has not consented to is the client's to know: DHS is told nothing of it
+    (seen,) = _item(await dhs.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")["files"]
+    assert (seen["id"], seen["notSharedWith"]) == (sent["id"], None)
+    # the client's consent to HRA: now HRA's to review, and shared with everyone it was meant for
+    await _consent_documents_to(city, cid, "HRA")
+    (review,) = (await hra.query(REVIEWS))["data"]["documentReviews"]
+    assert (review["file"]["id"], review["requestState"]) == (sent["id"], "REQUESTED")
+    mine = _item(await me.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")
+    assert [f["notSharedWith"] for f in mine["files"]] == [[]]
+
+
+async def test_a_request_after_an_upload_puts_it_on_the_requesters_list_due_from_the_request(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    hra, me = city.as_("HRA"), city.client(cid)
+    sent = (await city.send(me, cid, "PHOTO_ID", png())).json()["file"]  # meant for nobody: no consent, no request
+    await city.change(update(DocumentFile).values(sent_at=datetime.now(UTC) - timedelta(days=10)))
+    await _consent_documents_to(city, cid, "HRA")
+    assert (await hra.query(REVIEWS))["data"]["documentReviews"] == []  # HRA may see it, but it is not HRA's
+    assert "errors" not in await hra.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    (review,) = (await hra.query(REVIEWS))["data"]["documentReviews"]
+    # HRA's since it asked: due two days from the request, not overdue for the ten days the file waited before
+    assert review["file"]["id"] == sent["id"]
+    assert datetime.fromisoformat(review["dueAt"]) > datetime.now(UTC) + timedelta(days=1)
+
+
+async def test_a_record_moves_to_received_only_through_a_file_its_holder_may_review(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
+    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    # HRA may see DHS's documents (the client's consent), DHS not HRA's: HRA's own file does not move DHS's record
+    given = await me.query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
+        "provisions": [{"organizations": ["HRA"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"],
+                        "holders": ["DHS"]}]}})
+    assert "errors" not in given, given
+    theirs = (await city.send(hra, cid, "PHOTO_ID", png())).json()["file"]
+    for who in (hra, dhs, me):
+        item = _item(await who.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+        assert [(r["agency"], r["state"]) for r in item["requests"] if r["agency"] == "DHS"] == [("DHS", "REQUESTED")]
+    assert theirs["id"] not in str(await dhs.query(REVIEWS))
+    # the client's own file: DHS's record waits until DHS may see it, in the client's own view too
+    photo = (await city.send(me, cid, "PHOTO_ID", png())).json()["file"]
+    item = _item(await me.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+    assert [(r["agency"], r["state"]) for r in item["requests"]] == [("DHS", "REQUESTED")]
+    assert {f["id"]: f["notSharedWith"] for f in item["files"]}[photo["id"]] == ["DHS"]
+    # the client's consent lets DHS see their documents wherever held: DHS may review both files now, and its
+    # record has the first that came since it asked (HRA's)
+    await _consent_documents_to(city, cid, "DHS")
+    item = _item(await me.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+    (request,) = item["requests"]
+    assert (request["state"], request["history"][-1]) == ("RECEIVED", {"state": "RECEIVED", "fileId": theirs["id"]})
+    assert {f["id"]: f["notSharedWith"] for f in item["files"]}[photo["id"]] == []
+
+
+async def test_an_expired_acceptance_waits_for_a_file_again_everywhere(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, me = city.as_("DHS"), city.client(cid)
+    first = (await city.send(dhs, cid, "PROOF_OF_INCOME", b"%PDF-1.7\n" + os.urandom(900))).json()["file"]
+    assert "errors" not in await dhs.query(REVIEW, {"f": first["id"], "decision": "ACCEPT"})
+    second = (await city.send(dhs, cid, "PROOF_OF_INCOME", b"%PDF-1.7\n" + os.urandom(900))).json()["file"]
+    # accepted 61 days ago (proof of income holds 60), the second file sent 30 days ago, while it still held
+    await city.change(update(DocumentRecord).values(accepted_on=date.today() - timedelta(days=61),
+                                                    updated_at=datetime.now(UTC) - timedelta(days=61)))
+    await city.change(update(DocumentFile).where(DocumentFile.id == second["id"]).values(
+        sent_at=datetime.now(UTC) - timedelta(days=30)))
+    (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert (review["file"]["id"], review["requestState"]) == (second["id"], "EXPIRED")
+    # the client sends a new one: meant for DHS (its record waits again), and DHS's record has it now
+    await _consent_documents_to(city, cid, "DHS")
+    third = (await city.send(me, cid, "PROOF_OF_INCOME", b"%PDF-1.7\n" + os.urandom(900))).json()["file"]
+    states = {r["file"]["id"]: r["requestState"] for r in (await dhs.query(REVIEWS))["data"]["documentReviews"]}
+    assert states == {second["id"]: "EXPIRED", third["id"]: "RECEIVED"}
+    for who in (dhs, me):
+        item = _item(await who.query(SHARED, {"id": cid, "goal": "BENEFITS_RECERTIFICATION"}), "PROOF_OF_INCOME")
+        (request,) = item["requests"]
+        assert (request["state"], request["history"][-1]) == ("RECEIVED", {"state": "RECEIVED", "fileId": third["id"]})
+    accepted = (await dhs.query(REVIEW, {"f": third["id"], "decision": "ACCEPT"}))["data"]["reviewDocument"]
+    assert [h["state"] for h in accepted["history"]][-3:] == ["ACCEPTED", "RECEIVED", "ACCEPTED"]
+
+
+async def test_upload_attempts_older_than_a_day_are_removed_by_anyones_next_attempt(
+    city: City, population: Population,
+) -> None:
+    from sqlalchemy import insert
+
+    from store.held_tables import DocumentAttempt
+
+    cid = _sheltered(population)
+    old = datetime.now(UTC) - timedelta(days=1, minutes=5)
+    await city.change(insert(DocumentAttempt).values([
+        {"sender": "client-gone-quiet", "client_id": cid, "at": old},
+        {"sender": "client-lately", "client_id": cid, "at": datetime.now(UTC) - timedelta(hours=20)}]))
+    assert (await city.send(city.as_("DHS", sub="dhs-worker-1"), cid, "PHOTO_ID", png())).status_code == 201
+    kept = sorted((a.sender, a.at > old) for a in await city.rows(DocumentAttempt))
+    assert kept == [("client-lately", True), ("dhs-worker-1", True)]
+
+
+async def test_an_unknown_document_kind_is_refused_after_the_gate_and_logged_without_the_code_sent(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    got = await city.send(city.as_("DHS"), cid, "MY-NAME-IS-JANE", png())
+    assert got.status_code == 400 and got.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    # a caller the gate refuses learns nothing of the kinds: refused first
+    assert (await city.send(city.as_("DOE", "partner"), cid, "MY-NAME-IS-JANE", png())).status_code == 403
+    logged = await events(city.database_url)
+    assert _failed_uploads(logged) == ["document file refused (?): unknown_document"]
+    assert all("JANE" not in (e.detail or "") for e in logged)
+    # an acceptance refused for a copy that no longer holds says so without a date worked out from the one given
+    stub = (await city.send(city.as_("DHS"), cid, "PROOF_OF_INCOME", b"%PDF-1.7\n" + os.urandom(900))).json()["file"]
+    old = await city.as_("DHS").query(ACCEPT_ISSUED, {"f": stub["id"], "on": (date.today() - timedelta(days=70))
+                                                      .isoformat()})
+    message = old["errors"][0]["message"]
+    assert old["errors"][0]["extensions"]["reason"] == "expired_document" and str(date.today().year) not in message

@@ -90,8 +90,9 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
         return staff and care and c.target.holder == ORG
     if action is Action.DIRECTORY_SEARCH:  # what is on offer: anyone who helps a client, or a client for themself
         return (staff and care) or (role is Role.CLIENT and purpose is Purpose.CLIENT_ACCESS)
-    if action is Action.REFERRAL_CREATE:  # staff for their organisation; the client for themself, held for them
-        return casework and own and ((staff and care and c.sees_identity) or self_access)
+    if action is Action.REFERRAL_CREATE:  # staff for their organisation; the client for themself, in their own holding
+        return casework and ((own and staff and care and c.sees_identity)
+                             or (self_access and c.target.holder == CLIENT_HOLDER))  # never their token's org
     if action is Action.REFERRAL_WITHDRAW:  # the referrer's staff; the client, any referral made for them
         return casework and ((staff and care and c.sees_identity and own) or self_access)
     if c.target.kind == "Worklist":  # an organisation's list of files to review, of referrals to answer
@@ -101,7 +102,10 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
     if action is Action.REFERRAL_RESPOND:  # the receiving organisation, on its own side; the scheduler expires any
         return casework and ((own and staff and care) or role is Role.SCHEDULER)
     own_documents = c.target.category == "documents" and c.target.holder == ORG
-    if action in (Action.DOCUMENT_REQUEST, Action.DOCUMENT_REVIEW):  # their own organisation's record only
+    if action is Action.DOCUMENT_REVIEW:  # their own organisation's record; a file meant for it (addressed, asked)
+        meant = c.target.category == "documents" and (c.target.addressed or c.target.asked)
+        return staff and care and c.sees_identity and (own_documents or meant)
+    if action is Action.DOCUMENT_REQUEST:  # their own organisation's record only
         return staff and care and c.sees_identity and own_documents
     if action is Action.DOCUMENT_UPLOAD:  # staff for their organisation; a client for themself, in their own holding
         clients_own = c.target.category == "documents" and c.target.holder == CLIENT_HOLDER  # never their token's org
@@ -190,7 +194,14 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
                                      Action.DOCUMENT_DOWNLOAD)},
         **{a: held_cases() + [Case(f"{category} worklist of {org}", Target.worklist(category, org))
                               for category in (Category.DOCUMENTS, Category.CASEWORK) for org in (ORG, "HRA")]
-           for a in (Action.REFERRAL_RESPOND, Action.DOCUMENT_REVIEW)},
+           for a in (Action.REFERRAL_RESPOND,)},
+        Action.DOCUMENT_REVIEW: held_cases() + [
+            Case(f"{category} worklist of {org}", Target.worklist(category, org))
+            for category in (Category.DOCUMENTS, Category.CASEWORK) for org in (ORG, "HRA")] + [
+            Case(f"{c.name}, {how}", dataclasses.replace(c.target, addressed=how == "addressed",
+                                                          asked=how == "asked"),
+                 self_=c.self_, sees_identity=c.sees_identity)
+            for c in held_cases() for how in ("addressed", "asked")],
         Action.NOTIFICATION_DELIVER: [Case(f"message to {who}, {'opted in' if opted else 'not opted in'}",
                                            Target.message_to(client, opted_in=opted), self_=client == CLIENT)
                                       for client, who in ((CLIENT, "self"), (OTHER, "other"))

@@ -231,7 +231,8 @@ async def test_the_client_applies_themself_and_withdraws_and_the_referrer_cannot
     esol = await city.service("ESOL")
     applied = (await me.query(REFER, {"c": cid, "s": esol}))["data"]["referClient"]
     assert (applied["referredBy"], applied["answeredBy"], applied["status"], applied["consentId"]) == (
-        "CLIENTS", None, "REQUESTED", None)  # nobody answers for the ESOL class here: it waits, then expires
+        "CLIENT", None, "REQUESTED", None)  # the client's own (whatever their token names); nobody answers for the
+    # ESOL class here: it waits, then expires
     clinic = await city.service("IMMIGRATION_LEGAL")
     asked = (await me.query(REFER, {"c": cid, "s": clinic, "share": ["CONTACT"]}))["data"]["referClient"]
     consent = (await city.rows(select(Consent).where(Consent.id == asked["consentId"])))[0]
@@ -240,7 +241,7 @@ async def test_the_client_applies_themself_and_withdraws_and_the_referrer_cannot
                                         "s": esol})) == "FORBIDDEN"  # for themself only
     # DHS (which the client never consented to) sees neither, and cannot withdraw them
     theirs = (await dhs.query(PROFILE, {"id": cid}))["data"]["client"]["casework"]
-    assert theirs["referrals"] == [] and "CLIENTS" not in _parts(theirs)
+    assert theirs["referrals"] == [] and "CLIENT" not in _parts(theirs) and "CLIENTS" not in _parts(theirs)
     assert _code(await dhs.query(WITHDRAW, {"id": asked["id"]})) == "RECORD_NOT_FOUND"
     withdrawn = (await me.query(WITHDRAW, {"id": asked["id"], "reason": "CLIENT_DECLINED"}))["data"][
         "withdrawReferral"]
@@ -453,3 +454,20 @@ async def test_an_evidence_goal_is_met_only_where_the_plans_organisation_sees_th
                                                 "goals": ["CHILD_ENROLLED_IN_SCHOOL"]}))["data"]["createPlan"]
         seen = (await dhs.query(CHECK, {"p": theirs["id"]}))["data"]["checkPlanEvidence"]["goals"][0]
         assert seen["status"] == "OPEN"
+
+
+async def test_a_clients_application_is_their_own_whatever_organisation_their_sign_in_names(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs = city.as_("DHS")
+    # the city's identity provider issues clients' tokens under an agency: this client's token names DHS
+    me = city.as_("DHS", "client", purpose="client_access", self_client=cid, sub="client-under-dhs")
+    applied = (await me.query(REFER, {"c": cid, "s": await city.service("ESOL")}))["data"]["referClient"]
+    assert (applied["referredBy"], applied["status"]) == ("CLIENT", "REQUESTED")  # never held for DHS
+    # DHS, which the client never consented to, neither sees it nor withdraws it, though the token named DHS
+    theirs = (await dhs.query(PROFILE, {"id": cid}))["data"]["client"]["casework"]
+    assert theirs["referrals"] == [] and applied["id"] not in str(theirs)
+    assert _code(await dhs.query(WITHDRAW, {"id": applied["id"]})) == "RECORD_NOT_FOUND"
+    mine = (await me.query(PROFILE, {"id": cid}))["data"]["client"]["casework"]["referrals"]
+    assert [r["id"] for r in mine] == [applied["id"]]

@@ -105,8 +105,18 @@ export function Checklist({ api, clientId, purpose, organizations = [], staff = 
   </section>`;
 }
 
+// The day `days` from today, as a date input's value (the local calendar day).
+function daysAhead(days) {
+  const d = new Date();
+  d.setDate(d.getDate() + days);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}
+
 function Item({ item, api, clientId, purpose, organizations, staff, self, onDone, onError }) {
   const [busy, setBusy] = useState(false);
+  // the date the client is asked to send it by: the city's configured days from today unless the caseworker says
+  const [dueOn, setDueOn] = useState(() => daysAhead(api.config.requestDays || 14));
   const send = async (e) => {
     const file = e.target.files?.[0];
     e.target.value = '';
@@ -123,7 +133,7 @@ function Item({ item, api, clientId, purpose, organizations, staff, self, onDone
   };
   const ask = async () => {
     try {
-      await api.call('RequestDocument', { clientId, document: item.document }, purpose);
+      await api.call('RequestDocument', { clientId, document: item.document, dueOn: dueOn || null }, purpose);
       onDone('checklist.asked');
     } catch (err) {
       onError(errorText(err.code, err));
@@ -149,8 +159,11 @@ function Item({ item, api, clientId, purpose, organizations, staff, self, onDone
       <label class="usa-button usa-button--outline" for=${id}>${t('checklist.chooseFile')}</label>
       <input class="usa-sr-only" type="file" id=${id} accept=${ACCEPTS} onChange=${send} disabled=${busy}
         data-send="file" />
-      ${staff && item.needed && html`<button type="button" class="usa-button usa-button--unstyled" onClick=${ask}>
-        ${t('checklist.ask')}</button>`}
+      ${staff && item.needed && html`<div class="cb-ask">
+        <${TextField} id=${`due-${item.document}`} type="date" label=${t('checklist.askBy')}
+          hint=${t('checklist.askBy.hint')} value=${dueOn} onInput=${setDueOn} min=${daysAhead(0)} />
+        <button type="button" class="usa-button usa-button--unstyled" onClick=${ask}>
+        ${t('checklist.ask')}</button></div>`}
       ${busy && html`<span role="status">${t('checklist.sending')}</span>`}</div>`}
   </li>`;
 }
@@ -198,7 +211,11 @@ function Files({ files, api, purpose, staff, organizations, self, onDone, onErro
     data-awaiting=${f.awaitingReview ? 'yes' : 'no'}>
     ${t('checklist.file', { who: holder(f.agency, organizations, self), when: formatDateTime(f.sentAt),
       kind: f.mediaType.split('/')[1].toUpperCase() })}
-    ${f.awaitingReview && html` <span class="usa-tag">${t('checklist.awaiting')}</span>`}
+    ${f.notSharedWith && f.notSharedWith.length > 0
+      ? html` <span class="usa-tag" data-not-shared=${f.notSharedWith.join(' ')}>${t('checklist.notShared',
+        { agencies: f.notSharedWith.join(', ') })}</span>
+        <a class="usa-link" href="#/consents">${t('checklist.notShared.consent')}</a>`
+      : f.awaitingReview && html` <span class="usa-tag">${t('checklist.awaiting')}</span>`}
     ${!f.purged && html` <button type="button" class="usa-button usa-button--unstyled" onClick=${() => view(f)}>
       ${t('checklist.view')}</button>`}
     ${shown[f.id] && (shown[f.id].image
