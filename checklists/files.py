@@ -8,9 +8,9 @@ two stay consistent (gate/document_desk.py): the bytes are written first (to a t
 place), the metadata in the gate's operation; when the operation fails, bytes that no row refers to are removed;
 when the bytes cannot be written, no row is. Blobs are shared by content, so a removal (a failed upload's, a
 purge's, the sweep's) and an upload of the same bytes take turns on the digest's lock
-(connectors.held_documents.hold_digest): a removal checks under it that no kept row refers to the bytes, and a row
-commits under it only once its bytes are in the store. A file's name is never kept (a photo's name is often the
-client's name).
+(connectors.held_document_files.hold_digest): a removal checks under it that no kept row refers to the bytes, and
+a row commits under it only once its bytes are in the store. A file's name is never kept (a photo's name is often
+the client's name).
 """
 
 from __future__ import annotations

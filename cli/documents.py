@@ -38,7 +38,7 @@ def purge_cmd(
 ) -> None:
     """Remove the content of files past their retention period (their records stay), a batch of files per
     transaction, and write one access-log event per client and batch whose files were purged."""
-    from connectors.held_documents import purge_expired
+    from connectors.held_document_files import purge_expired
     from store.engine import make_sessionmaker
 
     settings = settings_or_exit()
@@ -67,7 +67,7 @@ def sweep_cmd() -> None:
     records whose content is missing."""
     from checklists.files import remove_stale_incoming
     from cli.common import with_store
-    from connectors.held_documents import kept_digests, remove_unused_blob
+    from connectors.held_document_files import kept_digests, remove_unused_blob
 
     settings = settings_or_exit()
     blobs = _blob_store(settings)

@@ -55,7 +55,7 @@ RESERVED_ORGANIZATIONS = frozenset({CLIENT_HOLDER})
 
 BY_TEXT = "client-by-text-message"
 # casebridge asking the policies about an organisation rather than a caller: may its staff review a client's file
-# (see it, and it is meant for them)? gate/document_desk.may_review. Nothing is ever done or shown as it.
+# (see it, and it is meant for them)? gate/document_reviews.may_review. Nothing is ever done or shown as it.
 DOCUMENT_REVIEWERS = "casebridge-document-reviewers"
 # The subjects casebridge's own workers act as: no token may carry one (api/auth.py).
 SYSTEM_SUBJECTS = frozenset({DELIVERY_WORKER.subject, REFERRAL_EXPIRY.subject, BY_TEXT, DOCUMENT_REVIEWERS})

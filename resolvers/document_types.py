@@ -11,7 +11,8 @@ import strawberry
 
 from checklists.config import DocumentKind
 from connectors.held_documents import ACCEPTED, DocumentRecord, SentFile
-from gate.document_desk import DocumentDesk, ReviewItem
+from gate.document_desk import DocumentDesk
+from gate.document_reviews import ReviewItem
 from resolvers.enums import RejectReason
 
 

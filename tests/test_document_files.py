@@ -41,7 +41,7 @@ from checklists.files import (
     receive,
     scan,
 )
-from connectors.held_documents import purge_expired
+from connectors.held_document_files import purge_expired
 from core.errors import ConfigurationError, DocumentsUnavailable, InvalidInput
 from demo.population import Population
 from demo.servers import ServerThread

@@ -477,7 +477,7 @@ async def test_a_file_arriving_moves_the_record_that_asked_for_it_to_received_an
 async def test_the_review_list_reads_past_files_the_organisation_may_not_see(
     city: City, population: Population, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("gate.document_desk.REVIEW_LIST", 2)  # a list of two: fewer than the hidden files
+    monkeypatch.setattr("gate.document_reviews.REVIEW_LIST", 2)  # a list of two: fewer than the hidden files
     cid = _sheltered(population)
     dhs, me = city.as_("DHS"), city.client(cid)
     assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
