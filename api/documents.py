@@ -17,7 +17,9 @@ A download serves a copy checked against the file's digest before its first byte
 `verified_copy`), rather than checking while streaming: a stream can only find a damaged blob at its end, when
 the bytes are already with the caller and the access log already says they were downloaded; aborting then leaves
 a browser with a broken file and no reason. A file is at most `max_bytes` (10 MB by default), so a local copy
-costs little, and a damaged or missing blob is a clear DOCUMENTS_UNAVAILABLE instead.
+costs little, and a damaged or missing blob is a clear DOCUMENTS_UNAVAILABLE instead. The copies are bounded: a
+download takes one of a few slots per caller and per process until its copy is closed, so that slow downloads
+cannot fill the disk uploads need (checklists/downloads.py).
 
 Why not a GraphQL multipart request, nor a signed upload URL: /graphql takes one well-formed JSON document of at
 most a megabyte and refuses anything else before any work (api/http.py); a multipart body there would be a second
@@ -32,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import IO, Any
+from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -42,6 +44,7 @@ from starlette.types import Receive, Scope, Send
 
 from api.services import Services
 from audit.access_records import action_record
+from checklists.downloads import HeldCopy
 from checklists.files import EXTENSIONS
 from connectors.held_documents import SentFile
 from core.errors import CasebridgeError, InvalidInput, PayloadTooLarge
@@ -103,9 +106,9 @@ def document_routes(services: Services) -> list[Route]:
 
 class CheckedCopy(StreamingResponse):
     """A file's checked copy streamed as an attachment of its stored type; the copy is closed (and so gone) however
-    the response ends - sent, or the caller gone."""
+    the response ends - sent, or the caller gone - which gives back the download's slot (checklists/downloads.py)."""
 
-    def __init__(self, copy: IO[bytes], *, size: int, media_type: str, filename: str) -> None:
+    def __init__(self, copy: HeldCopy, *, size: int, media_type: str, filename: str) -> None:
         self._copy = copy
         quoted = quote(filename)
         disposition = (f'attachment; filename="{filename}"' if quoted == filename
@@ -126,7 +129,7 @@ async def _refusing(error: CasebridgeError) -> AsyncIterator[bytes]:
     yield b""  # unreached: makes this an async generator
 
 
-async def _chunks(copy: IO[bytes]) -> AsyncIterator[bytes]:
+async def _chunks(copy: HeldCopy) -> AsyncIterator[bytes]:
     while chunk := await asyncio.to_thread(copy.read, 1 << 20):
         yield chunk
 

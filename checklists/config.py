@@ -17,6 +17,7 @@ from typing import Any
 
 from core import config_json
 from core.errors import ConfigurationError
+from core.vocabulary import Category
 
 SHIPPED = Path(__file__).resolve().parent / "checklists.json"
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
@@ -25,6 +26,9 @@ _CODE = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 # homeless by HUD's definition (connectors/hmis/chronic.py)
 DERIVATIONS = frozenset({"hmis-homelessness", "hmis-chronic-homelessness"})
 MAX_VALID_DAYS = 10 * 366
+# the categories a document kind may be marked as telling (DocumentKind.sensitive): those a break-glass read or a
+# consent may leave closed while documents are open
+SENSITIVE = frozenset({str(Category.IMMIGRATION_LEGAL)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,10 @@ class DocumentKind:
     valid_days: int | None
     known_as: frozenset[str]
     derived_from: str | None = None
+    # a kind whose mere existence tells another category's secret (immigration papers: immigration_legal): a copy
+    # of it - an agency's record by any code it is known as, a request, a file - is shown, sent, fetched or
+    # reviewed only where the gate permits that category too, for the same holder (resolvers/sensitive.py)
+    sensitive: Category | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,11 @@ class Checklists:
 
     documents: dict[str, DocumentKind]
     goals: dict[str, Goal]
+
+    def sensitive(self, code: str) -> Category | None:
+        """The category a document kind's code, or an agency's code for one, also needs (None: documents only)."""
+        kind = self.documents.get(code) or self.kind_of(code)
+        return kind.sensitive if kind is not None else None
 
     def kind_of(self, agency_code: str) -> DocumentKind | None:
         """The document kind an agency's code means, if any."""
@@ -108,7 +121,12 @@ def _documents(raw: Any, problems: list[str]) -> dict[str, DocumentKind]:
         if derived is not None and derived not in DERIVATIONS:
             problems.append(f"{at}.derived_from: one of {', '.join(sorted(DERIVATIONS))}")
             derived = None
-        out[code] = DocumentKind(code, _name(spec.get("name"), at, problems), days, frozenset(known), derived)
+        sensitive = spec.get("sensitive")
+        if sensitive is not None and sensitive not in SENSITIVE:
+            problems.append(f"{at}.sensitive: one of {', '.join(sorted(SENSITIVE))}, or absent")
+            sensitive = None
+        out[code] = DocumentKind(code, _name(spec.get("name"), at, problems), days, frozenset(known), derived,
+                                 Category(sensitive) if sensitive is not None else None)
     return out
 
 

@@ -85,6 +85,13 @@ class DocumentSettings(BaseModel):
     # scans running at once in one process (each is a process of its own): a burst of uploads waits its turn, at
     # most scan_timeout_seconds, rather than starting a scanner per upload
     max_concurrent_scans: int = Field(default=2, ge=1, le=64)
+    # downloads under way at once in one process, and for one caller (by subject): each holds a checked copy of
+    # its file on the local disk until its last byte is sent (checklists/downloads.py), so that many slow
+    # downloads cannot fill the incoming directory uploads need. One that finds no slot within
+    # download_wait_seconds is refused (DOCUMENTS_UNAVAILABLE, reason busy or too_many_downloads; logged).
+    max_concurrent_downloads: int = Field(default=8, ge=1, le=256)
+    max_downloads_per_caller: int = Field(default=2, ge=1, le=64)
+    download_wait_seconds: float = Field(default=5.0, gt=0, le=60)
     # files one person may send for one client in a day: a phone stuck in a loop, or someone filling the disk, is
     # refused before a byte is read
     max_files_per_day: int = Field(default=50, ge=1, le=10_000)

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.records import Appointment
 from core.errors import AgencyUnavailable
+from core.principal import RequestContext
 from core.vocabulary import Category
 from store.held_tables import Appointment as AppointmentRow
 from store.held_tables import CaseNote as CaseNoteRow
@@ -52,8 +53,10 @@ class HeldSource(Protocol):
         """Which groups hold at least one item (never the items themselves)."""
         ...
 
-    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[Any]]:
-        """The items of `groups`; raises AgencyUnavailable if the store cannot be read."""
+    async def fetch(self, groups: Sequence[Group], *, viewer: RequestContext | None = None,
+                    ) -> dict[Group, list[Any]]:
+        """The items of `groups`, as `viewer` (the caller the gate decided them for) is shown them; raises
+        AgencyUnavailable if the store cannot be read."""
         ...
 
     def sort_key(self, item: Any) -> Any:
@@ -105,7 +108,8 @@ class CaseNotes:
             raise AgencyUnavailable("case notes could not be read", connector=self.name) from exc
         return {(cid, Category.CASEWORK, holder, bool(shared)) for cid, holder, shared in rows}
 
-    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[CaseNote]]:
+    async def fetch(self, groups: Sequence[Group], *, viewer: RequestContext | None = None,
+                    ) -> dict[Group, list[CaseNote]]:
         """The notes of the permitted groups."""
         if not groups:
             return {}
@@ -250,7 +254,8 @@ class ContactDetails:
             raise AgencyUnavailable("contact details could not be read", connector=self.name) from exc
         return {(cid, Category.CONTACT, holder, True) for cid, holder in rows}
 
-    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[ContactPoint | ContactPreference | SentMessage]]:
+    async def fetch(self, groups: Sequence[Group], *, viewer: RequestContext | None = None,
+                    ) -> dict[Group, list[ContactPoint | ContactPreference | SentMessage]]:
         """The contact points, preferences and messages of the permitted groups."""
         if not groups:
             return {}
@@ -361,7 +366,8 @@ class Appointments:
             raise AgencyUnavailable("appointments could not be read", connector=self.name) from exc
         return {(cid, Category.APPOINTMENTS, holder, True) for cid, holder in rows}
 
-    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[Appointment]]:
+    async def fetch(self, groups: Sequence[Group], *, viewer: RequestContext | None = None,
+                    ) -> dict[Group, list[Appointment]]:
         """The appointments of the permitted groups."""
         if not groups:
             return {}

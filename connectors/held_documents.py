@@ -10,7 +10,10 @@ that record to RECEIVED only where the record's holder may review that file (its
 consent - decided in Cedar: `Reviewing`), and only as seen by a caller who may see the file too (derived when read,
 never written into the organisation's record before its staff may see it: the file is the client's until their
 consent says otherwise); once the organisation decides on it, the arrival is written with the decision. Another
-organisation's own file moves it on the same terms, never because the caller happens to see that file.
+organisation's own file moves it on the same terms, never because the caller happens to see that file. That
+derived arrival is shown only to the record's holder's staff and to the client (`Reviewing.shows_arrivals`):
+whether the holder may review another's file is the client's consent to the holder, which a third organisation
+that sees both may not read - it is shown the record as stored.
 
 Recording a file, keeping its row and its bytes together, the upload limits and the retention run are
 connectors/held_document_files.py's.
@@ -34,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.held import Group
 from core.errors import AgencyUnavailable
-from core.principal import CLIENT_HOLDER
+from core.principal import CLIENT_HOLDER, RequestContext
 from core.vocabulary import Category
 from store.held_tables import DocumentAddressee as AddresseeRow
 from store.held_tables import DocumentEvent as EventRow
@@ -137,7 +140,7 @@ def waiting_clause(valid_days: Mapping[str, int | None], now: datetime) -> Colum
     return or_(r.state.in_(WAITING), and_(r.state == ACCEPTED, or_(*ran_out)))
 
 
-Ask = tuple[str, str, str]  # (client id, an organisation, the holder of a file of that client)
+Ask = tuple[str, str, str, str]  # (client id, an organisation, the holder of a file of that client, its kind)
 
 
 class Reviewing(Protocol):
@@ -148,8 +151,14 @@ class Reviewing(Protocol):
         ...
 
     async def may_review(self, asks: Sequence[Ask]) -> set[Ask]:
-        """Of (client, organisation, file holder), those where the organisation's staff may review that holder's
-        files of the client sent for it (see them, and they are meant for it) - decided in Cedar."""
+        """Of (client, organisation, file holder, document kind), those where the organisation's staff may review
+        that holder's files of that kind of the client sent for it (see them, and they are meant for it) - decided
+        in Cedar."""
+        ...
+
+    async def shows_arrivals(self, viewer: RequestContext, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of (client, record holder), those whose records `viewer` is shown moved by another holder's file: the
+        holder's own staff and the client - decided in Cedar."""
         ...
 
 
@@ -184,7 +193,8 @@ class HeldDocuments:
             raise AgencyUnavailable("documents could not be read", connector=self.name) from exc
         return {(cid, Category.DOCUMENTS, holder, True) for cid, holder in rows}
 
-    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[SentFile | DocumentRecord]]:
+    async def fetch(self, groups: Sequence[Group], *, viewer: RequestContext | None = None,
+                    ) -> dict[Group, list[SentFile | DocumentRecord]]:
         """The files and document records of the permitted groups; the records as the caller may see them (a file
         of a group not permitted is never named; one of a permitted group that arrived for a record waiting for
         it shows the record RECEIVED)."""
@@ -212,13 +222,14 @@ class HeldDocuments:
             raise AgencyUnavailable("documents could not be read", connector=self.name) from exc
         records = [dataclasses.replace(x, history=tuple(steps.get(x.id, []))) for x in records]
         files = [dataclasses.replace(sent_file(x), addressed_to=tuple(addressed.get(x.id, []))) for x in rows]
-        return await self._shown(files, records)
+        return await self._shown(files, records, viewer)
 
-    async def _shown(self, files: list[SentFile], records: list[DocumentRecord],
+    async def _shown(self, files: list[SentFile], records: list[DocumentRecord], viewer: RequestContext | None,
                      ) -> dict[Group, list[SentFile | DocumentRecord]]:
-        """The files and records of the permitted groups as the caller sees them: a record waiting for a file is
-        RECEIVED where one of these files came since and its holder may review that file; a client's file says
-        which of the organisations it is meant for may not review it yet."""
+        """The files and records of the permitted groups as `viewer` sees them: a record waiting for a file is
+        RECEIVED where one of these files came since - its holder's own, or (shown to the holder's staff and the
+        client only) another's its holder may review; a client's file says which of the organisations it is meant
+        for may not review it yet."""
         now = datetime.now(UTC)
         reviewing = self._reviewing
         waiting = {rec.id: since for rec in records if (since := waiting_since(
@@ -227,25 +238,32 @@ class HeldDocuments:
         for x in files:
             seen[(x.client_id, x.document)].append(x)
         waiting_for: dict[tuple[str, str], set[str]] = defaultdict(set)  # whose record of it waits
+        moved = [rec for rec in records if rec.id in waiting and any(
+            x.holder != rec.holder for x in seen[(rec.client_id, rec.document)])]
+        # asked (of the policies) only where the answer may be shown: no one else's view depends on it
+        shows = (await reviewing.shows_arrivals(viewer, sorted({(r.client_id, r.holder) for r in moved}))
+                 if moved and viewer is not None and reviewing is not None else set())
         asks: set[Ask] = set()
         for rec in records:
             if rec.id in waiting:
                 waiting_for[(rec.client_id, rec.document)].add(rec.holder)
-                asks.update((rec.client_id, rec.holder, x.holder) for x in seen[(rec.client_id, rec.document)]
-                            if x.holder != rec.holder)
+        for rec in moved:
+            if (rec.client_id, rec.holder) in shows:
+                asks.update((rec.client_id, rec.holder, x.holder, rec.document)
+                            for x in seen[(rec.client_id, rec.document)] if x.holder != rec.holder)
         meant = {x.id: {*x.addressed_to, *waiting_for[(x.client_id, x.document)]} for x in files if x.by_client}
-        asks.update((x.client_id, org, x.holder) for x in files for org in meant.get(x.id, ()))
+        asks.update((x.client_id, org, x.holder, x.document) for x in files for org in meant.get(x.id, ()))
         allowed = await reviewing.may_review(sorted(asks)) if asks and reviewing is not None else set()
         out: dict[Group, list[SentFile | DocumentRecord]] = defaultdict(list)
         for x in files:
             if x.id in meant:
                 x = dataclasses.replace(x, not_shared_with=tuple(sorted(
-                    o for o in meant[x.id] if (x.client_id, o, x.holder) not in allowed)))
+                    o for o in meant[x.id] if (x.client_id, o, x.holder, x.document) not in allowed)))
             out[(x.client_id, Category.DOCUMENTS, x.holder, True)].append(x)
         visible = {x.id for x in files}
         for rec in records:
-            mine = [x for x in seen[(rec.client_id, rec.document)]
-                    if x.holder == rec.holder or (rec.client_id, rec.holder, x.holder) in allowed]
+            mine = [x for x in seen[(rec.client_id, rec.document)] if x.holder == rec.holder or (
+                (rec.client_id, rec.holder) in shows and (rec.client_id, rec.holder, x.holder, x.document) in allowed)]
             record = arrived(rec, mine, since=waiting.get(rec.id))
             out[(rec.client_id, Category.DOCUMENTS, rec.holder, True)].append(withhold_files(record, visible))
         return dict(out)

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.held import Group
 from core.errors import AgencyUnavailable
+from core.principal import RequestContext
 from core.vocabulary import Category
 from store.held_tables import LegalMilestone as MilestoneRow
 
@@ -87,7 +88,8 @@ class LegalMilestones:
             raise AgencyUnavailable("legal milestones could not be read", connector=self.name) from exc
         return {(cid, Category.IMMIGRATION_LEGAL, holder, True) for cid, holder in rows}
 
-    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[LegalMilestone]]:
+    async def fetch(self, groups: Sequence[Group], *, viewer: RequestContext | None = None,
+                    ) -> dict[Group, list[LegalMilestone]]:
         """The milestones of the permitted groups, those entered in error included (marked)."""
         if not groups:
             return {}

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.held import Group, cancel_messages_about, subject
 from core.errors import AgencyUnavailable, InvalidInput
+from core.principal import RequestContext
 from core.vocabulary import Category
 from store.held_tables import PlanGoal as GoalRow
 from store.held_tables import PlanNote as NoteRow
@@ -173,7 +174,8 @@ class Plans:
             raise AgencyUnavailable("plans could not be read", connector=self.name) from exc
         return {(cid, Category.CASEWORK, holder, True) for cid, holder in rows}
 
-    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[Plan]]:
+    async def fetch(self, groups: Sequence[Group], *, viewer: RequestContext | None = None,
+                    ) -> dict[Group, list[Plan]]:
         if not groups:
             return {}
         keys = [(cid, holder) for cid, _cat, holder, _shared in groups]

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from connectors.held import Group
 from core.errors import AgencyUnavailable, InvalidInput
+from core.principal import RequestContext
 from core.vocabulary import Category
 from store.held_tables import Referral as ReferralRow
 from store.held_tables import ReferralEvent as EventRow
@@ -157,7 +158,8 @@ class Referrals:
                 out.add((cid, Category.CASEWORK, receiver, True))
         return out
 
-    async def fetch(self, groups: Sequence[Group]) -> dict[Group, list[Referral]]:
+    async def fetch(self, groups: Sequence[Group], *, viewer: RequestContext | None = None,
+                    ) -> dict[Group, list[Referral]]:
         if not groups:
             return {}
         r = ReferralRow

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from audit.access_records import AccessRecord, action_record
 from checklists.config import Checklists, DocumentKind
+from checklists.downloads import HeldCopy, download_slots
 from checklists.files import BlobStore, DocumentSettings, Received, make_blob_store, receive, scan, verified_copy
 from connectors.held_document_files import (
     add_file,
@@ -53,8 +54,8 @@ from core.errors import AuditUnavailable, CasebridgeError, DocumentsUnavailable,
 from core.principal import CLIENT_HOLDER, RequestContext
 from core.vocabulary import Action, Category, member_of
 from gate.document_reviews import DocumentReviews, ReviewItem
-from gate.gate import Gate
-from policies.decisions import Resource, Target
+from gate.gate import Gate, section_outcome
+from policies.decisions import Decision, Resource, Target
 from store.held_tables import DocumentFile
 
 
@@ -87,7 +88,8 @@ class DocumentDesk:
 
     def __init__(self, *, gate: Gate, source: HeldDocuments, sessions: async_sessionmaker[Any],
                  checklists: Checklists, settings: DocumentSettings, notices: Notices | None = None,
-                 blobs: BlobStore | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 blobs: BlobStore | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 organizations: Iterable[str] = ()) -> None:
         self._gate = gate
         self._source = source
         self._sessions = sessions
@@ -99,7 +101,7 @@ class DocumentDesk:
         self._blobs: BlobStore = blobs or make_blob_store(settings)
         self._clock = clock
         self._reviews = DocumentReviews(gate=gate, source=source, sessions=sessions, checklists=checklists,
-                                        settings=settings, clock=clock)
+                                        settings=settings, clock=clock, organizations=organizations)
         source.review_by(self._reviews)  # a record moves to RECEIVED only through a file its holder may review
 
     @property
@@ -138,11 +140,11 @@ class DocumentDesk:
         if document not in self._lists.documents:  # refused after the gate, so logged - without the code sent
             await self._failed(ctx, client_id, "?", "unknown_document")
         kind = self._kind(document)
+        await self._begin(ctx, client_id, document, now)  # the daily limit before any other work
         # a client's upload is meant for the organisations whose record of it waits, and those the client's consent
         # lets see their documents (each one's list then shows it where the policies let its staff see it)
         meant = (await self._reviews.addressees(client_id, kind.code, kind.valid_days, now)
                  if holder == CLIENT_HOLDER else [])
-        await self._begin(ctx, client_id, document, now)
         stage = "store"
         try:
             received = await receive(chunks, into=self._settings.incoming, limit=self._settings.max_bytes,
@@ -233,35 +235,73 @@ class DocumentDesk:
             op.log(row.client_id, detail=f"document file {row.id} ({record.document} {record.state})")
             return await self._shown(op, record)
 
-    async def download(self, ctx: RequestContext, *, file_id: str) -> tuple[SentFile, IO[bytes]]:
-        """A file's record and a checked copy of its bytes, for a caller who may see the section it is in. Decided
-        first (a refusal is logged as one); then read from the store once and checked against the digest as it is
-        copied, outside any transaction (no database connection waits on a store, which may be remote); then
-        logged as downloaded - before the caller serves a byte. A copy that fails its check is logged as a failed
-        download, never as downloaded. The copy (at its start; gone once closed) is what the caller serves and must
-        close: no byte that does not match the digest is ever sent (a damaged blob is DOCUMENTS_UNAVAILABLE before
-        the first byte)."""
+    async def download(self, ctx: RequestContext, *, file_id: str) -> tuple[SentFile, HeldCopy]:
+        """A file's record and a checked copy of its bytes, for a caller who may see the section it is in (and, for
+        a kind the checklists mark sensitive - immigration papers - that category's section of the same holder
+        too). Decided first (a refusal is logged as one); then, once the download has a slot (at most
+        `max_downloads_per_caller` for one caller and `max_concurrent_downloads` in the process, waited for at
+        most `download_wait_seconds`: checklists/downloads.py), read from the store once and checked against the
+        digest as it is copied, outside any transaction (no database connection waits on a store, which may be
+        remote); then logged as downloaded with the read decisions that allowed it (their rules, basis and consent)
+        - before the caller serves a byte. A download found purged, without a slot, or whose copy fails its check
+        is logged as a failed download with its reason, never as downloaded. The copy (at its start; gone once
+        closed, which gives back the slot) is what the caller serves and must close: no byte that does not match
+        the digest is ever sent (a damaged blob is DOCUMENTS_UNAVAILABLE before the first byte)."""
         hidden = RecordNotFound("no document file with this id is visible to you", field="fileId")
+        decided: list[tuple[Resource, Decision]] = []
+        purged = False
         try:
             async with self._gate.operation(ctx, Action.DOCUMENT_DOWNLOAD) as op:
-                row = await self._visible_file(op, file_id, hidden)
+                row = await file_row(op.session, file_id)
+                if row is None:
+                    raise op.not_found(hidden, "document-file")
+                asked = [Resource(row.client_id, Category.DOCUMENTS, row.holder, self._source.name, held_here=True)]
+                also = self._lists.sensitive(row.document)
+                if also is not None:
+                    asked.append(Resource(row.client_id, also, row.holder, self._source.name, held_here=True))
+                seen = await self._gate.decide(op.ctx, asked)
+                for decision in seen:
+                    op.require_seen(decision, row.client_id, hidden)
                 await op.require(Action.DOCUMENT_DOWNLOAD,
                                  Target.section(row.client_id, Category.DOCUMENTS, row.holder), hidden=hidden)
-                if row.purged_at is not None:
-                    raise RecordNotFound("this file's retention period has ended: its content was removed",
-                                         field="fileId", reason="purged")
+                decided, purged = list(zip(asked, seen, strict=True)), row.purged_at is not None
                 raise _Decided(sent_file(row), row.sha256)  # nothing written: logged once the copy is checked
-        except _Decided as decided:
-            sent, sha256 = decided.sent, decided.sha256
+        except _Decided as done:
+            sent, sha256 = done.sent, done.sha256
 
         def logged(result: str, detail: str) -> list[AccessRecord]:
-            return [action_record(ctx, Action.DOCUMENT_DOWNLOAD, sent.client_id, result=result, detail=detail)]
+            # the read decisions that let the caller have the file: an auditor sees whether the organisation's own
+            # records, the client's consent (its id) or a legal basis did
+            outcome = "disclosed" if result == "performed" else "failed"
+            relied = [d for _, d in decided if d.legal_basis]
+            return [action_record(
+                ctx, Action.DOCUMENT_DOWNLOAD, sent.client_id, result=result, detail=detail,
+                sections=tuple(section_outcome(r.category, r.connector, r.holder, d, outcome) for r, d in decided),
+                legal_basis=relied[0].legal_basis if relied else None,
+                justification=relied[0].justification if relied else None,
+                break_glass=any(d.break_glass for d in relied))]
 
+        if purged:
+            await self._gate.record(logged("failed", f"document file {sent.id} not served: purged"))
+            raise RecordNotFound("this file's retention period has ended: its content was removed",
+                                 field="fileId", reason="purged")
+        s = self._settings
         try:
-            copy = await verified_copy(self._blobs, sha256, into=self._settings.incoming)
+            slot = await download_slots(s.max_concurrent_downloads, s.max_downloads_per_caller).take(
+                ctx.principal.subject, seconds=s.download_wait_seconds)
         except DocumentsUnavailable as exc:
             await self._gate.record(logged("failed", f"document file {sent.id} not served: "
                                                      f"{_reason(exc, 'store')}"))
+            raise
+        try:
+            copy = HeldCopy(await verified_copy(self._blobs, sha256, into=s.incoming), slot)
+        except DocumentsUnavailable as exc:
+            slot.release()
+            await self._gate.record(logged("failed", f"document file {sent.id} not served: "
+                                                     f"{_reason(exc, 'store')}"))
+            raise
+        except BaseException:
+            slot.release()
             raise
         try:
             await self._gate.record(logged("performed", f"document file {sent.id} downloaded"))
@@ -328,9 +368,12 @@ class DocumentDesk:
         row = await file_row(op.session, file_id)
         if row is None:
             raise op.not_found(hidden, "document-file")
-        (seen,) = await self._gate.decide(op.ctx, [Resource(row.client_id, Category.DOCUMENTS, row.holder,
-                                                            self._source.name, held_here=True)])
-        op.require_seen(seen, row.client_id, hidden)
+        # a file of a sensitive kind (immigration papers) needs that category's section of its holder too, as a
+        # download does (resolvers/sensitive.py)
+        asked = [Resource(row.client_id, category, row.holder, self._source.name, held_here=True)
+                 for category in (Category.DOCUMENTS, self._lists.sensitive(row.document)) if category is not None]
+        for seen in await self._gate.decide(op.ctx, asked):
+            op.require_seen(seen, row.client_id, hidden)
         return row
 
     async def _notify(self, session: AsyncSession, record: DocumentRecord, kind: str, due: date,

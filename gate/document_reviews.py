@@ -9,12 +9,12 @@ upload is meant for and serves its list; the held documents (connectors/held_doc
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, false, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from checklists.config import Checklists
@@ -34,12 +34,12 @@ from connectors.held_documents import (
 )
 from core.principal import CLIENT_HOLDER, RESERVED_ORGANIZATIONS, RequestContext, staff_of
 from core.vocabulary import Action, Category, Purpose
+from gate.consent_eras import permitted_since
 from gate.gate import Gate
 from policies.consent_store import ConsentStore
 from policies.decisions import Decision, Resource, Target
 from store.held_tables import DocumentAddressee, DocumentEvent, DocumentFile
 from store.held_tables import DocumentRecord as RecordRow
-from store.tables import Consent
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +53,17 @@ class ReviewItem:
 
 
 REVIEW_LIST = 100  # files per review list, oldest first
+# The groups of candidate files (see _Group) are read and decided a page at a time, oldest file first, until the
+# list is full: GROUP_PAGE groups a page (3 parameters each in the files' query: well within SQLite's and
+# asyncpg's limits), at most GROUP_PAGES pages - at most 10,000 groups, 20 batches of decisions, per list.
+# A list that stopped there says so in its access-log event; the GraphQL list keeps its shape (a list of
+# reviews, which the console reads): past 10,000 groups of hidden or undecided files the oldest of them are shown.
+GROUP_PAGE = 500
+GROUP_PAGES = 20
 # Whether an organisation's staff may review a file (see it, and it is meant for them) is asked of the policies for
-# a caseworker of that organisation with each care purpose in turn - a question about the organisation, answered
-# by the same rules as its staff's own reads (the client's consent), for a file's addressees and a record's holder.
-# Never a caller: nothing is done or shown as this principal (core.principal.staff_of).
-_CARE = (Purpose.CASE_MANAGEMENT, Purpose.CARE_COORDINATION, Purpose.ELIGIBILITY, Purpose.EMERGENCY)
+# a caseworker of that organisation for each purpose the policies let its staff review for - a question about the
+# organisation, answered by the same rules as its staff's own reads (the client's consent), for a file's addressees
+# and a record's holder. Never a caller: nothing is done or shown as this principal (core.principal.staff_of).
 # One review list candidate group: (client, file holder, document, addressed to the caller's organisation, asked
 # for by its waiting record) - what the decisions on a file depend on
 _Group = tuple[str, str, str, bool, bool]
@@ -68,8 +74,12 @@ class DocumentReviews:
     through the gate."""
 
     def __init__(self, *, gate: Gate, source: HeldDocuments, sessions: async_sessionmaker[Any],
-                 checklists: Checklists, settings: DocumentSettings, clock: Callable[[], datetime]) -> None:
+                 checklists: Checklists, settings: DocumentSettings, clock: Callable[[], datetime],
+                 organizations: Iterable[str] = ()) -> None:
         self._gate = gate
+        # the organisations casebridge knows (the city's, as a consent form offers them, and the agencies'
+        # connectors): a client's upload is addressed only to these (and to those keeping the client's records)
+        self._known = frozenset(organizations) | {c.organization for c in gate.connectors}
         self._source = source
         self._sessions = sessions
         self._lists = checklists
@@ -80,7 +90,8 @@ class DocumentReviews:
         """Files the caller may see that their organisation has not decided on yet and that are meant for it - those
         it sent, those addressed to it, and those for a document its record of the client is waiting for - each due
         `review_days` after it became the organisation's to review, soonest first: the caseworker's review list.
-        Logged per client shown."""
+        Logged per client shown. Bounded: the groups of files are read GROUP_PAGE at a time, oldest file first, at
+        most GROUP_PAGES pages (the log says when a list stopped there)."""
         org, now = ctx.principal.organization, self._clock()
         f, e, r, a = DocumentFile, DocumentEvent, RecordRow, DocumentAddressee
         decided = exists().where(e.file_id == f.id, e.record_id == r.id, r.holder == org, e.state.in_(DECIDED))
@@ -93,44 +104,81 @@ class DocumentReviews:
         waiting = and_(f.purged_at.is_(None), ~decided, (f.holder == org) | addressed | asked)
         # may the caller review their organisation's documents at all (else FORBIDDEN, logged); then, per group
         async with self._gate.operation(ctx, Action.DOCUMENT_REVIEW, Target.worklist(Category.DOCUMENTS, org)) as op:
-            groups = [(c, h, d, bool(ad), bool(ak)) for c, h, d, ad, ak in (await op.session.execute(
-                select(f.client_id, f.holder, f.document, addressed, asked).where(waiting).distinct())).all()]
-            permitted = await self._reviewable(ctx, groups)
-            plain = [(c, h, d) for c, h, d, ad, _ in permitted if not ad]
-            meant = [(c, h, d) for c, h, d, ad, _ in permitted if ad]
-            triple = tuple_(f.client_id, f.holder, f.document)
-            found = (await op.session.execute(select(f, addressed).where(waiting, or_(
-                and_(triple.in_(plain), ~addressed) if plain else false(),
-                and_(triple.in_(meant), addressed) if meant else false())
-            ).order_by(f.sent_at, f.id).limit(REVIEW_LIST))).all() if permitted else []
-            rows = [(x, bool(ad)) for x, ad in found]
+            found, permitted, capped = await self._permitted_files(op.session, ctx, waiting, addressed, asked)
+            rows = [(x, ad, ak) for x, ad, ak in found]
+            shown = sorted({x.client_id for x, _, _ in rows})
             records = {(x.client_id, x.document): x for x in (await op.session.execute(select(r).where(
-                r.holder == org, r.client_id.in_([x.client_id for x, _ in rows])))).scalars()} if rows else {}
-            consented = await self._consent_times(op.session, [d.consent_id for d in permitted.values()])
+                r.holder == org, r.client_id.in_(shown)))).scalars()} if rows else {}
+            decisions = {key: permitted[key] for x, ad, ak in rows
+                         if (key := (x.client_id, x.holder, x.document, ad, ak)) in permitted}
+            began = await permitted_since(op.session, {
+                (d.consent_id, org, h) for (_c, h, *_), d in decisions.items() if d.consent_id})
             out = []
-            for x, ad in rows:
+            for x, ad, ak in rows:
+                decision = decisions.get((x.client_id, x.holder, x.document, ad, ak))
+                if decision is None:  # never: the files are read by their permitted group's own key
+                    continue
                 rec = records.get((x.client_id, x.document))
                 since = waiting_since(rec, self.valid_days(x.document), now) if rec is not None else None
                 state = rec.state if rec is not None else None
                 if rec is not None and since is not None:  # it waited for a file: this one came since, or not yet
                     state = RECEIVED if x.sent_at > max(since, rec.updated_at) else (
                         EXPIRED if rec.state == ACCEPTED else rec.state)
-                # the organisation's to review since it was sent - or since it asked, or the consent let it see
-                # the file, if that came later
+                # the organisation's to review since it was sent - or since it asked, or the provision of the
+                # client's consent that lets it see the file began, if that came later
                 start = x.sent_at
                 if x.holder != org and not ad and since is not None:
                     start = max(start, since)
-                decision = permitted[(x.client_id, x.holder, x.document, ad, since is not None)]
-                given = consented.get(decision.consent_id or "")
+                given = began.get((decision.consent_id or "", org, x.holder))
                 if given is not None:
                     start = max(start, given)
                 out.append(ReviewItem(sent_file(x), start + timedelta(days=self._settings.review_days), state,
                                       rec.due_on if rec else None))
-            for client_id in sorted({x.client_id for x, _ in rows}):
-                op.log(client_id, detail=f"review list: {sum(x.client_id == client_id for x, _ in rows)} file(s)")
+            for client_id in sorted({x.client_id for x, _, _ in rows}):
+                op.log(client_id, detail=f"review list: {sum(x.client_id == client_id for x, _, _ in rows)} file(s)")
             if not rows:
                 op.log(None, detail="review list: none")
+            if capped:
+                op.log(None, detail=f"review list: stopped after {GROUP_PAGES * GROUP_PAGE} groups of files")
         return sorted(out, key=lambda i: (i.due_at, i.file.id))
+
+    async def _permitted_files(self, session: AsyncSession, ctx: RequestContext, waiting: ColumnElement[bool],
+                               addressed: ColumnElement[bool], asked: ColumnElement[bool],
+                               ) -> tuple[list[tuple[DocumentFile, bool, bool]], dict[_Group, Decision], bool]:
+        """The oldest REVIEW_LIST files of the groups the caller may review, each with its group's key read in
+        the same statement as the file (so a request or a review committed meanwhile cannot give a file a key no
+        decision was made for); the decisions; whether the pages ran out first (more groups were left)."""
+        f = DocumentFile
+        inner = select(f.client_id.label("c"), f.holder.label("h"), f.document.label("d"),
+                       addressed.label("ad"), asked.label("ak"), f.sent_at.label("at")).where(waiting).subquery()
+        first = func.min(inner.c.at).label("first")
+        keys = (inner.c.c, inner.c.h, inner.c.d, inner.c.ad, inner.c.ak)
+        grouped = select(*keys, first).group_by(*keys).order_by(first, *keys)
+        permitted: dict[_Group, Decision] = {}
+        found: list[tuple[DocumentFile, bool, bool]] = []
+        for page in range(GROUP_PAGES):
+            groups = [(c, h, d, bool(ad), bool(ak), at) for c, h, d, ad, ak, at in (await session.execute(
+                grouped.limit(GROUP_PAGE).offset(page * GROUP_PAGE))).all()]
+            if len(found) >= REVIEW_LIST:  # only groups whose oldest file comes before the list's last can enter
+                last = found[REVIEW_LIST - 1][0].sent_at
+                groups = [g for g in groups if _aware(g[5]) < last]
+            if not groups:
+                return found, permitted, False
+            allowed = await self._reviewable(ctx, [g[:5] for g in groups])
+            permitted.update(allowed)
+            buckets: dict[tuple[bool, bool], list[tuple[str, str, str]]] = defaultdict(list)
+            for c, h, d, ad, ak in allowed:
+                buckets[(ad, ak)].append((c, h, d))
+            triple = tuple_(f.client_id, f.holder, f.document)
+            for (ad, ak), triples in sorted(buckets.items()):
+                rows = (await session.execute(select(f).where(
+                    waiting, triple.in_(triples), addressed if ad else ~addressed, asked if ak else ~asked,
+                ).order_by(f.sent_at, f.id).limit(REVIEW_LIST))).scalars()
+                found.extend((x, ad, ak) for x in rows)
+            found = sorted(found, key=lambda t: (t[0].sent_at, t[0].id))[:REVIEW_LIST]
+            if len(groups) < GROUP_PAGE:
+                return found, permitted, False
+        return found, permitted, True
 
     async def _reviewable(self, ctx: RequestContext, groups: list[_Group]) -> dict[_Group, Decision]:
         """Of `groups`, those whose files the caller may see (the read decision on the file's section, returned)
@@ -138,22 +186,19 @@ class DocumentReviews:
         seen = await self._gate.decide(ctx, [Resource(c, Category.DOCUMENTS, h, self._source.name, held_here=True)
                                              for c, h, *_ in groups])
         visible = [(g, d) for g, d in zip(groups, seen, strict=True) if d.permit]
+        # files of a sensitive kind (immigration papers) only where that category's section of the holder is seen too
+        tender = [(g, category) for g, _ in visible if (category := self._lists.sensitive(g[2])) is not None]
+        if tender:
+            also = await self._gate.decide(ctx, [Resource(g[0], category, g[1], self._source.name, held_here=True)
+                                                 for g, category in tender])
+            hidden = {g for (g, _), d in zip(tender, also, strict=True) if not d.permit}
+            visible = [(g, d) for g, d in visible if g not in hidden]
         clients = sorted({g[0] for g, _ in visible})
         sees = await self._gate.visible_identity(ctx, clients) if clients else set()
         verdicts = await self._gate.authorize_each(ctx, Action.DOCUMENT_REVIEW, [
             Target.section(c, Category.DOCUMENTS, h, sees_identity=c in sees, addressed=ad, asked=ak)
             for (c, h, _d, ad, ak), _ in visible])
         return {g: d for (g, d), v in zip(visible, verdicts, strict=True) if v.permit}
-
-    @staticmethod
-    async def _consent_times(session: AsyncSession, ids: Sequence[str | None]) -> dict[str, datetime]:
-        """When each consent said what it says now in casebridge (given, or last amended, whichever is later)."""
-        wanted = sorted({i for i in ids if i})
-        if not wanted:
-            return {}
-        rows = await session.execute(select(Consent.id, Consent.given_at, Consent.updated_at).where(
-            Consent.id.in_(wanted)))
-        return {cid: max(given, updated) for cid, given, updated in rows.all()}
 
     def valid_days(self, document: str) -> int | None:
         """How long an accepted copy of a document kind holds (None: it does not expire, or no such kind)."""
@@ -164,38 +209,79 @@ class DocumentReviews:
         return {code: kind.valid_days for code, kind in self._lists.documents.items()}
 
     async def may_review(self, asks: Sequence[Ask]) -> set[Ask]:
-        """Of (client, organisation, file holder), those where a caseworker of the organisation, for some care
-        purpose, may see that holder's documents of the client and review a file of them meant for it - the
-        policies' answer about the organisation (the client's consent to it), not about any caller."""
+        """Of (client, organisation, file holder, document kind), those where a caseworker of the organisation, for
+        some purpose the policies let its staff review for, may see that holder's documents of the client (and, for
+        a kind the checklists mark sensitive, that category's section of the holder too) and review a file of them
+        meant for it - the policies' answer about the organisation (the client's consent to it), not about any
+        caller."""
         out: set[Ask] = set()
         by_org: dict[str, list[Ask]] = defaultdict(list)
         for ask in dict.fromkeys(asks):
             if ask[1] not in RESERVED_ORGANIZATIONS:
                 by_org[ask[1]].append(ask)
         for org, mine in sorted(by_org.items()):
-            for purpose in _CARE:
+            for purpose in await self._review_purposes(org):
                 left = [x for x in mine if x not in out]
                 if not left:
                     break
                 staff = RequestContext(staff_of(org), "document-reviewers", purpose)
                 seen = await self._gate.decide(staff, [
-                    Resource(c, Category.DOCUMENTS, h, self._source.name, held_here=True) for c, _, h in left])
-                sees = await self._gate.visible_identity(staff, sorted({c for c, _, _ in left}))
+                    Resource(c, Category.DOCUMENTS, h, self._source.name, held_here=True) for c, _, h, _ in left])
+                tender = [(x, category) for x in left if (category := self._lists.sensitive(x[3])) is not None]
+                also = await self._gate.decide(staff, [
+                    Resource(x[0], category, x[2], self._source.name, held_here=True)
+                    for x, category in tender]) if tender else []
+                closed = {x for (x, _), d in zip(tender, also, strict=True) if not d.permit}
+                sees = await self._gate.visible_identity(staff, sorted({c for c, _, _, _ in left}))
                 verdicts = await self._gate.authorize_each(staff, Action.DOCUMENT_REVIEW, [
                     Target.section(c, Category.DOCUMENTS, h, sees_identity=c in sees, addressed=True)
-                    for c, _, h in left])
-                out.update(x for x, d, v in zip(left, seen, verdicts, strict=True) if d.permit and v.permit)
+                    for c, _, h, _ in left])
+                out.update(x for x, d, v in zip(left, seen, verdicts, strict=True)
+                           if d.permit and v.permit and x not in closed)
         return out
+
+    async def _review_purposes(self, org: str) -> list[Purpose]:
+        """The purposes for which the policies let the organisation's staff open its review list - every purpose
+        of the vocabulary asked, none kept here (one decision each, no store read; asked once per question)."""
+        verdicts = [(p, await self._gate.authorize_each(
+            RequestContext(staff_of(org), "document-reviewers", p), Action.DOCUMENT_REVIEW,
+            [Target.worklist(Category.DOCUMENTS, org)])) for p in Purpose]
+        return [p for p, (v,) in verdicts if v.permit]
+
+    async def shows_arrivals(self, viewer: RequestContext, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Of (client, record holder), those whose records `viewer` is shown moved by another holder's file: to
+        whoever may review for the record's holder (its own staff: staff-keep-document-records-of-their-clients)
+        or may send into the client's own holding (the client: client-sends-own-documents). Whether the holder
+        may review that file is the client's consent to the holder, which no one else is told."""
+        keys = sorted(set(keys))
+        if not keys:
+            return set()
+        clients = sorted({c for c, _ in keys})
+        sees = await self._gate.visible_identity(viewer, clients)
+        holders = await self._gate.authorize_each(viewer, Action.DOCUMENT_REVIEW, [
+            Target.section(c, Category.DOCUMENTS, h, sees_identity=c in sees) for c, h in keys])
+        own = await self._gate.authorize_each(viewer, Action.DOCUMENT_UPLOAD, [
+            Target.section(c, Category.DOCUMENTS, CLIENT_HOLDER) for c in clients])
+        theirs = {c for c, v in zip(clients, own, strict=True) if v.permit}
+        return {k for k, v in zip(keys, holders, strict=True) if v.permit or k[0] in theirs}
 
     async def addressees(self, client_id: str, document: str, valid_days: int | None, now: datetime) -> list[str]:
         """Whom a client's upload is meant for by default: the organisations whose record of that document waits
         for a file, and those whose staff the client's consent lets see it (named by a consent; the policies
-        decide)."""
+        decide) - of the organisations casebridge knows (`known`), never every name a consent's free text gives."""
         async with self._gate.store_work(Action.DOCUMENT_UPLOAD), self._sessions() as session:
             asked = await waiting_holders(session, client_id=client_id, document=document, valid_days=valid_days,
                                           now=now)
             consents = await ConsentStore().list_for_client(session, client_id)
-        named = sorted({o for c in consents for p in c.provisions if p.type == "permit" for o in p.organizations}
-                       - set(asked))
-        allowed = await self.may_review([(client_id, o, CLIENT_HOLDER) for o in named])
-        return sorted({*asked, *(o for _, o, _ in allowed)})
+            keeping = set((await session.execute(select(RecordRow.holder).where(
+                RecordRow.client_id == client_id).distinct())).scalars())
+        known = self._known | keeping
+        named = sorted({o for c in consents for p in c.provisions if p.type == "permit"
+                        and Category.DOCUMENTS in p.categories for o in p.organizations if o in known} - set(asked))
+        allowed = await self.may_review([(client_id, o, CLIENT_HOLDER, document) for o in named])
+        return sorted({*asked, *(o for _, o, _, _ in allowed)})
+
+
+def _aware(at: datetime) -> datetime:
+    """A time read through an aggregate (SQLite gives it without its zone): in UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -228,7 +228,7 @@ class Gate(Operations):
             allowed = [g for g, d in zip(groups, decisions, strict=True) if d.permit and g in held]
             items: dict[tuple[str, Category, str, bool], list[Any]] | AgencyError
             try:
-                items = failure or await source.fetch(allowed)
+                items = failure or await source.fetch(allowed, viewer=ctx)
             except AgencyError as exc:
                 items = exc
             by_holder: dict[tuple[str, Category, str], list[tuple[Resource, Decision]]] = defaultdict(list)

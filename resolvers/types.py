@@ -42,6 +42,7 @@ from resolvers.enums import AccessStatus, Category, Role, WithheldReason
 from resolvers.legal_types import LegalMilestone, milestone_view
 from resolvers.plan_types import HouseholdMember, PlanGoalKind, ServicePlan, plan_view
 from resolvers.referral_types import Referral, referral_view
+from resolvers.sensitive import kind_code, parts_found, without_sensitive
 
 
 @strawberry.type(description="One agency's part of one section: shown, withheld (and why) or failed.")
@@ -714,12 +715,14 @@ class ClientProfile:
         return AppointmentsSection(access=[source_access(p) for p in parts], items=found)
 
     @strawberry.field(description="Documents agencies asked for, with due dates and status.")
-    def documents(self, info: strawberry.Info) -> DocumentsSection | None:
+    async def documents(self, info: strawberry.Info) -> DocumentsSection | None:
         parts = self.disclosure.parts(_Category.DOCUMENTS)
         visible = shown(parts)
         if not visible:
             return DocumentsSection(access=[source_access(p) for p in parts], items=None, requests=None, files=None)
-        found = [i for p in visible for i in p.data]
+        # a copy of a sensitive kind (immigration papers) only where the gate opens its category too
+        found = [i for _, i in await without_sensitive(info.context, self.disclosure.client_id, parts_found(visible),
+                                                       info.context.checklists)]
         kinds = info.context.checklists.documents
         records = [r for r in found if isinstance(r, DocumentRecordData)]
         return DocumentsSection(
@@ -760,8 +763,23 @@ class ClientProfile:
     @strawberry.field(description="The documents a goal needs (e.g. SUPPORTIVE_HOUSING_APPLICATION; the city's "
                       "checklists configuration) and where a copy of each already exists, as far as the gate lets "
                       "you see the client's documents at each agency and the shelter system's records.")
-    def checklist(self, info: strawberry.Info, goal: str) -> Checklist:
-        return checklist_view(self.disclosure, info.context.checklists, goal)
+    async def checklist(self, info: strawberry.Info, goal: str) -> Checklist:
+        lists: Checklists = info.context.checklists
+        if goal not in lists.goals:
+            return checklist_view(self.disclosure, lists, goal)  # refused, naming the goals
+        # a copy of a sensitive kind (immigration papers) only where the gate opens its category too
+        # (asked only about the goal's own kinds: a housing checklist decides nothing about immigration papers)
+        wanted = set(lists.goals[goal].documents)
+
+        def of_goal(item: Any) -> bool:
+            code = kind_code(item)
+            kind = None if code is None else lists.documents.get(code) or lists.kind_of(code)
+            return kind is not None and kind.code in wanted
+
+        found = [(p, i) for p, i in parts_found(shown_only(self.disclosure.parts(_Category.DOCUMENTS)))
+                 if of_goal(i)]
+        kept = await without_sensitive(info.context, self.disclosure.client_id, found, lists)
+        return checklist_view(self.disclosure, lists, goal, documents=[(p.holder, i) for p, i in kept])
 
     @strawberry.field(description="The other members of the client's households in the shelter system's records, "
                       "for a household plan: each listed only where you may see the client's stay in the household "
@@ -810,17 +828,22 @@ class ClientProfile:
                               messages=[message_view(m) for m in sent] if visible else None)
 
 
-def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str) -> Checklist:
+def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str, *,
+                   documents: list[tuple[str, Any]] | None = None) -> Checklist:
     """A goal's documents, each with the copies the disclosure shows: the agencies' document records the caller may
     see (by the codes each kind is known as), what casebridge derives from records the caller may see, and files
-    sent here with the organisations' records of them (requested, accepted, rejected, expired)."""
+    sent here with the organisations' records of them (requested, accepted, rejected, expired). `documents`: the
+    documents items to build from, by holder (default: every one shown; never one of a sensitive kind, which is
+    shown only where the gate says so too: resolvers/sensitive.py)."""
     goal = lists.goals.get(goal_code)
     if goal is None:
         raise InvalidInput(f"the goals are {', '.join(sorted(lists.goals))}", field="goal")
     docs = disclosure.parts(_Category.DOCUMENTS)
     housing = disclosure.parts(_Category.HOUSING)
     # the shown parts only: an agency that failed leaves its part FAILED in `access`, the rest of the list stands
-    found = [(p.holder, d) for p in shown_only(docs) for d in p.data]
+    found = documents if documents is not None else [
+        (p.holder, d) for p in shown_only(docs) for d in p.data
+        if (code := kind_code(d)) is None or lists.sensitive(code) is None]
     held_records = [d for _, d in found if isinstance(d, DocumentRecordData)]
     sent = [d for _, d in found if isinstance(d, SentFile)]
     agency_docs = [(holder, d) for holder, d in found if isinstance(d, rec.RequiredDocument)]

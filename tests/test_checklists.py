@@ -129,11 +129,20 @@ async def test_a_checklist_says_where_a_verified_copy_exists_only_as_far_as_the_
     assert {d["category"] for d in logged.decisions} >= {"documents", "housing"}  # decided and on record
 
     me = caller(gateway, "CLIENTS", "client", purpose="client_access", self_client=cid)
-    consent = {"input": {"clientId": cid, "sourceReference": "FORM-DOCS", "givenAt": "2026-11-01T10:00:00Z",
-                         "provisions": [{"organizations": ["DHS"], "categories": ["DOCUMENTS"],
-                                         "purposes": ["CASE_MANAGEMENT"]}]}}
-    assert (await me.query("""mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }""",
-                           consent)).get("errors") is None
+
+    async def consent_to(*categories: str) -> None:
+        consent = {"input": {"clientId": cid, "sourceReference": "FORM-DOCS", "givenAt": "2026-11-01T10:00:00Z",
+                             "provisions": [{"organizations": ["DHS"], "categories": list(categories),
+                                             "purposes": ["CASE_MANAGEMENT"]}]}}
+        assert (await me.query("""mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }""",
+                               consent)).get("errors") is None
+
+    await consent_to("DOCUMENTS")
+    sensitive = load().documents[kind].sensitive
+    if sensitive is not None:  # immigration papers: documents alone do not show them (review item 12), their
+        # category must be consented to as well
+        assert item(await dhs.query(CHECKLIST, args)) == {"document": kind, "state": "NEEDED", "copies": []}
+        await consent_to("DOCUMENTS", sensitive.name)
     after = await dhs.query(CHECKLIST, args)  # "HRA holds a verified copy", through the client's consent
     assert item(after)["state"] == "AVAILABLE" and item(after)["copies"][0]["agency"] == "HRA"
     unknown = await dhs.query(CHECKLIST, {"id": cid, "goal": "A_GOAL_NOBODY_CONFIGURED"})

@@ -48,7 +48,7 @@ from demo.servers import ServerThread
 from store.engine import is_sqlite, make_engine, make_sessionmaker
 from store.held_tables import DocumentFile
 from tests.gateway import GraphQLClient, break_access_log, events, seed_links
-from tests.test_documents import City, png
+from tests.test_documents import CONSENT, City, png
 
 HOUR = 3600.0
 BUCKETS: dict[str, dict[str, tuple[bytes, float]]] = {}
@@ -659,3 +659,120 @@ async def test_a_download_reads_the_store_outside_any_transaction_and_is_logged_
     got = await city.fetch(dhs, file_id)
     assert got.status_code == 503 and got.json()["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
     assert content[8:64] not in got.content
+
+
+class GatedStore(LocalBlobStore):
+    """The local store, where every read waits until the test lets reads go on (bounded): downloads that stay under
+    way as long as the test wants, as slow ones would. `opened` counts the reads that reached the store."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.go, self.lock, self.opened = threading.Event(), threading.Lock(), 0
+
+    def open(self, sha256: str) -> Any:
+        with self.lock:
+            self.opened += 1
+        if not self.go.wait(WAIT):
+            raise RuntimeError("the test never let the reads go on")
+        return super().open(sha256)
+
+    async def until_opened(self, n: int) -> None:
+        deadline = time.monotonic() + WAIT
+        while self.opened < n:
+            assert time.monotonic() < deadline, f"{self.opened} reads reached the store, not {n}"
+            await asyncio.sleep(0.02)
+
+
+GATED_STORES: dict[str, GatedStore] = {}
+
+
+def gated_store(settings: DocumentSettings) -> GatedStore:
+    return GATED_STORES.setdefault(str(settings.blob_dir), GatedStore(settings.blob_dir))
+
+
+def _not_served(logged: list[Any]) -> list[tuple[str | None, str | None]]:
+    return [(e.subject, e.detail) for e in logged if (e.action, e.outcome) == ("document.download", "failed")]
+
+
+@pytest.mark.documents(blob_store=f"{__name__}:gated_store", max_concurrent_downloads=3, max_downloads_per_caller=2,
+                       download_wait_seconds=0.5)
+async def test_downloads_under_way_are_capped_per_caller_and_per_process_and_a_refused_one_is_logged(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    alice, bob, carol = (city.as_("DHS", sub=who) for who in ("alice", "bob", "carol"))
+    content = png(5000)
+    file_id = (await city.send(alice, cid, "PHOTO_ID", content)).json()["file"]["id"]
+    store = GATED_STORES[str(city.blobs)]
+    slow: list[asyncio.Task[httpx.Response]] = []
+    try:
+        # one caller's two downloads under way (each holding a copy of the file on the local disk): a third waits
+        # its turn briefly, then is refused - nothing of the file is sent
+        slow += [asyncio.create_task(city.fetch(alice, file_id)) for _ in range(2)]
+        await store.until_opened(2)
+        third = await city.fetch(alice, file_id)
+        assert third.status_code == 503 and content[8:64] not in third.content
+        error = third.json()["errors"][0]
+        assert (error["extensions"]["code"], error["extensions"]["reason"]) == (
+            "DOCUMENTS_UNAVAILABLE", "too_many_downloads")
+        assert store.opened == 2  # refused before the store was read
+        # another caller takes the process's last slot; a third caller then finds none
+        slow.append(asyncio.create_task(city.fetch(bob, file_id)))
+        await store.until_opened(3)
+        busy = await city.fetch(carol, file_id)
+        assert busy.status_code == 503 and busy.json()["errors"][0]["extensions"]["reason"] == "busy"
+        assert store.opened == 3
+    finally:
+        store.go.set()
+        done = await asyncio.gather(*slow)
+        GATED_STORES.pop(str(city.blobs), None)
+    assert [(r.status_code, r.content) for r in done] == [(200, content)] * 3
+    # every slot is given back once its copy is sent: the callers refused before are served now
+    assert (await city.fetch(alice, file_id)).content == content
+    assert (await city.fetch(carol, file_id)).content == content
+    assert _not_served(await events(city.database_url)) == [
+        ("alice", f"document file {file_id} not served: too_many_downloads"),
+        ("carol", f"document file {file_id} not served: busy")]
+    assert not list((city.blobs / "incoming").glob("*"))  # no copy outlives its download
+
+
+def test_the_download_caps_are_settings_with_sensible_bounds() -> None:
+    defaults = DocumentSettings()
+    assert (defaults.max_concurrent_downloads, defaults.max_downloads_per_caller, defaults.download_wait_seconds) == (
+        8, 2, 5.0)
+    for wrong in ({"max_concurrent_downloads": 0}, {"max_downloads_per_caller": 0}, {"download_wait_seconds": 0}):
+        with pytest.raises(ValidationError):
+            DocumentSettings(**wrong)  # type: ignore[arg-type]
+
+
+async def test_a_download_logs_the_consent_that_allowed_it_and_a_purged_file_is_a_failed_download(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    me, dhs = city.client(cid), city.as_("DHS")
+    content = png(3000)
+    file_id = (await city.send(me, cid, "PHOTO_ID", content)).json()["file"]["id"]  # the client's own file
+    given = await me.query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
+        "provisions": [{"organizations": ["DHS"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"]}]}})
+    consent_id = given["data"]["recordConsent"]["id"]
+    assert (await city.fetch(dhs, file_id)).content == content
+
+    def downloads(logged: list[Any], outcome: str) -> list[Any]:
+        return [e for e in logged if (e.action, e.outcome) == ("document.download", outcome)]
+
+    (downloaded,) = downloads(await events(city.database_url), "performed")
+    # an auditor sees what allowed DHS the client's own file: the client's consent, by its id
+    (decision,) = downloaded.decisions
+    assert (decision["category"], decision["holder"], decision["decision"], decision["basis"],
+            decision["consent_id"], decision["outcome"]) == (
+        "documents", "CLIENT", "permit", "consent", consent_id, "disclosed")
+    assert decision["rule_ids"] == ["consent-permits-grantee"]
+
+    # the retention period ended: the caller is told, and the log says a download was tried and not served
+    await city.change(update(DocumentFile).values(purged_at=datetime.now(UTC)))
+    gone = await city.fetch(dhs, file_id)
+    assert gone.status_code == 404 and gone.json()["errors"][0]["extensions"]["reason"] == "purged"
+    (failed,) = downloads(await events(city.database_url), "failed")
+    assert failed.detail == f"document file {file_id} not served: purged" and failed.client_id == cid
+    assert [(d["consent_id"], d["outcome"]) for d in failed.decisions] == [(consent_id, "failed")]

@@ -719,3 +719,127 @@ async def test_an_unknown_document_kind_is_refused_after_the_gate_and_logged_wit
                                                       .isoformat()})
     message = old["errors"][0]["message"]
     assert old["errors"][0]["extensions"]["reason"] == "expired_document" and str(date.today().year) not in message
+
+
+async def test_a_third_organisation_sees_another_holders_record_as_stored_whatever_the_client_consented_to_it(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
+    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    given = await me.query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
+        "provisions": [{"organizations": ["HRA"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"],
+                        "holders": ["DHS"]}]}})
+    assert "errors" not in given, given
+    theirs = (await city.send(hra, cid, "PHOTO_ID", png())).json()["file"]
+
+    def dhs_record(body: dict[str, Any]) -> list[Any]:
+        return [(r["agency"], r["state"], r["history"]) for r in _item(body, "PHOTO_ID")["requests"]
+                if r["agency"] == "DHS"]
+
+    before = dhs_record(await hra.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}))
+    assert [(a, s) for a, s, _ in before] == [("DHS", "REQUESTED")]
+    # the client lets DHS see HRA's documents: a consent HRA may not read - HRA's view of DHS's record is the same
+    await _consent_documents_to(city, cid, "DHS")
+    assert dhs_record(await hra.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"})) == before
+    # the record's holder and the client see it moved by HRA's file
+    for who in (dhs, me):
+        ((_, state, history),) = dhs_record(await who.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}))
+        assert (state, history[-1]) == ("RECEIVED", {"state": "RECEIVED", "fileId": theirs["id"]})
+
+
+async def test_the_review_list_reads_its_groups_a_page_at_a_time_and_says_when_it_stopped(
+    city: City, population: Population, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("gate.document_reviews.GROUP_PAGE", 1)
+    cid = _sheltered(population)
+    dhs, me = city.as_("DHS"), city.client(cid)
+    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    for _ in range(2):  # older files DHS may not see: a group of their own, ahead of DHS's
+        assert (await city.send(me, cid, "PHOTO_ID", png())).status_code == 201
+    sent = [(await city.send(dhs, cid, d, png())).json()["file"]["id"]
+            for d in ("BIRTH_CERTIFICATE", "SOCIAL_SECURITY_CARD", "PROOF_OF_INCOME")]
+    # one group a page: every group is read, the hidden one first, and the list is whole
+    listed = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert sorted(r["file"]["id"] for r in listed) == sorted(sent)
+    assert not any("stopped" in (e.detail or "") for e in await events(city.database_url))
+    # at most three pages: the hidden group and the two oldest of DHS's - and the access log says it stopped there
+    monkeypatch.setattr("gate.document_reviews.GROUP_PAGES", 3)
+    listed = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert sorted(r["file"]["id"] for r in listed) == sorted(sent[:2])
+    assert [e.detail for e in await events(city.database_url) if "stopped" in (e.detail or "")] == [
+        "review list: stopped after 3 groups of files"]
+
+
+async def test_a_request_made_while_the_review_list_is_read_does_not_break_it(
+    city: City, population: Population, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from gate.document_reviews import DocumentReviews
+
+    cid = _sheltered(population)
+    dhs, me = city.as_("DHS"), city.client(cid)
+    await _consent_documents_to(city, cid, "DHS")
+    sent = (await city.send(me, cid, "PHOTO_ID", png())).json()["file"]  # addressed to DHS, not asked for
+    decide = DocumentReviews._reviewable
+
+    async def then_asked(self: Any, ctx: Any, groups: Any) -> Any:
+        out = await decide(self, ctx, groups)
+        # DHS asks for the document between the groups' decisions and the read of their files (committed)
+        now = datetime.now(UTC)
+        await city.change(DocumentRecord.__table__.insert().values(
+            id="record-meanwhile", client_id=cid, holder="DHS", document="PHOTO_ID", state="REQUESTED",
+            recorded_by="someone", created_at=now, updated_at=now, due_on=date.today() + timedelta(days=5)))
+        monkeypatch.setattr(DocumentReviews, "_reviewable", decide)
+        return out
+
+    monkeypatch.setattr(DocumentReviews, "_reviewable", then_asked)
+    first = await dhs.query(REVIEWS)
+    assert "errors" not in first, first  # never INTERNAL: at worst the file waits for the next read
+    (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert (review["file"]["id"], review["requestState"]) == (sent["id"], "REQUESTED")  # asked after it came
+
+
+async def test_amending_another_provision_of_the_consent_does_not_move_a_reviews_due_date(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    dhs, me = city.as_("DHS"), city.client(cid)
+    dhs_docs = {"organizations": ["DHS"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"]}
+    given = await me.query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
+        "provisions": [dhs_docs, {"organizations": ["HRA"], "categories": ["DOCUMENTS"],
+                                  "purposes": ["CASE_MANAGEMENT"]}]}})
+    assert "errors" not in given, given
+    sent = (await city.send(me, cid, "PHOTO_ID", png())).json()["file"]
+    (before,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert before["file"]["id"] == sent["id"]
+    await asyncio.sleep(1.1)
+    amended = await me.query("""mutation($id: ID!, $p: [ConsentProvisionInput!]!) {
+      amendConsent(id: $id, provisions: $p) { id } }""", {"id": given["data"]["recordConsent"]["id"], "p": [
+        dhs_docs, {"organizations": ["HRA"], "categories": ["DOCUMENTS"], "purposes": ["ELIGIBILITY"]}]})
+    assert "errors" not in amended, amended
+    (after,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert after["dueAt"] == before["dueAt"]
+
+
+async def test_a_consent_naming_a_thousand_unknown_organisations_neither_slows_an_upload_nor_addresses_them(
+    city: City, population: Population,
+) -> None:
+    from store.held_tables import DocumentAddressee
+
+    cid = _sheltered(population)
+    me = city.client(cid)
+    made_up = [f"ORG-{i:04d}" for i in range(1000)]
+    given = await me.query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
+        "provisions": [{"organizations": [*made_up, "DHS"], "categories": ["DOCUMENTS"],
+                        "purposes": ["CASE_MANAGEMENT"]}]}})
+    assert "errors" not in given, given
+    started = asyncio.get_running_loop().time()
+    sent = await city.send(me, cid, "PHOTO_ID", png())
+    assert sent.status_code == 201, sent.text
+    assert asyncio.get_running_loop().time() - started < 10
+    # addressed to the organisation casebridge knows (DHS, an agency here), none of the names made up
+    assert [(a.file_id, a.organization) for a in await city.rows(DocumentAddressee)] == [
+        (sent.json()["file"]["id"], "DHS")]

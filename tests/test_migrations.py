@@ -116,3 +116,49 @@ def test_migrations_keep_their_own_copy_of_what_they_compute() -> None:
     for seq, prev in ((1, "0" * 64), (7, "ab" * 32)):
         assert m0003.event_hash(seq=seq, prev_hash=prev, event=event) == event_hash(seq=seq, prev_hash=prev,
                                                                                      event=event)
+
+
+async def test_0026_moves_a_clients_earlier_upload_to_their_holding_and_keeps_it_on_its_former_holders_list(
+    empty_database_url: str,
+) -> None:
+    """Before 0025 a client's upload was held for the organisation their sign-in named (here DHS): 0026 moves it
+    to the client's own holding and, if DHS had not decided on it, addresses it to DHS - else on nobody's list."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from store.held_tables import DocumentAddressee, DocumentEvent, DocumentFile, DocumentRecord
+    from store.tables import AccessEvent, Client
+
+    engine = make_engine(empty_database_url)
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    try:
+        await upgrade(engine, "0025")
+        async with engine.begin() as conn:
+            await conn.execute(Client.__table__.insert().values(id="c-1", created_at=now))
+            for seq, fid in enumerate(("f-waiting", "f-decided"), start=1):
+                await conn.execute(DocumentFile.__table__.insert().values(
+                    id=fid, client_id="c-1", holder="DHS", document="PHOTO_ID", sha256="ab" * 32, size=10,
+                    media_type="image/png", scan="clean", sent_by="client-1", sent_at=now,
+                    retain_until=now + timedelta(days=365), purged_at=None))
+                await conn.execute(AccessEvent.__table__.insert().values(
+                    seq=seq, prev_hash="0" * 64, hash=f"{seq}" * 64, request_id=f"r-{seq}", recorded_at=now,
+                    subject="client-1", organization="DHS", roles=["client"], oauth_client=None,
+                    purpose="client_access", operation=None, client_id="c-1", action="document.upload",
+                    categories=",documents,", decisions=[], outcome="performed",
+                    detail=f"document file {fid} (PHOTO_ID, image/png, 10 bytes)", legal_basis=None,
+                    justification=None, break_glass=False))
+            await conn.execute(DocumentRecord.__table__.insert().values(
+                id="rec-1", client_id="c-1", holder="DHS", document="PHOTO_ID", state="REJECTED",
+                recorded_by="cw-1", created_at=now, updated_at=now, reason="ILLEGIBLE", file_id="f-decided"))
+            await conn.execute(DocumentEvent.__table__.insert().values(
+                record_id="rec-1", state="REJECTED", file_id="f-decided", reason="ILLEGIBLE", by="cw-1", at=now))
+        await upgrade(engine)
+        async with engine.connect() as conn:
+            holders = dict((await conn.execute(select(DocumentFile.id, DocumentFile.holder))).all())
+            addressed = (await conn.execute(select(DocumentAddressee.file_id, DocumentAddressee.organization)
+                                            )).all()
+        assert holders == {"f-waiting": "CLIENT", "f-decided": "CLIENT"}
+        assert [tuple(a) for a in addressed] == [("f-waiting", "DHS")]  # the decided one is off every list
+    finally:
+        await engine.dispose()
