@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -59,6 +60,8 @@ DOCUMENT_HEADER = "X-Casebridge-Document"
 # what a file is served with: never rendered by the browser in the console's origin, never kept in a cache
 _SERVED = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
            "Content-Security-Policy": "default-src 'none'; sandbox"}
+
+log = logging.getLogger("casebridge.documents")
 
 
 def document_routes(services: Services) -> list[Route]:
@@ -98,7 +101,11 @@ def document_routes(services: Services) -> list[Route]:
         except CasebridgeError as exc:
             return _error(exc)
         name = f"{sent.document.lower()}-{sent.sent_at.date().isoformat()}.{EXTENSIONS.get(sent.media_type, 'bin')}"
-        return CheckedCopy(copy, size=sent.size, media_type=sent.media_type, filename=name)
+        try:
+            return CheckedCopy(copy, size=sent.size, media_type=sent.media_type, filename=name)
+        except BaseException:
+            copy.close()  # gives back the download's slot
+            raise
 
     return [Route(DOCUMENTS_PATH, upload, methods=["POST"]),
             Route(DOCUMENTS_PATH + "/{file_id}", download, methods=["GET"])]
@@ -110,6 +117,7 @@ class CheckedCopy(StreamingResponse):
 
     def __init__(self, copy: HeldCopy, *, size: int, media_type: str, filename: str) -> None:
         self._copy = copy
+        self._seconds = send_seconds(size)
         quoted = quote(filename)
         disposition = (f'attachment; filename="{filename}"' if quoted == filename
                        else f"attachment; filename*=utf-8''{quoted}")
@@ -118,9 +126,25 @@ class CheckedCopy(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            # a caller that stops reading (its window shut, never hanging up) would hold the slot for good: the
+            # response is cut off at its deadline, and the connection closed by the server
+            async with asyncio.timeout(self._seconds):
+                await super().__call__(scope, receive, send)
+        except TimeoutError:
+            log.warning("a document download was cut off: not read within %.0f s", self._seconds)
         finally:
             self._copy.close()
+
+
+# How long a download may take to be read: at least a minute, and time for its size at MIN_SEND_RATE (a 10 MB file
+# at 16 KiB/s: ~10 minutes) - a phone on a poor connection reads faster than that.
+MIN_SEND_RATE = 16 * 1024
+MIN_SEND_SECONDS = 60.0
+
+
+def send_seconds(size: int) -> float:
+    """The deadline for sending a file of `size` bytes."""
+    return max(MIN_SEND_SECONDS, size / MIN_SEND_RATE)
 
 
 async def _refusing(error: CasebridgeError) -> AsyncIterator[bytes]:

@@ -175,7 +175,8 @@ class DocumentReviews:
                     waiting, triple.in_(triples), addressed if ad else ~addressed, asked if ak else ~asked,
                 ).order_by(f.sent_at, f.id).limit(REVIEW_LIST))).scalars()
                 found.extend((x, ad, ak) for x in rows)
-            found = sorted(found, key=lambda t: (t[0].sent_at, t[0].id))[:REVIEW_LIST]
+            # once each: a request or review committed between two pages can move a group into a later one
+            found = sorted({t[0].id: t for t in found}.values(), key=lambda t: (t[0].sent_at, t[0].id))[:REVIEW_LIST]
             if len(groups) < GROUP_PAGE:
                 return found, permitted, False
         return found, permitted, True

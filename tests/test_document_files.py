@@ -776,3 +776,34 @@ async def test_a_download_logs_the_consent_that_allowed_it_and_a_purged_file_is_
     (failed,) = downloads(await events(city.database_url), "failed")
     assert failed.detail == f"document file {file_id} not served: purged" and failed.client_id == cid
     assert [(d["consent_id"], d["outcome"]) for d in failed.decisions] == [(consent_id, "failed")]
+
+
+async def test_a_download_nobody_reads_is_cut_off_at_its_deadline_and_gives_back_its_slot(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A caller that opens a download and never reads it (its window shut, never hanging up) would hold one of the
+    few download slots for good: the response is cut off at its deadline and the slot is free again."""
+    import io
+
+    from api import documents as routes
+    from checklists.downloads import DownloadSlots, HeldCopy
+
+    monkeypatch.setattr(routes, "MIN_SEND_SECONDS", 0.2)
+    slots = DownloadSlots(total=1, per_caller=1)
+    copy = HeldCopy(io.BytesIO(b"%PDF-1.7 " + b"x" * 5000), await slots.take("stuck", seconds=1.0))
+    response = routes.CheckedCopy(copy, size=5009, media_type="application/pdf", filename="proof.pdf")
+    never = asyncio.Event()
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            await never.wait()  # the caller reads nothing
+
+    async def receive() -> Any:
+        await never.wait()
+        return {"type": "http.disconnect"}
+
+    scope = {"type": "http", "method": "GET", "path": "/documents/x", "headers": [], "asgi": {"version": "3.0"}}
+    await asyncio.wait_for(response(scope, receive, send), timeout=10)
+    assert copy.closed
+    again = await slots.take("someone else", seconds=0.5)  # the only slot is free again
+    again.release()
