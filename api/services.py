@@ -57,6 +57,7 @@ from plans.catalogue import load as load_plans
 from policies.cedar import CedarDecider, CedarEngine, PolicySet
 from policies.consent_store import ConsentStore
 from policies.decisions import Decider
+from resolvers.sensitive import tells
 from store.engine import make_engine, make_sessionmaker
 from store.reads import Reads, open_reads
 
@@ -149,10 +150,11 @@ def build_services(
     decider = decider or CedarDecider(sessions, reads, engine_, store=consents)
     contact, appointments, documents = ContactDetails(sessions), Appointments(sessions), HeldDocuments(sessions)
     referrals, plans, legal = Referrals(sessions), Plans(sessions), LegalMilestones(sessions)
+    checklists = load_checklists(settings.checklists_file)
     gate = Gate(
         crosswalk=crosswalk, connectors=connectors, decider=decider, recorder=audit, sessions=sessions,
         held=[CaseNotes(sessions), contact, appointments, documents, referrals, plans, legal],
-        deadline_seconds=settings.gate_deadline_seconds, tracer=tracer,
+        deadline_seconds=settings.gate_deadline_seconds, tracer=tracer, tells=tells(checklists),
     )
     desk = ConsentDesk(gate=gate, store=consents)
     contact_desk = ContactDesk(gate=gate, source=contact)
@@ -161,7 +163,6 @@ def build_services(
         "email": SmtpSender(notify.smtp),
         "sms": HttpSmsSender(notify.sms, status_callback=settings.public_url.rstrip("/") + "/hooks/sms/status"),
     }
-    checklists = load_checklists(settings.checklists_file)
     # the documents' blob store, as the settings name it (ConfigurationError at start-up when it cannot be built:
     # `casebridge documents purge` / `sweep` build theirs by the same hook); the scans' cap is process-wide
     blobs = make_blob_store(settings.documents)

@@ -42,6 +42,10 @@ class Disclosure:
 
     client_id: str
     sections: dict[Category, list[SectionResult]] = field(default_factory=dict)
+    # items of a shown section that tell another category too (immigration papers among documents): by (that
+    # category, the holder, held here), whether the caller may see it - decided and logged with the rest
+    # (Gate's `tells`); an item whose key is missing is not shown
+    companions: dict[tuple[Category, str, bool], bool] = field(default_factory=dict)
 
     def parts(self, category: Category) -> list[SectionResult]:
         """The per-agency results for `category` (empty if it was not asked for)."""

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from opentelemetry import trace
@@ -59,8 +59,12 @@ class Gate(Operations):
         self, *, crosswalk: Crosswalk, decider: Decider, connectors: Sequence[Connector],
         recorder: AuditRecorder, sessions: async_sessionmaker[Any] | None = None, held: Sequence[HeldSource] = (),
         deadline_seconds: float = 10.0, tracer: trace.Tracer | None = None,
+        tells: Callable[[Category, Any], Category | None] | None = None,
     ) -> None:
         self._crosswalk = crosswalk
+        # which other category an item of a section tells of (immigration papers among documents), if any: such an
+        # item is shown only where that category of the same holder is permitted too (Disclosure.companions)
+        self._tells = tells
         self._decider = decider
         self._connectors = list(connectors)
         self._held = list(held)
@@ -139,8 +143,38 @@ class Gate(Operations):
                         disclosures[client_id].sections.setdefault(part.category, []).append(part)
                     else:  # another holder's items the caller may not see: logged, never shown
                         logged_too[client_id].append(part)
-            await self.record([self._record(ctx, d, logged_too.get(d.client_id, [])) for d in disclosures.values()])
+            told = await self._companions(ctx, disclosures, claim)
+            await self.record([self._record(ctx, d, [*logged_too.get(d.client_id, []), *told.get(d.client_id, [])])
+                               for d in disclosures.values()])
             return disclosures
+
+    async def _companions(self, ctx: RequestContext, disclosures: dict[str, Disclosure],
+                          claim: LegalBasisClaim | None) -> dict[str, list[SectionResult]]:
+        """For the shown items that tell another category too, that category's decision for the same holder -
+        kept in each Disclosure's `companions` and returned as parts to log with the rest (no data in them)."""
+        if self._tells is None:
+            return {}
+        held = {h.name for h in self._held}
+        wanted: dict[tuple[str, Category, str, bool], str] = {}  # (client, category, holder, held here) -> connector
+        for d in disclosures.values():
+            for parts in d.sections.values():
+                for part in parts:
+                    if part.status is not SectionStatus.SHOWN or not isinstance(part.data, list | tuple):
+                        continue
+                    for item in part.data:
+                        if (category := self._tells(part.category, item)) is not None:
+                            wanted[(d.client_id, category, part.holder, part.connector in held)] = part.connector
+        if not wanted:
+            return {}
+        keys = sorted(wanted)
+        decisions = await self.decide(ctx, [Resource(c, cat, holder, wanted[(c, cat, holder, here)], held_here=here)
+                                            for c, cat, holder, here in keys], claim)
+        out: dict[str, list[SectionResult]] = defaultdict(list)
+        for (c, cat, holder, here), decision in zip(keys, decisions, strict=True):
+            disclosures[c].companions[(cat, holder, here)] = decision.permit
+            out[c].append(SectionResult(cat, wanted[(c, cat, holder, here)], holder,
+                                        SectionStatus.SHOWN if decision.permit else SectionStatus.WITHHELD, decision))
+        return out
 
     async def require_held(self, op: Operation, action: Action, resource: Resource, hidden: CasebridgeError, *,
                            task_owner: str = "") -> None:
@@ -166,15 +200,16 @@ class Gate(Operations):
         return {r.client_id for r, d in zip(resources, decisions, strict=True) if d.permit}
 
     async def authorize_for_client(self, ctx: RequestContext, action: Action, client_id: str, *,
-                                   held: tuple[Category, str] | None = None) -> None:
+                                   held: tuple[Category, str] | None = None, addressed: bool = False) -> None:
         """Go on only if the policies allow `action` about a client (or, with `held`, on the client's record of
-        that category held here for that organisation), where the rules look at whether the caller may see one
-        of the client's identity records (a fact that itself depends on the purpose). A refusal is logged and
-        names the purposes that would do, each asked with that purpose's own identity decision."""
+        that category held here for that organisation - `addressed`: an upload whose sender chose whom it is
+        meant for), where the rules look at whether the caller may see one of the client's identity records (a
+        fact that itself depends on the purpose). A refusal is logged and names the purposes that would do, each
+        asked with that purpose's own identity decision."""
         def target(sees: bool) -> Target:
             if held is None:
                 return Target.client(client_id, sees_identity=sees)
-            return Target.section(client_id, held[0], held[1], sees_identity=sees)
+            return Target.section(client_id, held[0], held[1], sees_identity=sees, addressed=addressed)
 
         async def verdict(asking: RequestContext) -> Verdict:
             sees = client_id in await self.visible_identity(asking, [client_id])

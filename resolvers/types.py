@@ -721,7 +721,7 @@ class ClientProfile:
         if not visible:
             return DocumentsSection(access=[source_access(p) for p in parts], items=None, requests=None, files=None)
         # a copy of a sensitive kind (immigration papers) only where the gate opens its category too
-        found = [i for _, i in await without_sensitive(info.context, self.disclosure.client_id, parts_found(visible),
+        found = [i for _, i in without_sensitive(self.disclosure, parts_found(visible),
                                                        info.context.checklists)]
         kinds = info.context.checklists.documents
         records = [r for r in found if isinstance(r, DocumentRecordData)]
@@ -778,7 +778,7 @@ class ClientProfile:
 
         found = [(p, i) for p, i in parts_found(shown_only(self.disclosure.parts(_Category.DOCUMENTS)))
                  if of_goal(i)]
-        kept = await without_sensitive(info.context, self.disclosure.client_id, found, lists)
+        kept = without_sensitive(self.disclosure, found, lists)
         return checklist_view(self.disclosure, lists, goal, documents=[(p.holder, i) for p, i in kept])
 
     @strawberry.field(description="The other members of the client's households in the shelter system's records, "
