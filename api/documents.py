@@ -1,5 +1,7 @@
 """Files beside GraphQL: `POST /documents` sends a file against a checklist (the client's id and the document kind
-in the headers X-Casebridge-Client-Id and X-Casebridge-Document), `GET /documents/<fileId>` fetches one.
+in the headers X-Casebridge-Client-Id and X-Casebridge-Document; a client sending for themself may add
+X-Casebridge-Addressed-To: organisation codes separated by commas, whom it should reach besides those it is meant
+for by default), `GET /documents/<fileId>` fetches one.
 Authenticated like /graphql (a bearer token and X-Purpose-Of-Use, checked by the edge before anything is read),
 each one gate operation (gate/document_desk.py) with its access-log event.
 
@@ -57,6 +59,7 @@ from resolvers.errors import edge_error_body
 DOCUMENTS_PATH = "/documents"
 CLIENT_HEADER = "X-Casebridge-Client-Id"
 DOCUMENT_HEADER = "X-Casebridge-Document"
+ADDRESSED_HEADER = "X-Casebridge-Addressed-To"  # whom a client's own upload should reach (the desk checks the codes)
 # what a file is served with: never rendered by the browser in the console's origin, never kept in a cache
 _SERVED = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store",
            "Content-Security-Policy": "default-src 'none'; sandbox"}
@@ -82,13 +85,16 @@ def document_routes(services: Services) -> list[Route]:
                                "query string: an address is kept in proxy and server logs.")
             client_id = ids.client_id(request.headers.get(CLIENT_HEADER, ""), CLIENT_HEADER)
             document = request.headers.get(DOCUMENT_HEADER, "")  # a kind of the checklists: the desk checks
+            chosen = request.headers.get(ADDRESSED_HEADER, "")  # an empty header chooses no one
+            addressed_to = [c.strip() for c in chosen.split(",")] if chosen.strip() else []
             declared = request.headers.get("content-length")
             chunks: AsyncIterator[bytes] = request.stream()
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 # the desk decides and counts the upload as for any other, then meets this where it would read
                 # the first byte: refused and logged as a body found too large as it is read
                 chunks = _refusing(PayloadTooLarge(f"a file is at most {limit} bytes", limit=limit))
-            sent = await desk.upload(ctx, client_id=client_id, document=document, chunks=chunks)
+            sent = await desk.upload(ctx, client_id=client_id, document=document, chunks=chunks,
+                                     addressed_to=addressed_to, addressed_field=ADDRESSED_HEADER)
         except CasebridgeError as exc:
             return _error(exc)
         return Response(json.dumps({"file": file_json(sent)}), status_code=201, media_type="application/json")

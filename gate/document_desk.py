@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -125,26 +125,31 @@ class DocumentDesk:
             op.log(client_id, detail=f"document record {record.id} ({document} {REQUESTED})")
             return await self._shown(op, record)
 
-    async def upload(self, ctx: RequestContext, *, client_id: str, document: str,
-                     chunks: AsyncIterator[bytes]) -> SentFile:
-        """Keep a file sent against a checklist: the caller may send it (asked before a byte is read), it is
-        within the limits, a PDF or a photo by its content, and clean if a scanner is configured. Its bytes and
-        its record are kept together or not at all."""
+    async def upload(self, ctx: RequestContext, *, client_id: str, document: str, chunks: AsyncIterator[bytes],
+                     addressed_to: Sequence[str] = (), addressed_field: str = "addressedTo") -> SentFile:
+        """Keep a file sent against a checklist: the caller may send it (asked before a byte is read) - and choose
+        whom it is meant for (`addressed_to`, organisation codes: a client for themself) - it is within the
+        limits, a PDF or a photo by its content, and clean if a scanner is configured. Its bytes and its record
+        are kept together or not at all."""
         now = self._clock()
         # whose holding the file is in: the client's own when a client sends for themself (never the organisation
         # their sign-in names), else the sender's organisation's; the policies decide whether it may be sent there
         holder = CLIENT_HOLDER if ctx.principal.self_client == client_id else ctx.principal.organization
-        await self._gate.authorize_for_client(ctx, Action.DOCUMENT_UPLOAD, client_id,
-                                              held=(Category.DOCUMENTS, holder))
+        await self._reviews.authorize_upload(ctx, client_id, holder, addressing=bool(addressed_to),
+                                             field=addressed_field)
         await self._gate.require_client(client_id)
         if document not in self._lists.documents:  # refused after the gate, so logged - without the code sent
             await self._failed(ctx, client_id, "?", "unknown_document")
         kind = self._kind(document)
         await self._begin(ctx, client_id, document, now)  # the daily limit before any other work
-        # a client's upload is meant for the organisations whose record of it waits, and those the client's consent
-        # lets see their documents (each one's list then shows it where the policies let its staff see it)
-        meant = (await self._reviews.addressees(client_id, kind.code, kind.valid_days, now)
-                 if holder == CLIENT_HOLDER else [])
+        # a client's upload is meant for the organisations whose record of it waits, those the client's consent lets
+        # see their documents, and those the client chose (each one's list shows it where its staff may see it)
+        try:  # a choice of addressees refused is logged with its reason, never the codes sent
+            meant = (await self._reviews.addressees(client_id, kind.code, kind.valid_days, now, chosen=addressed_to,
+                                                    field=addressed_field) if holder == CLIENT_HOLDER else [])
+        except InvalidInput as exc:
+            await self._failed(ctx, client_id, document, _reason(exc, "store"))
+            raise
         stage = "store"
         try:
             received = await receive(chunks, into=self._settings.incoming, limit=self._settings.max_bytes,

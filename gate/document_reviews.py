@@ -8,6 +8,7 @@ upload is meant for and serves its list; the held documents (connectors/held_doc
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from connectors.held_documents import (
     waiting_holders,
     waiting_since,
 )
+from core.errors import InvalidInput, PermissionDenied
 from core.principal import CLIENT_HOLDER, RESERVED_ORGANIZATIONS, RequestContext, staff_of
 from core.vocabulary import Action, Category, Purpose
 from gate.consent_eras import permitted_since
@@ -266,21 +268,72 @@ class DocumentReviews:
         theirs = {c for c, v in zip(clients, own, strict=True) if v.permit}
         return {k for k, v in zip(keys, holders, strict=True) if v.permit or k[0] in theirs}
 
-    async def addressees(self, client_id: str, document: str, valid_days: int | None, now: datetime) -> list[str]:
-        """Whom a client's upload is meant for by default: the organisations whose record of that document waits
+    async def addressees(self, client_id: str, document: str, valid_days: int | None, now: datetime, *,
+                         chosen: Sequence[str] = (), field: str = "addressedTo") -> list[str]:
+        """Whom a client's upload is meant for: by default the organisations whose record of that document waits
         for a file, and those whose staff the client's consent lets see it (named by a consent; the policies
-        decide) - of the organisations casebridge knows (`known`), never every name a consent's free text gives."""
+        decide) - of the organisations casebridge knows (`known`), never every name a consent's free text gives;
+        and those the client chose (`chosen`, at most MAX_ADDRESSEES codes of known organisations, else
+        InvalidInput naming `field`, never echoing a code), kept whether or not their staff may see it yet."""
+        picked = _chosen(chosen, field)
         async with self._gate.store_work(Action.DOCUMENT_UPLOAD), self._sessions() as session:
             asked = await waiting_holders(session, client_id=client_id, document=document, valid_days=valid_days,
                                           now=now)
             consents = await ConsentStore().list_for_client(session, client_id)
             keeping = set((await session.execute(select(RecordRow.holder).where(
                 RecordRow.client_id == client_id).distinct())).scalars())
-        known = self._known | keeping
+        known = (self._known | keeping) - RESERVED_ORGANIZATIONS
+        if not picked <= known:
+            raise _refused(field, "unknown_addressee")
         named = sorted({o for c in consents for p in c.provisions if p.type == "permit"
                         and Category.DOCUMENTS in p.categories for o in p.organizations if o in known} - set(asked))
         allowed = await self.may_review([(client_id, o, CLIENT_HOLDER, document) for o in named])
-        return sorted({*asked, *(o for _, o, _, _ in allowed)})
+        return sorted({*asked, *(o for _, o, _, _ in allowed), *picked})
+
+    async def authorize_upload(self, ctx: RequestContext, client_id: str, holder: str, *, addressing: bool,
+                               field: str) -> None:
+        """Go on only if the policies let the caller send a file into `holder`'s documents of the client - and,
+        `addressing`, choose whom it is meant for (client-sends-own-documents: a client for themself; a file
+        staff send is their organisation's own record). A refusal is logged by the gate; one that the choice
+        alone caused says so, naming `field`."""
+        try:
+            await self._gate.authorize_for_client(ctx, Action.DOCUMENT_UPLOAD, client_id,
+                                                  held=(Category.DOCUMENTS, holder), addressed=addressing)
+        except PermissionDenied as exc:
+            if not addressing:
+                raise
+            sees = client_id in await self._gate.visible_identity(ctx, [client_id])
+            (unaddressed,) = await self._gate.authorize_each(ctx, Action.DOCUMENT_UPLOAD, [
+                Target.section(client_id, Category.DOCUMENTS, holder, sees_identity=sees)])
+            if not unaddressed.permit:
+                raise
+            raise PermissionDenied(f"only a client sending a file for themself chooses whom it is meant for: "
+                                   f"send it without {field}", field=field, action=Action.DOCUMENT_UPLOAD.value,
+                                   reason="not_addressable") from exc
+
+
+MAX_ADDRESSEES = 5  # organisations a client may choose to send one file to
+_ORG_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _chosen(codes: Sequence[str], field: str) -> frozenset[str]:
+    """The organisation codes a client chose, checked for their number and form (whether casebridge knows them
+    is the caller's to check)."""
+    picked = frozenset(codes)
+    if len(picked) > MAX_ADDRESSEES:
+        raise _refused(field, "too_many_addressees")
+    if not all(_ORG_CODE.fullmatch(c) for c in picked):
+        raise _refused(field, "malformed_addressee")
+    return picked
+
+
+def _refused(field: str, reason: str) -> InvalidInput:
+    """The refusal of a choice of addressees: what is expected, never the codes sent (a client's free text)."""
+    return InvalidInput(
+        f"{field} names at most {MAX_ADDRESSEES} organisations casebridge knows, by their codes, separated by "
+        "commas", field=field, reason=reason,
+        suggestion="Choose among the organisations your view of your documents offers, or send no choice: the "
+                   "file then goes to those that asked for it and those your consent lets see your documents.")
 
 
 def _aware(at: datetime) -> datetime:

@@ -643,10 +643,16 @@ def test_a_client_sends_a_photo_from_their_phone_and_the_caseworker_reviews_what
     expect(checklist.locator("[data-document='PHOTO_ID']")).to_have_attribute("data-state", "RECEIVED")
     expect(checklist.locator("[data-document='BIRTH_CERTIFICATE']")).to_contain_text("Verified at HRA")
     card = checklist.locator("[data-document='SOCIAL_SECURITY_CARD']")
+    # who should review it: those the client works with (DHS by consent and request, HRA holding a copy)
+    card.get_by_text("Who should review this?").click()
+    expect(card.locator("[data-address] input[type='checkbox']")).to_have_count(2)
+    tick(page, "to-SOCIAL_SECURITY_CARD-HRA")
     card.locator("input[data-send='camera']").set_input_files(
         files=[{"name": "IMG_0042.png", "mimeType": "image/png", "buffer": id_card_png(seed=3)}])
     expect(page.get_by_text("The file was sent.")).to_be_visible()
     expect(card).to_have_attribute("data-state", "RECEIVED")
+    # addressed to HRA too, which the client's consent does not let see their documents yet: the client is told
+    expect(card.locator("[data-not-shared='HRA']")).to_be_visible()
     check_accessible(page, "the client's documents")
 
     desk = tab()

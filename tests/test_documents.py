@@ -843,3 +843,118 @@ async def test_a_consent_naming_a_thousand_unknown_organisations_neither_slows_a
     # addressed to the organisation casebridge knows (DHS, an agency here), none of the names made up
     assert [(a.file_id, a.organization) for a in await city.rows(DocumentAddressee)] == [
         (sent.json()["file"]["id"], "DHS")]
+
+
+ADDRESSED = "X-Casebridge-Addressed-To"
+
+
+async def _send_addressed(city: City, who: GraphQLClient, cid: str, document: str, to: str) -> httpx.Response:
+    """An upload naming whom it should reach (X-Casebridge-Addressed-To)."""
+    async with httpx.AsyncClient(base_url=city.server.url, timeout=30) as http:
+        return await http.post("/documents", content=png(), headers={
+            **who.headers, "Content-Type": "image/png", "X-Casebridge-Client-Id": cid,
+            "X-Casebridge-Document": document, ADDRESSED: to})
+
+
+async def test_a_client_addresses_an_upload_to_an_organisation_their_consent_lets_see_it_and_it_is_on_its_list(
+    city: City, population: Population,
+) -> None:
+    from store.held_tables import DocumentAddressee
+
+    cid = _sheltered(population)
+    hra, me = city.as_("HRA"), city.client(cid)
+    await _consent_documents_to(city, cid, "HRA")
+    sent = await _send_addressed(city, me, cid, "PHOTO_ID", "HRA")
+    assert sent.status_code == 201, sent.text
+    file = sent.json()["file"]
+    (review,) = (await hra.query(REVIEWS))["data"]["documentReviews"]
+    assert (review["file"]["id"], review["file"]["agency"], review["requestState"]) == (file["id"], "CLIENT", None)
+    assert [(a.file_id, a.organization) for a in await city.rows(DocumentAddressee)] == [(file["id"], "HRA")]
+    # DHS: neither chosen, nor asking, nor let see the client's documents
+    assert (await city.as_("DHS").query(REVIEWS))["data"]["documentReviews"] == []
+    mine = _item(await me.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
+    assert [(f["id"], f["notSharedWith"]) for f in mine["files"]] == [(file["id"], [])]
+
+
+async def test_a_client_addresses_an_upload_to_an_organisation_without_consent_it_waits_for_that_consent(
+    city: City, population: Population,
+) -> None:
+    from store.held_tables import DocumentAddressee
+
+    cid = _sheltered(population)
+    dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
+    await _consent_documents_to(city, cid, "DHS")
+    sent = await _send_addressed(city, me, cid, "BIRTH_CERTIFICATE", "HRA , HRA")  # spaces, a repeat: one HRA
+    assert sent.status_code == 201, sent.text
+    file = sent.json()["file"]
+    # chosen besides the default (DHS, by the consent): both kept, whether or not HRA's staff may see it yet
+    assert sorted((a.file_id, a.organization) for a in await city.rows(DocumentAddressee)) == [
+        (file["id"], "DHS"), (file["id"], "HRA")]
+    (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    assert review["file"]["id"] == file["id"]
+    # HRA may not see it: not on its list, not in its view of the checklist
+    listed = await hra.query(REVIEWS)
+    assert listed["data"]["documentReviews"] == [] and file["id"] not in str(listed)
+    assert file["id"] not in str(await hra.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}))
+    # the client is told it is not shared with HRA yet; DHS learns nothing of whom the client did not consent to
+    mine = _item(await me.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")
+    assert [(f["id"], f["notSharedWith"]) for f in mine["files"]] == [(file["id"], ["HRA"])]
+    (seen,) = _item(await dhs.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")["files"]
+    assert seen["notSharedWith"] is None
+    # the consent to HRA: HRA's to review now, though it never asked (an upload nobody chose for HRA would not be)
+    await _consent_documents_to(city, cid, "HRA")
+    (review,) = (await hra.query(REVIEWS))["data"]["documentReviews"]
+    assert (review["file"]["id"], review["requestState"]) == (file["id"], None)
+    mine = _item(await me.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")
+    assert [f["notSharedWith"] for f in mine["files"]] == [[]]
+
+
+async def test_an_unknown_malformed_or_sixth_addressee_is_refused_after_the_gate_and_logged_without_the_codes(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    me = city.client(cid)
+    for to, reason in (("HRA, JANE-DOE-CLINIC", "unknown_addressee"), ("CLIENT", "unknown_addressee"),
+                       ("HRA,,DHS", "malformed_addressee"), ("HRA, Jane Doe", "malformed_addressee"),
+                       ("DHS,HRA,DOE,ORG-A,ORG-B,ORG-C", "too_many_addressees")):
+        got = await _send_addressed(city, me, cid, "PHOTO_ID", to)
+        assert got.status_code == 400, (to, got.text)
+        error = got.json()["errors"][0]
+        assert (error["extensions"]["code"], error["extensions"]["reason"]) == ("BAD_USER_INPUT", reason)
+        assert error["extensions"]["field"] == ADDRESSED and ADDRESSED in error["message"]
+        assert "JANE" not in got.text.upper() and "ORG-A" not in got.text
+    assert await city.rows(DocumentFile) == [] and city.kept() == []  # nothing kept
+    logged = await events(city.database_url)
+    assert _failed_uploads(logged) == [f"document file refused (PHOTO_ID): {reason}" for reason in (
+        "unknown_addressee", "unknown_addressee", "malformed_addressee", "malformed_addressee", "too_many_addressees")]
+    assert all("JANE" not in (e.detail or "").upper() and "ORG-A" not in (e.detail or "") for e in logged)
+    # five known ones are within the limit; an empty header chooses no one
+    assert (await _send_addressed(city, me, cid, "PHOTO_ID", "DHS, HRA, DOE")).status_code == 201
+    assert (await _send_addressed(city, me, cid, "PROOF_OF_INCOME", "")).status_code == 201
+
+
+async def test_staff_choosing_whom_their_upload_is_meant_for_are_refused_by_the_policies(
+    city: City, population: Population,
+) -> None:
+    from store.held_tables import DocumentAddressee
+
+    cid = _sheltered(population)
+    dhs = city.as_("DHS", sub="dhs-worker-1")
+    await _consent_documents_to(city, cid, "HRA")
+    got = await _send_addressed(city, dhs, cid, "PHOTO_ID", "HRA")
+    # a file DHS's staff send is DHS's own record: whom it reaches is no sender's choice (client-sends-own-documents)
+    assert got.status_code == 403, got.text
+    error = got.json()["errors"][0]
+    assert (error["extensions"]["code"], error["extensions"]["reason"]) == ("FORBIDDEN", "not_addressable")
+    assert error["extensions"]["field"] == ADDRESSED
+    assert await city.rows(DocumentFile) == [] and await city.rows(DocumentAddressee) == []
+    logged = await events(city.database_url)
+    assert [(e.action, e.outcome) for e in logged if e.action == "document.upload"] == [
+        ("document.upload", "refused")]
+    # a caller the policies refuse anyway is told that, not about the header
+    other = await _send_addressed(city, city.as_("DOE", "partner"), cid, "PHOTO_ID", "HRA")
+    assert other.status_code == 403 and other.json()["errors"][0]["extensions"].get("reason") != "not_addressable"
+    # without the header DHS sends it as before: its own record's, on nobody else's list
+    plain = await city.send(dhs, cid, "PHOTO_ID", png())
+    assert plain.status_code == 201 and plain.json()["file"]["agency"] == "DHS"
+    assert (await city.as_("HRA").query(REVIEWS))["data"]["documentReviews"] == []

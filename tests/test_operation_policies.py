@@ -109,7 +109,9 @@ def oracle(action: Action, role: Role, purpose: Purpose | None, c: Case) -> bool
         return staff and care and c.sees_identity and own_documents
     if action is Action.DOCUMENT_UPLOAD:  # staff for their organisation; a client for themself, in their own holding
         clients_own = c.target.category == "documents" and c.target.holder == CLIENT_HOLDER  # never their token's org
-        return (staff and care and c.sees_identity and own_documents) or (self_access and clients_own)
+        # only a client chooses whom their upload is meant for: a file staff send is their organisation's record
+        return ((staff and care and c.sees_identity and own_documents and not c.target.addressed)
+                or (self_access and clients_own))
     if action is Action.DOCUMENT_DOWNLOAD:  # any holder's: whether it may be shown is the section's decision
         return c.target.category == "documents" and ((staff and care) or self_access)
     raise AssertionError(f"no oracle row for {action}")
@@ -190,8 +192,10 @@ async def test_every_action_role_and_purpose(database_url: str, store: Any, read
                  sees_identity=c.sees_identity)
             for c in held_cases() if c.target.category == "casework" for owner in ("CLIENT", "CASEWORKER")],
         **{a: held_cases() for a in (Action.PLAN_WRITE, Action.REFERRAL_CREATE, Action.LEGAL_RECORD,
-                                     Action.REFERRAL_WITHDRAW, Action.DOCUMENT_REQUEST, Action.DOCUMENT_UPLOAD,
-                                     Action.DOCUMENT_DOWNLOAD)},
+                                     Action.REFERRAL_WITHDRAW, Action.DOCUMENT_REQUEST, Action.DOCUMENT_DOWNLOAD)},
+        Action.DOCUMENT_UPLOAD: held_cases() + [
+            Case(f"{c.name}, addressed by its sender", dataclasses.replace(c.target, addressed=True), self_=c.self_,
+                 sees_identity=c.sees_identity) for c in held_cases()],
         **{a: held_cases() + [Case(f"{category} worklist of {org}", Target.worklist(category, org))
                               for category in (Category.DOCUMENTS, Category.CASEWORK) for org in (ORG, "HRA")]
            for a in (Action.REFERRAL_RESPOND,)},

@@ -64,11 +64,13 @@ export class Api {
 }
 
 // Files beside GraphQL (the gateway's /documents): the same token and purpose, the file itself as the body; the
-// client and the document kind in headers, never in the address (addresses are kept in proxy logs).
-export async function sendFile(api, clientId, document, file, purpose) {
-  const res = await api.send(api.config.documents, { method: 'POST', body: file, purpose,
-    headers: { 'content-type': file.type || 'application/octet-stream', 'x-casebridge-client-id': clientId,
-      'x-casebridge-document': document } });
+// client and the document kind in headers, never in the address (addresses are kept in proxy logs); for a client's
+// own file, the organisations they chose to review it (`to`, codes), if any.
+export async function sendFile(api, clientId, document, file, purpose, to = []) {
+  const headers = { 'content-type': file.type || 'application/octet-stream', 'x-casebridge-client-id': clientId,
+    'x-casebridge-document': document };
+  if (to.length > 0) headers['x-casebridge-addressed-to'] = to.join(', ');
+  const res = await api.send(api.config.documents, { method: 'POST', body: file, purpose, headers });
   const body = await res.json().catch(() => null);
   if (!res.ok) {
     const first = body?.errors?.[0] || {};

@@ -5,12 +5,27 @@
 import { html, useEffect, useRef, useState } from '../../vendor/preact-htm.js';
 import { fetchFile, sendFile } from '../api.js';
 import { code, formatDate, formatDateTime, language, t, tOr, word } from '../i18n.js';
-import { Alert, Table, TextField, errorText } from './common.js';
+import { Alert, Checkboxes, Table, TextField, errorText } from './common.js';
 
 const REASONS = ['ILLEGIBLE', 'INCOMPLETE', 'EXPIRED_DOCUMENT', 'WRONG_DOCUMENT', 'NAME_MISMATCH',
   'NOT_ACCEPTED_BY_PROGRAM', 'OTHER'];
 const FIRST_GOAL = 'SUPPORTIVE_HOUSING_APPLICATION';
 const ACCEPTS = 'image/*,application/pdf';
+const MAX_ADDRESSEES = 5; // the gateway's limit on whom one file may be addressed to
+
+// The organisations a client works with, from what their own view already has: those their consents name, those
+// keeping a record or a request of theirs, those holding a copy - of the organisations the console or the checklist
+// knows (others the gateway would refuse). Each [code, name].
+function workingWith(list, consents, organizations) {
+  const listed = list ? list.items.flatMap((i) => [...i.requests.map((r) => r.agency),
+    ...i.copies.filter((c) => c.source !== 'UPLOAD').map((c) => c.agency)]) : [];
+  const known = new Set([...organizations.map((o) => o.code), ...listed,
+    ...(list ? list.access.map((a) => a.agency) : [])]);
+  const named = consents.filter((c) => c.status === 'ACTIVE').flatMap((c) => c.provisions
+    .filter((p) => p.type === 'PERMIT').flatMap((p) => p.organizations));
+  const codes = [...new Set([...named, ...listed])].filter((o) => o !== 'CLIENT' && known.has(o)).sort();
+  return codes.map((o) => [o, organizations.find((x) => x.code === o)?.name || o]);
+}
 
 function docName(item) {
   return tOr(`code.${item.document}`, item.name || code(item.document));
@@ -69,7 +84,13 @@ export function Checklist({ api, clientId, purpose, organizations = [], staff = 
   const [list, setList] = useState(null);
   const [error, setError] = useState(null);
   const [notice, setNotice] = useState(null);
+  const [consents, setConsents] = useState([]);
   useEffect(() => {
+    // a client chooses who should review what they send among those they work with (their consents name some)
+    if (self) {
+      api.call('ClientConsents', { clientId }, purpose).then(({ data }) => setConsents(data.consents || []))
+        .catch(() => setConsents([]));
+    }
     api.call('ChecklistGoals', { id: clientId }, purpose).then(({ data }) => {
       const found = data.client?.checklistGoals || [];
       setGoals(found);
@@ -101,7 +122,8 @@ export function Checklist({ api, clientId, purpose, organizations = [], staff = 
         ${goals.map((g) => html`<option value=${g.code}>${tOr(`code.${g.code}`, g.name)}</option>`)}</select>`}
     ${list && html`<ul class="cb-plain cb-checklist">${list.items.map((item) => html`<${Item} key=${item.document}
       item=${item} api=${api} clientId=${clientId} purpose=${purpose} organizations=${organizations} staff=${staff}
-      self=${self} onDone=${done} onError=${(e) => { setNotice(null); setError(e); }} />`)}</ul>`}
+      self=${self} offered=${self ? workingWith(list, consents, organizations) : []} onDone=${done}
+      onError=${(e) => { setNotice(null); setError(e); }} />`)}</ul>`}
   </section>`;
 }
 
@@ -113,8 +135,10 @@ function daysAhead(days) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
 
-function Item({ item, api, clientId, purpose, organizations, staff, self, onDone, onError }) {
+function Item({ item, api, clientId, purpose, organizations, staff, self, offered, onDone, onError }) {
   const [busy, setBusy] = useState(false);
+  // whom the client chose to review what they send (besides those it goes to anyway)
+  const [to, setTo] = useState([]);
   // the date the client is asked to send it by: the city's configured days from today unless the caseworker says
   const [dueOn, setDueOn] = useState(() => daysAhead(api.config.requestDays || 14));
   const send = async (e) => {
@@ -123,7 +147,7 @@ function Item({ item, api, clientId, purpose, organizations, staff, self, onDone
     if (!file) return;
     setBusy(true);
     try {
-      await sendFile(api, clientId, item.document, file, purpose);
+      await sendFile(api, clientId, item.document, file, purpose, to);
       onDone('checklist.sent');
     } catch (err) {
       onError(errorText(err.code, err));
@@ -152,6 +176,11 @@ function Item({ item, api, clientId, purpose, organizations, staff, self, onDone
       data-request=${r.state}>${requestText(r)}</li>`)}</ul>`}
     ${item.files.length > 0 && html`<${Files} files=${item.files} api=${api} purpose=${purpose} staff=${staff}
       organizations=${organizations} self=${self} onDone=${onDone} onError=${onError} />`}
+    ${!item.copies.some((c) => c.source === 'DERIVED') && offered.length > 0 && html`<details class="cb-address"
+      data-address=${item.document}><summary>${t('checklist.addressTo')}</summary>
+      <p class="usa-hint">${t('checklist.addressTo.hint', { count: MAX_ADDRESSEES })}</p>
+      <${Checkboxes} name=${`to-${item.document}`} legend=${t('checklist.addressTo.legend')} options=${offered}
+        chosen=${to} onChange=${setTo} /></details>`}
     ${!item.copies.some((c) => c.source === 'DERIVED') && html`<div class="cb-actions">
       <label class="usa-button usa-button--outline" for=${`${id}-camera`}>${t('checklist.takePhoto')}</label>
       <input class="usa-sr-only" type="file" id=${`${id}-camera`} accept="image/*" capture="environment"
