@@ -43,6 +43,13 @@ async def add_file(session: AsyncSession, *, client_id: str, holder: str, docume
     return dataclasses.replace(sent_file(row), addressed_to=tuple(meant))
 
 
+async def addressed_to(session: AsyncSession, file_id: str, organization: str) -> bool:
+    """Whether a file was addressed to `organization` (by default, or by its sender's choice)."""
+    found = await session.execute(select(AddresseeRow.file_id).where(
+        AddresseeRow.file_id == file_id, AddresseeRow.organization == organization).limit(1))
+    return found.first() is not None
+
+
 async def file_row(session: AsyncSession, file_id: str) -> FileRow | None:
     """One file's row by id (its client and holder, for the gate to decide on; its digest, for the blob)."""
     return await session.get(FileRow, file_id)

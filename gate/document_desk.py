@@ -31,6 +31,7 @@ from checklists.downloads import HeldCopy, download_slots
 from checklists.files import BlobStore, DocumentSettings, Received, make_blob_store, receive, scan, verified_copy
 from connectors.held_document_files import (
     add_file,
+    addressed_to,
     begin_attempt,
     file_holders,
     file_row,
@@ -48,6 +49,7 @@ from connectors.held_documents import (
     record_step,
     sender,
     sent_file,
+    waiting_holders,
     withhold_files,
 )
 from core.errors import AuditUnavailable, CasebridgeError, DocumentsUnavailable, InvalidInput, RecordNotFound
@@ -220,13 +222,17 @@ class DocumentDesk:
         async with self._gate.operation(ctx, Action.DOCUMENT_REVIEW) as op:
             row = await self._visible_file(op, file_id, hidden)
             sees = row.client_id in await self._gate.visible_identity(ctx, [row.client_id])
-            await op.require(Action.DOCUMENT_REVIEW,
-                             Target.section(row.client_id, Category.DOCUMENTS, org, sees_identity=sees))
+            valid_days = self._reviews.valid_days(row.document)
+            # decided on the file's own section, as its place on a review list is: the organisation's own file,
+            # or one meant for it - addressed to it, or of a document its record waits for
+            asked = org in await waiting_holders(op.session, client_id=row.client_id, document=row.document,
+                                                 valid_days=valid_days, now=now)
+            await op.require(Action.DOCUMENT_REVIEW, Target.section(
+                row.client_id, Category.DOCUMENTS, row.holder, sees_identity=sees,
+                addressed=await addressed_to(op.session, row.id, org), asked=asked))
             if row.purged_at is not None:
                 raise InvalidInput("this file's retention period has ended; ask for the document again",
                                    field="fileId")
-            kind = self._lists.documents.get(row.document)
-            valid_days = kind.valid_days if kind else None
             if issued_on is not None and valid_days is not None and issued_on + timedelta(days=valid_days) < now.date():
                 raise InvalidInput(f"a copy issued on that day no longer holds: reject it as "
                                    f"{RejectReason.EXPIRED_DOCUMENT}", field="issuedOn", reason="expired_document")

@@ -958,3 +958,25 @@ async def test_staff_choosing_whom_their_upload_is_meant_for_are_refused_by_the_
     plain = await city.send(dhs, cid, "PHOTO_ID", png())
     assert plain.status_code == 201 and plain.json()["file"]["agency"] == "DHS"
     assert (await city.as_("HRA").query(REVIEWS))["data"]["documentReviews"] == []
+
+
+async def test_a_caseworker_decides_only_on_files_meant_for_their_organisation(
+    city: City, population: Population,
+) -> None:
+    """DHS may see HRA's documents (the client's consent), so it sees the photo HRA's caseworker sent for HRA's own
+    record - but that file is HRA's to review, not DHS's: accepting it is refused by the policies until DHS's own
+    record of that document waits for one."""
+    cid = _sheltered(population)
+    dhs, hra = city.as_("DHS"), city.as_("HRA")
+    await _consent_documents_to(city, cid, "DHS")
+    assert "errors" not in await hra.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
+    sent = await city.send(hra, cid, "PHOTO_ID", png(3000))
+    assert sent.status_code == 201, sent.text
+    theirs = sent.json()["file"]["id"]
+    assert theirs in str(await dhs.query(DOCUMENTS, {"id": cid}))  # seen: the consent lets DHS see it
+    refused = await dhs.query(REVIEW, {"f": theirs, "decision": "ACCEPT"})
+    assert _code(refused) == "FORBIDDEN"
+    assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})  # DHS waits for one now
+    accepted = await dhs.query(REVIEW, {"f": theirs, "decision": "ACCEPT"})
+    assert "errors" not in accepted, accepted
+    assert accepted["data"]["reviewDocument"]["agency"] == "DHS"
