@@ -269,24 +269,27 @@ async def settle(session: AsyncSession, goal: GoalRow, *, now: datetime) -> None
     await session.flush()
 
 
-async def complete_tasks_of_referral(session: AsyncSession, referral_id: str, *, now: datetime) -> int:
-    """A referral completed: the tasks it is done, and their reminders no longer stand; their goals settle, and a
-    goal met so is no longer reminded of its deadline. How many tasks."""
-    open_tasks = (select(TaskRow, PlanRow).join(GoalRow, GoalRow.id == TaskRow.goal_id)
-                  .join(PlanRow, PlanRow.id == GoalRow.plan_id)
-                  .where(TaskRow.referral_id == referral_id, TaskRow.status == TaskStatus.OPEN.value))
-    found = list((await session.execute(open_tasks)).all())
-    for task, plan in found:
-        task.status, task.updated_at = TaskStatus.DONE.value, now
+async def move_task(session: AsyncSession, plan: PlanRow, goal: GoalRow, task: TaskRow, status: TaskStatus, *,
+                    now: datetime) -> None:
+    """Task `task` (of `goal`, of `plan`) becomes `status`, in the caller's transaction: a task no longer open is no
+    longer reminded of; its goal settles, and a goal met so is no longer reminded of its deadline."""
+    task.status, task.updated_at = status.value, now
+    if status is not TaskStatus.OPEN:
         await cancel_messages_about(session, plan.client_id, subject("task", plan.holder, task.id), now=now,
                                     reason="task-closed")
     await session.flush()
-    plans = {task.goal_id: plan for task, plan in found}
-    for goal_id, plan in plans.items():
-        goal = await session.get(GoalRow, goal_id)
-        if goal is not None:
-            await settle(session, goal, now=now)
-            if goal.status == GoalStatus.MET.value:
-                await cancel_messages_about(session, plan.client_id, subject("goal", plan.holder, goal.id), now=now,
-                                            reason="goal-closed")
+    await settle(session, goal, now=now)
+    if goal.status == GoalStatus.MET.value:
+        await cancel_messages_about(session, plan.client_id, subject("goal", plan.holder, goal.id), now=now,
+                                    reason="goal-closed")
+
+
+async def complete_tasks_of_referral(session: AsyncSession, referral_id: str, *, now: datetime) -> int:
+    """A referral completed: the open plan tasks that are it are done (`move_task`). How many tasks."""
+    open_tasks = (select(TaskRow, GoalRow, PlanRow).join(GoalRow, GoalRow.id == TaskRow.goal_id)
+                  .join(PlanRow, PlanRow.id == GoalRow.plan_id)
+                  .where(TaskRow.referral_id == referral_id, TaskRow.status == TaskStatus.OPEN.value))
+    found = list((await session.execute(open_tasks)).all())
+    for task, goal, plan in found:
+        await move_task(session, plan, goal, task, TaskStatus.DONE, now=now)
     return len(found)

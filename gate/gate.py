@@ -184,9 +184,8 @@ class Gate(Operations):
         (seen,) = await self.decide(op.ctx, [resource])
         op.require_seen(seen, resource.client_id, hidden)
         sees = resource.client_id in await self.visible_identity(op.ctx, [resource.client_id])
-        await op.require(action, Target("Section", resource.client_id, sees_identity=sees,
-                                        category=str(resource.category), holder=resource.holder,
-                                        task_owner=task_owner))
+        await op.require(action, Target.section(resource.client_id, resource.category, resource.holder,
+                                                sees_identity=sees, task_owner=task_owner))
 
     async def visible_identity(self, ctx: RequestContext, client_ids: Sequence[str]) -> set[str]:
         """The clients of whom the caller may see at least one identity record that exists (is linked in the

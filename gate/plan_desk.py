@@ -38,6 +38,7 @@ from connectors.held_plans import (
     add_plan,
     check_move,
     goal_row,
+    move_task,
     plan_of_goal,
     plan_of_task,
     reload,
@@ -172,11 +173,11 @@ class PlanDesk:
             op.log(client_id, detail=f"plan {plan.id}: goal {added.id} added")
             return await self._deadlines(op.session, await reload(op.session, plan), now)
 
-    async def household(self, ctx: RequestContext, client_id: str) -> list[HouseholdMember]:
+    async def household(self, ctx: RequestContext, client_id: str, *, names: bool = True) -> list[HouseholdMember]:
         """The other members of the client's households in the shelter system's records, for a household plan: a
         member is listed only where the caller may see both the client's stay in the household and the member's
-        own stay in it (each read through the gate, and logged, as any read); the name where the caller may see
-        the member's identity."""
+        own stay in it (each read through the gate, and logged, as any read); with `names`, the name where the
+        caller may see the member's identity (without, their identity is not read: none of the names is set)."""
         if self._households is None:
             return []
         mine = (await self._gate.disclose(ctx, [client_id], [Category.HOUSING])).get(client_id)
@@ -186,15 +187,16 @@ class PlanDesk:
                       if c != client_id} if households else {}
         if not candidates:
             return []
-        seen = await self._gate.disclose(ctx, sorted(candidates), [Category.HOUSING, Category.IDENTITY])
+        seen = await self._gate.disclose(ctx, sorted(candidates),
+                                         [Category.HOUSING, *([Category.IDENTITY] if names else [])])
         out = []
         for member, disclosed in sorted(seen.items()):
             stays = [s for s in _shown(disclosed, Category.HOUSING) if s.household_id in households]
             if not stays:
                 continue
             stay = max(stays, key=lambda s: (s.entry_date, s.enrollment_id))
-            names = _shown(disclosed, Category.IDENTITY)
-            who = names[0] if names else None
+            identity = _shown(disclosed, Category.IDENTITY)
+            who = identity[0] if identity else None
             out.append(HouseholdMember(member, stay.relationship_to_head, getattr(who, "first_name", None),
                                        getattr(who, "last_name", None), getattr(who, "dob", None)))
         return out
@@ -202,8 +204,8 @@ class PlanDesk:
     async def _in_household(self, ctx: RequestContext, client_id: str, members: Sequence[str], field: str) -> None:
         """InvalidInput unless each of `members` is another member of the client's household as the records the
         caller may see show it (`household`): a plan's member goal is about the client's own household, not any
-        client the caller works with."""
-        known = {m.client_id for m in await self.household(ctx, client_id)}
+        client the caller works with. Only their stays are read for it, not who they are."""
+        known = {m.client_id for m in await self.household(ctx, client_id, names=False)}
         if any(m not in known for m in members):
             raise InvalidInput("a member goal is for another member of the client's household, as the shelter "
                                "system's records you may see show it", field=field, reason="not_in_household")
@@ -262,13 +264,8 @@ class PlanDesk:
             plan, goal, task = found
             await self._require(op, plan, Action.PLAN_STEP, hidden, task_owner=task.owner)
             check_move(TASK_MOVES, task.status, status.value, "status")
-            task.status, task.updated_at = status.value, now
             plan.updated_at = now
-            if status is not TaskStatus.OPEN:  # its reminder no longer stands
-                await cancel_messages_about(op.session, plan.client_id, subject("task", plan.holder, task.id),
-                                            now=now, reason="task-closed")
-            await op.session.flush()
-            await settle(op.session, goal, now=now)
+            await move_task(op.session, plan, goal, task, status, now=now)
             op.log(plan.client_id, detail=f"plan {plan.id} task {task.id} ({status})")
             return await self._deadlines(op.session, await reload(op.session, plan), now)
 

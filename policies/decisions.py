@@ -85,11 +85,12 @@ class Target:
 
     @classmethod
     def section(cls, client_id: str, category: Category, holder: str, *, sees_identity: bool = False,
-                addressed: bool = False, asked: bool = False) -> Target:
+                addressed: bool = False, asked: bool = False, task_owner: str = "") -> Target:
         """An operation on a record casebridge holds for `holder` (an appointment scheduled here, say); for a
-        file on a review list, whether it was addressed to the caller's organisation or asked for by it."""
+        file on a review list, whether it was addressed to the caller's organisation or asked for by it; for a
+        plan's task, whose task it is."""
         return cls("Section", client_id, sees_identity=sees_identity, category=str(category), holder=holder,
-                   addressed=addressed, asked=asked)
+                   addressed=addressed, asked=asked, task_owner=task_owner)
 
     @classmethod
     def message_to(cls, client_id: str, *, opted_in: bool) -> Target:

@@ -210,6 +210,39 @@ async def test_a_member_goal_is_for_someone_of_the_clients_household_and_goals_a
     assert len((await dhs.query(CHECK, {"p": plan["id"]}))["data"]["checkPlanEvidence"]["goals"]) == 3
 
 
+async def test_checking_that_a_member_goal_is_for_the_household_does_not_read_who_the_member_is(
+    city: City, population: Population,
+) -> None:
+    """Whether someone is of the client's household is read from their stays alone: the access log holds no
+    identity section of the member from making or adding a goal for them (the household list itself, which
+    names them, is another read)."""
+    head, (child, other, *_) = _family(population)
+    dhs = city.as_("DHS")
+
+    def identity_reads(logged: list[Any], member: str) -> list[Any]:
+        return [d for e in logged if e.client_id == member for d in e.decisions if d["category"] == "identity"]
+
+    before = len(await events(city.database_url))
+    plan = (await dhs.query(MEMBER_PLAN, {"c": head.client_id, "goals": ["HOUSING_SEARCH"], "members": [
+        {"code": "CHILD_ENROLLED_IN_SCHOOL", "memberId": child.client_id}]}))["data"]["createPlan"]
+    logged = (await events(city.database_url))[before:]
+    # the child's stay in the household was read, and logged, to check it; not their identity
+    assert {d["category"] for e in logged if e.client_id == child.client_id and e.action == "read"
+            for d in e.decisions} == {"housing"}
+    assert identity_reads(logged, child.client_id) == [] and identity_reads(logged, other.client_id) == []
+    before = len(logged) + before
+    added = await dhs.query(ADD_GOAL, {"p": plan["id"], "code": "CHILD_ENROLLED_IN_SCHOOL", "m": other.client_id})
+    assert "errors" not in added, added
+    logged = (await events(city.database_url))[before:]
+    assert any(e.client_id == other.client_id and e.action == "read" for e in logged)
+    assert identity_reads(logged, other.client_id) == [] and identity_reads(logged, child.client_id) == []
+    # the household list is what shows their names, and reads their identity to do so
+    before = len(logged) + before
+    listed = (await dhs.query(HOUSEHOLD, {"id": head.client_id}))["data"]["client"]["household"]
+    assert {m["clientId"] for m in listed} >= {child.client_id, other.client_id} and all(m["firstName"] for m in listed)
+    assert identity_reads((await events(city.database_url))[before:], child.client_id)
+
+
 async def test_a_job_goal_is_met_by_the_shelter_systems_newest_answer_as_the_plans_organisation_may_see_it(
     city: City, population: Population, tmp_path: Path,
 ) -> None:
