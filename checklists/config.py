@@ -11,7 +11,7 @@ English) refuses to load, with every problem named by where it is in the file.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +62,24 @@ class Checklists:
 
     documents: dict[str, DocumentKind]
     goals: dict[str, Goal]
+    # every agency code, to its kind (the first kind that lists it): asked for every documents item a read shows
+    _known_as: dict[str, DocumentKind] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        known: dict[str, DocumentKind] = {}
+        for kind in self.documents.values():
+            for code in kind.known_as:
+                known.setdefault(code, kind)
+        object.__setattr__(self, "_known_as", known)
 
     def sensitive(self, code: str) -> Category | None:
         """The category a document kind's code, or an agency's code for one, also needs (None: documents only)."""
-        kind = self.documents.get(code) or self.kind_of(code)
+        kind = self.documents.get(code) or self._known_as.get(code)
         return kind.sensitive if kind is not None else None
 
     def kind_of(self, agency_code: str) -> DocumentKind | None:
         """The document kind an agency's code means, if any."""
-        return next((k for k in self.documents.values() if agency_code in k.known_as), None)
+        return self._known_as.get(agency_code)
 
 
 def load(path: Path | None = None) -> Checklists:

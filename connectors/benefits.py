@@ -7,7 +7,6 @@ it, and anything else is an AGENCY_BAD_DATA error rather than partial data.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Sequence
@@ -193,14 +192,16 @@ class BenefitsConnector:
                 raise
         as_of = min((b.asOf for b in batches), default=None) or datetime.now(UTC)
         records: dict[str, SourceRecord] = {}
-        unreadable = self.unreadable_dates
+        today, unreadable = datetime.now(UTC).date(), 0
         for batch in batches:
             for item in batch.items:
                 if item.personId in ids:
-                    records[item.personId] = self._canonical(item, wanted)
-        if self.unreadable_dates > unreadable:
+                    records[item.personId], unknown = self._canonical(item, wanted, today)
+                    unreadable += unknown
+        if unreadable:
+            self.unreadable_dates += unreadable
             log.warning("the %s agency sent %d acceptance dates that are not dates; read as unknown", self.name,
-                        self.unreadable_dates - unreadable)
+                        unreadable)
         return FetchResult(as_of=as_of, records=records)
 
     async def list_people(self, since: str | None = None) -> PeopleBatch:
@@ -234,8 +235,10 @@ class BenefitsConnector:
         resp = await self._api.get("/v1/benefits", params=[("personId", i) for i in ids])
         return self._parse(_BATCH, resp.content)
 
-    def _canonical(self, item: _Record, wanted: frozenset[Category]) -> SourceRecord:
+    def _canonical(self, item: _Record, wanted: frozenset[Category], today: date) -> tuple[SourceRecord, int]:
+        """The record as casebridge keeps it, and how many acceptance dates in it were read as unknown."""
         sections: dict[Category, Any] = {}
+        unreadable = 0
         if Category.IDENTITY in wanted:
             p = item.person
             sections[Category.IDENTITY] = Demographics(p.firstName, p.middleName, p.lastName, p.dob, p.sex)
@@ -248,26 +251,13 @@ class BenefitsConnector:
                 for c in item.cases for a in c.appointments
             ]
         if Category.DOCUMENTS in wanted:
+            read = [(d, _accepted_on(d.acceptedOn, today)) for c in item.cases for d in c.requiredDocuments]
             sections[Category.DOCUMENTS] = [
-                RequiredDocument(d.documentId, self.organization, d.type, d.dueOn, d.status,
-                                 accepted_on=self._accepted_on(d.acceptedOn))
-                for c in item.cases for d in c.requiredDocuments
+                RequiredDocument(d.documentId, self.organization, d.type, d.dueOn, d.status, accepted_on=on)
+                for d, on in read
             ]
-        return SourceRecord(local_id=item.personId, sections=sections)
-
-    def _accepted_on(self, value: object) -> date | None:
-        """An ISO date (YYYY-MM-DD) not after tomorrow; anything else is read as absent, and counted (never shown:
-        it is the agency's data)."""
-        if value is None:
-            return None
-        found = None
-        if isinstance(value, str) and _ISO_DATE.fullmatch(value):
-            with contextlib.suppress(ValueError):  # 2026-02-30 has the shape of a date
-                found = date.fromisoformat(value)
-        if found is None or found > datetime.now(UTC).date() + timedelta(days=1):  # a date to come is a typo
-            self.unreadable_dates += 1
-            return None
-        return found
+            unreadable = sum(d.acceptedOn is not None and on is None for d, on in read)
+        return SourceRecord(local_id=item.personId, sections=sections), unreadable
 
     @staticmethod
     def _case(person_id: str, case: _Case) -> BenefitCase:
@@ -288,3 +278,15 @@ class BenefitsConnector:
             ),
             notices=tuple(Notice(n.noticeId, n.type, n.issuedOn, n.responseDueOn) for n in case.notices),
         )
+
+
+def _accepted_on(value: object, today: date) -> date | None:
+    """An ISO date (YYYY-MM-DD) not after tomorrow; anything else is read as absent (counted by the caller, never
+    shown: it is the agency's data)."""
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+        return None
+    try:
+        found = date.fromisoformat(value)
+    except ValueError:  # 2026-02-30 has the shape of a date
+        return None
+    return found if found <= today + timedelta(days=1) else None  # a date to come is a typo

@@ -19,6 +19,7 @@ import strawberry
 
 from checklists.config import DocumentKind
 from connectors import records as rec
+from connectors.held_documents import last_valid_day
 from resolvers.document_types import DocumentFile, DocumentRequest, DocumentRequestState
 
 # why a copy is not counted verified (DocumentCopy.unverified_reason)
@@ -108,8 +109,7 @@ class ChecklistGoal:
 def agency_copy(holder: str, d: rec.RequiredDocument, kind: DocumentKind, today: date) -> DocumentCopy:
     """An agency's record of a copy it received or accepted, verified while it holds: a kind that expires needs
     the day it was accepted, and holds for the kind's validity from it."""
-    until = (d.accepted_on + timedelta(days=kind.valid_days)
-             if d.status == "ACCEPTED" and d.accepted_on is not None and kind.valid_days is not None else None)
+    until = last_valid_day(d.accepted_on, kind.valid_days) if d.status == "ACCEPTED" else None
     why = (AWAITING_REVIEW if d.status != "ACCEPTED"
            else ACCEPTANCE_DATE_UNKNOWN if kind.valid_days is not None and d.accepted_on is None
            else EXPIRED if until is not None and until < today
@@ -123,7 +123,7 @@ def derived_copy(holder: str, *, status: str, document_id: str, dated_on: date |
                  last_day: date | None, kind: DocumentKind, today: date, self_reported: bool = False) -> DocumentCopy:
     """A copy derived from an agency's records whose newest ended on `last_day` (None: still open): it holds for
     the kind's validity from that day."""
-    until = last_day + timedelta(days=kind.valid_days) if last_day is not None and kind.valid_days else last_day
+    until = last_day if kind.valid_days is None else last_valid_day(last_day, kind.valid_days)
     why = EXPIRED if until is not None and until < today else SELF_REPORTED if self_reported else None
     return DocumentCopy(agency=holder, source="DERIVED", verified=why is None, status=status,
                         document_id=document_id, unverified_reason=why, dated_on=dated_on, valid_until=until)

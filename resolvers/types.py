@@ -16,7 +16,7 @@ from connectors.held_documents import DocumentRecord as DocumentRecordData
 from connectors.held_documents import SentFile
 from connectors.held_plans import Plan as HeldPlan
 from connectors.held_referrals import Referral as HeldReferral
-from connectors.hmis.chronic import STREET_SHELTER_SAFE_HAVEN, ChronicStatus, three_years_before, time_in_stays
+from connectors.hmis.chronic import STREET_SHELTER_SAFE_HAVEN, ChronicStatus, StayTime, time_in_stays
 from connectors.hmis.employment import DataCollectionStage, Employed, EmploymentType, NotEmployedReason
 from core.errors import ErrorCode, InvalidInput, error_code
 from core.vocabulary import Category as _Category
@@ -42,7 +42,7 @@ from resolvers.enums import AccessStatus, Category, Role, WithheldReason
 from resolvers.legal_types import LegalMilestone, milestone_view
 from resolvers.plan_types import HouseholdMember, PlanGoalKind, ServicePlan, plan_view
 from resolvers.referral_types import Referral, referral_view
-from resolvers.sensitive import kind_code, parts_found, without_sensitive
+from resolvers.sensitive import parts_found, without_sensitive
 
 
 @strawberry.type(description="One agency's part of one section: shown, withheld (and why) or failed.")
@@ -626,9 +626,9 @@ def chronic_view(stays: list[rec.HousingEnrollment], today: date | None = None) 
     return found[0] if found else None
 
 
-def _chronic(stays: list[rec.HousingEnrollment],
-             today: date) -> tuple[ChronicHomelessness, list[rec.HousingEnrollment], rec.HousingEnrollment] | None:
-    """The finding, its supporting stays and the stay it was decided at."""
+def _chronic(stays: list[rec.HousingEnrollment], today: date,
+             ) -> tuple[ChronicHomelessness, list[rec.HousingEnrollment], rec.HousingEnrollment, StayTime] | None:
+    """The finding, its supporting stays, the stay it was decided at and what the stays show of the time."""
     decided = [s for s in stays if s.chronic_at_entry is not None]
     if not decided:
         return None
@@ -638,19 +638,20 @@ def _chronic(stays: list[rec.HousingEnrollment],
     # one up to today); any other project (housing) looks back from its start, as HUD's "at project start" does
     until = min(newest.exit_date or today, today) if newest.project_type in STREET_SHELTER_SAFE_HAVEN \
         else newest.entry_date
-    since = three_years_before(until)
-    support = sorted((s for s in stays if s.project_type in STREET_SHELTER_SAFE_HAVEN and s.entry_date <= until
-                      and (s.exit_date is None or s.exit_date >= since)),
+    street = [s for s in stays if s.project_type in STREET_SHELTER_SAFE_HAVEN]
+    # counts only the nights inside the three years, whichever of these stays are outside them
+    time = time_in_stays(((s.entry_date, s.exit_date) for s in street), until=until)
+    since = time.since
+    support = sorted((s for s in street if s.entry_date <= until and (s.exit_date is None or s.exit_date >= since)),
                      key=lambda s: (s.entry_date, s.enrollment_id))
     yes = status is ChronicStatus.YES
-    time = time_in_stays(((s.entry_date, s.exit_date) for s in support), until=until)
     view = ChronicHomelessness(
         status=status, reason=newest.chronic_reason or "", enrollment_id=newest.enrollment_id,
         entry_date=newest.entry_date, supporting_stays=[stay_view(s) for s in support] if yes else [],
         verified_by_stays=yes and time.shows_chronic, nights_in_stays=time.nights if yes else None,
         occasions=time.occasions if yes else None, counted_from=since if yes else None,
         counted_to=until if yes else None)
-    return view, support, newest
+    return view, support, newest, time
 
 
 @strawberry.type(description="One client's unified profile: every section decided, fetched and audited by the gate.")
@@ -715,7 +716,7 @@ class ClientProfile:
         return AppointmentsSection(access=[source_access(p) for p in parts], items=found)
 
     @strawberry.field(description="Documents agencies asked for, with due dates and status.")
-    async def documents(self, info: strawberry.Info) -> DocumentsSection | None:
+    def documents(self, info: strawberry.Info) -> DocumentsSection | None:
         parts = self.disclosure.parts(_Category.DOCUMENTS)
         visible = shown(parts)
         if not visible:
@@ -763,23 +764,8 @@ class ClientProfile:
     @strawberry.field(description="The documents a goal needs (e.g. SUPPORTIVE_HOUSING_APPLICATION; the city's "
                       "checklists configuration) and where a copy of each already exists, as far as the gate lets "
                       "you see the client's documents at each agency and the shelter system's records.")
-    async def checklist(self, info: strawberry.Info, goal: str) -> Checklist:
-        lists: Checklists = info.context.checklists
-        if goal not in lists.goals:
-            return checklist_view(self.disclosure, lists, goal)  # refused, naming the goals
-        # a copy of a sensitive kind (immigration papers) only where the gate opens its category too
-        # (asked only about the goal's own kinds: a housing checklist decides nothing about immigration papers)
-        wanted = set(lists.goals[goal].documents)
-
-        def of_goal(item: Any) -> bool:
-            code = kind_code(item)
-            kind = None if code is None else lists.documents.get(code) or lists.kind_of(code)
-            return kind is not None and kind.code in wanted
-
-        found = [(p, i) for p, i in parts_found(shown_only(self.disclosure.parts(_Category.DOCUMENTS)))
-                 if of_goal(i)]
-        kept = without_sensitive(self.disclosure, found, lists)
-        return checklist_view(self.disclosure, lists, goal, documents=[(p.holder, i) for p, i in kept])
+    def checklist(self, info: strawberry.Info, goal: str) -> Checklist:
+        return checklist_view(self.disclosure, info.context.checklists, goal)
 
     @strawberry.field(description="The other members of the client's households in the shelter system's records, "
                       "for a household plan: each listed only where you may see the client's stay in the household "
@@ -828,22 +814,18 @@ class ClientProfile:
                               messages=[message_view(m) for m in sent] if visible else None)
 
 
-def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str, *,
-                   documents: list[tuple[str, Any]] | None = None) -> Checklist:
+def checklist_view(disclosure: Disclosure, lists: Checklists, goal_code: str) -> Checklist:
     """A goal's documents, each with the copies the disclosure shows: the agencies' document records the caller may
     see (by the codes each kind is known as), what casebridge derives from records the caller may see, and files
-    sent here with the organisations' records of them (requested, accepted, rejected, expired). `documents`: the
-    documents items to build from, by holder (default: every one shown; never one of a sensitive kind, which is
-    shown only where the gate says so too: resolvers/sensitive.py)."""
+    sent here with the organisations' records of them (requested, accepted, rejected, expired); a copy of a
+    sensitive kind (immigration papers) only where the gate opens its category too (resolvers/sensitive.py)."""
     goal = lists.goals.get(goal_code)
     if goal is None:
         raise InvalidInput(f"the goals are {', '.join(sorted(lists.goals))}", field="goal")
     docs = disclosure.parts(_Category.DOCUMENTS)
     housing = disclosure.parts(_Category.HOUSING)
     # the shown parts only: an agency that failed leaves its part FAILED in `access`, the rest of the list stands
-    found = documents if documents is not None else [
-        (p.holder, d) for p in shown_only(docs) for d in p.data
-        if (code := kind_code(d)) is None or lists.sensitive(code) is None]
+    found = [(p.holder, d) for p, d in without_sensitive(disclosure, parts_found(shown_only(docs)), lists)]
     held_records = [d for _, d in found if isinstance(d, DocumentRecordData)]
     sent = [d for _, d in found if isinstance(d, SentFile)]
     agency_docs = [(holder, d) for holder, d in found if isinstance(d, rec.RequiredDocument)]
@@ -895,9 +877,8 @@ def _derived_copies(kind: DocumentKind, stays: list[tuple[str, list[Any]]], toda
             found = _chronic(mine, today)
             if found is None or found[0].status is not ChronicStatus.YES:
                 continue
-            view, support, decided = found
-            shown_on = time_in_stays(((s.entry_date, s.exit_date) for s in support),
-                                     until=view.counted_to or today).shown_on if view.verified_by_stays else None
+            view, support, decided, time = found
+            shown_on = time.shown_on if view.verified_by_stays else None
             # third-party evidence only where the shelter system's own stays show the time; the intake's answers
             # alone are the client's word (they hold while the stay they were taken at does)
             rests_on = support if view.verified_by_stays else [*support, decided]

@@ -344,8 +344,10 @@ def _read_file(name: str, text: str, out: ParsedExport, progress: Progress | Non
         if progress is not None and count % 5000 == 0:
             progress(name, count, total)
         ident = row[key].strip()
-        if not ident or len(ident) > MAX_ID:
-            out.quarantine(name, line, key, "empty" if not ident else f"longer than {MAX_ID} characters")
+        try:
+            hmis_id(ident)
+        except NotACode as exc:
+            out.quarantine(name, line, key, str(exc))
             continue
         if row["ExportID"].strip() != out.export_id:
             out.quarantine(name, line, "ExportID", "does not match Export.csv", ident)
