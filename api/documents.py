@@ -46,13 +46,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from api.services import Services
-from audit.access_records import action_record
 from checklists.downloads import HeldCopy
 from checklists.files import EXTENSIONS
 from connectors.held_documents import SentFile
 from core.errors import CasebridgeError, InvalidInput, PayloadTooLarge
 from core.principal import RequestContext
-from core.vocabulary import Action
 from resolvers import ids
 from resolvers.errors import edge_error_body
 
@@ -69,15 +67,14 @@ log = logging.getLogger("casebridge.documents")
 
 def document_routes(services: Services) -> list[Route]:
     """The upload and the download."""
-    desk, gate, limit = services.documents, services.gate, services.settings.documents.max_bytes
+    desk, limit = services.documents, services.settings.documents.max_bytes
 
     async def upload(request: Request) -> Response:
         try:
             ctx = _context(request)
             if request.url.query:
                 # no client nor kind is read from an address: the refusal is logged with neither
-                await gate.record([action_record(ctx, Action.DOCUMENT_UPLOAD, None, result="failed",
-                                                 detail="document file refused: query_string")])
+                await desk.failed(ctx, None, None, "query_string")
                 raise InvalidInput(
                     f"POST {DOCUMENTS_PATH} takes the client and the document kind in the headers {CLIENT_HEADER} "
                     f"and {DOCUMENT_HEADER}, not in the query string", field="query", reason="query_string",

@@ -179,7 +179,7 @@ def build_services(
                     appointments=AppointmentDesk(gate=gate, source=appointments),
                     documents=DocumentDesk(gate=gate, source=documents, sessions=sessions, checklists=checklists,
                                            settings=settings.documents, notices=notices, blobs=blobs,
-                                           organizations=settings.console.organizations),
+                                           consents=consents, organizations=settings.console.organizations),
                     directory=DirectoryDesk(gate=gate, sessions=sessions),
                     plans=PlanDesk(gate=gate, source=plans, catalogue=load_plans(settings.plans_file),
                                    notices=notices, households=HmisHouseholds(reads, settings.housing.source)

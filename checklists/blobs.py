@@ -67,10 +67,6 @@ class BlobStore(Protocol):
         that is about to record them."""
         ...
 
-    def exists(self, sha256: str) -> bool:
-        """Whether bytes are kept under `sha256`."""
-        ...
-
     def open(self, sha256: str) -> BlobChunks | None:
         """The bytes kept under `sha256` as chunks, or None. Whoever reads them closes them (`close` or `aclose`,
         where the iterator has one), read to the end or not."""
@@ -128,9 +124,6 @@ class LocalBlobStore:
         for directory in (final.parent, *(d.parent for d in made)):
             _fsync_dir(directory)
         return True
-
-    def exists(self, sha256: str) -> bool:
-        return self._path(sha256).exists()
 
     def open(self, sha256: str) -> FileChunks | None:
         try:
@@ -224,7 +217,7 @@ def make_blob_store(settings: DocumentSettings) -> BlobStore:
                                  f"not be built ({type(exc).__name__}: {exc})") from exc
     if not isinstance(store, BlobStore):
         raise ConfigurationError(f"CASEBRIDGE_DOCUMENTS__BLOB_STORE={settings.blob_store} built a "
-                                 f"{type(store).__name__}, not a blob store (put, exists, open, delete, digests, "
+                                 f"{type(store).__name__}, not a blob store (put, open, delete, digests, "
                                  "remove_leftovers)")
     return store
 

@@ -6,19 +6,18 @@ then one of `max_concurrent_downloads` for the process - waiting at most `downlo
 when its copy is closed (served, or the caller gone). The disk the copies take is at most
 max_concurrent_downloads x max_bytes.
 
-The slots are per event loop (a semaphore belongs to the loop it first waits in; a server has one loop, a test
-suite many), like the scans' (checklists/files.py).
+The slots are per event loop, like the scans' (checklists/slots.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO
 
+from checklists.slots import PerLoop
 from core.errors import DocumentsUnavailable
 
 BUSY = "busy"  # the process's downloads are all in use
@@ -50,19 +49,18 @@ class DownloadSlots:
 
     def __init__(self, total: int, per_caller: int) -> None:
         self.total, self.per_caller = total, per_caller
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Here] = weakref.WeakKeyDictionary()
+        self._loops = PerLoop(lambda: _Here(asyncio.Semaphore(self.total)))
 
-    def _here(self) -> _Here:
-        loop = asyncio.get_running_loop()
-        here = self._by_loop.get(loop)
-        if here is None:
-            here = self._by_loop[loop] = _Here(asyncio.Semaphore(self.total))
-        return here
+    def resize(self, total: int, per_caller: int) -> None:
+        """New sizes: downloads under way give back their slots to the old ones; the next take new ones."""
+        if (total, per_caller) != (self.total, self.per_caller):
+            self.total, self.per_caller = total, per_caller
+            self._loops.renew()
 
     async def take(self, caller: str, *, seconds: float) -> Slot:
         """A slot for `caller`'s download, waited for at most `seconds` in all; DocumentsUnavailable (reason
         "too_many_downloads" while the caller's own are in use, "busy" while the process's are) otherwise."""
-        here = self._here()
+        here = self._loops.here()
         mine, users = here.callers.get(caller, (asyncio.Semaphore(self.per_caller), 0))
         here.callers[caller] = (mine, users + 1)
 
@@ -110,8 +108,9 @@ def download_slots(total: int, per_caller: int) -> DownloadSlots:
     """The process's download slots with these sizes (the settings'): made anew when the sizes change, downloads
     under way then giving back their slots to the old ones."""
     global _SLOTS
-    if _SLOTS is None or (_SLOTS.total, _SLOTS.per_caller) != (total, per_caller):
+    if _SLOTS is None:
         _SLOTS = DownloadSlots(total, per_caller)
+    _SLOTS.resize(total, per_caller)
     return _SLOTS
 
 

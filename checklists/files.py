@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from checklists.blobs import (
     remove_stale_incoming,
     verified_copy,
 )
+from checklists.slots import PerLoopSemaphore
 from core.errors import DocumentsUnavailable, InvalidInput, PayloadTooLarge
 
 __all__ = ["EXTENSIONS", "BlobChunks", "BlobStore", "DocumentSettings", "LocalBlobStore", "Received", "limit_scans",
@@ -189,28 +189,8 @@ def _sooner(a: float | None, b: float | None) -> float | None:
     return b if a is None else a if b is None else min(a, b)
 
 
-class _ScanSlots:
-    """The process's cap on scans running at once: one semaphore per event loop (a semaphore belongs to the loop
-    it first waits in; a server has one loop, a test suite many)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary())
-
-    def resize(self, size: int) -> None:
-        if size != self.size:  # scans under way finish under the old cap; the next ones wait under the new
-            self.size, self._by_loop = size, weakref.WeakKeyDictionary()
-
-    def here(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        slots = self._by_loop.get(loop)
-        if slots is None:
-            slots = self._by_loop[loop] = asyncio.Semaphore(self.size)
-        return slots
-
-
-_SCANS = _ScanSlots(DocumentSettings.model_fields["max_concurrent_scans"].default)
+# the process's cap on scans running at once (scans under way when it changes finish under the old one)
+_SCANS = PerLoopSemaphore(DocumentSettings.model_fields["max_concurrent_scans"].default)
 
 
 def limit_scans(size: int) -> None:

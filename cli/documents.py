@@ -45,15 +45,12 @@ def purge_cmd(
     blobs = _blob_store(settings)
 
     async def go(engine: Any) -> tuple[int, int]:
-        async def delete(sha: str) -> None:
-            await asyncio.to_thread(blobs.delete, sha)
-
         async def record(session: Any, by_client: dict[str, int]) -> None:
             await record_operator(engine, settings, OperatorAction.DOCUMENT_RETENTION.value, operator,
                                   [(cid, f"{n} file(s) past retention purged") for cid, n in sorted(by_client.items())],
                                   session=session)
 
-        done = await purge_expired(make_sessionmaker(engine), delete, record, now=datetime.now(UTC))
+        done = await purge_expired(make_sessionmaker(engine), blobs, record, now=datetime.now(UTC))
         return done.files, done.blobs
 
     files, removed = with_engine(settings, go)
@@ -63,19 +60,18 @@ def purge_cmd(
 @app.command("sweep")
 def sweep_cmd() -> None:
     """Remove blobs no record refers to (left by an upload that failed while the store was down), half-written
-    blobs, and files a killed process left in the incoming directory, once they are an hour old; and name
-    records whose content is missing."""
+    blobs, and files a killed process left in the incoming directory, once they are an hour old, and upload
+    attempts older than a day (they name a sender and a client; uploads remove them too, but none may come); and
+    name records whose content is missing."""
     from checklists.files import remove_stale_incoming
     from cli.common import with_store
-    from connectors.held_document_files import kept_digests, remove_unused_blob
+    from connectors.held_document_files import forget_every_old_attempt, kept_digests, remove_unused_blob
 
     settings = settings_or_exit()
     blobs = _blob_store(settings)
 
-    async def go(sessions: Any) -> tuple[set[str], dict[str, float], int]:
-        async def delete(sha: str) -> None:
-            await asyncio.to_thread(blobs.delete, sha)
-
+    async def go(sessions: Any) -> tuple[set[str], dict[str, float], int, int]:
+        attempts = await forget_every_old_attempt(sessions, now=datetime.now(UTC))
         kept = await kept_digests(sessions)
         # listed after `kept`: a blob an upload put, or used again, since then is young here and left alone
         present: dict[str, float] = await asyncio.to_thread(blobs.digests)
@@ -84,14 +80,15 @@ def sweep_cmd() -> None:
             if now - present[sha] > ORPHAN_AGE_SECONDS:
                 # `kept` is old by now: whether a file keeps the blob is asked again, under the digest's lock,
                 # as it is removed (an upload of the same bytes since then puts them back before it commits)
-                removed += await remove_unused_blob(sessions, sha, delete)
-        return kept, present, removed
+                removed += await remove_unused_blob(sessions, sha, blobs)
+        return kept, present, removed, attempts
 
-    kept, present, removed = with_store(settings, go)
+    kept, present, removed, attempts = with_store(settings, go)
     leftovers = (blobs.remove_leftovers(ORPHAN_AGE_SECONDS)
                  + remove_stale_incoming(settings.documents.incoming, ORPHAN_AGE_SECONDS))
     missing = len(kept - present.keys())
     err.print(f"{removed} blob(s) no record refers to removed; {leftovers} half-written or abandoned file(s) "
-              f"removed; {missing} record(s) whose content is missing")
+              f"removed; {attempts} upload attempt(s) older than a day removed; {missing} record(s) whose content "
+              "is missing")
     if missing:
         raise typer.Exit(1)

@@ -7,13 +7,14 @@ period. Each in the caller's transaction, or in transactions of its own where it
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import case, delete, false, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,6 +26,14 @@ from store.held_tables import DocumentFile as FileRow
 
 ATTEMPTS_KEPT = timedelta(days=1)  # an upload attempt counts against the daily limits this long, then is removed
 _ATTEMPTS_SWEPT = 500  # old attempt rows removed per attempt at most (a backlog goes over the next ones)
+
+
+class Blobs(Protocol):
+    """The blob store (checklists.blobs.BlobStore), of which removals need only `delete` - which may block, so it
+    is called in a worker thread."""
+
+    def delete(self, sha256: str) -> None:
+        ...
 
 
 async def add_file(session: AsyncSession, *, client_id: str, holder: str, document: str, sha256: str, size: int,
@@ -86,9 +95,8 @@ async def hold_digest(session: AsyncSession, sha256: str) -> None:
                               .execution_options(synchronize_session=False))
 
 
-async def remove_unused_blob(sessions: async_sessionmaker[Any], sha256: str,
-                             delete_blob: Callable[[str], Awaitable[None]]) -> bool:
-    """Remove the bytes kept under `sha256` (`delete_blob`) unless a file whose content is kept refers to them,
+async def remove_unused_blob(sessions: async_sessionmaker[Any], sha256: str, blobs: Blobs) -> bool:
+    """Remove the bytes kept under `sha256` from `blobs` unless a file whose content is kept refers to them,
     checked and removed in one transaction holding the digest's lock (`hold_digest`); True if removed. An
     upload of the same bytes that put them before the lock was taken finds them gone once it holds the lock, and
     puts them back before its record commits."""
@@ -96,7 +104,7 @@ async def remove_unused_blob(sessions: async_sessionmaker[Any], sha256: str,
         await hold_digest(session, sha256)
         if await digest_in_use(session, sha256):
             return False
-        await delete_blob(sha256)
+        await asyncio.to_thread(blobs.delete, sha256)
         return True
 
 
@@ -141,6 +149,18 @@ async def forget_old_attempts(session: AsyncSession, *, now: datetime, batch: in
     return len(ids)
 
 
+async def forget_every_old_attempt(sessions: async_sessionmaker[Any], *, now: datetime) -> int:
+    """Remove every attempt row older than a day, a batch per transaction (`forget_old_attempts`): for the sweep,
+    so that rows naming a sender and a client do not stay for good once uploads stop; how many."""
+    removed = 0
+    while True:
+        async with sessions.begin() as session:
+            done = await forget_old_attempts(session, now=now)
+        if not done:
+            return removed
+        removed += done
+
+
 @dataclass(frozen=True, slots=True)
 class Purged:
     """What a retention run removed: files whose content was removed, per client (for the access log)."""
@@ -153,8 +173,8 @@ class Purged:
 PURGE_BATCH = 200  # files per retention transaction: never every expired row locked at once
 
 
-async def purge_expired(sessions: async_sessionmaker[Any], delete_blob: Callable[[str], Awaitable[None]],
-                        record: Any, *, now: datetime, batch: int = PURGE_BATCH) -> Purged:
+async def purge_expired(sessions: async_sessionmaker[Any], blobs: Blobs, record: Any, *, now: datetime,
+                        batch: int = PURGE_BATCH) -> Purged:
     """Remove the content of files past their retention period, `batch` files per transaction: each is marked
     purged (its record stays: what was accepted, when, by whom) and `record(session, files per client)` writes
     the access log in that transaction; once it committed, each of that batch's blobs is deleted unless a file
@@ -180,7 +200,7 @@ async def purge_expired(sessions: async_sessionmaker[Any], delete_blob: Callable
         for client_id, n in these.items():
             by_client[client_id] += n
         for sha in digests:
-            removed += await remove_unused_blob(sessions, sha, delete_blob)
+            removed += await remove_unused_blob(sessions, sha, blobs)
     return Purged(files, removed, dict(by_client))
 
 

@@ -111,27 +111,39 @@ class DocumentRecord:
     @property
     def valid_from(self) -> date | None:
         """The day an accepted copy's validity runs from: the document's own date if given, else its review's."""
-        return self.issued_on or self.accepted_on
+        return _valid_from(self)
+
+
+def _valid_from(record: DocumentRecord | RecordRow) -> date | None:
+    return record.issued_on or record.accepted_on
+
+
+def last_valid_day(valid_from: date | None, valid_days: int | None) -> date | None:
+    """The last day a copy valid from `valid_from` for `valid_days` holds, or None: no start, or it does not
+    expire. Every validity here (records held here, agencies' copies, derived ones) is counted by this."""
+    if valid_from is None or valid_days is None:
+        return None
+    return valid_from + timedelta(days=valid_days)
 
 
 def expired_since(state: str, valid_from: date | None, valid_days: int | None) -> datetime | None:
     """When an ACCEPTED copy stopped holding (the day after its last valid day), or None: not accepted, or it does
     not expire. From then on it is waiting for a file like a REQUESTED one, everywhere (`waiting_since`)."""
-    if state != ACCEPTED or valid_from is None or valid_days is None:
-        return None
-    return datetime.combine(valid_from + timedelta(days=valid_days + 1), time.min, UTC)
+    last = last_valid_day(valid_from, valid_days) if state == ACCEPTED else None
+    return None if last is None else datetime.combine(last + timedelta(days=1), time.min, UTC)
 
 
 def waiting_since(record: DocumentRecord | RecordRow, valid_days: int | None, now: datetime) -> datetime | None:
     """Since when `record` waits for a file (asked for, rejected, or accepted and run out by `now`), or None."""
     if record.state in WAITING:
         return record.updated_at
-    ran_out = expired_since(record.state, record.issued_on or record.accepted_on, valid_days)
+    ran_out = expired_since(record.state, _valid_from(record), valid_days)
     return ran_out if ran_out is not None and ran_out <= now else None
 
 
 def waiting_clause(valid_days: Mapping[str, int | None], now: datetime) -> ColumnElement[bool]:
-    """SQL: a record row waiting for a file at `now`, as `waiting_since` says (per kind's validity)."""
+    """SQL: a record row waiting for a file at `now`, as `waiting_since` says (per kind's validity: accepted, its
+    `last_valid_day` before today)."""
     r, today = RecordRow, now.date()
     ran_out = [and_(r.document == code, func.coalesce(r.issued_on, r.accepted_on) < today - timedelta(days=days))
                for code, days in sorted(valid_days.items()) if days is not None]
@@ -170,9 +182,9 @@ class HeldDocuments:
     categories = frozenset({Category.DOCUMENTS})
     own_part_always = False  # the documents section is mostly the agencies': no empty part beside them
 
-    def __init__(self, sessions: async_sessionmaker[Any], reviewing: Reviewing | None = None) -> None:
+    def __init__(self, sessions: async_sessionmaker[Any]) -> None:
         self._sessions = sessions
-        self._reviewing = reviewing
+        self._reviewing: Reviewing | None = None
 
     def review_by(self, reviewing: Reviewing) -> None:
         """Who may review what (the document desk, built after this source): until then a file moves only its
@@ -229,7 +241,9 @@ class HeldDocuments:
         """The files and records of the permitted groups as `viewer` sees them: a record waiting for a file is
         RECEIVED where one of these files came since - its holder's own, or (shown to the holder's staff and the
         client only) another's its holder may review; a client's file says which of the organisations it is meant
-        for may not review it yet."""
+        for may not review it yet - worked out only for the client themself as viewer, the one its answer may go
+        to (resolvers/document_types.py: decided in Cedar there; here only what is not worth asking is skipped:
+        a question per addressee of every file, on every read of the documents)."""
         now = datetime.now(UTC)
         reviewing = self._reviewing
         waiting = {rec.id: since for rec in records if (since := waiting_since(
@@ -251,7 +265,9 @@ class HeldDocuments:
             if (rec.client_id, rec.holder) in shows:
                 asks.update((rec.client_id, rec.holder, x.holder, rec.document)
                             for x in seen[(rec.client_id, rec.document)] if x.holder != rec.holder)
-        meant = {x.id: {*x.addressed_to, *waiting_for[(x.client_id, x.document)]} for x in files if x.by_client}
+        me = viewer.principal.self_client if viewer is not None else None
+        meant = {x.id: {*x.addressed_to, *waiting_for[(x.client_id, x.document)]} for x in files
+                 if x.by_client and x.client_id == me}
         asks.update((x.client_id, org, x.holder, x.document) for x in files for org in meant.get(x.id, ()))
         allowed = await reviewing.may_review(sorted(asks)) if asks and reviewing is not None else set()
         out: dict[Group, list[SentFile | DocumentRecord]] = defaultdict(list)

@@ -56,7 +56,9 @@ from core.errors import AuditUnavailable, CasebridgeError, DocumentsUnavailable,
 from core.principal import CLIENT_HOLDER, RequestContext
 from core.vocabulary import Action, Category, member_of
 from gate.document_reviews import DocumentReviews, ReviewItem
+from gate.document_sections import file_sections
 from gate.gate import Gate, section_outcome
+from policies.consent_store import ConsentStore
 from policies.decisions import Decision, Resource, Target
 from store.held_tables import DocumentFile
 
@@ -91,7 +93,7 @@ class DocumentDesk:
     def __init__(self, *, gate: Gate, source: HeldDocuments, sessions: async_sessionmaker[Any],
                  checklists: Checklists, settings: DocumentSettings, notices: Notices | None = None,
                  blobs: BlobStore | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 organizations: Iterable[str] = ()) -> None:
+                 consents: ConsentStore | None = None, organizations: Iterable[str] = ()) -> None:
         self._gate = gate
         self._source = source
         self._sessions = sessions
@@ -103,7 +105,8 @@ class DocumentDesk:
         self._blobs: BlobStore = blobs or make_blob_store(settings)
         self._clock = clock
         self._reviews = DocumentReviews(gate=gate, source=source, sessions=sessions, checklists=checklists,
-                                        settings=settings, clock=clock, organizations=organizations)
+                                        settings=settings, clock=clock, consents=consents or ConsentStore(),
+                                        organizations=organizations)
         source.review_by(self._reviews)  # a record moves to RECEIVED only through a file its holder may review
 
     @property
@@ -141,7 +144,7 @@ class DocumentDesk:
                                              field=addressed_field)
         await self._gate.require_client(client_id)
         if document not in self._lists.documents:  # refused after the gate, so logged - without the code sent
-            await self._failed(ctx, client_id, "?", "unknown_document")
+            await self.failed(ctx, client_id, "?", "unknown_document")
         kind = self._kind(document)
         await self._begin(ctx, client_id, document, now)  # the daily limit before any other work
         # a client's upload is meant for the organisations whose record of it waits, those the client's consent lets
@@ -150,7 +153,7 @@ class DocumentDesk:
             meant = (await self._reviews.addressees(client_id, kind.code, kind.valid_days, now, chosen=addressed_to,
                                                     field=addressed_field) if holder == CLIENT_HOLDER else [])
         except InvalidInput as exc:
-            await self._failed(ctx, client_id, document, _reason(exc, "store"))
+            await self.failed(ctx, client_id, document, _reason(exc, "store"))
             raise
         stage = "store"
         try:
@@ -158,10 +161,10 @@ class DocumentDesk:
                                      idle_seconds=self._settings.read_timeout_seconds,
                                      total_seconds=self._settings.upload_timeout_seconds)
         except OSError as exc:
-            await self._failed(ctx, client_id, document, "store_unavailable")
+            await self.failed(ctx, client_id, document, "store_unavailable")
             raise DocumentsUnavailable("the file could not be kept") from exc
         except CasebridgeError as exc:
-            await self._failed(ctx, client_id, document, _reason(exc, stage))
+            await self.failed(ctx, client_id, document, _reason(exc, stage))
             raise
         try:
             stage = "scan"
@@ -194,7 +197,7 @@ class DocumentDesk:
         except CasebridgeError as exc:
             # the access log lives in the store that failed: it cannot take the failure either
             if not isinstance(exc, AuditUnavailable):
-                await self._failed(ctx, client_id, document, _reason(exc, stage))
+                await self.failed(ctx, client_id, document, _reason(exc, stage))
             raise
         finally:
             received.discard()
@@ -266,16 +269,13 @@ class DocumentDesk:
                 row = await file_row(op.session, file_id)
                 if row is None:
                     raise op.not_found(hidden, "document-file")
-                asked = [Resource(row.client_id, Category.DOCUMENTS, row.holder, self._source.name, held_here=True)]
-                also = self._lists.sensitive(row.document)
-                if also is not None:
-                    asked.append(Resource(row.client_id, also, row.holder, self._source.name, held_here=True))
-                seen = await self._gate.decide(op.ctx, asked)
-                for decision in seen:
+                (sections,) = await file_sections(self._gate, self._lists, self._source.name, op.ctx,
+                                                  [(row.client_id, row.holder, row.document)])
+                for _, decision in sections:
                     op.require_seen(decision, row.client_id, hidden)
                 await op.require(Action.DOCUMENT_DOWNLOAD,
                                  Target.section(row.client_id, Category.DOCUMENTS, row.holder), hidden=hidden)
-                decided, purged = list(zip(asked, seen, strict=True)), row.purged_at is not None
+                decided, purged = list(sections), row.purged_at is not None
                 raise _Decided(sent_file(row), row.sha256)  # nothing written: logged once the copy is checked
         except _Decided as done:
             sent, sha256 = done.sent, done.sha256
@@ -325,13 +325,16 @@ class DocumentDesk:
         """The caller's organisation's review list (gate/document_reviews.py)."""
         return await self._reviews.reviews(ctx)
 
-    async def not_shared_with(self, ctx: RequestContext, file: SentFile) -> list[str] | None:
-        """The organisations a file is meant for whose staff may not see it yet (the client gave no consent), for
-        whoever may send into its holding (the client, for their own upload: client-sends-own-documents); None
-        for anyone else, who learns nothing of the client's consents from it."""
-        (verdict,) = await self._gate.authorize_each(ctx, Action.DOCUMENT_UPLOAD, [
-            Target.section(file.client_id, Category.DOCUMENTS, file.holder)])
-        return list(file.not_shared_with) if verdict.permit else None
+    async def not_shared_with(self, ctx: RequestContext, files: Sequence[SentFile]) -> list[list[str] | None]:
+        """For each of `files`, the organisations it is meant for whose staff may not see it yet (the client gave no
+        consent), for whoever may send into its holding (the client, for their own upload:
+        client-sends-own-documents); None for anyone else, who learns nothing of the client's consents from it.
+        One decision step for all the holdings the files are in."""
+        holdings = sorted({(f.client_id, f.holder) for f in files})
+        verdicts = await self._gate.authorize_each(ctx, Action.DOCUMENT_UPLOAD, [
+            Target.section(c, Category.DOCUMENTS, h) for c, h in holdings])
+        sends = {k for k, v in zip(holdings, verdicts, strict=True) if v.permit}
+        return [list(f.not_shared_with) if (f.client_id, f.holder) in sends else None for f in files]
 
     async def _begin(self, ctx: RequestContext, client_id: str, document: str, now: datetime) -> None:
         """Count the upload against the sender's daily limits (every attempt, whatever becomes of it), or refuse
@@ -341,16 +344,19 @@ class DocumentDesk:
             over = await begin_attempt(session, sender=ctx.principal.subject, client_id=client_id, now=now,
                                        per_client=s.max_files_per_day, per_sender=s.max_files_per_sender_per_day)
         if over is not None:
-            await self._failed(ctx, client_id, document, "too_many_files")
+            await self.failed(ctx, client_id, document, "too_many_files")
             limit, where = ((s.max_files_per_day, "for one client") if over == "client"
                             else (s.max_files_per_sender_per_day, "in all"))
             raise InvalidInput(f"at most {limit} files a day {where}", field="file", reason="too_many_files")
 
-    async def _failed(self, ctx: RequestContext, client_id: str, document: str, reason: str) -> None:
-        """An upload the gate allowed, refused after (the file, a limit, the scanner or a store): in the access
-        log as a failed document.upload with its reason code - the kind's code, never the file's content or name."""
+    async def failed(self, ctx: RequestContext, client_id: str | None, document: str | None, reason: str) -> None:
+        """An upload refused after the caller's token was checked (by the desk once the gate allowed it: the
+        file, a limit, the scanner or a store; or by the edge before the client and the kind were read, both
+        None): in the access log as a failed document.upload with its reason code - the kind's code, never the
+        file's content or name."""
+        what = "document file refused" if document is None else f"document file refused ({document})"
         await self._gate.record([action_record(ctx, Action.DOCUMENT_UPLOAD, client_id, result="failed",
-                                               detail=f"document file refused ({document}): {reason}")])
+                                               detail=f"{what}: {reason}")])
 
     async def _shown(self, op: Any, record: DocumentRecord) -> DocumentRecord:
         """`record` without the ids of files the caller may not see (a client's own, say, with no consent now)."""
@@ -379,11 +385,9 @@ class DocumentDesk:
         row = await file_row(op.session, file_id)
         if row is None:
             raise op.not_found(hidden, "document-file")
-        # a file of a sensitive kind (immigration papers) needs that category's section of its holder too, as a
-        # download does (resolvers/sensitive.py)
-        asked = [Resource(row.client_id, category, row.holder, self._source.name, held_here=True)
-                 for category in (Category.DOCUMENTS, self._lists.sensitive(row.document)) if category is not None]
-        for seen in await self._gate.decide(op.ctx, asked):
+        (sections,) = await file_sections(self._gate, self._lists, self._source.name, op.ctx,
+                                          [(row.client_id, row.holder, row.document)])
+        for _, seen in sections:
             op.require_seen(seen, row.client_id, hidden)
         return row
 
@@ -403,13 +407,10 @@ class DocumentDesk:
         """Remove bytes this upload put in the store when its record was not written - unless a file of the same
         bytes keeps them, checked under the digest's lock so that none is recorded between the check and the
         removal (remove_unused_blob)."""
-        async def delete(sha: str) -> None:
-            await asyncio.to_thread(self._blobs.delete, sha)
-
         # a database that is down, or a blob store that cannot delete now, leaves the blob for the sweep: the
         # upload's own error is the answer
         with contextlib.suppress(Exception):
-            await remove_unused_blob(self._sessions, sha256, delete)
+            await remove_unused_blob(self._sessions, sha256, self._blobs)
 
 
 class _Decided(Exception):

@@ -37,9 +37,10 @@ from core.errors import InvalidInput, PermissionDenied
 from core.principal import CLIENT_HOLDER, RESERVED_ORGANIZATIONS, RequestContext, staff_of
 from core.vocabulary import Action, Category, Purpose
 from gate.consent_eras import permitted_since
+from gate.document_sections import file_sections, seen
 from gate.gate import Gate
 from policies.consent_store import ConsentStore
-from policies.decisions import Decision, Resource, Target
+from policies.decisions import Decision, Target
 from store.held_tables import DocumentAddressee, DocumentEvent, DocumentFile
 from store.held_tables import DocumentRecord as RecordRow
 
@@ -77,8 +78,9 @@ class DocumentReviews:
 
     def __init__(self, *, gate: Gate, source: HeldDocuments, sessions: async_sessionmaker[Any],
                  checklists: Checklists, settings: DocumentSettings, clock: Callable[[], datetime],
-                 organizations: Iterable[str] = ()) -> None:
+                 consents: ConsentStore, organizations: Iterable[str] = ()) -> None:
         self._gate = gate
+        self._consents = consents
         # the organisations casebridge knows (the city's, as a consent form offers them, and the agencies'
         # connectors): a client's upload is addressed only to these (and to those keeping the client's records)
         self._known = frozenset(organizations) | {c.organization for c in gate.connectors}
@@ -87,6 +89,8 @@ class DocumentReviews:
         self._lists = checklists
         self._settings = settings
         self._clock = clock
+        # the purposes each organisation's staff may review for: a question of the policy set alone, asked once
+        self._purposes: dict[str, list[Purpose]] = {}
 
     async def reviews(self, ctx: RequestContext) -> list[ReviewItem]:
         """Files the caller may see that their organisation has not decided on yet and that are meant for it - those
@@ -107,19 +111,15 @@ class DocumentReviews:
         # may the caller review their organisation's documents at all (else FORBIDDEN, logged); then, per group
         async with self._gate.operation(ctx, Action.DOCUMENT_REVIEW, Target.worklist(Category.DOCUMENTS, org)) as op:
             found, permitted, capped = await self._permitted_files(op.session, ctx, waiting, addressed, asked)
-            rows = [(x, ad, ak) for x, ad, ak in found]
-            shown = sorted({x.client_id for x, _, _ in rows})
+            # each file was read by its permitted group's own key: it has its decision
+            decisions = [(x, ad, permitted[(x.client_id, x.holder, x.document, ad, ak)]) for x, ad, ak in found]
+            shown = sorted({x.client_id for x, _, _ in found})
             records = {(x.client_id, x.document): x for x in (await op.session.execute(select(r).where(
-                r.holder == org, r.client_id.in_(shown)))).scalars()} if rows else {}
-            decisions = {key: permitted[key] for x, ad, ak in rows
-                         if (key := (x.client_id, x.holder, x.document, ad, ak)) in permitted}
+                r.holder == org, r.client_id.in_(shown)))).scalars()} if found else {}
             began = await permitted_since(op.session, {
-                (d.consent_id, org, h) for (_c, h, *_), d in decisions.items() if d.consent_id})
+                (d.consent_id, org, x.holder) for x, _, d in decisions if d.consent_id})
             out = []
-            for x, ad, ak in rows:
-                decision = decisions.get((x.client_id, x.holder, x.document, ad, ak))
-                if decision is None:  # never: the files are read by their permitted group's own key
-                    continue
+            for x, ad, decision in decisions:
                 rec = records.get((x.client_id, x.document))
                 since = waiting_since(rec, self.valid_days(x.document), now) if rec is not None else None
                 state = rec.state if rec is not None else None
@@ -136,9 +136,9 @@ class DocumentReviews:
                     start = max(start, given)
                 out.append(ReviewItem(sent_file(x), start + timedelta(days=self._settings.review_days), state,
                                       rec.due_on if rec else None))
-            for client_id in sorted({x.client_id for x, _, _ in rows}):
-                op.log(client_id, detail=f"review list: {sum(x.client_id == client_id for x, _, _ in rows)} file(s)")
-            if not rows:
+            for client_id in shown:
+                op.log(client_id, detail=f"review list: {sum(x.client_id == client_id for x, _, _ in found)} file(s)")
+            if not found:
                 op.log(None, detail="review list: none")
             if capped:
                 op.log(None, detail=f"review list: stopped after {GROUP_PAGES * GROUP_PAGE} groups of files")
@@ -186,16 +186,9 @@ class DocumentReviews:
     async def _reviewable(self, ctx: RequestContext, groups: list[_Group]) -> dict[_Group, Decision]:
         """Of `groups`, those whose files the caller may see (the read decision on the file's section, returned)
         and review as their organisation's (meant for it: its own, addressed to it, or asked for by it)."""
-        seen = await self._gate.decide(ctx, [Resource(c, Category.DOCUMENTS, h, self._source.name, held_here=True)
-                                             for c, h, *_ in groups])
-        visible = [(g, d) for g, d in zip(groups, seen, strict=True) if d.permit]
-        # files of a sensitive kind (immigration papers) only where that category's section of the holder is seen too
-        tender = [(g, category) for g, _ in visible if (category := self._lists.sensitive(g[2])) is not None]
-        if tender:
-            also = await self._gate.decide(ctx, [Resource(g[0], category, g[1], self._source.name, held_here=True)
-                                                 for g, category in tender])
-            hidden = {g for (g, _), d in zip(tender, also, strict=True) if not d.permit}
-            visible = [(g, d) for g, d in visible if g not in hidden]
+        sections = await file_sections(self._gate, self._lists, self._source.name, ctx,
+                                       [(c, h, d) for c, h, d, *_ in groups])
+        visible = [(g, s[0][1]) for g, s in zip(groups, sections, strict=True) if seen(s)]
         clients = sorted({g[0] for g, _ in visible})
         sees = await self._gate.visible_identity(ctx, clients) if clients else set()
         verdicts = await self._gate.authorize_each(ctx, Action.DOCUMENT_REVIEW, [
@@ -228,28 +221,26 @@ class DocumentReviews:
                 if not left:
                     break
                 staff = RequestContext(staff_of(org), "document-reviewers", purpose)
-                seen = await self._gate.decide(staff, [
-                    Resource(c, Category.DOCUMENTS, h, self._source.name, held_here=True) for c, _, h, _ in left])
-                tender = [(x, category) for x in left if (category := self._lists.sensitive(x[3])) is not None]
-                also = await self._gate.decide(staff, [
-                    Resource(x[0], category, x[2], self._source.name, held_here=True)
-                    for x, category in tender]) if tender else []
-                closed = {x for (x, _), d in zip(tender, also, strict=True) if not d.permit}
+                sections = await file_sections(self._gate, self._lists, self._source.name, staff,
+                                               [(c, h, d) for c, _, h, d in left])
                 sees = await self._gate.visible_identity(staff, sorted({c for c, _, _, _ in left}))
                 verdicts = await self._gate.authorize_each(staff, Action.DOCUMENT_REVIEW, [
                     Target.section(c, Category.DOCUMENTS, h, sees_identity=c in sees, addressed=True)
                     for c, _, h, _ in left])
-                out.update(x for x, d, v in zip(left, seen, verdicts, strict=True)
-                           if d.permit and v.permit and x not in closed)
+                out.update(x for x, s, v in zip(left, sections, verdicts, strict=True) if seen(s) and v.permit)
         return out
 
     async def _review_purposes(self, org: str) -> list[Purpose]:
         """The purposes for which the policies let the organisation's staff open its review list - every purpose
-        of the vocabulary asked, none kept here (one decision each, no store read; asked once per question)."""
-        verdicts = [(p, await self._gate.authorize_each(
-            RequestContext(staff_of(org), "document-reviewers", p), Action.DOCUMENT_REVIEW,
-            [Target.worklist(Category.DOCUMENTS, org)])) for p in Purpose]
-        return [p for p, (v,) in verdicts if v.permit]
+        of the vocabulary asked (one decision each, no store read), once per organisation for the process: the
+        answer depends on the policy set alone, loaded once at start-up."""
+        known = self._purposes.get(org)
+        if known is None:
+            verdicts = [(p, await self._gate.authorize_each(
+                RequestContext(staff_of(org), "document-reviewers", p), Action.DOCUMENT_REVIEW,
+                [Target.worklist(Category.DOCUMENTS, org)])) for p in Purpose]
+            known = self._purposes[org] = [p for p, (v,) in verdicts if v.permit]
+        return known
 
     async def shows_arrivals(self, viewer: RequestContext, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Of (client, record holder), those whose records `viewer` is shown moved by another holder's file: to
@@ -279,14 +270,15 @@ class DocumentReviews:
         async with self._gate.store_work(Action.DOCUMENT_UPLOAD), self._sessions() as session:
             asked = await waiting_holders(session, client_id=client_id, document=document, valid_days=valid_days,
                                           now=now)
-            consents = await ConsentStore().list_for_client(session, client_id)
+            consents = await self._consents.list_for_client(session, client_id)
             keeping = set((await session.execute(select(RecordRow.holder).where(
                 RecordRow.client_id == client_id).distinct())).scalars())
         known = (self._known | keeping) - RESERVED_ORGANIZATIONS
         if not picked <= known:
             raise _refused(field, "unknown_addressee")
-        named = sorted({o for c in consents for p in c.provisions if p.type == "permit"
-                        and Category.DOCUMENTS in p.categories for o in p.organizations if o in known} - set(asked))
+        named = sorted({o for c in consents for p in c.provisions for o in p.organizations
+                        if o in known and p.type == "permit" and p.names(o, Category.DOCUMENTS, CLIENT_HOLDER)}
+                       - set(asked))
         allowed = await self.may_review([(client_id, o, CLIENT_HOLDER, document) for o in named])
         return sorted({*asked, *(o for _, o, _, _ in allowed), *picked})
 

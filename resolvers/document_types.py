@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from checklists.config import DocumentKind
-from connectors.held_documents import ACCEPTED, DocumentRecord, SentFile
-from gate.document_desk import DocumentDesk
+from connectors.held_documents import ACCEPTED, DocumentRecord, SentFile, last_valid_day
 from gate.document_reviews import ReviewItem
+from resolvers.context import Context
 from resolvers.enums import RejectReason
 
 
@@ -71,8 +72,21 @@ class DocumentFile:
                       "record of it - whose staff may not see it yet, because the client's consent does not let them "
                       "(it is not shared with them yet, so it does not await their review). Null for anyone else.")
     async def not_shared_with(self, info: strawberry.Info) -> list[str] | None:
-        desk: DocumentDesk = info.context.documents
-        return await desk.not_shared_with(info.context.request, self.sent)
+        if not self.sent.by_client:  # a file staff sent is their organisation's own: meant for no one else
+            return None
+        loader = info.context.loaders.setdefault("not_shared_with", _not_shared_loader(info.context))
+        answer: list[str] | None = await loader.load(self.sent)
+        return answer
+
+
+def _not_shared_loader(context: Context) -> DataLoader[SentFile, list[str] | None]:
+    """Batches every file's notSharedWith of a request into one decision step (the desk's)."""
+    desk = context.documents
+
+    async def load(files: list[SentFile]) -> list[list[str] | None]:
+        return await desk.not_shared_with(context.request, files)
+
+    return DataLoader(load_fn=load)
 
 
 @strawberry.type(description="One step of an organisation's record of a document, and how long it lasted.")
@@ -122,10 +136,9 @@ class DocumentReview:
 
 def valid_until(record: DocumentRecord, kind: DocumentKind | None) -> date | None:
     """The last day an accepted copy holds (None: it does not expire, or it is not accepted)."""
-    start = record.valid_from
-    if record.state != ACCEPTED or start is None or kind is None or kind.valid_days is None:
+    if record.state != ACCEPTED or kind is None:
         return None
-    return start + timedelta(days=kind.valid_days)
+    return last_valid_day(record.valid_from, kind.valid_days)
 
 
 def request_state(record: DocumentRecord, kind: DocumentKind | None, today: date) -> DocumentRequestState:

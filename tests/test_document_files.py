@@ -47,8 +47,8 @@ from demo.population import Population
 from demo.servers import ServerThread
 from store.engine import is_sqlite, make_engine, make_sessionmaker
 from store.held_tables import DocumentFile
-from tests.gateway import GraphQLClient, break_access_log, events, seed_links
-from tests.test_documents import CONSENT, City, png
+from tests.gateway import GraphQLClient, break_access_log, events
+from tests.test_documents import CONSENT, City, _sheltered, open_city, png
 
 HOUR = 3600.0
 BUCKETS: dict[str, dict[str, tuple[bytes, float]]] = {}
@@ -67,9 +67,6 @@ class MemoryBlobStore:
             return False
         self.bucket[received.sha256] = (received.path.read_bytes(), time.time())
         return True
-
-    def exists(self, sha256: str) -> bool:
-        return sha256 in self.bucket
 
     def open(self, sha256: str) -> AsyncIterator[bytes] | None:
         return self._chunks(self.bucket[sha256][0]) if sha256 in self.bucket else None
@@ -129,6 +126,10 @@ class PausingStore(LocalBlobStore):
         hold = self.holds[where] = Hold()
         return hold
 
+    def exists(self, sha256: str) -> bool:
+        """Whether bytes are kept under `sha256` (the test's question: no part of the BlobStore seam)."""
+        return self._path(sha256).exists()
+
     def _pause(self, where: str) -> None:
         hold = self.holds.pop(where, None)
         if hold is not None:
@@ -167,22 +168,13 @@ async def city(request: pytest.FixtureRequest, database_url: str, benefits_serve
                edfi_server: ServerThread, population: Population, settings_factory: Any,
                tmp_path: Path) -> AsyncIterator[City]:
     marked = request.node.get_closest_marker("documents")
-    await seed_links(database_url, population)
-    blobs = tmp_path / "blobs"
-    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
-                                schooling_url=edfi_server.url, benefits_timeout=1.0,
-                                documents={"blob_dir": blobs, "max_bytes": 100_000,
-                                           **(marked.kwargs if marked else {})})
-    with ServerThread(create_app(settings)) as server:
-        yield City(settings, server, blobs, database_url)
-    BUCKETS.pop(str(blobs), None)
-    stuck = STORES.pop(str(blobs), None)
+    async with open_city(database_url, benefits_server, edfi_server, population, settings_factory, tmp_path,
+                         **(marked.kwargs if marked else {})) as opened:
+        yield opened
+    BUCKETS.pop(str(opened.blobs), None)
+    stuck = STORES.pop(str(opened.blobs), None)
     for hold in (stuck.holds.values() if stuck else ()):
         hold.go.set()
-
-
-def _sheltered(population: Population) -> str:
-    return next(p.client_id for p in population.people if p.hmis_id)
 
 
 def _cli(monkeypatch: pytest.MonkeyPatch, city: City, *args: str, store: str | None = None) -> Any:
@@ -309,7 +301,7 @@ async def test_receiving_a_body_that_stops_arriving_is_refused_within_the_timeou
 def test_a_blob_that_cannot_be_written_leaves_no_half_written_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str,
 ) -> None:
-    store = LocalBlobStore(tmp_path / "blobs")
+    store = PausingStore(tmp_path / "blobs")  # the local store (no call held) that can say whether it keeps bytes
     incoming = tmp_path / "blobs" / "incoming"
     incoming.mkdir(parents=True)
     data = png(3000)
@@ -371,12 +363,9 @@ async def test_retention_purges_every_expired_file_a_batch_per_transaction(
     async def record(session: Any, by_client: dict[str, int]) -> None:
         batches.append(sum(by_client.values()))
 
-    async def delete(sha: str) -> None:
-        store.delete(sha)
-
     engine = make_engine(city.database_url)
     try:
-        done = await purge_expired(make_sessionmaker(engine), delete, record, now=datetime.now(UTC), batch=2)
+        done = await purge_expired(make_sessionmaker(engine), store, record, now=datetime.now(UTC), batch=2)
     finally:
         await engine.dispose()
     assert batches == [2, 2, 1] and (done.files, done.blobs, done.by_client) == (5, 5, {cid: 5})
@@ -446,12 +435,9 @@ async def _purge(city: City) -> int:
     async def record(session: Any, by_client: dict[str, int]) -> None:
         pass
 
-    async def delete(sha: str) -> None:
-        await asyncio.to_thread(store.delete, sha)
-
     engine = make_engine(city.database_url)
     try:
-        return (await purge_expired(make_sessionmaker(engine), delete, record, now=datetime.now(UTC))).blobs
+        return (await purge_expired(make_sessionmaker(engine), store, record, now=datetime.now(UTC))).blobs
     finally:
         await engine.dispose()
 
@@ -487,18 +473,19 @@ async def test_an_upload_of_the_same_bytes_as_a_file_being_purged_keeps_them_for
     put = store.hold("put")
     upload = asyncio.create_task(city.send(dhs, cid, "PHOTO_ID", content))
     await put.until_reached()
-    local = LocalBlobStore(city.blobs)
+    class Releasing(LocalBlobStore):
+        """The purge's store, which lets the upload go on as it removes the bytes."""
+
+        def delete(self, sha256: str) -> None:
+            put.go.set()
+            super().delete(sha256)
 
     async def record(session: Any, by_client: dict[str, int]) -> None:
         pass
 
-    async def delete(sha: str) -> None:
-        put.go.set()
-        await asyncio.to_thread(local.delete, sha)
-
     engine = make_engine(city.database_url)
     try:
-        done = await purge_expired(make_sessionmaker(engine), delete, record, now=datetime.now(UTC))
+        done = await purge_expired(make_sessionmaker(engine), Releasing(city.blobs), record, now=datetime.now(UTC))
     finally:
         await engine.dispose()
     assert done.blobs == 1
@@ -807,3 +794,65 @@ async def test_a_download_nobody_reads_is_cut_off_at_its_deadline_and_gives_back
     assert copy.closed
     again = await slots.take("someone else", seconds=0.5)  # the only slot is free again
     again.release()
+
+
+async def test_the_sweep_removes_upload_attempts_older_than_a_day_and_keeps_the_days_own(
+    city: City, population: Population, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Uploads remove old attempts as they count theirs; once uploads stop, the sweep does - a batch at a time,
+    every one of them - so rows naming a sender and a client are not kept for good."""
+    from sqlalchemy import insert
+
+    from store.held_tables import DocumentAttempt
+
+    cid, now = _sheltered(population), datetime.now(UTC)
+    old = [{"sender": f"worker-{i % 3}", "client_id": cid, "at": now - timedelta(days=1, hours=1 + i % 5)}
+           for i in range(503)]  # more than one batch of them
+    fresh = [{"sender": "worker-0", "client_id": cid, "at": now - timedelta(hours=2)}]
+    await city.change(insert(DocumentAttempt).values(old + fresh))
+
+    result = await asyncio.to_thread(_cli, monkeypatch, city, "sweep")
+    assert result.exit_code == 0, result.output
+    assert "503 upload attempt(s) older than a day removed" in " ".join(result.output.split())
+    assert [(a.sender, a.client_id) for a in await city.rows(DocumentAttempt)] == [("worker-0", cid)]
+
+
+MY_FILES = """query($id: ID!) { client(id: $id) { documents { files { id agency notSharedWith } } } }"""
+
+
+async def test_a_staff_read_of_documents_asks_the_policies_nothing_about_a_clients_addressees(
+    city: City, population: Population, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whom a client's upload is not shared with yet is the client's to know: worked out for the client's own
+    view, never on a caseworker's read of the documents (where it was a question per addressee of every file)."""
+    from gate.document_reviews import DocumentReviews
+
+    cid = _sheltered(population)
+    me, dhs = city.client(cid), city.as_("DHS")
+    given = await me.query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
+        "provisions": [{"organizations": ["DHS"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"]}]}})
+    assert "errors" not in given, given
+    sent = await city.send(me, cid, "BIRTH_CERTIFICATE", png(), addressed_to="HRA")
+    assert sent.status_code == 201, sent.text
+    file_id = sent.json()["file"]["id"]
+
+    asked: list[int] = []  # the asks of each may_review call (the gateway runs in a thread of this process)
+    may_review = DocumentReviews.may_review
+
+    async def counted(self: DocumentReviews, asks: Any) -> Any:
+        asked.append(len(asks))
+        return await may_review(self, asks)
+
+    monkeypatch.setattr(DocumentReviews, "may_review", counted)
+    mine = await me.query(MY_FILES, {"id": cid})
+    assert [(f["id"], f["notSharedWith"]) for f in mine["data"]["client"]["documents"]["files"]] == [
+        (file_id, ["HRA"])]
+    assert asked and sum(asked) <= 2  # the client's own view: its file's addressees (DHS, HRA), once
+
+    asked.clear()
+    for _ in range(3):
+        seen = await dhs.query(MY_FILES, {"id": cid})
+        assert [(f["id"], f["notSharedWith"]) for f in seen["data"]["client"]["documents"]["files"]] == [
+            (file_id, None)]
+    assert asked == []

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from hashlib import sha256
@@ -45,6 +46,7 @@ DOCUMENTS = """query($id: ID!) { client(id: $id) { documents { access { agency s
 ADD_CONTACT = """mutation($c: ID!) { addContactPoint(clientId: $c, channel: SMS, address: "+12125550142", optedIn: true,
   sourceReference: "SIGNED-CONTACT-FORM-7") { id } }"""
 CONSENT = """mutation($input: RecordConsentInput!) { recordConsent(input: $input) { id } }"""
+ADDRESSED = "X-Casebridge-Addressed-To"
 SCANNER = """import sys
 data = sys.stdin.buffer.read()
 sys.exit(1 if b"EICAR-STANDARD-ANTIVIRUS-TEST" in data else 2 if b"SCANNER-BREAKS" in data else 0)
@@ -74,11 +76,14 @@ class City:
         return self.as_("CLIENTS", "client", purpose="client_access", self_client=cid, sub="client-1")
 
     async def send(self, who: GraphQLClient, cid: str, document: str, content: bytes, *,
-                   content_type: str = "application/octet-stream", **kw: Any) -> httpx.Response:
+                   content_type: str = "application/octet-stream", addressed_to: str | None = None,
+                   **kw: Any) -> httpx.Response:
+        """An upload; `addressed_to`: whom it should reach, as the header says it (X-Casebridge-Addressed-To)."""
+        chosen = {} if addressed_to is None else {ADDRESSED: addressed_to}
         async with httpx.AsyncClient(base_url=self.server.url, timeout=30) as http:
             return await http.post("/documents", content=content, headers={
                 **who.headers, "Content-Type": content_type, "X-Casebridge-Client-Id": cid,
-                "X-Casebridge-Document": document}, **kw)
+                "X-Casebridge-Document": document, **chosen}, **kw)
 
     async def fetch(self, who: GraphQLClient, file_id: str) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.server.url, timeout=30) as http:
@@ -105,22 +110,31 @@ class City:
             await engine.dispose()
 
 
+@asynccontextmanager
+async def open_city(database_url: str, benefits_server: ServerThread, edfi_server: ServerThread,
+                    population: Population, settings_factory: Any, tmp_path: Path,
+                    **documents: Any) -> AsyncIterator[City]:
+    """A gateway whose blob store is a directory under `tmp_path`, files up to 100 kB; `documents`: further
+    documents settings (or other values for these)."""
+    await seed_links(database_url, population)
+    blobs = tmp_path / "blobs"
+    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
+                                schooling_url=edfi_server.url, benefits_timeout=1.0,
+                                documents={"blob_dir": blobs, "max_bytes": 100_000, **documents})
+    with ServerThread(create_app(settings)) as server:
+        yield City(settings, server, blobs, database_url)
+
+
 @pytest.fixture
 async def city(request: pytest.FixtureRequest, database_url: str, benefits_server: ServerThread,
                edfi_server: ServerThread, population: Population, settings_factory: Any,
                tmp_path: Path) -> AsyncIterator[City]:
     marked = request.node.get_closest_marker("documents")
-    await seed_links(database_url, population)
     scanner = tmp_path / "scanner.py"
     scanner.write_text(SCANNER)
-    blobs = tmp_path / "blobs"
-    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
-                                schooling_url=edfi_server.url, benefits_timeout=1.0,
-                                documents={"blob_dir": blobs, "max_bytes": 100_000,
-                                           "scan_command": [sys.executable, str(scanner)],
-                                           **(marked.kwargs if marked else {})})
-    with ServerThread(create_app(settings)) as server:
-        yield City(settings, server, blobs, database_url)
+    async with open_city(database_url, benefits_server, edfi_server, population, settings_factory, tmp_path,
+                         scan_command=[sys.executable, str(scanner)], **(marked.kwargs if marked else {})) as opened:
+        yield opened
 
 
 def _sheltered(population: Population) -> str:
@@ -136,12 +150,17 @@ def _item(body: dict[str, Any], document: str) -> dict[str, Any]:
     return next(i for i in body["data"]["client"]["checklist"]["items"] if i["document"] == document)
 
 
-async def _consent_documents_to(city: City, cid: str, org: str) -> None:
-    """The client consents (in their own view) to `org` seeing their documents for case management."""
+async def _consent_documents_to(city: City, cid: str, *orgs: str, categories: Sequence[str] = ("DOCUMENTS",),
+                                holders: Sequence[str] = ()) -> str:
+    """The client consents (in their own view) to `orgs` seeing their documents (or `categories`) for case
+    management - those held by `holders` only, where named. The consent's id."""
+    provision: dict[str, Any] = {"organizations": list(orgs), "categories": list(categories),
+                                 "purposes": ["CASE_MANAGEMENT"], **({"holders": list(holders)} if holders else {})}
     given = await city.client(cid).query(CONSENT, {"input": {
         "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
-        "provisions": [{"organizations": [org], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"]}]}})
+        "provisions": [provision]}})
     assert "errors" not in given, given
+    return str(given["data"]["recordConsent"]["id"])
 
 
 async def test_asked_sent_by_the_client_reviewed_under_consent_and_accepted_the_checklist_shows_each_step(
@@ -456,11 +475,7 @@ async def test_a_file_arriving_moves_the_record_that_asked_for_it_to_received_an
     assert "errors" not in await dhs.query(REVIEW, {"f": photo["id"], "decision": "ACCEPT"})
 
     # HRA, by the client's consent to DHS's documents only, sees DHS's record - never the id of the client's file
-    given = await me.query(CONSENT, {"input": {
-        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
-        "provisions": [{"organizations": ["HRA"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"],
-                        "holders": ["DHS"]}]}})
-    assert "errors" not in given, given
+    await _consent_documents_to(city, cid, "HRA", holders=["DHS"])
     item = _item(await hra.query(SEEN, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
     (request,) = item["requests"]
     assert (request["agency"], request["state"], request["fileId"]) == ("DHS", "ACCEPTED", None)
@@ -633,11 +648,7 @@ async def test_a_record_moves_to_received_only_through_a_file_its_holder_may_rev
     dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
     assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
     # HRA may see DHS's documents (the client's consent), DHS not HRA's: HRA's own file does not move DHS's record
-    given = await me.query(CONSENT, {"input": {
-        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
-        "provisions": [{"organizations": ["HRA"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"],
-                        "holders": ["DHS"]}]}})
-    assert "errors" not in given, given
+    await _consent_documents_to(city, cid, "HRA", holders=["DHS"])
     theirs = (await city.send(hra, cid, "PHOTO_ID", png())).json()["file"]
     for who in (hra, dhs, me):
         item = _item(await who.query(SHARED, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "PHOTO_ID")
@@ -727,11 +738,7 @@ async def test_a_third_organisation_sees_another_holders_record_as_stored_whatev
     cid = _sheltered(population)
     dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
     assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
-    given = await me.query(CONSENT, {"input": {
-        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
-        "provisions": [{"organizations": ["HRA"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"],
-                        "holders": ["DHS"]}]}})
-    assert "errors" not in given, given
+    await _consent_documents_to(city, cid, "HRA", holders=["DHS"])
     theirs = (await city.send(hra, cid, "PHOTO_ID", png())).json()["file"]
 
     def dhs_record(body: dict[str, Any]) -> list[Any]:
@@ -831,11 +838,7 @@ async def test_a_consent_naming_a_thousand_unknown_organisations_neither_slows_a
     cid = _sheltered(population)
     me = city.client(cid)
     made_up = [f"ORG-{i:04d}" for i in range(1000)]
-    given = await me.query(CONSENT, {"input": {
-        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
-        "provisions": [{"organizations": [*made_up, "DHS"], "categories": ["DOCUMENTS"],
-                        "purposes": ["CASE_MANAGEMENT"]}]}})
-    assert "errors" not in given, given
+    await _consent_documents_to(city, cid, *made_up, "DHS")
     started = asyncio.get_running_loop().time()
     sent = await city.send(me, cid, "PHOTO_ID", png())
     assert sent.status_code == 201, sent.text
@@ -843,17 +846,6 @@ async def test_a_consent_naming_a_thousand_unknown_organisations_neither_slows_a
     # addressed to the organisation casebridge knows (DHS, an agency here), none of the names made up
     assert [(a.file_id, a.organization) for a in await city.rows(DocumentAddressee)] == [
         (sent.json()["file"]["id"], "DHS")]
-
-
-ADDRESSED = "X-Casebridge-Addressed-To"
-
-
-async def _send_addressed(city: City, who: GraphQLClient, cid: str, document: str, to: str) -> httpx.Response:
-    """An upload naming whom it should reach (X-Casebridge-Addressed-To)."""
-    async with httpx.AsyncClient(base_url=city.server.url, timeout=30) as http:
-        return await http.post("/documents", content=png(), headers={
-            **who.headers, "Content-Type": "image/png", "X-Casebridge-Client-Id": cid,
-            "X-Casebridge-Document": document, ADDRESSED: to})
 
 
 async def test_a_client_addresses_an_upload_to_an_organisation_their_consent_lets_see_it_and_it_is_on_its_list(
@@ -864,7 +856,7 @@ async def test_a_client_addresses_an_upload_to_an_organisation_their_consent_let
     cid = _sheltered(population)
     hra, me = city.as_("HRA"), city.client(cid)
     await _consent_documents_to(city, cid, "HRA")
-    sent = await _send_addressed(city, me, cid, "PHOTO_ID", "HRA")
+    sent = await city.send(me, cid, "PHOTO_ID", png(), addressed_to="HRA")
     assert sent.status_code == 201, sent.text
     file = sent.json()["file"]
     (review,) = (await hra.query(REVIEWS))["data"]["documentReviews"]
@@ -884,7 +876,7 @@ async def test_a_client_addresses_an_upload_to_an_organisation_without_consent_i
     cid = _sheltered(population)
     dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
     await _consent_documents_to(city, cid, "DHS")
-    sent = await _send_addressed(city, me, cid, "BIRTH_CERTIFICATE", "HRA , HRA")  # spaces, a repeat: one HRA
+    sent = await city.send(me, cid, "BIRTH_CERTIFICATE", png(), addressed_to="HRA , HRA")  # spaces, a repeat: one HRA
     assert sent.status_code == 201, sent.text
     file = sent.json()["file"]
     # chosen besides the default (DHS, by the consent): both kept, whether or not HRA's staff may see it yet
@@ -917,7 +909,7 @@ async def test_an_unknown_malformed_or_sixth_addressee_is_refused_after_the_gate
     for to, reason in (("HRA, JANE-DOE-CLINIC", "unknown_addressee"), ("CLIENT", "unknown_addressee"),
                        ("HRA,,DHS", "malformed_addressee"), ("HRA, Jane Doe", "malformed_addressee"),
                        ("DHS,HRA,DOE,ORG-A,ORG-B,ORG-C", "too_many_addressees")):
-        got = await _send_addressed(city, me, cid, "PHOTO_ID", to)
+        got = await city.send(me, cid, "PHOTO_ID", png(), addressed_to=to)
         assert got.status_code == 400, (to, got.text)
         error = got.json()["errors"][0]
         assert (error["extensions"]["code"], error["extensions"]["reason"]) == ("BAD_USER_INPUT", reason)
@@ -929,8 +921,8 @@ async def test_an_unknown_malformed_or_sixth_addressee_is_refused_after_the_gate
         "unknown_addressee", "unknown_addressee", "malformed_addressee", "malformed_addressee", "too_many_addressees")]
     assert all("JANE" not in (e.detail or "").upper() and "ORG-A" not in (e.detail or "") for e in logged)
     # five known ones are within the limit; an empty header chooses no one
-    assert (await _send_addressed(city, me, cid, "PHOTO_ID", "DHS, HRA, DOE")).status_code == 201
-    assert (await _send_addressed(city, me, cid, "PROOF_OF_INCOME", "")).status_code == 201
+    assert (await city.send(me, cid, "PHOTO_ID", png(), addressed_to="DHS, HRA, DOE")).status_code == 201
+    assert (await city.send(me, cid, "PROOF_OF_INCOME", png(), addressed_to="")).status_code == 201
 
 
 async def test_staff_choosing_whom_their_upload_is_meant_for_are_refused_by_the_policies(
@@ -941,7 +933,7 @@ async def test_staff_choosing_whom_their_upload_is_meant_for_are_refused_by_the_
     cid = _sheltered(population)
     dhs = city.as_("DHS", sub="dhs-worker-1")
     await _consent_documents_to(city, cid, "HRA")
-    got = await _send_addressed(city, dhs, cid, "PHOTO_ID", "HRA")
+    got = await city.send(dhs, cid, "PHOTO_ID", png(), addressed_to="HRA")
     # a file DHS's staff send is DHS's own record: whom it reaches is no sender's choice (client-sends-own-documents)
     assert got.status_code == 403, got.text
     error = got.json()["errors"][0]
@@ -952,7 +944,7 @@ async def test_staff_choosing_whom_their_upload_is_meant_for_are_refused_by_the_
     assert [(e.action, e.outcome) for e in logged if e.action == "document.upload"] == [
         ("document.upload", "refused")]
     # a caller the policies refuse anyway is told that, not about the header
-    other = await _send_addressed(city, city.as_("DOE", "partner"), cid, "PHOTO_ID", "HRA")
+    other = await city.send(city.as_("DOE", "partner"), cid, "PHOTO_ID", png(), addressed_to="HRA")
     assert other.status_code == 403 and other.json()["errors"][0]["extensions"].get("reason") != "not_addressable"
     # without the header DHS sends it as before: its own record's, on nobody else's list
     plain = await city.send(dhs, cid, "PHOTO_ID", png())

@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from api.app import create_app
 from checklists.config import load
 from core.errors import ConfigurationError
 from core.vocabulary import Category
 from demo.population import Population
 from demo.servers import ServerThread
-from tests.gateway import events, seed_links
-from tests.test_documents import CONSENT, REQUEST, REVIEW, REVIEWS, City, png
+from tests.gateway import events
+from tests.test_documents import REQUEST, REVIEW, REVIEWS, City, _consent_documents_to, open_city, png
 
 IMMIGRATION_CODES = load().documents["IMMIGRATION_DOCUMENTS"].known_as
 SECTION = """query($id: ID!) { client(id: $id) { documents { access { agency status }
@@ -39,12 +37,9 @@ WHY = "Client collapsed at the shelter intake; need their documents to coordinat
 @pytest.fixture
 async def city(database_url: str, benefits_server: ServerThread, edfi_server: ServerThread, population: Population,
                settings_factory: Any, tmp_path: Path) -> AsyncIterator[City]:
-    await seed_links(database_url, population)
-    settings = settings_factory(database_url=database_url, benefits_url=benefits_server.url,
-                                schooling_url=edfi_server.url, benefits_timeout=1.0,
-                                documents={"blob_dir": tmp_path / "blobs", "max_bytes": 100_000})
-    with ServerThread(create_app(settings)) as server:
-        yield City(settings, server, tmp_path / "blobs", database_url)
+    async with open_city(database_url, benefits_server, edfi_server, population, settings_factory,
+                         tmp_path) as opened:
+        yield opened
 
 
 def _with_immigration_papers(population: Population) -> tuple[str, int]:
@@ -58,14 +53,6 @@ def _with_immigration_papers(population: Population) -> tuple[str, int]:
             if others:
                 return person.client_id, len(others)
     raise AssertionError("the synthetic city has a client with accepted immigration papers")
-
-
-async def _consent(city: City, cid: str, *categories: str, to: str = "DHS") -> str:
-    given = await city.client(cid).query(CONSENT, {"input": {
-        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
-        "provisions": [{"organizations": [to], "categories": list(categories), "purposes": ["CASE_MANAGEMENT"]}]}})
-    assert "errors" not in given, given
-    return str(given["data"]["recordConsent"]["id"])
 
 
 def _papers(item: dict[str, Any]) -> tuple[str, list[Any], list[Any]]:
@@ -114,11 +101,11 @@ async def test_an_emergency_read_shows_no_trace_of_immigration_papers_which_a_co
 
     # a consent naming documents alone does not reveal them; one naming immigration_legal too does
     dhs = city.as_("DHS")
-    await _consent(city, cid, "DOCUMENTS")
+    await _consent_documents_to(city, cid, "DHS")
     seen = (await dhs.query(SECTION, {"id": cid}))["data"]["client"]["documents"]
     assert len(seen["items"]) == others and [f["id"] for f in seen["files"]] == [photo]
     assert (await city.fetch(dhs, papers)).status_code == 404
-    consent_id = await _consent(city, cid, "DOCUMENTS", "IMMIGRATION_LEGAL")
+    consent_id = await _consent_documents_to(city, cid, "DHS", categories=("DOCUMENTS", "IMMIGRATION_LEGAL"))
     seen = (await dhs.query(SECTION, {"id": cid}))["data"]["client"]["documents"]
     assert len(seen["items"]) > others and {i["type"] for i in seen["items"]} & IMMIGRATION_CODES
     assert {f["id"] for f in seen["files"]} == {papers, photo}
@@ -156,7 +143,7 @@ async def test_a_clients_immigration_papers_are_reviewed_only_by_an_organisation
     named for immigration_legal too, it has them on its list and reviews them."""
     cid, _others = _with_immigration_papers(population)
     hra = city.as_("HRA")
-    await _consent(city, cid, "DOCUMENTS", to="HRA")
+    await _consent_documents_to(city, cid, "HRA")
     assert "errors" not in await hra.query(REQUEST, {"c": cid, "d": "IMMIGRATION_DOCUMENTS"})
     sent = await city.send(city.client(cid), cid, "IMMIGRATION_DOCUMENTS", png(3000))
     assert sent.status_code == 201, sent.text
@@ -168,7 +155,7 @@ async def test_a_clients_immigration_papers_are_reviewed_only_by_an_organisation
     assert refused["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND"  # as if there were no such file
     assert await _asked_state(hra, cid) == "REQUESTED"  # its record is not moved by a file it may not see
 
-    await _consent(city, cid, "DOCUMENTS", "IMMIGRATION_LEGAL", to="HRA")
+    await _consent_documents_to(city, cid, "HRA", categories=("DOCUMENTS", "IMMIGRATION_LEGAL"))
     assert await _asked_state(hra, cid) == "RECEIVED"
     (item,) = [i for i in (await hra.query(REVIEWS))["data"]["documentReviews"] if i["file"]["id"] == papers]
     assert item["file"]["document"] == "IMMIGRATION_DOCUMENTS"

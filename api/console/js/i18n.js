@@ -65,3 +65,12 @@ export function formatDateTime(value) {
   if (!value) return '';
   return new Intl.DateTimeFormat(language, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(value));
 }
+
+// The calendar day `offset` days from today where the browser is, as a date input's value (YYYY-MM-DD): not the
+// UTC day toISOString gives, which in New York's evening is already tomorrow.
+export function localDay(offset = 0) {
+  const d = new Date();
+  d.setDate(d.getDate() + offset);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+}

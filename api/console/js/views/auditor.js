@@ -1,7 +1,7 @@
 // An auditor's console: the access log with every filter and cursor paging, the chain's integrity, the unusual
 // access summaries, and exports to download. Purpose: audit. Never client data.
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
-import { formatDateTime, t, word } from '../i18n.js';
+import { formatDateTime, localDay, t, word } from '../i18n.js';
 import { CATEGORIES } from './consents.js';
 import { Alert, Table, TextField, errorText, useFocus, useHashRoute, useTitle } from './common.js';
 
@@ -211,7 +211,7 @@ function Integrity({ api }) {
 }
 
 function Unusual({ api }) {
-  const [since, setSince] = useState(new Date(Date.now() - 7 * 864e5).toISOString().slice(0, 10));
+  const [since, setSince] = useState(localDay(-7));
   const [until, setUntil] = useState('');
   const [summary, setSummary] = useState(null);
   const [error, setError] = useState(null);

@@ -159,12 +159,14 @@ export function TextField({ id, label, hint, value, onInput, type = 'text', requ
   </div>`;
 }
 
-export function Checkboxes({ name, legend, options, chosen, onChange }) {
+// Checkboxes; with `max`, the unticked ones cannot be ticked once that many are.
+export function Checkboxes({ name, legend, options, chosen, onChange, max = Infinity }) {
   const toggle = (value) => onChange(chosen.includes(value) ? chosen.filter((v) => v !== value) : [...chosen, value]);
   return html`<fieldset class="usa-fieldset"><legend class="usa-legend">${legend}</legend>
     ${options.map(([value, label, hint]) => html`<div class="usa-checkbox">
       <input class="usa-checkbox__input" id=${`${name}-${value}`} type="checkbox" name=${name} value=${value}
-        checked=${chosen.includes(value)} onChange=${() => toggle(value)} />
+        checked=${chosen.includes(value)} disabled=${!chosen.includes(value) && chosen.length >= max}
+        onChange=${() => toggle(value)} />
       <label class="usa-checkbox__label" for=${`${name}-${value}`}>${label}
         ${hint && html`<span class="usa-checkbox__label-description">${hint}</span>`}</label>
     </div>`)}</fieldset>`;

@@ -1,7 +1,7 @@
 // Consents: the list (with what each provision opens, in plain words), recording one from a signed form or by the
 // client themself, changing one provision and revoking a consent.
 import { html, useEffect, useState } from '../../vendor/preact-htm.js';
-import { t, word } from '../i18n.js';
+import { localDay, t, word } from '../i18n.js';
 import { Alert, Checkboxes, TextField, errorText, formatDate, useFocus } from './common.js';
 
 export const CATEGORIES = ['IDENTITY', 'BENEFITS', 'HOUSING', 'SCHOOLING', 'APPOINTMENTS', 'DOCUMENTS', 'CASEWORK',
@@ -95,9 +95,6 @@ export function ConsentList({ api, clientId, purpose, organizations = [], canRev
   </section>`;
 }
 
-const today = () => new Date().toISOString().slice(0, 10);
-const inAYear = () => new Date(Date.now() + 365 * 864e5).toISOString().slice(0, 10);
-
 // When a form signed on `day` was signed: noon that day, or now for a form signed today before noon (a consent
 // given in the future is refused).
 function signedAt(day) {
@@ -127,10 +124,10 @@ export function ConsentForm({ api, clientId, purpose, organization = '', organiz
   const [orgs, setOrgs] = useState(first ? first.organizations : (organization ? [organization] : []));
   const [categories, setCategories] = useState(first ? first.categories : []);
   const [purposes, setPurposes] = useState(first ? first.purposes : ['CASE_MANAGEMENT', 'CARE_COORDINATION']);
-  const [until, setUntil] = useState(first?.periodEnd ? first.periodEnd.slice(0, 10) : inAYear());
+  const [until, setUntil] = useState(first?.periodEnd ? first.periodEnd.slice(0, 10) : localDay(365));
   const [form, setForm] = useState('');
   const [grantor, setGrantor] = useState('CLIENT');
-  const [givenOn, setGivenOn] = useState(today());
+  const [givenOn, setGivenOn] = useState(localDay());
   const [error, setError] = useState(null);
   const heading = useFocus();
   const edited = { ...(first ? asInput(first) : { type: 'PERMIT', holders: [] }), organizations: orgs, categories,

@@ -4,7 +4,7 @@
 // may see and do is the API's to decide: what it refuses, the page says.
 import { html, useEffect, useRef, useState } from '../../vendor/preact-htm.js';
 import { fetchFile, sendFile } from '../api.js';
-import { code, formatDate, formatDateTime, language, t, tOr, word } from '../i18n.js';
+import { code, formatDate, formatDateTime, language, localDay, t, tOr, word } from '../i18n.js';
 import { Alert, Checkboxes, Table, TextField, errorText } from './common.js';
 
 const REASONS = ['ILLEGIBLE', 'INCOMPLETE', 'EXPIRED_DOCUMENT', 'WRONG_DOCUMENT', 'NAME_MISMATCH',
@@ -127,20 +127,12 @@ export function Checklist({ api, clientId, purpose, organizations = [], staff = 
   </section>`;
 }
 
-// The day `days` from today, as a date input's value (the local calendar day).
-function daysAhead(days) {
-  const d = new Date();
-  d.setDate(d.getDate() + days);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-}
-
 function Item({ item, api, clientId, purpose, organizations, staff, self, offered, onDone, onError }) {
   const [busy, setBusy] = useState(false);
   // whom the client chose to review what they send (besides those it goes to anyway)
   const [to, setTo] = useState([]);
   // the date the client is asked to send it by: the city's configured days from today unless the caseworker says
-  const [dueOn, setDueOn] = useState(() => daysAhead(api.config.requestDays || 14));
+  const [dueOn, setDueOn] = useState(() => localDay(api.config.requestDays || 14));
   const send = async (e) => {
     const file = e.target.files?.[0];
     e.target.value = '';
@@ -180,7 +172,7 @@ function Item({ item, api, clientId, purpose, organizations, staff, self, offere
       data-address=${item.document}><summary>${t('checklist.addressTo')}</summary>
       <p class="usa-hint">${t('checklist.addressTo.hint', { count: MAX_ADDRESSEES })}</p>
       <${Checkboxes} name=${`to-${item.document}`} legend=${t('checklist.addressTo.legend')} options=${offered}
-        chosen=${to} onChange=${setTo} /></details>`}
+        chosen=${to} onChange=${setTo} max=${MAX_ADDRESSEES} /></details>`}
     ${!item.copies.some((c) => c.source === 'DERIVED') && html`<div class="cb-actions">
       <label class="usa-button usa-button--outline" for=${`${id}-camera`}>${t('checklist.takePhoto')}</label>
       <input class="usa-sr-only" type="file" id=${`${id}-camera`} accept="image/*" capture="environment"
@@ -190,7 +182,7 @@ function Item({ item, api, clientId, purpose, organizations, staff, self, offere
         data-send="file" />
       ${staff && item.needed && html`<div class="cb-ask">
         <${TextField} id=${`due-${item.document}`} type="date" label=${t('checklist.askBy')}
-          hint=${t('checklist.askBy.hint')} value=${dueOn} onInput=${setDueOn} min=${daysAhead(0)} />
+          hint=${t('checklist.askBy.hint')} value=${dueOn} onInput=${setDueOn} min=${localDay()} />
         <button type="button" class="usa-button usa-button--unstyled" onClick=${ask}>
         ${t('checklist.ask')}</button></div>`}
       ${busy && html`<span role="status">${t('checklist.sending')}</span>`}</div>`}
