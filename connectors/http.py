@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from multidict import CIMultiDictProxy
 from pydantic import TypeAdapter, ValidationError
 from yarl import URL
@@ -55,9 +56,16 @@ class AgencyResponse:
 
 
 class HttpSession:
-    """An aiohttp session opened on first use in the running event loop (and again if the loop changed)."""
+    """An aiohttp session opened on first use in the running event loop (and again if the loop changed).
 
-    def __init__(self, *, timeout_seconds: float, headers: Mapping[str, str] | None = None) -> None:
+    A proxy named by HTTP_PROXY / HTTPS_PROXY (and NO_PROXY) for `base_url` is looked up once, when the session
+    opens. aiohttp's `trust_env` would look it up, and in ~/.netrc, on a worker thread before every request: two
+    thread hops per agency GET (an Ed-Fi profile makes its GETs in two rounds, one after the other), and a
+    ~/.netrc naming the agency's host made every call fail beside our bearer token.
+    """
+
+    def __init__(self, *, base_url: str, timeout_seconds: float, headers: Mapping[str, str] | None = None) -> None:
+        self._base = URL(base_url)
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._headers = dict(headers or {})
         self._session: aiohttp.ClientSession | None = None
@@ -67,9 +75,9 @@ class HttpSession:
         """The session for the running loop."""
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop or self._session.closed:
-            # trust_env: proxies from HTTP(S)_PROXY / NO_PROXY, as before with httpx
-            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers, trust_env=True,
-                                                  raise_for_status=False)
+            proxy, proxy_auth = env_proxy(self._base)
+            self._session = aiohttp.ClientSession(timeout=self._timeout, headers=self._headers, proxy=proxy,
+                                                  proxy_auth=proxy_auth, raise_for_status=False)
             self._loop = loop
         return self._session
 
@@ -78,6 +86,14 @@ class HttpSession:
         session, self._session = self._session, None
         if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
             await session.close()
+
+
+def env_proxy(url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy the environment names for `url` and its credentials, or (None, None) to connect directly."""
+    try:
+        return get_env_proxy_for_url(url)
+    except LookupError:  # no proxy for the scheme, or NO_PROXY names the host
+        return None, None
 
 
 class AgencyApi:
@@ -91,7 +107,8 @@ class AgencyApi:
         self.timeout_seconds = timeout_seconds
         self._base = base_url.rstrip("/")
         self._urls: dict[str, URL] = {}
-        self.http = HttpSession(timeout_seconds=timeout_seconds, headers={"Accept": "application/json"})
+        self.http = HttpSession(base_url=self._base, timeout_seconds=timeout_seconds,
+                                headers={"Accept": "application/json"})
         self._creds = ClientCredentials(connector=connector, token_url=token_url, client_id=client_id,
                                         client_secret=client_secret)
 

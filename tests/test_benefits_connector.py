@@ -194,3 +194,65 @@ async def test_an_acceptance_date_is_read_and_one_that_is_not_a_date_is_unknown_
     assert found == {"D-1": date(2026, 3, 2), "D-2": None, "D-3": None, "D-4": None, "D-5": None}
     assert connector.unreadable_dates == 3
     assert "3 acceptance dates" in caplog.text and "02/03/2026" not in caplog.text and "2026-02-30" not in caplog.text
+
+
+def _forward_proxy(seen: list[str]) -> Any:
+    """A plain HTTP forward proxy (an ASGI app): records each absolute URL it is asked for and forwards it."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def forward(request: Request) -> Response:
+        seen.append(f"{request.method} {request.url}")
+        headers = {k: v for k, v in request.headers.items() if k.lower() in {"authorization", "content-type", "accept"}}
+        async with httpx.AsyncClient(trust_env=False) as http:
+            resp = await http.request(request.method, str(request.url), headers=headers, content=await request.body())
+        return Response(resp.content, status_code=resp.status_code,
+                        headers={"content-type": resp.headers.get("content-type", "application/json")})
+
+    return Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "POST"])])
+
+
+@pytest.mark.parametrize("name", ["HTTP_PROXY", "http_proxy"])
+async def test_agency_calls_go_through_the_proxy_the_environment_names_unless_no_proxy_excludes_the_host(
+    benefits_server: ServerThread, population: Population, monkeypatch: pytest.MonkeyPatch, name: str,
+) -> None:
+    pid = population.people[0].benefits_id
+    seen: list[str] = []
+    for var in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    with ServerThread(_forward_proxy(seen)) as proxy:
+        monkeypatch.setenv(name, proxy.url)
+        conn = _connector(benefits_server.url)
+        try:
+            assert pid in (await conn.fetch([pid], ALL)).records
+        finally:
+            await conn.aclose()
+        assert [s.split()[0] for s in seen] == ["POST", "GET"]  # the token, then the data
+        assert all(s.split()[1].startswith(benefits_server.url) for s in seen)
+
+        seen.clear()
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = _connector(benefits_server.url)
+        try:
+            assert pid in (await direct.fetch([pid], ALL)).records
+        finally:
+            await direct.aclose()
+        assert seen == []
+
+
+async def test_a_netrc_naming_the_agencys_host_does_not_break_its_calls(
+    benefits_server: ServerThread, population: Population, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password not-ours\n", encoding="utf-8")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    pid = population.people[0].benefits_id
+    conn = _connector(benefits_server.url)
+    try:
+        assert pid in (await conn.fetch([pid], ALL)).records
+    finally:
+        await conn.aclose()
