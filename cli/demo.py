@@ -410,11 +410,16 @@ def demo_users(population: Population) -> list[DemoUser]:
 
 
 def busy_port(ports: dict[str, int]) -> str | None:
-    """The first option whose port on 127.0.0.1 is taken, e.g. "--port 8000", or None when all are free."""
+    """The first option whose port on 127.0.0.1 is taken, e.g. "--port 8000", or None when all are free.
+
+    Asked as the servers bind (SO_REUSEADDR): a port whose last connections wait out TCP's TIME_WAIT - a minute
+    after `--no-serve` sent the demo's emails through its mailbox - is free to listen on, and was called taken.
+    """
     import socket
 
     for flag, port in ports.items():
         with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:

@@ -259,3 +259,23 @@ def test_demo_on_a_busy_port_says_which_flag_in_one_line(tmp_path: Path) -> None
         out = cli("demo", "--no-serve", "--port", str(port), tmp_path=tmp_path)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert f"port {port}" in out.stderr and "--port" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_a_port_whose_last_connection_waits_out_time_wait_is_free_for_the_demo() -> None:
+    """`./scripts/demo` right after `./scripts/demo --no-serve`: the mailbox's port holds closed connections in
+    TIME_WAIT for a minute; a server can listen there, so the demo must not call it taken."""
+    import socket
+
+    from cli.demo import busy_port
+
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        assert busy_port({"--port": port}) == f"--port {port}"  # listening: taken
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = server.accept()
+        accepted.close()  # the server's side closes first: its port keeps the connection in TIME_WAIT
+        client.close()
+    assert busy_port({"--port": port}) is None
