@@ -256,29 +256,13 @@ class DocumentDesk:
         `max_downloads_per_caller` for one caller and `max_concurrent_downloads` in the process, waited for at
         most `download_wait_seconds`: checklists/downloads.py), read from the store once and checked against the
         digest as it is copied, outside any transaction (no database connection waits on a store, which may be
-        remote); then logged as downloaded with the read decisions that allowed it (their rules, basis and consent)
-        - before the caller serves a byte. A download found purged, without a slot, or whose copy fails its check
-        is logged as a failed download with its reason, never as downloaded. The copy (at its start; gone once
-        closed, which gives back the slot) is what the caller serves and must close: no byte that does not match
-        the digest is ever sent (a damaged blob is DOCUMENTS_UNAVAILABLE before the first byte)."""
-        hidden = RecordNotFound("no document file with this id is visible to you", field="fileId")
-        decided: list[tuple[Resource, Decision]] = []
-        purged = False
-        try:
-            async with self._gate.operation(ctx, Action.DOCUMENT_DOWNLOAD) as op:
-                row = await file_row(op.session, file_id)
-                if row is None:
-                    raise op.not_found(hidden, "document-file")
-                (sections,) = await file_sections(self._gate, self._lists, self._source.name, op.ctx,
-                                                  [(row.client_id, row.holder, row.document)])
-                for _, decision in sections:
-                    op.require_seen(decision, row.client_id, hidden)
-                await op.require(Action.DOCUMENT_DOWNLOAD,
-                                 Target.section(row.client_id, Category.DOCUMENTS, row.holder), hidden=hidden)
-                decided, purged = list(sections), row.purged_at is not None
-                raise _Decided(sent_file(row), row.sha256)  # nothing written: logged once the copy is checked
-        except _Decided as done:
-            sent, sha256 = done.sent, done.sha256
+        remote); then decided again (a consent revoked while the copy was read counts) and logged as downloaded
+        with the read decisions that allowed it (their rules, basis and consent) - before the caller serves a
+        byte. A download found purged, without a slot, or whose copy fails its check is logged as a failed
+        download with its reason, never as downloaded. The copy (at its start; gone once closed, which gives back
+        the slot) is what the caller serves and must close: no byte that does not match the digest is ever sent
+        (a damaged blob is DOCUMENTS_UNAVAILABLE before the first byte)."""
+        sent, sha256, decided, purged = await self._download_decided(ctx, file_id)
 
         def logged(result: str, detail: str) -> list[AccessRecord]:
             # the read decisions that let the caller have the file: an auditor sees whether the organisation's own
@@ -292,10 +276,13 @@ class DocumentDesk:
                 justification=relied[0].justification if relied else None,
                 break_glass=any(d.break_glass for d in relied))]
 
-        if purged:
+        async def refuse_purged() -> None:
             await self._gate.record(logged("failed", f"document file {sent.id} not served: purged"))
             raise RecordNotFound("this file's retention period has ended: its content was removed",
                                  field="fileId", reason="purged")
+
+        if purged:
+            await refuse_purged()
         s = self._settings
         try:
             slot = await download_slots(s.max_concurrent_downloads, s.max_downloads_per_caller).take(
@@ -315,11 +302,35 @@ class DocumentDesk:
             slot.release()
             raise
         try:
+            # decided again: a consent revoked (or a file purged) while the copy was read counts before a byte goes
+            sent, _, decided, purged = await self._download_decided(ctx, file_id)
+            if purged:
+                await refuse_purged()
             await self._gate.record(logged("performed", f"document file {sent.id} downloaded"))
         except BaseException:
-            copy.close()  # the access log could not be written: nothing is served
+            copy.close()  # refused now, or the access log could not be written: nothing is served
             raise
         return sent, copy
+
+    async def _download_decided(self, ctx: RequestContext, file_id: str
+                                ) -> tuple[SentFile, str, list[tuple[Resource, Decision]], bool]:
+        """Whether the caller may download the file (a refusal raises, logged as one): its record, digest, the read
+        decisions that allow it, and whether its content was purged. Nothing else is written."""
+        hidden = RecordNotFound("no document file with this id is visible to you", field="fileId")
+        try:
+            async with self._gate.operation(ctx, Action.DOCUMENT_DOWNLOAD) as op:
+                row = await file_row(op.session, file_id)
+                if row is None:
+                    raise op.not_found(hidden, "document-file")
+                (sections,) = await file_sections(self._gate, self._lists, self._source.name, op.ctx,
+                                                  [(row.client_id, row.holder, row.document)])
+                for _, decision in sections:
+                    op.require_seen(decision, row.client_id, hidden)
+                await op.require(Action.DOCUMENT_DOWNLOAD,
+                                 Target.section(row.client_id, Category.DOCUMENTS, row.holder), hidden=hidden)
+                raise _Decided(sent_file(row), row.sha256, list(sections), row.purged_at is not None)
+        except _Decided as done:
+            return done.sent, done.sha256, done.decided, done.purged
 
     async def reviews(self, ctx: RequestContext) -> list[ReviewItem]:
         """The caller's organisation's review list (gate/document_reviews.py)."""
@@ -417,9 +428,9 @@ class _Decided(Exception):
     """Leaves a transaction that only decided (and so writes nothing): what it allowed is done after it, and
     logged then (a download's copy is read from the store outside any transaction)."""
 
-    def __init__(self, sent: SentFile, sha256: str) -> None:
+    def __init__(self, sent: SentFile, sha256: str, decided: list[tuple[Resource, Decision]], purged: bool) -> None:
         super().__init__("decided")
-        self.sent, self.sha256 = sent, sha256
+        self.sent, self.sha256, self.decided, self.purged = sent, sha256, decided, purged
 
 
 def _reason(exc: CasebridgeError, stage: str) -> str:

@@ -648,6 +648,37 @@ async def test_a_download_reads_the_store_outside_any_transaction_and_is_logged_
     assert content[8:64] not in got.content
 
 
+REVOKE = 'mutation($id: ID!) { revokeConsent(id: $id, reason: "the client asked") { id } }'
+
+
+@pytest.mark.documents(blob_store=PAUSING)
+async def test_a_consent_revoked_while_the_copy_is_read_stops_the_download_before_a_byte(
+    city: City, population: Population,
+) -> None:
+    cid = _sheltered(population)
+    me, dhs = city.client(cid), city.as_("DHS")
+    content = png(4000)
+    file_id = (await city.send(me, cid, "PHOTO_ID", content)).json()["file"]["id"]  # the client's own file
+    given = await me.query(CONSENT, {"input": {
+        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
+        "provisions": [{"organizations": ["DHS"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"]}]}})
+    consent_id = given["data"]["recordConsent"]["id"]
+    store = STORES[str(city.blobs)]
+
+    read = store.hold("open")
+    fetch = asyncio.create_task(city.fetch(dhs, file_id))
+    await read.until_reached()  # allowed by the consent, and reading the store
+    revoked = await me.query(REVOKE, {"id": consent_id})
+    assert "errors" not in revoked, revoked
+    read.go.set()
+    got = await fetch
+    assert got.status_code == 404 and content[8:64] not in got.content
+    assert got.json()["errors"][0]["extensions"]["code"] == "RECORD_NOT_FOUND"
+    logged = [e for e in await events(city.database_url) if e.action == "document.download"]
+    assert [e.outcome for e in logged] == ["refused"]  # the refusal, never a download
+    assert not list((city.blobs / "incoming").glob("*"))  # the copy did not outlive the refusal
+
+
 class GatedStore(LocalBlobStore):
     """The local store, where every read waits until the test lets reads go on (bounded): downloads that stay under
     way as long as the test wants, as slow ones would. `opened` counts the reads that reached the store."""
