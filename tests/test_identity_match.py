@@ -104,6 +104,41 @@ def test_a_shared_identifier_links_unless_the_rest_says_someone_else() -> None:
         Grade.PROBABLE, "borrowed:ssn")
 
 
+def test_a_steward_is_asked_once_about_two_clusters_and_a_borrowed_identifier_is_what_they_see() -> None:
+    """Several doubtful pairs between the same two clusters are one question for the steward (a decision holds
+    for the clusters): one review item each, the possibly borrowed identifier first; once a steward keeps two
+    clusters apart, no other pair of their records asks again."""
+    filler, _ = _city_records(40, seed=5)
+    home = {"zip": "10456", "address": "280 Amsterdam Ave Apt 4"}
+    her = [rec("P1", "Stanianiakia", "Naistairhakov", date(1979, 5, 3), source="benefits", sex="F", ssn="1234",
+               **home),
+           rec("P2", "Stanianiakia", "Naistairhakov", date(1979, 5, 3), source="hmis", sex="F", ssn="900551234",
+               ssn_quality=1),
+           rec("P3", "Stanianiakia", "Naistairhakov", date(1979, 5, 3), source="tax", sex="F", ssn="900551234",
+               ssn_quality=1, **home)]
+    register = rec("R1", "Stanianiakia", "Naistairhakov", None, source="register", sex="F", zip="11212")  # undated
+    son = [rec("T1", "Tounan", "Naistairhakov", date(2012, 8, 18), source="tax", sex="M", ssn="900551234",
+               ssn_quality=1, **home),  # his mother's number on his tax record
+           rec("B1", "Tounan", "Naistairhakov", date(2012, 8, 18), source="benefits", sex="M", **home)]
+    records = [*her, register, *son, *filler]
+    result = link(records)
+    cluster = {i: n for n, c in enumerate(result.clusters) for i in c}
+    assert cluster[0] == cluster[1] == cluster[2] and len({cluster[0], cluster[3], cluster[4]}) == 3
+    asked = {frozenset((records[d.i].local_id, records[d.j].local_id)): d.why for d in result.review
+             if {d.i, d.j} & {0, 1, 2, 3, 4, 5}}
+    # the register's record meets each of her three records, and her son's tax record two of them: two questions
+    assert len(asked) == 2
+    (about_register,) = [why for pair, why in asked.items() if "R1" in pair]
+    (about_son,) = [why for pair, why in asked.items() if "T1" in pair]
+    assert (about_register, about_son) == ("score", "borrowed:ssn")
+
+    apart = link(records, different=[(0, 3)])  # a steward: the register's person is not her
+    assert not [d for d in apart.review if 3 in (d.i, d.j)]
+    joined = link(records, same=[(0, 3)])
+    (hers,) = [c for c in joined.clusters if 0 in c]
+    assert 3 in hers and not [d for d in joined.review if 3 in (d.i, d.j)]
+
+
 def test_twins_and_siblings_are_never_linked_automatically() -> None:
     records, _ = _city_records(40, seed=5)
     model = _model(records)
