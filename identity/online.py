@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.index import by_source, link_reason, load_model, record_keys, record_of, review_reason
@@ -192,8 +192,11 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
         return
     record = record_of(row)
     different, same = await _decisions(session, key)
+    # a steward's `different` holds for the clients, as every relink obeys it: none of those clients' records
+    # links this one or is asked about with it
+    apart = await _clients_of(session, different)
     found = [c for c in await candidates(session, record, model, exclude=[key])
-             if (c.source, c.local_id) not in different]
+             if (c.source, c.local_id) not in different and c.client_id not in apart]
     current = link.client_id if link is not None else None
     mates = await _members(session, current, exclude=key) if current else []
     certain = [c for c in found if c.grade is Grade.CERTAIN and c.client_id is not None]
@@ -256,6 +259,15 @@ async def _decisions(session: AsyncSession, key: tuple[str, str]) -> tuple[set[t
         other = (d.source_b, d.local_b) if (d.source_a, d.local_a) == key else (d.source_a, d.local_a)
         latest[other] = d.decision
     return ({o for o, d in latest.items() if d == "different"}, {o for o, d in latest.items() if d == "same"})
+
+
+async def _clients_of(session: AsyncSession, keys: set[tuple[str, str]]) -> set[str]:
+    """The clients these records are linked to now."""
+    if not keys:
+        return set()
+    rows = await session.execute(select(SourceLink.client_id).where(
+        tuple_(SourceLink.source, SourceLink.local_id).in_(sorted(keys))))
+    return {client_id for (client_id,) in rows}
 
 
 async def _members(session: AsyncSession, client_id: str, *, exclude: tuple[str, str]) -> list[tuple[str, str]]:

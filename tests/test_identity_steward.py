@@ -210,3 +210,28 @@ async def test_the_review_queue_pages_by_score_without_repeating_an_item(
         after = page[-1].id
     assert seen == [i.id for i in everything] and len(seen) >= 3
     assert [i.score for i in everything] == sorted((i.score for i in everything), reverse=True)
+
+
+async def test_a_record_a_steward_kept_apart_from_one_record_of_a_client_never_joins_that_client_online(
+        indexed: Any, population: Population) -> None:
+    """A steward's `different` holds for the clients, as a relink obeys it: placing the record again (a sync saw it
+    change) does not join it to the same client through another of that client's records."""
+    sessions, *_ = indexed
+    await relink(sessions)
+    person = _adult(population)
+    fields = {"first_name": person.first_name, "last_name": person.last_name, "dob": person.dob, "sex": person.sex}
+    await _add(sessions, _row("clinic", "C-5", **fields))
+    await place(sessions, [("clinic", "C-5")])
+    theirs = await _truth_client(sessions, person)
+    assert await _client_of(sessions, ("clinic", "C-5")) == theirs  # one person, by every field
+    await decide(sessions, ("clinic", "C-5"), ("benefits", person.benefits_id), "different",
+                 reason="met them both: a namesake born the same day", by="steward-7")
+    apart = await _client_of(sessions, ("clinic", "C-5"))
+    assert apart != theirs and await _client_of(sessions, ("hmis", person.hmis_id)) == theirs
+
+    await _add(sessions, _row("clinic", "C-5", **fields, updated=datetime.now(UTC)))  # the clinic's record changed
+    await place(sessions, [("clinic", "C-5")])
+    assert await _client_of(sessions, ("clinic", "C-5")) == apart  # not back with the benefits record's client
+    queue, _more = await review_queue(sessions, first=100)
+    assert not [i for i in queue if ("clinic", "C-5") in ((i.a.source, i.a.local_id), (i.b.source, i.b.local_id))
+                and theirs in (i.a.client_id, i.b.client_id)]  # nor asked about again
