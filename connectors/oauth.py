@@ -6,6 +6,8 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Mapping
+from typing import Any
 
 import aiohttp
 
@@ -29,11 +31,12 @@ class ClientCredentials:
         self._expires_at = 0.0
         self._lock = asyncio.Lock()
 
-    async def token(self, http: aiohttp.ClientSession) -> str:
-        """A valid token; fetches a new one if missing (see invalidate) or close to expiry."""
+    async def token(self, http: aiohttp.ClientSession, options: Mapping[str, Any] | None = None) -> str:
+        """A valid token; fetches a new one if missing (see invalidate) or close to expiry (`options` go with the
+        request: connectors.http.request_options)."""
         async with self._lock:
             if self._token is None or time.monotonic() >= self._expires_at:
-                await self._fetch(http)
+                await self._fetch(http, options or {})
             assert self._token is not None
             return self._token
 
@@ -43,13 +46,13 @@ class ClientCredentials:
         if token is None or token == self._token:
             self._token = None
 
-    async def _fetch(self, http: aiohttp.ClientSession) -> None:
+    async def _fetch(self, http: aiohttp.ClientSession, options: Mapping[str, Any]) -> None:
         who = f"the {self.connector} agency"
         data = {"grant_type": "client_credentials"}
         if self._scope:
             data["scope"] = self._scope
         try:
-            async with http.post(self.token_url, data=data, headers={"Authorization": self._auth}) as resp:
+            async with http.post(self.token_url, data=data, headers={"Authorization": self._auth}, **options) as resp:
                 status, content = resp.status, await resp.read()
         except TimeoutError as exc:
             raise AgencyTimeout(f"{who}'s token endpoint timed out",
@@ -68,6 +71,10 @@ class ClientCredentials:
         if status >= 500:
             raise AgencyUnavailable(f"{who}'s token endpoint answered {status}",
                                     connector=self.connector)
+        if 300 <= status < 400:
+            raise AgencyBadData(f"{who}'s token endpoint answered {status}, a redirect, which casebridge does not "
+                                "follow", connector=self.connector,
+                                suggestion="Set the connector's base URL to where the agency's API answers.")
         if status != 200:
             raise AgencyBadData(f"{who}'s token endpoint answered {status}", connector=self.connector)
         try:

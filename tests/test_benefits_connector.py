@@ -196,8 +196,10 @@ async def test_an_acceptance_date_is_read_and_one_that_is_not_a_date_is_unknown_
     assert "3 acceptance dates" in caplog.text and "02/03/2026" not in caplog.text and "2026-02-30" not in caplog.text
 
 
-def _forward_proxy(seen: list[str]) -> Any:
-    """A plain HTTP forward proxy (an ASGI app): records each absolute URL it is asked for and forwards it."""
+def _forward_proxy(seen: list[str], proxy_auth: list[str | None] | None = None) -> Any:
+    """A plain HTTP forward proxy (an ASGI app): records each absolute URL it is asked for (and the credentials it
+    was given) and forwards it."""
+    proxy_auth = proxy_auth if proxy_auth is not None else []
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
@@ -205,6 +207,7 @@ def _forward_proxy(seen: list[str]) -> Any:
 
     async def forward(request: Request) -> Response:
         seen.append(f"{request.method} {request.url}")
+        proxy_auth.append(request.headers.get("proxy-authorization"))
         headers = {k: v for k, v in request.headers.items() if k.lower() in {"authorization", "content-type", "accept"}}
         async with httpx.AsyncClient(trust_env=False) as http:
             resp = await http.request(request.method, str(request.url), headers=headers, content=await request.body())
@@ -256,3 +259,75 @@ async def test_a_netrc_naming_the_agencys_host_does_not_break_its_calls(
         assert pid in (await conn.fetch([pid], ALL)).records
     finally:
         await conn.aclose()
+
+
+async def test_proxy_credentials_in_the_environment_go_to_the_proxy_and_not_to_the_agency(
+    benefits_server: ServerThread, agency: BenefitsAgency, population: Population, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import base64
+
+    pid = population.people[0].benefits_id
+    seen: list[str] = []
+    given: list[str | None] = []
+    for var in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    with ServerThread(_forward_proxy(seen, given)) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://egress:s3cret@"))
+        conn = _connector(benefits_server.url)
+        try:
+            assert pid in (await conn.fetch([pid], ALL)).records
+        finally:
+            await conn.aclose()
+    expected = "Basic " + base64.b64encode(b"egress:s3cret").decode()
+    assert len(seen) == 2 and given == [expected, expected]  # the token and the data, each through the proxy
+
+
+def _redirecting(target: str, hits: list[str]) -> Any:
+    """An agency API that answers every data request with a redirect to `target` (its token endpoint works)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, RedirectResponse, Response
+    from starlette.routing import Route
+
+    async def token(_request: Request) -> Response:
+        return JSONResponse({"access_token": "t", "token_type": "bearer", "expires_in": 3600})
+
+    async def data(request: Request) -> Response:
+        hits.append(request.url.path)
+        return RedirectResponse(target, status_code=302)
+
+    return Starlette(routes=[Route("/oauth/token", token, methods=["POST"]), Route("/{path:path}", data)])
+
+
+async def test_an_agency_that_redirects_is_bad_data_and_the_redirect_is_not_followed(
+    benefits_server: ServerThread, population: Population,
+) -> None:
+    hits: list[str] = []
+    pid = population.people[0].benefits_id
+    # the redirect points at a working benefits API: following it would have answered
+    with ServerThread(_redirecting(f"{benefits_server.url}/v1/benefits?ids={pid}", hits)) as moved:
+        conn = _connector(moved.url)
+        try:
+            with pytest.raises(AgencyBadData) as info:
+                await conn.fetch([pid], ALL)
+        finally:
+            await conn.aclose()
+    assert "redirect" in str(info.value) and info.value.extensions["connector"] == "benefits"
+    assert "base URL" in (info.value.suggestion or "")
+    assert hits == ["/v1/benefits"]  # asked once, and the place it pointed to was never asked
+
+
+def test_an_https_agencys_proxy_credentials_go_on_the_connect_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from yarl import URL
+
+    from connectors.http import agency_session
+
+    for var in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://egress:s3cret@proxy.example:3128")
+    headers, options = agency_session(URL("https://benefits.example/api"), {"Accept": "application/json"})
+    assert headers == {"Accept": "application/json"}  # never on the request the agency reads (inside the tunnel)
+    assert options["proxy"] == URL("http://proxy.example:3128") and options["allow_redirects"] is False
+    assert options["proxy_headers"]["Proxy-Authorization"].startswith("Basic ")
+    monkeypatch.setenv("NO_PROXY", "benefits.example")
+    assert agency_session(URL("https://benefits.example/api"), {}) == ({}, {"allow_redirects": False})
