@@ -15,6 +15,7 @@ kept for online matching, search and explanations.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Sequence
@@ -334,12 +335,21 @@ async def _write_review(session: AsyncSession, pairs: Sequence[tuple[Record, Rec
             continue
         if k in wanted:
             grade, score, reason = wanted.pop(k)
-            item.grade, item.score, item.reason = grade, round(score, 3), reason
+            item.grade, item.score, item.reason = grade, queue_score(score), reason
         else:
             item.status, item.resolved_at = "withdrawn", now
     session.add_all(IdentityReview(source_a=a[0], local_a=a[1], source_b=b[0], local_b=b[1], grade=g,
-                                   score=round(w, 3), status="open", reason=reason)
+                                   score=queue_score(w), status="open", reason=reason)
                     for (a, b), (g, w, reason) in wanted.items())
+
+
+QUEUE_TOP = 99.0  # the score a certain pair is queued with (a rule's weight is infinite; JSON has no infinity)
+
+
+def queue_score(weight: float) -> float:
+    """A doubtful pair's weight as the review queue orders and shows it: a certain pair (a rule, its weight
+    infinite) kept apart by differing identifiers first."""
+    return round(weight, 3) if math.isfinite(weight) else QUEUE_TOP
 
 
 def review_reason(why: str) -> str:

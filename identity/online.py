@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity.index import by_source, link_reason, load_model, record_keys, record_of, review_reason
+from identity.index import by_source, link_reason, load_model, queue_score, record_keys, record_of, review_reason
 from identity.match import Grade, Model, Record, explain_pair, grade
 from store.tables import (
     Client,
@@ -314,7 +314,7 @@ async def _open_review(session: AsyncSession, key: tuple[str, str], doubtful: Se
         a, b = min(key, other), max(key, other)
         g = Grade.PROBABLE if c.grade is Grade.CERTAIN else c.grade  # certain but another client: a merge to review
         session.add(IdentityReview(source_a=a[0], local_a=a[1], source_b=b[0], local_b=b[1], grade=str(g),
-                                   score=round(c.score, 3) if math.isfinite(c.score) else 99.0, status="open",
+                                   score=queue_score(c.score), status="open",
                                    reason=review_reason(c.why)))
         opened += 1
     return opened

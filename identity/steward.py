@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import ClientNotFound, InvalidInput, RecordNotFound, ReviewItemNotFound
-from identity.index import RelinkReport, by_source, load_model, record_of, relink, successors_of
+from identity.index import RelinkReport, by_source, load_model, queue_score, record_of, relink, successors_of
 from identity.match import CROSSWISE, FIELDS, LEVEL_NAMES, MISSING, ORDER, Model, explain_pair
 from store.tables import IdentityRecord, IdentityReview, LinkDecision, SourceLink
 
@@ -153,7 +153,7 @@ async def review_queue(sessions: async_sessionmaker[Any], *, first: int, after: 
         a, b = found.get((item.source_a, item.local_a)), found.get((item.source_b, item.local_b))
         if a is None or b is None:
             continue  # a record the agency no longer lists
-        out.append(ReviewItem(id=item.id, grade=item.grade, score=item.score, status=item.status,
+        out.append(ReviewItem(id=item.id, grade=item.grade, score=queue_score(item.score), status=item.status,
                               found_at=item.found_at, a=_indexed(*a), b=_indexed(*b),
                               fields=agreement(a[0], b[0], model), reason=item.reason or "score"))
     return out, more

@@ -224,3 +224,27 @@ async def test_a_client_who_refuses_the_stewards_organisation_is_withheld_from_t
     by_city = [d for d in report if d.organization == "CITY"]
     assert {d.at for d in by_city if d.category == "contact"} == {logged[0].recorded_at}
     assert {d.at for d in by_city if d.category == "identity"} == {logged[0].recorded_at, logged[1].recorded_at}
+
+
+async def test_a_pair_one_identifier_joins_and_another_keeps_apart_heads_the_stewards_queue(
+        indexed_gateway: Any) -> None:
+    """Three records share an SSN; two of them carry different CINs: never one client, so the rule's pair waits
+    for a steward, first in the queue (its weight is a rule's, infinite, which the queue shows as its top score)."""
+    from datetime import date
+
+    from identity.index import relink
+
+    gw, sessions = indexed_gateway
+    same = {"first_name": "Ottoline", "last_name": "Vandersteen", "dob": date(1950, 12, 30), "sex": "F",
+            "ssn": "912345678", "ssn_quality": 1, "synced_at": datetime.now(UTC)}
+    async with sessions.begin() as session:
+        await write_records(session, [{"source": "clinic", "local_id": "A-1", **same, "cin": "AB12345C"},
+                                      {"source": "clinic", "local_id": "C-1", **same},
+                                      {"source": "clinic", "local_id": "D-1", **same, "cin": "XY54321Z"}])
+    await relink(sessions)
+    steward = caller(gw, "CITY", "identity_steward", sub="steward-3", purpose="identity_stewardship")
+    page = await steward.query(QUEUE, {"first": 20})
+    assert "errors" not in page, page
+    first = page["data"]["identityReviewQueue"]["items"][0]
+    assert first["reason"] == "IDENTIFIERS_DIFFER" and first["score"] == 99.0
+    assert {first["a"]["localId"], first["b"]["localId"]} <= {"A-1", "C-1", "D-1"}
