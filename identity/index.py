@@ -156,11 +156,14 @@ async def _ensure_keys(sessions: async_sessionmaker[Any], *, full: bool) -> None
             await session.execute(insert(IdentityKey), keys[i:i + CHUNK * 4])
 
 
-async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] | None = None) -> RelinkReport:
+async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] | None = None,
+                 leaving: Collection[tuple[str, str]] = ()) -> RelinkReport:
     """Match every record in the index and rewrite the crosswalk, keeping ids stable (see the module).
 
     With `clients`, only those clients' records are matched again, with the model the last full relink
-    trained (what a steward's decision changes, at once); review items between them are renewed.
+    trained (what a steward's decision changes, at once); review items between them are renewed. Records
+    `leaving` (a steward took them out of their client) never keep their client's id: the id, and the consents
+    and casework on it, stay with the records left.
     """
     await _ensure_keys(sessions, full=clients is None)
     rows, current_links, model, decisions = await _read_index(sessions, clients)
@@ -173,7 +176,7 @@ async def relink(sessions: async_sessionmaker[Any], *, clients: Collection[str] 
     linkage = link(records, same=same, different=different, model=model)
     clusters = sorted(linkage.clusters, key=lambda c: (-len(c), min(c)))
     ids = _keep_ids(clusters, [ln.client_id if (ln := current_links.get((r.source, r.local_id))) else None
-                               for r in records])
+                               for r in records], leaving={index[k] for k in leaving if k in index})
     why = linkage.explain()
     async with sessions.begin() as session:
         await _add_clients(session, set(ids.assigned.values()))
@@ -240,15 +243,18 @@ class KeptIds:
     new_clients: int
 
 
-def _keep_ids(clusters: Sequence[Sequence[int]], old_of: Sequence[str | None]) -> KeptIds:
-    """Which old id each cluster keeps: the one most of its records had (ties: the smallest id); a cluster
-    keeping none gets a new one; an old id whose records went elsewhere leaves a successor each."""
+def _keep_ids(clusters: Sequence[Sequence[int]], old_of: Sequence[str | None], *,
+              leaving: Collection[int] = ()) -> KeptIds:
+    """Which old id each cluster keeps: the one most of its records had (ties: the smallest id), the records
+    `leaving` their client not counted; a cluster keeping none gets a new one; an old id whose records went
+    elsewhere leaves a successor each."""
     holders: dict[str, list[int]] = defaultdict(list)  # old id -> clusters holding its records
     assigned: dict[int, str] = {}
     taken: set[str] = set()
     for n, members in enumerate(clusters):
-        votes = Counter(old for i in members if (old := old_of[i]) is not None)
-        for old in votes:
+        held = {old for i in members if (old := old_of[i]) is not None}
+        votes = Counter(old for i in members if (old := old_of[i]) is not None and i not in leaving)
+        for old in held:
             holders[old].append(n)
         for old, _count in sorted(votes.items(), key=lambda kv: (-kv[1], kv[0])):
             if old not in taken:

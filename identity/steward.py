@@ -224,12 +224,12 @@ async def unlink(sessions: async_sessionmaker[Any], record: Key, *, reason: str,
         decision_id, before = rows[0].id, [link.client_id]
         if audit is not None:
             await audit(session, decision_id, before)
-    return await _apply(sessions, [record], decision_id, before)
+    return await _apply(sessions, [record], decision_id, before, leaving=[record])
 
 
 async def _apply(sessions: async_sessionmaker[Any], keys: Sequence[Key], decision_id: int,
-                 before: list[str]) -> DecisionResult:
-    report = await relink(sessions, clients=before)
+                 before: list[str], *, leaving: Sequence[Key] = ()) -> DecisionResult:
+    report = await relink(sessions, clients=before, leaving=leaving)
     async with sessions() as session:
         after = sorted({cid for _, cid in (await _records(session, keys)).values() if cid})
     return DecisionResult(decision_id=decision_id, clients_before=before, clients_after=after, report=report)

@@ -161,6 +161,27 @@ async def test_unlink_takes_a_record_out_for_good(indexed: Any, population: Popu
         await unlink(sessions, ("benefits", person.benefits_id), reason="  ", by="steward-7")
 
 
+@pytest.mark.parametrize("out", ["benefits", "hmis"])
+async def test_the_record_a_steward_takes_out_leaves_the_client_id_with_the_records_left(
+        indexed: Any, population: Population, out: str) -> None:
+    """The client id carries consents and casework: unlinking one record of a two-record client gives the record
+    taken out a new id, whichever record it is (ids used to go to the smaller record key on a tie)."""
+    sessions, *_ = indexed
+    await relink(sessions)
+    person = _adult(population)
+    keys = {"benefits": ("benefits", person.benefits_id), "hmis": ("hmis", person.hmis_id)}
+    taken, left = keys[out], next(k for name, k in keys.items() if name != out)
+    client = await _client_of(sessions, taken)
+    async with sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(SourceLink).where(
+            SourceLink.client_id == client))).scalar_one() == 2
+    result = await unlink(sessions, taken, reason="two people, checked documents", by="steward-7")
+    assert await _client_of(sessions, left) == client
+    moved = await _client_of(sessions, taken)
+    assert moved != client and result.clients_before == [client] and result.clients_after == [moved]
+    assert (moved, "split") in await successors_of(sessions, client)
+
+
 async def test_a_changed_record_that_no_longer_fits_its_client_splits_off(
         indexed: Any, population: Population) -> None:
     sessions, *_ = indexed
