@@ -18,7 +18,7 @@ import math
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -27,7 +27,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.index import by_source, link_reason, load_model, queue_score, record_keys, record_of, review_reason
-from identity.match import Grade, Model, Record, explain_pair, grade
+from identity.match import IDS_DIFFER, Grade, Model, Record, explain_pair, grade
 from store.tables import (
     Client,
     ClientSuccessor,
@@ -200,15 +200,18 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
     current = link.client_id if link is not None else None
     mates = await _members(session, current, exclude=key) if current else []
     certain = [c for c in found if c.grade is Grade.CERTAIN and c.client_id is not None]
-    own = [c for c in certain if c.client_id == current]
+    # a certain candidate's client joins only if it holds no CIN or SSN other than the record's (its own client
+    # too: the record's identifier may have changed); a client refused so is asked about as 'ids-differ'
     target: Candidate | None = None
-    if own:
-        target = own[0]
-    else:
-        for c in certain:
-            if c.client_id is not None and await _compatible(session, record, c.client_id):
-                target = c
-                break
+    differ: set[str] = set()
+    for c in sorted(certain, key=lambda c: c.client_id != current):  # its own client first
+        assert c.client_id is not None
+        if c.client_id in differ:
+            continue
+        if await _compatible(session, record, c.client_id):
+            target = c
+            break
+        differ.add(c.client_id)
     now = datetime.now(UTC)
     if target is not None and target.client_id != current:
         if current is None:
@@ -245,7 +248,7 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
     # what is left in doubt goes to the steward: other clients that look like the same person
     doubtful = [c for c in found if c.client_id not in (None, client_id) and (c.source, c.local_id) not in same
                 and c.grade in (Grade.CERTAIN, Grade.PROBABLE, Grade.POSSIBLE)]
-    report.review += await _open_review(session, key, doubtful)
+    report.review += await _open_review(session, key, doubtful, differ)
 
 
 async def _decisions(session: AsyncSession, key: tuple[str, str]) -> tuple[set[tuple[str, str]],
@@ -291,8 +294,10 @@ async def _compatible(session: AsyncSession, record: Record, client_id: str) -> 
     return True
 
 
-async def _open_review(session: AsyncSession, key: tuple[str, str], doubtful: Sequence[Candidate]) -> int:
-    """Open review items between the record and the best doubtful record of each other client."""
+async def _open_review(session: AsyncSession, key: tuple[str, str], doubtful: Sequence[Candidate],
+                       differ: Collection[str] = ()) -> int:
+    """Open review items between the record and the best doubtful record of each other client (`differ`: clients
+    a certain candidate could not join, holding another CIN or SSN)."""
     best: dict[str, Candidate] = {}
     for c in doubtful:
         assert c.client_id is not None
@@ -315,6 +320,6 @@ async def _open_review(session: AsyncSession, key: tuple[str, str], doubtful: Se
         g = Grade.PROBABLE if c.grade is Grade.CERTAIN else c.grade  # certain but another client: a merge to review
         session.add(IdentityReview(source_a=a[0], local_a=a[1], source_b=b[0], local_b=b[1], grade=str(g),
                                    score=queue_score(c.score), status="open",
-                                   reason=review_reason(c.why)))
+                                   reason=IDS_DIFFER if c.client_id in differ else review_reason(c.why)))
         opened += 1
     return opened

@@ -256,3 +256,29 @@ async def test_a_record_a_steward_kept_apart_from_one_record_of_a_client_never_j
     queue, _more = await review_queue(sessions, first=100)
     assert not [i for i in queue if ("clinic", "C-5") in ((i.a.source, i.a.local_id), (i.b.source, i.b.local_id))
                 and theirs in (i.a.client_id, i.b.client_id)]  # nor asked about again
+
+
+async def test_a_record_whose_cin_changed_leaves_a_client_holding_another_cin_online_and_the_pair_is_asked_about(
+        indexed: Any) -> None:
+    """Two different CINs are never one client, online as in a relink: a record whose CIN changed does not stay
+    in its client through a shared SSN, and the steward is asked, told that the identifiers differ."""
+    sessions, *_ = indexed
+    await relink(sessions)
+    who = {"first_name": "Ottoline", "last_name": "Vandersteen", "dob": date(1950, 12, 30), "sex": "F",
+           "ssn": "912345678", "ssn_quality": 1}
+    await _add(sessions, _row("clinic", "M-1", **who, cin="AB12345C"), _row("clinic", "M-2", **who),
+               _row("clinic", "R-1", **who, cin="AB12345C"))
+    await place(sessions, [("clinic", "M-1"), ("clinic", "M-2"), ("clinic", "R-1")])
+    client = await _client_of(sessions, ("clinic", "M-1"))
+    assert await _client_of(sessions, ("clinic", "R-1")) == client == await _client_of(sessions, ("clinic", "M-2"))
+
+    await _add(sessions, _row("clinic", "R-1", **who, cin="XY54321Z", updated=datetime.now(UTC)))
+    await place(sessions, [("clinic", "R-1")])
+    assert await _client_of(sessions, ("clinic", "R-1")) != client
+    async with sessions() as session:
+        items = list((await session.execute(select(IdentityReview).where(
+            IdentityReview.status == "open", IdentityReview.source_a == "clinic",
+            IdentityReview.source_b == "clinic"))).scalars())
+    assert [(i.reason, "R-1" in (i.local_a, i.local_b)) for i in items] == [("ids-differ", True)]
+    await relink(sessions)  # the batch path agrees
+    assert await _client_of(sessions, ("clinic", "R-1")) != await _client_of(sessions, ("clinic", "M-1"))
