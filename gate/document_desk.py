@@ -295,6 +295,11 @@ class DocumentDesk:
             copy = HeldCopy(await verified_copy(self._blobs, sha256, into=s.incoming), slot)
         except DocumentsUnavailable as exc:
             slot.release()
+            # decided again: a file purged (its blob removed) or a consent revoked while the store was read is what
+            # the caller is told, and what is logged, rather than the content it no longer finds
+            sent, _, decided, purged = await self._download_decided(ctx, file_id)
+            if purged:
+                await refuse_purged()
             await self._gate.record(logged("failed", f"document file {sent.id} not served: "
                                                      f"{_reason(exc, 'store')}"))
             raise

@@ -679,6 +679,25 @@ async def test_a_consent_revoked_while_the_copy_is_read_stops_the_download_befor
     assert not list((city.blobs / "incoming").glob("*"))  # the copy did not outlive the refusal
 
 
+@pytest.mark.documents(blob_store=PAUSING)
+async def test_a_file_purged_while_its_copy_is_read_is_a_purged_download_not_missing_content(
+    city: City, population: Population,
+) -> None:
+    cid, dhs = _sheltered(population), city.as_("DHS")
+    file_id = (await city.send(dhs, cid, "PHOTO_ID", png(4000))).json()["file"]["id"]
+    await _expired(city)
+    store = STORES[str(city.blobs)]
+    read = store.hold("open")
+    fetch = asyncio.create_task(city.fetch(dhs, file_id))
+    await read.until_reached()  # allowed, not purged yet, and about to read the store
+    assert await _purge(city) == 1  # the retention run: the file marked purged and its blob removed
+    read.go.set()
+    got = await fetch
+    assert got.status_code == 404 and got.json()["errors"][0]["extensions"]["reason"] == "purged"
+    assert [(e.outcome, e.detail) for e in await events(city.database_url) if e.action == "document.download"] == [
+        ("failed", f"document file {file_id} not served: purged")]
+
+
 class GatedStore(LocalBlobStore):
     """The local store, where every read waits until the test lets reads go on (bounded): downloads that stay under
     way as long as the test wants, as slow ones would. `opened` counts the reads that reached the store."""
