@@ -245,9 +245,13 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
     else:
         await session.execute(update(SourceLink).where(SourceLink.id == link.id).values(**values))
     report.placed += 1
-    # what is left in doubt goes to the steward: other clients that look like the same person
+    # what is left in doubt goes to the steward: other clients that look like the same person, but none a steward
+    # already kept apart from this client (a decision between any two of their records holds for the clients)
     doubtful = [c for c in found if c.client_id not in (None, client_id) and (c.source, c.local_id) not in same
                 and c.grade in (Grade.CERTAIN, Grade.PROBABLE, Grade.POSSIBLE)]
+    if doubtful:
+        settled = await _kept_apart(session, client_id)
+        doubtful = [c for c in doubtful if c.client_id not in settled]
     report.review += await _open_review(session, key, doubtful, differ)
 
 
@@ -262,6 +266,23 @@ async def _decisions(session: AsyncSession, key: tuple[str, str]) -> tuple[set[t
         other = (d.source_b, d.local_b) if (d.source_a, d.local_a) == key else (d.source_a, d.local_a)
         latest[other] = d.decision
     return ({o for o, d in latest.items() if d == "different"}, {o for o, d in latest.items() if d == "same"})
+
+
+async def _kept_apart(session: AsyncSession, client_id: str) -> set[str]:
+    """The clients a steward kept apart from this one: the latest decision between a record of each is
+    'different'."""
+    members = {(s, lid) for s, lid in (await session.execute(select(SourceLink.source, SourceLink.local_id).where(
+        SourceLink.client_id == client_id))).all()}
+    d = LinkDecision
+    rows = (await session.execute(select(d).where(
+        tuple_(d.source_a, d.local_a).in_(sorted(members)) | tuple_(d.source_b, d.local_b).in_(sorted(members)))
+        .order_by(d.id))).scalars()
+    latest: dict[tuple[tuple[str, str], tuple[str, str]], str] = {}
+    for row in rows:
+        a, b = (row.source_a, row.local_a), (row.source_b, row.local_b)
+        latest[(min(a, b), max(a, b))] = row.decision
+    others = {b if a in members else a for (a, b), decision in latest.items() if decision == "different"}
+    return await _clients_of(session, others - members) - {client_id}
 
 
 async def _clients_of(session: AsyncSession, keys: set[tuple[str, str]]) -> set[str]:

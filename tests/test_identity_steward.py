@@ -282,3 +282,31 @@ async def test_a_record_whose_cin_changed_leaves_a_client_holding_another_cin_on
     assert [(i.reason, "R-1" in (i.local_a, i.local_b)) for i in items] == [("ids-differ", True)]
     await relink(sessions)  # the batch path agrees
     assert await _client_of(sessions, ("clinic", "R-1")) != await _client_of(sessions, ("clinic", "M-1"))
+
+
+async def test_two_clients_a_steward_kept_apart_are_not_asked_about_again_when_a_new_record_joins_one(
+        indexed: Any) -> None:
+    """A decision between one record of each holds for the clients: a new record of one of them is not put to a
+    steward again beside the other (a second steward's 'same' on that question would undo the first's 'different')."""
+    sessions, *_ = indexed
+    await relink(sessions)
+    who = {"first_name": "Ottoline", "last_name": "Vandersteen", "dob": date(1950, 12, 30), "sex": "F"}
+    await _add(sessions, _row("clinic", "K-1", **who, cin="AB12345C"),
+               _row("clinic", "D-1", first_name="Ottoline", last_name="Vandersteen"))  # known by name only
+    await place(sessions, [("clinic", "K-1"), ("clinic", "D-1")])
+
+    def about(items: list[IdentityReview], *ids: str) -> list[IdentityReview]:
+        return [i for i in items if {i.local_a, i.local_b} == set(ids)]
+
+    async def open_items() -> list[IdentityReview]:
+        async with sessions() as session:
+            return list((await session.execute(select(IdentityReview).where(IdentityReview.status == "open")))
+                        .scalars())
+
+    (item,) = about(await open_items(), "K-1", "D-1")
+    await decide(sessions, ("clinic", "K-1"), ("clinic", "D-1"), "different", reason="two people, met both",
+                 by="steward-7", review_id=item.id)
+    await _add(sessions, _row("clinic", "K-2", **who, cin="AB12345C"))  # another record of K-1's person
+    report = await place(sessions, [("clinic", "K-2")])
+    assert await _client_of(sessions, ("clinic", "K-2")) == await _client_of(sessions, ("clinic", "K-1"))
+    assert about(await open_items(), "K-2", "D-1") == [] and report.review == 0
