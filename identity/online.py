@@ -245,6 +245,7 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
     else:
         await session.execute(update(SourceLink).where(SourceLink.id == link.id).values(**values))
     report.placed += 1
+    await _withdraw_answered(session, key, client_id, now)
     # what is left in doubt goes to the steward: other clients that look like the same person, but none a steward
     # already kept apart from this client (a decision between any two of their records holds for the clients)
     doubtful = [c for c in found if c.client_id not in (None, client_id) and (c.source, c.local_id) not in same
@@ -266,6 +267,23 @@ async def _decisions(session: AsyncSession, key: tuple[str, str]) -> tuple[set[t
         other = (d.source_b, d.local_b) if (d.source_a, d.local_a) == key else (d.source_a, d.local_a)
         latest[other] = d.decision
     return ({o for o, d in latest.items() if d == "different"}, {o for o, d in latest.items() if d == "same"})
+
+
+async def _withdraw_answered(session: AsyncSession, key: tuple[str, str], client_id: str, now: datetime) -> None:
+    """Withdraw the record's open review items whose other record is now in its client: no longer a question."""
+    r = IdentityReview
+    items = list((await session.execute(select(r).where(r.status == "open").where(
+        ((r.source_a == key[0]) & (r.local_a == key[1])) | ((r.source_b == key[0]) & (r.local_b == key[1])))))
+        .scalars())
+    if not items:
+        return
+    other = {i.id: (i.source_b, i.local_b) if (i.source_a, i.local_a) == key else (i.source_a, i.local_a)
+             for i in items}
+    mates = {(s, lid) for s, lid in (await session.execute(select(SourceLink.source, SourceLink.local_id).where(
+        SourceLink.client_id == client_id))).all()}
+    for item in items:
+        if other[item.id] in mates:
+            item.status, item.resolved_at = "withdrawn", now
 
 
 async def _kept_apart(session: AsyncSession, client_id: str) -> set[str]:

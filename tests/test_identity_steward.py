@@ -310,3 +310,24 @@ async def test_two_clients_a_steward_kept_apart_are_not_asked_about_again_when_a
     report = await place(sessions, [("clinic", "K-2")])
     assert await _client_of(sessions, ("clinic", "K-2")) == await _client_of(sessions, ("clinic", "K-1"))
     assert about(await open_items(), "K-2", "D-1") == [] and report.review == 0
+
+
+async def test_a_question_the_online_matcher_answered_leaves_the_queue(indexed: Any, population: Population) -> None:
+    """A record known by name only waits for a steward beside its person's records; once the agency adds its date
+    of birth and it joins them, the question is withdrawn, not left asking whether one client's records match."""
+    sessions, *_ = indexed
+    await relink(sessions)
+    person = _adult(population)
+    await _add(sessions, _row("clinic", "C-9", first_name=person.first_name, last_name=person.last_name))
+    assert (await place(sessions, [("clinic", "C-9")])).review >= 1
+    await _add(sessions, _row("clinic", "C-9", first_name=person.first_name, last_name=person.last_name,
+                              dob=person.dob, sex=person.sex, updated=datetime.now(UTC)))
+    await place(sessions, [("clinic", "C-9")])
+    assert await _client_of(sessions, ("clinic", "C-9")) == await _truth_client(sessions, person)
+    queue, _more = await review_queue(sessions, first=100)
+    assert not [i for i in queue if "C-9" in (i.a.local_id, i.b.local_id) and i.a.client_id == i.b.client_id]
+    async with sessions() as session:
+        withdrawn = (await session.execute(select(func.count()).select_from(IdentityReview).where(
+            IdentityReview.status == "withdrawn", (IdentityReview.local_a == "C-9") | (IdentityReview.local_b == "C-9"))
+        )).scalar_one()
+    assert withdrawn >= 1
