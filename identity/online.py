@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from identity.index import by_source, link_reason, load_model, queue_score, record_keys, record_of, review_reason
@@ -292,9 +292,13 @@ async def _kept_apart(session: AsyncSession, client_id: str) -> set[str]:
     members = {(s, lid) for s, lid in (await session.execute(select(SourceLink.source, SourceLink.local_id).where(
         SourceLink.client_id == client_id))).all()}
     d = LinkDecision
-    rows = (await session.execute(select(d).where(
-        tuple_(d.source_a, d.local_a).in_(sorted(members)) | tuple_(d.source_b, d.local_b).in_(sorted(members)))
-        .order_by(d.id))).scalars()
+    by: dict[str, list[str]] = defaultdict(list)
+    for source, local_id in sorted(members):
+        by[source].append(local_id)
+    # one source at a time on each side's index (a row-value IN scans the whole table on SQLite: index.by_source)
+    sides = [(d.source_a == source) & d.local_a.in_(ids) for source, ids in by.items()]
+    sides += [(d.source_b == source) & d.local_b.in_(ids) for source, ids in by.items()]
+    rows = (await session.execute(select(d).where(or_(*sides)).order_by(d.id))).scalars()
     latest: dict[tuple[tuple[str, str], tuple[str, str]], str] = {}
     for row in rows:
         a, b = (row.source_a, row.local_a), (row.source_b, row.local_b)
@@ -305,11 +309,10 @@ async def _kept_apart(session: AsyncSession, client_id: str) -> set[str]:
 
 async def _clients_of(session: AsyncSession, keys: set[tuple[str, str]]) -> set[str]:
     """The clients these records are linked to now."""
-    if not keys:
-        return set()
-    rows = await session.execute(select(SourceLink.client_id).where(
-        tuple_(SourceLink.source, SourceLink.local_id).in_(sorted(keys))))
-    return {client_id for (client_id,) in rows}
+    out: set[str] = set()
+    for condition in by_source(SourceLink, keys):
+        out.update(client_id for (client_id,) in await session.execute(select(SourceLink.client_id).where(condition)))
+    return out
 
 
 async def _members(session: AsyncSession, client_id: str, *, exclude: tuple[str, str]) -> list[tuple[str, str]]:
