@@ -132,5 +132,6 @@ def sync_cmd() -> None:
     times = sorted(report.timings_ms) or [0.0]
     p95 = times[min(len(times) - 1, int(0.95 * len(times)))]
     err.print(f"{report.placed} records matched ({report.joined} joined a client, {report.new_clients} new clients, "
-              f"{report.moved} moved, {report.kept_manual} kept as a steward linked them); {report.review} pairs "
-              f"sent to review; p95 {p95:.1f} ms per record")
+              f"{report.moved} moved, {report.kept_manual} kept as a steward linked them, {report.relinked} clients "
+              f"matched again with the records a steward joined them to); {report.review} pairs sent to review; "
+              f"p95 {p95:.1f} ms per record")

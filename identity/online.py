@@ -26,7 +26,16 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from identity.index import by_source, link_reason, load_model, queue_score, record_keys, record_of, review_reason
+from identity.index import (
+    by_source,
+    link_reason,
+    load_model,
+    queue_score,
+    record_keys,
+    record_of,
+    relink,
+    review_reason,
+)
 from identity.match import IDS_DIFFER, Grade, Model, Record, explain_pair, grade
 from store.tables import (
     Client,
@@ -162,6 +171,7 @@ class PlaceReport:
     moved: int = 0  # left one client for another (or for a new one)
     kept_manual: int = 0
     review: int = 0  # review items opened
+    relinked: int = 0  # clients matched again together: a placed record a steward said is the same person as others
     timings_ms: list[float] = field(default_factory=list)
 
 
@@ -176,22 +186,38 @@ async def place(sessions: async_sessionmaker[Any], keys: Sequence[tuple[str, str
     for source, local_id in keys:
         started = time.perf_counter()
         async with sessions.begin() as session:
-            await _place_one(session, model, (source, local_id), report)
+            together = await _place_one(session, model, (source, local_id), report)
+        if together:  # as a relink obeys a steward's 'same': the record's client and its partners' matched again
+            await relink(sessions, clients=sorted(together))
+            report.relinked += len(together)
         report.timings_ms.append((time.perf_counter() - started) * 1000)
     return report
 
 
-async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], report: PlaceReport) -> None:
+async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], report: PlaceReport) -> set[str]:
+    """Place one record; the clients to match again together instead, where a steward said it is the same
+    person as other records (placing it alone could leave them behind: a relink joins them first)."""
     row = await session.get(IdentityRecord, key)
     if row is None:
-        return
+        return set()
     link = (await session.execute(select(SourceLink).where(
         SourceLink.source == key[0], SourceLink.local_id == key[1]))).scalar_one_or_none()
     if link is not None and link.how == "manual":
         report.kept_manual += 1
-        return
+        return set()
     record = record_of(row)
     different, same = await _decisions(session, key)
+    if same:
+        if link is None:  # not in the index's clients yet: a client of its own, which the relink then resolves
+            client = Client(id=str(uuid.uuid4()))
+            session.add(client)
+            await session.flush()
+            session.add(SourceLink(source=key[0], local_id=key[1], client_id=client.id,
+                                   linked_at=datetime.now(UTC), **link_reason(None)))
+            report.new_clients += 1
+        report.placed += 1
+        return {link.client_id if link is not None else client.id, *await _clients_of(session, same)}
+
     # a steward's `different` holds for the clients, as every relink obeys it: none of those clients' records
     # links this one or is asked about with it
     apart = await _clients_of(session, different)
@@ -258,6 +284,7 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
         settled = await _kept_apart(session, client_id, members)
         doubtful = [c for c in doubtful if c.client_id not in settled]
     report.review += _open_review(session, key, doubtful, [i for i in items if i.status == "open"], differ)
+    return set()
 
 
 async def _decisions(session: AsyncSession, key: tuple[str, str]) -> tuple[set[tuple[str, str]],

@@ -331,3 +331,35 @@ async def test_a_question_the_online_matcher_answered_leaves_the_queue(indexed: 
             IdentityReview.status == "withdrawn", (IdentityReview.local_a == "C-9") | (IdentityReview.local_b == "C-9"))
         )).scalar_one()
     assert withdrawn >= 1
+
+
+async def test_a_stewards_same_holds_online_when_one_of_the_two_records_changes(indexed: Any) -> None:
+    """Z-9 is the same person as A-2, a steward said. A-2's CIN is corrected (it had been keyed from A-1's case) and
+    A-2 is placed again: Z-9 goes with it, as a relink would put them, not left behind with A-1."""
+    sessions, *_ = indexed
+    await relink(sessions)
+    who = {"first_name": "Ottoline", "last_name": "Vandersteen", "dob": date(1950, 12, 30), "sex": "F"}
+    await _add(sessions, _row("clinic", "A-1", **who, cin="AB12345C"), _row("clinic", "A-2", **who, cin="AB12345C"),
+               _row("clinic", "Z-9", first_name="Otto", last_name="Vandersteen"))
+    await place(sessions, [("clinic", "A-1"), ("clinic", "A-2"), ("clinic", "Z-9")])
+    await decide(sessions, ("clinic", "Z-9"), ("clinic", "A-2"), "same", reason="met them", by="steward-7")
+    assert await _client_of(sessions, ("clinic", "Z-9")) == await _client_of(sessions, ("clinic", "A-2"))
+
+    await _add(sessions, _row("clinic", "A-2", **who, cin="XY54321Z", updated=datetime.now(UTC)))
+    report = await place(sessions, [("clinic", "A-2")])
+    a1, a2, z9 = [await _client_of(sessions, ("clinic", k)) for k in ("A-1", "A-2", "Z-9")]
+    assert z9 == a2 != a1 and report.relinked >= 1  # two CINs: A-1 on its own; the steward's pair together
+    await relink(sessions)  # the batch path agrees
+    assert [await _client_of(sessions, ("clinic", k)) for k in ("A-2", "Z-9")] == [a2, a2]
+
+
+async def test_a_record_a_steward_joined_before_it_was_placed_joins_its_partner_when_placed(indexed: Any) -> None:
+    sessions, *_ = indexed
+    await relink(sessions)
+    who = {"first_name": "Ottoline", "last_name": "Vandersteen", "dob": date(1950, 12, 30), "sex": "F"}
+    await _add(sessions, _row("clinic", "K-1", **who, cin="AB12345C"))
+    await place(sessions, [("clinic", "K-1")])
+    await _add(sessions, _row("clinic", "N-1", first_name="Ottoline", last_name="Vandersteen"))  # synced, not placed
+    await decide(sessions, ("clinic", "N-1"), ("clinic", "K-1"), "same", reason="same person, met", by="steward-7")
+    await place(sessions, [("clinic", "N-1")])
+    assert await _client_of(sessions, ("clinic", "N-1")) == await _client_of(sessions, ("clinic", "K-1"))
