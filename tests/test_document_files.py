@@ -651,18 +651,25 @@ async def test_a_download_reads_the_store_outside_any_transaction_and_is_logged_
 REVOKE = 'mutation($id: ID!) { revokeConsent(id: $id, reason: "the client asked") { id } }'
 
 
-@pytest.mark.documents(blob_store=PAUSING)
-async def test_a_consent_revoked_while_the_copy_is_read_stops_the_download_before_a_byte(
-    city: City, population: Population,
-) -> None:
+async def _own_file_shown_to_dhs(city: City, population: Population, size: int
+                                 ) -> tuple[GraphQLClient, GraphQLClient, bytes, str, str]:
+    """The sheltered client sends a photo ID of `size` bytes and lets DHS see their documents: the client, DHS,
+    the content, the file's id and the consent's id."""
     cid = _sheltered(population)
     me, dhs = city.client(cid), city.as_("DHS")
-    content = png(4000)
+    content = png(size)
     file_id = (await city.send(me, cid, "PHOTO_ID", content)).json()["file"]["id"]  # the client's own file
     given = await me.query(CONSENT, {"input": {
         "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
         "provisions": [{"organizations": ["DHS"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"]}]}})
-    consent_id = given["data"]["recordConsent"]["id"]
+    return me, dhs, content, file_id, given["data"]["recordConsent"]["id"]
+
+
+@pytest.mark.documents(blob_store=PAUSING)
+async def test_a_consent_revoked_while_the_copy_is_read_stops_the_download_before_a_byte(
+    city: City, population: Population,
+) -> None:
+    me, dhs, content, file_id, consent_id = await _own_file_shown_to_dhs(city, population, 4000)
     store = STORES[str(city.blobs)]
 
     read = store.hold("open")
@@ -786,13 +793,7 @@ async def test_a_download_logs_the_consent_that_allowed_it_and_a_purged_file_is_
     city: City, population: Population,
 ) -> None:
     cid = _sheltered(population)
-    me, dhs = city.client(cid), city.as_("DHS")
-    content = png(3000)
-    file_id = (await city.send(me, cid, "PHOTO_ID", content)).json()["file"]["id"]  # the client's own file
-    given = await me.query(CONSENT, {"input": {
-        "clientId": cid, "sourceReference": "CLIENT-APP", "givenAt": datetime.now(UTC).isoformat(),
-        "provisions": [{"organizations": ["DHS"], "categories": ["DOCUMENTS"], "purposes": ["CASE_MANAGEMENT"]}]}})
-    consent_id = given["data"]["recordConsent"]["id"]
+    _, dhs, content, file_id, consent_id = await _own_file_shown_to_dhs(city, population, 3000)
     assert (await city.fetch(dhs, file_id)).content == content
 
     def downloads(logged: list[Any], outcome: str) -> list[Any]:
