@@ -22,7 +22,7 @@ from multidict import CIMultiDictProxy
 from pydantic import TypeAdapter, ValidationError
 from yarl import URL
 
-from connectors.oauth import ClientCredentials
+from connectors.oauth import REDIRECT_REFUSED, REDIRECT_SUGGESTION, ClientCredentials
 from core.errors import AgencyAuthFailed, AgencyBadData, AgencyNotFound, AgencyTimeout, AgencyUnavailable
 
 T = TypeVar("T")
@@ -166,9 +166,8 @@ class AgencyApi:
             if resp.status_code >= 500:
                 raise AgencyUnavailable(f"{who} answered {resp.status_code}", connector=self.connector)
             if 300 <= resp.status_code < 400:
-                raise AgencyBadData(f"{who} answered {resp.status_code}, a redirect, which casebridge does not follow",
-                                    connector=self.connector,
-                                    suggestion="Set the connector's base URL to where the agency's API answers.")
+                raise AgencyBadData(f"{who} answered {resp.status_code}, {REDIRECT_REFUSED}", connector=self.connector,
+                                    suggestion=REDIRECT_SUGGESTION)
             if resp.status_code != 200:
                 raise AgencyBadData(f"{who} answered {resp.status_code}", connector=self.connector)
             return resp

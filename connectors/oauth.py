@@ -14,6 +14,9 @@ import aiohttp
 from core.errors import AgencyAuthFailed, AgencyBadData, AgencyNotFound, AgencyTimeout, AgencyUnavailable
 
 REFRESH_MARGIN_SECONDS = 30.0
+# what an agency answering with a redirect is told (casebridge follows none: connectors.http.agency_session)
+REDIRECT_REFUSED = "a redirect, which casebridge does not follow"
+REDIRECT_SUGGESTION = "Set the connector's base URL to where the agency's API answers."
 
 
 class ClientCredentials:
@@ -72,9 +75,8 @@ class ClientCredentials:
             raise AgencyUnavailable(f"{who}'s token endpoint answered {status}",
                                     connector=self.connector)
         if 300 <= status < 400:
-            raise AgencyBadData(f"{who}'s token endpoint answered {status}, a redirect, which casebridge does not "
-                                "follow", connector=self.connector,
-                                suggestion="Set the connector's base URL to where the agency's API answers.")
+            raise AgencyBadData(f"{who}'s token endpoint answered {status}, {REDIRECT_REFUSED}",
+                                connector=self.connector, suggestion=REDIRECT_SUGGESTION)
         if status != 200:
             raise AgencyBadData(f"{who}'s token endpoint answered {status}", connector=self.connector)
         try:

@@ -223,7 +223,7 @@ class DocumentDesk:
         hidden = RecordNotFound("no document file with this id is visible to you", field="fileId")
         org = ctx.principal.organization
         async with self._gate.operation(ctx, Action.DOCUMENT_REVIEW) as op:
-            row = await self._visible_file(op, file_id, hidden)
+            row, _ = await self._visible_file(op, file_id, hidden)
             sees = row.client_id in await self._gate.visible_identity(ctx, [row.client_id])
             valid_days = self._reviews.valid_days(row.document)
             # decided on the file's own section, as its place on a review list is: the organisation's own file,
@@ -324,16 +324,10 @@ class DocumentDesk:
         hidden = RecordNotFound("no document file with this id is visible to you", field="fileId")
         try:
             async with self._gate.operation(ctx, Action.DOCUMENT_DOWNLOAD) as op:
-                row = await file_row(op.session, file_id)
-                if row is None:
-                    raise op.not_found(hidden, "document-file")
-                (sections,) = await file_sections(self._gate, self._lists, self._source.name, op.ctx,
-                                                  [(row.client_id, row.holder, row.document)])
-                for _, decision in sections:
-                    op.require_seen(decision, row.client_id, hidden)
+                row, sections = await self._visible_file(op, file_id, hidden)
                 await op.require(Action.DOCUMENT_DOWNLOAD,
                                  Target.section(row.client_id, Category.DOCUMENTS, row.holder), hidden=hidden)
-                raise _Decided(sent_file(row), row.sha256, list(sections), row.purged_at is not None)
+                raise _Decided(sent_file(row), row.sha256, sections, row.purged_at is not None)
         except _Decided as done:
             return done.sent, done.sha256, done.decided, done.purged
 
@@ -397,7 +391,9 @@ class DocumentDesk:
             raise InvalidInput("a due date is from today to a year ahead", field="dueOn")
         return due
 
-    async def _visible_file(self, op: Any, file_id: str, hidden: RecordNotFound) -> DocumentFile:
+    async def _visible_file(self, op: Any, file_id: str, hidden: RecordNotFound
+                            ) -> tuple[DocumentFile, list[tuple[Resource, Decision]]]:
+        """The file's row, if the caller may see its sections (else `hidden`, logged), and those read decisions."""
         row = await file_row(op.session, file_id)
         if row is None:
             raise op.not_found(hidden, "document-file")
@@ -405,7 +401,7 @@ class DocumentDesk:
                                           [(row.client_id, row.holder, row.document)])
         for _, seen in sections:
             op.require_seen(seen, row.client_id, hidden)
-        return row
+        return row, list(sections)
 
     async def _notify(self, session: AsyncSession, record: DocumentRecord, kind: str, due: date,
                       now: datetime) -> None:

@@ -86,15 +86,17 @@ async def sync_source(sessions: async_sessionmaker[Any], source: PeopleSource) -
     return sorted(rows)
 
 
-def by_source(table: Any, keys: Iterable[tuple[str, str]]) -> list[ColumnElement[bool]]:
-    """Conditions selecting these (source, local id) rows of `table`, one per source and CHUNK ids.
+def by_source(table: Any, keys: Iterable[tuple[str, str]], *, side: str = "") -> list[ColumnElement[bool]]:
+    """Conditions selecting these (source, local id) rows of `table`, one per source and CHUNK ids (`side` "_a" or
+    "_b": by a pair table's source_a / local_a or source_b / local_b).
 
     Not `(source, local_id) IN (...)`: SQLite scans the whole table for a row-value IN.
     """
     ids: dict[str, list[str]] = defaultdict(list)
     for source, local_id in sorted(set(keys)):
         ids[source].append(local_id)
-    return [and_(table.source == source, table.local_id.in_(local[i:i + CHUNK]))
+    sources, locals_ = getattr(table, f"source{side}"), getattr(table, f"local{side}" if side else "local_id")
+    return [and_(sources == source, locals_.in_(local[i:i + CHUNK]))
             for source, local in ids.items() for i in range(0, len(local), CHUNK)]
 
 

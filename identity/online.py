@@ -205,18 +205,16 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
     if link is not None and link.how == "manual":
         report.kept_manual += 1
         return set()
-    record = record_of(row)
     different, same = await _decisions(session, key)
     if same:
         if link is None:  # not in the index's clients yet: a client of its own, which the relink then resolves
-            client = Client(id=str(uuid.uuid4()))
-            session.add(client)
+            own = _new_client(session, report)
             await session.flush()
-            session.add(SourceLink(source=key[0], local_id=key[1], client_id=client.id,
-                                   linked_at=datetime.now(UTC), **link_reason(None)))
-            report.new_clients += 1
+            session.add(SourceLink(source=key[0], local_id=key[1], client_id=own, linked_at=datetime.now(UTC),
+                                   **link_reason(None)))
         report.placed += 1
-        return {link.client_id if link is not None else client.id, *await _clients_of(session, same)}
+        return {link.client_id if link is not None else own, *await _clients_of(session, same)}
+    record = record_of(row)
 
     # a steward's `different` holds for the clients, as every relink obeys it: none of those clients' records
     # links this one or is asked about with it
@@ -251,15 +249,11 @@ async def _place_one(session: AsyncSession, model: Model, key: tuple[str, str], 
         assert target.client_id is not None  # a certain candidate is a linked record (chosen among those)
         client_id: str = target.client_id
     elif target is None and current is not None and mates:
-        client_id = str(uuid.uuid4())  # its client no longer agrees with it: it stands alone
-        session.add(Client(id=client_id))
+        client_id = _new_client(session, report)  # its client no longer agrees with it: it stands alone
         session.add(ClientSuccessor(old_client_id=current, new_client_id=client_id, reason="split"))
         report.moved += 1
-        report.new_clients += 1
     elif current is None and target is None:
-        client_id = str(uuid.uuid4())
-        session.add(Client(id=client_id))
-        report.new_clients += 1
+        client_id = _new_client(session, report)
     else:
         assert current is not None  # the branches above took every case where it is None
         client_id = current
@@ -300,6 +294,14 @@ async def _decisions(session: AsyncSession, key: tuple[str, str]) -> tuple[set[t
     return ({o for o, d in latest.items() if d == "different"}, {o for o, d in latest.items() if d == "same"})
 
 
+def _new_client(session: AsyncSession, report: PlaceReport) -> str:
+    """A new client's id (its row added, counted in `report`)."""
+    client_id = str(uuid.uuid4())
+    session.add(Client(id=client_id))
+    report.new_clients += 1
+    return client_id
+
+
 def _withdraw_answered(items: Sequence[IdentityReview], key: tuple[str, str], members: set[tuple[str, str]],
                        now: datetime) -> None:
     """Withdraw the record's open review items whose other record is now in its client (`members`): no longer a
@@ -324,12 +326,7 @@ async def _kept_apart(session: AsyncSession, client_id: str, members: set[tuple[
     """The clients a steward kept apart from this one (its records: `members`): the latest decision between a
     record of each is 'different'."""
     d = LinkDecision
-    by: dict[str, list[str]] = defaultdict(list)
-    for source, local_id in sorted(members):
-        by[source].append(local_id)
-    # one source at a time on each side's index (a row-value IN scans the whole table on SQLite: index.by_source)
-    sides = [(d.source_a == source) & d.local_a.in_(ids) for source, ids in by.items()]
-    sides += [(d.source_b == source) & d.local_b.in_(ids) for source, ids in by.items()]
+    sides = [*by_source(d, members, side="_a"), *by_source(d, members, side="_b")]
     rows = (await session.execute(select(d).where(or_(*sides)).order_by(d.id))).scalars()
     latest: dict[tuple[tuple[str, str], tuple[str, str]], str] = {}
     for row in rows:

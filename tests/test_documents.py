@@ -72,8 +72,9 @@ class City:
     def as_(self, org: str, *roles: str, **kw: Any) -> GraphQLClient:
         return caller((self.settings, self.server), org, *roles, **kw)
 
-    def client(self, cid: str) -> GraphQLClient:
-        return self.as_("CLIENTS", "client", purpose="client_access", self_client=cid, sub="client-1")
+    def client(self, cid: str, *, org: str = "CLIENTS", sub: str = "client-1") -> GraphQLClient:
+        """The client `cid` signed in (under `org`: an identity provider may issue clients' tokens under an agency)."""
+        return self.as_(org, "client", purpose="client_access", self_client=cid, sub=sub)
 
     async def send(self, who: GraphQLClient, cid: str, document: str, content: bytes, *,
                    content_type: str = "application/octet-stream", addressed_to: str | None = None,
@@ -364,15 +365,22 @@ async def test_the_client_sends_only_for_themself_and_staff_review_only_their_ow
     assert _code(await city.as_("DHS").query(REQUEST, {"c": cid, "d": "PHOTO_ID", "due": past})) == "BAD_USER_INPUT"
 
 
-async def test_the_review_list_holds_the_organisations_own_work_not_every_file_it_may_see(
-    city: City, population: Population,
-) -> None:
+async def _unasked_birth_certificate(city: City, population: Population) -> tuple[
+        str, GraphQLClient, GraphQLClient, GraphQLClient, dict[str, Any], dict[str, Any]]:
+    """The sheltered client lets DHS see their documents and sends a birth certificate nobody asked for: meant by
+    default for DHS. The client id, DHS, HRA, the client, the file sent and DHS's one review item."""
     cid = _sheltered(population)
     dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
     await _consent_documents_to(city, cid, "DHS")
     sent = (await city.send(me, cid, "BIRTH_CERTIFICATE", png())).json()["file"]
-    # nobody asked for it: meant by default for DHS, whom the client's consent lets see their documents
     (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    return cid, dhs, hra, me, sent, review
+
+
+async def test_the_review_list_holds_the_organisations_own_work_not_every_file_it_may_see(
+    city: City, population: Population,
+) -> None:
+    cid, dhs, hra, _, sent, review = await _unasked_birth_certificate(city, population)
     assert (review["file"]["id"], review["file"]["document"], review["requestState"]) == (
         sent["id"], "BIRTH_CERTIFICATE", None)
     item = _item(await dhs.query(CHECKLIST, {"id": cid, "goal": "SHELTER_PLACEMENT"}), "BIRTH_CERTIFICATE")
@@ -423,7 +431,7 @@ async def test_a_clients_upload_is_their_own_whatever_organisation_their_sign_in
     cid = _sheltered(population)
     dhs = city.as_("DHS")
     # the city's identity provider issues clients' tokens under an agency: the client's token names DHS
-    me = city.as_("DHS", "client", purpose="client_access", self_client=cid, sub="client-under-dhs")
+    me = city.client(cid, org="DHS", sub="client-under-dhs")
     assert "errors" not in await dhs.query(REQUEST, {"c": cid, "d": "PHOTO_ID"})
     sent = await city.send(me, cid, "PHOTO_ID", png())
     assert sent.status_code == 201, sent.text
@@ -592,13 +600,8 @@ SHARED = """query($id: ID!, $goal: String!) { client(id: $id) { checklist(goal: 
 async def test_a_clients_unasked_upload_reaches_the_lists_of_those_it_is_meant_for_and_no_others(
     city: City, population: Population,
 ) -> None:
-    cid = _sheltered(population)
-    dhs, hra, me = city.as_("DHS"), city.as_("HRA"), city.client(cid)
-    await _consent_documents_to(city, cid, "DHS")
-    sent = (await city.send(me, cid, "BIRTH_CERTIFICATE", png())).json()["file"]
-    # nobody asked: meant by default for DHS, which the client's consent lets see their documents - DHS's to review,
-    # due the city's two review days from now
-    (review,) = (await dhs.query(REVIEWS))["data"]["documentReviews"]
+    cid, dhs, hra, me, sent, review = await _unasked_birth_certificate(city, population)
+    # DHS's to review, due the city's two review days from now
     assert (review["file"]["id"], review["requestState"]) == (sent["id"], None)
     due = datetime.fromisoformat(review["dueAt"])
     assert datetime.now(UTC) + timedelta(days=1) < due <= datetime.now(UTC) + timedelta(days=2)

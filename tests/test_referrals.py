@@ -60,8 +60,9 @@ class City:
     def as_(self, org: str, *roles: str, **kw: Any) -> GraphQLClient:
         return caller((self.settings, self.server), org, *roles, **kw)
 
-    def client(self, cid: str) -> GraphQLClient:
-        return self.as_("CLIENTS", "client", purpose="client_access", self_client=cid, sub="client-1")
+    def client(self, cid: str, *, org: str = "CLIENTS", sub: str = "client-1") -> GraphQLClient:
+        """The client `cid` signed in (under `org`: an identity provider may issue clients' tokens under an agency)."""
+        return self.as_(org, "client", purpose="client_access", self_client=cid, sub=sub)
 
     async def service(self, need: str) -> str:
         found = await self.as_("DHS").query(SERVICES, {"need": need})
@@ -462,7 +463,7 @@ async def test_a_clients_application_is_their_own_whatever_organisation_their_si
     cid = _sheltered(population)
     dhs = city.as_("DHS")
     # the city's identity provider issues clients' tokens under an agency: this client's token names DHS
-    me = city.as_("DHS", "client", purpose="client_access", self_client=cid, sub="client-under-dhs")
+    me = city.client(cid, org="DHS", sub="client-under-dhs")
     applied = (await me.query(REFER, {"c": cid, "s": await city.service("ESOL")}))["data"]["referClient"]
     assert (applied["referredBy"], applied["status"]) == ("CLIENT", "REQUESTED")  # never held for DHS
     # DHS, which the client never consented to, neither sees it nor withdraws it, though the token named DHS
